@@ -1,0 +1,1 @@
+"""The four salesops services; none imports another."""

@@ -1,0 +1,146 @@
+"""Customers application: the commands of C1–C9 on stored state, and the queries."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from services.customers.commands import (
+    ApproveCustomer,
+    CustomerResult,
+    GetCustomer,
+    GradeCustomer,
+    InvestigateCredit,
+    RecordPrepayment,
+    RegisterProspect,
+    ReinstateCustomer,
+    RejectCustomer,
+    SetCapitalLimit,
+    SignContract,
+    SuspendCustomer,
+)
+from services.customers.domain import CodeSequence, Customer, Kind
+from shared.aggregate import Meta
+from shared.errors import DomainError, NotFound
+from shared.store import Outcome, ServiceApplication
+
+
+def customer_result(customer: Customer) -> dict[str, Any]:
+    return CustomerResult(
+        customer_id=str(customer.id),
+        code=customer.code,
+        kind=customer.kind,
+        region=customer.region,
+        salesperson_id=customer.salesperson_id,
+        company_name=customer.company_name,
+        status=customer.status.value,
+        rating=customer.rating,
+        credit_limit=customer.credit_limit,
+        grade=customer.grade,
+        contract=customer.contract,
+        capital_limit=customer.capital_limit,
+        discount_pct=customer.discount_pct,
+        rejection_reason=customer.rejection_reason,
+        version=customer.version,
+    ).model_dump(mode="json")
+
+
+class CustomersApplication(ServiceApplication):
+    service = "customers"
+
+    def register_prospect(self, cmd: RegisterProspect) -> dict[str, Any]:
+        application = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
+
+        def decide(meta: Meta) -> Outcome:
+            customer = Customer.register(meta, **application)
+            return Outcome(customer_result(customer), [customer])
+
+        return self.execute(cmd, decide)
+
+    def investigate_credit(self, cmd: InvestigateCredit) -> dict[str, Any]:
+        return self._change(
+            cmd, cmd.customer_id, lambda c, meta: c.investigate_credit(cmd.rating, cmd.credit_limit, cmd.notes, meta)
+        )
+
+    def approve_customer(self, cmd: ApproveCustomer) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            customer = self._customer(cmd.customer_id)
+            sequence = self._code_sequence(customer, meta)
+            customer.approve(sequence, meta)
+            return Outcome(customer_result(customer), [customer, sequence])
+
+        return self.execute(cmd, decide)
+
+    def reject_customer(self, cmd: RejectCustomer) -> dict[str, Any]:
+        return self._change(cmd, cmd.customer_id, lambda c, meta: c.reject(cmd.reason, meta))
+
+    def grade_customer(self, cmd: GradeCustomer) -> dict[str, Any]:
+        return self._change(cmd, cmd.customer_id, lambda c, meta: c.regrade(cmd.grade, cmd.reason, meta))
+
+    def sign_contract(self, cmd: SignContract) -> dict[str, Any]:
+        return self._change(
+            cmd,
+            cmd.customer_id,
+            lambda c, meta: c.sign_contract(cmd.contract_number, cmd.valid_from, cmd.valid_to, meta),
+        )
+
+    def set_capital_limit(self, cmd: SetCapitalLimit) -> dict[str, Any]:
+        return self._change(cmd, cmd.customer_id, lambda c, meta: c.set_capital_limit(cmd.capital_limit, meta))
+
+    def record_prepayment(self, cmd: RecordPrepayment) -> dict[str, Any]:
+        pct = self.settings.prepayment_discount_pct
+        return self._change(
+            cmd, cmd.customer_id, lambda c, meta: c.record_prepayment(cmd.year, cmd.amount, pct, meta)
+        )
+
+    def suspend_customer(self, cmd: SuspendCustomer) -> dict[str, Any]:
+        return self._change(cmd, cmd.customer_id, lambda c, meta: c.suspend(cmd.reason, meta))
+
+    def reinstate_customer(self, cmd: ReinstateCustomer) -> dict[str, Any]:
+        return self._change(cmd, cmd.customer_id, lambda c, meta: c.reinstate(cmd.reason, meta))
+
+    def get_customer(self, query: GetCustomer) -> dict[str, Any]:
+        if query.customer_id:
+            return customer_result(self._customer(query.customer_id))
+        if query.code:
+            return customer_result(self._customer(self._id_for_code(query.code)))
+        raise DomainError("give customer_id or code", details={"field": "customer_id"})
+
+    # -------------------------------------------------------------------------------------------
+    def _change(self, cmd: Any, customer_id: str, change: Any) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            customer = self._customer(customer_id)
+            change(customer, meta)
+            return Outcome(customer_result(customer), [customer])
+
+        return self.execute(cmd, decide)
+
+    def _customer(self, customer_id: str) -> Customer:
+        try:
+            customer = self.repository.get(UUID(customer_id))
+        except (ValueError, AggregateNotFoundError):
+            raise NotFound(f"no customer {customer_id}", details={"customer_id": customer_id}) from None
+        if not isinstance(customer, Customer):
+            raise NotFound(f"no customer {customer_id}", details={"customer_id": customer_id})
+        return customer
+
+    def _code_sequence(self, customer: Customer, meta: Meta) -> CodeSequence:
+        try:
+            return self.repository.get(CodeSequence.create_id(customer.region, customer.kind))
+        except AggregateNotFoundError:
+            return CodeSequence(region=customer.region, kind=customer.kind, meta=meta)
+
+    def _id_for_code(self, code: str) -> str:
+        region, _, rest = code.partition("-")
+        kind = {kind.code_letter: kind for kind in Kind}.get(rest[:1])
+        if kind is None:
+            raise NotFound(f"no customer with code {code}")
+        try:
+            sequence: CodeSequence = self.repository.get(CodeSequence.create_id(region, kind))
+        except AggregateNotFoundError:
+            raise NotFound(f"no customer with code {code}") from None
+        if code not in sequence.issued:
+            raise NotFound(f"no customer with code {code}")
+        return sequence.issued[code]

@@ -1,0 +1,268 @@
+"""Customers (客户): onboarding, credit, approval and code, grade, contract, limits, suspension (C1–C9).
+
+Pure: no I/O. Each command method checks its rule and raises ``DomainError`` before any event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from shared.aggregate import Meta, SalesAggregate, at_least, require_role
+from shared.contracts import Role
+from shared.errors import DomainError, InvalidState
+
+CODE_NAMESPACE = UUID("a3c4f1de-2b67-4e4f-8d0c-9a1b5e7c3d21")
+
+
+class Kind(StrEnum):
+    """C1: distributors are agents and dealers; branches are the company's own."""
+
+    AGENT = "agent"
+    DEALER = "dealer"
+    BRANCH = "branch"
+    DIRECT = "direct"
+
+    @property
+    def is_distributor(self) -> bool:
+        return self in (Kind.AGENT, Kind.DEALER)
+
+    @property
+    def code_letter(self) -> str:
+        return {"agent": "A", "dealer": "D", "branch": "B", "direct": "X"}[self.value]
+
+
+class Status(StrEnum):
+    PROSPECT = "prospect"
+    CREDIT_CHECK = "credit_check"  # investigated and passed, awaiting approval
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SUSPENDED = "suspended"
+
+
+class Rating(StrEnum):
+    GOOD = "good"
+    FAIR = "fair"
+    POOR = "poor"
+
+
+class Grade(StrEnum):
+    A = "A"  # key account 重要大客户
+    B = "B"  # main 主要客户
+    C = "C"  # ordinary 一般客户
+    D = "D"  # potential 潜在客户
+
+
+SALES_STAFF = at_least(Role.SALESPERSON)
+CREDIT_INVESTIGATORS = SALES_STAFF | {Role.FINANCE}
+
+
+class Customer(SalesAggregate):
+    TOPIC = "customers.Customer"
+
+    @event("CustomerRegistered", topic="customers.Customer.CustomerRegistered")
+    def __init__(
+        self,
+        kind: Kind,
+        region: str,
+        salesperson_id: str,
+        company_name: str,
+        founding_date: date,
+        legal_representative: str,
+        registered_capital: Decimal,
+        address: str,
+        phone: str,
+        business_scale: str,
+        staff_count: int,
+        annual_sales: Decimal,
+        main_products: list[str],
+        preferred_payment_terms: str,
+        bank: str,
+        meta: Meta,
+    ) -> None:
+        """C2: a prospect registered with the new-customer application (新客户认定申请表)."""
+        self.kind = Kind(kind)
+        self.region = region
+        self.salesperson_id = salesperson_id
+        self.company_name = company_name
+        self.founding_date = founding_date
+        self.legal_representative = legal_representative
+        self.registered_capital = registered_capital
+        self.address = address
+        self.phone = phone
+        self.business_scale = business_scale
+        self.staff_count = staff_count
+        self.annual_sales = annual_sales
+        self.main_products = list(main_products)  # copied: the event keeps its own list
+        self.preferred_payment_terms = preferred_payment_terms
+        self.bank = bank
+        self.status = Status.PROSPECT
+        self.rating: Rating | None = None
+        self.credit_limit = Decimal("0.00")
+        self.code: str | None = None
+        self.grade: Grade | None = None
+        self.contract: dict[str, str] | None = None
+        self.capital_limit: Decimal | None = None
+        self.prepayments: dict[int, Decimal] = {}
+        self.discount_pct = Decimal("0")
+        self.rejection_reason: str | None = None
+
+    @classmethod
+    def register(cls, meta: Meta, **application: object) -> Customer:
+        require_role(meta, SALES_STAFF, "C2", "register a prospect")
+        return cls(meta=meta, **application)  # type: ignore[arg-type]
+
+    # C3 -------------------------------------------------------------------------------------------
+    def investigate_credit(self, rating: Rating, credit_limit: Decimal, notes: str, meta: Meta) -> None:
+        require_role(meta, CREDIT_INVESTIGATORS, "C3", "record a credit investigation")
+        self._require_status({Status.PROSPECT}, "C3", "record a credit investigation")
+        self._credit_investigated(rating=Rating(rating), credit_limit=credit_limit, notes=notes, meta=meta)
+        if self.rating is Rating.POOR:
+            # seed 002 第12条: a poor credit halts development
+            self._rejected(reason=f"poor credit rating: {notes}", rule="C3", meta=meta)
+
+    @event("CreditInvestigated", topic="customers.Customer.CreditInvestigated")
+    def _credit_investigated(self, rating: Rating, credit_limit: Decimal, notes: str, meta: Meta) -> None:
+        self.rating = Rating(rating)
+        self.credit_limit = credit_limit
+        self.status = Status.CREDIT_CHECK
+
+    @event("CustomerRejected", topic="customers.Customer.CustomerRejected")
+    def _rejected(self, reason: str, rule: str, meta: Meta) -> None:
+        self.status = Status.REJECTED
+        self.rejection_reason = reason
+
+    def reject(self, reason: str, meta: Meta) -> None:
+        require_role(meta, at_least(Role.SALES_SUPERVISOR), "C4", "reject a prospect")
+        self._require_status({Status.PROSPECT, Status.CREDIT_CHECK}, "C4", "reject")
+        self._rejected(reason=reason, rule="C4", meta=meta)
+
+    # C4 -------------------------------------------------------------------------------------------
+    def approve(self, sequence: CodeSequence, meta: Meta) -> str:
+        require_role(meta, at_least(Role.SALES_SUPERVISOR), "C4", "approve a customer")
+        if self.status is Status.PROSPECT:
+            raise InvalidState("approval needs a passed credit check first", rule="C4")
+        self._require_status({Status.CREDIT_CHECK}, "C4", "approve")
+        code = sequence.issue(self.id, meta)
+        self._approved(code=code, meta=meta)
+        return code
+
+    @event("CustomerApproved", topic="customers.Customer.CustomerApproved")
+    def _approved(self, code: str, meta: Meta) -> None:
+        self.code = code
+        self.status = Status.APPROVED
+
+    # C5 -------------------------------------------------------------------------------------------
+    def regrade(self, grade: Grade, reason: str, meta: Meta) -> None:
+        require_role(meta, at_least(Role.SALES_MANAGER), "C5", "set a customer's grade")
+        self._require_status({Status.APPROVED, Status.SUSPENDED}, "C5", "grade")
+        if self.grade is not None and not reason.strip():
+            raise DomainError("a regrade records its reason", rule="C5", details={"field": "reason"})
+        self._graded(grade=Grade(grade), previous=self.grade, reason=reason, meta=meta)
+
+    @event("CustomerGraded", topic="customers.Customer.CustomerGraded")
+    def _graded(self, grade: Grade, previous: Grade | None, reason: str, meta: Meta) -> None:
+        self.grade = Grade(grade)
+
+    # C6 -------------------------------------------------------------------------------------------
+    def sign_contract(self, contract_number: str, valid_from: date, valid_to: date, meta: Meta) -> None:
+        require_role(meta, at_least(Role.REGIONAL_MANAGER), "C6", "approve a distributor contract")
+        if not self.kind.is_distributor:
+            raise DomainError("only distributors (agents, dealers) sign a framework contract", rule="C6")
+        self._require_status({Status.APPROVED, Status.SUSPENDED}, "C6", "sign a contract")
+        if valid_to < valid_from:
+            raise DomainError("a contract ends after it starts", rule="C6", details={"field": "valid_to"})
+        self._contract_signed(contract_number=contract_number, valid_from=valid_from, valid_to=valid_to, meta=meta)
+
+    @event("ContractSigned", topic="customers.Customer.ContractSigned")
+    def _contract_signed(self, contract_number: str, valid_from: date, valid_to: date, meta: Meta) -> None:
+        self.contract = {
+            "contract_number": contract_number,
+            "valid_from": valid_from.isoformat(),
+            "valid_to": valid_to.isoformat(),
+        }
+
+    # C7 -------------------------------------------------------------------------------------------
+    def set_capital_limit(self, capital_limit: Decimal, meta: Meta) -> None:
+        require_role(meta, at_least(Role.MARKETING_DIRECTOR), "C7", "set a branch's capital limit")
+        if self.kind is not Kind.BRANCH:
+            raise DomainError("only a branch has a capital-occupation limit", rule="C7")
+        self._capital_limit_set(capital_limit=capital_limit, meta=meta)
+
+    @event("CapitalLimitSet", topic="customers.Customer.CapitalLimitSet")
+    def _capital_limit_set(self, capital_limit: Decimal, meta: Meta) -> None:
+        self.capital_limit = capital_limit
+
+    # C8 -------------------------------------------------------------------------------------------
+    def record_prepayment(self, year: int, amount: Decimal, discount_pct: Decimal, meta: Meta) -> None:
+        require_role(meta, at_least(Role.SALES_MANAGER) | {Role.FINANCE}, "C8", "record a year-end prepayment")
+        self._require_status({Status.APPROVED, Status.SUSPENDED}, "C8", "record a prepayment")
+        if amount <= 0:
+            raise DomainError("a prepayment is a positive amount", rule="C8", details={"field": "amount"})
+        self._prepayment_recorded(year=year, amount=amount, discount_year=year + 1, discount_pct=discount_pct, meta=meta)
+
+    @event("PrepaymentRecorded", topic="customers.Customer.PrepaymentRecorded")
+    def _prepayment_recorded(
+        self, year: int, amount: Decimal, discount_year: int, discount_pct: Decimal, meta: Meta
+    ) -> None:
+        self.prepayments[year] = self.prepayments.get(year, Decimal("0")) + amount
+        self.discount_pct = discount_pct
+
+    # C9 -------------------------------------------------------------------------------------------
+    def suspend(self, reason: str, meta: Meta) -> None:
+        require_role(meta, at_least(Role.SALES_MANAGER), "C9", "suspend a customer")
+        self._require_status({Status.APPROVED}, "C9", "suspend")
+        self._suspended(reason=reason, meta=meta)
+
+    @event("CustomerSuspended", topic="customers.Customer.CustomerSuspended")
+    def _suspended(self, reason: str, meta: Meta) -> None:
+        self.status = Status.SUSPENDED
+
+    def reinstate(self, reason: str, meta: Meta) -> None:
+        require_role(meta, at_least(Role.SALES_MANAGER), "C9", "reinstate a customer")
+        self._require_status({Status.SUSPENDED}, "C9", "reinstate")
+        self._reinstated(reason=reason, meta=meta)
+
+    @event("CustomerReinstated", topic="customers.Customer.CustomerReinstated")
+    def _reinstated(self, reason: str, meta: Meta) -> None:
+        self.status = Status.APPROVED
+
+    def _require_status(self, allowed: set[Status], rule: str, action: str) -> None:
+        if self.status not in allowed:
+            raise InvalidState(
+                f"cannot {action} a customer that is {self.status.value}",
+                rule=rule,
+                details={"status": self.status.value, "allowed": sorted(s.value for s in allowed)},
+            )
+
+
+class CodeSequence(SalesAggregate):
+    """C4: customer codes per region and kind, ``{REGION}-{A|D|B|X}{seq:04d}``; a number is never reused."""
+
+    TOPIC = "customers.CodeSequence"
+
+    @staticmethod
+    def create_id(region: str, kind: Kind) -> UUID:
+        return uuid.uuid5(CODE_NAMESPACE, f"{region}:{Kind(kind).value}")
+
+    @event("CodeSequenceStarted", topic="customers.CodeSequence.CodeSequenceStarted")
+    def __init__(self, region: str, kind: Kind, meta: Meta) -> None:
+        self.region = region
+        self.kind = Kind(kind)
+        self.last = 0
+        self.issued: dict[str, str] = {}
+
+    def issue(self, customer_id: UUID, meta: Meta) -> str:
+        code = f"{self.region}-{self.kind.code_letter}{self.last + 1:04d}"
+        self._code_issued(code=code, customer_id=str(customer_id), meta=meta)
+        return code
+
+    @event("CustomerCodeIssued", topic="customers.CodeSequence.CustomerCodeIssued")
+    def _code_issued(self, code: str, customer_id: str, meta: Meta) -> None:
+        self.last += 1
+        self.issued[code] = customer_id

@@ -1,0 +1,1 @@
+"""The project's shared package: contracts, envelope, bus and store plumbing for every service."""

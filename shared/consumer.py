@@ -1,0 +1,112 @@
+"""The idempotent consumer base: a JetStream durable pull consumer with explicit ack and dead letters.
+
+A batch is handed to ``handle`` in one call (one database transaction in the handlers here: fast). If
+the batch fails, its messages are tried one at a time, so one poison message cannot hold back the
+rest; a message that still fails is nak'ed with backoff and, on its last allowed delivery, parked on
+the dead-letter subject with the error, then acknowledged. Handlers must be idempotent: after a crash
+JetStream delivers again whatever was not acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+import nats.errors
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pydantic import ValidationError
+
+from shared.contracts import Envelope
+from shared.settings import Settings
+from shared.streams import ensure_dead_letter_stream, ensure_event_stream
+from shared.subjects import dead_letter_subject, events_wildcard, stream_name
+
+log = logging.getLogger(__name__)
+
+BatchHandler = Callable[[Sequence[Envelope]], Awaitable[None]]
+
+
+class DurableConsumer:
+    def __init__(self, nc: NATS, settings: Settings, name: str, source_service: str, handle: BatchHandler) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.settings = settings
+        self.name = name
+        self.source_service = source_service
+        self.handle = handle
+        self.durable = f"{name}-{source_service}"
+        self.consumed = 0
+        self.parked = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await ensure_event_stream(self.js, self.settings, self.source_service)
+        await ensure_dead_letter_stream(self.js, self.settings)
+        subscription = await self.js.pull_subscribe(
+            events_wildcard(self.settings.namespace, self.source_service),
+            durable=self.durable,
+            stream=stream_name(self.settings.namespace, self.source_service),
+            config=ConsumerConfig(
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                max_deliver=self.settings.consumer_max_deliver,
+                ack_wait=self.settings.consumer_ack_wait_seconds,
+                max_ack_pending=self.settings.consumer_batch_size * 4,
+            ),
+        )
+        while not stop.is_set():
+            try:
+                messages = await subscription.fetch(self.settings.consumer_batch_size, timeout=1.0)
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            except nats.errors.Error as error:
+                log.warning("consumer %s: fetch failed (%r); retrying", self.durable, error)
+                await asyncio.sleep(0.5)
+                continue
+            await self._process(messages)
+
+    async def _process(self, messages: list[Msg]) -> None:
+        parsed: list[tuple[Msg, Envelope]] = []
+        for msg in messages:
+            try:
+                parsed.append((msg, Envelope.model_validate_json(msg.data)))
+            except ValidationError as error:
+                await self._park(msg, f"not an envelope: {error}")  # retrying cannot make it valid
+        if not parsed:
+            return
+        try:
+            await self.handle([envelope for _, envelope in parsed])
+        except Exception:
+            log.warning("consumer %s: batch of %d failed; trying one by one", self.durable, len(parsed))
+            for msg, envelope in parsed:
+                await self._process_one(msg, envelope)
+            return
+        await asyncio.gather(*(msg.ack() for msg, _ in parsed))
+        self.consumed += len(parsed)
+
+    async def _process_one(self, msg: Msg, envelope: Envelope) -> None:
+        try:
+            await self.handle([envelope])
+        except Exception as error:
+            log.exception("consumer %s: event %s failed", self.durable, envelope.event_id)
+            if msg.metadata.num_delivered >= self.settings.consumer_max_deliver:
+                await self._park(msg, repr(error))
+            else:
+                await msg.nak(delay=min(2.0 ** msg.metadata.num_delivered, 30.0))
+            return
+        await msg.ack()
+        self.consumed += 1
+
+    async def _park(self, msg: Msg, reason: str) -> None:
+        headers = {
+            "Salesops-Error": reason[:2000],
+            "Salesops-Consumer": self.durable,
+            "Salesops-Original-Subject": msg.subject,
+            "Salesops-Stream-Sequence": str(msg.metadata.sequence.stream),
+        }
+        await self.js.publish(dead_letter_subject(self.settings.namespace, self.durable), msg.data, headers=headers)
+        await msg.ack()
+        self.parked += 1
+        log.error("consumer %s: parked message %s: %s", self.durable, msg.subject, reason)

@@ -1,0 +1,143 @@
+"""The outbox relay: follows a service's notification log and publishes each stored event to JetStream.
+
+Publishing happens only after commit. The relay is woken by the store's NOTIFY, publishes a page with
+``Nats-Msg-Id: <service>-<notification id>`` (JetStream drops a re-sent copy inside its duplicate
+window) and records its position only after every message of the page was acknowledged. An advisory
+lock makes sure one relay per service publishes at a time; a second one waits to take over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from typing import Any
+
+import asyncpg
+import nats.errors
+import orjson
+from eventsourcing.persistence import StoredEvent
+from nats.aio.client import Client as NATS
+
+from shared.envelope import to_envelope
+from shared.settings import Settings
+from shared.store import CommandReceipt, ServiceApplication
+from shared.streams import ensure_event_stream
+from shared.subjects import event_subject
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 1000
+PUBLISH_TIMEOUT = 5.0
+IDLE_POLL_SECONDS = 5.0  # a safety net only: NOTIFY wakes the relay
+RECEIPT_TOPIC = CommandReceipt.Recorded.TOPIC  # type: ignore[attr-defined]
+
+
+class OutboxRelay:
+    def __init__(self, app: ServiceApplication, settings: Settings, nc: NATS) -> None:
+        self.app = app
+        self.service = app.service
+        self.settings = settings
+        self.nc = nc
+        self.js = nc.jetstream(timeout=PUBLISH_TIMEOUT)
+        recorder: Any = app.recorder
+        self.schema = recorder.datastore.schema
+        self.table = recorder.events_table_name
+        self.channel = recorder.channel_name
+        self.lock_key = zlib.crc32(f"outbox:{self.schema}:{self.service}".encode())
+        self.published = 0
+        self.position = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publish until ``stop`` is set; reconnects to PostgreSQL by itself after an outage."""
+        await ensure_event_stream(self.js, self.settings, self.service)
+        while not stop.is_set():
+            try:
+                await self._run_connected(stop)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, nats.errors.Error) as error:
+                log.warning("outbox relay %s: %r; retrying", self.service, error)
+                await _wait(stop, 1.0)
+
+    async def _run_connected(self, stop: asyncio.Event) -> None:
+        conn: asyncpg.Connection = await asyncpg.connect(self.settings.postgres_dsn)
+        try:
+            await self._ensure_position_table(conn)
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
+                if await _wait(stop, 1.0):
+                    return
+            wake = asyncio.Event()
+            await conn.add_listener(self.channel, lambda *_: wake.set())
+            self.position = await conn.fetchval(
+                f'SELECT position FROM "{self.schema}".outbox_position WHERE service = $1', self.service
+            )
+            while not stop.is_set():
+                wake.clear()
+                if await self._publish_page(conn) < PAGE_SIZE:
+                    await _wait_any(stop, wake, IDLE_POLL_SECONDS)
+        finally:
+            await conn.close()
+
+    async def _ensure_position_table(self, conn: asyncpg.Connection) -> None:
+        await conn.execute(
+            f'CREATE TABLE IF NOT EXISTS "{self.schema}".outbox_position '
+            "(service text PRIMARY KEY, position bigint NOT NULL)"
+        )
+        await conn.execute(
+            f'INSERT INTO "{self.schema}".outbox_position VALUES ($1, 0) ON CONFLICT DO NOTHING', self.service
+        )
+
+    async def _publish_page(self, conn: asyncpg.Connection) -> int:
+        rows = await conn.fetch(
+            f"SELECT notification_id, originator_id, originator_version, topic, state "
+            f'FROM "{self.schema}"."{self.table}" WHERE notification_id > $1 '
+            "ORDER BY notification_id LIMIT $2",
+            self.position,
+            PAGE_SIZE,
+        )
+        if not rows:
+            return 0
+        acks = []
+        for row in rows:
+            if row["topic"] == RECEIPT_TOPIC:
+                continue  # idempotency receipts are the service's own bookkeeping, not business events
+            domain_event = self.app.mapper.to_domain_event(
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+            )
+            envelope = to_envelope(domain_event, self.service, row["notification_id"])
+            acks.append(
+                await self.js.publish_async(
+                    event_subject(self.settings.namespace, self.service, envelope.event_type),
+                    orjson.dumps(envelope.model_dump(mode="json")),
+                    headers={"Nats-Msg-Id": f"{self.service}-{row['notification_id']}"},
+                )
+            )
+        # Any failed ack raises here and the page is sent again: the duplicate window drops the copies.
+        await asyncio.wait_for(asyncio.gather(*acks), PUBLISH_TIMEOUT * 2)
+        last = rows[-1]["notification_id"]
+        await conn.execute(
+            f'UPDATE "{self.schema}".outbox_position SET position = $2 WHERE service = $1', self.service, last
+        )
+        self.position = last
+        self.published += len(acks)
+        return len(rows)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep up to ``seconds``; True when stopped."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    _, pending = await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    for waiter in pending:
+        waiter.cancel()

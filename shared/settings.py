@@ -1,0 +1,51 @@
+"""All settings come from environment variables prefixed ``SALESOPS_``; the DOMAIN.md decisions are here."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import cached_property
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SALESOPS_", frozen=True)
+
+    # Infrastructure
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_user: str | None = None
+    nats_password: str | None = None
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = 5432
+    postgres_user: str = "postgres"
+    postgres_password: str = ""
+    postgres_db: str = "salesops"
+    # Root of every subject and stream name; tests set a unique one so runs never see each other.
+    namespace: str = "salesops"
+    log_level: str = "INFO"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+
+    # Consumers
+    consumer_max_deliver: int = 5
+    consumer_ack_wait_seconds: float = 30.0
+    consumer_batch_size: int = 200
+
+    # Business decisions (DOMAIN.md, marked "decision")
+    major_reduction_pct: Decimal = Decimal("0.10")  # O2
+    hold_deposit_min_pct: Decimal = Decimal("0.10")  # O9
+    hold_hours: int = 72  # O9
+    payment_terms_days: int = 30  # O11
+    prepayment_discount_pct: Decimal = Decimal("0.03")  # C8
+    complaint_ack_days: int = 1  # P7
+    complaint_resolve_days: int = 7  # P7
+    period_mode: Literal["close_28th", "calendar"] = "close_28th"  # R1
+
+    @cached_property
+    def postgres_dsn(self) -> str:
+        password = f":{self.postgres_password}" if self.postgres_password else ""
+        return (
+            f"postgresql://{self.postgres_user}{password}@{self.postgres_host}:{self.postgres_port}"
+            f"/{self.postgres_db}"
+        )

@@ -1,0 +1,96 @@
+"""Fixtures for tests against the real parts: each test module gets its own PostgreSQL database and
+its own NATS namespace (so its own subjects and streams), and removes them afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import nats
+import psycopg
+import pytest
+from nats.aio.client import Client as NATS
+from psycopg import sql
+
+from shared.settings import Settings
+from shared.streams import delete_streams
+
+SERVICES = ["customers", "orders", "complaints", "reporting"]
+
+
+def unique_settings(**overrides: Any) -> Settings:
+    token = uuid.uuid4().hex[:10]
+    return Settings(namespace=f"t{token}", postgres_db=f"salesops_test_{token}", **overrides)
+
+
+def drop_database(settings: Settings) -> None:
+    with psycopg.connect(
+        host=settings.postgres_host, port=settings.postgres_port, user=settings.postgres_user,
+        dbname="postgres", autocommit=True,
+    ) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(settings.postgres_db))
+        )
+
+
+@pytest.fixture(scope="module")
+def settings() -> Iterator[Settings]:
+    """A fresh database name and namespace for this module; dropped afterwards."""
+    value = unique_settings()
+    yield value
+    drop_database(value)
+
+
+@pytest.fixture(scope="module")
+async def nc(settings: Settings) -> AsyncIterator[NATS]:
+    connection = await nats.connect(settings.nats_url)
+    yield connection
+    await delete_streams(connection.jetstream(), settings, SERVICES)
+    await connection.drain()
+
+
+Requester = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture(scope="module")
+def request_(nc: NATS, settings: Settings) -> Requester:
+    """``await request_("customers", "cmd", "approve_customer", {...})`` → the decoded reply."""
+
+    async def send(service: str, kind: str, name: str, body: dict[str, Any] | bytes) -> dict[str, Any]:
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+        reply = await nc.request(f"{settings.namespace}.{service}.{kind}.{name}", payload, timeout=10)
+        return json.loads(reply.data)
+
+    return send
+
+
+async def wait_for(condition: Callable[[], Awaitable[bool]], timeout: float = 15.0, every: float = 0.1) -> None:
+    """Poll an async condition until it holds; fail the test after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(every)
+
+
+@contextlib.asynccontextmanager
+async def service_running(
+    app: Any, register: Callable[..., None], settings: Settings, **options: Any
+) -> AsyncIterator[Any]:
+    """Run a write service in-process (routes + outbox relay) for the duration of the block."""
+    from shared.runtime import start_write_service
+
+    stop = asyncio.Event()
+    running = await start_write_service(app, settings, register, stop, **options)
+    try:
+        yield running
+    finally:
+        stop.set()
+        for task in running.background:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, 10)
+        app.close()
