@@ -23,7 +23,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from pydantic import BaseModel, ValidationError
 
-from shared.contracts import ErrorBody, Reply
+from shared.contracts import ErrorBody, Query, Reply
 from shared.envelope import envelope_model
 from shared.errors import DomainError, Unavailable
 from shared.settings import Settings
@@ -87,6 +87,11 @@ class ServiceBus:
         self.service = service
         self.commands: dict[str, tuple[type[BaseModel], type[BaseModel] | None]] = {}
         self.queries: dict[str, tuple[type[BaseModel], type[BaseModel] | None]] = {}
+        self.query("health", Query, self._health)
+
+    async def _health(self, _: Query) -> dict[str, Any]:
+        """Readiness: answered once the service's routes are subscribed."""
+        return {"service": self.service, "status": "up"}
 
     def command(
         self, name: str, model: type[BaseModel], handler: Handler, result: type[BaseModel] | None = None

@@ -87,15 +87,27 @@ class OutboxRelay:
         )
 
     async def _publish_page(self, conn: asyncpg.Connection) -> int:
-        rows = await conn.fetch(
+        rows = await self.next_page(conn)
+        if rows:
+            await self.publish(rows)
+            last = rows[-1]["notification_id"]
+            await conn.execute(
+                f'UPDATE "{self.schema}".outbox_position SET position = $2 WHERE service = $1', self.service, last
+            )
+            self.position = last
+        return len(rows)
+
+    async def next_page(self, conn: asyncpg.Connection) -> list[asyncpg.Record]:
+        return await conn.fetch(
             f"SELECT notification_id, originator_id, originator_version, topic, state "
             f'FROM "{self.schema}"."{self.table}" WHERE notification_id > $1 '
             "ORDER BY notification_id LIMIT $2",
             self.position,
             PAGE_SIZE,
         )
-        if not rows:
-            return 0
+
+    async def publish(self, rows: list[asyncpg.Record]) -> None:
+        """Publish stored events; returns once JetStream acknowledged every one (raises otherwise)."""
         acks = []
         for row in rows:
             if row["topic"] == RECEIPT_TOPIC:
@@ -118,13 +130,7 @@ class OutboxRelay:
             )
         # Any failed ack raises here and the page is sent again: the duplicate window drops the copies.
         await asyncio.wait_for(asyncio.gather(*acks), PUBLISH_TIMEOUT * 2)
-        last = rows[-1]["notification_id"]
-        await conn.execute(
-            f'UPDATE "{self.schema}".outbox_position SET position = $2 WHERE service = $1', self.service, last
-        )
-        self.position = last
         self.published += len(acks)
-        return len(rows)
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> bool:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import json
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 from faststream.nats import NatsBroker
 
 from shared.bus import ServiceBus, connect_nats, make_broker
+from shared.contract_docs import asyncapi_document
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
 from shared.store import ServiceApplication, ensure_database
@@ -73,13 +76,25 @@ async def _close_on_stop(stop: asyncio.Event, broker: NatsBroker, nc: Any) -> No
     await nc.drain()
 
 
+def print_contract(bus: ServiceBus, register: Callable[[ServiceBus, Any], None], app: Any) -> None:
+    register(bus, app)
+    print(json.dumps(asyncapi_document(bus), indent=2, ensure_ascii=False, sort_keys=True))
+
+
 def run_write_service(
     service: str,
     make_app: Callable[[Settings], ServiceApplication],
     register: Callable[[ServiceBus, Any], None],
     extra: Callable[[WriteService, asyncio.Event], Awaitable[None]] | None = None,
 ) -> None:
-    """Entry point of a write service process: run until SIGINT/SIGTERM."""
+    """Entry point of a write service process: run until SIGINT/SIGTERM.
+
+    ``asyncapi`` as the only argument prints the service's contract document instead.
+    """
+    if sys.argv[1:] == ["asyncapi"]:
+        docs_app = make_app(Settings(persistence_module="eventsourcing.popo"))
+        print_contract(ServiceBus(make_broker(Settings(), service), Settings(), service), register, docs_app)
+        return
     settings = Settings()
     configure_logging(settings, service)
     ensure_database(settings, [service])

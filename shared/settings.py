@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     postgres_user: str = "postgres"
     postgres_password: str = ""
     postgres_db: str = "salesops"
+    # eventsourcing persistence; "eventsourcing.popo" keeps events in memory (fast unit tests, contract docs)
+    persistence_module: str = "eventsourcing.postgres"
     # Root of every subject and stream name; tests set a unique one so runs never see each other.
     namespace: str = "salesops"
     log_level: str = "INFO"
@@ -40,6 +42,18 @@ class Settings(BaseSettings):
     prepayment_discount_pct: Decimal = Decimal("0.03")  # C8
     complaint_ack_days: int = 1  # P7
     complaint_resolve_days: int = 7  # P7
+    # P5: fine per incident by severity (yuan), the allowed range, and the dismissal threshold
+    complaint_fines: dict[str, Decimal] = {
+        "minor": Decimal("100"),
+        "moderate": Decimal("150"),
+        "serious": Decimal("200"),
+        "severe": Decimal("200"),
+    }
+    complaint_fine_min: Decimal = Decimal("100")
+    complaint_fine_max: Decimal = Decimal("200")
+    dismissal_valid_complaints: int = 3  # P5: the 3rd valid service complaint ...
+    dismissal_window_months: int = 12  # P5: ... within 12 months
+    complaint_deadline_check_seconds: float = 60.0  # P7: how often the overdue scan runs
     period_mode: Literal["close_28th", "calendar"] = "close_28th"  # R1
 
     @cached_property

@@ -31,7 +31,7 @@ MAX_ATTEMPTS = 5
 
 def persistence_env(settings: Settings, schema: str) -> dict[str, str]:
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": settings.persistence_module,
         "POSTGRES_DBNAME": settings.postgres_db,
         "POSTGRES_HOST": settings.postgres_host,
         "POSTGRES_PORT": str(settings.postgres_port),

@@ -8,10 +8,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from services.customers.api import register
 from services.customers.application import CustomersApplication
 from shared.clock import FixedClock
+from shared.contracts import Role
 from shared.settings import Settings
 from shared.store import ensure_database
 from tests.conftest import Requester, service_running
@@ -79,3 +83,81 @@ async def test_c4_concurrent_approvals_assign_exactly_one_code(customers: Any, r
     assert code.startswith("EAST-D")
     found = await request_("customers", "query", "get_customer", {"code": code})
     assert found["result"]["customer_id"] == customer_id
+
+
+async def test_c2_c3_poor_credit_rejects_over_the_bus(customers: Any, request_: Requester) -> None:
+    customer_id = await registered(request_)
+    reply = await request_(
+        "customers", "cmd", "investigate_credit",
+        {"actor": FINANCE, "customer_id": customer_id, "rating": "poor", "credit_limit": "0", "notes": "lawsuits"},
+    )
+    assert reply["ok"] and reply["result"]["status"] == "rejected"
+
+
+async def test_c4_wrong_role_is_refused_with_rule_and_stores_nothing(customers: Any, request_: Requester) -> None:
+    customer_id = await registered(request_)
+    before = customers.app.recorder.max_notification_id()
+    reply = await request_("customers", "cmd", "approve_customer", {"actor": SALES, "customer_id": customer_id})
+    assert reply == {
+        "ok": False,
+        "error": {
+            "code": "forbidden",
+            "message": "salesperson may not approve a customer",
+            "rule": "C4",
+            "details": reply["error"]["details"],
+        },
+    }
+    assert customers.app.recorder.max_notification_id() == before
+
+
+async def test_unknown_command_and_non_json_get_structured_errors(customers: Any, request_: Requester) -> None:
+    unknown = await request_("customers", "cmd", "delete_everything", {"actor": SALES})
+    assert unknown["ok"] is False and unknown["error"]["code"] == "unknown_command"
+    garbage = await request_("customers", "cmd", "register_prospect", b"\xff not json")
+    assert garbage["ok"] is False and garbage["error"]["code"] == "invalid"
+
+
+# Property: any body that breaks the contract gets a structured error and stores nothing. Bodies are a
+# valid application with one field removed, retyped or added, so each breaks exactly one thing.
+VALID = application()
+REQUIRED = [name for name in VALID if name != "actor"] + ["actor"]
+WRONG_VALUES = st.one_of(
+    st.none(), st.booleans(), st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)
+)
+
+
+@st.composite
+def broken_bodies(draw: st.DrawFn) -> dict[str, Any]:
+    body = dict(VALID)
+    how = draw(st.sampled_from(["drop", "retype", "extra", "bad_money", "bad_role"]))
+    if how == "drop":
+        body.pop(draw(st.sampled_from(REQUIRED)))
+    elif how == "retype":
+        body[draw(st.sampled_from(REQUIRED))] = draw(WRONG_VALUES)
+    elif how == "extra":
+        body[draw(st.text(min_size=1, max_size=10).filter(lambda k: k not in VALID and k not in OPTIONAL))] = 1
+    elif how == "bad_money":
+        body["registered_capital"] = draw(st.sampled_from(["-1", "1.234", "abc", "1e400", "NaN"]))
+    else:
+        body["actor"] = {"id": "x", "role": draw(st.text(max_size=12).filter(lambda r: r not in ROLES))}
+    return body
+
+
+OPTIONAL = {"idempotency_key", "correlation_id"}
+ROLES = {role.value for role in Role}
+
+
+async def test_malformed_register_bodies_are_refused_and_store_nothing(customers: Any, request_: Requester) -> None:
+    loop = asyncio.get_running_loop()
+    before = customers.app.recorder.max_notification_id()
+
+    @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(broken_bodies())
+    def refused(body: dict[str, Any]) -> None:
+        reply = asyncio.run_coroutine_threadsafe(request_("customers", "cmd", "register_prospect", body), loop).result()
+        assert reply["ok"] is False, body
+        assert reply["error"]["code"] == "invalid"
+        assert reply["error"]["details"]["errors"][0]["field"]
+
+    await asyncio.to_thread(refused)  # Hypothesis drives a sync test; the bus stays on this loop
+    assert customers.app.recorder.max_notification_id() == before

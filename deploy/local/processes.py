@@ -1,0 +1,77 @@
+"""Running the services as separate processes: used by ``./salesops up`` and the end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import IO
+
+from nats.aio.client import Client as NATS
+
+SERVICES = ("customers", "orders", "complaints", "reporting")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def service_command(service: str) -> list[str]:
+    """The command that runs one service (the same one the container image runs)."""
+    return [sys.executable, "-m", f"services.{service}.main"]
+
+
+class ServiceProcesses:
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = {**os.environ, **env}
+        self.log_dir = log_dir
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: dict[str, IO[bytes]] = {}
+
+    def start(self, service: str) -> None:
+        log = self._logs.get(service) or open(self.log_dir / f"{service}.log", "ab")  # noqa: SIM115
+        self._logs[service] = log
+        self.running[service] = subprocess.Popen(
+            service_command(service), cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+    def kill(self, service: str) -> None:
+        """kill -9: no clean shutdown, as in a crash."""
+        process = self.running.pop(service)
+        process.kill()
+        process.wait()
+
+    def stop_all(self, timeout: float = 15.0) -> None:
+        for process in self.running.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.running.values():
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.running.clear()
+        for log in self._logs.values():
+            log.close()
+        self._logs.clear()
+
+    def log_tail(self, service: str, lines: int = 30) -> str:
+        path = self.log_dir / f"{service}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+async def wait_ready(nc: NATS, namespace: str, service: str, timeout: float = 60.0) -> None:
+    """Until the service answers its health query."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            reply = await nc.request(f"{namespace}.{service}.query.health", b"{}", timeout=1.0)
+            if json.loads(reply.data).get("ok"):
+                return
+        except Exception:  # noqa: S110 - not up yet
+            pass
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"{service} did not become ready in {timeout:.0f}s")
+        await asyncio.sleep(0.2)

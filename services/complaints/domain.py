@@ -1,0 +1,733 @@
+"""Complaints (客户投诉): types, logging, the quality and service workflows, penalties, deadlines (P1–P7).
+
+Pure: no I/O. Each command method checks its rule and raises ``DomainError`` before any event.
+Two aggregates: ``Complaint`` (one per complaint, its whole handling form) and ``StaffRecord`` (one
+per staff member, id derived from the staff id) which counts valid service complaints for P5.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from shared.aggregate import Meta, SalesAggregate, require_role
+from shared.contracts import CENTS, Role
+from shared.errors import DomainError, Forbidden, InvalidState
+
+STAFF_NAMESPACE = UUID("5d0c9a8e-3f41-4b6a-9e27-7c1f2b8d4a63")
+
+
+class ComplaintType(StrEnum):
+    """P1."""
+
+    QUALITY = "quality"  # 质量投诉
+    SERVICE = "service"  # 服务投诉 (staff attitude, non-quality)
+
+
+class Severity(StrEnum):
+    MINOR = "minor"
+    MODERATE = "moderate"
+    SERIOUS = "serious"
+    SEVERE = "severe"
+
+
+class Resolution(StrEnum):
+    """P3: how a quality complaint was resolved."""
+
+    REFUND = "refund"
+    REPLACE = "replace"
+    REPAIR = "repair"
+    CREDIT = "credit"
+    NONE = "none"
+
+
+class Satisfaction(StrEnum):
+    SATISFIED = "satisfied"
+    PARTLY_SATISFIED = "partly_satisfied"
+    DISSATISFIED = "dissatisfied"
+
+
+class Stage(StrEnum):
+    """P7: the two deadlines of a complaint."""
+
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+
+
+class Status(StrEnum):
+    LOGGED = "logged"
+    # quality (P3)
+    INVESTIGATING = "investigating"
+    SITE_VISITED = "site_visited"
+    RESOLVED = "resolved"
+    FOLLOWED_UP = "followed_up"
+    # service (P4)
+    VERIFIED = "verified"
+    PROPOSED = "proposed"
+    DECIDED = "decided"
+    # both
+    CUSTOMER_INFORMED = "customer_informed"
+    CLOSED = "closed"
+
+
+# Anyone on the staff may take a complaint down; the system itself never logs one.
+LOGGERS = frozenset(Role) - {Role.SYSTEM}
+SERVICE_HANDLERS = frozenset({Role.SALES_VP, Role.GENERAL_MANAGER})  # P2, P4
+QUALITY_DECIDERS = frozenset({Role.GENERAL_MANAGER})  # P6
+PROPOSERS = frozenset({Role.SALES_SUPERVISOR, Role.SALES_MANAGER, Role.REGIONAL_MANAGER,
+                       Role.MARKETING_DIRECTOR, Role.SALES_VP, Role.GENERAL_MANAGER})
+
+
+def fine_for(
+    severity: Severity, fines: Mapping[str, Decimal], low: Decimal, high: Decimal, override: Decimal | None
+) -> Decimal:
+    """P5: the fine by severity (a setting), or an explicit amount, always within [low, high]."""
+    amount = override if override is not None else fines[Severity(severity).value]
+    amount = Decimal(amount).quantize(CENTS)
+    if not low <= amount <= high:
+        raise DomainError(
+            f"a fine is {low}–{high} yuan per incident; {amount} is out of range",
+            rule="P5",
+            details={"field": "fine", "amount": str(amount), "min": str(low), "max": str(high)},
+        )
+    return amount
+
+
+def months_before(moment: datetime, months: int) -> datetime:
+    """The same moment ``months`` calendar months earlier (the 31st falls back to the month's last day)."""
+    total = moment.year * 12 + moment.month - 1 - months
+    year, month = divmod(total, 12)
+    month += 1
+    day = moment.day
+    while True:
+        try:
+            return moment.replace(year=year, month=month, day=day)
+        except ValueError:
+            day -= 1
+
+
+class Complaint(SalesAggregate):
+    """One customer complaint: its handling form (质量处理表 / 服务处理表) is this aggregate's record."""
+
+    TOPIC = "complaints.Complaint"
+
+    @event("ComplaintLogged", topic="complaints.Complaint.ComplaintLogged")
+    def __init__(
+        self,
+        complaint_type: ComplaintType,
+        customer_id: str,
+        order_id: str | None,
+        staff_id: str | None,
+        assigned_to: str,
+        assigned_role: Role,
+        description: str,
+        receipt_number: str | None,
+        product_name: str | None,
+        spec: str | None,
+        quantity: int | None,
+        purchase_date: date | None,
+        acknowledge_by: datetime,
+        resolve_by: datetime,
+        meta: Meta,
+    ) -> None:
+        self.complaint_type = ComplaintType(complaint_type)
+        self.customer_id = customer_id
+        self.order_id = order_id
+        self.staff_id = staff_id
+        self.assigned_to = assigned_to
+        self.assigned_role = Role(assigned_role)
+        self.description = description
+        self.receipt_number = receipt_number
+        self.product_name = product_name
+        self.spec = spec
+        self.quantity = quantity
+        self.purchase_date = purchase_date
+        self.acknowledge_by = acknowledge_by
+        self.resolve_by = resolve_by
+        self.logged_at = meta.at
+        self.logged_by = meta.actor_id
+        self.status = Status.LOGGED
+        self.acknowledged_at: datetime | None = None
+        self.resolved_at: datetime | None = None
+        self.closed_at: datetime | None = None
+        self.departments_notified: list[str] = []
+        self.valid: bool | None = None
+        self.severity: Severity | None = None
+        self.cause: str | None = None
+        self.verification_notes: str | None = None
+        self.site_visit: dict[str, str] | None = None
+        self.resolution: Resolution | None = None
+        self.resolution_amount: Decimal | None = None
+        self.resolution_notes: str | None = None
+        self.proposal: str | None = None
+        self.decision: str | None = None
+        self.satisfaction: Satisfaction | None = None
+        self.customer_notes: str | None = None
+        self.follow_up_notes: str | None = None
+        self.penalty: dict[str, Any] | None = None
+        self.overdue: dict[str, datetime] = {}
+        self.history: list[dict[str, Any]] = []
+        self._record("logged", meta, description)
+
+    @classmethod
+    def log(
+        cls,
+        meta: Meta,
+        *,
+        complaint_type: ComplaintType,
+        customer_id: str,
+        assigned_to: str,
+        description: str,
+        ack_days: int,
+        resolve_days: int,
+        assigned_role: Role | None = None,
+        order_id: str | None = None,
+        staff_id: str | None = None,
+        receipt_number: str | None = None,
+        product_name: str | None = None,
+        spec: str | None = None,
+        quantity: int | None = None,
+        purchase_date: date | None = None,
+    ) -> Complaint:
+        require_role(meta, LOGGERS, "P2", "log a complaint")
+        kind = ComplaintType(complaint_type)
+        if kind is ComplaintType.QUALITY:
+            # P2: the registration fields of the quality handling form, all required
+            missing = [
+                name
+                for name, value in (
+                    ("order_id", order_id or receipt_number),
+                    ("product_name", product_name),
+                    ("spec", spec),
+                    ("quantity", quantity),
+                    ("purchase_date", purchase_date),
+                )
+                if value in (None, "")
+            ]
+            if missing:
+                raise DomainError(
+                    f"a quality complaint records {', '.join(missing)}",
+                    rule="P2",
+                    details={"missing": missing},
+                )
+            role = Role(assigned_role or Role.SALES_MANAGER)
+            if role is not Role.SALES_MANAGER:
+                raise DomainError(
+                    "a quality complaint is assigned to the sales manager in person, whatever its size",
+                    rule="P2",
+                    details={"field": "assigned_role", "allowed": [Role.SALES_MANAGER.value]},
+                )
+        else:
+            if not staff_id:
+                raise DomainError(
+                    "a service complaint names the staff member concerned",
+                    rule="P2",
+                    details={"missing": ["staff_id"]},
+                )
+            role = Role(assigned_role or Role.SALES_VP)
+            if role not in SERVICE_HANDLERS:
+                raise DomainError(
+                    "a service complaint goes to the sales VP or the general manager",
+                    rule="P2",
+                    details={"field": "assigned_role", "allowed": sorted(r.value for r in SERVICE_HANDLERS)},
+                )
+        return cls(
+            complaint_type=kind,
+            customer_id=customer_id,
+            order_id=order_id,
+            staff_id=staff_id,
+            assigned_to=assigned_to,
+            assigned_role=role,
+            description=description,
+            receipt_number=receipt_number,
+            product_name=product_name,
+            spec=spec,
+            quantity=quantity,
+            purchase_date=purchase_date,
+            acknowledge_by=meta.at + timedelta(days=ack_days),
+            resolve_by=meta.at + timedelta(days=resolve_days),
+            meta=meta,
+        )
+
+    # P7 acknowledgement ----------------------------------------------------------------------
+    def acknowledge(self, meta: Meta) -> None:
+        self._require_handler(meta, "acknowledge")
+        if self.acknowledged_at is not None:
+            raise InvalidState("the complaint was already acknowledged", rule="P7")
+        self._acknowledged(**self._refs(), meta=meta)
+
+    @event("ComplaintAcknowledged", topic="complaints.Complaint.ComplaintAcknowledged")
+    def _acknowledged(
+        self, complaint_type: str, customer_id: str, order_id: str | None, staff_id: str | None, meta: Meta
+    ) -> None:
+        self._record("acknowledged", meta)
+
+    # P3 quality -----------------------------------------------------------------------------
+    def start_investigation(self, departments_notified: list[str], notes: str, meta: Meta) -> None:
+        self._require_type(ComplaintType.QUALITY, "P3", "investigate")
+        self._require_handler(meta, "start the investigation")
+        self._require_status({Status.LOGGED}, "P3", "start investigating")
+        if not departments_notified:
+            raise DomainError(
+                "an investigation notifies the departments concerned", rule="P3",
+                details={"field": "departments_notified"},
+            )
+        self._investigation_started(
+            departments_notified=departments_notified, notes=notes, **self._refs(), meta=meta
+        )
+
+    @event("ComplaintInvestigationStarted", topic="complaints.Complaint.ComplaintInvestigationStarted")
+    def _investigation_started(
+        self,
+        departments_notified: list[str],
+        notes: str,
+        complaint_type: str,
+        customer_id: str,
+        order_id: str | None,
+        staff_id: str | None,
+        meta: Meta,
+    ) -> None:
+        self.departments_notified = list(departments_notified)
+        self.status = Status.INVESTIGATING
+        self._record("investigation_started", meta, notes)
+
+    def verify(
+        self,
+        valid: bool,
+        severity: Severity | None,
+        cause: str,
+        notes: str,
+        meta: Meta,
+    ) -> None:
+        """P3/P4/P6: decide validity. A valid service complaint then needs ``issue_penalty`` (P5)."""
+        if self.complaint_type is ComplaintType.QUALITY:
+            require_role(meta, QUALITY_DECIDERS, "P6", "decide a quality complaint")
+            self._require_status({Status.INVESTIGATING}, "P3", "decide validity")
+            if self.valid is not None:
+                raise InvalidState("validity was already decided", rule="P3")
+            if severity is not None:
+                raise DomainError(
+                    "a quality complaint is not the salesperson's fault: no severity, no penalty",
+                    rule="P6",
+                    details={"field": "severity"},
+                )
+            if not cause.strip():
+                raise DomainError("the investigation records the cause found", rule="P3", details={"field": "cause"})
+        else:
+            require_role(meta, SERVICE_HANDLERS, "P4", "verify a service complaint")
+            self._require_status({Status.LOGGED}, "P4", "verify")
+            if valid and severity is None:
+                raise DomainError(
+                    "a valid service complaint states its severity", rule="P5", details={"field": "severity"}
+                )
+            if not valid and severity is not None:
+                raise DomainError(
+                    "an invalid complaint has no severity", rule="P5", details={"field": "severity"}
+                )
+        self._verified(
+            valid=valid,
+            severity=Severity(severity) if severity is not None else None,
+            cause=cause,
+            notes=notes,
+            **self._refs(),
+            meta=meta,
+        )
+
+    @event("ComplaintVerified", topic="complaints.Complaint.ComplaintVerified")
+    def _verified(
+        self,
+        valid: bool,
+        severity: Severity | None,
+        cause: str,
+        notes: str,
+        complaint_type: str,
+        customer_id: str,
+        order_id: str | None,
+        staff_id: str | None,
+        meta: Meta,
+    ) -> None:
+        self.valid = valid
+        self.severity = Severity(severity) if severity is not None else None
+        self.cause = cause or None
+        self.verification_notes = notes or None
+        if self.complaint_type is ComplaintType.SERVICE:
+            self.status = Status.VERIFIED
+        self._record("verified", meta, f"valid={valid}" + (f", severity={severity}" if severity else ""))
+
+    def issue_penalty(self, amount: Decimal, meta: Meta) -> None:
+        """P5: public criticism and a fine for a valid service complaint; never for quality (P6)."""
+        if self.complaint_type is ComplaintType.QUALITY:
+            raise DomainError(
+                "no penalty may be issued to sales staff for a quality complaint", rule="P6"
+            )
+        if self.valid is not True or self.severity is None:
+            raise InvalidState("only a valid service complaint leads to a penalty", rule="P5")
+        if self.penalty is not None:
+            raise InvalidState("the penalty for this complaint was already issued", rule="P5")
+        self._penalty_issued(
+            complaint_id=str(self.id),
+            customer_id=self.customer_id,
+            order_id=self.order_id,
+            staff_id=self.staff_id or "",
+            severity=self.severity,
+            amount=amount,
+            public_criticism=True,
+            meta=meta,
+        )
+
+    @event("PenaltyIssued", topic="complaints.Complaint.PenaltyIssued")
+    def _penalty_issued(
+        self,
+        complaint_id: str,
+        customer_id: str,
+        order_id: str | None,
+        staff_id: str,
+        severity: Severity,
+        amount: Decimal,
+        public_criticism: bool,
+        meta: Meta,
+    ) -> None:
+        self.penalty = {
+            "staff_id": staff_id,
+            "severity": Severity(severity).value,
+            "amount": amount,
+            "public_criticism": public_criticism,
+            "issued_at": meta.at,
+            "issued_by": meta.actor_id,
+        }
+        self._record("penalty_issued", meta, f"通报批评 + {amount} yuan")
+
+    def record_site_visit(self, visited_on: date, findings: str, meta: Meta) -> None:
+        self._require_type(ComplaintType.QUALITY, "P3", "record a site visit for")
+        self._require_handler(meta, "record a site visit")
+        self._require_status({Status.INVESTIGATING}, "P3", "record a site visit")
+        self._site_visited(visited_on=visited_on, findings=findings, **self._refs(), meta=meta)
+
+    @event("ComplaintSiteVisited", topic="complaints.Complaint.ComplaintSiteVisited")
+    def _site_visited(
+        self,
+        visited_on: date,
+        findings: str,
+        complaint_type: str,
+        customer_id: str,
+        order_id: str | None,
+        staff_id: str | None,
+        meta: Meta,
+    ) -> None:
+        self.site_visit = {"visited_on": visited_on.isoformat(), "findings": findings}
+        self.status = Status.SITE_VISITED
+        self._record("site_visited", meta, findings)
+
+    def resolve(self, resolution: Resolution, amount: Decimal | None, notes: str, meta: Meta) -> None:
+        self._require_type(ComplaintType.QUALITY, "P3", "resolve")
+        self._require_handler(meta, "resolve")
+        self._require_status({Status.INVESTIGATING, Status.SITE_VISITED}, "P3", "resolve")
+        if self.valid is None:
+            raise InvalidState("validity is decided before the complaint is resolved", rule="P3")
+        resolution = Resolution(resolution)
+        if amount is not None and resolution not in (Resolution.REFUND, Resolution.CREDIT):
+            raise DomainError(
+                "only a refund or a credit carries an amount", rule="P3", details={"field": "amount"}
+            )
+        self._resolved(resolution=resolution, amount=amount, notes=notes, **self._refs(), meta=meta)
+
+    @event("ComplaintResolved", topic="complaints.Complaint.ComplaintResolved")
+    def _resolved(
+        self,
+        resolution: Resolution,
+        amount: Decimal | None,
+        notes: str,
+        complaint_type: str,
+        customer_id: str,
+        order_id: str | None,
+        staff_id: str | None,
+        meta: Meta,
+    ) -> None:
+        self.resolution = Resolution(resolution)
+        self.resolution_amount = amount
+        self.resolution_notes = notes or None
+        self.status = Status.RESOLVED
+        self.resolved_at = meta.at
+        self._record("resolved", meta, f"{resolution}" + (f" {amount}" if amount is not None else ""))
+
+    # P4 service -----------------------------------------------------------------------------
+    def propose(self, proposal: str, meta: Meta) -> None:
+        self._require_type(ComplaintType.SERVICE, "P4", "propose handling for")
+        require_role(meta, PROPOSERS, "P4", "propose the handling of a service complaint")
+        self._require_status({Status.VERIFIED}, "P4", "propose handling")
+        if self.valid is not True:
+            raise InvalidState("an invalid complaint needs no handling proposal", rule="P4")
+        self._proposed(proposal=proposal, **self._refs(), meta=meta)
+
+    @event("ComplaintProposalMade", topic="complaints.Complaint.ComplaintProposalMade")
+    def _proposed(
+        self,
+        proposal: str,
+        complaint_type: str,
+        customer_id: str,
+        order_id: str | None,
+        staff_id: str | None,
+        meta: Meta,
+    ) -> None:
+        self.proposal = proposal
+        self.status = Status.PROPOSED
+        self._record("proposed", meta, proposal)
+
+    def decide(self, decision: str, meta: Meta) -> None:
+        self._require_type(ComplaintType.SERVICE, "P4", "decide")
+        require_role(meta, SERVICE_HANDLERS, "P4", "decide a service complaint")
+        self._require_status({Status.PROPOSED}, "P4", "decide")
+        self._decided(decision=decision, **self._refs(), meta=meta)
+
+    @event("ComplaintDecided", topic="complaints.Complaint.ComplaintDecided")
+    def _decided(
+        self,
+        decision: str,
+        complaint_type: str,
+        customer_id: str,
+        order_id: str | None,
+        staff_id: str | None,
+        meta: Meta,
+    ) -> None:
+        self.decision = decision
+        self.status = Status.DECIDED
+        self.resolved_at = meta.at
+        self._record("decided", meta, decision)
+
+    # Both -----------------------------------------------------------------------------------
+    def inform_customer(self, satisfaction: Satisfaction, notes: str, meta: Meta) -> None:
+        if self.complaint_type is ComplaintType.QUALITY:
+            self._require_handler(meta, "inform the customer")
+            self._require_status({Status.RESOLVED}, "P3", "inform the customer")
+        else:
+            require_role(meta, PROPOSERS, "P4", "inform the customer")
+            # an invalid service complaint has nothing to propose or decide: straight to the customer
+            allowed = {Status.DECIDED} if self.valid else {Status.VERIFIED}
+            self._require_status(allowed, "P4", "inform the customer")
+        self._customer_informed(satisfaction=Satisfaction(satisfaction), notes=notes, **self._refs(), meta=meta)
+
+    @event("ComplaintCustomerInformed", topic="complaints.Complaint.ComplaintCustomerInformed")
+    def _customer_informed(
+        self,
+        satisfaction: Satisfaction,
+        notes: str,
+        complaint_type: str,
+        customer_id: str,
+        order_id: str | None,
+        staff_id: str | None,
+        meta: Meta,
+    ) -> None:
+        self.satisfaction = Satisfaction(satisfaction)
+        self.customer_notes = notes or None
+        self.status = Status.CUSTOMER_INFORMED
+        if self.resolved_at is None:
+            self.resolved_at = meta.at
+        self._record("customer_informed", meta, f"{satisfaction}")
+
+    def follow_up(self, notes: str, meta: Meta) -> None:
+        self._require_type(ComplaintType.QUALITY, "P3", "follow up")
+        self._require_handler(meta, "follow up")
+        self._require_status({Status.CUSTOMER_INFORMED}, "P3", "follow up")
+        self._followed_up(notes=notes, **self._refs(), meta=meta)
+
+    @event("ComplaintFollowedUp", topic="complaints.Complaint.ComplaintFollowedUp")
+    def _followed_up(
+        self,
+        notes: str,
+        complaint_type: str,
+        customer_id: str,
+        order_id: str | None,
+        staff_id: str | None,
+        meta: Meta,
+    ) -> None:
+        self.follow_up_notes = notes
+        self.status = Status.FOLLOWED_UP
+        self._record("followed_up", meta, notes)
+
+    def close(self, meta: Meta) -> None:
+        if self.complaint_type is ComplaintType.QUALITY:
+            self._require_handler(meta, "close")
+            self._require_status({Status.FOLLOWED_UP}, "P3", "close")
+        else:
+            require_role(meta, SERVICE_HANDLERS, "P4", "close a service complaint")
+            self._require_status({Status.CUSTOMER_INFORMED}, "P4", "close")
+        self._closed(
+            valid=self.valid,
+            severity=self.severity,
+            resolution=self.resolution,
+            satisfaction=self.satisfaction,
+            fine=self.penalty["amount"] if self.penalty else None,
+            **self._refs(),
+            meta=meta,
+        )
+
+    @event("ComplaintClosed", topic="complaints.Complaint.ComplaintClosed")
+    def _closed(
+        self,
+        valid: bool | None,
+        severity: Severity | None,
+        resolution: Resolution | None,
+        satisfaction: Satisfaction | None,
+        fine: Decimal | None,
+        complaint_type: str,
+        customer_id: str,
+        order_id: str | None,
+        staff_id: str | None,
+        meta: Meta,
+    ) -> None:
+        self.status = Status.CLOSED
+        self.closed_at = meta.at
+        self._record("closed", meta)
+
+    # P7 deadlines ---------------------------------------------------------------------------
+    def due(self, now: datetime) -> list[Stage]:
+        """The deadlines that have passed, unmet, and were not yet raised (decided from stored state)."""
+        found: list[Stage] = []
+        if self.status is Status.CLOSED:
+            return found
+        if self.acknowledged_at is None and now > self.acknowledge_by and Stage.ACKNOWLEDGE not in self.overdue:
+            found.append(Stage.ACKNOWLEDGE)
+        if self.resolved_at is None and now > self.resolve_by and Stage.RESOLVE not in self.overdue:
+            found.append(Stage.RESOLVE)
+        return found
+
+    def mark_overdue(self, stage: Stage, meta: Meta) -> None:
+        require_role(meta, {Role.SYSTEM}, "P7", "raise a deadline")
+        stage = Stage(stage)
+        if stage in self.overdue:
+            raise InvalidState(f"the {stage.value} deadline was already raised", rule="P7")
+        if stage not in self.due(meta.at):
+            raise InvalidState(f"the {stage.value} deadline is not overdue", rule="P7")
+        deadline = self.acknowledge_by if stage is Stage.ACKNOWLEDGE else self.resolve_by
+        self._overdue(
+            stage=stage, deadline=deadline, assigned_to=self.assigned_to, **self._refs(), meta=meta
+        )
+
+    @event("ComplaintOverdue", topic="complaints.Complaint.ComplaintOverdue")
+    def _overdue(
+        self,
+        stage: Stage,
+        deadline: datetime,
+        assigned_to: str,
+        complaint_type: str,
+        customer_id: str,
+        order_id: str | None,
+        staff_id: str | None,
+        meta: Meta,
+    ) -> None:
+        self.overdue[Stage(stage).value] = meta.at
+        self._record("overdue", meta, f"{stage} deadline {deadline.isoformat()}")
+
+    # helpers --------------------------------------------------------------------------------
+    def _refs(self) -> dict[str, Any]:
+        """What every consumer of a complaint event needs (R2, R7)."""
+        return {
+            "complaint_type": self.complaint_type.value,
+            "customer_id": self.customer_id,
+            "order_id": self.order_id,
+            "staff_id": self.staff_id,
+        }
+
+    def _record(self, step: str, meta: Meta, notes: str = "") -> None:
+        # Called from event methods only: the history is part of the handling form (R10 too).
+        if step not in ("logged", "overdue", "penalty_issued") and self.acknowledged_at is None:
+            self.acknowledged_at = meta.at  # any handling step acknowledges the complaint (P7)
+        self.history.append(
+            {"step": step, "at": meta.at, "actor_id": meta.actor_id, "actor_role": meta.actor_role, "notes": notes}
+        )
+
+    def _require_handler(self, meta: Meta, action: str) -> None:
+        if self.complaint_type is ComplaintType.QUALITY:
+            # P2: the quality complaint is the assigned sales manager's, in person
+            require_role(meta, {Role.SALES_MANAGER}, "P2", f"{action} a quality complaint")
+            if meta.actor_id != self.assigned_to:
+                raise Forbidden(
+                    f"only the assigned sales manager ({self.assigned_to}) may {action} this complaint",
+                    rule="P2",
+                    details={"assigned_to": self.assigned_to, "actor": meta.actor_id},
+                )
+        else:
+            require_role(meta, SERVICE_HANDLERS, "P4", f"{action} a service complaint")
+
+    def _require_type(self, kind: ComplaintType, rule: str, action: str) -> None:
+        if self.complaint_type is not kind:
+            raise InvalidState(
+                f"cannot {action} a {self.complaint_type.value} complaint",
+                rule=rule,
+                details={"complaint_type": self.complaint_type.value},
+            )
+
+    def _require_status(self, allowed: set[Status], rule: str, action: str) -> None:
+        if self.status not in allowed:
+            raise InvalidState(
+                f"cannot {action} a complaint that is {self.status.value}",
+                rule=rule,
+                details={"status": self.status.value, "allowed": sorted(s.value for s in allowed)},
+            )
+
+
+class StaffRecord(SalesAggregate):
+    """P5: one staff member's valid service complaints, to find the third within 12 months."""
+
+    TOPIC = "complaints.StaffRecord"
+
+    @staticmethod
+    def create_id(staff_id: str) -> UUID:
+        return uuid.uuid5(STAFF_NAMESPACE, staff_id)
+
+    @event("StaffRecordOpened", topic="complaints.StaffRecord.StaffRecordOpened")
+    def __init__(self, staff_id: str, meta: Meta) -> None:
+        self.staff_id = staff_id
+        self.penalties: list[dict[str, Any]] = []
+        self.dismissals: list[dict[str, Any]] = []
+
+    def valid_within(self, moment: datetime, months: int) -> int:
+        since = months_before(moment, months)
+        return sum(1 for p in self.penalties if since < p["at"] <= moment)
+
+    def count_penalty(
+        self, complaint_id: str, severity: Severity, amount: Decimal, threshold: int, months: int, meta: Meta
+    ) -> bool:
+        """Count a valid complaint; returns whether a dismissal was recommended (P5)."""
+        if any(p["complaint_id"] == complaint_id for p in self.penalties):
+            raise InvalidState("this complaint was already counted", rule="P5")
+        self._penalty_counted(complaint_id=complaint_id, staff_id=self.staff_id, severity=severity,
+                              amount=amount, meta=meta)
+        count = self.valid_within(meta.at, months)
+        reasons = []
+        if Severity(severity) is Severity.SEVERE:
+            reasons.append("severe case")
+        if count >= threshold:
+            reasons.append(f"valid service complaint no. {count} within {months} months")
+        if not reasons:
+            return False
+        self._dismissal_recommended(
+            staff_id=self.staff_id,
+            complaint_id=complaint_id,
+            reason="; ".join(reasons),
+            valid_complaints=count,
+            window_months=months,
+            meta=meta,
+        )
+        return True
+
+    @event("StaffPenaltyCounted", topic="complaints.StaffRecord.StaffPenaltyCounted")
+    def _penalty_counted(
+        self, complaint_id: str, staff_id: str, severity: Severity, amount: Decimal, meta: Meta
+    ) -> None:
+        self.penalties.append(
+            {"complaint_id": complaint_id, "severity": Severity(severity).value, "amount": amount, "at": meta.at}
+        )
+
+    @event("DismissalRecommended", topic="complaints.StaffRecord.DismissalRecommended")
+    def _dismissal_recommended(
+        self, staff_id: str, complaint_id: str, reason: str, valid_complaints: int, window_months: int, meta: Meta
+    ) -> None:
+        self.dismissals.append({"complaint_id": complaint_id, "reason": reason, "at": meta.at})

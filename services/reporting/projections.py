@@ -1,0 +1,450 @@
+"""Reporting's tables and how an event changes them (asyncpg, schema ``reporting``).
+
+The event log (``event_log``) keeps every consumed envelope, append-only, keyed by (service, position):
+a redelivered envelope is not inserted again, and only inserted ones are applied, so the effect is
+exactly once. Projections are counters per (customer, period) and friends, plus a customer dimension
+whose fields carry the version of the event that set them: applying events in any order gives the same
+rows, which is what lets a rebuild (reading the log in its own order) equal the live tables row for row.
+
+The projection tables are created per schema, so the same code fills the live tables (``reporting``),
+a rebuild (``reporting_build``) and an as-of snapshot (``pg_temp``).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import asyncpg
+import orjson
+
+from services.reporting.periods import PeriodMode, period_of
+from shared.contracts import Envelope
+
+SCHEMA = "reporting"
+BUILD_SCHEMA = "reporting_build"
+SOURCES = ("customers", "orders", "complaints")
+DISTRIBUTOR_KINDS = ("agent", "dealer")
+# Consumers hold it shared for each batch; a rebuild's swap holds it exclusively (see rebuild.py).
+LOG_LOCK = zlib.crc32(b"reporting:event_log")
+
+LOG_DDL = f"""
+CREATE SCHEMA IF NOT EXISTS {SCHEMA};
+CREATE TABLE IF NOT EXISTS {SCHEMA}.event_log (
+    service text NOT NULL,
+    position bigint NOT NULL,
+    seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+    event_id text NOT NULL,
+    event_type text NOT NULL,
+    schema_version int NOT NULL,
+    aggregate_type text NOT NULL,
+    aggregate_id text NOT NULL,
+    aggregate_version int NOT NULL,
+    occurred_at timestamptz NOT NULL,
+    actor_id text,
+    actor_role text,
+    correlation_id text,
+    causation_id text,
+    data jsonb NOT NULL,
+    consumed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (service, position)
+);
+CREATE INDEX IF NOT EXISTS event_log_aggregate ON {SCHEMA}.event_log (aggregate_id);
+CREATE INDEX IF NOT EXISTS event_log_customer ON {SCHEMA}.event_log ((data->>'customer_id'));
+CREATE INDEX IF NOT EXISTS event_log_occurred ON {SCHEMA}.event_log (occurred_at);
+CREATE TABLE IF NOT EXISTS {SCHEMA}.source_position (
+    service text PRIMARY KEY,
+    position bigint NOT NULL,
+    events bigint NOT NULL DEFAULT 0,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE SCHEMA IF NOT EXISTS {BUILD_SCHEMA};
+"""
+# Before 2.x the log lives forever: rules (R9, R10) read it, so nothing may update or delete its rows.
+APPEND_ONLY_DDL = f"""
+CREATE OR REPLACE FUNCTION {SCHEMA}.event_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'reporting.event_log is append-only'; END $$;
+DROP TRIGGER IF EXISTS event_log_append_only ON {SCHEMA}.event_log;
+CREATE TRIGGER event_log_append_only BEFORE UPDATE OR DELETE ON {SCHEMA}.event_log
+    FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.event_log_append_only();
+"""
+
+# Per (customer, period) counters; R2/R3/R4/R6/R8 are queries over them.
+PERIOD_COUNTERS = (
+    "orders",
+    "ordered_amount",
+    "shipped_amount",
+    "paid_amount",
+    "deposits",
+    "holds_made",
+    "holds_converted",
+    "holds_expired",
+    "quality_complaints",
+    "service_complaints",
+    "fines",
+    "over_limit_approvals",
+    "reorder_alerts",
+    "match_rate_sum",
+    "match_rate_count",
+)
+STAFF_COUNTERS = ("orders", "amount", "complaints", "penalties", "fines", "dismissals")
+PRODUCT_COUNTERS = ("quantity", "amount")
+
+# Customer dimension: groups of fields, each with the aggregate version of the event that set it.
+DIM_GROUPS: dict[str, tuple[str, ...]] = {
+    "info": ("kind", "region", "salesperson_id", "company_name", "registered_at"),
+    "status": ("status",),
+    "approval": ("code", "approved_at"),
+    "grade": ("grade",),
+    "capital": ("capital_limit",),
+    "credit": ("credit_limit", "credit_rating"),
+}
+DIM_TYPES = {
+    "kind": "text", "region": "text", "salesperson_id": "text", "company_name": "text",
+    "registered_at": "timestamptz", "status": "text", "code": "text", "approved_at": "timestamptz",
+    "grade": "text", "capital_limit": "numeric(18,2)", "credit_limit": "numeric(18,2)", "credit_rating": "text",
+}
+
+
+def _counter_columns(names: Iterable[str]) -> str:
+    return ",\n".join(f"    {name} numeric NOT NULL DEFAULT 0" for name in names)
+
+
+def _dim_columns() -> str:
+    cols = [f"    {col} {DIM_TYPES[col]}" for cols in DIM_GROUPS.values() for col in cols]
+    cols += [f"    {group}_version bigint NOT NULL DEFAULT -1" for group in DIM_GROUPS]
+    return ",\n".join(cols)
+
+
+PROJECTIONS: dict[str, str] = {
+    "customers": "CREATE TABLE {s}.customers (\n    customer_id text PRIMARY KEY,\n" + _dim_columns() + "\n)",
+    "products": (
+        "CREATE TABLE {s}.products (product_code text PRIMARY KEY, name text, "
+        "list_price numeric(18,2), standard_cost numeric(18,2), version bigint NOT NULL)"
+    ),
+    "customer_period": (
+        "CREATE TABLE {s}.customer_period (\n    customer_id text NOT NULL,\n    period text NOT NULL,\n"
+        + _counter_columns(PERIOD_COUNTERS)
+        + ",\n    PRIMARY KEY (period, customer_id)\n)"
+    ),
+    "customer_product_period": (
+        "CREATE TABLE {s}.customer_product_period (\n    customer_id text NOT NULL,\n    period text NOT NULL,\n"
+        "    product_code text NOT NULL,\n"
+        + _counter_columns(PRODUCT_COUNTERS)
+        + ",\n    PRIMARY KEY (period, customer_id, product_code)\n)"
+    ),
+    "staff_period": (
+        "CREATE TABLE {s}.staff_period (\n    staff_id text NOT NULL,\n    period text NOT NULL,\n"
+        + _counter_columns(STAFF_COUNTERS)
+        + ",\n    PRIMARY KEY (period, staff_id)\n)"
+    ),
+}
+EXTRA_INDEXES = {"customer_period": ["CREATE INDEX ON {s}.customer_period (customer_id, period)"]}
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """jsonb as Python objects (orjson), on every connection of a pool."""
+    await conn.set_type_codec(
+        "jsonb", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads, schema="pg_catalog"
+    )
+
+
+async def ensure_schema(conn: asyncpg.Connection) -> None:
+    """Create the log and the live projection tables if missing (idempotent)."""
+    async with conn.transaction():
+        await conn.execute(f"SELECT pg_advisory_xact_lock({LOG_LOCK} + 1)")  # two processes starting at once
+        await conn.execute(LOG_DDL)
+        await conn.execute(APPEND_ONLY_DDL)
+        for name in PROJECTIONS:
+            exists = await conn.fetchval("SELECT to_regclass($1)", f"{SCHEMA}.{name}")
+            if exists is None:
+                await create_projection(conn, SCHEMA, name)
+
+
+async def create_projection(conn: asyncpg.Connection, schema: str, name: str, temporary: bool = False) -> None:
+    ddl = PROJECTIONS[name].format(s=schema)
+    if temporary:
+        ddl = ddl.replace(f"CREATE TABLE {schema}.", "CREATE TEMP TABLE ", 1) + " ON COMMIT DROP"
+    await conn.execute(ddl)
+    target = "" if temporary else f"{schema}."
+    for index in EXTRA_INDEXES.get(name, []):
+        await conn.execute(index.replace("{s}.", target))
+
+
+# ---------------------------------------------------------------- events as reporting sees them
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    service: str
+    position: int
+    event_type: str
+    aggregate_id: str
+    aggregate_version: int
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+def from_envelope(envelope: Envelope) -> LoggedEvent:
+    return LoggedEvent(
+        envelope.service, envelope.position, envelope.event_type, envelope.aggregate_id,
+        envelope.aggregate_version, envelope.occurred_at, envelope.data,
+    )
+
+
+LOG_COLUMNS = (
+    "service, position, event_id, event_type, schema_version, aggregate_type, aggregate_id, aggregate_version, "
+    "occurred_at, actor_id, actor_role, correlation_id, causation_id, data"
+)
+INSERT_LOG = f"""
+INSERT INTO {SCHEMA}.event_log ({LOG_COLUMNS})
+SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[],
+                     $8::int[], $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[], $14::jsonb[])
+ON CONFLICT (service, position) DO NOTHING
+RETURNING service, position
+"""
+
+
+async def record(conn: asyncpg.Connection, envelopes: Sequence[Envelope], mode: PeriodMode) -> int:
+    """Log a batch and apply the newly logged envelopes; the caller holds the transaction. Returns
+    how many were new (a redelivered envelope is already in the log and changes nothing)."""
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", LOG_LOCK)
+    columns: list[list[Any]] = [[] for _ in range(14)]
+    for e in envelopes:
+        values = (
+            e.service, e.position, e.event_id, e.event_type, e.schema_version, e.aggregate_type, e.aggregate_id,
+            e.aggregate_version, e.occurred_at, e.actor.id if e.actor else None,
+            e.actor.role.value if e.actor else None, e.correlation_id, e.causation_id, e.data,
+        )
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    inserted = {(r["service"], r["position"]) for r in await conn.fetch(INSERT_LOG, *columns)}
+    fresh: list[LoggedEvent] = []
+    for envelope in envelopes:
+        key = (envelope.service, envelope.position)
+        if key in inserted:
+            inserted.discard(key)  # the same envelope twice in one batch applies once
+            fresh.append(from_envelope(envelope))
+    if fresh:
+        projector = Projector(mode)
+        projector.apply_all(fresh)
+        await projector.flush(conn, SCHEMA)
+        highest: dict[str, tuple[int, int]] = {}
+        for event in fresh:
+            top, count = highest.get(event.service, (0, 0))
+            highest[event.service] = (max(top, event.position), count + 1)
+        for service, (top, count) in highest.items():
+            await conn.execute(
+                f"INSERT INTO {SCHEMA}.source_position (service, position, events) VALUES ($1, $2, $3) "
+                "ON CONFLICT (service) DO UPDATE SET position = GREATEST(source_position.position, $2), "
+                "events = source_position.events + $3, updated_at = now()",
+                service, top, count,
+            )
+    return len(fresh)
+
+
+# ---------------------------------------------------------------- applying events (in memory, then flushed)
+
+
+def money(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value)) if value is not None else Decimal(0)
+    except InvalidOperation:
+        return Decimal(0)
+
+
+@dataclass
+class Projector:
+    """Aggregates a run of events in memory; ``flush`` adds them to a schema's tables."""
+
+    mode: PeriodMode
+    only: frozenset[str] | None = None
+    periods: dict[tuple[str, str], list[Decimal]] = field(default_factory=dict)
+    products_sold: dict[tuple[str, str, str], list[Decimal]] = field(default_factory=dict)
+    staff: dict[tuple[str, str], list[Decimal]] = field(default_factory=dict)
+    dims: dict[str, dict[str, tuple[int, tuple[Any, ...]]]] = field(default_factory=dict)
+    products: dict[str, tuple[int, tuple[Any, ...]]] = field(default_factory=dict)
+    applied: int = 0
+
+    def _add(self, customer_id: Any, period: str, **deltas: Decimal | int) -> None:
+        if not customer_id:
+            return
+        row = self.periods.setdefault((str(customer_id), period), [Decimal(0)] * len(PERIOD_COUNTERS))
+        for name, delta in deltas.items():
+            row[PERIOD_COUNTERS.index(name)] += delta
+
+    def _staff(self, staff_id: Any, period: str, **deltas: Decimal | int) -> None:
+        if not staff_id:
+            return
+        row = self.staff.setdefault((str(staff_id), period), [Decimal(0)] * len(STAFF_COUNTERS))
+        for name, delta in deltas.items():
+            row[STAFF_COUNTERS.index(name)] += delta
+
+    def _dim(self, customer_id: Any, group: str, version: int, values: tuple[Any, ...]) -> None:
+        if not customer_id:
+            return
+        groups = self.dims.setdefault(str(customer_id), {})
+        current = groups.get(group)
+        if current is None or version > current[0]:  # a tie keeps what came first, as the SQL does
+            groups[group] = (version, values)
+
+    def apply_all(self, events: Iterable[LoggedEvent]) -> None:
+        for event in events:
+            self.apply(event)
+
+    def apply(self, e: LoggedEvent) -> None:
+        self.applied += 1
+        d = e.data
+        p = period_of(e.occurred_at, self.mode)
+        t = e.event_type
+        v = e.aggregate_version
+        if e.service == "customers":
+            cid = e.aggregate_id
+            if t == "CustomerRegistered":
+                info = (d.get("kind"), d.get("region"), d.get("salesperson_id"), d.get("company_name"), e.occurred_at)
+                self._dim(cid, "info", v, info)
+                self._dim(cid, "status", v, ("prospect",))
+            elif t == "CreditInvestigated":
+                self._dim(cid, "credit", v, (money(d.get("credit_limit")), d.get("rating")))
+            elif t == "CustomerRejected":
+                self._dim(cid, "status", v, ("rejected",))
+            elif t == "CustomerApproved":
+                self._dim(cid, "status", v, ("approved",))
+                self._dim(cid, "approval", v, (d.get("code"), e.occurred_at))
+            elif t == "CustomerGraded":
+                self._dim(cid, "grade", v, (d.get("grade"),))
+            elif t == "CapitalLimitSet":
+                self._dim(cid, "capital", v, (money(d.get("capital_limit")),))
+            elif t == "CustomerSuspended":
+                self._dim(cid, "status", v, ("suspended",))
+            elif t == "CustomerReinstated":
+                self._dim(cid, "status", v, ("approved",))
+        elif e.service == "orders":
+            cid = d.get("customer_id")
+            if t == "ProductListed":
+                code = d.get("product_code")
+                if code:
+                    current = self.products.get(code)
+                    if current is None or e.position > current[0]:
+                        values = (d.get("name"), money(d.get("list_price")), money(d.get("standard_cost")))
+                        self.products[code] = (e.position, values)
+            elif t == "OrderPlaced":
+                amount = money(d.get("total_amount"))
+                self._add(cid, p, orders=1, ordered_amount=amount)
+                self._staff(d.get("salesperson_id"), p, orders=1, amount=amount)
+                # Version 0: a hint until the customer's own registration (version >= 1) arrives.
+                self._dim(cid, "info", 0, (d.get("customer_kind"), d.get("region"), d.get("salesperson_id"), None, None))
+                for line in d.get("lines") or []:
+                    code = line.get("product_code")
+                    if cid and code:
+                        row = self.products_sold.setdefault((str(cid), p, code), [Decimal(0), Decimal(0)])
+                        row[0] += money(line.get("quantity"))
+                        row[1] += money(line.get("amount"))
+            elif t == "OrderShipped":
+                self._add(cid, p, shipped_amount=money(d.get("amount")))
+            elif t == "PaymentReceived":
+                self._add(cid, p, paid_amount=money(d.get("amount")))
+            elif t == "OverLimitApproved":
+                self._add(cid, p, over_limit_approvals=1)
+            elif t == "OrderReserved":
+                self._add(cid, p, holds_made=1)
+            elif t == "DepositReceived":
+                self._add(cid, p, deposits=money(d.get("amount")))
+            elif t == "ReservationConverted":
+                self._add(cid, p, holds_converted=1)
+            elif t == "ReservationExpired":
+                self._add(cid, p, holds_expired=1)
+            elif t == "ReorderAlertRaised":
+                self._add(cid, p, reorder_alerts=1)
+            elif t == "RequestListMatched":
+                self._add(cid, p, match_rate_sum=money(d.get("match_rate")), match_rate_count=1)
+        elif e.service == "complaints":
+            cid = d.get("customer_id")
+            if t == "ComplaintLogged":
+                kind = "quality_complaints" if d.get("complaint_type") == "quality" else "service_complaints"
+                self._add(cid, p, **{kind: 1})
+                self._staff(d.get("staff_id"), p, complaints=1)
+            elif t == "PenaltyIssued":
+                amount = money(d.get("amount"))
+                self._add(cid, p, fines=amount)
+                self._staff(d.get("staff_id"), p, penalties=1, fines=amount)
+            elif t == "DismissalRecommended":
+                self._staff(d.get("staff_id"), p, dismissals=1)
+
+    def _wants(self, name: str) -> bool:
+        return self.only is None or name in self.only
+
+    async def flush(self, conn: asyncpg.Connection, schema: str) -> None:
+        """Add what was aggregated to ``schema``'s tables (the caller holds the transaction), then reset."""
+        if self.periods and self._wants("customer_period"):
+            await _add_counters(conn, f"{schema}.customer_period", ("customer_id", "period"), PERIOD_COUNTERS,
+                                [(*k, *v) for k, v in self.periods.items()])
+        if self.products_sold and self._wants("customer_product_period"):
+            await _add_counters(conn, f"{schema}.customer_product_period", ("customer_id", "period", "product_code"),
+                                PRODUCT_COUNTERS, [(*k, *v) for k, v in self.products_sold.items()])
+        if self.staff and self._wants("staff_period"):
+            await _add_counters(conn, f"{schema}.staff_period", ("staff_id", "period"), STAFF_COUNTERS,
+                                [(*k, *v) for k, v in self.staff.items()])
+        if self.dims and self._wants("customers"):
+            await _upsert_dims(conn, schema, self.dims)
+        if self.products and self._wants("products"):
+            await conn.executemany(
+                f"INSERT INTO {schema}.products AS p (product_code, name, list_price, standard_cost, version) "
+                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (product_code) DO UPDATE SET "
+                "name = EXCLUDED.name, list_price = EXCLUDED.list_price, standard_cost = EXCLUDED.standard_cost, "
+                "version = EXCLUDED.version WHERE EXCLUDED.version > p.version",
+                [(code, *values, version) for code, (version, values) in self.products.items()],
+            )
+        self.periods, self.products_sold, self.staff, self.dims, self.products = {}, {}, {}, {}, {}
+
+
+async def _add_counters(
+    conn: asyncpg.Connection, table: str, keys: tuple[str, ...], counters: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    columns = ", ".join((*keys, *counters))
+    params = ", ".join(f"${i}" for i in range(1, len(keys) + len(counters) + 1))
+    updates = ", ".join(f"{c} = t.{c} + EXCLUDED.{c}" for c in counters)
+    await conn.executemany(
+        f"INSERT INTO {table} AS t ({columns}) VALUES ({params}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}",
+        rows,
+    )
+
+
+DIM_COLUMNS = [col for cols in DIM_GROUPS.values() for col in cols]
+
+
+async def _upsert_dims(conn: asyncpg.Connection, schema: str, dims: dict[str, dict[str, tuple[int, tuple[Any, ...]]]]) -> None:
+    versions = [f"{g}_version" for g in DIM_GROUPS]
+    columns = ["customer_id", *DIM_COLUMNS, *versions]
+    params = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    updates = []
+    for group, cols in DIM_GROUPS.items():
+        newer = f"EXCLUDED.{group}_version > c.{group}_version"
+        updates += [f"{col} = CASE WHEN {newer} THEN EXCLUDED.{col} ELSE c.{col} END" for col in cols]
+        updates.append(f"{group}_version = GREATEST(c.{group}_version, EXCLUDED.{group}_version)")
+    rows = []
+    for customer_id, groups in dims.items():
+        values: list[Any] = [customer_id]
+        group_versions: list[int] = []
+        for group, cols in DIM_GROUPS.items():
+            version, group_values = groups.get(group, (-1, (None,) * len(cols)))
+            values += list(group_values)
+            group_versions.append(version)
+        rows.append((*values, *group_versions))
+    await conn.executemany(
+        f"INSERT INTO {schema}.customers AS c ({', '.join(columns)}) VALUES ({params}) "
+        f"ON CONFLICT (customer_id) DO UPDATE SET {', '.join(updates)}",
+        rows,
+    )
+
+
+def row_to_event(row: asyncpg.Record) -> LoggedEvent:
+    return LoggedEvent(
+        row["service"], row["position"], row["event_type"], row["aggregate_id"], row["aggregate_version"],
+        row["occurred_at"], row["data"],
+    )

@@ -1,0 +1,82 @@
+"""The AsyncAPI document of a service, generated from its routes (FastStream) and refined.
+
+FastStream documents each command/query subject with its request schema and each event subject with
+its envelope; it has no notion of the reply of a request. The refinement adds, for every command and
+query operation, an AsyncAPI 3 ``reply`` whose payload is the reply contract
+``{"ok": true, "result": <result>} | {"ok": false, "error": ErrorBody}``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from faststream.specification import AsyncAPI
+from pydantic import BaseModel
+
+from shared.bus import ServiceBus
+from shared.contracts import ErrorBody
+
+CONTRACT_NOTES = (
+    "Commands and queries are NATS request/reply: the request body is JSON, the reply is "
+    '{"ok": true, "result": {...}} or {"ok": false, "error": {"code", "message", "rule", "details"}}. '
+    "An unknown command gets error code unknown_command; a body that breaks the schema gets code invalid "
+    "naming each field; a refused command names the DOMAIN.md rule. The same idempotency_key twice returns "
+    "the first reply and stores nothing new. Events are published to JetStream stream <NAMESPACE>_<SERVICE> "
+    "with header Nats-Msg-Id <service>-<position>; event_id is stable across re-sends."
+)
+
+
+def asyncapi_document(bus: ServiceBus, version: str = "1.0.0") -> dict[str, Any]:
+    spec = AsyncAPI(
+        bus.broker,
+        title=f"salesops {bus.service}",
+        version=version,
+        description=CONTRACT_NOTES,
+    ).to_specification()
+    document: dict[str, Any] = json.loads(spec.to_json())
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    messages = document["components"].setdefault("messages", {})
+    schemas["ErrorBody"] = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    routes = {**bus.commands, **bus.queries}
+    for operation in document.get("operations", {}).values():
+        if operation.get("action") != "receive":
+            continue
+        channel_ref = operation["channel"]["$ref"]
+        address = document["channels"][channel_ref.split("/")[-1]]["address"]
+        name = address.rsplit(".", 1)[-1]
+        if name not in routes:
+            continue
+        _, result = routes[name]
+        reply_name = f"{name}Reply"
+        schemas[reply_name] = _reply_schema(result, schemas)
+        messages[reply_name] = {"title": reply_name, "payload": {"$ref": f"#/components/schemas/{reply_name}"}}
+        operation["reply"] = {
+            "address": {"location": "$message.header#/reply_to", "description": "the NATS reply inbox"},
+            "messages": [{"$ref": f"#/components/messages/{reply_name}"}],
+        }
+    return document
+
+
+def _reply_schema(result: type[BaseModel] | None, schemas: dict[str, Any]) -> dict[str, Any]:
+    result_schema: dict[str, Any] = {"type": "object"}
+    if result is not None:
+        full = result.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in full.pop("$defs", {}).items():
+            schemas.setdefault(name, definition)
+        schemas.setdefault(result.__name__, full)
+        result_schema = {"$ref": f"#/components/schemas/{result.__name__}"}
+    return {
+        "oneOf": [
+            {
+                "type": "object",
+                "properties": {"ok": {"const": True}, "result": result_schema},
+                "required": ["ok", "result"],
+            },
+            {
+                "type": "object",
+                "properties": {"ok": {"const": False}, "error": {"$ref": "#/components/schemas/ErrorBody"}},
+                "required": ["ok", "error"],
+            },
+        ]
+    }

@@ -1,0 +1,206 @@
+"""Customer rules C1–C9 on the pure domain and the application with the in-memory (POPO) store."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from services.customers.application import CustomersApplication
+from services.customers.commands import (
+    ApproveCustomer,
+    GetCustomer,
+    GradeCustomer,
+    InvestigateCredit,
+    RecordPrepayment,
+    RegisterProspect,
+    ReinstateCustomer,
+    SetCapitalLimit,
+    SignContract,
+    SuspendCustomer,
+)
+from services.customers.domain import Customer, Kind
+from shared.clock import FixedClock
+from shared.contracts import Actor, Role
+from shared.errors import DomainError, Forbidden, InvalidState
+from shared.settings import Settings
+
+NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+
+
+def actor(role: Role, who: str = "u-1") -> Actor:
+    return Actor(id=who, role=role)
+
+
+@pytest.fixture
+def app() -> CustomersApplication:
+    return CustomersApplication(Settings(), FixedClock(NOW), env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+
+
+def register(app: CustomersApplication, kind: str = "dealer", **overrides: Any) -> str:
+    body: dict[str, Any] = {
+        "actor": actor(Role.SALESPERSON),
+        "kind": kind,
+        "region": "EAST",
+        "salesperson_id": "sp-1",
+        "company_name": "Acme Trading",
+        "founding_date": date(2010, 3, 1),
+        "legal_representative": "Li Lei",
+        "registered_capital": Decimal("1000000"),
+        "address": "1 Road",
+        "phone": "0571-1234",
+        "business_scale": "small",
+        "staff_count": 12,
+        "annual_sales": Decimal("2500000.50"),
+        "main_products": ["pumps"],
+        "preferred_payment_terms": "30 days",
+        "bank": "ICBC",
+    }
+    body.update(overrides)
+    return str(app.register_prospect(RegisterProspect(**body))["customer_id"])
+
+
+def approved(app: CustomersApplication, kind: str = "dealer") -> str:
+    customer_id = register(app, kind)
+    app.investigate_credit(
+        InvestigateCredit(actor=actor(Role.FINANCE), customer_id=customer_id, rating="good", credit_limit=Decimal("9000"))
+    )
+    app.approve_customer(ApproveCustomer(actor=actor(Role.SALES_SUPERVISOR), customer_id=customer_id))
+    return customer_id
+
+
+def stored_events(app: CustomersApplication) -> int:
+    return app.recorder.max_notification_id() or 0
+
+
+def test_c1_distributors_are_agents_and_dealers() -> None:
+    assert [k for k in Kind if k.is_distributor] == [Kind.AGENT, Kind.DEALER]
+
+
+def test_c2_prospect_registered_with_application_form(app: CustomersApplication) -> None:
+    customer_id = register(app)
+    customer = app.get_customer(GetCustomer(customer_id=customer_id))
+    assert customer["status"] == "prospect"
+    stored: Customer = app.repository.get(UUID(customer_id))
+    assert stored.legal_representative == "Li Lei"
+    assert stored.main_products == ["pumps"]
+    assert stored.created_on == NOW  # the injected clock stamps the event
+
+
+def test_c2_only_sales_staff_register_prospects(app: CustomersApplication) -> None:
+    with pytest.raises(Forbidden) as refused:
+        register(app, actor=actor(Role.PRODUCTION))
+    assert refused.value.rule == "C2"
+    assert stored_events(app) == 0
+
+
+def test_c3_poor_rating_rejects_with_reason(app: CustomersApplication) -> None:
+    customer_id = register(app)
+    result = app.investigate_credit(
+        InvestigateCredit(
+            actor=actor(Role.FINANCE), customer_id=customer_id, rating="poor", credit_limit=Decimal("0"), notes="unpaid debts"
+        )
+    )
+    assert result["status"] == "rejected"
+    assert "unpaid debts" in result["rejection_reason"]
+
+
+def test_c4_approval_needs_passed_credit_check(app: CustomersApplication) -> None:
+    customer_id = register(app)
+    before = stored_events(app)
+    with pytest.raises(InvalidState) as refused:
+        app.approve_customer(ApproveCustomer(actor=actor(Role.SALES_SUPERVISOR), customer_id=customer_id))
+    assert refused.value.rule == "C4"
+    assert stored_events(app) == before
+
+
+def test_c4_salesperson_cannot_approve(app: CustomersApplication) -> None:
+    customer_id = register(app)
+    app.investigate_credit(
+        InvestigateCredit(actor=actor(Role.FINANCE), customer_id=customer_id, rating="fair", credit_limit=Decimal("1"))
+    )
+    with pytest.raises(Forbidden) as refused:
+        app.approve_customer(ApproveCustomer(actor=actor(Role.SALESPERSON), customer_id=customer_id))
+    assert refused.value.rule == "C4"
+
+
+def test_c4_codes_are_sequential_per_region_and_kind(app: CustomersApplication) -> None:
+    codes = [app.get_customer(GetCustomer(customer_id=approved(app)))["code"] for _ in range(2)]
+    branch_code = app.get_customer(GetCustomer(customer_id=approved(app, "branch")))["code"]
+    assert codes == ["EAST-D0001", "EAST-D0002"]
+    assert branch_code == "EAST-B0001"
+
+
+def test_c5_regrade_records_reason(app: CustomersApplication) -> None:
+    customer_id = approved(app)
+    manager = actor(Role.SALES_MANAGER)
+    app.grade_customer(GradeCustomer(actor=manager, customer_id=customer_id, grade="B"))
+    with pytest.raises(DomainError) as refused:
+        app.grade_customer(GradeCustomer(actor=manager, customer_id=customer_id, grade="A", reason=" "))
+    assert refused.value.rule == "C5"
+    result = app.grade_customer(GradeCustomer(actor=manager, customer_id=customer_id, grade="A", reason="volume doubled"))
+    assert result["grade"] == "A"
+    with pytest.raises(Forbidden):
+        app.grade_customer(GradeCustomer(actor=actor(Role.SALES_SUPERVISOR), customer_id=customer_id, grade="C", reason="x"))
+
+
+def test_c6_contract_needs_regional_manager_and_a_distributor(app: CustomersApplication) -> None:
+    dealer = approved(app)
+    contract = {"contract_number": "HT-2026-001", "valid_from": date(2026, 1, 1), "valid_to": date(2026, 12, 31)}
+    with pytest.raises(Forbidden) as refused:
+        app.sign_contract(SignContract(actor=actor(Role.SALES_MANAGER), customer_id=dealer, **contract))
+    assert refused.value.rule == "C6"
+    result = app.sign_contract(SignContract(actor=actor(Role.REGIONAL_MANAGER), customer_id=dealer, **contract))
+    assert result["contract"]["valid_to"] == "2026-12-31"
+    branch = approved(app, "branch")
+    with pytest.raises(DomainError) as not_distributor:
+        app.sign_contract(SignContract(actor=actor(Role.REGIONAL_MANAGER), customer_id=branch, **contract))
+    assert not_distributor.value.rule == "C6"
+
+
+def test_c7_branch_capital_limit_set_by_marketing_director(app: CustomersApplication) -> None:
+    branch = approved(app, "branch")
+    with pytest.raises(Forbidden):
+        app.set_capital_limit(SetCapitalLimit(actor=actor(Role.SALES_MANAGER), customer_id=branch, capital_limit=Decimal("5")))
+    result = app.set_capital_limit(
+        SetCapitalLimit(actor=actor(Role.MARKETING_DIRECTOR), customer_id=branch, capital_limit=Decimal("200000"))
+    )
+    assert result["capital_limit"] == "200000.00"
+    with pytest.raises(DomainError) as refused:
+        app.set_capital_limit(
+            SetCapitalLimit(actor=actor(Role.MARKETING_DIRECTOR), customer_id=approved(app), capital_limit=Decimal("5"))
+        )
+    assert refused.value.rule == "C7"
+
+
+def test_c8_prepayment_grants_next_years_discount(app: CustomersApplication) -> None:
+    customer_id = approved(app)
+    result = app.record_prepayment(
+        RecordPrepayment(actor=actor(Role.FINANCE), customer_id=customer_id, year=2026, amount=Decimal("100000"))
+    )
+    assert Decimal(result["discount_pct"]) == Settings().prepayment_discount_pct
+
+
+def test_c9_suspend_and_reinstate(app: CustomersApplication) -> None:
+    customer_id = approved(app)
+    manager = actor(Role.SALES_MANAGER)
+    assert app.suspend_customer(SuspendCustomer(actor=manager, customer_id=customer_id, reason="channel optimisation"))[
+        "status"
+    ] == "suspended"
+    with pytest.raises(InvalidState) as twice:
+        app.suspend_customer(SuspendCustomer(actor=manager, customer_id=customer_id, reason="again"))
+    assert twice.value.rule == "C9"
+    assert app.reinstate_customer(ReinstateCustomer(actor=manager, customer_id=customer_id, reason="improved"))[
+        "status"
+    ] == "approved"
+
+
+def test_idempotency_key_returns_first_reply_and_stores_nothing_new(app: CustomersApplication) -> None:
+    first = register(app, idempotency_key="form-42")
+    count = stored_events(app)
+    second = register(app, idempotency_key="form-42")
+    assert first == second
+    assert stored_events(app) == count
