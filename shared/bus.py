@@ -133,7 +133,9 @@ class ServiceBus:
             known = self.commands if kind == "cmd" else self.queries
             if name in known or not msg.reply:
                 return
-            reply = error_reply("unknown_command", f"{self.service} has no {kind} '{name}'", known=sorted(known))
+            reply = error_reply(
+                "unknown_command", f"{self.service} has no {kind} '{name}'", known=sorted(known)
+            )
             await msg.respond(orjson.dumps(reply))
 
         ns, service = self.settings.namespace, self.service
@@ -147,9 +149,15 @@ async def answer(handler: Handler, body: Any) -> dict[str, Any]:
         return Reply.success(await handler(body)).to_json()
     except DomainError as error:
         return Reply.failure(ErrorBody.of(error)).to_json()
-    except (psycopg.OperationalError, es_persistence.OperationalError, es_persistence.InterfaceError) as error:
+    except (
+        psycopg.OperationalError,
+        es_persistence.OperationalError,
+        es_persistence.InterfaceError,
+    ) as error:
         log.warning("database unavailable: %s", error)
-        return Reply.failure(ErrorBody.of(Unavailable("the store is unavailable; nothing was written"))).to_json()
+        return Reply.failure(
+            ErrorBody.of(Unavailable("the store is unavailable; nothing was written"))
+        ).to_json()
     except Exception:
         log.exception("unexpected error in handler %s", getattr(handler, "__name__", handler))
         return error_reply("internal", "internal error; nothing was written")

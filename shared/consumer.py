@@ -30,7 +30,9 @@ BatchHandler = Callable[[Sequence[Envelope]], Awaitable[None]]
 
 
 class DurableConsumer:
-    def __init__(self, nc: NATS, settings: Settings, name: str, source_service: str, handle: BatchHandler) -> None:
+    def __init__(
+        self, nc: NATS, settings: Settings, name: str, source_service: str, handle: BatchHandler
+    ) -> None:
         self.nc = nc
         self.js = nc.jetstream()
         self.settings = settings
@@ -94,7 +96,7 @@ class DurableConsumer:
             if msg.metadata.num_delivered >= self.settings.consumer_max_deliver:
                 await self._park(msg, repr(error))
             else:
-                await msg.nak(delay=min(2.0 ** msg.metadata.num_delivered, 30.0))
+                await msg.nak(delay=min(2.0**msg.metadata.num_delivered, 30.0))
             return
         await msg.ack()
         self.consumed += 1
@@ -106,7 +108,9 @@ class DurableConsumer:
             "Salesops-Original-Subject": msg.subject,
             "Salesops-Stream-Sequence": str(msg.metadata.sequence.stream),
         }
-        await self.js.publish(dead_letter_subject(self.settings.namespace, self.durable), msg.data, headers=headers)
+        await self.js.publish(
+            dead_letter_subject(self.settings.namespace, self.durable), msg.data, headers=headers
+        )
         await msg.ack()
         self.parked += 1
         log.error("consumer %s: parked message %s: %s", self.durable, msg.subject, reason)

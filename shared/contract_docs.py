@@ -50,7 +50,10 @@ def asyncapi_document(bus: ServiceBus, version: str = "1.0.0") -> dict[str, Any]
         _, result = routes[name]
         reply_name = f"{name}Reply"
         schemas[reply_name] = _reply_schema(result, schemas)
-        messages[reply_name] = {"title": reply_name, "payload": {"$ref": f"#/components/schemas/{reply_name}"}}
+        messages[reply_name] = {
+            "title": reply_name,
+            "payload": {"$ref": f"#/components/schemas/{reply_name}"},
+        }
         operation["reply"] = {
             "address": {"location": "$message.header#/reply_to", "description": "the NATS reply inbox"},
             "messages": [{"$ref": f"#/components/messages/{reply_name}"}],

@@ -11,7 +11,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializ
 
 from shared.errors import DomainError
 
-
 CENTS = Decimal("0.01")
 
 

@@ -10,7 +10,9 @@ class DomainError(Exception):
 
     code = "rule_violation"
 
-    def __init__(self, message: str, *, rule: str | None = None, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, message: str, *, rule: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.rule = rule

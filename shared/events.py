@@ -10,6 +10,10 @@ def event_classes(*aggregates: type) -> list[type]:
     found: list[type] = []
     for aggregate in aggregates:
         for value in vars(aggregate).values():
-            if isinstance(value, type) and issubclass(value, CanMutateAggregate) and getattr(value, "TOPIC", None):
+            if (
+                isinstance(value, type)
+                and issubclass(value, CanMutateAggregate)
+                and getattr(value, "TOPIC", None)
+            ):
                 found.append(value)
     return found

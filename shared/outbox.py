@@ -92,7 +92,9 @@ class OutboxRelay:
             await self.publish(rows)
             last = rows[-1]["notification_id"]
             await conn.execute(
-                f'UPDATE "{self.schema}".outbox_position SET position = $2 WHERE service = $1', self.service, last
+                f'UPDATE "{self.schema}".outbox_position SET position = $2 WHERE service = $1',
+                self.service,
+                last,
             )
             self.position = last
         return len(rows)

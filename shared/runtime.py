@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import json
+import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +52,7 @@ async def start_write_service(
     stop: asyncio.Event,
     *,
     relay: bool = True,
-    extra: Callable[[WriteService, asyncio.Event], Awaitable[None]] | None = None,
+    extra: Callable[[WriteService, asyncio.Event], Coroutine[Any, Any, None]] | None = None,
 ) -> WriteService:
     """Start serving commands and (unless ``relay=False``) publishing the service's events."""
     bus = ServiceBus(make_broker(settings, f"{app.service}-commands"), settings, app.service)
@@ -85,7 +85,7 @@ def run_write_service(
     service: str,
     make_app: Callable[[Settings], ServiceApplication],
     register: Callable[[ServiceBus, Any], None],
-    extra: Callable[[WriteService, asyncio.Event], Awaitable[None]] | None = None,
+    extra: Callable[[WriteService, asyncio.Event], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
     """Entry point of a write service process: run until SIGINT/SIGTERM.
 

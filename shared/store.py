@@ -15,8 +15,8 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import IntegrityError, Transcoder
+from eventsourcing.domain import BaseAggregate, event
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoder
 from psycopg import sql
 
 from shared.aggregate import DateAsISO, Meta, MetaAsDict, SalesAggregate
@@ -55,7 +55,9 @@ def ensure_database(settings: Settings, schemas: Sequence[str] = ()) -> None:
         autocommit=True,
     )
     with admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (settings.postgres_db,)).fetchone()
+        exists = admin.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (settings.postgres_db,)
+        ).fetchone()
         if not exists:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(settings.postgres_db)))
     with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
@@ -83,7 +85,7 @@ class Outcome:
     """What a command decided: the reply's result and the aggregates to save together."""
 
     result: dict[str, Any]
-    aggregates: Sequence[Aggregate] = field(default_factory=tuple)
+    aggregates: Sequence[BaseAggregate[UUID]] = field(default_factory=tuple)
 
 
 class ServiceApplication(Application[UUID]):
@@ -96,6 +98,7 @@ class ServiceApplication(Application[UUID]):
 
     def construct_transcoder(self) -> Transcoder:
         transcoder = super().construct_transcoder()
+        assert isinstance(transcoder, JSONTranscoder)
         transcoder.register(MetaAsDict())
         transcoder.register(DateAsISO())
         return transcoder
@@ -107,7 +110,7 @@ class ServiceApplication(Application[UUID]):
         *,
         causation_id: str | None = None,
     ) -> dict[str, Any]:
-        """Decide and save atomically; retry on a concurrent write; answer a repeated key with its first reply.
+        """Decide and save atomically; retry on a concurrent write; a repeated key gets its first reply.
 
         ``decide`` loads what it needs and raises ``DomainError`` to refuse: nothing is saved then.
         """
@@ -124,7 +127,7 @@ class ServiceApplication(Application[UUID]):
                 at=self.clock.now(),
             )
             outcome = decide(meta)
-            aggregates = list(outcome.aggregates)
+            aggregates: list[BaseAggregate[UUID]] = list(outcome.aggregates)
             if receipt_key:
                 aggregates.append(CommandReceipt(key=receipt_key, reply=outcome.result, meta=meta))
             try:

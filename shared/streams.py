@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from nats.js.api import StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, NotFoundError
 
 from shared.settings import Settings
 from shared.subjects import dead_letter_stream, events_wildcard, stream_name
@@ -45,8 +46,8 @@ async def ensure_dead_letter_stream(js: Any, settings: Settings, replicas: int =
 
 async def delete_streams(js: Any, settings: Settings, services: list[str]) -> None:
     """Remove a namespace's streams (tests clean up after themselves)."""
-    for name in [stream_name(settings.namespace, s) for s in services] + [dead_letter_stream(settings.namespace)]:
-        try:
+    for name in [stream_name(settings.namespace, s) for s in services] + [
+        dead_letter_stream(settings.namespace)
+    ]:
+        with contextlib.suppress(NotFoundError):  # already gone
             await js.delete_stream(name)
-        except Exception:  # noqa: S110 - already gone
-            pass

@@ -1,4 +1,4 @@
-"""Subject and stream names of the bus contract, under a namespace (``salesops`` unless a test sets its own)."""
+"""Subject and stream names of the bus contract, under a namespace (``salesops`` unless set)."""
 
 from __future__ import annotations
 

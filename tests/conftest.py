@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any
 
 import nats
@@ -29,8 +29,11 @@ def unique_settings(**overrides: Any) -> Settings:
 
 def drop_database(settings: Settings) -> None:
     with psycopg.connect(
-        host=settings.postgres_host, port=settings.postgres_port, user=settings.postgres_user,
-        dbname="postgres", autocommit=True,
+        host=settings.postgres_host,
+        port=settings.postgres_port,
+        user=settings.postgres_user,
+        dbname="postgres",
+        autocommit=True,
     ) as admin:
         admin.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(settings.postgres_db))
@@ -53,7 +56,7 @@ async def nc(settings: Settings) -> AsyncIterator[NATS]:
     await connection.drain()
 
 
-Requester = Callable[..., Awaitable[dict[str, Any]]]
+Requester = Callable[..., Coroutine[Any, Any, dict[str, Any]]]
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +71,9 @@ def request_(nc: NATS, settings: Settings) -> Requester:
     return send
 
 
-async def wait_for(condition: Callable[[], Awaitable[bool]], timeout: float = 15.0, every: float = 0.1) -> None:
+async def wait_for(
+    condition: Callable[[], Awaitable[bool]], timeout: float = 15.0, every: float = 0.1
+) -> None:
     """Poll an async condition until it holds; fail the test after ``timeout`` seconds."""
     deadline = asyncio.get_running_loop().time() + timeout
     while not await condition():

@@ -70,7 +70,7 @@ async def wait_ready(nc: NATS, namespace: str, service: str, timeout: float = 60
             reply = await nc.request(f"{namespace}.{service}.query.health", b"{}", timeout=1.0)
             if json.loads(reply.data).get("ok"):
                 return
-        except Exception:  # noqa: S110 - not up yet
+        except Exception:
             pass
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError(f"{service} did not become ready in {timeout:.0f}s")

@@ -13,7 +13,9 @@ EVENTS = event_classes(Customer, CodeSequence)
 
 def register(bus: ServiceBus, app: CustomersApplication) -> None:
     bus.command("register_prospect", c.RegisterProspect, in_thread(app.register_prospect), c.CustomerResult)
-    bus.command("investigate_credit", c.InvestigateCredit, in_thread(app.investigate_credit), c.CustomerResult)
+    bus.command(
+        "investigate_credit", c.InvestigateCredit, in_thread(app.investigate_credit), c.CustomerResult
+    )
     bus.command("approve_customer", c.ApproveCustomer, in_thread(app.approve_customer), c.CustomerResult)
     bus.command("reject_customer", c.RejectCustomer, in_thread(app.reject_customer), c.CustomerResult)
     bus.command("grade_customer", c.GradeCustomer, in_thread(app.grade_customer), c.CustomerResult)
@@ -21,6 +23,8 @@ def register(bus: ServiceBus, app: CustomersApplication) -> None:
     bus.command("set_capital_limit", c.SetCapitalLimit, in_thread(app.set_capital_limit), c.CustomerResult)
     bus.command("record_prepayment", c.RecordPrepayment, in_thread(app.record_prepayment), c.CustomerResult)
     bus.command("suspend_customer", c.SuspendCustomer, in_thread(app.suspend_customer), c.CustomerResult)
-    bus.command("reinstate_customer", c.ReinstateCustomer, in_thread(app.reinstate_customer), c.CustomerResult)
+    bus.command(
+        "reinstate_customer", c.ReinstateCustomer, in_thread(app.reinstate_customer), c.CustomerResult
+    )
     bus.query("get_customer", c.GetCustomer, in_thread(app.get_customer), c.CustomerResult)
     bus.document_events(EVENTS)

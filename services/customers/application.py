@@ -61,7 +61,9 @@ class CustomersApplication(ServiceApplication):
 
     def investigate_credit(self, cmd: InvestigateCredit) -> dict[str, Any]:
         return self._change(
-            cmd, cmd.customer_id, lambda c, meta: c.investigate_credit(cmd.rating, cmd.credit_limit, cmd.notes, meta)
+            cmd,
+            cmd.customer_id,
+            lambda c, meta: c.investigate_credit(cmd.rating, cmd.credit_limit, cmd.notes, meta),
         )
 
     def approve_customer(self, cmd: ApproveCustomer) -> dict[str, Any]:
@@ -87,7 +89,9 @@ class CustomersApplication(ServiceApplication):
         )
 
     def set_capital_limit(self, cmd: SetCapitalLimit) -> dict[str, Any]:
-        return self._change(cmd, cmd.customer_id, lambda c, meta: c.set_capital_limit(cmd.capital_limit, meta))
+        return self._change(
+            cmd, cmd.customer_id, lambda c, meta: c.set_capital_limit(cmd.capital_limit, meta)
+        )
 
     def record_prepayment(self, cmd: RecordPrepayment) -> dict[str, Any]:
         pct = self.settings.prepayment_discount_pct
@@ -119,7 +123,7 @@ class CustomersApplication(ServiceApplication):
 
     def _customer(self, customer_id: str) -> Customer:
         try:
-            customer = self.repository.get(UUID(customer_id))
+            customer: object = self.repository.get(UUID(customer_id))
         except (ValueError, AggregateNotFoundError):
             raise NotFound(f"no customer {customer_id}", details={"customer_id": customer_id}) from None
         if not isinstance(customer, Customer):

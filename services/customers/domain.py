@@ -177,7 +177,9 @@ class Customer(SalesAggregate):
         self._require_status({Status.APPROVED, Status.SUSPENDED}, "C6", "sign a contract")
         if valid_to < valid_from:
             raise DomainError("a contract ends after it starts", rule="C6", details={"field": "valid_to"})
-        self._contract_signed(contract_number=contract_number, valid_from=valid_from, valid_to=valid_to, meta=meta)
+        self._contract_signed(
+            contract_number=contract_number, valid_from=valid_from, valid_to=valid_to, meta=meta
+        )
 
     @event("ContractSigned", topic="customers.Customer.ContractSigned")
     def _contract_signed(self, contract_number: str, valid_from: date, valid_to: date, meta: Meta) -> None:
@@ -200,11 +202,15 @@ class Customer(SalesAggregate):
 
     # C8 -------------------------------------------------------------------------------------------
     def record_prepayment(self, year: int, amount: Decimal, discount_pct: Decimal, meta: Meta) -> None:
-        require_role(meta, at_least(Role.SALES_MANAGER) | {Role.FINANCE}, "C8", "record a year-end prepayment")
+        require_role(
+            meta, at_least(Role.SALES_MANAGER) | {Role.FINANCE}, "C8", "record a year-end prepayment"
+        )
         self._require_status({Status.APPROVED, Status.SUSPENDED}, "C8", "record a prepayment")
         if amount <= 0:
             raise DomainError("a prepayment is a positive amount", rule="C8", details={"field": "amount"})
-        self._prepayment_recorded(year=year, amount=amount, discount_year=year + 1, discount_pct=discount_pct, meta=meta)
+        self._prepayment_recorded(
+            year=year, amount=amount, discount_year=year + 1, discount_pct=discount_pct, meta=meta
+        )
 
     @event("PrepaymentRecorded", topic="customers.Customer.PrepaymentRecorded")
     def _prepayment_recorded(

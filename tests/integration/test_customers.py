@@ -67,14 +67,21 @@ async def registered(request_: Requester, **overrides: Any) -> str:
 async def test_c4_concurrent_approvals_assign_exactly_one_code(customers: Any, request_: Requester) -> None:
     customer_id = await registered(request_)
     checked = await request_(
-        "customers", "cmd", "investigate_credit",
+        "customers",
+        "cmd",
+        "investigate_credit",
         {"actor": FINANCE, "customer_id": customer_id, "rating": "good", "credit_limit": "800000"},
     )
     assert checked["ok"], checked
     approve = {"customer_id": customer_id}
     replies = await asyncio.gather(
         request_("customers", "cmd", "approve_customer", {**approve, "actor": SUPERVISOR}),
-        request_("customers", "cmd", "approve_customer", {**approve, "actor": {"id": "sup-2", "role": "sales_supervisor"}}),
+        request_(
+            "customers",
+            "cmd",
+            "approve_customer",
+            {**approve, "actor": {"id": "sup-2", "role": "sales_supervisor"}},
+        ),
     )
     assert sorted(r["ok"] for r in replies) == [False, True]
     refused = next(r for r in replies if not r["ok"])
@@ -88,16 +95,28 @@ async def test_c4_concurrent_approvals_assign_exactly_one_code(customers: Any, r
 async def test_c2_c3_poor_credit_rejects_over_the_bus(customers: Any, request_: Requester) -> None:
     customer_id = await registered(request_)
     reply = await request_(
-        "customers", "cmd", "investigate_credit",
-        {"actor": FINANCE, "customer_id": customer_id, "rating": "poor", "credit_limit": "0", "notes": "lawsuits"},
+        "customers",
+        "cmd",
+        "investigate_credit",
+        {
+            "actor": FINANCE,
+            "customer_id": customer_id,
+            "rating": "poor",
+            "credit_limit": "0",
+            "notes": "lawsuits",
+        },
     )
     assert reply["ok"] and reply["result"]["status"] == "rejected"
 
 
-async def test_c4_wrong_role_is_refused_with_rule_and_stores_nothing(customers: Any, request_: Requester) -> None:
+async def test_c4_wrong_role_is_refused_with_rule_and_stores_nothing(
+    customers: Any, request_: Requester
+) -> None:
     customer_id = await registered(request_)
     before = customers.app.recorder.max_notification_id()
-    reply = await request_("customers", "cmd", "approve_customer", {"actor": SALES, "customer_id": customer_id})
+    reply = await request_(
+        "customers", "cmd", "approve_customer", {"actor": SALES, "customer_id": customer_id}
+    )
     assert reply == {
         "ok": False,
         "error": {
@@ -110,7 +129,9 @@ async def test_c4_wrong_role_is_refused_with_rule_and_stores_nothing(customers: 
     assert customers.app.recorder.max_notification_id() == before
 
 
-async def test_unknown_command_and_non_json_get_structured_errors(customers: Any, request_: Requester) -> None:
+async def test_unknown_command_and_non_json_get_structured_errors(
+    customers: Any, request_: Requester
+) -> None:
     unknown = await request_("customers", "cmd", "delete_everything", {"actor": SALES})
     assert unknown["ok"] is False and unknown["error"]["code"] == "unknown_command"
     garbage = await request_("customers", "cmd", "register_prospect", b"\xff not json")
@@ -122,7 +143,10 @@ async def test_unknown_command_and_non_json_get_structured_errors(customers: Any
 VALID = application()
 REQUIRED = [name for name in VALID if name != "actor"] + ["actor"]
 WRONG_VALUES = st.one_of(
-    st.none(), st.booleans(), st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)
+    st.none(),
+    st.booleans(),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
 )
 
 
@@ -135,7 +159,9 @@ def broken_bodies(draw: st.DrawFn) -> dict[str, Any]:
     elif how == "retype":
         body[draw(st.sampled_from(REQUIRED))] = draw(WRONG_VALUES)
     elif how == "extra":
-        body[draw(st.text(min_size=1, max_size=10).filter(lambda k: k not in VALID and k not in OPTIONAL))] = 1
+        body[
+            draw(st.text(min_size=1, max_size=10).filter(lambda k: k not in VALID and k not in OPTIONAL))
+        ] = 1
     elif how == "bad_money":
         body["registered_capital"] = draw(st.sampled_from(["-1", "1.234", "abc", "1e400", "NaN"]))
     else:
@@ -147,14 +173,18 @@ OPTIONAL = {"idempotency_key", "correlation_id"}
 ROLES = {role.value for role in Role}
 
 
-async def test_malformed_register_bodies_are_refused_and_store_nothing(customers: Any, request_: Requester) -> None:
+async def test_malformed_register_bodies_are_refused_and_store_nothing(
+    customers: Any, request_: Requester
+) -> None:
     loop = asyncio.get_running_loop()
     before = customers.app.recorder.max_notification_id()
 
     @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
     @given(broken_bodies())
     def refused(body: dict[str, Any]) -> None:
-        reply = asyncio.run_coroutine_threadsafe(request_("customers", "cmd", "register_prospect", body), loop).result()
+        reply = asyncio.run_coroutine_threadsafe(
+            request_("customers", "cmd", "register_prospect", body), loop
+        ).result()
         assert reply["ok"] is False, body
         assert reply["error"]["code"] == "invalid"
         assert reply["error"]["details"]["errors"][0]["field"]

@@ -13,6 +13,7 @@ from nats.aio.client import Client as NATS
 
 from services.customers.application import CustomersApplication
 from services.customers.commands import RegisterProspect
+from services.customers.domain import Kind
 from shared.clock import FixedClock
 from shared.contracts import Actor, Envelope, Role
 from shared.outbox import OutboxRelay
@@ -26,11 +27,22 @@ pytestmark = pytest.mark.integration
 
 def prospect(n: int) -> RegisterProspect:
     return RegisterProspect(
-        actor=Actor(id="sp-1", role=Role.SALESPERSON), kind="dealer", region="NORTH", salesperson_id="sp-1",
-        company_name=f"Dealer {n}", founding_date=date(2015, 1, 1), legal_representative="Zhang San",
-        registered_capital=Decimal("100000"), address="x", phone="010-1234", business_scale="small",
-        staff_count=5, annual_sales=Decimal("1000000"), main_products=["valves"],
-        preferred_payment_terms="30 days", bank="BOC",
+        actor=Actor(id="sp-1", role=Role.SALESPERSON),
+        kind=Kind.DEALER,
+        region="NORTH",
+        salesperson_id="sp-1",
+        company_name=f"Dealer {n}",
+        founding_date=date(2015, 1, 1),
+        legal_representative="Zhang San",
+        registered_capital=Decimal("100000"),
+        address="x",
+        phone="010-1234",
+        business_scale="small",
+        staff_count=5,
+        annual_sales=Decimal("1000000"),
+        main_products=["valves"],
+        preferred_payment_terms="30 days",
+        bank="BOC",
     )
 
 
@@ -57,7 +69,9 @@ async def run_relay(relay: OutboxRelay, until: Any) -> None:
         await asyncio.wait_for(task, 10)
 
 
-async def test_relay_publishes_events_stored_while_it_was_down_in_order_once(app: Any, nc: NATS, settings: Settings) -> None:
+async def test_relay_publishes_events_stored_while_it_was_down_in_order_once(
+    app: Any, nc: NATS, settings: Settings
+) -> None:
     ids = [app.register_prospect(prospect(n))["customer_id"] for n in range(30)]
     relay = OutboxRelay(app, settings, nc)
 
@@ -98,7 +112,9 @@ async def test_crash_between_publish_and_recording_position_publishes_no_duplica
 async def _recorded_position(settings: Settings) -> int:
     conn = await asyncpg.connect(settings.postgres_dsn)
     try:
-        return int(await conn.fetchval("SELECT position FROM customers.outbox_position WHERE service = 'customers'"))
+        return int(
+            await conn.fetchval("SELECT position FROM customers.outbox_position WHERE service = 'customers'")
+        )
     finally:
         await conn.close()
 

@@ -22,7 +22,7 @@ from services.customers.commands import (
     SignContract,
     SuspendCustomer,
 )
-from services.customers.domain import Customer, Kind
+from services.customers.domain import Customer, Grade, Kind, Rating
 from shared.clock import FixedClock
 from shared.contracts import Actor, Role
 from shared.errors import DomainError, Forbidden, InvalidState
@@ -66,7 +66,12 @@ def register(app: CustomersApplication, kind: str = "dealer", **overrides: Any) 
 def approved(app: CustomersApplication, kind: str = "dealer") -> str:
     customer_id = register(app, kind)
     app.investigate_credit(
-        InvestigateCredit(actor=actor(Role.FINANCE), customer_id=customer_id, rating="good", credit_limit=Decimal("9000"))
+        InvestigateCredit(
+            actor=actor(Role.FINANCE),
+            customer_id=customer_id,
+            rating=Rating.GOOD,
+            credit_limit=Decimal("9000"),
+        )
     )
     app.approve_customer(ApproveCustomer(actor=actor(Role.SALES_SUPERVISOR), customer_id=customer_id))
     return customer_id
@@ -101,7 +106,11 @@ def test_c3_poor_rating_rejects_with_reason(app: CustomersApplication) -> None:
     customer_id = register(app)
     result = app.investigate_credit(
         InvestigateCredit(
-            actor=actor(Role.FINANCE), customer_id=customer_id, rating="poor", credit_limit=Decimal("0"), notes="unpaid debts"
+            actor=actor(Role.FINANCE),
+            customer_id=customer_id,
+            rating=Rating.POOR,
+            credit_limit=Decimal("0"),
+            notes="unpaid debts",
         )
     )
     assert result["status"] == "rejected"
@@ -120,7 +129,9 @@ def test_c4_approval_needs_passed_credit_check(app: CustomersApplication) -> Non
 def test_c4_salesperson_cannot_approve(app: CustomersApplication) -> None:
     customer_id = register(app)
     app.investigate_credit(
-        InvestigateCredit(actor=actor(Role.FINANCE), customer_id=customer_id, rating="fair", credit_limit=Decimal("1"))
+        InvestigateCredit(
+            actor=actor(Role.FINANCE), customer_id=customer_id, rating=Rating.FAIR, credit_limit=Decimal("1")
+        )
     )
     with pytest.raises(Forbidden) as refused:
         app.approve_customer(ApproveCustomer(actor=actor(Role.SALESPERSON), customer_id=customer_id))
@@ -137,23 +148,35 @@ def test_c4_codes_are_sequential_per_region_and_kind(app: CustomersApplication) 
 def test_c5_regrade_records_reason(app: CustomersApplication) -> None:
     customer_id = approved(app)
     manager = actor(Role.SALES_MANAGER)
-    app.grade_customer(GradeCustomer(actor=manager, customer_id=customer_id, grade="B"))
+    app.grade_customer(GradeCustomer(actor=manager, customer_id=customer_id, grade=Grade.B))
     with pytest.raises(DomainError) as refused:
-        app.grade_customer(GradeCustomer(actor=manager, customer_id=customer_id, grade="A", reason=" "))
+        app.grade_customer(GradeCustomer(actor=manager, customer_id=customer_id, grade=Grade.A, reason=" "))
     assert refused.value.rule == "C5"
-    result = app.grade_customer(GradeCustomer(actor=manager, customer_id=customer_id, grade="A", reason="volume doubled"))
+    result = app.grade_customer(
+        GradeCustomer(actor=manager, customer_id=customer_id, grade=Grade.A, reason="volume doubled")
+    )
     assert result["grade"] == "A"
     with pytest.raises(Forbidden):
-        app.grade_customer(GradeCustomer(actor=actor(Role.SALES_SUPERVISOR), customer_id=customer_id, grade="C", reason="x"))
+        app.grade_customer(
+            GradeCustomer(
+                actor=actor(Role.SALES_SUPERVISOR), customer_id=customer_id, grade=Grade.C, reason="x"
+            )
+        )
 
 
 def test_c6_contract_needs_regional_manager_and_a_distributor(app: CustomersApplication) -> None:
     dealer = approved(app)
-    contract = {"contract_number": "HT-2026-001", "valid_from": date(2026, 1, 1), "valid_to": date(2026, 12, 31)}
+    contract: dict[str, Any] = {
+        "contract_number": "HT-2026-001",
+        "valid_from": date(2026, 1, 1),
+        "valid_to": date(2026, 12, 31),
+    }
     with pytest.raises(Forbidden) as refused:
         app.sign_contract(SignContract(actor=actor(Role.SALES_MANAGER), customer_id=dealer, **contract))
     assert refused.value.rule == "C6"
-    result = app.sign_contract(SignContract(actor=actor(Role.REGIONAL_MANAGER), customer_id=dealer, **contract))
+    result = app.sign_contract(
+        SignContract(actor=actor(Role.REGIONAL_MANAGER), customer_id=dealer, **contract)
+    )
     assert result["contract"]["valid_to"] == "2026-12-31"
     branch = approved(app, "branch")
     with pytest.raises(DomainError) as not_distributor:
@@ -164,14 +187,20 @@ def test_c6_contract_needs_regional_manager_and_a_distributor(app: CustomersAppl
 def test_c7_branch_capital_limit_set_by_marketing_director(app: CustomersApplication) -> None:
     branch = approved(app, "branch")
     with pytest.raises(Forbidden):
-        app.set_capital_limit(SetCapitalLimit(actor=actor(Role.SALES_MANAGER), customer_id=branch, capital_limit=Decimal("5")))
+        app.set_capital_limit(
+            SetCapitalLimit(actor=actor(Role.SALES_MANAGER), customer_id=branch, capital_limit=Decimal("5"))
+        )
     result = app.set_capital_limit(
-        SetCapitalLimit(actor=actor(Role.MARKETING_DIRECTOR), customer_id=branch, capital_limit=Decimal("200000"))
+        SetCapitalLimit(
+            actor=actor(Role.MARKETING_DIRECTOR), customer_id=branch, capital_limit=Decimal("200000")
+        )
     )
     assert result["capital_limit"] == "200000.00"
     with pytest.raises(DomainError) as refused:
         app.set_capital_limit(
-            SetCapitalLimit(actor=actor(Role.MARKETING_DIRECTOR), customer_id=approved(app), capital_limit=Decimal("5"))
+            SetCapitalLimit(
+                actor=actor(Role.MARKETING_DIRECTOR), customer_id=approved(app), capital_limit=Decimal("5")
+            )
         )
     assert refused.value.rule == "C7"
 
@@ -179,7 +208,9 @@ def test_c7_branch_capital_limit_set_by_marketing_director(app: CustomersApplica
 def test_c8_prepayment_grants_next_years_discount(app: CustomersApplication) -> None:
     customer_id = approved(app)
     result = app.record_prepayment(
-        RecordPrepayment(actor=actor(Role.FINANCE), customer_id=customer_id, year=2026, amount=Decimal("100000"))
+        RecordPrepayment(
+            actor=actor(Role.FINANCE), customer_id=customer_id, year=2026, amount=Decimal("100000")
+        )
     )
     assert Decimal(result["discount_pct"]) == Settings().prepayment_discount_pct
 
@@ -187,15 +218,21 @@ def test_c8_prepayment_grants_next_years_discount(app: CustomersApplication) -> 
 def test_c9_suspend_and_reinstate(app: CustomersApplication) -> None:
     customer_id = approved(app)
     manager = actor(Role.SALES_MANAGER)
-    assert app.suspend_customer(SuspendCustomer(actor=manager, customer_id=customer_id, reason="channel optimisation"))[
-        "status"
-    ] == "suspended"
+    assert (
+        app.suspend_customer(
+            SuspendCustomer(actor=manager, customer_id=customer_id, reason="channel optimisation")
+        )["status"]
+        == "suspended"
+    )
     with pytest.raises(InvalidState) as twice:
         app.suspend_customer(SuspendCustomer(actor=manager, customer_id=customer_id, reason="again"))
     assert twice.value.rule == "C9"
-    assert app.reinstate_customer(ReinstateCustomer(actor=manager, customer_id=customer_id, reason="improved"))[
-        "status"
-    ] == "approved"
+    assert (
+        app.reinstate_customer(ReinstateCustomer(actor=manager, customer_id=customer_id, reason="improved"))[
+            "status"
+        ]
+        == "approved"
+    )
 
 
 def test_idempotency_key_returns_first_reply_and_stores_nothing_new(app: CustomersApplication) -> None:
