@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     hold_deposit_min_pct: Decimal = Decimal("0.10")  # O9
     hold_hours: int = 72  # O9
     payment_terms_days: int = 30  # O11
+    large_order_quantity: int = 100  # O8: a short order this large raises a production request
+    hold_expiry_check_seconds: float = 60.0  # O9: how often the expiry job looks for due holds
     prepayment_discount_pct: Decimal = Decimal("0.03")  # C8
     complaint_ack_days: int = 1  # P7
     complaint_resolve_days: int = 7  # P7

@@ -11,7 +11,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from services.complaints import commands as c
-from services.complaints.domain import Complaint, ComplaintType, Stage, StaffRecord, fine_for
+from services.complaints.domain import Complaint, ComplaintType, StaffRecord, Stage, Status, fine_for
 from services.complaints.forms import handling_form, render_html
 from shared.aggregate import Meta
 from shared.contracts import Actor, Role
@@ -77,7 +77,8 @@ class ComplaintsApplication(ServiceApplication):
 
     # P3 ---------------------------------------------------------------------------------------
     def start_investigation(self, cmd: c.StartInvestigation) -> dict[str, Any]:
-        return self._change(cmd, lambda x, meta: x.start_investigation(list(cmd.departments_notified), cmd.notes, meta))
+        departments = list(cmd.departments_notified)
+        return self._change(cmd, lambda x, meta: x.start_investigation(departments, cmd.notes, meta))
 
     def verify_complaint(self, cmd: c.VerifyComplaint) -> dict[str, Any]:
         """P3–P6: a valid service complaint is verified, fined and counted on the staff record, atomically."""
@@ -88,19 +89,22 @@ class ComplaintsApplication(ServiceApplication):
             if complaint.complaint_type is ComplaintType.QUALITY and cmd.fine is not None:
                 raise DomainError(
                     "no penalty may be issued to sales staff for a quality complaint",
-                    rule="P6", details={"field": "fine"},
+                    rule="P6",
+                    details={"field": "fine"},
                 )
             if complaint.complaint_type is ComplaintType.SERVICE and cmd.fine is not None and not cmd.valid:
-                raise DomainError("an invalid complaint carries no fine", rule="P5", details={"field": "fine"})
+                raise DomainError(
+                    "an invalid complaint carries no fine", rule="P5", details={"field": "fine"}
+                )
             complaint.verify(cmd.valid, cmd.severity, cmd.cause, cmd.notes, meta)
             if complaint.complaint_type is not ComplaintType.SERVICE or not cmd.valid or cmd.severity is None:
                 return Outcome(complaint_result(complaint), [complaint])
-            amount = fine_for(cmd.severity, s.complaint_fines, s.complaint_fine_min, s.complaint_fine_max, cmd.fine)
+            fines, low, high = s.complaint_fines, s.complaint_fine_min, s.complaint_fine_max
+            amount = fine_for(cmd.severity, fines, low, high, cmd.fine)
             complaint.issue_penalty(amount, meta)
             staff = self._staff_record(complaint.staff_id or "", meta)
-            staff.count_penalty(
-                str(complaint.id), cmd.severity, amount, s.dismissal_valid_complaints, s.dismissal_window_months, meta
-            )
+            threshold, months = s.dismissal_valid_complaints, s.dismissal_window_months
+            staff.count_penalty(str(complaint.id), cmd.severity, amount, threshold, months, meta)
             # One save: the complaint and the staff record change together or not at all; a concurrent
             # verification against the same person collides on the staff record and is decided again.
             return Outcome(complaint_result(complaint, staff), [complaint, staff])
@@ -153,7 +157,7 @@ class ComplaintsApplication(ServiceApplication):
                         raised += 1
                     except InvalidState:  # another scanner (or an earlier run) got there first
                         pass
-                if complaint.status.value == "closed" or len(complaint.overdue) == len(Stage):
+                if complaint.status is Status.CLOSED or len(complaint.overdue) == len(Stage):
                     self._open.discard(complaint_id)
             return raised
 
@@ -163,7 +167,7 @@ class ComplaintsApplication(ServiceApplication):
                 start=self._scanned_to + 1, limit=SCAN_PAGE, topics=[LOGGED_TOPIC]
             )
             for notification in page:
-                self._open.add(notification.originator_id)
+                self._open.add(UUID(str(notification.originator_id)))
                 self._scanned_to = notification.id
             if len(page) < SCAN_PAGE:
                 return
@@ -206,7 +210,7 @@ class ComplaintsApplication(ServiceApplication):
 
     def _complaint(self, complaint_id: str) -> Complaint:
         try:
-            complaint = self.repository.get(UUID(complaint_id))
+            complaint: Complaint = self.repository.get(UUID(complaint_id))
         except (ValueError, AggregateNotFoundError):
             raise NotFound(f"no complaint {complaint_id}", details={"complaint_id": complaint_id}) from None
         if not isinstance(complaint, Complaint):

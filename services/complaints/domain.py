@@ -81,15 +81,28 @@ class Status(StrEnum):
 LOGGERS = frozenset(Role) - {Role.SYSTEM}
 SERVICE_HANDLERS = frozenset({Role.SALES_VP, Role.GENERAL_MANAGER})  # P2, P4
 QUALITY_DECIDERS = frozenset({Role.GENERAL_MANAGER})  # P6
-PROPOSERS = frozenset({Role.SALES_SUPERVISOR, Role.SALES_MANAGER, Role.REGIONAL_MANAGER,
-                       Role.MARKETING_DIRECTOR, Role.SALES_VP, Role.GENERAL_MANAGER})
+PROPOSERS = frozenset(
+    {
+        Role.SALES_SUPERVISOR,
+        Role.SALES_MANAGER,
+        Role.REGIONAL_MANAGER,
+        Role.MARKETING_DIRECTOR,
+        Role.SALES_VP,
+        Role.GENERAL_MANAGER,
+    }
+)
 
 
 def fine_for(
     severity: Severity, fines: Mapping[str, Decimal], low: Decimal, high: Decimal, override: Decimal | None
 ) -> Decimal:
     """P5: the fine by severity (a setting), or an explicit amount, always within [low, high]."""
-    amount = override if override is not None else fines[Severity(severity).value]
+    configured = fines.get(Severity(severity).value)
+    amount = override if override is not None else configured
+    if amount is None:  # a misconfigured table: refuse rather than guess
+        raise DomainError(
+            f"no fine is configured for severity {severity}; give one", rule="P5", details={"field": "fine"}
+        )
     amount = Decimal(amount).quantize(CENTS)
     if not low <= amount <= high:
         raise DomainError(
@@ -276,7 +289,8 @@ class Complaint(SalesAggregate):
         self._require_status({Status.LOGGED}, "P3", "start investigating")
         if not departments_notified:
             raise DomainError(
-                "an investigation notifies the departments concerned", rule="P3",
+                "an investigation notifies the departments concerned",
+                rule="P3",
                 details={"field": "departments_notified"},
             )
         self._investigation_started(
@@ -319,7 +333,9 @@ class Complaint(SalesAggregate):
                     details={"field": "severity"},
                 )
             if not cause.strip():
-                raise DomainError("the investigation records the cause found", rule="P3", details={"field": "cause"})
+                raise DomainError(
+                    "the investigation records the cause found", rule="P3", details={"field": "cause"}
+                )
         else:
             require_role(meta, SERVICE_HANDLERS, "P4", "verify a service complaint")
             self._require_status({Status.LOGGED}, "P4", "verify")
@@ -364,9 +380,7 @@ class Complaint(SalesAggregate):
     def issue_penalty(self, amount: Decimal, meta: Meta) -> None:
         """P5: public criticism and a fine for a valid service complaint; never for quality (P6)."""
         if self.complaint_type is ComplaintType.QUALITY:
-            raise DomainError(
-                "no penalty may be issued to sales staff for a quality complaint", rule="P6"
-            )
+            raise DomainError("no penalty may be issued to sales staff for a quality complaint", rule="P6")
         if self.valid is not True or self.severity is None:
             raise InvalidState("only a valid service complaint leads to a penalty", rule="P5")
         if self.penalty is not None:
@@ -511,7 +525,8 @@ class Complaint(SalesAggregate):
             # an invalid service complaint has nothing to propose or decide: straight to the customer
             allowed = {Status.DECIDED} if self.valid else {Status.VERIFIED}
             self._require_status(allowed, "P4", "inform the customer")
-        self._customer_informed(satisfaction=Satisfaction(satisfaction), notes=notes, **self._refs(), meta=meta)
+        satisfaction = Satisfaction(satisfaction)
+        self._customer_informed(satisfaction=satisfaction, notes=notes, **self._refs(), meta=meta)
 
     @event("ComplaintCustomerInformed", topic="complaints.Complaint.ComplaintCustomerInformed")
     def _customer_informed(
@@ -592,7 +607,8 @@ class Complaint(SalesAggregate):
         found: list[Stage] = []
         if self.status is Status.CLOSED:
             return found
-        if self.acknowledged_at is None and now > self.acknowledge_by and Stage.ACKNOWLEDGE not in self.overdue:
+        unacknowledged = self.acknowledged_at is None
+        if unacknowledged and now > self.acknowledge_by and Stage.ACKNOWLEDGE not in self.overdue:
             found.append(Stage.ACKNOWLEDGE)
         if self.resolved_at is None and now > self.resolve_by and Stage.RESOLVE not in self.overdue:
             found.append(Stage.RESOLVE)
@@ -606,9 +622,7 @@ class Complaint(SalesAggregate):
         if stage not in self.due(meta.at):
             raise InvalidState(f"the {stage.value} deadline is not overdue", rule="P7")
         deadline = self.acknowledge_by if stage is Stage.ACKNOWLEDGE else self.resolve_by
-        self._overdue(
-            stage=stage, deadline=deadline, assigned_to=self.assigned_to, **self._refs(), meta=meta
-        )
+        self._overdue(stage=stage, deadline=deadline, assigned_to=self.assigned_to, **self._refs(), meta=meta)
 
     @event("ComplaintOverdue", topic="complaints.Complaint.ComplaintOverdue")
     def _overdue(
@@ -640,7 +654,13 @@ class Complaint(SalesAggregate):
         if step not in ("logged", "overdue", "penalty_issued") and self.acknowledged_at is None:
             self.acknowledged_at = meta.at  # any handling step acknowledges the complaint (P7)
         self.history.append(
-            {"step": step, "at": meta.at, "actor_id": meta.actor_id, "actor_role": meta.actor_role, "notes": notes}
+            {
+                "step": step,
+                "at": meta.at,
+                "actor_id": meta.actor_id,
+                "actor_role": meta.actor_role,
+                "notes": notes,
+            }
         )
 
     def _require_handler(self, meta: Meta, action: str) -> None:
@@ -698,8 +718,9 @@ class StaffRecord(SalesAggregate):
         """Count a valid complaint; returns whether a dismissal was recommended (P5)."""
         if any(p["complaint_id"] == complaint_id for p in self.penalties):
             raise InvalidState("this complaint was already counted", rule="P5")
-        self._penalty_counted(complaint_id=complaint_id, staff_id=self.staff_id, severity=severity,
-                              amount=amount, meta=meta)
+        self._penalty_counted(
+            complaint_id=complaint_id, staff_id=self.staff_id, severity=severity, amount=amount, meta=meta
+        )
         count = self.valid_within(meta.at, months)
         reasons = []
         if Severity(severity) is Severity.SEVERE:
@@ -723,11 +744,22 @@ class StaffRecord(SalesAggregate):
         self, complaint_id: str, staff_id: str, severity: Severity, amount: Decimal, meta: Meta
     ) -> None:
         self.penalties.append(
-            {"complaint_id": complaint_id, "severity": Severity(severity).value, "amount": amount, "at": meta.at}
+            {
+                "complaint_id": complaint_id,
+                "severity": Severity(severity).value,
+                "amount": amount,
+                "at": meta.at,
+            }
         )
 
     @event("DismissalRecommended", topic="complaints.StaffRecord.DismissalRecommended")
     def _dismissal_recommended(
-        self, staff_id: str, complaint_id: str, reason: str, valid_complaints: int, window_months: int, meta: Meta
+        self,
+        staff_id: str,
+        complaint_id: str,
+        reason: str,
+        valid_complaints: int,
+        window_months: int,
+        meta: Meta,
     ) -> None:
         self.dismissals.append({"complaint_id": complaint_id, "reason": reason, "at": meta.at})

@@ -1,0 +1,228 @@
+"""The demo flow, driven only through the bus contract (plain NATS and JSON, as any client would).
+
+register a dealer → credit check → approve (code) → contract → place an order at list price →
+hold goods with a deposit → a service complaint against a salesperson → verified → fine; and a
+branch with a capital limit that places an order. Used by ``./salesops up`` and the end-to-end test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from nats.aio.client import Client as NATS
+
+SALESPERSON = {"id": "sp-wang", "role": "salesperson"}
+SUPERVISOR = {"id": "sup-li", "role": "sales_supervisor"}
+FINANCE = {"id": "fin-zhao", "role": "finance"}
+REGIONAL = {"id": "rm-chen", "role": "regional_manager"}
+DIRECTOR = {"id": "md-sun", "role": "marketing_director"}
+GM = {"id": "gm-zhou", "role": "general_manager"}
+PRODUCTION = {"id": "prod-wu", "role": "production"}
+VP = {"id": "vp-qian", "role": "sales_vp"}
+BRANCH_MANAGER = {"id": "bm-he", "role": "branch_manager"}
+
+PRODUCT = "PV-100"
+LIST_PRICE = "1200.00"
+
+
+class CommandRefused(RuntimeError):
+    pass
+
+
+@dataclass
+class Client:
+    nc: NATS
+    namespace: str
+    timeout: float = 10.0
+
+    async def send(self, service: str, kind: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        reply = await self.nc.request(
+            f"{self.namespace}.{service}.{kind}.{name}", json.dumps(body).encode(), timeout=self.timeout
+        )
+        answer: dict[str, Any] = json.loads(reply.data)
+        return answer
+
+    async def cmd(self, service: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        answer = await self.send(service, "cmd", name, body)
+        if not answer["ok"]:
+            raise CommandRefused(f"{service}.{name}: {answer['error']}")
+        result: dict[str, Any] = answer["result"]
+        return result
+
+    async def query(self, service: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self.send(service, "query", name, body)
+
+    async def until(self, service: str, name: str, body: dict[str, Any], check: Any, timeout: float = 30.0) -> Any:
+        """Ask a query until ``check(reply)`` holds: the read sides follow the events asynchronously."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            answer = await self.query(service, name, body)
+            if check(answer):
+                return answer
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{service}.{name} {body}: last answer {answer}")
+            await asyncio.sleep(0.1)
+
+
+@dataclass
+class Demo:
+    """What the flow created, and what the projections must then show."""
+
+    dealer_id: str = ""
+    dealer_code: str = ""
+    branch_id: str = ""
+    order_amount: str = ""
+    deposit: str = ""
+    branch_order_amount: str = ""
+    fine: str = ""
+    period: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def application(kind: str, name: str, region: str) -> dict[str, Any]:
+    return {
+        "actor": SALESPERSON,
+        "kind": kind,
+        "region": region,
+        "salesperson_id": SALESPERSON["id"],
+        "company_name": name,
+        "founding_date": "2009-04-18",
+        "legal_representative": "王建国",
+        "registered_capital": "5000000.00",
+        "address": "浙江省杭州市西湖区文三路 90 号",
+        "phone": "0571-88886666",
+        "business_scale": "medium",
+        "staff_count": 85,
+        "annual_sales": "36000000.00",
+        "main_products": ["valves", "pumps"],
+        "preferred_payment_terms": "30 days",
+        "bank": "中国工商银行杭州分行",
+    }
+
+
+async def onboard(client: Client, demo: Demo, year: int) -> None:
+    """Customers: a dealer with a contract and a branch with a capital limit; a product in stock."""
+    await client.cmd(
+        "orders",
+        "list_product",
+        {"actor": GM, "product_code": PRODUCT, "name": "Pressure valve", "spec": "DN100",
+         "list_price": LIST_PRICE, "standard_cost": "780.00"},
+    )
+    await client.cmd("orders", "receive_stock", {"actor": PRODUCTION, "product_code": PRODUCT, "quantity": 500})
+
+    dealer = await client.cmd("customers", "register_prospect", application("dealer", "杭州华顺贸易有限公司", "EAST"))
+    demo.dealer_id = dealer["customer_id"]
+    await client.cmd(
+        "customers",
+        "investigate_credit",
+        {"actor": FINANCE, "customer_id": demo.dealer_id, "rating": "good", "credit_limit": "500000.00",
+         "notes": "bank references good, no overdue history"},
+    )
+    approved = await client.cmd("customers", "approve_customer", {"actor": SUPERVISOR, "customer_id": demo.dealer_id})
+    demo.dealer_code = approved["code"]
+    await client.cmd(
+        "customers",
+        "sign_contract",
+        {"actor": REGIONAL, "customer_id": demo.dealer_id, "contract_number": f"HT-{year}-0001",
+         "valid_from": f"{year}-01-01", "valid_to": f"{year + 1}-12-31"},
+    )
+
+    branch = await client.cmd("customers", "register_prospect", application("branch", "宁波分公司", "EAST"))
+    demo.branch_id = branch["customer_id"]
+    await client.cmd(
+        "customers",
+        "investigate_credit",
+        {"actor": FINANCE, "customer_id": demo.branch_id, "rating": "good", "credit_limit": "2000000.00"},
+    )
+    await client.cmd("customers", "approve_customer", {"actor": SUPERVISOR, "customer_id": demo.branch_id})
+    await client.cmd(
+        "customers",
+        "set_capital_limit",
+        {"actor": DIRECTOR, "customer_id": demo.branch_id, "capital_limit": "1000000.00"},
+    )
+
+
+def knows(customer_id: str, field_name: str) -> Any:
+    def check(answer: dict[str, Any]) -> bool:
+        return bool(answer["ok"] and answer["result"].get(field_name))
+
+    return check
+
+
+async def trade(client: Client, demo: Demo) -> None:
+    """Orders and holds, once orders' own view of the customers has caught up with their events."""
+    await client.until("orders", "get_customer_view", {"customer_id": demo.dealer_id}, knows(demo.dealer_id, "contract_valid_to"))
+    await client.until("orders", "get_customer_view", {"customer_id": demo.branch_id}, knows(demo.branch_id, "capital_limit"))
+    order = await client.cmd(
+        "orders",
+        "place_order",
+        {"actor": SALESPERSON, "customer_id": demo.dealer_id, "channel": "phone",
+         "lines": [{"product_code": PRODUCT, "quantity": 10, "unit_price": LIST_PRICE}],
+         "idempotency_key": f"demo-order-{demo.dealer_id}"},
+    )
+    demo.order_amount = order["total_amount"]
+    demo.notes.append(f"order {order.get('order_number', order['id'])}: {order['status']}, {order['total_amount']} CNY")
+    hold = await client.cmd(
+        "orders",
+        "reserve_goods",
+        {"actor": SALESPERSON, "customer_id": demo.dealer_id, "product_code": PRODUCT, "quantity": 5,
+         "deposit": "600.00"},
+    )
+    demo.deposit = "600.00"
+    demo.notes.append(f"hold {hold['id']}: 5 × {PRODUCT}, deposit 600.00, expires {hold.get('expires_at')}")
+    branch_order = await client.cmd(
+        "orders",
+        "place_order",
+        {"actor": {"id": "sp-branch", "role": "salesperson"}, "customer_id": demo.branch_id, "channel": "branch",
+         "lines": [{"product_code": PRODUCT, "quantity": 20, "unit_price": LIST_PRICE}]},
+    )
+    demo.branch_order_amount = branch_order["total_amount"]
+    demo.notes.append(f"branch order: {branch_order['status']}, {branch_order['total_amount']} CNY")
+
+
+async def complain(client: Client, demo: Demo) -> None:
+    """A service complaint against the salesperson, verified valid (moderate): a 150 yuan fine."""
+    complaint = await client.cmd(
+        "complaints",
+        "log_complaint",
+        {"actor": {"id": "cs-lin", "role": "sales_supervisor"}, "complaint_type": "service",
+         "customer_id": demo.dealer_id, "staff_id": SALESPERSON["id"], "assigned_to": VP["id"],
+         "assigned_role": "sales_vp", "description": "销售人员态度恶劣 / rude to the customer on the phone"},
+    )
+    verified = await client.cmd(
+        "complaints",
+        "verify_complaint",
+        {"actor": VP, "complaint_id": complaint["complaint_id"], "valid": True, "severity": "moderate",
+         "cause": "confirmed by call recording"},
+    )
+    demo.fine = "150.00"
+    demo.notes.append(f"complaint {complaint['complaint_id']}: verified {verified.get('status')}, fine 150.00")
+
+
+async def run_flow(client: Client, year: int) -> Demo:
+    demo = Demo()
+    await onboard(client, demo, year)
+    await trade(client, demo)
+    await complain(client, demo)
+    return demo
+
+
+async def run_demo(nc: NATS, namespace: str) -> str:
+    """Run the flow and return what to show: the monthly distributor and branch projections."""
+    from datetime import UTC, datetime
+
+    client = Client(nc, namespace)
+    demo = await run_flow(client, datetime.now(UTC).year)
+    lines = ["[salesops] demo flow loaded:", *(f"  {note}" for note in demo.notes)]
+    dealer = await client.until(
+        "reporting", "distributor_monthly", {"customer_id": demo.dealer_id}, lambda a: a["ok"] and a["result"].get("rows")
+    )
+    branch = await client.until(
+        "reporting", "branch_monthly", {"customer_id": demo.branch_id}, lambda a: a["ok"] and a["result"].get("rows")
+    )
+    lines.append(f"  distributor projection: {json.dumps(dealer['result']['rows'][0], ensure_ascii=False)}")
+    lines.append(f"  branch projection:      {json.dumps(branch['result']['rows'][0], ensure_ascii=False)}")
+    return "\n".join(lines)

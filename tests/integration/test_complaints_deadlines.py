@@ -1,0 +1,113 @@
+"""P7 deadlines against real PostgreSQL and NATS: the scheduler started by main's ``extra`` hook raises
+each passed deadline by itself, once, and a restarted service does not raise it again."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from nats.aio.client import Client as NATS
+
+from services.complaints import commands as c
+from services.complaints.api import register
+from services.complaints.application import SYSTEM, ComplaintsApplication
+from services.complaints.main import deadlines
+from shared.clock import FixedClock
+from shared.errors import Forbidden, InvalidState
+from shared.settings import Settings
+from shared.store import ensure_database
+from tests.conftest import Requester, service_running, wait_for
+from tests.integration.test_complaints import ok, quality_complaint, service_complaint, stream_events
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+VP = {"id": "vp-1", "role": "sales_vp"}
+MANAGER = {"id": "sm-1", "role": "sales_manager"}
+
+
+def overdue_events(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return sorted(
+        (e["aggregate_id"], e["data"]["stage"]) for e in events if e["event_type"] == "ComplaintOverdue"
+    )
+
+
+async def test_p7_overdue_raised_by_itself_once_and_survives_restart(
+    settings: Settings, nc: NATS, request_: Requester
+) -> None:
+    ensure_database(settings, ["complaints"])
+    fast = settings.model_copy(update={"complaint_deadline_check_seconds": 0.2})
+    clock = FixedClock(T0)
+    app = ComplaintsApplication(fast, clock)
+    async with service_running(app, register, fast, extra=deadlines):
+        late = (await ok(request_, "log_complaint", service_complaint("sp-late")))["complaint_id"]
+        acked = (await ok(request_, "log_complaint", quality_complaint()))["complaint_id"]
+        closed = (await ok(request_, "log_complaint", service_complaint("sp-fast")))["complaint_id"]
+        await ok(request_, "acknowledge_complaint", {"complaint_id": acked, "actor": MANAGER})
+        for name, body in (
+            ("verify_complaint", {"valid": False}),
+            ("inform_customer", {"satisfaction": "satisfied"}),
+            ("close_complaint", {}),
+        ):
+            await ok(request_, name, {"complaint_id": closed, "actor": VP} | body)
+
+        clock.advance(timedelta(hours=23))  # within a day: nothing is late yet
+        await asyncio.sleep(0.6)
+        assert overdue_events(await stream_events(nc, settings)) == []
+
+        clock.advance(timedelta(hours=2))  # 25 h after logging: only the unacknowledged one is late
+
+        async def late_raised() -> bool:
+            return overdue_events(await stream_events(nc, settings)) != []
+
+        await wait_for(late_raised)
+        await asyncio.sleep(1.0)  # five more scans: still raised once
+        events = await stream_events(nc, settings)
+        assert overdue_events(events) == [(late, "acknowledge")]
+        [raised] = [e for e in events if e["event_type"] == "ComplaintOverdue"]
+        assert raised["data"]["deadline"].startswith("2026-11-21T02:00:00")
+        assert raised["data"]["staff_id"] == "sp-late" and raised["data"]["customer_id"] == "cust-1"
+        assert raised["actor"] == {"id": SYSTEM.id, "role": "system"}
+
+    # A new process on the same store, 8 days after logging: the resolve deadlines are due, once each.
+    clock.set(T0 + timedelta(days=8))
+    again = ComplaintsApplication(fast, clock)
+    async with service_running(again, register, fast, extra=deadlines):
+        expected = sorted([(late, "acknowledge"), (late, "resolve"), (acked, "resolve")])
+
+        async def resolve_raised() -> bool:
+            return overdue_events(await stream_events(nc, settings)) == expected
+
+        await wait_for(resolve_raised)
+        await asyncio.sleep(1.0)
+        assert overdue_events(await stream_events(nc, settings)) == expected
+        form = await ok(request_, "get_handling_form", {"complaint_id": late}, kind="query")
+        assert form["record"]["overdue"] == ["acknowledge", "resolve"]
+
+        # the aggregate itself refuses a second raise, and one not yet due
+        with pytest.raises(InvalidState) as error:
+            again.raise_overdue(c.RaiseOverdue(actor=SYSTEM, complaint_id=late, stage="resolve"))
+        assert error.value.rule == "P7"
+        fresh = (await ok(request_, "log_complaint", service_complaint("sp-new")))["complaint_id"]
+        with pytest.raises(InvalidState) as error:
+            again.raise_overdue(c.RaiseOverdue(actor=SYSTEM, complaint_id=fresh, stage="acknowledge"))
+        assert error.value.rule == "P7"
+
+
+async def test_p7_only_the_system_raises_a_deadline(settings: Settings) -> None:
+    ensure_database(settings, ["complaints"])
+    clock = FixedClock(T0)
+    app = ComplaintsApplication(settings, clock)
+    try:
+        logged = app.log_complaint(c.LogComplaint.model_validate(service_complaint("sp-role")))
+        clock.advance(timedelta(days=2))
+        by_hand = {"actor": VP, "complaint_id": logged["complaint_id"], "stage": "acknowledge"}
+        with pytest.raises(Forbidden) as refused:
+            app.raise_overdue(c.RaiseOverdue.model_validate(by_hand))
+        assert refused.value.rule == "P7"
+        assert app.scan_overdue() == 1
+        assert app.scan_overdue() == 0
+    finally:
+        app.close()

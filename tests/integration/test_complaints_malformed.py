@@ -1,0 +1,162 @@
+"""Malformed command bodies over the real bus (property-based, hypothesis): every one gets a structured
+``invalid`` error naming the field, and nothing is stored."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from nats.aio.client import Client as NATS
+
+from services.complaints.api import register
+from services.complaints.application import ComplaintsApplication
+from services.complaints.domain import ComplaintType, Resolution, Satisfaction, Severity
+from shared.clock import FixedClock
+from shared.contracts import Role
+from shared.runtime import WriteService
+from shared.settings import Settings
+from shared.store import ensure_database
+from tests.conftest import service_running
+from tests.integration.test_complaints import quality_complaint, service_complaint
+
+pytestmark = pytest.mark.integration
+
+VP = {"id": "vp-1", "role": "sales_vp"}
+MANAGER = {"id": "sm-1", "role": "sales_manager"}
+# A complaint id the fixture fills in: the bodies of commands on an existing complaint point at it.
+EXISTING = "00000000-0000-0000-0000-000000000000"
+
+
+def templates(complaint_id: str) -> dict[str, dict[str, Any]]:
+    return {
+        "log_complaint": quality_complaint(),
+        "log_complaint ": service_complaint("sp-1"),  # same command, the other type (trailing space: a key)
+        "verify_complaint": {"actor": VP, "complaint_id": complaint_id, "valid": True, "severity": "minor"},
+        "start_investigation": {
+            "actor": MANAGER,
+            "complaint_id": complaint_id,
+            "departments_notified": ["qa"],
+        },
+        "resolve_complaint": {
+            "actor": MANAGER,
+            "complaint_id": complaint_id,
+            "resolution": "refund",
+            "amount": "10",
+        },
+        "inform_customer": {"actor": VP, "complaint_id": complaint_id, "satisfaction": "satisfied"},
+    }
+
+
+REQUIRED = {
+    "log_complaint": ["actor", "complaint_type", "customer_id", "description", "assigned_to"],
+    "log_complaint ": ["actor", "complaint_type", "customer_id", "description", "assigned_to"],
+    "verify_complaint": ["actor", "complaint_id", "valid"],
+    "start_investigation": ["actor", "complaint_id", "departments_notified"],
+    "resolve_complaint": ["actor", "complaint_id", "resolution"],
+    "inform_customer": ["actor", "complaint_id", "satisfaction"],
+}
+
+# Values no scalar field accepts (pydantic would coerce "5" to an int, but never a list to a string).
+json_leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
+not_a_scalar = st.lists(json_leaf, max_size=3) | st.dictionaries(st.text(max_size=5), json_leaf, max_size=3)
+bad_money = st.sampled_from(["-1", "abc", "1.234", "1e400", "NaN", "99999999999999999999"])
+ENUM_VALUES = {v.value for enum in (ComplaintType, Severity, Resolution, Satisfaction, Role) for v in enum}
+bad_enum = st.text(max_size=12).filter(lambda s: s not in ENUM_VALUES)
+
+# Values a field's type accepts but its rule does not.
+BAD_VALUES: dict[str, list[tuple[str, st.SearchStrategy[Any]]]] = {
+    "log_complaint": [
+        ("complaint_type", bad_enum),
+        ("quantity", st.integers(max_value=0)),
+        ("purchase_date", st.sampled_from(["2026-02-30", "yesterday", "30/10/2026"])),
+    ],
+    "log_complaint ": [
+        ("customer_id", st.just("")),
+        ("description", st.just("")),
+        ("assigned_role", bad_enum),
+    ],
+    "verify_complaint": [("severity", bad_enum), ("fine", bad_money)],
+    "start_investigation": [("departments_notified", st.just([]))],
+    "resolve_complaint": [("resolution", bad_enum), ("amount", bad_money)],
+    "inform_customer": [("satisfaction", bad_enum)],
+}
+
+
+@st.composite
+def malformed(draw: st.DrawFn) -> tuple[str, bytes, str | None]:
+    """(command, raw body, the field the error must name or None)."""
+    key = draw(st.sampled_from(sorted(REQUIRED)))
+    body = dict(templates(EXISTING)[key])
+    how = draw(st.sampled_from(["drop", "wrong_type", "extra", "bad_value", "bad_actor", "not_an_object"]))
+    field: str | None
+    if how == "drop":
+        field = draw(st.sampled_from(REQUIRED[key]))
+        del body[field]
+    elif how == "wrong_type":
+        field = draw(st.sampled_from(sorted(body)))
+        body[field] = draw(not_a_scalar) if field not in ("departments_notified",) else draw(st.integers())
+    elif how == "extra":
+        field = draw(st.text(min_size=1, max_size=15).filter(lambda s: s.strip() and s not in body))
+        body[field] = draw(json_leaf)
+    elif how == "bad_value":
+        field, values = draw(st.sampled_from(BAD_VALUES[key]))
+        body[field] = draw(values)
+    elif how == "bad_actor":
+        field = "actor"
+        body["actor"] = draw(
+            st.sampled_from(
+                [
+                    {"id": "x"},
+                    {"role": "sales_vp"},
+                    {"id": "", "role": "sales_vp"},
+                    {"id": "x", "role": "ceo"},
+                    {"id": "x", "role": "sales_vp", "extra": 1},
+                    "vp-1",
+                ]
+            )
+        )
+    else:
+        field = None
+        raw = draw(st.sampled_from([b"", b"{", b"not json", b"[]", b"null", b"42", b'"text"', b"\xff\xfe"]))
+        return key.strip(), raw, field
+    return key.strip(), json.dumps(body).encode(), field
+
+
+@pytest.fixture(scope="module")
+async def complaints(settings: Settings) -> AsyncIterator[WriteService]:
+    ensure_database(settings, ["complaints"])
+    app = ComplaintsApplication(settings, FixedClock(datetime(2026, 11, 20, 2, 0, tzinfo=UTC)))
+    async with service_running(app, register, settings) as running:
+        yield running
+
+
+@hypothesis_settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(case=malformed())
+async def test_malformed_bodies_get_structured_errors_and_store_nothing(
+    complaints: WriteService, nc: NATS, settings: Settings, case: tuple[str, bytes, str | None]
+) -> None:
+    name, raw, field = case
+    app: ComplaintsApplication = complaints.app  # type: ignore[assignment]
+    before = app.recorder.max_notification_id() or 0
+    reply = json.loads(
+        (await nc.request(f"{settings.namespace}.complaints.cmd.{name}", raw, timeout=10)).data
+    )
+    assert reply["ok"] is False, (name, raw, reply)
+    error = reply["error"]
+    assert error["code"] == "invalid", error
+    problems = error["details"]["errors"]
+    assert problems and all({"field", "message", "type"} <= set(p) for p in problems)
+    if field is not None:
+        assert any(p["field"] == field or p["field"].startswith(f"{field}.") for p in problems), (
+            field,
+            problems,
+        )
+    assert (app.recorder.max_notification_id() or 0) == before
