@@ -1,0 +1,617 @@
+"""Orders application: the commands of O1–O14 on stored state, and the queries.
+
+Customers are read from orders' own view (a ``CustomerDirectory``), never from the customers service.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, ClassVar, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Snapshot
+
+from services.orders import commands as c
+from services.orders.customer_view import CustomerDirectory
+from services.orders.domain import (
+    ORDER_TAKERS,
+    CustomerAccount,
+    CustomerSnapshot,
+    HoldBook,
+    LineRequest,
+    Order,
+    PriceException,
+    Product,
+    RequestList,
+    Reservation,
+    iso_week,
+    local_date,
+    money,
+    refuse,
+)
+from shared.aggregate import Meta, SalesAggregate, require_role
+from shared.clock import Clock
+from shared.contracts import Actor, Command, Role
+from shared.errors import InvalidState, NotFound
+from shared.settings import Settings
+from shared.store import Outcome, ServiceApplication
+
+SYSTEM = Actor(id="orders-service", role=Role.SYSTEM)
+A = TypeVar("A", bound=SalesAggregate)
+
+
+def product_result(p: Product) -> dict[str, Any]:
+    return {
+        "id": str(p.id),
+        "product_code": p.product_code,
+        "name": p.name,
+        "spec": p.spec,
+        "list_price": str(p.list_price),
+        "standard_cost": str(p.standard_cost),
+        "in_production": p.in_production,
+        "on_hand": p.on_hand,
+        "available": p.available,
+        "version": p.version,
+    }
+
+
+def order_result(o: Order) -> dict[str, Any]:
+    return {
+        "id": str(o.id),
+        "order_number": o.order_number,
+        "customer_id": o.customer_id,
+        "customer_kind": o.customer_kind,
+        "channel": o.channel,
+        "status": o.status.value,
+        "holds": [dict(h) for h in o.holds],
+        "lines": [
+            {**line, "unit_price": str(line["unit_price"]), "amount": str(line["amount"])} for line in o.lines
+        ],
+        "total_amount": str(o.total_amount),
+        "shipped_amount": str(o.shipped_amount),
+        "paid": str(o.paid),
+        "receivable": str(o.receivable),
+        "reservation_id": o.reservation_id,
+        "version": o.version,
+    }
+
+
+def hold_result(h: Reservation) -> dict[str, Any]:
+    return {
+        "id": str(h.id),
+        "customer_id": h.customer_id,
+        "product_code": h.product_code,
+        "quantity": h.quantity,
+        "amount": str(h.amount),
+        "status": h.status.value if h.status else None,
+        "expires_at": h.expires_at.isoformat() if h.expires_at else None,
+        "deposit": str(h.deposit),
+    }
+
+
+def exception_result(e: PriceException) -> dict[str, Any]:
+    return {
+        "id": str(e.id),
+        "customer_id": e.customer_id,
+        "product_code": e.product_code,
+        "unit_price": str(e.unit_price),
+        "major": e.major,
+        "gm_approved": e.gm_approved,
+        "votes": dict(e.votes),
+        "granted": e.granted,
+    }
+
+
+class OrdersApplication(ServiceApplication):
+    service = "orders"
+    # The hold book (every expiry run) and accounts (every order) keep growing: snapshots keep loading short.
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {HoldBook: 100, CustomerAccount: 100}
+    snapshot_class = Snapshot
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        customers: CustomerDirectory,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(settings, clock, env)
+        self.customers = customers
+
+    def close(self) -> None:
+        super().close()
+        closer = getattr(self.customers, "close", None)
+        if closer is not None:
+            closer()
+
+    # Products and stock (O2, O8) ----------------------------------------------------------------
+    def list_product(self, cmd: c.ListProduct) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            fields = cmd.model_dump(include={"name", "spec", "list_price", "standard_cost", "in_production"})
+            try:
+                product = self._product(cmd.product_code)
+            except NotFound:
+                product = Product.list_new(product_code=cmd.product_code, meta=meta, **fields)
+            else:
+                product.relist(meta=meta, **fields)
+            return Outcome(product_result(product), [product])
+
+        return self.execute(cmd, decide)
+
+    def receive_stock(self, cmd: c.ReceiveStock) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            product = self._product(cmd.product_code)
+            product.receive(cmd.quantity, meta)
+            return Outcome(product_result(product), [product])
+
+        return self.execute(cmd, decide)
+
+    # Price exceptions (O2, O3) ------------------------------------------------------------------
+    def request_price_exception(self, cmd: c.RequestPriceException) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            self._customer(cmd.customer_id)
+            exception = PriceException.request(
+                cmd.customer_id,
+                self._product(cmd.product_code),
+                cmd.unit_price,
+                cmd.reason,
+                self.settings.major_reduction_pct,
+                meta,
+            )
+            return Outcome(exception_result(exception), [exception])
+
+        return self.execute(cmd, decide)
+
+    def approve_price_exception(self, cmd: c.ApprovePriceException) -> dict[str, Any]:
+        return self._change(
+            cmd, PriceException, cmd.exception_id, lambda e, meta: e.approve(meta), exception_result
+        )
+
+    def vote_price_exception(self, cmd: c.VotePriceException) -> dict[str, Any]:
+        return self._change(
+            cmd,
+            PriceException,
+            cmd.exception_id,
+            lambda e, meta: e.vote(cmd.in_favour, meta),
+            exception_result,
+        )
+
+    # Orders (O1–O8) ------------------------------------------------------------------------------
+    def place_order(self, cmd: c.PlaceOrder) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            require_role(meta, ORDER_TAKERS, "O1", "place an order")
+            customer = self._customer(cmd.customer_id)
+            if meta.actor_role == Role.BRANCH_MANAGER and customer.kind != "branch":
+                raise refuse("O1", "a branch manager orders for a branch only", kind=customer.kind)
+            codes = [line.product_code for line in cmd.lines]
+            if len(set(codes)) != len(codes):
+                raise refuse("O1", "one line per product", field="lines")
+            products = {code: self._product(code) for code in codes}
+            lines = [
+                Order.price_line(
+                    LineRequest(
+                        line.product_code,
+                        line.quantity,
+                        line.unit_price,
+                        self._get(PriceException, line.price_exception_id, "O2")
+                        if line.price_exception_id
+                        else None,
+                    ),
+                    products[line.product_code],
+                    customer.customer_id,
+                    meta,
+                )
+                for line in cmd.lines
+            ]
+            account = self._account(customer.customer_id, meta)
+            order = Order.place(customer, account, cmd.channel, lines, products, meta)
+            account.note_order(order, meta)
+            changed: list[SalesAggregate] = [order, account]
+            for line in lines:
+                product = products[line["product_code"]]
+                shortfall = line["quantity"] - product.available
+                if shortfall > 0 and line["quantity"] >= self.settings.large_order_quantity:
+                    product.request_production(str(order.id), customer.customer_id, shortfall, meta)
+                    changed.append(product)
+            return Outcome(order_result(order), changed)
+
+        return self.execute(cmd, decide)
+
+    def release_order(self, cmd: c.ReleaseOrder) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            order = self._get(Order, cmd.order_id, "O1")
+            customer = self._customer(order.customer_id)
+            order.release(cmd.rule, meta, capital_limit=customer.capital_limit)
+            account = self._account(order.customer_id, meta)
+            account.note_order(order, meta)
+            return Outcome(order_result(order), [order, account])
+
+        return self.execute(cmd, decide)
+
+    def release_for_contract(self, customer_id: str) -> dict[str, Any]:
+        """O4: a contract was signed (seen on the bus): release the customer's orders waiting for one.
+
+        The account always records the contract, so an order decided at the same moment on the view
+        from before the contract collides with this on the account's version and is decided again.
+        """
+
+        def decide(meta: Meta) -> Outcome:
+            customer = self.customers.get(customer_id)
+            if customer is None or not customer.has_contract_on(local_date(meta.at)):
+                return Outcome({"released": []})
+            account = self._account(customer_id, meta)
+            account.note_contract(customer.contract_valid_from, customer.contract_valid_to, meta)
+            released = []
+            for order_id in account.open_order_ids(["pending_contract"]):
+                order = self._get(Order, order_id, "O4")
+                if order.held_by("O4"):
+                    order.release("O4", meta, by_event=True)
+                    account.note_order(order, meta)
+                    released.append(order)
+            return Outcome({"released": [str(o.id) for o in released]}, [*released, account])
+
+        return self.execute(Command(actor=SYSTEM), decide)
+
+    def cancel_order(self, cmd: c.CancelOrder) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            order = self._get(Order, cmd.order_id, "O1")
+            order.cancel(cmd.reason, meta)
+            account = self._account(order.customer_id, meta)
+            account.note_order(order, meta)
+            return Outcome(order_result(order), [order, account])
+
+        return self.execute(cmd, decide)
+
+    # Shipments and payments (O8, O11) -----------------------------------------------------------
+    def ship_order(self, cmd: c.ShipOrder) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            order = self._get(Order, cmd.order_id, "O11")
+            quantities = {line.product_code: line.quantity for line in cmd.lines}
+            if len(quantities) != len(cmd.lines):
+                raise refuse("O11", "one line per product", field="lines")
+            due_on = local_date(meta.at) + timedelta(days=self.settings.payment_terms_days)
+            amount = order.ship(str(uuid.uuid4()), quantities, due_on, meta)
+            products = [self._product(code) for code in quantities]
+            for product in products:
+                product.ship(str(order.id), order.customer_id, quantities[product.product_code], meta)
+            account = self._account(order.customer_id, meta)
+            account.note_order(order, meta)
+            account.note_shipment(str(order.id), amount, due_on, quantities, meta)
+            return Outcome(order_result(order), [order, account, *products])
+
+        return self.execute(cmd, decide)
+
+    def record_payment(self, cmd: c.RecordPayment) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            order = self._get(Order, cmd.order_id, "O11")
+            order.pay(cmd.amount, meta)
+            account = self._account(order.customer_id, meta)
+            account.note_order(order, meta)
+            released: list[Order] = []
+            if not account.overdue(meta.at):  # O5: the balance cleared, held orders go on
+                for order_id in account.open_order_ids(["on_hold", "pending_contract"]):
+                    held = self._get(Order, order_id, "O5")
+                    if held.held_by("O5"):
+                        held.release("O5", meta, by_event=True)
+                        account.note_order(held, meta)
+                        released.append(held)
+            result = order_result(order) | {"released": [str(o.id) for o in released]}
+            return Outcome(result, [order, account, *released])
+
+        return self.execute(cmd, decide)
+
+    # Holds (O9) --------------------------------------------------------------------------------
+    def reserve_goods(self, cmd: c.ReserveGoods) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            customer = self._customer(cmd.customer_id)
+            product = self._product(cmd.product_code)
+            hold = Reservation.with_deposit(
+                customer,
+                product,
+                cmd.quantity,
+                cmd.deposit,
+                self.settings.hold_deposit_min_pct,
+                self.settings.hold_hours,
+                meta,
+            )
+            book = self._hold_book(meta)
+            book.add(hold, meta)
+            return Outcome(hold_result(hold), [hold, product, book])
+
+        return self.execute(cmd, decide)
+
+    def file_guarantee(self, cmd: c.FileGuarantee) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            hold = Reservation.file_guarantee(
+                self._customer(cmd.customer_id), self._product(cmd.product_code), cmd.quantity, meta
+            )
+            return Outcome(hold_result(hold), [hold])
+
+        return self.execute(cmd, decide)
+
+    def agree_guarantee(self, cmd: c.DecideGuarantee) -> dict[str, Any]:
+        return self._change(
+            cmd, Reservation, cmd.reservation_id, lambda h, meta: h.agree_guarantee(meta), hold_result
+        )
+
+    def approve_guarantee(self, cmd: c.DecideGuarantee) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            hold = self._get(Reservation, cmd.reservation_id, "O9")
+            product = self._product(hold.product_code)
+            hold.approve_guarantee(product, self.settings.hold_hours, meta)
+            book = self._hold_book(meta)
+            book.add(hold, meta)
+            return Outcome(hold_result(hold), [hold, product, book])
+
+        return self.execute(cmd, decide)
+
+    def convert_reservation(self, cmd: c.ConvertReservation) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            hold = self._get(Reservation, cmd.reservation_id, "O9")
+            customer = self._customer(hold.customer_id)
+            product = self._product(hold.product_code)
+            account = self._account(hold.customer_id, meta)
+            line = {
+                "product_code": hold.product_code,
+                "spec": product.spec,
+                "quantity": hold.quantity,
+                "unit_price": money(hold.amount / hold.quantity),
+                "amount": hold.amount,
+            }
+            order = Order.place(
+                customer,
+                account,
+                cmd.channel,
+                [line],
+                {hold.product_code: product},
+                meta,
+                reservation_id=str(hold.id),
+                deposit_applied=hold.deposit,
+            )
+            hold.convert(str(order.id), product, meta)
+            account.note_order(order, meta)
+            book = self._hold_book(meta)
+            book.remove(str(hold.id), meta)
+            return Outcome(
+                order_result(order) | {"deposit_applied": str(hold.deposit)},
+                [order, hold, product, account, book],
+            )
+
+        return self.execute(cmd, decide)
+
+    def expire_due_reservations(self) -> list[str]:
+        """O9: expire every due hold, each in its own transaction with its removal from the hold book.
+
+        Safe to run again or in two processes at once: a hold that is no longer live is only taken off
+        the book, never expired a second time.
+        """
+        book = self._hold_book_or_none()
+        expired: list[str] = []
+        for hold_id in book.due(self.clock.now()) if book else []:
+
+            def decide(meta: Meta, hold_id: str = hold_id) -> Outcome:
+                hold = self._get(Reservation, hold_id, "O9")
+                current = self._hold_book(meta)
+                current.remove(hold_id, meta)
+                if not hold.is_due(meta.at):  # converted, expired already, or not due: just tidy the book
+                    return Outcome({"expired": False}, [current])
+                product = self._product(hold.product_code)
+                account = self._account(hold.customer_id, meta)
+                hold.expire(product, account, meta)
+                return Outcome({"expired": True}, [hold, product, account, current])
+
+            if self.execute(Command(actor=SYSTEM), decide)["expired"]:
+                expired.append(hold_id)
+        return expired
+
+    def expire_reservations(self, cmd: c.ExpireReservations) -> dict[str, Any]:
+        meta = Meta(cmd.actor.id, cmd.actor.role.value, "", "", self.clock.now())
+        require_role(meta, {Role.SYSTEM, Role.GENERAL_MANAGER}, "O9", "expire holds")
+        return {"expired": self.expire_due_reservations()}
+
+    # Branch planning (O12, O13) -----------------------------------------------------------------
+    def compute_reorder_points(self, cmd: c.ComputeReorderPoints) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            customer = self._branch(cmd.customer_id, "O12")
+            account = self._account(customer.customer_id, meta)
+            points = account.compute_reorder_points(cmd.month, cmd.transit_days, meta)
+            return Outcome(
+                {"id": customer.customer_id, "month": cmd.month, "reorder_points": points}, [account]
+            )
+
+        return self.execute(cmd, decide)
+
+    def compute_due_reorder_points(self) -> list[str]:
+        """O12, monthly: each branch whose points are for an earlier month gets this month's.
+
+        Decided from stored state (the month on the branch's account), so a repeated or restarted run
+        computes each branch's month once.
+        """
+        month = f"{local_date(self.clock.now()):%Y-%m}"
+        computed = []
+        for customer_id in self.customers.branches():
+            account = self._account_or_none(customer_id)
+            if account is None or account.transit_days is None or (account.reorder_month or "") >= month:
+                continue
+
+            def decide(meta: Meta, customer_id: str = customer_id) -> Outcome:
+                current = self._account(customer_id, meta)
+                if current.transit_days is None or (current.reorder_month or "") >= month:
+                    return Outcome({"computed": False})
+                current.compute_reorder_points(month, current.transit_days, meta)
+                return Outcome({"computed": True}, [current])
+
+            if self.execute(Command(actor=SYSTEM), decide)["computed"]:
+                computed.append(customer_id)
+        return computed
+
+    def report_branch_stock(self, cmd: c.ReportBranchStock) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            customer = self._branch(cmd.customer_id, "O12")
+            account = self._account(customer.customer_id, meta)
+            alert = account.report_stock(cmd.product_code, cmd.stock, meta)
+            return Outcome({"id": customer.customer_id, "alert": alert}, [account])
+
+        return self.execute(cmd, decide)
+
+    def submit_request_list(self, cmd: c.SubmitRequestList) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            customer = self._customer(cmd.customer_id)
+            if self._exists(RequestList.create_id(cmd.customer_id, cmd.week)):
+                raise InvalidState(f"the list for {cmd.week} was submitted already", rule="O13")
+            lines: dict[str, int] = {}
+            for line in cmd.lines:
+                lines[line.product_code] = lines.get(line.product_code, 0) + line.quantity
+            request_list = RequestList.submit(customer, cmd.week, lines, meta)
+            return Outcome({"id": str(request_list.id), "week": cmd.week, "lines": lines}, [request_list])
+
+        return self.execute(cmd, decide)
+
+    def match_request_list(self, cmd: c.MatchRequestList) -> dict[str, Any]:
+        return self.execute(cmd, self._match(cmd.customer_id, cmd.week))
+
+    def match_due_request_lists(self) -> list[str]:
+        """O13, weekly: match each branch's lists of the last four weeks that are over and not matched yet."""
+        today = local_date(self.clock.now())
+        matched = []
+        for customer_id in self.customers.branches():
+            for weeks_ago in range(1, 5):
+                week = iso_week(today - timedelta(weeks=weeks_ago))
+                try:
+                    request_list = self._get(
+                        RequestList, str(RequestList.create_id(customer_id, week)), "O13"
+                    )
+                except NotFound:
+                    continue
+                if request_list.is_due_for_match(self.clock.now()):
+                    self.execute(Command(actor=SYSTEM), self._match(customer_id, week))
+                    matched.append(str(request_list.id))
+        return matched
+
+    def _match(self, customer_id: str, week: str) -> Callable[[Meta], Outcome]:
+        def decide(meta: Meta) -> Outcome:
+            request_list = self._get(RequestList, str(RequestList.create_id(customer_id, week)), "O13")
+            account = self._account_or_none(customer_id)
+            rate = request_list.match(account.ordered_by_week.get(week, {}) if account else {}, meta)
+            return Outcome(
+                {"id": str(request_list.id), "week": week, "match_rate": str(rate)}, [request_list]
+            )
+
+        return decide
+
+    # Queries -----------------------------------------------------------------------------------
+    def get_order(self, query: c.GetOrder) -> dict[str, Any]:
+        return order_result(self._get(Order, query.order_id, None))
+
+    def get_product(self, query: c.GetProduct) -> dict[str, Any]:
+        return product_result(self._product(query.product_code))
+
+    def get_reservation(self, query: c.GetReservation) -> dict[str, Any]:
+        return hold_result(self._get(Reservation, query.reservation_id, None))
+
+    def get_account(self, query: c.GetAccount) -> dict[str, Any]:
+        account = self._account_or_none(query.customer_id)
+        if account is None:
+            raise NotFound(f"no orders for customer {query.customer_id}")
+        return {
+            "id": str(account.id),
+            "customer_id": account.customer_id,
+            "outstanding": str(account.outstanding),
+            "capital_occupied": str(account.capital_occupied),
+            "overdue": str(account.overdue(self.clock.now())),
+            "credit": str(account.credit),
+            "orders": {
+                oid: {"status": e["status"], "open": str(e["open"])} for oid, e in account.orders.items()
+            },
+            "reorder_points": dict(account.reorder_points),
+        }
+
+    def get_customer_view(self, query: c.GetCustomerView) -> dict[str, Any]:
+        customer = self._customer(query.customer_id)
+        return {
+            "id": customer.customer_id,
+            "kind": customer.kind,
+            "status": customer.status,
+            "credit_limit": str(customer.credit_limit),
+            "capital_limit": str(customer.capital_limit) if customer.capital_limit is not None else None,
+            "contract_valid_to": customer.contract_valid_to.isoformat()
+            if customer.contract_valid_to
+            else None,
+            "version": customer.version,
+        }
+
+    # -------------------------------------------------------------------------------------------
+    def _change(
+        self,
+        cmd: Command,
+        kind: type[A],
+        aggregate_id: str,
+        change: Callable[[A, Meta], None],
+        result: Callable[[A], dict[str, Any]],
+    ) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            aggregate = self._get(kind, aggregate_id, None)
+            change(aggregate, meta)
+            return Outcome(result(aggregate), [aggregate])
+
+        return self.execute(cmd, decide)
+
+    def _get(self, kind: type[A], aggregate_id: str, rule: str | None) -> A:
+        found: object
+        try:
+            found = self.repository.get(UUID(aggregate_id))
+        except (ValueError, AggregateNotFoundError):
+            found = None
+        if not isinstance(found, kind):
+            raise NotFound(f"no {kind.__name__} {aggregate_id}", rule=rule, details={"id": aggregate_id})
+        return found
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        try:
+            self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return False
+        return True
+
+    def _customer(self, customer_id: str) -> CustomerSnapshot:
+        customer = self.customers.get(customer_id)
+        if customer is None:
+            raise NotFound(
+                f"orders knows no customer {customer_id}", rule="O1", details={"customer_id": customer_id}
+            )
+        return customer
+
+    def _branch(self, customer_id: str, rule: str) -> CustomerSnapshot:
+        customer = self._customer(customer_id)
+        if customer.kind != "branch":
+            raise refuse(rule, "only a branch has this", kind=customer.kind)
+        return customer
+
+    def _product(self, product_code: str) -> Product:
+        try:
+            return self.repository.get(Product.create_id(product_code))
+        except AggregateNotFoundError:
+            raise NotFound(
+                f"no product {product_code} on the list", rule="O2", details={"product_code": product_code}
+            ) from None
+
+    def _account_or_none(self, customer_id: str) -> CustomerAccount | None:
+        try:
+            return self.repository.get(CustomerAccount.create_id(customer_id))
+        except AggregateNotFoundError:
+            return None
+
+    def _account(self, customer_id: str, meta: Meta) -> CustomerAccount:
+        return self._account_or_none(customer_id) or CustomerAccount(customer_id=customer_id, meta=meta)
+
+    def _hold_book_or_none(self) -> HoldBook | None:
+        try:
+            return self.repository.get(HoldBook.create_id())
+        except AggregateNotFoundError:
+            return None
+
+    def _hold_book(self, meta: Meta) -> HoldBook:
+        return self._hold_book_or_none() or HoldBook(meta=meta)

@@ -1,0 +1,217 @@
+"""The orders service's bus contract: commands, queries and their results."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from shared.contracts import Command, Identifier, Money, Query
+
+ProductCode = Annotated[
+    str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,39}$", description="product code, e.g. VALVE-50")
+]
+Quantity = Annotated[int, Field(gt=0, le=10_000_000)]
+Text = Annotated[str, Field(min_length=1, max_length=500)]
+Week = Annotated[
+    str, Field(pattern=r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$", description="ISO week, e.g. 2026-W49")
+]
+Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+
+
+class ListProduct(Command):
+    """O2: list a product (or change its listing) with its one company list price and standard cost."""
+
+    product_code: ProductCode
+    name: Text
+    spec: Text
+    list_price: Annotated[Money, Field(gt=0)]
+    standard_cost: Money
+    in_production: bool = True
+
+
+class ReceiveStock(Command):
+    """O8: production puts finished goods into stock."""
+
+    product_code: ProductCode
+    quantity: Quantity
+
+
+class RequestPriceException(Command):
+    """O2: ask for a price below list for one customer and product (sales roles only, O3)."""
+
+    customer_id: Identifier
+    product_code: ProductCode
+    unit_price: Annotated[Money, Field(gt=0)]
+    reason: Text
+
+
+class ApprovePriceException(Command):
+    """O2: the general manager approves a reduction."""
+
+    exception_id: Identifier
+
+
+class VotePriceException(Command):
+    """O2: a department head's vote on a major reduction."""
+
+    exception_id: Identifier
+    in_favour: bool
+
+
+class OrderLine(BaseModel):
+    model_config = {"extra": "forbid", "frozen": True}
+
+    product_code: ProductCode
+    quantity: Quantity
+    unit_price: Annotated[Money, Field(gt=0)] | None = Field(
+        default=None, description="omit for the list price; entering one is for sales roles (O3)"
+    )
+    price_exception_id: Identifier | None = None
+
+
+class PlaceOrder(Command):
+    """O1: an order by phone, fax/courier order form or from a branch; checked by O2–O8."""
+
+    customer_id: Identifier
+    channel: Literal["phone", "fax", "courier", "branch"]
+    lines: Annotated[list[OrderLine], Field(min_length=1, max_length=100)]
+
+
+class ReleaseOrder(Command):
+    """O6/O7/O8: lift a hold on an order (sales manager, marketing director, general manager)."""
+
+    order_id: Identifier
+    rule: Literal["O4", "O5", "O6", "O7", "O8"]
+
+
+class CancelOrder(Command):
+    """O1: cancel an order not yet shipped."""
+
+    order_id: Identifier
+    reason: Text
+
+
+class ShipLine(BaseModel):
+    model_config = {"extra": "forbid", "frozen": True}
+
+    product_code: ProductCode
+    quantity: Quantity
+
+
+class ShipOrder(Command):
+    """O11: ship (part of) an order; raises a receivable due after the payment terms."""
+
+    order_id: Identifier
+    lines: Annotated[list[ShipLine], Field(min_length=1, max_length=100)]
+
+
+class RecordPayment(Command):
+    """O11: money received against an order's receivable (资金回笼)."""
+
+    order_id: Identifier
+    amount: Annotated[Money, Field(gt=0)]
+
+
+class ReserveGoods(Command):
+    """O9: hold goods against a deposit of at least the minimum share of the held amount."""
+
+    customer_id: Identifier
+    product_code: ProductCode
+    quantity: Quantity
+    deposit: Money
+
+
+class FileGuarantee(Command):
+    """O9: a salesperson's economic guarantee for a hold without deposit."""
+
+    customer_id: Identifier
+    product_code: ProductCode
+    quantity: Quantity
+
+
+class DecideGuarantee(Command):
+    """O9: the sales manager agrees (first), then the general manager approves (second)."""
+
+    reservation_id: Identifier
+
+
+class ConvertReservation(Command):
+    """O9: turn a live hold into an order; its deposit is applied to the order."""
+
+    reservation_id: Identifier
+    channel: Literal["phone", "fax", "courier", "branch"] = "phone"
+
+
+class ExpireReservations(Command):
+    """O9: expire every hold that is due (the scheduler sends this; safe to repeat)."""
+
+
+class ComputeReorderPoints(Command):
+    """O12: a branch's reorder points for a month."""
+
+    customer_id: Identifier
+    month: Month
+    transit_days: Annotated[int, Field(gt=0, le=365)]
+
+
+class ReportBranchStock(Command):
+    """O12: a branch reports its stock of a product; at or below the reorder point raises an alert."""
+
+    customer_id: Identifier
+    product_code: ProductCode
+    stock: Annotated[int, Field(ge=0, le=10_000_000)]
+
+
+class RequestLine(BaseModel):
+    model_config = {"extra": "forbid", "frozen": True}
+
+    product_code: ProductCode
+    quantity: Quantity
+
+
+class SubmitRequestList(Command):
+    """O13: a branch's intended orders for next week, due by Friday 18:00."""
+
+    customer_id: Identifier
+    week: Week
+    lines: Annotated[list[RequestLine], Field(min_length=1, max_length=200)]
+
+
+class MatchRequestList(Command):
+    """O13: compare a week's request list with the orders actually placed that week."""
+
+    customer_id: Identifier
+    week: Week
+
+
+class GetOrder(Query):
+    order_id: Identifier
+
+
+class GetProduct(Query):
+    product_code: ProductCode
+
+
+class GetReservation(Query):
+    reservation_id: Identifier
+
+
+class GetAccount(Query):
+    """A customer's account in orders: open amounts, receivables, overdue, credit, its orders (订货登记表)."""
+
+    customer_id: Identifier
+
+
+class GetCustomerView(Query):
+    """What orders knows about a customer (from customer events)."""
+
+    customer_id: Identifier
+
+
+class Result(BaseModel):
+    """Every command answers with the affected record's fields."""
+
+    model_config = {"extra": "allow"}
+
+    id: str

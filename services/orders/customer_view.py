@@ -1,0 +1,262 @@
+"""Orders' own view of customers, built from customer events on the bus (no call to the customers service).
+
+Writer: a ``DurableConsumer`` named "orders" on the customers stream. Each customer event is kept in
+``orders.customer_events`` keyed by (customer id, aggregate version) — a redelivered event inserts
+nothing — and the customer's row in ``orders.customer_view`` is folded again from all its kept events
+in version order, so events arriving out of order per customer still end in the right state.
+Reader: the application asks a ``CustomerDirectory`` (PostgreSQL here, in memory in unit tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any, Protocol
+
+import asyncpg
+from nats.aio.client import Client as NATS
+from psycopg import Connection
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import ConnectionPool
+
+from services.orders.domain import CustomerSnapshot
+from shared.consumer import DurableConsumer
+from shared.contracts import Envelope
+from shared.settings import Settings
+from shared.subjects import stream_name
+
+SCHEMA = "orders"
+CONSUMER_NAME = "orders"
+SOURCE = "customers"
+
+STATUS_AFTER = {
+    "CustomerRegistered": "prospect",
+    "CreditInvestigated": "credit_check",
+    "CustomerRejected": "rejected",
+    "CustomerApproved": "approved",
+    "CustomerSuspended": "suspended",
+    "CustomerReinstated": "approved",
+}
+
+
+class CustomerDirectory(Protocol):
+    """The port the application decides from."""
+
+    def get(self, customer_id: str) -> CustomerSnapshot | None: ...
+
+    def branches(self) -> list[str]:
+        """The ids of the branches known (for the monthly reorder-point job, O12)."""
+        ...
+
+
+def fold(customer_id: str, events: Iterable[tuple[int, str, dict[str, Any]]]) -> CustomerSnapshot | None:
+    """A customer's state from its events (version, type, data), applied in version order."""
+    state: dict[str, Any] = {"customer_id": customer_id}
+    for version, event_type, data in sorted(events, key=lambda e: e[0]):
+        if event_type == "CustomerRegistered":
+            state |= {
+                "kind": data["kind"],
+                "region": data["region"],
+                "salesperson_id": data["salesperson_id"],
+            }
+        elif event_type == "CreditInvestigated":
+            state["credit_limit"] = Decimal(data["credit_limit"])
+        elif event_type == "ContractSigned":
+            state["contract_valid_from"] = date.fromisoformat(data["valid_from"])
+            state["contract_valid_to"] = date.fromisoformat(data["valid_to"])
+        elif event_type == "CapitalLimitSet":
+            state["capital_limit"] = Decimal(data["capital_limit"])
+        if event_type in STATUS_AFTER:
+            state["status"] = STATUS_AFTER[event_type]
+        state["version"] = version
+    if "kind" not in state:  # registration not seen yet: nobody to decide for
+        return None
+    return CustomerSnapshot(**state)
+
+
+class InMemoryCustomerDirectory:
+    """For unit tests: envelopes applied the same way as the PostgreSQL view."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, dict[int, tuple[int, str, dict[str, Any]]]] = {}
+
+    def apply(self, envelope: Envelope) -> None:
+        if envelope.aggregate_type != "Customer":
+            return
+        kept = self.events.setdefault(envelope.aggregate_id, {})
+        kept.setdefault(
+            envelope.aggregate_version, (envelope.aggregate_version, envelope.event_type, envelope.data)
+        )
+
+    def get(self, customer_id: str) -> CustomerSnapshot | None:
+        return fold(customer_id, self.events.get(customer_id, {}).values())
+
+    def branches(self) -> list[str]:
+        return sorted(cid for cid in self.events if (c := self.get(cid)) is not None and c.kind == "branch")
+
+
+class PostgresCustomerDirectory:
+    """Reads ``orders.customer_view`` from the (synchronous) application's worker threads."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.pool = ConnectionPool(
+            settings.postgres_dsn,
+            connection_class=Connection[DictRow],
+            min_size=1,
+            max_size=4,
+            kwargs={"row_factory": dict_row},
+            open=False,  # opened on first use: printing the contract document needs no database
+        )
+        self._open_lock = threading.Lock()
+
+    def _connection(self) -> contextlib.AbstractContextManager[Connection[DictRow]]:
+        with self._open_lock:
+            if self.pool.closed:
+                self.pool.open()
+        return self.pool.connection()
+
+    def get(self, customer_id: str) -> CustomerSnapshot | None:
+        with self._connection() as conn:
+            try:
+                row = conn.execute(
+                    f'SELECT * FROM "{SCHEMA}".customer_view WHERE customer_id = %s', (customer_id,)
+                ).fetchone()
+            except Exception:  # the view is not built yet (or being rebuilt): nobody is known
+                conn.rollback()
+                return None
+        return CustomerSnapshot(**dict(row)) if row else None
+
+    def branches(self) -> list[str]:
+        with self._connection() as conn:
+            try:
+                rows = conn.execute(
+                    f'SELECT customer_id FROM "{SCHEMA}".customer_view WHERE kind = %s ORDER BY customer_id',
+                    ("branch",),
+                ).fetchall()
+            except Exception:  # the view is not built yet
+                conn.rollback()
+                return []
+        return [row["customer_id"] for row in rows]
+
+    def close(self) -> None:
+        if not self.pool.closed:
+            self.pool.close()
+
+
+ContractHook = Callable[[str], Awaitable[None]]
+
+
+class CustomerViewProjector:
+    """Writes the view from customer envelopes; after commit, tells the application of signed contracts."""
+
+    def __init__(self, settings: Settings, on_contract_signed: ContractHook | None = None) -> None:
+        self.settings = settings
+        self.on_contract_signed = on_contract_signed
+        self.pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        self.pool = await asyncpg.create_pool(self.settings.postgres_dsn, min_size=1, max_size=2)
+        async with self.pool.acquire() as conn:
+            await ensure_tables(conn)
+
+    async def close(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
+
+    async def handle(self, envelopes: Sequence[Envelope]) -> None:
+        assert self.pool is not None
+        customer_events = [e for e in envelopes if e.aggregate_type == "Customer"]
+        if customer_events:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.executemany(
+                    f'INSERT INTO "{SCHEMA}".customer_events (customer_id, version, event_type, data) '
+                    "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    [
+                        (e.aggregate_id, e.aggregate_version, e.event_type, json.dumps(e.data))
+                        for e in customer_events
+                    ],
+                )
+                for customer_id in sorted({e.aggregate_id for e in customer_events}):
+                    await self._refold(conn, customer_id)
+        if self.on_contract_signed is not None:
+            # after commit, and again on redelivery: releasing is idempotent on the application side
+            for customer_id in sorted(
+                {e.aggregate_id for e in customer_events if e.event_type == "ContractSigned"}
+            ):
+                await self.on_contract_signed(customer_id)
+
+    async def _refold(self, conn: asyncpg.Connection, customer_id: str) -> None:
+        rows = await conn.fetch(
+            f'SELECT version, event_type, data FROM "{SCHEMA}".customer_events WHERE customer_id = $1',
+            customer_id,
+        )
+        snapshot = fold(customer_id, [(r["version"], r["event_type"], json.loads(r["data"])) for r in rows])
+        if snapshot is None:
+            return
+        await conn.execute(
+            f'INSERT INTO "{SCHEMA}".customer_view (customer_id, kind, region, salesperson_id, status, '
+            "credit_limit, contract_valid_from, contract_valid_to, capital_limit, version) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (customer_id) DO UPDATE SET "
+            "kind = EXCLUDED.kind, region = EXCLUDED.region, salesperson_id = EXCLUDED.salesperson_id, "
+            "status = EXCLUDED.status, credit_limit = EXCLUDED.credit_limit, "
+            "contract_valid_from = EXCLUDED.contract_valid_from, "
+            "contract_valid_to = EXCLUDED.contract_valid_to, "
+            "capital_limit = EXCLUDED.capital_limit, version = EXCLUDED.version",
+            snapshot.customer_id,
+            snapshot.kind,
+            snapshot.region,
+            snapshot.salesperson_id,
+            snapshot.status,
+            snapshot.credit_limit,
+            snapshot.contract_valid_from,
+            snapshot.contract_valid_to,
+            snapshot.capital_limit,
+            snapshot.version,
+        )
+
+
+async def ensure_tables(conn: asyncpg.Connection) -> None:
+    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"')
+    await conn.execute(
+        f'CREATE TABLE IF NOT EXISTS "{SCHEMA}".customer_events ('
+        "customer_id text NOT NULL, version integer NOT NULL, event_type text NOT NULL, data jsonb NOT NULL, "
+        "PRIMARY KEY (customer_id, version))"
+    )
+    await conn.execute(
+        f'CREATE TABLE IF NOT EXISTS "{SCHEMA}".customer_view ('
+        "customer_id text PRIMARY KEY, kind text NOT NULL, region text NOT NULL, "
+        "salesperson_id text NOT NULL, "
+        "status text NOT NULL, credit_limit numeric(16, 2) NOT NULL, contract_valid_from date, "
+        "contract_valid_to date, capital_limit numeric(16, 2), version integer NOT NULL)"
+    )
+
+
+async def drop_view(settings: Settings, nc: NATS) -> None:
+    """Forget the view: drop its tables and the durable consumer, so the next run rebuilds it from the bus."""
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        await conn.execute(f'DROP TABLE IF EXISTS "{SCHEMA}".customer_view, "{SCHEMA}".customer_events')
+    finally:
+        await conn.close()
+    with contextlib.suppress(Exception):  # no consumer yet: nothing to forget
+        await nc.jetstream().delete_consumer(
+            stream_name(settings.namespace, SOURCE), f"{CONSUMER_NAME}-{SOURCE}"
+        )
+
+
+async def run_customer_view(
+    nc: NATS, settings: Settings, stop: asyncio.Event, on_contract_signed: ContractHook | None = None
+) -> None:
+    """Keep the view up to date until ``stop``."""
+    projector = CustomerViewProjector(settings, on_contract_signed)
+    await projector.open()
+    consumer = DurableConsumer(nc, settings, CONSUMER_NAME, SOURCE, projector.handle)
+    try:
+        await consumer.run(stop)
+    finally:
+        await projector.close()

@@ -1,0 +1,230 @@
+"""Orders across restarts and racing instances: hold expiry picks up where it left off and never acts
+twice (O9); racing holds never oversell (O8/O9); the customer view is rebuilt from the bus after its
+tables are dropped, and then decides the same (O4, O6)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import pytest
+from nats.aio.client import Client as NATS
+
+from services.orders.application import OrdersApplication
+from services.orders.commands import GetProduct, ReserveGoods
+from services.orders.customer_view import CustomerViewProjector, PostgresCustomerDirectory, drop_view
+from shared.clock import FixedClock
+from shared.contracts import Actor, Role
+from shared.errors import DomainError
+from shared.settings import Settings
+from shared.store import ensure_database
+from tests.conftest import Requester, drop_database, unique_settings, wait_for
+from tests.integration.test_orders_support import SALES, SYSTEM, Orders, customers_running, orders_running
+
+pytestmark = pytest.mark.integration
+
+START = datetime(2026, 11, 10, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def settings() -> Iterator[Settings]:
+    value = unique_settings(hold_expiry_check_seconds=0.2)
+    yield value
+    drop_database(value)
+
+
+def stored_event_types(app: OrdersApplication, aggregate_id: str) -> list[str]:
+    return [e.topic.rsplit(".", 1)[-1] for e in app.recorder.select_events(UUID(aggregate_id))]
+
+
+async def test_o9_hold_expires_after_a_process_restart_and_never_twice(
+    settings: Settings, nc: NATS, request_: Requester
+) -> None:
+    clock = FixedClock(START)
+    orders = Orders(request_)
+    async with customers_running(settings, clock):
+        async with orders_running(settings, clock):
+            dealer = await orders.customer()
+            product = await orders.product(quantity=10)
+            hold = await orders.ok(
+                "reserve_goods",
+                {
+                    "actor": SALES,
+                    "customer_id": dealer,
+                    "product_code": product,
+                    "quantity": 6,
+                    "deposit": "60.00",
+                },
+            )
+        # the service is down when the hold falls due
+        clock.advance(timedelta(hours=72))
+        first, second = (
+            OrdersApplication(settings, clock, PostgresCustomerDirectory(settings)) for _ in range(2)
+        )
+        try:  # two expiry runs at once (two instances): one expires the hold, the other finds nothing to do
+            results = await asyncio.gather(
+                asyncio.to_thread(first.expire_due_reservations),
+                asyncio.to_thread(second.expire_due_reservations),
+            )
+            assert sorted(len(r) for r in results) == [0, 1]
+            assert first.expire_due_reservations() == []
+            assert stored_event_types(first, hold["id"]).count("ReservationExpired") == 1
+        finally:
+            first.close()
+            second.close()
+
+        async with orders_running(
+            settings, clock
+        ) as running:  # restarted: the job runs and finds nothing due
+            await asyncio.sleep(0.5)
+            assert (await orders.ok("expire_reservations", {"actor": SYSTEM})) == {"expired": []}
+            assert stored_event_types(running.app, hold["id"]).count("ReservationExpired") == 1
+            stock = await orders.query("get_product", {"product_code": product})
+            assert (stock["on_hand"], stock["available"]) == (10, 10)  # released once, not twice
+            assert (await orders.query("get_account", {"customer_id": dealer}))["credit"] == "60.00"
+
+            # a hold made now and the process restarted before it is due: the new process expires it
+            late = await orders.ok(
+                "reserve_goods",
+                {
+                    "actor": SALES,
+                    "customer_id": dealer,
+                    "product_code": product,
+                    "quantity": 2,
+                    "deposit": "20.00",
+                },
+            )
+        clock.advance(timedelta(hours=72))
+        async with orders_running(settings, clock) as running:
+
+            async def expired() -> bool:
+                return (await orders.query("get_reservation", {"reservation_id": late["id"]}))[
+                    "status"
+                ] == "expired"
+
+            await wait_for(expired)
+            assert stored_event_types(running.app, late["id"]).count("ReservationExpired") == 1
+
+
+async def test_orders_customer_view_rebuilt_from_the_bus_decides_the_same(
+    settings: Settings, nc: NATS, request_: Requester
+) -> None:
+    clock = FixedClock(START)
+    orders = Orders(request_)
+    async with customers_running(settings, clock):
+        async with orders_running(settings, clock):
+            contracted = await orders.customer("dealer", credit_limit="500")
+            uncontracted = await orders.customer("dealer", contract=False)
+            product = await orders.product(quantity=100)
+            before = [
+                await orders.query("get_customer_view", {"customer_id": c})
+                for c in (contracted, uncontracted)
+            ]
+            decided = [
+                (await orders.order(contracted, product, quantity=5))["status"],
+                (await orders.order(contracted, product, quantity=6))["status"],  # 600 > credit limit 500
+                (await orders.order(uncontracted, product, quantity=1))["status"],
+            ]
+            assert decided == ["accepted", "on_hold", "pending_contract"]
+
+        await drop_view(settings, nc)
+        async with orders_running(settings, clock):
+            for customer_id, view in zip((contracted, uncontracted), before, strict=True):
+                await orders.known(customer_id, view["version"])
+            after = [
+                await orders.query("get_customer_view", {"customer_id": c})
+                for c in (contracted, uncontracted)
+            ]
+            assert after == before
+            again = [
+                (await orders.order(contracted, product, quantity=5))["status"],
+                (await orders.order(uncontracted, product, quantity=1))["status"],
+            ]
+            assert again == ["accepted", "pending_contract"]
+
+
+async def test_orders_customer_view_in_postgres_tolerates_redelivery_and_out_of_order(
+    settings: Settings, nc: NATS
+) -> None:
+    from tests.unit.test_orders_domain import customer_events, envelope
+
+    ensure_database(settings, ["orders"])
+    signed: list[str] = []
+
+    async def on_contract(customer_id: str) -> None:
+        signed.append(customer_id)
+
+    projector = CustomerViewProjector(settings, on_contract)
+    await projector.open()
+    directory = PostgresCustomerDirectory(settings)
+    try:
+        events = [*customer_events("c-ooo"), envelope("c-ooo", 5, "CustomerSuspended", {"reason": "x"})]
+        await projector.handle([events[4], events[2]])  # suspension and approval before the registration
+        assert directory.get("c-ooo") is None  # nobody to decide for until the registration arrives
+        await projector.handle([events[0], events[3], events[4]])
+        await projector.handle([events[1], events[0]])
+        snapshot = directory.get("c-ooo")
+        assert snapshot is not None
+        assert (snapshot.status, snapshot.credit_limit, snapshot.version) == (
+            "suspended",
+            Decimal("1000.00"),
+            5,
+        )
+        assert snapshot.contract_valid_to == date(2026, 12, 31)
+        assert signed == ["c-ooo"]
+    finally:
+        directory.close()
+        await projector.close()
+
+
+async def test_o9_holds_that_race_on_the_last_units_conflict_and_the_loser_is_refused(
+    settings: Settings, nc: NATS, request_: Requester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both holds decide on the same stock before either saves: the product's version makes one lose."""
+    clock = FixedClock(START)
+    orders = Orders(request_)
+    async with customers_running(settings, clock), orders_running(settings, clock):
+        dealer = await orders.customer()
+        product = await orders.product(quantity=3)
+    barrier = threading.Barrier(2, timeout=10)
+    calls: list[str] = []
+    original = OrdersApplication._hold_book
+
+    def hold_book_after_both_decided(self: OrdersApplication, meta: Any) -> Any:
+        calls.append(threading.current_thread().name)
+        if calls.count(threading.current_thread().name) == 1:
+            barrier.wait()  # both have allocated the same 3 units on their own copy of the product
+        return original(self, meta)
+
+    monkeypatch.setattr(OrdersApplication, "_hold_book", hold_book_after_both_decided)
+    apps = [OrdersApplication(settings, clock, PostgresCustomerDirectory(settings)) for _ in range(2)]
+    hold = ReserveGoods(
+        actor=Actor(id="sp-1", role=Role.SALESPERSON),
+        customer_id=dealer,
+        product_code=product,
+        quantity=3,
+        deposit=Decimal("30"),
+    )
+
+    def attempt(app: OrdersApplication) -> str:
+        try:
+            app.reserve_goods(hold)
+        except DomainError as error:
+            return f"refused {error.rule}, available {error.details['available']}"
+        return "reserved"
+
+    try:
+        outcomes = await asyncio.gather(*(asyncio.to_thread(attempt, app) for app in apps))
+        # both passed the barrier having seen 3 available: the loser was refused on deciding again
+        assert len(calls) == 2
+        assert sorted(outcomes) == ["refused O9, available 0", "reserved"]
+        stock = apps[0].get_product(GetProduct(product_code=product))
+        assert (stock["on_hand"], stock["available"]) == (3, 0)
+    finally:
+        for app in apps:
+            app.close()

@@ -1,0 +1,183 @@
+"""Helpers for the orders integration tests: the customers and orders services in-process, and data set-up."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from services.customers.api import register as register_customers
+from services.customers.application import CustomersApplication
+from services.orders.api import register as register_orders
+from services.orders.application import OrdersApplication
+from services.orders.customer_view import PostgresCustomerDirectory
+from services.orders.main import background
+from shared.clock import FixedClock
+from shared.settings import Settings
+from shared.store import ensure_database
+from tests.conftest import Requester, service_running, wait_for
+
+SALES = {"id": "sp-1", "role": "salesperson"}
+SALES_MANAGER = {"id": "sm-1", "role": "sales_manager"}
+SUPERVISOR = {"id": "sup-1", "role": "sales_supervisor"}
+REGIONAL = {"id": "rm-1", "role": "regional_manager"}
+MARKETING = {"id": "md-1", "role": "marketing_director"}
+GM = {"id": "gm-1", "role": "general_manager"}
+FINANCE = {"id": "fin-1", "role": "finance"}
+PRODUCTION = {"id": "prod-1", "role": "production"}
+BRANCH_MANAGER = {"id": "bm-1", "role": "branch_manager"}
+SYSTEM = {"id": "scheduler", "role": "system"}
+
+
+@contextlib.asynccontextmanager
+async def customers_running(settings: Settings, clock: FixedClock) -> AsyncIterator[Any]:
+    ensure_database(settings, ["customers"])
+    async with service_running(
+        CustomersApplication(settings, clock), register_customers, settings
+    ) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def orders_running(settings: Settings, clock: FixedClock) -> AsyncIterator[Any]:
+    """The orders service as main.py runs it: routes, relay, customer view, hold expiry job."""
+    ensure_database(settings, ["orders"])
+    app = OrdersApplication(settings, clock, PostgresCustomerDirectory(settings))
+    async with service_running(app, register_orders, settings, extra=background) as running:
+        yield running
+
+
+@dataclass
+class Orders:
+    request_: Requester
+
+    async def cmd(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self.request_("orders", "cmd", name, body)
+
+    async def ok(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        reply = await self.cmd(name, body)
+        assert reply["ok"], reply
+        return reply["result"]
+
+    async def query(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        reply = await self.request_("orders", "query", name, body)
+        assert reply["ok"], reply
+        return reply["result"]
+
+    async def refused(self, name: str, body: dict[str, Any], rule: str) -> dict[str, Any]:
+        reply = await self.cmd(name, body)
+        assert not reply["ok"], reply
+        assert reply["error"]["rule"] == rule, reply
+        return reply["error"]
+
+    async def product(self, quantity: int = 0, price: str = "100.00", in_production: bool = True) -> str:
+        code = f"P-{uuid.uuid4().hex[:8].upper()}"
+        await self.ok(
+            "list_product",
+            {
+                "actor": GM,
+                "product_code": code,
+                "name": "gate valve",
+                "spec": "DN50",
+                "list_price": price,
+                "standard_cost": "60.00",
+                "in_production": in_production,
+            },
+        )
+        if quantity:
+            await self.ok("receive_stock", {"actor": PRODUCTION, "product_code": code, "quantity": quantity})
+        return code
+
+    async def customer(
+        self,
+        kind: str = "dealer",
+        credit_limit: str = "1000000",
+        contract: bool = True,
+        capital_limit: str | None = None,
+    ) -> str:
+        """Registered, investigated, approved (and contracted / limited); known to orders' view."""
+
+        async def customers(name: str, body: dict[str, Any]) -> dict[str, Any]:
+            reply = await self.request_("customers", "cmd", name, body)
+            assert reply["ok"], reply
+            return reply["result"]
+
+        registered = await customers("register_prospect", prospect(kind))
+        customer_id = registered["customer_id"]
+        await customers(
+            "investigate_credit",
+            {"actor": FINANCE, "customer_id": customer_id, "rating": "good", "credit_limit": credit_limit},
+        )
+        result = await customers("approve_customer", {"actor": SUPERVISOR, "customer_id": customer_id})
+        if contract:
+            result = await self.sign_contract(customer_id)
+        if capital_limit is not None:
+            result = await customers(
+                "set_capital_limit",
+                {"actor": MARKETING, "customer_id": customer_id, "capital_limit": capital_limit},
+            )
+        await self.known(customer_id, result["version"])
+        return customer_id
+
+    async def sign_contract(
+        self, customer_id: str, valid_from: str = "2026-01-01", valid_to: str = "2027-12-31"
+    ) -> Any:
+        reply = await self.request_(
+            "customers",
+            "cmd",
+            "sign_contract",
+            {
+                "actor": REGIONAL,
+                "customer_id": customer_id,
+                "contract_number": f"HT-{customer_id[:8]}",
+                "valid_from": valid_from,
+                "valid_to": valid_to,
+            },
+        )
+        assert reply["ok"], reply
+        return reply["result"]
+
+    async def known(self, customer_id: str, version: int) -> None:
+        """Wait until orders' customer view has caught up with the customer's version."""
+
+        async def caught_up() -> bool:
+            reply = await self.request_("orders", "query", "get_customer_view", {"customer_id": customer_id})
+            return reply["ok"] and reply["result"]["version"] >= version
+
+        await wait_for(caught_up)
+
+    async def order(
+        self, customer_id: str, product: str, quantity: int = 1, actor: dict[str, str] = SALES, **line: Any
+    ) -> dict[str, Any]:
+        return await self.ok(
+            "place_order",
+            {
+                "actor": actor,
+                "customer_id": customer_id,
+                "channel": "phone",
+                "lines": [{"product_code": product, "quantity": quantity, **line}],
+            },
+        )
+
+
+def prospect(kind: str) -> dict[str, Any]:
+    return {
+        "actor": SALES,
+        "kind": kind,
+        "region": "EAST",
+        "salesperson_id": "sp-1",
+        "company_name": "杭州华顺贸易有限公司",
+        "founding_date": "2012-05-01",
+        "legal_representative": "王伟",
+        "registered_capital": "5000000.00",
+        "address": "杭州市西湖区文三路 1 号",
+        "phone": "0571-88000000",
+        "business_scale": "medium",
+        "staff_count": 120,
+        "annual_sales": "30000000.00",
+        "main_products": ["valves"],
+        "preferred_payment_terms": "30 days",
+        "bank": "ICBC Hangzhou",
+    }
