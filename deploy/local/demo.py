@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from nats.aio.client import Client as NATS
 
@@ -55,7 +57,9 @@ class Client:
     async def query(self, service: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         return await self.send(service, "query", name, body)
 
-    async def until(self, service: str, name: str, body: dict[str, Any], check: Any, timeout: float = 30.0) -> Any:
+    async def until(
+        self, service: str, name: str, body: dict[str, Any], check: Any, timeout: float = 30.0
+    ) -> Any:
         """Ask a query until ``check(reply)`` holds: the read sides follow the events asynchronously."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
@@ -108,26 +112,48 @@ async def onboard(client: Client, demo: Demo, year: int) -> None:
     await client.cmd(
         "orders",
         "list_product",
-        {"actor": GM, "product_code": PRODUCT, "name": "Pressure valve", "spec": "DN100",
-         "list_price": LIST_PRICE, "standard_cost": "780.00"},
+        {
+            "actor": GM,
+            "product_code": PRODUCT,
+            "name": "Pressure valve",
+            "spec": "DN100",
+            "list_price": LIST_PRICE,
+            "standard_cost": "780.00",
+        },
     )
-    await client.cmd("orders", "receive_stock", {"actor": PRODUCTION, "product_code": PRODUCT, "quantity": 500})
+    await client.cmd(
+        "orders", "receive_stock", {"actor": PRODUCTION, "product_code": PRODUCT, "quantity": 500}
+    )
 
-    dealer = await client.cmd("customers", "register_prospect", application("dealer", "杭州华顺贸易有限公司", "EAST"))
+    dealer = await client.cmd(
+        "customers", "register_prospect", application("dealer", "杭州华顺贸易有限公司", "EAST")
+    )
     demo.dealer_id = dealer["customer_id"]
     await client.cmd(
         "customers",
         "investigate_credit",
-        {"actor": FINANCE, "customer_id": demo.dealer_id, "rating": "good", "credit_limit": "500000.00",
-         "notes": "bank references good, no overdue history"},
+        {
+            "actor": FINANCE,
+            "customer_id": demo.dealer_id,
+            "rating": "good",
+            "credit_limit": "500000.00",
+            "notes": "bank references good, no overdue history",
+        },
     )
-    approved = await client.cmd("customers", "approve_customer", {"actor": SUPERVISOR, "customer_id": demo.dealer_id})
+    approved = await client.cmd(
+        "customers", "approve_customer", {"actor": SUPERVISOR, "customer_id": demo.dealer_id}
+    )
     demo.dealer_code = approved["code"]
     await client.cmd(
         "customers",
         "sign_contract",
-        {"actor": REGIONAL, "customer_id": demo.dealer_id, "contract_number": f"HT-{year}-0001",
-         "valid_from": f"{year}-01-01", "valid_to": f"{year + 1}-12-31"},
+        {
+            "actor": REGIONAL,
+            "customer_id": demo.dealer_id,
+            "contract_number": f"HT-{year}-0001",
+            "valid_from": f"{year}-01-01",
+            "valid_to": f"{year + 1}-12-31",
+        },
     )
 
     branch = await client.cmd("customers", "register_prospect", application("branch", "宁波分公司", "EAST"))
@@ -154,30 +180,52 @@ def knows(customer_id: str, field_name: str) -> Any:
 
 async def trade(client: Client, demo: Demo) -> None:
     """Orders and holds, once orders' own view of the customers has caught up with their events."""
-    await client.until("orders", "get_customer_view", {"customer_id": demo.dealer_id}, knows(demo.dealer_id, "contract_valid_to"))
-    await client.until("orders", "get_customer_view", {"customer_id": demo.branch_id}, knows(demo.branch_id, "capital_limit"))
+    await client.until(
+        "orders",
+        "get_customer_view",
+        {"customer_id": demo.dealer_id},
+        knows(demo.dealer_id, "contract_valid_to"),
+    )
+    await client.until(
+        "orders", "get_customer_view", {"customer_id": demo.branch_id}, knows(demo.branch_id, "capital_limit")
+    )
     order = await client.cmd(
         "orders",
         "place_order",
-        {"actor": SALESPERSON, "customer_id": demo.dealer_id, "channel": "phone",
-         "lines": [{"product_code": PRODUCT, "quantity": 10, "unit_price": LIST_PRICE}],
-         "idempotency_key": f"demo-order-{demo.dealer_id}"},
+        {
+            "actor": SALESPERSON,
+            "customer_id": demo.dealer_id,
+            "channel": "phone",
+            "lines": [{"product_code": PRODUCT, "quantity": 10, "unit_price": LIST_PRICE}],
+            "idempotency_key": f"demo-order-{demo.dealer_id}",
+        },
     )
     demo.order_amount = order["total_amount"]
-    demo.notes.append(f"order {order.get('order_number', order['id'])}: {order['status']}, {order['total_amount']} CNY")
+    demo.notes.append(
+        f"order {order.get('order_number', order['id'])}: {order['status']}, {order['total_amount']} CNY"
+    )
     hold = await client.cmd(
         "orders",
         "reserve_goods",
-        {"actor": SALESPERSON, "customer_id": demo.dealer_id, "product_code": PRODUCT, "quantity": 5,
-         "deposit": "600.00"},
+        {
+            "actor": SALESPERSON,
+            "customer_id": demo.dealer_id,
+            "product_code": PRODUCT,
+            "quantity": 5,
+            "deposit": "600.00",
+        },
     )
     demo.deposit = "600.00"
     demo.notes.append(f"hold {hold['id']}: 5 × {PRODUCT}, deposit 600.00, expires {hold.get('expires_at')}")
     branch_order = await client.cmd(
         "orders",
         "place_order",
-        {"actor": {"id": "sp-branch", "role": "salesperson"}, "customer_id": demo.branch_id, "channel": "branch",
-         "lines": [{"product_code": PRODUCT, "quantity": 20, "unit_price": LIST_PRICE}]},
+        {
+            "actor": {"id": "sp-branch", "role": "salesperson"},
+            "customer_id": demo.branch_id,
+            "channel": "branch",
+            "lines": [{"product_code": PRODUCT, "quantity": 20, "unit_price": LIST_PRICE}],
+        },
     )
     demo.branch_order_amount = branch_order["total_amount"]
     demo.notes.append(f"branch order: {branch_order['status']}, {branch_order['total_amount']} CNY")
@@ -188,18 +236,31 @@ async def complain(client: Client, demo: Demo) -> None:
     complaint = await client.cmd(
         "complaints",
         "log_complaint",
-        {"actor": {"id": "cs-lin", "role": "sales_supervisor"}, "complaint_type": "service",
-         "customer_id": demo.dealer_id, "staff_id": SALESPERSON["id"], "assigned_to": VP["id"],
-         "assigned_role": "sales_vp", "description": "销售人员态度恶劣 / rude to the customer on the phone"},
+        {
+            "actor": {"id": "cs-lin", "role": "sales_supervisor"},
+            "complaint_type": "service",
+            "customer_id": demo.dealer_id,
+            "staff_id": SALESPERSON["id"],
+            "assigned_to": VP["id"],
+            "assigned_role": "sales_vp",
+            "description": "销售人员态度恶劣 / rude to the customer on the phone",
+        },
     )
     verified = await client.cmd(
         "complaints",
         "verify_complaint",
-        {"actor": VP, "complaint_id": complaint["complaint_id"], "valid": True, "severity": "moderate",
-         "cause": "confirmed by call recording"},
+        {
+            "actor": VP,
+            "complaint_id": complaint["complaint_id"],
+            "valid": True,
+            "severity": "moderate",
+            "cause": "confirmed by call recording",
+        },
     )
     demo.fine = "150.00"
-    demo.notes.append(f"complaint {complaint['complaint_id']}: verified {verified.get('status')}, fine 150.00")
+    demo.notes.append(
+        f"complaint {complaint['complaint_id']}: verified {verified.get('status')}, fine 150.00"
+    )
 
 
 async def run_flow(client: Client, year: int) -> Demo:
@@ -210,18 +271,30 @@ async def run_flow(client: Client, year: int) -> Demo:
     return demo
 
 
+def reporting_period(at: datetime) -> str:
+    """R1 as the contract states it: period M runs from the 29th of M-1 to the 28th of M, Shanghai time."""
+    local = at.astimezone(ZoneInfo("Asia/Shanghai"))
+    if local.day >= 29:
+        local = (local.replace(day=28) + timedelta(days=7)).replace(day=1)
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+def has_rows(answer: dict[str, Any]) -> bool:
+    return bool(answer["ok"] and answer["result"].get("rows"))
+
+
 async def run_demo(nc: NATS, namespace: str) -> str:
     """Run the flow and return what to show: the monthly distributor and branch projections."""
-    from datetime import UTC, datetime
-
     client = Client(nc, namespace)
-    demo = await run_flow(client, datetime.now(UTC).year)
+    now = datetime.now(UTC)
+    demo = await run_flow(client, now.year)
     lines = ["[salesops] demo flow loaded:", *(f"  {note}" for note in demo.notes)]
+    period = reporting_period(now)
     dealer = await client.until(
-        "reporting", "distributor_monthly", {"customer_id": demo.dealer_id}, lambda a: a["ok"] and a["result"].get("rows")
+        "reporting", "distributor_monthly", {"period": period, "customer_id": demo.dealer_id}, has_rows
     )
     branch = await client.until(
-        "reporting", "branch_monthly", {"customer_id": demo.branch_id}, lambda a: a["ok"] and a["result"].get("rows")
+        "reporting", "branch_monthly", {"period": period, "customer_id": demo.branch_id}, has_rows
     )
     lines.append(f"  distributor projection: {json.dumps(dealer['result']['rows'][0], ensure_ascii=False)}")
     lines.append(f"  branch projection:      {json.dumps(branch['result']['rows'][0], ensure_ascii=False)}")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import secrets
 import signal
 import sys
 from pathlib import Path
@@ -22,7 +24,9 @@ from shared.store import ensure_database
 async def main() -> int:
     settings = Settings()
     ensure_database(settings, list(SERVICES))
-    processes = ServiceProcesses({}, Path(ROOT, ".state", "logs"))
+    # The dashboard's reads need a token: make one for this run unless one is configured.
+    token = os.environ.get("SALESOPS_REPORTING_TOKEN") or secrets.token_urlsafe(24)
+    processes = ServiceProcesses({"SALESOPS_REPORTING_TOKEN": token}, Path(ROOT, ".state", "logs"))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -38,8 +42,8 @@ async def main() -> int:
         print(summary)
         print(
             "[salesops] where to look:\n"
-            f"  dashboard and reports:  http://{settings.http_host}:{settings.http_port}/\n"
-            f"  commands / queries:     NATS request/reply on {settings.namespace}.<service>.cmd.* / .query.*\n"
+            f"  dashboard and reports:  http://{settings.http_host}:{settings.http_port}/  (token {token})\n"
+            f"  commands / queries:     NATS request/reply, {settings.namespace}.<service>.cmd.* / .query.*\n"
             f"  events:                 JetStream streams {settings.namespace.upper()}_<SERVICE>\n"
             "  contracts:              docs/asyncapi/*.json\n"
             "  audit trail:            .venv/bin/python -m services.reporting.cli audit <aggregate id>\n"

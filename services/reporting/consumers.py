@@ -13,12 +13,15 @@ from collections.abc import Sequence
 import asyncpg
 from nats.aio.client import Client as NATS
 
-from services.reporting.projections import SOURCES, record
+from services.reporting.projections import SOURCES, analyze, record
 from shared.consumer import DurableConsumer
 from shared.contracts import Envelope
 from shared.settings import Settings
 
 DURABLE_PREFIX = "reporting"
+# Fresh projection tables have no planner statistics until autovacuum gets to them (up to a minute):
+# reports then pick nested loops over hundreds of rows. Refresh the statistics every so many events.
+ANALYZE_EVERY = 1000
 
 
 class BatchRecorder:
@@ -28,10 +31,21 @@ class BatchRecorder:
         self.pool = pool
         self.settings = settings
         self.applied = 0
+        self.since_analyze = 0
+        self.analyzing = False
 
     async def __call__(self, envelopes: Sequence[Envelope]) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            self.applied += await record(conn, envelopes, self.settings.period_mode)
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                applied = await record(conn, envelopes, self.settings.period_mode)
+            self.applied += applied
+            self.since_analyze += applied
+            if self.since_analyze >= ANALYZE_EVERY and not self.analyzing:
+                self.analyzing, self.since_analyze = True, 0
+                try:
+                    await analyze(conn)
+                finally:
+                    self.analyzing = False
 
 
 def make_consumers(

@@ -64,7 +64,7 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.source_position (
 );
 CREATE SCHEMA IF NOT EXISTS {BUILD_SCHEMA};
 """
-# Before 2.x the log lives forever: rules (R9, R10) read it, so nothing may update or delete its rows.
+# Rebuilds, as-of reports and audit trails (R9, R10) read the log: nothing may update or delete its rows.
 APPEND_ONLY_DDL = f"""
 CREATE OR REPLACE FUNCTION {SCHEMA}.event_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'reporting.event_log is append-only'; END $$;
@@ -90,6 +90,7 @@ PERIOD_COUNTERS = (
     "reorder_alerts",
     "match_rate_sum",
     "match_rate_count",
+    "orders_cancelled",
 )
 STAFF_COUNTERS = ("orders", "amount", "complaints", "penalties", "fines", "dismissals")
 PRODUCT_COUNTERS = ("quantity", "amount")
@@ -104,9 +105,18 @@ DIM_GROUPS: dict[str, tuple[str, ...]] = {
     "credit": ("credit_limit", "credit_rating"),
 }
 DIM_TYPES = {
-    "kind": "text", "region": "text", "salesperson_id": "text", "company_name": "text",
-    "registered_at": "timestamptz", "status": "text", "code": "text", "approved_at": "timestamptz",
-    "grade": "text", "capital_limit": "numeric(18,2)", "credit_limit": "numeric(18,2)", "credit_rating": "text",
+    "kind": "text",
+    "region": "text",
+    "salesperson_id": "text",
+    "company_name": "text",
+    "registered_at": "timestamptz",
+    "status": "text",
+    "code": "text",
+    "approved_at": "timestamptz",
+    "grade": "text",
+    "capital_limit": "numeric(18,2)",
+    "credit_limit": "numeric(18,2)",
+    "credit_rating": "text",
 }
 
 
@@ -132,7 +142,8 @@ PROJECTIONS: dict[str, str] = {
         + ",\n    PRIMARY KEY (period, customer_id)\n)"
     ),
     "customer_product_period": (
-        "CREATE TABLE {s}.customer_product_period (\n    customer_id text NOT NULL,\n    period text NOT NULL,\n"
+        "CREATE TABLE {s}.customer_product_period (\n    customer_id text NOT NULL,\n"
+        "    period text NOT NULL,\n"
         "    product_code text NOT NULL,\n"
         + _counter_columns(PRODUCT_COUNTERS)
         + ",\n    PRIMARY KEY (period, customer_id, product_code)\n)"
@@ -142,6 +153,17 @@ PROJECTIONS: dict[str, str] = {
         + _counter_columns(STAFF_COUNTERS)
         + ",\n    PRIMARY KEY (period, staff_id)\n)"
     ),
+}
+COLUMNS: dict[str, list[str]] = {
+    "customers": [
+        "customer_id",
+        *(c for cols in DIM_GROUPS.values() for c in cols),
+        *(f"{g}_version" for g in DIM_GROUPS),
+    ],
+    "products": ["product_code", "name", "list_price", "standard_cost", "version"],
+    "customer_period": ["customer_id", "period", *PERIOD_COUNTERS],
+    "customer_product_period": ["customer_id", "period", "product_code", *PRODUCT_COUNTERS],
+    "staff_period": ["staff_id", "period", *STAFF_COUNTERS],
 }
 EXTRA_INDEXES = {"customer_period": ["CREATE INDEX ON {s}.customer_period (customer_id, period)"]}
 
@@ -153,8 +175,11 @@ async def init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
-async def ensure_schema(conn: asyncpg.Connection) -> None:
-    """Create the log and the live projection tables if missing (idempotent)."""
+async def ensure_schema(conn: asyncpg.Connection) -> list[str]:
+    """Create the log and the live projection tables if missing (idempotent). Returns the projections
+    whose live table has other columns than this code writes (made by an older version): they must be
+    rebuilt from the log before consuming (``main.open_pool`` does it)."""
+    stale = []
     async with conn.transaction():
         await conn.execute(f"SELECT pg_advisory_xact_lock({LOG_LOCK} + 1)")  # two processes starting at once
         await conn.execute(LOG_DDL)
@@ -163,9 +188,48 @@ async def ensure_schema(conn: asyncpg.Connection) -> None:
             exists = await conn.fetchval("SELECT to_regclass($1)", f"{SCHEMA}.{name}")
             if exists is None:
                 await create_projection(conn, SCHEMA, name)
+            elif await table_columns(conn, SCHEMA, name) != COLUMNS[name]:
+                stale.append(name)
+    return stale
 
 
-async def create_projection(conn: asyncpg.Connection, schema: str, name: str, temporary: bool = False) -> None:
+async def table_columns(conn: asyncpg.Connection, schema: str, name: str) -> list[str]:
+    return [
+        r["attname"]
+        for r in await conn.fetch(
+            "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass "
+            "AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            f"{schema}.{name}",
+        )
+    ]
+
+
+REBUILDS = "_rebuilds"  # a reserved source_position row: each swap counts one, so the version moves
+
+
+async def projections_version(conn: asyncpg.Connection) -> int:
+    """A number that grows with every committed change of the projections: each batch adds its event
+    count to ``source_position.events`` in its own transaction, and each rebuild swap adds one. Two
+    snapshots with the same number therefore see the same projections (a report cache key)."""
+    return int(await conn.fetchval(f"SELECT coalesce(sum(events), 0) FROM {SCHEMA}.source_position"))
+
+
+async def bump_version(conn: asyncpg.Connection) -> None:
+    await conn.execute(
+        f"INSERT INTO {SCHEMA}.source_position (service, position, events) VALUES ($1, 0, 1) "
+        "ON CONFLICT (service) DO UPDATE SET events = source_position.events + 1, updated_at = now()",
+        REBUILDS,
+    )
+
+
+async def analyze(conn: asyncpg.Connection, schema: str = SCHEMA) -> None:
+    """Refresh the planner's statistics of the projection tables."""
+    await conn.execute("ANALYZE " + ", ".join(f"{schema}.{name}" for name in PROJECTIONS))
+
+
+async def create_projection(
+    conn: asyncpg.Connection, schema: str, name: str, temporary: bool = False
+) -> None:
     ddl = PROJECTIONS[name].format(s=schema)
     if temporary:
         ddl = ddl.replace(f"CREATE TABLE {schema}.", "CREATE TEMP TABLE ", 1) + " ON COMMIT DROP"
@@ -191,19 +255,26 @@ class LoggedEvent:
 
 def from_envelope(envelope: Envelope) -> LoggedEvent:
     return LoggedEvent(
-        envelope.service, envelope.position, envelope.event_type, envelope.aggregate_id,
-        envelope.aggregate_version, envelope.occurred_at, envelope.data,
+        envelope.service,
+        envelope.position,
+        envelope.event_type,
+        envelope.aggregate_id,
+        envelope.aggregate_version,
+        envelope.occurred_at,
+        envelope.data,
     )
 
 
 LOG_COLUMNS = (
-    "service, position, event_id, event_type, schema_version, aggregate_type, aggregate_id, aggregate_version, "
+    "service, position, event_id, event_type, schema_version, aggregate_type, aggregate_id, "
+    "aggregate_version, "
     "occurred_at, actor_id, actor_role, correlation_id, causation_id, data"
 )
 INSERT_LOG = f"""
 INSERT INTO {SCHEMA}.event_log ({LOG_COLUMNS})
 SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[],
-                     $8::int[], $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[], $14::jsonb[])
+                     $8::int[], $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[],
+                     $14::jsonb[])
 ON CONFLICT (service, position) DO NOTHING
 RETURNING service, position
 """
@@ -216,9 +287,20 @@ async def record(conn: asyncpg.Connection, envelopes: Sequence[Envelope], mode: 
     columns: list[list[Any]] = [[] for _ in range(14)]
     for e in envelopes:
         values = (
-            e.service, e.position, e.event_id, e.event_type, e.schema_version, e.aggregate_type, e.aggregate_id,
-            e.aggregate_version, e.occurred_at, e.actor.id if e.actor else None,
-            e.actor.role.value if e.actor else None, e.correlation_id, e.causation_id, e.data,
+            e.service,
+            e.position,
+            e.event_id,
+            e.event_type,
+            e.schema_version,
+            e.aggregate_type,
+            e.aggregate_id,
+            e.aggregate_version,
+            e.occurred_at,
+            e.actor.id if e.actor else None,
+            e.actor.role.value if e.actor else None,
+            e.correlation_id,
+            e.causation_id,
+            e.data,
         )
         for column, value in zip(columns, values, strict=True):
             column.append(value)
@@ -242,7 +324,9 @@ async def record(conn: asyncpg.Connection, envelopes: Sequence[Envelope], mode: 
                 f"INSERT INTO {SCHEMA}.source_position (service, position, events) VALUES ($1, $2, $3) "
                 "ON CONFLICT (service) DO UPDATE SET position = GREATEST(source_position.position, $2), "
                 "events = source_position.events + $3, updated_at = now()",
-                service, top, count,
+                service,
+                top,
+                count,
             )
     return len(fresh)
 
@@ -305,7 +389,13 @@ class Projector:
         if e.service == "customers":
             cid = e.aggregate_id
             if t == "CustomerRegistered":
-                info = (d.get("kind"), d.get("region"), d.get("salesperson_id"), d.get("company_name"), e.occurred_at)
+                info = (
+                    d.get("kind"),
+                    d.get("region"),
+                    d.get("salesperson_id"),
+                    d.get("company_name"),
+                    e.occurred_at,
+                )
                 self._dim(cid, "info", v, info)
                 self._dim(cid, "status", v, ("prospect",))
             elif t == "CreditInvestigated":
@@ -324,8 +414,8 @@ class Projector:
             elif t == "CustomerReinstated":
                 self._dim(cid, "status", v, ("approved",))
         elif e.service == "orders":
-            cid = d.get("customer_id")
-            if t == "ProductListed":
+            cid = str(d.get("customer_id") or "")
+            if t in ("ProductListed", "ProductRelisted"):
                 code = d.get("product_code")
                 if code:
                     current = self.products.get(code)
@@ -337,13 +427,20 @@ class Projector:
                 self._add(cid, p, orders=1, ordered_amount=amount)
                 self._staff(d.get("salesperson_id"), p, orders=1, amount=amount)
                 # Version 0: a hint until the customer's own registration (version >= 1) arrives.
-                self._dim(cid, "info", 0, (d.get("customer_kind"), d.get("region"), d.get("salesperson_id"), None, None))
+                self._dim(
+                    cid,
+                    "info",
+                    0,
+                    (d.get("customer_kind"), d.get("region"), d.get("salesperson_id"), None, None),
+                )
                 for line in d.get("lines") or []:
                     code = line.get("product_code")
                     if cid and code:
                         row = self.products_sold.setdefault((str(cid), p, code), [Decimal(0), Decimal(0)])
                         row[0] += money(line.get("quantity"))
                         row[1] += money(line.get("amount"))
+            elif t == "OrderCancelled":
+                self._add(cid, p, orders_cancelled=1)
             elif t == "OrderShipped":
                 self._add(cid, p, shipped_amount=money(d.get("amount")))
             elif t == "PaymentReceived":
@@ -363,7 +460,7 @@ class Projector:
             elif t == "RequestListMatched":
                 self._add(cid, p, match_rate_sum=money(d.get("match_rate")), match_rate_count=1)
         elif e.service == "complaints":
-            cid = d.get("customer_id")
+            cid = str(d.get("customer_id") or "")
             if t == "ComplaintLogged":
                 kind = "quality_complaints" if d.get("complaint_type") == "quality" else "service_complaints"
                 self._add(cid, p, **{kind: 1})
@@ -379,31 +476,54 @@ class Projector:
         return self.only is None or name in self.only
 
     async def flush(self, conn: asyncpg.Connection, schema: str) -> None:
-        """Add what was aggregated to ``schema``'s tables (the caller holds the transaction), then reset."""
+        """Add what was aggregated to ``schema``'s tables (the caller holds the transaction), then reset.
+        Tables in a fixed order and rows sorted by key: concurrent batches (one consumer per source) lock
+        rows in the same order, so they wait for each other instead of deadlocking."""
         if self.periods and self._wants("customer_period"):
-            await _add_counters(conn, f"{schema}.customer_period", ("customer_id", "period"), PERIOD_COUNTERS,
-                                [(*k, *v) for k, v in self.periods.items()])
+            await _add_counters(
+                conn,
+                f"{schema}.customer_period",
+                ("customer_id", "period"),
+                PERIOD_COUNTERS,
+                [(*k, *v) for k, v in sorted(self.periods.items())],
+            )
         if self.products_sold and self._wants("customer_product_period"):
-            await _add_counters(conn, f"{schema}.customer_product_period", ("customer_id", "period", "product_code"),
-                                PRODUCT_COUNTERS, [(*k, *v) for k, v in self.products_sold.items()])
+            await _add_counters(
+                conn,
+                f"{schema}.customer_product_period",
+                ("customer_id", "period", "product_code"),
+                PRODUCT_COUNTERS,
+                [(*k, *v) for k, v in sorted(self.products_sold.items())],
+            )
         if self.staff and self._wants("staff_period"):
-            await _add_counters(conn, f"{schema}.staff_period", ("staff_id", "period"), STAFF_COUNTERS,
-                                [(*k, *v) for k, v in self.staff.items()])
+            await _add_counters(
+                conn,
+                f"{schema}.staff_period",
+                ("staff_id", "period"),
+                STAFF_COUNTERS,
+                [(*k, *v) for k, v in sorted(self.staff.items())],
+            )
         if self.dims and self._wants("customers"):
             await _upsert_dims(conn, schema, self.dims)
         if self.products and self._wants("products"):
             await conn.executemany(
-                f"INSERT INTO {schema}.products AS p (product_code, name, list_price, standard_cost, version) "
+                f"INSERT INTO {schema}.products AS p "
+                "(product_code, name, list_price, standard_cost, version) "
                 "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (product_code) DO UPDATE SET "
-                "name = EXCLUDED.name, list_price = EXCLUDED.list_price, standard_cost = EXCLUDED.standard_cost, "
+                "name = EXCLUDED.name, list_price = EXCLUDED.list_price, "
+                "standard_cost = EXCLUDED.standard_cost, "
                 "version = EXCLUDED.version WHERE EXCLUDED.version > p.version",
-                [(code, *values, version) for code, (version, values) in self.products.items()],
+                [(code, *values, version) for code, (version, values) in sorted(self.products.items())],
             )
         self.periods, self.products_sold, self.staff, self.dims, self.products = {}, {}, {}, {}, {}
 
 
 async def _add_counters(
-    conn: asyncpg.Connection, table: str, keys: tuple[str, ...], counters: tuple[str, ...], rows: list[tuple[Any, ...]]
+    conn: asyncpg.Connection,
+    table: str,
+    keys: tuple[str, ...],
+    counters: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
 ) -> None:
     columns = ", ".join((*keys, *counters))
     params = ", ".join(f"${i}" for i in range(1, len(keys) + len(counters) + 1))
@@ -418,7 +538,9 @@ async def _add_counters(
 DIM_COLUMNS = [col for cols in DIM_GROUPS.values() for col in cols]
 
 
-async def _upsert_dims(conn: asyncpg.Connection, schema: str, dims: dict[str, dict[str, tuple[int, tuple[Any, ...]]]]) -> None:
+async def _upsert_dims(
+    conn: asyncpg.Connection, schema: str, dims: dict[str, dict[str, tuple[int, tuple[Any, ...]]]]
+) -> None:
     versions = [f"{g}_version" for g in DIM_GROUPS]
     columns = ["customer_id", *DIM_COLUMNS, *versions]
     params = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
@@ -428,7 +550,7 @@ async def _upsert_dims(conn: asyncpg.Connection, schema: str, dims: dict[str, di
         updates += [f"{col} = CASE WHEN {newer} THEN EXCLUDED.{col} ELSE c.{col} END" for col in cols]
         updates.append(f"{group}_version = GREATEST(c.{group}_version, EXCLUDED.{group}_version)")
     rows = []
-    for customer_id, groups in dims.items():
+    for customer_id, groups in sorted(dims.items()):
         values: list[Any] = [customer_id]
         group_versions: list[int] = []
         for group, cols in DIM_GROUPS.items():
@@ -445,6 +567,11 @@ async def _upsert_dims(conn: asyncpg.Connection, schema: str, dims: dict[str, di
 
 def row_to_event(row: asyncpg.Record) -> LoggedEvent:
     return LoggedEvent(
-        row["service"], row["position"], row["event_type"], row["aggregate_id"], row["aggregate_version"],
-        row["occurred_at"], row["data"],
+        row["service"],
+        row["position"],
+        row["event_type"],
+        row["aggregate_id"],
+        row["aggregate_version"],
+        row["occurred_at"],
+        row["data"],
     )

@@ -1,0 +1,182 @@
+"""Reporting service process: ``python -m services.reporting.main``.
+
+Runs the three consumers (customers, orders, complaints) and the query routes until SIGINT/SIGTERM.
+Reporting is the read side, not event-sourced: its own schema ``reporting`` via asyncpg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import asyncpg
+import uvicorn
+
+from services.reporting.api import Reports, register
+from services.reporting.config import ReportingSettings
+from services.reporting.consumers import make_consumers, start_consumers
+from services.reporting.http import create_app
+from services.reporting.projections import SOURCES, ensure_schema, init_connection
+from services.reporting.rebuild import rebuild
+from shared.bus import ServiceBus, connect_nats, make_broker
+from shared.consumer import DurableConsumer
+from shared.runtime import configure_logging, print_contract
+from shared.settings import Settings
+from shared.store import ensure_database
+
+SERVICE = "reporting"
+log = logging.getLogger(__name__)
+
+
+async def open_pool(settings: Settings, max_size: int = 8) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        settings.postgres_dsn, min_size=1, max_size=max_size, init=init_connection
+    )
+    assert pool is not None
+    async with pool.acquire() as conn:
+        stale = await ensure_schema(conn)
+        if stale:
+            # Tables made by an older version of this code: rebuild them from the log before use (R9).
+            log.warning("projections %s have an older layout; rebuilding them from the event log", stale)
+            stats = await rebuild(conn, settings.period_mode, stale)
+            log.info("rebuilt %s from %d events (%.0f events/s)", stale, stats.events, stats.rate)
+    return pool
+
+
+def http_socket(host: str, port: int) -> socket.socket | None:
+    """Bind here rather than in uvicorn, which exits the whole process when it cannot bind."""
+    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+    except OSError:
+        listening.close()
+        return None
+    listening.listen(128)
+    listening.setblocking(False)
+    return listening
+
+
+@dataclass
+class ReportingService:
+    settings: Settings
+    pool: asyncpg.Pool
+    bus: ServiceBus
+    reports: Reports
+    consumers: list[DurableConsumer]
+    background: list[asyncio.Task[Any]] = field(default_factory=list)
+    http_port: int | None = None
+
+
+async def start_reporting(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    sources: Sequence[str] = SOURCES,
+    queries: bool = True,
+    http_token: str | None = None,
+    http_port: int | None = None,
+) -> ReportingService:
+    """Start consuming (and, with ``queries``, answering the report queries; with ``http_token``, serving
+    the HTTP API and dashboard on ``http_port``, 0 = any free port) until ``stop`` is set."""
+    await asyncio.to_thread(ensure_database, settings)
+    pool = await open_pool(settings)
+    bus = ServiceBus(make_broker(settings, "reporting-queries"), settings, SERVICE)
+    reports = Reports(pool, settings)
+    nc = await connect_nats(settings, "reporting-consumers")
+    if queries:
+        register(bus, reports)
+        await bus.broker.start()
+        await bus.answer_unknown(nc)
+    consumers = make_consumers(nc, pool, settings, sources)
+    service = ReportingService(settings, pool, bus, reports, consumers)
+    service.background = start_consumers(consumers, stop)
+    server: uvicorn.Server | None = None
+    serving: asyncio.Task[None] | None = None
+    if http_token is not None:
+        port = settings.http_port if http_port is None else http_port
+        listening = http_socket(settings.http_host, port)
+        if listening is None:
+            # The port is taken (a second instance on this machine, say): the consumers and the bus
+            # queries still serve; only this instance has no HTTP.
+            log.error("HTTP API not started: %s:%s is in use; serving the bus only", settings.http_host, port)
+        else:
+            config = uvicorn.Config(create_app(reports, http_token), log_level="warning", lifespan="off")
+            server = uvicorn.Server(config)
+            serving = asyncio.create_task(server.serve(sockets=[listening]), name="reporting-http")
+            while not server.started and not serving.done():
+                await asyncio.sleep(0.02)
+            service.http_port = listening.getsockname()[1]
+
+    async def close_on_stop() -> None:
+        await stop.wait()
+        if server is not None:
+            server.should_exit = True
+        for task in service.background[: len(consumers)]:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, 10)
+        if queries:
+            await bus.broker.stop()
+        # Not drain(): draining a pull subscription waits on its pending queue forever (nats-py 2.16);
+        # the consumers have stopped and acked what they handled, so nothing is lost by closing.
+        await nc.close()
+        if serving is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(serving, 10)
+        await pool.close()
+
+    service.background.append(asyncio.create_task(close_on_stop(), name="reporting-close"))
+    return service
+
+
+async def stopped(service: ReportingService) -> None:
+    for task in service.background:
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, 15)
+
+
+def main() -> None:
+    """Run until SIGINT/SIGTERM; ``asyncapi`` as the only argument prints the contract document instead."""
+    if sys.argv[1:] == ["asyncapi"]:
+        docs = Settings()
+        # Registering routes touches no database: the reports are only described here.
+        print_contract(
+            ServiceBus(make_broker(docs, SERVICE), docs, SERVICE), register, Reports(cast(Any, None), docs)
+        )
+        return
+    settings = Settings()
+    options = ReportingSettings.load()
+    configure_logging(settings, SERVICE)
+    if options.http and options.token_was_generated:
+        log.warning(
+            "SALESOPS_REPORTING_TOKEN is not set; the dashboard token for this run is %s", options.token
+        )
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        service = await start_reporting(settings, stop, http_token=options.token if options.http else None)
+        # Everything imported and started so far lives as long as the process: keep it out of the
+        # collector's full passes, which otherwise add ~30 ms pauses to large report replies.
+        gc.freeze()
+        log.info("reporting consuming %s and serving on %s", ", ".join(SOURCES), settings.nats_url)
+        if service.http_port:
+            log.info("dashboard on http://%s:%d/dashboard", settings.http_host, service.http_port)
+        await stop.wait()
+        await stopped(service)
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()

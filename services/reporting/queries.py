@@ -1,0 +1,500 @@
+"""The reports (R2–R8, R10) as queries over a schema's projection tables and the event log.
+
+Every report takes the schema it reads, so the same SQL answers from the live tables and from an
+as-of snapshot (temporary tables built from the log up to a moment, see ``asof.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from services.reporting import periods
+from services.reporting.periods import PeriodMode
+from services.reporting.projections import DISTRIBUTOR_KINDS, SCHEMA
+
+CENTS = Decimal("0.01")
+RATE = Decimal("0.0001")
+# R8 (decision): the top 3 distributors by sales that also grew are flagged for reward; a distributor
+# whose sales fell (or stayed at zero) in each of the last 3 periods is flagged for channel optimisation.
+REWARD_TOP = 3
+DECLINE_PERIODS = 3
+
+
+def amount(value: Decimal | None) -> str:
+    return f"{(value or Decimal(0)).quantize(CENTS)}"
+
+
+def count(value: Decimal | int | None) -> int:
+    return int(value or 0)
+
+
+def growth(current: Decimal | None, before: Decimal | None) -> str | None:
+    """Growth rate vs an earlier amount (0.25 = +25 %); none when there is nothing to compare with."""
+    if not before:
+        return None
+    return f"{((current or Decimal(0)) - before) / before:.4f}"
+
+
+def period_info(period: str, mode: PeriodMode) -> dict[str, Any]:
+    start, end = periods.bounds(period, mode)
+    return {"period": period, "period_mode": mode, "starts_at": start.isoformat(), "ends_at": end.isoformat()}
+
+
+# ---------------------------------------------------------------- R2
+
+
+def _m(column: str) -> str:
+    """SQL: money as a 2-place decimal string, formatted by PostgreSQL (no per-row Python work)."""
+    return f"coalesce({column}, 0)::numeric(18,2)::text"
+
+
+def _g(current: str, before: str) -> str:
+    return f"CASE WHEN {before} > 0 THEN round((coalesce({current}, 0) - {before}) / {before}, 4)::text END"
+
+
+async def distributor_monthly(
+    conn: asyncpg.Connection,
+    period: str,
+    mode: PeriodMode,
+    customer_id: str | None = None,
+    schema: str = SCHEMA,
+) -> dict[str, Any]:
+    _, end = periods.bounds(period, mode)
+    counts = [
+        "orders",
+        "orders_cancelled",
+        "holds_made",
+        "holds_converted",
+        "holds_expired",
+        "quality_complaints",
+        "service_complaints",
+    ]
+    moneys = ["ordered_amount", "shipped_amount", "paid_amount", "deposits", "fines"]
+    columns = ", ".join(
+        ["customer_id", "code", "company_name", "kind", "region", "grade", "salesperson_id", "status"]
+        + [f"coalesce({c}, 0)::int AS {c}" for c in counts]
+        + [f"{_m(c)} AS {c}" for c in moneys]
+        + [
+            f"{_m('previous_amount')} AS previous_amount",
+            f"{_g('ordered_amount', 'previous_amount')} AS growth_vs_previous",
+            f"{_m('last_year_amount')} AS last_year_amount",
+            f"{_g('ordered_amount', 'last_year_amount')} AS growth_vs_last_year",
+            "rank::int AS rank",
+        ]
+    )
+    rows = await conn.fetch(
+        f"""
+        WITH cur AS (
+            SELECT d.customer_id, d.code, d.company_name, d.kind, d.region, d.grade, d.salesperson_id,
+                   d.status, cp.orders, cp.orders_cancelled, cp.ordered_amount, cp.shipped_amount,
+                   cp.paid_amount, cp.deposits,
+                   cp.holds_made, cp.holds_converted, cp.holds_expired, cp.quality_complaints,
+                   cp.service_complaints, cp.fines,
+                   prev.ordered_amount AS previous_amount, ly.ordered_amount AS last_year_amount
+            FROM {schema}.customers d
+            LEFT JOIN {schema}.customer_period cp ON cp.customer_id = d.customer_id AND cp.period = $1
+            LEFT JOIN {schema}.customer_period prev ON prev.customer_id = d.customer_id AND prev.period = $2
+            LEFT JOIN {schema}.customer_period ly ON ly.customer_id = d.customer_id AND ly.period = $3
+            WHERE d.kind = ANY($4::text[])
+              AND (cp.customer_id IS NOT NULL
+                   OR (d.status IN ('approved', 'suspended') AND d.approved_at < $5))
+        ), ranked AS (
+            SELECT *, rank() OVER (ORDER BY coalesce(ordered_amount, 0) DESC) AS rank FROM cur
+        )
+        SELECT {columns} FROM ranked WHERE $6::text IS NULL OR customer_id = $6
+        ORDER BY rank, code NULLS LAST, customer_id
+        """,
+        period,
+        periods.previous(period),
+        periods.same_period_last_year(period),
+        list(DISTRIBUTOR_KINDS),
+        end,
+        customer_id,
+    )
+    return {**period_info(period, mode), "rows": [dict(r) for r in rows]}
+
+
+# ---------------------------------------------------------------- R3
+
+
+async def branch_monthly(
+    conn: asyncpg.Connection,
+    period: str,
+    mode: PeriodMode,
+    customer_id: str | None = None,
+    schema: str = SCHEMA,
+) -> dict[str, Any]:
+    rows = await conn.fetch(
+        f"""
+        SELECT d.customer_id, d.code, d.company_name, d.region, d.capital_limit,
+               cp.orders, cp.ordered_amount, cp.shipped_amount, cp.paid_amount, cp.over_limit_approvals,
+               cp.reorder_alerts, cp.match_rate_sum, cp.match_rate_count,
+               (SELECT coalesce(sum(h.shipped_amount - h.paid_amount), 0) FROM {schema}.customer_period h
+                 WHERE h.customer_id = d.customer_id AND h.period <= $1) AS capital_occupied
+        FROM {schema}.customers d
+        LEFT JOIN {schema}.customer_period cp ON cp.customer_id = d.customer_id AND cp.period = $1
+        WHERE d.kind = 'branch' AND ($2::text IS NULL OR d.customer_id = $2)
+          AND (cp.customer_id IS NOT NULL OR d.status IN ('approved', 'suspended'))
+        ORDER BY d.code NULLS LAST, d.customer_id
+        """,
+        period,
+        customer_id,
+    )
+    result = []
+    for r in rows:
+        occupied: Decimal = r["capital_occupied"]
+        limit: Decimal | None = r["capital_limit"]
+        matched = count(r["match_rate_count"])
+        result.append(
+            {
+                "customer_id": r["customer_id"],
+                "code": r["code"],
+                "company_name": r["company_name"],
+                "region": r["region"],
+                "orders": count(r["orders"]),
+                "ordered_amount": amount(r["ordered_amount"]),
+                "shipped_amount": amount(r["shipped_amount"]),
+                "paid_amount": amount(r["paid_amount"]),
+                "capital_occupied": amount(occupied),
+                "capital_limit": amount(limit) if limit is not None else None,
+                "over_capital_limit": limit is not None and occupied > limit,
+                "over_limit_approvals": count(r["over_limit_approvals"]),
+                "request_list_match_rate": f"{r['match_rate_sum'] / matched:.4f}" if matched else None,
+                "request_lists_matched": matched,
+                "reorder_alerts": count(r["reorder_alerts"]),
+            }
+        )
+    return {**period_info(period, mode), "rows": result}
+
+
+# ---------------------------------------------------------------- R4
+
+
+async def key_customers(
+    conn: asyncpg.Connection, period: str, mode: PeriodMode, limit: int = 10, schema: str = SCHEMA
+) -> dict[str, Any]:
+    rows = await conn.fetch(
+        f"""
+        SELECT cp.customer_id, d.code, d.company_name, d.kind, d.region, cp.ordered_amount AS sales,
+               prev.ordered_amount AS previous_amount,
+               (SELECT sum(s.quantity * pr.standard_cost) FROM {schema}.customer_product_period s
+                  JOIN {schema}.products pr ON pr.product_code = s.product_code
+                 WHERE s.customer_id = cp.customer_id AND s.period = cp.period) AS cost,
+               (SELECT sum(s.amount) FROM {schema}.customer_product_period s
+                  JOIN {schema}.products pr ON pr.product_code = s.product_code
+                 WHERE s.customer_id = cp.customer_id AND s.period = cp.period) AS costed_sales
+        FROM {schema}.customer_period cp
+        LEFT JOIN {schema}.customers d ON d.customer_id = cp.customer_id
+        LEFT JOIN {schema}.customer_period prev ON prev.customer_id = cp.customer_id AND prev.period = $2
+        WHERE cp.period = $1 AND cp.ordered_amount > 0
+        """,
+        period,
+        periods.previous(period),
+    )
+    entries = []
+    for r in rows:
+        costed: Decimal | None = r["costed_sales"]
+        margin = (costed - r["cost"]) / costed if costed else None
+        before: Decimal | None = r["previous_amount"]
+        rate = (r["sales"] - before) / before if before else None
+        entries.append((r, margin, rate))
+
+    def entry(r: asyncpg.Record, margin: Decimal | None, rate: Decimal | None) -> dict[str, Any]:
+        return {
+            "customer_id": r["customer_id"],
+            "code": r["code"],
+            "company_name": r["company_name"],
+            "kind": r["kind"],
+            "region": r["region"],
+            "sales": amount(r["sales"]),
+            "previous_amount": amount(r["previous_amount"]),
+            "growth_rate": f"{rate:.4f}" if rate is not None else None,
+            "margin": f"{margin:.4f}" if margin is not None else None,
+        }
+
+    def top(key: int) -> list[dict[str, Any]]:
+        chosen = [e for e in entries if e[key] is not None] if key else entries
+        chosen.sort(key=lambda e: (-(e[key] if key else e[0]["sales"]), e[0]["customer_id"]))  # type: ignore[operator]
+        return [entry(*e) for e in chosen[:limit]]
+
+    return {**period_info(period, mode), "by_sales": top(0), "by_growth": top(2), "by_margin": top(1)}
+
+
+# ---------------------------------------------------------------- R5
+
+
+async def regions(
+    conn: asyncpg.Connection, period: str, mode: PeriodMode, schema: str = SCHEMA
+) -> dict[str, Any]:
+    _, end = periods.bounds(period, mode)
+    kinds = await conn.fetch(
+        f"SELECT region, kind, count(*) AS n FROM {schema}.customers "
+        "WHERE region IS NOT NULL AND kind IS NOT NULL "
+        "AND status IN ('approved', 'suspended') AND approved_at < $1 "
+        "GROUP BY region, kind",
+        end,
+    )
+    sales = await conn.fetch(
+        "SELECT d.region, sum(cp.ordered_amount) AS sales, sum(cp.orders) AS orders "
+        f"FROM {schema}.customer_period cp "
+        f"JOIN {schema}.customers d USING (customer_id) "
+        "WHERE cp.period = $1 AND d.region IS NOT NULL GROUP BY d.region",
+        period,
+    )
+    quantities = await conn.fetch(
+        f"SELECT d.region, s.product_code, sum(s.quantity) AS quantity, sum(s.amount) AS amount "
+        f"FROM {schema}.customer_product_period s JOIN {schema}.customers d USING (customer_id) "
+        "WHERE s.period = $1 AND d.region IS NOT NULL "
+        "GROUP BY d.region, s.product_code ORDER BY s.product_code",
+        period,
+    )
+    out: dict[str, dict[str, Any]] = {}
+
+    def region(name: str) -> dict[str, Any]:
+        return out.setdefault(
+            name,
+            {"region": name, "customers_by_kind": {}, "sales_amount": "0.00", "orders": 0, "products": []},
+        )
+
+    for r in kinds:
+        region(r["region"])["customers_by_kind"][r["kind"]] = r["n"]
+    for r in sales:
+        region(r["region"]).update(sales_amount=amount(r["sales"]), orders=count(r["orders"]))
+    for r in quantities:
+        region(r["region"])["products"].append(
+            {
+                "product_code": r["product_code"],
+                "quantity": f"{r['quantity'].normalize():f}",
+                "amount": amount(r["amount"]),
+            }
+        )
+    return {**period_info(period, mode), "rows": [out[k] for k in sorted(out)]}
+
+
+# ---------------------------------------------------------------- R6
+
+
+async def annual(
+    conn: asyncpg.Connection,
+    year: int,
+    mode: PeriodMode,
+    customer_id: str | None = None,
+    schema: str = SCHEMA,
+) -> dict[str, Any]:
+    labels = periods.year_periods(year)
+    # One row per customer, its twelve months as arrays (index 0 = period YYYY-01), formatted by SQL.
+    rows = await conn.fetch(
+        f"""
+        SELECT cp.customer_id, d.code, d.company_name, d.kind,
+               array_agg(cp.orders::int ORDER BY cp.period) AS n,
+               array_agg({_m("cp.ordered_amount")} ORDER BY cp.period) AS amounts,
+               array_agg(cp.period ORDER BY cp.period) AS at,
+               sum(cp.orders)::int AS total_orders, {_m("sum(cp.ordered_amount)")} AS total_amount
+        FROM {schema}.customer_period cp
+        LEFT JOIN {schema}.customers d USING (customer_id)
+        WHERE cp.period = ANY($1::text[]) AND ($2::text IS NULL OR cp.customer_id = $2) AND cp.orders > 0
+        GROUP BY cp.customer_id, d.code, d.company_name, d.kind
+        ORDER BY d.code NULLS LAST, cp.customer_id
+        """,
+        labels,
+        customer_id,
+    )
+    index = {label: i for i, label in enumerate(labels)}
+    result = []
+    for r in rows:
+        orders, amounts = [0] * 12, ["0.00"] * 12
+        for label, n, value in zip(r["at"], r["n"], r["amounts"], strict=True):
+            orders[index[label]], amounts[index[label]] = n, value
+        result.append(
+            {
+                "customer_id": r["customer_id"],
+                "code": r["code"],
+                "company_name": r["company_name"],
+                "kind": r["kind"],
+                "orders": orders,
+                "ordered_amounts": amounts,
+                "total_orders": r["total_orders"],
+                "total_amount": r["total_amount"],
+            }
+        )
+    return {"year": year, "period_mode": mode, "periods": labels, "rows": result}
+
+
+# ---------------------------------------------------------------- R7
+
+
+async def staff(
+    conn: asyncpg.Connection, period: str, mode: PeriodMode, schema: str = SCHEMA
+) -> dict[str, Any]:
+    start, end = periods.bounds(period, mode)
+    rows = await conn.fetch(
+        f"""
+        WITH developed AS (
+            SELECT salesperson_id AS staff_id, count(*) AS developed FROM {schema}.customers
+            WHERE approved_at >= $2 AND approved_at < $3 AND salesperson_id IS NOT NULL
+            GROUP BY salesperson_id
+        )
+        SELECT coalesce(s.staff_id, dv.staff_id) AS staff_id, coalesce(dv.developed, 0) AS developed,
+               s.orders, s.amount, s.complaints, s.penalties, s.fines, s.dismissals
+        FROM (SELECT * FROM {schema}.staff_period WHERE period = $1) s
+        FULL JOIN developed dv ON dv.staff_id = s.staff_id
+        ORDER BY 1
+        """,
+        period,
+        start,
+        end,
+    )
+    return {
+        **period_info(period, mode),
+        "rows": [
+            {
+                "staff_id": r["staff_id"],
+                "customers_developed": r["developed"],
+                "orders": count(r["orders"]),
+                "amount": amount(r["amount"]),
+                "complaints": count(r["complaints"]),
+                "penalties": count(r["penalties"]),
+                "fines": amount(r["fines"]),
+                "dismissal_recommendations": count(r["dismissals"]),
+            }
+            for r in rows
+        ],
+    }
+
+
+# ---------------------------------------------------------------- R8
+
+
+async def monthly_review(
+    conn: asyncpg.Connection,
+    period: str,
+    mode: PeriodMode,
+    schema: str = SCHEMA,
+    reward_top: int = REWARD_TOP,
+    decline_periods: int = DECLINE_PERIODS,
+) -> dict[str, Any]:
+    report = await distributor_monthly(conn, period, mode, schema=schema)
+    window = [period]
+    for _ in range(decline_periods):
+        window.append(periods.previous(window[-1]))  # period, P-1, ..., P-n
+    history = await conn.fetch(
+        f"SELECT customer_id, period, ordered_amount FROM {schema}.customer_period "
+        "WHERE period = ANY($1::text[])",
+        window,
+    )
+    sales: dict[str, dict[str, Decimal]] = {}
+    for r in history:
+        sales.setdefault(r["customer_id"], {})[r["period"]] = r["ordered_amount"]
+    flags = []
+    for row in report["rows"]:
+        cid = row["customer_id"]
+        series = [sales.get(cid, {}).get(p, Decimal(0)) for p in window]  # newest first
+        grew = row["growth_vs_previous"] is None or Decimal(row["growth_vs_previous"]) > 0
+        if row["rank"] <= reward_top and Decimal(row["ordered_amount"]) > 0 and grew:
+            flags.append(
+                {
+                    **_flag(row),
+                    "flag": "reward",
+                    "reason": f"rank {row['rank']} with sales {row['ordered_amount']} and growth "
+                    f"{row['growth_vs_previous'] or 'n/a (first period)'}",
+                }
+            )
+        # Under-performer: in each of the last n periods sales fell, or stayed at zero.
+        declining = all(series[i] < series[i + 1] or series[i] == 0 for i in range(decline_periods))
+        if declining:
+            flags.append(
+                {
+                    **_flag(row),
+                    "flag": "channel_optimisation",
+                    "reason": f"sales fell or were zero in each of the last {decline_periods} periods: "
+                    + ", ".join(amount(s) for s in reversed(series)),
+                }
+            )
+    return {
+        **period_info(period, mode),
+        "reward_top": reward_top,
+        "decline_periods": decline_periods,
+        "flags": flags,
+    }
+
+
+def _flag(row: dict[str, Any]) -> dict[str, Any]:
+    keys = ("customer_id", "code", "company_name", "kind", "region", "grade", "rank", "ordered_amount")
+    return {k: row[k] for k in keys}
+
+
+# ---------------------------------------------------------------- R10
+
+
+async def audit_trail(conn: asyncpg.Connection, aggregate_id: str, related: bool = True) -> dict[str, Any]:
+    """The ordered history of one customer, order, hold or complaint from reporting's own event log; for a
+    customer (``related``) also the events of other aggregates that name it (its orders, holds,
+    complaints)."""
+    rows = await conn.fetch(
+        f"""
+        SELECT service, position, event_id, event_type, aggregate_type, aggregate_id, aggregate_version,
+               occurred_at, actor_id, actor_role, correlation_id, causation_id, data
+        FROM {SCHEMA}.event_log
+        WHERE aggregate_id = $1 OR ($2 AND data->>'customer_id' = $1)
+           OR ($2 AND data->>'order_id' = $1) OR ($2 AND data->>'complaint_id' = $1)
+        ORDER BY occurred_at, service, position
+        """,
+        aggregate_id,
+        related,
+    )
+    return {
+        "aggregate_id": aggregate_id,
+        "entries": [
+            {
+                "at": r["occurred_at"].isoformat(),
+                "service": r["service"],
+                "position": r["position"],
+                "event_id": r["event_id"],
+                "event_type": r["event_type"],
+                "aggregate_type": r["aggregate_type"],
+                "aggregate_id": r["aggregate_id"],
+                "version": r["aggregate_version"],
+                "actor": {"id": r["actor_id"], "role": r["actor_role"]} if r["actor_id"] else None,
+                "reason": _reason(r["data"]),
+                "correlation_id": r["correlation_id"],
+                "causation_id": r["causation_id"],
+                "own": r["aggregate_id"] == aggregate_id,
+                "data": r["data"],
+            }
+            for r in rows
+        ],
+    }
+
+
+def _reason(data: dict[str, Any]) -> str | None:
+    for key in ("reason", "notes", "rule", "message"):
+        if data.get(key):
+            return str(data[key])
+    holds = data.get("holds")
+    if holds:
+        return "; ".join(f"{h.get('rule')}: {h.get('message')}" for h in holds if isinstance(h, dict))
+    return None
+
+
+async def lag(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        f"SELECT service, position, events, updated_at FROM {SCHEMA}.source_position "
+        "WHERE service NOT LIKE '\\_%' ORDER BY 1"
+    )
+    return [
+        {
+            "service": r["service"],
+            "position": r["position"],
+            "events": r["events"],
+            "updated_at": r["updated_at"].isoformat(),
+        }
+        for r in rows
+    ]
+
+
+def as_of_text(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

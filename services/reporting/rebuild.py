@@ -1,0 +1,261 @@
+"""R9: rebuilding projections from reporting's event log, checking them, and as-of snapshots.
+
+A rebuild fills fresh tables in schema ``reporting_build`` from the log (in chunks, committed with its
+progress so an interrupted rebuild can resume from a position), then swaps them in with one
+transaction: it takes the log lock exclusively (consumers wait at the start of their next batch),
+applies what was logged meanwhile, drops the live tables and moves the fresh ones into ``reporting``.
+A reader sees the old tables or the new ones, never a half-built one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import asyncpg
+
+from services.reporting.periods import PeriodMode
+from services.reporting.projections import (
+    BUILD_SCHEMA,
+    LOG_LOCK,
+    PROJECTIONS,
+    SCHEMA,
+    Projector,
+    analyze,
+    bump_version,
+    create_projection,
+    row_to_event,
+)
+
+CHUNK = 10_000
+Progress = Callable[[int, int, float], None]
+SELECT_LOG = (
+    "SELECT seq, service, position, event_type, aggregate_id, aggregate_version, occurred_at, data "
+    f"FROM {SCHEMA}.event_log"
+)
+
+
+@dataclass
+class RebuildStats:
+    projections: list[str]
+    events: int = 0
+    seconds: float = 0.0
+    high_water: int = 0
+    caught_up: int = 0
+    differences: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def equal(self) -> bool:
+        return all(d["missing"] == 0 and d["extra"] == 0 for d in self.differences.values())
+
+
+def selected(only: Iterable[str] | None) -> list[str]:
+    names = list(only) if only else list(PROJECTIONS)
+    unknown = sorted(set(names) - set(PROJECTIONS))
+    if unknown:
+        raise ValueError(f"unknown projection(s) {unknown}; known: {sorted(PROJECTIONS)}")
+    return names
+
+
+async def _fresh_build_tables(conn: asyncpg.Connection, names: list[str]) -> None:
+    async with conn.transaction():
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {BUILD_SCHEMA}")
+        await conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {SCHEMA}.rebuild_progress "
+            "(projection text PRIMARY KEY, seq bigint NOT NULL)"
+        )
+        for name in names:
+            await conn.execute(f"DROP TABLE IF EXISTS {BUILD_SCHEMA}.{name}")
+            await create_projection(conn, BUILD_SCHEMA, name)
+            await conn.execute(
+                f"INSERT INTO {SCHEMA}.rebuild_progress VALUES ($1, 0) "
+                "ON CONFLICT (projection) DO UPDATE SET seq = 0",
+                name,
+            )
+
+
+async def _resume_position(conn: asyncpg.Connection, names: list[str], start: int) -> None:
+    """Resuming continues exactly where the interrupted rebuild committed: its build tables hold the
+    events up to that log sequence, so starting anywhere else would count events twice or miss some."""
+    for name in names:
+        if await conn.fetchval("SELECT to_regclass($1)", f"{BUILD_SCHEMA}.{name}") is None:
+            raise ValueError(f"no interrupted rebuild of {name} to resume; rebuild without --from-position")
+        done = await conn.fetchval(f"SELECT seq FROM {SCHEMA}.rebuild_progress WHERE projection = $1", name)
+        if done != start:
+            raise ValueError(
+                f"the interrupted rebuild of {name} stopped at log position {done}; resume from there"
+            )
+
+
+async def build(
+    conn: asyncpg.Connection,
+    mode: PeriodMode,
+    only: Iterable[str] | None = None,
+    from_position: int = 0,
+    progress: Progress | None = None,
+    chunk: int = CHUNK,
+) -> RebuildStats:
+    """Fill ``reporting_build`` from the log up to the current high-water mark (from ``from_position``, the
+    log sequence an interrupted rebuild had reached, when resuming)."""
+    names = selected(only)
+    stats = RebuildStats(projections=names)
+    if from_position:
+        await _resume_position(conn, names, from_position)
+    else:
+        await _fresh_build_tables(conn, names)
+    async with conn.transaction():
+        # Under the exclusive lock no batch is half-logged: every seq up to the mark is committed.
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", LOG_LOCK)
+        stats.high_water = await conn.fetchval(f"SELECT coalesce(max(seq), 0) FROM {SCHEMA}.event_log")
+    total = await conn.fetchval(
+        f"SELECT count(*) FROM {SCHEMA}.event_log WHERE seq > $1 AND seq <= $2",
+        from_position,
+        stats.high_water,
+    )
+    projector = Projector(mode, only=frozenset(names))
+    started = time.perf_counter()
+    last = from_position
+    while last < stats.high_water:
+        rows = await conn.fetch(
+            f"{SELECT_LOG} WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3", last, stats.high_water, chunk
+        )
+        if not rows:
+            break
+        projector.apply_all(row_to_event(r) for r in rows)
+        last = rows[-1]["seq"]
+        async with conn.transaction():
+            await projector.flush(conn, BUILD_SCHEMA)
+            await conn.execute(
+                f"UPDATE {SCHEMA}.rebuild_progress SET seq = $2 WHERE projection = ANY($1::text[])",
+                names,
+                last,
+            )
+        stats.events += len(rows)
+        if progress:
+            progress(stats.events, total, time.perf_counter() - started)
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+async def _catch_up(conn: asyncpg.Connection, stats: RebuildStats, mode: PeriodMode) -> None:
+    """Inside the swap transaction, with the log lock held: apply what was logged since the mark."""
+    rows = await conn.fetch(f"{SELECT_LOG} WHERE seq > $1 ORDER BY seq", stats.high_water)
+    projector = Projector(mode, only=frozenset(stats.projections))
+    projector.apply_all(row_to_event(r) for r in rows)
+    await projector.flush(conn, BUILD_SCHEMA)
+    stats.caught_up = len(rows)
+
+
+REBUILD_LOCK = LOG_LOCK + 2
+
+
+@contextlib.asynccontextmanager
+async def _only_one(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """One rebuild or verify at a time: they share the build tables."""
+    if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", REBUILD_LOCK):
+        raise ValueError("another rebuild or verify is running")
+    try:
+        yield
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", REBUILD_LOCK)
+
+
+async def rebuild(
+    conn: asyncpg.Connection,
+    mode: PeriodMode,
+    only: Iterable[str] | None = None,
+    from_position: int = 0,
+    progress: Progress | None = None,
+) -> RebuildStats:
+    """Rebuild and swap the rebuilt tables in, in one transaction."""
+    async with _only_one(conn):
+        return await _rebuild(conn, mode, only, from_position, progress)
+
+
+async def _rebuild(
+    conn: asyncpg.Connection,
+    mode: PeriodMode,
+    only: Iterable[str] | None,
+    from_position: int,
+    progress: Progress | None,
+) -> RebuildStats:
+    stats = await build(conn, mode, only, from_position, progress)
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", LOG_LOCK)
+        await _catch_up(conn, stats, mode)
+        for name in stats.projections:
+            await conn.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{name}")
+            await conn.execute(f"ALTER TABLE {BUILD_SCHEMA}.{name} SET SCHEMA {SCHEMA}")
+        await bump_version(conn)
+        await conn.execute(
+            f"DELETE FROM {SCHEMA}.rebuild_progress WHERE projection = ANY($1::text[])", stats.projections
+        )
+    await analyze(conn)  # the swapped-in tables come without planner statistics
+    return stats
+
+
+async def verify(
+    conn: asyncpg.Connection,
+    mode: PeriodMode,
+    only: Iterable[str] | None = None,
+    progress: Progress | None = None,
+) -> RebuildStats:
+    """Rebuild into ``reporting_build`` and compare with the live tables row for row (no swap)."""
+    async with _only_one(conn):
+        return await _verify(conn, mode, only, progress)
+
+
+async def _verify(
+    conn: asyncpg.Connection, mode: PeriodMode, only: Iterable[str] | None, progress: Progress | None
+) -> RebuildStats:
+    stats = await build(conn, mode, only, 0, progress)
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", LOG_LOCK)
+        await _catch_up(conn, stats, mode)
+        for name in stats.projections:
+            live, built = f"{SCHEMA}.{name}", f"{BUILD_SCHEMA}.{name}"
+            stats.differences[name] = {
+                "live_rows": await conn.fetchval(f"SELECT count(*) FROM {live}"),
+                "rebuilt_rows": await conn.fetchval(f"SELECT count(*) FROM {built}"),
+                "missing": await conn.fetchval(
+                    f"SELECT count(*) FROM (TABLE {live} EXCEPT ALL TABLE {built}) x"
+                ),
+                "extra": await conn.fetchval(
+                    f"SELECT count(*) FROM (TABLE {built} EXCEPT ALL TABLE {live}) x"
+                ),
+            }
+    async with conn.transaction():
+        for name in stats.projections:
+            await conn.execute(f"DROP TABLE IF EXISTS {BUILD_SCHEMA}.{name}")
+        await conn.execute(
+            f"DELETE FROM {SCHEMA}.rebuild_progress WHERE projection = ANY($1::text[])", stats.projections
+        )
+    return stats
+
+
+@contextlib.asynccontextmanager
+async def as_of_snapshot(conn: asyncpg.Connection, as_of: datetime, mode: PeriodMode) -> AsyncIterator[str]:
+    """Temporary projection tables (schema ``pg_temp``) built from the events that had occurred by
+    ``as_of``; yields the schema to query. They vanish with the transaction."""
+    async with conn.transaction():
+        for name in PROJECTIONS:
+            await create_projection(conn, "pg_temp", name, temporary=True)
+        projector = Projector(mode)
+        last = 0
+        while True:
+            rows = await conn.fetch(
+                f"{SELECT_LOG} WHERE occurred_at <= $1 AND seq > $2 ORDER BY seq LIMIT $3", as_of, last, CHUNK
+            )
+            if not rows:
+                break
+            projector.apply_all(row_to_event(r) for r in rows)
+            last = rows[-1]["seq"]
+        await projector.flush(conn, "pg_temp")
+        yield "pg_temp"

@@ -1,0 +1,433 @@
+"""Helpers for the reporting tests (no tests here): envelopes shaped exactly as ``shared/outbox.py``
+publishes them, built per source service with gap-free positions, and a running reporting service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from services.reporting.main import ReportingService, start_reporting, stopped
+from shared.contracts import Actor, Envelope, Role
+from shared.envelope import event_id
+from shared.settings import Settings
+from shared.streams import ensure_event_stream
+from shared.subjects import event_subject
+
+SALES = Actor(id="sp-1", role=Role.SALESPERSON)
+SUPERVISOR = Actor(id="sup-1", role=Role.SALES_SUPERVISOR)
+MANAGER = Actor(id="mgr-1", role=Role.SALES_MANAGER)
+SYSTEM = Actor(id="scheduler", role=Role.SYSTEM)
+
+
+def at(year: int, month: int, day: int, hour: int = 4) -> datetime:
+    """A UTC moment (04:00 UTC = 12:00 Asia/Shanghai, the same business day)."""
+    return datetime(year, month, day, hour, tzinfo=UTC)
+
+
+# Positions are per source service and never reused, across every Events of a test run (like the relay's).
+POSITIONS: dict[str, int] = {}
+
+
+@dataclass
+class Events:
+    """Makes envelopes the way the relay does: positions per service, versions per aggregate."""
+
+    positions: dict[str, int] = field(default_factory=lambda: POSITIONS)
+    versions: dict[str, int] = field(default_factory=dict)
+    made: list[Envelope] = field(default_factory=list)
+
+    def make(
+        self,
+        service: str,
+        aggregate_type: str,
+        aggregate_id: str,
+        event_type: str,
+        when: datetime,
+        data: dict[str, Any],
+        actor: Actor | None = SALES,
+    ) -> Envelope:
+        position = self.positions[service] = self.positions.get(service, 0) + 1
+        version = self.versions[aggregate_id] = self.versions.get(aggregate_id, 0) + 1
+        envelope = Envelope(
+            event_id=event_id(aggregate_id, version),
+            event_type=event_type,
+            schema_version=1,
+            service=service,
+            aggregate_type=aggregate_type,
+            aggregate_id=aggregate_id,
+            aggregate_version=version,
+            position=position,
+            occurred_at=when,
+            actor=actor,
+            correlation_id=str(uuid.uuid4()),
+            causation_id=None,
+            data=data,
+        )
+        self.made.append(envelope)
+        return envelope
+
+    # customers
+    def customer(
+        self,
+        when: datetime,
+        kind: str = "dealer",
+        region: str = "EAST",
+        salesperson: str = "sp-1",
+        code: str | None = None,
+        grade: str | None = "B",
+        capital_limit: str | None = None,
+        customer_id: str | None = None,
+    ) -> str:
+        cid = customer_id or str(uuid.uuid4())
+        self.make(
+            "customers",
+            "Customer",
+            cid,
+            "CustomerRegistered",
+            when,
+            {
+                "kind": kind,
+                "region": region,
+                "salesperson_id": salesperson,
+                "company_name": f"{kind} {cid[:6]}",
+                "founding_date": "2012-05-01",
+                "legal_representative": "王伟",
+                "registered_capital": "5000000.00",
+                "address": "杭州",
+                "phone": "0571-88000000",
+                "business_scale": "medium",
+                "staff_count": 10,
+                "annual_sales": "30000000.00",
+                "main_products": ["valves"],
+                "preferred_payment_terms": "30 days",
+                "bank": "ICBC",
+            },
+        )
+        self.make(
+            "customers",
+            "Customer",
+            cid,
+            "CreditInvestigated",
+            when,
+            {"rating": "good", "credit_limit": "800000.00", "notes": "ok"},
+            Actor(id="fin-1", role=Role.FINANCE),
+        )
+        self.make(
+            "customers",
+            "Customer",
+            cid,
+            "CustomerApproved",
+            when,
+            {"code": code or f"{region}-{kind[0].upper()}{len(self.versions):04d}"},
+            SUPERVISOR,
+        )
+        if grade:
+            self.grade(cid, when, grade)
+        if capital_limit:
+            self.make(
+                "customers",
+                "Customer",
+                cid,
+                "CapitalLimitSet",
+                when,
+                {"capital_limit": capital_limit},
+                Actor(id="md-1", role=Role.MARKETING_DIRECTOR),
+            )
+        return cid
+
+    def grade(self, cid: str, when: datetime, grade: str, reason: str = "annual review") -> Envelope:
+        return self.make(
+            "customers",
+            "Customer",
+            cid,
+            "CustomerGraded",
+            when,
+            {"grade": grade, "previous": None, "reason": reason},
+            MANAGER,
+        )
+
+    # orders
+    def product(self, code: str, when: datetime, list_price: str, standard_cost: str) -> Envelope:
+        return self.make(
+            "orders",
+            "Product",
+            f"product-{code}",
+            "ProductListed",
+            when,
+            {
+                "product_code": code,
+                "name": code,
+                "spec": "std",
+                "list_price": list_price,
+                "standard_cost": standard_cost,
+                "in_production": True,
+            },
+        )
+
+    def order(
+        self,
+        cid: str,
+        when: datetime,
+        lines: Sequence[tuple[str, int, str]],
+        kind: str = "dealer",
+        region: str = "EAST",
+        salesperson: str = "sp-1",
+        status: str = "accepted",
+    ) -> str:
+        oid = str(uuid.uuid4())
+        priced = [
+            {
+                "product_code": code,
+                "spec": "std",
+                "quantity": qty,
+                "unit_price": price,
+                "amount": f"{Decimal(price) * qty:.2f}",
+            }
+            for code, qty, price in lines
+        ]
+        total = sum((Decimal(str(line["amount"])) for line in priced), Decimal(0))
+        self.make(
+            "orders",
+            "Order",
+            oid,
+            "OrderPlaced",
+            when,
+            {
+                "order_number": f"SO-{oid[:8]}",
+                "customer_id": cid,
+                "customer_kind": kind,
+                "region": region,
+                "salesperson_id": salesperson,
+                "channel": "phone",
+                "lines": priced,
+                "total_amount": f"{total:.2f}",
+                "status": status,
+                "holds": [],
+            },
+        )
+        return oid
+
+    def shipped(self, oid: str, cid: str, when: datetime, amount: str) -> Envelope:
+        return self.make(
+            "orders",
+            "Order",
+            oid,
+            "OrderShipped",
+            when,
+            {"customer_id": cid, "shipment_id": str(uuid.uuid4()), "lines": [], "amount": amount},
+        )
+
+    def paid(self, oid: str, cid: str, when: datetime, amount: str) -> Envelope:
+        return self.make(
+            "orders",
+            "Order",
+            oid,
+            "PaymentReceived",
+            when,
+            {"customer_id": cid, "amount": amount},
+            Actor(id="fin-1", role=Role.FINANCE),
+        )
+
+    def hold(self, cid: str, when: datetime, amount: str, deposit: str | None, end: str | None = None) -> str:
+        hid = str(uuid.uuid4())
+        self.make(
+            "orders",
+            "Reservation",
+            hid,
+            "OrderReserved",
+            when,
+            {
+                "customer_id": cid,
+                "product_code": "P-1",
+                "quantity": 10,
+                "amount": amount,
+                "expires_at": when.isoformat(),
+                "deposit_required": deposit or "0.00",
+            },
+        )
+        if deposit:
+            self.make(
+                "orders", "Reservation", hid, "DepositReceived", when, {"customer_id": cid, "amount": deposit}
+            )
+        if end == "converted":
+            self.make(
+                "orders",
+                "Reservation",
+                hid,
+                "ReservationConverted",
+                when,
+                {"customer_id": cid, "order_id": str(uuid.uuid4()), "deposit_applied": deposit or "0.00"},
+            )
+        elif end == "expired":
+            self.make(
+                "orders",
+                "Reservation",
+                hid,
+                "ReservationExpired",
+                when,
+                {"customer_id": cid, "deposit_credited": deposit or "0.00"},
+                SYSTEM,
+            )
+        return hid
+
+    # complaints
+    def complaint(
+        self,
+        cid: str,
+        when: datetime,
+        complaint_type: str = "service",
+        staff: str = "sp-1",
+        fine: str | None = None,
+        severity: str = "moderate",
+    ) -> str:
+        kid = str(uuid.uuid4())
+        self.make(
+            "complaints",
+            "Complaint",
+            kid,
+            "ComplaintLogged",
+            when,
+            {
+                "complaint_type": complaint_type,
+                "customer_id": cid,
+                "order_id": None,
+                "staff_id": staff,
+                "assigned_to": "vp-1",
+            },
+        )
+        if fine:
+            vp = Actor(id="vp-1", role=Role.SALES_VP)
+            self.make(
+                "complaints",
+                "Complaint",
+                kid,
+                "ComplaintVerified",
+                when,
+                {"valid": True, "severity": severity, "reason": "rude on the phone"},
+                vp,
+            )
+            self.make(
+                "complaints",
+                "Complaint",
+                kid,
+                "PenaltyIssued",
+                when,
+                {
+                    "complaint_id": kid,
+                    "customer_id": cid,
+                    "staff_id": staff,
+                    "severity": severity,
+                    "amount": fine,
+                    "public_criticism": True,
+                },
+                vp,
+            )
+        return kid
+
+
+async def publish(
+    js: Any, settings: Settings, envelopes: Sequence[Envelope], msg_id_suffix: str = ""
+) -> None:
+    """Publish as the outbox relay does (subject, ``Nats-Msg-Id``, JSON body); a suffix makes a copy that
+    escapes JetStream's duplicate window, as a re-publish after a long outage would."""
+    for service in {e.service for e in envelopes}:
+        await ensure_event_stream(js, settings, service)
+    acks = [
+        await js.publish_async(
+            event_subject(settings.namespace, e.service, e.event_type),
+            orjson.dumps(e.model_dump(mode="json")),
+            headers={"Nats-Msg-Id": f"{e.service}-{e.position}{msg_id_suffix}"},
+        )
+        for e in envelopes
+    ]
+    await asyncio.gather(*acks)
+
+
+@contextlib.asynccontextmanager
+async def reporting_running(settings: Settings, **options: Any) -> AsyncIterator[ReportingService]:
+    stop = asyncio.Event()
+    service = await start_reporting(settings, stop, **options)
+    try:
+        yield service
+    finally:
+        stop.set()
+        await stopped(service)
+
+
+async def logged_all(service: ReportingService, envelopes: Sequence[Envelope]) -> bool:
+    """True once every one of these envelopes is in reporting's event log."""
+    async with service.pool.acquire() as conn:
+        found = await conn.fetchval(
+            "SELECT count(*) FROM reporting.event_log WHERE event_id = ANY($1::text[])",
+            [e.event_id for e in envelopes],
+        )
+    return bool(found == len(envelopes))
+
+
+def seed_month(
+    ev: Events, year: int, month: int, distributors: int, branches: int = 5, seed: int = 7
+) -> dict[str, list[str]]:
+    """A month of activity (period ``year-month``): customers of every kind, orders with shipments and
+    payments, holds, complaints with fines, branch KPIs. Returns the customer ids by kind."""
+    rng = random.Random(seed)
+    day = lambda: at(year, month, rng.randint(1, 28), rng.randint(0, 23))  # noqa: E731 - local shorthand
+    regions = ["EAST", "WEST", "NORTH", "SOUTH"]
+    for code, price, cost in (
+        ("P-1", "100.00", "60.00"),
+        ("P-2", "250.00", "200.00"),
+        ("P-3", "80.00", "30.00"),
+    ):
+        ev.product(code, at(year, month, 1, 0), price, cost)
+    ids: dict[str, list[str]] = {"agent": [], "dealer": [], "branch": []}
+    for i in range(distributors + branches):
+        kind = "branch" if i >= distributors else rng.choice(["agent", "dealer"])
+        region = rng.choice(regions)
+        limit = "50000.00" if kind == "branch" else None
+        cid = ev.customer(
+            at(year - 1, 12, 1),
+            kind=kind,
+            region=region,
+            salesperson=f"sp-{i % 7}",
+            code=f"{region}-{kind[0].upper()}{i:04d}",
+            grade=rng.choice("ABCD"),
+            capital_limit=limit,
+        )
+        ids[kind].append(cid)
+        for _ in range(rng.randint(1, 4)):
+            lines = [
+                (rng.choice(["P-1", "P-2", "P-3"]), rng.randint(1, 20), "100.00")
+                for _ in range(rng.randint(1, 3))
+            ]
+            oid = ev.order(cid, day(), lines, kind=kind, region=region, salesperson=f"sp-{i % 7}")
+            if rng.random() < 0.7:
+                ev.shipped(oid, cid, day(), f"{rng.randint(1, 10) * 100}.00")
+            if rng.random() < 0.5:
+                ev.paid(oid, cid, day(), f"{rng.randint(1, 5) * 100}.00")
+        if rng.random() < 0.3:
+            ev.hold(cid, day(), "1000.00", "100.00", end=rng.choice(["converted", "expired", None]))
+        if rng.random() < 0.2:
+            ev.complaint(cid, day(), rng.choice(["quality", "service"]), staff=f"sp-{i % 7}", fine="150.00")
+        if kind == "branch":
+            ev.make(
+                "orders",
+                "Branch",
+                f"rl-{cid}",
+                "RequestListMatched",
+                day(),
+                {"customer_id": cid, "week": f"{year}-W10", "match_rate": f"0.{rng.randint(10, 99)}"},
+            )
+    return ids
+
+
+async def publish_all(js: Any, settings: Settings, envelopes: Sequence[Envelope], chunk: int = 1000) -> None:
+    for start in range(0, len(envelopes), chunk):
+        await publish(js, settings, envelopes[start : start + chunk])

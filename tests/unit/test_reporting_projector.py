@@ -1,0 +1,104 @@
+"""The in-memory half of the projections (pure): what each event adds, and order independence (R9)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from services.reporting.projections import PERIOD_COUNTERS, LoggedEvent, Projector
+
+WHEN = datetime(2026, 11, 10, 4, tzinfo=UTC)
+
+
+def event(
+    service: str,
+    event_type: str,
+    data: dict[str, Any],
+    aggregate: str = "a-1",
+    version: int = 1,
+    position: int = 1,
+) -> LoggedEvent:
+    return LoggedEvent(service, position, event_type, aggregate, version, WHEN, data)
+
+
+def counters(projector: Projector, customer: str = "c-1", period: str = "2026-11") -> dict[str, Decimal]:
+    return dict(zip(PERIOD_COUNTERS, projector.periods[(customer, period)], strict=True))
+
+
+def test_r2_walking_skeleton_events_add_up_per_customer_and_period() -> None:
+    p = Projector("close_28th")
+    p.apply_all(
+        [
+            event(
+                "orders",
+                "OrderPlaced",
+                {
+                    "customer_id": "c-1",
+                    "total_amount": "1500.00",
+                    "salesperson_id": "sp-1",
+                    "customer_kind": "dealer",
+                    "region": "EAST",
+                    "lines": [{"product_code": "P-1", "quantity": 15, "amount": "1500.00"}],
+                },
+            ),
+            event("orders", "OrderReserved", {"customer_id": "c-1", "amount": "1000.00"}),
+            event("orders", "DepositReceived", {"customer_id": "c-1", "amount": "100.00"}),
+            event(
+                "complaints",
+                "ComplaintLogged",
+                {"customer_id": "c-1", "complaint_type": "service", "staff_id": "sp-1"},
+            ),
+            event(
+                "complaints", "PenaltyIssued", {"customer_id": "c-1", "staff_id": "sp-1", "amount": "150.00"}
+            ),
+        ]
+    )
+    c = counters(p)
+    assert (c["orders"], c["ordered_amount"], c["holds_made"], c["deposits"]) == (
+        1,
+        Decimal("1500.00"),
+        1,
+        100,
+    )
+    assert (c["service_complaints"], c["quality_complaints"], c["fines"]) == (1, 0, Decimal("150.00"))
+    assert p.products_sold[("c-1", "2026-11", "P-1")] == [15, Decimal("1500.00")]
+    assert p.staff[("sp-1", "2026-11")] == [1, Decimal("1500.00"), 1, 1, Decimal("150.00"), 0]
+    # The order's kind/region is only a hint (version 0) until the customer's registration arrives.
+    assert p.dims["c-1"]["info"] == (0, ("dealer", "EAST", "sp-1", None, None))
+
+
+def test_r9_customer_dimension_is_the_same_whatever_the_order_of_events() -> None:
+    events = [
+        event(
+            "customers",
+            "CustomerRegistered",
+            {"kind": "agent", "region": "WEST", "salesperson_id": "sp-2", "company_name": "X"},
+            "c-1",
+            1,
+        ),
+        event("customers", "CustomerGraded", {"grade": "C"}, "c-1", 4),
+        event("customers", "CustomerGraded", {"grade": "A"}, "c-1", 5),
+        event(
+            "orders", "OrderPlaced", {"customer_id": "c-1", "customer_kind": "dealer", "total_amount": "1"}
+        ),
+    ]
+    results = set()
+    for order in itertools.permutations(events):
+        p = Projector("close_28th")
+        p.apply_all(order)
+        results.add((p.dims["c-1"]["grade"], p.dims["c-1"]["info"][1][:3]))
+    assert results == {((5, ("A",)), ("agent", "WEST", "sp-2"))}
+
+
+def test_events_without_a_customer_or_of_unknown_types_change_nothing() -> None:
+    p = Projector("close_28th")
+    p.apply_all(
+        [
+            event("orders", "StockReceived", {"product_code": "P-1", "quantity": 5}),
+            event("orders", "OrderShipped", {"amount": "10.00"}),
+            event("complaints", "SomethingNew", {"customer_id": "c-1"}),
+        ]
+    )
+    assert p.periods == {} and p.dims == {} and p.applied == 3
