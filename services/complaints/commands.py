@@ -29,7 +29,7 @@ class LogComplaint(Command):
     receipt_number: ShortText | None = None
     product_name: ShortText | None = None
     spec: ShortText | None = None
-    quantity: Annotated[int, Field(gt=0, le=100_000_000)] | None = None
+    quantity: Annotated[int, Field(strict=True, gt=0, le=100_000_000)] | None = None
     purchase_date: date | None = None
 
 
@@ -52,7 +52,7 @@ class VerifyComplaint(ComplaintCommand):
     """P3/P4/P5/P6: decide validity. A valid service complaint issues the penalty: public criticism and
     the fine for its severity (a setting), or ``fine`` if given (100–200)."""
 
-    valid: bool
+    valid: Annotated[bool, Field(strict=True)]
     severity: Severity | None = None
     cause: Notes = ""
     notes: Notes = ""

@@ -29,9 +29,9 @@ class RegisterProspect(Command):
     address: Text
     phone: Annotated[str, Field(min_length=3, max_length=40)]
     business_scale: Text
-    staff_count: Annotated[int, Field(ge=0, le=10_000_000)]
+    staff_count: Annotated[int, Field(strict=True, ge=0, le=10_000_000)]
     annual_sales: Money
-    main_products: Annotated[list[Text], Field(max_length=50)]
+    main_products: Annotated[list[Text], Field(min_length=1, max_length=50)]
     preferred_payment_terms: Text
     bank: Text
 
@@ -86,7 +86,7 @@ class RecordPrepayment(Command):
     """C8: a year-end prepayment (年终预付款); grants the next year's preferential discount."""
 
     customer_id: Identifier
-    year: Annotated[int, Field(ge=2000, le=2100)]
+    year: Annotated[int, Field(strict=True, ge=2000, le=2100)]
     amount: Money
 
 

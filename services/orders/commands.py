@@ -11,7 +11,7 @@ from shared.contracts import Command, Identifier, Money, Query
 ProductCode = Annotated[
     str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,39}$", description="product code, e.g. VALVE-50")
 ]
-Quantity = Annotated[int, Field(gt=0, le=10_000_000)]
+Quantity = Annotated[int, Field(strict=True, gt=0, le=10_000_000)]
 Text = Annotated[str, Field(min_length=1, max_length=500)]
 Week = Annotated[
     str, Field(pattern=r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$", description="ISO week, e.g. 2026-W49")
@@ -27,7 +27,7 @@ class ListProduct(Command):
     spec: Text
     list_price: Annotated[Money, Field(gt=0)]
     standard_cost: Money
-    in_production: bool = True
+    in_production: Annotated[bool, Field(strict=True)] = True
 
 
 class ReceiveStock(Command):
@@ -56,7 +56,7 @@ class VotePriceException(Command):
     """O2: a department head's vote on a major reduction."""
 
     exception_id: Identifier
-    in_favour: bool
+    in_favour: Annotated[bool, Field(strict=True)]
 
 
 class OrderLine(BaseModel):
@@ -152,7 +152,7 @@ class ComputeReorderPoints(Command):
 
     customer_id: Identifier
     month: Month
-    transit_days: Annotated[int, Field(gt=0, le=365)]
+    transit_days: Annotated[int, Field(strict=True, gt=0, le=365)]
 
 
 class ReportBranchStock(Command):
@@ -160,7 +160,7 @@ class ReportBranchStock(Command):
 
     customer_id: Identifier
     product_code: ProductCode
-    stock: Annotated[int, Field(ge=0, le=10_000_000)]
+    stock: Annotated[int, Field(strict=True, ge=0, le=10_000_000)]
 
 
 class RequestLine(BaseModel):
