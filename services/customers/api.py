@@ -27,4 +27,5 @@ def register(bus: ServiceBus, app: CustomersApplication) -> None:
         "reinstate_customer", c.ReinstateCustomer, in_thread(app.reinstate_customer), c.CustomerResult
     )
     bus.query("get_customer", c.GetCustomer, in_thread(app.get_customer), c.CustomerResult)
+    bus.query("list_customers", c.ListCustomers, app.directory.list, c.CustomerList)
     bus.document_events(EVENTS)

@@ -21,9 +21,12 @@ from services.customers.commands import (
     SignContract,
     SuspendCustomer,
 )
+from services.customers.directory import CustomerDirectory
 from services.customers.domain import CodeSequence, Customer, Kind
 from shared.aggregate import Meta
+from shared.clock import Clock
 from shared.errors import DomainError, NotFound
+from shared.settings import Settings
 from shared.store import Outcome, ServiceApplication
 
 
@@ -49,6 +52,10 @@ def customer_result(customer: Customer) -> dict[str, Any]:
 
 class CustomersApplication(ServiceApplication):
     service = "customers"
+
+    def __init__(self, settings: Settings, clock: Clock, env: dict[str, str] | None = None) -> None:
+        super().__init__(settings, clock, env)
+        self.directory = CustomerDirectory(settings)  # the list queries' read model (connects on first use)
 
     def register_prospect(self, cmd: RegisterProspect) -> dict[str, Any]:
         application = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})

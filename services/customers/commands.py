@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from services.customers.domain import Grade, Kind, Rating
+from services.customers.domain import Grade, Kind, Rating, Status
 from shared.contracts import Command, Identifier, Money, Query
 
 Region = Annotated[str, Field(pattern=r"^[A-Z]{2,10}$", description="region code, e.g. EAST")]
@@ -109,6 +109,34 @@ class GetCustomer(Query):
 
     customer_id: Identifier | None = None
     code: Annotated[str, Field(min_length=1, max_length=30)] | None = None
+
+
+class ListCustomers(Query):
+    """Customers by region, kind, grade, salesperson or status (any combination), by region then code."""
+
+    region: Region | None = None
+    kind: Kind | None = None
+    grade: Grade | None = None
+    salesperson_id: Identifier | None = None
+    status: Status | None = None
+    limit: Annotated[int, Field(strict=True, ge=1, le=1000)] = 100
+    offset: Annotated[int, Field(strict=True, ge=0)] = 0
+
+
+class CustomerListing(BaseModel):
+    customer_id: str
+    code: str | None
+    kind: Kind
+    region: str
+    grade: Grade | None
+    salesperson_id: str
+    status: Status | None
+    company_name: str
+
+
+class CustomerList(BaseModel):
+    customers: list[CustomerListing]
+    count: int
 
 
 class CustomerResult(BaseModel):

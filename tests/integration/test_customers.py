@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 
 from services.customers.api import register
 from services.customers.application import CustomersApplication
+from services.customers.main import background
 from shared.clock import FixedClock
 from shared.contracts import Role
 from shared.settings import Settings
 from shared.store import ensure_database
-from tests.conftest import Requester, service_running
+from tests.conftest import Requester, service_running, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +55,7 @@ def application(**overrides: Any) -> dict[str, Any]:
 async def customers(settings: Settings) -> AsyncIterator[Any]:
     ensure_database(settings, ["customers"])
     app = CustomersApplication(settings, FixedClock(datetime(2026, 11, 20, 2, 0, tzinfo=UTC)))
-    async with service_running(app, register, settings) as running:
+    async with service_running(app, register, settings, extra=background) as running:
         yield running
 
 
@@ -191,3 +192,42 @@ async def test_malformed_register_bodies_are_refused_and_store_nothing(
 
     await asyncio.to_thread(refused)  # Hypothesis drives a sync test; the bus stays on this loop
     assert customers.app.recorder.max_notification_id() == before
+
+
+async def test_c1_list_customers_by_region_kind_grade_and_salesperson(
+    customers: Any, request_: Requester
+) -> None:
+    west_dealer = await registered(request_, region="WEST", salesperson_id="sp-west")
+    west_agent = await registered(request_, region="WEST", kind="agent", salesperson_id="sp-west")
+    await registered(request_, region="SOUTH", salesperson_id="sp-south")
+    checked = await request_(
+        "customers",
+        "cmd",
+        "investigate_credit",
+        {"actor": FINANCE, "customer_id": west_dealer, "rating": "good", "credit_limit": "1000"},
+    )
+    assert checked["ok"]
+    await request_("customers", "cmd", "approve_customer", {"actor": SUPERVISOR, "customer_id": west_dealer})
+    graded = await request_(
+        "customers",
+        "cmd",
+        "grade_customer",
+        {"actor": {"id": "sm-1", "role": "sales_manager"}, "customer_id": west_dealer, "grade": "A"},
+    )
+    assert graded["ok"], graded
+
+    async def listed(query: dict[str, Any]) -> list[str]:
+        reply = await request_("customers", "query", "list_customers", query)
+        assert reply["ok"], reply
+        return [c["customer_id"] for c in reply["result"]["customers"]]
+
+    async def directory_caught_up() -> bool:
+        return await listed({"region": "WEST", "grade": "A"}) == [west_dealer]
+
+    await wait_for(directory_caught_up)
+    assert sorted(await listed({"region": "WEST"})) == sorted([west_dealer, west_agent])
+    assert await listed({"region": "WEST", "kind": "agent"}) == [west_agent]
+    assert sorted(await listed({"salesperson_id": "sp-west"})) == sorted([west_dealer, west_agent])
+    assert await listed({"region": "WEST", "status": "approved"}) == [west_dealer]
+    refused = await request_("customers", "query", "list_customers", {"kind": "wholesaler"})
+    assert refused["ok"] is False and refused["error"]["details"]["errors"][0]["field"] == "kind"
