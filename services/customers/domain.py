@@ -165,7 +165,21 @@ class Customer(SalesAggregate):
             raise DomainError("a regrade records its reason", rule="C5", details={"field": "reason"})
         self._graded(grade=Grade(grade), previous=self.grade, reason=reason, meta=meta)
 
-    @event("CustomerGraded", topic="customers.Customer.CustomerGraded")
+    class CustomerGraded(SalesAggregate.Event):
+        """C5. Version 2 records the grade it replaced, so a regrade reads "B → A" in the audit trail."""
+
+        TOPIC = "customers.Customer.CustomerGraded"
+        class_version = 2
+        grade: Grade
+        previous: Grade | None
+        reason: str
+        meta: Meta
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["previous"] = None  # version 1 did not record it
+
+    @event(CustomerGraded)
     def _graded(self, grade: Grade, previous: Grade | None, reason: str, meta: Meta) -> None:
         self.grade = Grade(grade)
 

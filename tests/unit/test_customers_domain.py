@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from services.customers.application import CustomersApplication
 from services.customers.commands import (
@@ -23,6 +24,7 @@ from services.customers.commands import (
     SuspendCustomer,
 )
 from services.customers.domain import Customer, Grade, Kind, Rating
+from shared.aggregate import Meta
 from shared.clock import FixedClock
 from shared.contracts import Actor, Role
 from shared.errors import DomainError, Forbidden, InvalidState
@@ -241,3 +243,31 @@ def test_idempotency_key_returns_first_reply_and_stores_nothing_new(app: Custome
     second = register(app, idempotency_key="form-42")
     assert first == second
     assert stored_events(app) == count
+
+
+def test_c5_grade_event_stored_as_version_1_still_loads(app: CustomersApplication) -> None:
+    """Events evolve by versioned classes: a CustomerGraded stored before version 2 loads, upcast."""
+    customer_id = approved(app)
+    app.grade_customer(GradeCustomer(actor=actor(Role.SALES_MANAGER), customer_id=customer_id, grade=Grade.B))
+    customer: Customer = app.repository.get(UUID(customer_id))
+    current = app.mapper.to_stored_event(
+        customer.CustomerGraded(  # type: ignore[call-arg]
+            originator_id=customer.id,
+            originator_version=customer.version + 1,
+            timestamp=NOW,
+            grade=Grade.C,
+            previous=Grade.B,
+            reason="lower volume",
+            meta=Meta("sm-1", "sales_manager", "c", "c", NOW),
+        )
+    )
+    state = app.mapper.transcoder.decode(current.state)
+    assert state.pop("class_version") == 2
+    del state["previous"]  # exactly what version 1 stored
+    old = StoredEvent(
+        current.originator_id, current.originator_version, current.topic, app.mapper.transcoder.encode(state)
+    )
+    app.recorder.insert_events([old])
+    reloaded: Customer = app.repository.get(UUID(customer_id))
+    assert reloaded.grade is Grade.C
+    assert reloaded.version == customer.version + 1
