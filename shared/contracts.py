@@ -95,6 +95,18 @@ class Reply(BaseModel, Generic[T]):
         return self.model_dump(mode="json", exclude_none=True)
 
 
+# Part of the customers' event contract: the customer status that each event leaves behind. Read
+# sides (orders' customer view, the customer directory) fold it; it is here so that they agree.
+CUSTOMER_STATUS_AFTER_EVENT: dict[str, str] = {
+    "CustomerRegistered": "prospect",
+    "CreditInvestigated": "credit_check",
+    "CustomerRejected": "rejected",
+    "CustomerApproved": "approved",
+    "CustomerSuspended": "suspended",
+    "CustomerReinstated": "approved",
+}
+
+
 class Envelope(BaseModel):
     """One stored event as it travels on the bus: subject ``<ns>.<service>.events.<event_type>``."""
 

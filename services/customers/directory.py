@@ -16,18 +16,10 @@ from nats.aio.client import Client as NATS
 
 from services.customers.commands import ListCustomers
 from shared.consumer import DurableConsumer
-from shared.contracts import Envelope
+from shared.contracts import CUSTOMER_STATUS_AFTER_EVENT, Envelope
 from shared.settings import Settings
 
 SCHEMA = "customers"
-STATUS_AFTER = {
-    "CustomerRegistered": "prospect",
-    "CreditInvestigated": "credit_check",
-    "CustomerRejected": "rejected",
-    "CustomerApproved": "approved",
-    "CustomerSuspended": "suspended",
-    "CustomerReinstated": "approved",
-}
 # CreditInvestigated of a poor rating is followed by CustomerRejected (a later version), so "last wins".
 
 DDL = f"""
@@ -129,5 +121,7 @@ async def _apply(conn: asyncpg.Connection, envelope: Envelope) -> None:
         await conn.execute(UPSERT_CODE, customer_id, data["code"])
     elif envelope.event_type == "CustomerGraded":
         await conn.execute(UPSERT_GRADE, customer_id, data["grade"], version)
-    if envelope.event_type in STATUS_AFTER:
-        await conn.execute(UPSERT_STATUS, customer_id, STATUS_AFTER[envelope.event_type], version)
+    if envelope.event_type in CUSTOMER_STATUS_AFTER_EVENT:
+        await conn.execute(
+            UPSERT_STATUS, customer_id, CUSTOMER_STATUS_AFTER_EVENT[envelope.event_type], version
+        )

@@ -26,22 +26,13 @@ from psycopg_pool import ConnectionPool
 
 from services.orders.domain import CustomerSnapshot
 from shared.consumer import DurableConsumer
-from shared.contracts import Envelope
+from shared.contracts import CUSTOMER_STATUS_AFTER_EVENT, Envelope
 from shared.settings import Settings
 from shared.subjects import stream_name
 
 SCHEMA = "orders"
 CONSUMER_NAME = "orders"
 SOURCE = "customers"
-
-STATUS_AFTER = {
-    "CustomerRegistered": "prospect",
-    "CreditInvestigated": "credit_check",
-    "CustomerRejected": "rejected",
-    "CustomerApproved": "approved",
-    "CustomerSuspended": "suspended",
-    "CustomerReinstated": "approved",
-}
 
 
 class CustomerDirectory(Protocol):
@@ -71,8 +62,8 @@ def fold(customer_id: str, events: Iterable[tuple[int, str, dict[str, Any]]]) ->
             state["contract_valid_to"] = date.fromisoformat(data["valid_to"])
         elif event_type == "CapitalLimitSet":
             state["capital_limit"] = Decimal(data["capital_limit"])
-        if event_type in STATUS_AFTER:
-            state["status"] = STATUS_AFTER[event_type]
+        if event_type in CUSTOMER_STATUS_AFTER_EVENT:
+            state["status"] = CUSTOMER_STATUS_AFTER_EVENT[event_type]
         state["version"] = version
     if "kind" not in state:  # registration not seen yet: nobody to decide for
         return None
