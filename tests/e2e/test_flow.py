@@ -7,6 +7,9 @@ projections must still end exact: nothing lost, nothing counted twice.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import shutil
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -107,3 +110,39 @@ async def test_skeleton_flow_through_four_processes_survives_reporting_kills(
     await asyncio.sleep(1.5)
     assert row_of(await client.query("reporting", "distributor_monthly", query)) == dealer
     assert row_of(await client.query("reporting", "branch_monthly", branch_query)) == branch
+
+
+JS_CLIENT = Path(__file__).parent / "js_client"
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+async def test_a_client_in_another_language_knowing_only_the_contract_drives_the_flow(
+    system: tuple[ServiceProcesses, Client, Settings],
+) -> None:
+    if not (JS_CLIENT / "node_modules" / "nats").exists():
+        pytest.skip("the JS client's packages are not installed (npm ci in tests/e2e/js_client)")
+    _, _, settings = system
+    run = await asyncio.create_subprocess_exec(
+        "node",
+        "client.mjs",
+        cwd=JS_CLIENT,
+        env={**os.environ, "SALESOPS_NAMESPACE": settings.namespace, "SALESOPS_NATS_URL": settings.nats_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(run.communicate(), 60)
+    assert run.returncode == 0, err.decode()
+    seen = json.loads(out)
+    assert seen["code"].startswith("SOUTH-D") and seen["repeated_code"] == seen["code"]
+    assert seen["malformed"]["ok"] is False
+    assert seen["malformed"]["error"]["details"]["errors"][0]["field"] == "customer_id"
+    assert [e["event_type"] for e in seen["events"]] == [
+        "CustomerRegistered",
+        "CreditInvestigated",
+        "CustomerApproved",
+    ]
+    approved = seen["events"][-1]
+    assert approved["subject"] == f"{settings.namespace}.customers.events.CustomerApproved"
+    assert approved["msg_id"] == f"customers-{approved['position']}"
+    assert approved["data"] == {"code": seen["code"]}
+    assert approved["actor"] == {"id": "js-supervisor", "role": "sales_supervisor"}
