@@ -5,15 +5,23 @@ the batch fails, its messages are tried one at a time, so one poison message can
 rest; a message that still fails is nak'ed with backoff and, on its last allowed delivery, parked on
 the dead-letter subject with the error, then acknowledged. Handlers must be idempotent: after a crash
 JetStream delivers again whatever was not acknowledged.
+
+An outage of the handler's database is not a poison message: while the error is a lost or refused
+connection, the same batch is retried (its ack deadline pushed back) until the database is back, so
+an outage parks nothing and uses up none of a message's deliveries. ``python -m shared.deadletter``
+lists, shows and re-drives what was parked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+import asyncpg
 import nats.errors
+import psycopg
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -27,6 +35,21 @@ from shared.subjects import dead_letter_subject, events_wildcard, stream_name
 log = logging.getLogger(__name__)
 
 BatchHandler = Callable[[Sequence[Envelope]], Awaitable[None]]
+
+# Errors that say "the database is not reachable right now", not "this message is bad".
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,  # admin shutdown, cannot connect now (server starting)
+    psycopg.OperationalError,
+)
+OUTAGE_RETRY_SECONDS = 1.0
+
+
+def is_transient(error: BaseException) -> bool:
+    return isinstance(error, TRANSIENT_ERRORS)
 
 
 class DurableConsumer:
@@ -42,8 +65,11 @@ class DurableConsumer:
         self.durable = f"{name}-{source_service}"
         self.consumed = 0
         self.parked = 0
+        self.outage_retries = 0
+        self._stop = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._stop = stop
         await ensure_event_stream(self.js, self.settings, self.source_service)
         await ensure_dead_letter_stream(self.js, self.settings)
         subscription = await self.js.pull_subscribe(
@@ -67,7 +93,11 @@ class DurableConsumer:
                 log.warning("consumer %s: fetch failed (%r); retrying", self.durable, error)
                 await asyncio.sleep(0.5)
                 continue
-            await self._process(messages)
+            try:
+                await self._process(messages)
+            except nats.errors.Error as error:
+                # Acks or a park could not be sent: what was not acknowledged comes again after ack_wait.
+                log.warning("consumer %s: bus error while processing (%r)", self.durable, error)
 
     async def _process(self, messages: list[Msg]) -> None:
         parsed: list[tuple[Msg, Envelope]] = []
@@ -79,8 +109,10 @@ class DurableConsumer:
         if not parsed:
             return
         try:
-            await self.handle([envelope for _, envelope in parsed])
+            await self._handle_through_outages([msg for msg, _ in parsed], [e for _, e in parsed])
         except Exception:
+            if self._stop.is_set():
+                return  # stopping during an outage: unacknowledged messages are delivered again later
             log.warning("consumer %s: batch of %d failed; trying one by one", self.durable, len(parsed))
             for msg, envelope in parsed:
                 await self._process_one(msg, envelope)
@@ -88,10 +120,28 @@ class DurableConsumer:
         await asyncio.gather(*(msg.ack() for msg, _ in parsed))
         self.consumed += len(parsed)
 
+    async def _handle_through_outages(self, messages: list[Msg], envelopes: list[Envelope]) -> None:
+        """Run the handler; while the database is unreachable, keep the messages and try again."""
+        while True:
+            try:
+                await self.handle(envelopes)
+                return
+            except Exception as error:
+                if not is_transient(error) or self._stop.is_set():
+                    raise
+                self.outage_retries += 1
+                log.warning("consumer %s: database unavailable (%r); retrying", self.durable, error)
+            # Push the ack deadline back so JetStream does not redeliver what is still being worked on.
+            await asyncio.gather(*(msg.in_progress() for msg in messages), return_exceptions=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), OUTAGE_RETRY_SECONDS)
+
     async def _process_one(self, msg: Msg, envelope: Envelope) -> None:
         try:
-            await self.handle([envelope])
+            await self._handle_through_outages([msg], [envelope])
         except Exception as error:
+            if self._stop.is_set():
+                return
             log.exception("consumer %s: event %s failed", self.durable, envelope.event_id)
             if msg.metadata.num_delivered >= self.settings.consumer_max_deliver:
                 await self._park(msg, repr(error))
@@ -103,10 +153,12 @@ class DurableConsumer:
 
     async def _park(self, msg: Msg, reason: str) -> None:
         headers = {
-            "Salesops-Error": reason[:2000],
+            "Salesops-Error": reason[:2000].replace("\r", " ").replace("\n", " "),
             "Salesops-Consumer": self.durable,
             "Salesops-Original-Subject": msg.subject,
+            "Salesops-Stream": msg.metadata.stream,
             "Salesops-Stream-Sequence": str(msg.metadata.sequence.stream),
+            "Salesops-Deliveries": str(msg.metadata.num_delivered),
         }
         await self.js.publish(
             dead_letter_subject(self.settings.namespace, self.durable), msg.data, headers=headers

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import zlib
 from typing import Any
 
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 1000
 PUBLISH_TIMEOUT = 5.0
 IDLE_POLL_SECONDS = 5.0  # a safety net only: NOTIFY wakes the relay
+QUERY_TIMEOUT = 15.0  # a query on a connection that died unnoticed must not hang the relay forever
 RECEIPT_TOPIC = CommandReceipt.Recorded.TOPIC  # type: ignore[attr-defined]
 
 
@@ -54,19 +56,33 @@ class OutboxRelay:
         while not stop.is_set():
             try:
                 await self._run_connected(stop)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, nats.errors.Error) as error:
+            except (
+                OSError,
+                TimeoutError,  # a query that got no answer (QUERY_TIMEOUT): the connection is suspect
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                asyncpg.InternalClientError,  # the connection's protocol state broke in an outage
+                nats.errors.Error,
+            ) as error:
                 log.warning("outbox relay %s: %r; retrying", self.service, error)
                 await _wait(stop, 1.0)
 
     async def _run_connected(self, stop: asyncio.Event) -> None:
-        conn: asyncpg.Connection = await asyncpg.connect(self.settings.postgres_dsn)
+        # The name shows in pg_stat_activity which process holds the lock (operators, the fault tests).
+        conn: asyncpg.Connection = await asyncpg.connect(
+            self.settings.postgres_dsn,
+            server_settings={"application_name": f"{self.service}-relay-{os.getpid()}"},
+        )
         try:
             await self._ensure_position_table(conn)
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
                 if await _wait(stop, 1.0):
                     return
+            log.info("outbox relay %s (pid %d) is the active publisher", self.service, os.getpid())
             wake = asyncio.Event()
             await conn.add_listener(self.channel, lambda *_: wake.set())
+            # The server going away wakes the loop at once; the next query then fails and we reconnect.
+            conn.add_termination_listener(lambda *_: wake.set())
             self.position = await conn.fetchval(
                 f'SELECT position FROM "{self.schema}".outbox_position WHERE service = $1', self.service
             )
@@ -75,16 +91,23 @@ class OutboxRelay:
                 if await self._publish_page(conn) < PAGE_SIZE:
                     await _wait_any(stop, wake, IDLE_POLL_SECONDS)
         finally:
-            await conn.close()
+            try:
+                await conn.close(timeout=2)
+            except Exception:  # a broken connection cannot close politely
+                conn.terminate()
 
     async def _ensure_position_table(self, conn: asyncpg.Connection) -> None:
-        await conn.execute(
-            f'CREATE TABLE IF NOT EXISTS "{self.schema}".outbox_position '
-            "(service text PRIMARY KEY, position bigint NOT NULL)"
-        )
-        await conn.execute(
-            f'INSERT INTO "{self.schema}".outbox_position VALUES ($1, 0) ON CONFLICT DO NOTHING', self.service
-        )
+        async with conn.transaction():
+            # Two instances starting at once: concurrent CREATE ... IF NOT EXISTS can fail on pg_type.
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", self.lock_key + 1)
+            await conn.execute(
+                f'CREATE TABLE IF NOT EXISTS "{self.schema}".outbox_position '
+                "(service text PRIMARY KEY, position bigint NOT NULL)"
+            )
+            await conn.execute(
+                f'INSERT INTO "{self.schema}".outbox_position VALUES ($1, 0) ON CONFLICT DO NOTHING',
+                self.service,
+            )
 
     async def _publish_page(self, conn: asyncpg.Connection) -> int:
         rows = await self.next_page(conn)
@@ -95,6 +118,7 @@ class OutboxRelay:
                 f'UPDATE "{self.schema}".outbox_position SET position = $2 WHERE service = $1',
                 self.service,
                 last,
+                timeout=QUERY_TIMEOUT,
             )
             self.position = last
         return len(rows)
@@ -106,6 +130,7 @@ class OutboxRelay:
             "ORDER BY notification_id LIMIT $2",
             self.position,
             PAGE_SIZE,
+            timeout=QUERY_TIMEOUT,
         )
 
     async def publish(self, rows: list[asyncpg.Record]) -> None:

@@ -12,22 +12,32 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+import nats.errors
 from faststream.nats import NatsBroker
 
 from shared.bus import ServiceBus, connect_nats, make_broker
 from shared.contract_docs import asyncapi_document
+from shared.observability import (
+    ServiceMetrics,
+    broker_connected,
+    consumer_probe,
+    nats_connected,
+    outbox_backlog_probe,
+    postgres_reachable,
+    serve_observability,
+)
+from shared.observability import configure_logging as configure_json_logging
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
+from shared.startup import exclusive_startup
 from shared.store import ServiceApplication, ensure_database
 
 log = logging.getLogger(__name__)
 
 
 def configure_logging(settings: Settings, service: str) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
-    )
+    """JSON lines with the service and, where known, the correlation id (``SALESOPS_LOG_FORMAT=text``)."""
+    configure_json_logging(settings.log_level, service)
 
 
 @dataclass
@@ -39,6 +49,8 @@ class WriteService:
     bus: ServiceBus
     relay: OutboxRelay | None = None
     background: list[asyncio.Task[Any]] = field(default_factory=list)
+    metrics: ServiceMetrics | None = None
+    metrics_port: int | None = None
 
     @property
     def broker(self) -> NatsBroker:
@@ -56,14 +68,29 @@ async def start_write_service(
 ) -> WriteService:
     """Start serving commands and (unless ``relay=False``) publishing the service's events."""
     bus = ServiceBus(make_broker(settings, f"{app.service}-commands"), settings, app.service)
+    metrics = ServiceMetrics(app.service)
+    # Outermost, so it counts every reply, the refusals of the inner middlewares included.
+    bus.broker.insert_middleware(metrics.middleware())
     register(bus, app)
     await bus.broker.start()
-    service = WriteService(app=app, settings=settings, bus=bus)
+    service = WriteService(app=app, settings=settings, bus=bus, metrics=metrics)
+    if settings.persistence_module == "eventsourcing.postgres":  # commands fail fast during an outage
+        service.background.append(asyncio.create_task(bus.gate.run(stop), name=f"{app.service}-store-gate"))
     nc = await connect_nats(settings, f"{app.service}-relay")
     await bus.answer_unknown(nc)
     if relay:
         service.relay = OutboxRelay(app, settings, nc)
         service.background.append(asyncio.create_task(service.relay.run(stop), name=f"{app.service}-relay"))
+        relayed = service.relay
+        metrics.probes.append(
+            outbox_backlog_probe(settings.postgres_dsn, relayed.schema, relayed.table, app.service)
+        )
+    metrics.checks["nats"] = nats_connected(nc)
+    metrics.checks["routes"] = broker_connected(bus.broker)
+    if settings.persistence_module == "eventsourcing.postgres":
+        metrics.checks["postgres"] = postgres_reachable(settings.postgres_dsn)
+    metrics.probes.append(consumer_probe(nc, settings.namespace, app.service))
+    service.metrics_port = await serve_observability(metrics, stop)
     if extra is not None:
         service.background.append(asyncio.create_task(extra(service, stop), name=f"{app.service}-extra"))
     service.background.append(asyncio.create_task(_close_on_stop(stop, bus.broker, nc)))
@@ -72,8 +99,11 @@ async def start_write_service(
 
 async def _close_on_stop(stop: asyncio.Event, broker: NatsBroker, nc: Any) -> None:
     await stop.wait()
-    await broker.stop()
-    await nc.drain()
+    # Stopping while NATS is away (a node restarting) must still shut down cleanly.
+    with contextlib.suppress(nats.errors.Error):
+        await broker.stop()
+    with contextlib.suppress(nats.errors.Error):
+        await nc.drain()
 
 
 def print_contract(bus: ServiceBus, register: Callable[[ServiceBus, Any], None], app: Any) -> None:
@@ -97,14 +127,16 @@ def run_write_service(
         return
     settings = Settings()
     configure_logging(settings, service)
-    ensure_database(settings, [service])
+    with exclusive_startup(settings, "database"):  # processes starting together create things in turn
+        ensure_database(settings, [service])
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        app = make_app(settings)
+        with exclusive_startup(settings, service):  # building the app creates its tables
+            app = make_app(settings)
         running = await start_write_service(app, settings, register, stop, extra=extra)
         log.info("%s serving on %s", service, settings.nats_url)
         await stop.wait()

@@ -13,6 +13,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SALESOPS_", frozen=True)
 
     # Infrastructure
+    # One URL, or several separated by commas (the nodes of a cluster: the client fails over between them)
     nats_url: str = "nats://127.0.0.1:4222"
     nats_user: str | None = None
     nats_password: str | None = None
@@ -25,6 +26,8 @@ class Settings(BaseSettings):
     persistence_module: str = "eventsourcing.postgres"
     # Root of every subject and stream name; tests set a unique one so runs never see each other.
     namespace: str = "salesops"
+    # Copies of each JetStream stream: 3 on a 3-node cluster (one node may fail), 1 on a single server
+    stream_replicas: int = 1
     log_level: str = "INFO"
     http_host: str = "127.0.0.1"
     http_port: int = 8080

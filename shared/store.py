@@ -7,6 +7,7 @@ idempotency keys (a ``CommandReceipt`` saved atomically with the command's own e
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -90,11 +91,14 @@ class Outcome:
 
 class ServiceApplication(Application[UUID]):
     service: ClassVar[str]
+    # Commands deciding at the same time are saved together (see GroupCommit); False: one save each.
+    group_commit: ClassVar[bool] = True
 
     def __init__(self, settings: Settings, clock: Clock, env: dict[str, str] | None = None) -> None:
         self.settings = settings
         self.clock = clock
         super().__init__({**persistence_env(settings, self.service), **(env or {})})
+        self._group = GroupCommit(self.save)
 
     def construct_transcoder(self) -> Transcoder:
         transcoder = super().construct_transcoder()
@@ -113,11 +117,14 @@ class ServiceApplication(Application[UUID]):
         """Decide and save atomically; retry on a concurrent write; a repeated key gets its first reply.
 
         ``decide`` loads what it needs and raises ``DomainError`` to refuse: nothing is saved then.
+        The save goes through the group commit (``GroupCommit``) unless ``group_commit`` is off; after a
+        conflict the command is decided again and saved on its own.
         """
         receipt_key = f"{self.service}:{command.idempotency_key}" if command.idempotency_key else None
         if receipt_key and (earlier := self._receipt(receipt_key)) is not None:
             return earlier
         command_id = str(uuid.uuid4())
+        alone = False  # after a conflict, save this command's aggregates on their own
         for _ in range(MAX_ATTEMPTS):
             meta = Meta(
                 actor_id=command.actor.id,
@@ -131,10 +138,14 @@ class ServiceApplication(Application[UUID]):
             if receipt_key:
                 aggregates.append(CommandReceipt(key=receipt_key, reply=outcome.result, meta=meta))
             try:
-                self.save(*aggregates)
+                if alone or not self.group_commit or not aggregates:
+                    self.save(*aggregates)
+                else:
+                    self._group.save(aggregates)
             except IntegrityError:
                 if receipt_key and (earlier := self._receipt(receipt_key)) is not None:
                     return earlier
+                alone = True
                 continue  # another writer got there first: decide again on fresh state
             return outcome.result
         raise Conflict("the command kept colliding with concurrent writers; nothing was stored")
@@ -145,3 +156,85 @@ class ServiceApplication(Application[UUID]):
         except AggregateNotFoundError:
             return None
         return receipt.reply
+
+
+class GroupCommit:
+    """Saves the aggregates of commands decided at the same time with ONE ``app.save`` (one transaction,
+    one WAL flush, one table lock) instead of one each: the service's throughput limit was the commits.
+
+    Leader/follower, no timer: a command arriving while no save is running saves at once (so a lone
+    command waits for nothing); commands arriving meanwhile queue, and when that save ends the first of
+    them saves the whole queue (up to ``max_batch``). Each command gets its own outcome:
+    - saved: the batch committed (its events are stored together with the others', atomically);
+    - ``IntegrityError``: the batch could not be saved as a whole (a conflict with a writer outside it,
+      or its aggregate was also changed by an earlier command of the same batch): nothing of it was
+      stored, and ``execute`` decides again on fresh state and saves that command alone, as after any
+      concurrent write. So a batch never refuses a command that would have succeeded on its own;
+    - any other error (database down): raised to every command of the batch; nothing was stored.
+    """
+
+    def __init__(self, save: Callable[..., Any], max_batch: int = 100) -> None:
+        self._save = save
+        self.max_batch = max_batch
+        self._lock = threading.Lock()
+        self._queue: list[_Pending] = []
+        self._saving = False
+
+    def save(self, aggregates: Sequence[BaseAggregate[UUID]]) -> None:
+        pending = _Pending(list(aggregates))
+        with self._lock:
+            self._queue.append(pending)
+            lead, self._saving = not self._saving, True
+        if not lead:
+            pending.done.wait()
+        if not pending.finished:  # handed the lead: save the queue, this command's included
+            self._save_queue()
+        if pending.error is not None:
+            raise pending.error
+
+    def _save_queue(self) -> None:
+        with self._lock:
+            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+        try:
+            self._save_batch(batch)
+        except BaseException as error:  # never report a command saved when its batch went wrong
+            for pending in batch:
+                pending.error = pending.error or error
+            raise
+        finally:
+            with self._lock:
+                following = self._queue[0] if self._queue else None
+                self._saving = following is not None
+            for pending in batch:
+                pending.finished = True
+                pending.done.set()
+            if following is not None:
+                following.done.set()  # not finished: it leads the next batch
+
+    def _save_batch(self, batch: list[_Pending]) -> None:
+        saving: list[_Pending] = []
+        ids: set[UUID] = set()
+        for pending in batch:
+            mine = {aggregate.id for aggregate in pending.aggregates}
+            if mine & ids:  # decided on a state an earlier command of this batch is changing
+                pending.error = IntegrityError("aggregate changed by an earlier command of the batch")
+            else:
+                ids |= mine
+                saving.append(pending)
+        try:
+            self._save(*(aggregate for pending in saving for aggregate in pending.aggregates))
+        except Exception as error:  # nothing of the batch was stored
+            for pending in saving:
+                pending.error = (
+                    IntegrityError("the batch conflicted as a whole")
+                    if isinstance(error, IntegrityError) and len(saving) > 1
+                    else error
+                )
+
+
+@dataclass
+class _Pending:
+    aggregates: list[BaseAggregate[UUID]]
+    done: threading.Event = field(default_factory=threading.Event)
+    finished: bool = False
+    error: BaseException | None = None

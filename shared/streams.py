@@ -21,25 +21,26 @@ async def _ensure(js: Any, config: StreamConfig) -> None:
         await js.update_stream(config)
 
 
-async def ensure_event_stream(js: Any, settings: Settings, service: str, replicas: int = 1) -> None:
+async def ensure_event_stream(js: Any, settings: Settings, service: str, replicas: int | None = None) -> None:
+    """The service's event stream, with ``replicas`` copies (default: ``settings.stream_replicas``)."""
     await _ensure(
         js,
         StreamConfig(
             name=stream_name(settings.namespace, service),
             subjects=[events_wildcard(settings.namespace, service)],
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
-            num_replicas=replicas,
+            num_replicas=replicas or settings.stream_replicas,
         ),
     )
 
 
-async def ensure_dead_letter_stream(js: Any, settings: Settings, replicas: int = 1) -> None:
+async def ensure_dead_letter_stream(js: Any, settings: Settings, replicas: int | None = None) -> None:
     await _ensure(
         js,
         StreamConfig(
             name=dead_letter_stream(settings.namespace),
             subjects=[f"{settings.namespace}.deadletter.>"],
-            num_replicas=replicas,
+            num_replicas=replicas or settings.stream_replicas,
         ),
     )
 

@@ -12,6 +12,7 @@ answers() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 wait_for() { for _ in $(seq 1 60); do answers "$1" "$2" && return 0; sleep 0.5; done; return 1; }
 
 nats_url=${SALESOPS_NATS_URL:-nats://127.0.0.1:4222}
+nats_url=${nats_url%%,*}  # a cluster's list: checking the first node is enough
 hostport=${nats_url#*://}; hostport=${hostport##*@}; nats_host=${hostport%:*}; nats_port=${hostport##*:}
 if ! answers "$nats_host" "$nats_port"; then
   if [ -n "${SALESOPS_NATS_URL:-}" ]; then log "NATS at $nats_url does not answer"; exit 1; fi

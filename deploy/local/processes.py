@@ -22,6 +22,15 @@ def service_command(service: str) -> list[str]:
     return [sys.executable, "-m", f"services.{service}.main"]
 
 
+def service_env(env: dict[str, str], service: str) -> dict[str, str]:
+    """A service's own NATS user when its password is given as ``SALESOPS_NATS_PASSWORD_<SERVICE>``
+    (the users of ``deploy/nats/auth.conf``); otherwise the shared ``SALESOPS_NATS_USER``/``_PASSWORD``."""
+    password = env.get(f"SALESOPS_NATS_PASSWORD_{service.upper()}")
+    if password is None:
+        return env
+    return {**env, "SALESOPS_NATS_USER": service, "SALESOPS_NATS_PASSWORD": password}
+
+
 class ServiceProcesses:
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
         self.env = {**os.environ, **env}
@@ -34,7 +43,11 @@ class ServiceProcesses:
         log = self._logs.get(service) or open(self.log_dir / f"{service}.log", "ab")  # noqa: SIM115
         self._logs[service] = log
         self.running[service] = subprocess.Popen(
-            service_command(service), cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            service_command(service),
+            cwd=ROOT,
+            env=service_env(self.env, service),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
     def kill(self, service: str) -> None:

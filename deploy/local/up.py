@@ -17,6 +17,7 @@ import nats
 
 from deploy.local.demo import run_demo
 from deploy.local.processes import ROOT, SERVICES, ServiceProcesses, wait_ready
+from shared.bus import nats_options
 from shared.settings import Settings
 from shared.store import ensure_database
 
@@ -34,7 +35,7 @@ async def main() -> int:
     try:
         for service in SERVICES:
             processes.start(service)
-        nc = await nats.connect(settings.nats_url, user=settings.nats_user, password=settings.nats_password)
+        nc = await nats.connect(**nats_options(settings))  # one URL or a cluster's, and the credentials
         for service in SERVICES:
             await wait_ready(nc, settings.namespace, service)
         print(f"[salesops] services up: {', '.join(SERVICES)} (logs in .state/logs/)")

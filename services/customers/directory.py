@@ -64,7 +64,9 @@ class CustomerDirectory:
         if self._pool is None:
             pool = await asyncpg.create_pool(self.settings.postgres_dsn, min_size=1, max_size=4)
             assert pool is not None
-            async with pool.acquire() as conn:
+            async with pool.acquire() as conn, conn.transaction():
+                # Two instances starting at once: concurrent CREATE ... IF NOT EXISTS can fail on pg_type.
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext('customers.directory.ddl'))")
                 await conn.execute(DDL)
             self._pool = pool
         return self._pool

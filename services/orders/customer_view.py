@@ -212,19 +212,22 @@ class CustomerViewProjector:
 
 
 async def ensure_tables(conn: asyncpg.Connection) -> None:
-    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"')
-    await conn.execute(
-        f'CREATE TABLE IF NOT EXISTS "{SCHEMA}".customer_events ('
-        "customer_id text NOT NULL, version integer NOT NULL, event_type text NOT NULL, data jsonb NOT NULL, "
-        "PRIMARY KEY (customer_id, version))"
-    )
-    await conn.execute(
-        f'CREATE TABLE IF NOT EXISTS "{SCHEMA}".customer_view ('
-        "customer_id text PRIMARY KEY, kind text NOT NULL, region text NOT NULL, "
-        "salesperson_id text NOT NULL, "
-        "status text NOT NULL, credit_limit numeric(16, 2) NOT NULL, contract_valid_from date, "
-        "contract_valid_to date, capital_limit numeric(16, 2), version integer NOT NULL)"
-    )
+    async with conn.transaction():
+        # Two instances starting at once: concurrent CREATE ... IF NOT EXISTS can fail on pg_type.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('orders.customer_view.ddl'))")
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"')
+        await conn.execute(
+            f'CREATE TABLE IF NOT EXISTS "{SCHEMA}".customer_events ('
+            "customer_id text NOT NULL, version integer NOT NULL, event_type text NOT NULL, "
+            "data jsonb NOT NULL, PRIMARY KEY (customer_id, version))"
+        )
+        await conn.execute(
+            f'CREATE TABLE IF NOT EXISTS "{SCHEMA}".customer_view ('
+            "customer_id text PRIMARY KEY, kind text NOT NULL, region text NOT NULL, "
+            "salesperson_id text NOT NULL, "
+            "status text NOT NULL, credit_limit numeric(16, 2) NOT NULL, contract_valid_from date, "
+            "contract_valid_to date, capital_limit numeric(16, 2), version integer NOT NULL)"
+        )
 
 
 async def drop_view(settings: Settings, nc: NATS) -> None:

@@ -8,6 +8,7 @@ redelivery, which the log recognises (exactly-once effect).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 
 import asyncpg
@@ -17,6 +18,8 @@ from services.reporting.projections import SOURCES, analyze, record
 from shared.consumer import DurableConsumer
 from shared.contracts import Envelope
 from shared.settings import Settings
+
+log = logging.getLogger(__name__)
 
 DURABLE_PREFIX = "reporting"
 # Fresh projection tables have no planner statistics until autovacuum gets to them (up to a minute):
@@ -38,6 +41,10 @@ class BatchRecorder:
         async with self.pool.acquire() as conn:
             async with conn.transaction():
                 applied = await record(conn, envelopes, self.settings.period_mode)
+            if log.isEnabledFor(logging.DEBUG):  # follows a command from its events into the projections
+                correlations = sorted({e.correlation_id for e in envelopes if e.correlation_id})
+                extra = {"correlation_ids": correlations}
+                log.debug("applied %d of %d events", applied, len(envelopes), extra=extra)
             self.applied += applied
             self.since_analyze += applied
             if self.since_analyze >= ANALYZE_EVERY and not self.analyzing:

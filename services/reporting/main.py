@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import logging
 import signal
 import socket
@@ -18,19 +19,29 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import asyncpg
+import nats.errors
 import uvicorn
 
 from services.reporting.api import Reports, register
 from services.reporting.config import ReportingSettings
-from services.reporting.consumers import make_consumers, start_consumers
+from services.reporting.consumers import DURABLE_PREFIX, make_consumers, start_consumers
 from services.reporting.http import create_app
 from services.reporting.projections import SOURCES, ensure_schema, init_connection
 from services.reporting.rebuild import rebuild
 from shared.bus import ServiceBus, connect_nats, make_broker
 from shared.consumer import DurableConsumer
+from shared.observability import (
+    ServiceMetrics,
+    broker_connected,
+    consumer_probe,
+    nats_connected,
+    postgres_reachable,
+    serve_observability,
+)
 from shared.runtime import configure_logging, print_contract
 from shared.settings import Settings
 from shared.store import ensure_database
+from shared.subjects import stream_name
 
 SERVICE = "reporting"
 log = logging.getLogger(__name__)
@@ -74,6 +85,19 @@ class ReportingService:
     consumers: list[DurableConsumer]
     background: list[asyncio.Task[Any]] = field(default_factory=list)
     http_port: int | None = None
+    metrics: ServiceMetrics | None = None
+    metrics_port: int | None = None
+
+
+def projection_probe(pool: asyncpg.Pool) -> Any:
+    async def projection_position(metrics: ServiceMetrics) -> None:
+        async with pool.acquire() as conn:
+            rows = await conn.fetch("SELECT service, position FROM reporting.source_position")
+        for row in rows:
+            if not row["service"].startswith("_"):  # "_rebuilds" is a counter, not a source
+                metrics.projection_position.labels(metrics.service, row["service"]).set(row["position"])
+
+    return projection_position
 
 
 async def start_reporting(
@@ -90,6 +114,8 @@ async def start_reporting(
     await asyncio.to_thread(ensure_database, settings)
     pool = await open_pool(settings)
     bus = ServiceBus(make_broker(settings, "reporting-queries"), settings, SERVICE)
+    metrics = ServiceMetrics(SERVICE)
+    bus.broker.insert_middleware(metrics.middleware())
     reports = Reports(pool, settings)
     nc = await connect_nats(settings, "reporting-consumers")
     if queries:
@@ -97,8 +123,16 @@ async def start_reporting(
         await bus.broker.start()
         await bus.answer_unknown(nc)
     consumers = make_consumers(nc, pool, settings, sources)
-    service = ReportingService(settings, pool, bus, reports, consumers)
+    service = ReportingService(settings, pool, bus, reports, consumers, metrics=metrics)
     service.background = start_consumers(consumers, stop)
+    metrics.checks["nats"] = nats_connected(nc)
+    if queries:
+        metrics.checks["routes"] = broker_connected(bus.broker)
+    metrics.checks["postgres"] = postgres_reachable(settings.postgres_dsn)
+    durables = [(stream_name(settings.namespace, c.source_service), c.durable) for c in consumers]
+    metrics.probes.append(consumer_probe(nc, settings.namespace, DURABLE_PREFIX, durables))
+    metrics.probes.append(projection_probe(pool))
+    service.metrics_port = await serve_observability(metrics, stop)
     server: uvicorn.Server | None = None
     serving: asyncio.Task[None] | None = None
     if http_token is not None:
@@ -124,7 +158,9 @@ async def start_reporting(
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, 10)
         if queries:
-            await bus.broker.stop()
+            # Stopping while NATS is away (a node restarting) must still shut down cleanly.
+            with contextlib.suppress(nats.errors.Error):
+                await bus.broker.stop()
         # Not drain(): draining a pull subscription waits on its pending queue forever (nats-py 2.16);
         # the consumers have stopped and acked what they handled, so nothing is lost by closing.
         await nc.close()
@@ -143,8 +179,18 @@ async def stopped(service: ReportingService) -> None:
             await asyncio.wait_for(task, 15)
 
 
+def openapi_document() -> dict[str, Any]:
+    """The HTTP API's OpenAPI document, as FastAPI derives it from the routes (committed in docs/openapi/)."""
+    # The token only guards requests; describing the routes reads no report.
+    app = create_app(Reports(cast(Any, None), Settings()), "documentation-only-token")
+    return app.openapi()
+
+
 def main() -> None:
-    """Run until SIGINT/SIGTERM; ``asyncapi`` as the only argument prints the contract document instead."""
+    """Run until SIGINT/SIGTERM; ``asyncapi`` or ``openapi`` as the only argument prints that document."""
+    if sys.argv[1:] == ["openapi"]:
+        print(json.dumps(openapi_document(), indent=2, ensure_ascii=False, sort_keys=True))
+        return
     if sys.argv[1:] == ["asyncapi"]:
         docs = Settings()
         # Registering routes touches no database: the reports are only described here.

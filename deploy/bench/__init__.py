@@ -1,0 +1,1 @@
+"""The project's benchmark: ``python -m deploy.bench [--full]`` (or ``./salesops bench [--full]``)."""

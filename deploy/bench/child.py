@@ -1,0 +1,59 @@
+"""A measurement in its own process, so that its peak RSS is its own: ``python -m deploy.bench.child
+rebuild|read DSN``. Prints one JSON line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+import time
+
+import asyncpg
+
+from services.reporting.projections import SCHEMA, init_connection
+from services.reporting.rebuild import CHUNK, SELECT_LOG, rebuild
+
+
+async def run_rebuild(dsn: str) -> dict[str, float]:
+    conn = await asyncpg.connect(dsn)
+    await init_connection(conn)
+    try:
+        started = time.perf_counter()
+        stats = await rebuild(conn, "close_28th")
+        return {"events": stats.events, "seconds": time.perf_counter() - started, "rate": stats.rate}
+    finally:
+        await conn.close()
+
+
+async def run_read(dsn: str) -> dict[str, float]:
+    """The baseline: the rows a rebuild reads, read and decoded (jsonb by orjson), nothing applied."""
+    conn = await asyncpg.connect(dsn)
+    await init_connection(conn)
+    try:
+        started = time.perf_counter()
+        last, events = 0, 0
+        high = await conn.fetchval(f"SELECT coalesce(max(seq), 0) FROM {SCHEMA}.event_log")
+        while last < high:
+            rows = await conn.fetch(f"{SELECT_LOG} WHERE seq > $1 ORDER BY seq LIMIT $2", last, CHUNK)
+            if not rows:
+                break
+            for row in rows:  # touch every field as a rebuild does
+                row["data"], row["occurred_at"], row["event_type"]
+            events += len(rows)
+            last = rows[-1]["seq"]
+        seconds = time.perf_counter() - started
+        return {"events": events, "seconds": seconds, "rate": events / seconds}
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    what, dsn = sys.argv[1], sys.argv[2]
+    result = asyncio.run(run_rebuild(dsn) if what == "rebuild" else run_read(dsn))
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

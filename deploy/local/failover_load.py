@@ -1,0 +1,159 @@
+"""A command load through the bus contract from its own process: ``python -m deploy.local.failover_load OUT``.
+
+Registers prospects (customers: one new aggregate each, then a credit check: two events per customer)
+and receives stock on a few products (orders: many events on each product aggregate, so per-aggregate
+order matters). Every command carries an idempotency key and is sent again with the same key when
+no answer comes (its instance was killed, a node failed over): each command takes effect once.
+Connection settings come from the ``SALESOPS_*`` environment; ``SALESOPS_LOAD_*`` size the load.
+Writes what it did to OUT.json (commands, answers, retries, the quantity received per product).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import nats.errors
+
+from shared.bus import connect_nats
+from shared.settings import Settings
+
+GM = {"id": "gm-load", "role": "general_manager"}
+PRODUCTION = {"id": "prod-load", "role": "production"}
+SALESPERSON = {"id": "sp-load", "role": "salesperson"}
+FINANCE = {"id": "fin-load", "role": "finance"}
+ATTEMPTS = 30
+
+
+class LoadFailed(RuntimeError):
+    pass
+
+
+class Load:
+    def __init__(self, nc: Any, namespace: str) -> None:
+        self.nc = nc
+        self.namespace = namespace
+        self.sent = 0
+        self.retries = 0
+        self.events = 0  # events the acknowledged commands stored
+        self.received: Counter[str] = Counter()
+        self.customers: list[str] = []
+
+    async def command(self, service: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Send until answered; the same idempotency key each time."""
+        payload = json.dumps({**body, "idempotency_key": uuid.uuid4().hex}).encode()
+        self.sent += 1
+        for attempt in range(ATTEMPTS):
+            try:
+                reply = await self.nc.request(f"{self.namespace}.{service}.cmd.{name}", payload, timeout=3)
+            except (
+                nats.errors.TimeoutError,
+                nats.errors.NoRespondersError,
+                nats.errors.ConnectionClosedError,
+            ):
+                self.retries += 1
+                await asyncio.sleep(min(0.2 * (attempt + 1), 1.0))
+                continue
+            answer: dict[str, Any] = json.loads(reply.data)
+            if answer.get("ok"):
+                result: dict[str, Any] = answer["result"]
+                return result
+            # Nothing was stored for these: the same command (same key) may simply be sent again.
+            if answer.get("error", {}).get("code") in ("unavailable", "conflict"):
+                self.retries += 1
+                await asyncio.sleep(0.5)
+                continue
+            raise LoadFailed(f"{service}.{name} refused: {answer}")
+        raise LoadFailed(f"{service}.{name}: no answer after {ATTEMPTS} attempts")
+
+    async def prospect(self, index: int) -> None:
+        result = await self.command(
+            "customers",
+            "register_prospect",
+            {
+                "actor": SALESPERSON,
+                "kind": "dealer",
+                "region": "EAST",
+                "salesperson_id": SALESPERSON["id"],
+                "company_name": f"Load dealer {index}",
+                "founding_date": "2010-01-01",
+                "legal_representative": "Li Load",
+                "registered_capital": "1000000.00",
+                "address": "1 Load Road",
+                "phone": "0571-0000000",
+                "business_scale": "small",
+                "staff_count": 10,
+                "annual_sales": "5000000.00",
+                "main_products": ["valves"],
+                "preferred_payment_terms": "30 days",
+                "bank": "Load Bank",
+            },
+        )
+        customer_id = str(result["customer_id"])
+        self.customers.append(customer_id)
+        await self.command(
+            "customers",
+            "investigate_credit",
+            {"actor": FINANCE, "customer_id": customer_id, "rating": "good", "credit_limit": "100000.00"},
+        )
+        self.events += 2
+
+    async def receive(self, product: str, quantity: int) -> None:
+        await self.command(
+            "orders", "receive_stock", {"actor": PRODUCTION, "product_code": product, "quantity": quantity}
+        )
+        self.received[product] += quantity
+        self.events += 1
+
+
+async def run(out: Path) -> None:
+    settings = Settings()
+    prospects = int(os.environ.get("SALESOPS_LOAD_PROSPECTS", "150"))
+    receipts = int(os.environ.get("SALESOPS_LOAD_RECEIPTS", "300"))
+    products = [f"LOAD-{n}" for n in range(int(os.environ.get("SALESOPS_LOAD_PRODUCTS", "4")))]
+    concurrency = int(os.environ.get("SALESOPS_LOAD_CONCURRENCY", "8"))
+    nc = await connect_nats(settings, "load")
+    load = Load(nc, settings.namespace)
+    try:
+        for product in products:
+            body = {"actor": GM, "product_code": product, "name": product, "spec": "DN50"}
+            await load.command(
+                "orders", "list_product", body | {"list_price": "100.00", "standard_cost": "60.00"}
+            )
+            load.events += 1
+        jobs: list[Any] = [load.prospect(i) for i in range(prospects)]
+        jobs += [load.receive(products[i % len(products)], 1 + i % 7) for i in range(receipts)]
+        # Interleave the two services' commands so both are under load all the time.
+        jobs = [job for pair in zip(jobs[:prospects], jobs[prospects:], strict=False) for job in pair] + (
+            jobs[2 * min(prospects, receipts) :] if prospects > receipts else jobs[prospects + prospects :]
+        )
+        gate = asyncio.Semaphore(concurrency)
+
+        async def limited(job: Any) -> None:
+            async with gate:
+                await job
+
+        await asyncio.gather(*(limited(job) for job in jobs))
+    finally:
+        out.write_text(
+            json.dumps(
+                {
+                    "commands": load.sent,
+                    "retries": load.retries,
+                    "events": load.events,
+                    "received": dict(load.received),
+                    "customers": load.customers,
+                }
+            )
+        )
+        await nc.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(run(Path(sys.argv[1])))

@@ -1,0 +1,427 @@
+"""Operability of a service process: JSON logs with correlation ids, health/readiness, Prometheus metrics.
+
+Every process (the three write services and reporting) serves, on ``SALESOPS_METRICS_PORT`` (unset: off,
+so several processes can share one machine without fighting over a port):
+
+- ``GET /healthz``: liveness, 200 while the event loop answers;
+- ``GET /readyz``: readiness, 200 only when every registered check passes (NATS connected, routes
+  subscribed, database reachable), otherwise 503 with the failing checks;
+- ``GET /metrics``: Prometheus text format. Counters of commands and errors are kept as they happen;
+  the gauges (outbox backlog, consumer lag, dead-letter depth, projection position) are read from
+  PostgreSQL and JetStream at scrape time, so every instance of a scaled-out service reports the same,
+  true numbers instead of its own partial view.
+
+Logs: one JSON object per line (``ts``, ``level``, ``service``, ``logger``, ``message`` and, where known,
+``correlation_id``), set by ``configure_logging``. The correlation id of the command being handled is
+kept in a context variable, so log lines written while handling it, in the worker thread too, carry it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import json
+import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+import orjson
+from faststream import BaseMiddleware, StreamMessage
+from nats.js.errors import NotFoundError
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
+
+Check = Callable[[], Awaitable[bool]]
+Probe = Callable[["ServiceMetrics"], Awaitable[None]]
+
+PROBE_TIMEOUT = 3.0
+
+
+class ObservabilitySettings(BaseSettings):
+    """``SALESOPS_METRICS_HOST`` / ``_PORT`` and ``SALESOPS_LOG_FORMAT``."""
+
+    model_config = SettingsConfigDict(env_prefix="SALESOPS_", frozen=True, extra="ignore")
+
+    metrics_host: str = "0.0.0.0"  # probes and scrapers come from outside the container
+    metrics_port: int | None = None
+    log_format: str = "json"  # "json" (one object per line) or "text" (for a person at a terminal)
+
+
+# ---------------------------------------------------------------------------------------------- logging
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; ``correlation_id`` from the record (``extra=``) or the current command."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "service": self.service,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        known = getattr(record, "correlation_id", None) or correlation_id.get()
+        if known:
+            entry["correlation_id"] = known
+        for key in ("correlation_ids", "event_id", "durable"):
+            if (value := getattr(record, key, None)) is not None:
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure_logging(level: str, service: str, log_format: str | None = None) -> None:
+    """Root logging for a service process: JSON lines on stderr unless ``SALESOPS_LOG_FORMAT=text``."""
+    chosen = log_format or ObservabilitySettings().log_format
+    handler = logging.StreamHandler()
+    if chosen == "text":
+        handler.setFormatter(logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"))
+    else:
+        handler.setFormatter(JsonFormatter(service))
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level)
+    sys.excepthook = _log_crash  # a crash's traceback is a log line too, not free text on stderr
+    # FastStream logs through loggers of its own that do not propagate, with coloured text handlers. Give
+    # them ours: it only adds its handler to an access logger that has no stdout StreamHandler yet.
+    for name, stream in (("faststream", sys.stderr), ("faststream.access.nats", sys.stdout)):
+        own = logging.getLogger(name)
+        for existing in list(own.handlers):
+            own.removeHandler(existing)
+        same = logging.StreamHandler(stream)
+        same.setFormatter(handler.formatter)
+        own.addHandler(same)
+
+
+def _log_crash(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+    details = (kind, error, trace)
+    logging.getLogger("crash").critical("unhandled %s: %s", kind.__name__, error, exc_info=details)
+
+
+@contextlib.contextmanager
+def correlated(value: str | None) -> Iterator[None]:
+    token = correlation_id.set(value)
+    try:
+        yield
+    finally:
+        correlation_id.reset(token)
+
+
+# ---------------------------------------------------------------------------------------------- metrics
+
+
+class ServiceMetrics:
+    """The metrics of one process, in a registry of its own (tests run several services in one process)."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.registry = CollectorRegistry()
+        self.probes: list[Probe] = []
+        self.checks: dict[str, Check] = {}
+        self.commands = Counter(
+            "salesops_commands",
+            "Commands and queries answered, by outcome (ok or the error code)",
+            ["service", "kind", "name", "outcome"],
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "salesops_errors",
+            "Refused or failed commands and queries, by error code and rule",
+            ["service", "kind", "name", "code", "rule"],
+            registry=self.registry,
+        )
+        self.outbox_backlog = Gauge(
+            "salesops_outbox_backlog",
+            "Stored events not yet published by the outbox relay",
+            ["service"],
+            registry=self.registry,
+        )
+        self.consumer_lag = Gauge(
+            "salesops_consumer_lag",
+            "Messages of a durable consumer not yet delivered or not yet acknowledged",
+            ["service", "durable", "stream"],
+            registry=self.registry,
+        )
+        self.dead_letters = Gauge(
+            "salesops_dead_letters",
+            "Messages parked on the dead-letter stream by this service's consumers",
+            ["service", "durable"],
+            registry=self.registry,
+        )
+        self.projection_position = Gauge(
+            "salesops_projection_position",
+            "Highest event position of a source service applied to the projections",
+            ["service", "source"],
+            registry=self.registry,
+        )
+        self.probe_failures = Counter(
+            "salesops_metrics_probe_failures",
+            "Scrape-time probes that failed (the gauges then keep their last value)",
+            ["service", "probe"],
+            registry=self.registry,
+        )
+
+    def count_reply(self, kind: str, name: str, reply: Any) -> str:
+        """Count one reply; returns its outcome (``ok`` or the error code)."""
+        if not isinstance(reply, dict):
+            return "no reply"
+        if reply.get("ok"):
+            self.commands.labels(self.service, kind, name, "ok").inc()
+            return "ok"
+        error = reply.get("error") or {}
+        code = str(error.get("code") or "unknown")
+        self.commands.labels(self.service, kind, name, code).inc()
+        self.errors.labels(self.service, kind, name, code, str(error.get("rule") or "")).inc()
+        return code
+
+    async def refresh(self) -> None:
+        """Run the scrape-time probes; one failing probe leaves the others' values fresh."""
+        for probe in self.probes:
+            try:
+                await asyncio.wait_for(probe(self), PROBE_TIMEOUT)
+            except Exception as error:
+                self.probe_failures.labels(self.service, getattr(probe, "__name__", "probe")).inc()
+                log.debug("metrics probe %s failed: %r", probe, error)
+
+    async def render(self) -> bytes:
+        await self.refresh()
+        return generate_latest(self.registry)
+
+    async def readiness(self) -> dict[str, bool]:
+        results: dict[str, bool] = {}
+        for name, check in self.checks.items():
+            try:
+                results[name] = bool(await asyncio.wait_for(check(), PROBE_TIMEOUT))
+            except Exception:
+                results[name] = False
+        return results
+
+    def middleware(self) -> type[BaseMiddleware]:
+        """A FastStream middleware counting each reply and carrying the command's correlation id."""
+        metrics = self
+
+        class Observed(BaseMiddleware):
+            async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
+                parts = str(msg.raw_message.subject).split(".")
+                kind, name = (parts[-2], parts[-1]) if len(parts) >= 2 else ("unknown", "unknown")
+                with correlated(_correlation_of(msg.body)):
+                    reply = await call_next(msg)
+                    outcome = metrics.count_reply("command" if kind == "cmd" else kind, name, reply)
+                    if log.isEnabledFor(logging.DEBUG):  # the first link of command → event → projection
+                        log.debug("%s %s answered: %s", kind, name, outcome)
+                return reply
+
+        return Observed
+
+
+def _correlation_of(body: bytes | None) -> str | None:
+    if not body or len(body) > 64 * 1024:
+        return None
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    value = parsed.get("correlation_id") if isinstance(parsed, dict) else None
+    return value if isinstance(value, str) else None
+
+
+# ---------------------------------------------------------------------------------------- HTTP endpoints
+
+
+class ObservabilityServer:
+    """A tiny HTTP/1.1 server on the event loop: three GET endpoints need no web framework."""
+
+    def __init__(self, metrics: ServiceMetrics, host: str, port: int) -> None:
+        self.metrics = metrics
+        self.host = host
+        self.port = port
+        self.server: asyncio.Server | None = None
+        self.started = time.monotonic()
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._serve, self.host, self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.server.wait_closed(), 5)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            method, path, *_ = [*request.split(b"\r\n", 1)[0].decode("latin-1").split(" "), "", ""]
+            status, content_type, body = await self._route(method, path.split("?", 1)[0])
+            head = (
+                f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n"
+            )
+            writer.write(head.encode() + body)
+            await writer.drain()
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _route(self, method: str, path: str) -> tuple[str, str, bytes]:
+        if method != "GET":
+            return "405 Method Not Allowed", "text/plain", b"GET only\n"
+        service = self.metrics.service
+        if path in ("/healthz", "/livez"):
+            uptime = round(time.monotonic() - self.started, 1)
+            alive = {"service": service, "status": "alive", "uptime_s": uptime}
+            return "200 OK", "application/json", orjson.dumps(alive)
+        if path == "/readyz":
+            checks = await self.metrics.readiness()
+            ready = all(checks.values())
+            body = orjson.dumps({"service": service, "ready": ready, "checks": checks})
+            return ("200 OK" if ready else "503 Service Unavailable"), "application/json", body
+        if path == "/metrics":
+            return "200 OK", CONTENT_TYPE_LATEST, await self.metrics.render()
+        return "404 Not Found", "text/plain", b"try /healthz, /readyz or /metrics\n"
+
+
+async def serve_observability(metrics: ServiceMetrics, stop: asyncio.Event) -> int | None:
+    """Serve the endpoints on ``SALESOPS_METRICS_PORT`` until ``stop``; the bound port, or None when off."""
+    options = ObservabilitySettings()
+    if options.metrics_port is None:
+        return None
+    server = ObservabilityServer(metrics, options.metrics_host, options.metrics_port)
+    try:
+        port = await server.start()
+    except OSError as error:
+        # A taken port must not take the service down with it: it still serves the bus.
+        log.error("observability endpoints not started on port %s: %s", options.metrics_port, error)
+        return None
+
+    async def close_on_stop() -> None:
+        await stop.wait()
+        await server.close()
+
+    task = asyncio.create_task(close_on_stop(), name=f"{metrics.service}-observability")
+    _keep.add(task)
+    task.add_done_callback(_keep.discard)
+    log.info("health, readiness and metrics on http://%s:%d/", options.metrics_host, port)
+    return port
+
+
+_keep: set[asyncio.Task[None]] = set()
+
+
+# ------------------------------------------------------------------------------------ probes (scrape time)
+
+
+def nats_connected(nc: Any) -> Check:
+    async def check() -> bool:
+        return bool(nc.is_connected)
+
+    return check
+
+
+def broker_connected(broker: Any) -> Check:
+    async def check() -> bool:
+        return bool(await broker.ping(timeout=1.0))
+
+    return check
+
+
+def postgres_reachable(dsn: str) -> Check:
+    import asyncpg
+
+    async def check() -> bool:
+        conn = await asyncpg.connect(dsn, timeout=PROBE_TIMEOUT)
+        try:
+            return bool(await conn.fetchval("SELECT 1") == 1)
+        finally:
+            await conn.close()
+
+    return check
+
+
+def outbox_backlog_probe(dsn: str, schema: str, table: str, service: str) -> Probe:
+    """Stored events beyond the relay's recorded position (read from the store, whoever relays)."""
+    import asyncpg
+
+    async def outbox_backlog(metrics: ServiceMetrics) -> None:
+        conn = await asyncpg.connect(dsn, timeout=PROBE_TIMEOUT)
+        try:
+            row = await conn.fetchrow(
+                f'SELECT (SELECT coalesce(max(notification_id), 0) FROM "{schema}"."{table}") AS head, '
+                f'(SELECT position FROM "{schema}".outbox_position WHERE service = $1) AS done',
+                service,
+            )
+        finally:
+            await conn.close()
+        if row is not None:
+            backlog = max(0, int(row["head"]) - int(row["done"] or 0))
+            metrics.outbox_backlog.labels(metrics.service).set(backlog)
+
+    return outbox_backlog
+
+
+def consumer_probe(
+    nc: Any, namespace: str, durable_prefix: str, known: Sequence[tuple[str, str]] | None = None
+) -> Probe:
+    """Lag of the service's durables and the dead letters they parked.
+
+    ``known`` lists them as (stream, durable): then only ``CONSUMER.INFO`` is asked, which the tight
+    per-service NATS permissions allow. Without it, the durables named ``<prefix>-...`` are found by
+    listing the namespace's streams and their consumers (needs ``$JS.API.STREAM.LIST`` and
+    ``$JS.API.CONSUMER.LIST.*``).
+    """
+    from shared.subjects import dead_letter_stream, dead_letter_subject
+
+    deadletter = dead_letter_stream(namespace)
+
+    async def listed(js: Any) -> list[tuple[str, str]]:
+        prefix = namespace.upper().replace(".", "_").replace("-", "_") + "_"
+        found: list[tuple[str, str]] = []
+        for stream in await js.streams_info():
+            name = stream.config.name
+            if name.startswith(prefix) and name != deadletter:
+                found += [(name, c.name) for c in await js.consumers_info(name)]
+        return found
+
+    async def consumers(metrics: ServiceMetrics) -> None:
+        js = nc.jetstream()
+        pairs = list(known) if known is not None else await listed(js)
+        for stream, durable in pairs:
+            if not durable.startswith(f"{durable_prefix}-"):
+                continue
+            try:
+                info = await js.consumer_info(stream, durable)
+            except NotFoundError:  # not created yet: nothing consumed, nothing pending that we know of
+                continue
+            pending = int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+            metrics.consumer_lag.labels(metrics.service, durable, stream).set(pending)
+            subject = dead_letter_subject(namespace, durable)
+            try:
+                parked_info = await js.stream_info(deadletter, subjects_filter=subject)
+            except NotFoundError:  # no dead-letter stream yet: nothing parked
+                metrics.dead_letters.labels(metrics.service, durable).set(0)
+                continue
+            parked = (parked_info.state.subjects or {}).get(subject, 0)
+            metrics.dead_letters.labels(metrics.service, durable).set(parked)
+
+    return consumers

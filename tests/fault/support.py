@@ -1,0 +1,222 @@
+"""Helpers of the fault tests (no tests here): the four services as processes, the load process, and the
+figures every test checks: stored vs on the stream vs consumed by reporting, per service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from nats.aio.client import Client as NATS
+
+from services.reporting.projections import ensure_schema, init_connection
+from services.reporting.rebuild import verify
+from shared.outbox import RECEIPT_TOPIC
+from shared.reconcile import WRITE_SERVICES, ServiceReport, reconcile
+from shared.settings import Settings
+from shared.store import CommandReceipt
+from shared.subjects import stream_name
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def process_env(settings: Settings) -> dict[str, str]:
+    return {
+        "SALESOPS_NAMESPACE": settings.namespace,
+        "SALESOPS_POSTGRES_DB": settings.postgres_db,
+        "SALESOPS_NATS_URL": settings.nats_url,
+        "SALESOPS_CONSUMER_ACK_WAIT_SECONDS": "3",  # what a killed consumer held comes back soon
+        "SALESOPS_CONSUMER_BATCH_SIZE": "50",
+        "SALESOPS_REPORTING_HTTP": "false",
+        "SALESOPS_LOG_FORMAT": "text",
+        # The PostgreSQL server is shared with the rest of the suite: keep each store's idle pool small.
+        "POSTGRES_POOL_SIZE": "2",
+        "POSTGRES_MAX_OVERFLOW": "6",
+    }
+
+
+class LoadProcess:
+    """``python -m deploy.local.load`` in its own process; ``finish()`` stops it and returns its summary."""
+
+    def __init__(self, settings: Settings, workdir: Path, *, commands: int, seconds: float, **options: Any):
+        self.out = workdir / f"load-{os.getpid()}-{id(self)}.json"
+        self.stop_file = workdir / f"load-stop-{id(self)}"
+        args = ["--out", str(self.out), "--commands", str(commands), "--seconds", str(seconds)]
+        args += ["--stop-file", str(self.stop_file)]
+        for name, value in options.items():
+            args += [f"--{name.replace('_', '-')}", str(value)]
+        self.log = (workdir / "load.log").open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "deploy.local.load", *args],
+            cwd=ROOT,
+            env={**os.environ, **process_env(settings)},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def sent_so_far(self) -> bool:
+        return self.process.poll() is None
+
+    async def finish(self, timeout: float = 60.0) -> dict[str, Any]:
+        self.stop_file.touch()
+        await asyncio.to_thread(self.process.wait, timeout)
+        self.log.close()
+        assert self.process.returncode == 0, f"load process failed ({self.process.returncode})"
+        summary: dict[str, Any] = json.loads(self.out.read_text())
+        return summary
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+@dataclass
+class Figures:
+    service: str
+    stored: int
+    on_stream: int
+    consumed: int
+    applied: int  # reporting's count of applications (an event applied twice would count twice)
+    duplicates: int
+    lost: int
+
+    def row(self) -> str:
+        return (
+            f"| {self.service} | {self.stored} | {self.on_stream} | {self.consumed} | {self.duplicates} | "
+            f"{self.lost} |"
+        )
+
+
+FIGURES_HEADER = [
+    "| service | events stored | messages on the stream | consumed by reporting | duplicates | lost |",
+    "|---|---|---|---|---|---|",
+]
+
+
+async def until_reconciled(settings: Settings, timeout: float = 90.0) -> list[ServiceReport]:
+    """Wait until reporting holds exactly what each store holds (the reconcile check, no repair)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        reports = await reconcile(settings)
+        if all(r.equal for r in reports) or asyncio.get_running_loop().time() > deadline:
+            return reports
+        await asyncio.sleep(1.0)
+
+
+async def figures(settings: Settings, nc: NATS, conn: asyncpg.Connection) -> list[Figures]:
+    js = nc.jetstream()
+    rows = []
+    if await conn.fetchval("SELECT to_regclass('reporting.event_log')") is None:
+        await ensure_schema(conn)  # reporting has not started yet: nothing consumed
+    for service in WRITE_SERVICES:
+        stored = await conn.fetchval(
+            f'SELECT count(*) FROM "{service}".{await events_table(conn, service)} WHERE topic <> $1',
+            RECEIPT_TOPIC,
+        )
+        on_stream = (await js.stream_info(stream_name(settings.namespace, service))).state.messages
+        consumed = await conn.fetchval("SELECT count(*) FROM reporting.event_log WHERE service = $1", service)
+        applied = await conn.fetchval(
+            "SELECT coalesce(sum(events), 0) FROM reporting.source_position WHERE service = $1", service
+        )
+        missing = await conn.fetchval(
+            f'SELECT count(*) FROM "{service}".{await events_table(conn, service)} s WHERE s.topic <> $1 '
+            "AND NOT EXISTS (SELECT 1 FROM reporting.event_log l WHERE l.service = $2 "
+            "AND l.position = s.notification_id)",
+            RECEIPT_TOPIC,
+            service,
+        )
+        rows.append(
+            Figures(
+                service,
+                stored,
+                on_stream,
+                consumed,
+                applied,
+                duplicates=max(0, on_stream - stored) + max(0, applied - consumed),
+                lost=missing,
+            )
+        )
+    return rows
+
+
+async def events_table(conn: asyncpg.Connection, service: str) -> str:
+    """The service's eventsourcing table (``<Service>Application`` → ``<service>application_events``)."""
+    return f'"{service}application_events"'
+
+
+async def receipts(conn: asyncpg.Connection, service: str, keys: list[str]) -> set[str]:
+    """Which of these idempotency keys have a stored command receipt (= the command took effect)."""
+    ids = {str(CommandReceipt.create_id(f"{service}:{key}")): key for key in keys}
+    rows = await conn.fetch(
+        f'SELECT originator_id::text AS id FROM "{service}".{await events_table(conn, service)} '
+        "WHERE originator_id::text = ANY($1::text[])",
+        list(ids),
+    )
+    return {ids[r["id"]] for r in rows}
+
+
+async def connect(settings: Settings) -> asyncpg.Connection:
+    """A connection as reporting's own (jsonb decoded), so the rebuild check can use it."""
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    await init_connection(conn)
+    return conn
+
+
+async def live_equals_rebuild(conn: asyncpg.Connection, settings: Settings) -> bool:
+    stats = await verify(conn, settings.period_mode)
+    return stats.equal
+
+
+@dataclass
+class PostgresControl:
+    """Stops and starts the PostgreSQL server the tests use, however this machine runs it: a Debian
+    cluster (``pg_ctlcluster``) or a plain data directory (``pg_ctl`` as the postgres user, started again
+    with the options it was started with, from ``postmaster.opts``)."""
+
+    stop_cmd: list[str]
+    start_cmd: list[str]
+    how: str
+
+    @classmethod
+    async def detect(cls, conn: asyncpg.Connection) -> PostgresControl | None:
+        """None when the server is not one this machine can restart (remote, or not root here)."""
+        address = getattr(conn, "_addr", ("", 0))  # asyncpg keeps the server address privately only
+        if os.geteuid() != 0 or address[0] not in ("127.0.0.1", "localhost", "::1"):
+            return None
+        config = str(await conn.fetchval("SHOW config_file"))
+        data = str(await conn.fetchval("SHOW data_directory"))
+        parts = config.split("/")
+        if config.startswith("/etc/postgresql/") and len(parts) >= 5 and shutil.which("pg_ctlcluster"):
+            version, name = parts[3], parts[4]
+            base = ["pg_ctlcluster", "--skip-systemctl-redirect", version, name]
+            return cls([*base, "stop", "-m", "fast"], [*base, "start"], f"pg_ctlcluster {version} {name}")
+        bindir = str(await conn.fetchval("SELECT setting FROM pg_config WHERE name = 'BINDIR'"))
+        opts = Path(data, "postmaster.opts").read_text().strip()
+        args = shlex.split(opts)[1:]  # the server binary, then its options
+        if "-D" in args:
+            i = args.index("-D")
+            del args[i : i + 2]
+        pg_ctl = f"{bindir}/pg_ctl"
+        quoted = shlex.quote(data)
+        start = f"{pg_ctl} -D {quoted} -l {quoted}/server.log -w -o {shlex.quote(shlex.join(args))} start"
+        return cls(
+            ["su", "postgres", "-c", f"{pg_ctl} -D {shlex.quote(data)} -m fast -w stop"],
+            ["su", "postgres", "-c", start],
+            f"pg_ctl -D {data}",
+        )
+
+    def stop(self) -> None:
+        subprocess.run(self.stop_cmd, check=True, capture_output=True, timeout=60)
+
+    def start(self) -> None:
+        subprocess.run(self.start_cmd, check=True, capture_output=True, timeout=60)

@@ -1,0 +1,262 @@
+"""A 3-node JetStream cluster on loopback, streams with 3 replicas, ``sync_interval: always``.
+
+The four services connect with all three URLs; a load runs from its own process; mid-load the node
+leading the customers stream is killed (kill -9). Every stored event must end on its stream exactly
+once, in per-aggregate order, and in reporting's log once: 0 lost, 0 double-counted. A second test
+shows what the relay does when a publish acknowledgement is lost (as during a leader change): it sends
+the page again with the same ``Nats-Msg-Id`` values, and the stream keeps one copy of each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, cast
+
+import asyncpg
+import nats
+import nats.errors
+import pytest
+from nats.aio.client import Client as NATS
+
+from deploy.local.processes import SERVICES, wait_ready
+from deploy.nats.servers import NatsServers
+from services.customers.application import CustomersApplication
+from services.customers.commands import RegisterProspect
+from services.customers.domain import Kind
+from shared.clock import FixedClock
+from shared.contracts import Actor, Role
+from shared.outbox import OutboxRelay
+from shared.settings import Settings
+from shared.store import ensure_database
+from shared.streams import delete_streams
+from shared.subjects import stream_name
+from tests.conftest import drop_database, unique_settings
+from tests.fault.failover_support import (
+    LOADED,
+    Instances,
+    audit,
+    consumed_count,
+    finish_load,
+    load_process,
+    poll,
+    stored_count,
+    write_doc_section,
+)
+
+pytestmark = pytest.mark.fault
+
+PROSPECTS = 150
+RECEIPTS = 300
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[tuple[NatsServers, Settings, dict[str, str], NATS]]:
+    with NatsServers(tmp_path / "nats", size=3) as servers:
+        settings = unique_settings(nats_url=servers.urls, stream_replicas=3)
+        ensure_database(settings, list(SERVICES))
+        env = {
+            "SALESOPS_NATS_URL": servers.urls,
+            "SALESOPS_STREAM_REPLICAS": "3",
+            "SALESOPS_NAMESPACE": settings.namespace,
+            "SALESOPS_POSTGRES_DB": settings.postgres_db,
+            "SALESOPS_REPORTING_HTTP": "false",
+            "SALESOPS_CONSUMER_ACK_WAIT_SECONDS": "5",  # deliveries lost with the node come back soon
+        }
+        nc = await nats.connect(servers.urls.split(","), max_reconnect_attempts=-1)
+        try:
+            yield servers, settings, env, nc
+        finally:
+            await delete_streams(nc.jetstream(), settings, list(SERVICES))
+            await nc.drain()
+            drop_database(settings)
+
+
+async def test_cluster_node_killed_mid_load_loses_nothing_and_counts_nothing_twice(
+    cluster: tuple[NatsServers, Settings, dict[str, str], NATS], tmp_path: Path
+) -> None:
+    servers, settings, env, nc = cluster
+    instances = Instances(env, tmp_path / "logs", count=1)
+    try:
+        instances.start(SERVICES)
+        for service in SERVICES:
+            await wait_ready(nc, settings.namespace, service, timeout=90)
+        js = nc.jetstream()
+        for service in ("customers", "orders", "complaints"):
+            info = await js.stream_info(stream_name(settings.namespace, service))
+            assert info.config.num_replicas == 3, info.config
+
+        out = tmp_path / "load.json"
+        with load_process(
+            env, out, prospects=PROSPECTS, receipts=RECEIPTS, products=4, concurrency=8
+        ) as load:
+
+            async def under_way() -> bool:
+                return await stored_count(settings.postgres_dsn, "customers") >= 2 * PROSPECTS // 3
+
+            await poll(under_way, timeout=120)
+            leader = (await js.stream_info(stream_name(settings.namespace, "customers"))).cluster
+            assert leader is not None and leader.leader is not None
+            killed = next(i for i, node in enumerate(servers.nodes) if node.name == leader.leader)
+            servers.kill(killed)
+            killed_at = time.monotonic()
+
+            quick = nc.jetstream(timeout=1.0)
+
+            async def new_leader() -> bool:
+                try:
+                    info = await quick.stream_info(stream_name(settings.namespace, "customers"))
+                except (nats.errors.Error, TimeoutError):
+                    return False
+                return info.cluster is not None and info.cluster.leader not in (None, leader.leader)
+
+            await poll(new_leader, timeout=30, every=0.1)
+            election = time.monotonic() - killed_at
+
+            result = await finish_load(load, out)
+
+        async def caught_up() -> bool:
+            for service in LOADED:
+                stored = await stored_count(settings.postgres_dsn, service)
+                if await consumed_count(settings, service) < stored:
+                    return False
+            return True
+
+        try:
+            await poll(caught_up, timeout=90)
+        except AssertionError:
+            raise AssertionError(instances.tails("reporting") + instances.tails("customers")) from None
+        audits = [await audit(nc, settings, service) for service in LOADED]
+        relay_retries = sum(
+            instances.sets[0].log_tail(s, 100_000).count(f"outbox relay {s}: ") for s in LOADED
+        )
+    finally:
+        instances.stop()
+
+    assert sum(a.stored for a in audits) == result["events"]
+    for a in audits:
+        assert a.on_stream == a.stored, a
+        assert a.stream_duplicates == 0, a
+        assert a.lost_on_stream == 0, a
+        assert a.lost_in_reporting == 0 and a.extra_in_reporting == 0, a
+        assert a.consumed == a.stored, a
+        assert a.out_of_order == [], a.out_of_order[:5]
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        credited = await conn.fetchval(
+            "SELECT count(*) FROM reporting.customers WHERE customer_id = ANY($1::text[]) "
+            "AND credit_limit = 100000",
+            result["customers"],
+        )
+        registered = await conn.fetchval(
+            "SELECT count(*) FROM reporting.event_log WHERE event_type = 'CustomerRegistered'"
+        )
+    finally:
+        await conn.close()
+    assert credited == PROSPECTS
+    assert registered == PROSPECTS
+
+    rows = "\n".join(a.row for a in audits)
+    write_doc_section(
+        "cluster",
+        f"""## 3-node JetStream cluster, one node killed (`tests/fault/test_cluster.py`)
+
+Three `nats-server` processes on loopback (`deploy/nats/servers.py`, JetStream `sync_interval: always`),
+event streams with 3 replicas (`SALESOPS_STREAM_REPLICAS=3`), the four services connected with all
+three URLs (`SALESOPS_NATS_URL` comma-separated). A load from its own process ({result["commands"]}
+commands, each with an idempotency key; {result["retries"]} re-sends after no answer). Mid-load the node
+leading the customers stream was killed (kill -9) and stayed down.
+
+- new stream leader elected after {election:.1f} s
+- outbox relay retries after a failed publish (the page is sent again with the same `Nats-Msg-Id`):
+  {relay_retries}
+- events of acknowledged commands: {result["events"]}
+
+| service | stored | on the stream | consumed by reporting | duplicates on the stream | lost |
+|---|---|---|---|---|---|
+{rows}
+
+Per aggregate, the stream holds versions 1, 2, 3 … in order; reporting counts each customer's
+registration and credit check once.""",
+    )
+
+
+class LosesFirstAcks:
+    """A JetStream context whose first page of acknowledgements is lost after the stream stored the
+    messages: what a client sees when the stream leader changes between storing and acknowledging."""
+
+    def __init__(self, js: Any, lose: int) -> None:
+        self.js = js
+        self.lose = lose
+        self.msg_ids: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.js, name)
+
+    async def publish_async(self, subject: str, payload: bytes, headers: dict[str, str]) -> Any:
+        self.msg_ids.append(headers["Nats-Msg-Id"])
+        acked = await self.js.publish_async(subject, payload, headers=headers)
+        if len(self.msg_ids) > self.lose:
+            return acked
+        await acked  # stored on the stream ...
+        lost: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        lost.set_exception(nats.errors.TimeoutError())  # ... but the acknowledgement never arrives
+        return lost
+
+
+def prospect(n: int) -> RegisterProspect:
+    return RegisterProspect(
+        actor=Actor(id="sp-1", role=Role.SALESPERSON),
+        kind=Kind.DEALER,
+        region="NORTH",
+        salesperson_id="sp-1",
+        company_name=f"Dealer {n}",
+        founding_date=date(2015, 1, 1),
+        legal_representative="Zhang San",
+        registered_capital=Decimal("100000"),
+        address="x",
+        phone="010-1234",
+        business_scale="small",
+        staff_count=5,
+        annual_sales=Decimal("1000000"),
+        main_products=["valves"],
+        preferred_payment_terms="30 days",
+        bank="BOC",
+    )
+
+
+@pytest.mark.integration
+async def test_cluster_relay_resends_a_page_with_the_same_msg_ids_when_acks_are_lost(
+    settings: Settings, nc: NATS
+) -> None:
+    ensure_database(settings, ["customers"])
+    app = CustomersApplication(settings, FixedClock(datetime(2026, 3, 1, tzinfo=UTC)))
+    try:
+        for n in range(5):
+            app.register_prospect(prospect(n))
+        relay = OutboxRelay(app, settings, nc)
+        flaky = LosesFirstAcks(relay.js, lose=5)
+        relay.js = cast(Any, flaky)
+        stop = asyncio.Event()
+        task = asyncio.create_task(relay.run(stop))
+        try:
+            top = app.recorder.max_notification_id() or 0
+
+            async def published() -> bool:
+                return relay.position >= top
+
+            await poll(published, timeout=20)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+    finally:
+        app.close()
+    first, again = flaky.msg_ids[:5], flaky.msg_ids[5:10]
+    assert first == again, flaky.msg_ids  # the same page, the same ids
+    assert len(set(first)) == 5
+    info = await nc.jetstream().stream_info(stream_name(settings.namespace, "customers"))
+    assert info.state.messages == 5  # the copies were dropped by the duplicate window

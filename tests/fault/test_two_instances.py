@@ -1,0 +1,206 @@
+"""Two of everything: every service runs as two processes at once, under a load from a third process.
+
+Commands are shared by both instances of a service (queue groups); one outbox relay per service publishes
+at a time (PostgreSQL advisory lock); reporting's two instances share its durable consumers. The
+instance whose relay holds the lock is killed (kill -9) mid-load, for customers and for orders: the
+other instance's relay takes over, and in the end every stored event is on the stream once, in
+per-aggregate order, and in reporting's log once; every command took effect once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import nats
+import pytest
+from nats.aio.client import Client as NATS
+
+from deploy.local.processes import SERVICES, wait_ready
+from deploy.nats.servers import NatsServers
+from shared.settings import Settings
+from shared.store import ensure_database
+from shared.streams import delete_streams
+from tests.conftest import drop_database, unique_settings
+from tests.fault.failover_support import (
+    LOADED,
+    Instances,
+    audit,
+    consumed_count,
+    finish_load,
+    load_process,
+    poll,
+    relay_holder,
+    stored_count,
+    write_doc_section,
+)
+
+pytestmark = pytest.mark.fault
+
+PROSPECTS = 150  # customers: 2 events each
+RECEIPTS = 300  # orders: 1 event each, on 4 products
+
+
+@pytest.fixture
+async def two_of_everything(tmp_path: Path) -> AsyncIterator[tuple[NatsServers, Settings, Instances, NATS]]:
+    with NatsServers(tmp_path / "nats") as servers:
+        settings = unique_settings(nats_url=servers.urls)
+        ensure_database(settings, list(SERVICES))
+        env = {
+            "SALESOPS_NATS_URL": servers.urls,
+            "SALESOPS_NAMESPACE": settings.namespace,
+            "SALESOPS_POSTGRES_DB": settings.postgres_db,
+            "SALESOPS_REPORTING_HTTP": "false",  # the bus queries are enough here
+            "SALESOPS_CONSUMER_ACK_WAIT_SECONDS": "5",  # what a killed consumer held comes back soon
+        }
+        instances = Instances(env, tmp_path / "logs", count=2)
+        nc = await nats.connect(servers.urls)
+        try:
+            instances.start(SERVICES)
+            yield servers, settings, instances, nc
+        finally:
+            instances.stop()
+            await delete_streams(nc.jetstream(), settings, list(SERVICES))
+            await nc.drain()
+            drop_database(settings)
+
+
+def connections(servers: NatsServers) -> dict[str, list[dict[str, Any]]]:
+    """Open client connections by name, from the server's monitoring endpoint."""
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    listed: Any = servers.nodes[0].monitor("/connz?limit=1024")["connections"]
+    for connection in listed or []:
+        by_name.setdefault(connection.get("name", ""), []).append(connection)
+    return by_name
+
+
+async def test_two_instances_share_commands_and_the_relay_fails_over_without_loss(
+    two_of_everything: tuple[NatsServers, Settings, Instances, NATS], tmp_path: Path
+) -> None:
+    servers, settings, instances, nc = two_of_everything
+    env = {
+        "SALESOPS_NATS_URL": servers.urls,
+        "SALESOPS_NAMESPACE": settings.namespace,
+        "SALESOPS_POSTGRES_DB": settings.postgres_db,
+    }
+    expected = {"customers-commands", "orders-commands", "complaints-commands", "reporting-queries"}
+    expected |= {"reporting-consumers", "orders-customer-view"}
+
+    async def all_connected() -> bool:
+        names = connections(servers)
+        return all(len(names.get(name, [])) == 2 for name in expected)
+
+    await poll(all_connected, timeout=90)
+    for service in SERVICES:
+        await wait_ready(nc, settings.namespace, service)
+    holders: dict[str, int] = {}
+
+    async def relays_active() -> bool:
+        for service in LOADED:
+            holder = await relay_holder(settings.postgres_dsn, service)
+            if holder is None:
+                return False
+            holders[service] = holder
+        return True
+
+    await poll(relays_active, timeout=30)
+
+    out = tmp_path / "load.json"
+    with load_process(env, out, prospects=PROSPECTS, receipts=RECEIPTS, products=4, concurrency=8) as load:
+        # Mid-load: a third of the customers events stored.
+        async def under_way() -> bool:
+            return await stored_count(settings.postgres_dsn, "customers") >= 2 * PROSPECTS // 3
+
+        await poll(under_way, timeout=120)
+        # Both instances of a service answer commands (queue group): each got a fair part of them.
+        names = connections(servers)
+        split = {s: sorted(int(c["out_msgs"]) for c in names[f"{s}-commands"]) for s in LOADED}
+        for service, (fewer, more) in split.items():
+            assert fewer >= 0.2 * (fewer + more), f"{service} commands not shared: {split}"
+
+        # kill -9 the instance whose relay publishes, for both loaded services; the other takes over.
+        takeover: dict[str, float] = {}
+        survivors: dict[str, int] = {}
+        for service in LOADED:
+            holders[service] = await relay_holder(settings.postgres_dsn, service) or holders[service]
+            killed = instances.index_of(service, holders[service])
+            instances.kill(killed, service)
+            survivors[service] = instances.pid(1 - killed, service)
+        killed_at = time.monotonic()
+        for service, survivor in survivors.items():
+
+            async def taken_over(service: str = service, survivor: int = survivor) -> bool:
+                return await relay_holder(settings.postgres_dsn, service) == survivor
+
+            await poll(taken_over, timeout=30, every=0.05)
+            takeover[service] = time.monotonic() - killed_at
+
+        result = await finish_load(load, out)
+
+    async def caught_up() -> bool:
+        for service in LOADED:
+            stored = await stored_count(settings.postgres_dsn, service)
+            if await consumed_count(settings, service) < stored:
+                return False
+        return True
+
+    try:
+        await poll(caught_up, timeout=60)
+    except AssertionError:
+        raise AssertionError(instances.tails("reporting")) from None
+    audits = [await audit(nc, settings, service) for service in LOADED]
+
+    # Every command took effect once: the stores hold exactly the events of the acknowledged commands.
+    assert sum(a.stored for a in audits) == result["events"]
+    for a in audits:
+        assert a.on_stream == a.stored, a
+        assert a.stream_duplicates == 0, a
+        assert a.lost_on_stream == 0, a
+        assert a.lost_in_reporting == 0 and a.extra_in_reporting == 0, a
+        assert a.consumed == a.stored, a
+        assert a.out_of_order == [], a.out_of_order[:5]
+    # The effects, not only the events: stock per product and each customer's credit once in reporting.
+    for product, quantity in result["received"].items():
+        reply = await nc.request(
+            f"{settings.namespace}.orders.query.get_product",
+            f'{{"product_code": "{product}"}}'.encode(),
+            timeout=10,
+        )
+        assert f'"on_hand":{quantity},' in reply.data.decode().replace(" ", ""), (product, reply.data)
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        credited = await conn.fetchval(
+            "SELECT count(*) FROM reporting.customers WHERE customer_id = ANY($1::text[]) "
+            "AND credit_limit = 100000 AND status = 'prospect'",
+            result["customers"],
+        )
+    finally:
+        await conn.close()
+    assert credited == PROSPECTS
+
+    rows = "\n".join(a.row for a in audits)
+    write_doc_section(
+        "two-instances",
+        f"""## Two of everything (`tests/fault/test_two_instances.py`)
+
+Two processes of each service (customers, orders, complaints, reporting) on one NATS server; a load
+from a third process ({result["commands"]} commands, every one with an idempotency key, sent again
+with the same key when unanswered: {result["retries"]} re-sends). Mid-load the instance whose outbox
+relay held the advisory lock was killed (kill -9), for customers and for orders.
+
+- commands answered per instance before the kill (queue groups): customers {split["customers"]},
+  orders {split["orders"]}
+- relay takeover after the kill: customers {takeover["customers"]:.1f} s, orders {takeover["orders"]:.1f} s
+  (the standby polls the lock every second)
+- events of acknowledged commands: {result["events"]}
+
+| service | stored | on the stream | consumed by reporting | duplicates on the stream | lost |
+|---|---|---|---|---|---|
+{rows}
+
+Per aggregate, the stream holds versions 1, 2, 3 … in order; reporting's log holds each event once;
+stock per product and each customer's credit check appear once in the read models.""",
+    )
