@@ -38,6 +38,27 @@ def at(year: int, month: int, day: int, hour: int = 4) -> datetime:
     return datetime(year, month, day, hour, tzinfo=UTC)
 
 
+def registration(kind: str, region: str, salesperson: str, company_name: str) -> dict[str, Any]:
+    """The data of a ``CustomerRegistered`` event (the new-customer application, C2)."""
+    return {
+        "kind": kind,
+        "region": region,
+        "salesperson_id": salesperson,
+        "company_name": company_name,
+        "founding_date": "2012-05-01",
+        "legal_representative": "王伟",
+        "registered_capital": "5000000.00",
+        "address": "杭州",
+        "phone": "0571-88000000",
+        "business_scale": "medium",
+        "staff_count": 10,
+        "annual_sales": "30000000.00",
+        "main_products": ["valves"],
+        "preferred_payment_terms": "30 days",
+        "bank": "ICBC",
+    }
+
+
 def customer_events(
     cid: str, when: datetime, kind: str, region: str, salesperson: str, code: str, grade: str
 ) -> list[tuple[str, dict[str, Any], Actor]]:
@@ -45,23 +66,7 @@ def customer_events(
     events: list[tuple[str, dict[str, Any], Actor]] = [
         (
             "CustomerRegistered",
-            {
-                "kind": kind,
-                "region": region,
-                "salesperson_id": salesperson,
-                "company_name": f"{kind} {cid[:6]}",
-                "founding_date": "2012-05-01",
-                "legal_representative": "王伟",
-                "registered_capital": "5000000.00",
-                "address": "杭州",
-                "phone": "0571-88000000",
-                "business_scale": "medium",
-                "staff_count": 10,
-                "annual_sales": "30000000.00",
-                "main_products": ["valves"],
-                "preferred_payment_terms": "30 days",
-                "bank": "ICBC",
-            },
+            registration(kind, region, salesperson, f"{kind} {cid[:6]}"),
             SALES,
         ),
         ("CreditInvestigated", {"rating": "good", "credit_limit": "800000.00", "notes": "ok"}, FINANCE),

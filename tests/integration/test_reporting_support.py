@@ -9,12 +9,13 @@ import random
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
+from deploy.bench.seed import at, registration
 from services.reporting.main import ReportingService, start_reporting, stopped
 from shared.contracts import Actor, Envelope, Role
 from shared.envelope import event_id
@@ -26,11 +27,6 @@ SALES = Actor(id="sp-1", role=Role.SALESPERSON)
 SUPERVISOR = Actor(id="sup-1", role=Role.SALES_SUPERVISOR)
 MANAGER = Actor(id="mgr-1", role=Role.SALES_MANAGER)
 SYSTEM = Actor(id="scheduler", role=Role.SYSTEM)
-
-
-def at(year: int, month: int, day: int, hour: int = 4) -> datetime:
-    """A UTC moment (04:00 UTC = 12:00 Asia/Shanghai, the same business day)."""
-    return datetime(year, month, day, hour, tzinfo=UTC)
 
 
 # Positions are per source service and never reused, across every Events of a test run (like the relay's).
@@ -94,23 +90,7 @@ class Events:
             cid,
             "CustomerRegistered",
             when,
-            {
-                "kind": kind,
-                "region": region,
-                "salesperson_id": salesperson,
-                "company_name": f"{kind} {cid[:6]}",
-                "founding_date": "2012-05-01",
-                "legal_representative": "王伟",
-                "registered_capital": "5000000.00",
-                "address": "杭州",
-                "phone": "0571-88000000",
-                "business_scale": "medium",
-                "staff_count": 10,
-                "annual_sales": "30000000.00",
-                "main_products": ["valves"],
-                "preferred_payment_terms": "30 days",
-                "bank": "ICBC",
-            },
+            registration(kind, region, salesperson, f"{kind} {cid[:6]}"),
         )
         self.make(
             "customers",
