@@ -26,6 +26,9 @@ def register(bus: ServiceBus, app: CustomersApplication) -> None:
     bus.command(
         "reinstate_customer", c.ReinstateCustomer, in_thread(app.reinstate_customer), c.CustomerResult
     )
-    bus.query("get_customer", c.GetCustomer, in_thread(app.get_customer), c.CustomerResult)
+    bus.command(
+        "erase_personal_data", c.ErasePersonalData, in_thread(app.erase_personal_data), c.CustomerResult
+    )
+    bus.query("get_customer", c.GetCustomer, in_thread(app.get_customer), c.CustomerDetails)
     bus.query("list_customers", c.ListCustomers, app.directory.list, c.CustomerList)
     bus.document_events(EVENTS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from uuid import UUID
 
@@ -9,7 +10,9 @@ from eventsourcing.application import AggregateNotFoundError
 
 from services.customers.commands import (
     ApproveCustomer,
+    CustomerDetails,
     CustomerResult,
+    ErasePersonalData,
     GetCustomer,
     GradeCustomer,
     InvestigateCredit,
@@ -23,11 +26,15 @@ from services.customers.commands import (
 )
 from services.customers.directory import CustomerDirectory
 from services.customers.domain import CodeSequence, Customer, Kind
+from services.customers.vault import PREFIX, InMemoryVault, PostgresVault
 from shared.aggregate import Meta
 from shared.clock import Clock
 from shared.errors import DomainError, NotFound
 from shared.settings import Settings
 from shared.store import Outcome, ServiceApplication
+
+# The form's personal data: stored only encrypted with the customer's own key (see vault.py).
+PERSONAL_FIELDS = ("legal_representative", "phone", "address")
 
 
 def customer_result(customer: Customer) -> dict[str, Any]:
@@ -56,15 +63,43 @@ class CustomersApplication(ServiceApplication):
     def __init__(self, settings: Settings, clock: Clock, env: dict[str, str] | None = None) -> None:
         super().__init__(settings, clock, env)
         self.directory = CustomerDirectory(settings)  # the list queries' read model (connects on first use)
+        self.vault: InMemoryVault | PostgresVault
+        if self.env.get("PERSISTENCE_MODULE", "") == "eventsourcing.popo":
+            self.vault = InMemoryVault()
+        else:
+            self.vault = PostgresVault(settings, self.env.get("POSTGRES_SCHEMA") or self.service)
 
     def register_prospect(self, cmd: RegisterProspect) -> dict[str, Any]:
         application = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
+        customer_id = uuid.uuid4()  # chosen here: the personal data is encrypted for it before the event
 
         def decide(meta: Meta) -> Outcome:
-            customer = Customer.register(meta, **application)
+            # The key is committed on its own before the event: an orphan key is harmless, an event
+            # whose key was never stored would be unreadable from the start.
+            self.vault.create_key(str(customer_id))
+            sealed = {
+                name: self.vault.encrypt(str(customer_id), name, application[name])
+                for name in PERSONAL_FIELDS
+            }
+            try:
+                customer = Customer.register(meta, id=customer_id, **(application | sealed))
+            except DomainError:
+                self.vault.erase(str(customer_id))  # refused: leave no key behind
+                raise
             return Outcome(customer_result(customer), [customer])
 
         return self.execute(cmd, decide)
+
+    def erase_personal_data(self, cmd: ErasePersonalData) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            customer = self._customer(cmd.customer_id)
+            erased_now = customer.erase_personal_data(cmd.reason, meta)
+            return Outcome(customer_result(customer), [customer] if erased_now else [])
+
+        result = self.execute(cmd, decide)
+        # Only after the event is saved; a repeat (or a retry after a crash here) deletes it again.
+        self.vault.erase(cmd.customer_id)
+        return result
 
     def investigate_credit(self, cmd: InvestigateCredit) -> dict[str, Any]:
         return self._change(
@@ -114,10 +149,29 @@ class CustomersApplication(ServiceApplication):
 
     def get_customer(self, query: GetCustomer) -> dict[str, Any]:
         if query.customer_id:
-            return customer_result(self._customer(query.customer_id))
+            return self._details(self._customer(query.customer_id))
         if query.code:
-            return customer_result(self._customer(self._id_for_code(query.code)))
+            return self._details(self._customer(self._id_for_code(query.code)))
         raise DomainError("give customer_id or code", details={"field": "customer_id"})
+
+    def close(self) -> None:
+        self.vault.close()
+        super().close()
+
+    # -------------------------------------------------------------------------------------------
+    def _details(self, customer: Customer) -> dict[str, Any]:
+        details: dict[str, Any] = customer_result(customer)
+        details |= {name: self._reveal(customer, name) for name in PERSONAL_FIELDS}
+        details["personal_data_erased"] = customer.personal_data_erased
+        return CustomerDetails.model_validate(details).model_dump(mode="json")
+
+    def _reveal(self, customer: Customer, name: str) -> str | None:
+        value: str = getattr(customer, name)
+        if customer.personal_data_erased:
+            return None
+        if not value.startswith(PREFIX):  # registered before encryption (plaintext in its event)
+            return value
+        return self.vault.decrypt(str(customer.id), name, value)
 
     # -------------------------------------------------------------------------------------------
     def _change(self, cmd: Any, customer_id: str, change: Any) -> dict[str, Any]:

@@ -104,6 +104,16 @@ class ReinstateCustomer(Command):
     reason: Reason
 
 
+class ErasePersonalData(Command):
+    """C2: erase the form's personal data (legal representative, phone, address) for good.
+
+    The customer's key is deleted, so every stored copy of those fields becomes unreadable; the rest of
+    the customer (kind, region, company, status ...) is kept."""
+
+    customer_id: Identifier
+    reason: Reason
+
+
 class GetCustomer(Query):
     """A customer by id or by code."""
 
@@ -155,3 +165,13 @@ class CustomerResult(BaseModel):
     discount_pct: Decimal
     rejection_reason: str | None
     version: int
+
+
+class CustomerDetails(CustomerResult):
+    """The query's view: the personal data decrypted, None once erased (never in command replies,
+    which are kept as idempotency receipts)."""
+
+    legal_representative: str | None
+    phone: str | None
+    address: str | None
+    personal_data_erased: bool

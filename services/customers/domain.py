@@ -111,11 +111,30 @@ class Customer(SalesAggregate):
         self.prepayments: dict[int, Decimal] = {}
         self.discount_pct = Decimal("0")
         self.rejection_reason: str | None = None
+        self.personal_data_erased = False
 
     @classmethod
-    def register(cls, meta: Meta, **application: object) -> Customer:
+    def register(cls, meta: Meta, id: UUID | None = None, **application: object) -> Customer:
+        """C2. The application gives the id when it encrypted the personal data for it first."""
         require_role(meta, SALES_STAFF, "C2", "register a prospect")
+        if id is not None:  # __init__ takes no id: create through the "created" event directly
+            created = cls._create(cls.CustomerRegistered, id=id, meta=meta, **application)  # type: ignore[attr-defined]
+            assert isinstance(created, Customer)
+            return created
         return cls(meta=meta, **application)  # type: ignore[arg-type]
+
+    # C2: the form's personal data -----------------------------------------------------------------
+    def erase_personal_data(self, reason: str, meta: Meta) -> bool:
+        """Record the erasure (the application then deletes the key); False when already recorded."""
+        require_role(meta, {Role.GENERAL_MANAGER}, "C2", "erase a customer's personal data")
+        if self.personal_data_erased:
+            return False
+        self._personal_data_erased(reason=reason, meta=meta)
+        return True
+
+    @event("PersonalDataErased", topic="customers.Customer.PersonalDataErased")
+    def _personal_data_erased(self, reason: str, meta: Meta) -> None:
+        self.personal_data_erased = True
 
     # C3 -------------------------------------------------------------------------------------------
     def investigate_credit(self, rating: Rating, credit_limit: Decimal, notes: str, meta: Meta) -> None:

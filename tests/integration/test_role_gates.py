@@ -91,6 +91,11 @@ async def approved(w: World, kind: str = "dealer") -> str:
     return customer_id
 
 
+async def c2_erase(w: World) -> dict[str, Any]:
+    customer_id = str((await w.ok("customers", "register_prospect", prospect("dealer")))["customer_id"])
+    return {"customer_id": customer_id, "reason": "the customer asked to be forgotten"}
+
+
 async def c4_approve(w: World) -> dict[str, Any]:
     return {"customer_id": await checked_prospect(w)}
 
@@ -232,6 +237,7 @@ class Gate:
 
 
 GATES = [
+    Gate("customers", "erase_personal_data", "C2", frozenset({Role.GENERAL_MANAGER}), c2_erase),
     Gate("customers", "approve_customer", "C4", at_least(Role.SALES_SUPERVISOR), c4_approve),
     Gate("customers", "reject_customer", "C4", at_least(Role.SALES_SUPERVISOR), c4_reject),
     Gate("customers", "grade_customer", "C5", at_least(Role.SALES_MANAGER), c5_grade),
@@ -272,9 +278,10 @@ def figures() -> Iterator[None]:
         text = [
             "## Role gates, negatively (`tests/integration/test_role_gates.py`)",
             "",
-            "Every approval of DOMAIN.md (C4 approve/reject, C5, C6, C7, O2 approve/vote, O6/O7/O8 release,",
-            "O9 agree/approve, P4 verify/decide, P6) is brought into the state where it is due, then sent",
-            "through the bus by every role that may not give it; then once by an allowed role.",
+            "Every approval of DOMAIN.md (C2 erasure of personal data, C4 approve/reject, C5, C6, C7,",
+            "O2 approve/vote, O6/O7/O8 release, O9 agree/approve, P4 verify/decide, P6) is brought into",
+            "the state where it is due, then sent through the bus by every role that may not give it; then",
+            "once by an allowed role.",
             "",
             *table,
         ]

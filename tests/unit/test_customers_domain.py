@@ -13,6 +13,7 @@ from eventsourcing.persistence import StoredEvent
 from services.customers.application import CustomersApplication
 from services.customers.commands import (
     ApproveCustomer,
+    ErasePersonalData,
     GetCustomer,
     GradeCustomer,
     InvestigateCredit,
@@ -24,6 +25,7 @@ from services.customers.commands import (
     SuspendCustomer,
 )
 from services.customers.domain import Customer, Grade, Kind, Rating
+from services.customers.vault import InMemoryVault, TamperedValue
 from shared.aggregate import Meta
 from shared.clock import FixedClock
 from shared.contracts import Actor, Role
@@ -92,7 +94,8 @@ def test_c2_prospect_registered_with_application_form(app: CustomersApplication)
     customer = app.get_customer(GetCustomer(customer_id=customer_id))
     assert customer["status"] == "prospect"
     stored: Customer = app.repository.get(UUID(customer_id))
-    assert stored.legal_representative == "Li Lei"
+    assert stored.legal_representative.startswith("enc:v1:")  # the form's personal data is sealed
+    assert customer["legal_representative"] == "Li Lei"
     assert stored.main_products == ["pumps"]
     assert stored.created_on == NOW  # the injected clock stamps the event
 
@@ -271,3 +274,38 @@ def test_c5_grade_event_stored_as_version_1_still_loads(app: CustomersApplicatio
     reloaded: Customer = app.repository.get(UUID(customer_id))
     assert reloaded.grade is Grade.C
     assert reloaded.version == customer.version + 1
+
+
+def test_c2_vault_round_trip_erase_and_tamper() -> None:
+    vault = InMemoryVault()
+    vault.create_key("c-1")
+    sealed = vault.encrypt("c-1", "phone", "0571-1234")
+    assert sealed.startswith("enc:v1:") and "0571" not in sealed
+    assert vault.decrypt("c-1", "phone", sealed) == "0571-1234"
+    with pytest.raises(TamperedValue):  # bound to its field: not readable as another field
+        vault.decrypt("c-1", "address", sealed)
+    tampered = sealed[:-4] + ("AAAA" if not sealed.endswith("AAAA") else "BBBB")
+    with pytest.raises(TamperedValue):
+        vault.decrypt("c-1", "phone", tampered)
+    vault.erase("c-1")
+    assert vault.decrypt("c-1", "phone", sealed) is None
+
+
+def test_c2_erasing_personal_data_keeps_the_customer(app: CustomersApplication) -> None:
+    customer_id = register(app)
+    before = stored_events(app)
+    with pytest.raises(Forbidden) as refused:
+        app.erase_personal_data(
+            ErasePersonalData(actor=actor(Role.SALES_VP), customer_id=customer_id, reason="request")
+        )
+    assert refused.value.rule == "C2"
+    assert stored_events(app) == before
+    reply = app.erase_personal_data(
+        ErasePersonalData(actor=actor(Role.GENERAL_MANAGER), customer_id=customer_id, reason="request")
+    )
+    assert "legal_representative" not in reply  # command replies never carry the personal data
+    customer = app.get_customer(GetCustomer(customer_id=customer_id))
+    assert customer["personal_data_erased"] is True
+    assert (customer["legal_representative"], customer["phone"], customer["address"]) == (None, None, None)
+    assert customer["company_name"] == "Acme Trading"
+    assert stored_events(app) == before + 1
