@@ -212,6 +212,14 @@ async def audit(nc: NATS, settings: Settings, service: str) -> ServiceAudit:
     return result
 
 
+async def reporting_caught_up(settings: Settings) -> bool:
+    """Reporting has consumed every event the loaded services stored."""
+    for service in LOADED:
+        if await consumed_count(settings, service) < await stored_count(settings.postgres_dsn, service):
+            return False
+    return True
+
+
 async def consumed_count(settings: Settings, service: str) -> int:
     conn = await asyncpg.connect(settings.postgres_dsn)
     try:

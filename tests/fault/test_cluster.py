@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -26,10 +25,7 @@ from nats.aio.client import Client as NATS
 from deploy.local.processes import SERVICES, wait_ready
 from deploy.nats.servers import NatsServers
 from services.customers.application import CustomersApplication
-from services.customers.commands import RegisterProspect
-from services.customers.domain import Kind
 from shared.clock import FixedClock
-from shared.contracts import Actor, Role
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
 from shared.store import ensure_database
@@ -40,13 +36,14 @@ from tests.fault.failover_support import (
     LOADED,
     Instances,
     audit,
-    consumed_count,
     finish_load,
     load_process,
     poll,
+    reporting_caught_up,
     stored_count,
     write_doc_section,
 )
+from tests.integration.test_outbox import prospect
 
 pytestmark = pytest.mark.fault
 
@@ -119,15 +116,8 @@ async def test_cluster_node_killed_mid_load_loses_nothing_and_counts_nothing_twi
 
             result = await finish_load(load, out)
 
-        async def caught_up() -> bool:
-            for service in LOADED:
-                stored = await stored_count(settings.postgres_dsn, service)
-                if await consumed_count(settings, service) < stored:
-                    return False
-            return True
-
         try:
-            await poll(caught_up, timeout=90)
+            await poll(lambda: reporting_caught_up(settings), timeout=90)
         except AssertionError:
             raise AssertionError(instances.tails("reporting") + instances.tails("customers")) from None
         audits = [await audit(nc, settings, service) for service in LOADED]
@@ -206,27 +196,6 @@ class LosesFirstAcks:
         lost: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         lost.set_exception(nats.errors.TimeoutError())  # ... but the acknowledgement never arrives
         return lost
-
-
-def prospect(n: int) -> RegisterProspect:
-    return RegisterProspect(
-        actor=Actor(id="sp-1", role=Role.SALESPERSON),
-        kind=Kind.DEALER,
-        region="NORTH",
-        salesperson_id="sp-1",
-        company_name=f"Dealer {n}",
-        founding_date=date(2015, 1, 1),
-        legal_representative="Zhang San",
-        registered_capital=Decimal("100000"),
-        address="x",
-        phone="010-1234",
-        business_scale="small",
-        staff_count=5,
-        annual_sales=Decimal("1000000"),
-        main_products=["valves"],
-        preferred_payment_terms="30 days",
-        bank="BOC",
-    )
 
 
 @pytest.mark.integration

@@ -29,11 +29,11 @@ from tests.fault.failover_support import (
     LOADED,
     Instances,
     audit,
-    consumed_count,
     finish_load,
     load_process,
     poll,
     relay_holder,
+    reporting_caught_up,
     stored_count,
     write_doc_section,
 )
@@ -140,15 +140,8 @@ async def test_two_instances_share_commands_and_the_relay_fails_over_without_los
 
         result = await finish_load(load, out)
 
-    async def caught_up() -> bool:
-        for service in LOADED:
-            stored = await stored_count(settings.postgres_dsn, service)
-            if await consumed_count(settings, service) < stored:
-                return False
-        return True
-
     try:
-        await poll(caught_up, timeout=60)
+        await poll(lambda: reporting_caught_up(settings), timeout=60)
     except AssertionError:
         raise AssertionError(instances.tails("reporting")) from None
     audits = [await audit(nc, settings, service) for service in LOADED]
