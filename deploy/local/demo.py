@@ -259,7 +259,7 @@ async def complain(client: Client, demo: Demo) -> None:
     )
     demo.fine = "150.00"
     demo.notes.append(
-        f"complaint {complaint['complaint_id']}: verified {verified.get('status')}, fine 150.00"
+        f"complaint {complaint['complaint_id']}: valid (moderate), fine 150.00 ({verified.get('status')})"
     )
 
 
