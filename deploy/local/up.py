@@ -11,23 +11,51 @@ import os
 import secrets
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import nats
 
 from deploy.local.demo import run_demo
 from deploy.local.processes import ROOT, SERVICES, ServiceProcesses, wait_ready
+from deploy.nats.auth import USERS, authorization_block, password_variable
+from deploy.nats.servers import NatsServers
 from shared.bus import nats_options
 from shared.settings import Settings
 from shared.store import ensure_database
 
 
+@contextlib.contextmanager
+def secured_nats(settings: Settings) -> Iterator[tuple[Settings, dict[str, str], str]]:
+    """Unless a NATS URL is configured: a nats-server of this run with a user per service whose
+    permissions cover only its own subjects (deploy/nats/auth.py); anonymous connections are refused.
+    Yields the settings of the ``client`` user, the services' environment and the client's password."""
+    if os.environ.get("SALESOPS_NATS_URL"):
+        yield settings, {}, ""
+        return
+    passwords = {user: f"p{secrets.token_hex(16)}" for user in USERS}
+    with NatsServers(
+        Path(ROOT, ".state", "nats-secure"), auth=authorization_block(settings.namespace, passwords)
+    ) as servers:
+        env = {"SALESOPS_NATS_URL": servers.urls} | {password_variable(s): passwords[s] for s in SERVICES}
+        client = settings.model_copy(
+            update={"nats_url": servers.urls, "nats_user": "client", "nats_password": passwords["client"]}
+        )
+        yield client, env, passwords["client"]
+
+
 async def main() -> int:
-    settings = Settings()
+    with secured_nats(Settings()) as (settings, nats_env, client_password):
+        return await run(settings, nats_env, client_password)
+
+
+async def run(settings: Settings, nats_env: dict[str, str], client_password: str) -> int:
     ensure_database(settings, list(SERVICES))
     # The dashboard's reads need a token: make one for this run unless one is configured.
     token = os.environ.get("SALESOPS_REPORTING_TOKEN") or secrets.token_urlsafe(24)
-    processes = ServiceProcesses({"SALESOPS_REPORTING_TOKEN": token}, Path(ROOT, ".state", "logs"))
+    processes = ServiceProcesses(
+        {"SALESOPS_REPORTING_TOKEN": token, **nats_env}, Path(ROOT, ".state", "logs")
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -41,15 +69,18 @@ async def main() -> int:
         print(f"[salesops] services up: {', '.join(SERVICES)} (logs in .state/logs/)")
         summary = await run_demo(nc, settings.namespace)
         print(summary)
-        print(
-            "[salesops] where to look:\n"
-            f"  dashboard and reports:  http://{settings.http_host}:{settings.http_port}/  (token {token})\n"
-            f"  commands / queries:     NATS request/reply, {settings.namespace}.<service>.cmd.* / .query.*\n"
-            f"  events:                 JetStream streams {settings.namespace.upper()}_<SERVICE>\n"
-            "  contracts:              docs/asyncapi/*.json\n"
-            "  audit trail:            .venv/bin/python -m services.reporting.cli audit <aggregate id>\n"
-            "[salesops] Ctrl-C stops everything"
-        )
+        credentials = f"  (user client, password {client_password})" if client_password else ""
+        where = [
+            "[salesops] where to look:",
+            f"  dashboard and reports:  http://{settings.http_host}:{settings.http_port}/  (token {token})",
+            f"  NATS:                   {settings.nats_url}{credentials}",
+            f"  commands / queries:     NATS request/reply, {settings.namespace}.<service>.cmd.* / .query.*",
+            f"  events:                 JetStream streams {settings.namespace.upper()}_<SERVICE>",
+            "  contracts:              docs/asyncapi/*.json",
+            "  audit trail:            .venv/bin/python -m services.reporting.cli audit <aggregate id>",
+            "[salesops] Ctrl-C stops everything",
+        ]
+        print("\n".join(where), flush=True)
         await nc.drain()
         await stop.wait()
     finally:
