@@ -29,6 +29,7 @@ from tests.integration.test_orders_support import (
     Orders,
     customers_running,
     orders_running,
+    price_exception,
 )
 
 pytestmark = pytest.mark.integration
@@ -204,13 +205,7 @@ async def test_o2_reduction_approved_by_general_manager_covers_the_line(orders: 
     product = await orders.product(quantity=10)
     exception = await orders.ok(
         "request_price_exception",
-        {
-            "actor": SALES,
-            "customer_id": dealer,
-            "product_code": product,
-            "unit_price": "95.00",
-            "reason": "volume",
-        },
+        price_exception(SALES, dealer, product, "95.00", "volume"),
     )
     assert exception["major"] is False
     line = {"unit_price": "95.00", "price_exception_id": exception["id"]}
@@ -238,13 +233,7 @@ async def test_o2_major_reduction_needs_majority_of_department_heads(orders: Ord
     product = await orders.product(quantity=10)
     exception = await orders.ok(
         "request_price_exception",
-        {
-            "actor": SALES,
-            "customer_id": dealer,
-            "product_code": product,
-            "unit_price": "85.00",
-            "reason": "tender",
-        },
+        price_exception(SALES, dealer, product, "85.00", "tender"),
     )
     assert exception["major"] is True
     assert (await orders.ok("approve_price_exception", {"actor": GM, "exception_id": exception["id"]}))[
@@ -286,13 +275,7 @@ async def test_o3_only_sales_roles_enter_prices(orders: Orders) -> None:
     )
     await orders.refused(
         "request_price_exception",
-        {
-            "actor": MARKETING,
-            "customer_id": branch,
-            "product_code": product,
-            "unit_price": "90.00",
-            "reason": "x",
-        },
+        price_exception(MARKETING, branch, product, "90.00", "x"),
         "O3",
     )
     order = await orders.order(branch, product, quantity=1, unit_price="100.00")  # a salesperson may

@@ -49,6 +49,19 @@ async def orders_running(settings: Settings, clock: FixedClock) -> AsyncIterator
         yield running
 
 
+def price_exception(
+    actor: dict[str, str], customer_id: str, product_code: str, unit_price: str, reason: str
+) -> dict[str, Any]:
+    """The body of ``request_price_exception`` (O2)."""
+    return {
+        "actor": actor,
+        "customer_id": customer_id,
+        "product_code": product_code,
+        "unit_price": unit_price,
+        "reason": reason,
+    }
+
+
 @dataclass
 class Orders:
     request_: Requester
