@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,6 +134,8 @@ def run_write_service(
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        # Commands run in worker threads (the application is synchronous): as many as may wait on the store.
+        loop.set_default_executor(ThreadPoolExecutor(settings.command_threads, thread_name_prefix="command"))
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         with exclusive_startup(settings, service):  # building the app creates its tables

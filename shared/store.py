@@ -40,7 +40,15 @@ def persistence_env(settings: Settings, schema: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": settings.postgres_password,
         "POSTGRES_SCHEMA": schema,
         "POSTGRES_CONNECT_TIMEOUT": "5",
-        "POSTGRES_PRE_PING": "y",
+        # No ping per checkout (a round trip each): the recorder retries a dead connection on a fresh one.
+        "POSTGRES_PRE_PING": "n",
+        # A few connections kept open, up to one per worker thread under load.
+        "POSTGRES_POOL_SIZE": "2",
+        "POSTGRES_MAX_OVERFLOW": str(max(settings.command_threads - 2, 0)),
+        # Cached aggregates are fast-forwarded (one select of newer events) on every read, so another
+        # instance's writes are seen; a command on a long-lived aggregate no longer replays its history.
+        "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size),
+        "AGGREGATE_CACHE_FASTFORWARD": "y",
         "CREATE_TABLE": "y",
     }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import date
@@ -19,6 +20,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 import asyncpg
+import psycopg
 from nats.aio.client import Client as NATS
 from psycopg import Connection
 from psycopg.rows import DictRow, dict_row
@@ -30,9 +32,12 @@ from shared.contracts import CUSTOMER_STATUS_AFTER_EVENT, Envelope
 from shared.settings import Settings
 from shared.subjects import stream_name
 
+log = logging.getLogger(__name__)
+
 SCHEMA = "orders"
 CONSUMER_NAME = "orders"
 SOURCE = "customers"
+CHANGED_CHANNEL = "orders_customer_view_changed"  # payload: the customer id whose row changed
 
 
 class CustomerDirectory(Protocol):
@@ -92,9 +97,17 @@ class InMemoryCustomerDirectory:
 
 
 class PostgresCustomerDirectory:
-    """Reads ``orders.customer_view`` from the (synchronous) application's worker threads."""
+    """Reads ``orders.customer_view`` from the (synchronous) application's worker threads.
+
+    Snapshots read are kept in memory: a command then decides without a round trip for its customer.
+    Whoever changes a row forgets it here: this process's view writer directly (``forget``), another
+    instance's through ``NOTIFY`` on ``CHANGED_CHANNEL`` (sent in the writer's transaction, so it is
+    delivered on commit). While no listener is connected nothing is kept, so a missed notification can
+    not leave a stale snapshot behind.
+    """
 
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.pool = ConnectionPool(
             settings.postgres_dsn,
             connection_class=Connection[DictRow],
@@ -104,14 +117,26 @@ class PostgresCustomerDirectory:
             open=False,  # opened on first use: printing the contract document needs no database
         )
         self._open_lock = threading.Lock()
+        self._kept: dict[str, CustomerSnapshot] = {}
+        self._generation = 0  # bumped by every forget: a read that raced one is not kept
+        self._listening = False
+        self._closed = threading.Event()
+        self._listener: threading.Thread | None = None
 
     def _connection(self) -> contextlib.AbstractContextManager[Connection[DictRow]]:
         with self._open_lock:
             if self.pool.closed:
                 self.pool.open()
+                self._listener = threading.Thread(
+                    target=self._listen, name="customer-view-listener", daemon=True
+                )
+                self._listener.start()
         return self.pool.connection()
 
     def get(self, customer_id: str) -> CustomerSnapshot | None:
+        if (kept := self._kept.get(customer_id)) is not None:
+            return kept
+        generation = self._generation
         with self._connection() as conn:
             try:
                 row = conn.execute(
@@ -120,7 +145,46 @@ class PostgresCustomerDirectory:
             except Exception:  # the view is not built yet (or being rebuilt): nobody is known
                 conn.rollback()
                 return None
-        return CustomerSnapshot(**dict(row)) if row else None
+        if row is None:
+            return None  # not kept: the registration may arrive any moment
+        snapshot = CustomerSnapshot(**dict(row))
+        with self._open_lock:
+            if self._listening and generation == self._generation:
+                self._kept[customer_id] = snapshot
+        return snapshot
+
+    @property
+    def listening(self) -> bool:
+        """Whether other instances' changes reach this directory (only then is anything kept)."""
+        return self._listening
+
+    def forget(self, customer_ids: Iterable[str]) -> None:
+        with self._open_lock:
+            self._generation += 1
+            for customer_id in customer_ids:
+                self._kept.pop(customer_id, None)
+
+    def _forget_all(self, listening: bool) -> None:
+        with self._open_lock:
+            self._generation += 1
+            self._kept.clear()
+            self._listening = listening
+
+    def _listen(self) -> None:
+        """Forget the customers other instances' view writers changed, until closed; reconnects."""
+        while not self._closed.is_set():
+            try:
+                with psycopg.connect(self.settings.postgres_dsn, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {CHANGED_CHANNEL}")
+                    self._forget_all(listening=True)  # anything missed while not listening is gone
+                    while not self._closed.is_set():
+                        changed = [n.payload for n in conn.notifies(timeout=1.0)]
+                        if changed:
+                            self.forget(changed)
+            except Exception as error:  # whatever broke the listener, nothing may be kept without it
+                log.warning("customer view listener: %r; reconnecting", error)
+            self._forget_all(listening=False)
+            self._closed.wait(1.0)
 
     def branches(self) -> list[str]:
         with self._connection() as conn:
@@ -135,6 +199,9 @@ class PostgresCustomerDirectory:
         return [row["customer_id"] for row in rows]
 
     def close(self) -> None:
+        self._closed.set()
+        if self._listener is not None:
+            self._listener.join(5)
         if not self.pool.closed:
             self.pool.close()
 
@@ -145,9 +212,15 @@ ContractHook = Callable[[str], Awaitable[None]]
 class CustomerViewProjector:
     """Writes the view from customer envelopes; after commit, tells the application of signed contracts."""
 
-    def __init__(self, settings: Settings, on_contract_signed: ContractHook | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        on_contract_signed: ContractHook | None = None,
+        on_changed: Callable[[Iterable[str]], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.on_contract_signed = on_contract_signed
+        self.on_changed = on_changed  # this process's directory forgets what it kept of these customers
         self.pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
@@ -172,8 +245,12 @@ class CustomerViewProjector:
                         for e in customer_events
                     ],
                 )
-                for customer_id in sorted({e.aggregate_id for e in customer_events}):
+                changed = sorted({e.aggregate_id for e in customer_events})
+                for customer_id in changed:
                     await self._refold(conn, customer_id)
+                    await conn.execute("SELECT pg_notify($1, $2)", CHANGED_CHANNEL, customer_id)
+            if self.on_changed is not None:
+                self.on_changed(changed)
         if self.on_contract_signed is not None:
             # after commit, and again on redelivery: releasing is idempotent on the application side
             for customer_id in sorted(
@@ -244,10 +321,14 @@ async def drop_view(settings: Settings, nc: NATS) -> None:
 
 
 async def run_customer_view(
-    nc: NATS, settings: Settings, stop: asyncio.Event, on_contract_signed: ContractHook | None = None
+    nc: NATS,
+    settings: Settings,
+    stop: asyncio.Event,
+    on_contract_signed: ContractHook | None = None,
+    on_changed: Callable[[Iterable[str]], None] | None = None,
 ) -> None:
     """Keep the view up to date until ``stop``."""
-    projector = CustomerViewProjector(settings, on_contract_signed)
+    projector = CustomerViewProjector(settings, on_contract_signed, on_changed)
     await projector.open()
     consumer = DurableConsumer(nc, settings, CONSUMER_NAME, SOURCE, projector.handle)
     try:

@@ -31,7 +31,7 @@ def make_app(settings: Settings) -> OrdersApplication:
 async def background(service: WriteService, stop: asyncio.Event) -> None:
     """The customer view and the hold expiry job, until ``stop``."""
     app = service.app
-    assert isinstance(app, OrdersApplication)
+    assert isinstance(app, OrdersApplication) and isinstance(app.customers, PostgresCustomerDirectory)
     nc = await connect_nats(service.settings, "orders-customer-view")
 
     async def release_for_contract(customer_id: str) -> None:
@@ -46,7 +46,7 @@ async def background(service: WriteService, stop: asyncio.Event) -> None:
 
     try:
         await asyncio.gather(
-            run_customer_view(nc, service.settings, stop, release_for_contract),
+            run_customer_view(nc, service.settings, stop, release_for_contract, app.customers.forget),
             every(service.settings.hold_expiry_check_seconds, expire_holds, stop),
             every(PLANNING_CHECK_SECONDS, branch_planning, stop),
         )

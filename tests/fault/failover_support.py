@@ -95,7 +95,7 @@ def start_load(env: dict[str, str], out: Path, **sizes: int) -> subprocess.Popen
 
 async def finish_load(process: subprocess.Popen[bytes], out: Path, timeout: float = 180.0) -> dict[str, Any]:
     code = await asyncio.to_thread(process.wait, timeout)
-    assert code == 0, out.with_suffix(".log").read_text()[-3000:]
+    assert code == 0, load_log(out)
     result: dict[str, Any] = json.loads(out.read_text())
     return result
 
@@ -132,6 +132,35 @@ async def poll(condition: Callable[[], Awaitable[bool]], timeout: float, every: 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(every)
+
+
+async def poll_under_load(
+    condition: Callable[[], Awaitable[bool]],
+    load: subprocess.Popen[bytes],
+    out: Path,
+    timeout: float,
+    context: Callable[[], str] = str,
+) -> None:
+    """``poll``, failing at once with the load's log when the load process ends first, and with the load's
+    log and ``context()`` (the services' log tails) when the time runs out."""
+
+    async def met_or_load_ended() -> bool:
+        if await condition():
+            return True
+        if load.poll() is not None:
+            raise AssertionError(f"the load ended ({load.returncode}) first:\n{load_log(out)}\n{context()}")
+        return False
+
+    try:
+        await poll(met_or_load_ended, timeout)
+    except AssertionError as error:
+        if "the load ended" in str(error):
+            raise
+        raise AssertionError(f"condition not met in time; load log:\n{load_log(out)}\n{context()}") from None
+
+
+def load_log(out: Path) -> str:
+    return out.with_suffix(".log").read_text()[-3000:]
 
 
 @dataclass

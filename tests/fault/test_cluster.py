@@ -39,6 +39,7 @@ from tests.fault.failover_support import (
     finish_load,
     load_process,
     poll,
+    poll_under_load,
     reporting_caught_up,
     stored_count,
     write_doc_section,
@@ -95,7 +96,7 @@ async def test_cluster_node_killed_mid_load_loses_nothing_and_counts_nothing_twi
             async def under_way() -> bool:
                 return await stored_count(settings.postgres_dsn, "customers") >= 2 * PROSPECTS // 3
 
-            await poll(under_way, timeout=120)
+            await poll_under_load(under_way, load, out, 120, lambda: instances.tails("customers"))
             leader = (await js.stream_info(stream_name(settings.namespace, "customers"))).cluster
             assert leader is not None and leader.leader is not None
             killed = next(i for i, node in enumerate(servers.nodes) if node.name == leader.leader)

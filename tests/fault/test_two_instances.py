@@ -32,6 +32,7 @@ from tests.fault.failover_support import (
     finish_load,
     load_process,
     poll,
+    poll_under_load,
     relay_holder,
     reporting_caught_up,
     stored_count,
@@ -114,7 +115,7 @@ async def test_two_instances_share_commands_and_the_relay_fails_over_without_los
         async def under_way() -> bool:
             return await stored_count(settings.postgres_dsn, "customers") >= 2 * PROSPECTS // 3
 
-        await poll(under_way, timeout=120)
+        await poll_under_load(under_way, load, out, 120, lambda: instances.tails("customers"))
         # Both instances of a service answer commands (queue group): each got a fair part of them.
         names = connections(servers)
         split = {s: sorted(int(c["out_msgs"]) for c in names[f"{s}-commands"]) for s in LOADED}

@@ -182,6 +182,51 @@ async def test_orders_customer_view_in_postgres_tolerates_redelivery_and_out_of_
         await projector.close()
 
 
+async def test_orders_customer_view_kept_in_memory_is_forgotten_when_any_instance_changes_it(
+    settings: Settings, nc: NATS
+) -> None:
+    """O1/O6 decide on the customer's current status: a snapshot kept between commands must not outlive a
+    change, whether this process's view writer made it or another instance's (through NOTIFY)."""
+    from tests.unit.test_orders_domain import customer_events, envelope
+
+    ensure_database(settings, ["orders"])
+    here = PostgresCustomerDirectory(settings)
+    elsewhere = CustomerViewProjector(settings)  # another instance's writer: it cannot reach `here`
+    local = CustomerViewProjector(settings, on_changed=here.forget)
+    await elsewhere.open()
+    await local.open()
+    try:
+        await elsewhere.handle(customer_events("c-kept")[:3])
+        here.get("c-kept")  # opens the pool and starts the listener
+
+        async def listening() -> bool:
+            return here.listening
+
+        await wait_for(listening, timeout=10)
+        kept = here.get("c-kept")
+        assert kept is not None and kept.status == "approved"
+        # Kept: a row changed behind the writers' backs (no notification) is not read again.
+        with here.pool.connection() as conn:
+            conn.execute("UPDATE orders.customer_view SET status = 'tampered' WHERE customer_id = 'c-kept'")
+        assert here.get("c-kept") == kept
+
+        await elsewhere.handle([envelope("c-kept", 4, "CustomerSuspended", {"reason": "overdue"})])
+
+        async def suspended() -> bool:
+            snapshot = here.get("c-kept")
+            return snapshot is not None and snapshot.status == "suspended"
+
+        await wait_for(suspended, timeout=10)
+        # This process's own writer forgets at once, before its handle() returns.
+        await local.handle([envelope("c-kept", 5, "CustomerReinstated", {})])
+        snapshot = here.get("c-kept")
+        assert snapshot is not None and (snapshot.status, snapshot.version) == ("approved", 5)
+    finally:
+        here.close()
+        await elsewhere.close()
+        await local.close()
+
+
 async def test_o9_holds_that_race_on_the_last_units_conflict_and_the_loser_is_refused(
     settings: Settings, nc: NATS, request_: Requester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
