@@ -42,9 +42,9 @@ def persistence_env(settings: Settings, schema: str) -> dict[str, str]:
         "POSTGRES_CONNECT_TIMEOUT": "5",
         # No ping per checkout (a round trip each): the recorder retries a dead connection on a fresh one.
         "POSTGRES_PRE_PING": "n",
-        # A few connections kept open, up to one per worker thread under load.
+        # Two connections kept open, more under load; a command holds one only while it reads or saves.
         "POSTGRES_POOL_SIZE": "2",
-        "POSTGRES_MAX_OVERFLOW": str(max(settings.command_threads - 2, 0)),
+        "POSTGRES_MAX_OVERFLOW": str(max(settings.store_connections - 2, 0)),
         # Cached aggregates are fast-forwarded (one select of newer events) on every read, so another
         # instance's writes are seen; a command on a long-lived aggregate no longer replays its history.
         "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size),

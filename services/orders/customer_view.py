@@ -112,7 +112,7 @@ class PostgresCustomerDirectory:
             settings.postgres_dsn,
             connection_class=Connection[DictRow],
             min_size=1,
-            max_size=4,
+            max_size=2,  # most reads are answered from the snapshots kept
             kwargs={"row_factory": dict_row},
             open=False,  # opened on first use: printing the contract document needs no database
         )
