@@ -2,7 +2,9 @@
 
 Publishing happens only after commit. The relay is woken by the store's NOTIFY, publishes a page with
 ``Nats-Msg-Id: <service>-<notification id>`` (JetStream drops a re-sent copy inside its duplicate
-window) and records its position only after every message of the page was acknowledged. An advisory
+window) and records its position only after every message of the page was acknowledged; the next page
+is already sent while those acknowledgements arrive. Events go out as JSON built straight from the
+stored state (``EnvelopeEncoder``: the bus contract's JSON, without the model's cost). An advisory
 lock makes sure one relay per service publishes at a time; a second one waits to take over.
 """
 
@@ -16,11 +18,9 @@ from typing import Any
 
 import asyncpg
 import nats.errors
-import orjson
-from eventsourcing.persistence import StoredEvent
 from nats.aio.client import Client as NATS
 
-from shared.envelope import to_envelope
+from shared.envelope import EnvelopeEncoder
 from shared.settings import Settings
 from shared.store import CommandReceipt, ServiceApplication
 from shared.streams import ensure_event_stream
@@ -29,6 +29,8 @@ from shared.subjects import event_subject
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000
+# Pages sent and not yet all acknowledged: the next page goes out while the last acks of one arrive.
+PAGES_IN_FLIGHT = 2
 PUBLISH_TIMEOUT = 5.0
 IDLE_POLL_SECONDS = 5.0  # a safety net only: NOTIFY wakes the relay
 QUERY_TIMEOUT = 15.0  # a query on a connection that died unnoticed must not hang the relay forever
@@ -47,6 +49,7 @@ class OutboxRelay:
         self.table = recorder.events_table_name
         self.channel = recorder.channel_name
         self.lock_key = zlib.crc32(f"outbox:{self.schema}:{self.service}".encode())
+        self.encoder = EnvelopeEncoder(app.mapper, self.service)
         self.published = 0
         self.position = 0
 
@@ -88,8 +91,8 @@ class OutboxRelay:
             )
             while not stop.is_set():
                 wake.clear()
-                if await self._publish_page(conn) < PAGE_SIZE:
-                    await _wait_any(stop, wake, IDLE_POLL_SECONDS)
+                await self._drain(conn, stop)
+                await _wait_any(stop, wake, IDLE_POLL_SECONDS)
         finally:
             try:
                 await conn.close(timeout=2)
@@ -109,52 +112,70 @@ class OutboxRelay:
                 self.service,
             )
 
-    async def _publish_page(self, conn: asyncpg.Connection) -> int:
-        rows = await self.next_page(conn)
-        if rows:
-            await self.publish(rows)
-            last = rows[-1]["notification_id"]
-            await conn.execute(
-                f'UPDATE "{self.schema}".outbox_position SET position = $2 WHERE service = $1',
-                self.service,
-                last,
-                timeout=QUERY_TIMEOUT,
-            )
-            self.position = last
-        return len(rows)
+    async def _drain(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
+        """Publish page after page until a short one, with up to ``PAGES_IN_FLIGHT`` pages sent and not yet
+        acknowledged: the next pages are selected and sent while JetStream acknowledges the first. A page's
+        position is recorded only once all of it is acked, pages in order; after a failure the pages from
+        the recorded position are sent again and the duplicate window drops the copies."""
+        in_flight: list[tuple[int, asyncio.Future[None]]] = []  # (last notification id, all acked)
+        after, more = self.position, True
+        try:
+            while True:
+                while more and len(in_flight) < PAGES_IN_FLIGHT and not stop.is_set():
+                    rows = await self.next_page(conn, after)
+                    more = len(rows) == PAGE_SIZE
+                    if rows:
+                        after = rows[-1]["notification_id"]
+                        in_flight.append((after, await self.send(rows)))
+                if not in_flight:
+                    return
+                last, acked = in_flight[0]
+                await acked
+                await conn.execute(
+                    f'UPDATE "{self.schema}".outbox_position SET position = $2 WHERE service = $1',
+                    self.service,
+                    last,
+                    timeout=QUERY_TIMEOUT,
+                )
+                self.position = last
+                in_flight.pop(0)
+        finally:
+            for _, acked in in_flight:
+                acked.cancel()  # failed: nothing waits for these acks any more
 
-    async def next_page(self, conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    async def next_page(self, conn: asyncpg.Connection, after: int | None = None) -> list[asyncpg.Record]:
+        """The page after ``after`` (default: the recorded position): notification id, originator id,
+        originator version, topic, state."""
         return await conn.fetch(
             f"SELECT notification_id, originator_id, originator_version, topic, state "
             f'FROM "{self.schema}"."{self.table}" WHERE notification_id > $1 '
             "ORDER BY notification_id LIMIT $2",
-            self.position,
+            self.position if after is None else after,
             PAGE_SIZE,
             timeout=QUERY_TIMEOUT,
         )
 
     async def publish(self, rows: list[asyncpg.Record]) -> None:
         """Publish stored events; returns once JetStream acknowledged every one (raises otherwise)."""
+        await (await self.send(rows))
+
+    async def send(self, rows: list[asyncpg.Record]) -> asyncio.Future[None]:
+        """Publish stored events; the future is done once JetStream acknowledged every one."""
         acks = []
-        for row in rows:
-            if row["topic"] == RECEIPT_TOPIC:
+        for notification_id, originator_id, version, topic, state in rows:
+            if topic == RECEIPT_TOPIC:
                 continue  # idempotency receipts are the service's own bookkeeping, not business events
-            domain_event = self.app.mapper.to_domain_event(
-                StoredEvent(
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
-                )
-            )
-            envelope = to_envelope(domain_event, self.service, row["notification_id"])
+            event_type, body = self.encoder.encode(originator_id, version, topic, state, notification_id)
             acks.append(
                 await self.js.publish_async(
-                    event_subject(self.settings.namespace, self.service, envelope.event_type),
-                    orjson.dumps(envelope.model_dump(mode="json")),
-                    headers={"Nats-Msg-Id": f"{self.service}-{row['notification_id']}"},
+                    event_subject(self.settings.namespace, self.service, event_type),
+                    body,
+                    headers={"Nats-Msg-Id": f"{self.service}-{notification_id}"},
                 )
             )
+        return asyncio.ensure_future(self._acknowledged(acks))
+
+    async def _acknowledged(self, acks: list[asyncio.Future[Any]]) -> None:
         # Any failed ack raises here and the page is sent again: the duplicate window drops the copies.
         await asyncio.wait_for(asyncio.gather(*acks), PUBLISH_TIMEOUT * 2)
         self.published += len(acks)

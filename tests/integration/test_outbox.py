@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import nats.errors
 import pytest
 from nats.aio.client import Client as NATS
 
@@ -128,3 +129,46 @@ async def _publish_without_recording(relay: OutboxRelay, position: int) -> int:
         await conn.close()
     await relay.publish(rows)
     return relay.published
+
+
+async def test_pages_sent_ahead_a_lost_ack_resends_from_the_recorded_position_exactly_once(
+    app: Any, nc: NATS, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several pages in flight at once: one message of the second page is lost unacknowledged, so the relay
+    fails and starts again from the position recorded after the first page; every event ends on the
+    stream once (the re-sent copies are dropped by ``Nats-Msg-Id``) and the position reaches the end."""
+    monkeypatch.setattr("shared.outbox.PAGE_SIZE", 7)
+    before = await stream_messages(nc, settings)
+    start = app.recorder.max_notification_id() or 0
+    for n in range(200, 230):
+        app.register_prospect(prospect(n))
+    relay = OutboxRelay(app, settings, nc)
+    original = relay.js.publish_async
+    calls = 0
+
+    async def ack_lost_once(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 10:  # the 3rd message of the 2nd page is lost on the way: no ack comes
+            lost: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            lost.set_exception(nats.errors.TimeoutError())
+            return lost
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(relay.js, "publish_async", ack_lost_once)
+
+    async def caught_up() -> bool:
+        return relay.position >= (app.recorder.max_notification_id() or 0)
+
+    await run_relay(relay, caught_up)
+    assert calls > 30  # the failed page and those after it were sent again
+    assert await stream_messages(nc, settings) == before + 30
+    js = nc.jetstream()
+    sub = await js.subscribe(f"{settings.namespace}.customers.events.>", ordered_consumer=True)
+    envelopes = [
+        Envelope.model_validate_json((await sub.next_msg(timeout=5)).data) for _ in range(before + 30)
+    ]
+    await sub.unsubscribe()
+    positions = [e.position for e in envelopes if e.position > start]
+    assert sorted(positions) == sorted(set(positions)) and len(positions) == 30
+    assert relay.position == app.recorder.max_notification_id()
