@@ -38,6 +38,38 @@ def period_of(moment: datetime, mode: PeriodMode = "close_28th") -> str:
     return label(year, month)
 
 
+class PeriodFinder:
+    """``period_of`` for a stream of moments, remembering the spans of the periods it has found: a replay
+    asks for millions of moments that fall into a handful of periods. Exact in any time zone, as a
+    remembered span is the period's own ``bounds``."""
+
+    KEEP = 8  # spans remembered, the most recently found first
+
+    def __init__(self, mode: PeriodMode = "close_28th") -> None:
+        self.mode = mode
+        self.spans: list[tuple[datetime, datetime, str]] = []
+        # The span found last (none yet): consecutive moments mostly fall into it.
+        self.start = self.end = datetime.min.replace(tzinfo=UTC)
+        self.found = ""
+
+    def __call__(self, moment: datetime) -> str:
+        try:
+            if self.start <= moment < self.end:
+                return self.found
+        except TypeError:  # a naive moment compares with no span: period_of's own reading of it
+            return period_of(moment, self.mode)
+        for span in self.spans:
+            if span[0] <= moment < span[1]:
+                self.start, self.end, self.found = span
+                return self.found
+        period = period_of(moment, self.mode)
+        start, end = bounds(period, self.mode)
+        self.spans.insert(0, (start, end, period))
+        del self.spans[self.KEEP :]
+        self.start, self.end, self.found = start, end, period
+        return period
+
+
 def bounds(period: str, mode: PeriodMode = "close_28th") -> tuple[datetime, datetime]:
     """[start, end) of a period, as UTC datetimes."""
     year, month = parse(period)
