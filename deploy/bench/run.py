@@ -833,46 +833,46 @@ ANALYSIS = """
 
 ## What limits the figures, and what would lift them (from py-spy / pyinstrument profiles)
 
-- **Commands (1).** Before this work every route of a service handled one request at a time
-  (FastStream's default `max_workers=1`): 64 in flight were served one by one (136 commands/s measured,
-  0.44× the direct baseline). Now routes take 64 requests at a time (they run on asyncio's default worker
-  threads, cpu + 4 = 6 here: more threads would open more database connections per service, and the
-  shared PostgreSQL's 100 ran out under the fault tests), and the commands decided at the same time are
-  saved with one `app.save` (group commit, `shared/store.py`). What remains is waiting, not CPU: at
-  saturation the orders process holds the GIL only ~45 % of the time (py-spy `--gil`); its 6 worker
-  threads wait on PostgreSQL: per command 3 reads (customer view row, product, account) + the save,
-  and every pool checkout first pings the server (`POSTGRES_PRE_PING=y`), so ~8 round trips on a
-  machine whose 2 cores also run PostgreSQL, reporting and the client. Throughput ≈ threads / command
-  latency. Turning the ping off measured +20 % on the direct path (318 → 392 commands/s); it was kept
-  because it is what makes a restarted PostgreSQL invisible to commands. More worker threads were
-  measured too (16: ~+10–40 %, noisy) but each one can hold a pool connection, and the shared
-  PostgreSQL's 100 connections ran out under the two-instance fault tests. What would lift it: keep
-  read-mostly state in memory (products, the customer view, checked by version at save) so a command
-  is one round trip, a larger pool with more threads where connections allow, two orders instances
-  in the queue group, and a machine where PostgreSQL does not share the service's 2 cores. The 200/s
-  p99 target needs capacity well above 200/s; below that it is queueing.
-  With everything live, the 2 cores are shared by the client, NATS, the orders process (routes,
-  relay, customer view), reporting (consuming and projecting every order) and PostgreSQL (the orders
-  writes and reporting's): at ~235 commands/s that is ~8.5 ms of CPU per command across the machine,
-  against ~3 ms for the direct path alone, which is why the live figure can fall below the direct
-  baseline on this machine.
-- **Propagation (2)** follows the commands: when orders saturates, the relay and the reporting consumer
-  share its CPU; the relay's share of a publish is ~80 µs of Python per event (below).
-- **Rebuild (3).** ~80 % of the rebuild's time is `Projector.apply` in Python (period of each event by
-  time zone, money parsing, counters: ~10 µs per event), the rest reading/decoding (the baseline, ~5 µs)
-  and the upserts. 150,000 events/s means the whole per-event work in ~6.7 µs, less than reading and
-  decoding alone on this machine: it needs the aggregation moved out of Python, e.g. one
-  `INSERT … SELECT … GROUP BY customer, period` per projection in PostgreSQL (the rows never leave the
-  server), or the chunks applied by 2 processes in parallel and merged.
-- **Rebuild peak RSS (3)** is the same in the read-only baseline process: ~115 MB is the interpreter
-  with the reporting modules imported (they pull in FastAPI, pydantic, the bus), the rest the 10,000-row
-  chunks decoded as Python dicts (and the allocator keeping that memory). What would lift it: smaller
-  chunks (e.g. 2,000 rows: more round trips, same rate within a few %) and a rebuild entry point that
-  imports only the projector.
-- **Relay (4).** Per event: nats-py `publish_async` ~40 %, building the envelope (pydantic, `uuid5`
-  event id) ~25 %, decoding the stored event with the library's mapper ~20 %. What would lift it: build
-  the envelope JSON directly from the stored state (no domain object, no pydantic model) and publish
-  pages concurrently with the next page's select.
+Baselines move a lot between runs on this shared 2-core machine (the direct command baseline measured
+120–308/s, the raw read+decode 124,000–208,000 events/s, the raw publish 17,600–38,300/s across runs of
+the same code): read the ratios. A target above its own raw baseline (relay ≥ 20,000/s when raw publishing
+reaches 17,600/s; rebuild ≥ 150,000/s when reading and decoding alone reach 150,000/s) cannot be met
+on such a run by any relay or rebuild.
+
+- **Commands (1).** Done so far: routes take 64 requests at a time (FastStream's default is one);
+  commands decided together are saved with one `app.save` (group commit, `shared/store.py`); the
+  aggregates are cached in memory and fast-forwarded on each read (one select of newer events instead
+  of replaying an account's whole history); the customer snapshot is kept in memory and forgotten when
+  the view changes (this process's writer directly, other instances' through NOTIFY), so it costs no
+  round trip; no ping per pool checkout (the recorder retries a dead connection); 32 worker threads
+  sharing at most 8 connections. The orders process is now **CPU-bound**: ~80 % of one core at
+  ~180–240 commands/s, i.e. ~4 ms of Python per command, one interpreter. Of its GIL-holding samples:
+  FastStream's consume path (middlewares, fast_depends, context) ~25 %, the command itself ~30 %
+  (decide ~20 % incl. cached reads ~14 %; the save ~10 %; deepcopy of cached aggregates ~3 %), the
+  outbox relay ~10 %, the event loop and nats-py the rest. What would lift it: more than one orders
+  process in the queue group (both cores; the two-instance fault test shows they share commands
+  safely), a leaner request path than FastStream's per-message machinery on hot routes, fewer events
+  per command (the account bookkeeping event is stored and published with every order), and a machine
+  where PostgreSQL, NATS and reporting do not share the service's 2 cores. The 200/s p99 target needs
+  capacity well above 200/s; at or below it the figure is queueing.
+- **Propagation (2)** follows the commands: with orders saturated, the relay and the reporting consumer
+  wait for CPU. A raw JetStream pull at 200/s delivers in ~1 ms (p50) on this machine, so the rest is
+  the relay and reporting's transaction waiting their turn.
+- **Rebuild (3).** Done: handlers chosen per event type from a table, each event's month from a small
+  cache of month bounds (same answer as `period_of`), one upsert statement per table, pages of 5,000
+  rows, the cyclic garbage collector paused while pages are read and applied (the baseline pauses it
+  too), and a child process that imports only the rebuild. Applying an event now costs ~3.5 µs (was
+  ~10 µs); reading and decoding the rows in asyncpg (the baseline's work) is about half of the time.
+  What would lift it further: the aggregation in PostgreSQL (`INSERT … SELECT … GROUP BY` per
+  projection: the rows never leave the server) or two processes applying halves of the log and merging.
+- **Rebuild peak RSS (3)** is met. Earlier figures (~220 MB) were wrong: `ru_maxrss` survives `exec`, so
+  the child reported its parent's (the benchmark's) peak; the child now reads its own `VmHWM`.
+- **Relay (4).** Done: the envelope JSON is built straight from the stored state (no domain object, no
+  pydantic model; `tests/unit/test_envelope_fast_path.py` holds it byte for byte to the model's JSON for
+  every event class), and the next page is selected and sent while the previous page's acks arrive (two
+  pages in flight; each page's position recorded only after all its acks, in order). Now ~60 % of the
+  relay's CPU is nats-py (`publish_async` and the ack futures), ~20 % the envelope. What would lift it:
+  publishing without a future per message (one reply subscription, acks counted per page).
 - **Reports (5)** meet the target cached; uncached, the largest replies (500-row monthly reports, the
   annual statistics) are bounded by the JSON encoding of the reply and the SQL on the projections.
 """
