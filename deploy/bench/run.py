@@ -844,7 +844,7 @@ on such a run by any relay or rebuild.
   aggregates are cached in memory and fast-forwarded on each read (one select of newer events instead
   of replaying an account's whole history); the customer snapshot is kept in memory and forgotten when
   the view changes (this process's writer directly, other instances' through NOTIFY), so it costs no
-  round trip; no ping per pool checkout (the recorder retries a dead connection); 32 worker threads
+  round trip; no ping per pool checkout (the recorder retries a dead connection); 16 worker threads
   sharing at most 8 connections. The orders process is now **CPU-bound**: ~80 % of one core at
   ~180–240 commands/s, i.e. ~4 ms of Python per command, one interpreter. Of its GIL-holding samples:
   FastStream's consume path (middlewares, fast_depends, context) ~25 %, the command itself ~30 %
