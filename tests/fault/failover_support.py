@@ -31,6 +31,9 @@ from shared.subjects import events_wildcard, stream_name
 WRITE_SERVICES = ("customers", "orders", "complaints")
 LOADED = ("customers", "orders")  # the services the load writes to
 DOC = ROOT / "docs" / "reliability.md"
+# The tests' own JetStream API requests: a cluster electing leaders (just formed, a node killed) can take
+# longer than nats-py's default 5 s to answer, which says nothing about what the system under test did.
+JS_API_TIMEOUT = 30.0
 
 
 class Instances:
@@ -187,7 +190,7 @@ class ServiceAudit:
 
 async def stream_events(nc: NATS, settings: Settings, service: str) -> list[dict[str, Any]]:
     """Every envelope on the service's stream, in stream order (an ordered consumer)."""
-    js = nc.jetstream()
+    js = nc.jetstream(timeout=JS_API_TIMEOUT)
     total = (await js.stream_info(stream_name(settings.namespace, service))).state.messages
     subscription = await js.subscribe(events_wildcard(settings.namespace, service), ordered_consumer=True)
     envelopes: list[dict[str, Any]] = []

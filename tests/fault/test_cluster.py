@@ -33,6 +33,7 @@ from shared.streams import delete_streams
 from shared.subjects import stream_name
 from tests.conftest import drop_database, unique_settings
 from tests.fault.failover_support import (
+    JS_API_TIMEOUT,
     LOADED,
     Instances,
     audit,
@@ -83,7 +84,8 @@ async def test_cluster_node_killed_mid_load_loses_nothing_and_counts_nothing_twi
         instances.start(SERVICES)
         for service in SERVICES:
             await wait_ready(nc, settings.namespace, service, timeout=90)
-        js = nc.jetstream()
+        # A cluster just formed may take more than the default 5 s to answer its first API requests.
+        js = nc.jetstream(timeout=JS_API_TIMEOUT)
         for service in ("customers", "orders", "complaints"):
             info = await js.stream_info(stream_name(settings.namespace, service))
             assert info.config.num_replicas == 3, info.config
@@ -228,5 +230,7 @@ async def test_cluster_relay_resends_a_page_with_the_same_msg_ids_when_acks_are_
     first, again = flaky.msg_ids[:5], flaky.msg_ids[5:10]
     assert first == again, flaky.msg_ids  # the same page, the same ids
     assert len(set(first)) == 5
-    info = await nc.jetstream().stream_info(stream_name(settings.namespace, "customers"))
+    info = await nc.jetstream(timeout=JS_API_TIMEOUT).stream_info(
+        stream_name(settings.namespace, "customers")
+    )
     assert info.state.messages == 5  # the copies were dropped by the duplicate window
