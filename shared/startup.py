@@ -12,23 +12,15 @@ import contextlib
 import zlib
 from collections.abc import Iterator
 
-import psycopg
-
 from shared.settings import Settings
+from shared.store import admin_connection
 
 
 @contextlib.contextmanager
 def exclusive_startup(settings: Settings, name: str) -> Iterator[None]:
     """Hold the start-up lock of ``name`` in this database for the duration of the block."""
     key = zlib.crc32(f"startup:{settings.postgres_db}:{name}".encode())
-    with psycopg.connect(
-        host=settings.postgres_host,
-        port=settings.postgres_port,
-        user=settings.postgres_user,
-        password=settings.postgres_password or None,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
+    with admin_connection(settings) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (key,))
         try:
             yield

@@ -53,9 +53,9 @@ def persistence_env(settings: Settings, schema: str) -> dict[str, str]:
     }
 
 
-def ensure_database(settings: Settings, schemas: Sequence[str] = ()) -> None:
-    """Create the database and the given schemas when missing (idempotent)."""
-    admin = psycopg.connect(
+def admin_connection(settings: Settings) -> psycopg.Connection[Any]:
+    """An autocommit connection to the server's ``postgres`` database (the service's may not exist)."""
+    return psycopg.connect(
         host=settings.postgres_host,
         port=settings.postgres_port,
         user=settings.postgres_user,
@@ -63,7 +63,19 @@ def ensure_database(settings: Settings, schemas: Sequence[str] = ()) -> None:
         dbname="postgres",
         autocommit=True,
     )
-    with admin:
+
+
+def drop_database(settings: Settings) -> None:
+    """Drop the settings' database, whoever is still connected to it (tests, the benchmark)."""
+    with admin_connection(settings) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(settings.postgres_db))
+        )
+
+
+def ensure_database(settings: Settings, schemas: Sequence[str] = ()) -> None:
+    """Create the database and the given schemas when missing (idempotent)."""
+    with admin_connection(settings) as admin:
         exists = admin.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (settings.postgres_db,)
         ).fetchone()

@@ -11,12 +11,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from typing import Any
 
 import nats
-import psycopg
 import pytest
 from nats.aio.client import Client as NATS
-from psycopg import sql
 
 from shared.settings import Settings
+from shared.store import drop_database
 from shared.streams import delete_streams
 
 SERVICES = ["customers", "orders", "complaints", "reporting"]
@@ -25,19 +24,6 @@ SERVICES = ["customers", "orders", "complaints", "reporting"]
 def unique_settings(**overrides: Any) -> Settings:
     token = uuid.uuid4().hex[:10]
     return Settings(namespace=f"t{token}", postgres_db=f"salesops_test_{token}", **overrides)
-
-
-def drop_database(settings: Settings) -> None:
-    with psycopg.connect(
-        host=settings.postgres_host,
-        port=settings.postgres_port,
-        user=settings.postgres_user,
-        dbname="postgres",
-        autocommit=True,
-    ) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(settings.postgres_db))
-        )
 
 
 @pytest.fixture(scope="module")

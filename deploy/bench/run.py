@@ -50,7 +50,7 @@ from shared.clock import SystemClock
 from shared.contracts import Actor, Role
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
-from shared.store import ensure_database
+from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
 
 GM = {"id": "gm-1", "role": "general_manager"}
@@ -129,22 +129,6 @@ def bench_settings(token: str, part: str) -> Settings:
     return Settings(
         namespace=f"bench{token}{part}", postgres_db=f"salesops_bench_{token}_{part}", log_level="WARNING"
     )
-
-
-def drop_database(settings: Settings) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(
-        host=settings.postgres_host,
-        port=settings.postgres_port,
-        user=settings.postgres_user,
-        dbname="postgres",
-        autocommit=True,
-    ) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(settings.postgres_db))
-        )
 
 
 def process_env(settings: Settings) -> dict[str, str]:

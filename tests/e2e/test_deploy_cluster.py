@@ -33,8 +33,7 @@ import yaml
 from deploy.local.demo import Client, Demo, has_rows, onboard, reporting_period, trade
 from deploy.local.processes import ROOT, SERVICES, service_command
 from shared.settings import Settings
-from shared.store import ensure_database
-from tests.conftest import drop_database
+from shared.store import drop_database, ensure_database
 
 pytestmark = pytest.mark.e2e
 

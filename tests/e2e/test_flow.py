@@ -22,9 +22,9 @@ import pytest
 from deploy.local.demo import Client, Demo, complain, has_rows, onboard, reporting_period, trade
 from deploy.local.processes import SERVICES, ServiceProcesses, wait_ready
 from shared.settings import Settings
-from shared.store import ensure_database
+from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
-from tests.conftest import drop_database, unique_settings
+from tests.conftest import unique_settings
 
 pytestmark = pytest.mark.e2e
 

@@ -28,10 +28,10 @@ from services.customers.application import CustomersApplication
 from shared.clock import FixedClock
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
-from shared.store import ensure_database
+from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
 from shared.subjects import stream_name
-from tests.conftest import drop_database, unique_settings
+from tests.conftest import unique_settings
 from tests.fault.failover_support import (
     JS_API_TIMEOUT,
     LOADED,

@@ -25,9 +25,9 @@ from services.orders.customer_view import run_customer_view
 from services.reporting.main import start_reporting, stopped
 from shared import deadletter
 from shared.settings import Settings
-from shared.store import ensure_database
+from shared.store import drop_database, ensure_database
 from shared.subjects import dead_letter_subject, stream_name
-from tests.conftest import drop_database, unique_settings, wait_for
+from tests.conftest import unique_settings, wait_for
 from tests.fault.report import table, write_section
 from tests.integration.test_reporting_support import Events, at, publish_all
 

@@ -28,9 +28,9 @@ from deploy.local.processes import SERVICES, ServiceProcesses, wait_ready
 from shared.deadletter import DeadLetters
 from shared.reconcile import WRITE_SERVICES
 from shared.settings import Settings
-from shared.store import ensure_database
+from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
-from tests.conftest import drop_database, unique_settings
+from tests.conftest import unique_settings
 from tests.fault.report import table, write_section
 from tests.fault.support import (
     FIGURES_HEADER,

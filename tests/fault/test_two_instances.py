@@ -22,9 +22,9 @@ from nats.aio.client import Client as NATS
 from deploy.local.processes import SERVICES, wait_ready
 from deploy.nats.servers import NatsServers
 from shared.settings import Settings
-from shared.store import ensure_database
+from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
-from tests.conftest import drop_database, unique_settings
+from tests.conftest import unique_settings
 from tests.fault.failover_support import (
     LOADED,
     Instances,

@@ -30,10 +30,10 @@ from deploy.nats.auth import USERS, WRITERS, authorization_block, password_varia
 from deploy.nats.servers import NATS_SERVER, NatsServers
 from shared.bus import connect_nats
 from shared.settings import Settings
-from shared.store import ensure_database
+from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams, ensure_event_stream
 from shared.subjects import stream_name
-from tests.conftest import drop_database, unique_settings
+from tests.conftest import unique_settings
 from tests.fault.failover_support import write_doc_section
 
 pytestmark = pytest.mark.integration

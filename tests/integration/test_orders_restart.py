@@ -22,8 +22,8 @@ from shared.clock import FixedClock
 from shared.contracts import Actor, Role
 from shared.errors import DomainError
 from shared.settings import Settings
-from shared.store import ensure_database
-from tests.conftest import Requester, drop_database, unique_settings, wait_for
+from shared.store import drop_database, ensure_database
+from tests.conftest import Requester, unique_settings, wait_for
 from tests.integration.test_orders_support import SALES, SYSTEM, Orders, customers_running, orders_running
 
 pytestmark = pytest.mark.integration
