@@ -188,6 +188,19 @@ class ServiceAudit:
         )
 
 
+def assert_each_event_once(audits: list[ServiceAudit], acknowledged_events: int) -> None:
+    """The stores hold exactly the events of the acknowledged commands, and each of them is on its stream
+    once, in per-aggregate order, and in reporting's log once."""
+    assert sum(a.stored for a in audits) == acknowledged_events
+    for a in audits:
+        assert a.on_stream == a.stored, a
+        assert a.stream_duplicates == 0, a
+        assert a.lost_on_stream == 0, a
+        assert a.lost_in_reporting == 0 and a.extra_in_reporting == 0, a
+        assert a.consumed == a.stored, a
+        assert a.out_of_order == [], a.out_of_order[:5]
+
+
 async def stream_events(nc: NATS, settings: Settings, service: str) -> list[dict[str, Any]]:
     """Every envelope on the service's stream, in stream order (an ordered consumer)."""
     js = nc.jetstream(timeout=JS_API_TIMEOUT)
