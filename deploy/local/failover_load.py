@@ -21,6 +21,7 @@ from typing import Any
 
 import nats.errors
 
+from deploy.local.load import prospect_body
 from shared.bus import connect_nats
 from shared.settings import Settings
 
@@ -74,26 +75,7 @@ class Load:
 
     async def prospect(self, index: int) -> None:
         result = await self.command(
-            "customers",
-            "register_prospect",
-            {
-                "actor": SALESPERSON,
-                "kind": "dealer",
-                "region": "EAST",
-                "salesperson_id": SALESPERSON["id"],
-                "company_name": f"Load dealer {index}",
-                "founding_date": "2010-01-01",
-                "legal_representative": "Li Load",
-                "registered_capital": "1000000.00",
-                "address": "1 Load Road",
-                "phone": "0571-0000000",
-                "business_scale": "small",
-                "staff_count": 10,
-                "annual_sales": "5000000.00",
-                "main_products": ["valves"],
-                "preferred_payment_terms": "30 days",
-                "bank": "Load Bank",
-            },
+            "customers", "register_prospect", prospect_body(SALESPERSON, f"Load dealer {index}")
         )
         customer_id = str(result["customer_id"])
         self.customers.append(customer_id)

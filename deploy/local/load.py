@@ -47,32 +47,33 @@ class Sent:
     result: dict[str, Any] | None
 
 
+def prospect_body(salesperson: dict[str, str], company_name: str) -> dict[str, Any]:
+    """A ``register_prospect`` body with the whole new-customer application (C2), as a client sends it."""
+    return {
+        "actor": salesperson,
+        "kind": "dealer",
+        "region": "EAST",
+        "salesperson_id": salesperson["id"],
+        "company_name": company_name,
+        "founding_date": "2010-01-01",
+        "legal_representative": "Load Tester",
+        "registered_capital": "1000000.00",
+        "address": "1 Load Street",
+        "phone": "0571-0000000",
+        "business_scale": "small",
+        "staff_count": 10,
+        "annual_sales": "5000000.00",
+        "main_products": ["valves"],
+        "preferred_payment_terms": "30 days",
+        "bank": "Load Bank",
+    }
+
+
 def body_of(n: int, run: str) -> tuple[str, str, dict[str, Any]]:
     """The n-th command of the mix: (service, command, body)."""
     kind = n % 4
     if kind == 0:
-        return (
-            "customers",
-            "register_prospect",
-            {
-                "actor": SALESPERSON,
-                "kind": "dealer",
-                "region": "EAST",
-                "salesperson_id": SALESPERSON["id"],
-                "company_name": f"Load {run} {n}",
-                "founding_date": "2010-01-01",
-                "legal_representative": "Load Tester",
-                "registered_capital": "1000000.00",
-                "address": "1 Load Street",
-                "phone": "0571-0000000",
-                "business_scale": "small",
-                "staff_count": 10,
-                "annual_sales": "5000000.00",
-                "main_products": ["valves"],
-                "preferred_payment_terms": "30 days",
-                "bank": "Load Bank",
-            },
-        )
+        return "customers", "register_prospect", prospect_body(SALESPERSON, f"Load {run} {n}")
     code = f"L{run[:6].upper()}{n // 4:05d}"
     if kind == 1:
         body = {
