@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
 import typing
 import uuid
@@ -31,7 +30,6 @@ from shared.aggregate import DateAsISO, Meta, MetaAsDict
 from shared.contracts import Actor, Envelope, Role
 
 EVENT_NAMESPACE = uuid.UUID("0b7e2f0e-5c1a-4b8e-93c4-2a61f0d4e7a2")
-_NAMESPACE_SHA1 = hashlib.sha1(EVENT_NAMESPACE.bytes)  # uuid5 = SHA-1(namespace + name): hash the prefix once
 # Attributes every stored event has; the envelope carries them outside ``data``.
 BASE_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic", "meta"})
 
@@ -45,14 +43,8 @@ def aggregate_type(event_class: type) -> str:
 
 
 def event_id(aggregate_id: str, version: int) -> str:
-    """Stable across re-sends: the same stored event always has the same id (``uuid5``, computed directly)."""
-    sha1 = _NAMESPACE_SHA1.copy()
-    sha1.update(f"{aggregate_id}:{version}".encode())
-    digest = bytearray(sha1.digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    """Stable across re-sends: the same stored event always has the same id."""
+    return str(uuid.uuid5(EVENT_NAMESPACE, f"{aggregate_id}:{version}"))
 
 
 def to_envelope(event: Any, service: str, position: int) -> Envelope:

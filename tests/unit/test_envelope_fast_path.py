@@ -36,7 +36,7 @@ from services.orders import commands as order_commands
 from shared.aggregate import Meta
 from shared.clock import FixedClock
 from shared.contracts import Role
-from shared.envelope import BASE_FIELDS, EVENT_NAMESPACE, EnvelopeEncoder, event_id, to_envelope
+from shared.envelope import BASE_FIELDS, EnvelopeEncoder, to_envelope
 from shared.settings import Settings
 from shared.store import ServiceApplication
 from tests.unit.test_complaints_domain import MANAGER, quality, service, verify
@@ -166,11 +166,6 @@ def test_every_event_class_encodes_as_the_model_does(
 ) -> None:
     app = APPS[service]
     assert_same(app, data.draw(stored_events(app, event_class)), position)
-
-
-@given(st.text(), st.integers(min_value=0, max_value=2**63))
-def test_event_id_is_the_uuid5_of_aggregate_and_version(aggregate_id: str, version: int) -> None:
-    assert event_id(aggregate_id, version) == str(uuid.uuid5(EVENT_NAMESPACE, f"{aggregate_id}:{version}"))
 
 
 # Events of real command flows --------------------------------------------------------------------
