@@ -143,21 +143,17 @@ class OutboxRelay:
             for _, acked in in_flight:
                 acked.cancel()  # failed: nothing waits for these acks any more
 
-    async def next_page(self, conn: asyncpg.Connection, after: int | None = None) -> list[asyncpg.Record]:
-        """The page after ``after`` (default: the recorded position): notification id, originator id,
-        originator version, topic, state."""
+    async def next_page(self, conn: asyncpg.Connection, after: int) -> list[asyncpg.Record]:
+        """The page after notification ``after``: notification id, originator id, originator version,
+        topic, state."""
         return await conn.fetch(
             f"SELECT notification_id, originator_id, originator_version, topic, state "
             f'FROM "{self.schema}"."{self.table}" WHERE notification_id > $1 '
             "ORDER BY notification_id LIMIT $2",
-            self.position if after is None else after,
+            after,
             PAGE_SIZE,
             timeout=QUERY_TIMEOUT,
         )
-
-    async def publish(self, rows: list[asyncpg.Record]) -> None:
-        """Publish stored events; returns once JetStream acknowledged every one (raises otherwise)."""
-        await (await self.send(rows))
 
     async def send(self, rows: list[asyncpg.Record]) -> asyncio.Future[None]:
         """Publish stored events; the future is done once JetStream acknowledged every one."""

@@ -123,11 +123,10 @@ async def _recorded_position(settings: Settings) -> int:
 async def _publish_without_recording(relay: OutboxRelay, position: int) -> int:
     conn = await asyncpg.connect(relay.settings.postgres_dsn)
     try:
-        relay.position = position
-        rows = await relay.next_page(conn)
+        rows = await relay.next_page(conn, position)
     finally:
         await conn.close()
-    await relay.publish(rows)
+    await (await relay.send(rows))
     return relay.published
 
 
