@@ -1,9 +1,10 @@
-"""Bus plumbing: the broker, command and query routes with the reply contract, and the documented events.
+"""Bus plumbing: command and query routes with the reply contract, and the documented events.
 
-A route validates the body against its pydantic model (an invalid body gets ``code: invalid`` naming
-each field), runs the handler, and answers ``{"ok": true, "result": ...}`` or ``{"ok": false, "error":
-...}``. A refused command stores nothing, and no exception stops the service: an unexpected one is
-logged and answered ``code: internal``. Unknown commands under the service's subjects are answered too.
+A route refuses an oversized body (``code: too_large``), validates the body against its pydantic model
+(an invalid body gets ``code: invalid`` naming each field), runs the handler, and answers
+``{"ok": true, "result": ...}`` or ``{"ok": false, "error": ...}``. A refused command stores nothing,
+and no exception stops the service: an unexpected one is logged and answered ``code: internal``.
+Unknown commands under the service's subjects are answered too.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -19,24 +21,21 @@ import eventsourcing.persistence as es_persistence
 import nats
 import orjson
 import psycopg
-from faststream import BaseMiddleware, StreamMessage
-from faststream.middlewares import ExceptionMiddleware
-from faststream.nats import NatsBroker
-from faststream.security import SASLPlaintext
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from pydantic import BaseModel, ValidationError
 
 from shared.contracts import ErrorBody, Query, Reply
-from shared.envelope import envelope_model
 from shared.errors import DomainError, Unavailable
+from shared.observability import correlated
 from shared.settings import Settings
-from shared.subjects import command_subject, event_subject, query_subject
+from shared.subjects import command_subject, query_subject
 
 log = logging.getLogger(__name__)
 
-# Requests one route handles at once (FastStream's default is one at a time, which serialised every
-# command of a service); commands on the same aggregate still serialise through optimistic concurrency.
+# Requests a service answers at once (one at a time serialised every command of a service); commands on
+# the same aggregate still serialise through optimistic concurrency.
 ROUTE_CONCURRENCY = 64
 
 Handler = Callable[[Any], Awaitable[dict[str, Any]]]
@@ -49,7 +48,7 @@ MAX_BODY_BYTES = 64 * 1024
 def invalid_reply(error: ValidationError) -> dict[str, Any]:
     problems = [
         {
-            "field": ".".join(str(part) for part in problem["loc"][1:]) or "(body)",
+            "field": ".".join(str(part) for part in problem["loc"]) or "(body)",
             "message": problem["msg"],
             "type": problem["type"],
         }
@@ -77,55 +76,50 @@ async def connect_nats(settings: Settings, name: str) -> NATS:
     return await nats.connect(name=name, **nats_options(settings))
 
 
-class BodyLimit(BaseMiddleware):
-    """Refuse an oversized body with a structured error instead of parsing it."""
-
-    async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
-        size = len(msg.body or b"")
-        if size > MAX_BODY_BYTES:
-            return error_reply(
-                "too_large",
-                f"body of {size} bytes exceeds the limit of {MAX_BODY_BYTES} bytes; nothing was written",
-                size=size,
-                limit=MAX_BODY_BYTES,
-            )
-        return await call_next(msg)
+Observer = Callable[[str, str, dict[str, Any]], None]
 
 
-def make_broker(settings: Settings, name: str) -> NatsBroker:
-    exceptions = ExceptionMiddleware()
+@dataclass(frozen=True)
+class Route:
+    """One command or query: its subject, queue group, request model, reply's result model, handler."""
 
-    @exceptions.add_handler(ValidationError, publish=True)
-    async def on_invalid(error: ValidationError) -> dict[str, Any]:
-        return invalid_reply(error)
-
-    options = nats_options(settings)
-    if "user" in options:
-        # NatsBroker takes credentials only as a security object (a plain ``user=`` is a TypeError).
-        user, password = options.pop("user"), options.pop("password") or ""
-        options["security"] = SASLPlaintext(username=user, password=password)
-    # Per-message logging costs about a quarter of the throughput: messages log at DEBUG only.
-    return NatsBroker(
-        options.pop("servers"),
-        middlewares=[BodyLimit, exceptions],
-        log_level=logging.DEBUG,
-        name=name,
-        **options,
-    )
+    kind: str  # "cmd" or "query"
+    name: str
+    subject: str
+    queue: str
+    model: type[BaseModel]
+    result: type[BaseModel] | None
+    handler: Handler
 
 
 class ServiceBus:
-    """The routes of one service on its broker; each route once, described for the AsyncAPI document."""
+    """The command and query routes of one service, served on a NATS connection, and its documented events.
 
-    def __init__(self, broker: NatsBroker, settings: Settings, service: str) -> None:
-        self.broker = broker
+    Requests are served by nats-py directly, not through FastStream's per-message machinery: measured on
+    this machine, a FastStream request/reply route cost ~230 µs of CPU per request against ~21 µs for a
+    nats-py subscription doing the same validation and reply, and the routes carry every command.
+    FastStream describes the same routes in the AsyncAPI document (``shared.contract_docs``).
+    """
+
+    def __init__(self, settings: Settings, service: str, observe: Observer | None = None) -> None:
         self.settings = settings
         self.service = service
+        self.observe = observe  # told of every reply: (kind, name, reply)
         # Commands are refused at once while the store is known to be down (see StoreGate).
         self.gate = StoreGate(settings.postgres_dsn)
-        self.commands: dict[str, tuple[type[BaseModel], type[BaseModel] | None]] = {}
-        self.queries: dict[str, tuple[type[BaseModel], type[BaseModel] | None]] = {}
+        self.routes: dict[str, Route] = {}
+        self.events: list[type] = []
+        self._subscriptions: list[Subscription] = []
+        self._answering: set[asyncio.Task[None]] = set()
         self.query("health", Query, self._health)
+
+    @property
+    def commands(self) -> dict[str, tuple[type[BaseModel], type[BaseModel] | None]]:
+        return {r.name: (r.model, r.result) for r in self.routes.values() if r.kind == "cmd"}
+
+    @property
+    def queries(self) -> dict[str, tuple[type[BaseModel], type[BaseModel] | None]]:
+        return {r.name: (r.model, r.result) for r in self.routes.values() if r.kind == "query"}
 
     async def _health(self, _: Query) -> dict[str, Any]:
         """Readiness: answered once the service's routes are subscribed."""
@@ -134,16 +128,19 @@ class ServiceBus:
     def command(
         self, name: str, model: type[BaseModel], handler: Handler, result: type[BaseModel] | None = None
     ) -> None:
-        self.commands[name] = (model, result)
-        self._route(
-            command_subject(self.settings.namespace, self.service, name), name, model, self._gated(handler)
-        )
+        subject = command_subject(self.settings.namespace, self.service, name)
+        self._add(Route("cmd", name, subject, f"{self.service}-{name}", model, result, self._gated(handler)))
 
     def query(
         self, name: str, model: type[BaseModel], handler: Handler, result: type[BaseModel] | None = None
     ) -> None:
-        self.queries[name] = (model, result)
-        self._route(query_subject(self.settings.namespace, self.service, name), name, model, handler)
+        subject = query_subject(self.settings.namespace, self.service, name)
+        self._add(Route("query", name, subject, f"{self.service}-{name}", model, result, handler))
+
+    def _add(self, route: Route) -> None:
+        if route.subject in self.routes:
+            raise ValueError(f"{route.subject} is routed twice")
+        self.routes[route.subject] = route
 
     def _gated(self, handler: Handler) -> Handler:
         async def gated(body: Any) -> dict[str, Any]:
@@ -155,44 +152,87 @@ class ServiceBus:
         gated.__name__ = getattr(handler, "__name__", "command")
         return gated
 
-    def _route(self, subject: str, name: str, model: type[BaseModel], handler: Handler) -> None:
-        async def route(body: Any) -> dict[str, Any]:
-            return await answer(handler, body)
-
-        route.__annotations__["body"] = model
-        route.__name__ = name
-        route.__doc__ = (model.__doc__ or name).strip()
-        self.broker.subscriber(
-            subject, queue=f"{self.service}-{name}", title=subject, max_workers=ROUTE_CONCURRENCY
-        )(route)
-
     def document_events(self, event_classes: Iterable[type]) -> None:
-        """Declare every event subject with its envelope schema (the relay is what publishes them)."""
-        for event_class in event_classes:
-            subject = event_subject(self.settings.namespace, self.service, event_class.__name__)
-            self.broker.publisher(
-                subject,
-                title=subject,
-                schema=envelope_model(event_class),
-                description=(event_class.__doc__ or event_class.__name__).strip(),
+        """Declare the service's events for the AsyncAPI document (the relay is what publishes them)."""
+        self.events.extend(event_classes)
+
+    async def serve(self, nc: NATS, unknown: NATS) -> None:
+        """Subscribe every route on ``nc`` (a queue group each, so instances share them) and, on another
+        connection, answer the names no route has: NATS lets a connection that got a request twice (by
+        a route and by the wildcard) answer it only for the last delivery, so they must not share one."""
+        for route in self.routes.values():
+            self._subscriptions.append(
+                await nc.subscribe(route.subject, queue=route.queue, cb=self._receiver(route))
             )
-
-    async def answer_unknown(self, nc: NATS) -> None:
-        """Answer requests to command/query subjects this service does not have."""
-
-        async def on_request(msg: Msg) -> None:
-            kind, name = msg.subject.split(".")[-2:]
-            known = self.commands if kind == "cmd" else self.queries
-            if name in known or not msg.reply:
-                return
-            reply = error_reply(
-                "unknown_command", f"{self.service} has no {kind} '{name}'", known=sorted(known)
-            )
-            await msg.respond(orjson.dumps(reply))
-
-        ns, service = self.settings.namespace, self.service
         for kind in ("cmd", "query"):
-            await nc.subscribe(f"{ns}.{service}.{kind}.*", queue=f"{service}-unknown", cb=on_request)
+            subject = f"{self.settings.namespace}.{self.service}.{kind}.*"
+            self._subscriptions.append(
+                await unknown.subscribe(subject, queue=f"{self.service}-unknown", cb=self._answer_unknown)
+            )
+        await nc.flush()
+        await unknown.flush()
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Stop taking requests, then let those being answered finish (their replies are sent)."""
+        for subscription in self._subscriptions:
+            with contextlib.suppress(nats.errors.Error):
+                await subscription.unsubscribe()
+        self._subscriptions.clear()
+        if self._answering:
+            await asyncio.wait(list(self._answering), timeout=timeout)
+
+    def _receiver(self, route: Route) -> Callable[[Msg], Awaitable[None]]:
+        # nats-py calls this once per message, in order, awaiting it: hand each request to a task of its
+        # own, at most ROUTE_CONCURRENCY per route (beyond that, requests wait in the subscription's queue).
+        slots = asyncio.Semaphore(ROUTE_CONCURRENCY)
+
+        def finished(task: asyncio.Task[None]) -> None:
+            self._answering.discard(task)
+            slots.release()
+
+        async def receive(msg: Msg) -> None:
+            await slots.acquire()
+            task = asyncio.create_task(self._respond(route, msg))
+            self._answering.add(task)
+            task.add_done_callback(finished)
+
+        return receive
+
+    async def _respond(self, route: Route, msg: Msg) -> None:
+        reply = await self._reply(route, msg.data)
+        if self.observe is not None:
+            self.observe(route.kind, route.name, reply)
+        if msg.reply:
+            with contextlib.suppress(nats.errors.Error):  # the connection closing: the caller times out
+                await msg.respond(orjson.dumps(reply))
+
+    async def _reply(self, route: Route, data: bytes) -> dict[str, Any]:
+        if len(data) > MAX_BODY_BYTES:  # refused before it is parsed
+            return error_reply(
+                "too_large",
+                f"body of {len(data)} bytes exceeds the limit of {MAX_BODY_BYTES} bytes; nothing was written",
+                size=len(data),
+                limit=MAX_BODY_BYTES,
+            )
+        try:
+            body = route.model.model_validate_json(data)
+        except ValidationError as error:
+            return invalid_reply(error)
+        with correlated(getattr(body, "correlation_id", None)):
+            reply = await answer(route.handler, body)
+            if log.isEnabledFor(logging.DEBUG):  # the first link of command → event → projection
+                outcome = "ok" if reply["ok"] else reply["error"]["code"]
+                log.debug("%s %s answered: %s", route.kind, route.name, outcome)
+            return reply
+
+    async def _answer_unknown(self, msg: Msg) -> None:
+        if msg.subject in self.routes or not msg.reply:
+            return
+        kind, name = msg.subject.split(".")[-2:]
+        known = sorted(r.name for r in self.routes.values() if r.kind == kind)
+        reply = error_reply("unknown_command", f"{self.service} has no {kind} '{name}'", known=known)
+        with contextlib.suppress(nats.errors.Error):
+            await msg.respond(orjson.dumps(reply))
 
 
 class StoreGate:

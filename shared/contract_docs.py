@@ -1,7 +1,8 @@
-"""The AsyncAPI document of a service, generated from its routes (FastStream) and refined.
+"""The AsyncAPI document of a service, generated from its routes and refined.
 
-FastStream documents each command/query subject with its request schema and each event subject with
-its envelope; it has no notion of the reply of a request. The refinement adds, for every command and
+The routes are served by ``shared.bus`` on nats-py; FastStream, given the same routes and events,
+writes the document: each command/query subject with its request schema and each event subject with
+its envelope. It has no notion of the reply of a request: the refinement adds, for every command and
 query operation, an AsyncAPI 3 ``reply`` whose payload is the reply contract
 ``{"ok": true, "result": <result>} | {"ok": false, "error": ErrorBody}``.
 """
@@ -11,11 +12,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel
 
-from shared.bus import ServiceBus
+from shared.bus import Route, ServiceBus
 from shared.contracts import ErrorBody
+from shared.envelope import envelope_model
+from shared.subjects import event_subject
 
 CONTRACT_NOTES = (
     "Commands and queries are NATS request/reply: the request body is JSON, the reply is "
@@ -29,7 +33,7 @@ CONTRACT_NOTES = (
 
 def asyncapi_document(bus: ServiceBus, version: str = "1.0.0") -> dict[str, Any]:
     spec = AsyncAPI(
-        bus.broker,
+        described_broker(bus),
         title=f"salesops {bus.service}",
         version=version,
         description=CONTRACT_NOTES,
@@ -59,6 +63,35 @@ def asyncapi_document(bus: ServiceBus, version: str = "1.0.0") -> dict[str, Any]
             "messages": [{"$ref": f"#/components/messages/{reply_name}"}],
         }
     return document
+
+
+def described_broker(bus: ServiceBus) -> NatsBroker:
+    """A FastStream broker declaring the bus's routes and events: never started, only described."""
+    servers = [url.strip() for url in bus.settings.nats_url.split(",") if url.strip()]
+    broker = NatsBroker(servers)
+    for route in bus.routes.values():
+        broker.subscriber(route.subject, queue=route.queue, title=route.subject)(_described(route))
+    for event_class in bus.events:
+        subject = event_subject(bus.settings.namespace, bus.service, event_class.__name__)
+        broker.publisher(
+            subject,
+            title=subject,
+            schema=envelope_model(event_class),
+            description=(event_class.__doc__ or event_class.__name__).strip(),
+        )
+    return broker
+
+
+def _described(route: Route) -> Any:
+    """A stand-in handler whose signature and docstring describe the route's request."""
+
+    async def handler(body: Any) -> None:
+        raise NotImplementedError("documentation only: shared.bus serves the route")
+
+    handler.__annotations__["body"] = route.model
+    handler.__name__ = route.name
+    handler.__doc__ = (route.model.__doc__ or route.name).strip()
+    return handler
 
 
 def _reply_schema(result: type[BaseModel] | None, schemas: dict[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,6 @@ from types import TracebackType
 from typing import Any
 
 import orjson
-from faststream import BaseMiddleware, StreamMessage
 from nats.js.errors import NotFoundError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -99,15 +98,6 @@ def configure_logging(level: str, service: str, log_format: str | None = None) -
     root.addHandler(handler)
     root.setLevel(level)
     sys.excepthook = _log_crash  # a crash's traceback is a log line too, not free text on stderr
-    # FastStream logs through loggers of its own that do not propagate, with coloured text handlers. Give
-    # them ours: it only adds its handler to an access logger that has no stdout StreamHandler yet.
-    for name, stream in (("faststream", sys.stderr), ("faststream.access.nats", sys.stdout)):
-        own = logging.getLogger(name)
-        for existing in list(own.handlers):
-            own.removeHandler(existing)
-        same = logging.StreamHandler(stream)
-        same.setFormatter(handler.formatter)
-        own.addHandler(same)
 
 
 def _log_crash(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
@@ -213,33 +203,9 @@ class ServiceMetrics:
                 results[name] = False
         return results
 
-    def middleware(self) -> type[BaseMiddleware]:
-        """A FastStream middleware counting each reply and carrying the command's correlation id."""
-        metrics = self
-
-        class Observed(BaseMiddleware):
-            async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
-                parts = str(msg.raw_message.subject).split(".")
-                kind, name = (parts[-2], parts[-1]) if len(parts) >= 2 else ("unknown", "unknown")
-                with correlated(_correlation_of(msg.body)):
-                    reply = await call_next(msg)
-                    outcome = metrics.count_reply("command" if kind == "cmd" else kind, name, reply)
-                    if log.isEnabledFor(logging.DEBUG):  # the first link of command → event → projection
-                        log.debug("%s %s answered: %s", kind, name, outcome)
-                return reply
-
-        return Observed
-
-
-def _correlation_of(body: bytes | None) -> str | None:
-    if not body or len(body) > 64 * 1024:
-        return None
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    value = parsed.get("correlation_id") if isinstance(parsed, dict) else None
-    return value if isinstance(value, str) else None
+    def observe(self, kind: str, name: str, reply: dict[str, Any]) -> None:
+        """The bus routes' observer: counts each reply, the routes' own refusals included."""
+        self.count_reply("command" if kind == "cmd" else kind, name, reply)
 
 
 # ---------------------------------------------------------------------------------------- HTTP endpoints
@@ -335,13 +301,6 @@ _keep: set[asyncio.Task[None]] = set()
 def nats_connected(nc: Any) -> Check:
     async def check() -> bool:
         return bool(nc.is_connected)
-
-    return check
-
-
-def broker_connected(broker: Any) -> Check:
-    async def check() -> bool:
-        return bool(await broker.ping(timeout=1.0))
 
     return check
 

@@ -14,13 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import nats.errors
-from faststream.nats import NatsBroker
 
-from shared.bus import ServiceBus, connect_nats, make_broker
+from shared.bus import ServiceBus, connect_nats
 from shared.contract_docs import asyncapi_document
 from shared.observability import (
     ServiceMetrics,
-    broker_connected,
     consumer_probe,
     nats_connected,
     outbox_backlog_probe,
@@ -53,10 +51,6 @@ class WriteService:
     metrics: ServiceMetrics | None = None
     metrics_port: int | None = None
 
-    @property
-    def broker(self) -> NatsBroker:
-        return self.bus.broker
-
 
 async def start_write_service(
     app: ServiceApplication,
@@ -68,17 +62,15 @@ async def start_write_service(
     extra: Callable[[WriteService, asyncio.Event], Coroutine[Any, Any, None]] | None = None,
 ) -> WriteService:
     """Start serving commands and (unless ``relay=False``) publishing the service's events."""
-    bus = ServiceBus(make_broker(settings, f"{app.service}-commands"), settings, app.service)
     metrics = ServiceMetrics(app.service)
-    # Outermost, so it counts every reply, the refusals of the inner middlewares included.
-    bus.broker.insert_middleware(metrics.middleware())
+    bus = ServiceBus(settings, app.service, observe=metrics.observe)
     register(bus, app)
-    await bus.broker.start()
+    routes = await connect_nats(settings, f"{app.service}-commands")
+    nc = await connect_nats(settings, f"{app.service}-relay")
+    await bus.serve(routes, unknown=nc)
     service = WriteService(app=app, settings=settings, bus=bus, metrics=metrics)
     if settings.persistence_module == "eventsourcing.postgres":  # commands fail fast during an outage
         service.background.append(asyncio.create_task(bus.gate.run(stop), name=f"{app.service}-store-gate"))
-    nc = await connect_nats(settings, f"{app.service}-relay")
-    await bus.answer_unknown(nc)
     if relay:
         service.relay = OutboxRelay(app, settings, nc)
         service.background.append(asyncio.create_task(service.relay.run(stop), name=f"{app.service}-relay"))
@@ -87,24 +79,24 @@ async def start_write_service(
             outbox_backlog_probe(settings.postgres_dsn, relayed.schema, relayed.table, app.service)
         )
     metrics.checks["nats"] = nats_connected(nc)
-    metrics.checks["routes"] = broker_connected(bus.broker)
+    metrics.checks["routes"] = nats_connected(routes)
     if settings.persistence_module == "eventsourcing.postgres":
         metrics.checks["postgres"] = postgres_reachable(settings.postgres_dsn)
     metrics.probes.append(consumer_probe(nc, settings.namespace, app.service))
     service.metrics_port = await serve_observability(metrics, stop)
     if extra is not None:
         service.background.append(asyncio.create_task(extra(service, stop), name=f"{app.service}-extra"))
-    service.background.append(asyncio.create_task(_close_on_stop(stop, bus.broker, nc)))
+    service.background.append(asyncio.create_task(_close_on_stop(stop, bus, routes, nc)))
     return service
 
 
-async def _close_on_stop(stop: asyncio.Event, broker: NatsBroker, nc: Any) -> None:
+async def _close_on_stop(stop: asyncio.Event, bus: ServiceBus, *connections: Any) -> None:
     await stop.wait()
+    await bus.close()  # the commands being decided are answered before the connections go
     # Stopping while NATS is away (a node restarting) must still shut down cleanly.
-    with contextlib.suppress(nats.errors.Error):
-        await broker.stop()
-    with contextlib.suppress(nats.errors.Error):
-        await nc.drain()
+    for nc in connections:
+        with contextlib.suppress(nats.errors.Error):
+            await nc.drain()
 
 
 def print_contract(bus: ServiceBus, register: Callable[[ServiceBus, Any], None], app: Any) -> None:
@@ -124,7 +116,7 @@ def run_write_service(
     """
     if sys.argv[1:] == ["asyncapi"]:
         docs_app = make_app(Settings(persistence_module="eventsourcing.popo"))
-        print_contract(ServiceBus(make_broker(Settings(), service), Settings(), service), register, docs_app)
+        print_contract(ServiceBus(Settings(), service), register, docs_app)
         return
     settings = Settings()
     configure_logging(settings, service)

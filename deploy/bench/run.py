@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import gc
 import json
-import logging
 import os
 import platform
 import signal
@@ -955,7 +954,6 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args()
-    logging.getLogger("faststream").setLevel(logging.WARNING)  # the in-process reporting's broker
     load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     started = time.perf_counter()
     results = asyncio.run(run(args.full, set(args.only or ["commands", "relay", "year"])))

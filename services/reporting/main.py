@@ -28,11 +28,10 @@ from services.reporting.consumers import DURABLE_PREFIX, make_consumers, start_c
 from services.reporting.http import create_app
 from services.reporting.projections import SOURCES, ensure_schema, init_connection
 from services.reporting.rebuild import rebuild
-from shared.bus import ServiceBus, connect_nats, make_broker
+from shared.bus import ServiceBus, connect_nats
 from shared.consumer import DurableConsumer
 from shared.observability import (
     ServiceMetrics,
-    broker_connected,
     consumer_probe,
     nats_connected,
     postgres_reachable,
@@ -113,21 +112,20 @@ async def start_reporting(
     the HTTP API and dashboard on ``http_port``, 0 = any free port) until ``stop`` is set."""
     await asyncio.to_thread(ensure_database, settings)
     pool = await open_pool(settings)
-    bus = ServiceBus(make_broker(settings, "reporting-queries"), settings, SERVICE)
     metrics = ServiceMetrics(SERVICE)
-    bus.broker.insert_middleware(metrics.middleware())
+    bus = ServiceBus(settings, SERVICE, observe=metrics.observe)
     reports = Reports(pool, settings)
     nc = await connect_nats(settings, "reporting-consumers")
+    routes = await connect_nats(settings, "reporting-queries")
     if queries:
         register(bus, reports)
-        await bus.broker.start()
-        await bus.answer_unknown(nc)
+        await bus.serve(routes, unknown=nc)
     consumers = make_consumers(nc, pool, settings, sources)
     service = ReportingService(settings, pool, bus, reports, consumers, metrics=metrics)
     service.background = start_consumers(consumers, stop)
     metrics.checks["nats"] = nats_connected(nc)
     if queries:
-        metrics.checks["routes"] = broker_connected(bus.broker)
+        metrics.checks["routes"] = nats_connected(routes)
     metrics.checks["postgres"] = postgres_reachable(settings.postgres_dsn)
     durables = [(stream_name(settings.namespace, c.source_service), c.durable) for c in consumers]
     metrics.probes.append(consumer_probe(nc, settings.namespace, DURABLE_PREFIX, durables))
@@ -157,10 +155,10 @@ async def start_reporting(
         for task in service.background[: len(consumers)]:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, 10)
-        if queries:
-            # Stopping while NATS is away (a node restarting) must still shut down cleanly.
-            with contextlib.suppress(nats.errors.Error):
-                await bus.broker.stop()
+        await bus.close()
+        # Stopping while NATS is away (a node restarting) must still shut down cleanly.
+        with contextlib.suppress(nats.errors.Error):
+            await routes.drain()
         # Not drain(): draining a pull subscription waits on its pending queue forever (nats-py 2.16);
         # the consumers have stopped and acked what they handled, so nothing is lost by closing.
         await nc.close()
@@ -194,9 +192,7 @@ def main() -> None:
     if sys.argv[1:] == ["asyncapi"]:
         docs = Settings()
         # Registering routes touches no database: the reports are only described here.
-        print_contract(
-            ServiceBus(make_broker(docs, SERVICE), docs, SERVICE), register, Reports(cast(Any, None), docs)
-        )
+        print_contract(ServiceBus(docs, SERVICE), register, Reports(cast(Any, None), docs))
         return
     settings = Settings()
     options = ReportingSettings.load()

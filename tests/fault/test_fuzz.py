@@ -22,7 +22,7 @@ from services.customers import api as customers_api
 from services.customers.main import make_app as customers_app
 from services.orders import api as orders_api
 from services.orders.main import make_app as orders_app
-from shared.bus import MAX_BODY_BYTES, ServiceBus, make_broker
+from shared.bus import MAX_BODY_BYTES, ServiceBus
 from shared.settings import Settings
 from shared.store import ServiceApplication, ensure_database
 from tests.conftest import Requester, service_running
@@ -43,7 +43,7 @@ def registry() -> list[tuple[str, str, type[BaseModel]]]:
     routes = []
     for service, (make_app, register) in SERVICES.items():
         docs = Settings(persistence_module="eventsourcing.popo")
-        bus = ServiceBus(make_broker(docs, service), docs, service)
+        bus = ServiceBus(docs, service)
         register(bus, make_app(docs))
         routes += [(service, name, model) for name, (model, _) in sorted(bus.commands.items())]
     return routes
