@@ -3,7 +3,9 @@
 Publishing happens only after commit. The relay is woken by the store's NOTIFY, publishes a page with
 ``Nats-Msg-Id: <service>-<notification id>`` (JetStream drops a re-sent copy inside its duplicate
 window) and records its position only after every message of the page was acknowledged; the next page
-is already sent while those acknowledgements arrive. Events go out as JSON built straight from the
+is already sent while those acknowledgements arrive. The acks are counted per page on one reply
+subscription (``PageAcks``), not awaited as a future per message as nats-py's ``publish_async`` does:
+that machinery was most of the relay's CPU. Events go out as JSON built straight from the
 stored state (``EnvelopeEncoder``: the bus contract's JSON, without the model's cost). An advisory
 lock makes sure one relay per service publishes at a time; a second one waits to take over.
 """
@@ -11,14 +13,18 @@ lock makes sure one relay per service publishes at a time; a second one waits to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import zlib
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 import nats.errors
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 
 from shared.envelope import EnvelopeEncoder
 from shared.settings import Settings
@@ -50,12 +56,19 @@ class OutboxRelay:
         self.channel = recorder.channel_name
         self.lock_key = zlib.crc32(f"outbox:{self.schema}:{self.service}".encode())
         self.encoder = EnvelopeEncoder(app.mapper, self.service)
+        self.acks = PageAcks(nc)
         self.published = 0
         self.position = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop`` is set; reconnects to PostgreSQL by itself after an outage."""
         await ensure_event_stream(self.js, self.settings, self.service)
+        try:
+            await self._run(stop)
+        finally:
+            await self.acks.close()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 await self._run_connected(stop)
@@ -157,24 +170,88 @@ class OutboxRelay:
 
     async def send(self, rows: list[asyncpg.Record]) -> asyncio.Future[None]:
         """Publish stored events; the future is done once JetStream acknowledged every one."""
-        acks = []
+        # Idempotency receipts are the service's own bookkeeping, not business events.
+        page = await self.acks.page(sum(1 for row in rows if row["topic"] != RECEIPT_TOPIC))
         for notification_id, originator_id, version, topic, state in rows:
             if topic == RECEIPT_TOPIC:
-                continue  # idempotency receipts are the service's own bookkeeping, not business events
+                continue
             event_type, body = self.encoder.encode(originator_id, version, topic, state, notification_id)
-            acks.append(
-                await self.js.publish_async(
-                    event_subject(self.settings.namespace, self.service, event_type),
-                    body,
-                    headers={"Nats-Msg-Id": f"{self.service}-{notification_id}"},
-                )
+            await self.nc.publish(
+                event_subject(self.settings.namespace, self.service, event_type),
+                body,
+                reply=page.reply,
+                headers={"Nats-Msg-Id": f"{self.service}-{notification_id}"},
             )
-        return asyncio.ensure_future(self._acknowledged(acks))
+        return asyncio.ensure_future(self._acknowledged(page))
 
-    async def _acknowledged(self, acks: list[asyncio.Future[Any]]) -> None:
-        # Any failed ack raises here and the page is sent again: the duplicate window drops the copies.
-        await asyncio.wait_for(asyncio.gather(*acks), PUBLISH_TIMEOUT * 2)
-        self.published += len(acks)
+    async def _acknowledged(self, page: Page) -> None:
+        # A failed or missing ack raises here and the page is sent again: the duplicate window drops the
+        # copies.
+        try:
+            await asyncio.wait_for(page.done, PUBLISH_TIMEOUT * 2)
+        finally:
+            self.acks.forget(page)
+        self.published += page.expected
+
+
+@dataclass
+class Page:
+    """One page of publishes awaiting JetStream's acks on its own reply subject."""
+
+    reply: str
+    expected: int
+    done: asyncio.Future[None]
+    acked: int = field(default=0)
+
+
+class PageAcks:
+    """JetStream's acknowledgements of published pages, counted on one wildcard reply subscription.
+
+    Each page gets the reply subject ``<inbox>.<page>``; JetStream answers every message published with
+    it: a PubAck (stored, or a duplicate it already had) or an error. A page is done when all its
+    messages are acked, failed at the first error or "no responders" (no stream took the subject).
+    """
+
+    def __init__(self, nc: NATS) -> None:
+        self.nc = nc
+        self.inbox = nc.new_inbox()
+        self.pages: dict[str, Page] = {}
+        self.count = 0
+        self.subscription: Subscription | None = None
+
+    async def close(self) -> None:
+        if self.subscription is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await self.subscription.unsubscribe()
+            self.subscription = None
+
+    async def page(self, expected: int) -> Page:
+        if self.subscription is None:
+            self.subscription = await self.nc.subscribe(f"{self.inbox}.*", cb=self._on_ack)
+        self.count += 1
+        key = str(self.count)
+        page = Page(f"{self.inbox}.{key}", expected, asyncio.get_running_loop().create_future())
+        if expected:
+            self.pages[key] = page
+        else:
+            page.done.set_result(None)
+        return page
+
+    def forget(self, page: Page) -> None:
+        self.pages.pop(page.reply.rpartition(".")[2], None)
+
+    async def _on_ack(self, msg: Msg) -> None:
+        page = self.pages.get(msg.subject.rpartition(".")[2])
+        if page is None or page.done.done():
+            return  # a late ack of a page given up on (it is being sent again)
+        if not msg.data or b'"error"' in msg.data:  # a status message (no responders) or a refusal
+            page.done.set_exception(
+                nats.errors.Error(f"publish not acknowledged: {msg.headers or msg.data[:200]!r}")
+            )
+            return
+        page.acked += 1
+        if page.acked == page.expected:
+            page.done.set_result(None)
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> bool:

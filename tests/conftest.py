@@ -85,3 +85,14 @@ async def service_running(
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, 10)
         app.close()
+
+
+class PublishThrough:
+    """A NATS connection whose ``publish`` is the one given (tests that lose a message or its ack)."""
+
+    def __init__(self, nc: NATS, publish: Callable[..., Awaitable[None]]) -> None:
+        self._nc = nc
+        self.publish = publish
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._nc, name)

@@ -31,7 +31,7 @@ from shared.settings import Settings
 from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
 from shared.subjects import stream_name
-from tests.conftest import unique_settings
+from tests.conftest import PublishThrough, unique_settings
 from tests.fault.failover_support import (
     JS_API_TIMEOUT,
     LOADED,
@@ -173,40 +173,34 @@ registration and credit check once.""",
 
 
 class LosesFirstAcks:
-    """A JetStream context whose first page of acknowledgements is lost after the stream stored the
-    messages: what a client sees when the stream leader changes between storing and acknowledging."""
+    """Publishes whose first page of acknowledgements is lost after the stream stored the messages: what
+    a client sees when the stream leader changes between storing and acknowledging."""
 
-    def __init__(self, js: Any, lose: int) -> None:
-        self.js = js
+    def __init__(self, nc: NATS, lose: int) -> None:
+        self.nc = nc
         self.lose = lose
         self.msg_ids: list[str] = []
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.js, name)
-
-    async def publish_async(self, subject: str, payload: bytes, headers: dict[str, str]) -> Any:
+    async def publish(self, subject: str, payload: bytes, reply: str, headers: dict[str, str]) -> None:
         self.msg_ids.append(headers["Nats-Msg-Id"])
-        acked = await self.js.publish_async(subject, payload, headers=headers)
-        if len(self.msg_ids) > self.lose:
-            return acked
-        await acked  # stored on the stream ...
-        lost: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        lost.set_exception(nats.errors.TimeoutError())  # ... but the acknowledgement never arrives
-        return lost
+        if len(self.msg_ids) <= self.lose:
+            reply = self.nc.new_inbox()  # stored on the stream, but the acknowledgement goes nowhere
+        await self.nc.publish(subject, payload, reply=reply, headers=headers)
 
 
 @pytest.mark.integration
 async def test_cluster_relay_resends_a_page_with_the_same_msg_ids_when_acks_are_lost(
-    settings: Settings, nc: NATS
+    settings: Settings, nc: NATS, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("shared.outbox.PUBLISH_TIMEOUT", 1.0)  # how long a page waits for its acks (x2)
     ensure_database(settings, ["customers"])
     app = CustomersApplication(settings, FixedClock(datetime(2026, 3, 1, tzinfo=UTC)))
     try:
         for n in range(5):
             app.register_prospect(prospect(n))
         relay = OutboxRelay(app, settings, nc)
-        flaky = LosesFirstAcks(relay.js, lose=5)
-        relay.js = cast(Any, flaky)
+        flaky = LosesFirstAcks(nc, lose=5)
+        relay.nc = cast(Any, PublishThrough(nc, flaky.publish))
         stop = asyncio.Event()
         task = asyncio.create_task(relay.run(stop))
         try:
