@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import signal
@@ -133,6 +134,9 @@ def run_write_service(
         with exclusive_startup(settings, service):  # building the app creates its tables
             app = make_app(settings)
         running = await start_write_service(app, settings, register, stop, extra=extra)
+        # What startup built lives as long as the process: kept out of the collector's full passes, which
+        # otherwise took ~50 ms each in the orders process under load (~15 ms after this).
+        gc.freeze()
         log.info("%s serving on %s", service, settings.nats_url)
         await stop.wait()
         for task in running.background:
