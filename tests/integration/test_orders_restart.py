@@ -16,7 +16,7 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from services.orders.application import OrdersApplication
-from services.orders.commands import GetProduct, ReserveGoods
+from services.orders.commands import GetAccount, GetProduct, PlaceOrder, ReserveGoods
 from services.orders.customer_view import CustomerViewProjector, PostgresCustomerDirectory, drop_view
 from shared.clock import FixedClock
 from shared.contracts import Actor, Role
@@ -273,3 +273,38 @@ async def test_o9_holds_that_race_on_the_last_units_conflict_and_the_loser_is_re
     finally:
         for app in apps:
             app.close()
+
+
+async def test_o7_an_instance_whose_account_copy_is_stale_decides_again_on_the_fresh_account(
+    settings: Settings, nc: NATS, request_: Requester
+) -> None:
+    """Each instance keeps the accounts its commands saved in memory and decides on them without reading
+    the store; the other instance's order since then makes that copy stale. Its save conflicts, and the
+    order is decided again on the fresh account: over the branch's capital limit, so held (O7)."""
+    clock = FixedClock(START)
+    orders = Orders(request_)
+    async with customers_running(settings, clock), orders_running(settings, clock):
+        branch = await orders.customer("branch", contract=False, capital_limit="250")
+        product = await orders.product(quantity=10)
+    order = PlaceOrder.model_validate(
+        {
+            "actor": {"id": "bm-1", "role": "branch_manager"},
+            "customer_id": branch,
+            "channel": "branch",
+            "lines": [{"product_code": product, "quantity": 1}],
+        }
+    )
+    first, second = (
+        OrdersApplication(settings, clock, PostgresCustomerDirectory(settings)) for _ in range(2)
+    )
+    try:
+        assert first.place_order(order)["status"] == "accepted"  # 100 of 250: first keeps the account
+        assert second.place_order(order)["status"] == "accepted"  # 200 of 250: first's copy is stale now
+        third = first.place_order(order)
+        assert (third["status"], [h["rule"] for h in third["holds"]]) == ("on_hold", ["O7"])
+        account = second.get_account(GetAccount(customer_id=branch))
+        assert len(account["orders"]) == 3, account
+        assert first.recorder.max_notification_id() == second.recorder.max_notification_id()
+    finally:
+        first.close()
+        second.close()
