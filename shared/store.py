@@ -7,17 +7,15 @@ idempotency keys (a ``CommandReceipt`` saved atomically with the command's own e
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from copy import deepcopy
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import BaseAggregate, event
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoder
 from psycopg import sql
@@ -121,18 +119,6 @@ class ServiceApplication(Application[UUID]):
         self.clock = clock
         super().__init__({**persistence_env(settings, self.service), **(env or {})})
         self._group = GroupCommit(self.save)
-        self._saved = SavedAggregates(settings.aggregate_cache_size)
-
-    def get_for_update(self, aggregate_id: UUID) -> Any:
-        """An aggregate the command will save, as this process last saved it, without the select of newer
-        events that ``repository.get`` makes on every read: if another process changed it since, the
-        save conflicts, and ``execute`` forgets the command's aggregates and decides again on fresh state.
-
-        Only for aggregates the command always saves: a stale copy that is read and not saved would go
-        unnoticed. Not saved here yet: read from the store as ``repository.get`` does.
-        """
-        saved = self._saved.get(aggregate_id)
-        return deepcopy(saved) if saved is not None else self.repository.get(aggregate_id)
 
     def construct_transcoder(self) -> Transcoder:
         transcoder = super().construct_transcoder()
@@ -177,12 +163,10 @@ class ServiceApplication(Application[UUID]):
                 else:
                     self._group.save(aggregates)
             except IntegrityError:
-                self._saved.forget(outcome.aggregates)
                 if receipt_key and (earlier := self._receipt(receipt_key)) is not None:
                     return earlier
                 alone = True
                 continue  # another writer got there first: decide again on fresh state
-            self._saved.remember(outcome.aggregates)
             return outcome.result
         raise Conflict("the command kept colliding with concurrent writers; nothing was stored")
 
@@ -192,33 +176,6 @@ class ServiceApplication(Application[UUID]):
         except AggregateNotFoundError:
             return None
         return receipt.reply
-
-
-class SavedAggregates:
-    """The aggregates this process's commands saved, as saved (least recently used dropped first)."""
-
-    def __init__(self, maxsize: int) -> None:
-        self._cache: LRUCache[UUID, BaseAggregate[UUID]] = LRUCache(maxsize=max(maxsize, 1))
-        self._lock = threading.Lock()  # a put never replaces a newer version put meanwhile
-
-    def get(self, aggregate_id: UUID) -> BaseAggregate[UUID] | None:
-        try:
-            return self._cache.get(aggregate_id)
-        except KeyError:
-            return None
-
-    def remember(self, aggregates: Iterable[BaseAggregate[UUID]]) -> None:
-        with self._lock:
-            for aggregate in aggregates:
-                known = self.get(aggregate.id)
-                if known is None or known.version < aggregate.version:
-                    self._cache.put(aggregate.id, aggregate)
-
-    def forget(self, aggregates: Iterable[BaseAggregate[UUID]]) -> None:
-        with self._lock:
-            for aggregate in aggregates:
-                with contextlib.suppress(KeyError):
-                    self._cache.get(aggregate.id, evict=True)
 
 
 class GroupCommit:

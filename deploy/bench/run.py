@@ -843,7 +843,8 @@ ANALYSIS = """
   publish → push delivery at 200/s on the same server.
 - (3) The year is written into reporting's event log by COPY; the rebuild (`services/reporting/rebuild.py`,
   fresh tables, swap, analyze) runs in a child process whose peak RSS is reported. Baseline: a child
-  process reading the same rows in the same chunks with asyncpg and decoding them (jsonb by orjson).
+  process reading the same rows in the same pages with asyncpg and decoding them (jsonb by orjson), one
+  page after another.
 - (4) ProductListed events are stored with no relay running (the bus "was down"); then one
   `OutboxRelay` drains them. Baseline: nats-py `publish_async` of 700-byte bodies, acks awaited per 1,000.
 - (5) Each report query 50 (quick) / 200 (full) times in a row over the bus against the in-process
@@ -853,50 +854,63 @@ ANALYSIS = """
 ## What limits the figures, and what would lift them (from py-spy / pyinstrument profiles)
 
 Baselines move a lot between runs on this shared 2-core machine (the direct command baseline measured
-120–308/s, the raw read+decode 124,000–208,000 events/s, the raw publish 17,600–38,300/s across runs of
+120–465/s, the raw read+decode 124,000–308,000 events/s, the raw publish 17,600–38,300/s across runs of
 the same code): read the ratios. A target above its own raw baseline (relay ≥ 20,000/s when raw publishing
 reaches 17,600/s; rebuild ≥ 150,000/s when reading and decoding alone reach 150,000/s) cannot be met
 on such a run by any relay or rebuild.
 
-- **Commands (1).** Done so far: routes take 64 requests at a time (FastStream's default is one);
-  commands decided together are saved with one `app.save` (group commit, `shared/store.py`); the
-  aggregates are cached in memory and fast-forwarded on each read (one select of newer events instead
-  of replaying an account's whole history); the customer snapshot is kept in memory and forgotten when
-  the view changes (this process's writer directly, other instances' through NOTIFY), so it costs no
-  round trip; no ping per pool checkout (the recorder retries a dead connection); 16 worker threads
-  sharing at most 8 connections. The orders process is now **CPU-bound**: ~80 % of one core at
-  ~180–240 commands/s, i.e. ~4 ms of Python per command, one interpreter. Of its GIL-holding samples:
-  FastStream's consume path (middlewares, fast_depends, context) ~25 %, the command itself ~30 %
-  (decide ~20 % incl. cached reads ~14 %; the save ~10 %; deepcopy of cached aggregates ~3 %), the
-  outbox relay ~10 %, the event loop and nats-py the rest. What would lift it: more than one orders
-  process in the queue group (both cores; the two-instance fault test shows they share commands
-  safely; the "two orders processes" row measures it here), a leaner request path than FastStream's
-  per-message machinery on hot routes, fewer events per command (the account bookkeeping event is
-  stored and published with every order), and a machine
-  where PostgreSQL, NATS and reporting do not share the service's 2 cores. The 200/s p99 target needs
-  capacity well above 200/s; at or below it the figure is queueing.
-- **Propagation (2)** follows the commands: with orders saturated, the relay and the reporting consumer
-  wait for CPU. A raw JetStream pull at 200/s delivers in ~1 ms (p50) on this machine. Split at
-  saturation (stream timestamps): decision → stored on the stream p50 ~88 ms / p99 ~235 ms, stream →
-  reporting's transaction p50 ~5 ms / p99 ~68 ms: the time is in the orders process. Measured and
-  dropped: the relay on an event loop of its own in its own thread, and a 1 ms GIL switch interval
-  (no change): the relay waits for the GIL of a saturated process, and the figure also counts the wait
-  between decision and commit in the group-commit queue (the event's time is taken when decided).
+- **Commands (1).** Done: routes answer up to 64 requests each at a time; commands decided together are
+  saved with one `app.save` (group commit, `shared/store.py`); cached aggregates are fast-forwarded on
+  each read (one select of newer events instead of a replay); the customer snapshot is kept in memory
+  and forgotten when the view changes (this process's writer directly, other instances' through
+  NOTIFY); no ping per pool checkout; 16 worker threads sharing at most 8 connections. This session:
+  the command and query routes are served by nats-py directly instead of FastStream's per-message
+  machinery (measured alone: ~230 µs of CPU per request through FastStream, ~21 µs through a nats-py
+  subscription doing the same validation and reply), which lifted the quick run from ~290 to ~450–500
+  commands/s on a quiet machine. The orders process is **CPU-bound** (~85 % of a core, ~1.7 ms of
+  Python per command; the bench client, reporting, PostgreSQL and NATS share the other core). Of its
+  GIL samples: the command in its worker thread ~50 % (the save through eventsourcing ~20 %: psycopg
+  query building and array dumping, the table lock and NOTIFY; the fast-forward selects of the account
+  and the product ~20 %; the deepcopy of cached aggregates ~5 %), the relay ~17 %, answering
+  (validation, reply encoding, the thread hand-off) ~15 %, nats-py's reading and the event loop the
+  rest: no single large cost is left. Measured and dropped: 6, 24, 32 and 48 worker threads (fewer:
+  smaller group commits, lower throughput; more: no gain); a 1 ms GIL switch interval; reading the
+  account, which every order saves, as this process last saved it without a select (a stale copy
+  conflicts on save and the order is decided again): +15 % with one process, but with two processes
+  in the queue group half the copies are stale, and one conflict fails the group commit's whole batch,
+  so two processes fell from ~550 to ~200–270 commands/s. What would lift it: more than one orders
+  process (the "two orders processes" row; on 2 shared cores they compete with everything else), a
+  machine where PostgreSQL, NATS, reporting and the load do not share the service's cores, a write path
+  that builds its SQL once (eventsourcing composes and converts each statement per save), and fewer
+  events per command (the account bookkeeping event is stored, relayed and consumed with every order).
+  1,500/s means ~0.6 ms of CPU per command for bus, decision, save and relay in one Python process:
+  beyond this design on this machine. The 200/s p99 is tail latency at ~40 % of capacity: garbage-
+  collector pauses (full passes took ~50 ms before the write services froze their startup objects,
+  ~15 ms after), the group commit (a command that arrives during a save waits for it) and the relay and
+  reporting taking the CPU in bursts.
+- **Propagation (2)** at 200/s is now within its target on a quiet machine; at saturation the relay and
+  the reporting consumer wait for CPU in a saturated orders process, and the figure also counts the
+  wait between decision and commit in the group-commit queue (the event's time is taken when decided).
+  Measured and dropped: the relay on an event loop of its own in its own thread, a 1 ms GIL switch
+  interval, fewer worker threads (6: p99 at saturation ~46 ms, but a third fewer commands/s).
 - **Rebuild (3).** Done: handlers chosen per event type from a table, each event's month from a small
-  cache of month bounds (same answer as `period_of`), one upsert statement per table, pages of 5,000
-  rows, the cyclic garbage collector paused while pages are read and applied (the baseline pauses it
-  too), and a child process that imports only the rebuild. Applying an event now costs ~3.5 µs (was
-  ~10 µs); reading and decoding the rows in asyncpg (the baseline's work) is about half of the time.
-  What would lift it further: the aggregation in PostgreSQL (`INSERT … SELECT … GROUP BY` per
-  projection: the rows never leave the server) or two processes applying halves of the log and merging.
+  cache of month bounds, one upsert statement per table, the cyclic garbage collector paused while
+  pages are read and applied (the baseline pauses it too), a child process that imports only the
+  rebuild, and (this session) the next page read while one is applied: half of reading a page is
+  PostgreSQL producing its jsonb, which now runs on the other core; pages of 500 rows fit the socket's
+  buffers, so the server is not held up half-way through one (on 409,000 events: ~121–142k → ~176–186k
+  events/s). Applying an event costs ~3.5 µs; decoding it in asyncpg ~2 µs. What would lift it
+  further: two processes applying halves of the log (every projection's upsert is a commutative merge:
+  counters add, dimensions keep the highest version) or the aggregation in PostgreSQL.
 - **Rebuild peak RSS (3)** is met. Earlier figures (~220 MB) were wrong: `ru_maxrss` survives `exec`, so
   the child reported its parent's (the benchmark's) peak; the child now reads its own `VmHWM`.
 - **Relay (4).** Done: the envelope JSON is built straight from the stored state (no domain object, no
   pydantic model; `tests/unit/test_envelope_fast_path.py` holds it byte for byte to the model's JSON for
-  every event class), and the next page is selected and sent while the previous page's acks arrive (two
-  pages in flight; each page's position recorded only after all its acks, in order). Now ~60 % of the
-  relay's CPU is nats-py (`publish_async` and the ack futures), ~20 % the envelope. What would lift it:
-  publishing without a future per message (one reply subscription, acks counted per page).
+  every event class), the next page is selected and sent while the previous page's acks arrive (two
+  pages in flight; each page's position recorded only after all its acks, in order), and (this session)
+  the acks are counted per page on one reply subscription instead of a nats-py future per message (quick
+  run: 0.59× → 0.84× of the raw `publish_async` baseline). The rest is the envelope (~half) and nats-py's
+  publishing.
 - **Reports (5)** meet the target cached; uncached, the largest replies (500-row monthly reports, the
   annual statistics) are bounded by the JSON encoding of the reply and the SQL on the projections.
 """

@@ -438,8 +438,8 @@ class OrdersApplication(ServiceApplication):
                 continue
 
             def decide(meta: Meta, customer_id: str = customer_id) -> Outcome:
-                current = self._account_or_none(customer_id)
-                if current is None or current.transit_days is None or (current.reorder_month or "") >= month:
+                current = self._account(customer_id, meta)
+                if current.transit_days is None or (current.reorder_month or "") >= month:
                     return Outcome({"computed": False})
                 current.compute_reorder_points(month, current.transit_days, meta)
                 return Outcome({"computed": True}, [current])
@@ -605,12 +605,7 @@ class OrdersApplication(ServiceApplication):
             return None
 
     def _account(self, customer_id: str, meta: Meta) -> CustomerAccount:
-        """The customer's account for a command that saves it (opened by its first order)."""
-        try:
-            account: CustomerAccount = self.get_for_update(CustomerAccount.create_id(customer_id))
-        except AggregateNotFoundError:
-            return CustomerAccount(customer_id=customer_id, meta=meta)
-        return account
+        return self._account_or_none(customer_id) or CustomerAccount(customer_id=customer_id, meta=meta)
 
     def _hold_book_or_none(self) -> HoldBook | None:
         try:
