@@ -186,10 +186,12 @@ class GroupCommit:
     command waits for nothing); commands arriving meanwhile queue, and when that save ends the first of
     them saves the whole queue (up to ``max_batch``). Each command gets its own outcome:
     - saved: the batch committed (its events are stored together with the others', atomically);
-    - ``IntegrityError``: the batch could not be saved as a whole (a conflict with a writer outside it,
-      or its aggregate was also changed by an earlier command of the same batch): nothing of it was
-      stored, and ``execute`` decides again on fresh state and saves that command alone, as after any
-      concurrent write. So a batch never refuses a command that would have succeeded on its own;
+    - ``IntegrityError``: another writer changed its aggregate meanwhile (a second instance, say), or an
+      earlier command of the same batch changes it: nothing of it was stored, and ``execute`` decides it
+      again on fresh state and saves it alone, as after any concurrent write. The conflict names the
+      aggregate, so the rest of the batch is saved again without that command (one more transaction)
+      instead of being sent back too; a conflict that names none of them sends back the whole batch.
+      So a batch never refuses a command that would have succeeded on its own;
     - any other error (database down): raised to every command of the batch; nothing was stored.
     """
 
@@ -201,7 +203,10 @@ class GroupCommit:
         self._saving = False
 
     def save(self, aggregates: Sequence[BaseAggregate[UUID]]) -> None:
-        pending = _Pending(list(aggregates))
+        # The events are taken off the aggregates once, here: a failed save takes them off too, so a batch
+        # saved again without some of its commands passes the others' events themselves (and their
+        # aggregates, which the store needs for snapshots).
+        pending = _Pending(list(aggregates), _collect(aggregates))
         with self._lock:
             self._queue.append(pending)
             lead, self._saving = not self._saving, True
@@ -235,26 +240,52 @@ class GroupCommit:
         saving: list[_Pending] = []
         ids: set[UUID] = set()
         for pending in batch:
-            mine = {aggregate.id for aggregate in pending.aggregates}
-            if mine & ids:  # decided on a state an earlier command of this batch is changing
+            if pending.ids & ids:  # decided on a state an earlier command of this batch is changing
                 pending.error = IntegrityError("aggregate changed by an earlier command of the batch")
             else:
-                ids |= mine
+                ids |= pending.ids
                 saving.append(pending)
-        try:
-            self._save(*(aggregate for pending in saving for aggregate in pending.aggregates))
-        except Exception as error:  # nothing of the batch was stored
-            for pending in saving:
-                pending.error = (
-                    IntegrityError("the batch conflicted as a whole")
-                    if isinstance(error, IntegrityError) and len(saving) > 1
-                    else error
-                )
+        while saving:
+            try:
+                self._save(*(item for pending in saving for item in (*pending.events, *pending.aggregates)))
+                return
+            except IntegrityError as error:  # nothing of the batch was stored
+                named = [pending for pending in saving if _names_one_of(error, pending.ids)]
+                if len(named) == 1 and len(saving) > 1:
+                    # Another writer changed that command's aggregate: it alone is decided again, and the
+                    # rest of the batch is saved again without it.
+                    named[0].error = error
+                    saving.remove(named[0])
+                    continue
+                whole = IntegrityError("the batch conflicted as a whole") if len(saving) > 1 else error
+                for pending in saving:
+                    pending.error = whole
+                return
+            except Exception as error:  # nothing of the batch was stored
+                for pending in saving:
+                    pending.error = error
+                return
+
+
+def _collect(aggregates: Sequence[BaseAggregate[UUID]]) -> list[Any]:
+    return [event for aggregate in aggregates for event in aggregate.collect_events()]
+
+
+def _names_one_of(error: IntegrityError, ids: set[UUID]) -> bool:
+    """Whether the conflict names one of these aggregates (PostgreSQL's detail quotes the duplicate key,
+    the in-memory store the stored event)."""
+    text = f"{error} {error.__cause__ or ''}"
+    return any(str(aggregate_id) in text for aggregate_id in ids)
 
 
 @dataclass
 class _Pending:
     aggregates: list[BaseAggregate[UUID]]
+    events: list[Any]
     done: threading.Event = field(default_factory=threading.Event)
     finished: bool = False
     error: BaseException | None = None
+
+    @property
+    def ids(self) -> set[UUID]:
+        return {aggregate.id for aggregate in self.aggregates}

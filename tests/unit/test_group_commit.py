@@ -88,8 +88,18 @@ def test_a_repeated_idempotency_key_in_concurrent_commands_stores_once() -> None
 
 
 class Recorded:
+    """An aggregate with one pending event."""
+
     def __init__(self, id_: UUID) -> None:
         self.id = id_
+        self.event = f"event of {id_}"
+
+    def collect_events(self) -> list[Any]:
+        return [self.event]
+
+
+def events_of(call: list[Any]) -> list[str]:
+    return [item for item in call if isinstance(item, str)]
 
 
 def test_a_batch_waits_for_the_running_save_and_is_saved_in_one_call() -> None:
@@ -114,7 +124,7 @@ def test_a_batch_waits_for_the_running_save_and_is_saved_in_one_call() -> None:
     release.set()
     for thread in [first, *others]:
         thread.join(5)
-    assert [len(call) for call in calls] == [1, 5]
+    assert [len(events_of(call)) for call in calls] == [1, 5]
 
 
 def test_a_batch_conflicting_as_a_whole_stores_nothing_and_tells_every_command() -> None:
@@ -141,6 +151,41 @@ def test_a_batch_conflicting_as_a_whole_stores_nothing_and_tells_every_command()
     for thread in threads:
         thread.join(5)
     assert len(errors) == 2
+
+
+def test_a_conflict_naming_one_command_sends_back_only_that_command_and_saves_the_rest() -> None:
+    """Another writer changed the second command's aggregate: the batch is saved again without it."""
+    aggregates = [Recorded(uuid.uuid4()) for _ in range(3)]
+    calls: list[list[Any]] = []
+
+    def save(*items: Any) -> None:
+        calls.append(list(items))
+        if aggregates[1].event in items:
+            raise IntegrityError(f"Key (originator_id, originator_version)=({aggregates[1].id}, 2) exists")
+
+    group = GroupCommit(save)
+    group._saving = True  # hold the queue so that the three commands land in one batch
+    outcomes: dict[int, str] = {}
+
+    def command(n: int) -> None:
+        try:
+            group.save([cast(Any, aggregates[n])])
+            outcomes[n] = "saved"
+        except IntegrityError:
+            outcomes[n] = "decide again"
+
+    threads = [threading.Thread(target=command, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    while len(group._queue) < 3:
+        threading.Event().wait(0.01)
+    group._saving = False
+    group._queue[0].done.set()  # hand the lead to the first queued command, as a finished save does
+    for thread in threads:
+        thread.join(5)
+    assert outcomes == {0: "saved", 1: "decide again", 2: "saved"}
+    assert [len(events_of(call)) for call in calls] == [3, 2]
+    assert aggregates[1].event not in calls[1] and {aggregates[0].event, aggregates[2].event} <= set(calls[1])
 
 
 def test_an_unavailable_store_fails_the_command_with_its_error() -> None:
