@@ -127,30 +127,36 @@ def test_a_batch_waits_for_the_running_save_and_is_saved_in_one_call() -> None:
     assert [len(events_of(call)) for call in calls] == [1, 5]
 
 
-def test_a_batch_conflicting_as_a_whole_stores_nothing_and_tells_every_command() -> None:
-    def save(*aggregates: Any) -> None:
-        raise IntegrityError("conflict")
+def save_in_one_batch(group: GroupCommit, aggregates: list[Recorded]) -> list[str]:
+    """One command per aggregate, all queued while a save runs, then saved as one batch: each outcome."""
+    group._saving = True  # hold the queue so that the commands land in one batch
+    outcomes = ["not run"] * len(aggregates)
 
-    group = GroupCommit(save)
-    group._saving = True  # hold the queue so that both commands land in one batch
-    errors: list[BaseException] = []
-
-    def command() -> None:
+    def command(n: int) -> None:
         try:
-            group.save([cast(Any, Recorded(uuid.uuid4()))])
-        except IntegrityError as error:
-            errors.append(error)
+            group.save([cast(Any, aggregates[n])])
+            outcomes[n] = "saved"
+        except IntegrityError:
+            outcomes[n] = "decide again"
 
-    threads = [threading.Thread(target=command) for _ in range(2)]
+    threads = [threading.Thread(target=command, args=(n,)) for n in range(len(aggregates))]
     for thread in threads:
         thread.start()
-    while len(group._queue) < 2:
+    while len(group._queue) < len(aggregates):
         threading.Event().wait(0.01)
     group._saving = False
     group._queue[0].done.set()  # hand the lead to the first queued command, as a finished save does
     for thread in threads:
         thread.join(5)
-    assert len(errors) == 2
+    return outcomes
+
+
+def test_a_batch_conflicting_as_a_whole_stores_nothing_and_tells_every_command() -> None:
+    def save(*aggregates: Any) -> None:
+        raise IntegrityError("conflict")
+
+    outcomes = save_in_one_batch(GroupCommit(save), [Recorded(uuid.uuid4()) for _ in range(2)])
+    assert outcomes == ["decide again", "decide again"]
 
 
 def test_a_conflict_naming_one_command_sends_back_only_that_command_and_saves_the_rest() -> None:
@@ -163,27 +169,8 @@ def test_a_conflict_naming_one_command_sends_back_only_that_command_and_saves_th
         if aggregates[1].event in items:
             raise IntegrityError(f"Key (originator_id, originator_version)=({aggregates[1].id}, 2) exists")
 
-    group = GroupCommit(save)
-    group._saving = True  # hold the queue so that the three commands land in one batch
-    outcomes: dict[int, str] = {}
-
-    def command(n: int) -> None:
-        try:
-            group.save([cast(Any, aggregates[n])])
-            outcomes[n] = "saved"
-        except IntegrityError:
-            outcomes[n] = "decide again"
-
-    threads = [threading.Thread(target=command, args=(n,)) for n in range(3)]
-    for thread in threads:
-        thread.start()
-    while len(group._queue) < 3:
-        threading.Event().wait(0.01)
-    group._saving = False
-    group._queue[0].done.set()  # hand the lead to the first queued command, as a finished save does
-    for thread in threads:
-        thread.join(5)
-    assert outcomes == {0: "saved", 1: "decide again", 2: "saved"}
+    outcomes = save_in_one_batch(GroupCommit(save), aggregates)
+    assert outcomes == ["saved", "decide again", "saved"]
     assert [len(events_of(call)) for call in calls] == [3, 2]
     assert aggregates[1].event not in calls[1] and {aggregates[0].event, aggregates[2].event} <= set(calls[1])
 
