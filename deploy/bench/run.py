@@ -58,6 +58,7 @@ SALES = {"id": "sp-1", "role": "salesperson"}
 PRODUCT_CODES = ("BENCH-1", "BENCH-2", "BENCH-3")
 IN_FLIGHT = 64
 STEADY_RATE = 200.0
+STEADY_WARMUP = 3.0  # seconds at the steady rate before the measured ones
 SERVICES = ["customers", "orders", "complaints", "reporting"]
 REPORT_PERIOD_MONTH = 6
 QUERIES: list[tuple[str, dict[str, Any]]] = [
@@ -218,8 +219,10 @@ async def steady_orders(
     client: Client, customers: list[str], rate: float, seconds: float, offset: int
 ) -> tuple[list[float], list[str]]:
     """Open loop at ``rate`` commands/s: latency counted from each command's scheduled start, so a stall
-    delays the ones behind it (no coordinated omission)."""
-    count = int(rate * seconds)
+    delays the ones behind it (no coordinated omission). The first ``STEADY_WARMUP`` seconds at the same
+    rate are not counted: the steady state, not the tail of the run before."""
+    warm = int(rate * STEADY_WARMUP)
+    count = warm + int(rate * seconds)
     latencies: list[float] = []
     ids: list[str] = []
     loop = asyncio.get_running_loop()
@@ -231,10 +234,11 @@ async def steady_orders(
         reply = await client.call(
             "orders", "cmd", "place_order", order_body(customers[(offset + i) % len(customers)], offset + i)
         )
-        latencies.append((loop.time() - scheduled) * 1000)
         if not reply.get("ok"):
             raise RuntimeError(f"refused: {reply}")
-        ids.append(reply["result"]["id"])
+        if i >= warm:
+            latencies.append((loop.time() - scheduled) * 1000)
+            ids.append(reply["result"]["id"])
 
     await asyncio.gather(*(one(i) for i in range(count)))
     return latencies, ids
@@ -404,7 +408,7 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
                 client, customers.ids, STEADY_RATE, sizes.steady_seconds, offset
             )
             steady_prop = await propagation(db, steady_ids)
-            offset += int(STEADY_RATE * sizes.steady_seconds)
+            offset += int(STEADY_RATE * (STEADY_WARMUP + sizes.steady_seconds))
 
             # What a second orders process in the queue group adds on these 2 cores (not a target).
             print("(1) commands: saturation, 64 in flight, two orders processes", flush=True)
@@ -832,7 +836,9 @@ ANALYSIS = """
   process (`services/orders/main.py`, with its outbox relay and customer view) while one reporting process
   consumes; 500 approved customers (published on the customers stream, so orders' own view has them),
   one order line each. Saturation: 64 requests in flight, closed loop. Steady: an open loop at 200/s,
-  latency counted from each command's scheduled start (a stall counts for every command behind it).
+  latency counted from each command's scheduled start (a stall counts for every command behind it),
+  after 3 s at that rate that are not counted, so that the figure is the steady state and not the tail
+  of the saturation run just before it.
   Then a second orders process joins the queue group and the saturation run is repeated (not a target:
   what another process adds on the same 2 cores). Baseline: the same `OrdersApplication.place_order`
   (decide + one save of order and account) called directly in one thread on its own database: no bus,
