@@ -866,32 +866,33 @@ reaches 17,600/s; rebuild ≥ 150,000/s when reading and decoding alone reach 15
 on such a run by any relay or rebuild.
 
 - **Commands (1).** Done: routes answer up to 64 requests each at a time; commands decided together are
-  saved with one `app.save` (group commit, `shared/store.py`); cached aggregates are fast-forwarded on
-  each read (one select of newer events instead of a replay); the customer snapshot is kept in memory
-  and forgotten when the view changes (this process's writer directly, other instances' through
-  NOTIFY); no ping per pool checkout; 16 worker threads sharing at most 8 connections. This session:
-  the command and query routes are served by nats-py directly instead of FastStream's per-message
-  machinery (measured alone: ~230 µs of CPU per request through FastStream, ~21 µs through a nats-py
-  subscription doing the same validation and reply), which lifted the quick run from ~290 to ~450–500
-  commands/s on a quiet machine. The orders process is **CPU-bound** (~85 % of a core, ~1.7 ms of
-  Python per command; the bench client, reporting, PostgreSQL and NATS share the other core). Of its
-  GIL samples: the command in its worker thread ~50 % (the save through eventsourcing ~20 %: psycopg
-  query building and array dumping, the table lock and NOTIFY; the fast-forward selects of the account
-  and the product ~20 %; the deepcopy of cached aggregates ~5 %), the relay ~17 %, answering
-  (validation, reply encoding, the thread hand-off) ~15 %, nats-py's reading and the event loop the
-  rest: no single large cost is left. Measured and dropped: 6, 24, 32 and 48 worker threads (fewer:
-  smaller group commits, lower throughput; more: no gain); a 1 ms GIL switch interval; reading the
-  account, which every order saves, as this process last saved it without a select (a stale copy
-  conflicts on save and the order is decided again): +15 % with one process, but with two processes
-  in the queue group half the copies are stale, and one conflict fails the group commit's whole batch,
-  so two processes fell from ~550 to ~200–270 commands/s. What would lift it: more than one orders
-  process (the "two orders processes" row; on 2 shared cores they compete with everything else), a
-  machine where PostgreSQL, NATS, reporting and the load do not share the service's cores, a write path
-  that builds its SQL once (eventsourcing composes and converts each statement per save), and fewer
-  events per command (the account bookkeeping event is stored, relayed and consumed with every order).
-  1,500/s means ~0.6 ms of CPU per command for bus, decision, save and relay in one Python process:
-  beyond this design on this machine. The 200/s p99 is tail latency at ~40 % of capacity: garbage-
-  collector pauses (full passes took ~50 ms before the write services froze their startup objects,
+  saved with one `app.save` (group commit, `shared/store.py`); cached aggregates are fast-forwarded on each
+  read (one select of newer events instead of a replay); the customer snapshot is kept in memory and
+  forgotten when the view changes (this process's writer directly, other instances' through NOTIFY); no ping
+  per pool checkout; 16 worker threads sharing at most 8 connections. This session: the command and query
+  routes are served by nats-py directly instead of FastStream's per-message machinery (measured alone: ~230
+  µs of CPU per request through FastStream, ~21 µs through a nats-py subscription doing the same validation
+  and reply), which lifted the quick run from ~290 to ~450–500 commands/s on a quiet machine; and a conflict
+  that names one command's aggregate (two instances racing on one customer) sends back only that command,
+  the rest of its group-commit batch being saved again without it, where the whole batch used to be decided
+  again one command at a time. The orders process is **CPU-bound** (~85 % of a core, ~1.7 ms of Python per
+  command; the bench client, reporting, PostgreSQL and NATS share the other core). Of its GIL samples: the
+  command in its worker thread ~50 % (the save through eventsourcing ~20 %: psycopg query building and array
+  dumping, the table lock and NOTIFY; the fast-forward selects of the account and the product ~20 %; the
+  deepcopy of cached aggregates ~5 %), the relay ~17 %, answering (validation, reply encoding, the thread
+  hand-off) ~15 %, nats-py's reading and the event loop the rest: no single large cost is left. Measured and
+  dropped: 6, 24, 32 and 48 worker threads (fewer: smaller group commits, lower throughput; more: no gain);
+  a 1 ms GIL switch interval; reading the account, which every order saves, as this process last saved it
+  without a select (a stale copy conflicts on save and the order is decided again): +15 % with one process,
+  but with two processes in the queue group half the copies are stale, each a failed save and a second
+  decision (then also a whole batch decided again), so two processes fell from ~550 to ~200–270 commands/s.
+  What would lift it: more than one orders process (the "two orders processes" row; on 2 shared cores they
+  compete with everything else), a machine where PostgreSQL, NATS, reporting and the load do not share the
+  service's cores, a write path that builds its SQL once (eventsourcing composes and converts each statement
+  per save), and fewer events per command (the account bookkeeping event is stored, relayed and consumed
+  with every order). 1,500/s means ~0.6 ms of CPU per command for bus, decision, save and relay in one
+  Python process: beyond this design on this machine. The 200/s p99 is tail latency at ~40 % of capacity:
+  garbage-collector pauses (full passes took ~50 ms before the write services froze their startup objects,
   ~15 ms after), the group commit (a command that arrives during a save waits for it) and the relay and
   reporting taking the CPU in bursts.
 - **Propagation (2)** at 200/s is now within its target on a quiet machine; at saturation the relay and
