@@ -1,0 +1,82 @@
+"""The bus routes on a real NATS server: requests answered concurrently, and a stopping service answers the
+requests it is already handling before it lets go of its connections."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import nats.errors
+import pytest
+from nats.aio.client import Client as NATS
+
+from shared.bus import ServiceBus, connect_nats
+from shared.contracts import Query
+from shared.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+class Gate:
+    """A query handler that holds every request until released."""
+
+    def __init__(self) -> None:
+        self.arrived = 0
+        self.release = asyncio.Event()
+
+    async def handle(self, _: Query) -> dict[str, Any]:
+        self.arrived += 1
+        await self.release.wait()
+        return {"held": True}
+
+
+async def serving(settings: Settings, gate: Gate) -> tuple[ServiceBus, NATS, NATS]:
+    bus = ServiceBus(settings, "gated")
+    bus.query("held", Query, gate.handle)
+    routes, unknown = await connect_nats(settings, "routes"), await connect_nats(settings, "unknown")
+    await bus.serve(routes, unknown=unknown)
+    return bus, routes, unknown
+
+
+async def until(condition: Any) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+async def test_requests_to_one_route_are_handled_at_the_same_time(settings: Settings, nc: NATS) -> None:
+    gate = Gate()
+    bus, routes, unknown = await serving(settings, gate)
+    try:
+        subject = f"{settings.namespace}.gated.query.held"
+        replies = [asyncio.ensure_future(nc.request(subject, b"{}", timeout=10)) for _ in range(10)]
+        await until(lambda: gate.arrived == 10)  # all ten inside the handler before any is answered
+        gate.release.set()
+        assert [json.loads((await reply).data) for reply in replies] == [
+            {"ok": True, "result": {"held": True}}
+        ] * 10
+    finally:
+        await bus.close()
+        await routes.close()
+        await unknown.close()
+
+
+async def test_a_stopping_service_answers_the_requests_it_is_handling(settings: Settings, nc: NATS) -> None:
+    gate = Gate()
+    bus, routes, unknown = await serving(settings, gate)
+    subject = f"{settings.namespace}.gated.query.held"
+    reply = asyncio.ensure_future(nc.request(subject, b"{}", timeout=10))
+    await until(lambda: gate.arrived == 1)
+    closing = asyncio.ensure_future(bus.close())
+    await asyncio.sleep(0.2)
+    assert not closing.done()  # waits for the request being handled
+    with pytest.raises(nats.errors.NoRespondersError):  # it took no new request meanwhile
+        await nc.request(f"{settings.namespace}.gated.query.health", b"{}", timeout=2)
+    gate.release.set()
+    await asyncio.wait_for(closing, 5)
+    assert json.loads((await reply).data) == {"ok": True, "result": {"held": True}}
+    await routes.close()
+    await unknown.close()
