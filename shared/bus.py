@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import eventsourcing.persistence as es_persistence
 import nats
+import nats.errors
 import orjson
 import psycopg
 from nats.aio.client import Client as NATS
@@ -34,7 +35,7 @@ from shared.subjects import command_subject, query_subject
 
 log = logging.getLogger(__name__)
 
-# Requests a service answers at once (one at a time serialised every command of a service); commands on
+# Requests one route answers at once (one at a time serialised every command of a service); commands on
 # the same aggregate still serialise through optimistic concurrency.
 ROUTE_CONCURRENCY = 64
 
