@@ -869,10 +869,10 @@ on such a run by any relay or rebuild.
   saved with one `app.save` (group commit, `shared/store.py`); cached aggregates are fast-forwarded on each
   read (one select of newer events instead of a replay); the customer snapshot is kept in memory and
   forgotten when the view changes (this process's writer directly, other instances' through NOTIFY); no ping
-  per pool checkout; 16 worker threads sharing at most 8 connections. This session: the command and query
-  routes are served by nats-py directly instead of FastStream's per-message machinery (measured alone: ~230
-  µs of CPU per request through FastStream, ~21 µs through a nats-py subscription doing the same validation
-  and reply), which lifted the quick run from ~290 to ~450–500 commands/s on a quiet machine; and a conflict
+  per pool checkout; 16 worker threads sharing at most 8 connections. The command and query routes are
+  served by nats-py directly instead of FastStream's per-message machinery (measured alone: ~230 µs of CPU
+  per request through FastStream, ~21 µs through a nats-py subscription doing the same validation and
+  reply), which lifted the quick run from ~290 to ~450–500 commands/s on a quiet machine; and a conflict
   that names one command's aggregate (two instances racing on one customer) sends back only that command,
   the rest of its group-commit batch being saved again without it, where the whole batch used to be decided
   again one command at a time. The orders process is **CPU-bound** (~85 % of a core, ~1.7 ms of Python per
@@ -903,7 +903,7 @@ on such a run by any relay or rebuild.
 - **Rebuild (3).** Done: handlers chosen per event type from a table, each event's month from a small
   cache of month bounds, one upsert statement per table, the cyclic garbage collector paused while
   pages are read and applied (the baseline pauses it too), a child process that imports only the
-  rebuild, and (this session) the next page read while one is applied: half of reading a page is
+  rebuild, and the next page read while one is applied: half of reading a page is
   PostgreSQL producing its jsonb, which now runs on the other core; pages of 500 rows fit the socket's
   buffers, so the server is not held up half-way through one (on 409,000 events: ~121–142k → ~176–186k
   events/s). Applying an event costs ~3.5 µs; decoding it in asyncpg ~2 µs. What would lift it
@@ -914,8 +914,8 @@ on such a run by any relay or rebuild.
 - **Relay (4).** Done: the envelope JSON is built straight from the stored state (no domain object, no
   pydantic model; `tests/unit/test_envelope_fast_path.py` holds it byte for byte to the model's JSON for
   every event class), the next page is selected and sent while the previous page's acks arrive (two
-  pages in flight; each page's position recorded only after all its acks, in order), and (this session)
-  the acks are counted per page on one reply subscription instead of a nats-py future per message (quick
+  pages in flight; each page's position recorded only after all its acks, in order), and the
+  acks are counted per page on one reply subscription instead of a nats-py future per message (quick
   run: 0.59× → 0.84× of the raw `publish_async` baseline). The rest is the envelope (~half) and nats-py's
   publishing.
 - **Reports (5)** meet the target cached; uncached, the largest replies (500-row monthly reports, the
