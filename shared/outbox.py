@@ -104,7 +104,7 @@ class OutboxRelay:
             )
             while not stop.is_set():
                 wake.clear()
-                await self._drain(conn, stop)
+                await self._drain(conn, stop, wake)
                 await _wait_any(stop, wake, IDLE_POLL_SECONDS)
         finally:
             try:
@@ -125,16 +125,19 @@ class OutboxRelay:
                 self.service,
             )
 
-    async def _drain(self, conn: asyncpg.Connection, stop: asyncio.Event) -> None:
+    async def _drain(self, conn: asyncpg.Connection, stop: asyncio.Event, wake: asyncio.Event) -> None:
         """Publish page after page until a short one, with up to ``PAGES_IN_FLIGHT`` pages sent and not yet
-        acknowledged: the next pages are selected and sent while JetStream acknowledges the first. A page's
-        position is recorded only once all of it is acked, pages in order; after a failure the pages from
-        the recorded position are sent again and the duplicate window drops the copies."""
+        acknowledged: the next pages are selected and sent while JetStream acknowledges the first, and so
+        are events stored meanwhile (``wake``, the store's NOTIFY): under load an event waits for no
+        earlier page's acks and position. A page's position is recorded only once all of it is acked, pages
+        in order; after a failure the pages from the recorded position are sent again and the duplicate
+        window drops the copies."""
         in_flight: list[tuple[int, asyncio.Future[None]]] = []  # (last notification id, all acked)
         after, more = self.position, True
         try:
             while True:
-                while more and len(in_flight) < PAGES_IN_FLIGHT and not stop.is_set():
+                while (more or wake.is_set()) and len(in_flight) < PAGES_IN_FLIGHT and not stop.is_set():
+                    wake.clear()
                     rows = await self.next_page(conn, after)
                     more = len(rows) == PAGE_SIZE
                     if rows:
@@ -143,6 +146,10 @@ class OutboxRelay:
                 if not in_flight:
                     return
                 last, acked = in_flight[0]
+                if len(in_flight) < PAGES_IN_FLIGHT and not stop.is_set():
+                    await _first_of(acked, wake)
+                    if not acked.done():
+                        continue  # new events: sent before the first page's position is recorded
                 await acked
                 await conn.execute(
                     f'UPDATE "{self.schema}".outbox_position SET position = $2 WHERE service = $1',
@@ -261,6 +268,15 @@ async def _wait(stop: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def _first_of(done: asyncio.Future[Any], wake: asyncio.Event) -> None:
+    """Until ``done`` is done (not awaiting its result) or ``wake`` is set."""
+    waiter: asyncio.Future[Any] = asyncio.ensure_future(wake.wait())
+    try:
+        await asyncio.wait([done, waiter], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
 
 
 async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:

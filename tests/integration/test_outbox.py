@@ -19,6 +19,7 @@ from shared.contracts import Actor, Envelope, Role
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
 from shared.store import ensure_database
+from shared.streams import ensure_event_stream
 from shared.subjects import stream_name
 from tests.conftest import PublishThrough, wait_for
 
@@ -168,3 +169,55 @@ async def test_pages_sent_ahead_a_lost_ack_resends_from_the_recorded_position_ex
     positions = [e.position for e in envelopes if e.position > start]
     assert sorted(positions) == sorted(set(positions)) and len(positions) == 30
     assert relay.position == app.recorder.max_notification_id()
+
+
+async def test_events_stored_while_a_page_awaits_its_acks_go_out_before_those_acks(
+    app: Any, nc: NATS, settings: Settings
+) -> None:
+    """Under load the relay does not wait for a page's acks and position before sending what was stored
+    meanwhile; that page's position is still recorded only once its acks arrive."""
+    held: list[bytes] = []  # JetStream's acks of the first page, kept from the relay for a while
+
+    async def hold(msg: Any) -> None:
+        held.append(msg.data)
+
+    holding = await nc.subscribe(nc.new_inbox(), cb=hold)
+    first_reply: list[str] = []
+
+    async def first_acks_held(subject: str, payload: bytes, reply: str, headers: dict[str, str]) -> None:
+        if not first_reply:
+            first_reply.append(reply)
+            reply = holding.subject
+        await nc.publish(subject, payload, reply=reply, headers=headers)
+
+    async def ack_held() -> bool:
+        return bool(held)
+
+    async def both_on_the_stream() -> bool:
+        return await stream_messages(nc, settings) >= before + 2
+
+    async def position_at_the_end() -> bool:
+        return relay.position == (app.recorder.max_notification_id() or 0)
+
+    await ensure_event_stream(nc.jetstream(), settings, "customers")
+    relay = OutboxRelay(app, settings, nc)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await wait_for(position_at_the_end)  # what earlier tests stored is out
+        before = await stream_messages(nc, settings)
+        relay.nc = cast(Any, PublishThrough(nc, first_acks_held))
+        app.register_prospect(prospect(300))
+        first = app.recorder.max_notification_id()
+        await wait_for(ack_held)  # the first event is stored on the stream; its ack is held
+        app.register_prospect(prospect(301))
+        await wait_for(both_on_the_stream)  # the second went out without that ack
+        assert relay.position < first  # the first page's position waits for its ack
+        for ack in held:
+            await nc.publish(first_reply[0], ack)
+        await wait_for(position_at_the_end)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        await holding.unsubscribe()
+    assert await stream_messages(nc, settings) == before + 2  # each once
