@@ -35,8 +35,8 @@ from shared.subjects import event_subject
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000
-# Pages sent and not yet all acknowledged: the next page goes out while the last acks of one arrive.
-PAGES_IN_FLIGHT = 2
+# Pages sent and not yet all acknowledged: the next pages go out while the acks of earlier ones arrive.
+PAGES_IN_FLIGHT = 4
 PUBLISH_TIMEOUT = 5.0
 IDLE_POLL_SECONDS = 5.0  # a safety net only: NOTIFY wakes the relay
 QUERY_TIMEOUT = 15.0  # a query on a connection that died unnoticed must not hang the relay forever
