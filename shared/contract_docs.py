@@ -16,7 +16,7 @@ from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel
 
-from shared.bus import Route, ServiceBus
+from shared.bus import Route, ServiceBus, nats_options
 from shared.contracts import ErrorBody
 from shared.envelope import envelope_model
 from shared.subjects import event_subject
@@ -67,8 +67,7 @@ def asyncapi_document(bus: ServiceBus, version: str = "1.0.0") -> dict[str, Any]
 
 def described_broker(bus: ServiceBus) -> NatsBroker:
     """A FastStream broker declaring the bus's routes and events: never started, only described."""
-    servers = [url.strip() for url in bus.settings.nats_url.split(",") if url.strip()]
-    broker = NatsBroker(servers)
+    broker = NatsBroker(nats_options(bus.settings)["servers"])
     for route in bus.routes.values():
         broker.subscriber(route.subject, queue=route.queue, title=route.subject)(_described(route))
     for event_class in bus.events:

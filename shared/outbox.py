@@ -105,7 +105,7 @@ class OutboxRelay:
             while not stop.is_set():
                 wake.clear()
                 await self._drain(conn, stop, wake)
-                await _wait_any(stop, wake, IDLE_POLL_SECONDS)
+                await _first_of(stop, wake, timeout=IDLE_POLL_SECONDS)
         finally:
             try:
                 await conn.close(timeout=2)
@@ -270,17 +270,12 @@ async def _wait(stop: asyncio.Event, seconds: float) -> bool:
     return True
 
 
-async def _first_of(done: asyncio.Future[Any], wake: asyncio.Event) -> None:
-    """Until ``done`` is done (not awaiting its result) or ``wake`` is set."""
-    waiter: asyncio.Future[Any] = asyncio.ensure_future(wake.wait())
+async def _first_of(*awaited: asyncio.Future[Any] | asyncio.Event, timeout: float | None = None) -> None:
+    """Until one of them is done (a future, whose result is not awaited here) or set, or ``timeout``."""
+    waiters = [a if isinstance(a, asyncio.Future) else asyncio.ensure_future(a.wait()) for a in awaited]
     try:
-        await asyncio.wait([done, waiter], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        waiter.cancel()
-
-
-async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
-    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
-    _, pending = await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    for waiter in pending:
-        waiter.cancel()
+        for waiter, given in zip(waiters, awaited, strict=True):
+            if waiter is not given:  # only the waits made here
+                waiter.cancel()

@@ -116,15 +116,15 @@ async def start_reporting(
     bus = ServiceBus(settings, SERVICE, observe=metrics.observe)
     reports = Reports(pool, settings)
     nc = await connect_nats(settings, "reporting-consumers")
-    routes = await connect_nats(settings, "reporting-queries")
-    if queries:
+    routes = await connect_nats(settings, "reporting-queries") if queries else None
+    if routes is not None:
         register(bus, reports)
         await bus.serve(routes, unknown=nc)
     consumers = make_consumers(nc, pool, settings, sources)
     service = ReportingService(settings, pool, bus, reports, consumers, metrics=metrics)
     service.background = start_consumers(consumers, stop)
     metrics.checks["nats"] = nats_connected(nc)
-    if queries:
+    if routes is not None:
         metrics.checks["routes"] = nats_connected(routes)
     metrics.checks["postgres"] = postgres_reachable(settings.postgres_dsn)
     durables = [(stream_name(settings.namespace, c.source_service), c.durable) for c in consumers]
@@ -155,10 +155,11 @@ async def start_reporting(
         for task in service.background[: len(consumers)]:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, 10)
-        await bus.close()
-        # Stopping while NATS is away (a node restarting) must still shut down cleanly.
-        with contextlib.suppress(nats.errors.Error):
-            await routes.drain()
+        if routes is not None:
+            await bus.close()
+            # Stopping while NATS is away (a node restarting) must still shut down cleanly.
+            with contextlib.suppress(nats.errors.Error):
+                await routes.drain()
         # Not drain(): draining a pull subscription waits on its pending queue forever (nats-py 2.16);
         # the consumers have stopped and acked what they handled, so nothing is lost by closing.
         await nc.close()

@@ -255,6 +255,19 @@ class LoggedEvent:
     occurred_at: datetime
     data: dict[str, Any]
 
+    def as_row(self) -> tuple[Any, ...]:
+        """As ``Projector.apply_rows`` reads the log's ``LOGGED_COLUMNS`` (no sequence yet: 0)."""
+        return (
+            0,
+            self.service,
+            self.position,
+            self.event_type,
+            self.aggregate_id,
+            self.aggregate_version,
+            self.occurred_at,
+            self.data,
+        )
+
 
 def from_envelope(envelope: Envelope) -> LoggedEvent:
     return LoggedEvent(
@@ -424,17 +437,10 @@ class Projector:
             self.handlers[key] = functools.partial(self._counted, PERIOD_INDEX[counter], amount_field)
 
     def apply_all(self, events: Iterable[LoggedEvent]) -> None:
-        for event in events:
-            self.apply(event)
-
-    def apply(self, e: LoggedEvent) -> None:
-        self.applied += 1
-        handler = self.handlers.get((e.service, e.event_type))
-        if handler is not None:
-            handler(e.aggregate_id, e.aggregate_version, e.position, e.occurred_at, e.data)
+        self.apply_rows([event.as_row() for event in events])
 
     def apply_rows(self, rows: Sequence[Sequence[Any]]) -> None:
-        """Apply rows of the log's ``LOGGED_COLUMNS`` (as a rebuild reads them)."""
+        """Apply rows of the log's ``LOGGED_COLUMNS`` (as a rebuild reads them; the sequence is not used)."""
         handlers = self.handlers
         for _seq, service, position, event_type, aggregate_id, version, at, data in rows:
             handler = handlers.get((service, event_type))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import nats.errors
@@ -14,6 +15,7 @@ from nats.aio.client import Client as NATS
 from shared.bus import ServiceBus, connect_nats
 from shared.contracts import Query
 from shared.settings import Settings
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -24,6 +26,12 @@ class Gate:
     def __init__(self) -> None:
         self.arrived = 0
         self.release = asyncio.Event()
+
+    def holding(self, count: int) -> Callable[[], Awaitable[bool]]:
+        async def arrived() -> bool:
+            return self.arrived == count
+
+        return arrived
 
     async def handle(self, _: Query) -> dict[str, Any]:
         self.arrived += 1
@@ -39,21 +47,13 @@ async def serving(settings: Settings, gate: Gate) -> tuple[ServiceBus, NATS, NAT
     return bus, routes, unknown
 
 
-async def until(condition: Any) -> None:
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")
-
-
 async def test_requests_to_one_route_are_handled_at_the_same_time(settings: Settings, nc: NATS) -> None:
     gate = Gate()
     bus, routes, unknown = await serving(settings, gate)
     try:
         subject = f"{settings.namespace}.gated.query.held"
         replies = [asyncio.ensure_future(nc.request(subject, b"{}", timeout=10)) for _ in range(10)]
-        await until(lambda: gate.arrived == 10)  # all ten inside the handler before any is answered
+        await wait_for(gate.holding(10))  # all ten inside the handler before any is answered
         gate.release.set()
         assert [json.loads((await reply).data) for reply in replies] == [
             {"ok": True, "result": {"held": True}}
@@ -69,7 +69,7 @@ async def test_a_stopping_service_answers_the_requests_it_is_handling(settings: 
     bus, routes, unknown = await serving(settings, gate)
     subject = f"{settings.namespace}.gated.query.held"
     reply = asyncio.ensure_future(nc.request(subject, b"{}", timeout=10))
-    await until(lambda: gate.arrived == 1)
+    await wait_for(gate.holding(1))
     closing = asyncio.ensure_future(bus.close())
     await asyncio.sleep(0.2)
     assert not closing.done()  # waits for the request being handled
