@@ -25,6 +25,7 @@ import psycopg
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.client import JetStreamContext
 from pydantic import ValidationError
 
 from shared.contracts import Envelope
@@ -70,20 +71,9 @@ class DurableConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._stop = stop
-        await ensure_event_stream(self.js, self.settings, self.source_service)
-        await ensure_dead_letter_stream(self.js, self.settings)
-        subscription = await self.js.pull_subscribe(
-            events_wildcard(self.settings.namespace, self.source_service),
-            durable=self.durable,
-            stream=stream_name(self.settings.namespace, self.source_service),
-            config=ConsumerConfig(
-                ack_policy=AckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
-                max_deliver=self.settings.consumer_max_deliver,
-                ack_wait=self.settings.consumer_ack_wait_seconds,
-                max_ack_pending=self.settings.consumer_batch_size * 4,
-            ),
-        )
+        subscription = await self._subscribe(stop)
+        if subscription is None:
+            return
         while not stop.is_set():
             try:
                 messages = await subscription.fetch(self.settings.consumer_batch_size, timeout=1.0)
@@ -98,6 +88,31 @@ class DurableConsumer:
             except nats.errors.Error as error:
                 # Acks or a park could not be sent: what was not acknowledged comes again after ack_wait.
                 log.warning("consumer %s: bus error while processing (%r)", self.durable, error)
+
+    async def _subscribe(self, stop: asyncio.Event) -> JetStreamContext.PullSubscription | None:
+        """The streams and the durable consumer, tried again until JetStream can make them: a cluster
+        still forming refuses to place replicas. None when stopped first."""
+        while not stop.is_set():
+            try:
+                await ensure_event_stream(self.js, self.settings, self.source_service)
+                await ensure_dead_letter_stream(self.js, self.settings)
+                return await self.js.pull_subscribe(
+                    events_wildcard(self.settings.namespace, self.source_service),
+                    durable=self.durable,
+                    stream=stream_name(self.settings.namespace, self.source_service),
+                    config=ConsumerConfig(
+                        ack_policy=AckPolicy.EXPLICIT,
+                        deliver_policy=DeliverPolicy.ALL,
+                        max_deliver=self.settings.consumer_max_deliver,
+                        ack_wait=self.settings.consumer_ack_wait_seconds,
+                        max_ack_pending=self.settings.consumer_batch_size * 4,
+                    ),
+                )
+            except (nats.errors.Error, TimeoutError) as error:
+                log.warning("consumer %s: cannot subscribe yet (%s); retrying", self.durable, error)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+        return None
 
     async def _process(self, messages: list[Msg]) -> None:
         parsed: list[tuple[Msg, Envelope]] = []

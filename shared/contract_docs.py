@@ -27,7 +27,11 @@ CONTRACT_NOTES = (
     "An unknown command gets error code unknown_command; a body that breaks the schema gets code invalid "
     "naming each field; a refused command names the DOMAIN.md rule. The same idempotency_key twice returns "
     "the first reply and stores nothing new. Events are published to JetStream stream <NAMESPACE>_<SERVICE> "
-    "with header Nats-Msg-Id <service>-<position>; event_id is stable across re-sends."
+    "with header Nats-Msg-Id <service>-<position>; event_id is stable across re-sends. The stream holds "
+    "them in store order, each once: every publish carries Nats-Expected-Last-Sequence, so JetStream "
+    "refuses anything sent after a lost message and the relay sends again from there; an aggregate's "
+    "events appear in aggregate_version order. Copies an operator re-sends (reconciliation, redriven dead "
+    "letters) come later under other Nats-Msg-Id values: identify an event by (service, position)."
 )
 
 

@@ -1,13 +1,21 @@
 """The outbox relay: follows a service's notification log and publishes each stored event to JetStream.
 
 Publishing happens only after commit. The relay is woken by the store's NOTIFY, publishes a page with
-``Nats-Msg-Id: <service>-<notification id>`` (JetStream drops a re-sent copy inside its duplicate
-window) and records its position only after every message of the page was acknowledged; the next page
-is already sent while those acknowledgements arrive. The acks are counted per page on one reply
-subscription (``PageAcks``), not awaited as a future per message as nats-py's ``publish_async`` does:
-that machinery was most of the relay's CPU. Events go out as JSON built straight from the
-stored state (``EnvelopeEncoder``: the bus contract's JSON, without the model's cost). An advisory
-lock makes sure one relay per service publishes at a time; a second one waits to take over.
+``Nats-Msg-Id: <service>-<notification id>`` and records its position only after every message of the
+page was acknowledged; the next page is already sent while those acknowledgements arrive.
+
+Order on the stream is kept by JetStream, not by timing: every publish carries
+``Nats-Expected-Last-Sequence``, the stream sequence its predecessor got. When one message is lost (a
+node killed, a leader changing), the stream refuses every later one instead of storing it ahead of the
+lost one. The relay then takes up again after the last event of its own that the stream holds
+(``resume``): a lost message reorders nothing, and no stored event is sent twice, however long the
+relay was down (messages that others publish onto the stream: see ``resume``).
+
+The acks are counted per page on one reply subscription (``PageAcks``), not awaited as a future per
+message as nats-py's ``publish_async`` does: that machinery was most of the relay's CPU. Events go out
+as JSON built straight from the stored state (``EnvelopeEncoder``: the bus contract's JSON, without the
+model's cost). An advisory lock makes sure one relay per service publishes at a time; a second one
+waits to take over.
 """
 
 from __future__ import annotations
@@ -25,12 +33,13 @@ import nats.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.js.errors import NotFoundError
 
 from shared.envelope import EnvelopeEncoder
 from shared.settings import Settings
 from shared.store import CommandReceipt, ServiceApplication
 from shared.streams import ensure_event_stream
-from shared.subjects import event_subject
+from shared.subjects import event_subject, stream_name
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +50,11 @@ PUBLISH_TIMEOUT = 5.0
 IDLE_POLL_SECONDS = 5.0  # a safety net only: NOTIFY wakes the relay
 QUERY_TIMEOUT = 15.0  # a query on a connection that died unnoticed must not hang the relay forever
 RECEIPT_TOPIC = CommandReceipt.Recorded.TOPIC  # type: ignore[attr-defined]
+MSG_ID = "Nats-Msg-Id"
+EXPECTED_LAST_SEQUENCE = "Nats-Expected-Last-Sequence"
+# How far back from the stream's end ``resume`` reads the relay's events (pages in flight when it failed,
+# and any messages others put there).
+RESUME_SCAN_LIMIT = 10_000
 
 
 class OutboxRelay:
@@ -53,16 +67,18 @@ class OutboxRelay:
         recorder: Any = app.recorder
         self.schema = recorder.datastore.schema
         self.table = recorder.events_table_name
+        self.stream = stream_name(settings.namespace, self.service)
         self.channel = recorder.channel_name
         self.lock_key = zlib.crc32(f"outbox:{self.schema}:{self.service}".encode())
         self.encoder = EnvelopeEncoder(app.mapper, self.service)
         self.acks = PageAcks(nc)
         self.published = 0
-        self.position = 0
+        self.position = 0  # every event up to this notification id is on the stream
+        self.stream_sequence = 0  # the stream's last sequence, as the next publish expects it
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Publish until ``stop`` is set; reconnects to PostgreSQL by itself after an outage."""
-        await ensure_event_stream(self.js, self.settings, self.service)
+        """Publish until ``stop`` is set; reconnects to PostgreSQL by itself after an outage, and waits
+        for JetStream to hold its stream (a cluster still forming refuses to place replicas)."""
         try:
             await self._run(stop)
         finally:
@@ -95,13 +111,12 @@ class OutboxRelay:
                 if await _wait(stop, 1.0):
                     return
             log.info("outbox relay %s (pid %d) is the active publisher", self.service, os.getpid())
+            await ensure_event_stream(self.js, self.settings, self.service)
             wake = asyncio.Event()
             await conn.add_listener(self.channel, lambda *_: wake.set())
             # The server going away wakes the loop at once; the next query then fails and we reconnect.
             conn.add_termination_listener(lambda *_: wake.set())
-            self.position = await conn.fetchval(
-                f'SELECT position FROM "{self.schema}".outbox_position WHERE service = $1', self.service
-            )
+            await self.resume(conn)
             while not stop.is_set():
                 wake.clear()
                 await self._drain(conn, stop, wake)
@@ -130,8 +145,7 @@ class OutboxRelay:
         acknowledged: the next pages are selected and sent while JetStream acknowledges the first, and so
         are events stored meanwhile (``wake``, the store's NOTIFY): under load an event waits for no
         earlier page's acks and position. A page's position is recorded only once all of it is acked, pages
-        in order; after a failure the pages from the recorded position are sent again and the duplicate
-        window drops the copies."""
+        in order; a failure ends the drain, and the relay resumes after its last event on the stream."""
         in_flight: list[tuple[int, asyncio.Future[None]]] = []  # (last notification id, all acked)
         after, more = self.position, True
         try:
@@ -151,32 +165,95 @@ class OutboxRelay:
                     if not acked.done():
                         continue  # new events: sent before the first page's position is recorded
                 await acked
-                await conn.execute(
-                    f'UPDATE "{self.schema}".outbox_position SET position = $2 WHERE service = $1',
-                    self.service,
-                    last,
-                    timeout=QUERY_TIMEOUT,
-                )
-                self.position = last
+                await self._record(conn, last)
                 in_flight.pop(0)
         finally:
             for _, acked in in_flight:
                 acked.cancel()  # failed: nothing waits for these acks any more
 
-    async def next_page(self, conn: asyncpg.Connection, after: int) -> list[asyncpg.Record]:
-        """The page after notification ``after``: notification id, originator id, originator version,
-        topic, state."""
+    async def resume(self, conn: asyncpg.Connection) -> None:
+        """Take up the chain where the stream ends: the next publish expects the stream's last sequence.
+
+        Events this relay put on the stream after its recorded position (published, then a crash or a lost
+        ack before the position was recorded) count as published and are not sent again. One case leaves a
+        hole among them: a message someone else published (a re-send by reconciliation, a redriven dead
+        letter) lands between two of the relay's, the relay's next one is refused and the one after it fits
+        the sequence again. The events missing that way are sent now, after the later ones: out of order,
+        never lost."""
+        recorded = await conn.fetchval(
+            f'SELECT position FROM "{self.schema}".outbox_position WHERE service = $1',
+            self.service,
+            timeout=QUERY_TIMEOUT,
+        )
+        state = (await self.js.stream_info(self.stream)).state
+        self.stream_sequence = state.last_seq
+        self.position = recorded
+        on_stream, lowest = await self._published_after(recorded, state.first_seq, state.last_seq)
+        if not on_stream:
+            return
+        last = max(on_stream)
+        missing = [
+            row
+            for row in await self.next_page(conn, lowest, up_to=last)
+            if row["notification_id"] not in on_stream and row["topic"] != RECEIPT_TOPIC
+        ]
+        if missing:
+            log.warning(
+                "outbox relay %s: %d event(s) refused between others on the stream; sending them now",
+                self.service,
+                len(missing),
+            )
+            await (await self.send(missing))
+        await self._record(conn, last)
+
+    async def _published_after(self, recorded: int, first: int, last: int) -> tuple[set[int], int]:
+        """The notification ids after ``recorded`` that the stream holds, read back from its end, and the
+        id after which that is known for each event: ``recorded``, unless the scan stopped at its limit
+        (a position far behind the stream, as after an operator reset it: the rest counts as sent)."""
+        found: set[int] = set()
+        stop = max(first, 1, last - RESUME_SCAN_LIMIT + 1)
+        for sequence in range(last, stop - 1, -1):
+            try:
+                msg = await self.js.get_msg(self.stream, sequence)
+            except NotFoundError:  # deleted
+                continue
+            service, _, notification_id = (msg.headers or {}).get(MSG_ID, "").rpartition("-")
+            if service != self.service or not notification_id.isdigit():
+                continue  # someone else's message (re-sends and redriven dead letters have other ids)
+            if int(notification_id) <= recorded:
+                return found, recorded
+            found.add(int(notification_id))
+        if stop > max(first, 1) and found:
+            return found, min(found) - 1
+        return found, recorded
+
+    async def _record(self, conn: asyncpg.Connection, position: int) -> None:
+        await conn.execute(
+            f'UPDATE "{self.schema}".outbox_position SET position = $2 WHERE service = $1',
+            self.service,
+            position,
+            timeout=QUERY_TIMEOUT,
+        )
+        self.position = position
+
+    async def next_page(
+        self, conn: asyncpg.Connection, after: int, up_to: int | None = None
+    ) -> list[asyncpg.Record]:
+        """The page after notification ``after`` (or every row up to ``up_to``): notification id,
+        originator id, originator version, topic, state."""
         return await conn.fetch(
             f"SELECT notification_id, originator_id, originator_version, topic, state "
-            f'FROM "{self.schema}"."{self.table}" WHERE notification_id > $1 '
-            "ORDER BY notification_id LIMIT $2",
+            f'FROM "{self.schema}"."{self.table}" WHERE notification_id > $1 AND notification_id <= $2 '
+            "ORDER BY notification_id LIMIT $3",
             after,
-            PAGE_SIZE,
+            up_to if up_to is not None else 2**63 - 1,
+            PAGE_SIZE if up_to is None else None,
             timeout=QUERY_TIMEOUT,
         )
 
     async def send(self, rows: list[asyncpg.Record]) -> asyncio.Future[None]:
-        """Publish stored events; the future is done once JetStream acknowledged every one."""
+        """Publish stored events, each expecting its predecessor as the stream's last message; the future
+        is done once JetStream acknowledged every one."""
         # Idempotency receipts are the service's own bookkeeping, not business events.
         page = await self.acks.page(sum(1 for row in rows if row["topic"] != RECEIPT_TOPIC))
         for notification_id, originator_id, version, topic, state in rows:
@@ -187,13 +264,16 @@ class OutboxRelay:
                 event_subject(self.settings.namespace, self.service, event_type),
                 body,
                 reply=page.reply,
-                headers={"Nats-Msg-Id": f"{self.service}-{notification_id}"},
+                headers={
+                    MSG_ID: f"{self.service}-{notification_id}",
+                    EXPECTED_LAST_SEQUENCE: str(self.stream_sequence),
+                },
             )
+            self.stream_sequence += 1
         return asyncio.ensure_future(self._acknowledged(page))
 
     async def _acknowledged(self, page: Page) -> None:
-        # A failed or missing ack raises here and the page is sent again: the duplicate window drops the
-        # copies.
+        # A failed or missing ack raises here; the relay resumes after its last event on the stream.
         try:
             await asyncio.wait_for(page.done, PUBLISH_TIMEOUT * 2)
         finally:
@@ -250,7 +330,7 @@ class PageAcks:
     async def _on_ack(self, msg: Msg) -> None:
         page = self.pages.get(msg.subject.rpartition(".")[2])
         if page is None or page.done.done():
-            return  # a late ack of a page given up on (it is being sent again)
+            return  # a late ack of a page given up on
         if not msg.data or b'"error"' in msg.data:  # a status message (no responders) or a refusal
             page.done.set_exception(
                 nats.errors.Error(f"publish not acknowledged: {msg.headers or msg.data[:200]!r}")

@@ -74,7 +74,11 @@ def permissions(namespace: str, user: str) -> dict[str, Any]:
     subscribe = [f"{namespace}.{user}.cmd.>", f"{namespace}.{user}.query.>", "_INBOX.>"]
     if user in WRITERS:
         own = stream_name(namespace, user)
-        publish += [f"{namespace}.{user}.events.>", *_stream_api(own, ("INFO", "CREATE", "UPDATE"))]
+        # The relay reads the end of its stream back to resume (MSG.GET).
+        publish += [
+            f"{namespace}.{user}.events.>",
+            *_stream_api(own, ("INFO", "CREATE", "UPDATE", "MSG.GET")),
+        ]
     consumers = CONSUMERS.get(user, ())
     if consumers:
         publish += _stream_api(dead_letter_stream(namespace), ("INFO", "CREATE", "UPDATE"))

@@ -91,23 +91,52 @@ async def test_relay_publishes_events_stored_while_it_was_down_in_order_once(
     assert envelopes[0].actor == Actor(id="sp-1", role=Role.SALESPERSON)
 
 
-async def test_crash_between_publish_and_recording_position_publishes_no_duplicate(
+async def test_crash_between_publish_and_recording_position_sends_nothing_again(
     app: Any, nc: NATS, settings: Settings
 ) -> None:
+    """The relay taking over finds the events on the stream and does not send them again: no copy even
+    once JetStream's duplicate window has passed."""
     before = await stream_messages(nc, settings)
     app.register_prospect(prospect(100))
+    app.register_prospect(prospect(101))
     relay = OutboxRelay(app, settings, nc)
-    relay_position = await _recorded_position(settings)
-    # Publish the page as a crashed relay would have done, without recording the position.
-    rows_published = await _publish_without_recording(relay, relay_position)
-    assert rows_published == 1
+    # Publish as a crashed relay would have done, without recording the position.
+    assert await _publish_without_recording(relay) == 2
+    assert await _recorded_position(settings) < app.recorder.max_notification_id()
+    assert await _sent_by_a_relay_taking_over(app, nc, settings) == []
+    assert await stream_messages(nc, settings) == before + 2
+    assert await _recorded_position(settings) == app.recorder.max_notification_id()
+
+
+async def test_a_position_far_behind_the_stream_counts_what_lies_beyond_the_scan_as_sent(
+    app: Any, nc: NATS, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More of the relay's events follow its recorded position than ``resume`` reads back (as after an
+    operator set the position back): it reads the last ones, finds no hole among them, and sends nothing."""
+    monkeypatch.setattr("shared.outbox.RESUME_SCAN_LIMIT", 3)
+    before = await stream_messages(nc, settings)
+    for n in range(150, 156):
+        app.register_prospect(prospect(n))
+    assert await _publish_without_recording(OutboxRelay(app, settings, nc)) == 6
+    assert await _sent_by_a_relay_taking_over(app, nc, settings) == []
+    assert await stream_messages(nc, settings) == before + 6
+
+
+async def _sent_by_a_relay_taking_over(app: Any, nc: NATS, settings: Settings) -> list[str]:
+    """Run a new relay until it has caught up; the ``Nats-Msg-Id`` of each message it published."""
+    sent: list[str] = []
+
+    async def counted(subject: str, payload: bytes, **options: Any) -> None:
+        sent.append(options["headers"]["Nats-Msg-Id"])
+        await nc.publish(subject, payload, **options)
+
+    taking_over = OutboxRelay(app, settings, cast(Any, PublishThrough(nc, counted)))
 
     async def caught_up() -> bool:
-        return relay.position >= (app.recorder.max_notification_id() or 0)
+        return taking_over.position >= (app.recorder.max_notification_id() or 0)
 
-    await run_relay(relay, caught_up)
-    assert await stream_messages(nc, settings) == before + 1  # the re-sent copy was dropped by JetStream
-    assert relay.position == app.recorder.max_notification_id()
+    await run_relay(taking_over, caught_up)
+    return sent
 
 
 async def _recorded_position(settings: Settings) -> int:
@@ -120,29 +149,39 @@ async def _recorded_position(settings: Settings) -> int:
         await conn.close()
 
 
-async def _publish_without_recording(relay: OutboxRelay, position: int) -> int:
+async def _publish_without_recording(relay: OutboxRelay) -> int:
+    await ensure_event_stream(relay.js, relay.settings, "customers")
     conn = await asyncpg.connect(relay.settings.postgres_dsn)
     try:
-        rows = await relay.next_page(conn, position)
+        await relay.resume(conn)
+        rows = await relay.next_page(conn, relay.position)
     finally:
         await conn.close()
     await (await relay.send(rows))
     return relay.published
 
 
-async def test_pages_sent_ahead_a_lost_ack_resends_from_the_recorded_position_exactly_once(
+async def stream_envelopes(nc: NATS, settings: Settings) -> list[Envelope]:
+    """The customers stream in stream order."""
+    count = await stream_messages(nc, settings)
+    sub = await nc.jetstream().subscribe(f"{settings.namespace}.customers.events.>", ordered_consumer=True)
+    try:
+        return [Envelope.model_validate_json((await sub.next_msg(timeout=5)).data) for _ in range(count)]
+    finally:
+        await sub.unsubscribe()
+
+
+async def test_a_message_lost_on_the_way_is_sent_again_and_the_stream_keeps_store_order(
     app: Any, nc: NATS, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Several pages in flight at once: one message of the second page is lost unacknowledged, so the relay
-    fails and starts again from the position recorded after the first page; every event ends on the
-    stream once (the re-sent copies are dropped by ``Nats-Msg-Id``) and the position reaches the end."""
+    """Several pages in flight at once, and one message of the second page never reaches JetStream: the
+    stream refuses the later ones rather than store them ahead of it, the relay takes up after the last
+    one stored, and every event ends on the stream once, in store order."""
     monkeypatch.setattr("shared.outbox.PAGE_SIZE", 7)
-    before = await stream_messages(nc, settings)
     start = app.recorder.max_notification_id() or 0
     for n in range(200, 230):
         app.register_prospect(prospect(n))
     monkeypatch.setattr("shared.outbox.PUBLISH_TIMEOUT", 0.5)  # how long a page waits for its acks (x2)
-    relay = OutboxRelay(app, settings, nc)
     calls = 0
 
     async def lost_once(subject: str, payload: bytes, **options: Any) -> None:
@@ -152,22 +191,46 @@ async def test_pages_sent_ahead_a_lost_ack_resends_from_the_recorded_position_ex
             return
         await nc.publish(subject, payload, **options)
 
-    relay.nc = cast(Any, PublishThrough(nc, lost_once))
+    relay = OutboxRelay(app, settings, cast(Any, PublishThrough(nc, lost_once)))
 
     async def caught_up() -> bool:
         return relay.position >= (app.recorder.max_notification_id() or 0)
 
     await run_relay(relay, caught_up)
-    assert calls > 30  # the failed page and those after it were sent again
-    assert await stream_messages(nc, settings) == before + 30
+    assert calls > 30  # the lost message and those refused after it were sent again
+    positions = [e.position for e in await stream_envelopes(nc, settings) if e.position > start]
+    assert len(positions) == 30 and positions == sorted(set(positions))
+    assert relay.position == app.recorder.max_notification_id()
+
+
+async def test_a_message_others_put_between_the_relays_loses_no_event_and_repeats_none(
+    app: Any, nc: NATS, settings: Settings
+) -> None:
+    """A re-send by reconciliation (or a redriven dead letter) lands right after the relay's 4th event: the
+    stream refuses the 5th, whose expected sequence the stranger took, and the 6th fits again. The relay
+    finds the hole when it resumes and sends the 5th then, after the others: each event once, none lost."""
+    start = app.recorder.max_notification_id() or 0
+    for n in range(400, 410):
+        app.register_prospect(prospect(n))
     js = nc.jetstream()
-    sub = await js.subscribe(f"{settings.namespace}.customers.events.>", ordered_consumer=True)
-    envelopes = [
-        Envelope.model_validate_json((await sub.next_msg(timeout=5)).data) for _ in range(before + 30)
-    ]
-    await sub.unsubscribe()
-    positions = [e.position for e in envelopes if e.position > start]
-    assert sorted(positions) == sorted(set(positions)) and len(positions) == 30
+    calls = 0
+
+    async def stranger_after_the_fourth(subject: str, payload: bytes, **options: Any) -> None:
+        nonlocal calls
+        calls += 1
+        await nc.publish(subject, payload, **options)
+        if calls == 4:
+            await js.publish(subject, payload, headers={"Nats-Msg-Id": "customers-resent-by-hand"})
+
+    relay = OutboxRelay(app, settings, cast(Any, PublishThrough(nc, stranger_after_the_fourth)))
+
+    async def caught_up() -> bool:
+        return relay.position >= (app.recorder.max_notification_id() or 0)
+
+    await run_relay(relay, caught_up)
+    positions = [e.position for e in await stream_envelopes(nc, settings) if e.position > start]
+    ids = list(range(start + 1, start + 11))
+    assert positions == [*ids[:4], ids[3], *ids[5:], ids[4]]  # the stranger's copy of the 4th, the 5th last
     assert relay.position == app.recorder.max_notification_id()
 
 
