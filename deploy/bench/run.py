@@ -863,7 +863,7 @@ ANALYSIS = """
 ## What limits the figures, and what would lift them (from py-spy / pyinstrument profiles)
 
 Baselines move a lot between runs on this shared 2-core machine (the direct command baseline measured
-120–465/s, the raw read+decode 124,000–308,000 events/s, the raw publish 17,600–38,300/s across runs of
+120–605/s, the raw read+decode 124,000–308,000 events/s, the raw publish 17,600–38,300/s across runs of
 the same code): read the ratios. A target above its own raw baseline (relay ≥ 20,000/s when raw publishing
 reaches 17,600/s; rebuild ≥ 150,000/s when reading and decoding alone reach 150,000/s) cannot be met
 on such a run by any relay or rebuild.
@@ -906,7 +906,10 @@ on such a run by any relay or rebuild.
   in the saturated orders process: the wait between decision and commit in the group-commit queue (the
   event's time is taken when decided) and the relay waiting for the CPU. Measured and dropped: the relay on
   an event loop of its own in its own thread, a 1 ms GIL switch interval, fewer worker threads (6: p99 at
-  saturation ~46 ms, but a third fewer commands/s).
+  saturation ~46 ms, but a third fewer commands/s). Measured and not adopted: the relay in a child process
+  of its own (interleaved quick runs: ~5–15 % more commands/s and a propagation p50 at saturation ~5 ms
+  lower, both within what this machine's noise moves; it would give every write service a second process
+  to supervise).
 - **Rebuild (3).** Done: handlers chosen per event type from a table, each event's month from a small
   cache of month bounds, one upsert statement per table, the cyclic garbage collector paused while
   pages are read and applied (the baseline pauses it too), a child process that imports only the
@@ -924,6 +927,9 @@ on such a run by any relay or rebuild.
   pages in flight; each page's position recorded only after all its acks, in order), and the acks are
   counted per page on one reply subscription instead of a nats-py future per message (quick run: 0.59× →
   0.84× of the raw `publish_async` baseline). The rest is the envelope (~half) and nats-py's publishing.
+  Each publish also carries `Nats-Expected-Last-Sequence`, so that a message lost with a node (a page in
+  flight) makes the stream refuse the later ones instead of storing them ahead of it; no cost shows in
+  the figure (quick runs before and after: 1.14–1.22× and 1.19×).
 - **Reports (5)** meet the target cached; uncached, the largest replies (500-row monthly reports, the
   annual statistics) are bounded by the JSON encoding of the reply and the SQL on the projections.
 """
