@@ -319,7 +319,8 @@ def postgres_reachable(dsn: str) -> Check:
 
 
 def outbox_backlog_probe(dsn: str, schema: str, table: str, service: str) -> Probe:
-    """Stored events beyond the relay's recorded position (read from the store, whoever relays)."""
+    """Stored events beyond the relay's recorded position (read from the store, whoever relays; the relay
+    records it once a second under load)."""
     import asyncpg
 
     async def outbox_backlog(metrics: ServiceMetrics) -> None:

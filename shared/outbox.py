@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,9 @@ PAGE_SIZE = 1000
 PAGES_IN_FLIGHT = 4
 PUBLISH_TIMEOUT = 5.0
 IDLE_POLL_SECONDS = 5.0  # a safety net only: NOTIFY wakes the relay
+# The position is recorded at most this often, or when this many events are unrecorded (``_advance``).
+RECORD_INTERVAL = 1.0
+RECORD_LAG = 5_000
 QUERY_TIMEOUT = 15.0  # a query on a connection that died unnoticed must not hang the relay forever
 RECEIPT_TOPIC = CommandReceipt.Recorded.TOPIC  # type: ignore[attr-defined]
 MSG_ID = "Nats-Msg-Id"
@@ -74,6 +78,8 @@ class OutboxRelay:
         self.acks = PageAcks(nc)
         self.published = 0
         self.position = 0  # every event up to this notification id is on the stream
+        self.recorded = 0  # the position as recorded in the store (``_advance``)
+        self.recorded_at = 0.0
         self.stream_sequence = 0  # the stream's last sequence, as the next publish expects it
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -120,7 +126,10 @@ class OutboxRelay:
             while not stop.is_set():
                 wake.clear()
                 await self._drain(conn, stop, wake)
-                await _first_of(stop, wake, timeout=IDLE_POLL_SECONDS)
+                unrecorded = self.position > self.recorded
+                await _first_of(stop, wake, timeout=RECORD_INTERVAL if unrecorded else IDLE_POLL_SECONDS)
+                if unrecorded and not wake.is_set():  # quiet now: the position is recorded as it stands
+                    await self._record(conn, self.position)
         finally:
             try:
                 await conn.close(timeout=2)
@@ -145,7 +154,8 @@ class OutboxRelay:
         acknowledged: the next pages are selected and sent while JetStream acknowledges the first, and so
         are events stored meanwhile (``wake``, the store's NOTIFY): under load an event waits for no
         earlier page's acks and position. A page's position is recorded only once all of it is acked, pages
-        in order; a failure ends the drain, and the relay resumes after its last event on the stream."""
+        in order (``_advance``); a failure ends the drain, and the relay resumes after its last event on the
+        stream."""
         in_flight: list[tuple[int, asyncio.Future[None]]] = []  # (last notification id, all acked)
         after, more = self.position, True
         try:
@@ -165,7 +175,7 @@ class OutboxRelay:
                     if not acked.done():
                         continue  # new events: sent before the first page's position is recorded
                 await acked
-                await self._record(conn, last)
+                await self._advance(conn, last)
                 in_flight.pop(0)
         finally:
             for _, acked in in_flight:
@@ -187,7 +197,8 @@ class OutboxRelay:
         )
         state = (await self.js.stream_info(self.stream)).state
         self.stream_sequence = state.last_seq
-        self.position = recorded
+        self.position = self.recorded = recorded
+        self.recorded_at = time.monotonic()
         on_stream, lowest = await self._published_after(recorded, state.first_seq, state.last_seq)
         if not on_stream:
             return
@@ -227,6 +238,15 @@ class OutboxRelay:
             return found, min(found) - 1
         return found, recorded
 
+    async def _advance(self, conn: asyncpg.Connection, position: int) -> None:
+        """Every event up to ``position`` is on the stream. It is recorded once ``RECORD_INTERVAL`` has passed
+        or ``RECORD_LAG`` events are unrecorded (and when the relay goes quiet): at a low rate a page holds
+        an event or two, and a transaction for each was most of the PostgreSQL work the relay caused.
+        Nothing depends on the record being recent: ``resume`` finds on the stream what came after it."""
+        self.position = position
+        if position - self.recorded >= RECORD_LAG or time.monotonic() - self.recorded_at >= RECORD_INTERVAL:
+            await self._record(conn, position)
+
     async def _record(self, conn: asyncpg.Connection, position: int) -> None:
         await conn.execute(
             f'UPDATE "{self.schema}".outbox_position SET position = $2 WHERE service = $1',
@@ -234,7 +254,8 @@ class OutboxRelay:
             position,
             timeout=QUERY_TIMEOUT,
         )
-        self.position = position
+        self.position = self.recorded = position
+        self.recorded_at = time.monotonic()
 
     async def next_page(
         self, conn: asyncpg.Connection, after: int, up_to: int | None = None

@@ -108,6 +108,36 @@ async def test_crash_between_publish_and_recording_position_sends_nothing_again(
     assert await _recorded_position(settings) == app.recorder.max_notification_id()
 
 
+async def test_at_a_low_rate_the_position_is_recorded_once_an_interval_and_when_the_relay_goes_quiet(
+    app: Any, nc: NATS, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An event published right after the relay recorded its position is not recorded at once (one
+    transaction per page was most of the relay's PostgreSQL work at a low rate); it is once the relay has
+    been quiet for ``RECORD_INTERVAL``."""
+    monkeypatch.setattr("shared.outbox.RECORD_INTERVAL", 2.0)
+    app.register_prospect(prospect(159))
+    relay = OutboxRelay(app, settings, nc)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+
+        async def published() -> bool:
+            return relay.position == (app.recorder.max_notification_id() or 0)
+
+        async def recorded_at_the_end() -> bool:
+            return await _recorded_position(settings) == (app.recorder.max_notification_id() or 0)
+
+        await wait_for(published)  # what was stored before is out
+        await wait_for(recorded_at_the_end)  # and recorded (when the relay went quiet)
+        app.register_prospect(prospect(160))
+        await wait_for(published)
+        assert await _recorded_position(settings) < relay.position
+        await wait_for(recorded_at_the_end)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
 async def test_a_position_far_behind_the_stream_counts_what_lies_beyond_the_scan_as_sent(
     app: Any, nc: NATS, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
