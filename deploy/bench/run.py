@@ -894,10 +894,15 @@ on such a run by any relay or rebuild.
   service's cores, a write path that builds its SQL once (eventsourcing composes and converts each statement
   per save), and fewer events per command (the account bookkeeping event is stored, relayed and consumed
   with every order). 1,500/s means ~0.6 ms of CPU per command for bus, decision, save and relay in one
-  Python process: beyond this design on this machine. The 200/s p99 is tail latency at ~40 % of capacity:
-  garbage-collector pauses (full passes took ~50 ms before the write services froze their startup objects,
-  ~15 ms after), the group commit (a command that arrives during a save waits for it) and the relay and
-  reporting taking the CPU in bursts.
+  Python process: beyond this design on this machine. The 200/s p99: at that rate the whole system spends
+  ~7 ms of CPU per command (sampled from /proc during a steady run: orders ~2.6 ms, as each command is a
+  transaction of its own and each relay page an event or two; PostgreSQL ~1.5; reporting ~1.4; NATS ~0.7;
+  the client ~0.3), i.e. ~1.4 of the 2 cores. At that load requests wait behind each other's CPU bursts: a
+  timeline of one run shows the slow ones in ~100 ms bursts every second or two. The garbage collector
+  is not it (over a whole quick run: 3 full passes of 4–12 ms, gen-1 passes of ~1.7 ms). Done: the relay
+  records its position once a second (or every 5,000 events) and when it goes quiet, instead of a
+  transaction after every page (one sampled run each: orders 3.2 → 2.6 ms, PostgreSQL 1.7 → 1.5 ms per
+  command); the record need not be recent, since a relay resuming reads the stream's end.
 - **Propagation (2)** at 200/s is within its target on a quiet machine. Done: the relay sends events stored
   while a page awaits its acks at once (woken by NOTIFY), instead of after that page's acks and position
   update (quick runs, interleaved A/B: p99 at saturation 69–82 → 60–64 ms), with up to four pages in flight
