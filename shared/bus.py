@@ -32,6 +32,7 @@ from shared.errors import DomainError, Unavailable
 from shared.observability import correlated
 from shared.settings import Settings
 from shared.subjects import command_subject, query_subject
+from shared.waiting import first_of, pause
 
 log = logging.getLogger(__name__)
 
@@ -114,14 +115,6 @@ class ServiceBus:
         self._answering: set[asyncio.Task[None]] = set()
         self.query("health", Query, self._health)
 
-    @property
-    def commands(self) -> dict[str, tuple[type[BaseModel], type[BaseModel] | None]]:
-        return {r.name: (r.model, r.result) for r in self.routes.values() if r.kind == "cmd"}
-
-    @property
-    def queries(self) -> dict[str, tuple[type[BaseModel], type[BaseModel] | None]]:
-        return {r.name: (r.model, r.result) for r in self.routes.values() if r.kind == "query"}
-
     async def _health(self, _: Query) -> dict[str, Any]:
         """Readiness: answered once the service's routes are subscribed."""
         return {"service": self.service, "status": "up"}
@@ -130,18 +123,26 @@ class ServiceBus:
         self, name: str, model: type[BaseModel], handler: Handler, result: type[BaseModel] | None = None
     ) -> None:
         subject = command_subject(self.settings.namespace, self.service, name)
-        self._add(Route("cmd", name, subject, f"{self.service}-{name}", model, result, self._gated(handler)))
+        self._add("cmd", name, subject, model, result, self._gated(handler))
 
     def query(
         self, name: str, model: type[BaseModel], handler: Handler, result: type[BaseModel] | None = None
     ) -> None:
         subject = query_subject(self.settings.namespace, self.service, name)
-        self._add(Route("query", name, subject, f"{self.service}-{name}", model, result, handler))
+        self._add("query", name, subject, model, result, handler)
 
-    def _add(self, route: Route) -> None:
-        if route.subject in self.routes:
-            raise ValueError(f"{route.subject} is routed twice")
-        self.routes[route.subject] = route
+    def _add(
+        self,
+        kind: str,
+        name: str,
+        subject: str,
+        model: type[BaseModel],
+        result: type[BaseModel] | None,
+        handler: Handler,
+    ) -> None:
+        if subject in self.routes:
+            raise ValueError(f"{subject} is routed twice")
+        self.routes[subject] = Route(kind, name, subject, f"{self.service}-{name}", model, result, handler)
 
     def _gated(self, handler: Handler) -> Handler:
         async def gated(body: Any) -> dict[str, Any]:
@@ -262,18 +263,14 @@ class StoreGate:
                 conn = await asyncpg.connect(self.dsn, timeout=2)
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 self._down()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.RECONNECT_SECONDS)
+                await pause(stop, self.RECONNECT_SECONDS)
                 continue
             listener = self._on_lost(lost)
             conn.add_termination_listener(listener)
             if not self.available:
                 log.warning("store reachable again: accepting commands")
             self.available = True
-            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(lost.wait())]
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waiters:
-                waiter.cancel()
+            await first_of(stop, lost)
             if not lost.is_set():
                 conn.remove_termination_listener(listener)  # closing it ourselves is no outage
                 with contextlib.suppress(Exception):

@@ -15,7 +15,6 @@ lists, shows and re-drives what was parked.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -32,6 +31,7 @@ from shared.contracts import Envelope
 from shared.settings import Settings
 from shared.streams import ensure_dead_letter_stream, ensure_event_stream
 from shared.subjects import dead_letter_subject, events_wildcard, stream_name
+from shared.waiting import pause
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +110,7 @@ class DurableConsumer:
                 )
             except (nats.errors.Error, TimeoutError) as error:
                 log.warning("consumer %s: cannot subscribe yet (%s); retrying", self.durable, error)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 1.0)
+                await pause(stop, 1.0)
         return None
 
     async def _process(self, messages: list[Msg]) -> None:
@@ -148,8 +147,7 @@ class DurableConsumer:
                 log.warning("consumer %s: database unavailable (%r); retrying", self.durable, error)
             # Push the ack deadline back so JetStream does not redeliver what is still being worked on.
             await asyncio.gather(*(msg.in_progress() for msg in messages), return_exceptions=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), OUTAGE_RETRY_SECONDS)
+            await pause(self._stop, OUTAGE_RETRY_SECONDS)
 
     async def _process_one(self, msg: Msg, envelope: Envelope) -> None:
         try:

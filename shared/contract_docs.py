@@ -46,18 +46,15 @@ def asyncapi_document(bus: ServiceBus, version: str = "1.0.0") -> dict[str, Any]
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     messages = document["components"].setdefault("messages", {})
     schemas["ErrorBody"] = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
-    routes = {**bus.commands, **bus.queries}
     for operation in document.get("operations", {}).values():
         if operation.get("action") != "receive":
             continue
         channel_ref = operation["channel"]["$ref"]
-        address = document["channels"][channel_ref.split("/")[-1]]["address"]
-        name = address.rsplit(".", 1)[-1]
-        if name not in routes:
+        route = bus.routes.get(document["channels"][channel_ref.split("/")[-1]]["address"])
+        if route is None:
             continue
-        _, result = routes[name]
-        reply_name = f"{name}Reply"
-        schemas[reply_name] = _reply_schema(result, schemas)
+        reply_name = f"{route.name}Reply"
+        schemas[reply_name] = _reply_schema(route.result, schemas)
         messages[reply_name] = {
             "title": reply_name,
             "payload": {"$ref": f"#/components/schemas/{reply_name}"},

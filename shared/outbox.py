@@ -41,6 +41,7 @@ from shared.settings import Settings
 from shared.store import CommandReceipt, ServiceApplication
 from shared.streams import ensure_event_stream
 from shared.subjects import event_subject, stream_name
+from shared.waiting import first_of, pause
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ class OutboxRelay:
                 nats.errors.Error,
             ) as error:
                 log.warning("outbox relay %s: %r; retrying", self.service, error)
-                await _wait(stop, 1.0)
+                await pause(stop, 1.0)
 
     async def _run_connected(self, stop: asyncio.Event) -> None:
         # The name shows in pg_stat_activity which process holds the lock (operators, the fault tests).
@@ -114,7 +115,7 @@ class OutboxRelay:
         try:
             await self._ensure_position_table(conn)
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
-                if await _wait(stop, 1.0):
+                if await pause(stop, 1.0):
                     return
             log.info("outbox relay %s (pid %d) is the active publisher", self.service, os.getpid())
             await ensure_event_stream(self.js, self.settings, self.service)
@@ -127,7 +128,7 @@ class OutboxRelay:
                 wake.clear()
                 await self._drain(conn, stop, wake)
                 unrecorded = self.position > self.recorded
-                await _first_of(stop, wake, timeout=RECORD_INTERVAL if unrecorded else IDLE_POLL_SECONDS)
+                await first_of(stop, wake, timeout=RECORD_INTERVAL if unrecorded else IDLE_POLL_SECONDS)
                 if unrecorded and not wake.is_set():  # quiet now: the position is recorded as it stands
                     await self._record(conn, self.position)
         finally:
@@ -171,7 +172,7 @@ class OutboxRelay:
                     return
                 last, acked = in_flight[0]
                 if len(in_flight) < PAGES_IN_FLIGHT and not stop.is_set():
-                    await _first_of(acked, wake)
+                    await first_of(acked, wake)
                     if not acked.done():
                         continue  # new events: sent before the first page's position is recorded
                 await acked
@@ -360,23 +361,3 @@ class PageAcks:
         page.acked += 1
         if page.acked == page.expected:
             page.done.set_result(None)
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> bool:
-    """Sleep up to ``seconds``; True when stopped."""
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        return False
-    return True
-
-
-async def _first_of(*awaited: asyncio.Future[Any] | asyncio.Event, timeout: float | None = None) -> None:
-    """Until one of them is done (a future, whose result is not awaited here) or set, or ``timeout``."""
-    waiters = [a if isinstance(a, asyncio.Future) else asyncio.ensure_future(a.wait()) for a in awaited]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter, given in zip(waiters, awaited, strict=True):
-            if waiter is not given:  # only the waits made here
-                waiter.cancel()

@@ -7,9 +7,10 @@ application to act, and the aggregate refuses to act twice (an expired hold cann
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+
+from shared.waiting import pause
 
 log = logging.getLogger(__name__)
 
@@ -21,5 +22,4 @@ async def every(seconds: float, job: Callable[[], Awaitable[object]], stop: asyn
             await job()
         except Exception:
             log.exception("scheduled job %s failed; will run again", getattr(job, "__name__", job))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), seconds)
+        await pause(stop, seconds)

@@ -45,7 +45,8 @@ def registry() -> list[tuple[str, str, type[BaseModel]]]:
         docs = Settings(persistence_module="eventsourcing.popo")
         bus = ServiceBus(docs, service)
         register(bus, make_app(docs))
-        routes += [(service, name, model) for name, (model, _) in sorted(bus.commands.items())]
+        commands = sorted((r.name, r.model) for r in bus.routes.values() if r.kind == "cmd")
+        routes += [(service, name, model) for name, model in commands]
     return routes
 
 
