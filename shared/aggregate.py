@@ -6,9 +6,12 @@ envelope's actor / correlation / causation, and its ``at`` is the event's timest
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
 from typing import Any, ClassVar, Self
 from uuid import UUID, uuid4
 
@@ -87,10 +90,44 @@ class SalesAggregate(BaseAggregate[UUID]):
         _stamp(kwargs)
         return super()._create(event_class, id=id, **kwargs)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        # The repository hands every command a deep copy of the cached aggregate: a generic deepcopy of
+        # an account with its orders was a fifth of a command's CPU. The state is plain data.
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        clone.__dict__.update(plain_copy(self.__dict__, memo))
+        return clone
+
 
 # The library copies a base class's event classes onto every subclass, where a pinned topic is then
 # required of them too; the base "created" class stays known to the library as the one to derive from.
 del SalesAggregate.Created
+
+
+_IMMUTABLE: set[type] = {str, int, bool, float, type(None), Decimal, date, datetime, UUID, bytes}
+
+
+def plain_copy(value: Any, memo: dict[int, Any]) -> Any:
+    """``copy.deepcopy`` for plain data: dicts and lists are rebuilt (shared ones stay shared), immutable
+    values are kept, anything else goes to ``copy.deepcopy``."""
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return value
+    if kind is dict or kind is list:
+        found = memo.get(id(value))
+        if found is None:
+            if kind is dict:
+                found = memo[id(value)] = {}
+                for key, item in value.items():
+                    found[key] = plain_copy(item, memo)
+            else:
+                found = memo[id(value)] = []
+                found.extend(plain_copy(item, memo) for item in value)
+        return found
+    if issubclass(kind, Enum):
+        _IMMUTABLE.add(kind)
+        return value
+    return copy.deepcopy(value, memo)
 
 
 def _stamp(kwargs: dict[str, Any]) -> None:

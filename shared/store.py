@@ -7,6 +7,8 @@ idempotency keys (a ``CommandReceipt`` saved atomically with the command's own e
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -15,7 +17,13 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    Repository,
+    project_aggregate,
+)
 from eventsourcing.domain import BaseAggregate, event
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoder
 from psycopg import sql
@@ -33,6 +41,7 @@ MAX_ATTEMPTS = 5
 def persistence_env(settings: Settings, schema: str) -> dict[str, str]:
     return {
         "PERSISTENCE_MODULE": settings.persistence_module,
+        "APPLICATION_RECORDER_TOPIC": "shared.recorder:SalesRecorder",  # read by the PostgreSQL factory only
         "POSTGRES_DBNAME": settings.postgres_db,
         "POSTGRES_HOST": settings.postgres_host,
         "POSTGRES_PORT": str(settings.postgres_port),
@@ -45,10 +54,8 @@ def persistence_env(settings: Settings, schema: str) -> dict[str, str]:
         # Two connections kept open, more under load; a command holds one only while it reads or saves.
         "POSTGRES_POOL_SIZE": "2",
         "POSTGRES_MAX_OVERFLOW": str(max(settings.store_connections - 2, 0)),
-        # Cached aggregates are fast-forwarded (one select of newer events) on every read, so another
-        # instance's writes are seen; a command on a long-lived aggregate no longer replays its history.
+        # Aggregates are cached and brought up to date on every read (see SharedCacheRepository).
         "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size),
-        "AGGREGATE_CACHE_FASTFORWARD": "y",
         "CREATE_TABLE": "y",
     }
 
@@ -118,7 +125,13 @@ class ServiceApplication(Application[UUID]):
         self.settings = settings
         self.clock = clock
         super().__init__({**persistence_env(settings, self.service), **(env or {})})
-        self._group = GroupCommit(self.save)
+        self._group = GroupCommit(self.record)
+
+    def construct_repository(self) -> Repository[UUID]:
+        size = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
+        return SharedCacheRepository(
+            event_store=self.events, snapshot_store=self.snapshots, cache_maxsize=int(size) if size else None
+        )
 
     def construct_transcoder(self) -> Transcoder:
         transcoder = super().construct_transcoder()
@@ -157,9 +170,11 @@ class ServiceApplication(Application[UUID]):
             aggregates: list[BaseAggregate[UUID]] = list(outcome.aggregates)
             if receipt_key:
                 aggregates.append(CommandReceipt(key=receipt_key, reply=outcome.result, meta=meta))
+            if not aggregates:
+                return outcome.result
             try:
-                if alone or not self.group_commit or not aggregates:
-                    self.save(*aggregates)
+                if alone or not self.group_commit:
+                    self.record(_collect(aggregates), aggregates)
                 else:
                     self._group.save(aggregates)
             except IntegrityError:
@@ -170,6 +185,20 @@ class ServiceApplication(Application[UUID]):
             return outcome.result
         raise Conflict("the command kept colliding with concurrent writers; nothing was stored")
 
+    def record(self, events: Sequence[Any], aggregates: Sequence[BaseAggregate[UUID]]) -> None:
+        """``Application.save`` of events already collected from these aggregates, minus its protocol
+        checks on every object (a tenth of a command's CPU). The saved aggregates become the cached copies,
+        so the next read finds no newer events of this process's own to load."""
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        processing.events.extend(events)
+        processing.aggregates.update((aggregate.id, aggregate) for aggregate in aggregates)
+        recordings = self._record(processing)
+        assert isinstance(self.repository, SharedCacheRepository)
+        for aggregate in aggregates:
+            self.repository.saved(aggregate)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+
     def _receipt(self, key: str) -> dict[str, Any] | None:
         try:
             receipt: CommandReceipt = self.repository.get(CommandReceipt.create_id(key))
@@ -178,29 +207,83 @@ class ServiceApplication(Application[UUID]):
         return receipt.reply
 
 
+class SharedCacheRepository(Repository[UUID]):
+    """The library's cached repository, minus its per-aggregate lock: a cached aggregate is brought up to
+    date by one select of its newer events on every read (so another instance's writes are seen), but
+    the copy in the cache is never changed in place. Each read selects on its own and, when there are
+    newer events, caches a new copy; the library instead fast-forwards the cached object itself under a
+    lock, so every command reading a popular product waited in line for the others' selects (and a copy
+    handed out could be taken while another thread was changing it).
+    """
+
+    def get(
+        self,
+        aggregate_id: UUID,
+        *,
+        version: int | None = None,
+        projector_func: Any = project_aggregate,
+        fastforward_skipping: bool = False,
+        deepcopy_from_cache: bool = True,
+    ) -> Any:
+        if self.cache is None or version is not None:
+            return super().get(aggregate_id, version=version, projector_func=projector_func)
+        cached = None
+        try:
+            cached = self.cache.get(aggregate_id)
+        except KeyError:
+            aggregate = self._reconstruct_aggregate(aggregate_id, None, projector_func)
+        else:
+            newer = list(self.event_store.get(originator_id=aggregate_id, gt=cached.version))
+            aggregate = projector_func(copy.deepcopy(cached), newer) if newer else cached
+            if aggregate is None:
+                raise AggregateNotFoundError(aggregate_id)
+        if aggregate is not cached:
+            self.saved(aggregate)
+        return copy.deepcopy(aggregate) if deepcopy_from_cache else aggregate
+
+    def saved(self, aggregate: Any) -> None:
+        """Cache this state of the aggregate unless a newer one is cached; it must not change afterwards."""
+        if self.cache is None:
+            return
+        with contextlib.suppress(KeyError):
+            if self.cache.get(aggregate.id).version >= aggregate.version:
+                return
+        self.cache.put(aggregate.id, aggregate)
+
+
 class GroupCommit:
-    """Saves the aggregates of commands decided at the same time with ONE ``app.save`` (one transaction,
+    """Saves the aggregates of commands decided at the same time with ONE ``record`` (one transaction,
     one WAL flush, one table lock) instead of one each: the service's throughput limit was the commits.
 
-    Leader/follower, no timer: a command arriving while no save is running saves at once (so a lone
-    command waits for nothing); commands arriving meanwhile queue, and when that save ends the first of
-    them saves the whole queue (up to ``max_batch``). Each command gets its own outcome:
+    Leader/follower, no timer: a command arriving while fewer than ``savers`` saves are running saves at
+    once (so a lone command waits for nothing); commands arriving meanwhile queue, and when a save ends
+    the first of them that is not leading yet saves the whole queue (up to ``max_batch``). Two saves run
+    at once by default: while one waits for PostgreSQL (and, back in Python, for its turn at the
+    interpreter behind the other threads), the next batch is already on its way; one at a time, the
+    service's commands waited in line behind that one save. They serialise in PostgreSQL on the table
+    lock, as independent commands do. Each command gets its own outcome:
     - saved: the batch committed (its events are stored together with the others', atomically);
-    - ``IntegrityError``: another writer changed its aggregate meanwhile (a second instance, say), or an
-      earlier command of the same batch changes it: nothing of it was stored, and ``execute`` decides it
-      again on fresh state and saves it alone, as after any concurrent write. The conflict names the
-      aggregate, so the rest of the batch is saved again without that command (one more transaction)
-      instead of being sent back too; a conflict that names none of them sends back the whole batch.
-      So a batch never refuses a command that would have succeeded on its own;
+    - ``IntegrityError``: another writer changed its aggregate meanwhile (a second instance, another
+      batch), or an earlier command of the same batch changes it: nothing of it was stored, and
+      ``execute`` decides it again on fresh state and saves it alone, as after any concurrent write. The
+      conflict names the aggregate, so the rest of the batch is saved again without that command (one
+      more transaction) instead of being sent back too; a conflict that names none of them sends back the
+      whole batch. So a batch never refuses a command that would have succeeded on its own;
     - any other error (database down): raised to every command of the batch; nothing was stored.
     """
 
-    def __init__(self, save: Callable[..., Any], max_batch: int = 100) -> None:
-        self._save = save
+    def __init__(
+        self,
+        record: Callable[[list[Any], list[BaseAggregate[UUID]]], None],
+        max_batch: int = 100,
+        savers: int = 2,
+    ) -> None:
+        self._record = record
         self.max_batch = max_batch
+        self.savers = savers
         self._lock = threading.Lock()
         self._queue: list[_Pending] = []
-        self._saving = False
+        self._saving = 0  # the leaders: saves running, or handed the lead and about to start one
 
     def save(self, aggregates: Sequence[BaseAggregate[UUID]]) -> None:
         # The events are taken off the aggregates once, here: a failed save takes them off too, so a batch
@@ -209,32 +292,42 @@ class GroupCommit:
         pending = _Pending(list(aggregates), _collect(aggregates))
         with self._lock:
             self._queue.append(pending)
-            lead, self._saving = not self._saving, True
-        if not lead:
-            pending.done.wait()
-        if not pending.finished:  # handed the lead: save the queue, this command's included
-            self._save_queue()
+            if self._saving < self.savers:
+                self._saving += 1
+                pending.leads = True
+        while pending.leads or not pending.finished:  # a lead handed over is taken up even when finished
+            if pending.leads:  # save the queue: this command too, unless another leader has taken it
+                self._save_queue(pending)
+            else:
+                pending.wake.wait()
+                pending.wake.clear()  # the flags are set before the wake: the loop sees them
         if pending.error is not None:
             raise pending.error
 
-    def _save_queue(self) -> None:
+    def _save_queue(self, leader: _Pending) -> None:
         with self._lock:
+            leader.leads = False
             batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
         try:
-            self._save_batch(batch)
+            if batch:
+                self._save_batch(batch)
         except BaseException as error:  # never report a command saved when its batch went wrong
             for pending in batch:
                 pending.error = pending.error or error
             raise
         finally:
             with self._lock:
-                following = self._queue[0] if self._queue else None
-                self._saving = following is not None
+                following = next((pending for pending in self._queue if not pending.leads), None)
+                if following is None:
+                    self._saving -= 1
+                else:
+                    following.leads = True  # it leads the next batch
+                for pending in batch:
+                    pending.finished = True
             for pending in batch:
-                pending.finished = True
-                pending.done.set()
+                pending.wake.set()
             if following is not None:
-                following.done.set()  # not finished: it leads the next batch
+                following.wake.set()
 
     def _save_batch(self, batch: list[_Pending]) -> None:
         saving: list[_Pending] = []
@@ -247,7 +340,10 @@ class GroupCommit:
                 saving.append(pending)
         while saving:
             try:
-                self._save(*(item for pending in saving for item in (*pending.events, *pending.aggregates)))
+                self._record(
+                    [event for pending in saving for event in pending.events],
+                    [aggregate for pending in saving for aggregate in pending.aggregates],
+                )
                 return
             except IntegrityError as error:  # nothing of the batch was stored
                 named = [pending for pending in saving if _names_one_of(error, pending.ids)]
@@ -282,8 +378,9 @@ def _names_one_of(error: IntegrityError, ids: set[UUID]) -> bool:
 class _Pending:
     aggregates: list[BaseAggregate[UUID]]
     events: list[Any]
-    done: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)  # finished, or handed the lead
     finished: bool = False
+    leads: bool = False
     error: BaseException | None = None
 
     @property

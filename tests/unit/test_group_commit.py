@@ -98,38 +98,66 @@ class Recorded:
         return [self.event]
 
 
-def events_of(call: list[Any]) -> list[str]:
-    return [item for item in call if isinstance(item, str)]
+def saves_while_held(savers: int, commands: int) -> list[list[Any]]:
+    """The first ``savers`` commands' saves are held; the other commands arrive meanwhile; then all go on.
+    Returns the events of each save, in the order they started."""
+    calls: list[list[Any]] = []
+    started, release = threading.Semaphore(0), threading.Event()
+
+    def record(events: list[Any], aggregates: list[Any]) -> None:
+        calls.append(events)
+        if len(calls) <= savers:
+            started.release()
+            release.wait(5)
+
+    group = GroupCommit(record, savers=savers)
+    first = [threading.Thread(target=group.save, args=([Recorded(uuid.uuid4())],)) for _ in range(savers)]
+    for thread in first:
+        thread.start()
+        assert started.acquire(timeout=5)  # each of these saves at once, alone
+    others = [threading.Thread(target=group.save, args=([Recorded(uuid.uuid4())],)) for _ in range(commands)]
+    for thread in others:
+        thread.start()
+    while len(group._queue) < commands:  # every other command queued behind the running saves
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in [*first, *others]:
+        thread.join(5)
+    assert not any(thread.is_alive() for thread in [*first, *others])
+    assert group._saving == 0
+    return calls
 
 
 def test_a_batch_waits_for_the_running_save_and_is_saved_in_one_call() -> None:
-    calls: list[list[Any]] = []
-    first_started, release = threading.Event(), threading.Event()
+    calls = saves_while_held(savers=1, commands=5)
+    assert [len(call) for call in calls] == [1, 5]
 
-    def save(*aggregates: Any) -> None:
-        calls.append(list(aggregates))
-        if len(calls) == 1:
-            first_started.set()
-            release.wait(5)
 
-    group = GroupCommit(save)
-    first = threading.Thread(target=group.save, args=([Recorded(uuid.uuid4())],))
-    first.start()
-    first_started.wait(5)
-    others = [threading.Thread(target=group.save, args=([Recorded(uuid.uuid4())],)) for _ in range(5)]
-    for thread in others:
-        thread.start()
-    while len(group._queue) < 5:  # every other command queued behind the running save
-        threading.Event().wait(0.01)
-    release.set()
-    for thread in [first, *others]:
-        thread.join(5)
-    assert [len(events_of(call)) for call in calls] == [1, 5]
+def test_two_saves_run_at_once_and_the_commands_arriving_meanwhile_share_the_next() -> None:
+    calls = saves_while_held(savers=2, commands=5)
+    assert [len(call) for call in calls] == [1, 1, 5]
+
+
+def test_many_concurrent_commands_with_two_savers_each_save_exactly_once() -> None:
+    saved: list[Any] = []
+    lock = threading.Lock()
+
+    def record(events: list[Any], aggregates: list[Any]) -> None:
+        threading.Event().wait(0.001)
+        with lock:
+            saved.extend(events)
+
+    group = GroupCommit(record, savers=2)
+    aggregates = [Recorded(uuid.uuid4()) for _ in range(400)]
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda aggregate: group.save([cast(Any, aggregate)]), aggregates))
+    assert sorted(saved) == sorted(aggregate.event for aggregate in aggregates)
+    assert group._saving == 0 and not group._queue
 
 
 def save_in_one_batch(group: GroupCommit, aggregates: list[Recorded]) -> list[str]:
-    """One command per aggregate, all queued while a save runs, then saved as one batch: each outcome."""
-    group._saving = True  # hold the queue so that the commands land in one batch
+    """One command per aggregate, all queued while saves run, then saved as one batch: each outcome."""
+    group._saving = group.savers  # hold the queue so that the commands land in one batch
     outcomes = ["not run"] * len(aggregates)
 
     def command(n: int) -> None:
@@ -144,18 +172,20 @@ def save_in_one_batch(group: GroupCommit, aggregates: list[Recorded]) -> list[st
         thread.start()
     while len(group._queue) < len(aggregates):
         threading.Event().wait(0.01)
-    group._saving = False
-    group._queue[0].done.set()  # hand the lead to the first queued command, as a finished save does
+    with group._lock:  # as a finished save does: the slot goes to the first queued command
+        group._saving = 1
+        group._queue[0].leads = True
+    group._queue[0].wake.set()
     for thread in threads:
         thread.join(5)
     return outcomes
 
 
 def test_a_batch_conflicting_as_a_whole_stores_nothing_and_tells_every_command() -> None:
-    def save(*aggregates: Any) -> None:
+    def record(events: list[Any], aggregates: list[Any]) -> None:
         raise IntegrityError("conflict")
 
-    outcomes = save_in_one_batch(GroupCommit(save), [Recorded(uuid.uuid4()) for _ in range(2)])
+    outcomes = save_in_one_batch(GroupCommit(record), [Recorded(uuid.uuid4()) for _ in range(2)])
     assert outcomes == ["decide again", "decide again"]
 
 
@@ -164,14 +194,14 @@ def test_a_conflict_naming_one_command_sends_back_only_that_command_and_saves_th
     aggregates = [Recorded(uuid.uuid4()) for _ in range(3)]
     calls: list[list[Any]] = []
 
-    def save(*items: Any) -> None:
-        calls.append(list(items))
-        if aggregates[1].event in items:
+    def record(events: list[Any], saved: list[Any]) -> None:
+        calls.append(events)
+        if aggregates[1].event in events:
             raise IntegrityError(f"Key (originator_id, originator_version)=({aggregates[1].id}, 2) exists")
 
-    outcomes = save_in_one_batch(GroupCommit(save), aggregates)
+    outcomes = save_in_one_batch(GroupCommit(record), aggregates)
     assert outcomes == ["saved", "decide again", "saved"]
-    assert [len(events_of(call)) for call in calls] == [3, 2]
+    assert [len(call) for call in calls] == [3, 2]
     assert aggregates[1].event not in calls[1] and {aggregates[0].event, aggregates[2].event} <= set(calls[1])
 
 
@@ -179,8 +209,8 @@ def test_an_unavailable_store_fails_the_command_with_its_error() -> None:
     class Down(Exception):
         pass
 
-    def save(*aggregates: Any) -> None:
+    def record(events: list[Any], aggregates: list[Any]) -> None:
         raise Down("database down")
 
     with pytest.raises(Down):
-        GroupCommit(save).save([cast(Any, Recorded(uuid.uuid4()))])
+        GroupCommit(record).save([cast(Any, Recorded(uuid.uuid4()))])
