@@ -29,28 +29,29 @@ class SalesRecorder(PostgresApplicationRecorder):
         schema = Identifier(datastore.schema)
         self.table = SQL("{}.{}").format(schema, Identifier(events_table_name))
         function = SQL("{}.{}").format(schema, Identifier(INSERT_FUNCTION_PREFIX + events_table_name))
+        # The events go as four arrays of plain types, which psycopg sends with its C dumpers; an array
+        # of the library's composite type is dumped in Python, field by field.
         self.sql_create_statements.append(
             SQL(
-                "CREATE OR REPLACE FUNCTION {function}(events {schema}.{event_type}[]) "
+                "CREATE OR REPLACE FUNCTION {function}"
+                "(ids uuid[], versions bigint[], topics text[], states bytea[]) "
                 "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
                 "BEGIN "
                 "SET LOCAL lock_timeout = '{lock_timeout}s'; "
                 "LOCK TABLE {table} IN EXCLUSIVE MODE; "
                 "NOTIFY {channel}; "
                 "RETURN QUERY INSERT INTO {table} (originator_id, originator_version, topic, state) "
-                "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
+                "SELECT * FROM unnest(ids, versions, topics, states) "
                 "RETURNING notification_id; "
                 "END; $BODY$"
             ).format(
                 function=function,
-                schema=schema,
-                event_type=Identifier(self.stored_event_type_name),
                 lock_timeout=datastore.lock_timeout,
                 table=self.table,
                 channel=Identifier(self.channel_name),
             )
         )
-        self.insert_statement = SQL("SELECT * FROM {}(%s)").format(function).as_bytes(None)
+        self.insert_statement = SQL("SELECT * FROM {}(%s, %s, %s, %s)").format(function).as_bytes(None)
         self.select_statements: dict[tuple[bool, bool, bool, bool], bytes] = {}
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
@@ -59,12 +60,14 @@ class SalesRecorder(PostgresApplicationRecorder):
             raise NotImplementedError("an application recorder records no tracking")
         if not stored_events:
             return []
-        rows = [
-            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
-            for e in stored_events
-        ]
+        columns = (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
+        )
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
-            curs.execute(self.insert_statement, (rows,), prepare=True)
+            curs.execute(self.insert_statement, columns, prepare=True)
             return [row[0] for row in curs.fetchall()]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
