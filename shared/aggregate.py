@@ -109,20 +109,22 @@ _IMMUTABLE: set[type] = {str, int, bool, float, type(None), Decimal, date, datet
 
 def plain_copy(value: Any, memo: dict[int, Any]) -> Any:
     """``copy.deepcopy`` for plain data: dicts and lists are rebuilt (shared ones stay shared), immutable
-    values are kept, anything else goes to ``copy.deepcopy``."""
+    values are kept, anything else goes to ``copy.deepcopy``. Immutable items are kept without a call:
+    they are most of an aggregate's state."""
     kind = type(value)
     if kind in _IMMUTABLE:
         return value
     if kind is dict or kind is list:
         found = memo.get(id(value))
         if found is None:
+            immutable = _IMMUTABLE
             if kind is dict:
                 found = memo[id(value)] = {}
                 for key, item in value.items():
-                    found[key] = plain_copy(item, memo)
+                    found[key] = item if type(item) in immutable else plain_copy(item, memo)
             else:
                 found = memo[id(value)] = []
-                found.extend(plain_copy(item, memo) for item in value)
+                found.extend(item if type(item) in immutable else plain_copy(item, memo) for item in value)
         return found
     if issubclass(kind, Enum):
         _IMMUTABLE.add(kind)

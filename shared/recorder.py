@@ -51,7 +51,7 @@ class SalesRecorder(PostgresApplicationRecorder):
                 channel=Identifier(self.channel_name),
             )
         )
-        self.insert_statement = SQL("SELECT * FROM {}(%s, %s, %s, %s)").format(function).as_bytes(None)
+        self.insert_statement = SQL("SELECT * FROM {}(%b, %b, %b, %b)").format(function).as_bytes(None)
         self.select_statements: dict[tuple[bool, bool, bool, bool], bytes] = {}
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
