@@ -868,53 +868,55 @@ the same code): read the ratios. A target above its own raw baseline (relay ≥ 
 reaches 17,600/s; rebuild ≥ 150,000/s when reading and decoding alone reach 150,000/s) cannot be met
 on such a run by any relay or rebuild.
 
-- **Commands (1).** Done: routes answer up to 64 requests each at a time; commands decided together are
-  saved with one `app.save` (group commit, `shared/store.py`); cached aggregates are fast-forwarded on each
-  read (one select of newer events instead of a replay); the customer snapshot is kept in memory and
-  forgotten when the view changes (this process's writer directly, other instances' through NOTIFY); no ping
-  per pool checkout; 16 worker threads sharing at most 8 connections. The command and query routes are
-  served by nats-py directly instead of FastStream's per-message machinery (measured alone: ~230 µs of CPU
-  per request through FastStream, ~21 µs through a nats-py subscription doing the same validation and
-  reply), which lifted the quick run from ~290 to ~450–500 commands/s on a quiet machine; and a conflict
-  that names one command's aggregate (two instances racing on one customer) sends back only that command,
-  the rest of its group-commit batch being saved again without it, where the whole batch used to be decided
-  again one command at a time. The orders process is **CPU-bound** (~85 % of a core, ~1.7 ms of Python per
-  command; the bench client, reporting, PostgreSQL and NATS share the other core). Of its GIL samples: the
-  command in its worker thread ~50 % (the save through eventsourcing ~20 %: psycopg query building and array
-  dumping, the table lock and NOTIFY; the fast-forward selects of the account and the product ~20 %; the
-  deepcopy of cached aggregates ~5 %), the relay ~17 %, answering (validation, reply encoding, the thread
-  hand-off) ~15 %, nats-py's reading and the event loop the rest: no single large cost is left. Measured and
-  dropped: 6, 24, 32 and 48 worker threads (fewer: smaller group commits, lower throughput; more: no gain);
-  a 1 ms GIL switch interval; reading the account, which every order saves, as this process last saved it
-  without a select (a stale copy conflicts on save and the order is decided again): +15 % with one process,
-  but with two processes in the queue group half the copies are stale, each a failed save and a second
-  decision (then also a whole batch decided again), so two processes fell from ~550 to ~200–270 commands/s.
-  What would lift it: more than one orders process (the "two orders processes" row; on 2 shared cores they
-  compete with everything else), a machine where PostgreSQL, NATS, reporting and the load do not share the
-  service's cores, a write path that builds its SQL once (eventsourcing composes and converts each statement
-  per save), and fewer events per command (the account bookkeeping event is stored, relayed and consumed
-  with every order). 1,500/s means ~0.6 ms of CPU per command for bus, decision, save and relay in one
-  Python process: beyond this design on this machine. The 200/s p99: at that rate the whole system spends
-  ~7 ms of CPU per command (sampled from /proc during a steady run: orders ~2.6 ms, as each command is a
-  transaction of its own and each relay page an event or two; PostgreSQL ~1.5; reporting ~1.4; NATS ~0.7;
-  the client ~0.3), i.e. ~1.4 of the 2 cores. At that load requests wait behind each other's CPU bursts: a
-  timeline of one run shows the slow ones in ~100 ms bursts every second or two. The garbage collector
-  is not it (over a whole quick run: 3 full passes of 4–12 ms, gen-1 passes of ~1.7 ms). Done: the relay
-  records its position once a second (or every 5,000 events) and when it goes quiet, instead of a
-  transaction after every page (one sampled run each: orders 3.2 → 2.6 ms, PostgreSQL 1.7 → 1.5 ms per
-  command); the record need not be recent, since a relay resuming reads the stream's end.
-- **Propagation (2)** at 200/s is within its target on a quiet machine. Done: the relay sends events stored
-  while a page awaits its acks at once (woken by NOTIFY), instead of after that page's acks and position
-  update (quick runs, interleaved A/B: p99 at saturation 69–82 → 60–64 ms), with up to four pages in flight
-  instead of two (→ 59–61 ms). Split at saturation by the stream's timestamps (a quick run): decision →
-  stored on the stream p50 34 / p99 57 ms, stream → reporting's transaction p50 2.4 / p99 24 ms. The time is
-  in the saturated orders process: the wait between decision and commit in the group-commit queue (the
-  event's time is taken when decided) and the relay waiting for the CPU. Measured and dropped: the relay on
-  an event loop of its own in its own thread, a 1 ms GIL switch interval, fewer worker threads (6: p99 at
-  saturation ~46 ms, but a third fewer commands/s). Measured and not adopted: the relay in a child process
-  of its own (interleaved quick runs: ~5–15 % more commands/s and a propagation p50 at saturation ~5 ms
-  lower, both within what this machine's noise moves; it would give every write service a second process
-  to supervise).
+- **Commands (1).** Done earlier: routes answer up to 64 requests each at a time, served by nats-py
+  directly instead of FastStream's per-message machinery (~230 → ~21 µs of CPU per request); commands
+  decided together are saved together (group commit, `shared/store.py`), and a conflict that names one
+  command's aggregate sends back only that command; the customer snapshot is kept in memory; no ping per
+  pool checkout; 16 worker threads sharing at most 8 connections; the relay records its position once a
+  second. Done in the last round, measured on `OrdersApplication.place_order` called directly (1,000
+  orders, CPU time): 1.85 → 0.76 ms of CPU and 3.3 → 1.2 ms of wall time per command.
+  (a) `copy.deepcopy` of the cached account and product, which every read hands out, was a fifth of it:
+  aggregates copy their plain-data state themselves (`SalesAggregate.__deepcopy__`). (b) `Application.save`
+  checks runtime protocols on every object (~a tenth): the group commit records the events it has already
+  collected. (c) eventsourcing composes each statement anew per call and saves in a pipelined transaction of
+  five statements (~a third): `shared/recorder.py` builds its statements once, and a save is one statement,
+  a PostgreSQL function that takes the same table lock, notifies and inserts (the events as four arrays in
+  binary). (d) The library fast-forwards a cached aggregate in place under a lock per aggregate, so every
+  order waited in line behind the others' select of the same product: the cached states never change now
+  (a read with newer events caches a new one), each read selects on its own, and a saved aggregate becomes
+  the cached state.
+  (e) Thread dumps at saturation showed the commands waiting for the one save in flight (~6 per batch, a
+  save ~6 ms of wall time, mostly waiting for the interpreter): two saves now run at once. Quick runs
+  before/after on this machine: ~420–505 → ~600–765 commands/s, p99 at 200/s ~23–33 → ~7–14 ms. Full runs
+  gain less (509–683/s): every customer's account keeps all its orders, and over 26,000 orders (~50 per
+  account) the direct command's CPU grows from 0.78 to 1.3 ms (copying the account, its events). What limits
+  it now is the 2 cores: at saturation the orders process uses ~90 % of one (holding the interpreter lock
+  only ~40 % of the time; its command threads wait for a save, for a select or for a pooled connection),
+  PostgreSQL ~33 %, reporting ~25 %, NATS ~12 %, the client ~10 %. 1,500/s would need ~1.3 ms of CPU per
+  command for the whole system; it spends ~2.7. The 200/s p99: at that rate each command is alone in every
+  step, and the system spends ~7.5 ms of CPU per command (orders ~2.6: its own transaction, thread
+  hand-offs, a relay page per event or two; reporting ~1.9: two pull requests and a transaction of ~8
+  statements per batch of one or two events; PostgreSQL ~1.7; NATS ~0.8; the client ~0.5), ~75 % of the two
+  cores: in a full run ~8 % of the commands take over 10 ms, spread over the whole run. Measured and dropped:
+  a 0.5 or 1 ms GIL switch interval (interleaved quick runs: fewer commands/s, p99 no better); 16 instead of
+  8 connections per process (~5 %, within the noise, and PostgreSQL's 100 connections are shared by every
+  process); 6, 24, 32 and 48 worker threads (earlier); reading the account without a select (earlier: a
+  stale copy per conflict, two processes fell to ~200–270/s). What would lift it: cores that PostgreSQL,
+  NATS, reporting and the load do not share with the orders process (the "two orders processes" row is what
+  a second process adds on these same two); an account that drops settled orders (bounded state per
+  customer); a reporting consumer that takes more events per transaction at low rates.
+- **Propagation (2)** at 200/s is within its target; at saturation it is not. Done: the relay sends events
+  stored while a page awaits its acks at once (woken by NOTIFY), instead of after that page's acks and
+  position update (quick runs, interleaved A/B: p99 at saturation 69–82 → 60–64 ms), with up to four pages
+  in flight instead of two (→ 59–61 ms). Split at saturation by the stream's timestamps (a quick run):
+  decision → stored on the stream p50 34 / p99 57 ms, stream → reporting's transaction p50 2.4 / p99 24 ms.
+  The time is in the saturated orders process: the wait between decision and commit in the group-commit
+  queue (the event's time is taken when decided) and the relay waiting for the CPU. Measured and dropped:
+  the relay on an event loop of its own in its own thread, a 1 ms GIL switch interval, fewer worker threads
+  (6: p99 at saturation ~46 ms, but a third fewer commands/s). Measured and not adopted: the relay in a
+  child process of its own (interleaved quick runs: ~5–15 % more commands/s and a propagation p50 at
+  saturation ~5 ms lower, both within what this machine's noise moves; it would give every write service a
+  second process to supervise).
 - **Rebuild (3).** Done: handlers chosen per event type from a table, each event's month from a small
   cache of month bounds, one upsert statement per table, the cyclic garbage collector paused while
   pages are read and applied (the baseline pauses it too), a child process that imports only the
