@@ -868,43 +868,45 @@ the same code): read the ratios. A target above its own raw baseline (relay ≥ 
 reaches 17,600/s; rebuild ≥ 150,000/s when reading and decoding alone reach 150,000/s) cannot be met
 on such a run by any relay or rebuild.
 
-- **Commands (1).** Done earlier: routes answer up to 64 requests each at a time, served by nats-py
-  directly instead of FastStream's per-message machinery (~230 → ~21 µs of CPU per request); commands
-  decided together are saved together (group commit, `shared/store.py`), and a conflict that names one
-  command's aggregate sends back only that command; the customer snapshot is kept in memory; no ping per
-  pool checkout; 16 worker threads sharing at most 8 connections; the relay records its position once a
-  second. Done in the last round, measured on `OrdersApplication.place_order` called directly (1,000
-  orders, CPU time): 1.85 → 0.76 ms of CPU and 3.3 → 1.2 ms of wall time per command.
-  (a) `copy.deepcopy` of the cached account and product, which every read hands out, was a fifth of it:
-  aggregates copy their plain-data state themselves (`SalesAggregate.__deepcopy__`). (b) `Application.save`
-  checks runtime protocols on every object (~a tenth): the group commit records the events it has already
-  collected. (c) eventsourcing composes each statement anew per call and saves in a pipelined transaction of
-  five statements (~a third): `shared/recorder.py` builds its statements once, and a save is one statement,
-  a PostgreSQL function that takes the same table lock, notifies and inserts (the events as four arrays in
-  binary). (d) The library fast-forwards a cached aggregate in place under a lock per aggregate, so every
-  order waited in line behind the others' select of the same product: the cached states never change now
-  (a read with newer events caches a new one), each read selects on its own, and a saved aggregate becomes
-  the cached state.
-  (e) Thread dumps at saturation showed the commands waiting for the one save in flight (~6 per batch, a
-  save ~6 ms of wall time, mostly waiting for the interpreter): two saves now run at once. Quick runs
-  before/after on this machine: ~420–505 → ~600–765 commands/s, p99 at 200/s ~23–33 → ~7–14 ms. Full runs
-  gain less (509–683/s): every customer's account keeps all its orders, and over 26,000 orders (~50 per
-  account) the direct command's CPU grows from 0.78 to 1.3 ms (copying the account, its events). What limits
-  it now is the 2 cores: at saturation the orders process uses ~90 % of one (holding the interpreter lock
-  only ~40 % of the time; its command threads wait for a save, for a select or for a pooled connection),
-  PostgreSQL ~33 %, reporting ~25 %, NATS ~12 %, the client ~10 %. 1,500/s would need ~1.3 ms of CPU per
-  command for the whole system; it spends ~2.7. The 200/s p99: at that rate each command is alone in every
-  step, and the system spends ~7.5 ms of CPU per command (orders ~2.6: its own transaction, thread
-  hand-offs, a relay page per event or two; reporting ~1.9: two pull requests and a transaction of ~8
-  statements per batch of one or two events; PostgreSQL ~1.7; NATS ~0.8; the client ~0.5), ~75 % of the two
-  cores: in a full run ~8 % of the commands take over 10 ms, spread over the whole run. Measured and dropped:
-  a 0.5 or 1 ms GIL switch interval (interleaved quick runs: fewer commands/s, p99 no better); 16 instead of
-  8 connections per process (~5 %, within the noise, and PostgreSQL's 100 connections are shared by every
-  process); 6, 24, 32 and 48 worker threads (earlier); reading the account without a select (earlier: a
-  stale copy per conflict, two processes fell to ~200–270/s). What would lift it: cores that PostgreSQL,
+- **Commands (1).** Done earlier: routes answer up to 64 requests each at a time, served by nats-py directly
+  instead of FastStream's per-message machinery (~230 → ~21 µs of CPU per request); commands decided
+  together are saved together (group commit, `shared/store.py`), and a conflict that names one command's
+  aggregate sends back only that command; the customer snapshot is kept in memory; no ping per pool
+  checkout; 16 worker threads sharing at most 8 connections; the relay records its position once a second.
+  Done in the last round, measured on `OrdersApplication.place_order` called directly (1,000 orders, CPU
+  time): 1.85 → 0.76 ms of CPU and 3.3 → 1.2 ms of wall time per command. (a) `copy.deepcopy` of the cached
+  account and product, which every read hands out, was a fifth of it: aggregates copy their plain-data state
+  themselves (`SalesAggregate.__deepcopy__`). (b) `Application.save` checks runtime protocols on every
+  object (~a tenth): the group commit records the events it has already collected. (c) eventsourcing
+  composes each statement anew per call and saves in a pipelined transaction of five statements (~a third):
+  `shared/recorder.py` builds its statements once, and a save is one statement, a PostgreSQL function that
+  takes the same table lock, notifies and inserts (the events as four arrays in binary). (d) The library
+  fast-forwards a cached aggregate in place under a lock per aggregate, so every order waited in line behind
+  the others' select of the same product: the cached states never change now (a read with newer events
+  caches a new one), each read selects on its own, and a saved aggregate becomes the cached state. (e)
+  Thread dumps at saturation showed the commands waiting for the one save in flight (~6 per batch, a save ~6
+  ms of wall time, mostly waiting for the interpreter): two saves now run at once. Quick runs before/after
+  on this machine: ~420–505 → ~600–765 commands/s, p99 at 200/s ~23–33 → ~7–14 ms. Full runs gain less
+  (509–683/s): every customer's account keeps all its orders, and over 26,000 orders (~50 per account) the
+  direct command's CPU grows from 0.78 to 1.3 ms (copying the account, its events). What limits it now is
+  the 2 cores: at saturation the orders process uses ~90 % of one (holding the interpreter lock only ~40 %
+  of the time; its command threads wait for a save, for a select or for a pooled connection), PostgreSQL ~33
+  %, reporting ~25 %, NATS ~12 %, the client ~10 %. 1,500/s would need ~1.3 ms of CPU per command for the
+  whole system; it spends ~2.7. The 200/s p99: at that rate each command is alone in every step, and the
+  system spends ~7.5 ms of CPU per command (orders ~2.6: its own transaction, thread hand-offs, a relay page
+  per event or two; reporting ~1.9: two pull requests and a transaction of ~8 statements per batch of one or
+  two events; PostgreSQL ~1.7; NATS ~0.8; the client ~0.5), ~75 % of the two cores: in a full run ~8 % of
+  the commands take over 10 ms, spread over the whole run. Measured and dropped: a 0.5 or 1 ms GIL switch
+  interval (interleaved quick runs: fewer commands/s, p99 no better); 16 instead of 8 connections per
+  process (~5 %, within the noise, and PostgreSQL's 100 connections are shared by every process); 6, 24, 32
+  and 48 worker threads (earlier); reading the account without a select (earlier: a stale copy per conflict,
+  two processes fell to ~200–270/s). Measured and not adopted: the reporting consumer waiting 5 ms for more
+  events after a small batch (interleaved quick runs: reporting's CPU at 200/s 36 → 26 %, the command p99 at
+  200/s ~14.5 → ~11 ms, but the propagation p99 at 200/s 13–15 → 18–21 ms, which full runs already put at
+  17–23 ms against its 25: one target's margin for another's). What would lift it: cores that PostgreSQL,
   NATS, reporting and the load do not share with the orders process (the "two orders processes" row is what
   a second process adds on these same two); an account that drops settled orders (bounded state per
-  customer); a reporting consumer that takes more events per transaction at low rates.
+  customer); fewer statements per reporting transaction.
 - **Propagation (2)** at 200/s is within its target; at saturation it is not. Done: the relay sends events
   stored while a page awaits its acks at once (woken by NOTIFY), instead of after that page's acks and
   position update (quick runs, interleaved A/B: p99 at saturation 69–82 → 60–64 ms), with up to four pages
