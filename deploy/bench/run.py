@@ -905,8 +905,11 @@ on such a run by any relay or rebuild.
   200/s ~14.5 → ~11 ms, but the propagation p99 at 200/s 13–15 → 18–21 ms, which full runs already put at
   17–23 ms against its 25: one target's margin for another's). What would lift it: cores that PostgreSQL,
   NATS, reporting and the load do not share with the orders process (the "two orders processes" row is what
-  a second process adds on these same two); an account that drops settled orders (bounded state per
-  customer); fewer statements per reporting transaction.
+  a second process adds on these same two); reads served from the cache without their select (two of a
+  command's three round trips), made safe by checking the versions of everything a command read inside its
+  save (a moved one fails the save, as a conflict does now) and kept fresh across instances by a NOTIFY
+  naming the changed aggregates; an account that drops settled orders (bounded state per customer; the
+  account query lists them today); fewer statements per reporting transaction.
 - **Propagation (2)** at 200/s is within its target; at saturation it is not. Done: the relay sends events
   stored while a page awaits its acks at once (woken by NOTIFY), instead of after that page's acks and
   position update (quick runs, interleaved A/B: p99 at saturation 69–82 → 60–64 ms), with up to four pages
