@@ -7,7 +7,6 @@ idempotency keys (a ``CommandReceipt`` saved atomically with the command's own e
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import threading
 import uuid
@@ -187,15 +186,15 @@ class ServiceApplication(Application[UUID]):
 
     def record(self, events: Sequence[Any], aggregates: Sequence[BaseAggregate[UUID]]) -> None:
         """``Application.save`` of events already collected from these aggregates, minus its protocol
-        checks on every object (a tenth of a command's CPU). The saved aggregates become the cached copies,
-        so the next read finds no newer events of this process's own to load."""
+        checks on every object (a tenth of a command's CPU). The saved aggregates replace their cached
+        states, so the next read finds no newer events of this process's own to load."""
         processing: ProcessingEvent[UUID] = ProcessingEvent()
         processing.events.extend(events)
         processing.aggregates.update((aggregate.id, aggregate) for aggregate in aggregates)
         recordings = self._record(processing)
         assert isinstance(self.repository, SharedCacheRepository)
         for aggregate in aggregates:
-            self.repository.saved(aggregate)
+            self.repository.saved(aggregate, only_replacing=True)
         self._take_snapshots(processing)
         self._notify(recordings)
 
@@ -241,12 +240,18 @@ class SharedCacheRepository(Repository[UUID]):
             self.saved(aggregate)
         return copy.deepcopy(aggregate) if deepcopy_from_cache else aggregate
 
-    def saved(self, aggregate: Any) -> None:
-        """Cache this state of the aggregate unless a newer one is cached; it must not change afterwards."""
+    def saved(self, aggregate: Any, only_replacing: bool = False) -> None:
+        """Cache this state of the aggregate unless a newer one is cached; it must not change afterwards.
+        ``only_replacing``: only if an older state is cached. What a command creates is cached when it
+        is read again: caching every new order and receipt as well made the 200/s p99 of full benchmark
+        runs 18–32 ms instead of 11–13 ms (a heap growing with every order, for the collector to walk)."""
         if self.cache is None:
             return
-        with contextlib.suppress(KeyError):
+        try:
             if self.cache.get(aggregate.id).version >= aggregate.version:
+                return
+        except KeyError:
+            if only_replacing:
                 return
         self.cache.put(aggregate.id, aggregate)
 

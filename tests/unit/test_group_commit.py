@@ -10,47 +10,12 @@ from typing import Any, cast
 from uuid import UUID
 
 import pytest
-from eventsourcing.domain import event
 from eventsourcing.persistence import IntegrityError
 
-from shared.aggregate import Meta, SalesAggregate
 from shared.clock import SystemClock
-from shared.contracts import Actor, Command, Role
 from shared.settings import Settings
-from shared.store import GroupCommit, Outcome, ServiceApplication
-
-ACTOR = Actor(id="sp-1", role=Role.SALESPERSON)
-
-
-class Tally(SalesAggregate):
-    TOPIC = "tests.Tally"
-
-    @staticmethod
-    def create_id(name: str) -> UUID:
-        return uuid.uuid5(uuid.NAMESPACE_URL, f"tally:{name}")
-
-    @event("TallyOpened", topic="tests.Tally.TallyOpened")
-    def __init__(self, name: str, meta: Meta) -> None:
-        self.count = 0
-
-    @event("TallyIncreased", topic="tests.Tally.TallyIncreased")
-    def increase(self, meta: Meta) -> None:
-        self.count += 1
-
-
-class TallyApp(ServiceApplication):
-    service = "tests"
-
-    def increase(self, name: str, idempotency_key: str | None = None) -> dict[str, Any]:
-        def decide(meta: Meta) -> Outcome:
-            try:
-                tally: Tally = self.repository.get(Tally.create_id(name))
-            except Exception:
-                tally = Tally(name, meta=meta)
-            tally.increase(meta)
-            return Outcome({"count": tally.count}, [tally])
-
-        return self.execute(Command(actor=ACTOR, idempotency_key=idempotency_key), decide)
+from shared.store import GroupCommit
+from tests.tally import Tally, TallyApp
 
 
 def make_app() -> TallyApp:
