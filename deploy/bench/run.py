@@ -883,33 +883,36 @@ on such a run by any relay or rebuild.
   takes the same table lock, notifies and inserts (the events as four arrays in binary). (d) The library
   fast-forwards a cached aggregate in place under a lock per aggregate, so every order waited in line behind
   the others' select of the same product: the cached states never change now (a read with newer events
-  caches a new one), each read selects on its own, and a saved aggregate becomes the cached state. (e)
-  Thread dumps at saturation showed the commands waiting for the one save in flight (~6 per batch, a save ~6
-  ms of wall time, mostly waiting for the interpreter): two saves now run at once. Quick runs before/after
-  on this machine: ~420–505 → ~600–765 commands/s, p99 at 200/s ~23–33 → ~7–14 ms. Full runs gain less
-  (509–683/s): every customer's account keeps all its orders, and over 26,000 orders (~50 per account) the
-  direct command's CPU grows from 0.78 to 1.3 ms (copying the account, its events). What limits it now is
-  the 2 cores: at saturation the orders process uses ~90 % of one (holding the interpreter lock only ~40 %
-  of the time; its command threads wait for a save, for a select or for a pooled connection), PostgreSQL ~33
-  %, reporting ~25 %, NATS ~12 %, the client ~10 %. 1,500/s would need ~1.3 ms of CPU per command for the
-  whole system; it spends ~2.7. The 200/s p99: at that rate each command is alone in every step, and the
-  system spends ~7.5 ms of CPU per command (orders ~2.6: its own transaction, thread hand-offs, a relay page
-  per event or two; reporting ~1.9: two pull requests and a transaction of ~8 statements per batch of one or
-  two events; PostgreSQL ~1.7; NATS ~0.8; the client ~0.5), ~75 % of the two cores: in a full run ~8 % of
-  the commands take over 10 ms, spread over the whole run. Measured and dropped: a 0.5 or 1 ms GIL switch
-  interval (interleaved quick runs: fewer commands/s, p99 no better); 16 instead of 8 connections per
-  process (~5 %, within the noise, and PostgreSQL's 100 connections are shared by every process); 6, 24, 32
-  and 48 worker threads (earlier); reading the account without a select (earlier: a stale copy per conflict,
-  two processes fell to ~200–270/s). Measured and not adopted: the reporting consumer waiting 5 ms for more
-  events after a small batch (interleaved quick runs: reporting's CPU at 200/s 36 → 26 %, the command p99 at
-  200/s ~14.5 → ~11 ms, but the propagation p99 at 200/s 13–15 → 18–21 ms, which full runs already put at
-  17–23 ms against its 25: one target's margin for another's). What would lift it: cores that PostgreSQL,
-  NATS, reporting and the load do not share with the orders process (the "two orders processes" row is what
-  a second process adds on these same two); reads served from the cache without their select (two of a
-  command's three round trips), made safe by checking the versions of everything a command read inside its
-  save (a moved one fails the save, as a conflict does now) and kept fresh across instances by a NOTIFY
-  naming the changed aggregates; an account that drops settled orders (bounded state per customer; the
-  account query lists them today); fewer statements per reporting transaction.
+  caches a new one), each read selects on its own, and a save replaces the cached state of what it changed.
+  (e) Thread dumps at saturation showed the commands waiting for the one save in flight (~6 per batch, a
+  save ~6 ms of wall time, mostly waiting for the interpreter): two saves now run at once. Quick runs
+  before/after on this machine: ~420–505 → ~600–765 commands/s, p99 at 200/s ~23–33 → ~7–14 ms. Full runs
+  reached ~700–750/s and a 200/s p99 of 11–13 ms once a save stopped caching what it creates (with every new
+  order and receipt cached too, the first seconds of the steady run were slow, a heap growing with every
+  order for the collector to walk: p99 18–32 ms in five full runs). Every customer's account keeps all its
+  orders: over 26,000 orders (~50 per account) the direct command's CPU grows from 0.78 to 1.3 ms (copying
+  the account, its events). What limits it now is the 2 cores: at saturation the orders process uses ~90 %
+  of one (holding the interpreter lock only ~40 % of the time; its command threads wait for a save, for a
+  select or for a pooled connection), PostgreSQL ~33 %, reporting ~25 %, NATS ~12 %, the client ~10 %.
+  1,500/s would need ~1.3 ms of CPU per command for the whole system; it spends ~2.7. The 200/s p99: at that
+  rate each command is alone in every step, and the system spends ~7.5 ms of CPU per command (orders ~2.6:
+  its own transaction, thread hand-offs, a relay page per event or two; reporting ~1.9: two pull requests
+  and a transaction of ~8 statements per batch of one or two events; PostgreSQL ~1.7; NATS ~0.8; the client
+  ~0.5), ~75 % of the two cores: in a full run ~8 % of the commands take over 10 ms, spread over the whole
+  run. Measured and dropped: a 0.5 or 1 ms GIL switch interval (interleaved quick runs: fewer commands/s,
+  p99 no better); 16 instead of 8 connections per process (~5 %, within the noise, and PostgreSQL's 100
+  connections are shared by every process); 6, 24, 32 and 48 worker threads (earlier); reading the account
+  without a select (earlier: a stale copy per conflict, two processes fell to ~200–270/s). Measured and not
+  adopted: the reporting consumer waiting 5 ms for more events after a small batch (interleaved quick runs:
+  reporting's CPU at 200/s 36 → 26 %, the command p99 at 200/s ~14.5 → ~11 ms, but the propagation p99 at
+  200/s 13–15 → 18–21 ms, which full runs already put at 17–23 ms against its 25: one target's margin for
+  another's). What would lift it: cores that PostgreSQL, NATS, reporting and the load do not share with the
+  orders process (the "two orders processes" row is what a second process adds on these same two); reads
+  served from the cache without their select (two of a command's three round trips), made safe by checking
+  the versions of everything a command read inside its save (a moved one fails the save, as a conflict does
+  now) and kept fresh across instances by a NOTIFY naming the changed aggregates; an account that drops
+  settled orders (bounded state per customer; the account query lists them today); fewer statements per
+  reporting transaction.
 - **Propagation (2)** at 200/s is within its target; at saturation it is not. Done: the relay sends events
   stored while a page awaits its acks at once (woken by NOTIFY), instead of after that page's acks and
   position update (quick runs, interleaved A/B: p99 at saturation 69–82 → 60–64 ms), with up to four pages
