@@ -198,8 +198,7 @@ class OutboxRelay:
         )
         state = (await self.js.stream_info(self.stream)).state
         self.stream_sequence = state.last_seq
-        self.position = self.recorded = recorded
-        self.recorded_at = time.monotonic()
+        self._recorded_as(recorded)
         on_stream, lowest = await self._published_after(recorded, state.first_seq, state.last_seq)
         if not on_stream:
             return
@@ -255,6 +254,9 @@ class OutboxRelay:
             position,
             timeout=QUERY_TIMEOUT,
         )
+        self._recorded_as(position)
+
+    def _recorded_as(self, position: int) -> None:
         self.position = self.recorded = position
         self.recorded_at = time.monotonic()
 

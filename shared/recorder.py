@@ -10,6 +10,7 @@ serialises with this one.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -52,7 +53,10 @@ class SalesRecorder(PostgresApplicationRecorder):
             )
         )
         self.insert_statement = SQL("SELECT * FROM {}(%b, %b, %b, %b)").format(function).as_bytes(None)
-        self.select_statements: dict[tuple[bool, bool, bool, bool], bytes] = {}
+        # Every shape of select_events (which of gt, lte, desc, limit it has).
+        self.select_statements = {
+            shape: self._select_statement(*shape) for shape in itertools.product((False, True), repeat=4)
+        }
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
@@ -80,8 +84,7 @@ class SalesRecorder(PostgresApplicationRecorder):
         desc: bool = False,
         limit: int | None = None,
     ) -> Sequence[StoredEvent]:
-        shape = (gt is not None, lte is not None, desc, limit is not None)
-        statement = self.select_statements.get(shape) or self._select_statement(*shape)
+        statement = self.select_statements[(gt is not None, lte is not None, desc, limit is not None)]
         params = [originator_id, *(value for value in (gt, lte, limit) if value is not None)]
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(statement, params, prepare=True)
@@ -101,6 +104,4 @@ class SalesRecorder(PostgresApplicationRecorder):
         statement += SQL(" ORDER BY originator_version DESC" if desc else " ORDER BY originator_version ASC")
         if limit:
             statement += SQL(" LIMIT %s")
-        built: bytes = statement.as_bytes(None)
-        self.select_statements[(gt, lte, desc, limit)] = built
-        return built
+        return statement.as_bytes(None)

@@ -119,6 +119,7 @@ class ServiceApplication(Application[UUID]):
     service: ClassVar[str]
     # Commands deciding at the same time are saved together (see GroupCommit); False: one save each.
     group_commit: ClassVar[bool] = True
+    repository: SharedCacheRepository  # made by construct_repository
 
     def __init__(self, settings: Settings, clock: Clock, env: dict[str, str] | None = None) -> None:
         self.settings = settings
@@ -126,7 +127,7 @@ class ServiceApplication(Application[UUID]):
         super().__init__({**persistence_env(settings, self.service), **(env or {})})
         self._group = GroupCommit(self.record)
 
-    def construct_repository(self) -> Repository[UUID]:
+    def construct_repository(self) -> SharedCacheRepository:
         size = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
         return SharedCacheRepository(
             event_store=self.events, snapshot_store=self.snapshots, cache_maxsize=int(size) if size else None
@@ -192,7 +193,6 @@ class ServiceApplication(Application[UUID]):
         processing.events.extend(events)
         processing.aggregates.update((aggregate.id, aggregate) for aggregate in aggregates)
         recordings = self._record(processing)
-        assert isinstance(self.repository, SharedCacheRepository)
         for aggregate in aggregates:
             self.repository.saved(aggregate, only_replacing=True)
         self._take_snapshots(processing)

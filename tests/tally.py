@@ -1,5 +1,6 @@
 """A minimal write service for the tests of the store plumbing (``shared/store.py``): named tallies
-that commands increase, through ``ServiceApplication.execute`` like every real command."""
+that commands increase, through ``ServiceApplication.execute`` like every real command; and the ``Meta``
+for aggregates changed by hand in those tests."""
 
 from __future__ import annotations
 
@@ -10,10 +11,19 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from shared.aggregate import Meta, SalesAggregate
+from shared.clock import SystemClock
 from shared.contracts import Actor, Command, Role
+from shared.settings import Settings
 from shared.store import Outcome, ServiceApplication
 
 ACTOR = Actor(id="sp-1", role=Role.SALESPERSON)
+META = Meta(
+    actor_id=ACTOR.id,
+    actor_role=ACTOR.role.value,
+    correlation_id="c",
+    causation_id="c",
+    at=SystemClock().now(),
+)
 
 
 class Tally(SalesAggregate):
@@ -51,3 +61,8 @@ class TallyApp(ServiceApplication):
     def count(self, name: str) -> int:
         tally: Tally = self.repository.get(Tally.create_id(name))
         return tally.count
+
+
+def in_memory_app() -> TallyApp:
+    """On the in-memory (POPO) store: for unit tests."""
+    return TallyApp(Settings(persistence_module="eventsourcing.popo"), SystemClock())

@@ -60,11 +60,16 @@ async def stream_messages(nc: NATS, settings: Settings) -> int:
     return int(info.state.messages)
 
 
-async def run_relay(relay: OutboxRelay, until: Any) -> None:
+async def run_relay(relay: OutboxRelay, until: Any = None) -> None:
+    """Run the relay until ``until`` holds; by default until it has published everything stored."""
+
+    async def caught_up() -> bool:
+        return relay.position >= (relay.app.recorder.max_notification_id() or 0)
+
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
     try:
-        await wait_for(until)
+        await wait_for(until or caught_up)
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
@@ -81,10 +86,7 @@ async def test_relay_publishes_events_stored_while_it_was_down_in_order_once(
 
     await run_relay(relay, all_published)
     assert await stream_messages(nc, settings) == 30
-    js = nc.jetstream()
-    sub = await js.subscribe(f"{settings.namespace}.customers.events.>", ordered_consumer=True)
-    envelopes = [Envelope.model_validate_json((await sub.next_msg(timeout=5)).data) for _ in range(30)]
-    await sub.unsubscribe()
+    envelopes = await stream_envelopes(nc, settings)
     assert [e.aggregate_id for e in envelopes] == ids
     assert [e.position for e in envelopes] == sorted(e.position for e in envelopes)
     assert envelopes[0].data["company_name"] == "Dealer 0"
@@ -162,10 +164,7 @@ async def _sent_by_a_relay_taking_over(app: Any, nc: NATS, settings: Settings) -
 
     taking_over = OutboxRelay(app, settings, cast(Any, PublishThrough(nc, counted)))
 
-    async def caught_up() -> bool:
-        return taking_over.position >= (app.recorder.max_notification_id() or 0)
-
-    await run_relay(taking_over, caught_up)
+    await run_relay(taking_over)
     return sent
 
 
@@ -223,10 +222,7 @@ async def test_a_message_lost_on_the_way_is_sent_again_and_the_stream_keeps_stor
 
     relay = OutboxRelay(app, settings, cast(Any, PublishThrough(nc, lost_once)))
 
-    async def caught_up() -> bool:
-        return relay.position >= (app.recorder.max_notification_id() or 0)
-
-    await run_relay(relay, caught_up)
+    await run_relay(relay)
     assert calls > 30  # the lost message and those refused after it were sent again
     positions = [e.position for e in await stream_envelopes(nc, settings) if e.position > start]
     assert len(positions) == 30 and positions == sorted(set(positions))
@@ -254,10 +250,7 @@ async def test_a_message_others_put_between_the_relays_loses_no_event_and_repeat
 
     relay = OutboxRelay(app, settings, cast(Any, PublishThrough(nc, stranger_after_the_fourth)))
 
-    async def caught_up() -> bool:
-        return relay.position >= (app.recorder.max_notification_id() or 0)
-
-    await run_relay(relay, caught_up)
+    await run_relay(relay)
     positions = [e.position for e in await stream_envelopes(nc, settings) if e.position > start]
     ids = list(range(start + 1, start + 11))
     assert positions == [*ids[:4], ids[3], *ids[5:], ids[4]]  # the stranger's copy of the 4th, the 5th last

@@ -12,17 +12,12 @@ import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from shared.aggregate import Meta
 from shared.clock import SystemClock
 from shared.errors import Conflict
 from shared.recorder import SalesRecorder
 from shared.settings import Settings
 from shared.store import ensure_database
-from tests.tally import Tally, TallyApp
-
-META = Meta(
-    actor_id="sp-1", actor_role="salesperson", correlation_id="c", causation_id="c", at=SystemClock().now()
-)
+from tests.tally import META, Tally, TallyApp
 
 
 @pytest.fixture()
@@ -37,7 +32,7 @@ def apps(settings: Settings) -> Iterator[list[TallyApp]]:
         conn.execute(f"DROP SCHEMA {TallyApp.service} CASCADE")
 
 
-def test_the_write_services_use_the_recorder_that_builds_its_statements_once(apps: list[TallyApp]) -> None:
+def test_the_write_services_save_through_the_sales_recorder(apps: list[TallyApp]) -> None:
     assert isinstance(apps[0].recorder, SalesRecorder)
 
 

@@ -12,11 +12,8 @@ from enum import Enum
 from typing import Any
 
 from services.orders.domain import CustomerAccount
-from shared.aggregate import Meta, plain_copy
-
-META = Meta(
-    actor_id="a", actor_role="salesperson", correlation_id="c", causation_id="c", at=datetime.now(UTC)
-)
+from shared.aggregate import plain_copy
+from tests.tally import META
 
 
 class Colour(Enum):

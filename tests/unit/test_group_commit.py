@@ -12,22 +12,12 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from shared.clock import SystemClock
-from shared.settings import Settings
 from shared.store import GroupCommit
-from tests.tally import Tally, TallyApp
-
-
-def make_app() -> TallyApp:
-    return TallyApp(
-        Settings(persistence_module="eventsourcing.popo"),
-        SystemClock(),
-        {"PERSISTENCE_MODULE": "eventsourcing.popo"},
-    )
+from tests.tally import Tally, in_memory_app
 
 
 def test_concurrent_commands_on_separate_aggregates_are_all_stored() -> None:
-    app = make_app()
+    app = in_memory_app()
     with ThreadPoolExecutor(16) as pool:
         replies = list(pool.map(lambda i: app.increase(f"t{i}"), range(200)))
     assert all(reply == {"count": 1} for reply in replies)
@@ -36,7 +26,7 @@ def test_concurrent_commands_on_separate_aggregates_are_all_stored() -> None:
 
 def test_concurrent_commands_on_one_aggregate_are_each_applied_once() -> None:
     """Commands of one batch that change the same aggregate are decided again, not lost or refused."""
-    app = make_app()
+    app = in_memory_app()
     app.increase("hot")
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda _: app.increase("hot"), range(40)))
@@ -44,7 +34,7 @@ def test_concurrent_commands_on_one_aggregate_are_each_applied_once() -> None:
 
 
 def test_a_repeated_idempotency_key_in_concurrent_commands_stores_once() -> None:
-    app = make_app()
+    app = in_memory_app()
     app.increase("k")
     with ThreadPoolExecutor(8) as pool:
         replies = list(pool.map(lambda _: app.increase("k", idempotency_key="same"), range(8)))

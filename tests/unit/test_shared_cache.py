@@ -3,15 +3,12 @@ a saved change replaces the cached state, and what a command creates is cached o
 
 from __future__ import annotations
 
-from shared.aggregate import Meta
-from shared.clock import SystemClock
-from shared.settings import Settings
 from shared.store import SharedCacheRepository
-from tests.tally import Tally, TallyApp
+from tests.tally import META, Tally, TallyApp, in_memory_app
 
 
 def make_app() -> tuple[TallyApp, SharedCacheRepository]:
-    app = TallyApp(Settings(persistence_module="eventsourcing.popo"), SystemClock())
+    app = in_memory_app()
     assert isinstance(app.repository, SharedCacheRepository) and app.repository.cache is not None
     return app, app.repository
 
@@ -47,7 +44,7 @@ def test_a_command_changing_its_copy_leaves_the_cached_state_as_it_was() -> None
     app, repository = make_app()
     app.increase("t")
     copy: Tally = app.repository.get(Tally.create_id("t"))
-    copy.increase(Meta("a", "salesperson", "c", "c", SystemClock().now()), key="other")
+    copy.increase(META, key="other")
     state = cached(repository, "t")
     assert state is not None and state is not copy
     assert state.version == 2 and state.by_key == {"k": 1}
