@@ -180,7 +180,8 @@ class OutboxRelay:
                 in_flight.pop(0)
         finally:
             for _, acked in in_flight:
-                acked.cancel()  # failed: nothing waits for these acks any more
+                if not acked.cancel() and not acked.cancelled():  # failed: nothing waits for them any more
+                    acked.exception()  # refused too (after a lost message): seen, not reported as unread
 
     async def resume(self, conn: asyncpg.Connection) -> None:
         """Take up the chain where the stream ends: the next publish expects the stream's last sequence.
