@@ -63,8 +63,13 @@ RESUME_SCAN_LIMIT = 10_000
 
 
 class OutboxRelay:
-    def __init__(self, app: ServiceApplication, settings: Settings, nc: NATS) -> None:
+    def __init__(
+        self, app: ServiceApplication, settings: Settings, nc: NATS, instance: int | None = None
+    ) -> None:
+        """``instance``: the pid of the service process this relay publishes for (its own by default; a
+        relay process names its parent), shown in ``pg_stat_activity`` as ``<service>-relay-<pid>``."""
         self.app = app
+        self.instance = os.getpid() if instance is None else instance
         self.service = app.service
         self.settings = settings
         self.nc = nc
@@ -110,14 +115,14 @@ class OutboxRelay:
         # The name shows in pg_stat_activity which process holds the lock (operators, the fault tests).
         conn: asyncpg.Connection = await asyncpg.connect(
             self.settings.postgres_dsn,
-            server_settings={"application_name": f"{self.service}-relay-{os.getpid()}"},
+            server_settings={"application_name": f"{self.service}-relay-{self.instance}"},
         )
         try:
             await self._ensure_position_table(conn)
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
                 if await pause(stop, 1.0):
                     return
-            log.info("outbox relay %s (pid %d) is the active publisher", self.service, os.getpid())
+            log.info("outbox relay %s (instance %d) is the active publisher", self.service, self.instance)
             await ensure_event_stream(self.js, self.settings, self.service)
             wake = asyncio.Event()
             await conn.add_listener(self.channel, lambda *_: wake.set())

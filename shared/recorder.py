@@ -19,7 +19,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError, StoredEv
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 
 INSERT_FUNCTION_PREFIX = "salesops_insert_"
 
@@ -30,6 +30,23 @@ class SalesRecorder(PostgresApplicationRecorder):
         schema = Identifier(datastore.schema)
         self.table = SQL("{}.{}").format(schema, Identifier(events_table_name))
         function = SQL("{}.{}").format(schema, Identifier(INSERT_FUNCTION_PREFIX + events_table_name))
+        # When the store recorded each event (the event's own timestamp is when it was decided, by the
+        # service's clock): for auditors, and to time commit → projection. Events stored before the column
+        # existed keep NULL rather than a made-up time.
+        self.sql_create_statements.append(
+            SQL(
+                "DO $BODY$ BEGIN "
+                "IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = {schema_name} "
+                "AND table_name = {table_name} AND column_name = 'recorded_at') THEN "
+                "ALTER TABLE {table} ADD COLUMN recorded_at timestamptz; "
+                "ALTER TABLE {table} ALTER COLUMN recorded_at SET DEFAULT clock_timestamp(); "
+                "END IF; END $BODY$"
+            ).format(
+                schema_name=Literal(datastore.schema),
+                table_name=Literal(events_table_name),
+                table=self.table,
+            )
+        )
         # The events go as four arrays of plain types, which psycopg sends with its C dumpers; an array
         # of the library's composite type is dumped in Python, field by field.
         self.sql_create_statements.append(

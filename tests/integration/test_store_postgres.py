@@ -1,6 +1,7 @@
 """The write side's store on real PostgreSQL (shared/recorder.py, shared/store.py): a save is one
-statement that still takes the table lock and notifies the relay, a conflict names its aggregate, and
-two instances, each with two group-commit savers, apply every command exactly once."""
+statement that still takes the table lock, notifies the relay and stamps when it recorded, a conflict
+names its aggregate, and two instances, each with two group-commit savers, apply every command exactly
+once."""
 
 from __future__ import annotations
 
@@ -32,6 +33,12 @@ def apps(settings: Settings) -> Iterator[list[TallyApp]]:
         conn.execute(f"DROP SCHEMA {TallyApp.service} CASCADE")
 
 
+def sales_recorder(app: TallyApp) -> SalesRecorder:
+    recorder = app.recorder
+    assert isinstance(recorder, SalesRecorder)
+    return recorder
+
+
 def test_the_write_services_save_through_the_sales_recorder(apps: list[TallyApp]) -> None:
     assert isinstance(apps[0].recorder, SalesRecorder)
 
@@ -39,8 +46,7 @@ def test_the_write_services_save_through_the_sales_recorder(apps: list[TallyApp]
 def test_a_save_notifies_the_relays_channel_and_returns_notification_ids_in_order(
     settings: Settings, apps: list[TallyApp]
 ) -> None:
-    recorder = apps[0].recorder
-    assert isinstance(recorder, SalesRecorder)
+    recorder = sales_recorder(apps[0])
     with psycopg.connect(settings.postgres_dsn, autocommit=True) as listener:
         listener.execute(f'LISTEN "{recorder.channel_name}"')
         tally = Tally("notified", meta=META)
@@ -53,12 +59,46 @@ def test_a_save_notifies_the_relays_channel_and_returns_notification_ids_in_orde
     assert stored[1].id > stored[0].id
 
 
+def test_the_store_stamps_each_event_with_the_time_it_was_recorded(
+    settings: Settings, apps: list[TallyApp]
+) -> None:
+    recorder = sales_recorder(apps[0])
+    with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
+        before = conn.execute("SELECT clock_timestamp()").fetchone()
+        tally = Tally("stamped", meta=META)
+        tally.increase(META)
+        apps[0].save(tally)
+        after = conn.execute("SELECT clock_timestamp()").fetchone()
+        stamps = conn.execute(
+            f"SELECT recorded_at FROM {recorder.table.as_string(conn)} ORDER BY notification_id"
+        ).fetchall()
+    assert before is not None and after is not None
+    assert len(stamps) == 2
+    assert all(before[0] <= stamp <= after[0] for (stamp,) in stamps)
+
+
+def test_a_store_from_before_the_recorded_time_gains_the_column_and_keeps_null_for_old_events(
+    settings: Settings, apps: list[TallyApp]
+) -> None:
+    recorder = sales_recorder(apps[0])
+    with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
+        table = recorder.table.as_string(conn)
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN recorded_at")
+        apps[0].save(Tally("older", meta=META))
+        upgraded = TallyApp(settings, SystemClock())  # a new release starting on the old table
+        try:
+            upgraded.save(Tally("newer", meta=META))
+        finally:
+            upgraded.close()
+        rows = conn.execute(f"SELECT recorded_at IS NULL FROM {table} ORDER BY notification_id").fetchall()
+    assert rows == [(True,), (False,)]
+
+
 def test_a_save_waits_for_the_table_lock_that_the_librarys_own_writer_takes(
     settings: Settings, apps: list[TallyApp]
 ) -> None:
     """Commit order is notification order only if every writer serialises on the table lock."""
-    recorder = apps[0].recorder
-    assert isinstance(recorder, SalesRecorder)
+    recorder = sales_recorder(apps[0])
     saved = threading.Event()
 
     def save() -> None:

@@ -1,0 +1,151 @@
+"""A write service runs its outbox relay in a child process (``shared.runtime.supervise_relay``): the child
+goes when the service is killed (kill -9, no clean shutdown), and is started again when it dies alone."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import nats
+import orjson
+import pytest
+from nats.aio.client import Client as NATS
+
+from deploy.local.processes import ServiceProcesses, wait_ready
+from shared.runtime import RELAY_ARGUMENT
+from shared.settings import Settings
+from shared.store import drop_database, ensure_database
+from shared.streams import delete_streams
+from shared.subjects import stream_name
+from tests.conftest import unique_settings, wait_for
+
+pytestmark = pytest.mark.fault
+
+SERVICE = "orders"
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie nobody has reaped yet counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def relay_children(parent: int) -> list[int]:
+    """The pids of ``parent``'s relay processes."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                arguments = cmdline.read().split(b"\0")
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if ppid == parent and RELAY_ARGUMENT.encode() in arguments and alive(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+async def relay_sessions(settings: Settings, instance: int) -> int:
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        count: int = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = $1",
+            f"{SERVICE}-relay-{instance}",
+        )
+    finally:
+        await conn.close()
+    return count
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[tuple[ServiceProcesses, Settings, NATS]]:
+    settings = unique_settings()
+    ensure_database(settings, [SERVICE])
+    env = {"SALESOPS_NAMESPACE": settings.namespace, "SALESOPS_POSTGRES_DB": settings.postgres_db}
+    processes = ServiceProcesses(env, tmp_path / "logs")
+    nc = await nats.connect(settings.nats_url)
+    try:
+        processes.start(SERVICE)
+        await wait_ready(nc, settings.namespace, SERVICE)
+        yield processes, settings, nc
+    finally:
+        processes.stop_all()
+        await delete_streams(nc.jetstream(), settings, [SERVICE])
+        await nc.drain()
+        drop_database(settings)
+
+
+async def test_a_killed_service_takes_its_relay_process_with_it(
+    service: tuple[ServiceProcesses, Settings, NATS],
+) -> None:
+    processes, settings, _ = service
+    parent = processes.running[SERVICE].pid
+
+    async def relay_connected() -> bool:
+        return len(relay_children(parent)) == 1 and await relay_sessions(settings, parent) == 1
+
+    await wait_for(relay_connected, timeout=30)
+    [child] = relay_children(parent)
+    processes.kill(SERVICE)  # kill -9: the service gets no chance to stop its child
+
+    async def relay_gone() -> bool:
+        return not alive(child) and await relay_sessions(settings, parent) == 0
+
+    await wait_for(relay_gone, timeout=15)
+
+
+async def test_a_relay_process_that_dies_is_started_again_and_publishes(
+    service: tuple[ServiceProcesses, Settings, NATS],
+) -> None:
+    processes, settings, nc = service
+    parent = processes.running[SERVICE].pid
+
+    async def one_relay() -> bool:
+        return len(relay_children(parent)) == 1
+
+    await wait_for(one_relay, timeout=30)
+    [first] = relay_children(parent)
+    os.kill(first, signal.SIGKILL)
+
+    async def replaced() -> bool:
+        children = relay_children(parent)
+        return len(children) == 1 and children != [first] and await relay_sessions(settings, parent) == 1
+
+    await wait_for(replaced, timeout=30)
+    js = nc.jetstream()
+    stream = stream_name(settings.namespace, SERVICE)
+    assert (await js.stream_info(stream)).state.messages == 0  # nothing stored before the command
+    reply = orjson.loads(
+        (
+            await nc.request(
+                f"{settings.namespace}.{SERVICE}.cmd.list_product",
+                orjson.dumps(
+                    {
+                        "actor": {"id": "gm-1", "role": "general_manager"},
+                        "product_code": "RELAYED-1",
+                        "name": "Relayed",
+                        "spec": "std",
+                        "list_price": "100.00",
+                        "standard_cost": "60.00",
+                    }
+                ),
+                timeout=10,
+            )
+        ).data
+    )
+    assert reply["ok"], reply
+
+    async def published() -> bool:
+        return bool((await js.stream_info(stream)).state.messages >= 1)
+
+    await wait_for(published, timeout=15)
