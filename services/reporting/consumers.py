@@ -1,8 +1,8 @@
 """Reporting's consumers: one JetStream durable per source service (durables ``reporting-<service>``).
 
-Each fetched batch is logged and applied in ONE asyncpg transaction: the log insert, the projection
-updates and the per-source position commit together, so a crash before the ack only causes a
-redelivery, which the log recognises (exactly-once effect).
+Each fetched batch is logged and applied atomically (usually in one statement, ``projections.record``):
+the log insert, the projection updates and the per-source position commit together, so a crash before
+the ack only causes a redelivery, which the log recognises (exactly-once effect).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ ANALYZE_EVERY = 1000
 
 
 class BatchRecorder:
-    """The batch handler shared by the consumers: log + apply in one transaction."""
+    """The batch handler shared by the consumers: log + apply, all or nothing."""
 
     def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
         self.pool = pool
@@ -39,8 +39,7 @@ class BatchRecorder:
 
     async def __call__(self, envelopes: Sequence[Envelope]) -> None:
         async with self.pool.acquire() as conn:
-            async with conn.transaction():
-                applied = await record(conn, envelopes, self.settings.period_mode)
+            applied = await record(conn, envelopes, self.settings.period_mode)
             if log.isEnabledFor(logging.DEBUG):  # follows a command from its events into the projections
                 correlations = sorted({e.correlation_id for e in envelopes if e.correlation_id})
                 extra = {"correlation_ids": correlations}

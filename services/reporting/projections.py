@@ -187,6 +187,7 @@ async def ensure_schema(conn: asyncpg.Connection) -> list[str]:
         await conn.execute(f"SELECT pg_advisory_xact_lock({LOG_LOCK} + 1)")  # two processes starting at once
         await conn.execute(LOG_DDL)
         await conn.execute(APPEND_ONLY_DDL)
+        await conn.execute(batch_function_ddl())
         for name in PROJECTIONS:
             exists = await conn.fetchval("SELECT to_regclass($1)", f"{SCHEMA}.{name}")
             if exists is None:
@@ -279,72 +280,6 @@ def from_envelope(envelope: Envelope) -> LoggedEvent:
         envelope.occurred_at,
         envelope.data,
     )
-
-
-LOG_COLUMNS = (
-    "service, position, event_id, event_type, schema_version, aggregate_type, aggregate_id, "
-    "aggregate_version, "
-    "occurred_at, actor_id, actor_role, correlation_id, causation_id, data"
-)
-INSERT_LOG = f"""
-INSERT INTO {SCHEMA}.event_log ({LOG_COLUMNS})
-SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[],
-                     $8::int[], $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[],
-                     $14::jsonb[])
-ON CONFLICT (service, position) DO NOTHING
-RETURNING service, position
-"""
-
-
-async def record(conn: asyncpg.Connection, envelopes: Sequence[Envelope], mode: PeriodMode) -> int:
-    """Log a batch and apply the newly logged envelopes; the caller holds the transaction. Returns
-    how many were new (a redelivered envelope is already in the log and changes nothing)."""
-    await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", LOG_LOCK)
-    columns: list[list[Any]] = [[] for _ in range(14)]
-    for e in envelopes:
-        values = (
-            e.service,
-            e.position,
-            e.event_id,
-            e.event_type,
-            e.schema_version,
-            e.aggregate_type,
-            e.aggregate_id,
-            e.aggregate_version,
-            e.occurred_at,
-            e.actor.id if e.actor else None,
-            e.actor.role.value if e.actor else None,
-            e.correlation_id,
-            e.causation_id,
-            e.data,
-        )
-        for column, value in zip(columns, values, strict=True):
-            column.append(value)
-    inserted = {(r["service"], r["position"]) for r in await conn.fetch(INSERT_LOG, *columns)}
-    fresh: list[LoggedEvent] = []
-    for envelope in envelopes:
-        key = (envelope.service, envelope.position)
-        if key in inserted:
-            inserted.discard(key)  # the same envelope twice in one batch applies once
-            fresh.append(from_envelope(envelope))
-    if fresh:
-        projector = Projector(mode)
-        projector.apply_all(fresh)
-        await projector.flush(conn, SCHEMA)
-        highest: dict[str, tuple[int, int]] = {}
-        for event in fresh:
-            top, count = highest.get(event.service, (0, 0))
-            highest[event.service] = (max(top, event.position), count + 1)
-        for service, (top, count) in highest.items():
-            await conn.execute(
-                f"INSERT INTO {SCHEMA}.source_position (service, position, events) VALUES ($1, $2, $3) "
-                "ON CONFLICT (service) DO UPDATE SET position = GREATEST(source_position.position, $2), "
-                "events = source_position.events + $3, updated_at = now()",
-                service,
-                top,
-                count,
-            )
-    return len(fresh)
 
 
 # ---------------------------------------------------------------- applying events (in memory, then flushed)
@@ -602,128 +537,251 @@ class Projector:
     def _wants(self, name: str) -> bool:
         return self.only is None or name in self.only
 
+    def rows(self, name: str) -> list[tuple[Any, ...]]:
+        """What was aggregated for projection ``name``, as rows of its ``UPSERTS`` entry, sorted by key."""
+        if not self._wants(name):
+            return []
+        if name == "customer_period":
+            return [(*k, *v) for k, v in sorted(self.periods.items())]
+        if name == "customer_product_period":
+            return [(*k, *v) for k, v in sorted(self.products_sold.items())]
+        if name == "staff_period":
+            return [(*k, *v) for k, v in sorted(self.staff.items())]
+        if name == "products":
+            return [(code, *values, version) for code, (version, values) in sorted(self.products.items())]
+        rows = []
+        for customer_id, groups in sorted(self.dims.items()):
+            values: list[Any] = [customer_id]
+            group_versions: list[int] = []
+            for group, cols in DIM_GROUPS.items():
+                version, group_values = groups.get(group, (-1, (None,) * len(cols)))
+                values += list(group_values)
+                group_versions.append(version)
+            rows.append((*values, *group_versions))
+        return rows
+
     async def flush(self, conn: asyncpg.Connection, schema: str) -> None:
         """Add what was aggregated to ``schema``'s tables (the caller holds the transaction), then reset.
         Tables in a fixed order and rows sorted by key: concurrent batches (one consumer per source) lock
         rows in the same order, so they wait for each other instead of deadlocking."""
-        if self.periods and self._wants("customer_period"):
-            await _add_counters(
-                conn,
-                f"{schema}.customer_period",
-                ("customer_id", "period"),
-                PERIOD_COUNTERS,
-                [(*k, *v) for k, v in sorted(self.periods.items())],
-            )
-        if self.products_sold and self._wants("customer_product_period"):
-            await _add_counters(
-                conn,
-                f"{schema}.customer_product_period",
-                ("customer_id", "period", "product_code"),
-                PRODUCT_COUNTERS,
-                [(*k, *v) for k, v in sorted(self.products_sold.items())],
-            )
-        if self.staff and self._wants("staff_period"):
-            await _add_counters(
-                conn,
-                f"{schema}.staff_period",
-                ("staff_id", "period"),
-                STAFF_COUNTERS,
-                [(*k, *v) for k, v in sorted(self.staff.items())],
-            )
-        if self.dims and self._wants("customers"):
-            await _upsert_dims(conn, schema, self.dims)
-        if self.products and self._wants("products"):
-            await _insert(
-                conn,
-                f"{schema}.products AS p",
-                {
-                    "product_code": "text",
-                    "name": "text",
-                    "list_price": "numeric(18,2)",
-                    "standard_cost": "numeric(18,2)",
-                    "version": "bigint",
-                },
-                [(code, *values, version) for code, (version, values) in sorted(self.products.items())],
-                "ON CONFLICT (product_code) DO UPDATE SET "
-                "name = EXCLUDED.name, list_price = EXCLUDED.list_price, "
-                "standard_cost = EXCLUDED.standard_cost, "
-                "version = EXCLUDED.version WHERE EXCLUDED.version > p.version",
-            )
+        for name, upsert in UPSERTS.items():
+            rows = self.rows(name)
+            if rows:
+                await conn.execute(upsert.sql(schema), *upsert.arrays(rows))
         self.periods, self.products_sold, self.staff, self.dims, self.products = {}, {}, {}, {}, {}
 
 
-async def _insert(
-    conn: asyncpg.Connection,
-    target: str,
-    columns: dict[str, str],
-    rows: list[tuple[Any, ...]],
-    on_conflict: str,
-) -> None:
-    """Insert ``rows`` (of ``columns``: name -> type) with ONE statement, as arrays (far cheaper than a
-    statement per row); unnest keeps their order, so rows are locked in that order. Each key once:
-    an upsert may not touch a row twice."""
-    arrays: list[str] = []
-    values: list[str | list[Any]] = []
-    for i, (kind, column) in enumerate(zip(columns.values(), zip(*rows, strict=True), strict=True), 1):
-        if kind.startswith("numeric"):
-            # As the array's text: PostgreSQL parses it several times quicker than asyncpg encodes Decimals.
-            arrays.append(f"${i}::text::{kind}[]")
-            values.append("{" + ",".join("NULL" if v is None else str(v) for v in column) + "}")
-        else:
-            arrays.append(f"${i}::{kind}[]")
-            values.append(list(column))
-    names = ", ".join(columns)
-    await conn.execute(
-        f"INSERT INTO {target} ({names}) SELECT * FROM unnest({', '.join(arrays)}) {on_conflict}", *values
-    )
+@dataclass(frozen=True)
+class BulkInsert:
+    """Many rows into one table with ONE statement, as one array per column (far cheaper than a statement
+    per row); unnest keeps their order, so rows are locked in that order. An upsert may not touch a row
+    twice: each key once."""
+
+    table: str
+    alias: str
+    columns: dict[str, str]  # name -> type
+    on_conflict: str = ""
+
+    def sql(self, schema: str, first: int = 1) -> str:
+        """The statement, its arrays numbered from ``$first``. Numeric arrays go as their text: PostgreSQL
+        parses it several times quicker than asyncpg encodes Decimals."""
+        arrays = [
+            f"${i}::text::{kind}[]" if kind.startswith("numeric") else f"${i}::{kind}[]"
+            for i, kind in enumerate(self.columns.values(), first)
+        ]
+        return (
+            f"INSERT INTO {schema}.{self.table} AS {self.alias} ({', '.join(self.columns)}) "
+            f"SELECT * FROM unnest({', '.join(arrays)}) {self.on_conflict}"
+        )
+
+    def parameter_types(self) -> list[str]:
+        return ["text" if kind.startswith("numeric") else f"{kind}[]" for kind in self.columns.values()]
+
+    def arrays(self, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+        columns: Iterable[tuple[Any, ...]] = zip(*rows, strict=True) if rows else [()] * len(self.columns)
+        return [
+            "{" + ",".join("NULL" if v is None else str(v) for v in column) + "}"
+            if kind.startswith("numeric")
+            else list(column)
+            for kind, column in zip(self.columns.values(), columns, strict=True)
+        ]
 
 
-async def _add_counters(
-    conn: asyncpg.Connection,
-    table: str,
-    keys: tuple[str, ...],
-    counters: tuple[str, ...],
-    rows: list[tuple[Any, ...]],
-) -> None:
+def _counters(table: str, keys: tuple[str, ...], counters: tuple[str, ...]) -> BulkInsert:
     updates = ", ".join(f"{c} = t.{c} + EXCLUDED.{c}" for c in counters)
-    await _insert(
-        conn,
-        f"{table} AS t",
+    return BulkInsert(
+        table,
+        "t",
         {**dict.fromkeys(keys, "text"), **dict.fromkeys(counters, "numeric")},
-        rows,
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}",
     )
 
 
-DIM_COLUMNS = [col for cols in DIM_GROUPS.values() for col in cols]
-
-
-async def _upsert_dims(
-    conn: asyncpg.Connection, schema: str, dims: dict[str, dict[str, tuple[int, tuple[Any, ...]]]]
-) -> None:
-    columns = {
-        "customer_id": "text",
-        **{col: DIM_TYPES[col] for col in DIM_COLUMNS},
-        **{f"{g}_version": "bigint" for g in DIM_GROUPS},
-    }
+def _dimension() -> BulkInsert:
     updates = []
     for group, cols in DIM_GROUPS.items():
         newer = f"EXCLUDED.{group}_version > c.{group}_version"
         updates += [f"{col} = CASE WHEN {newer} THEN EXCLUDED.{col} ELSE c.{col} END" for col in cols]
         updates.append(f"{group}_version = GREATEST(c.{group}_version, EXCLUDED.{group}_version)")
-    rows = []
-    for customer_id, groups in sorted(dims.items()):
-        values: list[Any] = [customer_id]
-        group_versions: list[int] = []
-        for group, cols in DIM_GROUPS.items():
-            version, group_values = groups.get(group, (-1, (None,) * len(cols)))
-            values += list(group_values)
-            group_versions.append(version)
-        rows.append((*values, *group_versions))
-    await _insert(
-        conn,
-        f"{schema}.customers AS c",
-        columns,
-        rows,
+    return BulkInsert(
+        "customers",
+        "c",
+        {
+            "customer_id": "text",
+            **{col: DIM_TYPES[col] for cols in DIM_GROUPS.values() for col in cols},
+            **{f"{g}_version": "bigint" for g in DIM_GROUPS},
+        },
         f"ON CONFLICT (customer_id) DO UPDATE SET {', '.join(updates)}",
     )
+
+
+# How each projection takes what a Projector aggregated, in the order every writer locks them.
+UPSERTS: dict[str, BulkInsert] = {
+    "customer_period": _counters("customer_period", ("customer_id", "period"), PERIOD_COUNTERS),
+    "customer_product_period": _counters(
+        "customer_product_period", ("customer_id", "period", "product_code"), PRODUCT_COUNTERS
+    ),
+    "staff_period": _counters("staff_period", ("staff_id", "period"), STAFF_COUNTERS),
+    "customers": _dimension(),
+    "products": BulkInsert(
+        "products",
+        "p",
+        {
+            "product_code": "text",
+            "name": "text",
+            "list_price": "numeric(18,2)",
+            "standard_cost": "numeric(18,2)",
+            "version": "bigint",
+        },
+        "ON CONFLICT (product_code) DO UPDATE SET "
+        "name = EXCLUDED.name, list_price = EXCLUDED.list_price, standard_cost = EXCLUDED.standard_cost, "
+        "version = EXCLUDED.version WHERE EXCLUDED.version > p.version",
+    ),
+}
+
+
+# The log's columns; an envelope logged before (a redelivery) fails this insert.
+LOG_INSERT = BulkInsert(
+    "event_log",
+    "l",
+    {
+        "service": "text",
+        "position": "bigint",
+        "event_id": "text",
+        "event_type": "text",
+        "schema_version": "int",
+        "aggregate_type": "text",
+        "aggregate_id": "text",
+        "aggregate_version": "int",
+        "occurred_at": "timestamptz",
+        "actor_id": "text",
+        "actor_role": "text",
+        "correlation_id": "text",
+        "causation_id": "text",
+        "data": "jsonb",
+    },
+)
+INSERT_NEW_TO_LOG = (
+    LOG_INSERT.sql(SCHEMA) + " ON CONFLICT (service, position) DO NOTHING RETURNING service, position"
+)
+POSITIONS = BulkInsert(
+    "source_position",
+    "s",
+    {"service": "text", "position": "bigint", "events": "bigint"},
+    "ON CONFLICT (service) DO UPDATE SET position = GREATEST(s.position, EXCLUDED.position), "
+    "events = s.events + EXCLUDED.events, updated_at = now()",
+)
+# The live batch as one statement: the log, every projection, the positions (``batch_function_ddl``).
+BATCH_FUNCTION = f"{SCHEMA}.apply_batch"
+BATCH_PARTS = (LOG_INSERT, *UPSERTS.values(), POSITIONS)
+BATCH_TYPES = [kind for part in BATCH_PARTS for kind in part.parameter_types()]
+CALL_BATCH = f"SELECT {BATCH_FUNCTION}({', '.join(f'${i}::{t}' for i, t in enumerate(BATCH_TYPES, 1))})"
+
+
+def batch_function_ddl() -> str:
+    """plpgsql runs the statements in order: the shared log lock is taken before any table is touched (a
+    rebuild's swap holds it exclusively), and a failing one undoes the call."""
+    statements, first = [], 1
+    for part in BATCH_PARTS:
+        statements.append(part.sql(SCHEMA, first) + ";")
+        first += len(part.columns)
+    return (
+        f"CREATE OR REPLACE FUNCTION {BATCH_FUNCTION}({', '.join(BATCH_TYPES)}) RETURNS void "
+        f"LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock_shared({LOG_LOCK}); "
+        + " ".join(statements)
+        + " END $$"
+    )
+
+
+def _log_rows(envelopes: Iterable[Envelope]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            e.service,
+            e.position,
+            e.event_id,
+            e.event_type,
+            e.schema_version,
+            e.aggregate_type,
+            e.aggregate_id,
+            e.aggregate_version,
+            e.occurred_at,
+            e.actor.id if e.actor else None,
+            e.actor.role.value if e.actor else None,
+            e.correlation_id,
+            e.causation_id,
+            e.data,
+        )
+        for e in envelopes
+    ]
+
+
+def _position_rows(events: Iterable[Envelope | LoggedEvent]) -> list[tuple[str, int, int]]:
+    """Per source service: the highest position and how many events."""
+    highest: dict[str, tuple[int, int]] = {}
+    for event in events:
+        top, count = highest.get(event.service, (0, 0))
+        highest[event.service] = (max(top, event.position), count + 1)
+    return [(service, top, count) for service, (top, count) in sorted(highest.items())]
+
+
+async def record(conn: asyncpg.Connection, envelopes: Sequence[Envelope], mode: PeriodMode) -> int:
+    """Log a batch and apply the envelopes not logged before, all or nothing, outside a transaction.
+    Returns how many were new (a redelivered envelope is already in the log and changes nothing).
+
+    Usually all are new: then the batch is ONE statement (``apply_batch``), one round trip where a
+    transaction took eight, each waiting for a CPU on a busy machine. When some were logged before (a
+    redelivery after a crash or a timeout), that statement fails on the log's key and changes nothing;
+    a transaction then logs the batch, learns which envelopes are new and applies only those."""
+    keys: set[tuple[str, int]] = set()
+    unique = []
+    for envelope in envelopes:  # the same envelope twice in one batch applies once
+        if (envelope.service, envelope.position) not in keys:
+            keys.add((envelope.service, envelope.position))
+            unique.append(envelope)
+    projector = Projector(mode)
+    projector.apply_all(from_envelope(e) for e in unique)
+    arguments = LOG_INSERT.arrays(_log_rows(unique))
+    for name, upsert in UPSERTS.items():
+        arguments += upsert.arrays(projector.rows(name))
+    arguments += POSITIONS.arrays(_position_rows(unique))
+    try:
+        await conn.execute(CALL_BATCH, *arguments)
+        return len(unique)
+    except asyncpg.UniqueViolationError as error:
+        if error.table_name != "event_log":
+            raise
+    async with conn.transaction():
+        return await _record_new(conn, unique, mode)
+
+
+async def _record_new(conn: asyncpg.Connection, envelopes: Sequence[Envelope], mode: PeriodMode) -> int:
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", LOG_LOCK)
+    logged = await conn.fetch(INSERT_NEW_TO_LOG, *LOG_INSERT.arrays(_log_rows(envelopes)))
+    inserted = {(r["service"], r["position"]) for r in logged}
+    fresh = [from_envelope(e) for e in envelopes if (e.service, e.position) in inserted]
+    if fresh:
+        projector = Projector(mode)
+        projector.apply_all(fresh)
+        await projector.flush(conn, SCHEMA)
+        await conn.execute(POSITIONS.sql(SCHEMA), *POSITIONS.arrays(_position_rows(fresh)))
+    return len(fresh)

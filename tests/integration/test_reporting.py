@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 import nats
 import pytest
 from nats.aio.client import Client as NATS
@@ -16,6 +17,7 @@ from nats.js.errors import NotFoundError
 
 from services.reporting.consumers import BatchRecorder
 from services.reporting.main import open_pool
+from services.reporting.projections import record
 from shared.consumer import DurableConsumer
 from shared.contracts import Envelope
 from shared.settings import Settings
@@ -322,6 +324,55 @@ async def test_exactly_once_when_a_committed_batch_is_not_acknowledged(nc: NATS,
     await pool.close()
     assert calls > 1 and consumer.parked == 0
     assert (row["orders"], row["ordered_amount"]) == (5, 50)
+
+
+async def dealer_month(conn: asyncpg.Connection, dealer: str) -> tuple[Any, Any, Any]:
+    row = await conn.fetchrow(
+        "SELECT orders, ordered_amount FROM reporting.customer_period WHERE customer_id = $1", dealer
+    )
+    logged = await conn.fetchval(
+        "SELECT count(*) FROM reporting.event_log WHERE data->>'customer_id' = $1", dealer
+    )
+    return row["orders"], row["ordered_amount"], logged
+
+
+def daily_orders(dealer: str, month: int, days: int) -> list[Envelope]:
+    """One order of 10.00 a day."""
+    ev = Events()
+    for day in range(1, days + 1):
+        ev.order(dealer, at(2028, month, day), [("P-1", 1, "10.00")])
+    return ev.made
+
+
+async def test_a_batch_partly_logged_before_applies_only_its_new_envelopes(settings: Settings) -> None:
+    dealer = "c-partly-1"
+    batch = daily_orders(dealer, 4, 4)
+    pool = await open_pool(settings)
+    try:
+        async with pool.acquire() as conn:
+            assert await record(conn, batch[:2], settings.period_mode) == 2
+            assert await record(conn, batch, settings.period_mode) == 2  # the first two again, two new
+            assert await dealer_month(conn, dealer) == (4, 40, 4)
+    finally:
+        await pool.close()
+
+
+async def test_the_same_batch_recorded_by_two_sessions_at_once_applies_once(settings: Settings) -> None:
+    """Two reporting instances handed the same messages (the first missed its ack deadline)."""
+    dealer = "c-twice-1"
+    batch = daily_orders(dealer, 5, 10)
+    pool = await open_pool(settings)
+
+    async def one_session() -> int:
+        async with pool.acquire() as conn:
+            return await record(conn, batch, settings.period_mode)
+
+    try:
+        assert sorted(await asyncio.gather(one_session(), one_session())) == [0, 10]
+        async with pool.acquire() as conn:
+            assert await dealer_month(conn, dealer) == (10, 100, 10)
+    finally:
+        await pool.close()
 
 
 async def test_r10_audit_trail_of_a_customer_on_the_bus(
