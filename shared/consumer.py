@@ -15,6 +15,7 @@ lists, shows and re-drives what was parked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -31,7 +32,7 @@ from shared.contracts import Envelope
 from shared.settings import Settings
 from shared.streams import ensure_dead_letter_stream, ensure_event_stream
 from shared.subjects import dead_letter_subject, events_wildcard, stream_name
-from shared.waiting import pause
+from shared.waiting import first_of, pause
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,36 @@ class DurableConsumer:
         subscription = await self._subscribe(stop)
         if subscription is None:
             return
+        # The next batch is fetched while this one is handled, so the fetch's round trip is not on every
+        # event's way; one batch at most waits (if we stop, JetStream delivers it again after ack_wait).
+        fetched: asyncio.Queue[list[Msg]] = asyncio.Queue(maxsize=1)
+        fetcher = asyncio.create_task(self._fetch(subscription, fetched, stop), name=f"{self.durable}-fetch")
+        try:
+            while not stop.is_set():
+                taken = asyncio.ensure_future(fetched.get())
+                await first_of(stop, taken, fetcher)
+                if not taken.done():
+                    taken.cancel()
+                    if fetcher.done():
+                        fetcher.result()  # stopped, or its failure is the consumer's
+                    break
+                fetched.task_done()
+                try:
+                    await self._process(taken.result())
+                except nats.errors.Error as error:
+                    # Acks or a park could not be sent: what was not acknowledged comes after ack_wait.
+                    log.warning("consumer %s: bus error while processing (%r)", self.durable, error)
+        finally:
+            fetcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fetcher
+
+    async def _fetch(
+        self,
+        subscription: JetStreamContext.PullSubscription,
+        fetched: asyncio.Queue[list[Msg]],
+        stop: asyncio.Event,
+    ) -> None:
         while not stop.is_set():
             try:
                 messages = await subscription.fetch(self.settings.consumer_batch_size, timeout=1.0)
@@ -81,13 +112,10 @@ class DurableConsumer:
                 continue
             except nats.errors.Error as error:
                 log.warning("consumer %s: fetch failed (%r); retrying", self.durable, error)
-                await asyncio.sleep(0.5)
+                await pause(stop, 0.5)
                 continue
-            try:
-                await self._process(messages)
-            except nats.errors.Error as error:
-                # Acks or a park could not be sent: what was not acknowledged comes again after ack_wait.
-                log.warning("consumer %s: bus error while processing (%r)", self.durable, error)
+            await fetched.put(messages)
+            await fetched.join()  # taken for handling: fetch the next one meanwhile
 
     async def _subscribe(self, stop: asyncio.Event) -> JetStreamContext.PullSubscription | None:
         """The streams and the durable consumer, tried again until JetStream can make them: a cluster

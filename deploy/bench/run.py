@@ -905,10 +905,14 @@ ANALYSIS = """
   what another process adds on the same 2 cores). Baseline: the same `OrdersApplication.place_order`
   (decide + one save of order and account) called directly in one thread on its own database: no bus,
   no service process.
-- (2) Per order: the event's time (taken when decided, just before the commit) → `consumed_at` of its row
-  in reporting's event log, i.e. the start of the one transaction that logs the batch and updates the
-  projections (it commits a few ms later: the figure is slightly low by that). Baseline: a raw JetStream
-  publish → push delivery at 200/s on the same server.
+- (2) Per order: its commit → `consumed_at` of its row in reporting's event log. The commit is the event's
+  `recorded_at`, stamped by the orders store's insert just before it commits (a little early: the figure is
+  slightly high by the commit's own time); `consumed_at` is when the one statement that logs the batch and
+  updates the projections began (it commits ~1 ms later: slightly low by that). Beside it, not targets:
+  commit → stored on the orders stream (the JetStream message's timestamp), and decision → projection
+  (from the event's own time, taken when the command decided: it includes the wait for the commit, which
+  is the command's latency; earlier runs of this benchmark reported that one as "commit → projection").
+  Baseline: a raw JetStream publish → push delivery at 200/s on the same server.
 - (3) The year is written into reporting's event log by COPY; the rebuild (`services/reporting/rebuild.py`,
   fresh tables, swap, analyze) runs in a child process whose peak RSS is reported. Baseline: a child
   process reading the same rows in the same pages with asyncpg and decoding them (jsonb by orjson), one

@@ -36,6 +36,7 @@ class BatchRecorder:
         self.applied = 0
         self.since_analyze = 0
         self.analyzing = False
+        self.analysis: asyncio.Task[None] | None = None
 
     async def __call__(self, envelopes: Sequence[Envelope]) -> None:
         async with self.pool.acquire() as conn:
@@ -44,14 +45,21 @@ class BatchRecorder:
                 correlations = sorted({e.correlation_id for e in envelopes if e.correlation_id})
                 extra = {"correlation_ids": correlations}
                 log.debug("applied %d of %d events", applied, len(envelopes), extra=extra)
-            self.applied += applied
-            self.since_analyze += applied
-            if self.since_analyze >= ANALYZE_EVERY and not self.analyzing:
-                self.analyzing, self.since_analyze = True, 0
-                try:
-                    await analyze(conn)
-                finally:
-                    self.analyzing = False
+        self.applied += applied
+        self.since_analyze += applied
+        if self.since_analyze >= ANALYZE_EVERY and not self.analyzing:
+            self.analyzing, self.since_analyze = True, 0
+            # On a connection of its own: the batches go on meanwhile instead of waiting for it.
+            self.analysis = asyncio.create_task(self._analyze())
+
+    async def _analyze(self) -> None:
+        try:
+            async with self.pool.acquire() as conn:
+                await analyze(conn)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("refreshing the projections' statistics failed (%r); later", error)
+        finally:
+            self.analyzing = False
 
 
 def make_consumers(

@@ -21,8 +21,9 @@ from services.reporting.projections import record
 from shared.consumer import DurableConsumer
 from shared.contracts import Envelope
 from shared.settings import Settings
+from shared.streams import delete_streams
 from shared.subjects import stream_name
-from tests.conftest import Requester, wait_for
+from tests.conftest import Requester, unique_settings, wait_for
 from tests.integration.test_reporting_support import Events, at, logged_all, publish, reporting_running
 
 pytestmark = pytest.mark.integration
@@ -324,6 +325,54 @@ async def test_exactly_once_when_a_committed_batch_is_not_acknowledged(nc: NATS,
     await pool.close()
     assert calls > 1 and consumer.parked == 0
     assert (row["orders"], row["ordered_amount"]) == (5, 50)
+
+
+async def test_the_next_batch_is_fetched_while_one_is_being_handled(nc: NATS) -> None:
+    """The fetch's round trip is off the events' way: the next batch is on hand when one is done."""
+    settings = unique_settings()  # a stream of its own: nothing pending from the other tests
+    ev = Events()
+    ev.order("c-prefetch-1", at(2028, 6, 1), [("P-1", 1, "10.00")])
+    handled: list[int] = []
+    release = asyncio.Event()
+
+    async def slow(envelopes: Sequence[Envelope]) -> None:
+        handled.append(len(envelopes))
+        await release.wait()
+
+    stop = asyncio.Event()
+    own = await nats.connect(settings.nats_url)  # holds a pull subscription: closed, not drained
+    consumer = DurableConsumer(own, settings, "reporting-prefetch", "orders", slow)
+    task = asyncio.create_task(consumer.run(stop))
+    js = nc.jetstream()
+
+    async def delivered(pending: int, unacked: int) -> bool:
+        try:
+            info = await js.consumer_info(stream_name(settings.namespace, "orders"), consumer.durable)
+        except NotFoundError:  # not created yet
+            return False
+        return info.num_pending == pending and info.num_ack_pending == unacked
+
+    async def first_held() -> bool:
+        return handled == [1]
+
+    try:
+        await wait_for(lambda: delivered(0, 0))
+        await publish(js, settings, ev.made)
+        await wait_for(first_held)
+        for day in range(2, 5):
+            ev.order("c-prefetch-1", at(2028, 6, day), [("P-1", 1, "10.00")])
+        await publish(js, settings, ev.made[1:])
+        await wait_for(lambda: delivered(0, 4))  # the three new ones fetched while the first is held
+        assert handled == [1]
+        release.set()
+        await wait_for(lambda: delivered(0, 0))
+        assert sum(handled) == 4
+    finally:
+        stop.set()
+        release.set()
+        await task
+        await own.close()
+        await delete_streams(js, settings, ["orders"])
 
 
 async def dealer_month(conn: asyncpg.Connection, dealer: str) -> tuple[Any, Any, Any]:
