@@ -48,6 +48,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     psycopg.OperationalError,
 )
 OUTAGE_RETRY_SECONDS = 1.0
+PREFETCH_FROM = 10  # a batch of at least this many messages says the consumer is behind
 
 
 def is_transient(error: BaseException) -> bool:
@@ -75,47 +76,42 @@ class DurableConsumer:
         subscription = await self._subscribe(stop)
         if subscription is None:
             return
-        # The next batch is fetched while this one is handled, so the fetch's round trip is not on every
-        # event's way; one batch at most waits (if we stop, JetStream delivers it again after ack_wait).
-        fetched: asyncio.Queue[list[Msg]] = asyncio.Queue(maxsize=1)
-        fetcher = asyncio.create_task(self._fetch(subscription, fetched, stop), name=f"{self.durable}-fetch")
+        prefetched: asyncio.Task[list[Msg]] | None = None
         try:
             while not stop.is_set():
-                taken = asyncio.ensure_future(fetched.get())
-                await first_of(stop, taken, fetcher)
-                if not taken.done():
-                    taken.cancel()
-                    if fetcher.done():
-                        fetcher.result()  # stopped, or its failure is the consumer's
-                    break
-                fetched.task_done()
+                if prefetched is None:
+                    messages = await self._fetch(subscription)
+                else:
+                    await first_of(stop, prefetched)
+                    if not prefetched.done():
+                        break
+                    messages = prefetched.result()
+                prefetched = None
+                if len(messages) >= PREFETCH_FROM:
+                    # Behind: the next batch is fetched while this one is handled, so the fetch's round
+                    # trip is off the events' way. Caught up, one fetch at a time gathers more per batch.
+                    prefetched = asyncio.ensure_future(self._fetch(subscription))
                 try:
-                    await self._process(taken.result())
+                    await self._process(messages)
                 except nats.errors.Error as error:
                     # Acks or a park could not be sent: what was not acknowledged comes after ack_wait.
                     log.warning("consumer %s: bus error while processing (%r)", self.durable, error)
         finally:
-            fetcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await fetcher
+            if prefetched is not None:  # what it fetched comes again after ack_wait
+                prefetched.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await prefetched
 
-    async def _fetch(
-        self,
-        subscription: JetStreamContext.PullSubscription,
-        fetched: asyncio.Queue[list[Msg]],
-        stop: asyncio.Event,
-    ) -> None:
-        while not stop.is_set():
-            try:
-                messages = await subscription.fetch(self.settings.consumer_batch_size, timeout=1.0)
-            except (TimeoutError, nats.errors.TimeoutError):
-                continue
-            except nats.errors.Error as error:
-                log.warning("consumer %s: fetch failed (%r); retrying", self.durable, error)
-                await pause(stop, 0.5)
-                continue
-            await fetched.put(messages)
-            await fetched.join()  # taken for handling: fetch the next one meanwhile
+    async def _fetch(self, subscription: JetStreamContext.PullSubscription) -> list[Msg]:
+        """The next batch; empty when none came within a second or the fetch failed."""
+        try:
+            return await subscription.fetch(self.settings.consumer_batch_size, timeout=1.0)
+        except (TimeoutError, nats.errors.TimeoutError):
+            return []
+        except nats.errors.Error as error:
+            log.warning("consumer %s: fetch failed (%r); retrying", self.durable, error)
+            await pause(self._stop, 0.5)
+            return []
 
     async def _subscribe(self, stop: asyncio.Event) -> JetStreamContext.PullSubscription | None:
         """The streams and the durable consumer, tried again until JetStream can make them: a cluster

@@ -6,7 +6,8 @@ Events are published onto the real JetStream streams exactly as the outbox relay
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import asyncpg
@@ -18,7 +19,7 @@ from nats.js.errors import NotFoundError
 from services.reporting.consumers import BatchRecorder
 from services.reporting.main import open_pool
 from services.reporting.projections import record
-from shared.consumer import DurableConsumer
+from shared.consumer import PREFETCH_FROM, DurableConsumer
 from shared.contracts import Envelope
 from shared.settings import Settings
 from shared.streams import delete_streams
@@ -327,22 +328,21 @@ async def test_exactly_once_when_a_committed_batch_is_not_acknowledged(nc: NATS,
     assert (row["orders"], row["ordered_amount"]) == (5, 50)
 
 
-async def test_the_next_batch_is_fetched_while_one_is_being_handled(nc: NATS) -> None:
-    """The fetch's round trip is off the events' way: the next batch is on hand when one is done."""
+@contextlib.asynccontextmanager
+async def held_consumer(nc: NATS) -> AsyncIterator[tuple[Settings, list[int], asyncio.Event, Any]]:
+    """A consumer of a fresh orders stream whose handler holds each batch until released; yields the
+    settings, the batch sizes it was handed, the release, and ``delivered(pending, unacked)``."""
     settings = unique_settings()  # a stream of its own: nothing pending from the other tests
-    ev = Events()
-    ev.order("c-prefetch-1", at(2028, 6, 1), [("P-1", 1, "10.00")])
     handled: list[int] = []
     release = asyncio.Event()
 
-    async def slow(envelopes: Sequence[Envelope]) -> None:
+    async def held(envelopes: Sequence[Envelope]) -> None:
         handled.append(len(envelopes))
         await release.wait()
 
     stop = asyncio.Event()
     own = await nats.connect(settings.nats_url)  # holds a pull subscription: closed, not drained
-    consumer = DurableConsumer(own, settings, "reporting-prefetch", "orders", slow)
-    task = asyncio.create_task(consumer.run(stop))
+    consumer = DurableConsumer(own, settings, "reporting-held", "orders", held)
     js = nc.jetstream()
 
     async def delivered(pending: int, unacked: int) -> bool:
@@ -352,27 +352,52 @@ async def test_the_next_batch_is_fetched_while_one_is_being_handled(nc: NATS) ->
             return False
         return info.num_pending == pending and info.num_ack_pending == unacked
 
-    async def first_held() -> bool:
-        return handled == [1]
-
+    task = asyncio.create_task(consumer.run(stop))
     try:
         await wait_for(lambda: delivered(0, 0))
-        await publish(js, settings, ev.made)
-        await wait_for(first_held)
-        for day in range(2, 5):
-            ev.order("c-prefetch-1", at(2028, 6, day), [("P-1", 1, "10.00")])
-        await publish(js, settings, ev.made[1:])
-        await wait_for(lambda: delivered(0, 4))  # the three new ones fetched while the first is held
-        assert handled == [1]
-        release.set()
-        await wait_for(lambda: delivered(0, 0))
-        assert sum(handled) == 4
+        yield settings, handled, release, delivered
     finally:
         stop.set()
         release.set()
         await task
         await own.close()
         await delete_streams(js, settings, ["orders"])
+
+
+async def test_a_consumer_behind_fetches_the_next_batch_while_one_is_being_handled(nc: NATS) -> None:
+    """The fetch's round trip is off the events' way: the next batch is on hand when one is done."""
+    async with held_consumer(nc) as (settings, handled, release, delivered):
+        js = nc.jetstream()
+        await publish(js, settings, daily_orders("c-held-1", 6, PREFETCH_FROM))
+
+        async def backlog_held() -> bool:
+            return sum(handled) == PREFETCH_FROM
+
+        await wait_for(backlog_held)
+        await publish(js, settings, daily_orders("c-held-1", 6, 3))
+        # The three new ones fetched while the batch is held.
+        await wait_for(lambda: delivered(0, PREFETCH_FROM + 3))
+        assert sum(handled) == PREFETCH_FROM
+        release.set()
+        await wait_for(lambda: delivered(0, 0))
+        assert sum(handled) == PREFETCH_FROM + 3
+
+
+async def test_a_consumer_caught_up_fetches_after_handling_so_batches_gather(nc: NATS) -> None:
+    async with held_consumer(nc) as (settings, handled, release, delivered):
+        js = nc.jetstream()
+        await publish(js, settings, daily_orders("c-held-1", 6, 1))
+
+        async def one_held() -> bool:
+            return handled == [1]
+
+        await wait_for(one_held)
+        await publish(js, settings, daily_orders("c-held-1", 6, 3))
+        await asyncio.sleep(0.5)
+        assert await delivered(3, 1)  # the next fetch waits for the batch in hand
+        release.set()
+        await wait_for(lambda: delivered(0, 0))
+        assert handled == [1, 3]  # what came meanwhile, in one batch
 
 
 async def dealer_month(conn: asyncpg.Connection, dealer: str) -> tuple[Any, Any, Any]:
