@@ -893,18 +893,17 @@ def table(results: Results) -> str:
 ANALYSIS = """
 ## How it is measured
 
-- (1) The client (this process, nats-py, no pydantic on its path) sends `place_order` to one orders
-  process (`services/orders/main.py`, with its outbox relay and customer view) while one reporting process
-  consumes; 500 approved customers (published on the customers stream, so orders' own view has them),
-  one order line each. Saturation: 64 requests in flight, closed loop. Steady: an open loop at 200/s,
-  latency counted from each command's scheduled start (a stall counts for every command behind it),
+- (1) The client (this process, nats-py, no pydantic on its path) sends `place_order` to one orders process
+  (`services/orders/main.py`, with its customer view, and its outbox relay in a child process) while one
+  reporting process consumes; 500 approved customers (published on the customers stream, so orders' own view
+  has them), one order line each. Saturation: 64 requests in flight, closed loop. Steady: an open loop at
+  200/s, latency counted from each command's scheduled start (a stall counts for every command behind it),
   after 3 s at that rate that are not counted. The steady run comes before the saturation run: measured
-  right after 20,000 commands at saturation, its p50 was 11–20 ms in full runs against ~7 ms before it
-  (the machine still busy with what the overload left), which is not a steady state.
-  Then a second orders process joins the queue group and the saturation run is repeated (not a target:
-  what another process adds on the same 2 cores). Baseline: the same `OrdersApplication.place_order`
-  (decide + one save of order and account) called directly in one thread on its own database: no bus,
-  no service process.
+  right after 20,000 commands at saturation, its p50 was 11–20 ms in full runs against ~7 ms before it (the
+  machine still busy with what the overload left), which is not a steady state. Then a second orders process
+  joins the queue group and the saturation run is repeated (not a target: what another process adds on the
+  same 2 cores). Baseline: the same `OrdersApplication.place_order` (decide + one save of order and account)
+  called directly in one thread on its own database: no bus, no service process.
 - (2) Per order: its commit → `consumed_at` of its row in reporting's event log. The commit is the event's
   `recorded_at`, stamped by the orders store's insert just before it commits (a little early: the figure is
   slightly high by the commit's own time); `consumed_at` is when the one statement that logs the batch and
@@ -958,36 +957,52 @@ on such a run by any relay or rebuild.
   of one (holding the interpreter lock only ~40 % of the time; its command threads wait for a save, for a
   select or for a pooled connection), PostgreSQL ~33 %, reporting ~25 %, NATS ~12 %, the client ~10 %.
   1,500/s would need ~1.3 ms of CPU per command for the whole system; it spends ~2.7. The 200/s p99: at that
-  rate each command is alone in every step, and the system spends ~7.5 ms of CPU per command (orders ~2.6:
-  its own transaction, thread hand-offs, a relay page per event or two; reporting ~1.9: two pull requests
-  and a transaction of ~8 statements per batch of one or two events; PostgreSQL ~1.7; NATS ~0.8; the client
-  ~0.5), ~75 % of the two cores: in a full run ~8 % of the commands take over 10 ms, spread over the whole
-  run. Measured and dropped: a 0.5 or 1 ms GIL switch interval (interleaved quick runs: fewer commands/s,
-  p99 no better); 16 instead of 8 connections per process (~5 %, within the noise, and PostgreSQL's 100
-  connections are shared by every process); 6, 24, 32 and 48 worker threads (earlier); reading the account
-  without a select (earlier: a stale copy per conflict, two processes fell to ~200–270/s). Measured and not
-  adopted: the reporting consumer waiting 5 ms for more events after a small batch (interleaved quick runs:
-  reporting's CPU at 200/s 36 → 26 %, the command p99 at 200/s ~14.5 → ~11 ms, but the propagation p99 at
-  200/s 13–15 → 18–21 ms, which full runs already put at 17–23 ms against its 25: one target's margin for
-  another's). What would lift it: cores that PostgreSQL, NATS, reporting and the load do not share with the
-  orders process (the "two orders processes" row is what a second process adds on these same two); reads
-  served from the cache without their select (two of a command's three round trips), made safe by checking
-  the versions of everything a command read inside its save (a moved one fails the save, as a conflict does
-  now) and kept fresh across instances by a NOTIFY naming the changed aggregates; an account that drops
-  settled orders (bounded state per customer; the account query lists them today); fewer statements per
-  reporting transaction.
-- **Propagation (2)** at 200/s is within its target; at saturation it is not. Done: the relay sends events
-  stored while a page awaits its acks at once (woken by NOTIFY), instead of after that page's acks and
-  position update (quick runs, interleaved A/B: p99 at saturation 69–82 → 60–64 ms), with up to four pages
-  in flight instead of two (→ 59–61 ms). Split at saturation by the stream's timestamps (a quick run):
-  decision → stored on the stream p50 34 / p99 57 ms, stream → reporting's transaction p50 2.4 / p99 24 ms.
-  The time is in the saturated orders process: the wait between decision and commit in the group-commit
-  queue (the event's time is taken when decided) and the relay waiting for the CPU. Measured and dropped:
-  the relay on an event loop of its own in its own thread, a 1 ms GIL switch interval, fewer worker threads
-  (6: p99 at saturation ~46 ms, but a third fewer commands/s). Measured and not adopted: the relay in a
-  child process of its own (interleaved quick runs: ~5–15 % more commands/s and a propagation p50 at
-  saturation ~5 ms lower, both within what this machine's noise moves; it would give every write service a
-  second process to supervise).
+  rate each command is alone in every step. Measured per process over 15 s at 200/s after this round's
+  changes (five runs): orders ~1.9–2.2 ms of CPU per command (its own transaction, thread hand-offs; GC
+  ~0.03 ms of it), its relay process ~0.5–0.8 (a page per commit), reporting ~1.2–1.5 (a fetch, an envelope
+  parse and one statement per batch of one or two events; it was ~1.9 with a transaction of ~8 statements),
+  PostgreSQL ~0.8–1.6, NATS ~0.7–0.9, the client ~0.4: ~5.7–7 ms, 55–70 % of the two cores. The latency is
+  bursty: 200/s series of 15–30 s show quiet seconds (p90 ~4 ms) and busy ones (p90 12–14 ms), and sometimes
+  one stall of 50–270 ms (every command of it late) that no process's collector or job explains (GC pauses
+  in the orders process are ~1–2 ms); the p99 of a 30 s window moves between ~9 and ~23 ms from one run to
+  the next of the same code. Measured and dropped: a 0.5 or 1 ms GIL switch interval (interleaved quick
+  runs: fewer commands/s, p99 no better); 16 instead of 8 connections per process (~5 %, within the noise,
+  and PostgreSQL's 100 connections are shared by every process); 6, 24, 32 and 48 worker threads (earlier);
+  reading the account without a select (earlier: a stale copy per conflict, two processes fell to
+  ~200–270/s). Measured and not adopted: the reporting consumer waiting 5 ms for more events after a small
+  batch (interleaved quick runs: reporting's CPU at 200/s 36 → 26 %, the command p99 at 200/s ~14.5 → ~11
+  ms, but the propagation p99 at 200/s 13–15 → 18–21 ms, which full runs already put at 17–23 ms against its
+  25: one target's margin for another's). What would lift it: cores that PostgreSQL, NATS, reporting and the
+  load do not share with the orders process (the "two orders processes" row is what a second process adds on
+  these same two); reads served from the cache without their select (two of a command's three round trips),
+  made safe by checking the versions of everything a command read inside its save (a moved one fails the
+  save, as a conflict does now) and kept fresh across instances by a NOTIFY naming the changed aggregates;
+  an account that drops settled orders (bounded state per customer; the account query lists them today).
+- **Propagation (2)** at 200/s is within its target; at saturation it is at it or above it from run to run.
+  Measured now from the commit, as the target defines it (`recorded_at`, stamped by the store's insert):
+  earlier runs measured from the decision, which at saturation adds the command's own wait for its group
+  commit (p50 ~10–13, p99 ~30–40 ms; the "decision → projection" row). Done earlier: the relay sends events
+  stored while a page awaits its acks at once, up to four pages in flight. Done in this round: (a) the
+  relay runs in a child process of each write service (started, restarted and stopped by it, and dying
+  with it): in the service's process it waited for the interpreter behind the command threads. Split by
+  the stream's timestamps at saturation (interleaved quick runs): commit → on the stream p50 ~18–22 → ~4–6
+  ms, p99 ~41–51 → ~19–30 ms. (b) Reporting applies a live batch in ONE statement, a plpgsql function that
+  takes the log lock, logs the batch and updates every projection and the positions, instead of a
+  transaction of ~8 statements (an envelope logged before fails it, changing nothing, and a transaction
+  then applies only the new ones): a batch of 10 orders 2.3 → 1.2 ms of wall time and 1.1 → 0.45 ms of the
+  consumer's CPU. (c) A consumer that is behind (a batch of 10 or more) fetches the next batch while it
+  handles one; caught up, it fetches after handling, so what came meanwhile forms one batch (prefetching
+  always made a batch of every event at 200/s and cost reporting CPU). (d) Reporting refreshes its
+  projections' statistics (every 1,000 events) on a connection of its own instead of holding up the
+  batch. What remains at saturation is the stream → projection part (p99 ~20–70 ms): the reporting
+  process and PostgreSQL waiting for a CPU that the orders process, its relay, NATS and the load also
+  want; quick runs of the same code gave commit → projection p99 at saturation 41–100 ms. Measured and
+  dropped earlier: the relay on an event loop of its own in its own thread, a 1 ms GIL switch interval,
+  fewer worker threads (6: p99 at saturation ~46 ms, but a third fewer commands/s); not adopted here:
+  running the orders command threads at a lower CPU priority than the relay and reporting (a trade of the
+  command latency for the propagation, on a machine where both are targets). What would lift it: fewer
+  CPU-hungry neighbours per core (reporting and PostgreSQL on cores of their own), fewer events per
+  command on the bus (every order also publishes its account's bookkeeping event).
 - **Rebuild (3).** Done: handlers chosen per event type from a table, each event's month from a small
   cache of month bounds, one upsert statement per table, the cyclic garbage collector paused while
   pages are read and applied (the baseline pauses it too), a child process that imports only the
