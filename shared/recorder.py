@@ -2,18 +2,18 @@
 
 The library composes each statement anew on every call and saves in a pipelined transaction of five
 statements; both were a large part of a command's CPU. Here a read is one prepared statement built once
-per shape, and a save is ONE statement in autocommit: a function that takes the same table lock, sends the
-same NOTIFY and inserts the events, so commit order is notification order exactly as with the library's
-own save (the relay depends on it), and a writer using the library's recorder on the same table still
-serialises with this one.
+per shape, and a save is ONE statement in autocommit: a function that takes the same table lock, notifies
+the same channel (naming its writer) and inserts the events, so commit order is notification order
+exactly as with the library's own save (the relay depends on it), and a writer using the library's
+recorder on the same table still serialises with this one.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
@@ -52,12 +52,21 @@ class SalesRecorder(PostgresApplicationRecorder):
         self.sql_create_statements.append(
             SQL(
                 "CREATE OR REPLACE FUNCTION {function}"
-                "(ids uuid[], versions bigint[], topics text[], states bytea[]) "
+                "(ids uuid[], versions bigint[], topics text[], states bytea[], writer text, "
+                "checked_ids uuid[], checked_versions bigint[]) "
                 "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
+                "DECLARE moved uuid; "
                 "BEGIN "
                 "SET LOCAL lock_timeout = '{lock_timeout}s'; "
                 "LOCK TABLE {table} IN EXCLUSIVE MODE; "
-                "NOTIFY {channel}; "
+                "SELECT c.id INTO moved FROM unnest(checked_ids, checked_versions) AS c(id, version) "
+                "WHERE EXISTS (SELECT 1 FROM {table} t "
+                "WHERE t.originator_id = c.id AND t.originator_version > c.version) LIMIT 1; "
+                "IF moved IS NOT NULL THEN "
+                "RAISE EXCEPTION 'aggregate % changed since it was read', moved "
+                "USING ERRCODE = 'unique_violation'; "
+                "END IF; "
+                "PERFORM pg_notify({channel}, writer); "
                 "RETURN QUERY INSERT INTO {table} (originator_id, originator_version, topic, state) "
                 "SELECT * FROM unnest(ids, versions, topics, states) "
                 "RETURNING notification_id; "
@@ -66,30 +75,49 @@ class SalesRecorder(PostgresApplicationRecorder):
                 function=function,
                 lock_timeout=datastore.lock_timeout,
                 table=self.table,
-                channel=Identifier(self.channel_name),
+                channel=Literal(self.channel_name),
             )
         )
-        self.insert_statement = SQL("SELECT * FROM {}(%b, %b, %b, %b)").format(function).as_bytes(None)
+        self.insert_statement = (
+            SQL("SELECT * FROM {}(%b, %b, %b, %b, %b, %b::uuid[], %b::bigint[])")
+            .format(function)
+            .as_bytes(None)
+        )
+        # The notification's payload: who wrote (``shared.store.WriteWatch`` tells its own from others').
+        self.writer = uuid4().hex
+        # Told the aggregates of every insert, once it committed (``shared.store.Freshness.written``).
+        self.on_inserted: Callable[[Iterable[UUID]], None] | None = None
         # Every shape of select_events (which of gt, lte, desc, limit it has).
         self.select_statements = {
             shape: self._select_statement(*shape) for shape in itertools.product((False, True), repeat=4)
         }
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], *, checked: dict[UUID, int] | None = None, **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Store the events, all or none; ``checked``: aggregates (id -> version) a command read and does
+        not change, which must still be at that version (else ``IntegrityError`` naming one of them)."""
         if kwargs.get("tracking") is not None:
             raise NotImplementedError("an application recorder records no tracking")
         if not stored_events:
             return []
-        columns = (
+        checked = checked or {}
+        arguments = (
             [e.originator_id for e in stored_events],
             [e.originator_version for e in stored_events],
             [e.topic for e in stored_events],
             [e.state for e in stored_events],
+            self.writer,
+            list(checked),
+            list(checked.values()),
         )
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
-            curs.execute(self.insert_statement, columns, prepare=True)
-            return [row[0] for row in curs.fetchall()]
+            curs.execute(self.insert_statement, arguments, prepare=True)
+            notification_ids = [row[0] for row in curs.fetchall()]
+        if self.on_inserted is not None:
+            self.on_inserted({UUID(str(e.originator_id)) for e in stored_events})
+        return notification_ids
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_events(

@@ -7,10 +7,12 @@ idempotency keys (a ``CommandReceipt`` saved atomically with the command's own e
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import logging
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from uuid import UUID
@@ -31,10 +33,16 @@ from shared.aggregate import DateAsISO, Meta, MetaAsDict, SalesAggregate
 from shared.clock import Clock
 from shared.contracts import Command
 from shared.errors import Conflict
+from shared.recorder import SalesRecorder
 from shared.settings import Settings
 
 RECEIPT_NAMESPACE = UUID("6f1d4c1e-8a53-4d0e-9b59-6b7c2f3a9e10")
 MAX_ATTEMPTS = 5
+WATCH_POLL_SECONDS = 0.2  # how often the write watch looks up from the channel to see if it should stop
+WATCH_RETRY_SECONDS = 1.0
+VERIFIED_LIMIT = 100_000  # aggregate ids remembered as verified, beyond the cache's own size
+
+log = logging.getLogger(__name__)
 
 
 def persistence_env(settings: Settings, schema: str) -> dict[str, str]:
@@ -126,6 +134,15 @@ class ServiceApplication(Application[UUID]):
         self.clock = clock
         super().__init__({**persistence_env(settings, self.service), **(env or {})})
         self._group = GroupCommit(self.record)
+        if isinstance(self.recorder, SalesRecorder):
+            watch = WriteWatch(settings.postgres_dsn, self.recorder.channel_name, self.recorder.writer)
+            self.repository.freshness = Freshness(watch)
+            self.recorder.on_inserted = self.repository.freshness.written
+
+    def close(self) -> None:
+        if self.repository.freshness is not None:
+            self.repository.freshness.watch.close()
+        super().close()
 
     def construct_repository(self) -> SharedCacheRepository:
         size = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
@@ -166,18 +183,24 @@ class ServiceApplication(Application[UUID]):
                 causation_id=causation_id or command_id,
                 at=self.clock.now(),
             )
-            outcome = decide(meta)
+            with self.repository.reading() as reads:
+                outcome = decide(meta)
             aggregates: list[BaseAggregate[UUID]] = list(outcome.aggregates)
             if receipt_key:
                 aggregates.append(CommandReceipt(key=receipt_key, reply=outcome.result, meta=meta))
             if not aggregates:
                 return outcome.result
+            written = {aggregate.id for aggregate in aggregates}
+            # What it read from the cache unselected and does not change: the save checks it is unchanged.
+            checked = {id_: version for id_, version in reads.items() if id_ not in written}
             try:
                 if alone or not self.group_commit:
-                    self.record(_collect(aggregates), aggregates)
+                    self.record(_collect(aggregates), aggregates, checked)
                 else:
-                    self._group.save(aggregates)
+                    self._group.save(aggregates, checked)
             except IntegrityError:
+                if self.repository.freshness is not None:  # decided on a state that was not the latest
+                    self.repository.freshness.forget([*written, *checked])
                 if receipt_key and (earlier := self._receipt(receipt_key)) is not None:
                     return earlier
                 alone = True
@@ -185,16 +208,27 @@ class ServiceApplication(Application[UUID]):
             return outcome.result
         raise Conflict("the command kept colliding with concurrent writers; nothing was stored")
 
-    def record(self, events: Sequence[Any], aggregates: Sequence[BaseAggregate[UUID]]) -> None:
+    def record(
+        self,
+        events: Sequence[Any],
+        aggregates: Sequence[BaseAggregate[UUID]],
+        checked: dict[UUID, int] | None = None,
+    ) -> None:
         """``Application.save`` of events already collected from these aggregates, minus its protocol
         checks on every object (a tenth of a command's CPU). The saved aggregates replace their cached
         states, so the next read finds no newer events of this process's own to load."""
         processing: ProcessingEvent[UUID] = ProcessingEvent()
         processing.events.extend(events)
         processing.aggregates.update((aggregate.id, aggregate) for aggregate in aggregates)
+        if checked:  # the insert fails, storing nothing, if any of these has moved past that version
+            processing.saved_kwargs["checked"] = checked
+        freshness = self.repository.freshness
+        before = freshness.stamp() if freshness is not None else None
         recordings = self._record(processing)
         for aggregate in aggregates:
             self.repository.saved(aggregate, only_replacing=True)
+            if before is not None:
+                self.repository.saved_latest(aggregate, before)
         self._take_snapshots(processing)
         self._notify(recordings)
 
@@ -207,13 +241,35 @@ class ServiceApplication(Application[UUID]):
 
 
 class SharedCacheRepository(Repository[UUID]):
-    """The library's cached repository, minus its per-aggregate lock: a cached aggregate is brought up to
-    date by one select of its newer events on every read (so another instance's writes are seen), but
-    the copy in the cache is never changed in place. Each read selects on its own and, when there are
-    newer events, caches a new copy; the library instead fast-forwards the cached object itself under a
-    lock, so every command reading a popular product waited in line for the others' selects (and a copy
-    handed out could be taken while another thread was changing it).
+    """The library's cached repository, minus its per-aggregate lock, and without a select for a cached
+    state known to be the latest (``freshness``).
+
+    A cached state that may be behind (another instance wrote meanwhile, or no freshness) is brought up to
+    date by one select of its newer events, but the copy in the cache is never changed in place: each
+    read selects on its own and, when there are newer events, caches a new copy. The library instead
+    fast-forwards the cached object itself under a lock, so every command reading a popular product
+    waited in line for the others' selects (and a copy handed out could be taken while another thread
+    was changing it). Alone on its store, a service reads what it has cached with no round trip at all:
+    two of a command's three.
     """
+
+    freshness: Freshness | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._reads = threading.local()
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[dict[UUID, int]]:
+        """While a command decides (this thread): reads may use a cached state known to be the latest
+        without a select, and are noted (id -> version) for the save to check. A query's reads (outside
+        any command) always select: a reply must show every write that was answered before it."""
+        reads: dict[UUID, int] = {}
+        self._reads.current = reads
+        try:
+            yield reads
+        finally:
+            self._reads.current = None
 
     def get(
         self,
@@ -226,19 +282,40 @@ class SharedCacheRepository(Repository[UUID]):
     ) -> Any:
         if self.cache is None or version is not None:
             return super().get(aggregate_id, version=version, projector_func=projector_func)
+        stamp = self.freshness.stamp() if self.freshness is not None else None  # before the select
         cached = None
         try:
             cached = self.cache.get(aggregate_id)
         except KeyError:
             aggregate = self._reconstruct_aggregate(aggregate_id, None, projector_func)
         else:
-            newer = list(self.event_store.get(originator_id=aggregate_id, gt=cached.version))
-            aggregate = projector_func(copy.deepcopy(cached), newer) if newer else cached
-            if aggregate is None:
-                raise AggregateNotFoundError(aggregate_id)
+            reads = getattr(self._reads, "current", None)
+            if reads is not None and self.freshness is not None and self.freshness.trusted(aggregate_id):
+                aggregate = cached
+                reads.setdefault(aggregate_id, cached.version)
+            else:
+                newer = list(self.event_store.get(originator_id=aggregate_id, gt=cached.version))
+                aggregate = projector_func(copy.deepcopy(cached), newer) if newer else cached
+                if aggregate is None:
+                    raise AggregateNotFoundError(aggregate_id)
         if aggregate is not cached:
             self.saved(aggregate)
+        if stamp is not None and self.freshness is not None:
+            # Whatever is cached now is at least what was read after the stamp: the latest unless a
+            # write came after it, which the stamp then tells.
+            self.freshness.verified(aggregate_id, stamp)
         return copy.deepcopy(aggregate) if deepcopy_from_cache else aggregate
+
+    def saved_latest(self, aggregate: Any, before: Stamp) -> None:
+        """This process has just stored ``aggregate`` (``before``: stamped before the insert): if the cache
+        holds that state or a newer one, it is the latest as of the insert."""
+        if self.cache is None or self.freshness is None:
+            return
+        try:
+            if self.cache.get(aggregate.id).version >= aggregate.version:
+                self.freshness.verified_own(aggregate.id, before)
+        except KeyError:
+            return
 
     def saved(self, aggregate: Any, only_replacing: bool = False) -> None:
         """Cache this state of the aggregate unless a newer one is cached; it must not change afterwards.
@@ -254,6 +331,125 @@ class SharedCacheRepository(Repository[UUID]):
             if only_replacing:
                 return
         self.cache.put(aggregate.id, aggregate)
+
+
+class WriteWatch:
+    """Tells whether anyone else has written to the service's events since a cached state was verified.
+
+    Every save notifies the store's channel with its writer's token (``SalesRecorder``); a thread here
+    listens, and a notification with another token (another instance, the library's own recorder) bumps
+    ``generation``. A cached state verified at the current generation is the latest but for writes whose
+    notification is on its way: the same short window as between a read's select and the decision it
+    feeds, and an aggregate the command changes is checked by the save itself (its version). While not
+    listening (starting, or after losing the connection, when notifications may have been missed)
+    nothing counts as verified, and every read selects."""
+
+    def __init__(self, dsn: str, channel: str, token: str) -> None:
+        self.dsn = dsn
+        self.channel = channel
+        self.token = token
+        self.generation = 0  # only the listening thread changes it
+        self.listening = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._listen, name=f"write-watch-{channel}", daemon=True)
+        self._thread.start()
+
+    def stamp(self) -> int | None:
+        """The generation to verify a state at (taken before its select), None to verify nothing."""
+        return self.generation if self.listening else None
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(WATCH_POLL_SECONDS + 5)
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+                    self.generation += 1  # what was written before we listened counts as unseen
+                    self.listening = True
+                    while not self._stop.is_set():
+                        for notice in conn.notifies(timeout=WATCH_POLL_SECONDS):
+                            if notice.payload != self.token:
+                                self.generation += 1
+            except psycopg.Error as error:
+                log.warning("write watch on %s: %r; reads select until it listens again", self.channel, error)
+            finally:
+                self.listening = False
+                self.generation += 1
+            self._stop.wait(WATCH_RETRY_SECONDS)
+
+
+@dataclass(frozen=True)
+class Stamp:
+    generation: int  # the watch's: writes by others seen
+    epoch: int  # the bookkeeping's resets
+    writes: int  # this process's own inserts so far
+
+
+class Freshness:
+    """Which cached states are known to be the latest, so that a read needs no select.
+
+    A state is verified at a stamp taken before the read that got it (or before this process's own
+    insert of it). It stays the latest until a write by someone else (the watch's generation moves) or
+    by this process (the aggregate's own-write count passes the stamp's), whichever comes first; every
+    other thread's write of that aggregate is one of those two."""
+
+    def __init__(self, watch: WriteWatch) -> None:
+        self.watch = watch
+        self._lock = threading.Lock()
+        self._epoch = 0
+        self._writes = 0
+        self._written: dict[UUID, int] = {}  # aggregate id -> the own-write count of its last insert here
+        self._verified: dict[UUID, Stamp] = {}
+
+    def stamp(self) -> Stamp | None:
+        """Now, or None while the watch is not listening (nothing counts as verified then)."""
+        if not self.watch.listening:
+            return None
+        return Stamp(self.watch.generation, self._epoch, self._writes)
+
+    def trusted(self, aggregate_id: UUID) -> bool:
+        mark = self._verified.get(aggregate_id)
+        return (
+            mark is not None
+            and self.watch.listening
+            and mark.generation == self.watch.generation
+            and mark.epoch == self._epoch
+            and mark.writes >= self._written.get(aggregate_id, 0)
+        )
+
+    def verified(self, aggregate_id: UUID, stamp: Stamp) -> None:
+        with self._lock:
+            if stamp.epoch != self._epoch:
+                return
+            if len(self._verified) >= VERIFIED_LIMIT or len(self._written) >= VERIFIED_LIMIT:
+                # Ids the cache has let go of long ago: forget everything, and every earlier stamp.
+                self._epoch += 1
+                self._verified, self._written = {}, {}
+                return
+            self._verified[aggregate_id] = stamp
+
+    def verified_own(self, aggregate_id: UUID, before: Stamp) -> None:
+        """Stored by this process since ``before``: verified as of its own insert."""
+        with self._lock:
+            writes = self._written.get(aggregate_id)
+        if writes is not None:
+            self.verified(aggregate_id, Stamp(before.generation, before.epoch, writes))
+
+    def written(self, aggregate_ids: Iterable[UUID]) -> None:
+        """The recorder has just stored events of these aggregates (``SalesRecorder.on_inserted``)."""
+        with self._lock:
+            self._writes += 1
+            for aggregate_id in aggregate_ids:
+                self._written[aggregate_id] = self._writes
+
+    def forget(self, aggregate_ids: Iterable[UUID]) -> None:
+        """A save of these conflicted: read them afresh."""
+        with self._lock:
+            for aggregate_id in aggregate_ids:
+                self._verified.pop(aggregate_id, None)
 
 
 class GroupCommit:
@@ -279,7 +475,7 @@ class GroupCommit:
 
     def __init__(
         self,
-        record: Callable[[list[Any], list[BaseAggregate[UUID]]], None],
+        record: Callable[[list[Any], list[BaseAggregate[UUID]], dict[UUID, int]], None],
         max_batch: int = 100,
         savers: int = 2,
     ) -> None:
@@ -290,11 +486,11 @@ class GroupCommit:
         self._queue: list[_Pending] = []
         self._saving = 0  # the leaders: saves running, or handed the lead and about to start one
 
-    def save(self, aggregates: Sequence[BaseAggregate[UUID]]) -> None:
+    def save(self, aggregates: Sequence[BaseAggregate[UUID]], checked: dict[UUID, int] | None = None) -> None:
         # The events are taken off the aggregates once, here: a failed save takes them off too, so a batch
         # saved again without some of its commands passes the others' events themselves (and their
         # aggregates, which the store needs for snapshots).
-        pending = _Pending(list(aggregates), _collect(aggregates))
+        pending = _Pending(list(aggregates), _collect(aggregates), dict(checked or {}))
         with self._lock:
             self._queue.append(pending)
             if self._saving < self.savers:
@@ -338,20 +534,29 @@ class GroupCommit:
         saving: list[_Pending] = []
         ids: set[UUID] = set()
         for pending in batch:
-            if pending.ids & ids:  # decided on a state an earlier command of this batch is changing
+            if pending.concerns & ids:  # decided on what an earlier command of the batch changes
                 pending.error = IntegrityError("aggregate changed by an earlier command of the batch")
             else:
                 ids |= pending.ids
                 saving.append(pending)
         while saving:
+            checked: dict[UUID, int] = {}
+            for pending in saving:
+                for id_, version in pending.checked.items():
+                    checked[id_] = min(version, checked.get(id_, version))
             try:
                 self._record(
                     [event for pending in saving for event in pending.events],
                     [aggregate for pending in saving for aggregate in pending.aggregates],
+                    checked,
                 )
                 return
             except IntegrityError as error:  # nothing of the batch was stored
-                named = [pending for pending in saving if _names_one_of(error, pending.ids)]
+                named = [
+                    pending
+                    for pending in saving
+                    if _names_one_of(error, pending.ids | pending.checked.keys())
+                ]
                 if len(named) == 1 and len(saving) > 1:
                     # Another writer changed that command's aggregate: it alone is decided again, and the
                     # rest of the batch is saved again without it.
@@ -383,6 +588,7 @@ def _names_one_of(error: IntegrityError, ids: set[UUID]) -> bool:
 class _Pending:
     aggregates: list[BaseAggregate[UUID]]
     events: list[Any]
+    checked: dict[UUID, int]  # read unselected and not changed: the save checks they are unchanged
     wake: threading.Event = field(default_factory=threading.Event)  # finished, or handed the lead
     finished: bool = False
     leads: bool = False
@@ -391,3 +597,8 @@ class _Pending:
     @property
     def ids(self) -> set[UUID]:
         return {aggregate.id for aggregate in self.aggregates}
+
+    @property
+    def concerns(self) -> set[UUID]:
+        """What it changes and what it read unselected."""
+        return self.ids | self.checked.keys()

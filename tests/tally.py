@@ -5,16 +5,18 @@ for aggregates changed by hand in those tests."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import event
 
 from shared.aggregate import Meta, SalesAggregate
 from shared.clock import SystemClock
 from shared.contracts import Actor, Command, Role
+from shared.recorder import SalesRecorder
 from shared.settings import Settings
-from shared.store import Outcome, ServiceApplication
+from shared.store import Freshness, Outcome, ServiceApplication, WriteWatch
 
 ACTOR = Actor(id="sp-1", role=Role.SALESPERSON)
 META = Meta(
@@ -49,14 +51,30 @@ class TallyApp(ServiceApplication):
 
     def increase(self, name: str, idempotency_key: str | None = None) -> dict[str, Any]:
         def decide(meta: Meta) -> Outcome:
-            try:
-                tally: Tally = self.repository.get(Tally.create_id(name))
-            except Exception:
-                tally = Tally(name, meta=meta)
+            tally = self._tally(name, meta)
             tally.increase(meta)
             return Outcome({"count": tally.count}, [tally])
 
         return self.execute(Command(actor=ACTOR, idempotency_key=idempotency_key), decide)
+
+    def note_count(self, name: str, of: str) -> dict[str, Any]:
+        """Increase ``name`` under the key of the count of ``of``, which it reads and does not change."""
+
+        def decide(meta: Meta) -> Outcome:
+            seen: Tally = self.repository.get(Tally.create_id(of))
+            tally = self._tally(name, meta)
+            tally.increase(meta, key=str(seen.count))
+            return Outcome({"seen": seen.count}, [tally])
+
+        return self.execute(Command(actor=ACTOR), decide)
+
+    def _tally(self, name: str, meta: Meta) -> Tally:
+        """The tally, opened if new."""
+        try:
+            tally: Tally = self.repository.get(Tally.create_id(name))
+        except AggregateNotFoundError:
+            tally = Tally(name, meta=meta)
+        return tally
 
     def count(self, name: str) -> int:
         tally: Tally = self.repository.get(Tally.create_id(name))
@@ -66,3 +84,26 @@ class TallyApp(ServiceApplication):
 def in_memory_app() -> TallyApp:
     """On the in-memory (POPO) store: for unit tests."""
     return TallyApp(Settings(persistence_module="eventsourcing.popo"), SystemClock())
+
+
+class QuietWatch:
+    """A write watch that hears nothing (no connection): as if every other instance's notification were
+    still on its way. Tests move its generation and listening by hand."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.listening = True
+
+    def close(self) -> None:
+        self.listening = False
+
+
+def deaf(app: TallyApp) -> Freshness:
+    """Give ``app`` a ``QuietWatch`` in place of its own (which is closed)."""
+    if app.repository.freshness is not None:
+        app.repository.freshness.watch.close()
+    freshness = Freshness(cast(WriteWatch, QuietWatch()))
+    app.repository.freshness = freshness
+    assert isinstance(app.recorder, SalesRecorder)
+    app.recorder.on_inserted = freshness.written
+    return freshness

@@ -6,8 +6,10 @@ once."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import psycopg
 import pytest
@@ -17,8 +19,8 @@ from shared.clock import SystemClock
 from shared.errors import Conflict
 from shared.recorder import SalesRecorder
 from shared.settings import Settings
-from shared.store import ensure_database
-from tests.tally import META, Tally, TallyApp
+from shared.store import WriteWatch, ensure_database
+from tests.tally import META, Tally, TallyApp, deaf
 
 
 @pytest.fixture()
@@ -129,6 +131,78 @@ def test_a_conflicting_save_raises_an_integrity_error_that_names_the_aggregate(
     with pytest.raises(IntegrityError) as raised:
         second.save(theirs)
     assert str(Tally.create_id("contested")) in f"{raised.value} {raised.value.__cause__}"
+
+
+class SelectCounter:
+    """Counts an instance's selects of an aggregate's events (the round trips a read makes)."""
+
+    def __init__(self, app: TallyApp) -> None:
+        recorder = sales_recorder(app)
+        self.selects = 0
+        select = recorder.select_events
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.selects += 1
+            return select(*args, **kwargs)
+
+        recorder.select_events = counted  # type: ignore[method-assign]
+
+
+def listening(app: TallyApp) -> WriteWatch:
+    assert app.repository.freshness is not None
+    watch = app.repository.freshness.watch
+    deadline = time.monotonic() + 10
+    while not watch.listening:
+        assert time.monotonic() < deadline, "the write watch is not listening"
+        time.sleep(0.01)
+    return watch
+
+
+def test_an_instance_alone_on_its_store_decides_on_what_it_cached_without_a_select(
+    apps: list[TallyApp],
+) -> None:
+    listening(apps[0])
+    apps[0].increase("alone")
+    assert apps[0].count("alone") == 1  # cached once read (what a command creates is not cached before)
+    counter = SelectCounter(apps[0])
+    apps[0].increase("alone")  # its own save replaces the cached state, known to be the latest
+    apps[0].increase("alone")
+    assert counter.selects == 0
+    assert apps[0].count("alone") == 3
+    assert counter.selects == 1  # a query always selects: it shows every write answered before it
+
+
+def test_another_instances_write_makes_the_next_command_select_it(apps: list[TallyApp]) -> None:
+    mine, theirs = apps
+    watch = listening(mine)
+    mine.increase("shared")
+    assert mine.count("shared") == 1
+    before = watch.generation
+    theirs.increase("shared")
+    deadline = time.monotonic() + 5
+    while watch.generation == before:  # their notification arrives
+        assert time.monotonic() < deadline, "no notification of the other instance's write"
+        time.sleep(0.01)
+    counter = SelectCounter(mine)
+    assert mine.increase("shared") == {"count": 3}
+    assert mine.increase("shared") == {"count": 4}
+    assert counter.selects == 1  # verified again once, then trusted
+
+
+def test_a_state_read_unselected_that_changed_before_the_save_makes_the_command_decide_again(
+    apps: list[TallyApp],
+) -> None:
+    """The window before another instance's notification arrives, held open: the save checks what the
+    command read from the cache and does not change, and a moved one sends the command back to decide
+    on fresh state."""
+    mine, theirs = apps
+    deaf(mine)
+    mine.increase("source")
+    assert mine.count("source") == 1  # cached, and counts as the latest: mine hears of no other write
+    theirs.increase("source")
+    counter = SelectCounter(mine)
+    assert mine.note_count("noted", of="source") == {"seen": 2}
+    assert counter.selects >= 1  # decided again on what it selected
 
 
 def test_two_instances_with_concurrent_commands_store_each_accepted_one_exactly_once(

@@ -59,7 +59,7 @@ def saves_while_held(savers: int, commands: int) -> list[list[Any]]:
     calls: list[list[Any]] = []
     started, release = threading.Semaphore(0), threading.Event()
 
-    def record(events: list[Any], aggregates: list[Any]) -> None:
+    def record(events: list[Any], aggregates: list[Any], checked: dict[Any, int]) -> None:
         calls.append(events)
         if len(calls) <= savers:
             started.release()
@@ -97,7 +97,7 @@ def test_many_concurrent_commands_with_two_savers_each_save_exactly_once() -> No
     saved: list[Any] = []
     lock = threading.Lock()
 
-    def record(events: list[Any], aggregates: list[Any]) -> None:
+    def record(events: list[Any], aggregates: list[Any], checked: dict[Any, int]) -> None:
         threading.Event().wait(0.001)
         with lock:
             saved.extend(events)
@@ -137,7 +137,7 @@ def save_in_one_batch(group: GroupCommit, aggregates: list[Recorded]) -> list[st
 
 
 def test_a_batch_conflicting_as_a_whole_stores_nothing_and_tells_every_command() -> None:
-    def record(events: list[Any], aggregates: list[Any]) -> None:
+    def record(events: list[Any], aggregates: list[Any], checked: dict[Any, int]) -> None:
         raise IntegrityError("conflict")
 
     outcomes = save_in_one_batch(GroupCommit(record), [Recorded(uuid.uuid4()) for _ in range(2)])
@@ -149,7 +149,7 @@ def test_a_conflict_naming_one_command_sends_back_only_that_command_and_saves_th
     aggregates = [Recorded(uuid.uuid4()) for _ in range(3)]
     calls: list[list[Any]] = []
 
-    def record(events: list[Any], saved: list[Any]) -> None:
+    def record(events: list[Any], saved: list[Any], checked: dict[Any, int]) -> None:
         calls.append(events)
         if aggregates[1].event in events:
             raise IntegrityError(f"Key (originator_id, originator_version)=({aggregates[1].id}, 2) exists")
@@ -164,7 +164,7 @@ def test_an_unavailable_store_fails_the_command_with_its_error() -> None:
     class Down(Exception):
         pass
 
-    def record(events: list[Any], aggregates: list[Any]) -> None:
+    def record(events: list[Any], aggregates: list[Any], checked: dict[Any, int]) -> None:
         raise Down("database down")
 
     with pytest.raises(Down):

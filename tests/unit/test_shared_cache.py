@@ -1,10 +1,14 @@
 """The write services' aggregate cache (``SharedCacheRepository``): cached states never change in place,
-a saved change replaces the cached state, and what a command creates is cached only once read."""
+a saved change replaces the cached state, and what a command creates is cached only once read; and when
+a cached state counts as the latest (``Freshness``), so that a read needs no select."""
 
 from __future__ import annotations
 
-from shared.store import SharedCacheRepository
-from tests.tally import META, Tally, TallyApp, in_memory_app
+import uuid
+from typing import cast
+
+from shared.store import Freshness, SharedCacheRepository, Stamp, WriteWatch
+from tests.tally import META, QuietWatch, Tally, TallyApp, in_memory_app
 
 
 def make_app() -> tuple[TallyApp, SharedCacheRepository]:
@@ -48,3 +52,51 @@ def test_a_command_changing_its_copy_leaves_the_cached_state_as_it_was() -> None
     state = cached(repository, "t")
     assert state is not None and state is not copy
     assert state.version == 2 and state.by_key == {"k": 1}
+
+
+def freshness() -> tuple[Freshness, QuietWatch]:
+    watch = QuietWatch()
+    return Freshness(cast(WriteWatch, watch)), watch
+
+
+def test_a_state_verified_since_anyones_last_write_is_trusted() -> None:
+    fresh, _ = freshness()
+    aggregate = uuid.uuid4()
+    fresh.written([aggregate])
+    fresh.verified(aggregate, require(fresh.stamp()))
+    assert fresh.trusted(aggregate)
+
+
+def test_a_state_read_before_this_process_wrote_it_is_not_trusted() -> None:
+    """A read's select that raced this process's own insert may have cached the older state."""
+    fresh, _ = freshness()
+    aggregate = uuid.uuid4()
+    before_the_read = require(fresh.stamp())
+    fresh.written([aggregate])
+    fresh.verified(aggregate, before_the_read)
+    assert not fresh.trusted(aggregate)
+
+
+def test_a_write_by_another_instance_or_a_deaf_watch_trusts_nothing() -> None:
+    fresh, watch = freshness()
+    aggregate = uuid.uuid4()
+    fresh.verified(aggregate, require(fresh.stamp()))
+    watch.generation += 1  # another instance's notification
+    assert not fresh.trusted(aggregate)
+    fresh.verified(aggregate, require(fresh.stamp()))
+    watch.listening = False
+    assert not fresh.trusted(aggregate)
+    assert fresh.stamp() is None
+
+
+def test_a_conflict_makes_the_next_read_select() -> None:
+    fresh, _ = freshness()
+    aggregate = uuid.uuid4()
+    fresh.verified(aggregate, require(fresh.stamp()))
+    fresh.forget([aggregate])
+    assert not fresh.trusted(aggregate)
+
+
+def require(stamp: Stamp | None) -> Stamp:
+    assert stamp is not None
+    return stamp
