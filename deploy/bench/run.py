@@ -968,16 +968,23 @@ on such a run by any relay or rebuild.
   the next of the same code. Measured and dropped: a 0.5 or 1 ms GIL switch interval (interleaved quick
   runs: fewer commands/s, p99 no better); 16 instead of 8 connections per process (~5 %, within the noise,
   and PostgreSQL's 100 connections are shared by every process); 6, 24, 32 and 48 worker threads (earlier);
-  reading the account without a select (earlier: a stale copy per conflict, two processes fell to
-  ~200–270/s). Measured and not adopted: the reporting consumer waiting 5 ms for more events after a small
-  batch (interleaved quick runs: reporting's CPU at 200/s 36 → 26 %, the command p99 at 200/s ~14.5 → ~11
-  ms, but the propagation p99 at 200/s 13–15 → 18–21 ms, which full runs already put at 17–23 ms against its
-  25: one target's margin for another's). What would lift it: cores that PostgreSQL, NATS, reporting and the
-  load do not share with the orders process (the "two orders processes" row is what a second process adds on
-  these same two); reads served from the cache without their select (two of a command's three round trips),
-  made safe by checking the versions of everything a command read inside its save (a moved one fails the
-  save, as a conflict does now) and kept fresh across instances by a NOTIFY naming the changed aggregates;
-  an account that drops settled orders (bounded state per customer; the account query lists them today).
+  reading the account without a select and without knowing whether it is the latest (earlier: a stale copy
+  per conflict, two processes fell to ~200–270/s). Measured and not adopted: the reporting consumer waiting
+  5 ms for more events after a small batch (interleaved quick runs: reporting's CPU at 200/s 36 → 26 %, the
+  command p99 at 200/s ~14.5 → ~11 ms, but the propagation p99 at 200/s 13–15 → 18–21 ms, which full runs
+  already put at 17–23 ms against its 25: one target's margin for another's). Done last in this round: (f)
+  reads served from the cache without their select, two of a place_order's three round trips. Every save
+  notifies the store's channel with its writer's token; a watch thread per instance counts the saves of
+  other writers, and this process's own inserts are counted per aggregate, so a cached state verified since
+  the last write of anyone is known to be the latest; the save checks, under the table lock, that what the
+  command read this way and does not change is still at that version (a moved one fails it, and the command
+  is decided again, as after a conflict); queries always select, so a reply shows every write answered
+  before it on any instance. Interleaved quick runs: ~570–760 → ~770–1,220 commands/s at saturation, p50 at
+  200/s ~4.6–5.6 → ~3–4 ms (on a quiet machine). With two instances writing, each one's watch hears the
+  other's every save and most reads select, as before (the "two orders processes" row). What would lift it
+  further: cores that PostgreSQL, NATS, reporting and the load do not share with the orders process; an
+  account that drops settled orders (bounded state per customer; the account query lists them today); fewer
+  events per command on the bus.
 - **Propagation (2)** at 200/s is within its target; at saturation it is at it or above it from run to run.
   Measured now from the commit, as the target defines it (`recorded_at`, stamped by the store's insert):
   earlier runs measured from the decision, which at saturation adds the command's own wait for its group
