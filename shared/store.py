@@ -11,6 +11,7 @@ import contextlib
 import copy
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ MAX_ATTEMPTS = 5
 WATCH_POLL_SECONDS = 0.2  # how often the write watch looks up from the channel to see if it should stop
 WATCH_RETRY_SECONDS = 1.0
 VERIFIED_LIMIT = 100_000  # aggregate ids remembered as verified, beyond the cache's own size
+OTHERS_QUIET_SECONDS = 1.0  # the cache is trusted only when no other writer has saved for this long
 
 log = logging.getLogger(__name__)
 
@@ -350,6 +352,7 @@ class WriteWatch:
         self.token = token
         self.generation = 0  # only the listening thread changes it
         self.listening = False
+        self.others_wrote_at = float("-inf")  # monotonic time of the last notification of another writer
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._listen, name=f"write-watch-{channel}", daemon=True)
         self._thread.start()
@@ -373,6 +376,7 @@ class WriteWatch:
                         for notice in conn.notifies(timeout=WATCH_POLL_SECONDS):
                             if notice.payload != self.token:
                                 self.generation += 1
+                                self.others_wrote_at = time.monotonic()
             except psycopg.Error as error:
                 log.warning("write watch on %s: %r; reads select until it listens again", self.channel, error)
             finally:
@@ -394,7 +398,8 @@ class Freshness:
     A state is verified at a stamp taken before the read that got it (or before this process's own
     insert of it). It stays the latest until a write by someone else (the watch's generation moves) or
     by this process (the aggregate's own-write count passes the stamp's), whichever comes first; every
-    other thread's write of that aggregate is one of those two."""
+    other thread's write of that aggregate is one of those two. Nothing is trusted while another writer
+    has saved in the last ``OTHERS_QUIET_SECONDS``: with a second instance busy, reads select as before."""
 
     def __init__(self, watch: WriteWatch) -> None:
         self.watch = watch
@@ -415,6 +420,9 @@ class Freshness:
         return (
             mark is not None
             and self.watch.listening
+            # Another writer active lately: its notifications may lag behind its commits (its watch
+            # thread waits for the interpreter under load), and trusting then costs a conflict per miss.
+            and time.monotonic() - self.watch.others_wrote_at > OTHERS_QUIET_SECONDS
             and mark.generation == self.watch.generation
             and mark.epoch == self._epoch
             and mark.writes >= self._written.get(aggregate_id, 0)

@@ -93,6 +93,7 @@ class QuietWatch:
     def __init__(self) -> None:
         self.generation = 0
         self.listening = True
+        self.others_wrote_at = float("-inf")
 
     def close(self) -> None:
         self.listening = False

@@ -4,10 +4,11 @@ a cached state counts as the latest (``Freshness``), so that a read needs no sel
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import cast
 
-from shared.store import Freshness, SharedCacheRepository, Stamp, WriteWatch
+from shared.store import OTHERS_QUIET_SECONDS, Freshness, SharedCacheRepository, Stamp, WriteWatch
 from tests.tally import META, QuietWatch, Tally, TallyApp, in_memory_app
 
 
@@ -87,6 +88,16 @@ def test_a_write_by_another_instance_or_a_deaf_watch_trusts_nothing() -> None:
     watch.listening = False
     assert not fresh.trusted(aggregate)
     assert fresh.stamp() is None
+
+
+def test_while_another_writer_has_been_active_lately_nothing_is_trusted() -> None:
+    fresh, watch = freshness()
+    aggregate = uuid.uuid4()
+    watch.others_wrote_at = time.monotonic()
+    fresh.verified(aggregate, require(fresh.stamp()))  # verified after the other's write, yet
+    assert not fresh.trusted(aggregate)
+    watch.others_wrote_at -= OTHERS_QUIET_SECONDS
+    assert fresh.trusted(aggregate)
 
 
 def test_a_conflict_makes_the_next_read_select() -> None:
