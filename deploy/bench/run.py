@@ -980,11 +980,13 @@ on such a run by any relay or rebuild.
   command read this way and does not change is still at that version (a moved one fails it, and the command
   is decided again, as after a conflict); queries always select, so a reply shows every write answered
   before it on any instance. Interleaved quick runs: ~570–760 → ~770–1,220 commands/s at saturation, p50 at
-  200/s ~4.6–5.6 → ~3–4 ms (on a quiet machine). With two instances writing, each one's watch hears the
-  other's every save and most reads select, as before (the "two orders processes" row). What would lift it
-  further: cores that PostgreSQL, NATS, reporting and the load do not share with the orders process; an
-  account that drops settled orders (bounded state per customer; the account query lists them today); fewer
-  events per command on the bus.
+  200/s ~4.6–5.6 → ~3–4 ms (on a quiet machine). Nothing is trusted while another writer has saved in the
+  last second, so two busy instances select as before (the "two orders processes" row: quick runs ~570–640
+  against ~640–675 before); trusting on the notifications alone, each one that lagged behind its commit (the
+  watch thread waiting for the interpreter) cost a conflict and a save on its own, and two processes fell to
+  ~380/s in a full run. What would lift it further: cores that PostgreSQL, NATS, reporting and the load do
+  not share with the orders process; an account that drops settled orders (bounded state per customer; the
+  account query lists them today); fewer events per command on the bus.
 - **Propagation (2)** at 200/s is within its target; at saturation it is at it or above it from run to run.
   Measured now from the commit, as the target defines it (`recorded_at`, stamped by the store's insert):
   earlier runs measured from the decision, which at saturation adds the command's own wait for its group
