@@ -137,9 +137,16 @@ class ServiceApplication(Application[UUID]):
         super().__init__({**persistence_env(settings, self.service), **(env or {})})
         self._group = GroupCommit(self.record)
         if isinstance(self.recorder, SalesRecorder):
-            watch = WriteWatch(settings.postgres_dsn, self.recorder.channel_name, self.recorder.writer)
-            self.repository.freshness = Freshness(watch)
-            self.recorder.on_inserted = self.repository.freshness.written
+            self.watch_writes(
+                WriteWatch(settings.postgres_dsn, self.recorder.channel_name, self.recorder.writer)
+            )
+
+    def watch_writes(self, watch: WriteWatch) -> None:
+        """Know from ``watch`` which cached states are the latest, and from the recorder what this process
+        stored (``Freshness``)."""
+        assert isinstance(self.recorder, SalesRecorder)
+        self.repository.freshness = Freshness(watch)
+        self.recorder.on_inserted = self.repository.freshness.written
 
     def close(self) -> None:
         if self.repository.freshness is not None:
@@ -228,9 +235,9 @@ class ServiceApplication(Application[UUID]):
         before = freshness.stamp() if freshness is not None else None
         recordings = self._record(processing)
         for aggregate in aggregates:
-            self.repository.saved(aggregate, only_replacing=True)
-            if before is not None:
-                self.repository.saved_latest(aggregate, before)
+            cached = self.repository.saved(aggregate, only_replacing=True)
+            if cached and freshness is not None and before is not None:
+                freshness.verified_own(aggregate.id, before)  # the latest as of its insert
         self._take_snapshots(processing)
         self._notify(recordings)
 
@@ -308,31 +315,22 @@ class SharedCacheRepository(Repository[UUID]):
             self.freshness.verified(aggregate_id, stamp)
         return copy.deepcopy(aggregate) if deepcopy_from_cache else aggregate
 
-    def saved_latest(self, aggregate: Any, before: Stamp) -> None:
-        """This process has just stored ``aggregate`` (``before``: stamped before the insert): if the cache
-        holds that state or a newer one, it is the latest as of the insert."""
-        if self.cache is None or self.freshness is None:
-            return
-        try:
-            if self.cache.get(aggregate.id).version >= aggregate.version:
-                self.freshness.verified_own(aggregate.id, before)
-        except KeyError:
-            return
-
-    def saved(self, aggregate: Any, only_replacing: bool = False) -> None:
+    def saved(self, aggregate: Any, only_replacing: bool = False) -> bool:
         """Cache this state of the aggregate unless a newer one is cached; it must not change afterwards.
         ``only_replacing``: only if an older state is cached. What a command creates is cached when it
         is read again: caching every new order and receipt as well made the 200/s p99 of full benchmark
-        runs 18–32 ms instead of 11–13 ms (a heap growing with every order, for the collector to walk)."""
+        runs 18–32 ms instead of 11–13 ms (a heap growing with every order, for the collector to walk).
+        Returns whether the cache now holds this state or a newer one."""
         if self.cache is None:
-            return
+            return False
         try:
             if self.cache.get(aggregate.id).version >= aggregate.version:
-                return
+                return True
         except KeyError:
             if only_replacing:
-                return
+                return False
         self.cache.put(aggregate.id, aggregate)
+        return True
 
 
 class WriteWatch:
@@ -341,10 +339,10 @@ class WriteWatch:
     Every save notifies the store's channel with its writer's token (``SalesRecorder``); a thread here
     listens, and a notification with another token (another instance, the library's own recorder) bumps
     ``generation``. A cached state verified at the current generation is the latest but for writes whose
-    notification is on its way: the same short window as between a read's select and the decision it
-    feeds, and an aggregate the command changes is checked by the save itself (its version). While not
-    listening (starting, or after losing the connection, when notifications may have been missed)
-    nothing counts as verified, and every read selects."""
+    notification is on its way; a command's save checks what it read that way (``checked``), so a
+    decision on such a state is made again. While not listening (starting, or after losing the
+    connection, when notifications may have been missed) nothing counts as verified, and every read
+    selects."""
 
     def __init__(self, dsn: str, channel: str, token: str) -> None:
         self.dsn = dsn
@@ -356,10 +354,6 @@ class WriteWatch:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._listen, name=f"write-watch-{channel}", daemon=True)
         self._thread.start()
-
-    def stamp(self) -> int | None:
-        """The generation to verify a state at (taken before its select), None to verify nothing."""
-        return self.generation if self.listening else None
 
     def close(self) -> None:
         self._stop.set()
@@ -560,11 +554,7 @@ class GroupCommit:
                 )
                 return
             except IntegrityError as error:  # nothing of the batch was stored
-                named = [
-                    pending
-                    for pending in saving
-                    if _names_one_of(error, pending.ids | pending.checked.keys())
-                ]
+                named = [pending for pending in saving if _names_one_of(error, pending.concerns)]
                 if len(named) == 1 and len(saving) > 1:
                     # Another writer changed that command's aggregate: it alone is decided again, and the
                     # rest of the batch is saved again without it.

@@ -14,9 +14,8 @@ from eventsourcing.domain import event
 from shared.aggregate import Meta, SalesAggregate
 from shared.clock import SystemClock
 from shared.contracts import Actor, Command, Role
-from shared.recorder import SalesRecorder
 from shared.settings import Settings
-from shared.store import Freshness, Outcome, ServiceApplication, WriteWatch
+from shared.store import Outcome, ServiceApplication, WriteWatch
 
 ACTOR = Actor(id="sp-1", role=Role.SALESPERSON)
 META = Meta(
@@ -99,12 +98,8 @@ class QuietWatch:
         self.listening = False
 
 
-def deaf(app: TallyApp) -> Freshness:
+def deaf(app: TallyApp) -> None:
     """Give ``app`` a ``QuietWatch`` in place of its own (which is closed)."""
     if app.repository.freshness is not None:
         app.repository.freshness.watch.close()
-    freshness = Freshness(cast(WriteWatch, QuietWatch()))
-    app.repository.freshness = freshness
-    assert isinstance(app.recorder, SalesRecorder)
-    app.recorder.on_inserted = freshness.written
-    return freshness
+    app.watch_writes(cast(WriteWatch, QuietWatch()))

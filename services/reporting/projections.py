@@ -157,17 +157,6 @@ PROJECTIONS: dict[str, str] = {
         + ",\n    PRIMARY KEY (period, staff_id)\n)"
     ),
 }
-COLUMNS: dict[str, list[str]] = {
-    "customers": [
-        "customer_id",
-        *(c for cols in DIM_GROUPS.values() for c in cols),
-        *(f"{g}_version" for g in DIM_GROUPS),
-    ],
-    "products": ["product_code", "name", "list_price", "standard_cost", "version"],
-    "customer_period": ["customer_id", "period", *PERIOD_COUNTERS],
-    "customer_product_period": ["customer_id", "period", "product_code", *PRODUCT_COUNTERS],
-    "staff_period": ["staff_id", "period", *STAFF_COUNTERS],
-}
 EXTRA_INDEXES = {"customer_period": ["CREATE INDEX ON {s}.customer_period (customer_id, period)"]}
 
 
@@ -192,7 +181,7 @@ async def ensure_schema(conn: asyncpg.Connection) -> list[str]:
             exists = await conn.fetchval("SELECT to_regclass($1)", f"{SCHEMA}.{name}")
             if exists is None:
                 await create_projection(conn, SCHEMA, name)
-            elif await table_columns(conn, SCHEMA, name) != COLUMNS[name]:
+            elif await table_columns(conn, SCHEMA, name) != list(UPSERTS[name].columns):
                 stale.append(name)
     return stale
 

@@ -86,17 +86,24 @@ async def service(tmp_path: Path) -> AsyncIterator[tuple[ServiceProcesses, Setti
         drop_database(settings)
 
 
+async def connected_relay(settings: Settings, parent: int, other_than: int | None = None) -> int:
+    """The pid of ``parent``'s one relay process (not ``other_than``), once its session is open."""
+
+    async def one_connected() -> bool:
+        children = relay_children(parent)
+        return len(children) == 1 and children != [other_than] and await relay_sessions(settings, parent) == 1
+
+    await wait_for(one_connected, timeout=30)
+    [child] = relay_children(parent)
+    return child
+
+
 async def test_a_killed_service_takes_its_relay_process_with_it(
     service: tuple[ServiceProcesses, Settings, NATS],
 ) -> None:
     processes, settings, _ = service
     parent = processes.running[SERVICE].pid
-
-    async def relay_connected() -> bool:
-        return len(relay_children(parent)) == 1 and await relay_sessions(settings, parent) == 1
-
-    await wait_for(relay_connected, timeout=30)
-    [child] = relay_children(parent)
+    child = await connected_relay(settings, parent)
     processes.kill(SERVICE)  # kill -9: the service gets no chance to stop its child
 
     async def relay_gone() -> bool:
@@ -110,19 +117,9 @@ async def test_a_relay_process_that_dies_is_started_again_and_publishes(
 ) -> None:
     processes, settings, nc = service
     parent = processes.running[SERVICE].pid
-
-    async def one_relay_connected() -> bool:
-        return len(relay_children(parent)) == 1 and await relay_sessions(settings, parent) == 1
-
-    await wait_for(one_relay_connected, timeout=30)
-    [first] = relay_children(parent)
+    first = await connected_relay(settings, parent)
     os.kill(first, signal.SIGKILL)
-
-    async def replaced() -> bool:
-        children = relay_children(parent)
-        return len(children) == 1 and children != [first] and await relay_sessions(settings, parent) == 1
-
-    await wait_for(replaced, timeout=30)
+    await connected_relay(settings, parent, other_than=first)  # started again
     js = nc.jetstream()
     stream = stream_name(settings.namespace, SERVICE)
     reply = orjson.loads(
