@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 import psycopg
@@ -36,6 +36,7 @@ from shared.contracts import Command
 from shared.errors import Conflict
 from shared.recorder import SalesRecorder
 from shared.settings import Settings
+from shared.worker import Answer, CommandWorker, answer_of
 
 RECEIPT_NAMESPACE = UUID("6f1d4c1e-8a53-4d0e-9b59-6b7c2f3a9e10")
 MAX_ATTEMPTS = 5
@@ -45,6 +46,7 @@ VERIFIED_LIMIT = 100_000  # aggregate ids remembered as verified, beyond the cac
 OTHERS_QUIET_SECONDS = 1.0  # the cache is trusted only when no other writer has saved for this long
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def persistence_env(settings: Settings, schema: str) -> dict[str, str]:
@@ -127,15 +129,14 @@ class Outcome:
 
 class ServiceApplication(Application[UUID]):
     service: ClassVar[str]
-    # Commands deciding at the same time are saved together (see GroupCommit); False: one save each.
-    group_commit: ClassVar[bool] = True
     repository: SharedCacheRepository  # made by construct_repository
 
     def __init__(self, settings: Settings, clock: Clock, env: dict[str, str] | None = None) -> None:
         self.settings = settings
         self.clock = clock
         super().__init__({**persistence_env(settings, self.service), **(env or {})})
-        self._group = GroupCommit(self.record)
+        # The bus's commands: decided in turn in a thread of their own and saved in batches.
+        self.commands = CommandWorker(self.decide_batch)
         if isinstance(self.recorder, SalesRecorder):
             self.watch_writes(
                 WriteWatch(settings.postgres_dsn, self.recorder.channel_name, self.recorder.writer)
@@ -149,6 +150,7 @@ class ServiceApplication(Application[UUID]):
         self.recorder.on_inserted = self.repository.freshness.written
 
     def close(self) -> None:
+        self.commands.close()
         if self.repository.freshness is not None:
             self.repository.freshness.watch.close()
         super().close()
@@ -176,14 +178,14 @@ class ServiceApplication(Application[UUID]):
         """Decide and save atomically; retry on a concurrent write; a repeated key gets its first reply.
 
         ``decide`` loads what it needs and raises ``DomainError`` to refuse: nothing is saved then.
-        The save goes through the group commit (``GroupCommit``) unless ``group_commit`` is off; after a
-        conflict the command is decided again and saved on its own.
+        Inside a batch (``decide_batch``) the decision is the batch's to save; otherwise it is saved at
+        once, and after a conflict decided again on fresh state.
         """
         receipt_key = f"{self.service}:{command.idempotency_key}" if command.idempotency_key else None
         if receipt_key and (earlier := self._receipt(receipt_key)) is not None:
             return earlier
         command_id = str(uuid.uuid4())
-        alone = False  # after a conflict, save this command's aggregates on their own
+        batch = self.repository.batch
         for _ in range(MAX_ATTEMPTS):
             meta = Meta(
                 actor_id=command.actor.id,
@@ -202,20 +204,57 @@ class ServiceApplication(Application[UUID]):
             written = {aggregate.id for aggregate in aggregates}
             # What it read from the cache unselected and does not change: the save checks it is unchanged.
             checked = {id_: version for id_, version in reads.items() if id_ not in written}
+            if batch is not None:
+                batch.decided(aggregates, checked)
+                return outcome.result
             try:
-                if alone or not self.group_commit:
-                    self.record(_collect(aggregates), aggregates, checked)
-                else:
-                    self._group.save(aggregates, checked)
+                self.record(_collect(aggregates), aggregates, checked)
             except IntegrityError:
                 if self.repository.freshness is not None:  # decided on a state that was not the latest
                     self.repository.freshness.forget([*written, *checked])
                 if receipt_key and (earlier := self._receipt(receipt_key)) is not None:
                     return earlier
-                alone = True
                 continue  # another writer got there first: decide again on fresh state
             return outcome.result
         raise Conflict("the command kept colliding with concurrent writers; nothing was stored")
+
+    def decide_batch(self, calls: Sequence[Callable[[], T]]) -> list[Answer[T]]:
+        """Run commands one after another, each seeing what the ones before it decided, and save all they
+        decided with ONE ``record`` (one transaction, one WAL flush, one table lock) instead of one each.
+
+        Each command gets its own answer, sent only once the batch is saved:
+        - its result or its refusal, as decided in the batch, once the batch is stored (atomically);
+        - should the save conflict with another writer (a second instance, a job of this one), nothing is
+          stored: the conflict names the aggregate, so the command that first touched it, and every later
+          one that read what those changed, are run again on their own after the rest is saved; a
+          conflict naming none of them runs every command again on its own. So a batch never refuses a
+          command that would have succeeded on its own;
+        - any other error (database down): every command gets it; nothing was stored.
+        """
+        batch = Batch()
+        self.repository.batch = batch
+        try:
+            for call in calls:
+                batch.begin(call)
+                batch.current.answer = answer_of(call)
+        finally:
+            self.repository.batch = None
+        saving = [decision for decision in batch.decisions if decision.events]
+        while saving:
+            try:
+                self.record(*_batch_save(saving))
+                break
+            except IntegrityError as error:  # nothing of the batch was stored
+                again = batch.after_conflict(error)
+                if self.repository.freshness is not None:
+                    self.repository.freshness.forget(id_ for decision in again for id_ in decision.concerns)
+                saving = [decision for decision in saving if not decision.again]
+            except Exception as error:  # nothing of the batch was stored
+                return [Answer(None, error) for _ in calls]
+        for decision in batch.decisions:
+            if decision.again:
+                decision.answer = answer_of(decision.call)
+        return [decision.answer for decision in batch.decisions]
 
     def record(
         self,
@@ -266,7 +305,18 @@ class SharedCacheRepository(Repository[UUID]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._reads = threading.local()
+        self._local = threading.local()  # this thread's command: its reads, its batch
+
+    @property
+    def batch(self) -> Batch | None:
+        """The batch this thread is deciding (``ServiceApplication.decide_batch``): what its commands
+        decided so far is read from it, not from the store."""
+        batch: Batch | None = getattr(self._local, "batch", None)
+        return batch
+
+    @batch.setter
+    def batch(self, batch: Batch | None) -> None:
+        self._local.batch = batch
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[dict[UUID, int]]:
@@ -274,11 +324,11 @@ class SharedCacheRepository(Repository[UUID]):
         without a select, and are noted (id -> version) for the save to check. A query's reads (outside
         any command) always select: a reply must show every write that was answered before it."""
         reads: dict[UUID, int] = {}
-        self._reads.current = reads
+        self._local.reads = reads
         try:
             yield reads
         finally:
-            self._reads.current = None
+            self._local.reads = None
 
     def get(
         self,
@@ -289,8 +339,12 @@ class SharedCacheRepository(Repository[UUID]):
         fastforward_skipping: bool = False,
         deepcopy_from_cache: bool = True,
     ) -> Any:
-        if self.cache is None or version is not None:
+        if version is not None:
             return super().get(aggregate_id, version=version, projector_func=projector_func)
+        if (batch := self.batch) is not None and (decided := batch.read(aggregate_id)) is not None:
+            return copy.deepcopy(decided) if deepcopy_from_cache else decided
+        if self.cache is None:
+            return super().get(aggregate_id, projector_func=projector_func)
         stamp = self.freshness.stamp() if self.freshness is not None else None  # before the select
         cached = None
         try:
@@ -298,7 +352,7 @@ class SharedCacheRepository(Repository[UUID]):
         except KeyError:
             aggregate = self._reconstruct_aggregate(aggregate_id, None, projector_func)
         else:
-            reads = getattr(self._reads, "current", None)
+            reads = getattr(self._local, "reads", None)
             if reads is not None and self.freshness is not None and self.freshness.trusted(aggregate_id):
                 aggregate = cached
                 reads.setdefault(aggregate_id, cached.version)
@@ -454,121 +508,84 @@ class Freshness:
                 self._verified.pop(aggregate_id, None)
 
 
-class GroupCommit:
-    """Saves the aggregates of commands decided at the same time with ONE ``record`` (one transaction,
-    one WAL flush, one table lock) instead of one each: the service's throughput limit was the commits.
+@dataclass
+class Decision:
+    """One command of a batch: what it read, what it changed, and the events it took off what it changed."""
 
-    Leader/follower, no timer: a command arriving while fewer than ``savers`` saves are running saves at
-    once (so a lone command waits for nothing); commands arriving meanwhile queue, and when a save ends
-    the first of them that is not leading yet saves the whole queue (up to ``max_batch``). Two saves run
-    at once by default: while one waits for PostgreSQL (and, back in Python, for its turn at the
-    interpreter behind the other threads), the next batch is already on its way; one at a time, the
-    service's commands waited in line behind that one save. They serialise in PostgreSQL on the table
-    lock, as independent commands do. Each command gets its own outcome:
-    - saved: the batch committed (its events are stored together with the others', atomically);
-    - ``IntegrityError``: another writer changed its aggregate meanwhile (a second instance, another
-      batch), or an earlier command of the same batch changes it: nothing of it was stored, and
-      ``execute`` decides it again on fresh state and saves it alone, as after any concurrent write. The
-      conflict names the aggregate, so the rest of the batch is saved again without that command (one
-      more transaction) instead of being sent back too; a conflict that names none of them sends back the
-      whole batch. So a batch never refuses a command that would have succeeded on its own;
-    - any other error (database down): raised to every command of the batch; nothing was stored.
-    """
+    call: Callable[[], Any]
+    read: set[UUID] = field(default_factory=set)  # every aggregate it got from the repository
+    checked: dict[UUID, int] = field(default_factory=dict)  # read unselected and not changed (see execute)
+    aggregates: list[BaseAggregate[UUID]] = field(default_factory=list)
+    events: list[Any] = field(default_factory=list)
+    answer: Answer[Any] = field(default_factory=lambda: Answer(None))
+    again: bool = False  # to be run again on its own once the rest of the batch is saved
 
-    def __init__(
-        self,
-        record: Callable[[list[Any], list[BaseAggregate[UUID]], dict[UUID, int]], None],
-        max_batch: int = 100,
-        savers: int = 2,
-    ) -> None:
-        self._record = record
-        self.max_batch = max_batch
-        self.savers = savers
-        self._lock = threading.Lock()
-        self._queue: list[_Pending] = []
-        self._saving = 0  # the leaders: saves running, or handed the lead and about to start one
+    @property
+    def ids(self) -> set[UUID]:
+        return {aggregate.id for aggregate in self.aggregates}
 
-    def save(self, aggregates: Sequence[BaseAggregate[UUID]], checked: dict[UUID, int] | None = None) -> None:
-        # The events are taken off the aggregates once, here: a failed save takes them off too, so a batch
-        # saved again without some of its commands passes the others' events themselves (and their
-        # aggregates, which the store needs for snapshots).
-        pending = _Pending(list(aggregates), _collect(aggregates), dict(checked or {}))
-        with self._lock:
-            self._queue.append(pending)
-            if self._saving < self.savers:
-                self._saving += 1
-                pending.leads = True
-        while pending.leads or not pending.finished:  # a lead handed over is taken up even when finished
-            if pending.leads:  # save the queue: this command too, unless another leader has taken it
-                self._save_queue(pending)
-            else:
-                pending.wake.wait()
-                pending.wake.clear()  # the flags are set before the wake: the loop sees them
-        if pending.error is not None:
-            raise pending.error
+    @property
+    def concerns(self) -> set[UUID]:
+        """What it changes and what it read unselected: what its save checks."""
+        return self.ids | self.checked.keys()
 
-    def _save_queue(self, leader: _Pending) -> None:
-        with self._lock:
-            leader.leads = False
-            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-        try:
-            if batch:
-                self._save_batch(batch)
-        except BaseException as error:  # never report a command saved when its batch went wrong
-            for pending in batch:
-                pending.error = pending.error or error
-            raise
-        finally:
-            with self._lock:
-                following = next((pending for pending in self._queue if not pending.leads), None)
-                if following is None:
-                    self._saving -= 1
-                else:
-                    following.leads = True  # it leads the next batch
-                for pending in batch:
-                    pending.finished = True
-            for pending in batch:
-                pending.wake.set()
-            if following is not None:
-                following.wake.set()
 
-    def _save_batch(self, batch: list[_Pending]) -> None:
-        saving: list[_Pending] = []
-        ids: set[UUID] = set()
-        for pending in batch:
-            if pending.concerns & ids:  # decided on what an earlier command of the batch changes
-                pending.error = IntegrityError("aggregate changed by an earlier command of the batch")
-            else:
-                ids |= pending.ids
-                saving.append(pending)
-        while saving:
-            checked: dict[UUID, int] = {}
-            for pending in saving:
-                for id_, version in pending.checked.items():
-                    checked[id_] = min(version, checked.get(id_, version))
-            try:
-                self._record(
-                    [event for pending in saving for event in pending.events],
-                    [aggregate for pending in saving for aggregate in pending.aggregates],
-                    checked,
-                )
-                return
-            except IntegrityError as error:  # nothing of the batch was stored
-                named = [pending for pending in saving if _names_one_of(error, pending.concerns)]
-                if len(named) == 1 and len(saving) > 1:
-                    # Another writer changed that command's aggregate: it alone is decided again, and the
-                    # rest of the batch is saved again without it.
-                    named[0].error = error
-                    saving.remove(named[0])
-                    continue
-                whole = IntegrityError("the batch conflicted as a whole") if len(saving) > 1 else error
-                for pending in saving:
-                    pending.error = whole
-                return
-            except Exception as error:  # nothing of the batch was stored
-                for pending in saving:
-                    pending.error = error
-                return
+class Batch:
+    """The commands of one ``decide_batch`` in the order they were decided, and the latest state of every
+    aggregate they changed: a command reads those from here, as the commands before it left them."""
+
+    def __init__(self) -> None:
+        self.decisions: list[Decision] = []
+        self._states: dict[UUID, BaseAggregate[UUID]] = {}
+
+    @property
+    def current(self) -> Decision:
+        return self.decisions[-1]
+
+    def begin(self, call: Callable[[], Any]) -> None:
+        self.decisions.append(Decision(call))
+
+    def read(self, aggregate_id: UUID) -> BaseAggregate[UUID] | None:
+        """The state the batch's commands left it in, if they changed it (not to be changed: copy it)."""
+        self.current.read.add(aggregate_id)
+        return self._states.get(aggregate_id)
+
+    def decided(self, aggregates: Sequence[BaseAggregate[UUID]], checked: dict[UUID, int]) -> None:
+        decision = self.current
+        decision.events.extend(_collect(aggregates))
+        decision.aggregates.extend(aggregates)
+        decision.checked.update(checked)
+        for aggregate in aggregates:
+            self._states[aggregate.id] = aggregate
+
+    def after_conflict(self, error: IntegrityError) -> list[Decision]:
+        """The save conflicted (``error``): mark the command that first touched the aggregate it names, and
+        every later one that read or changed what those change, to run again on their own; all of them
+        if it names none. Returns those marked now."""
+        left = [decision for decision in self.decisions if not decision.again]
+        first = next((d for d in left if d.events and _names_one_of(error, d.concerns)), None)
+        changed: set[UUID] = set()
+        again = []
+        for decision in left:
+            if first is None or decision is first or (decision.read | decision.ids) & changed:
+                decision.again = True
+                changed |= decision.ids
+                again.append(decision)
+        return again
+
+
+def _batch_save(
+    saving: Sequence[Decision],
+) -> tuple[list[Any], list[BaseAggregate[UUID]], dict[UUID, int]]:
+    """The events of these decisions, the latest state of each aggregate they change, and what they read
+    unselected and do not change, at the oldest version read."""
+    states = {aggregate.id: aggregate for decision in saving for aggregate in decision.aggregates}
+    checked: dict[UUID, int] = {}
+    for decision in saving:
+        for id_, version in decision.checked.items():
+            if id_ not in states:
+                checked[id_] = min(version, checked.get(id_, version))
+    return [event for decision in saving for event in decision.events], list(states.values()), checked
 
 
 def _collect(aggregates: Sequence[BaseAggregate[UUID]]) -> list[Any]:
@@ -580,23 +597,3 @@ def _names_one_of(error: IntegrityError, ids: set[UUID]) -> bool:
     the in-memory store the stored event)."""
     text = f"{error} {error.__cause__ or ''}"
     return any(str(aggregate_id) in text for aggregate_id in ids)
-
-
-@dataclass
-class _Pending:
-    aggregates: list[BaseAggregate[UUID]]
-    events: list[Any]
-    checked: dict[UUID, int]  # read unselected and not changed: the save checks they are unchanged
-    wake: threading.Event = field(default_factory=threading.Event)  # finished, or handed the lead
-    finished: bool = False
-    leads: bool = False
-    error: BaseException | None = None
-
-    @property
-    def ids(self) -> set[UUID]:
-        return {aggregate.id for aggregate in self.aggregates}
-
-    @property
-    def concerns(self) -> set[UUID]:
-        """What it changes and what it read unselected."""
-        return self.ids | self.checked.keys()

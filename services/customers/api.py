@@ -12,22 +12,19 @@ EVENTS = event_classes(Customer, CodeSequence)
 
 
 def register(bus: ServiceBus, app: CustomersApplication) -> None:
-    bus.command("register_prospect", c.RegisterProspect, in_thread(app.register_prospect), c.CustomerResult)
+    decided = app.commands.handler  # commands are decided in turn and saved in batches (shared/worker.py)
+    bus.command("register_prospect", c.RegisterProspect, decided(app.register_prospect), c.CustomerResult)
+    bus.command("investigate_credit", c.InvestigateCredit, decided(app.investigate_credit), c.CustomerResult)
+    bus.command("approve_customer", c.ApproveCustomer, decided(app.approve_customer), c.CustomerResult)
+    bus.command("reject_customer", c.RejectCustomer, decided(app.reject_customer), c.CustomerResult)
+    bus.command("grade_customer", c.GradeCustomer, decided(app.grade_customer), c.CustomerResult)
+    bus.command("sign_contract", c.SignContract, decided(app.sign_contract), c.CustomerResult)
+    bus.command("set_capital_limit", c.SetCapitalLimit, decided(app.set_capital_limit), c.CustomerResult)
+    bus.command("record_prepayment", c.RecordPrepayment, decided(app.record_prepayment), c.CustomerResult)
+    bus.command("suspend_customer", c.SuspendCustomer, decided(app.suspend_customer), c.CustomerResult)
+    bus.command("reinstate_customer", c.ReinstateCustomer, decided(app.reinstate_customer), c.CustomerResult)
     bus.command(
-        "investigate_credit", c.InvestigateCredit, in_thread(app.investigate_credit), c.CustomerResult
-    )
-    bus.command("approve_customer", c.ApproveCustomer, in_thread(app.approve_customer), c.CustomerResult)
-    bus.command("reject_customer", c.RejectCustomer, in_thread(app.reject_customer), c.CustomerResult)
-    bus.command("grade_customer", c.GradeCustomer, in_thread(app.grade_customer), c.CustomerResult)
-    bus.command("sign_contract", c.SignContract, in_thread(app.sign_contract), c.CustomerResult)
-    bus.command("set_capital_limit", c.SetCapitalLimit, in_thread(app.set_capital_limit), c.CustomerResult)
-    bus.command("record_prepayment", c.RecordPrepayment, in_thread(app.record_prepayment), c.CustomerResult)
-    bus.command("suspend_customer", c.SuspendCustomer, in_thread(app.suspend_customer), c.CustomerResult)
-    bus.command(
-        "reinstate_customer", c.ReinstateCustomer, in_thread(app.reinstate_customer), c.CustomerResult
-    )
-    bus.command(
-        "erase_personal_data", c.ErasePersonalData, in_thread(app.erase_personal_data), c.CustomerResult
+        "erase_personal_data", c.ErasePersonalData, decided(app.erase_personal_data), c.CustomerResult
     )
     bus.query("get_customer", c.GetCustomer, in_thread(app.get_customer), c.CustomerDetails)
     bus.query("list_customers", c.ListCustomers, app.directory.list, c.CustomerList)

@@ -5,10 +5,10 @@ once."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
@@ -213,20 +213,45 @@ def test_a_state_read_unselected_that_changed_before_the_save_makes_the_command_
 def test_two_instances_with_concurrent_commands_store_each_accepted_one_exactly_once(
     apps: list[TallyApp],
 ) -> None:
-    """Commands race on shared tallies from both instances (each with its two savers): every command
-    is stored once if accepted and not at all if refused (``Conflict`` after its retries)."""
+    """Commands race on shared tallies from both instances, sent to each one's command worker as the bus
+    does (so they are decided and saved in batches, which conflict with the other instance's): every
+    command is stored once if accepted and not at all if refused (``Conflict`` after its retries)."""
     work = [(apps[n % 2], "hot" if n % 4 == 0 else f"c{n % 10}") for n in range(600)]
 
-    def run(job: tuple[TallyApp, str]) -> str | None:
+    async def run(app: TallyApp, name: str) -> str | None:
         try:
-            job[0].increase(job[1])
+            await app.commands.run(app.increase, name)
         except Conflict:
             return None
-        return job[1]
+        return name
 
-    with ThreadPoolExecutor(16) as pool:
-        accepted = [name for name in pool.map(run, work) if name is not None]
+    async def run_all() -> list[str | None]:
+        return await asyncio.gather(*(run(app, name) for app, name in work))
+
+    accepted = [name for name in asyncio.run(run_all()) if name is not None]
     assert len(accepted) > len(work) * 0.9
     expected = {name: accepted.count(name) for name in {name for _, name in work}}
     for app in apps:  # each instance reads the other's writes too
         assert {name: app.count(name) if expected[name] else 0 for name in expected} == expected
+
+
+def test_a_batch_conflicting_with_another_instance_saves_the_rest_and_decides_the_conflicting_one_again(
+    apps: list[TallyApp],
+) -> None:
+    mine, theirs = apps
+    mine.increase("a")
+
+    def theirs_meanwhile() -> str:  # the other instance writes "a" before the batch is saved
+        theirs.increase("a")
+        return "meddled"
+
+    answers = mine.decide_batch(
+        [
+            lambda: mine.increase("a"),
+            lambda: mine.increase("b"),
+            lambda: mine.note_count("c", of="a"),
+            theirs_meanwhile,
+        ]
+    )
+    assert [answer.result for answer in answers] == [{"count": 3}, {"count": 1}, {"seen": 3}, "meddled"]
+    assert [theirs.count(name) for name in "ab"] == [3, 1]
