@@ -33,7 +33,7 @@ def counting_records(app: TallyApp, fail: Sequence[Exception] = ()) -> list[int]
         record(events, *args)
         events_per_record.append(len(events))
 
-    app.record = counted  # type: ignore[method-assign]
+    app.record = counted  # type: ignore[method-assign,assignment]
     return events_per_record
 
 
