@@ -70,6 +70,9 @@ class SalesAggregate(BaseAggregate[UUID]):
     """
 
     TOPIC: ClassVar[str]
+    # Attributes holding dicts whose values the aggregate replaces and never changes in place: a copy
+    # shares those values, copying a dict of references instead of every entry (see ``__deepcopy__``).
+    SHARED_VALUES: ClassVar[frozenset[str]] = frozenset()
 
     @staticmethod
     def create_id(*_: Any, **__: Any) -> UUID:
@@ -95,7 +98,13 @@ class SalesAggregate(BaseAggregate[UUID]):
         # an account with its orders was a fifth of a command's CPU. The state is plain data.
         clone = object.__new__(type(self))
         memo[id(self)] = clone
-        clone.__dict__.update(plain_copy(self.__dict__, memo))
+        shared = self.SHARED_VALUES
+        clone.__dict__.update(
+            {
+                name: dict(value) if name in shared else plain_copy(value, memo)
+                for name, value in self.__dict__.items()
+            }
+        )
         return clone
 
 

@@ -705,6 +705,9 @@ class CustomerAccount(SalesAggregate):
     """
 
     TOPIC = "orders.CustomerAccount"
+    # Every command on a customer copies its account: its entries are replaced, never changed in place,
+    # so that a copy shares them (one entry per order the customer ever placed).
+    SHARED_VALUES = frozenset({"orders", "ordered_by_week", "shipped_by_month"})
 
     @staticmethod
     def create_id(customer_id: str) -> UUID:
@@ -748,13 +751,9 @@ class CustomerAccount(SalesAggregate):
     ) -> None:
         entry = self.orders.get(order_id)
         if entry is None:
-            entry = self.orders[order_id] = {"receivables": [], "paid_off": Decimal("0")}
-            weekly = self.ordered_by_week.setdefault(week, {})
-            for code, quantity in lines.items():
-                weekly[code] = weekly.get(code, 0) + quantity
-        entry["status"] = status
-        entry["open"] = open_amount
-        entry["receivable"] = receivable
+            entry = {"receivables": [], "paid_off": Decimal("0")}
+            self.ordered_by_week[week] = _added(self.ordered_by_week.get(week, {}), lines)
+        self.orders[order_id] = {**entry, "status": status, "open": open_amount, "receivable": receivable}
 
     def note_shipment(
         self, order_id: str, amount: Decimal, due_on: date, quantities: Mapping[str, int], meta: Meta
@@ -780,10 +779,9 @@ class CustomerAccount(SalesAggregate):
         quantities: dict[str, int],
         meta: Meta,
     ) -> None:
-        self.orders[order_id]["receivables"].append([amount, due_on])
-        monthly = self.shipped_by_month.setdefault(month, {})
-        for code, quantity in quantities.items():
-            monthly[code] = monthly.get(code, 0) + quantity
+        entry = self.orders[order_id]
+        self.orders[order_id] = {**entry, "receivables": [*entry["receivables"], [amount, due_on]]}
+        self.shipped_by_month[month] = _added(self.shipped_by_month.get(month, {}), quantities)
 
     @property
     def outstanding(self) -> Decimal:
@@ -888,6 +886,14 @@ class CustomerAccount(SalesAggregate):
         self, customer_id: str, product_code: str, stock: int, reorder_point: int, meta: Meta
     ) -> None:
         pass
+
+
+def _added(units: Mapping[str, int], more: Mapping[str, int]) -> dict[str, int]:
+    """Units per product plus ``more``, as a new dict (the account's entries are never changed in place)."""
+    total = dict(units)
+    for code, quantity in more.items():
+        total[code] = total.get(code, 0) + quantity
+    return total
 
 
 def _days_in(month: str) -> int:

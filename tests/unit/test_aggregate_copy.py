@@ -13,7 +13,7 @@ from typing import Any
 
 from services.orders.domain import CustomerAccount
 from shared.aggregate import plain_copy
-from tests.tally import META
+from tests.tally import META, Tally
 
 
 class Colour(Enum):
@@ -25,25 +25,55 @@ class Box:
     items: list[int]
 
 
-def test_changing_the_copy_of_an_account_leaves_the_cached_account_as_it_was() -> None:
+def test_changing_the_copy_of_an_aggregate_in_place_leaves_the_cached_one_as_it_was() -> None:
+    tally = Tally("t", meta=META)
+    tally.increase(META, key="a")
+    tally.collect_events()
+    before = copy.deepcopy(tally.__dict__)  # stdlib: built by the library's own rules
+
+    clone = copy.deepcopy(tally)
+    clone.by_key["a"] = 99
+    clone.by_key["b"] = 1
+    clone.count += 1
+
+    assert type(clone) is Tally and clone.id == tally.id and clone.version == tally.version
+    assert tally.__dict__ == before
+
+
+def test_changing_the_copy_of_an_account_by_its_events_leaves_the_cached_account_as_it_was() -> None:
+    """The account's entries are shared by its copies (``SHARED_VALUES``): its events replace them."""
     account = CustomerAccount(customer_id="cust-1", meta=META)
-    account.collect_events()
-    account.orders["o-1"] = {
-        "status": "accepted",
-        "open": Decimal("10.00"),
-        "receivables": [[Decimal("5"), date.today()]],
+    noted: dict[str, Any] = {
+        "customer_id": "cust-1",
+        "receivable": Decimal("0.00"),
+        "week": "2026-W48",
+        "meta": META,
     }
-    account.ordered_by_week["2026-W48"] = {"P1": 3}
-    before = copy.deepcopy(account.__dict__)  # stdlib: built by the library's own rules
+    shipped: dict[str, Any] = {
+        "customer_id": "cust-1",
+        "due_on": date(2026, 12, 1),
+        "month": "2026-11",
+        "meta": META,
+    }
+    account._order_noted(
+        order_id="o-1", status="accepted", open_amount=Decimal("10.00"), lines={"P1": 3}, **noted
+    )
+    account._receivable_raised(order_id="o-1", amount=Decimal("5.00"), quantities={"P1": 3}, **shipped)
+    account.collect_events()
+    before = copy.deepcopy(account.__dict__)
 
     clone = copy.deepcopy(account)
-    clone.orders["o-1"]["status"] = "cancelled"
-    clone.orders["o-1"]["receivables"][0][0] = Decimal("0")
-    clone.orders["o-2"] = {}
-    clone.ordered_by_week["2026-W48"]["P1"] = 99
+    clone._order_noted(
+        order_id="o-1", status="shipped", open_amount=Decimal("5.00"), lines={"P1": 3}, **noted
+    )
+    clone._order_noted(
+        order_id="o-2", status="accepted", open_amount=Decimal("4.00"), lines={"P1": 1}, **noted
+    )
+    clone._receivable_raised(order_id="o-1", amount=Decimal("2.00"), quantities={"P1": 1}, **shipped)
     clone.credit += Decimal("1.00")
 
-    assert type(clone) is CustomerAccount and clone.id == account.id and clone.version == account.version
+    assert clone.orders["o-1"]["status"] == "shipped" and len(clone.orders["o-1"]["receivables"]) == 2
+    assert clone.ordered_by_week["2026-W48"] == {"P1": 4} and clone.shipped_by_month["2026-11"] == {"P1": 4}
     assert account.__dict__ == before
 
 
