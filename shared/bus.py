@@ -311,7 +311,8 @@ async def answer(handler: Handler, body: Any) -> dict[str, Any]:
 
 
 def in_thread(method: Callable[[Any], dict[str, Any]]) -> Handler:
-    """The eventsourcing application is synchronous: run its commands in a worker thread."""
+    """The eventsourcing application is synchronous: run its queries in a worker thread (its commands run
+    in its command worker, ``shared/worker.py``)."""
 
     async def call(body: Any) -> dict[str, Any]:
         return await asyncio.to_thread(method, body)

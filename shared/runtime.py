@@ -200,8 +200,9 @@ def run_write_service(
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        # Commands run in worker threads (the application is synchronous): as many as may wait on the store.
-        loop.set_default_executor(ThreadPoolExecutor(settings.command_threads, thread_name_prefix="command"))
+        # Queries and jobs run in threads (the application is synchronous): as many as may wait on the store.
+        # Commands run in the application's command worker (shared/worker.py).
+        loop.set_default_executor(ThreadPoolExecutor(settings.query_threads, thread_name_prefix="query"))
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         with exclusive_startup(settings, service):  # building the app creates its tables

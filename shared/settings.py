@@ -31,8 +31,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     http_host: str = "127.0.0.1"
     http_port: int = 8080
-    # A write service's worker threads (commands run in them; they wait on the store most of the time)
-    command_threads: int = 16
+    # A write service's threads for queries and jobs (they wait on the store most of the time); its
+    # commands run in one thread of their own (shared/worker.py)
+    query_threads: int = 16
     # Its store's connections at most (PostgreSQL's are few: 100 by default, shared by every process)
     store_connections: int = 8
     # Aggregates kept in memory between commands (eventsourcing's cache; each read checks for newer events)
