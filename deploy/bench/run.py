@@ -925,93 +925,79 @@ ANALYSIS = """
 ## What limits the figures, and what would lift them (from py-spy / pyinstrument profiles)
 
 Baselines move a lot between runs on this shared 2-core machine (the direct command baseline measured
-120–605/s, the raw read+decode 124,000–308,000 events/s, the raw publish 17,600–38,300/s across runs of
+120–1,032/s, the raw read+decode 124,000–308,000 events/s, the raw publish 17,600–38,300/s across runs of
 the same code): read the ratios. A target above its own raw baseline (relay ≥ 20,000/s when raw publishing
 reaches 17,600/s; rebuild ≥ 150,000/s when reading and decoding alone reach 150,000/s) cannot be met
 on such a run by any relay or rebuild.
 
-- **Commands (1).** Done earlier: routes answer up to 64 requests each at a time, served by nats-py directly
-  instead of FastStream's per-message machinery (~230 → ~21 µs of CPU per request); commands decided
-  together are saved together (group commit, `shared/store.py`), and a conflict that names one command's
-  aggregate sends back only that command; the customer snapshot is kept in memory; no ping per pool
-  checkout; 16 worker threads sharing at most 8 connections; the relay records its position once a second.
-  Done in the last round, measured on `OrdersApplication.place_order` called directly (1,000 orders, CPU
-  time): 1.85 → 0.76 ms of CPU and 3.3 → 1.2 ms of wall time per command. (a) `copy.deepcopy` of the cached
-  account and product, which every read hands out, was a fifth of it: aggregates copy their plain-data state
-  themselves (`SalesAggregate.__deepcopy__`). (b) `Application.save` checks runtime protocols on every
-  object (~a tenth): the group commit records the events it has already collected. (c) eventsourcing
-  composes each statement anew per call and saves in a pipelined transaction of five statements (~a third):
-  `shared/recorder.py` builds its statements once, and a save is one statement, a PostgreSQL function that
-  takes the same table lock, notifies and inserts (the events as four arrays in binary). (d) The library
-  fast-forwards a cached aggregate in place under a lock per aggregate, so every order waited in line behind
-  the others' select of the same product: the cached states never change now (a read with newer events
-  caches a new one), each read selects on its own, and a save replaces the cached state of what it changed.
-  (e) Thread dumps at saturation showed the commands waiting for the one save in flight (~6 per batch, a
-  save ~6 ms of wall time, mostly waiting for the interpreter): two saves now run at once. Quick runs
-  before/after on this machine: ~420–505 → ~600–765 commands/s, p99 at 200/s ~23–33 → ~7–14 ms. Full runs
-  reached ~700–750/s and a 200/s p99 of 11–13 ms once a save stopped caching what it creates (with every new
-  order and receipt cached too, the first seconds of the steady run were slow, a heap growing with every
-  order for the collector to walk: p99 18–32 ms in five full runs). Every customer's account keeps all its
-  orders: over 26,000 orders (~50 per account) the direct command's CPU grows from 0.78 to 1.3 ms (copying
-  the account, its events). What limits it now is the 2 cores: at saturation the orders process uses ~90 %
-  of one (holding the interpreter lock only ~40 % of the time; its command threads wait for a save, for a
-  select or for a pooled connection), PostgreSQL ~33 %, reporting ~25 %, NATS ~12 %, the client ~10 %.
-  1,500/s would need ~1.3 ms of CPU per command for the whole system; it spends ~2.7. The 200/s p99: at that
-  rate each command is alone in every step. Measured per process over 15 s at 200/s after this round's
-  changes (five runs): orders ~1.9–2.2 ms of CPU per command (its own transaction, thread hand-offs; GC
-  ~0.03 ms of it), its relay process ~0.5–0.8 (a page per commit), reporting ~1.2–1.5 (a fetch, an envelope
-  parse and one statement per batch of one or two events; it was ~1.9 with a transaction of ~8 statements),
-  PostgreSQL ~0.8–1.6, NATS ~0.7–0.9, the client ~0.4: ~5.7–7 ms, 55–70 % of the two cores. The latency is
-  bursty: 200/s series of 15–30 s show quiet seconds (p90 ~4 ms) and busy ones (p90 12–14 ms), and sometimes
-  one stall of 50–270 ms (every command of it late) that no process's collector or job explains (GC pauses
-  in the orders process are ~1–2 ms); the p99 of a 30 s window moves between ~9 and ~23 ms from one run to
-  the next of the same code. Measured and dropped: a 0.5 or 1 ms GIL switch interval (interleaved quick
-  runs: fewer commands/s, p99 no better); 16 instead of 8 connections per process (~5 %, within the noise,
-  and PostgreSQL's 100 connections are shared by every process); 6, 24, 32 and 48 worker threads (earlier);
-  reading the account without a select and without knowing whether it is the latest (earlier: a stale copy
-  per conflict, two processes fell to ~200–270/s). Measured and not adopted: the reporting consumer waiting
-  5 ms for more events after a small batch (interleaved quick runs: reporting's CPU at 200/s 36 → 26 %, the
-  command p99 at 200/s ~14.5 → ~11 ms, but the propagation p99 at 200/s 13–15 → 18–21 ms, which full runs
-  already put at 17–23 ms against its 25: one target's margin for another's). Done last in this round: (f)
-  reads served from the cache without their select, two of a place_order's three round trips. Every save
-  notifies the store's channel with its writer's token; a watch thread per instance counts the saves of
-  other writers, and this process's own inserts are counted per aggregate, so a cached state verified since
-  the last write of anyone is known to be the latest; the save checks, under the table lock, that what the
-  command read this way and does not change is still at that version (a moved one fails it, and the command
-  is decided again, as after a conflict); queries always select, so a reply shows every write answered
-  before it on any instance. Interleaved quick runs: ~570–760 → ~770–1,220 commands/s at saturation, p50 at
-  200/s ~4.6–5.6 → ~3–4 ms (on a quiet machine). Nothing is trusted while another writer has saved in the
-  last second, so two busy instances select as before (the "two orders processes" row: quick runs ~570–640
-  against ~640–675 before); trusting on the notifications alone, each one that lagged behind its commit (the
-  watch thread waiting for the interpreter) cost a conflict and a save on its own, and two processes fell to
-  ~380/s in a full run. What would lift it further: cores that PostgreSQL, NATS, reporting and the load do
-  not share with the orders process; an account that drops settled orders (bounded state per customer; the
-  account query lists them today); fewer events per command on the bus.
-- **Propagation (2)** at 200/s is within its target; at saturation it is at it or above it from run to run.
-  Measured now from the commit, as the target defines it (`recorded_at`, stamped by the store's insert):
-  earlier runs measured from the decision, which at saturation adds the command's own wait for its group
-  commit (p50 ~10–13, p99 ~30–40 ms; the "decision → projection" row). Done earlier: the relay sends events
-  stored while a page awaits its acks at once, up to four pages in flight. Done in this round: (a) the
-  relay runs in a child process of each write service (started, restarted and stopped by it, and dying
-  with it): in the service's process it waited for the interpreter behind the command threads. Split by
-  the stream's timestamps at saturation (interleaved quick runs): commit → on the stream p50 ~18–22 → ~4–6
-  ms, p99 ~41–51 → ~19–30 ms. (b) Reporting applies a live batch in ONE statement, a plpgsql function that
-  takes the log lock, logs the batch and updates every projection and the positions, instead of a
-  transaction of ~8 statements (an envelope logged before fails it, changing nothing, and a transaction
-  then applies only the new ones): a batch of 10 orders 2.3 → 1.2 ms of wall time and 1.1 → 0.45 ms of the
-  consumer's CPU. (c) A consumer that is behind (a batch of 10 or more) fetches the next batch while it
-  handles one; caught up, it fetches after handling, so what came meanwhile forms one batch (prefetching
-  always made a batch of every event at 200/s and cost reporting CPU). (d) Reporting refreshes its
-  projections' statistics (every 1,000 events) on a connection of its own instead of holding up the
-  batch. What remains at saturation is the stream → projection part (p99 ~20–70 ms): the reporting
-  process and PostgreSQL waiting for a CPU that the orders process, its relay, NATS and the load also
-  want; quick runs of the same code gave commit → projection p99 at saturation 41–100 ms. Measured and
-  dropped earlier: the relay on an event loop of its own in its own thread, a 1 ms GIL switch interval,
-  fewer worker threads (6: p99 at saturation ~46 ms, but a third fewer commands/s); not adopted here:
-  running the orders command threads at a lower CPU priority than the relay and reporting (a trade of the
-  command latency for the propagation, on a machine where both are targets). What would lift it: fewer
-  CPU-hungry neighbours per core (reporting and PostgreSQL on cores of their own), fewer events per
-  command on the bus (every order also publishes its account's bookkeeping event).
+- **Commands (1).** Done in earlier rounds: routes answer up to 64 requests each at a time, served by
+  nats-py directly instead of FastStream's per-message machinery (~230 → ~21 µs of CPU per request); the
+  customer snapshot is kept in memory; no ping per pool checkout; cached aggregates copy their plain-data
+  state themselves (`SalesAggregate.__deepcopy__`; `copy.deepcopy` was a fifth of a command); events are
+  recorded without `Application.save`'s protocol checks on every object; a save is one statement, a
+  PostgreSQL function built once (`shared/recorder.py`) that takes the library's table lock, notifies and
+  inserts; cached states never change in place, so reads take no lock per aggregate; and reads use a
+  cached state without a select while no other writer has saved since it was verified (a watch thread
+  counts other writers' notifications; the save checks, under the table lock, that what the command read
+  that way is unchanged; queries always select). Together: ~555 → ~750–1,050 commands/s.
+  Done in this round: (a) **one command worker per service** (`shared/worker.py`,
+  `ServiceApplication.decide_batch`). Commands had run in a thread each (16) and joined a group commit with
+  two savers. A batch then held no more commands than there were threads (~6–14), and the threads waited
+  for each other's turn at the interpreter and for the hand-offs of the group commit: the orders process
+  used ~75 % of a core at saturation while the machine still had CPU to spare. Now one thread decides the
+  commands one after another. The commands that arrive while a batch is decided and saved form the next
+  batch, up to 100, with no timer: a lone command is decided and saved at once. A command reads what the
+  earlier ones of its batch decided from the batch itself, so two orders of one customer in one batch are
+  both saved, one after the other on the account. The whole batch is one insert. Replies go out only
+  once the batch is stored. A conflict with another writer names an aggregate: the command that first
+  touched it, and every later one that read what those changed, are decided again on their own, and the
+  rest is saved. Any other error answers every command of the batch with it, and nothing is stored.
+  Interleaved quick runs: 1,051 → 2,198–2,305 commands/s, and the p99 at 200/s 38 → 4–7 ms. The first full
+  run gave 1,528/s (1.69×). (b) **The customer account's entries are shared by its copies**
+  (`SalesAggregate.SHARED_VALUES`): the account keeps one entry per order the customer ever placed, and
+  every command copied all of them. In that full run the copy was a fifth of the orders process at
+  saturation (~50 orders per account by then). Its events now replace entries instead of changing them in
+  place, so a copy is a dict of references: full runs 1,528 → 1,634–2,056 commands/s.
+  What limits it now, measured per process at saturation in a full run: the orders process ~72 % of a
+  core, PostgreSQL ~24 %, reporting ~36 %, NATS ~15 %, its relay ~14 %, the client ~7 %: ~1.7 of the 2
+  cores, ~1 ms of CPU per command for the whole system. The orders process is not busy all the time: with
+  64 commands in flight most of them are in the batch being saved, so while the worker waits for the
+  insert the event loop has little to receive. What would lift it: deciding the next batch while one is
+  being saved (it would read what the batch in flight decided, and be decided again should that batch
+  fail), and a second orders process on a core of its own. On these 2 cores a second process does not
+  help (the "two orders processes" row, ~650–980/s):
+  while another writer saves, every read selects, and a batch's selects run one after another in the one
+  worker thread (~3 round trips per command), besides the two processes sharing the cores with everything
+  else. A batch could verify the versions of everything it read from the cache with one query instead.
+  The 200/s p99 is bursty and follows the host: in 15-s windows of the same code at 200/s, a quiet period
+  gave p50 ~3 ms and p99 6–9 ms, and a busy one p50 4–7 ms and p99 13–27 ms, with no process of ours
+  using more CPU per second. CPU per command at 200/s in the quiet period: orders ~1.2 ms, reporting ~1 ms,
+  PostgreSQL ~1.1 ms, its relay ~0.7 ms, NATS ~0.7 ms, the client ~0.4 ms; that is 1 of the 2 cores at
+  200 commands/s, each command crossing six processes. Measured and dropped in this round: a 1 ms GIL
+  switch interval in the orders process (15-s windows: no better). Measured and dropped earlier: 16 instead
+  of 8 connections per process; 6, 24, 32 and 48 worker threads; reading the account without a select and
+  without knowing whether it is the latest (a stale copy per conflict); the reporting consumer waiting 5 ms
+  for more events after a small batch (a trade of the propagation's margin for the commands').
+- **Propagation (2)** is within its targets at 200/s and at saturation, with less margin at saturation.
+  Measured from the commit, as the target defines it (`recorded_at`, stamped by the store's insert); the
+  "decision → projection" row, which earlier runs reported under that name, adds the command's own wait
+  for its batch's save. Done in earlier rounds: the relay sends events stored while a page awaits its acks
+  at once, up to four pages in flight; the relay runs in a child process of each write service (in the
+  service's process it waited for the interpreter behind the commands: commit → on the stream p50 at
+  saturation ~18–22 → ~4–6 ms); reporting applies a live batch in ONE statement, a plpgsql function that
+  takes the log lock, logs the batch and updates every projection and the positions (an envelope logged
+  before fails it, changing nothing, and a transaction then applies only the new ones; a batch of 10
+  orders 2.3 → 1.2 ms); a consumer that is behind fetches the next batch while it handles one, and one
+  that is caught up fetches after handling, so what came meanwhile forms one batch; reporting refreshes
+  its projections' statistics on a connection of its own. In this round nothing on the read side changed,
+  but the command worker commits a batch of orders at once, so the relay and reporting work in larger
+  pages and batches: full runs gave commit → projection p99 at saturation 38–47 ms, against 43–53 ms
+  before (at 200/s 5–10 ms). What remains at saturation is mostly the stream → projection part: reporting
+  and PostgreSQL waiting for a CPU that the orders process, its relay, NATS and the load also want. Not
+  adopted: running the commands at a lower CPU priority than the relay and reporting, or the reverse (a
+  trade of one target's latency for another's on a machine where both are targets). What would lift it:
+  reporting and PostgreSQL on cores of their own; fewer events per command on the bus (every order also
+  publishes its account's bookkeeping event).
 - **Rebuild (3).** Done: handlers chosen per event type from a table, each event's month from a small
   cache of month bounds, one upsert statement per table, the cyclic garbage collector paused while
   pages are read and applied (the baseline pauses it too), a child process that imports only the
