@@ -554,7 +554,8 @@ class Batch:
         decision = self.current
         decision.events.extend(_collect(aggregates))
         decision.aggregates.extend(aggregates)
-        decision.checked.update(checked)
+        for id_, version in checked.items():  # a command deciding twice read it first at the oldest
+            decision.checked.setdefault(id_, version)
         for aggregate in aggregates:
             self._states[aggregate.id] = aggregate
 

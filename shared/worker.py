@@ -45,7 +45,8 @@ class CommandWorker:
 
     One thread for every command instead of a thread each: with a thread per command, the commands of a
     busy service waited for each other's turn at the interpreter and for the hand-offs between the
-    threads of a group commit, and a batch held no more commands than there were threads.
+    threads of a group commit, and a batch held no more commands than there were threads. A command runs
+    to its end before the next starts: the jobs that walk many aggregates run in threads of their own.
     """
 
     def __init__(
