@@ -352,6 +352,20 @@ def direct_baseline(settings: Settings, customers: Customers, count: int) -> tup
 
 
 @contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """This process's cyclic garbage collector paused while it measures the commands: one full collection
+    of the client (~50 ms, measured) counted against the services as a stall of every command behind it.
+    Reference counting still frees what the client drops."""
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+@contextlib.contextmanager
 def profiled(processes: ServiceProcesses, services: tuple[str, ...]) -> Iterator[None]:
     """With ``SALESOPS_BENCH_PROFILE=DIR``: py-spy samples these services meanwhile (``DIR/<service>.txt``,
     collapsed stacks; ``python -m deploy.bench.top DIR/orders.txt`` sums them by function)."""
@@ -440,14 +454,15 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
             # The steady run first: the steady state of a service, not of one still busy with the overload
             # of the saturation run (right after 20,000 commands at saturation, its p50 was 2-3x higher).
             print("(1) commands: steady 200/s", flush=True)
-            steady_latencies, steady_ids = await steady_orders(
-                client, customers.ids, STEADY_RATE, sizes.steady_seconds, offset
-            )
+            with collector_paused():
+                steady_latencies, steady_ids = await steady_orders(
+                    client, customers.ids, STEADY_RATE, sizes.steady_seconds, offset
+                )
             steady_prop = await propagation(db, nc, settings, steady_ids)
             offset += int(STEADY_RATE * (STEADY_WARMUP + sizes.steady_seconds))
 
             print("(1) commands: saturation, 64 in flight", flush=True)
-            with profiled(processes, ("orders", "reporting")):
+            with profiled(processes, ("orders", "reporting")), collector_paused():
                 seconds, latencies, sat_ids = await place_orders(
                     client, customers.ids, sizes.saturation_commands, IN_FLIGHT, offset
                 )
@@ -468,9 +483,10 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
                 )
 
             await wait_until(second_serving, 60, "the second orders process")
-            seconds_two, _, _ = await place_orders(
-                client, customers.ids, sizes.saturation_commands, IN_FLIGHT, offset
-            )
+            with collector_paused():
+                seconds_two, _, _ = await place_orders(
+                    client, customers.ids, sizes.saturation_commands, IN_FLIGHT, offset
+                )
             rate_two = sizes.saturation_commands / seconds_two
         finally:
             await db.close()
@@ -898,9 +914,11 @@ ANALYSIS = """
   reporting process consumes; 500 approved customers (published on the customers stream, so orders' own view
   has them), one order line each. Saturation: 64 requests in flight, closed loop. Steady: an open loop at
   200/s, latency counted from each command's scheduled start (a stall counts for every command behind it),
-  after 3 s at that rate that are not counted. The steady run comes before the saturation run: measured
-  right after 20,000 commands at saturation, its p50 was 11–20 ms in full runs against ~7 ms before it (the
-  machine still busy with what the overload left), which is not a steady state. Then a second orders process
+  after 3 s at that rate that are not counted. The client's own cyclic garbage collector is paused while
+  it measures (one full collection of it took ~50 ms: a stall of the load, not of the services). The
+  steady run comes before the saturation run: measured right after 20,000 commands at saturation, its p50
+  was 11–20 ms in full runs against ~7 ms before it (the machine still busy with what the overload left),
+  which is not a steady state. Then a second orders process
   joins the queue group and the saturation run is repeated (not a target: what another process adds on the
   same 2 cores). Baseline: the same `OrdersApplication.place_order` (decide + one save of order and account)
   called directly in one thread on its own database: no bus, no service process.
