@@ -329,9 +329,12 @@ async def test_exactly_once_when_a_committed_batch_is_not_acknowledged(nc: NATS,
 
 
 @contextlib.asynccontextmanager
-async def held_consumer(nc: NATS) -> AsyncIterator[tuple[Settings, list[int], asyncio.Event, Any]]:
+async def held_consumer(
+    nc: NATS, backlog: Sequence[Envelope] = ()
+) -> AsyncIterator[tuple[Settings, list[int], asyncio.Event, Any]]:
     """A consumer of a fresh orders stream whose handler holds each batch until released; yields the
-    settings, the batch sizes it was handed, the release, and ``delivered(pending, unacked)``."""
+    settings, the batch sizes it was handed, the release, and ``delivered(pending, unacked)``. The
+    ``backlog`` is on the stream before the consumer starts, so that its first fetch finds all of it."""
     settings = unique_settings()  # a stream of its own: nothing pending from the other tests
     handled: list[int] = []
     release = asyncio.Event()
@@ -352,9 +355,11 @@ async def held_consumer(nc: NATS) -> AsyncIterator[tuple[Settings, list[int], as
             return False
         return info.num_pending == pending and info.num_ack_pending == unacked
 
+    if backlog:
+        await publish(js, settings, backlog)
     task = asyncio.create_task(consumer.run(stop))
     try:
-        await wait_for(lambda: delivered(0, 0))
+        await wait_for(lambda: delivered(0, len(backlog)))
         yield settings, handled, release, delivered
     finally:
         stop.set()
@@ -366,12 +371,17 @@ async def held_consumer(nc: NATS) -> AsyncIterator[tuple[Settings, list[int], as
 
 async def test_a_consumer_behind_fetches_the_next_batch_while_one_is_being_handled(nc: NATS) -> None:
     """The fetch's round trip is off the events' way: the next batch is on hand when one is done."""
-    async with held_consumer(nc) as (settings, handled, release, delivered):
+    # Published while the consumer waited for events, the backlog could come as several small batches.
+    async with held_consumer(nc, backlog=daily_orders("c-held-1", 6, PREFETCH_FROM)) as (
+        settings,
+        handled,
+        release,
+        delivered,
+    ):
         js = nc.jetstream()
-        await publish(js, settings, daily_orders("c-held-1", 6, PREFETCH_FROM))
 
         async def backlog_held() -> bool:
-            return sum(handled) == PREFETCH_FROM
+            return handled == [PREFETCH_FROM]
 
         await wait_for(backlog_held)
         await publish(js, settings, daily_orders("c-held-1", 6, 3))
