@@ -121,10 +121,12 @@ class CommandReceipt(SalesAggregate):
 
 @dataclass
 class Outcome:
-    """What a command decided: the reply's result and the aggregates to save together."""
+    """What a command decided: the reply's result, the aggregates to save together, and ``then``: what
+    must follow outside the store once they are stored (not at all if they are not)."""
 
     result: dict[str, Any]
     aggregates: Sequence[BaseAggregate[UUID]] = field(default_factory=tuple)
+    then: Callable[[], None] | None = None
 
 
 class ServiceApplication(Application[UUID]):
@@ -200,12 +202,13 @@ class ServiceApplication(Application[UUID]):
             if receipt_key:
                 aggregates.append(CommandReceipt(key=receipt_key, reply=outcome.result, meta=meta))
             if not aggregates:
+                _follow(outcome)
                 return outcome.result
             written = {aggregate.id for aggregate in aggregates}
             # What it read from the cache unselected and does not change: the save checks it is unchanged.
             checked = {id_: version for id_, version in reads.items() if id_ not in written}
             if batch is not None:
-                batch.decided(aggregates, checked)
+                batch.decided(aggregates, checked, outcome.then)
                 return outcome.result
             try:
                 self.record(_collect(aggregates), aggregates, checked)
@@ -215,6 +218,7 @@ class ServiceApplication(Application[UUID]):
                 if receipt_key and (earlier := self._receipt(receipt_key)) is not None:
                     return earlier
                 continue  # another writer got there first: decide again on fresh state
+            _follow(outcome)
             return outcome.result
         raise Conflict("the command kept colliding with concurrent writers; nothing was stored")
 
@@ -223,7 +227,8 @@ class ServiceApplication(Application[UUID]):
         decided with ONE ``record`` (one transaction, one WAL flush, one table lock) instead of one each.
 
         Each command gets its own answer, sent only once the batch is saved:
-        - its result or its refusal, as decided in the batch, once the batch is stored (atomically);
+        - its result or its refusal, as decided in the batch, once the batch is stored (atomically); what
+          its outcome says must follow the save (``Outcome.then``) runs then, in the commands' order;
         - should the save conflict with another writer (a second instance, a job of this one), nothing is
           stored: the conflict names the aggregate, so the command that first touched it, and every later
           one that read what those changed, are run again on their own after the rest is saved; a
@@ -254,6 +259,10 @@ class ServiceApplication(Application[UUID]):
         for decision in batch.decisions:
             if decision.again:
                 decision.answer = answer_of(decision.call)
+            elif decision.events and decision.answer.error is None:
+                followed = answer_of(decision.follow)
+                if followed.error is not None:
+                    decision.answer = Answer(None, followed.error)
         return [decision.answer for decision in batch.decisions]
 
     def record(
@@ -519,6 +528,11 @@ class Decision:
     events: list[Any] = field(default_factory=list)
     answer: Answer[Any] = field(default_factory=lambda: Answer(None))
     again: bool = False  # to be run again on its own once the rest of the batch is saved
+    then: list[Callable[[], None]] = field(default_factory=list)  # to follow the save (``Outcome.then``)
+
+    def follow(self) -> None:
+        for step in self.then:
+            step()
 
     @property
     def ids(self) -> set[UUID]:
@@ -550,8 +564,15 @@ class Batch:
         self.current.read.add(aggregate_id)
         return self._states.get(aggregate_id)
 
-    def decided(self, aggregates: Sequence[BaseAggregate[UUID]], checked: dict[UUID, int]) -> None:
+    def decided(
+        self,
+        aggregates: Sequence[BaseAggregate[UUID]],
+        checked: dict[UUID, int],
+        then: Callable[[], None] | None = None,
+    ) -> None:
         decision = self.current
+        if then is not None:
+            decision.then.append(then)
         decision.events.extend(_collect(aggregates))
         decision.aggregates.extend(aggregates)
         for id_, version in checked.items():  # a command deciding twice read it first at the oldest
@@ -587,6 +608,11 @@ def _batch_save(
             if id_ not in states:
                 checked[id_] = min(version, checked.get(id_, version))
     return [event for decision in saving for event in decision.events], list(states.values()), checked
+
+
+def _follow(outcome: Outcome) -> None:
+    if outcome.then is not None:
+        outcome.then()
 
 
 def _collect(aggregates: Sequence[BaseAggregate[UUID]]) -> list[Any]:

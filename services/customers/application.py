@@ -94,12 +94,15 @@ class CustomersApplication(ServiceApplication):
         def decide(meta: Meta) -> Outcome:
             customer = self._customer(cmd.customer_id)
             erased_now = customer.erase_personal_data(cmd.reason, meta)
-            return Outcome(customer_result(customer), [customer] if erased_now else [])
+            # The key goes only once the event is stored; a repeat (or a retry after a crash in between)
+            # deletes it again.
+            return Outcome(
+                customer_result(customer),
+                [customer] if erased_now else [],
+                then=lambda: self.vault.erase(cmd.customer_id),
+            )
 
-        result = self.execute(cmd, decide)
-        # Only after the event is saved; a repeat (or a retry after a crash here) deletes it again.
-        self.vault.erase(cmd.customer_id)
-        return result
+        return self.execute(cmd, decide)
 
     def investigate_credit(self, cmd: InvestigateCredit) -> dict[str, Any]:
         return self._change(

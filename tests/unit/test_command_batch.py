@@ -145,6 +145,39 @@ def test_an_unavailable_store_answers_every_command_of_the_batch_with_its_error_
     assert not list(app.events.get(Tally.create_id("b")))
 
 
+def noting_after_save(app: TallyApp, name: str, notes: list[tuple[str, int]]) -> Callable[[], dict[str, Any]]:
+    """Increase ``name``; what follows the save notes the count then stored."""
+
+    def call() -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            tally = app._tally(name, meta)
+            tally.increase(meta)
+            return Outcome(
+                {"count": tally.count}, [tally], then=lambda: notes.append((name, app.count(name)))
+            )
+
+        return app.execute(Command(actor=ACTOR), decide)
+
+    return call
+
+
+def test_what_must_follow_a_save_runs_once_the_batch_is_stored() -> None:
+    app = in_memory_app()
+    notes: list[tuple[str, int]] = []
+    answers = app.decide_batch([noting_after_save(app, "a", notes), noting_after_save(app, "b", notes)])
+    assert results(answers) == [{"count": 1}, {"count": 1}]
+    assert notes == [("a", 1), ("b", 1)]  # each saw its event stored
+
+
+def test_what_must_follow_a_save_does_not_run_when_the_batch_is_not_stored() -> None:
+    app = in_memory_app()
+    notes: list[tuple[str, int]] = []
+    counting_records(app, fail=[OperationalError("connection refused")])
+    answers = app.decide_batch([noting_after_save(app, "a", notes)])
+    assert isinstance(answers[0].error, OperationalError)
+    assert notes == []
+
+
 def test_the_command_worker_answers_each_command_sent_over_the_bus() -> None:
     app = in_memory_app()
 
