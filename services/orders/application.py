@@ -383,7 +383,8 @@ class OrdersApplication(ServiceApplication):
         return self.execute(cmd, decide)
 
     def expire_due_reservations(self) -> list[str]:
-        """O9: expire every due hold, each in its own transaction with its removal from the hold book.
+        """O9: expire every due hold, each decided together with its removal from the hold book (saved at
+        once when the job runs it; from the bus, with the rest of the command worker's batch).
 
         Safe to run again or in two processes at once: a hold that is no longer live is only taken off
         the book, never expired a second time.

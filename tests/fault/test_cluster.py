@@ -21,6 +21,7 @@ import nats
 import nats.errors
 import pytest
 from nats.aio.client import Client as NATS
+from nats.js.errors import NotFoundError
 
 from deploy.local.processes import SERVICES, wait_ready
 from deploy.nats.servers import NatsServers
@@ -76,6 +77,19 @@ async def cluster(tmp_path: Path) -> AsyncIterator[tuple[NatsServers, Settings, 
             drop_database(settings)
 
 
+async def made_stream(js: Any, name: str, timeout: float = 60.0) -> Any:
+    """The stream's info once it exists: a service's relay process makes it after connecting, which can
+    be after the service's routes already answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await js.stream_info(name)
+        except NotFoundError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
 async def test_cluster_node_killed_mid_load_loses_nothing_and_counts_nothing_twice(
     cluster: tuple[NatsServers, Settings, dict[str, str], NATS], tmp_path: Path
 ) -> None:
@@ -88,7 +102,7 @@ async def test_cluster_node_killed_mid_load_loses_nothing_and_counts_nothing_twi
         # A cluster just formed may take more than the default 5 s to answer its first API requests.
         js = nc.jetstream(timeout=JS_API_TIMEOUT)
         for service in ("customers", "orders", "complaints"):
-            info = await js.stream_info(stream_name(settings.namespace, service))
+            info = await made_stream(js, stream_name(settings.namespace, service))
             assert info.config.num_replicas == 3, info.config
 
         out = tmp_path / "load.json"
