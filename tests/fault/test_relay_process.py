@@ -81,7 +81,8 @@ async def service(tmp_path: Path) -> AsyncIterator[tuple[ServiceProcesses, Setti
         yield processes, settings, nc
     finally:
         processes.stop_all()
-        await delete_streams(nc.jetstream(), settings, [SERVICE])
+        # Its customer view made the customers stream it consumes.
+        await delete_streams(nc.jetstream(), settings, [SERVICE, "customers"])
         await nc.drain()
         drop_database(settings)
 
