@@ -975,7 +975,8 @@ on such a run by any relay or rebuild.
   (`SalesAggregate.SHARED_VALUES`): the account keeps one entry per order the customer ever placed, and
   every command copied all of them. In that full run the copy was a fifth of the orders process at
   saturation (~50 orders per account by then). Its events now replace entries instead of changing them in
-  place, so a copy is a dict of references: full runs 1,528 → 1,634–2,056 commands/s.
+  place, so a copy is a dict of references: full runs 1,528 → 1,463–2,056 commands/s (1,463 and 1,667 on
+  a busy host, when the 200/s p50 was 4.1–4.3 ms instead of ~3.4).
   What limits it now, measured per process at saturation in a full run: the orders process ~72 % of a
   core, PostgreSQL ~24 %, reporting ~36 %, NATS ~15 %, its relay ~14 %, the client ~7 %: ~1.7 of the 2
   cores, ~1 ms of CPU per command for the whole system. The orders process is not busy all the time: with
@@ -987,16 +988,18 @@ on such a run by any relay or rebuild.
   while another writer saves, every read selects, and a batch's selects run one after another in the one
   worker thread (~3 round trips per command), besides the two processes sharing the cores with everything
   else. A batch could verify the versions of everything it read from the cache with one query instead.
-  The 200/s p99 is bursty and follows the host: in 15-s windows of the same code at 200/s, a quiet period
-  gave p50 ~3 ms and p99 6–9 ms, and a busy one p50 4–7 ms and p99 13–27 ms, with no process of ours
-  using more CPU per second. CPU per command at 200/s in the quiet period: orders ~1.2 ms, reporting ~1 ms,
+  The 200/s p99 (full runs of this round: 7.3–16.8 ms, met in 2 of 7) is bursty and follows the host: in
+  15-s windows of the same code at 200/s, a quiet period gave p50 ~3 ms and p99 6–9 ms, and a busy one
+  p50 4–7 ms and p99 13–27 ms, with no process of ours using more CPU per second. CPU per command at
+  200/s in the quiet period: orders ~1.2 ms, reporting ~1 ms,
   PostgreSQL ~1.1 ms, its relay ~0.7 ms, NATS ~0.7 ms, the client ~0.4 ms; that is 1 of the 2 cores at
   200 commands/s, each command crossing six processes. Measured and dropped in this round: a 1 ms GIL
   switch interval in the orders process (15-s windows: no better). Measured and dropped earlier: 16 instead
   of 8 connections per process; 6, 24, 32 and 48 worker threads; reading the account without a select and
   without knowing whether it is the latest (a stale copy per conflict); the reporting consumer waiting 5 ms
   for more events after a small batch (a trade of the propagation's margin for the commands').
-- **Propagation (2)** is within its targets at 200/s and at saturation, with less margin at saturation.
+- **Propagation (2)** is within its target at 200/s in every run. At saturation it met its target in 5 of
+  the 7 full runs of this round (38–47 ms) and missed it in two on a busy host (51.7 and 58.3 ms).
   Measured from the commit, as the target defines it (`recorded_at`, stamped by the store's insert); the
   "decision → projection" row, which earlier runs reported under that name, adds the command's own wait
   for its batch's save. Done in earlier rounds: the relay sends events stored while a page awaits its acks
