@@ -32,8 +32,17 @@ from typing import Any
 
 import orjson
 from nats.js.errors import NotFoundError
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.worker import CommandWorker
 
 log = logging.getLogger(__name__)
 
@@ -161,12 +170,35 @@ class ServiceMetrics:
             ["service", "source"],
             registry=self.registry,
         )
+        self.command_batch = Histogram(
+            "salesops_command_batch_size",
+            "Commands decided in turn and saved together by the command worker, per batch",
+            ["service"],
+            buckets=(1, 2, 4, 8, 16, 32, 64, 100),
+            registry=self.registry,
+        )
+        self.commands_waiting = Gauge(
+            "salesops_commands_waiting",
+            "Commands received and waiting for the command worker (it is busy when this stays up)",
+            ["service"],
+            registry=self.registry,
+        )
         self.probe_failures = Counter(
             "salesops_metrics_probe_failures",
             "Scrape-time probes that failed (the gauges then keep their last value)",
             ["service", "probe"],
             registry=self.registry,
         )
+
+    def watch_commands(self, worker: CommandWorker) -> None:
+        """The command worker's batch sizes as they happen, and its queue at each scrape."""
+        batch = self.command_batch.labels(self.service)
+        worker.on_batch = batch.observe
+
+        async def commands_waiting(metrics: ServiceMetrics) -> None:
+            metrics.commands_waiting.labels(metrics.service).set(worker.waiting)
+
+        self.probes.append(commands_waiting)
 
     def count_reply(self, kind: str, name: str, reply: Any) -> str:
         """Count one reply; returns its outcome (``ok`` or the error code)."""

@@ -97,6 +97,7 @@ async def start_write_service(
     if settings.persistence_module == "eventsourcing.postgres":
         metrics.checks["postgres"] = postgres_reachable(settings.postgres_dsn)
     metrics.probes.append(consumer_probe(nc, settings.namespace, app.service))
+    metrics.watch_commands(app.commands)
     service.metrics_port = await serve_observability(metrics, stop)
     if extra is not None:
         service.background.append(asyncio.create_task(extra(service, stop), name=f"{app.service}-extra"))

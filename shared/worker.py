@@ -54,6 +54,7 @@ class CommandWorker:
     ) -> None:
         self._decide_batch = decide_batch
         self.max_batch = max_batch
+        self.on_batch: Callable[[int], None] | None = None  # told the size of each batch (metrics)
         self._ready = threading.Condition()
         self._queue: deque[_Call] = deque()
         self._thread: threading.Thread | None = None
@@ -82,6 +83,11 @@ class CommandWorker:
             self._ready.notify()
         return await future
 
+    @property
+    def waiting(self) -> int:
+        """Commands received and not yet taken into a batch."""
+        return len(self._queue)
+
     def close(self) -> None:
         """Stop once the commands queued are answered."""
         with self._ready:
@@ -99,6 +105,8 @@ class CommandWorker:
                 if not self._queue:
                     return
                 calls = [self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))]
+            if self.on_batch is not None:
+                self.on_batch(len(calls))
             try:
                 answers = self._decide_batch([call.run for call in calls])
             except Exception as error:  # a bug in the batch itself: every command is answered with it

@@ -86,3 +86,6 @@ async def test_metrics_count_commands_errors_and_the_outbox_backlog(
     assert commands[("register_prospect", "invalid")] == 1
     errors = samples(text, "salesops_errors_total")
     assert [(s["name"], s["code"], v) for s, v in errors] == [("register_prospect", "invalid", 1.0)]
+    # The command worker decided the one valid command (the invalid one was refused before it).
+    assert samples(text, "salesops_command_batch_size_count") == [({"service": "customers"}, 1.0)]
+    assert samples(text, "salesops_commands_waiting") == [({"service": "customers"}, 0.0)]
