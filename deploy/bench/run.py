@@ -988,7 +988,7 @@ on such a run by any relay or rebuild.
   while another writer saves, every read selects, and a batch's selects run one after another in the one
   worker thread (~3 round trips per command), besides the two processes sharing the cores with everything
   else. A batch could verify the versions of everything it read from the cache with one query instead.
-  The 200/s p99 (full runs of this round: 7.3–16.8 ms, met in 2 of 7) is bursty and follows the host: in
+  The 200/s p99 (full runs of this round: 7.3–16.8 ms, met in 2 of 9) is bursty and follows the host: in
   15-s windows of the same code at 200/s, a quiet period gave p50 ~3 ms and p99 6–9 ms, and a busy one
   p50 4–7 ms and p99 13–27 ms, with no process of ours using more CPU per second. CPU per command at
   200/s in the quiet period: orders ~1.2 ms, reporting ~1 ms,
@@ -998,8 +998,8 @@ on such a run by any relay or rebuild.
   of 8 connections per process; 6, 24, 32 and 48 worker threads; reading the account without a select and
   without knowing whether it is the latest (a stale copy per conflict); the reporting consumer waiting 5 ms
   for more events after a small batch (a trade of the propagation's margin for the commands').
-- **Propagation (2)** is within its target at 200/s in every run. At saturation it met its target in 5 of
-  the 7 full runs of this round (38–47 ms) and missed it in two on a busy host (51.7 and 58.3 ms).
+- **Propagation (2)** is within its target at 200/s in every run. At saturation it met its target in 6 of
+  the 8 full runs of this round (38–47 ms) and missed it in two on a busy host (51.7 and 58.3 ms).
   Measured from the commit, as the target defines it (`recorded_at`, stamped by the store's insert); the
   "decision → projection" row, which earlier runs reported under that name, adds the command's own wait
   for its batch's save. Done in earlier rounds: the relay sends events stored while a page awaits its acks
