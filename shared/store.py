@@ -240,8 +240,7 @@ class ServiceApplication(Application[UUID]):
         self.repository.batch = batch
         try:
             for call in calls:
-                batch.begin(call)
-                batch.current.answer = answer_of(call)
+                batch.run(call)
         finally:
             self.repository.batch = None
         saving = [decision for decision in batch.decisions if decision.events]
@@ -556,8 +555,11 @@ class Batch:
     def current(self) -> Decision:
         return self.decisions[-1]
 
-    def begin(self, call: Callable[[], Any]) -> None:
-        self.decisions.append(Decision(call))
+    def run(self, call: Callable[[], Any]) -> None:
+        """Decide the next command of the batch (``current`` while it runs)."""
+        decision = Decision(call)
+        self.decisions.append(decision)
+        decision.answer = answer_of(call)
 
     def read(self, aggregate_id: UUID) -> BaseAggregate[UUID] | None:
         """The state the batch's commands left it in, if they changed it (not to be changed: copy it)."""

@@ -214,7 +214,7 @@ def test_two_instances_with_concurrent_commands_store_each_accepted_one_exactly_
     apps: list[TallyApp],
 ) -> None:
     """Commands race on shared tallies from both instances, sent to each one's command worker as the bus
-    does (so they are decided and saved in batches, which conflict with the other instance's): every
+    does (so they are decided and saved in batches, which may conflict with the other instance's): every
     command is stored once if accepted and not at all if refused (``Conflict`` after its retries)."""
     work = [(apps[n % 2], "hot" if n % 4 == 0 else f"c{n % 10}") for n in range(600)]
 

@@ -17,7 +17,7 @@ from shared.aggregate import Meta
 from shared.contracts import Command
 from shared.errors import InvalidState
 from shared.store import Outcome
-from shared.worker import Answer, CommandWorker
+from shared.worker import Answer, CommandWorker, answer_of
 from tests.tally import ACTOR, Tally, TallyApp, in_memory_app
 
 
@@ -207,13 +207,7 @@ class HeldBatches:
         if len(self.sizes) == 1:
             self.holding.set()
             self.release.wait(10)
-        answers = []
-        for call in calls:
-            try:
-                answers.append(Answer(call()))
-            except Exception as error:
-                answers.append(Answer(None, error))
-        return answers
+        return [answer_of(call) for call in calls]
 
 
 def test_commands_arriving_while_a_batch_is_decided_make_up_the_next_batch() -> None:
