@@ -331,6 +331,8 @@ class SharedCacheRepository(Repository[UUID]):
         """While a command decides (this thread): reads may use a cached state known to be the latest
         without a select, and are noted (id -> version) for the save to check. A query's reads (outside
         any command) always select: a reply must show every write that was answered before it."""
+        if self.freshness is not None:
+            self.freshness.watch.start()
         reads: dict[UUID, int] = {}
         self._local.reads = reads
         try:
@@ -415,11 +417,21 @@ class WriteWatch:
         self.others_wrote_at = float("-inf")  # monotonic time of the last notification of another writer
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._listen, name=f"write-watch-{channel}", daemon=True)
-        self._thread.start()
+        self._starting = threading.Lock()
+
+    def start(self) -> None:
+        """Listen from now on (idempotent). The first command starts it: a process that decides none (the
+        relay's) has no thread woken by every save for nothing."""
+        if self._thread.ident is None:
+            with self._starting:
+                if self._thread.ident is None and not self._stop.is_set():
+                    self._thread.start()
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(WATCH_POLL_SECONDS + 5)
+        with self._starting:
+            if self._thread.ident is not None:
+                self._thread.join(WATCH_POLL_SECONDS + 5)
 
     def _listen(self) -> None:
         while not self._stop.is_set():

@@ -366,9 +366,10 @@ def collector_paused() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def profiled(processes: ServiceProcesses, services: tuple[str, ...]) -> Iterator[None]:
-    """With ``SALESOPS_BENCH_PROFILE=DIR``: py-spy samples these services meanwhile (``DIR/<service>.txt``,
-    collapsed stacks; ``python -m deploy.bench.top DIR/orders.txt`` sums them by function)."""
+def profiled(processes: ServiceProcesses, services: tuple[str, ...], run: str) -> Iterator[None]:
+    """With ``SALESOPS_BENCH_PROFILE=DIR``: py-spy samples these services during this run
+    (``DIR/<run>-<service>.txt``, collapsed stacks; ``python -m deploy.bench.top DIR/steady-orders.txt`` sums
+    them by function)."""
     target = os.environ.get("SALESOPS_BENCH_PROFILE")
     spy = Path(sys.executable).parent / "py-spy"
     if not target or not spy.exists():
@@ -386,7 +387,7 @@ def profiled(processes: ServiceProcesses, services: tuple[str, ...]) -> Iterator
                 "-f",
                 "raw",
                 "-o",
-                f"{target}/{s}.txt",
+                f"{target}/{run}-{s}.txt",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -454,7 +455,7 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
             # The steady run first: the steady state of a service, not of one still busy with the overload
             # of the saturation run (right after 20,000 commands at saturation, its p50 was 2-3x higher).
             print("(1) commands: steady 200/s", flush=True)
-            with collector_paused():
+            with profiled(processes, ("orders", "reporting"), "steady"), collector_paused():
                 steady_latencies, steady_ids = await steady_orders(
                     client, customers.ids, STEADY_RATE, sizes.steady_seconds, offset
                 )
@@ -462,7 +463,7 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
             offset += int(STEADY_RATE * (STEADY_WARMUP + sizes.steady_seconds))
 
             print("(1) commands: saturation, 64 in flight", flush=True)
-            with profiled(processes, ("orders", "reporting")), collector_paused():
+            with profiled(processes, ("orders", "reporting"), "saturation"), collector_paused():
                 seconds, latencies, sat_ids = await place_orders(
                     client, customers.ids, sizes.saturation_commands, IN_FLIGHT, offset
                 )

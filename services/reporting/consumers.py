@@ -8,6 +8,7 @@ the ack only causes a redelivery, which the log recognises (exactly-once effect)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -25,31 +26,23 @@ DURABLE_PREFIX = "reporting"
 # Fresh projection tables have no planner statistics until autovacuum gets to them (up to a minute):
 # reports then pick nested loops over hundreds of rows. Refresh the statistics every so many events.
 ANALYZE_EVERY = 1000
+RELEASE_TIMEOUT = 5.0
 
 
-class BatchRecorder:
-    """The batch handler shared by the consumers: log + apply, all or nothing."""
+class Statistics:
+    """Refreshes the projections' planner statistics every ``ANALYZE_EVERY`` applied events (all consumers'),
+    on a connection of its own: the batches go on meanwhile instead of waiting for it."""
 
-    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+    def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
-        self.settings = settings
-        self.applied = 0
         self.since_analyze = 0
         self.analyzing = False
         self.analysis: asyncio.Task[None] | None = None
 
-    async def __call__(self, envelopes: Sequence[Envelope]) -> None:
-        async with self.pool.acquire() as conn:
-            applied = await record(conn, envelopes, self.settings.period_mode)
-            if log.isEnabledFor(logging.DEBUG):  # follows a command from its events into the projections
-                correlations = sorted({e.correlation_id for e in envelopes if e.correlation_id})
-                extra = {"correlation_ids": correlations}
-                log.debug("applied %d of %d events", applied, len(envelopes), extra=extra)
-        self.applied += applied
-        self.since_analyze += applied
+    def applied(self, count: int) -> None:
+        self.since_analyze += count
         if self.since_analyze >= ANALYZE_EVERY and not self.analyzing:
             self.analyzing, self.since_analyze = True, 0
-            # On a connection of its own: the batches go on meanwhile instead of waiting for it.
             self.analysis = asyncio.create_task(self._analyze())
 
     async def _analyze(self) -> None:
@@ -62,12 +55,62 @@ class BatchRecorder:
             self.analyzing = False
 
 
+class BatchRecorder:
+    """One consumer's batch handler: log + apply, all or nothing.
+
+    It keeps one pooled connection from batch to batch: taking one from the pool for each batch cost a
+    statement more per batch (the pool resets a connection's session when it gets it back), besides the
+    pool's own work, most of a small batch's cost. After a failed batch the connection goes back to the
+    pool (reset, or dropped when broken) and the next batch takes another; ``close`` gives it back."""
+
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, statistics: Statistics | None = None) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.statistics = statistics if statistics is not None else Statistics(pool)
+        self.applied = 0
+        self.connection: asyncpg.Connection | None = None
+
+    async def __call__(self, envelopes: Sequence[Envelope]) -> None:
+        if self.connection is None:
+            self.connection = await self.pool.acquire()
+        try:
+            applied = await record(self.connection, envelopes, self.settings.period_mode)
+        except Exception:
+            await self.close()
+            raise
+        if log.isEnabledFor(logging.DEBUG):  # follows a command from its events into the projections
+            correlations = sorted({e.correlation_id for e in envelopes if e.correlation_id})
+            extra = {"correlation_ids": correlations}
+            log.debug("applied %d of %d events", applied, len(envelopes), extra=extra)
+        self.applied += applied
+        self.statistics.applied(applied)
+
+    async def close(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            # A broken connection fails its reset: the pool drops it, which is all that is left to do.
+            with contextlib.suppress(OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await self.pool.release(connection, timeout=RELEASE_TIMEOUT)
+
+
 def make_consumers(
     nc: NATS, pool: asyncpg.Pool, settings: Settings, sources: Sequence[str] = SOURCES
 ) -> list[DurableConsumer]:
-    handler = BatchRecorder(pool, settings)
-    return [DurableConsumer(nc, settings, DURABLE_PREFIX, source, handler) for source in sources]
+    statistics = Statistics(pool)
+    return [
+        DurableConsumer(nc, settings, DURABLE_PREFIX, source, BatchRecorder(pool, settings, statistics))
+        for source in sources
+    ]
 
 
 def start_consumers(consumers: Sequence[DurableConsumer], stop: asyncio.Event) -> list[asyncio.Task[None]]:
-    return [asyncio.create_task(c.run(stop), name=c.durable) for c in consumers]
+    return [asyncio.create_task(_consume(c, stop), name=c.durable) for c in consumers]
+
+
+async def _consume(consumer: DurableConsumer, stop: asyncio.Event) -> None:
+    """Run until ``stop``; then its recorder gives its connection back (closing the pool waits for it)."""
+    try:
+        await consumer.run(stop)
+    finally:
+        if isinstance(consumer.handle, BatchRecorder):
+            await consumer.handle.close()

@@ -607,9 +607,10 @@ def _counters(table: str, keys: tuple[str, ...], counters: tuple[str, ...]) -> B
 
 
 def _dimension() -> BulkInsert:
-    updates = []
+    updates, newer_groups = [], []
     for group, cols in DIM_GROUPS.items():
         newer = f"EXCLUDED.{group}_version > c.{group}_version"
+        newer_groups.append(newer)
         updates += [f"{col} = CASE WHEN {newer} THEN EXCLUDED.{col} ELSE c.{col} END" for col in cols]
         updates.append(f"{group}_version = GREATEST(c.{group}_version, EXCLUDED.{group}_version)")
     return BulkInsert(
@@ -620,7 +621,9 @@ def _dimension() -> BulkInsert:
             **{col: DIM_TYPES[col] for cols in DIM_GROUPS.values() for col in cols},
             **{f"{g}_version": "bigint" for g in DIM_GROUPS},
         },
-        f"ON CONFLICT (customer_id) DO UPDATE SET {', '.join(updates)}",
+        # Only a row that some group makes newer is written: an order's hint (version 0) for a known
+        # customer would write an identical row version.
+        f"ON CONFLICT (customer_id) DO UPDATE SET {', '.join(updates)} WHERE {' OR '.join(newer_groups)}",
     )
 
 

@@ -319,6 +319,7 @@ async def test_exactly_once_when_a_committed_batch_is_not_acknowledged(nc: NATS,
         stop.set()
         await task
         await own.close()
+        await recorder.close()
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
             "SELECT orders, ordered_amount FROM reporting.customer_period WHERE customer_id = $1", dealer
@@ -457,6 +458,31 @@ async def test_the_same_batch_recorded_by_two_sessions_at_once_applies_once(sett
             assert await dealer_month(conn, dealer) == (10, 100, 10)
     finally:
         await pool.close()
+
+
+async def test_a_recorder_keeps_its_connection_and_gives_it_back_after_a_failed_batch(
+    settings: Settings,
+) -> None:
+    dealer = "c-kept-1"
+    batch = daily_orders(dealer, 6, 3)
+    pool = await open_pool(settings)
+    recorder = BatchRecorder(pool, settings)
+    try:
+        await recorder(batch[:1])
+        kept = recorder.connection
+        await recorder(batch[1:2])
+        assert kept is not None and recorder.connection is kept
+        unstorable = batch[2].model_copy(update={"aggregate_version": 2**40})  # the log's column is int
+        with pytest.raises(asyncpg.DataError):
+            await recorder([unstorable])
+        assert recorder.connection is None  # back in the pool, its session reset
+        await recorder(batch[2:])
+        await recorder.close()
+        async with pool.acquire() as conn:
+            assert await dealer_month(conn, dealer) == (3, 30, 3)
+    finally:
+        await recorder.close()
+        await asyncio.wait_for(pool.close(), 10)  # closing waits for every connection to come back
 
 
 async def test_r10_audit_trail_of_a_customer_on_the_bus(

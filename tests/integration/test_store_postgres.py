@@ -151,11 +151,26 @@ class SelectCounter:
 def listening(app: TallyApp) -> WriteWatch:
     assert app.repository.freshness is not None
     watch = app.repository.freshness.watch
+    watch.start()  # as the app's first command would
     deadline = time.monotonic() + 10
     while not watch.listening:
         assert time.monotonic() < deadline, "the write watch is not listening"
         time.sleep(0.01)
     return watch
+
+
+def test_the_write_watch_listens_from_the_first_command_on(apps: list[TallyApp]) -> None:
+    """A process that decides no command (a service's relay process) keeps no listener that every save
+    wakes."""
+    assert apps[0].repository.freshness is not None
+    watch = apps[0].repository.freshness.watch
+    time.sleep(0.5)
+    assert not watch.listening
+    apps[0].increase("first")
+    deadline = time.monotonic() + 10
+    while not watch.listening:
+        assert time.monotonic() < deadline, "the write watch is not listening after a command"
+        time.sleep(0.01)
 
 
 def test_an_instance_alone_on_its_store_decides_on_what_it_cached_without_a_select(
