@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import cached_property
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -17,6 +18,8 @@ class Settings(BaseSettings):
     nats_url: str = "nats://127.0.0.1:4222"
     nats_user: str | None = None
     nats_password: str | None = None
+    # A host name, or the directory of the server's Unix socket (a path: /var/run/postgresql), cheaper
+    # per round trip when the server is on the same machine
     postgres_host: str = "127.0.0.1"
     postgres_port: int = 5432
     postgres_user: str = "postgres"
@@ -70,8 +73,12 @@ class Settings(BaseSettings):
 
     @cached_property
     def postgres_dsn(self) -> str:
-        password = f":{self.postgres_password}" if self.postgres_password else ""
-        return (
-            f"postgresql://{self.postgres_user}{password}@{self.postgres_host}:{self.postgres_port}"
-            f"/{self.postgres_db}"
-        )
+        """A URL for psycopg and asyncpg alike; a host that is a path is the server's socket directory."""
+        user = quote(self.postgres_user, safe="")
+        password = f":{quote(self.postgres_password, safe='')}" if self.postgres_password else ""
+        if self.postgres_host.startswith("/"):
+            return (
+                f"postgresql://{user}{password}@/{self.postgres_db}"
+                f"?host={quote(self.postgres_host)}&port={self.postgres_port}"
+            )
+        return f"postgresql://{user}{password}@{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"

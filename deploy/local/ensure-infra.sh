@@ -8,7 +8,10 @@ VENV=$2
 mkdir -p "$STATE"
 log() { printf '[salesops] %s\n' "$*" >&2; }
 
-answers() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+# A host that is a path is PostgreSQL's socket directory.
+answers() {
+  if [ "${1#/}" != "$1" ]; then [ -S "$1/.s.PGSQL.$2" ]; else (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; fi
+}
 wait_for() { for _ in $(seq 1 60); do answers "$1" "$2" && return 0; sleep 0.5; done; return 1; }
 
 nats_url=${SALESOPS_NATS_URL:-nats://127.0.0.1:4222}

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import asyncpg
 import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
@@ -19,7 +20,7 @@ from shared.clock import SystemClock
 from shared.errors import Conflict
 from shared.recorder import SalesRecorder
 from shared.settings import Settings
-from shared.store import OTHERS_QUIET_SECONDS, WriteWatch, ensure_database
+from shared.store import OTHERS_QUIET_SECONDS, WriteWatch, admin_connection, ensure_database
 from tests.tally import META, Tally, TallyApp, deaf
 
 
@@ -270,3 +271,33 @@ def test_a_batch_conflicting_with_another_instance_saves_the_rest_and_decides_th
     )
     assert [answer.result for answer in answers] == [{"count": 3}, {"count": 1}, {"seen": 3}, "meddled"]
     assert [theirs.count(name) for name in "ab"] == [3, 1]
+
+
+def test_a_store_reached_through_the_servers_socket_directory(settings: Settings) -> None:
+    """``SALESOPS_POSTGRES_HOST`` may name the directory of the server's Unix socket: the library's store,
+    psycopg and asyncpg (``postgres_dsn``) all reach the server through it."""
+    with admin_connection(settings) as conn:
+        row = conn.execute("SHOW unix_socket_directories").fetchone()
+    directories = [d.strip() for d in row[0].split(",") if d.strip().startswith("/")] if row else []
+    if not directories:
+        pytest.skip("this server listens on no Unix socket")
+    local = Settings(**{**settings.model_dump(), "postgres_host": directories[0]})
+    ensure_database(local, [TallyApp.service])
+    app = TallyApp(local, SystemClock())
+    try:
+        app.increase("through-the-socket")
+        assert app.count("through-the-socket") == 1
+    finally:
+        app.close()
+
+    async def server_address() -> Any:
+        conn = await asyncpg.connect(local.postgres_dsn)
+        try:
+            return await conn.fetchval("SELECT inet_server_addr()")
+        finally:
+            await conn.close()
+
+    assert asyncio.run(server_address()) is None  # NULL: not a TCP connection
+    with psycopg.connect(local.postgres_dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT inet_server_addr()").fetchone() == (None,)
+        conn.execute(f"DROP SCHEMA {TallyApp.service} CASCADE")
