@@ -208,6 +208,7 @@ class OrdersApplication(ServiceApplication):
             ]
             account = self._account(customer.customer_id, meta)
             order = Order.place(customer, account, cmd.channel, lines, products, meta)
+            account.spend_credit(order, meta)
             account.note_order(order, meta)
             changed: list[SalesAggregate] = [order, account]
             for line in lines:
@@ -260,6 +261,7 @@ class OrdersApplication(ServiceApplication):
             order = self._get(Order, cmd.order_id, "O1")
             order.cancel(cmd.reason, meta)
             account = self._account(order.customer_id, meta)
+            account.return_prepaid(order, meta)
             account.note_order(order, meta)
             return Outcome(order_result(order), [order, account])
 
@@ -372,6 +374,7 @@ class OrdersApplication(ServiceApplication):
                 deposit_applied=hold.deposit,
             )
             hold.convert(str(order.id), product, meta)
+            account.spend_credit(order, meta)
             account.note_order(order, meta)
             book = self._hold_book(meta)
             book.remove(str(hold.id), meta)

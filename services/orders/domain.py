@@ -678,6 +678,14 @@ class Order(SalesAggregate):
             meta=meta,
         )
 
+    def apply_credit(self, amount: Decimal, meta: Meta) -> None:
+        """O9: the customer's credit pays toward this order, as a converted hold's deposit does."""
+        self._credit_applied(customer_id=self.customer_id, amount=money(amount), meta=meta)
+
+    @event("CreditApplied", topic="orders.Order.CreditApplied")
+    def _credit_applied(self, customer_id: str, amount: Decimal, meta: Meta) -> None:
+        self.paid += amount
+
     @event("PaymentReceived", topic="orders.Order.PaymentReceived")
     def _paid(self, customer_id: str, amount: Decimal, status: str, meta: Meta) -> None:
         self.paid += amount
@@ -833,6 +841,31 @@ class CustomerAccount(SalesAggregate):
 
     @event("CustomerCreditAdded", topic="orders.CustomerAccount.CustomerCreditAdded")
     def _credited(self, customer_id: str, hold_id: str, amount: Decimal, meta: Meta) -> None:
+        self.credit += amount
+
+    def spend_credit(self, order: Order, meta: Meta) -> Decimal:
+        """O9 (decision): the credit pays toward the customer's next order, up to what the order leaves
+        unpaid; what is left stays for the orders after it. Returns the amount applied."""
+        amount = min(self.credit, order.open_amount)
+        if amount > 0:
+            order.apply_credit(amount, meta)
+            self._credit_used(customer_id=self.customer_id, order_id=str(order.id), amount=amount, meta=meta)
+        return amount
+
+    @event("CustomerCreditUsed", topic="orders.CustomerAccount.CustomerCreditUsed")
+    def _credit_used(self, customer_id: str, order_id: str, amount: Decimal, meta: Meta) -> None:
+        self.credit -= amount
+
+    def return_prepaid(self, order: Order, meta: Meta) -> None:
+        """O1: what a cancelled order was paid before shipping (a hold's deposit, credit) goes back to the
+        customer's credit (an order is cancelled only before it ships, so nothing else was paid)."""
+        if order.paid > 0:
+            self._credit_returned(
+                customer_id=self.customer_id, order_id=str(order.id), amount=order.paid, meta=meta
+            )
+
+    @event("CustomerCreditReturned", topic="orders.CustomerAccount.CustomerCreditReturned")
+    def _credit_returned(self, customer_id: str, order_id: str, amount: Decimal, meta: Meta) -> None:
         self.credit += amount
 
     # O12 ------------------------------------------------------------------------------------------

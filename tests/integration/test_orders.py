@@ -455,6 +455,12 @@ async def test_o9_hold_expires_at_72_hours_by_itself(
     assert expired["data"] == {"customer_id": dealer, "deposit_credited": "150.00"}
     assert (await orders.query("get_product", {"product_code": product}))["available"] == 10
     assert (await orders.query("get_account", {"customer_id": dealer}))["credit"] == "150.00"
+    # The credit pays toward the customer's next order (O9 decision), announced on the bus.
+    order = await orders.order(dealer, product, quantity=2)
+    assert (order["total_amount"], order["paid"]) == ("200.00", "150.00")
+    applied = await wait_event(nc, settings, "CreditApplied", order["id"])
+    assert applied["data"] == {"customer_id": dealer, "amount": "150.00"}
+    assert (await orders.query("get_account", {"customer_id": dealer}))["credit"] == "0.00"
 
 
 async def test_o9_hold_expires_at_month_end_in_shanghai(orders: Orders, clock: FixedClock) -> None:

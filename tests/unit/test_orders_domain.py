@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -165,6 +166,47 @@ def test_o9_expiry_job_expires_once_and_credits_the_deposit(fx: Fixture) -> None
     assert fx.app.expire_due_reservations() == []
     assert fx.app.get_product(c.GetProduct(product_code=product))["available"] == 10
     assert fx.app.get_account(c.GetAccount(customer_id=dealer))["credit"] == "40.00"
+
+
+def one_unit(fx: Fixture, dealer: str, product: str) -> dict[str, Any]:
+    line = c.OrderLine(product_code=product, quantity=1)
+    return fx.app.place_order(c.PlaceOrder(actor=SALES, customer_id=dealer, channel="phone", lines=[line]))
+
+
+def test_o9_an_expired_holds_deposit_pays_toward_the_next_orders_until_it_is_spent(fx: Fixture) -> None:
+    dealer, product = fx.dealer(credit_limit="100000"), fx.product()
+    fx.app.reserve_goods(
+        c.ReserveGoods(
+            actor=SALES, customer_id=dealer, product_code=product, quantity=4, deposit=Decimal("150")
+        )
+    )
+    fx.clock.advance(timedelta(hours=72))
+    fx.app.expire_due_reservations()
+    first = one_unit(fx, dealer, product)  # 100.00, paid in full from the credit of 150.00
+    assert (first["total_amount"], first["paid"]) == ("100.00", "100.00")
+    assert fx.app.get_account(c.GetAccount(customer_id=dealer))["credit"] == "50.00"
+    second = one_unit(fx, dealer, product)  # the 50.00 left pays half of it
+    assert second["paid"] == "50.00"
+    third = one_unit(fx, dealer, product)
+    assert third["paid"] == "0.00"
+    assert fx.app.get_account(c.GetAccount(customer_id=dealer))["credit"] == "0.00"
+    types = [type(e).__name__ for e in fx.app.events.get(UUID(second["id"]))]
+    assert types == ["OrderPlaced", "CreditApplied"]
+
+
+def test_o1_a_cancelled_orders_deposit_goes_back_to_the_customers_credit(fx: Fixture) -> None:
+    dealer, product = fx.dealer(credit_limit="100000"), fx.product()
+    hold = fx.app.reserve_goods(
+        c.ReserveGoods(
+            actor=SALES, customer_id=dealer, product_code=product, quantity=4, deposit=Decimal("40")
+        )
+    )
+    order = fx.app.convert_reservation(c.ConvertReservation(actor=SALES, reservation_id=hold["id"]))
+    assert order["paid"] == "40.00"
+    manager = Actor(id="sm-1", role=Role.SALES_MANAGER)
+    fx.app.cancel_order(c.CancelOrder(actor=manager, order_id=order["id"], reason="changed mind"))
+    assert fx.app.get_account(c.GetAccount(customer_id=dealer))["credit"] == "40.00"
+    assert one_unit(fx, dealer, product)["paid"] == "40.00"  # and pays toward the next order
 
 
 # O2 / O6 / O11 / O12 / O13 in the application ------------------------------------------------------
