@@ -242,11 +242,19 @@ async def test_the_flow_runs_and_a_correlation_id_reaches_reporting_log_and_metr
     handled = [json.loads(line) for line in deployed.log("customers") if correlation in line]
     assert any(e.get("correlation_id") == correlation for e in handled), handled
 
-    _, metrics = await asyncio.to_thread(
-        http_get, f"http://127.0.0.1:{deployed.metrics_ports['reporting']}/metrics"
-    )
-    text = metrics.decode()
-    assert re.search(r'salesops_projection_position\{service="reporting",source="orders"\} [1-9]', text)
+    # The orders stream is consumed apart from the customers one, so its events may come later: on a fresh
+    # cluster, reporting's orders consumer was seen to get them only when its first pull expired (~1 s).
+    orders_position = re.compile(r'salesops_projection_position\{service="reporting",source="orders"\} [1-9]')
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        _, metrics = await asyncio.to_thread(
+            http_get, f"http://127.0.0.1:{deployed.metrics_ports['reporting']}/metrics"
+        )
+        text = metrics.decode()
+        if orders_position.search(text) or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.3)
+    assert orders_position.search(text), text
     assert 'salesops_consumer_lag{durable="reporting-orders"' in text
     _, metrics = await asyncio.to_thread(
         http_get, f"http://127.0.0.1:{deployed.metrics_ports['customers']}/metrics"
