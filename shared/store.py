@@ -27,10 +27,10 @@ from eventsourcing.application import (
     project_aggregate,
 )
 from eventsourcing.domain import BaseAggregate, event
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoder
+from eventsourcing.persistence import IntegrityError, Transcoder
 from psycopg import sql
 
-from shared.aggregate import DateAsISO, Meta, MetaAsDict, SalesAggregate
+from shared.aggregate import DateAsISO, Meta, MetaAsDict, SalesAggregate, SalesTranscoder
 from shared.clock import Clock
 from shared.contracts import Command
 from shared.errors import Conflict
@@ -164,8 +164,8 @@ class ServiceApplication(Application[UUID]):
         )
 
     def construct_transcoder(self) -> Transcoder:
-        transcoder = super().construct_transcoder()
-        assert isinstance(transcoder, JSONTranscoder)
+        transcoder = SalesTranscoder()
+        self.register_transcodings(transcoder)
         transcoder.register(MetaAsDict())
         transcoder.register(DateAsISO())
         return transcoder
