@@ -355,6 +355,13 @@ class SharedCacheRepository(Repository[UUID]):
             return copy.deepcopy(decided) if deepcopy_from_cache else decided
         if self.cache is None:
             return super().get(aggregate_id, projector_func=projector_func)
+        reads = getattr(self._local, "reads", None)
+        if reads is not None and self.freshness is not None and self.freshness.trusted(aggregate_id):
+            # Known to be the latest (a state cached since: one of this process's own saves, newer still).
+            with contextlib.suppress(KeyError):
+                latest = self.cache.get(aggregate_id)
+                reads.setdefault(aggregate_id, latest.version)
+                return copy.deepcopy(latest) if deepcopy_from_cache else latest
         stamp = self.freshness.stamp() if self.freshness is not None else None  # before the select
         cached = None
         try:
@@ -362,15 +369,10 @@ class SharedCacheRepository(Repository[UUID]):
         except KeyError:
             aggregate = self._reconstruct_aggregate(aggregate_id, None, projector_func)
         else:
-            reads = getattr(self._local, "reads", None)
-            if reads is not None and self.freshness is not None and self.freshness.trusted(aggregate_id):
-                aggregate = cached
-                reads.setdefault(aggregate_id, cached.version)
-            else:
-                newer = list(self.event_store.get(originator_id=aggregate_id, gt=cached.version))
-                aggregate = projector_func(copy.deepcopy(cached), newer) if newer else cached
-                if aggregate is None:
-                    raise AggregateNotFoundError(aggregate_id)
+            newer = list(self.event_store.get(originator_id=aggregate_id, gt=cached.version))
+            aggregate = projector_func(copy.deepcopy(cached), newer) if newer else cached
+            if aggregate is None:
+                raise AggregateNotFoundError(aggregate_id)
         if aggregate is not cached:
             self.saved(aggregate)
         if stamp is not None and self.freshness is not None:
