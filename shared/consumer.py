@@ -1,10 +1,11 @@
 """The idempotent consumer base: a JetStream durable pull consumer with explicit ack and dead letters.
 
-A batch is handed to ``handle`` in one call (one database transaction in the handlers here: fast). If
-the batch fails, its messages are tried one at a time, so one poison message cannot hold back the
-rest; a message that still fails is nak'ed with backoff and, on its last allowed delivery, parked on
-the dead-letter subject with the error, then acknowledged. Handlers must be idempotent: after a crash
-JetStream delivers again whatever was not acknowledged.
+Its messages come through a ``PullFeed``, which keeps a pull request open rather than asking for each
+batch. A batch (what is on hand, up to ``consumer_batch_size``) is handed to ``handle`` in one call (one
+database transaction in the handlers here: fast). If the batch fails, its messages are tried one at a
+time, so one poison message cannot hold back the rest; a message that still fails is nak'ed with backoff
+and, on its last allowed delivery, parked on the dead-letter subject with the error, then acknowledged.
+Handlers must be idempotent: after a crash JetStream delivers again whatever was not acknowledged.
 
 An outage of the handler's database is not a poison message: while the error is a lost or refused
 connection, the same batch is retried (its ack deadline pushed back) until the database is back, so
@@ -17,22 +18,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 import nats.errors
+import orjson
 import psycopg
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.client import JetStreamContext
+from nats.aio.subscription import Subscription
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, Header, StatusCode
+from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from shared.contracts import Envelope
 from shared.settings import Settings
 from shared.streams import ensure_dead_letter_stream, ensure_event_stream
 from shared.subjects import dead_letter_subject, events_wildcard, stream_name
-from shared.waiting import first_of, pause
+from shared.waiting import pause
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +53,15 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     psycopg.OperationalError,
 )
 OUTAGE_RETRY_SECONDS = 1.0
-PREFETCH_FROM = 10  # a batch of at least this many messages says the consumer is behind
+# A pull request lasts this long (then another follows); while it waits, the server sends a heartbeat
+# this often, and requests not heard of for LOST_AFTER are taken as gone (a server restarted, a leader
+# moved) and asked again.
+PULL_EXPIRES = 5.0
+PULL_HEARTBEAT = 1.0
+LOST_AFTER = 3 * PULL_HEARTBEAT
+NEXT_SUBJECT = "$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"
+STATUS, DESCRIPTION, PENDING_MESSAGES = Header.STATUS.value, Header.DESCRIPTION.value, "Nats-Pending-Messages"
+HEARTBEAT, EXPIRED = StatusCode.CONTROL_MESSAGE.value, StatusCode.REQUEST_TIMEOUT.value
 
 
 def is_transient(error: BaseException) -> bool:
@@ -73,65 +86,46 @@ class DurableConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._stop = stop
-        subscription = await self._subscribe(stop)
-        if subscription is None:
+        feed = await self._subscribe(stop)
+        if feed is None:
             return
-        prefetched: asyncio.Task[list[Msg]] | None = None
         try:
             while not stop.is_set():
-                if prefetched is None:
-                    messages = await self._fetch(subscription)
-                else:
-                    await first_of(stop, prefetched)
-                    if not prefetched.done():
-                        break
-                    messages = prefetched.result()
-                prefetched = None
-                if len(messages) >= PREFETCH_FROM:
-                    # Behind: the next batch is fetched while this one is handled, so the fetch's round
-                    # trip is off the events' way. Caught up, one fetch at a time gathers more per batch.
-                    prefetched = asyncio.ensure_future(self._fetch(subscription))
+                messages = await feed.take(timeout=1.0)
+                if not messages:
+                    continue
                 try:
                     await self._process(messages)
                 except nats.errors.Error as error:
                     # Acks or a park could not be sent: what was not acknowledged comes after ack_wait.
                     log.warning("consumer %s: bus error while processing (%r)", self.durable, error)
         finally:
-            if prefetched is not None:  # what it fetched comes again after ack_wait
-                prefetched.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await prefetched
+            await feed.close()
 
-    async def _fetch(self, subscription: JetStreamContext.PullSubscription) -> list[Msg]:
-        """The next batch; empty when none came within a second or the fetch failed."""
-        try:
-            return await subscription.fetch(self.settings.consumer_batch_size, timeout=1.0)
-        except (TimeoutError, nats.errors.TimeoutError):
-            return []
-        except nats.errors.Error as error:
-            log.warning("consumer %s: fetch failed (%r); retrying", self.durable, error)
-            await pause(self._stop, 0.5)
-            return []
-
-    async def _subscribe(self, stop: asyncio.Event) -> JetStreamContext.PullSubscription | None:
-        """The streams and the durable consumer, tried again until JetStream can make them: a cluster
-        still forming refuses to place replicas. None when stopped first."""
+    async def _subscribe(self, stop: asyncio.Event) -> PullFeed | None:
+        """The streams, the durable consumer and a feed of its messages, tried again until JetStream can
+        make them: a cluster still forming refuses to place replicas. None when stopped first."""
+        stream = stream_name(self.settings.namespace, self.source_service)
+        config = ConsumerConfig(
+            durable_name=self.durable,
+            filter_subject=events_wildcard(self.settings.namespace, self.source_service),
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            max_deliver=self.settings.consumer_max_deliver,
+            ack_wait=self.settings.consumer_ack_wait_seconds,
+            max_ack_pending=self.settings.consumer_batch_size * 4,
+        )
         while not stop.is_set():
             try:
                 await ensure_event_stream(self.js, self.settings, self.source_service)
                 await ensure_dead_letter_stream(self.js, self.settings)
-                return await self.js.pull_subscribe(
-                    events_wildcard(self.settings.namespace, self.source_service),
-                    durable=self.durable,
-                    stream=stream_name(self.settings.namespace, self.source_service),
-                    config=ConsumerConfig(
-                        ack_policy=AckPolicy.EXPLICIT,
-                        deliver_policy=DeliverPolicy.ALL,
-                        max_deliver=self.settings.consumer_max_deliver,
-                        ack_wait=self.settings.consumer_ack_wait_seconds,
-                        max_ack_pending=self.settings.consumer_batch_size * 4,
-                    ),
-                )
+                try:
+                    await self.js.consumer_info(stream, self.durable)
+                except NotFoundError:
+                    await self.js.add_consumer(stream, config=config)
+                feed = PullFeed(self.nc, stream, self.durable, self.settings.consumer_batch_size)
+                await feed.start()
+                return feed
             except (nats.errors.Error, TimeoutError) as error:
                 log.warning("consumer %s: cannot subscribe yet (%s); retrying", self.durable, error)
                 await pause(stop, 1.0)
@@ -203,3 +197,88 @@ class DurableConsumer:
         await msg.ack()
         self.parked += 1
         log.error("consumer %s: parked message %s: %s", self.durable, msg.subject, reason)
+
+
+class PullFeed:
+    """The messages of a durable pull consumer, as JetStream stores them: a pull request stays open for up
+    to ``batch`` messages and the next is sent while it still has half of them to go, so a consumer that
+    is caught up gets each message as it comes, and one that is behind has the next ones on hand when it
+    is done with a batch.
+
+    nats-py's ``fetch`` sent two requests for each batch (a probe, then a wait), each a round trip through
+    the server: at a low rate, that was most of what a batch cost the consumer and the server beyond its
+    handling. Messages taken are acknowledged by the consumer as before; those still here when it stops
+    are given back (nak) for another instance to take at once."""
+
+    def __init__(self, nc: NATS, stream: str, durable: str, batch: int) -> None:
+        self.nc = nc
+        self.batch = batch
+        self.subject = NEXT_SUBJECT.format(stream=stream, durable=durable)
+        self.inbox = nc.new_inbox()
+        self.messages: deque[Msg] = deque()
+        self.arrived = asyncio.Event()
+        self.asked = 0  # messages asked for that the server has neither sent nor given up on
+        self.heard = time.monotonic()  # the server's last message or heartbeat on the inbox
+        self.subscription: Subscription | None = None
+
+    async def start(self) -> None:
+        self.subscription = await self.nc.subscribe(self.inbox, cb=self._received)
+
+    async def take(self, timeout: float) -> list[Msg]:
+        """Up to ``batch`` messages: those on hand, else the first that come within ``timeout``."""
+        await self._ask()
+        if not self.messages:
+            self.arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.arrived.wait(), timeout)
+            await self._ask()
+        return [self.messages.popleft() for _ in range(min(len(self.messages), self.batch))]
+
+    async def close(self) -> None:
+        if self.subscription is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await self.subscription.unsubscribe()
+            self.subscription = None
+        for msg in self.messages:
+            with contextlib.suppress(nats.errors.Error):
+                await msg.nak()
+        self.messages.clear()
+
+    async def _ask(self) -> None:
+        if self.asked and time.monotonic() - self.heard > LOST_AFTER:
+            self.asked = 0  # no heartbeat: the server no longer holds our requests
+        if self.asked > self.batch // 2 or len(self.messages) >= self.batch:
+            return
+        request = {
+            "batch": self.batch,
+            "expires": int(PULL_EXPIRES * 1e9),
+            "idle_heartbeat": int(PULL_HEARTBEAT * 1e9),
+        }
+        try:
+            await self.nc.publish(self.subject, orjson.dumps(request), reply=self.inbox)
+        except nats.errors.Error as error:  # reconnecting: asked again on the next take
+            log.warning("pull request on %s not sent (%r)", self.subject, error)
+            return
+        if not self.asked:
+            self.heard = time.monotonic()  # the first heartbeat is due a heartbeat from now
+        self.asked += self.batch
+
+    async def _received(self, msg: Msg) -> None:
+        self.heard = time.monotonic()
+        headers = msg.headers or {}
+        status = headers.get(STATUS)
+        if status is None:
+            self.messages.append(msg)
+            self.asked = max(self.asked - 1, 0)
+        elif status == HEARTBEAT:
+            return
+        else:
+            # A request ended, and the server says how many of its messages it will not send.
+            unsent = headers.get(PENDING_MESSAGES, "")
+            self.asked = max(self.asked - int(unsent), 0) if unsent.isdigit() else 0
+            if status != EXPIRED:
+                # Refused or cut short (a leader changed, the consumer was deleted, ...): asked again on
+                # the next take, not at once, so that a request refused every time is not sent in a loop.
+                log.info("pull request on %s ended: %s %s", self.subject, status, headers.get(DESCRIPTION))
+                return
+        self.arrived.set()  # a message; or an expired request, to be followed at once by the next

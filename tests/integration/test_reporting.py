@@ -19,7 +19,8 @@ from nats.js.errors import NotFoundError
 from services.reporting.consumers import BatchRecorder
 from services.reporting.main import open_pool
 from services.reporting.projections import record
-from shared.consumer import PREFETCH_FROM, DurableConsumer
+from shared import consumer as consumer_module
+from shared.consumer import DurableConsumer
 from shared.contracts import Envelope
 from shared.settings import Settings
 from shared.streams import delete_streams
@@ -370,10 +371,9 @@ async def held_consumer(
         await delete_streams(js, settings, ["orders"])
 
 
-async def test_a_consumer_behind_fetches_the_next_batch_while_one_is_being_handled(nc: NATS) -> None:
-    """The fetch's round trip is off the events' way: the next batch is on hand when one is done."""
-    # Published while the consumer waited for events, the backlog could come as several small batches.
-    async with held_consumer(nc, backlog=daily_orders("c-held-1", 6, PREFETCH_FROM)) as (
+async def test_a_consumer_has_the_next_messages_on_hand_while_it_handles_a_batch(nc: NATS) -> None:
+    """No request waits between two batches: what the stream stores meanwhile is delivered at once."""
+    async with held_consumer(nc, backlog=daily_orders("c-held-1", 6, 10)) as (
         settings,
         handled,
         release,
@@ -382,19 +382,18 @@ async def test_a_consumer_behind_fetches_the_next_batch_while_one_is_being_handl
         js = nc.jetstream()
 
         async def backlog_held() -> bool:
-            return handled == [PREFETCH_FROM]
+            return handled == [10]
 
         await wait_for(backlog_held)
         await publish(js, settings, daily_orders("c-held-1", 6, 3))
-        # The three new ones fetched while the batch is held.
-        await wait_for(lambda: delivered(0, PREFETCH_FROM + 3))
-        assert sum(handled) == PREFETCH_FROM
+        await wait_for(lambda: delivered(0, 13))  # the three new ones delivered while the batch is held
+        assert handled == [10]
         release.set()
         await wait_for(lambda: delivered(0, 0))
-        assert sum(handled) == PREFETCH_FROM + 3
+        assert handled == [10, 3]
 
 
-async def test_a_consumer_caught_up_fetches_after_handling_so_batches_gather(nc: NATS) -> None:
+async def test_what_comes_while_a_batch_is_handled_is_the_next_batch(nc: NATS) -> None:
     async with held_consumer(nc) as (settings, handled, release, delivered):
         js = nc.jetstream()
         await publish(js, settings, daily_orders("c-held-1", 6, 1))
@@ -404,11 +403,76 @@ async def test_a_consumer_caught_up_fetches_after_handling_so_batches_gather(nc:
 
         await wait_for(one_held)
         await publish(js, settings, daily_orders("c-held-1", 6, 3))
-        await asyncio.sleep(0.5)
-        assert await delivered(3, 1)  # the next fetch waits for the batch in hand
+        await wait_for(lambda: delivered(0, 4))
         release.set()
         await wait_for(lambda: delivered(0, 0))
         assert handled == [1, 3]  # what came meanwhile, in one batch
+
+
+async def test_a_caught_up_consumer_asks_again_when_its_pull_request_expires(
+    nc: NATS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(consumer_module, "PULL_EXPIRES", 0.5)
+    monkeypatch.setattr(consumer_module, "PULL_HEARTBEAT", 0.2)  # the server wants it below the expiry
+    async with held_consumer(nc) as (settings, handled, release, delivered):
+        release.set()
+        await asyncio.sleep(1.5)  # its first requests expired meanwhile, unfilled
+        await publish(nc.jetstream(), settings, daily_orders("c-held-2", 6, 2))
+        await wait_for(lambda: delivered(0, 0), timeout=2)
+        assert sum(handled) == 2
+
+
+async def test_messages_on_hand_when_a_consumer_stops_go_at_once_to_the_next_one(nc: NATS) -> None:
+    """Given back (nak) as it stops, not left to wait out their ack deadline (30 s)."""
+    settings = unique_settings()
+    js = nc.jetstream()
+    first_handled: list[int] = []
+    next_handled: list[int] = []
+    release = asyncio.Event()
+
+    async def held(envelopes: Sequence[Envelope]) -> None:
+        first_handled.append(len(envelopes))
+        await release.wait()
+
+    async def taken(envelopes: Sequence[Envelope]) -> None:
+        next_handled.append(len(envelopes))
+
+    async def on_hand(unacked: int) -> bool:
+        info = await js.consumer_info(stream_name(settings.namespace, "orders"), "reporting-handover-orders")
+        return info.num_pending == 0 and info.num_ack_pending == unacked
+
+    own = await nats.connect(settings.nats_url)  # holds a pull subscription: closed, not drained
+    try:
+        await publish(js, settings, daily_orders("c-held-3", 6, 1))
+        stop = asyncio.Event()
+        first = asyncio.create_task(
+            DurableConsumer(own, settings, "reporting-handover", "orders", held).run(stop)
+        )
+
+        async def one_held() -> bool:
+            return first_handled == [1]
+
+        await wait_for(one_held)
+        await publish(js, settings, daily_orders("c-held-3", 6, 3))
+        await wait_for(lambda: on_hand(4))
+        stop.set()
+        release.set()
+        await first
+        stop = asyncio.Event()
+        after = asyncio.create_task(
+            DurableConsumer(own, settings, "reporting-handover", "orders", taken).run(stop)
+        )
+
+        async def taken_over() -> bool:
+            return sum(next_handled) == 3
+
+        await wait_for(taken_over, timeout=5)
+        stop.set()
+        await after
+        assert first_handled == [1]
+    finally:
+        await own.close()
+        await delete_streams(js, settings, ["orders"])
 
 
 async def dealer_month(conn: asyncpg.Connection, dealer: str) -> tuple[Any, Any, Any]:
