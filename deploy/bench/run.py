@@ -943,11 +943,20 @@ ANALYSIS = """
 
 ## What limits the figures, and what would lift them (from py-spy / pyinstrument profiles)
 
-Baselines move a lot between runs on this shared 2-core machine (the direct command baseline measured
-120–1,032/s, the raw read+decode 124,000–308,000 events/s, the raw publish 17,600–38,300/s across runs of
+Baselines move a lot between runs on these shared 2-core machines (the direct command baseline measured
+120–1,032/s, the raw read+decode 113,000–308,000 events/s, the raw publish 11,000–38,300/s across runs of
 the same code): read the ratios. A target above its own raw baseline (relay ≥ 20,000/s when raw publishing
 reaches 17,600/s; rebuild ≥ 150,000/s when reading and decoding alone reach 150,000/s) cannot be met
 on such a run by any relay or rebuild.
+
+**Hosts differ as well.** The rounds before the latest ran on an AMD EPYC host. The latest round ran on an
+Intel Xeon host (2.5 GHz) where the same code runs at about half the speed: the direct command baseline
+gave 354–635/s there against ~870/s, with bursts of 20–55 % of the CPU stolen by the hypervisor. On the
+AMD host the previous round's final code gave 1,883 commands/s (2.15×), a p99 of 12.9 ms at 200/s,
+propagation p99 10.6 ms at 200/s and 38.7 ms at saturation, a relay of 38,045 events/s (1.60×) and a
+rebuild of 154,058 events/s (0.69×). On the Intel host the absolute targets of (1), of (2) at saturation,
+of (3) and of (4) are out of reach whatever the code: its raw baselines (publishing 11,000–23,400
+events/s, reading and decoding 113,000–167,000 events/s) are at or below those targets themselves.
 
 - **Commands (1).** Done in earlier rounds: routes answer up to 64 requests each at a time, served by
   nats-py directly instead of FastStream's per-message machinery (~230 → ~21 µs of CPU per request); the
@@ -959,7 +968,7 @@ on such a run by any relay or rebuild.
   cached state without a select while no other writer has saved since it was verified (a watch thread
   counts other writers' notifications; the save checks, under the table lock, that what the command read
   that way is unchanged; queries always select). Together: ~555 → ~750–1,050 commands/s.
-  Done in this round: (a) **one command worker per service** (`shared/worker.py`,
+  Then (a) **one command worker per service** (`shared/worker.py`,
   `ServiceApplication.decide_batch`). Commands had run in a thread each (16) and joined a group commit with
   two savers. A batch then held no more commands than there were threads (~6–14), and the threads waited
   for each other's turn at the interpreter and for the hand-offs of the group commit: the orders process
@@ -978,48 +987,61 @@ on such a run by any relay or rebuild.
   saturation (~50 orders per account by then). Its events now replace entries instead of changing them in
   place, so a copy is a dict of references: full runs 1,528 → 1,463–2,056 commands/s (1,463 and 1,667 on
   a busy host, when the 200/s p50 was 4.1–4.3 ms instead of ~3.4).
-  What limits it now, measured per process at saturation in a full run: the orders process ~72 % of a
-  core, PostgreSQL ~24 %, reporting ~36 %, NATS ~15 %, its relay ~14 %, the client ~7 %: ~1.7 of the 2
-  cores, ~1 ms of CPU per command for the whole system. The orders process is not busy all the time: with
-  64 commands in flight most of them are in the batch being saved, so while the worker waits for the
-  insert the event loop has little to receive. What would lift it: deciding the next batch while one is
-  being saved (it would read what the batch in flight decided, and be decided again should that batch
-  fail), and a second orders process on a core of its own. On these 2 cores a second process does not
-  help (the "two orders processes" row, ~650–980/s):
-  while another writer saves, every read selects, and a batch's selects run one after another in the one
-  worker thread (~3 round trips per command), besides the two processes sharing the cores with everything
-  else. A batch could verify the versions of everything it read from the cache with one query instead.
-  The 200/s p99 (full runs of this round: 7.3–16.8 ms, met in 2 of 9) is bursty and follows the host: in
-  15-s windows of the same code at 200/s, a quiet period gave p50 ~3 ms and p99 6–9 ms, and a busy one
-  p50 4–7 ms and p99 13–27 ms, with no process of ours using more CPU per second. CPU per command at
-  200/s in the quiet period: orders ~1.2 ms, reporting ~1 ms,
-  PostgreSQL ~1.1 ms, its relay ~0.7 ms, NATS ~0.7 ms, the client ~0.4 ms; that is 1 of the 2 cores at
-  200 commands/s, each command crossing six processes. Measured and dropped in this round: a 1 ms GIL
-  switch interval in the orders process (15-s windows: no better). Measured and dropped earlier: 16 instead
-  of 8 connections per process; 6, 24, 32 and 48 worker threads; reading the account without a select and
-  without knowing whether it is the latest (a stale copy per conflict); the reporting consumer waiting 5 ms
-  for more events after a small batch (a trade of the propagation's margin for the commands').
-- **Propagation (2)** is within its target at 200/s in every run. At saturation it met its target in 6 of
-  the 8 full runs of this round (38–47 ms) and missed it in two on a busy host (51.7 and 58.3 ms).
-  Measured from the commit, as the target defines it (`recorded_at`, stamped by the store's insert); the
-  "decision → projection" row, which earlier runs reported under that name, adds the command's own wait
-  for its batch's save. Done in earlier rounds: the relay sends events stored while a page awaits its acks
-  at once, up to four pages in flight; the relay runs in a child process of each write service (in the
-  service's process it waited for the interpreter behind the commands: commit → on the stream p50 at
-  saturation ~18–22 → ~4–6 ms); reporting applies a live batch in ONE statement, a plpgsql function that
-  takes the log lock, logs the batch and updates every projection and the positions (an envelope logged
-  before fails it, changing nothing, and a transaction then applies only the new ones; a batch of 10
-  orders 2.3 → 1.2 ms); a consumer that is behind fetches the next batch while it handles one, and one
-  that is caught up fetches after handling, so what came meanwhile forms one batch; reporting refreshes
-  its projections' statistics on a connection of its own. In this round nothing on the read side changed,
-  but the command worker commits a batch of orders at once, so the relay and reporting work in larger
-  pages and batches: full runs gave commit → projection p99 at saturation 38–47 ms, against 43–53 ms
-  before (at 200/s 5–10 ms). What remains at saturation is mostly the stream → projection part: reporting
-  and PostgreSQL waiting for a CPU that the orders process, its relay, NATS and the load also want. Not
-  adopted: running the commands at a lower CPU priority than the relay and reporting, or the reverse (a
-  trade of one target's latency for another's on a machine where both are targets). What would lift it:
-  reporting and PostgreSQL on cores of their own; fewer events per command on the bus (every order also
-  publishes its account's bookkeeping event).
+  Done in the latest round (on the Intel host), each a cut in the CPU a command costs some process:
+  (c) **reporting's consumers keep their pooled connection** from batch to batch: giving it back to the
+  pool reset its session, one statement more per batch (a batch of one order, interleaved runs: 0.23 ms
+  less of reporting's CPU and 0.21 ms less of PostgreSQL's); (d) **consumers keep a pull request open**
+  (`shared/consumer.py` `PullFeed`) instead of asking for each batch: nats-py's `fetch` sent two requests
+  per batch, a probe and then a wait, each a round trip through the server; (e) the customer dimension's
+  upsert no longer writes an identical row for the customer hint every order carries; (f) the write
+  services' stored JSON is written by orjson, byte for byte the library's (`SalesTranscoder`, held to it
+  for every event class; 25 → 13 µs an order event); (g) smaller ones: the saved ids no longer go through
+  `str` (~3 % of a saturated command), a read of a state known to be the latest no longer verifies it again,
+  and the relay process no longer keeps a listener that every save woke (the write watch now starts with
+  the first command). CPU per command at a steady 200/s on the Intel host, per process, from the start of
+  the round to its end (10-s windows): orders 2.5 → 2.2–2.3 ms, reporting 1.75 → 1.35–1.4 ms, the relay
+  1.25 → 1.13–1.17 ms, NATS 0.75 → 0.69 ms, PostgreSQL ~1.6 ms, the client ~0.55 ms: all six processes
+  8.3 → ~7.4 ms, and the machine's idle CPU at 200/s 25 → 40–47 %. In those windows the p50 went from
+  8–13 ms to 5–8 ms and the p99 from 23–30 ms to 17–21 ms.
+  What limits it: at saturation the orders process (~100 % of a core on the Intel host, ~72 % on the AMD
+  host) and the CPU the other five processes need beside it; at 200/s, that each command crosses six
+  processes, ~7.4 ms of CPU in all on the Intel host (~5 ms on the AMD host), so that the machine is half
+  busy and a command often waits for a core: on the AMD host, 15-s windows of the same code gave a p99 of
+  6–9 ms when the host was quiet and 13–27 ms when it was busy. Each wake-up of a process is costly on these
+  virtual machines (a socket write, which wakes the process at the other end, was 13–24 % of what py-spy
+  sampled in the relay and reporting processes). What would lift it: deciding the next batch while one is
+  being saved (it would read what the batch in flight decided, and be decided again should that batch fail);
+  the services on cores of their own; fewer events per command on the bus (every order also publishes its
+  account's bookkeeping event). A second orders process does not help on 2 cores (the "two orders processes"
+  row): while another writer saves, every read selects, one after another in the one worker thread; a batch
+  could verify the versions of everything it read from the cache with one query instead.
+  Measured and dropped: PostgreSQL over its Unix socket instead of TCP (a `SELECT 1` cost the client 40 %
+  less, yet the whole system at 200/s did not measurably change; it stays available as a setting); a 1 ms
+  GIL switch interval in the orders process; 16 instead of 8 connections per process; 6, 24, 32 and 48
+  worker threads; reading the account without a select and without knowing whether it is the latest (a
+  stale copy per conflict); the reporting consumer waiting 5 ms for more events after a small batch (a
+  trade of the propagation's margin for the commands').
+- **Propagation (2)** is within its target at 200/s in every run, on both hosts. At saturation it met
+  its target in 6 of the 8 full runs of the previous round on the AMD host (38–47 ms) and missed it on the
+  Intel host (91 ms), where the orders process takes a whole core and reporting and PostgreSQL wait for
+  the other. Measured from the commit, as the target defines it (`recorded_at`, stamped by the store's
+  insert); the "decision → projection" row adds the command's own wait for its batch's save. Done in
+  earlier rounds: the relay sends events stored while a page awaits its acks at once, up to four pages in
+  flight; the relay runs in a child process of each write service (in the service's process it waited for
+  the interpreter behind the commands: commit → on the stream p50 at saturation ~18–22 → ~4–6 ms);
+  reporting applies a live batch in ONE statement, a plpgsql function that takes the log lock, logs the
+  batch and updates every projection and the positions (an envelope logged before fails it, changing
+  nothing, and a transaction then applies only the new ones; a batch of 10 orders 2.3 → 1.2 ms); the
+  command worker commits a batch of orders at once, so the relay and reporting work in larger pages and
+  batches (commit → projection p99 at saturation 43–53 → 38–47 ms); reporting refreshes its projections'
+  statistics on a connection of its own. Done in the latest round: the consumers' open pull request
+  (events come as they are stored, with no request between two batches; what comes while a batch is
+  handled is the next batch) and their kept connections (c, d above). What remains at saturation is
+  mostly the stream → projection part: reporting and PostgreSQL waiting for a CPU that the orders
+  process, its relay, NATS and the load also want. Not adopted: running the commands at a lower CPU
+  priority than the relay and reporting, or the reverse (a trade of one target's latency for another's on
+  a machine where both are targets). What would lift it: reporting and PostgreSQL on cores of their own;
+  fewer events per command on the bus.
 - **Rebuild (3).** Done: handlers chosen per event type from a table, each event's month from a small
   cache of month bounds, one upsert statement per table, the cyclic garbage collector paused while
   pages are read and applied (the baseline pauses it too), a child process that imports only the
@@ -1028,7 +1050,9 @@ on such a run by any relay or rebuild.
   buffers, so the server is not held up half-way through one (on 409,000 events: ~121–142k → ~176–186k
   events/s). Applying an event costs ~3.5 µs; decoding it in asyncpg ~2 µs. What would lift it
   further: two processes applying halves of the log (every projection's upsert is a commutative merge:
-  counters add, dimensions keep the highest version) or the aggregation in PostgreSQL.
+  counters add, dimensions keep the highest version) or the aggregation in PostgreSQL. Nothing changed
+  here in the latest round; on the Intel host a full run gave 104,654 events/s, 0.63× its own raw
+  baseline of 166,707 (the AMD host: 154,058–204,000, 0.69×).
 - **Rebuild peak RSS (3)** is met. Earlier figures (~220 MB) were wrong: `ru_maxrss` survives `exec`, so
   the child reported its parent's (the benchmark's) peak; the child now reads its own `VmHWM`.
 - **Relay (4).** Done: the envelope JSON is built straight from the stored state (no domain object, no
@@ -1039,7 +1063,10 @@ on such a run by any relay or rebuild.
   0.84× of the raw `publish_async` baseline). The rest is the envelope (~half) and nats-py's publishing.
   Each publish also carries `Nats-Expected-Last-Sequence`, so that a message lost with a node (a page in
   flight) makes the stream refuse the later ones instead of storing them ahead of it; no cost shows in
-  the figure (quick runs before and after: 1.14–1.22× and 1.19×).
+  the figure (quick runs before and after: 1.14–1.22× and 1.19×). Nothing changed here in the latest
+  round; on the Intel host a full run gave 13,736 events/s, 0.84× its raw baseline of 16,300 (quick runs
+  of the code before and after the round, interleaved: 13,000–16,600 and 9,000–17,500 events/s, within
+  the host's noise).
 - **Reports (5)** meet the target cached; uncached, the largest replies (500-row monthly reports, the
   annual statistics) are bounded by the JSON encoding of the reply and the SQL on the projections.
 """
