@@ -357,7 +357,7 @@ class SharedCacheRepository(Repository[UUID]):
             return super().get(aggregate_id, projector_func=projector_func)
         reads = getattr(self._local, "reads", None)
         if reads is not None and self.freshness is not None and self.freshness.trusted(aggregate_id):
-            # Known to be the latest (a state cached since: one of this process's own saves, newer still).
+            # Verified already (a state cached since then is one of this process's own saves: newer still).
             with contextlib.suppress(KeyError):
                 latest = self.cache.get(aggregate_id)
                 reads.setdefault(aggregate_id, latest.version)
