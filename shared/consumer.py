@@ -149,7 +149,8 @@ class DurableConsumer:
             for msg, envelope in parsed:
                 await self._process_one(msg, envelope)
             return
-        await asyncio.gather(*(msg.ack() for msg, _ in parsed))
+        for msg, _ in parsed:  # each ack only joins the client's outgoing buffer: no task per ack
+            await msg.ack()
         self.consumed += len(parsed)
 
     async def _handle_through_outages(self, messages: list[Msg], envelopes: list[Envelope]) -> None:
