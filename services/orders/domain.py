@@ -6,6 +6,7 @@ before any event, so a refusal changes nothing.
 
 from __future__ import annotations
 
+import functools
 import math
 import secrets
 import uuid
@@ -25,6 +26,7 @@ from shared.contracts import CENTS, Role
 from shared.errors import DomainError, InvalidState, NotFound
 
 ORDERS_NAMESPACE = UUID("5d0f8a3e-7c2b-4e61-9a4d-3b8e1f6c2a70")
+IDS_CACHED = 65_536  # products' and accounts' ids kept, each
 
 SALES_ROLES = frozenset({Role.SALESPERSON, Role.SALES_SUPERVISOR, Role.SALES_MANAGER})  # O3: who quotes
 ORDER_TAKERS = SALES_ROLES | {Role.BRANCH_MANAGER}  # O1: phone/fax orders by sales, branch orders
@@ -113,6 +115,7 @@ class Product(SalesAggregate):
     TOPIC = "orders.Product"
 
     @staticmethod
+    @functools.lru_cache(maxsize=IDS_CACHED)  # read by every order: a SHA-1 each time, ~3 % of a command
     def create_id(product_code: str) -> UUID:
         return uuid.uuid5(ORDERS_NAMESPACE, f"product:{product_code}")
 
@@ -718,6 +721,7 @@ class CustomerAccount(SalesAggregate):
     SHARED_VALUES = frozenset({"orders", "ordered_by_week", "shipped_by_month"})
 
     @staticmethod
+    @functools.lru_cache(maxsize=IDS_CACHED)  # read by every order: a SHA-1 each time, ~3 % of a command
     def create_id(customer_id: str) -> UUID:
         return uuid.uuid5(ORDERS_NAMESPACE, f"account:{customer_id}")
 
