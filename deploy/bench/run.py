@@ -951,12 +951,16 @@ on such a run by any relay or rebuild.
 
 **Hosts differ as well.** The rounds before the latest ran on an AMD EPYC host. The latest round ran on an
 Intel Xeon host (2.5 GHz) where the same code runs at about half the speed: the direct command baseline
-gave 354–635/s there against ~870/s, with bursts of 20–55 % of the CPU stolen by the hypervisor. On the
+gave 354–714/s there against ~870/s, with bursts of 20–55 % of the CPU stolen by the hypervisor. On the
 AMD host the previous round's final code gave 1,883 commands/s (2.15×), a p99 of 12.9 ms at 200/s,
 propagation p99 10.6 ms at 200/s and 38.7 ms at saturation, a relay of 38,045 events/s (1.60×) and a
 rebuild of 154,058 events/s (0.69×). On the Intel host the absolute targets of (1), of (2) at saturation,
 of (3) and of (4) are out of reach whatever the code: its raw baselines (publishing 11,000–23,400
-events/s, reading and decoding 113,000–167,000 events/s) are at or below those targets themselves.
+events/s, reading and decoding 113,000–167,000 events/s) are at or below those targets themselves. The
+latest round's two full runs of its code on the Intel host gave 1,084 and 1,309 commands/s (2.04× and
+1.83×), a p99 at 200/s of 21.8 and 13.7 ms (p50 5.4 and 3.9 ms), propagation p99 of 13.2 and 8.5 ms at
+200/s and 91.4 and 59.0 ms at saturation, a relay of 13,736 and 13,852 events/s (0.84× and 0.91×) and a
+rebuild of 104,654 and 77,934 events/s (0.63× and 0.69×); `docs/benchmarks.md` holds the second.
 
 - **Commands (1).** Done in earlier rounds: routes answer up to 64 requests each at a time, served by
   nats-py directly instead of FastStream's per-message machinery (~230 → ~21 µs of CPU per request); the
@@ -997,8 +1001,9 @@ events/s, reading and decoding 113,000–167,000 events/s) are at or below those
   services' stored JSON is written by orjson, byte for byte the library's (`SalesTranscoder`, held to it
   for every event class; 25 → 13 µs an order event); (g) smaller ones: the saved ids no longer go through
   `str` (~3 % of a saturated command), a read of a state known to be the latest no longer verifies it again,
-  and the relay process no longer keeps a listener that every save woke (the write watch now starts with
-  the first command). CPU per command at a steady 200/s on the Intel host, per process, from the start of
+  a product's and an account's ids are computed once (a SHA-1 on every order), a consumer acknowledges a
+  batch without a task per message, and the relay process no longer keeps a listener that every save woke
+  (the write watch now starts with the first command). CPU per command at a steady 200/s on the Intel host, per process, from the start of
   the round to its end (10-s windows): orders 2.5 → 2.2–2.3 ms, reporting 1.75 → 1.35–1.4 ms, the relay
   1.25 → 1.13–1.17 ms, NATS 0.75 → 0.69 ms, PostgreSQL ~1.6 ms, the client ~0.55 ms: all six processes
   8.3 → ~7.4 ms, and the machine's idle CPU at 200/s 25 → 40–47 %. In those windows the p50 went from
@@ -1021,27 +1026,26 @@ events/s, reading and decoding 113,000–167,000 events/s) are at or below those
   worker threads; reading the account without a select and without knowing whether it is the latest (a
   stale copy per conflict); the reporting consumer waiting 5 ms for more events after a small batch (a
   trade of the propagation's margin for the commands').
-- **Propagation (2)** is within its target at 200/s in every run, on both hosts. At saturation it met
-  its target in 6 of the 8 full runs of the previous round on the AMD host (38–47 ms) and missed it on the
-  Intel host (91 ms), where the orders process takes a whole core and reporting and PostgreSQL wait for
+- **Propagation (2)** is within its target at 200/s in every run, on both hosts. At saturation it met its
+  target in 6 of the 8 full runs of the previous round on the AMD host (38–47 ms) and missed it on the Intel
+  host (91.4 and 59.0 ms), where the orders process takes a whole core and reporting and PostgreSQL wait for
   the other. Measured from the commit, as the target defines it (`recorded_at`, stamped by the store's
-  insert); the "decision → projection" row adds the command's own wait for its batch's save. Done in
-  earlier rounds: the relay sends events stored while a page awaits its acks at once, up to four pages in
-  flight; the relay runs in a child process of each write service (in the service's process it waited for
-  the interpreter behind the commands: commit → on the stream p50 at saturation ~18–22 → ~4–6 ms);
-  reporting applies a live batch in ONE statement, a plpgsql function that takes the log lock, logs the
-  batch and updates every projection and the positions (an envelope logged before fails it, changing
-  nothing, and a transaction then applies only the new ones; a batch of 10 orders 2.3 → 1.2 ms); the
-  command worker commits a batch of orders at once, so the relay and reporting work in larger pages and
-  batches (commit → projection p99 at saturation 43–53 → 38–47 ms); reporting refreshes its projections'
-  statistics on a connection of its own. Done in the latest round: the consumers' open pull request
-  (events come as they are stored, with no request between two batches; what comes while a batch is
-  handled is the next batch) and their kept connections (c, d above). What remains at saturation is
-  mostly the stream → projection part: reporting and PostgreSQL waiting for a CPU that the orders
-  process, its relay, NATS and the load also want. Not adopted: running the commands at a lower CPU
-  priority than the relay and reporting, or the reverse (a trade of one target's latency for another's on
-  a machine where both are targets). What would lift it: reporting and PostgreSQL on cores of their own;
-  fewer events per command on the bus.
+  insert); the "decision → projection" row adds the command's own wait for its batch's save. Done in earlier
+  rounds: the relay sends events stored while a page awaits its acks at once, up to four pages in flight;
+  the relay runs in a child process of each write service (in the service's process it waited for the
+  interpreter behind the commands: commit → on the stream p50 at saturation ~18–22 → ~4–6 ms); reporting
+  applies a live batch in ONE statement, a plpgsql function that takes the log lock, logs the batch and
+  updates every projection and the positions (an envelope logged before fails it, changing nothing, and a
+  transaction then applies only the new ones; a batch of 10 orders 2.3 → 1.2 ms); the command worker commits
+  a batch of orders at once, so the relay and reporting work in larger pages and batches (commit →
+  projection p99 at saturation 43–53 → 38–47 ms); reporting refreshes its projections' statistics on a
+  connection of its own. Done in the latest round: the consumers' open pull request (events come as they are
+  stored, with no request between two batches; what comes while a batch is handled is the next batch) and
+  their kept connections (c, d above). What remains at saturation is mostly the stream → projection part:
+  reporting and PostgreSQL waiting for a CPU that the orders process, its relay, NATS and the load also
+  want. Not adopted: running the commands at a lower CPU priority than the relay and reporting, or the
+  reverse (a trade of one target's latency for another's on a machine where both are targets). What would
+  lift it: reporting and PostgreSQL on cores of their own; fewer events per command on the bus.
 - **Rebuild (3).** Done: handlers chosen per event type from a table, each event's month from a small
   cache of month bounds, one upsert statement per table, the cyclic garbage collector paused while
   pages are read and applied (the baseline pauses it too), a child process that imports only the
@@ -1051,8 +1055,8 @@ events/s, reading and decoding 113,000–167,000 events/s) are at or below those
   events/s). Applying an event costs ~3.5 µs; decoding it in asyncpg ~2 µs. What would lift it
   further: two processes applying halves of the log (every projection's upsert is a commutative merge:
   counters add, dimensions keep the highest version) or the aggregation in PostgreSQL. Nothing changed
-  here in the latest round; on the Intel host a full run gave 104,654 events/s, 0.63× its own raw
-  baseline of 166,707 (the AMD host: 154,058–204,000, 0.69×).
+  here in the latest round; on the Intel host full runs gave 104,654 and 77,934 events/s, 0.63× and
+  0.69× of their own raw baselines (the AMD host: 154,058–204,000 events/s, 0.69×).
 - **Rebuild peak RSS (3)** is met. Earlier figures (~220 MB) were wrong: `ru_maxrss` survives `exec`, so
   the child reported its parent's (the benchmark's) peak; the child now reads its own `VmHWM`.
 - **Relay (4).** Done: the envelope JSON is built straight from the stored state (no domain object, no
@@ -1064,7 +1068,7 @@ events/s, reading and decoding 113,000–167,000 events/s) are at or below those
   Each publish also carries `Nats-Expected-Last-Sequence`, so that a message lost with a node (a page in
   flight) makes the stream refuse the later ones instead of storing them ahead of it; no cost shows in
   the figure (quick runs before and after: 1.14–1.22× and 1.19×). Nothing changed here in the latest
-  round; on the Intel host a full run gave 13,736 events/s, 0.84× its raw baseline of 16,300 (quick runs
+  round; on the Intel host full runs gave 13,736 and 13,852 events/s, 0.84× and 0.91× (quick runs
   of the code before and after the round, interleaved: 13,000–16,600 and 9,000–17,500 events/s, within
   the host's noise).
 - **Reports (5)** meet the target cached; uncached, the largest replies (500-row monthly reports, the
