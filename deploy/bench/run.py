@@ -991,23 +991,23 @@ rebuild of 104,654 and 77,934 events/s (0.63× and 0.69×); `docs/benchmarks.md`
   saturation (~50 orders per account by then). Its events now replace entries instead of changing them in
   place, so a copy is a dict of references: full runs 1,528 → 1,463–2,056 commands/s (1,463 and 1,667 on
   a busy host, when the 200/s p50 was 4.1–4.3 ms instead of ~3.4).
-  Done in the latest round (on the Intel host), each a cut in the CPU a command costs some process:
-  (c) **reporting's consumers keep their pooled connection** from batch to batch: giving it back to the
-  pool reset its session, one statement more per batch (a batch of one order, interleaved runs: 0.23 ms
-  less of reporting's CPU and 0.21 ms less of PostgreSQL's); (d) **consumers keep a pull request open**
+  Done in the latest round (on the Intel host), each a cut in the CPU a command costs some process: (c)
+  **reporting's consumers keep their pooled connection** from batch to batch: giving it back to the pool
+  reset its session, one statement more per batch (a batch of one order, interleaved runs: 0.23 ms less of
+  reporting's CPU and 0.21 ms less of PostgreSQL's); (d) **consumers keep a pull request open**
   (`shared/consumer.py` `PullFeed`) instead of asking for each batch: nats-py's `fetch` sent two requests
   per batch, a probe and then a wait, each a round trip through the server; (e) the customer dimension's
   upsert no longer writes an identical row for the customer hint every order carries; (f) the write
-  services' stored JSON is written by orjson, byte for byte the library's (`SalesTranscoder`, held to it
-  for every event class; 25 → 13 µs an order event); (g) smaller ones: the saved ids no longer go through
-  `str` (~3 % of a saturated command), a read of a state known to be the latest no longer verifies it again,
-  a product's and an account's ids are computed once (a SHA-1 on every order), a consumer acknowledges a
-  batch without a task per message, and the relay process no longer keeps a listener that every save woke
-  (the write watch now starts with the first command). CPU per command at a steady 200/s on the Intel host, per process, from the start of
-  the round to its end (10-s windows): orders 2.5 → 2.2–2.3 ms, reporting 1.75 → 1.35–1.4 ms, the relay
-  1.25 → 1.13–1.17 ms, NATS 0.75 → 0.69 ms, PostgreSQL ~1.6 ms, the client ~0.55 ms: all six processes
-  8.3 → ~7.4 ms, and the machine's idle CPU at 200/s 25 → 40–47 %. In those windows the p50 went from
-  8–13 ms to 5–8 ms and the p99 from 23–30 ms to 17–21 ms.
+  services' stored JSON is written by orjson, byte for byte the library's (`SalesTranscoder`, held to it for
+  every event class; 25 → 13 µs an order event); (g) smaller ones: the saved ids no longer go through `str`
+  (~3 % of a saturated command), a read of a state known to be the latest no longer verifies it again, a
+  product's and an account's ids are computed once (a SHA-1 on every order), a consumer acknowledges a batch
+  without a task per message, and the relay process no longer keeps a listener that every save woke (the
+  write watch now starts with the first command). CPU per command at a steady 200/s on the Intel host, per
+  process, from the start of the round to its end (10-s windows): orders 2.5 → 2.2–2.3 ms, reporting 1.75 →
+  1.35–1.4 ms, the relay 1.25 → 1.13–1.17 ms, NATS 0.75 → 0.69 ms, PostgreSQL ~1.6 ms, the client ~0.55 ms:
+  all six processes 8.3 → ~7.4 ms, and the machine's idle CPU at 200/s 25 → 40–47 %. In those windows the
+  p50 went from 8–13 ms to 5–8 ms and the p99 from 23–30 ms to 17–21 ms.
   What limits it: at saturation the orders process (~100 % of a core on the Intel host, ~72 % on the AMD
   host) and the CPU the other five processes need beside it; at 200/s, that each command crosses six
   processes, ~7.4 ms of CPU in all on the Intel host (~5 ms on the AMD host), so that the machine is half
