@@ -70,14 +70,22 @@ def is_transient(error: BaseException) -> bool:
 
 class DurableConsumer:
     def __init__(
-        self, nc: NATS, settings: Settings, name: str, source_service: str, handle: BatchHandler
+        self,
+        nc: NATS,
+        settings: Settings,
+        name: str,
+        source_service: str,
+        handle: BatchHandler,
+        closing: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """``closing``: run once the consumer has stopped (the handler gives back what it holds)."""
         self.nc = nc
         self.js = nc.jetstream()
         self.settings = settings
         self.name = name
         self.source_service = source_service
         self.handle = handle
+        self.closing = closing
         self.durable = f"{name}-{source_service}"
         self.consumed = 0
         self.parked = 0
@@ -86,9 +94,15 @@ class DurableConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._stop = stop
-        feed = await self._subscribe(stop)
-        if feed is None:
-            return
+        try:
+            feed = await self._subscribe(stop)
+            if feed is not None:
+                await self._consume(feed, stop)
+        finally:
+            if self.closing is not None:
+                await self.closing()
+
+    async def _consume(self, feed: PullFeed, stop: asyncio.Event) -> None:
         try:
             while not stop.is_set():
                 messages = await feed.take(timeout=1.0)

@@ -97,20 +97,13 @@ def make_consumers(
     nc: NATS, pool: asyncpg.Pool, settings: Settings, sources: Sequence[str] = SOURCES
 ) -> list[DurableConsumer]:
     statistics = Statistics(pool)
-    return [
-        DurableConsumer(nc, settings, DURABLE_PREFIX, source, BatchRecorder(pool, settings, statistics))
-        for source in sources
-    ]
+    consumers = []
+    for source in sources:
+        # Once stopped, its recorder gives its connection back (closing the pool waits for it).
+        recorder = BatchRecorder(pool, settings, statistics)
+        consumers.append(DurableConsumer(nc, settings, DURABLE_PREFIX, source, recorder, recorder.close))
+    return consumers
 
 
 def start_consumers(consumers: Sequence[DurableConsumer], stop: asyncio.Event) -> list[asyncio.Task[None]]:
-    return [asyncio.create_task(_consume(c, stop), name=c.durable) for c in consumers]
-
-
-async def _consume(consumer: DurableConsumer, stop: asyncio.Event) -> None:
-    """Run until ``stop``; then its recorder gives its connection back (closing the pool waits for it)."""
-    try:
-        await consumer.run(stop)
-    finally:
-        if isinstance(consumer.handle, BatchRecorder):
-            await consumer.handle.close()
+    return [asyncio.create_task(c.run(stop), name=c.durable) for c in consumers]

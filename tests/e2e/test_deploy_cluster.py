@@ -34,6 +34,7 @@ from deploy.local.demo import Client, Demo, has_rows, onboard, reporting_period,
 from deploy.local.processes import ROOT, SERVICES, service_command
 from shared.settings import Settings
 from shared.store import drop_database, ensure_database
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -245,16 +246,17 @@ async def test_the_flow_runs_and_a_correlation_id_reaches_reporting_log_and_metr
     # The orders stream is consumed apart from the customers one, so its events may come later: on a fresh
     # cluster, reporting's orders consumer was seen to get them only when its first pull expired (~1 s).
     orders_position = re.compile(r'salesops_projection_position\{service="reporting",source="orders"\} [1-9]')
-    deadline = asyncio.get_running_loop().time() + 30
-    while True:
+    text = ""
+
+    async def orders_applied() -> bool:
+        nonlocal text
         _, metrics = await asyncio.to_thread(
             http_get, f"http://127.0.0.1:{deployed.metrics_ports['reporting']}/metrics"
         )
         text = metrics.decode()
-        if orders_position.search(text) or asyncio.get_running_loop().time() > deadline:
-            break
-        await asyncio.sleep(0.3)
-    assert orders_position.search(text), text
+        return orders_position.search(text) is not None
+
+    await wait_for(orders_applied, timeout=30, every=0.3)
     assert 'salesops_consumer_lag{durable="reporting-orders"' in text
     _, metrics = await asyncio.to_thread(
         http_get, f"http://127.0.0.1:{deployed.metrics_ports['customers']}/metrics"

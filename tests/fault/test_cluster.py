@@ -80,14 +80,16 @@ async def cluster(tmp_path: Path) -> AsyncIterator[tuple[NatsServers, Settings, 
 async def made_stream(js: Any, name: str, timeout: float = 60.0) -> Any:
     """The stream's info once it exists: a service's relay process makes it after connecting, which can
     be after the service's routes already answer."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    async def made() -> bool:
         try:
-            return await js.stream_info(name)
+            await js.stream_info(name)
         except NotFoundError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
+            return False
+        return True
+
+    await poll(made, timeout)
+    return await js.stream_info(name)
 
 
 async def test_cluster_node_killed_mid_load_loses_nothing_and_counts_nothing_twice(

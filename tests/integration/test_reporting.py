@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -330,13 +331,28 @@ async def test_exactly_once_when_a_committed_batch_is_not_acknowledged(nc: NATS,
     assert (row["orders"], row["ordered_amount"]) == (5, 50)
 
 
+@dataclass
+class Held:
+    """A consumer of a fresh orders stream (``held_consumer``) whose handler holds each batch until
+    ``release`` is set."""
+
+    settings: Settings
+    connection: NATS  # its own
+    handled: list[int]  # the sizes of the batches it was handed
+    release: asyncio.Event
+    delivered: Callable[[int, int], Awaitable[bool]]  # (pending, unacknowledged) on the consumer
+    stop: Callable[[], Awaitable[None]]  # releases what it holds and stops it
+
+    def handed(self, *sizes: int) -> Callable[[], Awaitable[bool]]:
+        async def batches() -> bool:
+            return self.handled == list(sizes)
+
+        return batches
+
+
 @contextlib.asynccontextmanager
-async def held_consumer(
-    nc: NATS, backlog: Sequence[Envelope] = ()
-) -> AsyncIterator[tuple[Settings, list[int], asyncio.Event, Any]]:
-    """A consumer of a fresh orders stream whose handler holds each batch until released; yields the
-    settings, the batch sizes it was handed, the release, and ``delivered(pending, unacked)``. The
-    ``backlog`` is on the stream before the consumer starts, so that its first fetch finds all of it."""
+async def held_consumer(nc: NATS, backlog: Sequence[Envelope] = ()) -> AsyncIterator[Held]:
+    """The ``backlog`` is on the stream before the consumer starts, so that it finds all of it at once."""
     settings = unique_settings()  # a stream of its own: nothing pending from the other tests
     handled: list[int] = []
     release = asyncio.Event()
@@ -345,8 +361,8 @@ async def held_consumer(
         handled.append(len(envelopes))
         await release.wait()
 
-    stop = asyncio.Event()
-    own = await nats.connect(settings.nats_url)  # holds a pull subscription: closed, not drained
+    stopping = asyncio.Event()
+    own = await nats.connect(settings.nats_url)
     consumer = DurableConsumer(own, settings, "reporting-held", "orders", held)
     js = nc.jetstream()
 
@@ -357,56 +373,44 @@ async def held_consumer(
             return False
         return info.num_pending == pending and info.num_ack_pending == unacked
 
-    if backlog:
-        await publish(js, settings, backlog)
-    task = asyncio.create_task(consumer.run(stop))
-    try:
-        await wait_for(lambda: delivered(0, len(backlog)))
-        yield settings, handled, release, delivered
-    finally:
-        stop.set()
+    async def stop() -> None:
+        stopping.set()
         release.set()
         await task
+
+    if backlog:
+        await publish(js, settings, backlog)
+    task = asyncio.create_task(consumer.run(stopping))
+    try:
+        await wait_for(lambda: delivered(0, len(backlog)))
+        yield Held(settings, own, handled, release, delivered, stop)
+    finally:
+        await stop()
         await own.close()
         await delete_streams(js, settings, ["orders"])
 
 
 async def test_a_consumer_has_the_next_messages_on_hand_while_it_handles_a_batch(nc: NATS) -> None:
     """No request waits between two batches: what the stream stores meanwhile is delivered at once."""
-    async with held_consumer(nc, backlog=daily_orders("c-held-1", 6, 10)) as (
-        settings,
-        handled,
-        release,
-        delivered,
-    ):
-        js = nc.jetstream()
-
-        async def backlog_held() -> bool:
-            return handled == [10]
-
-        await wait_for(backlog_held)
-        await publish(js, settings, daily_orders("c-held-1", 6, 3))
-        await wait_for(lambda: delivered(0, 13))  # the three new ones delivered while the batch is held
-        assert handled == [10]
-        release.set()
-        await wait_for(lambda: delivered(0, 0))
-        assert handled == [10, 3]
+    async with held_consumer(nc, backlog=daily_orders("c-held-1", 6, 10)) as held:
+        await wait_for(held.handed(10))
+        await publish(nc.jetstream(), held.settings, daily_orders("c-held-1", 6, 3))
+        await wait_for(lambda: held.delivered(0, 13))  # the three new ones delivered while the batch is held
+        assert held.handled == [10]
+        held.release.set()
+        await wait_for(lambda: held.delivered(0, 0))
+        assert held.handled == [10, 3]
 
 
 async def test_what_comes_while_a_batch_is_handled_is_the_next_batch(nc: NATS) -> None:
-    async with held_consumer(nc) as (settings, handled, release, delivered):
-        js = nc.jetstream()
-        await publish(js, settings, daily_orders("c-held-1", 6, 1))
-
-        async def one_held() -> bool:
-            return handled == [1]
-
-        await wait_for(one_held)
-        await publish(js, settings, daily_orders("c-held-1", 6, 3))
-        await wait_for(lambda: delivered(0, 4))
-        release.set()
-        await wait_for(lambda: delivered(0, 0))
-        assert handled == [1, 3]  # what came meanwhile, in one batch
+    async with held_consumer(nc) as held:
+        await publish(nc.jetstream(), held.settings, daily_orders("c-held-1", 6, 1))
+        await wait_for(held.handed(1))
+        await publish(nc.jetstream(), held.settings, daily_orders("c-held-1", 6, 3))
+        await wait_for(lambda: held.delivered(0, 4))
+        held.release.set()
+        await wait_for(lambda: held.delivered(0, 0))
+        assert held.handled == [1, 3]  # what came meanwhile, in one batch
 
 
 async def test_a_caught_up_consumer_asks_again_when_its_pull_request_expires(
@@ -414,65 +418,40 @@ async def test_a_caught_up_consumer_asks_again_when_its_pull_request_expires(
 ) -> None:
     monkeypatch.setattr(consumer_module, "PULL_EXPIRES", 0.5)
     monkeypatch.setattr(consumer_module, "PULL_HEARTBEAT", 0.2)  # the server wants it below the expiry
-    async with held_consumer(nc) as (settings, handled, release, delivered):
-        release.set()
+    async with held_consumer(nc) as held:
+        held.release.set()
         await asyncio.sleep(1.5)  # its first requests expired meanwhile, unfilled
-        await publish(nc.jetstream(), settings, daily_orders("c-held-2", 6, 2))
-        await wait_for(lambda: delivered(0, 0), timeout=2)
-        assert sum(handled) == 2
+        await publish(nc.jetstream(), held.settings, daily_orders("c-held-2", 6, 2))
+        await wait_for(lambda: held.delivered(0, 0), timeout=2)
+        assert sum(held.handled) == 2
 
 
 async def test_messages_on_hand_when_a_consumer_stops_go_at_once_to_the_next_one(nc: NATS) -> None:
     """Given back (nak) as it stops, not left to wait out their ack deadline (30 s)."""
-    settings = unique_settings()
-    js = nc.jetstream()
-    first_handled: list[int] = []
-    next_handled: list[int] = []
-    release = asyncio.Event()
+    async with held_consumer(nc) as held:
+        js = nc.jetstream()
+        await publish(js, held.settings, daily_orders("c-held-3", 6, 1))
+        await wait_for(held.handed(1))
+        await publish(js, held.settings, daily_orders("c-held-3", 6, 3))
+        await wait_for(lambda: held.delivered(0, 4))
+        await held.stop()  # the batch it held is acknowledged; the three on hand are given back
+        taken: list[int] = []
 
-    async def held(envelopes: Sequence[Envelope]) -> None:
-        first_handled.append(len(envelopes))
-        await release.wait()
-
-    async def taken(envelopes: Sequence[Envelope]) -> None:
-        next_handled.append(len(envelopes))
-
-    async def on_hand(unacked: int) -> bool:
-        info = await js.consumer_info(stream_name(settings.namespace, "orders"), "reporting-handover-orders")
-        return info.num_pending == 0 and info.num_ack_pending == unacked
-
-    own = await nats.connect(settings.nats_url)  # holds a pull subscription: closed, not drained
-    try:
-        await publish(js, settings, daily_orders("c-held-3", 6, 1))
-        stop = asyncio.Event()
-        first = asyncio.create_task(
-            DurableConsumer(own, settings, "reporting-handover", "orders", held).run(stop)
-        )
-
-        async def one_held() -> bool:
-            return first_handled == [1]
-
-        await wait_for(one_held)
-        await publish(js, settings, daily_orders("c-held-3", 6, 3))
-        await wait_for(lambda: on_hand(4))
-        stop.set()
-        release.set()
-        await first
-        stop = asyncio.Event()
-        after = asyncio.create_task(
-            DurableConsumer(own, settings, "reporting-handover", "orders", taken).run(stop)
-        )
+        async def take(envelopes: Sequence[Envelope]) -> None:
+            taken.append(len(envelopes))
 
         async def taken_over() -> bool:
-            return sum(next_handled) == 3
+            return sum(taken) == 3
 
-        await wait_for(taken_over, timeout=5)
-        stop.set()
-        await after
-        assert first_handled == [1]
-    finally:
-        await own.close()
-        await delete_streams(js, settings, ["orders"])
+        stop = asyncio.Event()
+        after = DurableConsumer(held.connection, held.settings, "reporting-held", "orders", take)
+        running = asyncio.create_task(after.run(stop))
+        try:
+            await wait_for(taken_over, timeout=5)
+        finally:
+            stop.set()
+            await running
+        assert held.handled == [1]
 
 
 async def dealer_month(conn: asyncpg.Connection, dealer: str) -> tuple[Any, Any, Any]:

@@ -4,8 +4,6 @@ for the values orjson would write its own way (UUIDs, floats, big integers, keys
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
@@ -18,8 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.aggregate import Meta, SalesTranscoder
-from shared.envelope import BASE_FIELDS
-from tests.unit.test_envelope_fast_path import APPS, EVENTS, datetimes, values_of
+from tests.unit.test_envelope_fast_path import APPS, EVENTS, event_states
 
 
 def the_library_s(transcoder: JSONTranscoder) -> JSONTranscoder:
@@ -28,19 +25,6 @@ def the_library_s(transcoder: JSONTranscoder) -> JSONTranscoder:
     for transcoding in transcoder.types.values():
         plain.register(transcoding)
     return plain
-
-
-@st.composite
-def event_states(draw: st.DrawFn, event_class: type) -> dict[str, Any]:
-    """An event's state as the mapper encodes it (its id and version are stored apart)."""
-    hints = typing.get_type_hints(event_class)
-    state: dict[str, Any] = {"timestamp": draw(datetimes)}
-    for field in dataclasses.fields(event_class):
-        if field.name == "originator_topic":
-            state[field.name] = "some.Aggregate"
-        elif field.name not in BASE_FIELDS or field.name == "meta":
-            state[field.name] = draw(values_of(hints[field.name]))
-    return state
 
 
 @pytest.mark.parametrize(
