@@ -476,8 +476,10 @@ class Freshness:
         self._lock = threading.Lock()
         self._epoch = 0
         self._writes = 0
-        self._written: dict[UUID, int] = {}  # aggregate id -> the own-write count of its last insert here
-        self._verified: dict[UUID, Stamp] = {}
+        # Keyed by the ids' integers: a UUID is an object the garbage collector tracks, and one per order
+        # ever written made every full collection of the service longer.
+        self._written: dict[int, int] = {}  # aggregate id -> the own-write count of its last insert here
+        self._verified: dict[int, Stamp] = {}
 
     def stamp(self) -> Stamp | None:
         """Now, or None while the watch is not listening (nothing counts as verified then)."""
@@ -486,7 +488,8 @@ class Freshness:
         return Stamp(self.watch.generation, self._epoch, self._writes)
 
     def trusted(self, aggregate_id: UUID) -> bool:
-        mark = self._verified.get(aggregate_id)
+        key = aggregate_id.int
+        mark = self._verified.get(key)
         return (
             mark is not None
             and self.watch.listening
@@ -495,7 +498,7 @@ class Freshness:
             and time.monotonic() - self.watch.others_wrote_at > OTHERS_QUIET_SECONDS
             and mark.generation == self.watch.generation
             and mark.epoch == self._epoch
-            and mark.writes >= self._written.get(aggregate_id, 0)
+            and mark.writes >= self._written.get(key, 0)
         )
 
     def verified(self, aggregate_id: UUID, stamp: Stamp) -> None:
@@ -507,12 +510,12 @@ class Freshness:
                 self._epoch += 1
                 self._verified, self._written = {}, {}
                 return
-            self._verified[aggregate_id] = stamp
+            self._verified[aggregate_id.int] = stamp
 
     def verified_own(self, aggregate_id: UUID, before: Stamp) -> None:
         """Stored by this process since ``before``: verified as of its own insert."""
         with self._lock:
-            writes = self._written.get(aggregate_id)
+            writes = self._written.get(aggregate_id.int)
         if writes is not None:
             self.verified(aggregate_id, Stamp(before.generation, before.epoch, writes))
 
@@ -521,13 +524,13 @@ class Freshness:
         with self._lock:
             self._writes += 1
             for aggregate_id in aggregate_ids:
-                self._written[aggregate_id] = self._writes
+                self._written[aggregate_id.int] = self._writes
 
     def forget(self, aggregate_ids: Iterable[UUID]) -> None:
         """A save of these conflicted: read them afresh."""
         with self._lock:
             for aggregate_id in aggregate_ids:
-                self._verified.pop(aggregate_id, None)
+                self._verified.pop(aggregate_id.int, None)
 
 
 @dataclass

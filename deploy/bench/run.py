@@ -365,6 +365,49 @@ def collector_paused() -> Iterator[None]:
         gc.unfreeze()
 
 
+@dataclass
+class HostStalls:
+    """What the machine went through during a run: time in which every task waited on the disk (PSI io
+    "full", ``/proc/pressure/io``; a commit waits for its WAL flush) and CPU taken by the hypervisor."""
+
+    io_full_ms: float | None = None
+    stolen: float | None = None  # share of all CPU time
+
+    def describe(self) -> str:
+        parts = []
+        if self.io_full_ms is not None:
+            parts.append(f"I/O stalled {self.io_full_ms:,.0f} ms (every task waiting on the disk)")
+        if self.stolen is not None:
+            parts.append(f"{100 * self.stolen:.1f} % of the CPU stolen")
+        return ", ".join(parts) or "not measurable here"
+
+
+def _io_full_us() -> int | None:
+    try:
+        full = Path("/proc/pressure/io").read_text().splitlines()[1]
+    except (OSError, IndexError):
+        return None
+    return int(full.rpartition("total=")[2])
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    """(stolen, all) jiffies of every CPU since boot."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return fields[7], sum(fields)
+
+
+@contextlib.contextmanager
+def host_stalls() -> Iterator[HostStalls]:
+    found = HostStalls()
+    io_before, (stolen_before, all_before) = _io_full_us(), _cpu_ticks()
+    yield found
+    io_after, (stolen_after, all_after) = _io_full_us(), _cpu_ticks()
+    if io_before is not None and io_after is not None:
+        found.io_full_ms = (io_after - io_before) / 1000
+    if all_after > all_before:
+        found.stolen = (stolen_after - stolen_before) / (all_after - all_before)
+
+
 @contextlib.contextmanager
 def profiled(processes: ServiceProcesses, services: tuple[str, ...], run: str) -> Iterator[None]:
     """With ``SALESOPS_BENCH_PROFILE=DIR``: py-spy samples these services during this run
@@ -455,7 +498,11 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
             # The steady run first: the steady state of a service, not of one still busy with the overload
             # of the saturation run (right after 20,000 commands at saturation, its p50 was 2-3x higher).
             print("(1) commands: steady 200/s", flush=True)
-            with profiled(processes, ("orders", "reporting"), "steady"), collector_paused():
+            with (
+                profiled(processes, ("orders", "reporting"), "steady"),
+                collector_paused(),
+                host_stalls() as steady_stalls,
+            ):
                 steady_latencies, steady_ids = await steady_orders(
                     client, customers.ids, STEADY_RATE, sizes.steady_seconds, offset
                 )
@@ -463,7 +510,11 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
             offset += int(STEADY_RATE * (STEADY_WARMUP + sizes.steady_seconds))
 
             print("(1) commands: saturation, 64 in flight", flush=True)
-            with profiled(processes, ("orders", "reporting"), "saturation"), collector_paused():
+            with (
+                profiled(processes, ("orders", "reporting"), "saturation"),
+                collector_paused(),
+                host_stalls() as saturation_stalls,
+            ):
                 seconds, latencies, sat_ids = await place_orders(
                     client, customers.ids, sizes.saturation_commands, IN_FLIGHT, offset
                 )
@@ -494,6 +545,10 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
         processes.stop_all()
         second.stop_all()
 
+        results.notes.append(
+            f"The machine during the steady 200/s run: {steady_stalls.describe()}; during the saturation "
+            f"run: {saturation_stalls.describe()}."
+        )
         print("(1) baseline: the application saving directly", flush=True)
         baseline, direct = await asyncio.to_thread(
             direct_baseline, base_settings, customers, sizes.baseline_commands
@@ -1141,6 +1196,8 @@ def main() -> None:
         )
     print()
     print(table(results))
+    for note in results.notes:
+        print(f"\n{note}")
     print(f"\n{results.mode} run took {time.perf_counter() - started:.0f} s; machine: {machine()}")
     if not args.only:
         write_doc(results, load_before, args.out)
