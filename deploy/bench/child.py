@@ -40,8 +40,8 @@ async def run_read(dsn: str) -> dict[str, float]:
                 rows = await conn.fetch(f"{SELECT_LOG} WHERE seq > $1 ORDER BY seq LIMIT $2", last, PAGE)
                 if not rows:
                     break
-                for row in rows:  # touch every field as a rebuild does
-                    row["data"], row["occurred_at"], row["event_type"]
+                for row in rows:  # every field taken out, as a rebuild unpacks each row
+                    tuple(row)
                 events += len(rows)
                 last = rows[-1]["seq"]
         seconds = time.perf_counter() - started

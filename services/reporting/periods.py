@@ -39,35 +39,49 @@ def period_of(moment: datetime, mode: PeriodMode = "close_28th") -> str:
 
 
 class PeriodFinder:
-    """``period_of`` for a stream of moments, remembering the spans of the periods it has found: a replay
-    asks for millions of moments that fall into a handful of periods. Exact in any time zone, as a
-    remembered span is the period's own ``bounds``."""
+    """``period_of`` for a stream of moments given as microseconds since 1970 UTC (``micros``), remembering
+    the spans of the periods it has found: a replay asks for millions of moments that fall into a handful
+    of periods. Exact in any time zone, as a remembered span is the period's own ``bounds``."""
 
     KEEP = 8  # spans remembered, the most recently found first
 
     def __init__(self, mode: PeriodMode = "close_28th") -> None:
         self.mode = mode
-        self.spans: list[tuple[datetime, datetime, str]] = []
+        self.spans: list[tuple[int, int, str]] = []
         # The span found last (none yet): consecutive moments mostly fall into it.
-        self.start = self.end = datetime.min.replace(tzinfo=UTC)
+        self.start = self.end = 0
         self.found = ""
 
-    def __call__(self, moment: datetime) -> str:
-        try:
-            if self.start <= moment < self.end:
-                return self.found
-        except TypeError:  # a naive moment compares with no span: period_of's own reading of it
-            return period_of(moment, self.mode)
+    def __call__(self, at: int) -> str:
+        if self.start <= at < self.end:
+            return self.found
         for span in self.spans:
-            if span[0] <= moment < span[1]:
+            if span[0] <= at < span[1]:
                 self.start, self.end, self.found = span
                 return self.found
-        period = period_of(moment, self.mode)
+        period = period_of(moment(at), self.mode)
         start, end = bounds(period, self.mode)
-        self.spans.insert(0, (start, end, period))
+        self.spans.insert(0, (micros(start), micros(end), period))
         del self.spans[self.KEEP :]
-        self.start, self.end, self.found = start, end, period
+        self.start, self.end, self.found = self.spans[0]
         return period
+
+
+UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(at: datetime) -> int:
+    """A moment as whole microseconds since 1970 UTC, exactly. A naive one counts as UTC, as the log's
+    timestamptz column stores it (asyncpg): live batches and a rebuild of the log agree."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return (at - UNIX_EPOCH) // MICROSECOND
+
+
+def moment(at: int) -> datetime:
+    """The UTC moment of ``micros``."""
+    return UNIX_EPOCH + timedelta(microseconds=at)
 
 
 def bounds(period: str, mode: PeriodMode = "close_28th") -> tuple[datetime, datetime]:

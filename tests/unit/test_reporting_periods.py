@@ -68,3 +68,27 @@ def test_r1_every_moment_lies_in_exactly_its_periods_bounds(
     start, end = periods.bounds(period, mode)
     assert start <= moment < end
     assert periods.bounds(periods.previous(period), mode)[1] == start  # periods tile time without gaps
+
+
+@given(
+    st.lists(
+        st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC)),
+        min_size=1,
+        max_size=20,
+    ),
+    st.sampled_from(["close_28th", "calendar"]),
+)
+def test_r1_a_replay_finds_each_moments_period_from_its_microseconds(
+    moments: list[datetime], mode: periods.PeriodMode
+) -> None:
+    """A rebuild reads moments as microseconds since 1970 (``micros``) and remembers the periods' spans:
+    the same periods as ``period_of``, whatever order the moments come in, and the same moments back."""
+    find = periods.PeriodFinder(mode)
+    assert [find(periods.micros(m)) for m in moments] == [periods.period_of(m, mode) for m in moments]
+    assert [periods.moment(periods.micros(m)) for m in moments] == moments
+
+
+def test_r1_a_naive_moment_counts_as_utc_as_the_log_stores_it() -> None:
+    aware = datetime(2026, 3, 28, 16, 30, tzinfo=UTC)  # the 29th, 00:30 in Shanghai: April's period
+    assert periods.micros(aware.replace(tzinfo=None)) == periods.micros(aware)
+    assert periods.PeriodFinder()(periods.micros(aware.replace(tzinfo=None))) == "2026-04"
