@@ -1016,18 +1016,21 @@ the same code): read the ratios. A target above its own raw baseline (relay ≥ 
 reaches 17,600/s; rebuild ≥ 150,000/s when reading and decoding alone reach 150,000/s) cannot be met
 on such a run by any relay or rebuild.
 
-**Hosts differ as well.** The rounds before the latest ran on an AMD EPYC host. The latest round ran on an
-Intel Xeon host (2.5 GHz) where the same code runs at about half the speed: the direct command baseline
-gave 354–714/s there against ~870/s, with bursts of 20–55 % of the CPU stolen by the hypervisor. On the
-AMD host the previous round's final code gave 1,883 commands/s (2.15×), a p99 of 12.9 ms at 200/s,
-propagation p99 10.6 ms at 200/s and 38.7 ms at saturation, a relay of 38,045 events/s (1.60×) and a
-rebuild of 154,058 events/s (0.69×). On the Intel host the absolute targets of (1), of (2) at saturation,
-of (3) and of (4) are out of reach whatever the code: its raw baselines (publishing 11,000–23,400
-events/s, reading and decoding 113,000–167,000 events/s) are at or below those targets themselves. The
-latest round's two full runs of its code on the Intel host gave 1,084 and 1,309 commands/s (2.04× and
-1.83×), a p99 at 200/s of 21.8 and 13.7 ms (p50 5.4 and 3.9 ms), propagation p99 of 13.2 and 8.5 ms at
-200/s and 91.4 and 59.0 ms at saturation, a relay of 13,736 and 13,852 events/s (0.84× and 0.91×) and a
-rebuild of 104,654 and 77,934 events/s (0.63× and 0.69×); `docs/benchmarks.md` holds the second.
+**Hosts differ as well.** The first rounds ran on an AMD EPYC host. The round before the latest ran on an
+Intel Xeon host (2.5 GHz) where the same code ran at about half the speed (the direct command baseline
+354–714/s, at times 20–55 % of the CPU stolen): its two full runs gave 1,084 and 1,309 commands/s, a p99 at
+200/s of 21.8 and 13.7 ms, propagation p99 at saturation of 91.4 and 59.0 ms, a relay of ~13,800 events/s and
+a rebuild of 78,000–105,000 events/s, each at or near what its own raw baseline allowed there. The latest
+round ran on an AMD EPYC host again, whose speed drifts by a quarter from minute to minute (the CPU a command
+costs at 200/s, the same code in 10-s windows: 5.2–7.0 ms after this round's cuts) and whose disk at times
+makes every task wait: 0.2–0.5 s of a 10-s window (PSI io "full"), a commit then waiting 100–300 ms for its
+WAL flush, which alone puts 20–60 commands of a 200/s run past 10 ms. The benchmark now notes both for its
+command runs (the notes above the table). The latest round's full runs of its final code: 1,835–2,083
+commands/s (2.0–2.15×); a p99 at 200/s of 9.6, 9.8, 10.5 and 10.9 ms, with the disk stalling every task for
+454–566 ms during the steady runs that noted it; propagation p99 of 11.8–12.5 ms at 200/s and 34.2–59.8 ms at
+saturation (the 59.8 ms in the run at 2,035/s); a relay of 33,000–39,000 events/s (1.36–1.39×); a rebuild of
+142,000–174,000 events/s (0.64–0.77×; the 142,000 with a checkpoint set off by the year's load in the middle
+of it, see (3)). `docs/benchmarks.md` holds the last of them.
 
 - **Commands (1).** Done in earlier rounds: routes answer up to 64 requests each at a time, served by
   nats-py directly instead of FastStream's per-message machinery (~230 → ~21 µs of CPU per request); the
@@ -1058,72 +1061,92 @@ rebuild of 104,654 and 77,934 events/s (0.63× and 0.69×); `docs/benchmarks.md`
   saturation (~50 orders per account by then). Its events now replace entries instead of changing them in
   place, so a copy is a dict of references: full runs 1,528 → 1,463–2,056 commands/s (1,463 and 1,667 on
   a busy host, when the 200/s p50 was 4.1–4.3 ms instead of ~3.4).
-  Done in the latest round (on the Intel host), each a cut in the CPU a command costs some process: (c)
-  **reporting's consumers keep their pooled connection** from batch to batch: giving it back to the pool
+  Done in the round before the latest (on the Intel host), each a cut in the CPU a command costs some process:
+  (c) **reporting's consumers keep their pooled connection** from batch to batch: giving it back to the pool
   reset its session, one statement more per batch (a batch of one order, interleaved runs: 0.23 ms less of
   reporting's CPU and 0.21 ms less of PostgreSQL's); (d) **consumers keep a pull request open**
-  (`shared/consumer.py` `PullFeed`) instead of asking for each batch: nats-py's `fetch` sent two requests
-  per batch, a probe and then a wait, each a round trip through the server; (e) the customer dimension's
-  upsert no longer writes an identical row for the customer hint every order carries; (f) the write
-  services' stored JSON is written by orjson, byte for byte the library's (`SalesTranscoder`, held to it for
-  every event class; 25 → 13 µs an order event); (g) smaller ones: the saved ids no longer go through `str`
-  (~3 % of a saturated command), a read of a state known to be the latest no longer verifies it again, a
-  product's and an account's ids are computed once (a SHA-1 on every order), a consumer acknowledges a batch
-  without a task per message, and the relay process no longer keeps a listener that every save woke (the
-  write watch now starts with the first command). CPU per command at a steady 200/s on the Intel host, per
-  process, from the start of the round to its end (10-s windows): orders 2.5 → 2.2–2.3 ms, reporting 1.75 →
-  1.35–1.4 ms, the relay 1.25 → 1.13–1.17 ms, NATS 0.75 → 0.69 ms, PostgreSQL ~1.6 ms, the client ~0.55 ms:
-  all six processes 8.3 → ~7.4 ms, and the machine's idle CPU at 200/s 25 → 40–47 %. In those windows the
-  p50 went from 8–13 ms to 5–8 ms and the p99 from 23–30 ms to 17–21 ms.
-  What limits it: at saturation the orders process (~100 % of a core on the Intel host, ~72 % on the AMD
-  host) and the CPU the other five processes need beside it; at 200/s, that each command crosses six
-  processes, ~7.4 ms of CPU in all on the Intel host (~5 ms on the AMD host), so that the machine is half
-  busy and a command often waits for a core: on the AMD host, 15-s windows of the same code gave a p99 of
-  6–9 ms when the host was quiet and 13–27 ms when it was busy. Each wake-up of a process is costly on these
-  virtual machines (a socket write, which wakes the process at the other end, was 13–24 % of what py-spy
-  sampled in the relay and reporting processes). What would lift it: deciding the next batch while one is
-  being saved (it would read what the batch in flight decided, and be decided again should that batch fail);
-  the services on cores of their own; fewer events per command on the bus (every order also publishes its
-  account's bookkeeping event). A second orders process does not help on 2 cores (the "two orders processes"
-  row): while another writer saves, every read selects, one after another in the one worker thread; a batch
-  could verify the versions of everything it read from the cache with one query instead.
-  Measured and dropped: PostgreSQL over its Unix socket instead of TCP (a `SELECT 1` cost the client 40 %
-  less, yet the whole system at 200/s did not measurably change; it stays available as a setting); a 1 ms
-  GIL switch interval in the orders process; 16 instead of 8 connections per process; 6, 24, 32 and 48
-  worker threads; reading the account without a select and without knowing whether it is the latest (a
-  stale copy per conflict); the reporting consumer waiting 5 ms for more events after a small batch (a
-  trade of the propagation's margin for the commands').
+  (`shared/consumer.py` `PullFeed`) instead of asking for each batch: nats-py's `fetch` sent two requests per
+  batch, a probe and then a wait, each a round trip through the server; (e) the customer dimension's upsert no
+  longer writes an identical row for the customer hint every order carries; (f) the write services' stored
+  JSON is written by orjson, byte for byte the library's (`SalesTranscoder`, held to it for every event class;
+  25 → 13 µs an order event); (g) smaller ones: the saved ids no longer go through `str` (~3 % of a saturated
+  command), a read of a state known to be the latest no longer verifies it again, a product's and an account's
+  ids are computed once (a SHA-1 on every order), a consumer acknowledges a batch without a task per message,
+  and the relay process no longer keeps a listener that every save woke (the write watch now starts with the
+  first command). CPU per command at a steady 200/s on the Intel host, per process, from the start of the
+  round to its end (10-s windows): orders 2.5 → 2.2–2.3 ms, reporting 1.75 → 1.35–1.4 ms, the relay 1.25 →
+  1.13–1.17 ms, NATS 0.75 → 0.69 ms, PostgreSQL ~1.6 ms, the client ~0.55 ms: all six processes 8.3 → ~7.4 ms,
+  and the machine's idle CPU at 200/s 25 → 40–47 %. In those windows the p50 went from 8–13 ms to 5–8 ms and
+  the p99 from 23–30 ms to 17–21 ms.
+  Done in the latest round (the AMD host again): (h) **the relay gathers events that trickle in**
+  (`shared/outbox.py` `GATHER_SECONDS`): when its last page was small (under 10 events) and went out less than
+  0.1 s before, a notification makes it wait 5 ms before it selects, so that one page, one round of acks and
+  one batch in reporting carry the commands committed meanwhile; the first event after a quiet spell, and the
+  large pages of a busy service, go at once. Interleaved 10-s windows at 200/s: CPU per command in all six
+  processes 7.0 → 5.7 ms (the relay 1.0 → 0.7, reporting 1.1 → 0.7, PostgreSQL 1.45 → 1.15, NATS 0.87 → 0.65
+  ms) and a p50 ~1 ms lower. (i) **The orders service's full garbage collections no longer walk every order
+  ever placed.** An account keeps an entry per order, and the write watch's bookkeeping an id per aggregate
+  written; both were objects the collector tracks, so at saturation its full passes came about every second
+  and grew with the orders placed, from ~20 to ~200 ms (gc callbacks in the service; 10,000-command windows
+  fell from ~1,800 to ~1,000/s over a run). Entries now hold only immutable values (receivables a tuple of
+  pairs), which the collector stops tracking, and the bookkeeping keys ids by their integers: full passes take
+  4–12 ms, and windows on a quiet disk run at ~2,350/s.
+  What limits it: at saturation the orders process (~100 % of a core on the Intel host, ~72 % on the AMD host)
+  and the CPU the other five processes need beside it; at 200/s, that each command crosses six processes, ~7.4
+  ms of CPU in all on the Intel host (5.2–5.7 ms on the latest AMD host), so that the machine is half busy and
+  a command often waits for a core: on the AMD host, 15-s windows of the same code gave a p99 of 6–9 ms when
+  the host was quiet and 13–27 ms when it was busy. Each wake-up of a process is costly on these virtual
+  machines (a socket write, which wakes the process at the other end, was 13–24 % of what py-spy sampled in
+  the relay and reporting processes). What would lift it: deciding the next batch while one is being saved (it
+  would read what the batch in flight decided, and be decided again should that batch fail); the services on
+  cores of their own; fewer events per command on the bus (every order also publishes its account's
+  bookkeeping event). A second orders process does not help on 2 cores (the "two orders processes" row): while
+  another writer saves, every read selects, one after another in the one worker thread; a batch could verify
+  the versions of everything it read from the cache with one query instead.
+  Measured and dropped: a lower CPU priority for the relay and reporting (nice 5, or SCHED_BATCH) at 200/s: no
+  difference beyond the host's noise; PostgreSQL over its Unix socket instead of TCP (a `SELECT 1` cost the
+  client 40 % less, yet the whole system at 200/s did not measurably change; it stays available as a setting);
+  a 1 ms GIL switch interval in the orders process; 16 instead of 8 connections per process; 6, 24, 32 and 48
+  worker threads; reading the account without a select and without knowing whether it is the latest (a stale
+  copy per conflict); the reporting consumer waiting 5 ms for more events after a small batch (a trade of the
+  propagation's margin for the commands').
 - **Propagation (2)** is within its target at 200/s in every run, on both hosts. At saturation it met its
-  target in 6 of the 8 full runs of the previous round on the AMD host (38–47 ms) and missed it on the Intel
-  host (91.4 and 59.0 ms), where the orders process takes a whole core and reporting and PostgreSQL wait for
-  the other. Measured from the commit, as the target defines it (`recorded_at`, stamped by the store's
-  insert); the "decision → projection" row adds the command's own wait for its batch's save. Done in earlier
-  rounds: the relay sends events stored while a page awaits its acks at once, up to four pages in flight;
-  the relay runs in a child process of each write service (in the service's process it waited for the
-  interpreter behind the commands: commit → on the stream p50 at saturation ~18–22 → ~4–6 ms); reporting
-  applies a live batch in ONE statement, a plpgsql function that takes the log lock, logs the batch and
-  updates every projection and the positions (an envelope logged before fails it, changing nothing, and a
-  transaction then applies only the new ones; a batch of 10 orders 2.3 → 1.2 ms); the command worker commits
-  a batch of orders at once, so the relay and reporting work in larger pages and batches (commit →
-  projection p99 at saturation 43–53 → 38–47 ms); reporting refreshes its projections' statistics on a
-  connection of its own. Done in the latest round: the consumers' open pull request (events come as they are
-  stored, with no request between two batches; what comes while a batch is handled is the next batch) and
-  their kept connections (c, d above). What remains at saturation is mostly the stream → projection part:
-  reporting and PostgreSQL waiting for a CPU that the orders process, its relay, NATS and the load also
-  want. Not adopted: running the commands at a lower CPU priority than the relay and reporting, or the
-  reverse (a trade of one target's latency for another's on a machine where both are targets). What would
+  target in 6 of the 8 full runs of an earlier round on the AMD host (38–47 ms), in 4 of the latest round's 5
+  (34.2–49.2 ms; 59.8 ms in the run at 2,035 commands/s), and missed it on the Intel host (91.4 and 59.0 ms),
+  where the orders process takes a whole core and reporting and PostgreSQL wait for the other. Measured from
+  the commit, as the target defines it (`recorded_at`, stamped by the store's insert); the "decision →
+  projection" row adds the command's own wait for its batch's save. Done in earlier rounds: the relay sends
+  events stored while a page awaits its acks at once, up to four pages in flight; the relay runs in a child
+  process of each write service (in the service's process it waited for the interpreter behind the commands:
+  commit → on the stream p50 at saturation ~18–22 → ~4–6 ms); reporting applies a live batch in ONE statement,
+  a plpgsql function that takes the log lock, logs the batch and updates every projection and the positions
+  (an envelope logged before fails it, changing nothing, and a transaction then applies only the new ones; a
+  batch of 10 orders 2.3 → 1.2 ms); the command worker commits a batch of orders at once, so the relay and
+  reporting work in larger pages and batches (commit → projection p99 at saturation 43–53 → 38–47 ms);
+  reporting refreshes its projections' statistics on a connection of its own. Done in the round before the
+  latest: the consumers' open pull request (events come as they are stored, with no request between two
+  batches; what comes while a batch is handled is the next batch) and their kept connections (c, d above). In
+  the latest round the relay's gathering (h) adds up to 5 ms at low rates (commit → projection at 200/s: p50
+  ~3 → ~7 ms, p99 ~8 → ~12 ms, against a target of 25 ms). What remains at saturation is mostly the stream →
+  projection part: reporting and PostgreSQL waiting for a CPU that the orders process, its relay, NATS and the
+  load also want. Not adopted: running the commands at a lower CPU priority than the relay and reporting, or
+  the reverse (a trade of one target's latency for another's on a machine where both are targets). What would
   lift it: reporting and PostgreSQL on cores of their own; fewer events per command on the bus.
-- **Rebuild (3).** Done: handlers chosen per event type from a table, each event's month from a small
-  cache of month bounds, one upsert statement per table, the cyclic garbage collector paused while
-  pages are read and applied (the baseline pauses it too), a child process that imports only the
-  rebuild, and the next page read while one is applied: half of reading a page is
-  PostgreSQL producing its jsonb, which now runs on the other core; pages of 500 rows fit the socket's
-  buffers, so the server is not held up half-way through one (on 409,000 events: ~121–142k → ~176–186k
-  events/s). Applying an event costs ~3.5 µs; decoding it in asyncpg ~2 µs. What would lift it
-  further: two processes applying halves of the log (every projection's upsert is a commutative merge:
-  counters add, dimensions keep the highest version) or the aggregation in PostgreSQL. Nothing changed
-  here in the latest round; on the Intel host full runs gave 104,654 and 77,934 events/s, 0.63× and
-  0.69× of their own raw baselines (the AMD host: 154,058–204,000 events/s, 0.69×).
+- **Rebuild (3).** Done: handlers chosen per event type from a table, each event's month from a small cache of
+  month bounds, one upsert statement per table, the cyclic garbage collector paused while pages are read and
+  applied (the baseline pauses it too), a child process that imports only the rebuild, and the next page read
+  while one is applied: half of reading a page is PostgreSQL producing its jsonb, which now runs on the other
+  core; pages of 500 rows fit the socket's buffers, so the server is not held up half-way through one (on
+  409,000 events: ~121–142k → ~176–186k events/s). Applying an event costs ~3.5 µs; decoding it in asyncpg ~2
+  µs. What would lift it further: two processes applying halves of the log (every projection's upsert is a
+  commutative merge: counters add, dimensions keep the highest version) or the aggregation in PostgreSQL. Done
+  in the latest round: the log's moment is read as microseconds since 1970 (an int8) instead of a timestamptz,
+  whose decoding into a datetime was ~0.8 µs of the ~3.5 µs reading an event cost (child runs on one year:
+  144,000–182,000 → 164,000–193,000 events/s; the read baseline reads the same columns, 210,000–223,000 →
+  230,000/s); and the benchmark checkpoints once the year is loaded: the load's WAL had set off a checkpoint
+  in the middle of the measured rebuild (142,000 events/s in the full run before; 165,000 and 174,000 in the
+  runs after). What remains is mostly decoding (~2.8 µs an event, the JSON's objects made and freed) in the
+  one process.
 - **Rebuild peak RSS (3)** is met. Earlier figures (~220 MB) were wrong: `ru_maxrss` survives `exec`, so
   the child reported its parent's (the benchmark's) peak; the child now reads its own `VmHWM`.
 - **Relay (4).** Done: the envelope JSON is built straight from the stored state (no domain object, no
@@ -1134,10 +1157,9 @@ rebuild of 104,654 and 77,934 events/s (0.63× and 0.69×); `docs/benchmarks.md`
   0.84× of the raw `publish_async` baseline). The rest is the envelope (~half) and nats-py's publishing.
   Each publish also carries `Nats-Expected-Last-Sequence`, so that a message lost with a node (a page in
   flight) makes the stream refuse the later ones instead of storing them ahead of it; no cost shows in
-  the figure (quick runs before and after: 1.14–1.22× and 1.19×). Nothing changed here in the latest
-  round; on the Intel host full runs gave 13,736 and 13,852 events/s, 0.84× and 0.91× (quick runs
-  of the code before and after the round, interleaved: 13,000–16,600 and 9,000–17,500 events/s, within
-  the host's noise).
+  the figure (quick runs before and after: 1.14–1.22× and 1.19×). A catch-up's pages are full, so the latest
+  round's gathering (h) does not touch it: 33,000–39,000 events/s (1.38–1.39×) on the AMD host, ~13,800
+  (0.84–0.91×) on the Intel one.
 - **Reports (5)** meet the target cached; uncached, the largest replies (500-row monthly reports, the
   annual statistics) are bounded by the JSON encoding of the reply and the SQL on the projections.
 """
