@@ -720,7 +720,7 @@ class CustomerAccount(SalesAggregate):
     # so that a copy shares them (one entry per order the customer ever placed). An entry holds only
     # immutable values (its receivables a tuple of pairs): the garbage collector then stops tracking it,
     # and a service's full collections no longer walk every order of every account (they had grown to
-    # ~100 ms each, every second at saturation).
+    # 100-200 ms each, every second at saturation).
     SHARED_VALUES = frozenset({"orders", "ordered_by_week", "shipped_by_month"})
 
     @staticmethod

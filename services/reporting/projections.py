@@ -331,8 +331,8 @@ class Projector:
     """Aggregates a run of events in memory; ``flush`` adds them to a schema's tables.
 
     Each (service, event type) has a handler taking (aggregate id, version, position, occurred at in
-    microseconds since 1970, data);
-    a replay runs millions of events through them, so they avoid per-event work that can be shared."""
+    microseconds since 1970, data); a replay runs millions of events through them, so they avoid per-event
+    work that can be shared."""
 
     mode: PeriodMode
     only: frozenset[str] | None = None
