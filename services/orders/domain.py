@@ -26,7 +26,13 @@ from shared.contracts import CENTS, Role
 from shared.errors import DomainError, InvalidState, NotFound
 
 ORDERS_NAMESPACE = UUID("5d0f8a3e-7c2b-4e61-9a4d-3b8e1f6c2a70")
-IDS_CACHED = 65_536  # products' and accounts' ids kept, each
+
+
+@functools.lru_cache(maxsize=65_536)  # every order reads a product's and an account's: a SHA-1 each, ~3 %
+def named_id(name: str) -> UUID:
+    """The id of the orders aggregate known by ``name`` (one per product, account, week's list...)."""
+    return uuid.uuid5(ORDERS_NAMESPACE, name)
+
 
 SALES_ROLES = frozenset({Role.SALESPERSON, Role.SALES_SUPERVISOR, Role.SALES_MANAGER})  # O3: who quotes
 ORDER_TAKERS = SALES_ROLES | {Role.BRANCH_MANAGER}  # O1: phone/fax orders by sales, branch orders
@@ -115,9 +121,8 @@ class Product(SalesAggregate):
     TOPIC = "orders.Product"
 
     @staticmethod
-    @functools.lru_cache(maxsize=IDS_CACHED)  # read by every order: a SHA-1 each time, ~3 % of a command
     def create_id(product_code: str) -> UUID:
-        return uuid.uuid5(ORDERS_NAMESPACE, f"product:{product_code}")
+        return named_id(f"product:{product_code}")
 
     @classmethod
     def list_new(
@@ -724,9 +729,8 @@ class CustomerAccount(SalesAggregate):
     SHARED_VALUES = frozenset({"orders", "ordered_by_week", "shipped_by_month"})
 
     @staticmethod
-    @functools.lru_cache(maxsize=IDS_CACHED)  # read by every order: a SHA-1 each time, ~3 % of a command
     def create_id(customer_id: str) -> UUID:
-        return uuid.uuid5(ORDERS_NAMESPACE, f"account:{customer_id}")
+        return named_id(f"account:{customer_id}")
 
     @event("CustomerAccountOpened", topic="orders.CustomerAccount.CustomerAccountOpened")
     def __init__(self, customer_id: str, meta: Meta) -> None:
@@ -850,14 +854,13 @@ class CustomerAccount(SalesAggregate):
     def _credited(self, customer_id: str, hold_id: str, amount: Decimal, meta: Meta) -> None:
         self.credit += amount
 
-    def spend_credit(self, order: Order, meta: Meta) -> Decimal:
+    def spend_credit(self, order: Order, meta: Meta) -> None:
         """O9 (decision): the credit pays toward the customer's next order, up to what the order leaves
-        unpaid; what is left stays for the orders after it. Returns the amount applied."""
+        unpaid; what is left stays for the orders after it."""
         amount = min(self.credit, order.open_amount)
         if amount > 0:
             order.apply_credit(amount, meta)
             self._credit_used(customer_id=self.customer_id, order_id=str(order.id), amount=amount, meta=meta)
-        return amount
 
     @event("CustomerCreditUsed", topic="orders.CustomerAccount.CustomerCreditUsed")
     def _credit_used(self, customer_id: str, order_id: str, amount: Decimal, meta: Meta) -> None:
@@ -1125,7 +1128,7 @@ class HoldBook(SalesAggregate):
 
     @staticmethod
     def create_id() -> UUID:
-        return uuid.uuid5(ORDERS_NAMESPACE, "holdbook")
+        return named_id("holdbook")
 
     @event("HoldBookOpened", topic="orders.HoldBook.HoldBookOpened")
     def __init__(self, meta: Meta) -> None:
@@ -1159,7 +1162,7 @@ class RequestList(SalesAggregate):
 
     @staticmethod
     def create_id(customer_id: str, week: str) -> UUID:
-        return uuid.uuid5(ORDERS_NAMESPACE, f"requests:{customer_id}:{week}")
+        return named_id(f"requests:{customer_id}:{week}")
 
     @classmethod
     def submit(cls, customer: CustomerSnapshot, week: str, lines: dict[str, int], meta: Meta) -> RequestList:

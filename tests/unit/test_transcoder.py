@@ -4,7 +4,7 @@ for the values orjson would write its own way (UUIDs, floats, big integers, keys
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -61,9 +61,10 @@ META = Meta("sp-1", "salesperson", "c-1", "c-1", datetime(2026, 11, 26, tzinfo=U
         Colour.RED,
         (1, "a tuple"),
         {"lines": [{"amount": Decimal("12.30"), "id": uuid4()}]},
+        {"o-1": {"status": "shipped", "receivables": ((Decimal("5.00"), date(2026, 12, 1)),)}},
         META,
     ],
-    ids=["uuid", "float", "nan", "big-int", "int-key", "enum", "tuple", "nested-uuid", "meta"],
+    ids=["uuid", "float", "nan", "big-int", "int-key", "enum", "tuple", "nested-uuid", "entry", "meta"],
 )
 def test_values_orjson_writes_its_own_way_are_written_as_the_library_writes_them(value: Any) -> None:
     transcoder = APPS["orders"].mapper.transcoder
