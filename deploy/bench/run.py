@@ -23,7 +23,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -374,44 +373,30 @@ def collector_paused() -> Iterator[None]:
         gc.unfreeze()
 
 
-FREEZE_STEP = 0.01  # seconds between looks at the disk's pressure
-FREEZE_SHARE = 0.8  # a step in which every task waited on the disk for this share of it is frozen
-FREEZE_LONGEST = 0.05  # frozen steps in a row that add up to this long (seconds) are a freeze
-
-
 @dataclass
 class HostStalls:
-    """What the machine went through during a run: the disk's freezes, stretches of 50 ms or more in which
-    every task waited on it (PSI io "full", ``/proc/pressure/io``, looked at every 10 ms; a commit waits
-    for its WAL flush), on the event loop's clock; and the CPU taken by the hypervisor."""
+    """What the machine went through during a run: the disk's stalls as PostgreSQL met them (one of its
+    processes waiting on the disk for 50 ms or more at a stretch: ``deploy/bench/diskwaits.py``), on the
+    clock of the client's loop; and the CPU taken by the hypervisor."""
 
-    freezes: list[tuple[float, float]] | None = None  # (start, end), time.monotonic()
+    disk: list[tuple[float, float]] | None = None  # (start, end), time.monotonic()
     stolen: float | None = None  # share of all CPU time
 
-    def met_a_freeze(self, start: float, end: float) -> bool:
-        return any(start < until and end > since for since, until in self.freezes or ())
+    def met_a_stall(self, start: float, end: float) -> bool:
+        return any(start < until and end > since for since, until in self.disk or ())
 
     def describe(self) -> str:
         parts = []
-        if self.freezes is not None:
-            lengths = sorted((round(1000 * (b - a)) for a, b in self.freezes), reverse=True)
-            froze = {0: "never froze", 1: "froze once"}.get(len(lengths), f"froze {len(lengths)} times")
+        if self.disk is not None:
+            lengths = sorted((round(1000 * (b - a)) for a, b in self.disk), reverse=True)
+            times = {0: "never", 1: "once"}.get(len(lengths), f"{len(lengths)} times")
             parts.append(
-                f"the disk {froze} (every task waiting on it for ≥ 50 ms at a stretch"
-                + (f": {', '.join(f'{x:,} ms' for x in lengths)}" if lengths else "")
-                + ")"
+                f"PostgreSQL waited on the disk for ≥ 50 ms at a stretch {times}"
+                + (f" ({', '.join(f'{x:,} ms' for x in lengths)})" if lengths else "")
             )
         if self.stolen is not None:
             parts.append(f"{100 * self.stolen:.1f} % of the CPU stolen")
         return ", ".join(parts) or "not measurable here"
-
-
-def _io_full_us() -> int | None:
-    try:
-        full = Path("/proc/pressure/io").read_text().splitlines()[1]
-    except (OSError, IndexError):
-        return None
-    return int(full.rpartition("total=")[2])
 
 
 def _cpu_ticks() -> tuple[int, int]:
@@ -420,49 +405,21 @@ def _cpu_ticks() -> tuple[int, int]:
     return fields[7], sum(fields)
 
 
-class FreezeFinder:
-    """Finds the freezes in successive looks at the disk's pressure: (when, total stall in µs so far)."""
-
-    def __init__(self, found: list[tuple[float, float]], at: float, stalled_us: int) -> None:
-        self.found = found
-        self._last = (at, stalled_us)
-        self._frozen_from: float | None = None
-
-    def look(self, at: float, stalled_us: int) -> None:
-        last_at, last_stalled = self._last
-        frozen = (stalled_us - last_stalled) / 1e6 >= FREEZE_SHARE * (at - last_at)
-        if frozen and self._frozen_from is None:
-            self._frozen_from = last_at
-        elif not frozen and self._frozen_from is not None:
-            if last_at - self._frozen_from >= FREEZE_LONGEST:
-                self.found.append((self._frozen_from, last_at))
-            self._frozen_from = None
-        self._last = (at, stalled_us)
-
-
-def _watch_freezes(found: list[tuple[float, float]], stop: threading.Event) -> None:
-    finder = FreezeFinder(found, time.monotonic(), _io_full_us() or 0)
-    while not stop.wait(FREEZE_STEP):
-        finder.look(time.monotonic(), _io_full_us() or 0)
-
-
 @contextlib.contextmanager
 def host_stalls() -> Iterator[HostStalls]:
-    """Watches the disk in a thread of its own (a few µs every 10 ms) while the run goes on."""
+    """The disk's stalls are watched by a process of their own (``python -m deploy.bench.diskwaits``)."""
     found = HostStalls()
-    stop = threading.Event()
-    watcher = None
-    if _io_full_us() is not None:
-        found.freezes = []
-        watcher = threading.Thread(target=_watch_freezes, args=(found.freezes, stop), daemon=True)
-        watcher.start()
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "deploy.bench.diskwaits"], cwd=ROOT, stdout=subprocess.PIPE
+    )
     stolen_before, all_before = _cpu_ticks()
     try:
         yield found
     finally:
-        stop.set()
-        if watcher is not None:
-            watcher.join()
+        watcher.send_signal(signal.SIGTERM)
+        out, _ = watcher.communicate(timeout=30)
+        if watcher.returncode == 0:
+            found.disk = [(start, end) for start, end in json.loads(out)]
         stolen_after, all_after = _cpu_ticks()
         if all_after > all_before:
             found.stolen = (stolen_after - stolen_before) / (all_after - all_before)
@@ -653,19 +610,19 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
                         value <= 10 if steady_p99 else None,
                     )
                 )
-        if steady_stalls.freezes is not None:
+        if steady_stalls.disk is not None:
             # Not a target: what the services do while the disk answers (the figure above counts it all).
-            unfrozen = [
+            undelayed = [
                 latency
                 for latency, span in zip(steady.latencies, steady.spans, strict=True)
-                if not steady_stalls.met_a_freeze(*span)
+                if not steady_stalls.met_a_stall(*span)
             ]
             results.add(
                 Figure(
                     "1 commands",
-                    f"latency p99 at 200/s of the {len(unfrozen):,} of {len(steady.latencies):,} commands "
-                    "that met no disk freeze",
-                    percentile(unfrozen, 0.99),
+                    f"latency p99 at 200/s of the {len(undelayed):,} of {len(steady.latencies):,} commands "
+                    "that met no disk stall",
+                    percentile(undelayed, 0.99),
                     "ms",
                     percentile(direct, 0.99),
                     f"p99 of {direct_name}",
