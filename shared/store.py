@@ -11,7 +11,6 @@ import contextlib
 import copy
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from shared.aggregate import DateAsISO, Meta, MetaAsDict, SalesAggregate, SalesT
 from shared.clock import Clock
 from shared.contracts import Command
 from shared.errors import Conflict
-from shared.recorder import SalesRecorder
+from shared.recorder import SalesRecorder, changed_aggregates
 from shared.settings import Settings
 from shared.worker import Answer, CommandWorker, answer_of
 
@@ -43,7 +42,6 @@ MAX_ATTEMPTS = 5
 WATCH_POLL_SECONDS = 0.2  # how often the write watch looks up from the channel to see if it should stop
 WATCH_RETRY_SECONDS = 1.0
 VERIFIED_LIMIT = 100_000  # aggregate ids remembered as verified, beyond the cache's own size
-OTHERS_QUIET_SECONDS = 1.0  # the cache is trusted only when no other writer has saved for this long
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -400,15 +398,17 @@ class SharedCacheRepository(Repository[UUID]):
 
 
 class WriteWatch:
-    """Tells whether anyone else has written to the service's events since a cached state was verified.
+    """Tells which aggregates anyone else has written to the service's events since a cached state was
+    verified.
 
-    Every save notifies the store's channel with its writer's token (``SalesRecorder``); a thread here
-    listens, and a notification with another token (another instance, the library's own recorder) bumps
-    ``generation``. A cached state verified at the current generation is the latest but for writes whose
-    notification is on its way; a command's save checks what it read that way (``checked``), so a
-    decision on such a state is made again. While not listening (starting, or after losing the
-    connection, when notifications may have been missed) nothing counts as verified, and every read
-    selects."""
+    Every save notifies the store's channel with its writer's token and the aggregates it changed
+    (``SalesRecorder``); a thread here listens. Another instance's notification names what it changed
+    (``on_others_wrote``); one that names nothing (the library's own recorder, or too many aggregates to
+    name) bumps ``generation``, which makes every cached state unverified. A cached state verified since
+    is the latest but for writes whose notification is on its way; a command's save checks what it read
+    that way (``checked``), so a decision on such a state is made again. While not listening (starting,
+    or after losing the connection, when notifications may have been missed) nothing counts as verified,
+    and every read selects."""
 
     def __init__(self, dsn: str, channel: str, token: str) -> None:
         self.dsn = dsn
@@ -416,7 +416,7 @@ class WriteWatch:
         self.token = token
         self.generation = 0  # only the listening thread changes it
         self.listening = False
-        self.others_wrote_at = float("-inf")  # monotonic time of the last notification of another writer
+        self.on_others_wrote: Callable[[list[int]], None] | None = None  # told the ids, as integers
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._listen, name=f"write-watch-{channel}", daemon=True)
         self._starting = threading.Lock()
@@ -444,9 +444,7 @@ class WriteWatch:
                     self.listening = True
                     while not self._stop.is_set():
                         for notice in conn.notifies(timeout=WATCH_POLL_SECONDS):
-                            if notice.payload != self.token:
-                                self.generation += 1
-                                self.others_wrote_at = time.monotonic()
+                            self.heard(notice.payload)
             except psycopg.Error as error:
                 log.warning("write watch on %s: %r; reads select until it listens again", self.channel, error)
             finally:
@@ -454,12 +452,22 @@ class WriteWatch:
                 self.generation += 1
             self._stop.wait(WATCH_RETRY_SECONDS)
 
+    def heard(self, payload: str) -> None:
+        """A save's notification (this thread, or a test)."""
+        writer, changed = changed_aggregates(payload)
+        if writer == self.token:
+            return
+        if changed is None or self.on_others_wrote is None:
+            self.generation += 1
+        elif changed:
+            self.on_others_wrote(changed)
+
 
 @dataclass(frozen=True)
 class Stamp:
-    generation: int  # the watch's: writes by others seen
+    generation: int  # the watch's: writes by others that named no aggregate, and its reconnections
     epoch: int  # the bookkeeping's resets
-    writes: int  # this process's own inserts so far
+    writes: int  # writes counted so far: this process's own inserts, and others' that named aggregates
 
 
 class Freshness:
@@ -468,8 +476,9 @@ class Freshness:
     A state is verified at a stamp taken before the read that got it (or before this process's own
     insert of it). It stays the latest until a write by someone else (the watch's generation moves) or
     by this process (the aggregate's own-write count passes the stamp's), whichever comes first; every
-    other thread's write of that aggregate is one of those two. Nothing is trusted while another writer
-    has saved in the last ``OTHERS_QUIET_SECONDS``: with a second instance busy, reads select as before."""
+    other thread's write of that aggregate is one of those two. Another instance's write is one of this
+    aggregate alone when its notification names it (the watch counts it like an own write, in a book of
+    its own), and of every aggregate when it names none (the generation moves)."""
 
     def __init__(self, watch: WriteWatch) -> None:
         self.watch = watch
@@ -478,8 +487,10 @@ class Freshness:
         self._writes = 0
         # Keyed by the ids' integers: a UUID is an object the garbage collector tracks, and one per order
         # ever written made every full collection of the service longer.
-        self._written: dict[int, int] = {}  # aggregate id -> the own-write count of its last insert here
+        self._written: dict[int, int] = {}  # aggregate id -> the write count of its last insert here
+        self._others: dict[int, int] = {}  # aggregate id -> the write count when another's write was heard
         self._verified: dict[int, Stamp] = {}
+        watch.on_others_wrote = self.others_wrote
 
     def stamp(self) -> Stamp | None:
         """Now, or None while the watch is not listening (nothing counts as verified then)."""
@@ -493,22 +504,20 @@ class Freshness:
         return (
             mark is not None
             and self.watch.listening
-            # Another writer active lately: its notifications may lag behind its commits (its watch
-            # thread waits for the interpreter under load), and trusting then costs a conflict per miss.
-            and time.monotonic() - self.watch.others_wrote_at > OTHERS_QUIET_SECONDS
             and mark.generation == self.watch.generation
             and mark.epoch == self._epoch
             and mark.writes >= self._written.get(key, 0)
+            and mark.writes >= self._others.get(key, 0)
         )
 
     def verified(self, aggregate_id: UUID, stamp: Stamp) -> None:
         with self._lock:
             if stamp.epoch != self._epoch:
                 return
-            if len(self._verified) >= VERIFIED_LIMIT or len(self._written) >= VERIFIED_LIMIT:
+            if max(len(self._verified), len(self._written), len(self._others)) >= VERIFIED_LIMIT:
                 # Ids the cache has let go of long ago: forget everything, and every earlier stamp.
                 self._epoch += 1
-                self._verified, self._written = {}, {}
+                self._verified, self._written, self._others = {}, {}, {}
                 return
             self._verified[aggregate_id.int] = stamp
 
@@ -525,6 +534,13 @@ class Freshness:
             self._writes += 1
             for aggregate_id in aggregate_ids:
                 self._written[aggregate_id.int] = self._writes
+
+    def others_wrote(self, keys: list[int]) -> None:
+        """Another instance has just stored events of these aggregates (ids as integers; the watch)."""
+        with self._lock:
+            self._writes += 1
+            for key in keys:
+                self._others[key] = self._writes
 
     def forget(self, aggregate_ids: Iterable[UUID]) -> None:
         """A save of these conflicted: read them afresh."""

@@ -5,6 +5,7 @@ for aggregates changed by hand in those tests."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any, cast
 from uuid import UUID
 
@@ -92,7 +93,7 @@ class QuietWatch:
     def __init__(self) -> None:
         self.generation = 0
         self.listening = True
-        self.others_wrote_at = float("-inf")
+        self.on_others_wrote: Callable[[list[int]], None] | None = None
 
     def start(self) -> None:
         pass

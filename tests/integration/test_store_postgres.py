@@ -15,12 +15,13 @@ import asyncpg
 import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
+from psycopg import sql
 
 from shared.clock import SystemClock
 from shared.errors import Conflict
-from shared.recorder import SalesRecorder
+from shared.recorder import MOST_NAMED, SalesRecorder, changed_aggregates
 from shared.settings import Settings
-from shared.store import OTHERS_QUIET_SECONDS, WriteWatch, admin_connection, ensure_database
+from shared.store import WriteWatch, admin_connection, ensure_database
 from tests.tally import META, Tally, TallyApp, deaf
 
 
@@ -188,26 +189,51 @@ def test_an_instance_alone_on_its_store_decides_on_what_it_cached_without_a_sele
     assert counter.selects == 1  # a query always selects: it shows every write answered before it
 
 
-def test_after_another_instances_write_commands_select_until_it_has_been_quiet_a_while(
-    apps: list[TallyApp],
-) -> None:
+def test_after_another_instances_write_only_what_it_wrote_is_selected_again(apps: list[TallyApp]) -> None:
     mine, theirs = apps
-    watch = listening(mine)
+    listening(mine)
     mine.increase("shared")
-    assert mine.count("shared") == 1
-    before = watch.generation
+    mine.increase("own")
+    assert (mine.count("shared"), mine.count("own")) == (1, 1)  # cached, and verified by these reads
     theirs.increase("shared")
+    freshness = mine.repository.freshness
+    assert freshness is not None
     deadline = time.monotonic() + 5
-    while watch.generation == before:  # their notification arrives
+    while freshness.trusted(Tally.create_id("shared")):  # their notification arrives
         assert time.monotonic() < deadline, "no notification of the other instance's write"
         time.sleep(0.01)
+    assert freshness.trusted(Tally.create_id("own"))
     counter = SelectCounter(mine)
     assert mine.increase("shared") == {"count": 3}
-    assert mine.increase("shared") == {"count": 4}
-    assert counter.selects == 2  # another writer active lately: every command selects
-    time.sleep(OTHERS_QUIET_SECONDS)
-    assert mine.increase("shared") == {"count": 5}
-    assert counter.selects == 2  # quiet again: what it saved last is trusted
+    assert counter.selects == 1  # its cached state was behind
+    assert mine.increase("own") == {"count": 2}
+    assert mine.increase("shared") == {"count": 4}  # what it saved last is the latest
+    assert counter.selects == 1
+
+
+def test_a_saves_notification_names_its_writer_and_what_it_changed_of_the_aggregates_before_it(
+    apps: list[TallyApp], settings: Settings
+) -> None:
+    """What the save created no other instance can have cached; more than a notification holds to name
+    counts as everything."""
+    app = apps[0]
+    recorder = sales_recorder(app)
+    app.increase("existing")
+    many = [Tally(f"many-{n}", meta=META) for n in range(MOST_NAMED + 1)]
+    app.save(*many)
+    with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(recorder.channel_name)))
+        existing: Tally = app.repository.get(Tally.create_id("existing"))
+        existing.increase(META)
+        app.save(existing, Tally("created", meta=META))
+        for tally in many:
+            tally.increase(META)
+        app.save(*many)
+        payloads = [notice.payload for notice in conn.notifies(timeout=5, stop_after=2)]
+    assert [changed_aggregates(payload) for payload in payloads] == [
+        (recorder.writer, [Tally.create_id("existing").int]),
+        (recorder.writer, None),
+    ]
 
 
 def test_a_state_read_unselected_that_changed_before_the_save_makes_the_command_decide_again(

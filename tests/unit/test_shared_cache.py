@@ -4,11 +4,11 @@ a cached state counts as the latest (``Freshness``), so that a read needs no sel
 
 from __future__ import annotations
 
-import time
+import base64
 import uuid
 from typing import cast
 
-from shared.store import OTHERS_QUIET_SECONDS, Freshness, SharedCacheRepository, Stamp, WriteWatch
+from shared.store import Freshness, SharedCacheRepository, Stamp, WriteWatch
 from tests.tally import META, QuietWatch, Tally, TallyApp, in_memory_app
 
 
@@ -78,11 +78,11 @@ def test_a_state_read_before_this_process_wrote_it_is_not_trusted() -> None:
     assert not fresh.trusted(aggregate)
 
 
-def test_a_write_by_another_instance_or_a_deaf_watch_trusts_nothing() -> None:
+def test_a_write_by_another_instance_naming_nothing_or_a_deaf_watch_trusts_nothing() -> None:
     fresh, watch = freshness()
     aggregate = uuid.uuid4()
     fresh.verified(aggregate, require(fresh.stamp()))
-    watch.generation += 1  # another instance's notification
+    watch.generation += 1  # a notification that names no aggregate (the library's own recorder)
     assert not fresh.trusted(aggregate)
     fresh.verified(aggregate, require(fresh.stamp()))
     watch.listening = False
@@ -90,14 +90,57 @@ def test_a_write_by_another_instance_or_a_deaf_watch_trusts_nothing() -> None:
     assert fresh.stamp() is None
 
 
-def test_while_another_writer_has_been_active_lately_nothing_is_trusted() -> None:
+def test_another_instances_write_of_an_aggregate_leaves_the_others_trusted() -> None:
+    fresh, watch = freshness()
+    theirs, mine = uuid.uuid4(), uuid.uuid4()
+    stamp = require(fresh.stamp())
+    fresh.verified(theirs, stamp)
+    fresh.verified(mine, stamp)
+    assert watch.on_others_wrote is not None
+    watch.on_others_wrote([theirs.int])
+    assert not fresh.trusted(theirs)
+    assert fresh.trusted(mine)
+    fresh.verified(theirs, require(fresh.stamp()))  # read again since
+    assert fresh.trusted(theirs)
+
+
+def test_a_state_read_before_another_instances_write_was_heard_is_not_trusted() -> None:
+    """A read's select that raced the other's commit may have found the older state."""
     fresh, watch = freshness()
     aggregate = uuid.uuid4()
-    watch.others_wrote_at = time.monotonic()
-    fresh.verified(aggregate, require(fresh.stamp()))  # verified after the other's write, yet
+    before_the_read = require(fresh.stamp())
+    assert watch.on_others_wrote is not None
+    watch.on_others_wrote([aggregate.int])
+    fresh.verified(aggregate, before_the_read)
     assert not fresh.trusted(aggregate)
-    watch.others_wrote_at -= OTHERS_QUIET_SECONDS
-    assert fresh.trusted(aggregate)
+
+
+def test_this_processs_save_heard_of_another_write_after_it_is_not_trusted() -> None:
+    """Another instance wrote on top of this process's save before the save was marked verified."""
+    fresh, watch = freshness()
+    aggregate = uuid.uuid4()
+    before_the_save = require(fresh.stamp())
+    fresh.written([aggregate])
+    assert watch.on_others_wrote is not None
+    watch.on_others_wrote([aggregate.int])
+    fresh.verified_own(aggregate, before_the_save)
+    assert not fresh.trusted(aggregate)
+
+
+def test_the_watch_tells_the_aggregates_another_instance_names_and_counts_a_nameless_write_as_all() -> None:
+    watch = WriteWatch("postgresql://unused", "channel", token="mine")
+    told: list[list[int]] = []
+    watch.on_others_wrote = told.append
+    one, two = uuid.uuid4(), uuid.uuid4()
+    named = " ".join(base64.b64encode(id_.bytes).decode().rstrip("=") for id_ in (one, two))
+    watch.heard(f"mine {named}")  # its own save
+    watch.heard("theirs ")  # a save that changed nothing existing (it created what it stored)
+    assert told == [] and watch.generation == 0
+    watch.heard(f"theirs {named}")
+    assert told == [[one.int, two.int]] and watch.generation == 0
+    watch.heard("theirs *")  # too many to name
+    watch.heard("")  # the library's own recorder names neither writer nor aggregates
+    assert watch.generation == 2
 
 
 def test_a_conflict_makes_the_next_read_select() -> None:
