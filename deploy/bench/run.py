@@ -389,11 +389,14 @@ class HostStalls:
         parts = []
         if self.disk is not None:
             lengths = sorted((round(1000 * (b - a)) for a, b in self.disk), reverse=True)
-            times = {0: "never", 1: "once"}.get(len(lengths), f"{len(lengths)} times")
-            parts.append(
-                f"PostgreSQL waited on the disk for ≥ 50 ms at a stretch {times}"
-                + (f" ({', '.join(f'{x:,} ms' for x in lengths)})" if lengths else "")
-            )
+            if lengths:
+                times = "once" if len(lengths) == 1 else f"{len(lengths)} times"
+                parts.append(
+                    f"PostgreSQL waited on the disk for 50 ms or more at a stretch {times} "
+                    f"({', '.join(f'{x:,} ms' for x in lengths)})"
+                )
+            else:
+                parts.append("PostgreSQL never waited on the disk for 50 ms or more at a stretch")
         if self.stolen is not None:
             parts.append(f"{100 * self.stolen:.1f} % of the CPU stolen")
         return ", ".join(parts) or "not measurable here"
@@ -976,6 +979,16 @@ def _has(command: str) -> bool:
     return which(command) is not None
 
 
+def host_speed() -> float:
+    """Seconds for a fixed piece of pure-Python work: how fast this host runs the interpreter now (the
+    2-core hosts drift by a quarter and more within the hour)."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - started
+
+
 def machine() -> str:
     model = ""
     with contextlib.suppress(OSError):
@@ -1015,14 +1028,15 @@ ANALYSIS = """
   reporting process consumes; 500 approved customers (published on the customers stream, so orders' own view
   has them), one order line each. Saturation: 64 requests in flight, closed loop. Steady: an open loop at
   200/s, latency counted from each command's scheduled start (a stall counts for every command behind it),
-  after 3 s at that rate that are not counted. The client's own cyclic garbage collector is paused while
-  it measures (one full collection of it took ~50 ms: a stall of the load, not of the services). The
-  steady run comes before the saturation run: measured right after 20,000 commands at saturation, its p50
-  was 11–20 ms in full runs against ~7 ms before it (the machine still busy with what the overload left),
-  which is not a steady state. Then a second orders process
-  joins the queue group and the saturation run is repeated (not a target: what another process adds on the
-  same 2 cores). Baseline: the same `OrdersApplication.place_order` (decide + one save of order and account)
-  called directly in one thread on its own database: no bus, no service process.
+  after 3 s at that rate that are not counted. During both runs a process of the benchmark's own watches
+  PostgreSQL's processes for the disk's stalls (`deploy/bench/diskwaits.py`; the notes above the table). The
+  client's own cyclic garbage collector is paused while it measures (one full collection of it took ~50 ms: a
+  stall of the load, not of the services). The steady run comes before the saturation run: measured right
+  after 20,000 commands at saturation, its p50 was 11–20 ms in full runs against ~7 ms before it (the machine
+  still busy with what the overload left), which is not a steady state. Then a second orders process joins the
+  queue group and the saturation run is repeated (not a target: what another process adds on the same 2
+  cores). Baseline: the same `OrdersApplication.place_order` (decide + one save of order and account) called
+  directly in one thread on its own database: no bus, no service process.
 - (2) Per order: its commit → `consumed_at` of its row in reporting's event log. The commit is the event's
   `recorded_at`, stamped by the orders store's insert just before it commits (a little early: the figure is
   slightly high by the commit's own time); `consumed_at` is when the one statement that logs the batch and
@@ -1049,21 +1063,40 @@ the same code): read the ratios. A target above its own raw baseline (relay ≥ 
 reaches 17,600/s; rebuild ≥ 150,000/s when reading and decoding alone reach 150,000/s) cannot be met
 on such a run by any relay or rebuild.
 
-**Hosts differ as well.** The first rounds ran on an AMD EPYC host. The round before the latest ran on an
-Intel Xeon host (2.5 GHz) where the same code ran at about half the speed (the direct command baseline
-354–714/s, at times 20–55 % of the CPU stolen): its two full runs gave 1,084 and 1,309 commands/s, a p99 at
-200/s of 21.8 and 13.7 ms, propagation p99 at saturation of 91.4 and 59.0 ms, a relay of ~13,800 events/s and
-a rebuild of 78,000–105,000 events/s, each at or near what its own raw baseline allowed there. The latest
-round ran on an AMD EPYC host again, whose speed drifts by a quarter from minute to minute (the CPU a command
-costs at 200/s, the same code in 10-s windows: 5.2–7.0 ms after this round's cuts) and whose disk at times
-makes every task wait: 0.2–0.5 s of a 10-s window (PSI io "full"), a commit then waiting 100–300 ms for its
-WAL flush, which alone puts 20–60 commands of a 200/s run past 10 ms. The benchmark now notes both for its
-command runs (the notes above the table). The latest round's full runs of its final code: 1,835–2,083
-commands/s (2.0–2.15×); a p99 at 200/s of 9.6, 9.8, 10.5 and 10.9 ms, with the disk stalling every task for
-454–566 ms during the steady runs that noted it; propagation p99 of 11.8–12.5 ms at 200/s and 34.2–59.8 ms at
-saturation (the 59.8 ms in the run at 2,035/s); a relay of 33,000–39,000 events/s (1.36–1.39×); a rebuild of
-142,000–174,000 events/s (0.64–0.77×; the 142,000 with a checkpoint set off by the year's load in the middle
-of it, see (3)). `docs/benchmarks.md` holds the last of them.
+**Hosts differ as well.** The first rounds ran on an AMD EPYC host. An earlier round ran on an Intel Xeon host
+(2.5 GHz) where the same code ran at about half the speed (the direct command baseline 354–714/s, at times
+20–55 % of the CPU stolen): its two full runs gave 1,084 and 1,309 commands/s, a p99 at 200/s of 21.8 and 13.7
+ms, propagation p99 at saturation of 91.4 and 59.0 ms, a relay of ~13,800 events/s and a rebuild of
+78,000–105,000 events/s, each at or near what its own raw baseline allowed there. The two latest rounds ran on
+an AMD EPYC host again, whose speed drifts by a quarter from minute to minute (within one hour of the latest
+round the direct command baseline measured 619–1,008/s, and the CPU a command costs at 200/s, the same code in
+10-s windows, 3.4–5.3 ms) and whose disk stalls now and then: a write and its flush that take under 1 ms take
+50–900 ms instead, and every commit waits behind the WAL flush that is stuck. A probe that wrote 4 kB and
+flushed it (fdatasync) 100 times a second, with nothing else running, met 12 such stalls in one minute (52–537
+ms), while 1,000 flushes a second otherwise ran as smoothly: the stalls are the host's, not this system's
+load. One stall of 300 ms in the steady run holds the 60 commands that arrive during it (1 % of 6,000) past 10
+ms: alone, it misses that target. The benchmark now watches PostgreSQL's processes every 20 ms from a process
+of its own (`deploy/bench/diskwaits.py`: one found waiting on the disk at every look for 50 ms or more is a
+stall; looking every 10 ms in 10-s windows, they matched the commits that took longest, 138 ms found for a
+commit of 159 ms, 53 for 69) and notes the stalls and the CPU the hypervisor took above the table; beside the
+target's figure it gives the 200/s p99 of the commands that met no stall (not a target: what the services do
+while the disk answers). The round before the latest noted the kernel's I/O pressure (PSI "full") instead: it
+counts every ordinary wait for a flush (~15 ms a second for that probe alone), yet missed a 339 ms WAL flush
+with every command waiting behind it (a task waiting on the file system's journal is not counted as waiting on
+I/O), so its 454–566 ms were no measure of the stalls. Its full runs of its final code: 1,835–2,083 commands/s
+(2.0–2.15×); a p99 at 200/s of 9.6, 9.8, 10.5 and 10.9 ms; propagation p99 of 11.8–12.5 ms at 200/s and
+34.2–59.8 ms at saturation (the 59.8 ms in the run at 2,035/s); a relay of 33,000–39,000 events/s
+(1.36–1.39×); a rebuild of 142,000–174,000 events/s (0.64–0.77×; the 142,000 with a checkpoint set off by the
+year's load in the middle of it, see (3)). This round's full runs, with the relay gathering for 10 ms and the
+disk watched as above: 1,757, 1,618 and 1,445 commands/s (1.98×, 2.26×, 2.21×: the direct baseline fell from
+885 to 654/s over the three, the host slowing); a p99 at 200/s of 43.3 ms (one stall of 245 ms; 18.6 ms for
+the 5,946 commands that met none), 13.3 and 19.4 ms (no stall); propagation p99 at 200/s of 28.3 ms (the stall
+held reporting's commits as well), 19.3 and 21.6 ms, at saturation 44.5, 39.2 and 52.0 ms; a relay of
+23,800–33,300 events/s (1.12–1.54×); a rebuild of 202,000, 100,000 and 92,000 events/s (0.72×, 0.64×, 0.56×;
+its read baseline itself fell from 282,000 to 158,000–163,000/s). Between the first run and the last, a
+pure-Python loop that had taken 0.92 s took 1.13 s (the benchmark now times a loop of its own before and after
+each run, in the notes). Where the host ran at full speed in this round (10-s windows of the final code, no
+stall), the 200/s p99 was 8.4–10.7 ms. `docs/benchmarks.md` holds the last of them.
 
 - **Commands (1).** Done in earlier rounds: routes answer up to 64 requests each at a time, served by
   nats-py directly instead of FastStream's per-message machinery (~230 → ~21 µs of CPU per request); the
@@ -1094,7 +1127,7 @@ of it, see (3)). `docs/benchmarks.md` holds the last of them.
   saturation (~50 orders per account by then). Its events now replace entries instead of changing them in
   place, so a copy is a dict of references: full runs 1,528 → 1,463–2,056 commands/s (1,463 and 1,667 on
   a busy host, when the 200/s p50 was 4.1–4.3 ms instead of ~3.4).
-  Done in the round before the latest (on the Intel host), each a cut in the CPU a command costs some process:
+  Done in an earlier round (on the Intel host), each a cut in the CPU a command costs some process:
   (c) **reporting's consumers keep their pooled connection** from batch to batch: giving it back to the pool
   reset its session, one statement more per batch (a batch of one order, interleaved runs: 0.23 ms less of
   reporting's CPU and 0.21 ms less of PostgreSQL's); (d) **consumers keep a pull request open**
@@ -1111,7 +1144,7 @@ of it, see (3)). `docs/benchmarks.md` holds the last of them.
   1.13–1.17 ms, NATS 0.75 → 0.69 ms, PostgreSQL ~1.6 ms, the client ~0.55 ms: all six processes 8.3 → ~7.4 ms,
   and the machine's idle CPU at 200/s 25 → 40–47 %. In those windows the p50 went from 8–13 ms to 5–8 ms and
   the p99 from 23–30 ms to 17–21 ms.
-  Done in the latest round (the AMD host again): (h) **the relay gathers events that trickle in**
+  Done in the round before the latest (the AMD host again): (h) **the relay gathers events that trickle in**
   (`shared/outbox.py` `GATHER_SECONDS`): when its last page was small (under 10 events) and went out less than
   0.1 s before, a notification makes it wait 5 ms before it selects, so that one page, one round of acks and
   one batch in reporting carry the commands committed meanwhile; the first event after a quiet spell, and the
@@ -1124,18 +1157,29 @@ of it, see (3)). `docs/benchmarks.md` holds the last of them.
   fell from ~1,800 to ~1,000/s over a run). Entries now hold only immutable values (receivables a tuple of
   pairs), which the collector stops tracking, and the bookkeeping keys ids by their integers: full passes take
   4–12 ms, and windows on a quiet disk run at ~2,350/s.
+  (j) In the latest round, **the relay gathers for 10 ms instead of 5**: interleaved 10-s windows at 200/s,
+  two rounds of four each: CPU per command in all six processes 4.8–5.3 → 4.3–4.7 ms (reporting 0.7 → 0.55,
+  NATS 0.65 → 0.57, PostgreSQL 1.15 → 1.05 ms), the p99 11.4–16.5 → 9.2–12.1 ms, and commit → projection p99
+  at 200/s ~14 → ~18 ms (15 ms gave 23–25 ms, too near its 25 ms target).
+  (k) **Another instance's save names the aggregates it changed** (`shared/recorder.py`, its notification's
+  payload: the writer, then the ids of the aggregates that existed before the save, or "*" for more than 300),
+  and the write watch forgets only those (`Freshness.others_wrote`) instead of everything, and no longer
+  distrusts the whole cache for a second after any other writer's save. With two orders processes at
+  saturation (the same hour, 5,000-command runs): reads that select per command 1.8–2.3 → 0.7–0.9, and 904–985
+  → 1,176–1,314 commands/s, where one process ran 1,365–1,898/s. What is left: the queue group hands a
+  customer's orders to either process, so about half of the account reads find the other's write and select,
+  and both processes share the 2 cores.
   What limits it: at saturation the orders process (~100 % of a core on the Intel host, ~72 % on the AMD host)
   and the CPU the other five processes need beside it; at 200/s, that each command crosses six processes, ~7.4
-  ms of CPU in all on the Intel host (5.2–5.7 ms on the latest AMD host), so that the machine is half busy and
+  ms of CPU in all on the Intel host (3.4–5.3 ms on the latest AMD host), so that the machine is half busy and
   a command often waits for a core: on the AMD host, 15-s windows of the same code gave a p99 of 6–9 ms when
   the host was quiet and 13–27 ms when it was busy. Each wake-up of a process is costly on these virtual
   machines (a socket write, which wakes the process at the other end, was 13–24 % of what py-spy sampled in
   the relay and reporting processes). What would lift it: deciding the next batch while one is being saved (it
   would read what the batch in flight decided, and be decided again should that batch fail); the services on
   cores of their own; fewer events per command on the bus (every order also publishes its account's
-  bookkeeping event). A second orders process does not help on 2 cores (the "two orders processes" row): while
-  another writer saves, every read selects, one after another in the one worker thread; a batch could verify
-  the versions of everything it read from the cache with one query instead.
+  bookkeeping event). A second orders process does not help on 2 cores (the "two orders processes" row, and
+  (k)): a customer's orders would have to go to one process for its account to stay in that one's cache.
   Measured and dropped: a lower CPU priority for the relay and reporting (nice 5, or SCHED_BATCH) at 200/s: no
   difference beyond the host's noise; PostgreSQL over its Unix socket instead of TCP (a `SELECT 1` cost the
   client 40 % less, yet the whole system at 200/s did not measurably change; it stays available as a setting);
@@ -1143,28 +1187,31 @@ of it, see (3)). `docs/benchmarks.md` holds the last of them.
   worker threads; reading the account without a select and without knowing whether it is the latest (a stale
   copy per conflict); the reporting consumer waiting 5 ms for more events after a small batch (a trade of the
   propagation's margin for the commands').
-- **Propagation (2)** is within its target at 200/s in every run, on both hosts. At saturation it met its
-  target in 6 of the 8 full runs of an earlier round on the AMD host (38–47 ms), in 4 of the latest round's 5
-  (34.2–49.2 ms; 59.8 ms in the run at 2,035 commands/s), and missed it on the Intel host (91.4 and 59.0 ms),
-  where the orders process takes a whole core and reporting and PostgreSQL wait for the other. Measured from
-  the commit, as the target defines it (`recorded_at`, stamped by the store's insert); the "decision →
-  projection" row adds the command's own wait for its batch's save. Done in earlier rounds: the relay sends
-  events stored while a page awaits its acks at once, up to four pages in flight; the relay runs in a child
-  process of each write service (in the service's process it waited for the interpreter behind the commands:
-  commit → on the stream p50 at saturation ~18–22 → ~4–6 ms); reporting applies a live batch in ONE statement,
-  a plpgsql function that takes the log lock, logs the batch and updates every projection and the positions
-  (an envelope logged before fails it, changing nothing, and a transaction then applies only the new ones; a
-  batch of 10 orders 2.3 → 1.2 ms); the command worker commits a batch of orders at once, so the relay and
-  reporting work in larger pages and batches (commit → projection p99 at saturation 43–53 → 38–47 ms);
-  reporting refreshes its projections' statistics on a connection of its own. Done in the round before the
-  latest: the consumers' open pull request (events come as they are stored, with no request between two
-  batches; what comes while a batch is handled is the next batch) and their kept connections (c, d above). In
-  the latest round the relay's gathering (h) adds up to 5 ms at low rates (commit → projection at 200/s: p50
-  ~3 → ~7 ms, p99 ~8 → ~12 ms, against a target of 25 ms). What remains at saturation is mostly the stream →
-  projection part: reporting and PostgreSQL waiting for a CPU that the orders process, its relay, NATS and the
-  load also want. Not adopted: running the commands at a lower CPU priority than the relay and reporting, or
-  the reverse (a trade of one target's latency for another's on a machine where both are targets). What would
-  lift it: reporting and PostgreSQL on cores of their own; fewer events per command on the bus.
+- **Propagation (2)** is within its target at 200/s in every run but one, on both hosts: the latest round's
+  first run gave 28.3 ms, with a 245 ms stall of the disk, which holds reporting's commits as well (with the
+  relay gathering for 10 ms (j) its p99 without a stall is 17–22 ms, ~12 ms before). At saturation it met its
+  target in 6 of the 8 full runs of an earlier round on the AMD host (38–47 ms), in 4 of the 5 of the round
+  before the latest (34.2–49.2 ms; 59.8 ms in the run at 2,035 commands/s), in 2 of the latest round's 3
+  (39.2–52.0 ms), and missed it on the Intel host (91.4 and 59.0 ms), where the orders process takes a whole
+  core and reporting and PostgreSQL wait for the other. Measured from the commit, as the target defines it
+  (`recorded_at`, stamped by the store's insert); the "decision → projection" row adds the command's own wait
+  for its batch's save. Done in earlier rounds: the relay sends events stored while a page awaits its acks at
+  once, up to four pages in flight; the relay runs in a child process of each write service (in the service's
+  process it waited for the interpreter behind the commands: commit → on the stream p50 at saturation ~18–22 →
+  ~4–6 ms); reporting applies a live batch in ONE statement, a plpgsql function that takes the log lock, logs
+  the batch and updates every projection and the positions (an envelope logged before fails it, changing
+  nothing, and a transaction then applies only the new ones; a batch of 10 orders 2.3 → 1.2 ms); the command
+  worker commits a batch of orders at once, so the relay and reporting work in larger pages and batches
+  (commit → projection p99 at saturation 43–53 → 38–47 ms); reporting refreshes its projections' statistics on
+  a connection of its own. Done in an earlier round: the consumers' open pull request (events come as they are
+  stored, with no request between two batches; what comes while a batch is handled is the next batch) and
+  their kept connections (c, d above). The relay's gathering (h, j) adds up to 10 ms at low rates (commit →
+  projection at 200/s: p50 ~3 → ~7 → ~10 ms, p99 ~8 → ~12 → ~18 ms for no, 5 and 10 ms, against a target of 25
+  ms). What remains at saturation is mostly the stream → projection part: reporting and PostgreSQL waiting for
+  a CPU that the orders process, its relay, NATS and the load also want. Not adopted: running the commands at
+  a lower CPU priority than the relay and reporting, or the reverse (a trade of one target's latency for
+  another's on a machine where both are targets). What would lift it: reporting and PostgreSQL on cores of
+  their own; fewer events per command on the bus.
 - **Rebuild (3).** Done: handlers chosen per event type from a table, each event's month from a small cache of
   month bounds, one upsert statement per table, the cyclic garbage collector paused while pages are read and
   applied (the baseline pauses it too), a child process that imports only the rebuild, and the next page read
@@ -1173,26 +1220,25 @@ of it, see (3)). `docs/benchmarks.md` holds the last of them.
   409,000 events: ~121–142k → ~176–186k events/s). Applying an event costs ~3.5 µs; decoding it in asyncpg ~2
   µs. What would lift it further: two processes applying halves of the log (every projection's upsert is a
   commutative merge: counters add, dimensions keep the highest version) or the aggregation in PostgreSQL. Done
-  in the latest round: the log's moment is read as microseconds since 1970 (an int8) instead of a timestamptz,
-  whose decoding into a datetime was ~0.8 µs of the ~3.5 µs reading an event cost (child runs on one year:
-  144,000–182,000 → 164,000–193,000 events/s; the read baseline reads the same columns, 210,000–223,000 →
-  230,000/s); and the benchmark checkpoints once the year is loaded: the load's WAL had set off a checkpoint
-  in the middle of the measured rebuild (142,000 events/s in the full run before; 165,000 and 174,000 in the
-  runs after). What remains is mostly decoding (~2.8 µs an event, the JSON's objects made and freed) in the
-  one process.
+  in the round before the latest: the log's moment is read as microseconds since 1970 (an int8) instead of a
+  timestamptz, whose decoding into a datetime was ~0.8 µs of the ~3.5 µs reading an event cost (child runs on
+  one year: 144,000–182,000 → 164,000–193,000 events/s; the read baseline reads the same columns,
+  210,000–223,000 → 230,000/s); and the benchmark checkpoints once the year is loaded: the load's WAL had set
+  off a checkpoint in the middle of the measured rebuild (142,000 events/s in the full run before; 165,000 and
+  174,000 in the runs after). What remains is mostly decoding (~2.8 µs an event, the JSON's objects made and
+  freed) in the one process.
 - **Rebuild peak RSS (3)** is met. Earlier figures (~220 MB) were wrong: `ru_maxrss` survives `exec`, so
   the child reported its parent's (the benchmark's) peak; the child now reads its own `VmHWM`.
 - **Relay (4).** Done: the envelope JSON is built straight from the stored state (no domain object, no
-  pydantic model; `tests/unit/test_envelope_fast_path.py` holds it byte for byte to the model's JSON for
-  every event class), the next pages are selected and sent while earlier pages' acks arrive (up to four
-  pages in flight; each page's position recorded only after all its acks, in order), and the acks are
-  counted per page on one reply subscription instead of a nats-py future per message (quick run: 0.59× →
-  0.84× of the raw `publish_async` baseline). The rest is the envelope (~half) and nats-py's publishing.
-  Each publish also carries `Nats-Expected-Last-Sequence`, so that a message lost with a node (a page in
-  flight) makes the stream refuse the later ones instead of storing them ahead of it; no cost shows in
-  the figure (quick runs before and after: 1.14–1.22× and 1.19×). A catch-up's pages are full, so the latest
-  round's gathering (h) does not touch it: 33,000–39,000 events/s (1.38–1.39×) on the AMD host, ~13,800
-  (0.84–0.91×) on the Intel one.
+  pydantic model; `tests/unit/test_envelope_fast_path.py` holds it byte for byte to the model's JSON for every
+  event class), the next pages are selected and sent while earlier pages' acks arrive (up to four pages in
+  flight; each page's position recorded only after all its acks, in order), and the acks are counted per page
+  on one reply subscription instead of a nats-py future per message (quick run: 0.59× → 0.84× of the raw
+  `publish_async` baseline). The rest is the envelope (~half) and nats-py's publishing. Each publish also
+  carries `Nats-Expected-Last-Sequence`, so that a message lost with a node (a page in flight) makes the
+  stream refuse the later ones instead of storing them ahead of it; no cost shows in the figure (quick runs
+  before and after: 1.14–1.22× and 1.19×). A catch-up's pages are full, so the gathering (h, j) does not touch
+  it: 33,000–39,000 events/s (1.38–1.39×) on the AMD host, ~13,800 (0.84–0.91×) on the Intel one.
 - **Reports (5)** meet the target cached; uncached, the largest replies (500-row monthly reports, the
   annual statistics) are bounded by the JSON encoding of the reply and the SQL on the projections.
 """
@@ -1251,8 +1297,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args()
     load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    speed_before = host_speed()
     started = time.perf_counter()
     results = asyncio.run(run(args.full, set(args.only or ["commands", "relay", "year"])))
+    results.notes.append(
+        f"The host's speed: a pure-Python loop of 10 M additions took {speed_before:.2f} s before the run "
+        f"and {host_speed():.2f} s after it (lower is faster: it tells runs on a slow spell of the host)."
+    )
     # The run's own processes load the machine: only the load found before it says others were busy.
     busy = float(load_before.split(",")[0])
     if busy > 1.0:

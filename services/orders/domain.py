@@ -804,8 +804,8 @@ class CustomerAccount(SalesAggregate):
 
     @property
     def outstanding(self) -> Decimal:
-        """O6: shipped and unpaid."""
-        return sum((o["receivable"] for o in self.orders.values()), Decimal("0.00"))
+        """O6: shipped and unpaid (the zeros of most orders skipped: adding them cost 4x the look)."""
+        return sum((unpaid for o in self.orders.values() if (unpaid := o["receivable"])), Decimal("0.00"))
 
     @property
     def capital_occupied(self) -> Decimal:
@@ -818,6 +818,8 @@ class CustomerAccount(SalesAggregate):
         total = Decimal("0.00")
         for entry in self.orders.values():
             unpaid = entry["receivable"]
+            if not unpaid:  # most orders: nothing shipped, or all paid
+                continue
             # the receivable left is the newest part of the shipments: walk them newest first
             for amount, due in reversed(entry["receivables"]):
                 part = min(unpaid, Decimal(amount))

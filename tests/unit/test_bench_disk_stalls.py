@@ -49,8 +49,9 @@ def test_a_command_met_a_stall_when_its_wait_overlapped_one() -> None:
     assert stalls.met_a_stall(9.0, 11.0)
     assert not stalls.met_a_stall(9.9, 9.99)
     assert not stalls.met_a_stall(10.3, 10.31)  # scheduled as it ended
-    assert "PostgreSQL waited on the disk for ≥ 50 ms at a stretch once (300 ms)" in stalls.describe()
-    assert "at a stretch never" in HostStalls(disk=[]).describe()
+    assert "PostgreSQL waited on the disk for 50 ms or more at a stretch once (300 ms)" in stalls.describe()
+    assert "stretch 2 times (300 ms, 60 ms)" in HostStalls(disk=[(1.0, 1.06), (10.0, 10.3)]).describe()
+    assert "PostgreSQL never waited on the disk" in HostStalls(disk=[]).describe()
 
 
 def test_the_watcher_process_answers_sigterm_with_the_stalls_it_found() -> None:
