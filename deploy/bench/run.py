@@ -1088,12 +1088,13 @@ I/O), so its 454–566 ms were no measure of the stalls. Its full runs of its fi
 34.2–59.8 ms at saturation (the 59.8 ms in the run at 2,035/s); a relay of 33,000–39,000 events/s
 (1.36–1.39×); a rebuild of 142,000–174,000 events/s (0.64–0.77×; the 142,000 with a checkpoint set off by the
 year's load in the middle of it, see (3)). This round's full runs, with the relay gathering for 10 ms and the
-disk watched as above: 1,757, 1,618 and 1,445 commands/s (1.98×, 2.26×, 2.21×: the direct baseline fell from
-885 to 654/s over the three, the host slowing); a p99 at 200/s of 43.3 ms (one stall of 245 ms; 18.6 ms for
-the 5,946 commands that met none), 13.3 and 19.4 ms (no stall); propagation p99 at 200/s of 28.3 ms (the stall
-held reporting's commits as well), 19.3 and 21.6 ms, at saturation 44.5, 39.2 and 52.0 ms; a relay of
-23,800–33,300 events/s (1.12–1.54×); a rebuild of 202,000, 100,000 and 92,000 events/s (0.72×, 0.64×, 0.56×;
-its read baseline itself fell from 282,000 to 158,000–163,000/s). Between the first run and the last, a
+disk watched as above: 1,757, 1,618, 1,445 and 1,421 commands/s (1.98×, 2.26×, 2.21×, 1.73×; the direct
+baseline 654–885/s); a p99 at 200/s of 43.3 ms (one stall of 245 ms; 18.6 ms for the 5,946 commands that met
+none), 13.3 and 19.4 ms (no stall) and 28.8 ms (one of 61 ms; 24.3 ms for the commands that met none);
+propagation p99 at 200/s of 28.3 ms (the stall held reporting's commits as well), 19.3, 21.6 and 20.5 ms, at
+saturation 44.5, 39.2, 52.0 and 61.7 ms (the last with three stalls of 82–164 ms); a relay of 23,800–33,300
+events/s (1.12–1.54×); a rebuild of 202,000, 100,000, 92,000 and 144,000 events/s (0.72×, 0.64×, 0.56×, 0.75×;
+its read baseline itself moved between 158,000 and 282,000/s). Between the first run and the third, a
 pure-Python loop that had taken 0.92 s took 1.13 s (the benchmark now times a loop of its own before and after
 each run, in the notes). Where the host ran at full speed in this round (10-s windows of the final code, no
 stall), the 200/s p99 was 8.4–10.7 ms. `docs/benchmarks.md` holds the last of them.
@@ -1168,7 +1169,11 @@ stall), the 200/s p99 was 8.4–10.7 ms. `docs/benchmarks.md` holds the last of 
   saturation (the same hour, 5,000-command runs): reads that select per command 1.8–2.3 → 0.7–0.9, and 904–985
   → 1,176–1,314 commands/s, where one process ran 1,365–1,898/s. What is left: the queue group hands a
   customer's orders to either process, so about half of the account reads find the other's write and select,
-  and both processes share the 2 cores.
+  and both processes share the 2 cores. The full runs' "two orders processes" row: 912–1,087/s in this round's
+  four, 728–1,035/s in five runs of the code before it earlier on the same day.
+  (l) An account's overdue and outstanding sums (O5, O6) skip the orders with nothing receivable, most of
+  them, instead of adding their zeros (12 → 5 and 12 → 3 µs on an account of 94 orders; ~5 % of the orders
+  process at saturation in py-spy).
   What limits it: at saturation the orders process (~100 % of a core on the Intel host, ~72 % on the AMD host)
   and the CPU the other five processes need beside it; at 200/s, that each command crosses six processes, ~7.4
   ms of CPU in all on the Intel host (3.4–5.3 ms on the latest AMD host), so that the machine is half busy and
@@ -1191,8 +1196,8 @@ stall), the 200/s p99 was 8.4–10.7 ms. `docs/benchmarks.md` holds the last of 
   first run gave 28.3 ms, with a 245 ms stall of the disk, which holds reporting's commits as well (with the
   relay gathering for 10 ms (j) its p99 without a stall is 17–22 ms, ~12 ms before). At saturation it met its
   target in 6 of the 8 full runs of an earlier round on the AMD host (38–47 ms), in 4 of the 5 of the round
-  before the latest (34.2–49.2 ms; 59.8 ms in the run at 2,035 commands/s), in 2 of the latest round's 3
-  (39.2–52.0 ms), and missed it on the Intel host (91.4 and 59.0 ms), where the orders process takes a whole
+  before the latest (34.2–49.2 ms; 59.8 ms in the run at 2,035 commands/s), in 2 of the latest round's 4
+  (39.2–61.7 ms), and missed it on the Intel host (91.4 and 59.0 ms), where the orders process takes a whole
   core and reporting and PostgreSQL wait for the other. Measured from the commit, as the target defines it
   (`recorded_at`, stamped by the store's insert); the "decision → projection" row adds the command's own wait
   for its batch's save. Done in earlier rounds: the relay sends events stored while a page awaits its acks at
