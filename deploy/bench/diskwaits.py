@@ -17,12 +17,14 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 STEP = 0.02  # seconds between looks
 LONGEST = 0.05  # a wait seen at every look for this long is a stall
+ROOT = Path(__file__).resolve().parents[2]
 RESCAN = 2.0  # seconds between looks for new PostgreSQL processes (the services connect before a run)
 
 
@@ -96,6 +98,22 @@ class PostgresProcesses:
             if state == b"D":
                 waiting.add(pid)
         return waiting
+
+
+def start() -> subprocess.Popen[bytes]:
+    """This watch, in a process of its own, until ``stop``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "deploy.bench.diskwaits"], cwd=ROOT, stdout=subprocess.PIPE
+    )
+
+
+def stop(watch: subprocess.Popen[bytes]) -> list[tuple[float, float]] | None:
+    """Ends the watch: the stalls it found, or None if it failed."""
+    watch.send_signal(signal.SIGTERM)
+    out, _ = watch.communicate(timeout=30)
+    if watch.returncode != 0:
+        return None
+    return [(since, until) for since, until in json.loads(out)]
 
 
 def main() -> None:

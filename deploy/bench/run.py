@@ -38,6 +38,7 @@ import nats
 import orjson
 from nats.aio.client import Client as NATS
 
+from deploy.bench import diskwaits
 from deploy.bench.seed import Customers, Year, load_year, publish
 from deploy.local.processes import ROOT, ServiceProcesses, wait_ready
 from services.orders import commands as c
@@ -410,19 +411,14 @@ def _cpu_ticks() -> tuple[int, int]:
 
 @contextlib.contextmanager
 def host_stalls() -> Iterator[HostStalls]:
-    """The disk's stalls are watched by a process of their own (``python -m deploy.bench.diskwaits``)."""
+    """The disk's stalls are watched by a process of their own (``deploy/bench/diskwaits.py``)."""
     found = HostStalls()
-    watcher = subprocess.Popen(
-        [sys.executable, "-m", "deploy.bench.diskwaits"], cwd=ROOT, stdout=subprocess.PIPE
-    )
+    watch = diskwaits.start()
     stolen_before, all_before = _cpu_ticks()
     try:
         yield found
     finally:
-        watcher.send_signal(signal.SIGTERM)
-        out, _ = watcher.communicate(timeout=30)
-        if watcher.returncode == 0:
-            found.disk = [(start, end) for start, end in json.loads(out)]
+        found.disk = diskwaits.stop(watch)
         stolen_after, all_after = _cpu_ticks()
         if all_after > all_before:
             found.stolen = (stolen_after - stolen_before) / (all_after - all_before)

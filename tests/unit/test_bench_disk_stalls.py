@@ -4,20 +4,15 @@ one."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 
-import orjson
-
-from deploy.bench.diskwaits import StallFinder
+from deploy.bench import diskwaits
 from deploy.bench.run import HostStalls
-from deploy.local.processes import ROOT
 
 
-def looks(finder: StallFinder, waiting: list[set[int]], step: float = 0.01) -> list[tuple[float, float]]:
+def looks(
+    finder: diskwaits.StallFinder, waiting: list[set[int]], step: float = 0.01
+) -> list[tuple[float, float]]:
     """One look every ``step`` seconds, each finding these processes waiting on the disk."""
     for i, pids in enumerate(waiting, start=1):
         finder.look(round(i * step, 3), pids)
@@ -25,21 +20,21 @@ def looks(finder: StallFinder, waiting: list[set[int]], step: float = 0.01) -> l
 
 
 def test_a_process_waiting_at_every_look_for_50_ms_or_more_is_a_stall_from_first_look_to_last() -> None:
-    stalls = looks(StallFinder(), [set(), {7}, {7}, {7}, {7}, {7}, {7}, set(), {7}])
+    stalls = looks(diskwaits.StallFinder(), [set(), {7}, {7}, {7}, {7}, {7}, {7}, set(), {7}])
     assert stalls == [(0.02, 0.07)]
 
 
 def test_short_waits_are_no_stall_even_back_to_back_in_different_processes() -> None:
-    assert looks(StallFinder(), [{1}, {1}, {1}, {1}, {2}, {2}, {2}, {2}, {1}, set()] * 3) == []
+    assert looks(diskwaits.StallFinder(), [{1}, {1}, {1}, {1}, {2}, {2}, {2}, {2}, {1}, set()] * 3) == []
 
 
 def test_processes_waiting_on_one_flush_together_make_one_stall() -> None:
     waiting = [{1}, {1, 2}, {1, 2}, {1, 2}, {1, 2}, {1, 2}, {2}, {2}, {2}, set()]
-    assert looks(StallFinder(), waiting) == [(0.01, 0.09)]
+    assert looks(diskwaits.StallFinder(), waiting) == [(0.01, 0.09)]
 
 
 def test_a_wait_still_going_when_the_watch_ends_counts() -> None:
-    assert looks(StallFinder(), [set()] + [{3}] * 8) == [(0.02, 0.09)]
+    assert looks(diskwaits.StallFinder(), [set()] + [{3}] * 8) == [(0.02, 0.09)]
 
 
 def test_a_command_met_a_stall_when_its_wait_overlapped_one() -> None:
@@ -55,13 +50,9 @@ def test_a_command_met_a_stall_when_its_wait_overlapped_one() -> None:
 
 
 def test_the_watcher_process_answers_sigterm_with_the_stalls_it_found() -> None:
-    watcher = subprocess.Popen(
-        [sys.executable, "-m", "deploy.bench.diskwaits"], cwd=ROOT, stdout=subprocess.PIPE, env=os.environ
-    )
+    watch = diskwaits.start()
     time.sleep(0.3)
-    watcher.send_signal(signal.SIGTERM)
-    out, _ = watcher.communicate(timeout=10)
-    assert watcher.returncode == 0
-    stalls = orjson.loads(out)
+    stalls = diskwaits.stop(watch)
+    assert watch.returncode == 0
     assert isinstance(stalls, list)
     assert all(len(stall) == 2 and stall[0] < stall[1] for stall in stalls)
