@@ -530,17 +530,18 @@ class Freshness:
 
     def written(self, aggregate_ids: Iterable[UUID]) -> None:
         """The recorder has just stored events of these aggregates (``SalesRecorder.on_inserted``)."""
-        with self._lock:
-            self._writes += 1
-            for aggregate_id in aggregate_ids:
-                self._written[aggregate_id.int] = self._writes
+        self._count(self._written, (aggregate_id.int for aggregate_id in aggregate_ids))
 
     def others_wrote(self, keys: list[int]) -> None:
         """Another instance has just stored events of these aggregates (ids as integers; the watch)."""
+        self._count(self._others, keys)
+
+    def _count(self, book: dict[int, int], keys: Iterable[int]) -> None:
+        """One more write, of these aggregates, in this book."""
         with self._lock:
             self._writes += 1
             for key in keys:
-                self._others[key] = self._writes
+                book[key] = self._writes
 
     def forget(self, aggregate_ids: Iterable[UUID]) -> None:
         """A save of these conflicted: read them afresh."""
