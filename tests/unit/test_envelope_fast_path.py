@@ -36,7 +36,7 @@ from services.orders import commands as order_commands
 from shared.aggregate import Meta
 from shared.clock import FixedClock
 from shared.contracts import Role
-from shared.envelope import BASE_FIELDS, EnvelopeEncoder, to_envelope
+from shared.envelope import BASE_FIELDS, EVENT_NAMESPACE, EnvelopeEncoder, event_id, to_envelope
 from shared.settings import Settings
 from shared.store import ServiceApplication
 from tests.unit.test_complaints_domain import MANAGER, quality, service, verify
@@ -248,3 +248,10 @@ def test_an_event_stored_before_its_upcast_is_upcast() -> None:
     assert_same(app, stored, 9)
     _, body = encoded(app, stored, 9)
     assert orjson.loads(body)["data"] == {"grade": "B", "previous": None, "reason": "first"}
+
+
+@given(st.one_of(st.uuids().map(str), st.text()), st.integers(min_value=0, max_value=2**63 - 1))
+def test_an_event_id_is_the_name_based_uuid_of_its_aggregate_and_version(
+    aggregate_id: str, version: int
+) -> None:
+    assert event_id(aggregate_id, version) == str(uuid.uuid5(EVENT_NAMESPACE, f"{aggregate_id}:{version}"))
