@@ -28,10 +28,11 @@ CONTRACT_NOTES = (
     "naming each field; a refused command names the DOMAIN.md rule. The same idempotency_key twice returns "
     "the first reply and stores nothing new. Events are published to JetStream stream <NAMESPACE>_<SERVICE> "
     "with header Nats-Msg-Id <service>-<position>; event_id is stable across re-sends. The stream holds "
-    "them in store order, each once: every publish carries Nats-Expected-Last-Sequence, so JetStream "
-    "refuses anything sent after a lost message and the relay sends again from there; an aggregate's "
-    "events appear in aggregate_version order. Copies an operator re-sends (reconciliation, redriven dead "
-    "letters) come later under other Nats-Msg-Id values: identify an event by (service, position)."
+    "them in store order, each once: every publish carries Nats-Expected-Last-Sequence and (but the first "
+    "after the relay takes up) Nats-Expected-Last-Msg-Id, so JetStream refuses anything sent after a lost "
+    "message and the relay sends again from there; an aggregate's events appear in aggregate_version "
+    "order. Copies an operator re-sends (reconciliation, redriven dead letters) come later under other "
+    "Nats-Msg-Id values: identify an event by (service, position)."
 )
 
 

@@ -5,17 +5,20 @@ Publishing happens only after commit. The relay is woken by the store's NOTIFY, 
 page was acknowledged; the next page is already sent while those acknowledgements arrive.
 
 Order on the stream is kept by JetStream, not by timing: every publish carries
-``Nats-Expected-Last-Sequence``, the stream sequence its predecessor got. When one message is lost (a
-node killed, a leader changing), the stream refuses every later one instead of storing it ahead of the
-lost one. The relay then takes up again after the last event of its own that the stream holds
-(``resume``): a lost message reorders nothing, and no stored event is sent twice, however long the
-relay was down (messages that others publish onto the stream: see ``resume``).
+``Nats-Expected-Last-Sequence``, the stream sequence its predecessor got, and
+``Nats-Expected-Last-Msg-Id``, its predecessor's id (but the first after the relay takes up). When one
+message is lost (a node killed, a leader changing), the stream refuses every later one instead of storing
+it ahead of the lost one, even where a message someone else published (a re-send by reconciliation, a
+redriven dead letter) took the lost one's sequence. The relay then takes up again after the last event of
+its own that the stream holds (``resume``): a lost message reorders nothing, and no stored event is sent
+twice, however long the relay was down.
 
-The acks are counted per page on one reply subscription (``PageAcks``), not awaited as a future per
-message as nats-py's ``publish_async`` does: that machinery was most of the relay's CPU. Events go out
-as JSON built straight from the stored state (``EnvelopeEncoder``: the bus contract's JSON, without the
-model's cost). An advisory lock makes sure one relay per service publishes at a time; a second one
-waits to take over.
+Only a page's last message asks for JetStream's acknowledgement (``PageAcks``), on one reply
+subscription: it is stored only if every message before it was, in order, so its ack stands for the
+page's. Counting an ack per message was most of the relay's CPU left, and a future per message as
+nats-py's ``publish_async`` has was more. Events go out as JSON built straight from the stored state
+(``EnvelopeEncoder``: the bus contract's JSON, without the model's cost). An advisory lock makes sure one
+relay per service publishes at a time; a second one waits to take over.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import logging
 import os
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -66,6 +69,7 @@ QUERY_TIMEOUT = 15.0  # a query on a connection that died unnoticed must not han
 RECEIPT_TOPIC = CommandReceipt.Recorded.TOPIC  # type: ignore[attr-defined]
 MSG_ID = "Nats-Msg-Id"
 EXPECTED_LAST_SEQUENCE = "Nats-Expected-Last-Sequence"
+EXPECTED_LAST_MSG_ID = "Nats-Expected-Last-Msg-Id"
 # How far back from the stream's end ``resume`` reads the relay's events (pages in flight when it failed,
 # and any messages others put there).
 RESUME_SCAN_LIMIT = 10_000
@@ -96,6 +100,7 @@ class OutboxRelay:
         self.recorded = 0  # the position as recorded in the store (``_advance``)
         self.recorded_at = 0.0
         self.stream_sequence = 0  # the stream's last sequence, as the next publish expects it
+        self.last_msg_id: str | None = None  # the id of the relay's message it ends with, once known
         self.last_page = (0, -GATHER_AFTER_SECONDS)  # events in the last page sent, and when (monotonic)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -209,11 +214,11 @@ class OutboxRelay:
         """Take up the chain where the stream ends: the next publish expects the stream's last sequence.
 
         Events this relay put on the stream after its recorded position (published, then a crash or a lost
-        ack before the position was recorded) count as published and are not sent again. One case leaves a
-        hole among them: a message someone else published (a re-send by reconciliation, a redriven dead
-        letter) lands between two of the relay's, the relay's next one is refused and the one after it fits
-        the sequence again. The events missing that way are sent now, after the later ones: out of order,
-        never lost."""
+        ack before the position was recorded) count as published and are not sent again. A stream that a
+        relay from before ``Nats-Expected-Last-Msg-Id`` published to can hold a hole among them: a message
+        someone else published landed between two of the relay's, the relay's next one was refused and the
+        one after it fitted the sequence. The events missing that way are sent now, after the later ones:
+        out of order, never lost."""
         recorded = await conn.fetchval(
             f'SELECT position FROM "{self.schema}".outbox_position WHERE service = $1',
             self.service,
@@ -221,6 +226,7 @@ class OutboxRelay:
         )
         state = (await self.js.stream_info(self.stream)).state
         self.stream_sequence = state.last_seq
+        self.last_msg_id = None  # the next publish expects the sequence alone
         self._recorded_as(recorded)
         on_stream, lowest = await self._published_after(recorded, state.first_seq, state.last_seq)
         if not on_stream:
@@ -300,24 +306,26 @@ class OutboxRelay:
 
     async def send(self, rows: list[asyncpg.Record]) -> asyncio.Future[None]:
         """Publish stored events, each expecting its predecessor as the stream's last message; the future
-        is done once JetStream acknowledged every one."""
+        is done once JetStream acknowledged the last one, and with it the page."""
         # Idempotency receipts are the service's own bookkeeping, not business events.
-        page = await self.acks.page(sum(1 for row in rows if row["topic"] != RECEIPT_TOPIC))
+        events = [row for row in rows if row["topic"] != RECEIPT_TOPIC]
+        page = await self.acks.page(len(events))
         self.last_page = (len(rows), time.monotonic())
-        for notification_id, originator_id, version, topic, state in rows:
-            if topic == RECEIPT_TOPIC:
-                continue
+        last = len(events) - 1
+        for i, (notification_id, originator_id, version, topic, state) in enumerate(events):
             event_type, body = self.encoder.encode(originator_id, version, topic, state, notification_id)
+            msg_id = f"{self.service}-{notification_id}"
+            headers = {MSG_ID: msg_id, EXPECTED_LAST_SEQUENCE: str(self.stream_sequence)}
+            if self.last_msg_id is not None:
+                headers[EXPECTED_LAST_MSG_ID] = self.last_msg_id
             await self.nc.publish(
                 event_subject(self.settings.namespace, self.service, event_type),
                 body,
-                reply=page.reply,
-                headers={
-                    MSG_ID: f"{self.service}-{notification_id}",
-                    EXPECTED_LAST_SEQUENCE: str(self.stream_sequence),
-                },
+                reply=page.reply if i == last else "",
+                headers=headers,
             )
             self.stream_sequence += 1
+            self.last_msg_id = msg_id
         return asyncio.ensure_future(self._acknowledged(page))
 
     async def _acknowledged(self, page: Page) -> None:
@@ -326,25 +334,24 @@ class OutboxRelay:
             await asyncio.wait_for(page.done, PUBLISH_TIMEOUT * 2)
         finally:
             self.acks.forget(page)
-        self.published += page.expected
+        self.published += page.events
 
 
 @dataclass
 class Page:
-    """One page of publishes awaiting JetStream's acks on its own reply subject."""
+    """One page of publishes, its last one awaiting JetStream's ack on the page's own reply subject."""
 
     reply: str
-    expected: int
+    events: int
     done: asyncio.Future[None]
-    acked: int = field(default=0)
 
 
 class PageAcks:
-    """JetStream's acknowledgements of published pages, counted on one wildcard reply subscription.
+    """JetStream's acknowledgements of published pages, on one wildcard reply subscription.
 
-    Each page gets the reply subject ``<inbox>.<page>``; JetStream answers every message published with
-    it: a PubAck (stored, or a duplicate it already had) or an error. A page is done when all its
-    messages are acked, failed at the first error or "no responders" (no stream took the subject).
+    Each page's last message gets the reply subject ``<inbox>.<page>``; JetStream answers it with a
+    PubAck (stored, or a duplicate it already had) or an error: the page is done, or failed ("no
+    responders" too: no stream took the subject).
     """
 
     def __init__(self, nc: NATS) -> None:
@@ -360,13 +367,13 @@ class PageAcks:
                 await self.subscription.unsubscribe()
             self.subscription = None
 
-    async def page(self, expected: int) -> Page:
+    async def page(self, events: int) -> Page:
         if self.subscription is None:
             self.subscription = await self.nc.subscribe(f"{self.inbox}.*", cb=self._on_ack)
         self.count += 1
         key = str(self.count)
-        page = Page(f"{self.inbox}.{key}", expected, asyncio.get_running_loop().create_future())
-        if expected:
+        page = Page(f"{self.inbox}.{key}", events, asyncio.get_running_loop().create_future())
+        if events:
             self.pages[key] = page
         else:
             page.done.set_result(None)
@@ -383,7 +390,5 @@ class PageAcks:
             page.done.set_exception(
                 nats.errors.Error(f"publish not acknowledged: {msg.headers or msg.data[:200]!r}")
             )
-            return
-        page.acked += 1
-        if page.acked == page.expected:
+        else:
             page.done.set_result(None)

@@ -176,7 +176,7 @@ leading the customers stream was killed (kill -9) and stayed down.
 
 - new stream leader elected after {election:.1f} s
 - outbox relay retries after a failed publish (the relay takes up again after its last event on the
-  stream; the stream refuses anything sent after a lost message, `Nats-Expected-Last-Sequence`):
+  stream; the stream refuses anything sent after a lost message, `Nats-Expected-Last-Sequence`, `-Msg-Id`):
   {relay_retries}
 - events of acknowledged commands: {result["events"]}
 

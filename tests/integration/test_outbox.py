@@ -16,7 +16,7 @@ from services.customers.commands import RegisterProspect
 from services.customers.domain import Kind
 from shared.clock import FixedClock
 from shared.contracts import Actor, Envelope, Role
-from shared.outbox import OutboxRelay
+from shared.outbox import EXPECTED_LAST_MSG_ID, OutboxRelay
 from shared.settings import Settings
 from shared.store import ensure_database
 from shared.streams import ensure_event_stream
@@ -233,8 +233,8 @@ async def test_a_message_others_put_between_the_relays_loses_no_event_and_repeat
     app: Any, nc: NATS, settings: Settings
 ) -> None:
     """A re-send by reconciliation (or a redriven dead letter) lands right after the relay's 4th event: the
-    stream refuses the 5th, whose expected sequence the stranger took, and the 6th fits again. The relay
-    finds the hole when it resumes and sends the 5th then, after the others: each event once, none lost."""
+    stream refuses the 5th, whose expected sequence the stranger took, and every later one, whose expected
+    last message is its predecessor. The relay takes up after the 4th: each event once, in store order."""
     start = app.recorder.max_notification_id() or 0
     for n in range(400, 410):
         app.register_prospect(prospect(n))
@@ -253,8 +253,49 @@ async def test_a_message_others_put_between_the_relays_loses_no_event_and_repeat
     await run_relay(relay)
     positions = [e.position for e in await stream_envelopes(nc, settings) if e.position > start]
     ids = list(range(start + 1, start + 11))
-    assert positions == [*ids[:4], ids[3], *ids[5:], ids[4]]  # the stranger's copy of the 4th, the 5th last
+    assert positions == [*ids[:4], ids[3], *ids[4:]]  # the stranger's copy of the 4th, then the rest
     assert relay.position == app.recorder.max_notification_id()
+
+
+async def test_a_hole_a_relay_before_the_message_id_chain_left_is_filled_when_the_relay_takes_up(
+    app: Any, nc: NATS, settings: Settings
+) -> None:
+    """A relay that chained its publishes by sequence alone: a stranger landed after its 4th event, the 5th
+    was refused and the 6th fitted the sequence again, and it stopped before recording its position. The
+    relay taking up finds the 5th missing among its events on the stream and sends it then: out of order,
+    never lost, and nothing twice."""
+    start = app.recorder.max_notification_id() or 0
+    for n in range(500, 510):
+        app.register_prospect(prospect(n))
+    js = nc.jetstream()
+    calls = 0
+
+    async def sequence_only_and_a_stranger(
+        subject: str, payload: bytes, reply: str, headers: dict[str, str]
+    ) -> None:
+        nonlocal calls
+        calls += 1
+        headers.pop(EXPECTED_LAST_MSG_ID, None)
+        await nc.publish(subject, payload, reply=reply, headers=headers)
+        if calls == 4:
+            await js.publish(subject, payload, headers={"Nats-Msg-Id": "customers-redriven-by-hand"})
+
+    earlier = OutboxRelay(app, settings, cast(Any, PublishThrough(nc, sequence_only_and_a_stranger)))
+    await run_relay(earlier)
+    db = await asyncpg.connect(settings.postgres_dsn)
+    try:  # it stopped before recording its position
+        await db.execute(
+            f'UPDATE "{earlier.schema}".outbox_position SET position = $1 WHERE service = $2',
+            start,
+            "customers",
+        )
+    finally:
+        await db.close()
+
+    await run_relay(OutboxRelay(app, settings, nc))
+    positions = [e.position for e in await stream_envelopes(nc, settings) if e.position > start]
+    ids = list(range(start + 1, start + 11))
+    assert positions == [*ids[:4], ids[3], *ids[5:], ids[4]]  # the stranger's copy of the 4th, the 5th last
 
 
 async def test_events_stored_while_a_page_awaits_its_acks_go_out_before_those_acks(
