@@ -6,14 +6,18 @@ It imports only what a rebuild needs (no pydantic, FastAPI or bus client), for b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import sys
+import threading
 import time
+from pathlib import Path
 
 import asyncpg
 
 from services.reporting.projections import SCHEMA, init_connection
-from services.reporting.rebuild import PAGE, SELECT_LOG, gc_paused, rebuild
+from services.reporting.rebuild import PAGE, SELECT_LOG, Readers, gc_paused, rebuild
 
 
 async def run_rebuild(dsn: str) -> dict[str, float]:
@@ -21,7 +25,7 @@ async def run_rebuild(dsn: str) -> dict[str, float]:
     await init_connection(conn)
     try:
         started = time.perf_counter()
-        stats = await rebuild(conn, "close_28th")
+        stats = await rebuild(conn, "close_28th", readers=Readers(dsn))
         return {"events": stats.events, "seconds": time.perf_counter() - started, "rate": stats.rate}
     finally:
         await conn.close()
@@ -50,20 +54,54 @@ async def run_read(dsn: str) -> dict[str, float]:
         await conn.close()
 
 
-def peak_rss_mb() -> float:
-    """This process's own peak (VmHWM). Not ``getrusage``'s ru_maxrss: Linux carries the peak of the
-    process image an exec replaced into it, so a child reports its parent's peak if that was higher."""
-    with open("/proc/self/status") as status:
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """A process's own peak (VmHWM). Not ``getrusage``'s ru_maxrss: Linux carries the peak of the process
+    image an exec replaced into it, so a child reports its parent's peak if that was higher."""
+    with open(f"/proc/{pid}/status") as status:
         for line in status:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
+    raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
+
+
+class ChildrenPeaks:
+    """The peaks of this process's children (a rebuild's readers), read every ``STEP`` s while they run:
+    a child's status is gone once it exits, so its last reading stands for its peak."""
+
+    STEP = 0.05
+
+    def __init__(self) -> None:
+        self.peaks: dict[int, float] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> ChildrenPeaks:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _watch(self) -> None:
+        me = os.getpid()
+        while not self.stop.wait(self.STEP):
+            with contextlib.suppress(OSError):
+                children = Path(f"/proc/{me}/task/{me}/children").read_text().split()
+                for pid in map(int, children):
+                    with contextlib.suppress(OSError, RuntimeError):
+                        self.peaks[pid] = peak_rss_mb(pid)
+
+    @property
+    def total_mb(self) -> float:
+        return sum(self.peaks.values())
 
 
 def main() -> None:
     what, dsn = sys.argv[1], sys.argv[2]
-    result = asyncio.run(run_rebuild(dsn) if what == "rebuild" else run_read(dsn))
-    result["peak_rss_mb"] = peak_rss_mb()
+    with ChildrenPeaks() as children:
+        result = asyncio.run(run_rebuild(dsn) if what == "rebuild" else run_read(dsn))
+    result["peak_rss_mb"] = peak_rss_mb() + children.total_mb  # a rebuild's readers count too
     print(json.dumps(result))
 
 

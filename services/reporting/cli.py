@@ -132,7 +132,12 @@ async def run(args: argparse.Namespace, settings: Settings, out: TextIO = sys.st
         async with pool.acquire() as conn:
             if args.command == "rebuild":
                 stats = await r.rebuild(
-                    conn, settings.period_mode, args.only, args.from_position, ProgressBar(out, "rebuild")
+                    conn,
+                    settings.period_mode,
+                    args.only,
+                    args.from_position,
+                    ProgressBar(out, "rebuild"),
+                    r.Readers(settings.postgres_dsn),
                 )
                 out.write(
                     f"\nrebuilt {', '.join(stats.projections)} from {stats.events} events "
@@ -140,7 +145,13 @@ async def run(args: argparse.Namespace, settings: Settings, out: TextIO = sys.st
                     f"{stats.rate:,.0f} events/s\n"
                 )
                 return 0
-            stats = await r.verify(conn, settings.period_mode, args.only, ProgressBar(out, "verify"))
+            stats = await r.verify(
+                conn,
+                settings.period_mode,
+                args.only,
+                ProgressBar(out, "verify"),
+                r.Readers(settings.postgres_dsn),
+            )
             out.write(
                 f"\nrebuilt {stats.events} events in {stats.seconds:.2f}s: {stats.rate:,.0f} events/s\n"
             )

@@ -27,7 +27,7 @@ from services.reporting.config import ReportingSettings
 from services.reporting.consumers import DURABLE_PREFIX, make_consumers, start_consumers
 from services.reporting.http import create_app
 from services.reporting.projections import SOURCES, ensure_schema, init_connection
-from services.reporting.rebuild import rebuild
+from services.reporting.rebuild import Readers, rebuild
 from shared.bus import ServiceBus, connect_nats
 from shared.consumer import DurableConsumer
 from shared.observability import (
@@ -56,7 +56,7 @@ async def open_pool(settings: Settings, max_size: int = 8) -> asyncpg.Pool:
         if stale:
             # Tables made by an older version of this code: rebuild them from the log before use (R9).
             log.warning("projections %s have an older layout; rebuilding them from the event log", stale)
-            stats = await rebuild(conn, settings.period_mode, stale)
+            stats = await rebuild(conn, settings.period_mode, stale, readers=Readers(settings.postgres_dsn))
             log.info("rebuilt %s from %d events (%.0f events/s)", stale, stats.events, stats.rate)
     return pool
 

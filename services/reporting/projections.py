@@ -546,14 +546,23 @@ class Projector:
         return rows
 
     async def flush(self, conn: asyncpg.Connection, schema: str) -> None:
-        """Add what was aggregated to ``schema``'s tables (the caller holds the transaction), then reset.
+        """Add what was aggregated to ``schema``'s tables (the caller holds the transaction), then reset."""
+        await add_upserts(conn, schema, self.upserts())
+
+    def upserts(self) -> list[tuple[str, list[Any]]]:
+        """What was aggregated, as (projection, arguments of its upsert) for those with rows; then reset.
         Tables in a fixed order and rows sorted by key: concurrent batches (one consumer per source) lock
         rows in the same order, so they wait for each other instead of deadlocking."""
-        for name, upsert in UPSERTS.items():
-            rows = self.rows(name)
-            if rows:
-                await conn.execute(upsert.sql(schema), *upsert.arrays(rows))
+        found = [(name, upsert.arrays(rows)) for name, upsert in UPSERTS.items() if (rows := self.rows(name))]
         self.periods, self.products_sold, self.staff, self.dims, self.products = {}, {}, {}, {}, {}
+        return found
+
+
+async def add_upserts(conn: asyncpg.Connection, schema: str, upserts: list[tuple[str, list[Any]]]) -> None:
+    """Run ``Projector.upserts`` on ``schema``'s tables; upserts of one run of events after those of the runs
+    before it give what one projector of them all would."""
+    for name, arguments in upserts:
+        await conn.execute(UPSERTS[name].sql(schema), *arguments)
 
 
 @dataclass(frozen=True)

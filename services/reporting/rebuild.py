@@ -1,7 +1,8 @@
 """R9: rebuilding projections from reporting's event log, checking them, and as-of snapshots.
 
 A rebuild fills fresh tables in schema ``reporting_build`` from the log (in chunks, committed with its
-progress so an interrupted rebuild can resume from a position), then swaps them in with one
+progress so an interrupted rebuild can resume from a position; ``Readers``, processes of their own, read
+and aggregate the chunks' slices on every core), then swaps them in with one
 transaction: it takes the log lock exclusively (consumers wait at the start of their next batch),
 applies what was logged meanwhile, drops the live tables and moves the fresh ones into ``reporting``.
 A reader sees the old tables or the new ones, never a half-built one.
@@ -12,10 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import multiprocessing
+import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -27,9 +33,11 @@ from services.reporting.projections import (
     PROJECTIONS,
     SCHEMA,
     Projector,
+    add_upserts,
     analyze,
     bump_version,
     create_projection,
+    init_connection,
 )
 
 CHUNK = 250_000  # events per commit of the build tables with their progress (at most what a resume repeats)
@@ -102,9 +110,12 @@ async def build(
     from_position: int = 0,
     progress: Progress | None = None,
     chunk: int = CHUNK,
+    readers: Readers | None = None,
 ) -> RebuildStats:
     """Fill ``reporting_build`` from the log up to the current high-water mark (from ``from_position``, the
-    log sequence an interrupted rebuild had reached, when resuming)."""
+    log sequence an interrupted rebuild had reached, when resuming): chunk after chunk, each committed
+    with the position it reaches. ``readers``: processes that read and aggregate slices of each chunk,
+    several at once, while this one adds what they aggregated; without them this one does it all."""
     names = selected(only)
     stats = RebuildStats(projections=names)
     if from_position:
@@ -122,56 +133,139 @@ async def build(
             from_position,
             stats.high_water,
         )
-    projector = Projector(mode, only=frozenset(names))
     started = time.perf_counter()
-    last, unflushed, page = from_position, 0, min(chunk, PAGE)
+    chunks = _ranges(from_position, stats.high_water, chunk)
+    if readers is None:
+        done = _aggregated_here(conn, Projector(mode, only=frozenset(names)), chunks)
+    else:
+        done = readers.aggregated(mode, names, chunks)
+    async with contextlib.aclosing(done):  # a failed commit stops the readers at once
+        async for last, (events, upserts) in done:
+            async with conn.transaction():  # the chunk with the position it reaches: a resume starts there
+                await add_upserts(conn, BUILD_SCHEMA, upserts)
+                await conn.execute(
+                    f"UPDATE {SCHEMA}.rebuild_progress SET seq = $2 WHERE projection = ANY($1::text[])",
+                    names,
+                    last,
+                )
+            stats.events += events
+            if progress:
+                progress(stats.events, total, time.perf_counter() - started)
+    stats.seconds = time.perf_counter() - started
+    return stats
 
-    async def next_page(after: int) -> list[asyncpg.Record]:
-        return await conn.fetch(
-            f"{SELECT_LOG} WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3", after, stats.high_water, page
+
+# Events counted, and ``Projector.upserts`` of what they aggregate to.
+Aggregated = tuple[int, list[tuple[str, list[Any]]]]
+
+
+def _ranges(after: int, up_to: int, size: int) -> list[tuple[int, int]]:
+    """(``after``, ``up_to``] as ranges of ``size`` log sequences."""
+    return [(low, min(low + size, up_to)) for low in range(after, up_to, max(size, 1))]
+
+
+async def _aggregated_here(
+    conn: asyncpg.Connection, projector: Projector, chunks: list[tuple[int, int]]
+) -> AsyncGenerator[tuple[int, Aggregated], None]:
+    for after, up_to in chunks:
+        events = await aggregate(conn, projector, after, up_to)
+        yield up_to, (events, projector.upserts())
+
+
+async def aggregate(conn: asyncpg.Connection, projector: Projector, after: int, up_to: int) -> int:
+    """Apply the log's events in (``after``, ``up_to``] to ``projector``; how many there were."""
+    events = 0
+
+    def next_page(after: int) -> asyncio.Future[list[asyncpg.Record]]:
+        return asyncio.ensure_future(
+            conn.fetch(f"{SELECT_LOG} WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3", after, up_to, PAGE)
         )
 
-    fetching = asyncio.ensure_future(next_page(last)) if last < stats.high_water else None
+    fetching: asyncio.Future[list[asyncpg.Record]] | None = next_page(after)
     try:
         with gc_paused():
             while fetching is not None:
                 rows = await fetching
-                last = rows[-1]["seq"] if rows else stats.high_water
-                unflushed += len(rows)
-                flush = unflushed >= chunk or last >= stats.high_water
                 fetching = None
-                if not flush:
+                if len(rows) == PAGE:
                     # The server selects and sends the next page (its jsonb out is half of a page's cost)
                     # on the other core while this one is applied; pages small enough to fit the socket's
                     # buffers, so that it is not held up half-way.
-                    fetching = asyncio.ensure_future(next_page(last))
+                    fetching = next_page(rows[-1]["seq"])
                     await asyncio.sleep(0)  # the request goes out before the CPU-bound apply
                 projector.apply_rows(rows)
-                if flush:
-                    await _commit(conn, projector, names, last)
-                    stats.events += unflushed
-                    unflushed = 0
-                    if progress:
-                        progress(stats.events, total, time.perf_counter() - started)
-                    if last < stats.high_water:
-                        fetching = asyncio.ensure_future(next_page(last))
+                events += len(rows)
     finally:
         if fetching is not None and not fetching.done():  # failed mid-way: the connection must be free
             fetching.cancel()
             with contextlib.suppress(asyncio.CancelledError, asyncpg.PostgresError):
                 await fetching
-    stats.seconds = time.perf_counter() - started
-    return stats
+    return events
 
 
-async def _commit(conn: asyncpg.Connection, projector: Projector, names: list[str], last: int) -> None:
-    """Add what was applied to the build tables with the log position it reaches, in one transaction:
-    a resume starts from that position."""
-    async with conn.transaction():
-        await projector.flush(conn, BUILD_SCHEMA)
-        await conn.execute(
-            f"UPDATE {SCHEMA}.rebuild_progress SET seq = $2 WHERE projection = ANY($1::text[])", names, last
-        )
+@dataclass(frozen=True)
+class Readers:
+    """Processes (``count``, connecting with ``dsn``) that read and aggregate slices of a rebuild's chunks,
+    several at once. Reading and applying the log is one core's work; the upserts of a chunk's slices,
+    added in log order, give what one projector of the whole chunk would (``add_upserts``)."""
+
+    dsn: str
+    count: int = max(2, os.cpu_count() or 1)
+
+    async def aggregated(
+        self, mode: PeriodMode, names: list[str], chunks: list[tuple[int, int]]
+    ) -> AsyncGenerator[tuple[int, Aggregated], None]:
+        """Each chunk's last sequence and what its events aggregate to, chunk after chunk; each chunk in
+        ``count`` slices, and up to two chunks' slices at work at a time, so that no reader waits for the
+        commit of a chunk."""
+        loop = asyncio.get_running_loop()
+        # Spawned, not forked: a fork would carry this process's running event loop and connections.
+        with ProcessPoolExecutor(self.count, mp_context=multiprocessing.get_context("spawn")) as pool:
+            started: deque[tuple[int, list[asyncio.Future[Aggregated]]]] = deque()
+            try:
+                for after, chunk_end in chunks:
+                    size = -(-(chunk_end - after) // self.count)
+                    started.append(
+                        (
+                            chunk_end,
+                            [
+                                loop.run_in_executor(pool, _aggregate_slice, self.dsn, mode, names, *part)
+                                for part in _ranges(after, chunk_end, size)
+                            ],
+                        )
+                    )
+                    if len(started) == 2:
+                        yield await _chunk_done(*started.popleft())
+                while started:
+                    yield await _chunk_done(*started.popleft())
+            finally:
+                for _, slices in started:
+                    for work in slices:
+                        work.cancel()
+
+
+async def _chunk_done(chunk_end: int, slices: list[asyncio.Future[Aggregated]]) -> tuple[int, Aggregated]:
+    events, upserts = 0, []
+    for counted, found in await asyncio.gather(*slices):  # in log order
+        events += counted
+        upserts += found
+    return chunk_end, (events, upserts)
+
+
+def _aggregate_slice(dsn: str, mode: PeriodMode, names: list[str], after: int, up_to: int) -> Aggregated:
+    """In a reader process: the log's (``after``, ``up_to``] aggregated, on a connection of its own."""
+
+    async def run() -> Aggregated:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await init_connection(conn)
+            projector = Projector(mode, only=frozenset(names))
+            events = await aggregate(conn, projector, after, up_to)
+            return events, projector.upserts()
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
 
 
 @contextlib.contextmanager
@@ -217,10 +311,11 @@ async def rebuild(
     only: Iterable[str] | None = None,
     from_position: int = 0,
     progress: Progress | None = None,
+    readers: Readers | None = None,
 ) -> RebuildStats:
     """Rebuild and swap the rebuilt tables in, in one transaction."""
     async with _only_one(conn):
-        return await _rebuild(conn, mode, only, from_position, progress)
+        return await _rebuild(conn, mode, only, from_position, progress, readers)
 
 
 async def _rebuild(
@@ -229,8 +324,9 @@ async def _rebuild(
     only: Iterable[str] | None,
     from_position: int,
     progress: Progress | None,
+    readers: Readers | None,
 ) -> RebuildStats:
-    stats = await build(conn, mode, only, from_position, progress)
+    stats = await build(conn, mode, only, from_position, progress, readers=readers)
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", LOG_LOCK)
         await _catch_up(conn, stats, mode)
@@ -250,16 +346,21 @@ async def verify(
     mode: PeriodMode,
     only: Iterable[str] | None = None,
     progress: Progress | None = None,
+    readers: Readers | None = None,
 ) -> RebuildStats:
     """Rebuild into ``reporting_build`` and compare with the live tables row for row (no swap)."""
     async with _only_one(conn):
-        return await _verify(conn, mode, only, progress)
+        return await _verify(conn, mode, only, progress, readers)
 
 
 async def _verify(
-    conn: asyncpg.Connection, mode: PeriodMode, only: Iterable[str] | None, progress: Progress | None
+    conn: asyncpg.Connection,
+    mode: PeriodMode,
+    only: Iterable[str] | None,
+    progress: Progress | None,
+    readers: Readers | None,
 ) -> RebuildStats:
-    stats = await build(conn, mode, only, 0, progress)
+    stats = await build(conn, mode, only, 0, progress, readers=readers)
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", LOG_LOCK)
         await _catch_up(conn, stats, mode)
