@@ -1,8 +1,8 @@
 """The outbox relay: follows a service's notification log and publishes each stored event to JetStream.
 
 Publishing happens only after commit. The relay is woken by the store's NOTIFY, publishes a page with
-``Nats-Msg-Id: <service>-<notification id>`` and records its position only after every message of the
-page was acknowledged; the next page is already sent while those acknowledgements arrive.
+``Nats-Msg-Id: <service>-<notification id>`` and records its position only after JetStream acknowledged
+the page; the next page is already sent while that acknowledgement comes.
 
 Order on the stream is kept by JetStream, not by timing: every publish carries
 ``Nats-Expected-Last-Sequence``, the stream sequence its predecessor got, and
@@ -15,7 +15,7 @@ twice, however long the relay was down.
 
 Only a page's last message asks for JetStream's acknowledgement (``PageAcks``), on one reply
 subscription: it is stored only if every message before it was, in order, so its ack stands for the
-page's. Counting an ack per message was most of the relay's CPU left, and a future per message as
+page's. Handling an ack per message was a fifth of the relay's CPU, and a future per message as
 nats-py's ``publish_async`` has was more. Events go out as JSON built straight from the stored state
 (``EnvelopeEncoder``: the bus contract's JSON, without the model's cost). An advisory lock makes sure one
 relay per service publishes at a time; a second one waits to take over.
@@ -49,7 +49,7 @@ from shared.waiting import first_of, pause
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000
-# Pages sent and not yet all acknowledged: the next pages go out while the acks of earlier ones arrive.
+# Pages sent and not yet acknowledged: the next pages go out while the acks of earlier ones arrive.
 PAGES_IN_FLIGHT = 4
 PUBLISH_TIMEOUT = 5.0
 IDLE_POLL_SECONDS = 5.0  # a safety net only: NOTIFY wakes the relay

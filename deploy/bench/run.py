@@ -1041,10 +1041,11 @@ ANALYSIS = """
   (from the event's own time, taken when the command decided: it includes the wait for the commit, which
   is the command's latency; earlier runs of this benchmark reported that one as "commit → projection").
   Baseline: a raw JetStream publish → push delivery at 200/s on the same server.
-- (3) The year is written into reporting's event log by COPY; the rebuild (`services/reporting/rebuild.py`,
-  fresh tables, swap, analyze) runs in a child process whose peak RSS is reported. Baseline: a child
-  process reading the same rows in the same pages with asyncpg and decoding them (jsonb by orjson), one
-  page after another.
+- (3) The year is written into reporting's event log by COPY; the rebuild (`services/reporting/rebuild.py`:
+  its reader processes aggregate slices of each chunk of the log, it adds what they aggregated to fresh
+  tables, then swap and analyze) runs in a child process; its peak RSS is the child's own plus its readers'
+  (each read from `/proc` while it runs). Baseline: a child process reading the same rows in the same pages
+  with asyncpg and decoding them (jsonb by orjson), one page after another, in one process.
 - (4) ProductListed events are stored with no relay running (the bus "was down"); then one
   `OutboxRelay` drains them. Baseline: nats-py `publish_async` of 700-byte bodies, acks awaited per 1,000.
 - (5) Each report query 50 (quick) / 200 (full) times in a row over the bus against the in-process
@@ -1093,7 +1094,21 @@ events/s (1.12–1.54×); a rebuild of 202,000, 100,000, 92,000 and 144,000 even
 its read baseline itself moved between 158,000 and 282,000/s). Between the first run and the third, a
 pure-Python loop that had taken 0.92 s took 1.13 s (the benchmark now times a loop of its own before and after
 each run, in the notes). Where the host ran at full speed in this round (10-s windows of the final code, no
-stall), the 200/s p99 was 8.4–10.7 ms. `docs/benchmarks.md` holds the last of them.
+stall), the 200/s p99 was 8.4–10.7 ms.
+
+**The latest round ran on an Intel Xeon host** whose disk met no stall in any run (a flush probe as above: two
+of 61 and 77 ms in a minute), but whose speed drifts as the AMD host's did: the benchmark's pure-Python loop
+took 0.40–0.66 s, at times within one run; the direct command baseline measured 516–615/s, the raw publish
+baseline 17,000–19,900/s (below the relay's own target), the raw read baseline 164,000–198,000/s. Its first
+full run, of the code the round started with: 1,177 commands/s (2.16×), a p99 at 200/s of 8.0 ms, propagation
+p99 of 17.2 ms at 200/s and 59.2 ms at saturation, a relay of 19,121 events/s (1.03×) and a rebuild of 111,920
+events/s (0.60×, 18.2 s). Its three full runs of its final code (relay (n, o), rebuild (p), commands (m)):
+1,399, 1,282 and 1,546 commands/s (2.33×, 2.19×, 2.55×); a p99 at 200/s of 8.6, 8.7 and 8.0 ms; propagation
+p99 of 17.4, 17.4 and 16.9 ms at 200/s and 40.9, 44.5 and 38.3 ms at saturation; a relay of 26,702, 25,747
+and 27,505 events/s (1.57×, 1.44×, 1.38×); a rebuild of 145,571, 169,522 and 160,355 events/s (0.84×, 0.98×,
+0.81×; 14.0, 12.0 and 12.7 s) at 115 MB. Every target was met in the third; in the other two the commands/s
+missed (and in the first the rebuild's events/s, by 3 %), the figure the host's drift moves most: the same
+code gave 1,025–1,536/s in saturation runs of this round. `docs/benchmarks.md` holds the latest full run.
 
 - **Commands (1).** Done in earlier rounds: routes answer up to 64 requests each at a time, served by
   nats-py directly instead of FastStream's per-message machinery (~230 → ~21 µs of CPU per request); the
@@ -1170,6 +1185,16 @@ stall), the 200/s p99 was 8.4–10.7 ms. `docs/benchmarks.md` holds the last of 
   (l) An account's overdue and outstanding sums (O5, O6) skip the orders with nothing receivable, most of
   them, instead of adding their zeros (12 → 5 and 12 → 3 µs on an account of 94 orders; ~5 % of the orders
   process at saturation in py-spy).
+  (m) In the latest round, the write services' check that orjson writes a stored state as the library would
+  (`shared/aggregate.py` `_written_alike`) loops instead of calling `all()` over generators: 5.7 → 1.5 µs a
+  state, ~3 % of a command's CPU in the orders process. Measured there at saturation, with the worker's time
+  logged: batches of ~60 of the 64 commands in flight, the worker thread deciding and saving ~75 % of the time
+  (0.37 ms of its CPU a command) and waiting for the next batch the rest, while the event loop (~0.15 ms a
+  command: requests, replies) holds the interpreter. Measured and dropped in that round: batches of at most 32
+  or 16 commands (interleaved 8,000-command runs at saturation: 1,263 and 997 against 1,257/s for 100; with 32
+  the worker no longer waited for commands but for the interpreter, held by the event loop; 32 gave a lower
+  propagation p99 at saturation, 33–39 against 38–47 ms, but two runs with smaller batches met an unexplained
+  pause of ~0.7 s), and a GIL switch interval of 1 or 0.2 ms (1,234 and 1,053 against 1,361/s).
   What limits it: at saturation the orders process (~100 % of a core on the Intel host, ~72 % on the AMD host)
   and the CPU the other five processes need beside it; at 200/s, that each command crosses six processes, ~7.4
   ms of CPU in all on the Intel host (3.4–5.3 ms on the latest AMD host), so that the machine is half busy and
@@ -1194,7 +1219,9 @@ stall), the 200/s p99 was 8.4–10.7 ms. `docs/benchmarks.md` holds the last of 
   target in 6 of the 8 full runs of an earlier round on the AMD host (38–47 ms), in 4 of the 5 of the round
   before the latest (34.2–49.2 ms; 59.8 ms in the run at 2,035 commands/s), in 2 of the latest round's 4
   (39.2–61.7 ms), and missed it on the Intel host (91.4 and 59.0 ms), where the orders process takes a whole
-  core and reporting and PostgreSQL wait for the other. Measured from the commit, as the target defines it
+  core and reporting and PostgreSQL wait for the other. On the latest round's Intel host: 59.2 ms before its
+  changes, 38.3–44.5 ms in the three full runs after them (the relay's fewer acks (o) leave more of the CPU to
+  reporting and NATS). Measured from the commit, as the target defines it
   (`recorded_at`, stamped by the store's insert); the "decision → projection" row adds the command's own wait
   for its batch's save. Done in earlier rounds: the relay sends events stored while a page awaits its acks at
   once, up to four pages in flight; the relay runs in a child process of each write service (in the service's
@@ -1219,27 +1246,46 @@ stall), the 200/s p99 was 8.4–10.7 ms. `docs/benchmarks.md` holds the last of 
   while one is applied: half of reading a page is PostgreSQL producing its jsonb, which now runs on the other
   core; pages of 500 rows fit the socket's buffers, so the server is not held up half-way through one (on
   409,000 events: ~121–142k → ~176–186k events/s). Applying an event costs ~3.5 µs; decoding it in asyncpg ~2
-  µs. What would lift it further: two processes applying halves of the log (every projection's upsert is a
-  commutative merge: counters add, dimensions keep the highest version) or the aggregation in PostgreSQL. Done
+  µs. Done
   in the round before the latest: the log's moment is read as microseconds since 1970 (an int8) instead of a
   timestamptz, whose decoding into a datetime was ~0.8 µs of the ~3.5 µs reading an event cost (child runs on
   one year: 144,000–182,000 → 164,000–193,000 events/s; the read baseline reads the same columns,
   210,000–223,000 → 230,000/s); and the benchmark checkpoints once the year is loaded: the load's WAL had set
   off a checkpoint in the middle of the measured rebuild (142,000 events/s in the full run before; 165,000 and
-  174,000 in the runs after). What remains is mostly decoding (~2.8 µs an event, the JSON's objects made and
-  freed) in the one process.
-- **Rebuild peak RSS (3)** is met. Earlier figures (~220 MB) were wrong: `ru_maxrss` survives `exec`, so
-  the child reported its parent's (the benchmark's) peak; the child now reads its own `VmHWM`.
+  174,000 in the runs after). Done in the latest round: (p) **the rebuild reads on every core**
+  (`rebuild.Readers`, used by the CLI's rebuild and verify and by the rebuild at start): reader processes (one
+  per core, at least two; spawned, each with a connection of its own) read and aggregate the slices of each
+  250,000-event chunk, two chunks at work at a time, while the rebuild's own process adds their upserts to
+  the build tables in log order and commits each chunk with the position it reaches, as before (a resume is
+  unchanged). Adding the slices' upserts in order gives what one projector of the chunk would: counters add,
+  dimensions keep the highest version and on a tie the first in log order. Child runs on one year on the Intel
+  host: 98,000–104,000 → 122,000–176,000 events/s (3 readers: 134,000). What remains: the two readers (~6.5 µs
+  of CPU an event, half of it `_order_placed`) and PostgreSQL (producing the jsonb, ~1.35 µs a row of 266
+  bytes, and the rest of each page) share the 2 cores, busy ~97 % of the rebuild.
+- **Rebuild peak RSS (3)** is met, the readers' peaks counted in (~40 MB each; ~115 MB in all). Earlier
+  figures (~220 MB) were wrong: `ru_maxrss` survives `exec`, so the child reported its parent's (the
+  benchmark's) peak; the child reads its own `VmHWM`, and its readers'.
 - **Relay (4).** Done: the envelope JSON is built straight from the stored state (no domain object, no
   pydantic model; `tests/unit/test_envelope_fast_path.py` holds it byte for byte to the model's JSON for every
   event class), the next pages are selected and sent while earlier pages' acks arrive (up to four pages in
   flight; each page's position recorded only after all its acks, in order), and the acks are counted per page
   on one reply subscription instead of a nats-py future per message (quick run: 0.59× → 0.84× of the raw
-  `publish_async` baseline). The rest is the envelope (~half) and nats-py's publishing. Each publish also
-  carries `Nats-Expected-Last-Sequence`, so that a message lost with a node (a page in flight) makes the
-  stream refuse the later ones instead of storing them ahead of it; no cost shows in the figure (quick runs
-  before and after: 1.14–1.22× and 1.19×). A catch-up's pages are full, so the gathering (h, j) does not touch
-  it: 33,000–39,000 events/s (1.38–1.39×) on the AMD host, ~13,800 (0.84–0.91×) on the Intel one.
+  `publish_async` baseline). Each publish also carries `Nats-Expected-Last-Sequence`, so that a message lost
+  with a node (a page in flight) makes the stream refuse the later ones instead of storing them ahead of it;
+  no cost shows in the figure (quick runs before and after: 1.14–1.22× and 1.19×). A catch-up's pages are
+  full, so the gathering (h, j) does not touch it: 33,000–39,000 events/s (1.38–1.39×) on the AMD host,
+  ~13,800 (0.84–0.91×) on the Intel one. Done in the latest round, on an Intel host again (catch-up runs of
+  the relay alone): (n) the event id (the name-based UUID of `aggregate:version`) is computed from the SHA-1's
+  hex directly instead of by `uuid.uuid5`, whose two UUID objects were a fifth of the relay's CPU (~55 → 36–44
+  µs an event); (o) **only a page's last message asks for an ack**, and every publish also carries
+  `Nats-Expected-Last-Msg-Id`, its predecessor's id (but the first after the relay takes up): the stream
+  stores a message only right after its predecessor, so the last message's ack stands for the page, and a
+  message lost on the way fails the page as before, even where a message someone else published took the lost
+  one's sequence (that case used to leave a hole, filled out of order when the relay next took up; the relay
+  still fills such a hole left on a stream by an earlier version). Handling an ack per message was about a
+  fifth of the relay's CPU, and the acks were as many messages through NATS as the events, at every rate
+  (36–44 → 31–38 µs an event). Full runs: 19,121 events/s (1.03×) before, 25,747–27,505 (1.38–1.57×) after,
+  with the raw baseline at 17,000–19,900/s.
 - **Reports (5)** meet the target cached; uncached, the largest replies (500-row monthly reports, the
   annual statistics) are bounded by the JSON encoding of the reply and the SQL on the projections.
 """
