@@ -86,7 +86,7 @@ class ChildrenPeaks:
     def _watch(self) -> None:
         me = os.getpid()
         while not self.stop.wait(self.STEP):
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError):  # the list needs a kernel built with CONFIG_PROC_CHILDREN
                 children = Path(f"/proc/{me}/task/{me}/children").read_text().split()
                 for pid in map(int, children):
                     with contextlib.suppress(OSError, RuntimeError):

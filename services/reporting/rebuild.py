@@ -210,7 +210,8 @@ class Readers:
     added in log order, give what one projector of the whole chunk would (``add_upserts``)."""
 
     dsn: str
-    count: int = max(2, os.cpu_count() or 1)
+    # One per core, at least two; at most eight, each with a connection and ~40 MB of its own.
+    count: int = min(8, max(2, os.cpu_count() or 1))
 
     async def aggregated(
         self, mode: PeriodMode, names: list[str], chunks: list[tuple[int, int]]
