@@ -293,7 +293,7 @@ class StoreGate:
 async def answer(handler: Handler, body: Any) -> dict[str, Any]:
     """Run a handler and turn its outcome, whatever it is, into the reply contract."""
     try:
-        return Reply.success(await handler(body)).to_json()
+        return Reply.success_json(await handler(body))
     except DomainError as error:
         return Reply.failure(ErrorBody.of(error)).to_json()
     except (

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic_core import to_jsonable_python
 
 from shared.errors import DomainError
 
@@ -86,6 +87,14 @@ class Reply(BaseModel, Generic[T]):
     @classmethod
     def success(cls, result: T) -> Reply[T]:
         return cls(ok=True, result=result)
+
+    @staticmethod
+    def success_json(result: Any) -> dict[str, Any]:
+        """``Reply.success(result).to_json()`` without building the model, which took ~2.5 times as long
+        (every command's reply)."""
+        if result is None:
+            return {"ok": True}
+        return {"ok": True, "result": to_jsonable_python(result, exclude_none=True)}
 
     @classmethod
     def failure(cls, error: ErrorBody) -> Reply[Any]:

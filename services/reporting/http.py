@@ -77,7 +77,7 @@ def create_app(reports: Reports, token: str, clock: Clock | None = None) -> Fast
         except ValidationError as error:
             return json_response(invalid_reply(error), 422)
         try:
-            return json_response(Reply.success(await handler(body)).to_json())
+            return json_response(Reply.success_json(await handler(body)))
         except DomainError as error:
             return json_response(Reply.failure(ErrorBody.of(error)).to_json(), 400)
 

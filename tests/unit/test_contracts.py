@@ -1,13 +1,19 @@
-"""The committed AsyncAPI documents are the ones the code generates (regenerate: ./salesops contracts)."""
+"""The committed AsyncAPI documents are the ones the code generates (regenerate: ./salesops contracts), and
+replies are written as the contract's reply model writes them."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
+
+from shared.contracts import Reply
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ["customers", "orders", "complaints", "reporting"]
@@ -35,3 +41,30 @@ def test_every_command_documents_request_and_reply() -> None:
         assert operation["messages"] and operation["reply"]["messages"]
     events = [c for c in document["channels"].values() if ".events." in c["address"]]
     assert {c["address"].rsplit(".", 1)[-1] for c in events} >= {"CustomerRegistered", "CustomerApproved"}
+
+
+class _Nested(BaseModel):
+    count: int | None = None
+    name: str = "x"
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {
+            "id": "o-1",
+            "reservation_id": None,
+            "amount": Decimal("1.50"),
+            "day": date(2026, 1, 2),
+            "at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+            "lines": [1, None, {"note": None}],
+        },
+        None,
+        [],
+        {"nested": _Nested()},
+        _Nested(count=3),
+        "text",
+    ],
+)
+def test_a_success_reply_is_written_as_the_reply_model_writes_it(result: object) -> None:
+    assert Reply.success_json(result) == Reply.success(result).to_json()
