@@ -1099,16 +1099,17 @@ stall), the 200/s p99 was 8.4–10.7 ms.
 **The latest round ran on an Intel Xeon host** whose disk met no stall in any run (a flush probe as above: two
 of 61 and 77 ms in a minute), but whose speed drifts as the AMD host's did: the benchmark's pure-Python loop
 took 0.40–0.66 s, at times within one run; the direct command baseline measured 516–615/s, the raw publish
-baseline 17,000–19,900/s (below the relay's own target), the raw read baseline 164,000–198,000/s. Its first
+baseline 17,000–20,700/s (below the relay's own target), the raw read baseline 164,000–198,000/s. Its first
 full run, of the code the round started with: 1,177 commands/s (2.16×), a p99 at 200/s of 8.0 ms, propagation
 p99 of 17.2 ms at 200/s and 59.2 ms at saturation, a relay of 19,121 events/s (1.03×) and a rebuild of 111,920
-events/s (0.60×, 18.2 s). Its three full runs of its final code (relay (n, o), rebuild (p), commands (m)):
-1,399, 1,282 and 1,546 commands/s (2.33×, 2.19×, 2.55×); a p99 at 200/s of 8.6, 8.7 and 8.0 ms; propagation
-p99 of 17.4, 17.4 and 16.9 ms at 200/s and 40.9, 44.5 and 38.3 ms at saturation; a relay of 26,702, 25,747
-and 27,505 events/s (1.57×, 1.44×, 1.38×); a rebuild of 145,571, 169,522 and 160,355 events/s (0.84×, 0.98×,
-0.81×; 14.0, 12.0 and 12.7 s) at 115 MB. Every target was met in the third; in the other two the commands/s
-missed (and in the first the rebuild's events/s, by 3 %), the figure the host's drift moves most: the same
-code gave 1,025–1,536/s in saturation runs of this round. `docs/benchmarks.md` holds the latest full run.
+events/s (0.60×, 18.2 s). Its four full runs after its changes (the first before (m) and the reply (q), the
+next two before (q)): 1,399, 1,282, 1,546 and 1,427 commands/s (2.33×, 2.19×, 2.55×, 2.48×); a p99 at 200/s of
+8.6, 8.7, 8.0 and 9.0 ms; propagation p99 of 17.4, 17.4, 16.9 and 18.1 ms at 200/s and 40.9, 44.5, 38.3 and
+49.6 ms at saturation; a relay of 26,702, 25,747, 27,505 and 32,346 events/s (1.57×, 1.44×, 1.38×, 1.56×); a
+rebuild of 145,571, 169,522, 160,355 and 185,273 events/s (0.84×, 0.98×, 0.81×, 1.01×; 14.0, 12.0, 12.7 and
+11.0 s) at 115 MB. Every target was met in the third; in the others the commands/s missed (and in the first
+the rebuild's events/s, by 3 %), the figure the host's drift moves most: the same code gave 1,025–1,569/s in
+saturation runs of this round. `docs/benchmarks.md` holds the latest full run.
 
 - **Commands (1).** Done in earlier rounds: routes answer up to 64 requests each at a time, served by
   nats-py directly instead of FastStream's per-message machinery (~230 → ~21 µs of CPU per request); the
@@ -1194,7 +1195,12 @@ code gave 1,025–1,536/s in saturation runs of this round. `docs/benchmarks.md`
   or 16 commands (interleaved 8,000-command runs at saturation: 1,263 and 997 against 1,257/s for 100; with 32
   the worker no longer waited for commands but for the interpreter, held by the event loop; 32 gave a lower
   propagation p99 at saturation, 33–39 against 38–47 ms, but two runs with smaller batches met an unexplained
-  pause of ~0.7 s), and a GIL switch interval of 1 or 0.2 ms (1,234 and 1,053 against 1,361/s).
+  pause of ~0.7 s), and a GIL switch interval of 1 or 0.2 ms (1,234 and 1,053 against 1,361/s). (q) A success
+  reply is written without building the reply model (`Reply.success_json`, the same JSON: 4.7 → 1.9 µs).
+  Sampled with py-spy, waiting included, in a saturation run at 1,069/s: the worker thread waited for commands
+  43 % of the time and the event loop sat in `select` 76 % of it. The 64 commands in flight go round in one
+  convoy (a batch, its replies, the client's next requests through NATS, their parsing) whose steps follow one
+  another; what would lift it is deciding the next batch while one is being saved, as below.
   What limits it: at saturation the orders process (~100 % of a core on the Intel host, ~72 % on the AMD host)
   and the CPU the other five processes need beside it; at 200/s, that each command crosses six processes, ~7.4
   ms of CPU in all on the Intel host (3.4–5.3 ms on the latest AMD host), so that the machine is half busy and
@@ -1284,8 +1290,8 @@ code gave 1,025–1,536/s in saturation runs of this round. `docs/benchmarks.md`
   one's sequence (that case used to leave a hole, filled out of order when the relay next took up; the relay
   still fills such a hole left on a stream by an earlier version). Handling an ack per message was about a
   fifth of the relay's CPU, and the acks were as many messages through NATS as the events, at every rate
-  (36–44 → 31–38 µs an event). Full runs: 19,121 events/s (1.03×) before, 25,747–27,505 (1.38–1.57×) after,
-  with the raw baseline at 17,000–19,900/s.
+  (36–44 → 31–38 µs an event). Full runs: 19,121 events/s (1.03×) before, 25,747–32,346 (1.38–1.57×) after,
+  with the raw baseline at 17,000–20,700/s.
 - **Reports (5)** meet the target cached; uncached, the largest replies (500-row monthly reports, the
   annual statistics) are bounded by the JSON encoding of the reply and the SQL on the projections.
 """
