@@ -1200,18 +1200,22 @@ saturation runs of this round. `docs/benchmarks.md` holds the latest full run.
   Sampled with py-spy, waiting included, in a saturation run at 1,069/s: the worker thread waited for commands
   43 % of the time and the event loop sat in `select` 76 % of it. The 64 commands in flight go round in one
   convoy (a batch, its replies, the client's next requests through NATS, their parsing) whose steps follow one
-  another; what would lift it is deciding the next batch while one is being saved, as below.
+  another. Deciding the next batch while one is saved would hide only the save's wait (6 % of the worker's
+  time in that sample); smaller batches (32, above) let two convoys overlap, but then the worker and the event
+  loop wait for one interpreter. What would lift it: the bus's work (requests, replies) in a process of its
+  own beside the one deciding, so that one convoy is parsed and answered while another is decided.
   What limits it: at saturation the orders process (~100 % of a core on the Intel host, ~72 % on the AMD host)
   and the CPU the other five processes need beside it; at 200/s, that each command crosses six processes, ~7.4
   ms of CPU in all on the Intel host (3.4–5.3 ms on the latest AMD host), so that the machine is half busy and
   a command often waits for a core: on the AMD host, 15-s windows of the same code gave a p99 of 6–9 ms when
   the host was quiet and 13–27 ms when it was busy. Each wake-up of a process is costly on these virtual
   machines (a socket write, which wakes the process at the other end, was 13–24 % of what py-spy sampled in
-  the relay and reporting processes). What would lift it: deciding the next batch while one is being saved (it
-  would read what the batch in flight decided, and be decided again should that batch fail); the services on
-  cores of their own; fewer events per command on the bus (every order also publishes its account's
-  bookkeeping event). A second orders process does not help on 2 cores (the "two orders processes" row, and
-  (k)): a customer's orders would have to go to one process for its account to stay in that one's cache.
+  the relay and reporting processes). What would lift it: the bus's work in a process of its own (q); deciding
+  the next batch while one is being saved (it would read what the batch in flight decided, and be decided
+  again should that batch fail; it hides the save's wait only); the services on cores of their own; fewer
+  events per command on the bus (every order also publishes its account's bookkeeping event). A second orders
+  process does not help on 2 cores (the "two orders processes" row, and (k)): a customer's orders would have
+  to go to one process for its account to stay in that one's cache.
   Measured and dropped: a lower CPU priority for the relay and reporting (nice 5, or SCHED_BATCH) at 200/s: no
   difference beyond the host's noise; PostgreSQL over its Unix socket instead of TCP (a `SELECT 1` cost the
   client 40 % less, yet the whole system at 200/s did not measurably change; it stays available as a setting);
