@@ -27,6 +27,7 @@ from deploy.local.processes import ROOT, ServiceProcesses
 from shared.outbox import RECEIPT_TOPIC
 from shared.settings import Settings
 from shared.subjects import events_wildcard, stream_name
+from tests.conftest import wait_for
 
 WRITE_SERVICES = ("customers", "orders", "complaints")
 LOADED = ("customers", "orders")  # the services the load writes to
@@ -129,14 +130,6 @@ async def stored_count(dsn: str, service: str) -> int:
     return count
 
 
-async def poll(condition: Callable[[], Awaitable[bool]], timeout: float, every: float = 0.2) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(every)
-
-
 async def poll_under_load(
     condition: Callable[[], Awaitable[bool]],
     load: subprocess.Popen[bytes],
@@ -144,7 +137,7 @@ async def poll_under_load(
     timeout: float,
     context: Callable[[], str] = str,
 ) -> None:
-    """``poll``, failing at once with the load's log when the load process ends first, and with the load's
+    """``wait_for``, failing at once with the load's log when the load process ends first, and with the load's
     log and ``context()`` (the services' log tails) when the time runs out."""
 
     async def met_or_load_ended() -> bool:
@@ -155,7 +148,7 @@ async def poll_under_load(
         return False
 
     try:
-        await poll(met_or_load_ended, timeout)
+        await wait_for(met_or_load_ended, timeout)
     except AssertionError as error:
         if "the load ended" in str(error):
             raise

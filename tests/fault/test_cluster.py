@@ -32,7 +32,7 @@ from shared.settings import Settings
 from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
 from shared.subjects import stream_name
-from tests.conftest import PublishThrough, unique_settings
+from tests.conftest import PublishThrough, unique_settings, wait_for
 from tests.fault.failover_support import (
     JS_API_TIMEOUT,
     LOADED,
@@ -41,7 +41,6 @@ from tests.fault.failover_support import (
     audit,
     finish_load,
     load_process,
-    poll,
     poll_under_load,
     reporting_caught_up,
     stored_count,
@@ -88,7 +87,7 @@ async def made_stream(js: Any, name: str, timeout: float = 60.0) -> Any:
             return False
         return True
 
-    await poll(made, timeout)
+    await wait_for(made, timeout)
     return await js.stream_info(name)
 
 
@@ -131,13 +130,13 @@ async def test_cluster_node_killed_mid_load_loses_nothing_and_counts_nothing_twi
                     return False
                 return info.cluster is not None and info.cluster.leader not in (None, leader.leader)
 
-            await poll(new_leader, timeout=30, every=0.1)
+            await wait_for(new_leader, timeout=30, every=0.1)
             election = time.monotonic() - killed_at
 
             result = await finish_load(load, out)
 
         try:
-            await poll(lambda: reporting_caught_up(settings), timeout=90)
+            await wait_for(lambda: reporting_caught_up(settings), timeout=90)
         except AssertionError:
             raise AssertionError(instances.tails("reporting") + instances.tails("customers")) from None
         audits = [await audit(nc, settings, service) for service in LOADED]
@@ -226,7 +225,7 @@ async def test_cluster_relay_whose_acks_are_lost_finds_its_events_on_the_stream_
             async def published() -> bool:
                 return relay.position >= top
 
-            await poll(published, timeout=20)
+            await wait_for(published, timeout=20)
         finally:
             stop.set()
             await asyncio.wait_for(task, 10)

@@ -24,7 +24,7 @@ from deploy.nats.servers import NatsServers
 from shared.settings import Settings
 from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
-from tests.conftest import unique_settings
+from tests.conftest import unique_settings, wait_for
 from tests.fault.failover_support import (
     LOADED,
     Instances,
@@ -32,7 +32,6 @@ from tests.fault.failover_support import (
     audit,
     finish_load,
     load_process,
-    poll,
     poll_under_load,
     relay_holder,
     reporting_caught_up,
@@ -95,7 +94,7 @@ async def test_two_instances_share_commands_and_the_relay_fails_over_without_los
         names = connections(servers)
         return all(len(names.get(name, [])) == 2 for name in expected)
 
-    await poll(all_connected, timeout=90)
+    await wait_for(all_connected, timeout=90)
     for service in SERVICES:
         await wait_ready(nc, settings.namespace, service)
     holders: dict[str, int] = {}
@@ -108,7 +107,7 @@ async def test_two_instances_share_commands_and_the_relay_fails_over_without_los
             holders[service] = holder
         return True
 
-    await poll(relays_active, timeout=30)
+    await wait_for(relays_active, timeout=30)
 
     out = tmp_path / "load.json"
     with load_process(env, out, prospects=PROSPECTS, receipts=RECEIPTS, products=4, concurrency=8) as load:
@@ -137,13 +136,13 @@ async def test_two_instances_share_commands_and_the_relay_fails_over_without_los
             async def taken_over(service: str = service, survivor: int = survivor) -> bool:
                 return await relay_holder(settings.postgres_dsn, service) == survivor
 
-            await poll(taken_over, timeout=30, every=0.05)
+            await wait_for(taken_over, timeout=30, every=0.05)
             takeover[service] = time.monotonic() - killed_at
 
         result = await finish_load(load, out)
 
     try:
-        await poll(lambda: reporting_caught_up(settings), timeout=60)
+        await wait_for(lambda: reporting_caught_up(settings), timeout=60)
     except AssertionError:
         raise AssertionError(instances.tails("reporting")) from None
     audits = [await audit(nc, settings, service) for service in LOADED]
