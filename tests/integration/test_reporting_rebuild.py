@@ -135,10 +135,17 @@ async def test_r9_rebuild_while_events_keep_arriving_still_equals_live(
     assert check.equal, check.differences
 
 
+RESUMED = ["staff_period", "customer_period"]
+
+
+@pytest.mark.parametrize("reader_processes", [None, 2], ids=["in-process", "reader-processes"])
 async def test_r9_interrupted_rebuild_resumes_from_a_position(
-    seeded: tuple[ReportingService, Events], settings: Settings
+    seeded: tuple[ReportingService, Events], settings: Settings, reader_processes: int | None
 ) -> None:
+    """Interrupted, a rebuild has committed whole chunks with the position each reached, whether this
+    process or reader processes aggregated them; resumed from there it equals the live tables."""
     service, _ = seeded
+    readers = r.Readers(settings.postgres_dsn, reader_processes) if reader_processes else None
 
     def interrupt(done: int, total: int, seconds: float) -> None:
         if done >= 1000:
@@ -146,16 +153,16 @@ async def test_r9_interrupted_rebuild_resumes_from_a_position(
 
     async with service.pool.acquire() as conn:
         with pytest.raises(Interrupted):
-            await r.build(conn, settings.period_mode, ["staff_period"], progress=interrupt, chunk=500)
+            await r.build(conn, settings.period_mode, RESUMED, progress=interrupt, chunk=500, readers=readers)
         reached = await conn.fetchval(
             "SELECT seq FROM reporting.rebuild_progress WHERE projection = 'staff_period'"
         )
-        live = sorted(map(tuple, await conn.fetch("SELECT * FROM reporting.staff_period")))
-        stats = await r.rebuild(conn, settings.period_mode, ["staff_period"], from_position=reached)
-        rebuilt = sorted(map(tuple, await conn.fetch("SELECT * FROM reporting.staff_period")))
+        live = await snapshot(service)
+        stats = await r.rebuild(conn, settings.period_mode, RESUMED, from_position=reached, readers=readers)
+        rebuilt = await snapshot(service)
         with pytest.raises(ValueError, match="no interrupted rebuild"):
-            await r.rebuild(conn, settings.period_mode, ["staff_period"], from_position=reached)
-    assert reached >= 1000
+            await r.rebuild(conn, settings.period_mode, RESUMED, from_position=reached)
+    assert reached >= 1000 and reached % 500 == 0  # a whole chunk's end
     assert stats.events > 0
     assert rebuilt == live
 
@@ -185,38 +192,6 @@ async def test_r9_reader_processes_build_chunk_by_chunk_what_the_live_tables_hol
     assert stats.events == logged_events
     assert len(committed) == -(-stats.high_water // 700) > 3  # a commit a chunk
     assert built == await snapshot(service)
-
-
-async def test_r9_an_interrupted_rebuild_by_reader_processes_resumes_from_its_last_commit(
-    seeded: tuple[ReportingService, Events], settings: Settings
-) -> None:
-    service, _ = seeded
-    readers = r.Readers(settings.postgres_dsn, 2)
-
-    def interrupt(done: int, total: int, seconds: float) -> None:
-        if done >= 1500:
-            raise Interrupted
-
-    async with service.pool.acquire() as conn:
-        with pytest.raises(Interrupted):
-            await r.build(
-                conn,
-                settings.period_mode,
-                ["customer_period"],
-                progress=interrupt,
-                chunk=600,
-                readers=readers,
-            )
-        reached = await conn.fetchval(
-            "SELECT seq FROM reporting.rebuild_progress WHERE projection = 'customer_period'"
-        )
-        live = sorted(map(tuple, await conn.fetch("SELECT * FROM reporting.customer_period")))
-        await r.rebuild(
-            conn, settings.period_mode, ["customer_period"], from_position=reached, readers=readers
-        )
-        rebuilt = sorted(map(tuple, await conn.fetch("SELECT * FROM reporting.customer_period")))
-    assert reached >= 1500 and reached % 600 == 0
-    assert rebuilt == live
 
 
 async def test_r9_report_as_of_a_past_moment(
