@@ -229,6 +229,24 @@ async def test_a_message_lost_on_the_way_is_sent_again_and_the_stream_keeps_stor
     assert relay.position == app.recorder.max_notification_id()
 
 
+def stranger_after_the_fourth(nc: NATS, stranger_id: str, sequence_only: bool = False) -> Any:
+    """A connection for the relay on which a message someone else publishes (under ``stranger_id``, as a
+    re-send by hand) lands right after the relay's 4th; ``sequence_only``: the relay's publishes chained by
+    sequence alone, as a relay before ``Nats-Expected-Last-Msg-Id`` sent them."""
+    calls = 0
+
+    async def publish(subject: str, payload: bytes, reply: str, headers: dict[str, str]) -> None:
+        nonlocal calls
+        calls += 1
+        if sequence_only:
+            headers.pop(EXPECTED_LAST_MSG_ID, None)
+        await nc.publish(subject, payload, reply=reply, headers=headers)
+        if calls == 4:
+            await nc.jetstream().publish(subject, payload, headers={"Nats-Msg-Id": stranger_id})
+
+    return PublishThrough(nc, publish)
+
+
 async def test_a_message_others_put_between_the_relays_loses_no_event_and_repeats_none(
     app: Any, nc: NATS, settings: Settings
 ) -> None:
@@ -238,17 +256,7 @@ async def test_a_message_others_put_between_the_relays_loses_no_event_and_repeat
     start = app.recorder.max_notification_id() or 0
     for n in range(400, 410):
         app.register_prospect(prospect(n))
-    js = nc.jetstream()
-    calls = 0
-
-    async def stranger_after_the_fourth(subject: str, payload: bytes, **options: Any) -> None:
-        nonlocal calls
-        calls += 1
-        await nc.publish(subject, payload, **options)
-        if calls == 4:
-            await js.publish(subject, payload, headers={"Nats-Msg-Id": "customers-resent-by-hand"})
-
-    relay = OutboxRelay(app, settings, cast(Any, PublishThrough(nc, stranger_after_the_fourth)))
+    relay = OutboxRelay(app, settings, stranger_after_the_fourth(nc, "customers-resent-by-hand"))
 
     await run_relay(relay)
     positions = [e.position for e in await stream_envelopes(nc, settings) if e.position > start]
@@ -267,20 +275,8 @@ async def test_a_hole_a_relay_before_the_message_id_chain_left_is_filled_when_th
     start = app.recorder.max_notification_id() or 0
     for n in range(500, 510):
         app.register_prospect(prospect(n))
-    js = nc.jetstream()
-    calls = 0
-
-    async def sequence_only_and_a_stranger(
-        subject: str, payload: bytes, reply: str, headers: dict[str, str]
-    ) -> None:
-        nonlocal calls
-        calls += 1
-        headers.pop(EXPECTED_LAST_MSG_ID, None)
-        await nc.publish(subject, payload, reply=reply, headers=headers)
-        if calls == 4:
-            await js.publish(subject, payload, headers={"Nats-Msg-Id": "customers-redriven-by-hand"})
-
-    earlier = OutboxRelay(app, settings, cast(Any, PublishThrough(nc, sequence_only_and_a_stranger)))
+    earlier_publishing = stranger_after_the_fourth(nc, "customers-redriven-by-hand", sequence_only=True)
+    earlier = OutboxRelay(app, settings, earlier_publishing)
     await run_relay(earlier)
     db = await asyncpg.connect(settings.postgres_dsn)
     try:  # it stopped before recording its position
