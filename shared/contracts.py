@@ -84,14 +84,10 @@ class Reply(BaseModel, Generic[T]):
     result: T | None = None
     error: ErrorBody | None = None
 
-    @classmethod
-    def success(cls, result: T) -> Reply[T]:
-        return cls(ok=True, result=result)
-
     @staticmethod
     def success_json(result: Any) -> dict[str, Any]:
-        """``Reply.success(result).to_json()`` without building the model, which took ~2.5 times as long
-        (every command's reply)."""
+        """``Reply(ok=True, result=result).to_json()`` without building the model, which took ~2.5 times as
+        long (every command's reply)."""
         if result is None:
             return {"ok": True}
         return {"ok": True, "result": to_jsonable_python(result, exclude_none=True)}

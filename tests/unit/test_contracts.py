@@ -67,4 +67,4 @@ class _Nested(BaseModel):
     ],
 )
 def test_a_success_reply_is_written_as_the_reply_model_writes_it(result: object) -> None:
-    assert Reply.success_json(result) == Reply.success(result).to_json()
+    assert Reply.success_json(result) == Reply(ok=True, result=result).to_json()
