@@ -219,9 +219,13 @@ async def place_orders(
 
 @dataclass(frozen=True)
 class Steady:
-    latencies: list[float]  # ms
     ids: list[str]
     spans: list[tuple[float, float]]  # each command's scheduled start and its reply, time.monotonic()
+
+    @property
+    def latencies(self) -> list[float]:
+        """ms, from each command's scheduled start."""
+        return [(done - scheduled) * 1000 for scheduled, done in self.spans]
 
 
 async def steady_orders(
@@ -232,7 +236,7 @@ async def steady_orders(
     rate are not counted: the steady state, not the start of the run."""
     warm = int(rate * STEADY_WARMUP)
     count = warm + int(rate * seconds)
-    run = Steady([], [], [])
+    run = Steady([], [])
     loop = asyncio.get_running_loop()  # its clock is time.monotonic()
     start = loop.time() + 0.05
 
@@ -245,10 +249,8 @@ async def steady_orders(
         if not reply.get("ok"):
             raise RuntimeError(f"refused: {reply}")
         if i >= warm:
-            done = loop.time()
-            run.latencies.append((done - scheduled) * 1000)
             run.ids.append(reply["result"]["id"])
-            run.spans.append((scheduled, done))
+            run.spans.append((scheduled, loop.time()))
 
     await asyncio.gather(*(one(i) for i in range(count)))
     return run
@@ -619,7 +621,7 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
             results.add(
                 Figure(
                     "1 commands",
-                    f"latency p99 at 200/s of the {len(undelayed):,} of {len(steady.latencies):,} commands "
+                    f"latency p99 at 200/s of the {len(undelayed):,} of {len(steady.spans):,} commands "
                     "that met no disk stall",
                     percentile(undelayed, 0.99),
                     "ms",
