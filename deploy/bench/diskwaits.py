@@ -48,9 +48,9 @@ class StallFinder:
         for since in self._since.values():
             self._ended(since)
         self._since.clear()
-        return self.merged()
+        return self._merged()
 
-    def merged(self) -> list[tuple[float, float]]:
+    def _merged(self) -> list[tuple[float, float]]:
         """The stalls in order, overlapping ones (several processes waiting on one flush) as one."""
         merged: list[tuple[float, float]] = []
         for start, end in sorted(self.found):
