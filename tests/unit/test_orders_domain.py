@@ -235,15 +235,29 @@ def test_o2_major_reduction_needs_three_of_four_heads(fx: Fixture) -> None:
     assert result["granted"] is True
 
 
-def test_o6_credit_limit_counts_outstanding_receivables(fx: Fixture) -> None:
-    dealer, product = fx.dealer(credit_limit="1000.00"), fx.product(quantity=20)
-    line = [c.OrderLine(product_code=product, quantity=8)]
-    first = fx.app.place_order(c.PlaceOrder(actor=SALES, customer_id=dealer, channel="fax", lines=line))
-    fx.app.ship_order(
-        c.ShipOrder(
-            actor=PRODUCTION, order_id=first["id"], lines=[c.ShipLine(product_code=product, quantity=8)]
+def shipped_order(fx: Fixture, dealer: str, product: str, quantity: int) -> str:
+    """An order of ``quantity`` units, shipped: its whole amount is an outstanding receivable."""
+    order = fx.app.place_order(
+        c.PlaceOrder(
+            actor=SALES,
+            customer_id=dealer,
+            channel="fax",
+            lines=[c.OrderLine(product_code=product, quantity=quantity)],
         )
     )
+    fx.app.ship_order(
+        c.ShipOrder(
+            actor=PRODUCTION,
+            order_id=order["id"],
+            lines=[c.ShipLine(product_code=product, quantity=quantity)],
+        )
+    )
+    return str(order["id"])
+
+
+def test_o6_credit_limit_counts_outstanding_receivables(fx: Fixture) -> None:
+    dealer, product = fx.dealer(credit_limit="1000.00"), fx.product(quantity=20)
+    first = shipped_order(fx, dealer, product, 8)
     second = fx.app.place_order(
         c.PlaceOrder(
             actor=SALES,
@@ -253,7 +267,7 @@ def test_o6_credit_limit_counts_outstanding_receivables(fx: Fixture) -> None:
         )
     )
     assert (second["status"], second["holds"][0]["rule"]) == ("on_hold", "O6")
-    fx.app.record_payment(c.RecordPayment(actor=FINANCE, order_id=first["id"], amount=Decimal("800")))
+    fx.app.record_payment(c.RecordPayment(actor=FINANCE, order_id=first, amount=Decimal("800")))
     third = fx.app.place_order(
         c.PlaceOrder(
             actor=SALES,
@@ -263,6 +277,41 @@ def test_o6_credit_limit_counts_outstanding_receivables(fx: Fixture) -> None:
         )
     )
     assert third["status"] == "accepted"
+
+
+def test_o6_a_converted_holds_deposit_is_no_receivable(fx: Fixture) -> None:
+    dealer, product = fx.dealer(credit_limit="1000.00"), fx.product(quantity=20)
+    shipped_order(fx, dealer, product, 3)  # 300.00 outstanding
+    hold = fx.app.reserve_goods(
+        c.ReserveGoods(
+            actor=SALES, customer_id=dealer, product_code=product, quantity=10, deposit=Decimal("400")
+        )
+    )
+    # 300.00 + the 1,000.00 order would exceed 1,000.00; the deposit pays 400.00 of it at once
+    order = fx.app.convert_reservation(c.ConvertReservation(actor=SALES, reservation_id=hold["id"]))
+    assert (order["status"], order["holds"]) == ("accepted", [])
+
+
+def test_o6_the_customers_credit_is_no_receivable(fx: Fixture) -> None:
+    dealer, product = fx.dealer(credit_limit="1000.00"), fx.product(quantity=30)
+    shipped_order(fx, dealer, product, 3)  # 300.00 outstanding
+    fx.app.reserve_goods(
+        c.ReserveGoods(
+            actor=SALES, customer_id=dealer, product_code=product, quantity=4, deposit=Decimal("150")
+        )
+    )
+    fx.clock.advance(timedelta(hours=72))
+    fx.app.expire_due_reservations()  # the deposit stays as 150.00 of credit
+    eight = c.PlaceOrder(
+        actor=SALES,
+        customer_id=dealer,
+        channel="fax",
+        lines=[c.OrderLine(product_code=product, quantity=8)],
+    )
+    paid_in_part = fx.app.place_order(eight)
+    assert (paid_in_part["status"], paid_in_part["paid"]) == ("accepted", "150.00")  # 300 + 650 ≤ 1,000
+    over = fx.app.place_order(eight)
+    assert (over["status"], over["holds"][0]["rule"]) == ("on_hold", "O6")  # no credit left: 300 + 800
 
 
 def test_o11_overdue_counts_the_unpaid_part_of_the_oldest_shipment(fx: Fixture) -> None:
