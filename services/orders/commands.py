@@ -17,6 +17,7 @@ Week = Annotated[
     str, Field(pattern=r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$", description="ISO week, e.g. 2026-W49")
 ]
 Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+Channel = Literal["phone", "fax", "courier", "branch"]
 
 
 class ListProduct(Command):
@@ -74,7 +75,7 @@ class PlaceOrder(Command):
     """O1: an order by phone, fax/courier order form or from a branch; checked by O2–O8."""
 
     customer_id: Identifier
-    channel: Literal["phone", "fax", "courier", "branch"]
+    channel: Channel
     lines: Annotated[list[OrderLine], Field(min_length=1, max_length=100)]
 
 
@@ -140,7 +141,7 @@ class ConvertReservation(Command):
     """O9: turn a live hold into an order; its deposit is applied to the order."""
 
     reservation_id: Identifier
-    channel: Literal["phone", "fax", "courier", "branch"] = "phone"
+    channel: Channel = "phone"
 
 
 class ExpireReservations(Command):

@@ -235,13 +235,13 @@ def test_o2_major_reduction_needs_three_of_four_heads(fx: Fixture) -> None:
     assert result["granted"] is True
 
 
-def shipped_order(fx: Fixture, dealer: str, product: str, quantity: int) -> str:
+def shipped_order(fx: Fixture, customer: str, product: str, quantity: int, channel: c.Channel = "fax") -> str:
     """An order of ``quantity`` units, shipped: its whole amount is an outstanding receivable."""
     order = fx.app.place_order(
         c.PlaceOrder(
             actor=SALES,
-            customer_id=dealer,
-            channel="fax",
+            customer_id=customer,
+            channel=channel,
             lines=[c.OrderLine(product_code=product, quantity=quantity)],
         )
     )
@@ -344,23 +344,9 @@ def test_o12_reorder_point_averages_last_month_and_same_month_last_year(fx: Fixt
         (datetime(2026, 10, 10, 2, tzinfo=UTC), 310),
     ):
         fx.clock.set(when)
-        order = fx.app.place_order(
-            c.PlaceOrder(
-                actor=SALES,
-                customer_id=branch,
-                channel="branch",
-                lines=[c.OrderLine(product_code=product, quantity=quantity)],
-            )
-        )
-        fx.app.ship_order(
-            c.ShipOrder(
-                actor=PRODUCTION,
-                order_id=order["id"],
-                lines=[c.ShipLine(product_code=product, quantity=quantity)],
-            )
-        )
+        order = shipped_order(fx, branch, product, quantity, channel="branch")
         paid = Decimal(quantity * 100)  # paid at once, so nothing is overdue (O5) a year later
-        fx.app.record_payment(c.RecordPayment(actor=FINANCE, order_id=order["id"], amount=paid))
+        fx.app.record_payment(c.RecordPayment(actor=FINANCE, order_id=order, amount=paid))
     fx.clock.set(datetime(2026, 11, 1, 2, tzinfo=UTC))
     result = fx.app.compute_reorder_points(
         c.ComputeReorderPoints(
