@@ -522,7 +522,8 @@ class Order(SalesAggregate):
         for code in sorted({line["product_code"] for line in lines}):
             if not products[code].in_production:
                 holds.append({"rule": "O8", "message": f"{code} is not made yet: general manager review"})
-        number = f"SO{order_day:%Y%m%d}-{secrets.token_hex(4).upper()}"
+        day = order_day.year * 10000 + order_day.month * 100 + order_day.day  # yyyymmdd: strftime took 2 µs
+        number = f"SO{day}-{secrets.token_hex(4).upper()}"
         return cls(
             order_number=number,
             customer_id=customer.customer_id,
