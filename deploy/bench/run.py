@@ -1066,11 +1066,11 @@ on such a run by any relay or rebuild.
 (2.5 GHz) where the same code ran at about half the speed (the direct command baseline 354–714/s, at times
 20–55 % of the CPU stolen): its two full runs gave 1,084 and 1,309 commands/s, a p99 at 200/s of 21.8 and 13.7
 ms, propagation p99 at saturation of 91.4 and 59.0 ms, a relay of ~13,800 events/s and a rebuild of
-78,000–105,000 events/s, each at or near what its own raw baseline allowed there. The two latest rounds ran on
-an AMD EPYC host again, whose speed drifts by a quarter from minute to minute (within one hour of the latest
-round the direct command baseline measured 619–1,008/s, and the CPU a command costs at 200/s, the same code in
-10-s windows, 3.4–5.3 ms) and whose disk stalls now and then: a write and its flush that take under 1 ms take
-50–900 ms instead, and every commit waits behind the WAL flush that is stuck. A probe that wrote 4 kB and
+78,000–105,000 events/s, each at or near what its own raw baseline allowed there. The next two rounds ran on
+an AMD EPYC host again, whose speed drifts by a quarter from minute to minute (within one hour of the second
+of them the direct command baseline measured 619–1,008/s, and the CPU a command costs at 200/s, the same code
+in 10-s windows, 3.4–5.3 ms) and whose disk stalls now and then: a write and its flush that take under 1 ms
+take 50–900 ms instead, and every commit waits behind the WAL flush that is stuck. A probe that wrote 4 kB and
 flushed it (fdatasync) 100 times a second, with nothing else running, met 12 such stalls in one minute (52–537
 ms), while 1,000 flushes a second otherwise ran as smoothly: the stalls are the host's, not this system's
 load. One stall of 300 ms in the steady run holds the 60 commands that arrive during it (1 % of 6,000) past 10
@@ -1079,14 +1079,14 @@ of its own (`deploy/bench/diskwaits.py`: one found waiting on the disk at every 
 stall; looking every 10 ms in 10-s windows, they matched the commits that took longest, 138 ms found for a
 commit of 159 ms, 53 for 69) and notes the stalls and the CPU the hypervisor took above the table; beside the
 target's figure it gives the 200/s p99 of the commands that met no stall (not a target: what the services do
-while the disk answers). The round before the latest noted the kernel's I/O pressure (PSI "full") instead: it
+while the disk answers). The first of those two noted the kernel's I/O pressure (PSI "full") instead: it
 counts every ordinary wait for a flush (~15 ms a second for that probe alone), yet missed a 339 ms WAL flush
 with every command waiting behind it (a task waiting on the file system's journal is not counted as waiting on
 I/O), so its 454–566 ms were no measure of the stalls. Its full runs of its final code: 1,835–2,083 commands/s
 (2.0–2.15×); a p99 at 200/s of 9.6, 9.8, 10.5 and 10.9 ms; propagation p99 of 11.8–12.5 ms at 200/s and
 34.2–59.8 ms at saturation (the 59.8 ms in the run at 2,035/s); a relay of 33,000–39,000 events/s
 (1.36–1.39×); a rebuild of 142,000–174,000 events/s (0.64–0.77×; the 142,000 with a checkpoint set off by the
-year's load in the middle of it, see (3)). This round's full runs, with the relay gathering for 10 ms and the
+year's load in the middle of it, see (3)). The second's full runs, with the relay gathering for 10 ms and the
 disk watched as above: 1,757, 1,618, 1,445 and 1,421 commands/s (1.98×, 2.26×, 2.21×, 1.73×; the direct
 baseline 654–885/s); a p99 at 200/s of 43.3 ms (one stall of 245 ms; 18.6 ms for the 5,946 commands that met
 none), 13.3 and 19.4 ms (no stall) and 28.8 ms (one of 61 ms; 24.3 ms for the commands that met none);
@@ -1095,56 +1095,70 @@ saturation 44.5, 39.2, 52.0 and 61.7 ms (the last with three stalls of 82–164 
 events/s (1.12–1.54×); a rebuild of 202,000, 100,000, 92,000 and 144,000 events/s (0.72×, 0.64×, 0.56×, 0.75×;
 its read baseline itself moved between 158,000 and 282,000/s). Between the first run and the third, a
 pure-Python loop that had taken 0.92 s took 1.13 s (the benchmark now times a loop of its own before and after
-each run, in the notes). Where the host ran at full speed in this round (10-s windows of the final code, no
+each run, in the notes). Where the host ran at full speed in that round (10-s windows of the final code, no
 stall), the 200/s p99 was 8.4–10.7 ms.
 
-**The latest round ran on an Intel Xeon host** whose disk met no stall in any run (a flush probe as above: two
-of 61 and 77 ms in a minute), but whose speed drifts as the AMD host's did: the benchmark's pure-Python loop
-took 0.40–0.66 s, at times within one run; the direct command baseline measured 516–615/s, the raw publish
-baseline 17,000–20,700/s (below the relay's own target), the raw read baseline 164,000–198,000/s. Its first
-full run, of the code the round started with: 1,177 commands/s (2.16×), a p99 at 200/s of 8.0 ms, propagation
-p99 of 17.2 ms at 200/s and 59.2 ms at saturation, a relay of 19,121 events/s (1.03×) and a rebuild of 111,920
-events/s (0.60×, 18.2 s). Its four full runs after its changes (the first before (m) and the reply (q), the
-next two before (q)): 1,399, 1,282, 1,546 and 1,427 commands/s (2.33×, 2.19×, 2.55×, 2.48×); a p99 at 200/s of
-8.6, 8.7, 8.0 and 9.0 ms; propagation p99 of 17.4, 17.4, 16.9 and 18.1 ms at 200/s and 40.9, 44.5, 38.3 and
-49.6 ms at saturation; a relay of 26,702, 25,747, 27,505 and 32,346 events/s (1.57×, 1.44×, 1.38×, 1.56×); a
-rebuild of 145,571, 169,522, 160,355 and 185,273 events/s (0.84×, 0.98×, 0.81×, 1.01×; 14.0, 12.0, 12.7 and
-11.0 s) at 115 MB. Every target was met in the third; in the others the commands/s missed (and in the first
-the rebuild's events/s, by 3 %), the figure the host's drift moves most: the same code gave 1,025–1,569/s in
-saturation runs of this round. `docs/benchmarks.md` holds the latest full run.
+**The round after those ran on an Intel Xeon host** whose disk met no stall in any run (a flush probe as
+above: two of 61 and 77 ms in a minute), but whose speed drifts as the AMD host's did: the benchmark's
+pure-Python loop took 0.40–0.66 s, at times within one run; the direct command baseline measured 516–615/s,
+the raw publish baseline 17,000–20,700/s (below the relay's own target), the raw read baseline
+164,000–198,000/s. Its first full run, of the code the round started with: 1,177 commands/s (2.16×), a p99 at
+200/s of 8.0 ms, propagation p99 of 17.2 ms at 200/s and 59.2 ms at saturation, a relay of 19,121 events/s
+(1.03×) and a rebuild of 111,920 events/s (0.60×, 18.2 s). Its four full runs after its changes (the first
+before (m) and the reply (q), the next two before (q)): 1,399, 1,282, 1,546 and 1,427 commands/s (2.33×,
+2.19×, 2.55×, 2.48×); a p99 at 200/s of 8.6, 8.7, 8.0 and 9.0 ms; propagation p99 of 17.4, 17.4, 16.9 and 18.1
+ms at 200/s and 40.9, 44.5, 38.3 and 49.6 ms at saturation; a relay of 26,702, 25,747, 27,505 and 32,346
+events/s (1.57×, 1.44×, 1.38×, 1.56×); a rebuild of 145,571, 169,522, 160,355 and 185,273 events/s (0.84×,
+0.98×, 0.81×, 1.01×; 14.0, 12.0, 12.7 and 11.0 s) at 115 MB. Every target was met in the third; in the others
+the commands/s missed (and in the first the rebuild's events/s, by 3 %), the figure the host's drift moves
+most: the same code gave 1,025–1,569/s in saturation runs of that round.
 
-- **Commands (1).** Done in earlier rounds: routes answer up to 64 requests each at a time, served by
-  nats-py directly instead of FastStream's per-message machinery (~230 → ~21 µs of CPU per request); the
-  customer snapshot is kept in memory; no ping per pool checkout; cached aggregates copy their plain-data
-  state themselves (`SalesAggregate.__deepcopy__`; `copy.deepcopy` was a fifth of a command); events are
-  recorded without `Application.save`'s protocol checks on every object; a save is one statement, a
-  PostgreSQL function built once (`shared/recorder.py`) that takes the library's table lock, notifies and
-  inserts; cached states never change in place, so reads take no lock per aggregate; and reads use a
-  cached state without a select while no other writer has saved since it was verified (a watch thread
-  counts other writers' notifications; the save checks, under the table lock, that what the command read
-  that way is unchanged; queries always select). Together: ~555 → ~750–1,050 commands/s.
-  Then (a) **one command worker per service** (`shared/worker.py`,
-  `ServiceApplication.decide_batch`). Commands had run in a thread each (16) and joined a group commit with
-  two savers. A batch then held no more commands than there were threads (~6–14), and the threads waited
-  for each other's turn at the interpreter and for the hand-offs of the group commit: the orders process
-  used ~75 % of a core at saturation while the machine still had CPU to spare. Now one thread decides the
-  commands one after another. The commands that arrive while a batch is decided and saved form the next
-  batch, up to 100, with no timer: a lone command is decided and saved at once. A command reads what the
-  earlier ones of its batch decided from the batch itself, so two orders of one customer in one batch are
-  both saved, one after the other on the account. The whole batch is one insert. Replies go out only
-  once the batch is stored. A conflict with another writer names an aggregate: the command that first
-  touched it, and every later one that read what those changed, are decided again on their own, and the
-  rest is saved. Any other error answers every command of the batch with it, and nothing is stored.
-  Interleaved quick runs: 1,051 → 2,198–2,305 commands/s, and the p99 at 200/s 38 → 4–7 ms. The first full
-  run gave 1,528/s (1.69×). (b) **The customer account's entries are shared by its copies**
-  (`SalesAggregate.SHARED_VALUES`): the account keeps one entry per order the customer ever placed, and
-  every command copied all of them. In that full run the copy was a fifth of the orders process at
-  saturation (~50 orders per account by then). Its events now replace entries instead of changing them in
-  place, so a copy is a dict of references: full runs 1,528 → 1,463–2,056 commands/s (1,463 and 1,667 on
-  a busy host, when the 200/s p50 was 4.1–4.3 ms instead of ~3.4).
-  Done in an earlier round (on the Intel host), each a cut in the CPU a command costs some process:
-  (c) **reporting's consumers keep their pooled connection** from batch to batch: giving it back to the pool
-  reset its session, one statement more per batch (a batch of one order, interleaved runs: 0.23 ms less of
+**The latest round ran on an Intel Xeon host of the same model, at full speed this time**: the benchmark's
+loop took 0.36–0.41 s, no CPU was stolen and the disk met no stall in any run; the direct command baseline
+measured 729–829/s, the raw publish 28,700–29,900/s, the raw read 275,000–283,000/s. Its first full run, of
+the code the round started with: 1,902 commands/s (2.61×), a p99 at 200/s of 8.6 ms, propagation p99 of 17.2
+ms at 200/s and 34.7 ms at saturation, a relay of 46,529 events/s (1.62×) and a rebuild of 246,238 events/s
+(0.90×, 8.3 s) at 115 MB: every target met, by the code that missed the commands target in three of four full
+runs on the slower host of the round before. The commands part alone of that code: 2,036, 1,943 and 1,787
+(sampled by py-spy) commands/s, a p99 at 200/s of 17.0 (right after the setup, the machine still busy), 8.3
+and 7.9 ms. After the round's change (r): full runs of 2,241 and 2,011 commands/s (2.70×, 2.55×); a p99 at
+200/s of 6.2 and 9.7 ms; propagation p99 of 15.6 and 15.7 ms at 200/s and 39.2 and 43.2 ms at saturation; a
+relay of 44,877 and 47,341 events/s (1.50×, 1.63×); a rebuild of 250,119 and 254,433 events/s (0.89×, 0.90×;
+8.2 and 8.0 s) at 114–115 MB; the commands part alone 2,118, 2,049, 2,251 and 2,023 commands/s with a p99 at
+200/s of 12.7, 5.9, 7.8 and 7.1 ms. Every target was met in every full run of this round. Nearest their
+targets: the p99 at 200/s (9.7 ms in one full run, 12.7 ms in one run of the commands part) and, on a slow
+spell of a host, the commands/s. `docs/benchmarks.md` holds the latest full run.
+
+- **Commands (1).** Done in earlier rounds: routes answer up to 64 requests each at a time, served by nats-py
+  directly instead of FastStream's per-message machinery (~230 → ~21 µs of CPU per request); the customer
+  snapshot is kept in memory; no ping per pool checkout; cached aggregates copy their plain-data state
+  themselves (`SalesAggregate.__deepcopy__`; `copy.deepcopy` was a fifth of a command); events are recorded
+  without `Application.save`'s protocol checks on every object; a save is one statement, a PostgreSQL function
+  built once (`shared/recorder.py`) that takes the library's table lock, notifies and inserts; cached states
+  never change in place, so reads take no lock per aggregate; and reads use a cached state without a select
+  while no other writer has saved since it was verified (a watch thread counts other writers' notifications;
+  the save checks, under the table lock, that what the command read that way is unchanged; queries always
+  select). Together: ~555 → ~750–1,050 commands/s. Then (a) **one command worker per service**
+  (`shared/worker.py`, `ServiceApplication.decide_batch`). Commands had run in a thread each (16) and joined a
+  group commit with two savers. A batch then held no more commands than there were threads (~6–14), and the
+  threads waited for each other's turn at the interpreter and for the hand-offs of the group commit: the
+  orders process used ~75 % of a core at saturation while the machine still had CPU to spare. Now one thread
+  decides the commands one after another. The commands that arrive while a batch is decided and saved form the
+  next batch, up to 100, with no timer: a lone command is decided and saved at once. A command reads what the
+  earlier ones of its batch decided from the batch itself, so two orders of one customer in one batch are both
+  saved, one after the other on the account. The whole batch is one insert. Replies go out only once the batch
+  is stored. A conflict with another writer names an aggregate: the command that first touched it, and every
+  later one that read what those changed, are decided again on their own, and the rest is saved. Any other
+  error answers every command of the batch with it, and nothing is stored. Interleaved quick runs: 1,051 →
+  2,198–2,305 commands/s, and the p99 at 200/s 38 → 4–7 ms. The first full run gave 1,528/s (1.69×). (b) **The
+  customer account's entries are shared by its copies** (`SalesAggregate.SHARED_VALUES`): the account keeps
+  one entry per order the customer ever placed, and every command copied all of them. In that full run the
+  copy was a fifth of the orders process at saturation (~50 orders per account by then). Its events now
+  replace entries instead of changing them in place, so a copy is a dict of references: full runs 1,528 →
+  1,463–2,056 commands/s (1,463 and 1,667 on a busy host, when the 200/s p50 was 4.1–4.3 ms instead of ~3.4).
+  Done in an earlier round (on the Intel host), each a cut in the CPU a command costs some process: (c)
+  **reporting's consumers keep their pooled connection** from batch to batch: giving it back to the pool reset
+  its session, one statement more per batch (a batch of one order, interleaved runs: 0.23 ms less of
   reporting's CPU and 0.21 ms less of PostgreSQL's); (d) **consumers keep a pull request open**
   (`shared/consumer.py` `PullFeed`) instead of asking for each batch: nats-py's `fetch` sent two requests per
   batch, a probe and then a wait, each a round trip through the server; (e) the customer dimension's upsert no
@@ -1158,54 +1172,61 @@ saturation runs of this round. `docs/benchmarks.md` holds the latest full run.
   round to its end (10-s windows): orders 2.5 → 2.2–2.3 ms, reporting 1.75 → 1.35–1.4 ms, the relay 1.25 →
   1.13–1.17 ms, NATS 0.75 → 0.69 ms, PostgreSQL ~1.6 ms, the client ~0.55 ms: all six processes 8.3 → ~7.4 ms,
   and the machine's idle CPU at 200/s 25 → 40–47 %. In those windows the p50 went from 8–13 ms to 5–8 ms and
-  the p99 from 23–30 ms to 17–21 ms.
-  Done in the round before the latest (the AMD host again): (h) **the relay gathers events that trickle in**
-  (`shared/outbox.py` `GATHER_SECONDS`): when its last page was small (under 10 events) and went out less than
-  0.1 s before, a notification makes it wait 5 ms before it selects, so that one page, one round of acks and
-  one batch in reporting carry the commands committed meanwhile; the first event after a quiet spell, and the
-  large pages of a busy service, go at once. Interleaved 10-s windows at 200/s: CPU per command in all six
-  processes 7.0 → 5.7 ms (the relay 1.0 → 0.7, reporting 1.1 → 0.7, PostgreSQL 1.45 → 1.15, NATS 0.87 → 0.65
-  ms) and a p50 ~1 ms lower. (i) **The orders service's full garbage collections no longer walk every order
-  ever placed.** An account keeps an entry per order, and the write watch's bookkeeping an id per aggregate
-  written; both were objects the collector tracks, so at saturation its full passes came about every second
-  and grew with the orders placed, from ~20 to ~200 ms (gc callbacks in the service; 10,000-command windows
-  fell from ~1,800 to ~1,000/s over a run). Entries now hold only immutable values (receivables a tuple of
-  pairs), which the collector stops tracking, and the bookkeeping keys ids by their integers: full passes take
-  4–12 ms, and windows on a quiet disk run at ~2,350/s.
-  (j) In the latest round, **the relay gathers for 10 ms instead of 5**: interleaved 10-s windows at 200/s,
-  two rounds of four each: CPU per command in all six processes 4.8–5.3 → 4.3–4.7 ms (reporting 0.7 → 0.55,
-  NATS 0.65 → 0.57, PostgreSQL 1.15 → 1.05 ms), the p99 11.4–16.5 → 9.2–12.1 ms, and commit → projection p99
-  at 200/s ~14 → ~18 ms (15 ms gave 23–25 ms, too near its 25 ms target).
-  (k) **Another instance's save names the aggregates it changed** (`shared/recorder.py`, its notification's
-  payload: the writer, then the ids of the aggregates that existed before the save, or "*" for more than 300),
-  and the write watch forgets only those (`Freshness.others_wrote`) instead of everything, and no longer
-  distrusts the whole cache for a second after any other writer's save. With two orders processes at
-  saturation (the same hour, 5,000-command runs): reads that select per command 1.8–2.3 → 0.7–0.9, and 904–985
-  → 1,176–1,314 commands/s, where one process ran 1,365–1,898/s. What is left: the queue group hands a
-  customer's orders to either process, so about half of the account reads find the other's write and select,
-  and both processes share the 2 cores. The full runs' "two orders processes" row: 912–1,087/s in this round's
-  four, 728–1,035/s in five runs of the code before it earlier on the same day.
-  (l) An account's overdue and outstanding sums (O5, O6) skip the orders with nothing receivable, most of
-  them, instead of adding their zeros (12 → 5 and 12 → 3 µs on an account of 94 orders; ~5 % of the orders
-  process at saturation in py-spy).
-  (m) In the latest round, the write services' check that orjson writes a stored state as the library would
-  (`shared/aggregate.py` `_written_alike`) loops instead of calling `all()` over generators: 5.7 → 1.5 µs a
-  state, ~3 % of a command's CPU in the orders process. Measured there at saturation, with the worker's time
-  logged: batches of ~60 of the 64 commands in flight, the worker thread deciding and saving ~75 % of the time
-  (0.37 ms of its CPU a command) and waiting for the next batch the rest, while the event loop (~0.15 ms a
-  command: requests, replies) holds the interpreter. Measured and dropped in that round: batches of at most 32
-  or 16 commands (interleaved 8,000-command runs at saturation: 1,263 and 997 against 1,257/s for 100; with 32
-  the worker no longer waited for commands but for the interpreter, held by the event loop; 32 gave a lower
-  propagation p99 at saturation, 33–39 against 38–47 ms, but two runs with smaller batches met an unexplained
-  pause of ~0.7 s), and a GIL switch interval of 1 or 0.2 ms (1,234 and 1,053 against 1,361/s). (q) A success
-  reply is written without building the reply model (`Reply.success_json`, the same JSON: 4.7 → 1.9 µs).
-  Sampled with py-spy, waiting included, in a saturation run at 1,069/s: the worker thread waited for commands
-  43 % of the time and the event loop sat in `select` 76 % of it. The 64 commands in flight go round in one
-  convoy (a batch, its replies, the client's next requests through NATS, their parsing) whose steps follow one
-  another. Deciding the next batch while one is saved would hide only the save's wait (6 % of the worker's
-  time in that sample); smaller batches (32, above) let two convoys overlap, but then the worker and the event
-  loop wait for one interpreter. What would lift it: the bus's work (requests, replies) in a process of its
-  own beside the one deciding, so that one convoy is parsed and answered while another is decided.
+  the p99 from 23–30 ms to 17–21 ms. Done in the first of the two AMD rounds: (h) **the relay gathers events
+  that trickle in** (`shared/outbox.py` `GATHER_SECONDS`): when its last page was small (under 10 events) and
+  went out less than 0.1 s before, a notification makes it wait 5 ms before it selects, so that one page, one
+  round of acks and one batch in reporting carry the commands committed meanwhile; the first event after a
+  quiet spell, and the large pages of a busy service, go at once. Interleaved 10-s windows at 200/s: CPU per
+  command in all six processes 7.0 → 5.7 ms (the relay 1.0 → 0.7, reporting 1.1 → 0.7, PostgreSQL 1.45 → 1.15,
+  NATS 0.87 → 0.65 ms) and a p50 ~1 ms lower. (i) **The orders service's full garbage collections no longer
+  walk every order ever placed.** An account keeps an entry per order, and the write watch's bookkeeping an id
+  per aggregate written; both were objects the collector tracks, so at saturation its full passes came about
+  every second and grew with the orders placed, from ~20 to ~200 ms (gc callbacks in the service;
+  10,000-command windows fell from ~1,800 to ~1,000/s over a run). Entries now hold only immutable values
+  (receivables a tuple of pairs), which the collector stops tracking, and the bookkeeping keys ids by their
+  integers: full passes take 4–12 ms, and windows on a quiet disk run at ~2,350/s. (j) In the second AMD
+  round, **the relay gathers for 10 ms instead of 5**: interleaved 10-s windows at 200/s, two rounds of four
+  each: CPU per command in all six processes 4.8–5.3 → 4.3–4.7 ms (reporting 0.7 → 0.55, NATS 0.65 → 0.57,
+  PostgreSQL 1.15 → 1.05 ms), the p99 11.4–16.5 → 9.2–12.1 ms, and commit → projection p99 at 200/s ~14 → ~18
+  ms (15 ms gave 23–25 ms, too near its 25 ms target). (k) **Another instance's save names the aggregates it
+  changed** (`shared/recorder.py`, its notification's payload: the writer, then the ids of the aggregates that
+  existed before the save, or "*" for more than 300), and the write watch forgets only those
+  (`Freshness.others_wrote`) instead of everything, and no longer distrusts the whole cache for a second after
+  any other writer's save. With two orders processes at saturation (the same hour, 5,000-command runs): reads
+  that select per command 1.8–2.3 → 0.7–0.9, and 904–985 → 1,176–1,314 commands/s, where one process ran
+  1,365–1,898/s. What is left: the queue group hands a customer's orders to either process, so about half of
+  the account reads find the other's write and select, and both processes share the 2 cores. The full runs'
+  "two orders processes" row: 912–1,087/s in this round's four, 728–1,035/s in five runs of the code before it
+  earlier on the same day. (l) An account's overdue and outstanding sums (O5, O6) skip the orders with nothing
+  receivable, most of them, instead of adding their zeros (12 → 5 and 12 → 3 µs on an account of 94 orders; ~5
+  % of the orders process at saturation in py-spy). (m) In the Intel round after them, the write services'
+  check that orjson writes a stored state as the library would (`shared/aggregate.py` `_written_alike`) loops
+  instead of calling `all()` over generators: 5.7 → 1.5 µs a state, ~3 % of a command's CPU in the orders
+  process. Measured there at saturation, with the worker's time logged: batches of ~60 of the 64 commands in
+  flight, the worker thread deciding and saving ~75 % of the time (0.37 ms of its CPU a command) and waiting
+  for the next batch the rest, while the event loop (~0.15 ms a command: requests, replies) holds the
+  interpreter. Measured and dropped in that round: batches of at most 32 or 16 commands (interleaved
+  8,000-command runs at saturation: 1,263 and 997 against 1,257/s for 100; with 32 the worker no longer waited
+  for commands but for the interpreter, held by the event loop; 32 gave a lower propagation p99 at saturation,
+  33–39 against 38–47 ms, but two runs with smaller batches met an unexplained pause of ~0.7 s), and a GIL
+  switch interval of 1 or 0.2 ms (1,234 and 1,053 against 1,361/s). (q) A success reply is written without
+  building the reply model (`Reply.success_json`, the same JSON: 4.7 → 1.9 µs). Sampled with py-spy, waiting
+  included, in a saturation run at 1,069/s: the worker thread waited for commands 43 % of the time and the
+  event loop sat in `select` 76 % of it. The 64 commands in flight go round in one convoy (a batch, its
+  replies, the client's next requests through NATS, their parsing) whose steps follow one another. Deciding
+  the next batch while one is saved would hide only the save's wait (6 % of the worker's time in that sample);
+  smaller batches (32, above) let two convoys overlap, but then the worker and the event loop wait for one
+  interpreter. What would lift it: the bus's work (requests, replies) in a process of its own beside the one
+  deciding, so that one convoy is parsed and answered while another is decided. (r) In the latest round, the
+  commands that only read a product (`place_order`, `request_price_exception`, `get_product`) read its cached
+  state without a copy (`_product(..., to_change=False)`; a copy cost ~6 µs, and an order reads one to three
+  products; a production request takes a copy of its own), and the order number's date is formatted without
+  `strftime` (2.7 → 0.7 µs): `place_order` on the in-memory store ~300 → ~278 µs. Measured in that round at
+  saturation (the CPU of every process, read from `/proc` every 2 s): the machine busy ~190 % of its 200 %,
+  the orders process ~93 % of a core, PostgreSQL ~34 %, reporting ~22 %, NATS ~16 %, the relay ~14 %, the
+  client ~8 %: ~0.95 ms of CPU a command in all, half of it in the orders process, whose one interpreter caps
+  the rate. At a steady 200/s (10-s windows), stopping the relay and reporting (SIGSTOP) took the p99 from ~6
+  to ~4.7 ms: the rest is the command's own way through the client, NATS, the orders process and PostgreSQL.
   What limits it: at saturation the orders process (~100 % of a core on the Intel host, ~72 % on the AMD host)
   and the CPU the other five processes need beside it; at 200/s, that each command crosses six processes, ~7.4
   ms of CPU in all on the Intel host (3.4–5.3 ms on the latest AMD host), so that the machine is half busy and
@@ -1217,63 +1238,63 @@ saturation runs of this round. `docs/benchmarks.md` holds the latest full run.
   again should that batch fail; it hides the save's wait only); the services on cores of their own; fewer
   events per command on the bus (every order also publishes its account's bookkeeping event). A second orders
   process does not help on 2 cores (the "two orders processes" row, and (k)): a customer's orders would have
-  to go to one process for its account to stay in that one's cache.
-  Measured and dropped: a lower CPU priority for the relay and reporting (nice 5, or SCHED_BATCH) at 200/s: no
-  difference beyond the host's noise; PostgreSQL over its Unix socket instead of TCP (a `SELECT 1` cost the
-  client 40 % less, yet the whole system at 200/s did not measurably change; it stays available as a setting);
-  a 1 ms GIL switch interval in the orders process; 16 instead of 8 connections per process; 6, 24, 32 and 48
-  worker threads; reading the account without a select and without knowing whether it is the latest (a stale
-  copy per conflict); the reporting consumer waiting 5 ms for more events after a small batch (a trade of the
-  propagation's margin for the commands').
-- **Propagation (2)** is within its target at 200/s in every run but one, on both hosts: the latest round's
-  first run gave 28.3 ms, with a 245 ms stall of the disk, which holds reporting's commits as well (with the
-  relay gathering for 10 ms (j) its p99 without a stall is 17–22 ms, ~12 ms before). At saturation it met its
-  target in 6 of the 8 full runs of an earlier round on the AMD host (38–47 ms), in 4 of the 5 of the round
-  before the latest (34.2–49.2 ms; 59.8 ms in the run at 2,035 commands/s), in 2 of the latest round's 4
-  (39.2–61.7 ms), and missed it on the Intel host (91.4 and 59.0 ms), where the orders process takes a whole
-  core and reporting and PostgreSQL wait for the other. On the latest round's Intel host: 59.2 ms before its
-  changes, 38.3–44.5 ms in the three full runs after them (the relay's fewer acks (o) leave more of the CPU to
-  reporting and NATS). Measured from the commit, as the target defines it
-  (`recorded_at`, stamped by the store's insert); the "decision → projection" row adds the command's own wait
-  for its batch's save. Done in earlier rounds: the relay sends events stored while a page awaits its acks at
-  once, up to four pages in flight; the relay runs in a child process of each write service (in the service's
-  process it waited for the interpreter behind the commands: commit → on the stream p50 at saturation ~18–22 →
-  ~4–6 ms); reporting applies a live batch in ONE statement, a plpgsql function that takes the log lock, logs
-  the batch and updates every projection and the positions (an envelope logged before fails it, changing
-  nothing, and a transaction then applies only the new ones; a batch of 10 orders 2.3 → 1.2 ms); the command
-  worker commits a batch of orders at once, so the relay and reporting work in larger pages and batches
-  (commit → projection p99 at saturation 43–53 → 38–47 ms); reporting refreshes its projections' statistics on
-  a connection of its own. Done in an earlier round: the consumers' open pull request (events come as they are
-  stored, with no request between two batches; what comes while a batch is handled is the next batch) and
-  their kept connections (c, d above). The relay's gathering (h, j) adds up to 10 ms at low rates (commit →
-  projection at 200/s: p50 ~3 → ~7 → ~10 ms, p99 ~8 → ~12 → ~18 ms for no, 5 and 10 ms, against a target of 25
-  ms). What remains at saturation is mostly the stream → projection part: reporting and PostgreSQL waiting for
-  a CPU that the orders process, its relay, NATS and the load also want. Not adopted: running the commands at
-  a lower CPU priority than the relay and reporting, or the reverse (a trade of one target's latency for
-  another's on a machine where both are targets). What would lift it: reporting and PostgreSQL on cores of
-  their own; fewer events per command on the bus.
+  to go to one process for its account to stay in that one's cache. Measured and dropped: a lower CPU priority
+  for the relay and reporting (nice 5, or SCHED_BATCH) at 200/s: no difference beyond the host's noise;
+  PostgreSQL over its Unix socket instead of TCP (a `SELECT 1` cost the client 40 % less, yet the whole system
+  at 200/s did not measurably change; it stays available as a setting); a 1 ms GIL switch interval in the
+  orders process; 16 instead of 8 connections per process; 6, 24, 32 and 48 worker threads; reading the
+  account without a select and without knowing whether it is the latest (a stale copy per conflict); the
+  reporting consumer waiting 5 ms for more events after a small batch (a trade of the propagation's margin for
+  the commands').
+- **Propagation (2)** is within its target at 200/s in every run but one, on both hosts: the second AMD
+  round's first run gave 28.3 ms, with a 245 ms stall of the disk, which holds reporting's commits as well
+  (with the relay gathering for 10 ms (j) its p99 without a stall is 17–22 ms, ~12 ms before). At saturation
+  it met its target in 6 of the 8 full runs of an earlier round on the AMD host (38–47 ms), in 4 of the 5 of
+  the first of the two AMD rounds (34.2–49.2 ms; 59.8 ms in the run at 2,035 commands/s), in 2 of the second's
+  4 (39.2–61.7 ms), and missed it on the first Intel host (91.4 and 59.0 ms), where the orders process takes a
+  whole core and reporting and PostgreSQL wait for the other. On the Intel host of the round after the AMD
+  ones: 59.2 ms before its changes, 38.3–49.6 ms in the four full runs after them (the relay's fewer acks (o)
+  leave more of the CPU to reporting and NATS); in the latest round, at full speed, 34.7–43.2 ms. Measured
+  from the commit, as the target defines it (`recorded_at`, stamped by the store's insert); the "decision →
+  projection" row adds the command's own wait for its batch's save. Done in earlier rounds: the relay sends
+  events stored while a page awaits its acks at once, up to four pages in flight; the relay runs in a child
+  process of each write service (in the service's process it waited for the interpreter behind the commands:
+  commit → on the stream p50 at saturation ~18–22 → ~4–6 ms); reporting applies a live batch in ONE statement,
+  a plpgsql function that takes the log lock, logs the batch and updates every projection and the positions
+  (an envelope logged before fails it, changing nothing, and a transaction then applies only the new ones; a
+  batch of 10 orders 2.3 → 1.2 ms); the command worker commits a batch of orders at once, so the relay and
+  reporting work in larger pages and batches (commit → projection p99 at saturation 43–53 → 38–47 ms);
+  reporting refreshes its projections' statistics on a connection of its own. Done in an earlier round: the
+  consumers' open pull request (events come as they are stored, with no request between two batches; what
+  comes while a batch is handled is the next batch) and their kept connections (c, d above). The relay's
+  gathering (h, j) adds up to 10 ms at low rates (commit → projection at 200/s: p50 ~3 → ~7 → ~10 ms, p99 ~8 →
+  ~12 → ~18 ms for no, 5 and 10 ms, against a target of 25 ms). What remains at saturation is mostly the
+  stream → projection part: reporting and PostgreSQL waiting for a CPU that the orders process, its relay,
+  NATS and the load also want. Not adopted: running the commands at a lower CPU priority than the relay and
+  reporting, or the reverse (a trade of one target's latency for another's on a machine where both are
+  targets). What would lift it: reporting and PostgreSQL on cores of their own; fewer events per command on
+  the bus.
 - **Rebuild (3).** Done: handlers chosen per event type from a table, each event's month from a small cache of
   month bounds, one upsert statement per table, the cyclic garbage collector paused while pages are read and
   applied (the baseline pauses it too), a child process that imports only the rebuild, and the next page read
   while one is applied: half of reading a page is PostgreSQL producing its jsonb, which now runs on the other
   core; pages of 500 rows fit the socket's buffers, so the server is not held up half-way through one (on
   409,000 events: ~121–142k → ~176–186k events/s). Applying an event costs ~3.5 µs; decoding it in asyncpg ~2
-  µs. Done
-  in the round before the latest: the log's moment is read as microseconds since 1970 (an int8) instead of a
-  timestamptz, whose decoding into a datetime was ~0.8 µs of the ~3.5 µs reading an event cost (child runs on
-  one year: 144,000–182,000 → 164,000–193,000 events/s; the read baseline reads the same columns,
-  210,000–223,000 → 230,000/s); and the benchmark checkpoints once the year is loaded: the load's WAL had set
-  off a checkpoint in the middle of the measured rebuild (142,000 events/s in the full run before; 165,000 and
-  174,000 in the runs after). Done in the latest round: (p) **the rebuild reads on every core**
-  (`rebuild.Readers`, used by the CLI's rebuild and verify and by the rebuild at start): reader processes (one
-  per core, at least two; spawned, each with a connection of its own) read and aggregate the slices of each
-  250,000-event chunk, two chunks at work at a time, while the rebuild's own process adds their upserts to
-  the build tables in log order and commits each chunk with the position it reaches, as before (a resume is
-  unchanged). Adding the slices' upserts in order gives what one projector of the chunk would: counters add,
-  dimensions keep the highest version and on a tie the first in log order. Child runs on one year on the Intel
-  host: 98,000–104,000 → 122,000–176,000 events/s (3 readers: 134,000). What remains: the two readers (~6.5 µs
-  of CPU an event, half of it `_order_placed`) and PostgreSQL (producing the jsonb, ~1.35 µs a row of 266
-  bytes, and the rest of each page) share the 2 cores, busy ~97 % of the rebuild.
+  µs. Done in the first of the two AMD rounds: the log's moment is read as microseconds since 1970 (an int8)
+  instead of a timestamptz, whose decoding into a datetime was ~0.8 µs of the ~3.5 µs reading an event cost
+  (child runs on one year: 144,000–182,000 → 164,000–193,000 events/s; the read baseline reads the same
+  columns, 210,000–223,000 → 230,000/s); and the benchmark checkpoints once the year is loaded: the load's WAL
+  had set off a checkpoint in the middle of the measured rebuild (142,000 events/s in the full run before;
+  165,000 and 174,000 in the runs after). Done in the Intel round after the AMD ones: (p) **the rebuild reads
+  on every core** (`rebuild.Readers`, used by the CLI's rebuild and verify and by the rebuild at start):
+  reader processes (one per core, at least two; spawned, each with a connection of its own) read and aggregate
+  the slices of each 250,000-event chunk, two chunks at work at a time, while the rebuild's own process adds
+  their upserts to the build tables in log order and commits each chunk with the position it reaches, as
+  before (a resume is unchanged). Adding the slices' upserts in order gives what one projector of the chunk
+  would: counters add, dimensions keep the highest version and on a tie the first in log order. Child runs on
+  one year on the Intel host: 98,000–104,000 → 122,000–176,000 events/s (3 readers: 134,000). What remains:
+  the two readers (~6.5 µs of CPU an event, half of it `_order_placed`) and PostgreSQL (producing the jsonb,
+  ~1.35 µs a row of 266 bytes, and the rest of each page) share the 2 cores, busy ~97 % of the rebuild.
 - **Rebuild peak RSS (3)** is met, the readers' peaks counted in (~40 MB each; ~115 MB in all). Earlier
   figures (~220 MB) were wrong: `ru_maxrss` survives `exec`, so the child reported its parent's (the
   benchmark's) peak; the child reads its own `VmHWM`, and its readers'.
@@ -1286,7 +1307,7 @@ saturation runs of this round. `docs/benchmarks.md` holds the latest full run.
   with a node (a page in flight) makes the stream refuse the later ones instead of storing them ahead of it;
   no cost shows in the figure (quick runs before and after: 1.14–1.22× and 1.19×). A catch-up's pages are
   full, so the gathering (h, j) does not touch it: 33,000–39,000 events/s (1.38–1.39×) on the AMD host,
-  ~13,800 (0.84–0.91×) on the Intel one. Done in the latest round, on an Intel host again (catch-up runs of
+  ~13,800 (0.84–0.91×) on the Intel one. Done in the Intel round after the AMD ones (catch-up runs of
   the relay alone): (n) the event id (the name-based UUID of `aggregate:version`) is computed from the SHA-1's
   hex directly instead of by `uuid.uuid5`, whose two UUID objects were a fifth of the relay's CPU (~55 → 36–44
   µs an event); (o) **only a page's last message asks for an ack**, and every publish also carries
