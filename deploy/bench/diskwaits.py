@@ -1,9 +1,11 @@
 """The disk's stalls as PostgreSQL meets them: ``python -m deploy.bench.diskwaits``, run beside a measurement.
 
-Every ``STEP`` it looks at the state of each PostgreSQL process (``/proc/<pid>/stat``); a process found in
-uninterruptible sleep (``D``: waiting on the disk, a commit's WAL flush above all) at every look for
-``LONGEST`` or more is a stall (with looks 20 ms apart, every stall of 70 ms or more is found, and one of
-50–70 ms may be). A commit's flush takes well under a millisecond on a disk that answers. Its own cost: ~1 %
+Every ``STEP`` it looks at the state of each PostgreSQL process that a commit can wait for (those serving
+connections, and the WAL writer; not the checkpointer's long writes, which hold no commit): a process found
+in uninterruptible sleep (``D``: waiting on the disk, a commit's WAL flush above all) at every look for
+``LONGEST`` or more is a stall (with looks 5 ms apart, every stall of 25 ms or more is found, and one of
+20–25 ms may be). A commit's flush takes well under a millisecond on a disk that answers; stalls of 20–70 ms
+were what made the tail of the steady run on a host whose disk never stalled for 50 ms. Its own cost: ~2 %
 of a core.
 The kernel's I/O pressure (PSI) is no witness: a 339 ms WAL flush, with every command waiting behind it,
 left no mark in it (a task waiting on the journal is not counted as waiting on I/O). It runs in a process
@@ -22,8 +24,10 @@ import sys
 import time
 from pathlib import Path
 
-STEP = 0.02  # seconds between looks
-LONGEST = 0.05  # a wait seen at every look for this long is a stall
+STEP = 0.005  # seconds between looks
+LONGEST = 0.02  # a wait seen at every look for this long is a stall
+# PostgreSQL's own background processes, by the last part of their title: none of them holds a commit.
+BACKGROUND = ("checkpointer", "background writer", "archiver", "startup", "logical replication", "autovacuum")
 ROOT = Path(__file__).resolve().parents[2]
 RESCAN = 2.0  # seconds between looks for new PostgreSQL processes (the services connect before a run)
 
@@ -66,9 +70,19 @@ class StallFinder:
             self.found.append((since, self._last_at))
 
 
+def holds_commits(title: str) -> bool:
+    """Whether a PostgreSQL process, by its title (``/proc/<pid>/cmdline``), can hold a commit up: one
+    serving a connection, or the WAL writer; not the postmaster nor a background process."""
+    title = title.replace("\0", " ").strip()
+    if not title.startswith("postgres:"):  # the postmaster: its command line, not a title
+        return False
+    role = title.rpartition(": ")[2]
+    return not role.startswith(BACKGROUND)
+
+
 class PostgresProcesses:
-    """The state files of PostgreSQL's processes, kept open: a read of an open one is a fraction of the
-    cost of opening it (the watch reads every one a hundred times a second)."""
+    """The state files of the PostgreSQL processes a commit can wait for, kept open: a read of an open one
+    is a fraction of the cost of opening it (the watch reads every one two hundred times a second)."""
 
     def __init__(self) -> None:
         self._stats: dict[int, int] = {}  # pid -> open /proc/<pid>/stat
@@ -78,7 +92,9 @@ class PostgresProcesses:
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
                 try:
-                    if (entry / "comm").read_text().startswith("postgres"):
+                    if (entry / "comm").read_text().startswith("postgres") and holds_commits(
+                        (entry / "cmdline").read_text(errors="replace")
+                    ):
                         found.add(int(entry.name))
                 except OSError:  # gone meanwhile
                     continue
