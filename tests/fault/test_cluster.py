@@ -76,14 +76,15 @@ async def cluster(tmp_path: Path) -> AsyncIterator[tuple[NatsServers, Settings, 
             drop_database(settings)
 
 
-async def made_stream(js: Any, name: str, timeout: float = 60.0) -> Any:
+async def made_stream(js: Any, name: str, timeout: float = 120.0) -> Any:
     """The stream's info once it exists: a service's relay process makes it after connecting, which can
-    be after the service's routes already answer."""
+    be after the service's routes already answer. An API request that times out is asked again: a cluster
+    just formed, still electing its leaders, can leave one unanswered (seen on a slow host)."""
 
     async def made() -> bool:
         try:
             await js.stream_info(name)
-        except NotFoundError:
+        except (NotFoundError, nats.errors.TimeoutError):
             return False
         return True
 
