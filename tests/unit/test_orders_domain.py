@@ -314,6 +314,21 @@ def test_o6_the_customers_credit_is_no_receivable(fx: Fixture) -> None:
     assert (over["status"], over["holds"][0]["rule"]) == ("on_hold", "O6")  # no credit left: 300 + 800
 
 
+def test_o7_a_converted_holds_deposit_is_no_capital_taken(fx: Fixture) -> None:
+    branch, product = fx.dealer("b-9", kind="branch"), fx.product(quantity=20)
+    fx.customers.apply(envelope("b-9", 5, "CapitalLimitSet", {"capital_limit": "1000.00"}))
+    three = c.OrderLine(product_code=product, quantity=3)
+    fx.app.place_order(c.PlaceOrder(actor=SALES, customer_id=branch, channel="branch", lines=[three]))
+    hold = fx.app.reserve_goods(
+        c.ReserveGoods(
+            actor=SALES, customer_id=branch, product_code=product, quantity=10, deposit=Decimal("400")
+        )
+    )
+    # 300.00 taken + the 1,000.00 order would exceed 1,000.00; the deposit pays 400.00 of it at once
+    order = fx.app.convert_reservation(c.ConvertReservation(actor=SALES, reservation_id=hold["id"]))
+    assert (order["status"], order["holds"]) == ("accepted", [])
+
+
 def test_o11_overdue_counts_the_unpaid_part_of_the_oldest_shipment(fx: Fixture) -> None:
     dealer, product = fx.dealer(credit_limit="100000"), fx.product(quantity=20)
     order = fx.app.place_order(
