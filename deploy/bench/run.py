@@ -1115,21 +1115,26 @@ events/s (1.57×, 1.44×, 1.38×, 1.56×); a rebuild of 145,571, 169,522, 160,35
 the commands/s missed (and in the first the rebuild's events/s, by 3 %), the figure the host's drift moves
 most: the same code gave 1,025–1,569/s in saturation runs of that round.
 
-**The latest round ran on an Intel Xeon host of the same model, at full speed this time**: the benchmark's
-loop took 0.36–0.41 s, no CPU was stolen and the disk met no stall in any run; the direct command baseline
-measured 729–829/s, the raw publish 28,700–29,900/s, the raw read 275,000–283,000/s. Its first full run, of
-the code the round started with: 1,902 commands/s (2.61×), a p99 at 200/s of 8.6 ms, propagation p99 of 17.2
-ms at 200/s and 34.7 ms at saturation, a relay of 46,529 events/s (1.62×) and a rebuild of 246,238 events/s
-(0.90×, 8.3 s) at 115 MB: every target met, by the code that missed the commands target in three of four full
-runs on the slower host of the round before. The commands part alone of that code: 2,036, 1,943 and 1,787
-(sampled by py-spy) commands/s, a p99 at 200/s of 17.0 (right after the setup, the machine still busy), 8.3
-and 7.9 ms. After the round's change (r): full runs of 2,241 and 2,011 commands/s (2.70×, 2.55×); a p99 at
-200/s of 6.2 and 9.7 ms; propagation p99 of 15.6 and 15.7 ms at 200/s and 39.2 and 43.2 ms at saturation; a
-relay of 44,877 and 47,341 events/s (1.50×, 1.63×); a rebuild of 250,119 and 254,433 events/s (0.89×, 0.90×;
-8.2 and 8.0 s) at 114–115 MB; the commands part alone 2,118, 2,049, 2,251 and 2,023 commands/s with a p99 at
-200/s of 12.7, 5.9, 7.8 and 7.1 ms. Every target was met in every full run of this round. Nearest their
-targets: the p99 at 200/s (9.7 ms in one full run, 12.7 ms in one run of the commands part) and, on a slow
-spell of a host, the commands/s. `docs/benchmarks.md` holds the latest full run.
+**The latest round ran on an Intel Xeon host of the same model, at full speed for most of it**: the
+benchmark's loop took 0.36–0.41 s in its full runs, no CPU was stolen and the disk met no stall in any of
+them; the direct command baseline measured 729–852/s, the raw publish 28,700–29,900/s, the raw read
+275,000–283,000/s. Its first full run, of the code the round started with: 1,902 commands/s (2.61×), a p99 at
+200/s of 8.6 ms, propagation p99 of 17.2 ms at 200/s and 34.7 ms at saturation, a relay of 46,529 events/s
+(1.62×) and a rebuild of 246,238 events/s (0.90×, 8.3 s) at 115 MB: every target met, by the code that missed
+the commands target in three of four full runs on the slower host of the round before. The commands part alone
+of that code: 2,036, 1,943 and 1,787 (sampled by py-spy) commands/s, a p99 at 200/s of 17.0 (right after the
+setup, the machine still busy), 8.3 and 7.9 ms. After the round's change (r): full runs of 2,241, 2,011 and
+1,812 commands/s (2.70×, 2.55×, 2.13×; the last with the disk watch looking every 5 ms, and right after other
+measurements: load average 1.1); a p99 at 200/s of 6.2, 9.7 and 8.6 ms; propagation p99 of 15.6, 15.7 and 16.5
+ms at 200/s and 39.2, 43.2 and 42.1 ms at saturation; a relay of 44,877, 47,341 and 47,522 events/s (1.50×,
+1.63×, 1.62×); a rebuild of 250,119, 254,433 and 238,385 events/s (0.89×, 0.90×, 0.86×; 8.2, 8.0 and 8.6 s) at
+114–115 MB. Every target was met in every full run of this round. The commands part alone: 2,118, 2,049, 2,251
+and 2,023 commands/s with a p99 at 200/s of 12.7, 5.9, 7.8 and 7.1 ms; then the host slowed down (the same
+pure-Python loop took 0.85–1.03 s instead of 0.36–0.41 s for the rest of the round) and four more runs gave
+1,746, 1,690, 1,451 and 2,094 commands/s, with a p99 at 200/s of 8.6, 9.7, 9.2 and 6.7 ms. Nearest their
+targets, then: the commands/s on a slow spell of the host (one run of four below 1,500) and the p99 at 200/s
+(9.7 ms in one full run, 12.7 ms in one run of the commands part; see (r) for what made its tail).
+`docs/benchmarks.md` holds the latest full run.
 
 - **Commands (1).** Done in earlier rounds: routes answer up to 64 requests each at a time, served by nats-py
   directly instead of FastStream's per-message machinery (~230 → ~21 µs of CPU per request); the customer
