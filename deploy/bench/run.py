@@ -1236,34 +1236,34 @@ targets, then: the commands/s on a slow spell of the host (one run of four below
   to ~4.7 ms: the rest is the command's own way through the client, NATS, the orders process and PostgreSQL.
   The 200/s tail of that round, taken apart command by command (each slow command's scheduled start, its
   decision's time, its insert's `recorded_at`, its reply) beside probes looking every 2–4 ms: its slowest
-  commands came in bursts of 2–11, held 15–75 ms, and all bursts but one matched one of two pauses of the
-  host's parts, not of the services (whose interpreters, watched by a thread waking every millisecond, were
-  never held more than 6 ms): a commit's WAL flush waiting on the disk for 15–70 ms (the insert on time, the
-  reply late, and the commands behind it waiting for the worker), or the NATS server answering no one, a PING
-  of a client of its own included, for 12–28 ms (the requests reaching the orders process late). The NATS
-  pauses came at the same moments of every run started alike (9.5 and 13.2 s into the window), so they follow
-  the stream's growth (NATS 2.9.10 from Debian on this host). Since then the benchmark's disk watch looks
-  every 5 ms and counts a wait of 20 ms or more (it was 50 ms), so that the row of the commands that met no
-  disk stall leaves out the disk's shorter stalls as well; NATS's pauses stay in every row: NATS is part of
-  the system measured. What limits it: at saturation the orders process (~100 % of a core on the Intel host,
-  ~72 % on the AMD host) and the CPU the other five processes need beside it; at 200/s, that each command
-  crosses six processes, ~7.4 ms of CPU in all on the Intel host (3.4–5.3 ms on the latest AMD host), so that
-  the machine is half busy and a command often waits for a core: on the AMD host, 15-s windows of the same
-  code gave a p99 of 6–9 ms when the host was quiet and 13–27 ms when it was busy. Each wake-up of a process
-  is costly on these virtual machines (a socket write, which wakes the process at the other end, was 13–24 %
-  of what py-spy sampled in the relay and reporting processes). What would lift it: the bus's work in a
-  process of its own (q); deciding the next batch while one is being saved (it would read what the batch in
-  flight decided, and be decided again should that batch fail; it hides the save's wait only); the services on
-  cores of their own; fewer events per command on the bus (every order also publishes its account's
-  bookkeeping event). A second orders process does not help on 2 cores (the "two orders processes" row, and
-  (k)): a customer's orders would have to go to one process for its account to stay in that one's cache.
-  Measured and dropped: a lower CPU priority for the relay and reporting (nice 5, or SCHED_BATCH) at 200/s: no
-  difference beyond the host's noise; PostgreSQL over its Unix socket instead of TCP (a `SELECT 1` cost the
-  client 40 % less, yet the whole system at 200/s did not measurably change; it stays available as a setting);
-  a 1 ms GIL switch interval in the orders process; 16 instead of 8 connections per process; 6, 24, 32 and 48
-  worker threads; reading the account without a select and without knowing whether it is the latest (a stale
-  copy per conflict); the reporting consumer waiting 5 ms for more events after a small batch (a trade of the
-  propagation's margin for the commands').
+  commands came in bursts of 2–11, held 15–75 ms, and all bursts but one matched one of two pauses outside the
+  services' code (a thread in each service process, waking every millisecond, was never late by more than 6
+  ms): a commit's WAL flush waiting on the disk for 15–70 ms (the insert on time, the reply late, and the
+  commands behind it waiting for the worker), or the NATS server answering no one, a PING of a client of its
+  own included, for 12–28 ms (the requests reaching the orders process late). The NATS pauses came at the same
+  moments of every run started alike (9.5 and 13.2 s into the window), which points at the server's own work
+  as its streams grow rather than at the host (NATS 2.9.10 from Debian on this host). Since then the
+  benchmark's disk watch looks every 5 ms and counts a wait of 20 ms or more (it was 50 ms), so that the row
+  of the commands that met no disk stall leaves out the disk's shorter stalls as well; NATS's pauses stay in
+  every row: NATS is part of the system measured. What limits it: at saturation the orders process (~100 % of
+  a core on the Intel host, ~72 % on the AMD host) and the CPU the other five processes need beside it; at
+  200/s, that each command crosses six processes, ~7.4 ms of CPU in all on the Intel host (3.4–5.3 ms on the
+  host of the second AMD round), so that the machine is half busy and a command often waits for a core: on the
+  AMD host, 15-s windows of the same code gave a p99 of 6–9 ms when the host was quiet and 13–27 ms when it
+  was busy. Each wake-up of a process is costly on these virtual machines (a socket write, which wakes the
+  process at the other end, was 13–24 % of what py-spy sampled in the relay and reporting processes). What
+  would lift it: the bus's work in a process of its own (q); deciding the next batch while one is being saved
+  (it would read what the batch in flight decided, and be decided again should that batch fail; it hides the
+  save's wait only); the services on cores of their own; fewer events per command on the bus (every order also
+  publishes its account's bookkeeping event). A second orders process does not help on 2 cores (the "two
+  orders processes" row, and (k)): a customer's orders would have to go to one process for its account to stay
+  in that one's cache. Measured and dropped: a lower CPU priority for the relay and reporting (nice 5, or
+  SCHED_BATCH) at 200/s: no difference beyond the host's noise; PostgreSQL over its Unix socket instead of TCP
+  (a `SELECT 1` cost the client 40 % less, yet the whole system at 200/s did not measurably change; it stays
+  available as a setting); a 1 ms GIL switch interval in the orders process; 16 instead of 8 connections per
+  process; 6, 24, 32 and 48 worker threads; reading the account without a select and without knowing whether
+  it is the latest (a stale copy per conflict); the reporting consumer waiting 5 ms for more events after a
+  small batch (a trade of the propagation's margin for the commands').
 - **Propagation (2)** is within its target at 200/s in every run but one, on both hosts: the second AMD
   round's first run gave 28.3 ms, with a 245 ms stall of the disk, which holds reporting's commits as well
   (with the relay gathering for 10 ms (j) its p99 without a stall is 17–22 ms, ~12 ms before). At saturation
