@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from typing import Any
 
 import nats
+import nats.errors
 import pytest
 from nats.aio.client import Client as NATS
+from nats.js.errors import NotFoundError
 
 from shared.settings import Settings
 from shared.store import drop_database
@@ -66,6 +68,22 @@ async def wait_for(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(every)
+
+
+async def made_stream(js: Any, name: str, timeout: float = 120.0) -> Any:
+    """The stream's info once it exists: a service's relay process makes it after connecting, which can
+    be after the service's routes already answer. An API request that times out is asked again: a cluster
+    just formed, still electing its leaders, can leave one unanswered (seen on a slow host)."""
+
+    async def made() -> bool:
+        try:
+            await js.stream_info(name)
+        except (NotFoundError, nats.errors.TimeoutError):
+            return False
+        return True
+
+    await wait_for(made, timeout)
+    return await js.stream_info(name)
 
 
 @contextlib.asynccontextmanager

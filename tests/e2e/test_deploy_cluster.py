@@ -34,7 +34,7 @@ from deploy.local.demo import Client, Demo, has_rows, onboard, reporting_period,
 from deploy.local.processes import ROOT, SERVICES, service_command
 from shared.settings import Settings
 from shared.store import drop_database, ensure_database
-from tests.conftest import wait_for
+from tests.conftest import made_stream, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -200,7 +200,7 @@ async def test_services_on_the_compose_cluster_are_ready_and_keep_three_replicas
     admin = await nats.connect(servers=deployed.nats_urls, user="admin", password=PASSWORDS["admin"])
     try:
         for service in ("customers", "orders", "complaints"):
-            info = await admin.jetstream().stream_info(f"SALESOPS_{service.upper()}")
+            info = await made_stream(admin.jetstream(), f"SALESOPS_{service.upper()}")
             assert info.config.num_replicas == 3
     finally:
         await admin.close()

@@ -21,7 +21,6 @@ import nats
 import nats.errors
 import pytest
 from nats.aio.client import Client as NATS
-from nats.js.errors import NotFoundError
 
 from deploy.local.processes import SERVICES, wait_ready
 from deploy.nats.servers import NatsServers
@@ -32,7 +31,7 @@ from shared.settings import Settings
 from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
 from shared.subjects import stream_name
-from tests.conftest import PublishThrough, unique_settings, wait_for
+from tests.conftest import PublishThrough, made_stream, unique_settings, wait_for
 from tests.fault.failover_support import (
     JS_API_TIMEOUT,
     LOADED,
@@ -74,22 +73,6 @@ async def cluster(tmp_path: Path) -> AsyncIterator[tuple[NatsServers, Settings, 
             await delete_streams(nc.jetstream(), settings, list(SERVICES))
             await nc.drain()
             drop_database(settings)
-
-
-async def made_stream(js: Any, name: str, timeout: float = 120.0) -> Any:
-    """The stream's info once it exists: a service's relay process makes it after connecting, which can
-    be after the service's routes already answer. An API request that times out is asked again: a cluster
-    just formed, still electing its leaders, can leave one unanswered (seen on a slow host)."""
-
-    async def made() -> bool:
-        try:
-            await js.stream_info(name)
-        except (NotFoundError, nats.errors.TimeoutError):
-            return False
-        return True
-
-    await wait_for(made, timeout)
-    return await js.stream_info(name)
 
 
 async def test_cluster_node_killed_mid_load_loses_nothing_and_counts_nothing_twice(
