@@ -279,16 +279,21 @@ def test_o6_credit_limit_counts_outstanding_receivables(fx: Fixture) -> None:
     assert third["status"] == "accepted"
 
 
+def converted_with_deposit(fx: Fixture, customer: str, product: str) -> dict[str, Any]:
+    """A hold of 10 units (1,000.00) against a deposit of 400.00, converted into an order."""
+    hold = fx.app.reserve_goods(
+        c.ReserveGoods(
+            actor=SALES, customer_id=customer, product_code=product, quantity=10, deposit=Decimal("400")
+        )
+    )
+    return fx.app.convert_reservation(c.ConvertReservation(actor=SALES, reservation_id=hold["id"]))
+
+
 def test_o6_a_converted_holds_deposit_is_no_receivable(fx: Fixture) -> None:
     dealer, product = fx.dealer(credit_limit="1000.00"), fx.product(quantity=20)
     shipped_order(fx, dealer, product, 3)  # 300.00 outstanding
-    hold = fx.app.reserve_goods(
-        c.ReserveGoods(
-            actor=SALES, customer_id=dealer, product_code=product, quantity=10, deposit=Decimal("400")
-        )
-    )
     # 300.00 + the 1,000.00 order would exceed 1,000.00; the deposit pays 400.00 of it at once
-    order = fx.app.convert_reservation(c.ConvertReservation(actor=SALES, reservation_id=hold["id"]))
+    order = converted_with_deposit(fx, dealer, product)
     assert (order["status"], order["holds"]) == ("accepted", [])
 
 
@@ -319,13 +324,8 @@ def test_o7_a_converted_holds_deposit_is_no_capital_taken(fx: Fixture) -> None:
     fx.customers.apply(envelope("b-9", 5, "CapitalLimitSet", {"capital_limit": "1000.00"}))
     three = c.OrderLine(product_code=product, quantity=3)
     fx.app.place_order(c.PlaceOrder(actor=SALES, customer_id=branch, channel="branch", lines=[three]))
-    hold = fx.app.reserve_goods(
-        c.ReserveGoods(
-            actor=SALES, customer_id=branch, product_code=product, quantity=10, deposit=Decimal("400")
-        )
-    )
     # 300.00 taken + the 1,000.00 order would exceed 1,000.00; the deposit pays 400.00 of it at once
-    order = fx.app.convert_reservation(c.ConvertReservation(actor=SALES, reservation_id=hold["id"]))
+    order = converted_with_deposit(fx, branch, product)
     assert (order["status"], order["holds"]) == ("accepted", [])
 
 
