@@ -226,22 +226,18 @@ class Readers:
             try:
                 for after, chunk_end in chunks:
                     size = -(-(chunk_end - after) // self.count)
-                    started.append(
-                        (
-                            chunk_end,
-                            [
-                                loop.run_in_executor(pool, _aggregate_slice, self.dsn, mode, names, *part)
-                                for part in _ranges(after, chunk_end, size)
-                            ],
-                        )
-                    )
+                    slices = [
+                        loop.run_in_executor(pool, _aggregate_slice, self.dsn, mode, names, *part)
+                        for part in _ranges(after, chunk_end, size)
+                    ]
+                    started.append((chunk_end, slices))
                     if len(started) == 2:
                         yield await _chunk_done(*started.popleft())
                 while started:
                     yield await _chunk_done(*started.popleft())
             finally:
-                for _, slices in started:
-                    for work in slices:
+                for _, pending in started:
+                    for work in pending:
                         work.cancel()
 
 
