@@ -4,9 +4,9 @@ Every ``STEP`` it looks at the state of each PostgreSQL process that a commit ca
 connections, and the WAL writer; not the checkpointer's long writes, which hold no commit): a process found
 in uninterruptible sleep (``D``: waiting on the disk, a commit's WAL flush above all) at every look for
 ``LONGEST`` or more is a stall (with looks 5 ms apart, every stall of 25 ms or more is found, and one of
-20–25 ms may be). A commit's flush takes well under a millisecond on a disk that answers; stalls of 20–70 ms
-were what made the tail of the steady run on a host whose disk never stalled for 50 ms. Its own cost: ~2 %
-of a core.
+20–25 ms may be). A commit's flush takes well under a millisecond on a disk that answers; flushes stuck for
+15–70 ms made part of the steady run's tail on a host where a watch looking every 20 ms for 50 ms found no
+stall. Its own cost: ~2 % of a core.
 The kernel's I/O pressure (PSI) is no witness: a 339 ms WAL flush, with every command waiting behind it,
 left no mark in it (a task waiting on the journal is not counted as waiting on I/O). It runs in a process
 of its own so that the measuring client's interpreter is not shared with it. On SIGTERM it prints the
