@@ -1,4 +1,4 @@
-"""The benchmark's account of the disk's stalls (``deploy/bench/diskwaits.py``, ``deploy/bench/run.py``):
+"""The benchmark's account of the disk's stalls (``deploy/bench/diskwaits.py``, ``deploy/bench/host.py``):
 the stretches in which a PostgreSQL process waited on the disk, and which commands of the steady run met
 one."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from deploy.bench import diskwaits
-from deploy.bench.run import HostStalls
+from deploy.bench.host import HostStalls
 
 STEP = diskwaits.STEP
 SHORTEST = round(diskwaits.LONGEST / STEP) + 1  # looks that span LONGEST: the shortest stall

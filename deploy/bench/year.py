@@ -1,0 +1,164 @@
+"""Parts (3) and (5): a rebuild of a generated year and the report queries on it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import asyncpg
+import nats
+
+from deploy.bench.common import QUERIES, SERVICES, Client, Figure, Results, Sizes, bench_settings, percentile
+from deploy.bench.seed import Year, load_year
+from deploy.local.processes import ROOT, wait_ready
+from shared.settings import Settings
+from shared.store import drop_database, ensure_database
+from shared.streams import delete_streams
+
+# ------------------------------------------------------------------------------ (3) rebuild, (5) reports
+
+
+def run_child(what: str, settings: Settings) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-m", "deploy.bench.child", what, settings.postgres_dsn],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+async def measure_reports(
+    client: Client, clear: Callable[[], None] | None, year: int, requests: int
+) -> dict[str, list[float]]:
+    timings: dict[str, list[float]] = {}
+    for name, template in QUERIES:
+        body = {
+            k: int(v.format(year=year)) if k == "year" else v.format(year=year) for k, v in template.items()
+        }
+        await client.ok("reporting", "query", name, body)
+        values = timings[name] = []
+        for _ in range(requests):
+            if clear is not None:
+                clear()
+            started = time.perf_counter()
+            await client.ok("reporting", "query", name, body)
+            values.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+async def flushed(settings: Settings) -> None:
+    """A checkpoint once the year is loaded: the load's gigabyte of WAL otherwise set one off in the middle
+    of the rebuild (its writes and fsyncs measured as the rebuild's). Needs the right to checkpoint."""
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        with contextlib.suppress(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
+
+
+async def part_year(results: Results, sizes: Sizes, token: str) -> None:
+    from services.reporting.main import start_reporting, stopped
+
+    settings = bench_settings(token, "year")
+    year = Year(year=datetime.now(UTC).year - 1)
+    nc = await nats.connect(settings.nats_url)
+    try:
+        await asyncio.to_thread(ensure_database, settings)
+        print(f"(3) rebuild: generating a year of ~{sizes.year_events:,} events", flush=True)
+        load_seconds = await load_year(settings, year, sizes.distributors, sizes.branches, sizes.year_events)
+        await flushed(settings)
+        results.notes.append(
+            f"The year: {year.events:,} events for {sizes.distributors} distributors and {sizes.branches} "
+            f"branches (loaded by COPY in {load_seconds:.1f} s)."
+        )
+        read = await asyncio.to_thread(run_child, "read", settings)
+        built = await asyncio.to_thread(run_child, "rebuild", settings)
+        results.add(
+            Figure(
+                "3 rebuild",
+                f"rebuild of all projections, {int(built['events']):,} events",
+                built["rate"],
+                "events/s",
+                read["rate"],
+                "asyncpg read + orjson decode of the same rows",
+                "≥ 150,000/s and ≥ 0.4×",
+                built["rate"] >= 150_000 and built["rate"] / read["rate"] >= 0.4,
+            )
+        )
+        wall_limit = 15 * year.events / 2_000_000
+        results.add(
+            Figure(
+                "3 rebuild",
+                "rebuild wall time (incl. swap and analyze)",
+                built["seconds"],
+                "s",
+                read["seconds"],
+                "read + decode",
+                f"≤ {wall_limit:.1f} s (15 s per 2 M)",
+                built["seconds"] <= wall_limit,
+            )
+        )
+        results.add(
+            Figure(
+                "3 rebuild",
+                "rebuild peak RSS",
+                built["peak_rss_mb"],
+                "MB",
+                read["peak_rss_mb"],
+                "read + decode process",
+                "≤ 150 MB",
+                built["peak_rss_mb"] <= 150,
+            )
+        )
+
+        print("(5) reports on that year", flush=True)
+        stop = asyncio.Event()
+        service = await start_reporting(settings, stop, sources=())
+        try:
+            await wait_ready(nc, settings.namespace, "reporting")  # its subscriptions reached the server
+            gc.freeze()  # as the service process does once started (services/reporting/main.py)
+            client = Client(nc, settings)
+            health: list[float] = []
+            for _ in range(sizes.report_requests):
+                started = time.perf_counter()
+                await client.ok("reporting", "query", "health", {})
+                health.append((time.perf_counter() - started) * 1000)
+            for cached in (True, False):
+                timings = await measure_reports(
+                    client, None if cached else service.reports.cache.clear, year.year, sizes.report_requests
+                )
+                for name, values in timings.items():
+                    p99 = percentile(values, 0.99)
+                    kind = "cached" if cached else "uncached"
+                    results.add(
+                        Figure(
+                            "5 reports",
+                            f"{name} ({kind}) p50 {percentile(values, 0.5):.1f} / p99",
+                            p99,
+                            "ms",
+                            percentile(health, 0.99),
+                            "p99 of the health query (bus round trip, no work)",
+                            "≤ 20 ms" if cached else "",
+                            p99 <= 20 if cached else None,
+                        )
+                    )
+        finally:
+            gc.unfreeze()
+            stop.set()
+            await stopped(service)
+    finally:
+        await delete_streams(nc.jetstream(), settings, SERVICES)
+        await nc.close()
+        await asyncio.to_thread(drop_database, settings)
