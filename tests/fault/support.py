@@ -17,10 +17,10 @@ from typing import Any
 import asyncpg
 from nats.aio.client import Client as NATS
 
+from deploy.ops.reconcile import WRITE_SERVICES, ServiceReport, reconcile
 from services.reporting.projections import ensure_schema, init_connection
 from services.reporting.rebuild import verify
 from shared.outbox import RECEIPT_TOPIC
-from shared.reconcile import WRITE_SERVICES, ServiceReport, reconcile
 from shared.settings import Settings
 from shared.store import CommandReceipt
 from shared.subjects import stream_name

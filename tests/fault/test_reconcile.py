@@ -1,6 +1,6 @@
-"""Reconciliation: ``python -m shared.reconcile`` finds what the bus lost (counts and a checksum per service
-and month, and the missing positions), and ``--repair`` sends it again from the services' stores until
-reporting holds exactly what they stored."""
+"""Reconciliation: ``python -m deploy.ops.reconcile`` finds what the bus lost (counts and a checksum
+per service and month, and the missing positions), and ``--repair`` sends it again from the services'
+stores until reporting holds exactly what they stored."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from deploy.local.load import body_of
+from deploy.ops.reconcile import WRITE_SERVICES
 from services.complaints import api as complaints_api
 from services.complaints.main import make_app as complaints_app
 from services.customers import api as customers_api
@@ -24,7 +25,6 @@ from services.customers.main import make_app as customers_app
 from services.orders import api as orders_api
 from services.orders.main import make_app as orders_app
 from services.reporting.main import start_reporting, stopped
-from shared.reconcile import WRITE_SERVICES
 from shared.settings import Settings
 from shared.store import ensure_database
 from shared.subjects import stream_name
@@ -53,7 +53,7 @@ async def writers(settings: Settings) -> AsyncIterator[None]:
 
 def reconcile_cli(settings: Settings, *args: str) -> tuple[int, list[dict[str, Any]]]:
     done = subprocess.run(
-        [sys.executable, "-m", "shared.reconcile", "--json", *args],
+        [sys.executable, "-m", "deploy.ops.reconcile", "--json", *args],
         cwd=ROOT,
         env={**os.environ, **process_env(settings)},
         capture_output=True,
@@ -151,7 +151,7 @@ async def test_reconcile_finds_what_the_bus_lost_and_resends_it_from_the_stores(
             "|---|---|---|---|---|",
             *(f"| {r.service} | {r.stored} | {r.consumed} | {r.applied} | {r.lost} |" for r in rows),
             "",
-            "Properties: `python -m shared.reconcile` exits 1 and names exactly the lost positions, with "
+            "Properties: `python -m deploy.ops.reconcile` exits 1 and names exactly the lost positions, with "
             "the counts and checksums of the affected months differing; `--repair` re-sends those events "
             "from the stores (new msg ids) and exits 0 once counts and checksums agree; a second run finds "
             "nothing to send; reporting applied each event once and equals a rebuild.",

@@ -25,8 +25,8 @@ from nats.aio.client import Client as NATS
 
 from deploy.local.load import body_of
 from deploy.local.processes import SERVICES, ServiceProcesses, wait_ready
+from deploy.ops.reconcile import WRITE_SERVICES
 from shared.deadletter import DeadLetters
-from shared.reconcile import WRITE_SERVICES
 from shared.settings import Settings
 from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
@@ -185,7 +185,7 @@ async def test_kill_9_each_service_mid_load_every_event_reaches_reporting_once(s
             "",
             "Properties: every acknowledged command is stored and no refused one is; every stored event "
             "is in reporting's log exactly once (per-service counts and checksums per month equal, "
-            "`shared.reconcile`); "
+            "`deploy.ops.reconcile`); "
             "reporting applied each once (its applied count equals its log); the live projections equal a "
             "rebuild row for row; nothing was parked.",
             "",

@@ -1,6 +1,6 @@
 """Reconciliation: does reporting hold exactly what the services stored? And sending again what the bus lost.
 
-``python -m shared.reconcile [--services customers orders complaints] [--repair] [--wait S] [--json]``
+``python -m deploy.ops.reconcile [--services customers orders complaints] [--repair] [--wait S] [--json]``
 
 For each write service it reads the service's event store (the truth; command receipts excluded, as the
 relay skips them) and reporting's event log, and compares them per service and month (the event's
@@ -275,7 +275,7 @@ def print_reports(reports: list[ServiceReport], out: TextIO) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m shared.reconcile", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m deploy.ops.reconcile", description=__doc__.splitlines()[0])
     p.add_argument("--services", nargs="+", default=list(WRITE_SERVICES), choices=WRITE_SERVICES)
     p.add_argument("--repair", action="store_true", help="re-send from the store what reporting lacks")
     p.add_argument("--wait", type=float, default=30.0, help="with --repair: seconds to wait for reporting")
