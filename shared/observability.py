@@ -30,17 +30,15 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-import orjson
+import uvicorn
 from nats.js.errors import NotFoundError
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_asgi_app
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from shared.worker import CommandWorker
 
@@ -222,10 +220,6 @@ class ServiceMetrics:
                 self.probe_failures.labels(self.service, getattr(probe, "__name__", "probe")).inc()
                 log.debug("metrics probe %s failed: %r", probe, error)
 
-    async def render(self) -> bytes:
-        await self.refresh()
-        return generate_latest(self.registry)
-
     async def readiness(self) -> dict[str, bool]:
         results: dict[str, bool] = {}
         for name, check in self.checks.items():
@@ -243,61 +237,60 @@ class ServiceMetrics:
 # ---------------------------------------------------------------------------------------- HTTP endpoints
 
 
+class Scrape:
+    """prometheus-client's ASGI app, after the scrape-time probes have refreshed the gauges."""
+
+    def __init__(self, metrics: ServiceMetrics) -> None:
+        self.metrics = metrics
+        self.exposition = make_asgi_app(metrics.registry)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.metrics.refresh()
+        await self.exposition(scope, receive, send)
+
+
 class ObservabilityServer:
-    """A tiny HTTP/1.1 server on the event loop: three GET endpoints need no web framework."""
+    """The three endpoints as a Starlette app on uvicorn, in the service's event loop."""
 
     def __init__(self, metrics: ServiceMetrics, host: str, port: int) -> None:
         self.metrics = metrics
-        self.host = host
-        self.port = port
-        self.server: asyncio.Server | None = None
         self.started = time.monotonic()
+        app = Starlette(
+            routes=[
+                Route("/healthz", self._alive),
+                Route("/livez", self._alive),
+                Route("/readyz", self._ready),
+                Route("/metrics", Scrape(metrics), methods=["GET"]),
+            ]
+        )
+        # log_config=None: uvicorn's own lines go through the service's JSON logging; no access log.
+        config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> int:
-        self.server = await asyncio.start_server(self._serve, self.host, self.port)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self.port
+        self.task = asyncio.create_task(self.server.serve(), name=f"{self.metrics.service}-observability")
+        while not self.server.started:
+            if self.task.done():  # bind failed: uvicorn logs why and exits
+                raise OSError(f"observability endpoints not started on {self.server.config.port}")
+            await asyncio.sleep(0.01)
+        return int(self.server.servers[0].sockets[0].getsockname()[1])
 
     async def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
+        self.server.should_exit = True
+        if self.task is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.server.wait_closed(), 5)
+                await asyncio.wait_for(self.task, 5)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-            method, path, *_ = [*request.split(b"\r\n", 1)[0].decode("latin-1").split(" "), "", ""]
-            status, content_type, body = await self._route(method, path.split("?", 1)[0])
-            head = (
-                f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
-                "Connection: close\r\n\r\n"
-            )
-            writer.write(head.encode() + body)
-            await writer.drain()
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+    async def _alive(self, request: Request) -> JSONResponse:
+        uptime = round(time.monotonic() - self.started, 1)
+        return JSONResponse({"service": self.metrics.service, "status": "alive", "uptime_s": uptime})
 
-    async def _route(self, method: str, path: str) -> tuple[str, str, bytes]:
-        if method != "GET":
-            return "405 Method Not Allowed", "text/plain", b"GET only\n"
-        service = self.metrics.service
-        if path in ("/healthz", "/livez"):
-            uptime = round(time.monotonic() - self.started, 1)
-            alive = {"service": service, "status": "alive", "uptime_s": uptime}
-            return "200 OK", "application/json", orjson.dumps(alive)
-        if path == "/readyz":
-            checks = await self.metrics.readiness()
-            ready = all(checks.values())
-            body = orjson.dumps({"service": service, "ready": ready, "checks": checks})
-            return ("200 OK" if ready else "503 Service Unavailable"), "application/json", body
-        if path == "/metrics":
-            return "200 OK", CONTENT_TYPE_LATEST, await self.metrics.render()
-        return "404 Not Found", "text/plain", b"try /healthz, /readyz or /metrics\n"
+    async def _ready(self, request: Request) -> JSONResponse:
+        checks = await self.metrics.readiness()
+        ready = all(checks.values())
+        body = {"service": self.metrics.service, "ready": ready, "checks": checks}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
 
 async def serve_observability(metrics: ServiceMetrics, stop: asyncio.Event) -> int | None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 
+import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.observability import JsonFormatter, ObservabilityServer, ServiceMetrics, correlated
@@ -14,13 +14,9 @@ PLACE_ORDER = {"service": "orders", "kind": "command", "name": "place_order"}
 
 
 async def http_get(port: int, path: str) -> tuple[int, bytes]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-    await writer.drain()
-    raw = await reader.read()
-    writer.close()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    return int(head.split(b" ")[1]), body
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        response = await client.get(path)
+    return response.status_code, response.content
 
 
 def test_json_log_lines_carry_service_level_message_and_correlation_id() -> None:
