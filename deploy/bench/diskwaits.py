@@ -117,10 +117,14 @@ class PostgresProcesses:
 
 
 def start() -> subprocess.Popen[bytes]:
-    """This watch, in a process of its own, until ``stop``."""
-    return subprocess.Popen(
+    """This watch, in a process of its own, until ``stop``; returns once it listens for SIGTERM (a signal
+    sent before would kill it: seen on a loaded host, where starting Python took over 0.3 s)."""
+    watch = subprocess.Popen(
         [sys.executable, "-m", "deploy.bench.diskwaits"], cwd=ROOT, stdout=subprocess.PIPE
     )
+    assert watch.stdout is not None
+    watch.stdout.readline()  # "watching"
+    return watch
 
 
 def stop(watch: subprocess.Popen[bytes]) -> list[tuple[float, float]] | None:
@@ -135,6 +139,8 @@ def stop(watch: subprocess.Popen[bytes]) -> list[tuple[float, float]] | None:
 def main() -> None:
     stopped: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, _: stopped.append(signum))
+    sys.stdout.write("watching\n")
+    sys.stdout.flush()
     finder = StallFinder()
     processes = PostgresProcesses()
     processes.rescan()
