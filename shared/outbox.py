@@ -133,7 +133,7 @@ class OutboxRelay:
             server_settings={"application_name": f"{self.service}-relay-{self.instance}"},
         )
         try:
-            await self._ensure_position_table(conn)
+            await self.ensure_position_table(conn)
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
                 if await pause(stop, 1.0):
                     return
@@ -164,7 +164,7 @@ class OutboxRelay:
         size, sent_at = self.last_page
         return size < GATHER_BELOW and time.monotonic() - sent_at < GATHER_AFTER_SECONDS
 
-    async def _ensure_position_table(self, conn: asyncpg.Connection) -> None:
+    async def ensure_position_table(self, conn: asyncpg.Connection) -> None:
         async with conn.transaction():
             # Two instances starting at once: concurrent CREATE ... IF NOT EXISTS can fail on pg_type.
             await conn.execute("SELECT pg_advisory_xact_lock($1)", self.lock_key + 1)

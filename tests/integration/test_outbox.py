@@ -56,6 +56,8 @@ def app(settings: Settings) -> Any:
 
 
 async def stream_messages(nc: NATS, settings: Settings) -> int:
+    """Messages on the customers stream, made first when no relay has yet (a test run alone)."""
+    await ensure_event_stream(nc.jetstream(), settings, "customers")
     info = await nc.jetstream().stream_info(stream_name(settings.namespace, "customers"))
     return int(info.state.messages)
 
@@ -182,6 +184,7 @@ async def _publish_without_recording(relay: OutboxRelay) -> int:
     await ensure_event_stream(relay.js, relay.settings, "customers")
     conn = await asyncpg.connect(relay.settings.postgres_dsn)
     try:
+        await relay.ensure_position_table(conn)
         await relay.resume(conn)
         rows = await relay.next_page(conn, relay.position)
     finally:
