@@ -2,8 +2,8 @@
 callback validates the body with pydantic and answers) beside a FastStream subscriber doing the same.
 
 ``python -m deploy.bench.routers [--requests N] [--in-flight K]`` prints round trips/s and the CPU µs a
-request of client and route together (one process: the client's share is the same for both). The record of what was measured is
-docs/decisions/0002-request-router.md.
+request of client and route together (one process: the client's share is the same for both). The
+record of what was measured is docs/decisions/0002-request-router.md.
 """
 
 from __future__ import annotations
