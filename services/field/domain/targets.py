@@ -77,10 +77,10 @@ class AnnualPlan(SalesAggregate):
     def propose_company_target(self, amount: Decimal, months: list[Decimal], meta: Meta) -> None:
         require_role(meta, {Role.MARKETING_DIRECTOR}, "S1", "propose the company's annual target")
         check_breakdown(amount, months, "the company target")
-        self._company_proposed(amount=amount, months=list(months), meta=meta)
+        self._company_proposed(year=self.year, amount=amount, months=list(months), meta=meta)
 
     @event("CompanyTargetProposed", topic="field.AnnualPlan.CompanyTargetProposed")
-    def _company_proposed(self, amount: Decimal, months: list[Decimal], meta: Meta) -> None:
+    def _company_proposed(self, year: int, amount: Decimal, months: list[Decimal], meta: Meta) -> None:
         self._propose(COMPANY, {"amount": amount, "months": list(months)}, meta)
 
     def approve_company_target(self, meta: Meta) -> None:
@@ -89,12 +89,18 @@ class AnnualPlan(SalesAggregate):
         previous = self.current.get(COMPANY, {}).get("amount")
         amount, months = figures["amount"], figures["months"]
         self._company_approved(
-            amount=amount, months=list(months), quarters=quarters_of(months), previous=previous, meta=meta
+            year=self.year,
+            amount=amount,
+            months=list(months),
+            quarters=quarters_of(months),
+            previous=previous,
+            meta=meta,
         )
 
     @event("CompanyTargetApproved", topic="field.AnnualPlan.CompanyTargetApproved")
     def _company_approved(
         self,
+        year: int,
         amount: Decimal,
         months: list[Decimal],
         quarters: list[Decimal],
@@ -116,6 +122,7 @@ class AnnualPlan(SalesAggregate):
         require_role(meta, {Role.REGIONAL_MANAGER}, "S1", "propose a region's annual plan")
         check_breakdown(amount, months, f"region {region}")
         self._region_proposed(
+            year=self.year,
             region=region,
             amount=amount,
             months=list(months),
@@ -127,6 +134,7 @@ class AnnualPlan(SalesAggregate):
     @event("RegionPlanProposed", topic="field.AnnualPlan.RegionPlanProposed")
     def _region_proposed(
         self,
+        year: int,
         region: str,
         amount: Decimal,
         months: list[Decimal],
@@ -161,6 +169,7 @@ class AnnualPlan(SalesAggregate):
             )
         months = figures["months"]
         self._region_approved(
+            year=self.year,
             region=region,
             amount=figures["amount"],
             months=list(months),
@@ -173,6 +182,7 @@ class AnnualPlan(SalesAggregate):
     @event("RegionPlanApproved", topic="field.AnnualPlan.RegionPlanApproved")
     def _region_approved(
         self,
+        year: int,
         region: str,
         amount: Decimal,
         months: list[Decimal],
@@ -197,10 +207,14 @@ class AnnualPlan(SalesAggregate):
     ) -> None:
         require_role(meta, {Role.REGIONAL_MANAGER}, "S1", "propose salesperson targets")
         self._check_salespeople(region, month, targets)
-        self._salespeople_proposed(region=region, month=month, targets=dict(targets), meta=meta)
+        self._salespeople_proposed(
+            year=self.year, region=region, month=month, targets=dict(targets), meta=meta
+        )
 
     @event("SalespersonTargetsProposed", topic="field.AnnualPlan.SalespersonTargetsProposed")
-    def _salespeople_proposed(self, region: str, month: int, targets: dict[str, Decimal], meta: Meta) -> None:
+    def _salespeople_proposed(
+        self, year: int, region: str, month: int, targets: dict[str, Decimal], meta: Meta
+    ) -> None:
         self._propose(salespeople_key(region, month), {"targets": dict(targets)}, meta)
 
     def approve_salesperson_targets(self, region: str, month: int, meta: Meta) -> None:
@@ -209,10 +223,14 @@ class AnnualPlan(SalesAggregate):
             salespeople_key(region, month), f"salesperson targets of {region}, month {month}"
         )
         self._check_salespeople(region, month, figures["targets"])
-        self._salespeople_approved(region=region, month=month, targets=dict(figures["targets"]), meta=meta)
+        self._salespeople_approved(
+            year=self.year, region=region, month=month, targets=dict(figures["targets"]), meta=meta
+        )
 
     @event("SalespersonTargetsApproved", topic="field.AnnualPlan.SalespersonTargetsApproved")
-    def _salespeople_approved(self, region: str, month: int, targets: dict[str, Decimal], meta: Meta) -> None:
+    def _salespeople_approved(
+        self, year: int, region: str, month: int, targets: dict[str, Decimal], meta: Meta
+    ) -> None:
         self._approve(salespeople_key(region, month), meta)
 
     def _check_salespeople(self, region: str, month: int, targets: Mapping[str, Decimal]) -> None:

@@ -19,6 +19,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from shared.aggregate import Meta, SalesAggregate, at_least, require_role
+from shared.clock import BUSINESS_TZ
 from shared.contracts import Role
 from shared.errors import DomainError, Forbidden, InvalidState
 
@@ -93,7 +94,7 @@ class VisitMonth(SalesAggregate):
         require_role(meta, SALES_STAFF, "S2", "log a visit")
         if meta.actor_id != self.salesperson_id:
             raise Forbidden("visits are logged by whoever made them", rule="S2")
-        if visited_on > meta.at.date():
+        if visited_on > meta.at.astimezone(BUSINESS_TZ).date():  # a business day, Shanghai time
             raise DomainError("a visit is logged once made", rule="S2", details={"field": "visited_on"})
         self._logged(
             visit_id=visit_id,
