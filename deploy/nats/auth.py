@@ -1,9 +1,9 @@
 """NATS users and permissions: each service may publish only its own events and serve only its own subjects.
 
-Users: one per service (``customers``, ``orders``, ``complaints``, ``field``, ``reporting``), ``client`` (anyone who
-sends commands and queries: the demo, the dashboard's callers, load tools) and ``admin`` (operators:
-stream management, dead-letter re-drive). No anonymous access: with users configured the server refuses
-a connection without valid credentials.
+Users: one per service (``customers``, ``orders``, ``complaints``, ``field``, ``reporting``), ``client``
+(anyone who sends commands and queries: the demo, the dashboard's callers, load tools) and ``admin``
+(operators: stream management, dead-letter re-drive). No anonymous access: with users configured the
+server refuses a connection without valid credentials.
 
 Passwords are never written here: the generated configuration refers to environment variables
 (``password: $SALESOPS_NATS_PASSWORD_CUSTOMERS`` ...), which nats-server resolves from its own

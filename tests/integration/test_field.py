@@ -254,6 +254,8 @@ async def test_s2_visit_plan_by_grade_and_plan_vs_actual(
     others = await customer(request_, settings, "B", "sp-9")  # another salesperson's customer
     month = {"salesperson_id": "sp-1", "month": "2027-01"}
 
+    forbidden = await refused(request_, "plan_month_visits", {"actor": OTHER_SALES, **month}, "S2")
+    assert forbidden["code"] == "forbidden"  # another salesperson's month is planned by them or a supervisor
     error = await refused(request_, "plan_month_visits", {"actor": SALES, **month, "visits": {key: 2}}, "S2")
     assert error["details"]["required"] == {key: 4}
     planned = await ok(request_, "plan_month_visits", {"actor": SALES, **month, "visits": {potential: 2}})
