@@ -17,9 +17,10 @@ from nats.aio.client import Client as NATS
 
 from services.field.api import register
 from services.field.application import FieldApplication
-from services.field.customer_view import PostgresCustomerDirectory
+from services.field.customer_view import CustomerViewProjector, PostgresCustomerDirectory
 from services.field.main import background
 from shared.clock import FixedClock
+from shared.contracts import Envelope
 from shared.settings import Settings
 from shared.store import ensure_database
 from shared.subjects import events_wildcard
@@ -230,6 +231,51 @@ async def customer(request_: Requester, settings: Settings, grade: str, salesper
 
     await wait_for(known)
     return customer_id
+
+
+def customer_event(customer_id: str, version: int, event_type: str, data: dict[str, Any]) -> Envelope:
+    return Envelope(
+        event_id=f"{customer_id}-{version}",
+        event_type=event_type,
+        schema_version=1,
+        service="customers",
+        aggregate_type="Customer",
+        aggregate_id=customer_id,
+        aggregate_version=version,
+        position=version,
+        occurred_at=T0,
+        data=data,
+    )
+
+
+async def test_s2_the_customer_view_ends_the_same_after_redelivered_or_reordered_events(
+    services: FixedClock, settings: Settings
+) -> None:
+    customer_id = f"c-{uuid.uuid4().hex[:8]}"
+    registered = customer_event(
+        customer_id, 1, "CustomerRegistered", {"region": "WEST", "salesperson_id": "sp-7"}
+    )
+    approved = customer_event(customer_id, 2, "CustomerApproved", {"code": "WEST-D0001"})
+    graded = customer_event(customer_id, 3, "CustomerGraded", {"grade": "B", "previous": None, "reason": ""})
+    projector = CustomerViewProjector(settings)
+    await projector.open()
+    directory = PostgresCustomerDirectory(settings)
+    try:
+        await projector.handle([graded])  # before its registration: nobody to plan for yet
+        assert directory.get(customer_id) is None
+        await projector.handle([approved, registered, graded])  # redelivered, out of order
+        customer = directory.get(customer_id)
+        assert customer is not None
+        assert (customer.region, customer.status, customer.grade, customer.version) == (
+            "WEST",
+            "approved",
+            "B",
+            3,
+        )
+        assert [c.customer_id for c in directory.of_salesperson("sp-7")] == [customer_id]
+    finally:
+        directory.close()
+        await projector.close()
 
 
 def visit(
