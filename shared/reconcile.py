@@ -1,6 +1,6 @@
 """Reconciliation: does reporting hold exactly what the services stored? And sending again what the bus lost.
 
-``python -m shared.reconcile [--services customers orders complaints field] [--repair] [--wait S] [--json]``
+``python -m shared.reconcile [--services customers orders complaints] [--repair] [--wait S] [--json]``
 
 For each write service it reads the service's event store (the truth; command receipts excluded, as the
 relay skips them) and reporting's event log, and compares them per service and month (the event's
@@ -44,7 +44,7 @@ from shared.store import ServiceApplication
 from shared.streams import ensure_event_stream
 from shared.subjects import event_subject
 
-WRITE_SERVICES = ("customers", "orders", "complaints", "field")
+WRITE_SERVICES = ("customers", "orders", "complaints")
 RESEND_BATCH = 500
 
 
