@@ -306,6 +306,9 @@ async def test_s2_visit_plan_by_grade_and_plan_vs_actual(
     assert error["details"]["required"] == {key: 4}
     planned = await ok(request_, "plan_month_visits", {"actor": SALES, **month, "visits": {potential: 2}})
     assert {c["customer_id"]: c["planned"] for c in planned["customers"]} == {key: 4, potential: 2}
+    [plan_event] = await published(nc, settings, "VisitsPlanned", 1, salesperson_id="sp-1", month="2027-01")
+    assert plan_event["data"]["planned"] == {key: 4, potential: 2}
+    assert plan_event["data"]["required"] == {key: 4, potential: 1}
     assert others not in {c["customer_id"] for c in planned["customers"]}
 
     for kind in ("visit", "return_visit", "phone"):

@@ -73,10 +73,18 @@ class VisitMonth(SalesAggregate):
                 rule="S2",
                 details={"required": dict(sorted(short.items()))},
             )
-        self._planned(planned=dict(planned), required=dict(required), meta=meta)
+        self._planned(
+            salesperson_id=self.salesperson_id,
+            month=self.month,
+            planned=dict(planned),
+            required=dict(required),
+            meta=meta,
+        )
 
     @event("VisitsPlanned", topic="field.VisitMonth.VisitsPlanned")
-    def _planned(self, planned: dict[str, int], required: dict[str, int], meta: Meta) -> None:
+    def _planned(
+        self, salesperson_id: str, month: str, planned: dict[str, int], required: dict[str, int], meta: Meta
+    ) -> None:
         self.planned = dict(planned)
 
     def log(
