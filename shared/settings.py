@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     dismissal_window_months: int = 12  # P5: ... within 12 months
     complaint_deadline_check_seconds: float = 60.0  # P7: how often the overdue scan runs
     period_mode: Literal["close_28th", "calendar"] = "close_28th"  # R1
+    # S2: visits a customer of each grade needs: (visits, per this many months)
+    visit_frequency: dict[str, tuple[int, int]] = {"A": (4, 1), "B": (2, 1), "C": (1, 1), "D": (1, 3)}
+    intelligence_ack_days: int = 1  # S4: an urgent report is acknowledged within
+    intelligence_deadline_check_seconds: float = 60.0  # S4: how often the overdue scan runs
 
     @cached_property
     def postgres_dsn(self) -> str:

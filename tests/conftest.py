@@ -20,7 +20,7 @@ from shared.settings import Settings
 from shared.store import drop_database
 from shared.streams import delete_streams
 
-SERVICES = ["customers", "orders", "complaints", "reporting"]
+SERVICES = ["customers", "orders", "complaints", "field", "reporting"]
 
 
 def unique_settings(**overrides: Any) -> Settings:

@@ -1,8 +1,9 @@
 """The demo flow, driven only through the bus contract (plain NATS and JSON, as any client would).
 
 register a dealer → credit check → approve (code) → contract → place an order at list price →
-hold goods with a deposit → a service complaint against a salesperson → verified → fine; and a
-branch with a capital limit that places an order. Used by ``./salesops up`` and the end-to-end test.
+hold goods with a deposit → a service complaint against a salesperson → verified → fine; a
+branch with a capital limit that places an order; the field's targets, a visit and an expense claim
+(``demo_field.py``). Used by ``./salesops up`` and the end-to-end test.
 """
 
 from __future__ import annotations
@@ -268,6 +269,9 @@ async def run_flow(client: Client, year: int) -> Demo:
     await onboard(client, demo, year)
     await trade(client, demo)
     await complain(client, demo)
+    from deploy.local.demo_field import field_work  # imports this module's actors
+
+    await field_work(client, demo)
     return demo
 
 

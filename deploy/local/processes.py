@@ -13,7 +13,7 @@ from typing import IO
 
 from nats.aio.client import Client as NATS
 
-SERVICES = ("customers", "orders", "complaints", "reporting")
+SERVICES = ("customers", "orders", "complaints", "field", "reporting")
 ROOT = Path(__file__).resolve().parents[2]
 
 

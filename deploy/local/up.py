@@ -1,4 +1,4 @@
-"""``./salesops up``: run the four services as separate processes, load the demo flow, show where to look.
+"""``./salesops up``: run the five services as separate processes, load the demo flow, show where to look.
 
 Ctrl-C (or SIGTERM) stops every process it started.
 """

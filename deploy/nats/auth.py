@@ -1,9 +1,9 @@
 """NATS users and permissions: each service may publish only its own events and serve only its own subjects.
 
-Users: one per service (``customers``, ``orders``, ``complaints``, ``reporting``), ``client`` (anyone who
-sends commands and queries: the demo, the dashboard's callers, load tools) and ``admin`` (operators:
-stream management, dead-letter re-drive). No anonymous access: with users configured the server refuses
-a connection without valid credentials.
+Users: one per service (``customers``, ``orders``, ``complaints``, ``field``, ``reporting``), ``client``
+(anyone who sends commands and queries: the demo, the dashboard's callers, load tools) and ``admin``
+(operators: stream management, dead-letter re-drive). No anonymous access: with users configured the
+server refuses a connection without valid credentials.
 
 Passwords are never written here: the generated configuration refers to environment variables
 (``password: $SALESOPS_NATS_PASSWORD_CUSTOMERS`` ...), which nats-server resolves from its own
@@ -26,12 +26,13 @@ from typing import Any
 
 from shared.subjects import dead_letter_stream, stream_name
 
-WRITERS = ("customers", "orders", "complaints")
+WRITERS = ("customers", "orders", "complaints", "field")
 # The durable consumers each service runs: (name, source stream); DurableConsumer names them
 # "<name>-<source>". A consumer missing here shows as a permission violation in test_nats_auth.py.
 CONSUMERS: dict[str, tuple[tuple[str, str], ...]] = {
     "customers": (("customers-directory", "customers"),),
     "orders": (("orders", "customers"),),
+    "field": (("field", "customers"),),
     "reporting": tuple(("reporting", source) for source in WRITERS),
 }
 SERVICE_USERS = (*WRITERS, "reporting")

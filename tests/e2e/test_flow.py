@@ -1,4 +1,4 @@
-"""End to end: the four services as separate processes, driven only through the bus contract.
+"""End to end: the services as separate processes, driven only through the bus contract.
 
 The reporting process is killed (kill -9) twice in the middle of the flow and restarted; the monthly
 projections must still end exact: nothing lost, nothing counted twice.

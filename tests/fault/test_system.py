@@ -1,4 +1,4 @@
-"""The four services as separate processes under a load from a fifth process, while things break:
+"""The five services as separate processes under a load from another process, while things break:
 
 - each service (and with it its outbox relay, which runs inside it) is killed with SIGKILL mid-load and
   started again: every stored event reaches reporting exactly once and the live projections equal a
@@ -143,7 +143,7 @@ async def test_kill_9_each_service_mid_load_every_event_reaches_reporting_once(s
     relay_sessions: dict[str, int] = {}
     try:
         await asyncio.sleep(2.0)
-        for service in SERVICES:  # customers, orders, complaints, reporting: relays die with their service
+        for service in SERVICES:  # every service; a write service's relay dies with it
             restarts[service] = await system.restart(service)
             await asyncio.sleep(1.5)  # load runs on against the restarted process
         for service in WRITE_SERVICES:  # and each relay alone: its database session killed mid-publish
@@ -167,7 +167,7 @@ async def test_kill_9_each_service_mid_load_every_event_reaches_reporting_once(s
         "tests/fault/test_system.py::test_kill_9_each_service_mid_load_every_event_reaches_reporting_once",
         [
             f"Load from a separate process ({summary['sent']} commands in {summary['seconds']} s, 4 in "
-            "flight, each with an idempotency key). customers, orders, complaints and reporting were each "
+            f"flight, each with an idempotency key). {', '.join(SERVICES)} were each "
             "killed with SIGKILL in turn and started again; the outbox relay of each write service runs in "
             "that process, so it died mid-publish with it. Then each relay's own PostgreSQL session was "
             "terminated (`pg_terminate_backend`) while the load ran: the relay alone fails and must "

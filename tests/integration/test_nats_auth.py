@@ -25,6 +25,7 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from deploy.local.demo import Client, Demo, complain, has_rows, onboard, reporting_period, trade
+from deploy.local.demo_field import field_work
 from deploy.local.processes import SERVICES, ServiceProcesses, wait_ready
 from deploy.nats.auth import USERS, WRITERS, authorization_block, password_variable
 from deploy.nats.servers import NATS_SERVER, NatsServers
@@ -41,6 +42,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
+CONNECTING_USERS = [*SERVICES, "client"]  # the users the permission tests connect as
 FIGURES = {
     "refused_connections": 0,
     "forged_publishes": 0,
@@ -56,6 +58,7 @@ def figures() -> Iterator[None]:
     yield
     f = FIGURES
     demo = "not run" if f["demo_violations"] < 0 else str(f["demo_violations"])
+    users, refused = len(CONNECTING_USERS), f["foreign_subscriptions_refused"]
     write_doc_section(
         "nats-auth",
         "\n".join(
@@ -70,8 +73,8 @@ def figures() -> Iterator[None]:
                 f"| publishes of another service's events tried | {f['forged_publishes']} |",
                 f"| of them stored on a stream | {f['forged_stored']} |",
                 f"| own events published and stored (control) | {f['own_publishes_stored']} |",
-                f"| refused subscriptions to others' commands | {f['foreign_subscriptions_refused']} of 5 |",
-                f"| permission violations while the 4 services ran the demo flow | {demo} |",
+                f"| refused subscriptions to others' commands | {refused} of {users} |",
+                f"| permission violations while the {len(SERVICES)} services ran the demo flow | {demo} |",
             ]
         ),
     )
@@ -149,7 +152,7 @@ async def test_anonymous_and_unknown_credentials_are_refused(
     FIGURES["refused_connections"] += 1
 
 
-@pytest.mark.parametrize("user", ["customers", "orders", "complaints", "reporting", "client"])
+@pytest.mark.parametrize("user", CONNECTING_USERS)
 @pytest.mark.parametrize("target", WRITERS)
 async def test_a_user_publishes_only_its_own_services_events(
     secured: tuple[NatsServers, Settings], admin: NATS, passwords: dict[str, str], user: str, target: str
@@ -175,7 +178,7 @@ async def test_a_user_publishes_only_its_own_services_events(
         assert violations.about("publish", subject), violations.errors
 
 
-@pytest.mark.parametrize("user", ["customers", "orders", "complaints", "reporting", "client"])
+@pytest.mark.parametrize("user", CONNECTING_USERS)
 async def test_a_user_cannot_take_another_services_commands(
     secured: tuple[NatsServers, Settings], passwords: dict[str, str], user: str
 ) -> None:
@@ -241,6 +244,7 @@ async def test_the_services_run_the_demo_flow_each_with_its_own_user(
         await onboard(client, demo, datetime.now(UTC).year)
         await trade(client, demo)
         await complain(client, demo)
+        await field_work(client, demo)
 
         def complete(answer: dict[str, Any]) -> bool:
             return has_rows(answer) and answer["result"]["rows"][0].get("fines") == "150.00"

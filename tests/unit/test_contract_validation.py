@@ -23,7 +23,7 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / "deploy" / "contracts"
 CLI = TOOLS / "node_modules" / ".bin" / "asyncapi"
-SERVICES = ["customers", "orders", "complaints", "reporting"]
+SERVICES = ["customers", "orders", "complaints", "field", "reporting"]
 OPENAPI = ROOT / "docs" / "openapi" / "reporting.json"
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from shared.contracts import Reply
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ["customers", "orders", "complaints", "reporting"]
+SERVICES = ["customers", "orders", "complaints", "field", "reporting"]
 
 
 @pytest.mark.parametrize("service", SERVICES)

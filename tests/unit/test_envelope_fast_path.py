@@ -31,6 +31,9 @@ from services.customers import api as customers_api
 from services.customers.application import CustomersApplication
 from services.customers.commands import GradeCustomer, SignContract, SuspendCustomer
 from services.customers.domain import Customer, Grade
+from services.field import api as field_api
+from services.field.application import FieldApplication
+from services.field.customer_view import InMemoryCustomerDirectory
 from services.orders import api as orders_api
 from services.orders import commands as order_commands
 from shared.aggregate import Meta
@@ -41,6 +44,8 @@ from shared.settings import Settings
 from shared.store import ServiceApplication
 from tests.unit.test_complaints_domain import MANAGER, quality, service, verify
 from tests.unit.test_customers_domain import actor, approved
+from tests.unit.test_field_domain import T0 as FIELD_T0
+from tests.unit.test_field_domain import field_flow
 from tests.unit.test_orders_domain import FINANCE, PRODUCTION, SALES, Fixture
 
 POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
@@ -49,6 +54,7 @@ EVENTS: dict[str, list[type]] = {
     "customers": customers_api.EVENTS,
     "orders": orders_api.EVENTS,
     "complaints": complaints_api.EVENTS,
+    "field": field_api.EVENTS,
 }
 
 
@@ -155,6 +161,7 @@ def applications() -> dict[str, ServiceApplication]:
         "customers": CustomersApplication(Settings(), clock, env=POPO),
         "orders": Fixture().app,
         "complaints": ComplaintsApplication(Settings(), clock, env=POPO),
+        "field": FieldApplication(Settings(), clock, InMemoryCustomerDirectory(), env=POPO),
     }
 
 
@@ -231,6 +238,15 @@ def test_complaint_flow_events_encode_as_the_model_does() -> None:
     )
     events = list(notifications(app))
     assert len(events) >= 4
+    for stored, position in events:
+        assert_same(app, stored, position)
+
+
+def test_field_flow_events_encode_as_the_model_does() -> None:
+    app = FieldApplication(Settings(), FixedClock(FIELD_T0), InMemoryCustomerDirectory(), env=POPO)
+    field_flow(app)
+    events = list(notifications(app))
+    assert len(events) >= 20
     for stored, position in events:
         assert_same(app, stored, position)
 

@@ -1,0 +1,472 @@
+"""Field application: the commands of S1–S4 on stored state, the S4 deadline scan, and the queries."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from services.field import commands as c
+from services.field.customer_view import CustomerDirectory
+from services.field.domain.expenses import ZERO, ExpenseBudget, ExpenseClaim, ExpenseLedger
+from services.field.domain.intelligence import MarketReport
+from services.field.domain.targets import AnnualPlan, quarters_of
+from services.field.domain.visits import DevelopmentPlan, VisitMonth, month_of, required_visits
+from shared.aggregate import Meta, SalesAggregate
+from shared.clock import BUSINESS_TZ, Clock
+from shared.contracts import Actor, Command, Role
+from shared.errors import DomainError, InvalidState, NotFound
+from shared.settings import Settings
+from shared.store import Outcome, ServiceApplication
+
+FILED_TOPIC = "field.MarketReport.MarketReportFiled"
+SCAN_PAGE = 500
+SYSTEM = Actor(id="field-deadlines", role=Role.SYSTEM)
+A = TypeVar("A", bound=SalesAggregate)
+
+
+def targets_result(plan: AnnualPlan) -> dict[str, Any]:
+    regions: dict[str, c.TargetFigures] = {}
+    salespeople: dict[str, dict[str, dict[str, Any]]] = {}
+    company = None
+    for key, figures in plan.current.items():
+        kind, _, rest = key.partition(":")
+        if kind == "salespeople":
+            region, _, month = rest.rpartition(":")
+            salespeople.setdefault(region, {})[month] = figures["targets"]
+            continue
+        target = c.TargetFigures(quarters=quarters_of(figures["months"]), **figures)
+        if kind == "company":
+            company = target
+        else:
+            regions[rest] = target
+    return c.TargetsResult(
+        year=plan.year,
+        company=company,
+        regions=regions,
+        salespeople=salespeople,
+        pending=sorted(plan.pending),
+        history=[c.TargetChange(**entry) for entry in plan.history],
+        version=plan.version,
+    ).model_dump(mode="json")
+
+
+def visit_month_result(month: VisitMonth) -> dict[str, Any]:
+    return c.VisitMonthResult(
+        salesperson_id=month.salesperson_id,
+        month=month.month,
+        visits=month.visits,
+        version=month.version,
+        **month.progress(),
+    ).model_dump(mode="json")
+
+
+def development_plan_result(plan: DevelopmentPlan) -> dict[str, Any]:
+    return c.DevelopmentPlanResult(
+        development_plan_id=str(plan.id),
+        salesperson_id=plan.salesperson_id,
+        prospect_name=plan.prospect_name,
+        region=plan.region,
+        goal=plan.goal,
+        planned_visits=plan.planned_visits,
+        visits=len(plan.visits),
+        customer_id=plan.customer_id,
+        closed=plan.closed,
+        version=plan.version,
+    ).model_dump(mode="json")
+
+
+def budget_result(budget: ExpenseBudget, ledger: ExpenseLedger | None) -> dict[str, Any]:
+    return c.BudgetResult(
+        region=budget.region,
+        year=budget.year,
+        amount=budget.amount,
+        status=budget.status.value,
+        approved=budget.approved_amount,
+        spent=ledger.spent if ledger else ZERO,
+        version=budget.version,
+    ).model_dump(mode="json")
+
+
+def claim_result(claim: ExpenseClaim) -> dict[str, Any]:
+    return c.ClaimResult(
+        claim_id=str(claim.id),
+        salesperson_id=claim.salesperson_id,
+        region=claim.region,
+        amount=claim.amount,
+        category=claim.category,
+        spent_on=claim.spent_on,
+        vouchers=claim.vouchers,
+        status=claim.status.value,
+        over_budget_approved_by=claim.over_budget_approved_by,
+        steps=claim.steps,
+        version=claim.version,
+    ).model_dump(mode="json")
+
+
+def report_result(report: MarketReport) -> dict[str, Any]:
+    return c.MarketReportResult(
+        report_id=str(report.id),
+        kind=report.kind,
+        region=report.region,
+        subject=report.subject,
+        content=report.content,
+        urgent=report.urgent,
+        month=report.month,
+        reported_by=report.reported_by,
+        reported_at=report.reported_at,
+        acknowledge_by=report.acknowledge_by,
+        acknowledged_by=report.acknowledged_by,
+        overdue=report.overdue_at is not None,
+        version=report.version,
+    ).model_dump(mode="json")
+
+
+class FieldApplication(ServiceApplication):
+    service = "field"
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        customers: CustomerDirectory,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.customers = customers
+        super().__init__(settings, clock, env)
+        # The S4 scan's memory of filed reports, rebuilt from the store after a restart.
+        self._scan_lock = threading.Lock()
+        self._scanned_to = 0
+        self._open: set[UUID] = set()
+        self._by_month: dict[str, list[UUID]] = {}
+
+    # S1 ---------------------------------------------------------------------------------------
+    def propose_company_target(self, cmd: c.ProposeCompanyTarget) -> dict[str, Any]:
+        return self._plan(
+            cmd, cmd.year, lambda p, meta: p.propose_company_target(cmd.amount, cmd.months, meta)
+        )
+
+    def approve_company_target(self, cmd: c.ApproveCompanyTarget) -> dict[str, Any]:
+        return self._plan(cmd, cmd.year, lambda p, meta: p.approve_company_target(meta))
+
+    def propose_region_plan(self, cmd: c.ProposeRegionPlan) -> dict[str, Any]:
+        def change(plan: AnnualPlan, meta: Meta) -> None:
+            plan.propose_region_plan(
+                cmd.region, cmd.amount, cmd.months, cmd.channels, cmd.key_customers, meta
+            )
+
+        return self._plan(cmd, cmd.year, change)
+
+    def approve_region_plan(self, cmd: c.ApproveRegionPlan) -> dict[str, Any]:
+        return self._plan(cmd, cmd.year, lambda p, meta: p.approve_region_plan(cmd.region, meta))
+
+    def propose_salesperson_targets(self, cmd: c.ProposeSalespersonTargets) -> dict[str, Any]:
+        return self._plan(
+            cmd,
+            cmd.year,
+            lambda p, meta: p.propose_salesperson_targets(cmd.region, cmd.month, cmd.targets, meta),
+        )
+
+    def approve_salesperson_targets(self, cmd: c.ApproveSalespersonTargets) -> dict[str, Any]:
+        return self._plan(
+            cmd, cmd.year, lambda p, meta: p.approve_salesperson_targets(cmd.region, cmd.month, meta)
+        )
+
+    def get_targets(self, query: c.GetTargets) -> dict[str, Any]:
+        plan = self._find(AnnualPlan, AnnualPlan.create_id(query.year))
+        if plan is None:
+            raise NotFound(f"no targets for {query.year}", details={"year": query.year})
+        return targets_result(plan)
+
+    def _plan(self, cmd: Command, year: int, change: Callable[[AnnualPlan, Meta], None]) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            plan = self._find(AnnualPlan, AnnualPlan.create_id(year)) or AnnualPlan(year=year, meta=meta)
+            change(plan, meta)
+            return Outcome(targets_result(plan), [plan])
+
+        return self.execute(cmd, decide)
+
+    # S2 ---------------------------------------------------------------------------------------
+    def plan_month_visits(self, cmd: c.PlanMonthVisits) -> dict[str, Any]:
+        """S2: the grade of each of the salesperson's customers (the field's customer view) sets the
+        visits required this month; the plan gives at least those."""
+        month_number = int(cmd.month[5:])
+        frequency = self.settings.visit_frequency
+
+        def decide(meta: Meta) -> Outcome:
+            required = {
+                customer.customer_id: n
+                for customer in self.customers.of_salesperson(cmd.salesperson_id)
+                if customer.grade and (n := required_visits(customer.grade, month_number, frequency))
+            }
+            month = self._visit_month(cmd.salesperson_id, cmd.month, meta)
+            month.plan(required | dict(cmd.visits), required, meta)
+            return Outcome(visit_month_result(month), [month])
+
+        return self.execute(cmd, decide)
+
+    def log_visit(self, cmd: c.LogVisit) -> dict[str, Any]:
+        if (cmd.customer_id is None) == (cmd.development_plan_id is None):
+            raise DomainError(
+                "a visit is to a customer, or to a prospect under a development plan: name one of them",
+                rule="S2",
+                details={"field": "customer_id"},
+            )
+
+        def decide(meta: Meta) -> Outcome:
+            if cmd.customer_id is not None and self.customers.get(cmd.customer_id) is None:
+                raise DomainError(
+                    f"no customer {cmd.customer_id}; a prospect not registered yet is visited under a "
+                    "development plan",
+                    rule="S2",
+                    details={"field": "customer_id"},
+                )
+            visit_id = str(uuid.uuid4())
+            month = self._visit_month(meta.actor_id, month_of(cmd.visited_on), meta)
+            month.log(
+                visit_id,
+                cmd.customer_id,
+                cmd.development_plan_id,
+                cmd.visited_on,
+                cmd.kind,
+                cmd.purpose,
+                cmd.outcome,
+                cmd.next_step,
+                meta,
+            )
+            aggregates: list[SalesAggregate] = [month]
+            if cmd.development_plan_id is not None:
+                plan = self._get(DevelopmentPlan, cmd.development_plan_id, "development plan")
+                plan.count_visit(visit_id, cmd.visited_on, meta)
+                aggregates.append(plan)
+            logged = c.LoggedVisit(
+                visit_id=visit_id,
+                salesperson_id=month.salesperson_id,
+                month=month.month,
+                counted=month.visits[-1]["counted"],
+            )
+            return Outcome(logged.model_dump(mode="json"), aggregates)
+
+        return self.execute(cmd, decide)
+
+    def open_development_plan(self, cmd: c.OpenDevelopmentPlan) -> dict[str, Any]:
+        fields = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
+
+        def decide(meta: Meta) -> Outcome:
+            plan = DevelopmentPlan.open(meta, **fields)
+            return Outcome(development_plan_result(plan), [plan])
+
+        return self.execute(cmd, decide)
+
+    def close_development_plan(self, cmd: c.CloseDevelopmentPlan) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            plan = self._get(DevelopmentPlan, cmd.development_plan_id, "development plan")
+            plan.close(cmd.customer_id, cmd.outcome, meta)
+            return Outcome(development_plan_result(plan), [plan])
+
+        return self.execute(cmd, decide)
+
+    def get_visit_progress(self, query: c.GetVisitProgress) -> dict[str, Any]:
+        month = self._find(VisitMonth, VisitMonth.create_id(query.salesperson_id, query.month))
+        if month is None:
+            raise NotFound(
+                f"no visits planned or logged by {query.salesperson_id} in {query.month}",
+                details={"salesperson_id": query.salesperson_id, "month": query.month},
+            )
+        return visit_month_result(month)
+
+    def get_development_plan(self, query: c.GetDevelopmentPlan) -> dict[str, Any]:
+        return development_plan_result(
+            self._get(DevelopmentPlan, query.development_plan_id, "development plan")
+        )
+
+    def _visit_month(self, salesperson_id: str, month: str, meta: Meta) -> VisitMonth:
+        found = self._find(VisitMonth, VisitMonth.create_id(salesperson_id, month))
+        return found or VisitMonth(salesperson_id=salesperson_id, month=month, meta=meta)
+
+    # S3 ---------------------------------------------------------------------------------------
+    def draft_expense_budget(self, cmd: c.DraftExpenseBudget) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            if self._find(ExpenseBudget, ExpenseBudget.create_id(cmd.region, cmd.year)) is not None:
+                raise InvalidState(
+                    f"region {cmd.region}'s budget for {cmd.year} is drafted already", rule="S3"
+                )
+            budget = ExpenseBudget.draft(cmd.region, cmd.year, cmd.amount, meta)
+            return Outcome(budget_result(budget, None), [budget])
+
+        return self.execute(cmd, decide)
+
+    def review_expense_budget(self, cmd: c.ReviewExpenseBudget) -> dict[str, Any]:
+        return self._budget(cmd, lambda budget, meta: budget.review(meta))
+
+    def approve_expense_budget(self, cmd: c.ApproveExpenseBudget) -> dict[str, Any]:
+        return self._budget(cmd, lambda budget, meta: budget.approve(meta))
+
+    def get_expense_budget(self, query: c.GetExpenseBudget) -> dict[str, Any]:
+        budget = self._existing_budget(query.region, query.year)
+        return budget_result(
+            budget, self._find(ExpenseLedger, ExpenseLedger.create_id(query.region, query.year))
+        )
+
+    def submit_expense_claim(self, cmd: c.SubmitExpenseClaim) -> dict[str, Any]:
+        fields = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id", "vouchers"})
+
+        def decide(meta: Meta) -> Outcome:
+            claim = ExpenseClaim.submit(meta, list(cmd.vouchers), **fields)
+            return Outcome(claim_result(claim), [claim])
+
+        return self.execute(cmd, decide)
+
+    def review_expense_claim(self, cmd: c.ReviewExpenseClaim) -> dict[str, Any]:
+        return self._claim(cmd, lambda claim, meta: claim.review(meta))
+
+    def approve_claim_over_budget(self, cmd: c.ApproveClaimOverBudget) -> dict[str, Any]:
+        return self._claim(cmd, lambda claim, meta: claim.approve_over_budget(meta))
+
+    def reject_expense_claim(self, cmd: c.RejectExpenseClaim) -> dict[str, Any]:
+        return self._claim(cmd, lambda claim, meta: claim.reject(cmd.reason, meta))
+
+    def approve_expense_claim(self, cmd: c.ApproveExpenseClaim) -> dict[str, Any]:
+        """S3: finance approves; the claim is charged to its region's year in the same save, so two
+        approvals never both spend the budget's remainder (the budget read is checked unchanged too)."""
+
+        def decide(meta: Meta) -> Outcome:
+            claim = self._get(ExpenseClaim, cmd.claim_id, "expense claim")
+            region, year = claim.region, claim.spent_on.year
+            budget = self._find(ExpenseBudget, ExpenseBudget.create_id(region, year))
+            ledger = self._find(ExpenseLedger, ExpenseLedger.create_id(region, year))
+            ledger = ledger or ExpenseLedger(region=region, year=year, meta=meta)
+            claim.approve(budget.approved_amount if budget else ZERO, ledger.spent, meta)
+            ledger.charge(str(claim.id), claim.amount, meta)
+            return Outcome(claim_result(claim), [claim, ledger])
+
+        return self.execute(cmd, decide)
+
+    def get_expense_claim(self, query: c.GetExpenseClaim) -> dict[str, Any]:
+        return claim_result(self._get(ExpenseClaim, query.claim_id, "expense claim"))
+
+    def _budget(self, cmd: c.BudgetCommand, change: Callable[[ExpenseBudget, Meta], None]) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            budget = self._existing_budget(cmd.region, cmd.year)
+            change(budget, meta)
+            ledger = self._find(ExpenseLedger, ExpenseLedger.create_id(cmd.region, cmd.year))
+            return Outcome(budget_result(budget, ledger), [budget])
+
+        return self.execute(cmd, decide)
+
+    def _existing_budget(self, region: str, year: int) -> ExpenseBudget:
+        budget = self._find(ExpenseBudget, ExpenseBudget.create_id(region, year))
+        if budget is None:
+            raise NotFound(
+                f"no expense budget of {region} for {year}", details={"region": region, "year": year}
+            )
+        return budget
+
+    def _claim(self, cmd: c.ClaimCommand, change: Callable[[ExpenseClaim, Meta], None]) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            claim = self._get(ExpenseClaim, cmd.claim_id, "expense claim")
+            change(claim, meta)
+            return Outcome(claim_result(claim), [claim])
+
+        return self.execute(cmd, decide)
+
+    # S4 ---------------------------------------------------------------------------------------
+    def report_market_intelligence(self, cmd: c.ReportMarketIntelligence) -> dict[str, Any]:
+        fields = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
+        ack_days = self.settings.intelligence_ack_days
+
+        def decide(meta: Meta) -> Outcome:
+            month = meta.at.astimezone(BUSINESS_TZ).strftime("%Y-%m")
+            report = MarketReport.file(meta, ack_days, month, **fields)
+            return Outcome(report_result(report), [report])
+
+        return self.execute(cmd, decide)
+
+    def acknowledge_market_report(self, cmd: c.AcknowledgeMarketReport) -> dict[str, Any]:
+        return self._report(cmd.report_id, cmd, lambda report, meta: report.acknowledge(meta))
+
+    def raise_report_overdue(self, cmd: c.RaiseReportOverdue) -> dict[str, Any]:
+        return self._report(cmd.report_id, cmd, lambda report, meta: report.mark_overdue(meta))
+
+    def scan_overdue(self) -> int:
+        """Raise every urgent report past its deadline once; returns how many were raised. Safe to run
+        again at any time, in any process: what is due is decided from stored state, and the report
+        refuses to be raised twice (complaints P7 works the same way)."""
+        with self._scan_lock:
+            self._follow_log()
+            now = self.clock.now()
+            raised = 0
+            for report_id in sorted(self._open):
+                report = self._get(MarketReport, str(report_id), "market report")
+                if report.due(now):
+                    try:
+                        self.raise_report_overdue(
+                            c.RaiseReportOverdue(actor=SYSTEM, report_id=str(report_id))
+                        )
+                        raised += 1
+                    except InvalidState:  # another scanner got there first
+                        pass
+                    report = self._get(MarketReport, str(report_id), "market report")
+                if report.settled:
+                    self._open.discard(report_id)
+            return raised
+
+    def list_market_reports(self, query: c.ListMarketReports) -> dict[str, Any]:
+        with self._scan_lock:
+            self._follow_log()
+            found = list(self._by_month.get(query.month, ()))
+        reports = [
+            report_result(self._get(MarketReport, str(report_id), "market report")) for report_id in found
+        ]
+        return c.MarketReportList.model_validate({"month": query.month, "reports": reports}).model_dump(
+            mode="json"
+        )
+
+    def get_market_report(self, query: c.GetMarketReport) -> dict[str, Any]:
+        return report_result(self._get(MarketReport, query.report_id, "market report"))
+
+    def _follow_log(self) -> None:
+        while True:
+            page = self.recorder.select_notifications(
+                start=self._scanned_to + 1, limit=SCAN_PAGE, topics=[FILED_TOPIC]
+            )
+            for notification in page:
+                report_id = UUID(str(notification.originator_id))
+                report = self._get(MarketReport, str(report_id), "market report")
+                self._by_month.setdefault(report.month, []).append(report_id)
+                if not report.settled:
+                    self._open.add(report_id)
+                self._scanned_to = notification.id
+            if len(page) < SCAN_PAGE:
+                return
+
+    def _report(
+        self, report_id: str, cmd: Command, change: Callable[[MarketReport, Meta], None]
+    ) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            report = self._get(MarketReport, report_id, "market report")
+            change(report, meta)
+            return Outcome(report_result(report), [report])
+
+        return self.execute(cmd, decide)
+
+    # ------------------------------------------------------------------------------------------
+    def _find(self, kind: type[A], aggregate_id: UUID) -> A | None:
+        try:
+            found = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, kind) else None
+
+    def _get(self, kind: type[A], aggregate_id: str, what: str) -> A:
+        try:
+            found = self._find(kind, UUID(aggregate_id))
+        except ValueError:
+            found = None
+        if found is None:
+            raise NotFound(f"no {what} {aggregate_id}", details={"id": aggregate_id})
+        return found
