@@ -1,129 +1,28 @@
-"""Complaints (客户投诉): types, logging, the quality and service workflows, penalties, deadlines (P1–P7).
-
-Pure: no I/O. Each command method checks its rule and raises ``DomainError`` before any event.
-Two aggregates: ``Complaint`` (one per complaint, its whole handling form) and ``StaffRecord`` (one
-per staff member, id derived from the staff id) which counts valid service complaints for P5.
-"""
+"""The ``Complaint`` aggregate: one complaint, its whole handling form (P1–P4, P6, P7)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.domain import event
 
-from shared.aggregate import Meta, SalesAggregate, require_role
-from shared.contracts import CENTS, Role
-from shared.errors import DomainError, Forbidden, InvalidState
-
-STAFF_NAMESPACE = UUID("5d0c9a8e-3f41-4b6a-9e27-7c1f2b8d4a63")
-
-
-class ComplaintType(StrEnum):
-    """P1."""
-
-    QUALITY = "quality"  # 质量投诉
-    SERVICE = "service"  # 服务投诉 (staff attitude, non-quality)
-
-
-class Severity(StrEnum):
-    MINOR = "minor"
-    MODERATE = "moderate"
-    SERIOUS = "serious"
-    SEVERE = "severe"
-
-
-class Resolution(StrEnum):
-    """P3: how a quality complaint was resolved."""
-
-    REFUND = "refund"
-    REPLACE = "replace"
-    REPAIR = "repair"
-    CREDIT = "credit"
-    NONE = "none"
-
-
-class Satisfaction(StrEnum):
-    SATISFIED = "satisfied"
-    PARTLY_SATISFIED = "partly_satisfied"
-    DISSATISFIED = "dissatisfied"
-
-
-class Stage(StrEnum):
-    """P7: the two deadlines of a complaint."""
-
-    ACKNOWLEDGE = "acknowledge"
-    RESOLVE = "resolve"
-
-
-class Status(StrEnum):
-    LOGGED = "logged"
-    # quality (P3)
-    INVESTIGATING = "investigating"
-    SITE_VISITED = "site_visited"
-    RESOLVED = "resolved"
-    FOLLOWED_UP = "followed_up"
-    # service (P4)
-    VERIFIED = "verified"
-    PROPOSED = "proposed"
-    DECIDED = "decided"
-    # both
-    CUSTOMER_INFORMED = "customer_informed"
-    CLOSED = "closed"
-
-
-# Anyone on the staff may take a complaint down; the system itself never logs one.
-LOGGERS = frozenset(Role) - {Role.SYSTEM}
-SERVICE_HANDLERS = frozenset({Role.SALES_VP, Role.GENERAL_MANAGER})  # P2, P4
-QUALITY_DECIDERS = frozenset({Role.GENERAL_MANAGER})  # P6
-PROPOSERS = frozenset(
-    {
-        Role.SALES_SUPERVISOR,
-        Role.SALES_MANAGER,
-        Role.REGIONAL_MANAGER,
-        Role.MARKETING_DIRECTOR,
-        Role.SALES_VP,
-        Role.GENERAL_MANAGER,
-    }
+from services.complaints.domain.kinds import (
+    LOGGERS,
+    PROPOSERS,
+    QUALITY_DECIDERS,
+    SERVICE_HANDLERS,
+    ComplaintType,
+    Resolution,
+    Satisfaction,
+    Severity,
+    Stage,
+    Status,
 )
-
-
-def fine_for(
-    severity: Severity, fines: Mapping[str, Decimal], low: Decimal, high: Decimal, override: Decimal | None
-) -> Decimal:
-    """P5: the fine by severity (a setting), or an explicit amount, always within [low, high]."""
-    configured = fines.get(Severity(severity).value)
-    amount = override if override is not None else configured
-    if amount is None:  # a misconfigured table: refuse rather than guess
-        raise DomainError(
-            f"no fine is configured for severity {severity}; give one", rule="P5", details={"field": "fine"}
-        )
-    amount = Decimal(amount).quantize(CENTS)
-    if not low <= amount <= high:
-        raise DomainError(
-            f"a fine is {low}–{high} yuan per incident; {amount} is out of range",
-            rule="P5",
-            details={"field": "fine", "amount": str(amount), "min": str(low), "max": str(high)},
-        )
-    return amount
-
-
-def months_before(moment: datetime, months: int) -> datetime:
-    """The same moment ``months`` calendar months earlier (the 31st falls back to the month's last day)."""
-    total = moment.year * 12 + moment.month - 1 - months
-    year, month = divmod(total, 12)
-    month += 1
-    day = moment.day
-    while True:
-        try:
-            return moment.replace(year=year, month=month, day=day)
-        except ValueError:
-            day -= 1
+from shared.aggregate import Meta, SalesAggregate, require_role
+from shared.contracts import Role
+from shared.errors import DomainError, Forbidden, InvalidState
 
 
 class Complaint(SalesAggregate):
@@ -691,75 +590,3 @@ class Complaint(SalesAggregate):
                 rule=rule,
                 details={"status": self.status.value, "allowed": sorted(s.value for s in allowed)},
             )
-
-
-class StaffRecord(SalesAggregate):
-    """P5: one staff member's valid service complaints, to find the third within 12 months."""
-
-    TOPIC = "complaints.StaffRecord"
-
-    @staticmethod
-    def create_id(staff_id: str) -> UUID:
-        return uuid.uuid5(STAFF_NAMESPACE, staff_id)
-
-    @event("StaffRecordOpened", topic="complaints.StaffRecord.StaffRecordOpened")
-    def __init__(self, staff_id: str, meta: Meta) -> None:
-        self.staff_id = staff_id
-        self.penalties: list[dict[str, Any]] = []
-        self.dismissals: list[dict[str, Any]] = []
-
-    def valid_within(self, moment: datetime, months: int) -> int:
-        since = months_before(moment, months)
-        return sum(1 for p in self.penalties if since < p["at"] <= moment)
-
-    def count_penalty(
-        self, complaint_id: str, severity: Severity, amount: Decimal, threshold: int, months: int, meta: Meta
-    ) -> bool:
-        """Count a valid complaint; returns whether a dismissal was recommended (P5)."""
-        if any(p["complaint_id"] == complaint_id for p in self.penalties):
-            raise InvalidState("this complaint was already counted", rule="P5")
-        self._penalty_counted(
-            complaint_id=complaint_id, staff_id=self.staff_id, severity=severity, amount=amount, meta=meta
-        )
-        count = self.valid_within(meta.at, months)
-        reasons = []
-        if Severity(severity) is Severity.SEVERE:
-            reasons.append("severe case")
-        if count >= threshold:
-            reasons.append(f"valid service complaint no. {count} within {months} months")
-        if not reasons:
-            return False
-        self._dismissal_recommended(
-            staff_id=self.staff_id,
-            complaint_id=complaint_id,
-            reason="; ".join(reasons),
-            valid_complaints=count,
-            window_months=months,
-            meta=meta,
-        )
-        return True
-
-    @event("StaffPenaltyCounted", topic="complaints.StaffRecord.StaffPenaltyCounted")
-    def _penalty_counted(
-        self, complaint_id: str, staff_id: str, severity: Severity, amount: Decimal, meta: Meta
-    ) -> None:
-        self.penalties.append(
-            {
-                "complaint_id": complaint_id,
-                "severity": Severity(severity).value,
-                "amount": amount,
-                "at": meta.at,
-            }
-        )
-
-    @event("DismissalRecommended", topic="complaints.StaffRecord.DismissalRecommended")
-    def _dismissal_recommended(
-        self,
-        staff_id: str,
-        complaint_id: str,
-        reason: str,
-        valid_complaints: int,
-        window_months: int,
-        meta: Meta,
-    ) -> None:
-        self.dismissals.append({"complaint_id": complaint_id, "reason": reason, "at": meta.at})
