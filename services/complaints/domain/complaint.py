@@ -8,6 +8,7 @@ from typing import Any
 
 from eventsourcing.domain import event
 
+from services.complaints.domain import deadlines, quality, service
 from services.complaints.domain.kinds import (
     LOGGERS,
     PROPOSERS,
@@ -17,7 +18,6 @@ from services.complaints.domain.kinds import (
     Resolution,
     Satisfaction,
     Severity,
-    Stage,
     Status,
 )
 from shared.aggregate import Meta, SalesAggregate, require_role
@@ -29,6 +29,26 @@ class Complaint(SalesAggregate):
     """One customer complaint: its handling form (质量处理表 / 服务处理表) is this aggregate's record."""
 
     TOPIC = "complaints.Complaint"
+
+    # The steps of P3 (quality.py), P4/P5 (service.py) and P7 (deadlines.py) are methods of this class,
+    # written beside their rules; assigned here so that the library defines their events on it.
+    start_investigation = quality.start_investigation
+    _investigation_started = quality._investigation_started
+    record_site_visit = quality.record_site_visit
+    _site_visited = quality._site_visited
+    resolve = quality.resolve
+    _resolved = quality._resolved
+    follow_up = quality.follow_up
+    _followed_up = quality._followed_up
+    issue_penalty = service.issue_penalty
+    _penalty_issued = service._penalty_issued
+    propose = service.propose
+    _proposed = service._proposed
+    decide = service.decide
+    _decided = service._decided
+    due = deadlines.due
+    mark_overdue = deadlines.mark_overdue
+    _overdue = deadlines._overdue
 
     @event("ComplaintLogged", topic="complaints.Complaint.ComplaintLogged")
     def __init__(
@@ -181,36 +201,6 @@ class Complaint(SalesAggregate):
     ) -> None:
         self._record("acknowledged", meta)
 
-    # P3 quality -----------------------------------------------------------------------------
-    def start_investigation(self, departments_notified: list[str], notes: str, meta: Meta) -> None:
-        self._require_type(ComplaintType.QUALITY, "P3", "investigate")
-        self._require_handler(meta, "start the investigation")
-        self._require_status({Status.LOGGED}, "P3", "start investigating")
-        if not departments_notified:
-            raise DomainError(
-                "an investigation notifies the departments concerned",
-                rule="P3",
-                details={"field": "departments_notified"},
-            )
-        self._investigation_started(
-            departments_notified=departments_notified, notes=notes, **self._refs(), meta=meta
-        )
-
-    @event("ComplaintInvestigationStarted", topic="complaints.Complaint.ComplaintInvestigationStarted")
-    def _investigation_started(
-        self,
-        departments_notified: list[str],
-        notes: str,
-        complaint_type: str,
-        customer_id: str,
-        order_id: str | None,
-        staff_id: str | None,
-        meta: Meta,
-    ) -> None:
-        self.departments_notified = list(departments_notified)
-        self.status = Status.INVESTIGATING
-        self._record("investigation_started", meta, notes)
-
     def verify(
         self,
         valid: bool,
@@ -276,144 +266,6 @@ class Complaint(SalesAggregate):
             self.status = Status.VERIFIED
         self._record("verified", meta, f"valid={valid}" + (f", severity={severity}" if severity else ""))
 
-    def issue_penalty(self, amount: Decimal, meta: Meta) -> None:
-        """P5: public criticism and a fine for a valid service complaint; never for quality (P6)."""
-        if self.complaint_type is ComplaintType.QUALITY:
-            raise DomainError("no penalty may be issued to sales staff for a quality complaint", rule="P6")
-        if self.valid is not True or self.severity is None:
-            raise InvalidState("only a valid service complaint leads to a penalty", rule="P5")
-        if self.penalty is not None:
-            raise InvalidState("the penalty for this complaint was already issued", rule="P5")
-        self._penalty_issued(
-            complaint_id=str(self.id),
-            customer_id=self.customer_id,
-            order_id=self.order_id,
-            staff_id=self.staff_id or "",
-            severity=self.severity,
-            amount=amount,
-            public_criticism=True,
-            meta=meta,
-        )
-
-    @event("PenaltyIssued", topic="complaints.Complaint.PenaltyIssued")
-    def _penalty_issued(
-        self,
-        complaint_id: str,
-        customer_id: str,
-        order_id: str | None,
-        staff_id: str,
-        severity: Severity,
-        amount: Decimal,
-        public_criticism: bool,
-        meta: Meta,
-    ) -> None:
-        self.penalty = {
-            "staff_id": staff_id,
-            "severity": Severity(severity).value,
-            "amount": amount,
-            "public_criticism": public_criticism,
-            "issued_at": meta.at,
-            "issued_by": meta.actor_id,
-        }
-        self._record("penalty_issued", meta, f"通报批评 + {amount} yuan")
-
-    def record_site_visit(self, visited_on: date, findings: str, meta: Meta) -> None:
-        self._require_type(ComplaintType.QUALITY, "P3", "record a site visit for")
-        self._require_handler(meta, "record a site visit")
-        self._require_status({Status.INVESTIGATING}, "P3", "record a site visit")
-        self._site_visited(visited_on=visited_on, findings=findings, **self._refs(), meta=meta)
-
-    @event("ComplaintSiteVisited", topic="complaints.Complaint.ComplaintSiteVisited")
-    def _site_visited(
-        self,
-        visited_on: date,
-        findings: str,
-        complaint_type: str,
-        customer_id: str,
-        order_id: str | None,
-        staff_id: str | None,
-        meta: Meta,
-    ) -> None:
-        self.site_visit = {"visited_on": visited_on.isoformat(), "findings": findings}
-        self.status = Status.SITE_VISITED
-        self._record("site_visited", meta, findings)
-
-    def resolve(self, resolution: Resolution, amount: Decimal | None, notes: str, meta: Meta) -> None:
-        self._require_type(ComplaintType.QUALITY, "P3", "resolve")
-        self._require_handler(meta, "resolve")
-        self._require_status({Status.INVESTIGATING, Status.SITE_VISITED}, "P3", "resolve")
-        if self.valid is None:
-            raise InvalidState("validity is decided before the complaint is resolved", rule="P3")
-        resolution = Resolution(resolution)
-        if amount is not None and resolution not in (Resolution.REFUND, Resolution.CREDIT):
-            raise DomainError(
-                "only a refund or a credit carries an amount", rule="P3", details={"field": "amount"}
-            )
-        self._resolved(resolution=resolution, amount=amount, notes=notes, **self._refs(), meta=meta)
-
-    @event("ComplaintResolved", topic="complaints.Complaint.ComplaintResolved")
-    def _resolved(
-        self,
-        resolution: Resolution,
-        amount: Decimal | None,
-        notes: str,
-        complaint_type: str,
-        customer_id: str,
-        order_id: str | None,
-        staff_id: str | None,
-        meta: Meta,
-    ) -> None:
-        self.resolution = Resolution(resolution)
-        self.resolution_amount = amount
-        self.resolution_notes = notes or None
-        self.status = Status.RESOLVED
-        self.resolved_at = meta.at
-        self._record("resolved", meta, f"{resolution}" + (f" {amount}" if amount is not None else ""))
-
-    # P4 service -----------------------------------------------------------------------------
-    def propose(self, proposal: str, meta: Meta) -> None:
-        self._require_type(ComplaintType.SERVICE, "P4", "propose handling for")
-        require_role(meta, PROPOSERS, "P4", "propose the handling of a service complaint")
-        self._require_status({Status.VERIFIED}, "P4", "propose handling")
-        if self.valid is not True:
-            raise InvalidState("an invalid complaint needs no handling proposal", rule="P4")
-        self._proposed(proposal=proposal, **self._refs(), meta=meta)
-
-    @event("ComplaintProposalMade", topic="complaints.Complaint.ComplaintProposalMade")
-    def _proposed(
-        self,
-        proposal: str,
-        complaint_type: str,
-        customer_id: str,
-        order_id: str | None,
-        staff_id: str | None,
-        meta: Meta,
-    ) -> None:
-        self.proposal = proposal
-        self.status = Status.PROPOSED
-        self._record("proposed", meta, proposal)
-
-    def decide(self, decision: str, meta: Meta) -> None:
-        self._require_type(ComplaintType.SERVICE, "P4", "decide")
-        require_role(meta, SERVICE_HANDLERS, "P4", "decide a service complaint")
-        self._require_status({Status.PROPOSED}, "P4", "decide")
-        self._decided(decision=decision, **self._refs(), meta=meta)
-
-    @event("ComplaintDecided", topic="complaints.Complaint.ComplaintDecided")
-    def _decided(
-        self,
-        decision: str,
-        complaint_type: str,
-        customer_id: str,
-        order_id: str | None,
-        staff_id: str | None,
-        meta: Meta,
-    ) -> None:
-        self.decision = decision
-        self.status = Status.DECIDED
-        self.resolved_at = meta.at
-        self._record("decided", meta, decision)
-
     # Both -----------------------------------------------------------------------------------
     def inform_customer(self, satisfaction: Satisfaction, notes: str, meta: Meta) -> None:
         if self.complaint_type is ComplaintType.QUALITY:
@@ -444,26 +296,6 @@ class Complaint(SalesAggregate):
         if self.resolved_at is None:
             self.resolved_at = meta.at
         self._record("customer_informed", meta, f"{satisfaction}")
-
-    def follow_up(self, notes: str, meta: Meta) -> None:
-        self._require_type(ComplaintType.QUALITY, "P3", "follow up")
-        self._require_handler(meta, "follow up")
-        self._require_status({Status.CUSTOMER_INFORMED}, "P3", "follow up")
-        self._followed_up(notes=notes, **self._refs(), meta=meta)
-
-    @event("ComplaintFollowedUp", topic="complaints.Complaint.ComplaintFollowedUp")
-    def _followed_up(
-        self,
-        notes: str,
-        complaint_type: str,
-        customer_id: str,
-        order_id: str | None,
-        staff_id: str | None,
-        meta: Meta,
-    ) -> None:
-        self.follow_up_notes = notes
-        self.status = Status.FOLLOWED_UP
-        self._record("followed_up", meta, notes)
 
     def close(self, meta: Meta) -> None:
         if self.complaint_type is ComplaintType.QUALITY:
@@ -499,44 +331,6 @@ class Complaint(SalesAggregate):
         self.status = Status.CLOSED
         self.closed_at = meta.at
         self._record("closed", meta)
-
-    # P7 deadlines ---------------------------------------------------------------------------
-    def due(self, now: datetime) -> list[Stage]:
-        """The deadlines that have passed, unmet, and were not yet raised (decided from stored state)."""
-        found: list[Stage] = []
-        if self.status is Status.CLOSED:
-            return found
-        unacknowledged = self.acknowledged_at is None
-        if unacknowledged and now > self.acknowledge_by and Stage.ACKNOWLEDGE not in self.overdue:
-            found.append(Stage.ACKNOWLEDGE)
-        if self.resolved_at is None and now > self.resolve_by and Stage.RESOLVE not in self.overdue:
-            found.append(Stage.RESOLVE)
-        return found
-
-    def mark_overdue(self, stage: Stage, meta: Meta) -> None:
-        require_role(meta, {Role.SYSTEM}, "P7", "raise a deadline")
-        stage = Stage(stage)
-        if stage in self.overdue:
-            raise InvalidState(f"the {stage.value} deadline was already raised", rule="P7")
-        if stage not in self.due(meta.at):
-            raise InvalidState(f"the {stage.value} deadline is not overdue", rule="P7")
-        deadline = self.acknowledge_by if stage is Stage.ACKNOWLEDGE else self.resolve_by
-        self._overdue(stage=stage, deadline=deadline, assigned_to=self.assigned_to, **self._refs(), meta=meta)
-
-    @event("ComplaintOverdue", topic="complaints.Complaint.ComplaintOverdue")
-    def _overdue(
-        self,
-        stage: Stage,
-        deadline: datetime,
-        assigned_to: str,
-        complaint_type: str,
-        customer_id: str,
-        order_id: str | None,
-        staff_id: str | None,
-        meta: Meta,
-    ) -> None:
-        self.overdue[Stage(stage).value] = meta.at
-        self._record("overdue", meta, f"{stage} deadline {deadline.isoformat()}")
 
     # helpers --------------------------------------------------------------------------------
     def _refs(self) -> dict[str, Any]:
