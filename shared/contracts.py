@@ -26,6 +26,7 @@ class Role(StrEnum):
     FINANCE = "finance"
     PRODUCTION = "production"
     BRANCH_MANAGER = "branch_manager"
+    TECHNICIAN = "technician"  # P9: belongs to a region
     SYSTEM = "system"  # the services themselves, e.g. a scheduler expiring a hold
 
 

@@ -68,7 +68,11 @@ class Settings(BaseSettings):
     complaint_fine_max: Decimal = Decimal("200")
     dismissal_valid_complaints: int = 3  # P5: the 3rd valid service complaint ...
     dismissal_window_months: int = 12  # P5: ... within 12 months
-    complaint_deadline_check_seconds: float = 60.0  # P7: how often the overdue scan runs
+    complaint_deadline_check_seconds: float = 60.0  # P7: how often the overdue scan runs (P8, P9 too)
+    feedback_answer_days: int = 3  # P8
+    feedback_escalation_ack_days: int = 1  # P8: the general manager acknowledges a major feedback
+    after_sales_schedule_days: int = 2  # P9
+    after_sales_complete_days: int = 7  # P9
     period_mode: Literal["close_28th", "calendar"] = "close_28th"  # R1
     # S2: visits a customer of each grade needs: (visits, per this many months)
     visit_frequency: dict[str, tuple[int, int]] = {"A": (4, 1), "B": (2, 1), "C": (1, 1), "D": (1, 3)}

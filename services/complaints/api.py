@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from services.complaints import commands as c
 from services.complaints.application import ComplaintsApplication
-from services.complaints.domain import Complaint, StaffRecord
+from services.complaints.domain import Complaint, Feedback, ServiceRequest, StaffRecord
 from shared.bus import ServiceBus, in_thread
 from shared.events import event_classes
 
-EVENTS = event_classes(Complaint, StaffRecord)
+EVENTS = event_classes(Complaint, StaffRecord, Feedback, ServiceRequest)
 
 
 def register(bus: ServiceBus, app: ComplaintsApplication) -> None:
@@ -25,10 +25,31 @@ def register(bus: ServiceBus, app: ComplaintsApplication) -> None:
     bus.command("inform_customer", c.InformCustomer, decided(app.inform_customer), result)
     bus.command("follow_up", c.FollowUp, decided(app.follow_up), result)
     bus.command("close_complaint", c.CloseComplaint, decided(app.close_complaint), result)
+    feedback = c.FeedbackResult  # P8
+    bus.command("log_feedback", c.LogFeedback, decided(app.log_feedback), feedback)
+    bus.command("assign_feedback", c.AssignFeedback, decided(app.assign_feedback), feedback)
+    bus.command(
+        "acknowledge_escalation", c.AcknowledgeEscalation, decided(app.acknowledge_escalation), feedback
+    )
+    bus.command("answer_feedback", c.AnswerFeedback, decided(app.answer_feedback), feedback)
+    service = c.ServiceRequestResult  # P9
+    bus.command("log_service_request", c.LogServiceRequest, decided(app.log_service_request), service)
+    bus.command("assign_technician", c.AssignTechnician, decided(app.assign_technician), service)
+    bus.command("schedule_service", c.ScheduleService, decided(app.schedule_service), service)
+    bus.command("complete_service", c.CompleteService, decided(app.complete_service), service)
+    bus.command("sign_off_service", c.SignOffService, decided(app.sign_off_service), service)
     bus.query("get_complaint", c.GetComplaint, in_thread(app.get_complaint), result)
     bus.query("get_handling_form", c.GetHandlingForm, in_thread(app.get_handling_form), c.HandlingFormResult)
     bus.query(
         "export_handling_form", c.ExportHandlingForm, in_thread(app.export_handling_form), c.ExportedForm
     )
     bus.query("get_staff_record", c.GetStaffRecord, in_thread(app.get_staff_record), c.StaffRecordResult)
+    bus.query("get_feedback", c.GetFeedback, in_thread(app.get_feedback), feedback)
+    bus.query("get_service_request", c.GetServiceRequest, in_thread(app.get_service_request), service)
+    bus.query(
+        "get_service_record", c.GetServiceRecord, in_thread(app.get_service_record), c.HandlingFormResult
+    )
+    bus.query(
+        "export_service_record", c.ExportServiceRecord, in_thread(app.export_service_record), c.ExportedForm
+    )
     bus.document_events(EVENTS)

@@ -1,26 +1,50 @@
-"""Complaints application: the commands of P1–P7 on stored state, the deadline scan, and the queries."""
+"""Complaints application: the commands of P1–P9 on stored state, the deadline scan, and the queries."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
 from services.complaints import commands as c
-from services.complaints.domain import Complaint, ComplaintType, StaffRecord, Stage, Status, fine_for
-from services.complaints.forms import handling_form, render_html
+from services.complaints.domain import (
+    Complaint,
+    ComplaintType,
+    Feedback,
+    FeedbackStage,
+    ServiceRequest,
+    ServiceStage,
+    StaffRecord,
+    Stage,
+    Status,
+    Technician,
+    fine_for,
+)
+from services.complaints.forms import after_sales_form, handling_form, history_of, render_html
 from shared.aggregate import Meta
-from shared.contracts import Actor, Role
+from shared.contracts import Actor, Command, Role
 from shared.errors import DomainError, InvalidState, NotFound
 from shared.store import Outcome, ServiceApplication
 
 log = logging.getLogger(__name__)
+Tracked = TypeVar("Tracked", Complaint, Feedback, ServiceRequest)
+# How a missing one is named in the refusal: (in words, the id's field).
+NAMES: dict[type, tuple[str, str]] = {
+    Complaint: ("complaint", "complaint_id"),
+    Feedback: ("feedback", "feedback_id"),
+    ServiceRequest: ("service request", "request_id"),
+}
 
-LOGGED_TOPIC = "complaints.Complaint.ComplaintLogged"
+# What the deadline scan follows: every aggregate with deadlines starts with one of these (P7, P8, P9).
+LOGGED_TOPICS = [
+    "complaints.Complaint.ComplaintLogged",
+    "complaints.Feedback.FeedbackLogged",
+    "complaints.ServiceRequest.ServiceRequestLogged",
+]
 SCAN_PAGE = 500
 SYSTEM = Actor(id="complaints-deadlines", role=Role.SYSTEM)
 
@@ -45,6 +69,53 @@ def complaint_result(complaint: Complaint, staff: StaffRecord | None = None) -> 
         overdue=sorted(complaint.overdue),
         version=complaint.version,
     ).model_dump(mode="json")
+
+
+def feedback_result(feedback: Feedback) -> dict[str, Any]:
+    return c.FeedbackResult(
+        feedback_id=str(feedback.id),
+        kind=feedback.kind,
+        status=feedback.status.value,
+        customer_id=feedback.customer_id,
+        content=feedback.content,
+        major=feedback.major,
+        assigned_to=feedback.assigned_to,
+        answer_by=feedback.answer_by,
+        answer=feedback.answer,
+        answered_at=feedback.answered_at,
+        escalated_to=feedback.escalated_to,
+        escalation_acknowledge_by=feedback.escalation_acknowledge_by,
+        escalation_acknowledged_at=feedback.escalation_acknowledged_at,
+        overdue=sorted(feedback.overdue),
+        version=feedback.version,
+    ).model_dump(mode="json")
+
+
+def service_request_result(request: ServiceRequest) -> dict[str, Any]:
+    return c.ServiceRequestResult(
+        request_id=str(request.id),
+        kind=request.kind,
+        status=request.status.value,
+        customer_id=request.customer_id,
+        region=request.region,
+        quality_defect=request.quality_defect,
+        complaint_id=request.complaint_id,
+        technician_id=request.technician_id,
+        schedule_by=request.schedule_by,
+        complete_by=request.complete_by,
+        scheduled_for=request.scheduled_for,
+        completed_at=request.completed_at,
+        signed_by=request.signed_by,
+        satisfaction=request.satisfaction,
+        overdue=sorted(request.overdue),
+        version=request.version,
+    ).model_dump(mode="json")
+
+
+def technician_of(cmd: c.AssignTechnician) -> Technician:
+    """P9: the technician and the region they belong to. The one place that says where the region comes
+    from: the command's assignee for now; a verified credential's region once actors carry one."""
+    return Technician(id=cmd.technician.id, region=cmd.technician.region)
 
 
 class ComplaintsApplication(ServiceApplication):
@@ -134,12 +205,75 @@ class ComplaintsApplication(ServiceApplication):
     def close_complaint(self, cmd: c.CloseComplaint) -> dict[str, Any]:
         return self._change(cmd, lambda x, meta: x.close(meta))
 
+    # P8 ---------------------------------------------------------------------------------------
+    def log_feedback(self, cmd: c.LogFeedback) -> dict[str, Any]:
+        fields = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
+
+        def decide(meta: Meta) -> Outcome:
+            feedback = Feedback.log(
+                meta,
+                answer_days=self.settings.feedback_answer_days,
+                escalation_ack_days=self.settings.feedback_escalation_ack_days,
+                **fields,
+            )
+            return Outcome(feedback_result(feedback), [feedback])
+
+        return self.execute(cmd, decide)
+
+    def assign_feedback(self, cmd: c.AssignFeedback) -> dict[str, Any]:
+        return self._change_feedback(cmd, lambda x, meta: x.assign(cmd.assigned_to, meta))
+
+    def acknowledge_escalation(self, cmd: c.AcknowledgeEscalation) -> dict[str, Any]:
+        return self._change_feedback(cmd, lambda x, meta: x.acknowledge_escalation(cmd.notes, meta))
+
+    def answer_feedback(self, cmd: c.AnswerFeedback) -> dict[str, Any]:
+        return self._change_feedback(cmd, lambda x, meta: x.give_answer(cmd.answer, meta))
+
+    def raise_feedback_overdue(self, cmd: c.RaiseFeedbackOverdue) -> dict[str, Any]:
+        return self._change_feedback(cmd, lambda x, meta: x.mark_overdue(FeedbackStage(cmd.stage), meta))
+
+    # P9 ---------------------------------------------------------------------------------------
+    def log_service_request(self, cmd: c.LogServiceRequest) -> dict[str, Any]:
+        fields = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
+
+        def decide(meta: Meta) -> Outcome:
+            request = ServiceRequest.log(
+                meta,
+                schedule_days=self.settings.after_sales_schedule_days,
+                complete_days=self.settings.after_sales_complete_days,
+                **fields,
+            )
+            if request.complaint_id is not None:
+                self._require_quality_complaint(request.complaint_id)
+            return Outcome(service_request_result(request), [request])
+
+        return self.execute(cmd, decide)
+
+    def assign_technician(self, cmd: c.AssignTechnician) -> dict[str, Any]:
+        technician = technician_of(cmd)
+        return self._change_request(cmd, lambda x, meta: x.assign(technician, meta))
+
+    def schedule_service(self, cmd: c.ScheduleService) -> dict[str, Any]:
+        return self._change_request(cmd, lambda x, meta: x.schedule(cmd.scheduled_for, cmd.notes, meta))
+
+    def complete_service(self, cmd: c.CompleteService) -> dict[str, Any]:
+        return self._change_request(cmd, lambda x, meta: x.complete(cmd.report, meta))
+
+    def sign_off_service(self, cmd: c.SignOffService) -> dict[str, Any]:
+        return self._change_request(
+            cmd, lambda x, meta: x.sign_off(cmd.signed_by, cmd.satisfaction, cmd.notes, meta)
+        )
+
+    def raise_service_overdue(self, cmd: c.RaiseServiceOverdue) -> dict[str, Any]:
+        return self._change_request(cmd, lambda x, meta: x.mark_overdue(ServiceStage(cmd.stage), meta))
+
     # P7 ---------------------------------------------------------------------------------------
     def raise_overdue(self, cmd: c.RaiseOverdue) -> dict[str, Any]:
         return self._change(cmd, lambda x, meta: x.mark_overdue(Stage(cmd.stage), meta))
 
     def scan_overdue(self) -> int:
-        """Raise every passed, unmet deadline once; returns how many were raised.
+        """Raise every passed, unmet deadline of a complaint, feedback or service request once (P7–P9);
+        returns how many were raised.
 
         Safe to run again at any time, in any process: what is due is decided from stored state, and
         the aggregate refuses to raise the same deadline twice.
@@ -148,23 +282,42 @@ class ComplaintsApplication(ServiceApplication):
             self._follow_log()
             now = self.clock.now()
             raised = 0
-            for complaint_id in sorted(self._open):
-                complaint = self._complaint(str(complaint_id))
-                for stage in complaint.due(now):
-                    cmd = c.RaiseOverdue(actor=SYSTEM, complaint_id=str(complaint_id), stage=stage.value)
+            for aggregate_id in sorted(self._open):
+                tracked = self.repository.get(aggregate_id)
+                for stage in tracked.due(now):
                     try:
-                        self.raise_overdue(cmd)
+                        self._raise(tracked, str(aggregate_id), stage)
                         raised += 1
                     except InvalidState:  # another scanner (or an earlier run) got there first
                         pass
-                if complaint.status is Status.CLOSED or len(complaint.overdue) == len(Stage):
-                    self._open.discard(complaint_id)
+                if self._settled(tracked):
+                    self._open.discard(aggregate_id)
             return raised
+
+    def _raise(self, tracked: Complaint | Feedback | ServiceRequest, aggregate_id: str, stage: str) -> None:
+        body = {"actor": SYSTEM, "stage": stage}
+        if isinstance(tracked, Complaint):
+            self.raise_overdue(c.RaiseOverdue.model_validate(body | {"complaint_id": aggregate_id}))
+        elif isinstance(tracked, Feedback):
+            self.raise_feedback_overdue(
+                c.RaiseFeedbackOverdue.model_validate(body | {"feedback_id": aggregate_id})
+            )
+        else:
+            self.raise_service_overdue(
+                c.RaiseServiceOverdue.model_validate(body | {"request_id": aggregate_id})
+            )
+
+    @staticmethod
+    def _settled(tracked: Complaint | Feedback | ServiceRequest) -> bool:
+        """Nothing of it can fall due any more: the scan stops looking at it."""
+        if isinstance(tracked, Complaint):
+            return tracked.status is Status.CLOSED or len(tracked.overdue) == len(Stage)
+        return not tracked.pending_deadlines()
 
     def _follow_log(self) -> None:
         while True:
             page = self.recorder.select_notifications(
-                start=self._scanned_to + 1, limit=SCAN_PAGE, topics=[LOGGED_TOPIC]
+                start=self._scanned_to + 1, limit=SCAN_PAGE, topics=LOGGED_TOPICS
             )
             for notification in page:
                 self._open.add(UUID(str(notification.originator_id)))
@@ -199,23 +352,78 @@ class ComplaintsApplication(ServiceApplication):
             dismissals=staff.dismissals if staff else [],
         ).model_dump(mode="json")
 
+    def get_feedback(self, query: c.GetFeedback) -> dict[str, Any]:
+        return feedback_result(self._get(Feedback, query.feedback_id))
+
+    def get_service_request(self, query: c.GetServiceRequest) -> dict[str, Any]:
+        return service_request_result(self._get(ServiceRequest, query.request_id))
+
+    def get_service_record(self, query: c.GetServiceRecord) -> dict[str, Any]:
+        request = self._get(ServiceRequest, query.request_id)
+        return after_sales_form(request, history_of(self.repository.event_store.get(request.id)))
+
+    def export_service_record(self, query: c.ExportServiceRecord) -> dict[str, Any]:
+        form = self.get_service_record(c.GetServiceRecord(request_id=query.request_id))
+        return c.ExportedForm(
+            filename=f"{form['form']}-{query.request_id}.html",
+            content_type="text/html; charset=utf-8",
+            content=render_html(form),
+        ).model_dump(mode="json")
+
     # ------------------------------------------------------------------------------------------
-    def _change(self, cmd: c.ComplaintCommand, change: Callable[[Complaint, Meta], None]) -> dict[str, Any]:
+    def _change_feedback(
+        self, cmd: c.FeedbackCommand, change: Callable[[Feedback, Meta], None]
+    ) -> dict[str, Any]:
+        return self._apply(cmd, Feedback, cmd.feedback_id, change, feedback_result)
+
+    def _change_request(
+        self, cmd: c.ServiceRequestCommand, change: Callable[[ServiceRequest, Meta], None]
+    ) -> dict[str, Any]:
+        return self._apply(cmd, ServiceRequest, cmd.request_id, change, service_request_result)
+
+    def _apply(
+        self,
+        cmd: Command,
+        kind: type[Tracked],
+        aggregate_id: str,
+        change: Callable[[Tracked, Meta], None],
+        result: Callable[[Tracked], dict[str, Any]],
+    ) -> dict[str, Any]:
         def decide(meta: Meta) -> Outcome:
-            complaint = self._complaint(cmd.complaint_id)
-            change(complaint, meta)
-            return Outcome(complaint_result(complaint), [complaint])
+            found = self._get(kind, aggregate_id)
+            change(found, meta)
+            return Outcome(result(found), [found])
 
         return self.execute(cmd, decide)
 
-    def _complaint(self, complaint_id: str) -> Complaint:
+    def _get(self, kind: type[Tracked], aggregate_id: str) -> Tracked:
+        name, key = NAMES[kind]
         try:
-            complaint: Complaint = self.repository.get(UUID(complaint_id))
+            found = self.repository.get(UUID(aggregate_id))
         except (ValueError, AggregateNotFoundError):
-            raise NotFound(f"no complaint {complaint_id}", details={"complaint_id": complaint_id}) from None
-        if not isinstance(complaint, Complaint):
-            raise NotFound(f"no complaint {complaint_id}", details={"complaint_id": complaint_id})
-        return complaint
+            found = None
+        if not isinstance(found, kind):
+            raise NotFound(f"no {name} {aggregate_id}", details={key: aggregate_id})
+        return found
+
+    def _require_quality_complaint(self, complaint_id: str) -> None:
+        """P9: the quality complaint a defect repair names must exist (P3)."""
+        try:
+            complaint = self._complaint(complaint_id)
+        except NotFound:
+            complaint = None
+        if complaint is None or complaint.complaint_type is not ComplaintType.QUALITY:
+            raise DomainError(
+                f"no quality complaint {complaint_id}",
+                rule="P9",
+                details={"field": "complaint_id", "complaint_id": complaint_id},
+            )
+
+    def _change(self, cmd: c.ComplaintCommand, change: Callable[[Complaint, Meta], None]) -> dict[str, Any]:
+        return self._apply(cmd, Complaint, cmd.complaint_id, change, complaint_result)
+
+    def _complaint(self, complaint_id: str) -> Complaint:
+        return self._get(Complaint, complaint_id)
 
     def _staff_record(self, staff_id: str, meta: Meta) -> StaffRecord:
         return self._existing_staff_record(staff_id) or StaffRecord(staff_id=staff_id, meta=meta)

@@ -1,18 +1,21 @@
-"""P3/P4: the two handling forms (客户投诉质量处理表 / 客户投诉服务处理表) as a record and as printable HTML.
+"""P3/P4/P9: the handling forms (客户投诉质量处理表 / 客户投诉服务处理表 / 售后服务处理表) as a record and as
+printable HTML.
 
-The record is the complete state of one complaint plus its history; the HTML is self-contained
-(no external assets, inline CSS with a print layout) and labels every field in Chinese and English.
+The record is the complete state of one complaint (or service request) plus its history; the HTML is
+self-contained (no external assets, inline CSS with a print layout) and labels every field in Chinese and
+English.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from html import escape
 from typing import Any
 
 from pydantic_core import to_jsonable_python
 
-from services.complaints.domain import Complaint, ComplaintType, StaffRecord
+from services.complaints.domain import Complaint, ComplaintType, ServiceRequest, StaffRecord
 from shared.clock import BUSINESS_TZ
 
 TITLES = {
@@ -83,6 +86,32 @@ SERVICE_FIELDS: list[tuple[str, str, str]] = [
     ("customer_notes", "客户意见", "Customer feedback"),
     ("closed_at", "结案时间", "Closed at"),
 ]
+AFTER_SALES_TITLE = ("after_sales_service_form", "售后服务处理表", "After-sales Service Handling Form")
+AFTER_SALES_FIELDS: list[tuple[str, str, str]] = [
+    ("request_id", "服务单号", "Request no."),
+    ("kind", "服务类型", "Service kind"),
+    ("status", "处理状态", "Status"),
+    ("customer_id", "客户", "Customer"),
+    ("region", "区域", "Region"),
+    ("description", "服务内容", "Request description"),
+    ("quality_defect", "质量缺陷", "Quality defect"),
+    ("complaint_id", "相关质量投诉", "Related quality complaint"),
+    ("logged_at", "登记时间", "Logged at"),
+    ("logged_by", "登记人", "Logged by"),
+    ("technician_id", "技术服务人员", "Technician"),
+    ("assigned_at", "派工时间", "Assigned at"),
+    ("schedule_by", "安排期限", "Schedule by"),
+    ("scheduled_for", "上门时间", "Visit scheduled for"),
+    ("schedule_notes", "安排说明", "Scheduling notes"),
+    ("complete_by", "完成期限", "Complete by"),
+    ("completed_at", "完成时间", "Completed at"),
+    ("report", "服务报告", "Service report"),
+    ("signed_by", "客户签收人", "Signed off by (customer)"),
+    ("satisfaction", "客户满意度", "Customer satisfaction"),
+    ("customer_notes", "客户意见", "Customer feedback"),
+    ("signed_off_at", "签收时间", "Signed off at"),
+    ("overdue", "逾期", "Overdue deadlines"),
+]
 HISTORY_LABELS = (
     ("at", "时间", "Time"),
     ("step", "步骤", "Step"),
@@ -148,6 +177,46 @@ def handling_form(complaint: Complaint, staff: StaffRecord | None) -> dict[str, 
     return to_jsonable_python({"form": name, "title_zh": title_zh, "title_en": title_en, "record": record})
 
 
+def after_sales_form(request: ServiceRequest, history: list[dict[str, Any]]) -> dict[str, Any]:
+    """P9: the complete record of one after-sales request, keyed as the form's fields (JSON-ready)."""
+    name, title_zh, title_en = AFTER_SALES_TITLE
+    values = vars(request) | {
+        "request_id": str(request.id),
+        "overdue": sorted(request.overdue),
+    }
+    record = {key: values[key] for key, _, _ in AFTER_SALES_FIELDS}
+    record["history"] = history
+    record["version"] = request.version
+    return to_jsonable_python({"form": name, "title_zh": title_zh, "title_en": title_en, "record": record})
+
+
+# The field of each after-sales event that says what happened in that step, where it has one.
+HISTORY_NOTES = ("description", "technician_id", "scheduled_for", "report", "signed_by", "stage")
+
+
+def history_of(events: Iterable[Any]) -> list[dict[str, Any]]:
+    """A request's handling history, read from its stored events (who did what, when)."""
+    steps = []
+    for stored in events:
+        note = next((getattr(stored, n) for n in HISTORY_NOTES if getattr(stored, n, None) is not None), "")
+        steps.append(
+            {
+                "at": stored.meta.at,
+                "step": type(stored).__name__,
+                "actor_id": stored.meta.actor_id,
+                "actor_role": stored.meta.actor_role,
+                "notes": note.isoformat() if isinstance(note, datetime) else str(note),
+            }
+        )
+    return steps
+
+
+def labels_of(form: dict[str, Any]) -> list[tuple[str, str, str]]:
+    if form["form"] == AFTER_SALES_TITLE[0]:
+        return AFTER_SALES_FIELDS
+    return fields_of(ComplaintType(form["record"]["complaint_type"]))
+
+
 def _show(value: Any) -> str:
     """A value as printed on the form: business-time dates, yes/no in both languages, blanks for none."""
     if value is None or value == [] or value == "":
@@ -168,7 +237,7 @@ def _show(value: Any) -> str:
 def render_html(form: dict[str, Any]) -> str:
     """The handling form as one printable HTML document (no scripts, fonts or images from elsewhere)."""
     record = form["record"]
-    labels = fields_of(ComplaintType(record["complaint_type"]))
+    labels = labels_of(form)
     rows = "\n".join(
         f'<tr data-field="{key}"><th><span lang="zh">{escape(zh)}</span><br>'
         f'<span lang="en">{escape(en)}</span></th>'

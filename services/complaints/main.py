@@ -17,7 +17,7 @@ def make_app(settings: Settings) -> ComplaintsApplication:
 
 
 async def deadlines(service: WriteService, stop: asyncio.Event) -> None:
-    """P7: raise passed deadlines by itself; each run decides from stored state, so restarts are safe."""
+    """P7–P9: raise passed deadlines by itself; each run decides from stored state, so restarts are safe."""
     app = service.app
     assert isinstance(app, ComplaintsApplication)
 

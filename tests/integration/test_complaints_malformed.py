@@ -16,7 +16,14 @@ from nats.aio.client import Client as NATS
 
 from services.complaints.api import register
 from services.complaints.application import ComplaintsApplication
-from services.complaints.domain import ComplaintType, Resolution, Satisfaction, Severity
+from services.complaints.domain import (
+    ComplaintType,
+    FeedbackKind,
+    Resolution,
+    Satisfaction,
+    ServiceKind,
+    Severity,
+)
 from shared.clock import FixedClock
 from shared.contracts import Role
 from shared.runtime import WriteService
@@ -24,6 +31,8 @@ from shared.settings import Settings
 from shared.store import ensure_database
 from tests.conftest import service_running
 from tests.integration.test_complaints import quality_complaint, service_complaint
+from tests.integration.test_complaints_after_sales import service_request
+from tests.integration.test_complaints_feedback import feedback
 
 pytestmark = pytest.mark.integration
 
@@ -50,6 +59,25 @@ def templates(complaint_id: str) -> dict[str, dict[str, Any]]:
             "amount": "10",
         },
         "inform_customer": {"actor": VP, "complaint_id": complaint_id, "satisfaction": "satisfied"},
+        "log_feedback": feedback(major=True),
+        "answer_feedback": {"actor": MANAGER, "feedback_id": complaint_id, "answer": "ok"},
+        "log_service_request": service_request(kind="repair", quality_defect=True, complaint_id=complaint_id),
+        "assign_technician": {
+            "actor": MANAGER,
+            "request_id": complaint_id,
+            "technician": {"id": "tech-1", "region": "EAST"},
+        },
+        "schedule_service": {
+            "actor": {"id": "tech-1", "role": "technician"},
+            "request_id": complaint_id,
+            "scheduled_for": "2026-11-21T01:30:00Z",
+        },
+        "sign_off_service": {
+            "actor": MANAGER,
+            "request_id": complaint_id,
+            "signed_by": "Wang",
+            "satisfaction": "satisfied",
+        },
     }
 
 
@@ -60,13 +88,20 @@ REQUIRED = {
     "start_investigation": ["actor", "complaint_id", "departments_notified"],
     "resolve_complaint": ["actor", "complaint_id", "resolution"],
     "inform_customer": ["actor", "complaint_id", "satisfaction"],
+    "log_feedback": ["actor", "kind", "customer_id", "content", "assigned_to"],
+    "answer_feedback": ["actor", "feedback_id", "answer"],
+    "log_service_request": ["actor", "kind", "customer_id", "region", "description"],
+    "assign_technician": ["actor", "request_id", "technician"],
+    "schedule_service": ["actor", "request_id", "scheduled_for"],
+    "sign_off_service": ["actor", "request_id", "signed_by", "satisfaction"],
 }
 
 # Values no scalar field accepts (pydantic would coerce "5" to an int, but never a list to a string).
 json_leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
 not_a_scalar = st.lists(json_leaf, max_size=3) | st.dictionaries(st.text(max_size=5), json_leaf, max_size=3)
 bad_money = st.sampled_from(["-1", "abc", "1.234", "1e400", "NaN", "99999999999999999999"])
-ENUM_VALUES = {v.value for enum in (ComplaintType, Severity, Resolution, Satisfaction, Role) for v in enum}
+ENUMS = (ComplaintType, Severity, Resolution, Satisfaction, Role, FeedbackKind, ServiceKind)
+ENUM_VALUES = {v.value for enum in ENUMS for v in enum}
 bad_enum = st.text(max_size=12).filter(lambda s: s not in ENUM_VALUES)
 
 # Values a field's type accepts but its rule does not.
@@ -85,6 +120,14 @@ BAD_VALUES: dict[str, list[tuple[str, st.SearchStrategy[Any]]]] = {
     "start_investigation": [("departments_notified", st.just([]))],
     "resolve_complaint": [("resolution", bad_enum), ("amount", bad_money)],
     "inform_customer": [("satisfaction", bad_enum)],
+    "log_feedback": [("kind", bad_enum), ("content", st.just("")), ("major", st.sampled_from(["yes", 1]))],
+    "answer_feedback": [("answer", st.just(""))],
+    "log_service_request": [("kind", bad_enum), ("region", st.just("")), ("quality_defect", st.just("true"))],
+    "assign_technician": [("technician", st.sampled_from([{"id": "t"}, {"id": "t", "region": ""}]))],
+    "schedule_service": [
+        ("scheduled_for", st.sampled_from(["2026-11-21T01:30:00", "tomorrow", "2026-13-01"]))
+    ],
+    "sign_off_service": [("satisfaction", bad_enum), ("signed_by", st.just(""))],
 }
 
 

@@ -1,0 +1,58 @@
+"""Complaints (客户投诉): types, logging, the quality and service workflows, penalties, deadlines (P1–P7).
+
+Pure: no I/O. Each command method checks its rule and raises ``DomainError`` before any event.
+Aggregates: ``Complaint`` (one per complaint, its whole handling form), ``StaffRecord`` (one per staff
+member, id derived from the staff id) which counts valid service complaints for P5, ``Feedback`` (P8)
+and ``ServiceRequest`` (P9).
+Every event topic is pinned, so stored events load whichever module the class lives in.
+"""
+
+from services.complaints.domain.aftersales import (
+    ServiceKind,
+    ServiceRequest,
+    ServiceStage,
+    ServiceStatus,
+    Technician,
+)
+from services.complaints.domain.complaint import Complaint
+from services.complaints.domain.feedback import Feedback, FeedbackKind, FeedbackStage, FeedbackStatus
+from services.complaints.domain.kinds import (
+    LOGGERS,
+    PROPOSERS,
+    QUALITY_DECIDERS,
+    SERVICE_HANDLERS,
+    ComplaintType,
+    Resolution,
+    Satisfaction,
+    Severity,
+    Stage,
+    Status,
+)
+from services.complaints.domain.penalties import STAFF_NAMESPACE, StaffRecord, fine_for, months_before
+
+__all__ = [
+    "LOGGERS",
+    "PROPOSERS",
+    "QUALITY_DECIDERS",
+    "SERVICE_HANDLERS",
+    "STAFF_NAMESPACE",
+    "Complaint",
+    "ComplaintType",
+    "Feedback",
+    "FeedbackKind",
+    "FeedbackStage",
+    "FeedbackStatus",
+    "Resolution",
+    "Satisfaction",
+    "ServiceKind",
+    "ServiceRequest",
+    "ServiceStage",
+    "ServiceStatus",
+    "Severity",
+    "StaffRecord",
+    "Stage",
+    "Status",
+    "Technician",
+    "fine_for",
+    "months_before",
+]

@@ -1,0 +1,312 @@
+"""P9 after-sales service (售后与技术服务): a request for installation, repair, technical support or training,
+served by a technician of the customer's region, scheduled and completed in time, closed with the
+customer's sign-off. The whole record is the after-sales service form (售后服务处理表)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from eventsourcing.domain import event
+
+from services.complaints.domain.deadlines import check_raisable, passed
+from services.complaints.domain.kinds import LOGGERS, Satisfaction
+from shared.aggregate import Meta, SalesAggregate, at_least, require_role
+from shared.contracts import Role
+from shared.errors import DomainError, Forbidden, InvalidState
+
+
+class ServiceKind(StrEnum):
+    INSTALLATION = "installation"  # 安装
+    REPAIR = "repair"  # 维修
+    TECHNICAL_SUPPORT = "technical_support"  # 技术支持
+    TRAINING = "training"  # 培训
+
+
+class ServiceStage(StrEnum):
+    """P9: the deadlines of a service request."""
+
+    SCHEDULE = "schedule"
+    COMPLETE = "complete"
+
+
+class ServiceStatus(StrEnum):
+    LOGGED = "logged"
+    ASSIGNED = "assigned"
+    SCHEDULED = "scheduled"
+    COMPLETED = "completed"
+    SIGNED_OFF = "signed_off"  # closed with the customer's sign-off
+
+
+@dataclass(frozen=True)
+class Technician:
+    """Who serves a request: a technician belongs to a region (DOMAIN.md actors)."""
+
+    id: str
+    region: str
+
+
+ASSIGNERS = at_least(Role.SALES_SUPERVISOR)
+
+
+class ServiceRequest(SalesAggregate):
+    """One after-sales service request and its handling record."""
+
+    TOPIC = "complaints.ServiceRequest"
+
+    @event("ServiceRequestLogged", topic="complaints.ServiceRequest.ServiceRequestLogged")
+    def __init__(
+        self,
+        kind: ServiceKind,
+        customer_id: str,
+        region: str,
+        description: str,
+        quality_defect: bool,
+        complaint_id: str | None,
+        schedule_by: datetime,
+        complete_by: datetime,
+        meta: Meta,
+    ) -> None:
+        self.kind = ServiceKind(kind)
+        self.customer_id = customer_id
+        self.region = region
+        self.description = description
+        self.quality_defect = quality_defect
+        self.complaint_id = complaint_id
+        self.schedule_by = schedule_by
+        self.complete_by = complete_by
+        self.logged_at = meta.at
+        self.logged_by = meta.actor_id
+        self.status = ServiceStatus.LOGGED
+        self.technician_id: str | None = None
+        self.assigned_at: datetime | None = None
+        self.scheduled_for: datetime | None = None
+        self.scheduled_at: datetime | None = None
+        self.schedule_notes: str | None = None
+        self.report: str | None = None
+        self.completed_at: datetime | None = None
+        self.signed_by: str | None = None
+        self.satisfaction: Satisfaction | None = None
+        self.customer_notes: str | None = None
+        self.signed_off_at: datetime | None = None
+        self.overdue: dict[str, datetime] = {}
+
+    @classmethod
+    def log(
+        cls,
+        meta: Meta,
+        *,
+        kind: ServiceKind,
+        customer_id: str,
+        region: str,
+        description: str,
+        quality_defect: bool,
+        complaint_id: str | None,
+        schedule_days: int,
+        complete_days: int,
+    ) -> ServiceRequest:
+        """Whether ``complaint_id`` is an existing quality complaint is the application's to check."""
+        require_role(meta, LOGGERS, "P9", "log an after-sales request")
+        kind = ServiceKind(kind)
+        defect_repair = kind is ServiceKind.REPAIR and quality_defect
+        if defect_repair and not complaint_id:
+            raise DomainError(
+                "a repair of a quality defect names its quality complaint (P3)",
+                rule="P9",
+                details={"field": "complaint_id"},
+            )
+        if complaint_id and not defect_repair:
+            raise DomainError(
+                "only a repair of a quality defect names a quality complaint",
+                rule="P9",
+                details={"field": "complaint_id"},
+            )
+        return cls(
+            kind=kind,
+            customer_id=customer_id,
+            region=region,
+            description=description,
+            quality_defect=quality_defect,
+            complaint_id=complaint_id,
+            schedule_by=meta.at + timedelta(days=schedule_days),
+            complete_by=meta.at + timedelta(days=complete_days),
+            meta=meta,
+        )
+
+    def assign(self, technician: Technician, meta: Meta) -> None:
+        require_role(meta, ASSIGNERS, "P9", "assign an after-sales request")
+        self._require_status(
+            {ServiceStatus.LOGGED, ServiceStatus.ASSIGNED, ServiceStatus.SCHEDULED}, "assign"
+        )
+        if technician.region != self.region:
+            raise DomainError(
+                f"a technician of {technician.region} does not serve a customer of region {self.region}",
+                rule="P9",
+                details={
+                    "field": "technician",
+                    "technician_region": technician.region,
+                    "region": self.region,
+                },
+            )
+        self._assigned(technician_id=technician.id, previous=self.technician_id, **self._refs(), meta=meta)
+
+    @event("TechnicianAssigned", topic="complaints.ServiceRequest.TechnicianAssigned")
+    def _assigned(
+        self, technician_id: str, previous: str | None, kind: str, customer_id: str, region: str, meta: Meta
+    ) -> None:
+        self.technician_id = technician_id
+        self.assigned_at = meta.at
+        if self.status is ServiceStatus.LOGGED:
+            self.status = ServiceStatus.ASSIGNED
+
+    def schedule(self, scheduled_for: datetime, notes: str, meta: Meta) -> None:
+        self._require_technician(meta, "schedule")
+        self._require_status({ServiceStatus.ASSIGNED, ServiceStatus.SCHEDULED}, "schedule")
+        if scheduled_for < self.logged_at:
+            raise DomainError(
+                "a visit is scheduled after the request was logged",
+                rule="P9",
+                details={"field": "scheduled_for"},
+            )
+        self._scheduled(
+            scheduled_for=scheduled_for,
+            notes=notes,
+            technician_id=self.technician_id or "",
+            within_deadline=meta.at <= self.schedule_by,
+            **self._refs(),
+            meta=meta,
+        )
+
+    @event("ServiceScheduled", topic="complaints.ServiceRequest.ServiceScheduled")
+    def _scheduled(
+        self,
+        scheduled_for: datetime,
+        notes: str,
+        technician_id: str,
+        within_deadline: bool,
+        kind: str,
+        customer_id: str,
+        region: str,
+        meta: Meta,
+    ) -> None:
+        self.scheduled_for = scheduled_for
+        self.schedule_notes = notes or None
+        if (
+            self.scheduled_at is None
+        ):  # the first scheduling meets the deadline; a reschedule does not move it
+            self.scheduled_at = meta.at
+        self.status = ServiceStatus.SCHEDULED
+
+    def complete(self, report: str, meta: Meta) -> None:
+        self._require_technician(meta, "complete")
+        self._require_status({ServiceStatus.SCHEDULED}, "complete")
+        self._completed(
+            report=report,
+            technician_id=self.technician_id or "",
+            within_deadline=meta.at <= self.complete_by,
+            **self._refs(),
+            meta=meta,
+        )
+
+    @event("ServiceCompleted", topic="complaints.ServiceRequest.ServiceCompleted")
+    def _completed(
+        self,
+        report: str,
+        technician_id: str,
+        within_deadline: bool,
+        kind: str,
+        customer_id: str,
+        region: str,
+        meta: Meta,
+    ) -> None:
+        self.report = report
+        self.completed_at = meta.at
+        self.status = ServiceStatus.COMPLETED
+
+    def sign_off(self, signed_by: str, satisfaction: Satisfaction, notes: str, meta: Meta) -> None:
+        """The customer's sign-off, recorded by the technician who served or by an assigner."""
+        if meta.actor_role not in ASSIGNERS:
+            self._require_technician(meta, "record the sign-off of")
+        self._require_status({ServiceStatus.COMPLETED}, "sign off")
+        self._signed_off(
+            signed_by=signed_by,
+            satisfaction=Satisfaction(satisfaction),
+            notes=notes,
+            technician_id=self.technician_id or "",
+            **self._refs(),
+            meta=meta,
+        )
+
+    @event("ServiceSignedOff", topic="complaints.ServiceRequest.ServiceSignedOff")
+    def _signed_off(
+        self,
+        signed_by: str,
+        satisfaction: Satisfaction,
+        notes: str,
+        technician_id: str,
+        kind: str,
+        customer_id: str,
+        region: str,
+        meta: Meta,
+    ) -> None:
+        self.signed_by = signed_by
+        self.satisfaction = Satisfaction(satisfaction)
+        self.customer_notes = notes or None
+        self.signed_off_at = meta.at
+        self.status = ServiceStatus.SIGNED_OFF
+
+    # P9 deadlines -----------------------------------------------------------------------------
+    def pending_deadlines(self) -> dict[str, datetime]:
+        """The deadlines neither met nor raised yet."""
+        pending: dict[str, datetime] = {}
+        if self.scheduled_at is None and ServiceStage.SCHEDULE not in self.overdue:
+            pending[ServiceStage.SCHEDULE.value] = self.schedule_by
+        if self.completed_at is None and ServiceStage.COMPLETE not in self.overdue:
+            pending[ServiceStage.COMPLETE.value] = self.complete_by
+        return pending
+
+    def due(self, now: datetime) -> list[str]:
+        return passed(self.pending_deadlines(), now)
+
+    def mark_overdue(self, stage: ServiceStage, meta: Meta) -> None:
+        stage = ServiceStage(stage)
+        deadline = check_raisable(stage.value, self.pending_deadlines(), self.overdue, meta, "P9")
+        self._overdue(
+            stage=stage.value, deadline=deadline, technician_id=self.technician_id, **self._refs(), meta=meta
+        )
+
+    @event("ServiceRequestOverdue", topic="complaints.ServiceRequest.ServiceRequestOverdue")
+    def _overdue(
+        self,
+        stage: str,
+        deadline: datetime,
+        technician_id: str | None,
+        kind: str,
+        customer_id: str,
+        region: str,
+        meta: Meta,
+    ) -> None:
+        self.overdue[stage] = meta.at
+
+    # helpers ----------------------------------------------------------------------------------
+    def _refs(self) -> dict[str, str]:
+        """What every consumer of a service event needs to count it per region and kind."""
+        return {"kind": self.kind.value, "customer_id": self.customer_id, "region": self.region}
+
+    def _require_technician(self, meta: Meta, action: str) -> None:
+        require_role(meta, {Role.TECHNICIAN}, "P9", f"{action} an after-sales visit")
+        if meta.actor_id != self.technician_id:
+            raise Forbidden(
+                f"only the assigned technician ({self.technician_id}) may {action} this request",
+                rule="P9",
+                details={"technician_id": self.technician_id, "actor": meta.actor_id},
+            )
+
+    def _require_status(self, allowed: set[ServiceStatus], action: str) -> None:
+        if self.status not in allowed:
+            raise InvalidState(
+                f"cannot {action} a request that is {self.status.value}",
+                rule="P9",
+                details={"status": self.status.value, "allowed": sorted(s.value for s in allowed)},
+            )

@@ -1,0 +1,213 @@
+"""P8 customer feedback (客户意见): every opinion on sales operations logged, assigned and answered in time;
+a major one escalated to the general manager at once (重大事件, seed 000 五.1), who acknowledges it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from eventsourcing.domain import event
+
+from services.complaints.domain.deadlines import check_raisable, passed
+from services.complaints.domain.kinds import LOGGERS
+from shared.aggregate import Meta, SalesAggregate, at_least, require_role
+from shared.contracts import Role
+from shared.errors import Forbidden, InvalidState
+
+
+class FeedbackKind(StrEnum):
+    SUGGESTION = "suggestion"  # 建议
+    INQUIRY = "inquiry"  # 咨询
+    PRAISE = "praise"  # 表扬
+    OTHER = "other"
+
+
+class FeedbackStage(StrEnum):
+    """P8: the deadlines of a feedback."""
+
+    ANSWER = "answer"  # the assignee answers the customer
+    ESCALATION = "escalation"  # the general manager acknowledges a major one
+
+
+class FeedbackStatus(StrEnum):
+    LOGGED = "logged"
+    ANSWERED = "answered"
+
+
+ASSIGNERS = at_least(Role.SALES_SUPERVISOR)
+ESCALATED_TO = Role.GENERAL_MANAGER  # 重大事件 go to the general manager at once
+
+
+class Feedback(SalesAggregate):
+    """One customer opinion that is not a complaint: its record from logging to the answer."""
+
+    TOPIC = "complaints.Feedback"
+
+    @event("FeedbackLogged", topic="complaints.Feedback.FeedbackLogged")
+    def __init__(
+        self,
+        kind: FeedbackKind,
+        customer_id: str,
+        content: str,
+        major: bool,
+        assigned_to: str,
+        answer_by: datetime,
+        meta: Meta,
+    ) -> None:
+        self.kind = FeedbackKind(kind)
+        self.customer_id = customer_id
+        self.content = content
+        self.major = major
+        self.assigned_to = assigned_to
+        self.answer_by = answer_by
+        self.logged_at = meta.at
+        self.logged_by = meta.actor_id
+        self.status = FeedbackStatus.LOGGED
+        self.answer: str | None = None
+        self.answered_at: datetime | None = None
+        self.escalated_to: str | None = None
+        self.escalation_acknowledge_by: datetime | None = None
+        self.escalation_acknowledged_at: datetime | None = None
+        self.overdue: dict[str, datetime] = {}
+
+    @classmethod
+    def log(
+        cls,
+        meta: Meta,
+        *,
+        kind: FeedbackKind,
+        customer_id: str,
+        content: str,
+        major: bool,
+        assigned_to: str,
+        answer_days: int,
+        escalation_ack_days: int,
+    ) -> Feedback:
+        require_role(meta, LOGGERS, "P8", "log customer feedback")
+        feedback = cls(
+            kind=FeedbackKind(kind),
+            customer_id=customer_id,
+            content=content,
+            major=major,
+            assigned_to=assigned_to,
+            answer_by=meta.at + timedelta(days=answer_days),
+            meta=meta,
+        )
+        if major:  # at once: in the same save as the logging
+            feedback._escalated(
+                escalated_to=ESCALATED_TO.value,
+                acknowledge_by=meta.at + timedelta(days=escalation_ack_days),
+                kind=feedback.kind.value,
+                customer_id=customer_id,
+                meta=meta,
+            )
+        return feedback
+
+    @event("FeedbackEscalated", topic="complaints.Feedback.FeedbackEscalated")
+    def _escalated(
+        self, escalated_to: str, acknowledge_by: datetime, kind: str, customer_id: str, meta: Meta
+    ) -> None:
+        self.escalated_to = escalated_to
+        self.escalation_acknowledge_by = acknowledge_by
+
+    def assign(self, assigned_to: str, meta: Meta) -> None:
+        require_role(meta, ASSIGNERS, "P8", "assign customer feedback")
+        self._require_open("assign")
+        self._assigned(assigned_to=assigned_to, previous=self.assigned_to, **self._refs(), meta=meta)
+
+    @event("FeedbackAssigned", topic="complaints.Feedback.FeedbackAssigned")
+    def _assigned(self, assigned_to: str, previous: str, kind: str, customer_id: str, meta: Meta) -> None:
+        self.assigned_to = assigned_to
+
+    def acknowledge_escalation(self, notes: str, meta: Meta) -> None:
+        require_role(meta, {ESCALATED_TO}, "P8", "acknowledge an escalated feedback")
+        if self.escalated_to is None:
+            raise InvalidState("only a major feedback is escalated to the general manager", rule="P8")
+        if self.escalation_acknowledged_at is not None:
+            raise InvalidState("the escalation was already acknowledged", rule="P8")
+        self._escalation_acknowledged(notes=notes, **self._refs(), meta=meta)
+
+    @event("FeedbackEscalationAcknowledged", topic="complaints.Feedback.FeedbackEscalationAcknowledged")
+    def _escalation_acknowledged(self, notes: str, kind: str, customer_id: str, meta: Meta) -> None:
+        self.escalation_acknowledged_at = meta.at
+
+    def give_answer(self, answer: str, meta: Meta) -> None:
+        if meta.actor_id != self.assigned_to:
+            raise Forbidden(
+                f"only the assignee ({self.assigned_to}) answers this feedback",
+                rule="P8",
+                details={"assigned_to": self.assigned_to, "actor": meta.actor_id},
+            )
+        self._require_open("answer")
+        self._answered(
+            answer=answer,
+            assigned_to=self.assigned_to,
+            within_deadline=meta.at <= self.answer_by,
+            **self._refs(),
+            meta=meta,
+        )
+
+    @event("FeedbackAnswered", topic="complaints.Feedback.FeedbackAnswered")
+    def _answered(
+        self, answer: str, assigned_to: str, within_deadline: bool, kind: str, customer_id: str, meta: Meta
+    ) -> None:
+        self.answer = answer
+        self.answered_at = meta.at
+        self.status = FeedbackStatus.ANSWERED
+
+    # P8 deadlines -----------------------------------------------------------------------------
+    def pending_deadlines(self) -> dict[str, datetime]:
+        """The deadlines neither met nor raised yet."""
+        pending: dict[str, datetime] = {}
+        if self.answered_at is None and FeedbackStage.ANSWER not in self.overdue:
+            pending[FeedbackStage.ANSWER.value] = self.answer_by
+        acknowledge_by = self.escalation_acknowledge_by
+        if (
+            acknowledge_by is not None
+            and self.escalation_acknowledged_at is None
+            and FeedbackStage.ESCALATION not in self.overdue
+        ):
+            pending[FeedbackStage.ESCALATION.value] = acknowledge_by
+        return pending
+
+    def due(self, now: datetime) -> list[str]:
+        return passed(self.pending_deadlines(), now)
+
+    def mark_overdue(self, stage: FeedbackStage, meta: Meta) -> None:
+        stage = FeedbackStage(stage)
+        deadline = check_raisable(stage.value, self.pending_deadlines(), self.overdue, meta, "P8")
+        responsible = self.escalated_to if stage is FeedbackStage.ESCALATION else self.assigned_to
+        self._overdue(
+            stage=stage.value,
+            deadline=deadline,
+            responsible=responsible or "",
+            major=self.major,
+            **self._refs(),
+            meta=meta,
+        )
+
+    @event("FeedbackOverdue", topic="complaints.Feedback.FeedbackOverdue")
+    def _overdue(
+        self,
+        stage: str,
+        deadline: datetime,
+        responsible: str,
+        major: bool,
+        kind: str,
+        customer_id: str,
+        meta: Meta,
+    ) -> None:
+        self.overdue[stage] = meta.at
+
+    # helpers ----------------------------------------------------------------------------------
+    def _refs(self) -> dict[str, str]:
+        """What every consumer of a feedback event needs to count it per customer (region) and kind."""
+        return {"kind": self.kind.value, "customer_id": self.customer_id}
+
+    def _require_open(self, action: str) -> None:
+        if self.status is not FeedbackStatus.LOGGED:
+            raise InvalidState(
+                f"cannot {action} a feedback that is {self.status.value}",
+                rule="P8",
+                details={"status": self.status.value},
+            )

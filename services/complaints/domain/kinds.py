@@ -1,0 +1,76 @@
+"""Complaint kinds, states and who may act on them (P1–P4, P6, P7)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from shared.contracts import Role
+
+
+class ComplaintType(StrEnum):
+    """P1."""
+
+    QUALITY = "quality"  # 质量投诉
+    SERVICE = "service"  # 服务投诉 (staff attitude, non-quality)
+
+
+class Severity(StrEnum):
+    MINOR = "minor"
+    MODERATE = "moderate"
+    SERIOUS = "serious"
+    SEVERE = "severe"
+
+
+class Resolution(StrEnum):
+    """P3: how a quality complaint was resolved."""
+
+    REFUND = "refund"
+    REPLACE = "replace"
+    REPAIR = "repair"
+    CREDIT = "credit"
+    NONE = "none"
+
+
+class Satisfaction(StrEnum):
+    SATISFIED = "satisfied"
+    PARTLY_SATISFIED = "partly_satisfied"
+    DISSATISFIED = "dissatisfied"
+
+
+class Stage(StrEnum):
+    """P7: the two deadlines of a complaint."""
+
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+
+
+class Status(StrEnum):
+    LOGGED = "logged"
+    # quality (P3)
+    INVESTIGATING = "investigating"
+    SITE_VISITED = "site_visited"
+    RESOLVED = "resolved"
+    FOLLOWED_UP = "followed_up"
+    # service (P4)
+    VERIFIED = "verified"
+    PROPOSED = "proposed"
+    DECIDED = "decided"
+    # both
+    CUSTOMER_INFORMED = "customer_informed"
+    CLOSED = "closed"
+
+
+# Anyone on the staff may take a complaint down; the system itself never logs one.
+LOGGERS = frozenset(Role) - {Role.SYSTEM}
+SERVICE_HANDLERS = frozenset({Role.SALES_VP, Role.GENERAL_MANAGER})  # P2, P4
+QUALITY_DECIDERS = frozenset({Role.GENERAL_MANAGER})  # P6
+PROPOSERS = frozenset(
+    {
+        Role.SALES_SUPERVISOR,
+        Role.SALES_MANAGER,
+        Role.REGIONAL_MANAGER,
+        Role.MARKETING_DIRECTOR,
+        Role.SALES_VP,
+        Role.GENERAL_MANAGER,
+    }
+)

@@ -1,0 +1,137 @@
+"""P8/P9 deadlines against real PostgreSQL and NATS: the scheduler started by main's ``extra`` hook raises
+each passed deadline of a feedback or an after-sales request by itself, once, also across a restart."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from nats.aio.client import Client as NATS
+
+from services.complaints.api import register
+from services.complaints.application import SYSTEM, ComplaintsApplication
+from services.complaints.main import deadlines
+from shared.clock import FixedClock
+from shared.settings import Settings
+from shared.store import ensure_database
+from tests.conftest import Requester, service_running, wait_for
+from tests.integration.test_complaints import ok, stream_events
+from tests.integration.test_complaints_after_sales import SUPERVISOR, TECH, service_request
+from tests.integration.test_complaints_feedback import feedback
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+MANAGER = {"id": "sm-1", "role": "sales_manager"}
+
+
+def raised(events: list[dict[str, Any]], event_type: str, ids: set[str]) -> list[tuple[str, str]]:
+    return sorted(
+        (e["aggregate_id"], e["data"]["stage"])
+        for e in events
+        if e["event_type"] == event_type and e["aggregate_id"] in ids
+    )
+
+
+async def settle_on(
+    nc: NATS, settings: Settings, event_type: str, ids: set[str], expected: list[tuple[str, str]]
+) -> None:
+    """Wait until exactly ``expected`` was raised, then watch more scans pass: still raised once."""
+
+    async def arrived() -> bool:
+        return raised(await stream_events(nc, settings), event_type, ids) == sorted(expected)
+
+    await wait_for(arrived)
+    await asyncio.sleep(1.0)  # five more scans
+    assert raised(await stream_events(nc, settings), event_type, ids) == sorted(expected)
+
+
+async def test_p8_overdue_answer_and_escalation_raised_once_across_a_restart(
+    settings: Settings, nc: NATS, request_: Requester
+) -> None:
+    ensure_database(settings, ["complaints"])
+    fast = settings.model_copy(update={"complaint_deadline_check_seconds": 0.2})
+    clock = FixedClock(T0)
+    async with service_running(ComplaintsApplication(fast, clock), register, fast, extra=deadlines):
+        major = (await ok(request_, "log_feedback", feedback(major=True)))["feedback_id"]
+        acknowledged = (await ok(request_, "log_feedback", feedback(major=True)))["feedback_id"]
+        answered = (await ok(request_, "log_feedback", feedback(kind="praise")))["feedback_id"]
+        ids = {major, acknowledged, answered}
+        await ok(
+            request_,
+            "acknowledge_escalation",
+            {"feedback_id": acknowledged, "actor": {"id": "gm-1", "role": "general_manager"}},
+        )
+        await ok(
+            request_,
+            "answer_feedback",
+            {"feedback_id": answered, "answer": "谢谢 / thank you", "actor": MANAGER},
+        )
+
+        clock.advance(timedelta(hours=23))  # within a day: nothing is late yet
+        await asyncio.sleep(0.6)
+        assert raised(await stream_events(nc, settings), "FeedbackOverdue", ids) == []
+        clock.advance(timedelta(hours=2))  # 25 h: the unacknowledged escalation only
+        await settle_on(nc, settings, "FeedbackOverdue", ids, [(major, "escalation")])
+        [event] = [
+            e
+            for e in await stream_events(nc, settings)
+            if e["event_type"] == "FeedbackOverdue" and e["aggregate_id"] == major
+        ]
+        assert (event["data"]["responsible"], event["data"]["major"]) == ("general_manager", True)
+        assert event["data"]["deadline"].startswith("2026-11-21T02:00:00")
+        assert event["actor"] == {"id": SYSTEM.id, "role": "system"}
+
+    # A new process on the same store, 4 days after logging: the unanswered ones are late, once each.
+    clock.set(T0 + timedelta(days=4))
+    async with service_running(ComplaintsApplication(fast, clock), register, fast, extra=deadlines):
+        expected = [(major, "escalation"), (major, "answer"), (acknowledged, "answer")]
+        await settle_on(nc, settings, "FeedbackOverdue", ids, expected)
+        got = await ok(request_, "get_feedback", {"feedback_id": major}, kind="query")
+        assert got["overdue"] == ["answer", "escalation"]
+
+
+async def test_p9_overdue_schedule_and_completion_raised_once_across_a_restart(
+    settings: Settings, nc: NATS, request_: Requester
+) -> None:
+    ensure_database(settings, ["complaints"])
+    fast = settings.model_copy(update={"complaint_deadline_check_seconds": 0.2})
+    clock = FixedClock(T0)
+    async with service_running(ComplaintsApplication(fast, clock), register, fast, extra=deadlines):
+        unscheduled = (await ok(request_, "log_service_request", service_request()))["request_id"]
+        scheduled = (await ok(request_, "log_service_request", service_request(kind="training")))[
+            "request_id"
+        ]
+        ids = {unscheduled, scheduled}
+        await ok(
+            request_,
+            "assign_technician",
+            {
+                "request_id": scheduled,
+                "technician": {"id": TECH["id"], "region": "EAST"},
+                "actor": SUPERVISOR,
+            },
+        )
+        await ok(
+            request_,
+            "schedule_service",
+            {"request_id": scheduled, "scheduled_for": "2026-11-21T01:30:00Z", "actor": TECH},
+        )
+
+        clock.advance(timedelta(days=2, hours=-1))  # within 2 days: nothing is late yet
+        await asyncio.sleep(0.6)
+        assert raised(await stream_events(nc, settings), "ServiceRequestOverdue", ids) == []
+        clock.advance(timedelta(hours=2))
+        await settle_on(nc, settings, "ServiceRequestOverdue", ids, [(unscheduled, "schedule")])
+        [event] = [e for e in await stream_events(nc, settings) if e["event_type"] == "ServiceRequestOverdue"]
+        assert (event["data"]["region"], event["data"]["technician_id"]) == ("EAST", None)
+
+    # A new process on the same store, 8 days after logging: neither was completed, raised once each.
+    clock.set(T0 + timedelta(days=8))
+    async with service_running(ComplaintsApplication(fast, clock), register, fast, extra=deadlines):
+        expected = [(unscheduled, "schedule"), (unscheduled, "complete"), (scheduled, "complete")]
+        await settle_on(nc, settings, "ServiceRequestOverdue", ids, expected)
+        got = await ok(request_, "get_service_request", {"request_id": scheduled}, kind="query")
+        assert got["overdue"] == ["complete"]
