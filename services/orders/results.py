@@ -78,11 +78,13 @@ def exception_result(e: PriceException) -> dict[str, Any]:
 
 
 def account_result(account: CustomerAccount, now: datetime) -> dict[str, Any]:
+    exposure = account.exposure
     return {
         "id": str(account.id),
         "customer_id": account.customer_id,
         "outstanding": str(account.outstanding),
-        "capital_occupied": str(account.capital_occupied),
+        "exposure": str(exposure),  # O6 credit used
+        "capital_occupied": str(exposure),  # O7: the same measure (R3)
         "overdue": str(account.overdue(now)),
         "credit": str(account.credit),
         "orders": {oid: {"status": e["status"], "open": str(e["open"])} for oid, e in account.orders.items()},

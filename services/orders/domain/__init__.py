@@ -26,6 +26,7 @@ from services.orders.domain.holds import HoldBook, HoldStatus, Reservation, hold
 from services.orders.domain.orders import RELEASERS, LineRequest, Order, OrderStatus, status_for
 from services.orders.domain.prices import PriceException
 from services.orders.domain.products import Product
+from services.orders.domain.receivables import DueBook
 from services.orders.domain.request_lists import RequestList, request_deadline
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "SHIPPERS",
     "CustomerAccount",
     "CustomerSnapshot",
+    "DueBook",
     "HoldBook",
     "HoldStatus",
     "LineRequest",

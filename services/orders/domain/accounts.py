@@ -11,10 +11,10 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from services.orders.domain.common import iso_week, local_date, named_id
+from services.orders.domain.common import CASHIERS, iso_week, local_date, money, named_id, refuse
 from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.contracts import Role
-from shared.errors import NotFound
+from shared.errors import InvalidState, NotFound
 
 if TYPE_CHECKING:
     from services.orders.domain.orders import Order
@@ -42,7 +42,8 @@ class CustomerAccount(SalesAggregate):
     @event("CustomerAccountOpened", topic="orders.CustomerAccount.CustomerAccountOpened")
     def __init__(self, customer_id: str, meta: Meta) -> None:
         self.customer_id = customer_id
-        self.orders: dict[str, dict[str, Any]] = {}  # order id → {status, open, receivable, receivables}
+        # order id (or opening receivable id, O11) → {status, open, receivable, receivables}
+        self.orders: dict[str, dict[str, Any]] = {}
         self.credit = Decimal("0.00")
         self.ordered_by_week: dict[str, dict[str, int]] = {}  # ISO week → product → units
         self.shipped_by_month: dict[str, dict[str, int]] = {}  # YYYY-MM → product → units
@@ -111,13 +112,23 @@ class CustomerAccount(SalesAggregate):
 
     @property
     def outstanding(self) -> Decimal:
-        """O6: shipped and unpaid (the zeros of most orders skipped: adding them cost 4x the look)."""
+        """O11: shipped and unpaid (the zeros of most orders skipped: adding them cost 4x the look)."""
         return sum((unpaid for o in self.orders.values() if (unpaid := o["receivable"])), Decimal("0.00"))
 
     @property
-    def capital_occupied(self) -> Decimal:
-        """O7: what a branch has taken and not paid for yet (accepted, held or shipped orders)."""
-        return sum((o["open"] for o in self.orders.values() if o["status"] != "cancelled"), Decimal("0.00"))
+    def exposure(self) -> Decimal:
+        """O6/O7/R3 (rev 2), the one exposure measure: what the customer owes or will owe on its orders.
+
+        Every order placed (accepted, held, shipped) and neither cancelled nor fully paid counts, shipped
+        or not, with its total less what is paid on it already: a converted hold's deposit, customer
+        credit applied, payments; never below zero per order. A cancelled order counts nothing. From the
+        events: per order, ``OrderPlaced.total_amount - deposit_applied - Σ CreditApplied.amount
+        - Σ PaymentReceived.amount``, 0 once ``OrderCancelled``; the latest ``AccountOrderNoted.open_amount``
+        of each order is that figure. O6 compares it with a customer's credit limit, O7 with a branch's
+        capital limit (there it is the capital occupied). Opening receivables (O11) count with what is left
+        unpaid of them: ``OpeningReceivableRecorded.amount - Σ OpeningReceivablePaid.amount``.
+        """
+        return sum((left for o in self.orders.values() if (left := o["open"])), Decimal("0.00"))
 
     def overdue(self, now: datetime) -> Decimal:
         """O5/O11: unpaid receivables past their due date; payments settle the oldest shipment first."""
@@ -136,6 +147,109 @@ class CustomerAccount(SalesAggregate):
                     total += part
                 unpaid -= part
         return total
+
+    def receivable_left(self, entry_id: str, index: int) -> Decimal:
+        """O11: the unpaid part of one receivable (the ``index``-th shipment of an order, oldest first);
+        payments settle the oldest shipment first, as in ``overdue``."""
+        entry = self.orders[entry_id]
+        unpaid = entry["receivable"]
+        parts = []
+        for amount, _ in reversed(entry["receivables"]):
+            part = max(min(unpaid, Decimal(amount)), Decimal("0.00"))
+            parts.append(part)
+            unpaid -= part
+        return parts[::-1][index]
+
+    def remind(self, entry_id: str, index: int, overdue: bool, meta: Meta) -> None:
+        """O11: the reminder 3 days before a receivable falls due, or the one when it becomes overdue."""
+        _, due_on = self.orders[entry_id]["receivables"][index]
+        reminder = self._receivable_overdue if overdue else self._receivable_due_soon
+        reminder(
+            customer_id=self.customer_id,
+            order_id=entry_id,
+            receivable_id=f"{entry_id}#{index}",
+            amount=self.receivable_left(entry_id, index),
+            due_on=due_on,
+            meta=meta,
+        )
+
+    @event("ReceivableDueSoon", topic="orders.CustomerAccount.ReceivableDueSoon")
+    def _receivable_due_soon(
+        self, customer_id: str, order_id: str, receivable_id: str, amount: Decimal, due_on: date, meta: Meta
+    ) -> None:
+        pass
+
+    @event("ReceivableOverdue", topic="orders.CustomerAccount.ReceivableOverdue")
+    def _receivable_overdue(
+        self, customer_id: str, order_id: str, receivable_id: str, amount: Decimal, due_on: date, meta: Meta
+    ) -> None:
+        pass
+
+    def record_opening(
+        self,
+        receivable_id: str,
+        invoice_number: str,
+        amount: Decimal,
+        invoice_date: date,
+        due_on: date,
+        meta: Meta,
+    ) -> None:
+        """O11: what the customer owed when the system was adopted; O5, O6 and the reminders count it."""
+        require_role(meta, CASHIERS, "O11", "record an opening receivable")
+        if receivable_id in self.orders:
+            raise InvalidState(f"invoice {invoice_number} is recorded already", rule="O11")
+        if due_on < invoice_date:
+            raise refuse("O11", "an invoice falls due on or after its date", field="due_date")
+        self._opening_recorded(
+            customer_id=self.customer_id,
+            receivable_id=receivable_id,
+            invoice_number=invoice_number,
+            amount=money(amount),
+            invoice_date=invoice_date,
+            due_on=due_on,
+            meta=meta,
+        )
+
+    @event("OpeningReceivableRecorded", topic="orders.CustomerAccount.OpeningReceivableRecorded")
+    def _opening_recorded(
+        self,
+        customer_id: str,
+        receivable_id: str,
+        invoice_number: str,
+        amount: Decimal,
+        invoice_date: date,
+        due_on: date,
+        meta: Meta,
+    ) -> None:
+        self.orders[receivable_id] = {
+            "status": "opening",
+            "open": amount,
+            "receivable": amount,
+            "receivables": ((amount, due_on),),
+        }
+
+    def pay_opening(self, receivable_id: str, amount: Decimal, meta: Meta) -> None:
+        require_role(meta, CASHIERS, "O11", "record a payment")
+        entry = self.orders.get(receivable_id)
+        if entry is None or entry["status"] != "opening":
+            raise NotFound(
+                f"no opening receivable {receivable_id}", rule="O11", details={"id": receivable_id}
+            )
+        if amount <= 0 or amount > entry["receivable"]:
+            raise refuse(
+                "O11",
+                f"a payment is positive and at most the receivable {entry['receivable']}",
+                field="amount",
+            )
+        self._opening_paid(
+            customer_id=self.customer_id, receivable_id=receivable_id, amount=money(amount), meta=meta
+        )
+
+    @event("OpeningReceivablePaid", topic="orders.CustomerAccount.OpeningReceivablePaid")
+    def _opening_paid(self, customer_id: str, receivable_id: str, amount: Decimal, meta: Meta) -> None:
+        entry = self.orders[receivable_id]
+        left = entry["receivable"] - amount
+        self.orders[receivable_id] = {**entry, "open": left, "receivable": left}
 
     def orders_held_by(self, rule: str, orders: Mapping[str, Order]) -> list[Order]:
         return [orders[oid] for oid in self.orders if oid in orders and orders[oid].held_by(rule)]

@@ -60,6 +60,7 @@ class CustomerSnapshot:
     contract_valid_from: date | None = None
     contract_valid_to: date | None = None
     capital_limit: Decimal | None = None
+    payment_terms_days: int | None = None  # O11: its own terms; None: the default
     version: int = 0
 
     @property

@@ -120,18 +120,22 @@ class Order(SalesAggregate):
             holds.append({"rule": "O4", "message": f"no valid distributor contract on {order_day}"})
         if account.overdue(meta.at):
             holds.append({"rule": "O5", "message": "overdue unpaid receivables must be settled first"})
-        # O6/O7 count what the order will leave unpaid: a converted hold's deposit and the customer's
-        # credit (O9) pay toward it at once, so they are neither a receivable nor capital taken.
+        # O6/O7 add what the order will leave unpaid to the exposure: a converted hold's deposit and the
+        # customer's credit (O9) pay toward it at once.
         unpaid = max(total - deposit_applied - account.credit, Decimal("0.00"))
+        exposure = account.exposure
         if customer.kind == "branch":
             limit = customer.capital_limit or Decimal("0.00")
-            if account.capital_occupied + unpaid > limit:
-                holds.append({"rule": "O7", "message": f"capital occupied would exceed the limit {limit}"})
-        elif account.outstanding + unpaid > customer.credit_limit:
+            if exposure + unpaid > limit:
+                holds.append(
+                    {"rule": "O7", "message": f"capital occupied {exposure} + {unpaid} would exceed {limit}"}
+                )
+        elif exposure + unpaid > customer.credit_limit:
             holds.append(
                 {
                     "rule": "O6",
-                    "message": f"receivables would exceed the credit limit {customer.credit_limit}",
+                    "message": f"exposure {exposure} + {unpaid} would exceed the credit limit "
+                    f"{customer.credit_limit}",
                 }
             )
         for code in sorted({line["product_code"] for line in lines}):
