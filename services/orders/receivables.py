@@ -24,7 +24,9 @@ class Receivables(OrdersBase):
             quantities = {line.product_code: line.quantity for line in cmd.lines}
             if len(quantities) != len(cmd.lines):
                 raise refuse("O11", "one line per product", field="lines")
-            terms = self._customer(order.customer_id).payment_terms_days or self.settings.payment_terms_days
+            customer = self.customers.get(order.customer_id)  # shipping never waits for the view
+            own = customer.payment_terms_days if customer is not None else None
+            terms = self.settings.payment_terms_days if own is None else own
             due_on = local_date(meta.at) + timedelta(days=terms)
             amount = order.ship(str(uuid.uuid4()), quantities, due_on, meta)
             products = [self._product(code) for code in quantities]

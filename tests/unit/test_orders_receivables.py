@@ -12,6 +12,7 @@ import pytest
 
 from services.orders import commands as c
 from services.orders.application import OrdersApplication
+from services.orders.customer_view import days_in
 from services.orders.domain import CustomerAccount
 from shared.contracts import Actor, Role
 from shared.errors import DomainError
@@ -189,3 +190,28 @@ def test_o11_only_the_system_or_finance_sends_the_reminders(fx: Fixture) -> None
     assert fx.app.remind_receivables(c.RemindReceivables(actor=Actor(id="s", role=Role.SYSTEM))) == {
         "reminded": []
     }
+
+
+@pytest.mark.parametrize(
+    ("written", "days"), [("45 days", 45), ("月结60天", 60), ("net 1 day", 1), ("cash on delivery", None)]
+)
+def test_o11_payment_terms_are_read_from_the_application_forms_text(written: str, days: int | None) -> None:
+    assert days_in(written) == days
+
+
+def test_o11_an_opening_receivable_falls_due_on_or_after_its_invoice(fx: Fixture) -> None:
+    dealer = fx.dealer(credit_limit="100000")
+    early = c.RecordOpeningReceivable(
+        actor=FINANCE,
+        customer_id=dealer,
+        invoice_number="INV-7",
+        amount=Decimal("10"),
+        invoice_date=SHIPPED_ON,
+        due_date=SHIPPED_ON - timedelta(days=1),
+    )
+    with pytest.raises(DomainError) as refused:
+        fx.app.record_opening_receivable(early)
+    assert (refused.value.rule, refused.value.details["field"]) == ("O11", "due_date")
+    with pytest.raises(DomainError) as no_account:  # the refusal stored nothing, not even the account
+        fx.app.get_account(c.GetAccount(customer_id=dealer))
+    assert no_account.value.code == "not_found"

@@ -117,16 +117,11 @@ class CustomerAccount(SalesAggregate):
 
     @property
     def exposure(self) -> Decimal:
-        """O6/O7/R3 (rev 2), the one exposure measure: what the customer owes or will owe on its orders.
+        """O6/O7/R3 (rev 2), the one exposure measure (docs/integration.md, "Exposure and receivables").
 
-        Every order placed (accepted, held, shipped) and neither cancelled nor fully paid counts, shipped
-        or not, with its total less what is paid on it already: a converted hold's deposit, customer
-        credit applied, payments; never below zero per order. A cancelled order counts nothing. From the
-        events: per order, ``OrderPlaced.total_amount - deposit_applied - Σ CreditApplied.amount
-        - Σ PaymentReceived.amount``, 0 once ``OrderCancelled``; the latest ``AccountOrderNoted.open_amount``
-        of each order is that figure. O6 compares it with a customer's credit limit, O7 with a branch's
-        capital limit (there it is the capital occupied). Opening receivables (O11) count with what is left
-        unpaid of them: ``OpeningReceivableRecorded.amount - Σ OpeningReceivablePaid.amount``.
+        Every order placed and neither cancelled nor fully paid, shipped or not, at its total less what is
+        paid on it (deposit and credit applied, payments), plus what is unpaid of opening receivables.
+        Against the credit limit (O6), or for a branch the capital limit (O7: the capital occupied).
         """
         return sum((left for o in self.orders.values() if (left := o["open"])), Decimal("0.00"))
 
