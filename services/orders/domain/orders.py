@@ -125,18 +125,12 @@ class Order(SalesAggregate):
         unpaid = max(total - deposit_applied - account.credit, Decimal("0.00"))
         exposure = account.exposure
         if customer.kind == "branch":
-            limit = customer.capital_limit or Decimal("0.00")
-            if exposure + unpaid > limit:
-                holds.append(
-                    {"rule": "O7", "message": f"capital occupied {exposure} + {unpaid} would exceed {limit}"}
-                )
-        elif exposure + unpaid > customer.credit_limit:
+            rule, limit, name = "O7", customer.capital_limit or Decimal("0.00"), "capital limit"
+        else:
+            rule, limit, name = "O6", customer.credit_limit, "credit limit"
+        if exposure + unpaid > limit:
             holds.append(
-                {
-                    "rule": "O6",
-                    "message": f"exposure {exposure} + {unpaid} would exceed the credit limit "
-                    f"{customer.credit_limit}",
-                }
+                {"rule": rule, "message": f"exposure {exposure} + {unpaid} would exceed the {name} {limit}"}
             )
         for code in sorted({line["product_code"] for line in lines}):
             if not products[code].in_production:
