@@ -98,7 +98,10 @@ class Reply(BaseModel, Generic[T]):
         return Reply[Any](ok=False, error=error)
 
     def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
+        reply = self.model_dump(mode="json", exclude_none=True)
+        if self.error is not None:  # an error always names its rule: null where none applies
+            reply["error"]["rule"] = self.error.rule
+        return reply
 
 
 # Part of the customers' event contract: the customer status that each event leaves behind. Read

@@ -6,6 +6,7 @@ from services.orders import commands as c
 from services.orders.application import OrdersApplication
 from services.orders.domain import (
     CustomerAccount,
+    DueBook,
     HoldBook,
     Order,
     PriceException,
@@ -16,7 +17,9 @@ from services.orders.domain import (
 from shared.bus import ServiceBus, in_thread
 from shared.events import event_classes
 
-EVENTS = event_classes(Product, PriceException, Order, CustomerAccount, Reservation, HoldBook, RequestList)
+EVENTS = event_classes(
+    Product, PriceException, Order, CustomerAccount, Reservation, HoldBook, DueBook, RequestList
+)
 
 
 def register(bus: ServiceBus, app: OrdersApplication) -> None:
@@ -35,6 +38,16 @@ def register(bus: ServiceBus, app: OrdersApplication) -> None:
     bus.command("cancel_order", c.CancelOrder, decided(app.cancel_order), c.Result)
     bus.command("ship_order", c.ShipOrder, decided(app.ship_order), c.Result)
     bus.command("record_payment", c.RecordPayment, decided(app.record_payment), c.Result)
+    bus.command(
+        "record_opening_receivable",
+        c.RecordOpeningReceivable,
+        decided(app.record_opening_receivable),
+        c.Result,
+    )
+    bus.command(
+        "record_opening_payment", c.RecordOpeningPayment, decided(app.record_opening_payment), c.Result
+    )
+    bus.command("remind_receivables", c.RemindReceivables, decided(app.remind_receivables))
     bus.command("reserve_goods", c.ReserveGoods, decided(app.reserve_goods), c.Result)
     bus.command("file_guarantee", c.FileGuarantee, decided(app.file_guarantee), c.Result)
     bus.command("agree_guarantee", c.DecideGuarantee, decided(app.agree_guarantee), c.Result)

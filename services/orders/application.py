@@ -5,22 +5,14 @@ Customers are read from orders' own view (a ``CustomerDirectory``), never from t
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, ClassVar, TypeVar
-from uuid import UUID
-
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.domain import Snapshot
+from typing import Any
 
 from services.orders import commands as c
-from services.orders.customer_view import CustomerDirectory
+from services.orders.base import SYSTEM
 from services.orders.domain import (
     ORDER_TAKERS,
-    CustomerAccount,
-    CustomerSnapshot,
-    HoldBook,
     LineRequest,
     Order,
     PriceException,
@@ -32,100 +24,23 @@ from services.orders.domain import (
     money,
     refuse,
 )
+from services.orders.receivables import Receivables
+from services.orders.results import (
+    account_result,
+    customer_view_result,
+    exception_result,
+    hold_result,
+    order_result,
+    product_result,
+)
 from shared.aggregate import Meta, SalesAggregate, require_role
-from shared.clock import Clock
-from shared.contracts import Actor, Command, Role
+from shared.contracts import Command, Role
 from shared.errors import InvalidState, NotFound
-from shared.settings import Settings
-from shared.store import Outcome, ServiceApplication
-
-SYSTEM = Actor(id="orders-service", role=Role.SYSTEM)
-A = TypeVar("A", bound=SalesAggregate)
+from shared.store import Outcome
 
 
-def product_result(p: Product) -> dict[str, Any]:
-    return {
-        "id": str(p.id),
-        "product_code": p.product_code,
-        "name": p.name,
-        "spec": p.spec,
-        "list_price": str(p.list_price),
-        "standard_cost": str(p.standard_cost),
-        "in_production": p.in_production,
-        "on_hand": p.on_hand,
-        "available": p.available,
-        "version": p.version,
-    }
-
-
-def order_result(o: Order) -> dict[str, Any]:
-    return {
-        "id": str(o.id),
-        "order_number": o.order_number,
-        "customer_id": o.customer_id,
-        "customer_kind": o.customer_kind,
-        "channel": o.channel,
-        "status": o.status.value,
-        "holds": [dict(h) for h in o.holds],
-        "lines": [
-            {**line, "unit_price": str(line["unit_price"]), "amount": str(line["amount"])} for line in o.lines
-        ],
-        "total_amount": str(o.total_amount),
-        "shipped_amount": str(o.shipped_amount),
-        "paid": str(o.paid),
-        "receivable": str(o.receivable),
-        "reservation_id": o.reservation_id,
-        "version": o.version,
-    }
-
-
-def hold_result(h: Reservation) -> dict[str, Any]:
-    return {
-        "id": str(h.id),
-        "customer_id": h.customer_id,
-        "product_code": h.product_code,
-        "quantity": h.quantity,
-        "amount": str(h.amount),
-        "status": h.status.value if h.status else None,
-        "expires_at": h.expires_at.isoformat() if h.expires_at else None,
-        "deposit": str(h.deposit),
-    }
-
-
-def exception_result(e: PriceException) -> dict[str, Any]:
-    return {
-        "id": str(e.id),
-        "customer_id": e.customer_id,
-        "product_code": e.product_code,
-        "unit_price": str(e.unit_price),
-        "major": e.major,
-        "gm_approved": e.gm_approved,
-        "votes": dict(e.votes),
-        "granted": e.granted,
-    }
-
-
-class OrdersApplication(ServiceApplication):
-    service = "orders"
-    # The hold book (every expiry run) and accounts (every order) keep growing: snapshots keep loading short.
-    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {HoldBook: 100, CustomerAccount: 100}
-    snapshot_class = Snapshot
-
-    def __init__(
-        self,
-        settings: Settings,
-        clock: Clock,
-        customers: CustomerDirectory,
-        env: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(settings, clock, env)
-        self.customers = customers
-
-    def close(self) -> None:
-        super().close()
-        closer = getattr(self.customers, "close", None)
-        if closer is not None:
-            closer()
+class OrdersApplication(Receivables):
+    """Every orders command and query; receivables (O11) in ``Receivables``, plumbing in ``OrdersBase``."""
 
     # Products and stock (O2, O8) ----------------------------------------------------------------
     def list_product(self, cmd: c.ListProduct) -> dict[str, Any]:
@@ -264,44 +179,6 @@ class OrdersApplication(ServiceApplication):
             account.return_prepaid(order, meta)
             account.note_order(order, meta)
             return Outcome(order_result(order), [order, account])
-
-        return self.execute(cmd, decide)
-
-    # Shipments and payments (O8, O11) -----------------------------------------------------------
-    def ship_order(self, cmd: c.ShipOrder) -> dict[str, Any]:
-        def decide(meta: Meta) -> Outcome:
-            order = self._get(Order, cmd.order_id, "O11")
-            quantities = {line.product_code: line.quantity for line in cmd.lines}
-            if len(quantities) != len(cmd.lines):
-                raise refuse("O11", "one line per product", field="lines")
-            due_on = local_date(meta.at) + timedelta(days=self.settings.payment_terms_days)
-            amount = order.ship(str(uuid.uuid4()), quantities, due_on, meta)
-            products = [self._product(code) for code in quantities]
-            for product in products:
-                product.ship(str(order.id), order.customer_id, quantities[product.product_code], meta)
-            account = self._account(order.customer_id, meta)
-            account.note_order(order, meta)
-            account.note_shipment(str(order.id), amount, due_on, quantities, meta)
-            return Outcome(order_result(order), [order, account, *products])
-
-        return self.execute(cmd, decide)
-
-    def record_payment(self, cmd: c.RecordPayment) -> dict[str, Any]:
-        def decide(meta: Meta) -> Outcome:
-            order = self._get(Order, cmd.order_id, "O11")
-            order.pay(cmd.amount, meta)
-            account = self._account(order.customer_id, meta)
-            account.note_order(order, meta)
-            released: list[Order] = []
-            if not account.overdue(meta.at):  # O5: the balance cleared, held orders go on
-                for order_id in account.open_order_ids(["on_hold", "pending_contract"]):
-                    held = self._get(Order, order_id, "O5")
-                    if held.held_by("O5"):
-                        held.release("O5", meta, by_event=True)
-                        account.note_order(held, meta)
-                        released.append(held)
-            result = order_result(order) | {"released": [str(o.id) for o in released]}
-            return Outcome(result, [order, account, *released])
 
         return self.execute(cmd, decide)
 
@@ -520,104 +397,7 @@ class OrdersApplication(ServiceApplication):
         account = self._account_or_none(query.customer_id)
         if account is None:
             raise NotFound(f"no orders for customer {query.customer_id}")
-        return {
-            "id": str(account.id),
-            "customer_id": account.customer_id,
-            "outstanding": str(account.outstanding),
-            "capital_occupied": str(account.capital_occupied),
-            "overdue": str(account.overdue(self.clock.now())),
-            "credit": str(account.credit),
-            "orders": {
-                oid: {"status": e["status"], "open": str(e["open"])} for oid, e in account.orders.items()
-            },
-            "reorder_points": dict(account.reorder_points),
-        }
+        return account_result(account, self.clock.now())
 
     def get_customer_view(self, query: c.GetCustomerView) -> dict[str, Any]:
-        customer = self._customer(query.customer_id)
-        return {
-            "id": customer.customer_id,
-            "kind": customer.kind,
-            "status": customer.status,
-            "credit_limit": str(customer.credit_limit),
-            "capital_limit": str(customer.capital_limit) if customer.capital_limit is not None else None,
-            "contract_valid_to": customer.contract_valid_to.isoformat()
-            if customer.contract_valid_to
-            else None,
-            "version": customer.version,
-        }
-
-    # -------------------------------------------------------------------------------------------
-    def _change(
-        self,
-        cmd: Command,
-        kind: type[A],
-        aggregate_id: str,
-        change: Callable[[A, Meta], None],
-        result: Callable[[A], dict[str, Any]],
-    ) -> dict[str, Any]:
-        def decide(meta: Meta) -> Outcome:
-            aggregate = self._get(kind, aggregate_id, None)
-            change(aggregate, meta)
-            return Outcome(result(aggregate), [aggregate])
-
-        return self.execute(cmd, decide)
-
-    def _get(self, kind: type[A], aggregate_id: str, rule: str | None) -> A:
-        found: object
-        try:
-            found = self.repository.get(UUID(aggregate_id))
-        except (ValueError, AggregateNotFoundError):
-            found = None
-        if not isinstance(found, kind):
-            raise NotFound(f"no {kind.__name__} {aggregate_id}", rule=rule, details={"id": aggregate_id})
-        return found
-
-    def _exists(self, aggregate_id: UUID) -> bool:
-        try:
-            self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return False
-        return True
-
-    def _customer(self, customer_id: str) -> CustomerSnapshot:
-        customer = self.customers.get(customer_id)
-        if customer is None:
-            raise NotFound(
-                f"orders knows no customer {customer_id}", rule="O1", details={"customer_id": customer_id}
-            )
-        return customer
-
-    def _branch(self, customer_id: str, rule: str) -> CustomerSnapshot:
-        customer = self._customer(customer_id)
-        if customer.kind != "branch":
-            raise refuse(rule, "only a branch has this", kind=customer.kind)
-        return customer
-
-    def _product(self, product_code: str, to_change: bool = True) -> Product:
-        """The product; ``to_change=False`` reads the cached state itself, which must then not change
-        (a command's own copy costs ~6 µs, and most commands only read the list price and stock)."""
-        try:
-            return self.repository.get(Product.create_id(product_code), deepcopy_from_cache=to_change)
-        except AggregateNotFoundError:
-            raise NotFound(
-                f"no product {product_code} on the list", rule="O2", details={"product_code": product_code}
-            ) from None
-
-    def _account_or_none(self, customer_id: str) -> CustomerAccount | None:
-        try:
-            return self.repository.get(CustomerAccount.create_id(customer_id))
-        except AggregateNotFoundError:
-            return None
-
-    def _account(self, customer_id: str, meta: Meta) -> CustomerAccount:
-        return self._account_or_none(customer_id) or CustomerAccount(customer_id=customer_id, meta=meta)
-
-    def _hold_book_or_none(self) -> HoldBook | None:
-        try:
-            return self.repository.get(HoldBook.create_id())
-        except AggregateNotFoundError:
-            return None
-
-    def _hold_book(self, meta: Meta) -> HoldBook:
-        return self._hold_book_or_none() or HoldBook(meta=meta)
+        return customer_view_result(self._customer(query.customer_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
@@ -112,6 +113,28 @@ class RecordPayment(Command):
 
     order_id: Identifier
     amount: Annotated[Money, Field(gt=0)]
+
+
+class RecordOpeningReceivable(Command):
+    """O11: finance records what a customer owed when the system was adopted, so O5/O6 hold from day one."""
+
+    customer_id: Identifier
+    invoice_number: Annotated[str, Field(min_length=1, max_length=64)]
+    amount: Annotated[Money, Field(gt=0)]
+    invoice_date: date
+    due_date: date
+
+
+class RecordOpeningPayment(Command):
+    """O11: money received against an opening receivable."""
+
+    customer_id: Identifier
+    receivable_id: Identifier
+    amount: Annotated[Money, Field(gt=0)]
+
+
+class RemindReceivables(Command):
+    """O11: raise the reminders that are due (the scheduler sends this; safe to repeat)."""
 
 
 class ReserveGoods(Command):

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import date
@@ -38,6 +39,7 @@ SCHEMA = "orders"
 CONSUMER_NAME = "orders"
 SOURCE = "customers"
 CHANGED_CHANNEL = "orders_customer_view_changed"  # payload: the customer id whose row changed
+TERMS_DAYS = re.compile(r"(\d{1,3})\s*(?:days?|天)", re.IGNORECASE)
 
 
 class CustomerDirectory(Protocol):
@@ -53,6 +55,8 @@ class CustomerDirectory(Protocol):
 def fold(customer_id: str, events: Iterable[tuple[int, str, dict[str, Any]]]) -> CustomerSnapshot | None:
     """A customer's state from its events (version, type, data), applied in version order."""
     state: dict[str, Any] = {"customer_id": customer_id}
+    contract_terms: int | None = None
+    preferred_terms: int | None = None
     for version, event_type, data in sorted(events, key=lambda e: e[0]):
         if event_type == "CustomerRegistered":
             state |= {
@@ -67,12 +71,24 @@ def fold(customer_id: str, events: Iterable[tuple[int, str, dict[str, Any]]]) ->
             state["contract_valid_to"] = date.fromisoformat(data["valid_to"])
         elif event_type == "CapitalLimitSet":
             state["capital_limit"] = Decimal(data["capital_limit"])
+        if data.get("payment_terms_days") is not None:  # C12 contract terms (rev 2), whichever event has them
+            contract_terms = int(data["payment_terms_days"])
+        elif (preferred := days_in(data.get("preferred_payment_terms"))) is not None:
+            preferred_terms = preferred
         if event_type in CUSTOMER_STATUS_AFTER_EVENT:
             state["status"] = CUSTOMER_STATUS_AFTER_EVENT[event_type]
         state["version"] = version
     if "kind" not in state:  # registration not seen yet: nobody to decide for
         return None
-    return CustomerSnapshot(**state)
+    # O11 (rev 2): the contract's payment terms, else the customer's preferred terms, else the default
+    terms = contract_terms if contract_terms is not None else preferred_terms
+    return CustomerSnapshot(**state, payment_terms_days=terms)
+
+
+def days_in(terms: object) -> int | None:
+    """The days of payment terms written as text on the application form ("45 days", "月结60天"), if any."""
+    found = TERMS_DAYS.search(terms) if isinstance(terms, str) else None
+    return int(found.group(1)) if found else None
 
 
 class InMemoryCustomerDirectory:
@@ -268,13 +284,15 @@ class CustomerViewProjector:
             return
         await conn.execute(
             f'INSERT INTO "{SCHEMA}".customer_view (customer_id, kind, region, salesperson_id, status, '
-            "credit_limit, contract_valid_from, contract_valid_to, capital_limit, version) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (customer_id) DO UPDATE SET "
+            "credit_limit, contract_valid_from, contract_valid_to, capital_limit, payment_terms_days, "
+            "version) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (customer_id) DO UPDATE SET "
             "kind = EXCLUDED.kind, region = EXCLUDED.region, salesperson_id = EXCLUDED.salesperson_id, "
             "status = EXCLUDED.status, credit_limit = EXCLUDED.credit_limit, "
             "contract_valid_from = EXCLUDED.contract_valid_from, "
             "contract_valid_to = EXCLUDED.contract_valid_to, "
-            "capital_limit = EXCLUDED.capital_limit, version = EXCLUDED.version",
+            "capital_limit = EXCLUDED.capital_limit, payment_terms_days = EXCLUDED.payment_terms_days, "
+            "version = EXCLUDED.version",
             snapshot.customer_id,
             snapshot.kind,
             snapshot.region,
@@ -284,6 +302,7 @@ class CustomerViewProjector:
             snapshot.contract_valid_from,
             snapshot.contract_valid_to,
             snapshot.capital_limit,
+            snapshot.payment_terms_days,
             snapshot.version,
         )
 
@@ -304,6 +323,11 @@ async def ensure_tables(conn: asyncpg.Connection) -> None:
             "salesperson_id text NOT NULL, "
             "status text NOT NULL, credit_limit numeric(16, 2) NOT NULL, contract_valid_from date, "
             "contract_valid_to date, capital_limit numeric(16, 2), version integer NOT NULL)"
+        )
+        # O11 rev 2: a view kept before the customer's own payment terms were read gets the column
+        # (empty: the default terms) and fills it as each customer's events are folded again.
+        await conn.execute(
+            f'ALTER TABLE "{SCHEMA}".customer_view ADD COLUMN IF NOT EXISTS payment_terms_days integer'
         )
 
 

@@ -24,7 +24,14 @@ from shared.errors import DomainError
 from shared.settings import Settings
 from shared.store import drop_database, ensure_database
 from tests.conftest import Requester, unique_settings, wait_for
-from tests.integration.test_orders_support import SALES, SYSTEM, Orders, customers_running, orders_running
+from tests.integration.test_orders_support import (
+    SALES,
+    SALES_MANAGER,
+    SYSTEM,
+    Orders,
+    customers_running,
+    orders_running,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -118,19 +125,19 @@ async def test_orders_customer_view_rebuilt_from_the_bus_decides_the_same(
     orders = Orders(request_)
     async with customers_running(settings, clock):
         async with orders_running(settings, clock):
-            contracted = await orders.customer("dealer", credit_limit="500")
+            contracted = await orders.customer("dealer", credit_limit="1000")
             uncontracted = await orders.customer("dealer", contract=False)
             product = await orders.product(quantity=100)
             before = [
                 await orders.query("get_customer_view", {"customer_id": c})
                 for c in (contracted, uncontracted)
             ]
-            decided = [
-                (await orders.order(contracted, product, quantity=5))["status"],
-                (await orders.order(contracted, product, quantity=6))["status"],  # 600 > credit limit 500
-                (await orders.order(uncontracted, product, quantity=1))["status"],
+            placed = [
+                await orders.order(contracted, product, quantity=5),
+                await orders.order(contracted, product, quantity=6),  # 500 + 600 > credit limit 1,000
+                await orders.order(uncontracted, product, quantity=1),
             ]
-            assert decided == ["accepted", "on_hold", "pending_contract"]
+            assert [o["status"] for o in placed] == ["accepted", "on_hold", "pending_contract"]
 
         await drop_view(settings, nc)
         async with orders_running(settings, clock):
@@ -141,7 +148,9 @@ async def test_orders_customer_view_rebuilt_from_the_bus_decides_the_same(
                 for c in (contracted, uncontracted)
             ]
             assert after == before
-            again = [
+            cancel = {"actor": SALES_MANAGER, "order_id": placed[1]["id"], "reason": "over the limit"}
+            await orders.ok("cancel_order", cancel)
+            again = [  # 500 + 500 fits the limit of 1,000 only if the rebuilt view knows it
                 (await orders.order(contracted, product, quantity=5))["status"],
                 (await orders.order(uncontracted, product, quantity=1))["status"],
             ]

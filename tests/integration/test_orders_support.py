@@ -109,6 +109,7 @@ class Orders:
         credit_limit: str = "1000000",
         contract: bool = True,
         capital_limit: str | None = None,
+        payment_terms: str = "30 days",
     ) -> str:
         """Registered, investigated, approved (and contracted / limited); known to orders' view."""
 
@@ -117,7 +118,9 @@ class Orders:
             assert reply["ok"], reply
             return reply["result"]
 
-        registered = await customers("register_prospect", prospect(kind))
+        registered = await customers(
+            "register_prospect", prospect(kind) | {"preferred_payment_terms": payment_terms}
+        )
         customer_id = registered["customer_id"]
         await customers(
             "investigate_credit",

@@ -1,0 +1,235 @@
+"""Holds (留货, O9): goods held against a deposit or an approved economic guarantee, and their expiry."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from services.orders.domain.accounts import CustomerAccount
+from services.orders.domain.common import SALES_ROLES, CustomerSnapshot, money, named_id, refuse
+from services.orders.domain.products import Product
+from shared.aggregate import Meta, SalesAggregate, require_role
+from shared.clock import BUSINESS_TZ
+from shared.contracts import Role
+from shared.errors import InvalidState
+
+
+def hold_expiry(start: datetime, hours: int) -> datetime:
+    """O9: min(start + hours, the end of the start's month in Asia/Shanghai) — never into next month."""
+    local = start.astimezone(BUSINESS_TZ)
+    first_next = (local.replace(day=1) + timedelta(days=32)).replace(
+        day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+    return min(start + timedelta(hours=hours), first_next.astimezone(start.tzinfo))
+
+
+class HoldStatus(StrEnum):
+    GUARANTEE_FILED = "guarantee_filed"
+    GUARANTEE_AGREED = "guarantee_agreed"
+    RESERVED = "reserved"
+    CONVERTED = "converted"
+    EXPIRED = "expired"
+
+
+class Reservation(SalesAggregate):
+    """O9: goods held for a customer against a deposit, or an economic guarantee approved in order."""
+
+    TOPIC = "orders.Reservation"
+
+    @classmethod
+    def with_deposit(
+        cls,
+        customer: CustomerSnapshot,
+        product: Product,
+        quantity: int,
+        deposit: Decimal,
+        min_pct: Decimal,
+        hours: int,
+        meta: Meta,
+    ) -> Reservation:
+        require_role(meta, SALES_ROLES | {Role.BRANCH_MANAGER}, "O9", "hold goods")
+        customer.require_can_trade("reserve goods")
+        amount = money(product.list_price * quantity)
+        required = money(amount * min_pct)
+        if deposit <= 0:
+            raise refuse("O9", "a hold needs a deposit or an approved economic guarantee", field="deposit")
+        if deposit < required:
+            raise refuse(
+                "O9",
+                f"the deposit {deposit} is below {min_pct:%} of the held amount {amount}",
+                field="deposit",
+                deposit_required=str(required),
+            )
+        hold = cls(
+            customer_id=customer.customer_id,
+            product_code=product.product_code,
+            quantity=quantity,
+            amount=amount,
+            salesperson_id=customer.salesperson_id,
+            meta=meta,
+        )
+        hold._reserve(product, hours, required, meta)
+        hold._deposit_received(customer_id=hold.customer_id, amount=money(deposit), meta=meta)
+        return hold
+
+    @classmethod
+    def file_guarantee(
+        cls, customer: CustomerSnapshot, product: Product, quantity: int, meta: Meta
+    ) -> Reservation:
+        require_role(meta, {Role.SALESPERSON}, "O9", "file an economic guarantee")
+        customer.require_can_trade("reserve goods")
+        hold = cls(
+            customer_id=customer.customer_id,
+            product_code=product.product_code,
+            quantity=quantity,
+            amount=money(product.list_price * quantity),
+            salesperson_id=meta.actor_id,
+            meta=meta,
+        )
+        hold._guarantee_filed(customer_id=customer.customer_id, by=meta.actor_id, meta=meta)
+        return hold
+
+    @event("ReservationRequested", topic="orders.Reservation.ReservationRequested")
+    def __init__(
+        self,
+        customer_id: str,
+        product_code: str,
+        quantity: int,
+        amount: Decimal,
+        salesperson_id: str,
+        meta: Meta,
+    ) -> None:
+        self.customer_id = customer_id
+        self.product_code = product_code
+        self.quantity = quantity
+        self.amount = amount
+        self.salesperson_id = salesperson_id
+        self.status: HoldStatus | None = None
+        self.expires_at: datetime | None = None
+        self.deposit = Decimal("0.00")
+
+    @event("GuaranteeFiled", topic="orders.Reservation.GuaranteeFiled")
+    def _guarantee_filed(self, customer_id: str, by: str, meta: Meta) -> None:
+        self.status = HoldStatus.GUARANTEE_FILED
+
+    def agree_guarantee(self, meta: Meta) -> None:
+        require_role(meta, {Role.SALES_MANAGER}, "O9", "agree an economic guarantee")
+        if self.status is not HoldStatus.GUARANTEE_FILED:
+            raise InvalidState("the sales manager agrees a guarantee the salesperson filed", rule="O9")
+        self._guarantee_agreed(customer_id=self.customer_id, by=meta.actor_id, meta=meta)
+
+    @event("GuaranteeAgreed", topic="orders.Reservation.GuaranteeAgreed")
+    def _guarantee_agreed(self, customer_id: str, by: str, meta: Meta) -> None:
+        self.status = HoldStatus.GUARANTEE_AGREED
+
+    def approve_guarantee(self, product: Product, hours: int, meta: Meta) -> None:
+        require_role(meta, {Role.GENERAL_MANAGER}, "O9", "approve an economic guarantee")
+        if self.status is not HoldStatus.GUARANTEE_AGREED:
+            raise InvalidState("the general manager approves only after the sales manager agreed", rule="O9")
+        self._guarantee_approved(customer_id=self.customer_id, by=meta.actor_id, meta=meta)
+        self._reserve(product, hours, Decimal("0.00"), meta)
+
+    @event("GuaranteeApproved", topic="orders.Reservation.GuaranteeApproved")
+    def _guarantee_approved(self, customer_id: str, by: str, meta: Meta) -> None:
+        pass
+
+    def _reserve(self, product: Product, hours: int, deposit_required: Decimal, meta: Meta) -> None:
+        product.allocate(str(self.id), self.customer_id, self.quantity, "O9", meta)
+        self._reserved(
+            customer_id=self.customer_id,
+            product_code=self.product_code,
+            quantity=self.quantity,
+            amount=self.amount,
+            expires_at=hold_expiry(meta.at, hours),
+            deposit_required=deposit_required,
+            meta=meta,
+        )
+
+    @event("OrderReserved", topic="orders.Reservation.OrderReserved")
+    def _reserved(
+        self,
+        customer_id: str,
+        product_code: str,
+        quantity: int,
+        amount: Decimal,
+        expires_at: datetime,
+        deposit_required: Decimal,
+        meta: Meta,
+    ) -> None:
+        self.status = HoldStatus.RESERVED
+        self.expires_at = expires_at
+
+    @event("DepositReceived", topic="orders.Reservation.DepositReceived")
+    def _deposit_received(self, customer_id: str, amount: Decimal, meta: Meta) -> None:
+        self.deposit += amount
+
+    def is_due(self, now: datetime) -> bool:
+        return self.status is HoldStatus.RESERVED and self.expires_at is not None and now >= self.expires_at
+
+    def convert(self, order_id: str, product: Product, meta: Meta) -> None:
+        require_role(meta, SALES_ROLES | {Role.BRANCH_MANAGER}, "O9", "convert a hold into an order")
+        if self.status is not HoldStatus.RESERVED or self.is_due(meta.at):
+            raise InvalidState(
+                "only a live hold can become an order",
+                rule="O9",
+                details={"status": self.status.value if self.status else None},
+            )
+        product.transfer(str(self.id), order_id, meta)
+        self._converted(
+            customer_id=self.customer_id, order_id=order_id, deposit_applied=self.deposit, meta=meta
+        )
+
+    @event("ReservationConverted", topic="orders.Reservation.ReservationConverted")
+    def _converted(self, customer_id: str, order_id: str, deposit_applied: Decimal, meta: Meta) -> None:
+        self.status = HoldStatus.CONVERTED
+
+    def expire(self, product: Product, account: CustomerAccount, meta: Meta) -> None:
+        """The hold lapses by itself: its stock goes back, its deposit stays as the customer's credit."""
+        if not self.is_due(meta.at):
+            raise InvalidState(
+                "the hold is not due to expire", rule="O9", details={"status": str(self.status)}
+            )
+        product.release(str(self.id), self.customer_id, meta)
+        account.credit_deposit(str(self.id), self.deposit, meta)
+        self._expired(customer_id=self.customer_id, deposit_credited=self.deposit, meta=meta)
+
+    @event("ReservationExpired", topic="orders.Reservation.ReservationExpired")
+    def _expired(self, customer_id: str, deposit_credited: Decimal, meta: Meta) -> None:
+        self.status = HoldStatus.EXPIRED
+
+
+class HoldBook(SalesAggregate):
+    """The stored list of live holds and their expiry: what the expiry job reads to find the due ones."""
+
+    TOPIC = "orders.HoldBook"
+
+    @staticmethod
+    def create_id() -> UUID:
+        return named_id("holdbook")
+
+    @event("HoldBookOpened", topic="orders.HoldBook.HoldBookOpened")
+    def __init__(self, meta: Meta) -> None:
+        self.live: dict[str, str] = {}  # hold id → expires_at (ISO, UTC)
+
+    def add(self, hold: Reservation, meta: Meta) -> None:
+        assert hold.expires_at is not None
+        self._entered(hold_id=str(hold.id), expires_at=hold.expires_at, meta=meta)
+
+    @event("HoldBookEntered", topic="orders.HoldBook.HoldBookEntered")
+    def _entered(self, hold_id: str, expires_at: datetime, meta: Meta) -> None:
+        self.live[hold_id] = expires_at.isoformat()
+
+    def remove(self, hold_id: str, meta: Meta) -> None:
+        if hold_id in self.live:
+            self._left(hold_id=hold_id, meta=meta)
+
+    @event("HoldBookLeft", topic="orders.HoldBook.HoldBookLeft")
+    def _left(self, hold_id: str, meta: Meta) -> None:
+        self.live.pop(hold_id, None)
+
+    def due(self, now: datetime) -> list[str]:
+        return sorted(h for h, at in self.live.items() if datetime.fromisoformat(at) <= now)

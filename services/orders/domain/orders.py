@@ -1,0 +1,329 @@
+"""Orders (O1–O8, O10, O11): intake, the checks that hold an order back, shipments and payments."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from eventsourcing.domain import event
+
+from services.orders.domain.common import (
+    CASHIERS,
+    SALES_ROLES,
+    SHIPPERS,
+    CustomerSnapshot,
+    local_date,
+    money,
+    refuse,
+)
+from services.orders.domain.prices import PriceException
+from services.orders.domain.products import Product
+from shared.aggregate import Meta, SalesAggregate, at_least, require_role
+from shared.contracts import Role
+from shared.errors import InvalidState
+
+if TYPE_CHECKING:
+    from services.orders.domain.accounts import CustomerAccount
+
+
+# Who lifts which hold of an order (O4 and O5 clear only by the event that fixes them).
+RELEASERS: dict[str, frozenset[Role]] = {
+    "O6": at_least(Role.SALES_MANAGER),
+    "O7": frozenset({Role.MARKETING_DIRECTOR}),
+    "O8": frozenset({Role.GENERAL_MANAGER}),
+}
+
+
+class OrderStatus(StrEnum):
+    ACCEPTED = "accepted"
+    PENDING_CONTRACT = "pending_contract"
+    ON_HOLD = "on_hold"
+    SHIPPED = "shipped"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    product_code: str
+    quantity: int
+    unit_price: Decimal | None = None  # None: the list price
+    price_exception: PriceException | None = None
+
+
+def status_for(holds: Iterable[Mapping[str, str]]) -> OrderStatus:
+    rules = {h["rule"] for h in holds}
+    if "O4" in rules:
+        return OrderStatus.PENDING_CONTRACT
+    return OrderStatus.ON_HOLD if rules else OrderStatus.ACCEPTED
+
+
+class Order(SalesAggregate):
+    TOPIC = "orders.Order"
+
+    @event("OrderPlaced", topic="orders.Order.OrderPlaced")
+    def __init__(
+        self,
+        order_number: str,
+        customer_id: str,
+        customer_kind: str,
+        region: str,
+        salesperson_id: str,
+        channel: str,
+        lines: list[dict[str, Any]],
+        total_amount: Decimal,
+        status: str,
+        holds: list[dict[str, str]],
+        reservation_id: str | None,
+        deposit_applied: Decimal,
+        meta: Meta,
+    ) -> None:
+        self.order_number = order_number
+        self.customer_id = customer_id
+        self.customer_kind = customer_kind
+        self.region = region
+        self.salesperson_id = salesperson_id
+        self.channel = channel
+        self.lines = [dict(line) for line in lines]
+        self.total_amount = total_amount
+        self.status = OrderStatus(status)
+        self.holds = [dict(h) for h in holds]
+        self.reservation_id = reservation_id
+        self.placed_on = local_date(meta.at)
+        self.shipped: dict[str, int] = {}
+        self.shipped_amount = Decimal("0.00")
+        self.paid = deposit_applied
+
+    @classmethod
+    def place(
+        cls,
+        customer: CustomerSnapshot,
+        account: CustomerAccount,
+        channel: str,
+        lines: list[dict[str, Any]],
+        products: Mapping[str, Product],
+        meta: Meta,
+        reservation_id: str | None = None,
+        deposit_applied: Decimal = Decimal("0.00"),
+    ) -> Order:
+        """O1 intake, with the checks that hold an order back (O4–O8); ``lines`` are priced already."""
+        customer.require_can_trade("order")
+        total = money(sum((line["amount"] for line in lines), Decimal("0")))
+        order_day = local_date(meta.at)
+        holds: list[dict[str, str]] = []
+        if customer.is_distributor and not customer.has_contract_on(order_day):
+            holds.append({"rule": "O4", "message": f"no valid distributor contract on {order_day}"})
+        if account.overdue(meta.at):
+            holds.append({"rule": "O5", "message": "overdue unpaid receivables must be settled first"})
+        # O6/O7 add what the order will leave unpaid to the exposure: a converted hold's deposit and the
+        # customer's credit (O9) pay toward it at once.
+        unpaid = max(total - deposit_applied - account.credit, Decimal("0.00"))
+        exposure = account.exposure
+        if customer.kind == "branch":
+            rule, limit, name = "O7", customer.capital_limit or Decimal("0.00"), "capital limit"
+        else:
+            rule, limit, name = "O6", customer.credit_limit, "credit limit"
+        if exposure + unpaid > limit:
+            holds.append(
+                {"rule": rule, "message": f"exposure {exposure} + {unpaid} would exceed the {name} {limit}"}
+            )
+        for code in sorted({line["product_code"] for line in lines}):
+            if not products[code].in_production:
+                holds.append({"rule": "O8", "message": f"{code} is not made yet: general manager review"})
+        day = order_day.year * 10000 + order_day.month * 100 + order_day.day  # yyyymmdd: strftime took 2 µs
+        number = f"SO{day}-{secrets.token_hex(4).upper()}"
+        return cls(
+            order_number=number,
+            customer_id=customer.customer_id,
+            customer_kind=customer.kind,
+            region=customer.region,
+            salesperson_id=customer.salesperson_id,
+            channel=channel,
+            lines=lines,
+            total_amount=total,
+            status=status_for(holds).value,
+            holds=holds,
+            reservation_id=reservation_id,
+            deposit_applied=money(deposit_applied),
+            meta=meta,
+        )
+
+    @staticmethod
+    def price_line(request: LineRequest, product: Product, customer_id: str, meta: Meta) -> dict[str, Any]:
+        """O2/O3: a line at list price, or off it only under a granted exception; only sales roles quote."""
+        if request.unit_price is None:
+            unit_price = product.list_price
+        else:
+            require_role(meta, SALES_ROLES, "O3", "enter a price")
+            unit_price = money(request.unit_price)
+            if unit_price != product.list_price and not (
+                request.price_exception is not None
+                and request.price_exception.covers(customer_id, product.product_code, unit_price)
+            ):
+                raise refuse(
+                    "O2",
+                    f"{product.product_code} at {unit_price} is off the list price {product.list_price} "
+                    "and no granted price exception covers it",
+                    product_code=product.product_code,
+                    unit_price=str(unit_price),
+                    list_price=str(product.list_price),
+                )
+        if request.quantity <= 0:
+            raise refuse("O1", "a line's quantity must be positive", field="quantity")
+        return {
+            "product_code": product.product_code,
+            "spec": product.spec,
+            "quantity": request.quantity,
+            "unit_price": unit_price,
+            "amount": money(unit_price * request.quantity),
+        }
+
+    @property
+    def open_amount(self) -> Decimal:
+        """What the customer still owes or will owe for this order."""
+        if self.status is OrderStatus.CANCELLED:
+            return Decimal("0.00")
+        return max(self.total_amount - self.paid, Decimal("0.00"))
+
+    def release(
+        self, rule: str, meta: Meta, by_event: bool = False, capital_limit: Decimal | None = None
+    ) -> None:
+        if not by_event:
+            if rule not in RELEASERS:
+                raise InvalidState(
+                    f"a {rule} hold clears only by the event that fixes it",
+                    rule=rule,
+                    details={"releasable": sorted(RELEASERS)},
+                )
+            require_role(meta, RELEASERS[rule], rule, f"release an order held by {rule}")
+        if rule not in {h["rule"] for h in self.holds}:
+            raise InvalidState(
+                f"the order is not held by {rule}", rule=rule, details={"status": self.status.value}
+            )
+        if rule == "O7":
+            self._over_limit_approved(
+                customer_id=self.customer_id, amount=self.total_amount, capital_limit=capital_limit, meta=meta
+            )
+        holds = [h for h in self.holds if h["rule"] != rule]
+        self._released(
+            customer_id=self.customer_id,
+            rule=rule,
+            by=meta.actor_id,
+            status=status_for(holds).value,
+            meta=meta,
+        )
+
+    @event("OverLimitApproved", topic="orders.Order.OverLimitApproved")
+    def _over_limit_approved(
+        self, customer_id: str, amount: Decimal, capital_limit: Decimal | None, meta: Meta
+    ) -> None:
+        pass
+
+    @event("OrderReleased", topic="orders.Order.OrderReleased")
+    def _released(self, customer_id: str, rule: str, by: str, status: str, meta: Meta) -> None:
+        self.holds = [h for h in self.holds if h["rule"] != rule]
+        self.status = OrderStatus(status)
+
+    def held_by(self, rule: str) -> bool:
+        return any(h["rule"] == rule for h in self.holds)
+
+    def ship(self, shipment_id: str, quantities: Mapping[str, int], due_on: date, meta: Meta) -> Decimal:
+        """O11: partial shipments allowed, never more than ordered; raises a receivable."""
+        require_role(meta, SHIPPERS, "O11", "ship goods")
+        if self.status is not OrderStatus.ACCEPTED:
+            raise InvalidState(
+                f"an order that is {self.status.value} cannot be shipped",
+                rule="O11",
+                details={"status": self.status.value},
+            )
+        ordered = {line["product_code"]: int(line["quantity"]) for line in self.lines}
+        prices = {line["product_code"]: Decimal(line["unit_price"]) for line in self.lines}
+        lines: list[dict[str, Any]] = []
+        for code, quantity in quantities.items():
+            left = ordered.get(code, 0) - self.shipped.get(code, 0)
+            if quantity <= 0 or quantity > left:
+                raise refuse(
+                    "O11", f"{quantity} of {code} cannot be shipped; {left} left to ship", product_code=code
+                )
+            lines.append(
+                {"product_code": code, "quantity": quantity, "amount": money(prices[code] * quantity)}
+            )
+        amount = money(sum((money(prices[code] * q) for code, q in quantities.items()), Decimal("0")))
+        shipped = {code: self.shipped.get(code, 0) + quantities.get(code, 0) for code in ordered}
+        complete = shipped == ordered
+        self._shipped(
+            customer_id=self.customer_id,
+            shipment_id=shipment_id,
+            lines=lines,
+            amount=amount,
+            due_on=due_on,
+            status=(OrderStatus.SHIPPED if complete else OrderStatus.ACCEPTED).value,
+            meta=meta,
+        )
+        return amount
+
+    @event("OrderShipped", topic="orders.Order.OrderShipped")
+    def _shipped(
+        self,
+        customer_id: str,
+        shipment_id: str,
+        lines: list[dict[str, Any]],
+        amount: Decimal,
+        due_on: date,
+        status: str,
+        meta: Meta,
+    ) -> None:
+        for line in lines:
+            self.shipped[line["product_code"]] = self.shipped.get(line["product_code"], 0) + int(
+                line["quantity"]
+            )
+        self.shipped_amount += amount
+        self.status = OrderStatus(status)
+
+    @property
+    def receivable(self) -> Decimal:
+        return max(self.shipped_amount - self.paid, Decimal("0.00"))
+
+    def pay(self, amount: Decimal, meta: Meta) -> None:
+        require_role(meta, CASHIERS, "O11", "record a payment")
+        if amount <= 0 or amount > self.receivable:
+            raise refuse(
+                "O11", f"a payment is positive and at most the receivable {self.receivable}", field="amount"
+            )
+        fully = self.paid + amount >= self.total_amount and self.status is OrderStatus.SHIPPED
+        self._paid(
+            customer_id=self.customer_id,
+            amount=money(amount),
+            status=(OrderStatus.PAID if fully else self.status).value,
+            meta=meta,
+        )
+
+    def apply_credit(self, amount: Decimal, meta: Meta) -> None:
+        """O9: the customer's credit pays toward this order, as a converted hold's deposit does."""
+        self._credit_applied(customer_id=self.customer_id, amount=money(amount), meta=meta)
+
+    @event("CreditApplied", topic="orders.Order.CreditApplied")
+    def _credit_applied(self, customer_id: str, amount: Decimal, meta: Meta) -> None:
+        self.paid += amount
+
+    @event("PaymentReceived", topic="orders.Order.PaymentReceived")
+    def _paid(self, customer_id: str, amount: Decimal, status: str, meta: Meta) -> None:
+        self.paid += amount
+        self.status = OrderStatus(status)
+
+    def cancel(self, reason: str, meta: Meta) -> None:
+        require_role(meta, at_least(Role.SALES_MANAGER), "O1", "cancel an order")
+        if self.shipped_amount > 0 or self.status in (OrderStatus.CANCELLED, OrderStatus.PAID):
+            raise InvalidState(
+                f"an order that is {self.status.value} or shipped cannot be cancelled", rule="O1"
+            )
+        self._cancelled(customer_id=self.customer_id, reason=reason, meta=meta)
+
+    @event("OrderCancelled", topic="orders.Order.OrderCancelled")
+    def _cancelled(self, customer_id: str, reason: str, meta: Meta) -> None:
+        self.status = OrderStatus.CANCELLED

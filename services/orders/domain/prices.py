@@ -1,0 +1,116 @@
+"""Price exceptions (O2)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from eventsourcing.domain import event
+
+from services.orders.domain.common import DEPARTMENT_HEADS, SALES_ROLES, money, refuse
+from services.orders.domain.products import Product
+from shared.aggregate import Meta, SalesAggregate, require_role
+from shared.contracts import Role
+from shared.errors import InvalidState
+
+
+class PriceException(SalesAggregate):
+    """O2: a price off the list for one customer and product: requested, then approved.
+
+    A reduction needs the general manager; a major one (more than ``major_reduction_pct`` below list)
+    also needs a majority of the four department heads.
+    """
+
+    TOPIC = "orders.PriceException"
+
+    @classmethod
+    def request(
+        cls,
+        customer_id: str,
+        product: Product,
+        unit_price: Decimal,
+        reason: str,
+        major_pct: Decimal,
+        meta: Meta,
+    ) -> PriceException:
+        require_role(meta, SALES_ROLES, "O3", "enter a price")
+        unit_price = money(unit_price)
+        if unit_price >= product.list_price:
+            raise refuse("O2", "a price exception is a reduction below the list price", field="unit_price")
+        reduction = (product.list_price - unit_price) / product.list_price
+        return cls(
+            customer_id=customer_id,
+            product_code=product.product_code,
+            unit_price=unit_price,
+            list_price=product.list_price,
+            reduction_pct=reduction.quantize(Decimal("0.0001")),
+            major=reduction > major_pct,
+            reason=reason,
+            meta=meta,
+        )
+
+    @event("PriceExceptionRequested", topic="orders.PriceException.PriceExceptionRequested")
+    def __init__(
+        self,
+        customer_id: str,
+        product_code: str,
+        unit_price: Decimal,
+        list_price: Decimal,
+        reduction_pct: Decimal,
+        major: bool,
+        reason: str,
+        meta: Meta,
+    ) -> None:
+        self.customer_id = customer_id
+        self.product_code = product_code
+        self.unit_price = unit_price
+        self.list_price = list_price
+        self.major = major
+        self.gm_approved = False
+        self.votes: dict[str, bool] = {}
+        self.granted = False
+
+    def approve(self, meta: Meta) -> None:
+        require_role(meta, {Role.GENERAL_MANAGER}, "O2", "approve a price reduction")
+        if self.gm_approved:
+            raise InvalidState("the general manager already approved this exception", rule="O2")
+        self._approved(customer_id=self.customer_id, by=meta.actor_id, meta=meta)
+        self._grant_if_due(meta)
+
+    @event("PriceExceptionApproved", topic="orders.PriceException.PriceExceptionApproved")
+    def _approved(self, customer_id: str, by: str, meta: Meta) -> None:
+        self.gm_approved = True
+
+    def vote(self, in_favour: bool, meta: Meta) -> None:
+        require_role(meta, DEPARTMENT_HEADS, "O2", "vote on a major price reduction")
+        if not self.major:
+            raise InvalidState("only a major reduction is put to the department heads", rule="O2")
+        if meta.actor_role in self.votes:
+            raise InvalidState(f"{meta.actor_role} already voted", rule="O2")
+        self._voted(customer_id=self.customer_id, role=meta.actor_role, in_favour=in_favour, meta=meta)
+        self._grant_if_due(meta)
+
+    @event("PriceExceptionVoted", topic="orders.PriceException.PriceExceptionVoted")
+    def _voted(self, customer_id: str, role: str, in_favour: bool, meta: Meta) -> None:
+        self.votes[role] = in_favour
+
+    def _grant_if_due(self, meta: Meta) -> None:
+        majority = sum(self.votes.values()) * 2 > len(DEPARTMENT_HEADS)
+        if self.gm_approved and (not self.major or majority) and not self.granted:
+            self._granted(
+                customer_id=self.customer_id,
+                product_code=self.product_code,
+                unit_price=self.unit_price,
+                meta=meta,
+            )
+
+    @event("PriceExceptionGranted", topic="orders.PriceException.PriceExceptionGranted")
+    def _granted(self, customer_id: str, product_code: str, unit_price: Decimal, meta: Meta) -> None:
+        self.granted = True
+
+    def covers(self, customer_id: str, product_code: str, unit_price: Decimal) -> bool:
+        return (
+            self.granted
+            and self.customer_id == customer_id
+            and self.product_code == product_code
+            and money(unit_price) == self.unit_price
+        )

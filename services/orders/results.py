@@ -1,0 +1,104 @@
+"""What the orders commands and queries answer: each record's fields, money as decimal strings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from services.orders.domain import (
+    CustomerAccount,
+    CustomerSnapshot,
+    Order,
+    PriceException,
+    Product,
+    Reservation,
+)
+
+
+def product_result(p: Product) -> dict[str, Any]:
+    return {
+        "id": str(p.id),
+        "product_code": p.product_code,
+        "name": p.name,
+        "spec": p.spec,
+        "list_price": str(p.list_price),
+        "standard_cost": str(p.standard_cost),
+        "in_production": p.in_production,
+        "on_hand": p.on_hand,
+        "available": p.available,
+        "version": p.version,
+    }
+
+
+def order_result(o: Order) -> dict[str, Any]:
+    return {
+        "id": str(o.id),
+        "order_number": o.order_number,
+        "customer_id": o.customer_id,
+        "customer_kind": o.customer_kind,
+        "channel": o.channel,
+        "status": o.status.value,
+        "holds": [dict(h) for h in o.holds],
+        "lines": [
+            {**line, "unit_price": str(line["unit_price"]), "amount": str(line["amount"])} for line in o.lines
+        ],
+        "total_amount": str(o.total_amount),
+        "shipped_amount": str(o.shipped_amount),
+        "paid": str(o.paid),
+        "receivable": str(o.receivable),
+        "reservation_id": o.reservation_id,
+        "version": o.version,
+    }
+
+
+def hold_result(h: Reservation) -> dict[str, Any]:
+    return {
+        "id": str(h.id),
+        "customer_id": h.customer_id,
+        "product_code": h.product_code,
+        "quantity": h.quantity,
+        "amount": str(h.amount),
+        "status": h.status.value if h.status else None,
+        "expires_at": h.expires_at.isoformat() if h.expires_at else None,
+        "deposit": str(h.deposit),
+    }
+
+
+def exception_result(e: PriceException) -> dict[str, Any]:
+    return {
+        "id": str(e.id),
+        "customer_id": e.customer_id,
+        "product_code": e.product_code,
+        "unit_price": str(e.unit_price),
+        "major": e.major,
+        "gm_approved": e.gm_approved,
+        "votes": dict(e.votes),
+        "granted": e.granted,
+    }
+
+
+def account_result(account: CustomerAccount, now: datetime) -> dict[str, Any]:
+    exposure = account.exposure
+    return {
+        "id": str(account.id),
+        "customer_id": account.customer_id,
+        "outstanding": str(account.outstanding),
+        "exposure": str(exposure),  # O6 credit used
+        "capital_occupied": str(exposure),  # O7: the same measure (R3)
+        "overdue": str(account.overdue(now)),
+        "credit": str(account.credit),
+        "orders": {oid: {"status": e["status"], "open": str(e["open"])} for oid, e in account.orders.items()},
+        "reorder_points": dict(account.reorder_points),
+    }
+
+
+def customer_view_result(customer: CustomerSnapshot) -> dict[str, Any]:
+    return {
+        "id": customer.customer_id,
+        "kind": customer.kind,
+        "status": customer.status,
+        "credit_limit": str(customer.credit_limit),
+        "capital_limit": str(customer.capital_limit) if customer.capital_limit is not None else None,
+        "contract_valid_to": customer.contract_valid_to.isoformat() if customer.contract_valid_to else None,
+        "version": customer.version,
+    }

@@ -1,0 +1,35 @@
+"""Orders' stored events load wherever their classes live: every topic is pinned, not a module path."""
+
+from __future__ import annotations
+
+import pytest
+from eventsourcing.utils import get_topic, resolve_topic
+
+from services.orders.api import EVENTS
+from services.orders.domain import (
+    CustomerAccount,
+    DueBook,
+    HoldBook,
+    Order,
+    PriceException,
+    Product,
+    RequestList,
+    Reservation,
+)
+
+
+@pytest.mark.parametrize("event_class", EVENTS, ids=lambda cls: cls.__qualname__)
+def test_every_orders_event_is_stored_under_its_pinned_topic(event_class: type) -> None:
+    topic = get_topic(event_class)
+    aggregate, name = event_class.__qualname__.split(".")
+    assert topic == f"orders.{aggregate}.{name}"  # as stored before the domain became a package
+    assert resolve_topic(topic) is event_class
+
+
+@pytest.mark.parametrize(
+    "aggregate",
+    [Product, PriceException, Order, CustomerAccount, Reservation, HoldBook, DueBook, RequestList],
+)
+def test_every_orders_aggregate_is_stored_under_its_pinned_topic(aggregate: type) -> None:
+    assert get_topic(aggregate) == f"orders.{aggregate.__name__}"
+    assert resolve_topic(f"orders.{aggregate.__name__}") is aggregate
