@@ -26,6 +26,7 @@ class Role(StrEnum):
     FINANCE = "finance"
     PRODUCTION = "production"
     BRANCH_MANAGER = "branch_manager"
+    CUSTOMER_SERVICE_MANAGER = "customer_service_manager"  # C13 adviser (客户服务部经理)
     SYSTEM = "system"  # the services themselves, e.g. a scheduler expiring a hold
 
 
