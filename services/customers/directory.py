@@ -34,6 +34,10 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.directory (
     code text,
     grade text, grade_version integer NOT NULL DEFAULT 0
 );
+-- C10: the salesperson and the region change later; each keeps the version of the event that set it
+ALTER TABLE {SCHEMA}.directory
+    ADD COLUMN IF NOT EXISTS salesperson_version integer NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS region_version integer NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS directory_region ON {SCHEMA}.directory (region, kind);
 CREATE INDEX IF NOT EXISTS directory_salesperson ON {SCHEMA}.directory (salesperson_id);
 CREATE TABLE IF NOT EXISTS {SCHEMA}.expiring (
@@ -53,7 +57,20 @@ CREATE INDEX IF NOT EXISTS expiring_on ON {SCHEMA}.expiring (expires_on) WHERE a
 UPSERT_INFO = f"""
 INSERT INTO {SCHEMA}.directory (customer_id, kind, region, salesperson_id, company_name)
 VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (customer_id) DO UPDATE SET kind = $2, region = $3, salesperson_id = $4, company_name = $5
+ON CONFLICT (customer_id) DO UPDATE SET kind = $2, company_name = $5,
+    region = CASE WHEN {SCHEMA}.directory.region_version = 0 THEN $3 ELSE {SCHEMA}.directory.region END,
+    salesperson_id = CASE WHEN {SCHEMA}.directory.salesperson_version = 0 THEN $4
+                          ELSE {SCHEMA}.directory.salesperson_id END
+"""
+UPSERT_SALESPERSON = f"""
+INSERT INTO {SCHEMA}.directory (customer_id, salesperson_id, salesperson_version) VALUES ($1, $2, $3)
+ON CONFLICT (customer_id) DO UPDATE SET salesperson_id = $2, salesperson_version = $3
+WHERE {SCHEMA}.directory.salesperson_version < $3
+"""
+UPSERT_REGION = f"""
+INSERT INTO {SCHEMA}.directory (customer_id, region, region_version) VALUES ($1, $2, $3)
+ON CONFLICT (customer_id) DO UPDATE SET region = $2, region_version = $3
+WHERE {SCHEMA}.directory.region_version < $3
 """
 UPSERT_STATUS = f"""
 INSERT INTO {SCHEMA}.directory (customer_id, status, status_version) VALUES ($1, $2, $3)
@@ -181,15 +198,9 @@ async def _apply(conn: asyncpg.Connection, envelope: Envelope) -> None:
     elif envelope.event_type == "CustomerGraded":
         await conn.execute(UPSERT_GRADE, customer_id, data["grade"], version)
     elif envelope.event_type == "SalespersonReassigned":
-        await conn.execute(
-            f"UPDATE {SCHEMA}.directory SET salesperson_id = $2 WHERE customer_id = $1",
-            customer_id,
-            data["salesperson_id"],
-        )
+        await conn.execute(UPSERT_SALESPERSON, customer_id, data["salesperson_id"], version)
     elif envelope.event_type == "CustomerRegionMoved":
-        await conn.execute(
-            f"UPDATE {SCHEMA}.directory SET region = $2 WHERE customer_id = $1", customer_id, data["region"]
-        )
+        await conn.execute(UPSERT_REGION, customer_id, data["region"], version)
     elif envelope.event_type == "SecurityRecorded":
         detail = {key: data[key] for key in ("security_kind", "value", "holder")}
         await conn.execute(

@@ -18,6 +18,7 @@ from services.customers.api import register
 from services.customers.application import CustomersApplication
 from services.customers.main import background
 from shared.clock import FixedClock
+from shared.contracts import Envelope
 from shared.settings import Settings
 from shared.store import ensure_database
 from shared.subjects import event_subject, stream_name
@@ -355,3 +356,40 @@ async def test_c10_c12_the_demo_flow_edits_reassigns_and_changes_the_contract(
     assert (details["address"], details["salesperson_id"]) == ("杭州市滨江区江南大道 88 号", "sp-liu")
     assert details["terms"]["payment_terms_days"] == 45
     assert "reassigned to sp-liu" in demo.notes[-1]
+
+
+def envelope(customer_id: str, version: int, event_type: str, data: dict[str, Any]) -> Envelope:
+    return Envelope(
+        event_id=f"{customer_id}-{version}",
+        event_type=event_type,
+        schema_version=1,
+        service="customers",
+        aggregate_type="Customer",
+        aggregate_id=customer_id,
+        aggregate_version=version,
+        position=version,
+        occurred_at=NOW,
+        data=data,
+    )
+
+
+async def test_c10_the_directory_keeps_the_latest_salesperson_and_region_whatever_the_delivery_order(
+    customers: Any, request_: Requester
+) -> None:
+    customer_id = str(uuid.uuid4())
+    registered = {"kind": "dealer", "region": "EAST", "salesperson_id": "sp-old", "company_name": "Late Co"}
+    directory = customers.app.directory
+    await directory.apply(
+        [
+            envelope(
+                customer_id, 5, "SalespersonReassigned", {"salesperson_id": "sp-newest", "previous": "sp-mid"}
+            ),
+            envelope(
+                customer_id, 3, "SalespersonReassigned", {"salesperson_id": "sp-mid", "previous": "sp-old"}
+            ),
+            envelope(customer_id, 4, "CustomerRegionMoved", {"region": "NORTH", "previous": "EAST"}),
+            envelope(customer_id, 1, "CustomerRegistered", registered),  # redelivered last
+        ]
+    )
+    listing = await query(request_, "list_customers", {"salesperson_id": "sp-newest"})
+    assert [(c["customer_id"], c["region"]) for c in listing["customers"]] == [(customer_id, "NORTH")]

@@ -15,6 +15,7 @@ from eventsourcing.domain import event
 
 from services.customers.domain.values import CREDIT_INVESTIGATORS, Rating, SecurityKind
 from shared.aggregate import Meta, at_least, require_role
+from shared.clock import BUSINESS_TZ
 from shared.contracts import Role
 from shared.errors import DomainError, InvalidState
 
@@ -106,7 +107,7 @@ def record_security(
     self._require_approved("C11", "hold a security of")
     if value <= 0:
         raise DomainError("a security has a positive value", rule="C11", details={"field": "value"})
-    if expires_on <= meta.at.date():
+    if expires_on <= meta.at.astimezone(BUSINESS_TZ).date():
         raise DomainError("the security has expired already", rule="C11", details={"field": "expires_on"})
     self._security_recorded(
         security_id=security_id,
