@@ -17,9 +17,10 @@ from services.customers.domain import Customer, Grade, Rating, TerminationReason
 from shared.aggregate import Meta
 from shared.contracts import Role
 from shared.errors import DomainError, Forbidden, InvalidState
-from tests.unit.test_customers_domain import NOW, actor, app, approved, register, stored_events
+from tests.unit import test_customers_domain
+from tests.unit.test_customers_domain import NOW, actor, approved, register, stored_events
 
-__all__ = ["app"]  # the fixture, shared with the C1–C9 tests
+app = test_customers_domain.app  # the fixture of the C1–C9 tests
 
 TERMS: dict[str, Any] = {
     "payment_terms_days": 45,
