@@ -12,7 +12,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from services.customers import commands as c
 from services.customers.directory import CustomerDirectory
-from services.customers.domain import FILE_FIELDS, CodeSequence, ContractTerms, Customer, Kind
+from services.customers.domain import FILE_FIELDS, CodeSequence, ContractTerms, Customer, Kind, Status
 from services.customers.vault import PREFIX, InMemoryVault, PostgresVault
 from shared.aggregate import Meta
 from shared.clock import Clock
@@ -217,7 +217,10 @@ class CustomersApplication(ServiceApplication):
             moved = []
             for customer_id in self._customers_of(cmd.from_salesperson_id):
                 customer = self._customer(str(customer_id))
-                if customer.salesperson_id == cmd.from_salesperson_id and customer.status.value != "rejected":
+                if (
+                    customer.salesperson_id == cmd.from_salesperson_id
+                    and customer.status is not Status.REJECTED
+                ):
                     customer.reassign(cmd.to_salesperson_id, cmd.reason, meta)
                     moved.append(customer)
             result = c.ReassignmentResult(
