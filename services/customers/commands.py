@@ -314,7 +314,8 @@ class CustomerList(BaseModel):
 
 
 class CustomerFileHistory(Query):
-    """C10: the changes of a customer's file, oldest first, each with its reason and the values replaced."""
+    """C10: the changes of a customer's file, its reassignments and region moves, oldest first, each with
+    its reason and the values replaced."""
 
     customer_id: Identifier
 

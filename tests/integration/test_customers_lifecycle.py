@@ -166,9 +166,17 @@ async def test_c10_edit_reassignment_and_region_move_reach_the_bus_with_previous
     assert edited["data"]["reason"] == "new office"
 
     history = await query(request_, "customer_file_history", {"customer_id": customer_id})
-    [change] = history["changes"]
-    assert change["previous"]["address"] == "杭州市西湖区文三路 1 号"
-    assert change["changes"]["address"] == "2 River Road"
+    edit_, reassignment, move = history["changes"]
+    assert (edit_["previous"]["address"], edit_["changes"]["address"]) == (
+        "杭州市西湖区文三路 1 号",
+        "2 River Road",
+    )
+    assert (reassignment["previous"], reassignment["changes"], reassignment["reason"]) == (
+        {"salesperson_id": "sp-1"},
+        {"salesperson_id": "sp-2"},
+        "territory",
+    )
+    assert (move["previous"], move["changes"], move["by"]) == ({"region": "EAST"}, {"region": "WEST"}, "rm-1")
 
 
 async def test_c8_prepayment_event_carries_the_tier_and_the_year_orders_price_it_in(

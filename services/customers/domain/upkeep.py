@@ -47,16 +47,7 @@ def file_edited(
 ) -> None:
     for name, value in changes.items():
         setattr(self, name, value)
-    self.file_history.append(
-        {
-            "at": meta.at.isoformat(),
-            "by": meta.actor_id,
-            "role": meta.actor_role,
-            "changes": dict(changes),
-            "previous": dict(previous),
-            "reason": reason,
-        }
-    )
+    _noted(self, changes, previous, reason, meta)
 
 
 def reassign(self: Customer, salesperson_id: str, reason: str, meta: Meta) -> None:
@@ -78,6 +69,7 @@ def salesperson_reassigned(
     self: Customer, salesperson_id: str, previous: str, reason: str, meta: Meta
 ) -> None:
     self.salesperson_id = salesperson_id
+    _noted(self, {"salesperson_id": salesperson_id}, {"salesperson_id": previous}, reason, meta)
 
 
 def move_region(self: Customer, region: str, reason: str, meta: Meta) -> None:
@@ -92,3 +84,20 @@ def move_region(self: Customer, region: str, reason: str, meta: Meta) -> None:
 @event("CustomerRegionMoved", topic="customers.Customer.CustomerRegionMoved")
 def region_moved(self: Customer, region: str, previous: str, reason: str, meta: Meta) -> None:
     self.region = region
+    _noted(self, {"region": region}, {"region": previous}, reason, meta)
+
+
+def _noted(
+    self: Customer, changes: dict[str, Any], previous: dict[str, Any], reason: str, meta: Meta
+) -> None:
+    """The file's history: every change with the values it replaced, who made it, when and why."""
+    self.file_history.append(
+        {
+            "at": meta.at.isoformat(),
+            "by": meta.actor_id,
+            "role": meta.actor_role,
+            "changes": dict(changes),
+            "previous": dict(previous),
+            "reason": reason,
+        }
+    )
