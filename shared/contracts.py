@@ -27,6 +27,7 @@ class Role(StrEnum):
     PRODUCTION = "production"
     BRANCH_MANAGER = "branch_manager"
     TECHNICIAN = "technician"  # P9: belongs to a region
+    CUSTOMER_SERVICE_MANAGER = "customer_service_manager"  # C13 adviser (客户服务部经理)
     SYSTEM = "system"  # the services themselves, e.g. a scheduler expiring a hold
 
 

@@ -1,9 +1,10 @@
 """The demo flow, driven only through the bus contract (plain NATS and JSON, as any client would).
 
 register a dealer → credit check → approve (code) → contract → place an order at list price →
-hold goods with a deposit → a service complaint against a salesperson → verified → fine; a
-branch with a capital limit that places an order; the field's targets, a visit and an expense claim
-(``demo_field.py``). Used by ``./salesops up`` and the end-to-end test.
+hold goods with a deposit → a service complaint against a salesperson → verified → fine → the dealer's
+file edited, the dealer reassigned, its contract terms changed; a branch with a capital limit that places
+an order; the field's targets, a visit and an expense claim (``demo_field.py``). Used by ``./salesops up``
+and the end-to-end test.
 """
 
 from __future__ import annotations
@@ -264,11 +265,41 @@ async def complain(client: Client, demo: Demo) -> None:
     )
 
 
+async def keep_file(client: Client, demo: Demo) -> None:
+    """C10/C12: the dealer's file edited, the dealer reassigned, its contract's terms changed by the chain."""
+    dealer = demo.dealer_id
+    edit = {"actor": SALESPERSON, "customer_id": dealer, "reason": "moved to a new office"}
+    await client.cmd("customers", "edit_customer_file", edit | {"address": "杭州市滨江区江南大道 88 号"})
+    await client.cmd(
+        "customers",
+        "reassign_customer",
+        {"actor": SUPERVISOR, "customer_id": dealer, "salesperson_id": "sp-liu", "reason": "sp-wang left"},
+    )
+    terms = {"payment_terms_days": 45, "delivery_terms": "FOB Hangzhou", "product_scope": None}
+    change = {
+        "customer_id": dealer,
+        "terms": terms | {"annual_volume": "2000000.00"},
+        "reason": "bigger year",
+    }
+    await client.cmd(
+        "customers", "propose_contract_change", change | {"actor": {"id": "sp-liu", "role": "salesperson"}}
+    )
+    for reviewer in (SUPERVISOR, REGIONAL, GM):
+        changed = await client.cmd(
+            "customers", "review_contract_change", {"actor": reviewer, "customer_id": dealer, "approve": True}
+        )
+    demo.notes.append(
+        f"dealer file edited (address), reassigned to sp-liu, contract terms changed: "
+        f"{changed['terms']['payment_terms_days']} days to pay"
+    )
+
+
 async def run_flow(client: Client, year: int) -> Demo:
     demo = Demo()
     await onboard(client, demo, year)
     await trade(client, demo)
     await complain(client, demo)
+    await keep_file(client, demo)
     from deploy.local.demo_field import field_work  # imports this module's actors
 
     await field_work(client, demo)

@@ -1,31 +1,18 @@
-"""Customers application: the commands of C1–C9 on stored state, and the queries."""
+"""Customers application: the commands of C1–C13 on stored state, and the queries."""
 
 from __future__ import annotations
 
+import json
+import threading
 import uuid
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from services.customers.commands import (
-    ApproveCustomer,
-    CustomerDetails,
-    CustomerResult,
-    ErasePersonalData,
-    GetCustomer,
-    GradeCustomer,
-    InvestigateCredit,
-    RecordPrepayment,
-    RegisterProspect,
-    ReinstateCustomer,
-    RejectCustomer,
-    SetCapitalLimit,
-    SignContract,
-    SuspendCustomer,
-)
+from services.customers import commands as c
 from services.customers.directory import CustomerDirectory
-from services.customers.domain import CodeSequence, Customer, Kind
+from services.customers.domain import FILE_FIELDS, CodeSequence, ContractTerms, Customer, Kind, Status
 from services.customers.vault import PREFIX, InMemoryVault, PostgresVault
 from shared.aggregate import Meta
 from shared.clock import Clock
@@ -33,28 +20,52 @@ from shared.errors import DomainError, NotFound
 from shared.settings import Settings
 from shared.store import Outcome, ServiceApplication
 
-# The form's personal data: stored only encrypted with the customer's own key (see vault.py).
-PERSONAL_FIELDS = ("legal_representative", "phone", "address")
+# The form's personal data: stored only encrypted with the customer's own key (see vault.py); the
+# contact persons, added to the file later (C10), too, as one JSON list.
+FORM_PERSONAL_FIELDS = ("legal_representative", "phone", "address")
+PERSONAL_FIELDS = (*FORM_PERSONAL_FIELDS, "contact_persons")
+SCAN_PAGE = 1000
+# What the reassignment of a leaving salesperson's customers reads from the log (C10).
+SALESPERSON_TOPICS = [Customer.CustomerRegistered.TOPIC, Customer.SalespersonReassigned.TOPIC]  # type: ignore[attr-defined]
 
 
 def customer_result(customer: Customer) -> dict[str, Any]:
-    return CustomerResult(
-        customer_id=str(customer.id),
-        code=customer.code,
-        kind=customer.kind,
-        region=customer.region,
-        salesperson_id=customer.salesperson_id,
-        company_name=customer.company_name,
-        status=customer.status.value,
-        rating=customer.rating,
-        credit_limit=customer.credit_limit,
-        grade=customer.grade,
-        contract=customer.contract,
-        capital_limit=customer.capital_limit,
-        discount_pct=customer.discount_pct,
-        rejection_reason=customer.rejection_reason,
-        version=customer.version,
+    return c.CustomerResult.model_validate(
+        {
+            "customer_id": str(customer.id),
+            "code": customer.code,
+            "kind": customer.kind,
+            "region": customer.region,
+            "salesperson_id": customer.salesperson_id,
+            "company_name": customer.company_name,
+            "status": customer.status.value,
+            "rating": customer.rating,
+            "credit_limit": customer.credit_limit,
+            "grade": customer.grade,
+            "contract": customer.contract,
+            "capital_limit": customer.capital_limit,
+            "discount_pct": customer.discount_pct,
+            "discount_tiers": {str(year): pct for year, pct in sorted(customer.discount_tiers.items())},
+            "rejection_reason": customer.rejection_reason,
+            "terms": customer.terms,
+            "pending_credit_limit": customer.pending_credit_limit,
+            "orders_held": customer.orders_held,
+            "securities": sorted(
+                customer.securities.values(), key=lambda s: (s["expires_on"], s["security_id"])
+            ),
+            "key_account_plan": customer.key_account_plan,
+            "version": customer.version,
+        }
     ).model_dump(mode="json")
+
+
+def _terms_of(model: c.ContractTermsModel) -> ContractTerms:
+    return ContractTerms(
+        payment_terms_days=model.payment_terms_days,
+        delivery_terms=model.delivery_terms,
+        product_scope=None if model.product_scope is None else list(model.product_scope),
+        annual_volume=model.annual_volume,
+    )
 
 
 class CustomersApplication(ServiceApplication):
@@ -62,14 +73,20 @@ class CustomersApplication(ServiceApplication):
 
     def __init__(self, settings: Settings, clock: Clock, env: dict[str, str] | None = None) -> None:
         super().__init__(settings, clock, env)
-        self.directory = CustomerDirectory(settings)  # the list queries' read model (connects on first use)
+        # the list queries' read model (connects on first use)
+        self.directory = CustomerDirectory(settings, clock)
         self.vault: InMemoryVault | PostgresVault
         if self.env.get("PERSISTENCE_MODULE", "") == "eventsourcing.popo":
             self.vault = InMemoryVault()
         else:
             self.vault = PostgresVault(settings, self.env.get("POSTGRES_SCHEMA") or self.service)
+        # C10: each customer's salesperson as of the log's position ``_scanned_to`` (candidates only:
+        # the reassignment checks each customer itself)
+        self._salespeople: dict[UUID, str] = {}
+        self._scanned_to = 0
+        self._scan_lock = threading.Lock()
 
-    def register_prospect(self, cmd: RegisterProspect) -> dict[str, Any]:
+    def register_prospect(self, cmd: c.RegisterProspect) -> dict[str, Any]:
         application = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
         customer_id = uuid.uuid4()  # chosen here: the personal data is encrypted for it before the event
 
@@ -79,7 +96,7 @@ class CustomersApplication(ServiceApplication):
             self.vault.create_key(str(customer_id))
             sealed = {
                 name: self.vault.encrypt(str(customer_id), name, application[name])
-                for name in PERSONAL_FIELDS
+                for name in FORM_PERSONAL_FIELDS
             }
             try:
                 customer = Customer.register(meta, id=customer_id, **(application | sealed))
@@ -90,7 +107,7 @@ class CustomersApplication(ServiceApplication):
 
         return self.execute(cmd, decide)
 
-    def erase_personal_data(self, cmd: ErasePersonalData) -> dict[str, Any]:
+    def erase_personal_data(self, cmd: c.ErasePersonalData) -> dict[str, Any]:
         def decide(meta: Meta) -> Outcome:
             customer = self._customer(cmd.customer_id)
             erased_now = customer.erase_personal_data(cmd.reason, meta)
@@ -104,14 +121,14 @@ class CustomersApplication(ServiceApplication):
 
         return self.execute(cmd, decide)
 
-    def investigate_credit(self, cmd: InvestigateCredit) -> dict[str, Any]:
+    def investigate_credit(self, cmd: c.InvestigateCredit) -> dict[str, Any]:
         return self._change(
             cmd,
             cmd.customer_id,
             lambda c, meta: c.investigate_credit(cmd.rating, cmd.credit_limit, cmd.notes, meta),
         )
 
-    def approve_customer(self, cmd: ApproveCustomer) -> dict[str, Any]:
+    def approve_customer(self, cmd: c.ApproveCustomer) -> dict[str, Any]:
         def decide(meta: Meta) -> Outcome:
             customer = self._customer(cmd.customer_id)
             sequence = self._code_sequence(customer, meta)
@@ -120,37 +137,217 @@ class CustomersApplication(ServiceApplication):
 
         return self.execute(cmd, decide)
 
-    def reject_customer(self, cmd: RejectCustomer) -> dict[str, Any]:
+    def reject_customer(self, cmd: c.RejectCustomer) -> dict[str, Any]:
         return self._change(cmd, cmd.customer_id, lambda c, meta: c.reject(cmd.reason, meta))
 
-    def grade_customer(self, cmd: GradeCustomer) -> dict[str, Any]:
+    def grade_customer(self, cmd: c.GradeCustomer) -> dict[str, Any]:
         return self._change(cmd, cmd.customer_id, lambda c, meta: c.regrade(cmd.grade, cmd.reason, meta))
 
-    def sign_contract(self, cmd: SignContract) -> dict[str, Any]:
+    def sign_contract(self, cmd: c.SignContract) -> dict[str, Any]:
+        terms = None if cmd.terms is None else _terms_of(cmd.terms)
         return self._change(
             cmd,
             cmd.customer_id,
-            lambda c, meta: c.sign_contract(cmd.contract_number, cmd.valid_from, cmd.valid_to, meta),
+            lambda customer, meta: customer.sign_contract(
+                cmd.contract_number, cmd.valid_from, cmd.valid_to, terms, meta
+            ),
         )
 
-    def set_capital_limit(self, cmd: SetCapitalLimit) -> dict[str, Any]:
+    def set_capital_limit(self, cmd: c.SetCapitalLimit) -> dict[str, Any]:
         return self._change(
             cmd, cmd.customer_id, lambda c, meta: c.set_capital_limit(cmd.capital_limit, meta)
         )
 
-    def record_prepayment(self, cmd: RecordPrepayment) -> dict[str, Any]:
+    def record_prepayment(self, cmd: c.RecordPrepayment) -> dict[str, Any]:
         pct = self.settings.prepayment_discount_pct
         return self._change(
             cmd, cmd.customer_id, lambda c, meta: c.record_prepayment(cmd.year, cmd.amount, pct, meta)
         )
 
-    def suspend_customer(self, cmd: SuspendCustomer) -> dict[str, Any]:
+    def suspend_customer(self, cmd: c.SuspendCustomer) -> dict[str, Any]:
         return self._change(cmd, cmd.customer_id, lambda c, meta: c.suspend(cmd.reason, meta))
 
-    def reinstate_customer(self, cmd: ReinstateCustomer) -> dict[str, Any]:
+    def reinstate_customer(self, cmd: c.ReinstateCustomer) -> dict[str, Any]:
         return self._change(cmd, cmd.customer_id, lambda c, meta: c.reinstate(cmd.reason, meta))
 
-    def get_customer(self, query: GetCustomer) -> dict[str, Any]:
+    # C10 ----------------------------------------------------------------------------------------
+    def edit_customer_file(self, cmd: c.EditCustomerFile) -> dict[str, Any]:
+        given = cmd.model_dump(include=set(FILE_FIELDS), exclude_none=True)
+        if not given:
+            raise DomainError(
+                "give at least one field of the file to change", rule="C10", details={"field": "address"}
+            )
+
+        def decide(meta: Meta) -> Outcome:
+            customer = self._customer(cmd.customer_id)
+            changes = {name: value for name, value in given.items() if name not in PERSONAL_FIELDS}
+            personal = {name: value for name, value in given.items() if name in PERSONAL_FIELDS}
+            if personal and customer.personal_data_erased:
+                raise DomainError(
+                    "the customer's personal data is erased (C2); its address, phone and contacts stay so",
+                    rule="C2",
+                    details={"field": sorted(personal)[0]},
+                )
+            for name, value in personal.items():
+                if self._reveal(customer, name) != value:  # sealed afresh, so compared in the clear
+                    plain = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+                    changes[name] = self.vault.encrypt(str(customer.id), name, plain)
+            customer.edit_file(changes, cmd.reason, meta)
+            return Outcome(customer_result(customer), [customer])
+
+        return self.execute(cmd, decide)
+
+    def reassign_customer(self, cmd: c.ReassignCustomer) -> dict[str, Any]:
+        return self._change(
+            cmd,
+            cmd.customer_id,
+            lambda customer, meta: customer.reassign(cmd.salesperson_id, cmd.reason, meta),
+        )
+
+    def reassign_salesperson_customers(self, cmd: c.ReassignSalespersonCustomers) -> dict[str, Any]:
+        """Every customer the leaving salesperson has now, each with its own event, saved together."""
+
+        def decide(meta: Meta) -> Outcome:
+            if cmd.to_salesperson_id == cmd.from_salesperson_id:
+                raise DomainError(
+                    "the customers go to another salesperson",
+                    rule="C10",
+                    details={"field": "to_salesperson_id"},
+                )
+            moved = []
+            for customer_id in self._customers_of(cmd.from_salesperson_id):
+                customer = self._customer(str(customer_id))
+                if (
+                    customer.salesperson_id == cmd.from_salesperson_id
+                    and customer.status is not Status.REJECTED
+                ):
+                    customer.reassign(cmd.to_salesperson_id, cmd.reason, meta)
+                    moved.append(customer)
+            result = c.ReassignmentResult(
+                from_salesperson_id=cmd.from_salesperson_id,
+                to_salesperson_id=cmd.to_salesperson_id,
+                customer_ids=[str(customer.id) for customer in moved],
+                count=len(moved),
+            )
+            return Outcome(result.model_dump(mode="json"), moved)
+
+        return self.execute(cmd, decide)
+
+    def move_customer_region(self, cmd: c.MoveCustomerRegion) -> dict[str, Any]:
+        return self._change(
+            cmd, cmd.customer_id, lambda customer, meta: customer.move_region(cmd.region, cmd.reason, meta)
+        )
+
+    def customer_file_history(self, query: c.CustomerFileHistory) -> dict[str, Any]:
+        customer = self._customer(query.customer_id)
+
+        def shown(values: dict[str, Any]) -> dict[str, Any]:
+            return {
+                name: self._reveal_value(customer, name, value) if name in PERSONAL_FIELDS else value
+                for name, value in values.items()
+            }
+
+        changes = [
+            entry | {"changes": shown(entry["changes"]), "previous": shown(entry["previous"])}
+            for entry in customer.file_history
+        ]
+        return c.FileHistoryResult.model_validate(
+            {"customer_id": query.customer_id, "changes": changes}
+        ).model_dump(mode="json")
+
+    # C11 ----------------------------------------------------------------------------------------
+    def revise_credit(self, cmd: c.ReviseCredit) -> dict[str, Any]:
+        return self._change(
+            cmd,
+            cmd.customer_id,
+            lambda customer, meta: customer.revise_credit(cmd.rating, cmd.credit_limit, cmd.notes, meta),
+        )
+
+    def approve_credit_raise(self, cmd: c.ApproveCreditRaise) -> dict[str, Any]:
+        return self._change(cmd, cmd.customer_id, lambda customer, meta: customer.approve_credit_raise(meta))
+
+    def lift_credit_hold(self, cmd: c.LiftCreditHold) -> dict[str, Any]:
+        return self._change(
+            cmd, cmd.customer_id, lambda customer, meta: customer.lift_credit_hold(cmd.reason, meta)
+        )
+
+    def record_security(self, cmd: c.RecordSecurity) -> dict[str, Any]:
+        security_id = str(uuid.uuid4())
+        return self._change(
+            cmd,
+            cmd.customer_id,
+            lambda customer, meta: customer.record_security(
+                security_id, cmd.security_kind, cmd.value, cmd.holder, cmd.expires_on, cmd.description, meta
+            ),
+        )
+
+    def release_security(self, cmd: c.ReleaseSecurity) -> dict[str, Any]:
+        return self._change(
+            cmd,
+            cmd.customer_id,
+            lambda customer, meta: customer.release_security(cmd.security_id, cmd.reason, meta),
+        )
+
+    # C12 ----------------------------------------------------------------------------------------
+    def propose_contract_change(self, cmd: c.ProposeContractChange) -> dict[str, Any]:
+        terms = _terms_of(cmd.terms)
+        return self._change(
+            cmd,
+            cmd.customer_id,
+            lambda customer, meta: customer.propose_contract_change(terms, cmd.reason, meta),
+        )
+
+    def review_contract_change(self, cmd: c.ReviewContractChange) -> dict[str, Any]:
+        return self._change(
+            cmd,
+            cmd.customer_id,
+            lambda customer, meta: customer.review_contract_change(cmd.approve, cmd.note, meta),
+        )
+
+    def request_contract_termination(self, cmd: c.RequestContractTermination) -> dict[str, Any]:
+        return self._change(
+            cmd,
+            cmd.customer_id,
+            lambda customer, meta: customer.request_termination(cmd.reason, cmd.note, meta),
+        )
+
+    def approve_contract_termination(self, cmd: c.ApproveContractTermination) -> dict[str, Any]:
+        return self._change(
+            cmd, cmd.customer_id, lambda customer, meta: customer.approve_termination(cmd.note, meta)
+        )
+
+    def get_contract(self, query: c.GetContract) -> dict[str, Any]:
+        customer = self._customer(query.customer_id)
+        signed = customer.contract or {}
+        return c.ContractResult.model_validate(
+            {
+                "customer_id": query.customer_id,
+                "contract_number": signed.get("contract_number"),
+                "valid_from": signed.get("valid_from"),
+                "valid_to": signed.get("valid_to"),
+                "terms": customer.terms,
+                "pending_change": customer.pending_change,
+                "termination_request": customer.termination_request,
+                "history": customer.contract_history,
+            }
+        ).model_dump(mode="json")
+
+    # C13 ----------------------------------------------------------------------------------------
+    def write_key_account_plan(self, cmd: c.WriteKeyAccountPlan) -> dict[str, Any]:
+        return self._change(
+            cmd,
+            cmd.customer_id,
+            lambda customer, meta: customer.write_key_account_plan(
+                cmd.year, cmd.sales_target, cmd.why_key, list(cmd.actions), meta
+            ),
+        )
+
+    def advise_key_account_plan(self, cmd: c.AdviseKeyAccountPlan) -> dict[str, Any]:
+        return self._change(
+            cmd, cmd.customer_id, lambda customer, meta: customer.advise_key_account_plan(cmd.advice, meta)
+        )
+
+    def get_customer(self, query: c.GetCustomer) -> dict[str, Any]:
         if query.customer_id:
             return self._details(self._customer(query.customer_id))
         if query.code:
@@ -165,16 +362,28 @@ class CustomersApplication(ServiceApplication):
     def _details(self, customer: Customer) -> dict[str, Any]:
         details: dict[str, Any] = customer_result(customer)
         details |= {name: self._reveal(customer, name) for name in PERSONAL_FIELDS}
-        details["personal_data_erased"] = customer.personal_data_erased
-        return CustomerDetails.model_validate(details).model_dump(mode="json")
+        details |= {
+            "bank": customer.bank,
+            "business_scale": customer.business_scale,
+            "needs": customer.needs,
+            "purchase_plans": customer.purchase_plans,
+            "personal_data_erased": customer.personal_data_erased,
+        }
+        return c.CustomerDetails.model_validate(details).model_dump(mode="json")
 
-    def _reveal(self, customer: Customer, name: str) -> str | None:
-        value: str = getattr(customer, name)
-        if customer.personal_data_erased:
+    def _reveal(self, customer: Customer, name: str) -> Any:
+        return self._reveal_value(customer, name, getattr(customer, name))
+
+    def _reveal_value(self, customer: Customer, name: str, value: str | None) -> Any:
+        """A personal field in the clear (the contact persons as their list); None once erased."""
+        if value is None or customer.personal_data_erased:
             return None
-        if not value.startswith(PREFIX):  # registered before encryption (plaintext in its event)
-            return value
-        return self.vault.decrypt(str(customer.id), name, value)
+        if value.startswith(PREFIX):
+            value = self.vault.decrypt(str(customer.id), name, value)
+        # else: registered before encryption (plaintext in its event)
+        if name == "contact_persons" and value is not None:
+            return json.loads(value)
+        return value
 
     # -------------------------------------------------------------------------------------------
     def _change(self, cmd: Any, customer_id: str, change: Any) -> dict[str, Any]:
@@ -184,6 +393,21 @@ class CustomersApplication(ServiceApplication):
             return Outcome(customer_result(customer), [customer])
 
         return self.execute(cmd, decide)
+
+    def _customers_of(self, salesperson_id: str) -> list[UUID]:
+        """The customers whose latest registration or reassignment in the log names this salesperson."""
+        with self._scan_lock:
+            while True:
+                page = self.recorder.select_notifications(
+                    start=self._scanned_to + 1, limit=SCAN_PAGE, topics=SALESPERSON_TOPICS
+                )
+                for notification in page:
+                    event = self.mapper.to_domain_event(notification)
+                    self._salespeople[event.originator_id] = event.salesperson_id  # type: ignore[attr-defined]
+                    self._scanned_to = notification.id
+                if len(page) < SCAN_PAGE:
+                    break
+            return sorted(cid for cid, owner in self._salespeople.items() if owner == salesperson_id)
 
     def _customer(self, customer_id: str) -> Customer:
         try:

@@ -1,4 +1,5 @@
-"""Role gates, negatively, for every approval of every service (DOMAIN.md C4-C7, O2, O6-O9, P4, P6).
+"""Role gates, negatively, for every approval of every service (DOMAIN.md C4-C7, C10-C13, O2, O6-O9, P4,
+P6).
 
 For each approval the target is first brought into the state where the approval is due; then every
 role that DOMAIN.md does not allow sends it through the bus and must be refused with ``forbidden`` and
@@ -123,6 +124,106 @@ async def c7_capital_limit(w: World) -> dict[str, Any]:
     return {"customer_id": await approved(w, "branch"), "capital_limit": "500000"}
 
 
+async def c10_edit(w: World) -> dict[str, Any]:
+    # the gates' salesperson is not the customer's own (sp-1): only sales_supervisor and above may then
+    return {"customer_id": await approved(w), "reason": "new office", "address": "9 Gate Road"}
+
+
+async def c10_reassign(w: World) -> dict[str, Any]:
+    return {"customer_id": await approved(w), "salesperson_id": "sp-gates-2", "reason": "territory change"}
+
+
+async def c10_reassign_all(w: World) -> dict[str, Any]:
+    return {"from_salesperson_id": "sp-1", "to_salesperson_id": "sp-gates-3", "reason": "sp-1 left"}
+
+
+async def c10_move(w: World) -> dict[str, Any]:
+    return {"customer_id": await approved(w), "region": "WEST", "reason": "moved its warehouse"}
+
+
+async def c11_revise(w: World) -> dict[str, Any]:
+    return {"customer_id": await approved(w), "rating": "fair", "credit_limit": "50000"}
+
+
+async def c11_raise(w: World) -> dict[str, Any]:
+    customer_id = await approved(w)
+    revision = {"actor": FINANCE, "customer_id": customer_id, "rating": "good", "credit_limit": "200000"}
+    await w.ok("customers", "revise_credit", revision)
+    return {"customer_id": customer_id}
+
+
+async def c11_lift(w: World) -> dict[str, Any]:
+    customer_id = await approved(w)
+    revision = {"actor": FINANCE, "customer_id": customer_id, "rating": "poor", "credit_limit": "0"}
+    await w.ok("customers", "revise_credit", revision)
+    return {"customer_id": customer_id, "reason": "reviewed: debts settled"}
+
+
+async def c11_security(w: World) -> dict[str, Any]:
+    return {
+        "customer_id": await approved(w),
+        "security_kind": "collateral",
+        "value": "10000",
+        "holder": "finance safe",
+        "expires_on": "2027-06-30",
+    }
+
+
+async def c12_contract(w: World) -> str:
+    body = await c6_contract(w)
+    await w.ok("customers", "sign_contract", body | {"actor": {"id": "rm-1", "role": "regional_manager"}})
+    return str(body["customer_id"])
+
+
+TERMS = {"payment_terms_days": 60, "delivery_terms": "CIF", "product_scope": None, "annual_volume": None}
+
+
+async def c12_propose(w: World) -> dict[str, Any]:
+    return {"customer_id": await c12_contract(w), "terms": TERMS, "reason": "more volume"}
+
+
+async def c12_review(w: World) -> dict[str, Any]:
+    step = await c12_propose(w)
+    await w.ok("customers", "propose_contract_change", step | {"actor": SALES})
+    return {"customer_id": step["customer_id"], "approve": True}  # the first step: supervisor review
+
+
+async def c12_terminate(w: World) -> dict[str, Any]:
+    return {"customer_id": await c12_contract(w), "reason": "mutual"}
+
+
+async def c12_approve_termination(w: World) -> dict[str, Any]:
+    step = await c12_terminate(w)
+    await w.ok(
+        "customers",
+        "request_contract_termination",
+        step | {"actor": {"id": "rm-1", "role": "regional_manager"}},
+    )
+    return {"customer_id": step["customer_id"]}
+
+
+async def key_account(w: World) -> str:
+    customer_id = await approved(w)
+    await w.ok("customers", "grade_customer", {"actor": MANAGER, "customer_id": customer_id, "grade": "A"})
+    return customer_id
+
+
+async def c13_plan(w: World) -> dict[str, Any]:
+    return {
+        "customer_id": await key_account(w),
+        "year": 2027,
+        "sales_target": "1000000",
+        "why_key": "largest dealer",
+        "actions": ["monthly visit"],
+    }
+
+
+async def c13_advise(w: World) -> dict[str, Any]:
+    plan = await c13_plan(w)
+    await w.ok("customers", "write_key_account_plan", plan | {"actor": MANAGER})
+    return {"customer_id": plan["customer_id"], "advice": "a hotline of its own"}
+
+
 async def price_exception(w: World, unit_price: str) -> str:
     dealer = await w.orders.customer()
     product = await w.orders.product(quantity=10)
@@ -243,6 +344,40 @@ GATES = [
     Gate("customers", "grade_customer", "C5", at_least(Role.SALES_MANAGER), c5_grade),
     Gate("customers", "sign_contract", "C6", at_least(Role.REGIONAL_MANAGER), c6_contract),
     Gate("customers", "set_capital_limit", "C7", at_least(Role.MARKETING_DIRECTOR), c7_capital_limit),
+    Gate("customers", "edit_customer_file", "C10", at_least(Role.SALES_SUPERVISOR), c10_edit),
+    Gate("customers", "reassign_customer", "C10", at_least(Role.SALES_SUPERVISOR), c10_reassign),
+    Gate(
+        "customers",
+        "reassign_salesperson_customers",
+        "C10",
+        at_least(Role.SALES_SUPERVISOR),
+        c10_reassign_all,
+    ),
+    Gate("customers", "move_customer_region", "C10", at_least(Role.REGIONAL_MANAGER), c10_move),
+    Gate("customers", "revise_credit", "C11", at_least(Role.SALESPERSON) | {Role.FINANCE}, c11_revise),
+    Gate("customers", "approve_credit_raise", "C11", at_least(Role.SALES_MANAGER), c11_raise),
+    Gate("customers", "lift_credit_hold", "C11", at_least(Role.SALES_MANAGER), c11_lift),
+    Gate("customers", "record_security", "C11", at_least(Role.SALES_MANAGER), c11_security),
+    Gate("customers", "propose_contract_change", "C12", at_least(Role.SALESPERSON), c12_propose),
+    Gate("customers", "review_contract_change", "C12", frozenset({Role.SALES_SUPERVISOR}), c12_review),
+    Gate(
+        "customers", "request_contract_termination", "C12", frozenset({Role.REGIONAL_MANAGER}), c12_terminate
+    ),
+    Gate(
+        "customers",
+        "approve_contract_termination",
+        "C12",
+        frozenset({Role.GENERAL_MANAGER}),
+        c12_approve_termination,
+    ),
+    Gate("customers", "write_key_account_plan", "C13", frozenset({Role.SALES_MANAGER}), c13_plan),
+    Gate(
+        "customers",
+        "advise_key_account_plan",
+        "C13",
+        frozenset({Role.CUSTOMER_SERVICE_MANAGER, Role.GENERAL_MANAGER}),
+        c13_advise,
+    ),
     Gate("orders", "approve_price_exception", "O2", frozenset({Role.GENERAL_MANAGER}), o2_approve),
     Gate(
         "orders",
@@ -279,6 +414,8 @@ def figures() -> Iterator[None]:
             "## Role gates, negatively (`tests/integration/test_role_gates.py`)",
             "",
             "Every approval of DOMAIN.md (C2 erasure of personal data, C4 approve/reject, C5, C6, C7,",
+            "C10 file edit/reassignment/region move, C11 credit revision/raise/hold/security, C12 contract",
+            "change chain and termination, C13 key-account plan and advice,",
             "O2 approve/vote, O6/O7/O8 release, O9 agree/approve, P4 verify/decide, P6) is brought into",
             "the state where it is due, then sent through the bus by every role that may not give it; then",
             "once by an allowed role.",

@@ -20,6 +20,7 @@ from uuid import UUID
 
 import orjson
 import pytest
+import typing_extensions
 from eventsourcing.persistence import StoredEvent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -127,6 +128,8 @@ def values_of(hint: Any) -> st.SearchStrategy[Any]:
         return st.one_of(*(values_of(arg) for arg in args))
     if isinstance(hint, type) and issubclass(hint, Enum):
         return st.sampled_from(list(hint))
+    if typing_extensions.is_typeddict(hint):
+        return st.fixed_dictionaries({k: values_of(v) for k, v in typing.get_type_hints(hint).items()})
     raise AssertionError(f"no strategy for {hint!r}: add one")
 
 

@@ -1,65 +1,36 @@
-"""Customers (客户): onboarding, credit, approval and code, grade, contract, limits, suspension (C1–C9).
+"""The customer aggregate: onboarding, credit, approval and code, grade, limits, suspension (C1–C9), and
+the rules of its later life kept in their own modules (C10 upkeep, C11 credit, C6/C12 contract, C13 key
+account), whose methods and events are taken into the class here, so every event stays the customer's.
 
 Pure: no I/O. Each command method checks its rule and raises ``DomainError`` before any event.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
 
+from services.customers.domain import contract, credit, key_account, upkeep
+from services.customers.domain.code_sequence import CodeSequence
+from services.customers.domain.values import (  # noqa: F401 - the taken-in events' annotations name them
+    CREDIT_INVESTIGATORS,
+    SALES_STAFF,
+    ChangeStep,
+    ContractTerms,
+    Grade,
+    Kind,
+    Rating,
+    SecurityKind,
+    Status,
+    TerminationReason,
+)
 from shared.aggregate import Meta, SalesAggregate, at_least, require_role
 from shared.contracts import Role
 from shared.errors import DomainError, InvalidState
-
-CODE_NAMESPACE = UUID("a3c4f1de-2b67-4e4f-8d0c-9a1b5e7c3d21")
-
-
-class Kind(StrEnum):
-    """C1: distributors are agents and dealers; branches are the company's own."""
-
-    AGENT = "agent"
-    DEALER = "dealer"
-    BRANCH = "branch"
-    DIRECT = "direct"
-
-    @property
-    def is_distributor(self) -> bool:
-        return self in (Kind.AGENT, Kind.DEALER)
-
-    @property
-    def code_letter(self) -> str:
-        return {"agent": "A", "dealer": "D", "branch": "B", "direct": "X"}[self.value]
-
-
-class Status(StrEnum):
-    PROSPECT = "prospect"
-    CREDIT_CHECK = "credit_check"  # investigated and passed, awaiting approval
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    SUSPENDED = "suspended"
-
-
-class Rating(StrEnum):
-    GOOD = "good"
-    FAIR = "fair"
-    POOR = "poor"
-
-
-class Grade(StrEnum):
-    A = "A"  # key account 重要大客户
-    B = "B"  # main 主要客户
-    C = "C"  # ordinary 一般客户
-    D = "D"  # potential 潜在客户
-
-
-SALES_STAFF = at_least(Role.SALESPERSON)
-CREDIT_INVESTIGATORS = SALES_STAFF | {Role.FINANCE}
 
 
 class Customer(SalesAggregate):
@@ -112,6 +83,25 @@ class Customer(SalesAggregate):
         self.discount_pct = Decimal("0")
         self.rejection_reason: str | None = None
         self.personal_data_erased = False
+        # C10: the file's later fields, and every change with the value it replaced
+        self.contact_persons: str | None = None  # sealed like the address (a list of people as JSON)
+        self.needs = ""
+        self.purchase_plans = ""
+        self.file_history: list[dict[str, Any]] = []
+        # C8: the discount tier (% off list) of each year it applies in
+        self.discount_tiers: dict[int, Decimal] = {}
+        # C11
+        self.pending_credit_limit: Decimal | None = None
+        self.orders_held = False
+        self.securities: dict[str, dict[str, Any]] = {}
+        # C12
+        self.terms: ContractTerms | None = None
+        self.terms_since: str | None = None
+        self.pending_change: dict[str, Any] | None = None
+        self.termination_request: dict[str, Any] | None = None
+        self.contract_history: list[dict[str, Any]] = []
+        # C13
+        self.key_account_plan: dict[str, Any] | None = None
 
     @classmethod
     def register(cls, meta: Meta, id: UUID | None = None, **application: object) -> Customer:
@@ -179,7 +169,9 @@ class Customer(SalesAggregate):
     # C5 -------------------------------------------------------------------------------------------
     def regrade(self, grade: Grade, reason: str, meta: Meta) -> None:
         require_role(meta, at_least(Role.SALES_MANAGER), "C5", "set a customer's grade")
-        self._require_status({Status.APPROVED, Status.SUSPENDED}, "C5", "grade")
+        potential = Grade(grade) is Grade.D and self.status in (Status.PROSPECT, Status.CREDIT_CHECK)
+        if not potential:  # rev 2: a prospect may be graded D (potential) before approval, nothing else
+            self._require_status({Status.APPROVED, Status.SUSPENDED}, "C5", "grade")
         if self.grade is not None and not reason.strip():
             raise DomainError("a regrade records its reason", rule="C5", details={"field": "reason"})
         self._graded(grade=Grade(grade), previous=self.grade, reason=reason, meta=meta)
@@ -201,26 +193,6 @@ class Customer(SalesAggregate):
     @event(CustomerGraded)
     def _graded(self, grade: Grade, previous: Grade | None, reason: str, meta: Meta) -> None:
         self.grade = Grade(grade)
-
-    # C6 -------------------------------------------------------------------------------------------
-    def sign_contract(self, contract_number: str, valid_from: date, valid_to: date, meta: Meta) -> None:
-        require_role(meta, at_least(Role.REGIONAL_MANAGER), "C6", "approve a distributor contract")
-        if not self.kind.is_distributor:
-            raise DomainError("only distributors (agents, dealers) sign a framework contract", rule="C6")
-        self._require_status({Status.APPROVED, Status.SUSPENDED}, "C6", "sign a contract")
-        if valid_to < valid_from:
-            raise DomainError("a contract ends after it starts", rule="C6", details={"field": "valid_to"})
-        self._contract_signed(
-            contract_number=contract_number, valid_from=valid_from, valid_to=valid_to, meta=meta
-        )
-
-    @event("ContractSigned", topic="customers.Customer.ContractSigned")
-    def _contract_signed(self, contract_number: str, valid_from: date, valid_to: date, meta: Meta) -> None:
-        self.contract = {
-            "contract_number": contract_number,
-            "valid_from": valid_from.isoformat(),
-            "valid_to": valid_to.isoformat(),
-        }
 
     # C7 -------------------------------------------------------------------------------------------
     def set_capital_limit(self, capital_limit: Decimal, meta: Meta) -> None:
@@ -251,6 +223,7 @@ class Customer(SalesAggregate):
     ) -> None:
         self.prepayments[year] = self.prepayments.get(year, Decimal("0")) + amount
         self.discount_pct = discount_pct
+        self.discount_tiers[discount_year] = discount_pct
 
     # C9 -------------------------------------------------------------------------------------------
     def suspend(self, reason: str, meta: Meta) -> None:
@@ -279,29 +252,47 @@ class Customer(SalesAggregate):
                 details={"status": self.status.value, "allowed": sorted(s.value for s in allowed)},
             )
 
+    def _require_approved(self, rule: str, action: str) -> None:
+        self._require_status({Status.APPROVED, Status.SUSPENDED}, rule, action)
 
-class CodeSequence(SalesAggregate):
-    """C4: customer codes per region and kind, ``{REGION}-{A|D|B|X}{seq:04d}``; a number is never reused."""
+    # C10 customer file upkeep (upkeep.py) -----------------------------------------------------------
+    edit_file = upkeep.edit_file
+    _file_edited = upkeep.file_edited
+    reassign = upkeep.reassign
+    _salesperson_reassigned = upkeep.salesperson_reassigned
+    move_region = upkeep.move_region
+    _region_moved = upkeep.region_moved
 
-    TOPIC = "customers.CodeSequence"
+    # C11 credit revision and securities (credit.py) -------------------------------------------------
+    revise_credit = credit.revise_credit
+    _credit_revised = credit.credit_revised
+    approve_credit_raise = credit.approve_credit_raise
+    _credit_raise_approved = credit.credit_raise_approved
+    _orders_held = credit.orders_held
+    lift_credit_hold = credit.lift_credit_hold
+    _credit_hold_lifted = credit.credit_hold_lifted
+    record_security = credit.record_security
+    _security_recorded = credit.security_recorded
+    release_security = credit.release_security
+    _security_released = credit.security_released
 
-    @staticmethod
-    def create_id(region: str, kind: Kind) -> UUID:
-        return uuid.uuid5(CODE_NAMESPACE, f"{region}:{Kind(kind).value}")
+    # C6 signing and C12 contract lifecycle (contract.py) --------------------------------------------
+    sign_contract = contract.sign_contract
+    ContractSigned = contract.ContractSigned
+    _contract_signed = contract.contract_signed
+    propose_contract_change = contract.propose_contract_change
+    _contract_change_proposed = contract.contract_change_proposed
+    review_contract_change = contract.review_contract_change
+    _contract_change_reviewed = contract.contract_change_reviewed
+    _contract_change_approved = contract.contract_change_approved
+    _contract_change_rejected = contract.contract_change_rejected
+    request_termination = contract.request_termination
+    _termination_requested = contract.termination_requested
+    approve_termination = contract.approve_termination
+    _contract_terminated = contract.contract_terminated
 
-    @event("CodeSequenceStarted", topic="customers.CodeSequence.CodeSequenceStarted")
-    def __init__(self, region: str, kind: Kind, meta: Meta) -> None:
-        self.region = region
-        self.kind = Kind(kind)
-        self.last = 0
-        self.issued: dict[str, str] = {}
-
-    def issue(self, customer_id: UUID, meta: Meta) -> str:
-        code = f"{self.region}-{self.kind.code_letter}{self.last + 1:04d}"
-        self._code_issued(code=code, customer_id=str(customer_id), meta=meta)
-        return code
-
-    @event("CustomerCodeIssued", topic="customers.CodeSequence.CustomerCodeIssued")
-    def _code_issued(self, code: str, customer_id: str, meta: Meta) -> None:
-        self.last += 1
-        self.issued[code] = customer_id
+    # C13 key-account plan (key_account.py) ----------------------------------------------------------
+    write_key_account_plan = key_account.write_plan
+    _key_account_plan_written = key_account.plan_written
+    advise_key_account_plan = key_account.advise
+    _key_account_advice_given = key_account.advice_given

@@ -1,0 +1,204 @@
+"""Malformed bodies of the customers' C10–C13 commands over the real bus (property-based, hypothesis):
+every one gets a structured ``invalid`` error naming the field, and nothing is stored. (The C2 form is
+fuzzed in test_customers.py; every command of every service in tests/fault/test_fuzz.py.)"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from nats.aio.client import Client as NATS
+
+from services.customers.api import register
+from services.customers.application import CustomersApplication
+from services.customers.domain import Rating, SecurityKind, TerminationReason
+from shared.clock import FixedClock
+from shared.contracts import Role
+from shared.runtime import WriteService
+from shared.settings import Settings
+from shared.store import ensure_database
+from tests.conftest import service_running
+
+pytestmark = pytest.mark.integration
+
+CUSTOMER = "00000000-0000-0000-0000-000000000000"  # well-formed bodies would only find no such customer
+SUPERVISOR = {"id": "sup-1", "role": "sales_supervisor"}
+MANAGER = {"id": "sm-1", "role": "sales_manager"}
+TERMS = {
+    "payment_terms_days": 30,
+    "delivery_terms": "FOB",
+    "product_scope": ["P-1"],
+    "annual_volume": "1000.00",
+}
+
+TEMPLATES: dict[str, dict[str, Any]] = {
+    "edit_customer_file": {
+        "actor": SUPERVISOR,
+        "customer_id": CUSTOMER,
+        "reason": "moved",
+        "phone": "0571-1",
+    },
+    "reassign_customer": {
+        "actor": SUPERVISOR,
+        "customer_id": CUSTOMER,
+        "salesperson_id": "sp-2",
+        "reason": "x",
+    },
+    "reassign_salesperson_customers": {
+        "actor": SUPERVISOR,
+        "from_salesperson_id": "sp-1",
+        "to_salesperson_id": "sp-2",
+        "reason": "left",
+    },
+    "move_customer_region": {"actor": SUPERVISOR, "customer_id": CUSTOMER, "region": "WEST", "reason": "x"},
+    "revise_credit": {"actor": SUPERVISOR, "customer_id": CUSTOMER, "rating": "fair", "credit_limit": "10"},
+    "record_security": {
+        "actor": MANAGER,
+        "customer_id": CUSTOMER,
+        "security_kind": "mortgage",
+        "value": "1000",
+        "holder": "bank",
+        "expires_on": "2027-01-01",
+    },
+    "propose_contract_change": {"actor": SUPERVISOR, "customer_id": CUSTOMER, "terms": TERMS, "reason": "x"},
+    "review_contract_change": {"actor": SUPERVISOR, "customer_id": CUSTOMER, "approve": True},
+    "request_contract_termination": {"actor": SUPERVISOR, "customer_id": CUSTOMER, "reason": "mutual"},
+    "write_key_account_plan": {
+        "actor": MANAGER,
+        "customer_id": CUSTOMER,
+        "year": 2027,
+        "sales_target": "100",
+        "why_key": "volume",
+        "actions": ["visit"],
+    },
+    "advise_key_account_plan": {"actor": MANAGER, "customer_id": CUSTOMER, "advice": "x"},
+}
+REQUIRED = {name: [field for field in body if field not in ("phone",)] for name, body in TEMPLATES.items()}
+
+json_leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
+not_a_scalar = st.lists(json_leaf, max_size=3) | st.dictionaries(st.text(max_size=5), json_leaf, max_size=3)
+bad_money = st.sampled_from(["-1", "abc", "1.234", "1e400", "NaN", "99999999999999999999"])
+ENUM_VALUES = {v.value for enum in (Rating, SecurityKind, TerminationReason, Role) for v in enum}
+bad_enum = st.text(max_size=12).filter(lambda s: s not in ENUM_VALUES)
+bad_terms = st.sampled_from(
+    [
+        TERMS | {"payment_terms_days": 0},
+        TERMS | {"payment_terms_days": "30"},
+        TERMS | {"product_scope": []},
+        TERMS | {"annual_volume": "-5"},
+        TERMS | {"incoterms": "FOB"},
+        {"delivery_terms": "FOB"},
+    ]
+)
+
+# Values a field's type accepts but its rule does not.
+BAD_VALUES: dict[str, list[tuple[str, st.SearchStrategy[Any]]]] = {
+    "edit_customer_file": [
+        ("phone", st.just("1")),
+        ("contact_persons", st.just([{"title": "buyer"}])),
+        ("reason", st.just("")),
+    ],
+    "reassign_customer": [("salesperson_id", st.just(""))],
+    "reassign_salesperson_customers": [("to_salesperson_id", st.just(""))],
+    "move_customer_region": [("region", st.sampled_from(["west", "W", "WEST-1"]))],
+    "revise_credit": [("rating", bad_enum), ("credit_limit", bad_money)],
+    "record_security": [
+        ("security_kind", bad_enum),
+        ("value", bad_money),
+        ("expires_on", st.sampled_from(["2027-02-30", "soon"])),
+    ],
+    "propose_contract_change": [("terms", bad_terms)],
+    "review_contract_change": [("approve", st.sampled_from(["yes", 1, "true"]))],
+    "request_contract_termination": [("reason", bad_enum)],
+    "write_key_account_plan": [("year", st.sampled_from([1999, "2027"])), ("actions", st.just([]))],
+    "advise_key_account_plan": [("advice", st.just(""))],
+}
+
+
+@st.composite
+def malformed(draw: st.DrawFn) -> tuple[str, bytes, str | None]:
+    """(command, raw body, the field the error must name or None)."""
+    name = draw(st.sampled_from(sorted(TEMPLATES)))
+    body = dict(TEMPLATES[name])
+    how = draw(st.sampled_from(["drop", "wrong_type", "extra", "bad_value", "bad_actor", "not_an_object"]))
+    field: str | None
+    if how == "drop":
+        field = draw(st.sampled_from(REQUIRED[name]))
+        del body[field]
+    elif how == "wrong_type":
+        field = draw(st.sampled_from(sorted(body)))
+        body[field] = draw(not_a_scalar) if field not in ("actions", "terms") else draw(st.integers())
+    elif how == "extra":
+        field = draw(st.text(min_size=1, max_size=15).filter(lambda s: s.strip() and s not in body))
+        body[field] = draw(json_leaf)
+    elif how == "bad_value":
+        field, values = draw(st.sampled_from(BAD_VALUES[name]))
+        body[field] = draw(values)
+    elif how == "bad_actor":
+        field = "actor"
+        body["actor"] = draw(
+            st.sampled_from(
+                [
+                    {"id": "x"},
+                    {"role": "sales_manager"},
+                    {"id": "", "role": "sales_manager"},
+                    {"id": "x", "role": "ceo"},
+                ]
+            )
+        )
+    else:
+        raw = draw(st.sampled_from([b"", b"{", b"not json", b"[]", b"null", b"42", b"\xff\xfe"]))
+        return name, raw, None
+    return name, json.dumps(body).encode(), field
+
+
+@pytest.fixture(scope="module")
+async def customers(settings: Settings) -> AsyncIterator[WriteService]:
+    ensure_database(settings, ["customers"])
+    app = CustomersApplication(settings, FixedClock(datetime(2026, 11, 20, 2, 0, tzinfo=UTC)))
+    async with service_running(app, register, settings) as running:
+        yield running
+
+
+@hypothesis_settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(case=malformed())
+async def test_c10_c13_malformed_bodies_get_structured_errors_and_store_nothing(
+    customers: WriteService, nc: NATS, settings: Settings, case: tuple[str, bytes, str | None]
+) -> None:
+    name, raw, field = case
+    app: CustomersApplication = customers.app  # type: ignore[assignment]
+    before = app.recorder.max_notification_id() or 0
+    reply = json.loads((await nc.request(f"{settings.namespace}.customers.cmd.{name}", raw, timeout=10)).data)
+    assert reply["ok"] is False, (name, raw, reply)
+    error = reply["error"]
+    assert error["code"] == "invalid", error
+    problems = error["details"]["errors"]
+    assert problems and all({"field", "message", "type"} <= set(p) for p in problems)
+    if field is not None:
+        assert any(p["field"] == field or p["field"].startswith(f"{field}.") for p in problems), (
+            field,
+            problems,
+        )
+    assert (app.recorder.max_notification_id() or 0) == before
+
+
+async def test_c10_edit_without_any_field_of_the_file_is_refused_and_stores_nothing(
+    customers: WriteService, nc: NATS, settings: Settings
+) -> None:
+    app: CustomersApplication = customers.app  # type: ignore[assignment]
+    before = app.recorder.max_notification_id() or 0
+    body = {"actor": SUPERVISOR, "customer_id": CUSTOMER, "reason": "nothing"}
+    raw = await nc.request(
+        f"{settings.namespace}.customers.cmd.edit_customer_file", json.dumps(body).encode()
+    )
+    error = json.loads(raw.data)["error"]
+    assert (error["rule"], error["details"]["field"]) == ("C10", "address")
+    assert (app.recorder.max_notification_id() or 0) == before
