@@ -38,6 +38,7 @@ Money = Annotated[
 """CNY with 2 places, sent as a decimal string ("1234.50")."""
 
 Identifier = Annotated[str, Field(min_length=1, max_length=100)]
+CorrelationId = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class Actor(BaseModel):
@@ -54,7 +55,7 @@ class Command(BaseModel):
 
     actor: Actor
     idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    correlation_id: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    correlation_id: CorrelationId | None = None
 
 
 class Query(BaseModel):
