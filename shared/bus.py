@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import asyncpg
@@ -27,7 +28,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from shared.contracts import CorrelationId, ErrorBody, Query, Reply
+from shared.contracts import CorrelationId, ErrorBody, ErrorCode, Query, Reply
 from shared.errors import DomainError, Unavailable
 from shared.observability import correlated
 from shared.settings import Settings
@@ -65,12 +66,12 @@ def invalid_reply(error: ValidationError, whole: str = "(body)") -> dict[str, An
     ]
     summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
     return Reply.failure(
-        ErrorBody(code="invalid", message=f"invalid body: {summary}", details={"errors": problems})
+        ErrorBody(code=ErrorCode.INVALID, message=f"invalid body: {summary}", details={"errors": problems})
     ).to_json()
 
 
 def error_reply(code: str, message: str, **details: Any) -> dict[str, Any]:
-    return Reply.failure(ErrorBody(code=code, message=message, details=details)).to_json()
+    return Reply.failure(ErrorBody(code=ErrorCode(code), message=message, details=details)).to_json()
 
 
 def nats_options(settings: Settings) -> dict[str, Any]:
@@ -118,6 +119,7 @@ class ServiceBus:
         self.gate = StoreGate(settings.postgres_dsn)
         self.routes: dict[str, Route] = {}
         self.events: list[type] = []
+        self.roles: dict[str, list[str]] = {}  # command name -> the roles that may send it (published)
         self._subscriptions: list[Subscription] = []
         self._answering: set[asyncio.Task[None]] = set()
         self.query("health", Query, self._health)
@@ -160,6 +162,10 @@ class ServiceBus:
 
         gated.__name__ = getattr(handler, "__name__", "command")
         return gated
+
+    def document_roles(self, table: Mapping[str, Iterable[StrEnum]]) -> None:
+        """Publish who may send each command (the rules that check it are the service's own)."""
+        self.roles.update({name: sorted(role.value for role in roles) for name, roles in table.items()})
 
     def document_events(self, event_classes: Iterable[type]) -> None:
         """Declare the service's events for the AsyncAPI document (the relay is what publishes them)."""

@@ -4,11 +4,38 @@ from __future__ import annotations
 
 from services.complaints import commands as c
 from services.complaints.application import ComplaintsApplication
-from services.complaints.domain import Complaint, StaffRecord
+from services.complaints.domain import (
+    LOGGERS,
+    PROPOSERS,
+    QUALITY_DECIDERS,
+    SERVICE_HANDLERS,
+    Complaint,
+    StaffRecord,
+)
 from shared.bus import ServiceBus, in_thread
+from shared.contracts import Role
 from shared.events import event_classes
 
 EVENTS = event_classes(Complaint, StaffRecord)
+
+# A quality complaint is handled by its sales_manager (P2), a service complaint by the sales_vp or the
+# general_manager (P4): the table lists both, the complaint's type narrows it.
+HANDLERS = SERVICE_HANDLERS | {Role.SALES_MANAGER}
+# Who may send each command, published in the contract (x-roles); the domain's checks decide, and
+# tests/unit/test_contract_roles.py checks a sample against them.
+ROLES: dict[str, frozenset[Role]] = {
+    "log_complaint": LOGGERS,
+    "acknowledge_complaint": HANDLERS,
+    "start_investigation": HANDLERS,
+    "verify_complaint": QUALITY_DECIDERS | SERVICE_HANDLERS,
+    "record_site_visit": HANDLERS,
+    "resolve_complaint": HANDLERS,
+    "propose_handling": PROPOSERS,
+    "decide_handling": SERVICE_HANDLERS,
+    "inform_customer": HANDLERS | PROPOSERS,
+    "follow_up": HANDLERS,
+    "close_complaint": HANDLERS,
+}
 
 
 def register(bus: ServiceBus, app: ComplaintsApplication) -> None:
@@ -31,4 +58,5 @@ def register(bus: ServiceBus, app: ComplaintsApplication) -> None:
         "export_handling_form", c.ExportHandlingForm, in_thread(app.export_handling_form), c.ExportedForm
     )
     bus.query("get_staff_record", c.GetStaffRecord, in_thread(app.get_staff_record), c.StaffRecordResult)
+    bus.document_roles(ROLES)
     bus.document_events(EVENTS)

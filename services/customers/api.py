@@ -4,11 +4,29 @@ from __future__ import annotations
 
 from services.customers import commands as c
 from services.customers.application import CustomersApplication
-from services.customers.domain import CodeSequence, Customer
+from services.customers.domain import CREDIT_INVESTIGATORS, SALES_STAFF, CodeSequence, Customer
+from shared.aggregate import at_least
 from shared.bus import ServiceBus, in_thread
+from shared.contracts import Role
 from shared.events import event_classes
 
 EVENTS = event_classes(Customer, CodeSequence)
+
+# Who may send each command, published in the contract (x-roles); the domain's checks decide, and
+# tests/unit/test_contract_roles.py checks a sample against them.
+ROLES: dict[str, frozenset[Role]] = {
+    "register_prospect": SALES_STAFF,
+    "investigate_credit": CREDIT_INVESTIGATORS,
+    "approve_customer": at_least(Role.SALES_SUPERVISOR),
+    "reject_customer": at_least(Role.SALES_SUPERVISOR),
+    "grade_customer": at_least(Role.SALES_MANAGER),
+    "sign_contract": at_least(Role.REGIONAL_MANAGER),
+    "set_capital_limit": at_least(Role.MARKETING_DIRECTOR),
+    "record_prepayment": at_least(Role.SALES_MANAGER) | {Role.FINANCE},
+    "suspend_customer": at_least(Role.SALES_MANAGER),
+    "reinstate_customer": at_least(Role.SALES_MANAGER),
+    "erase_personal_data": frozenset({Role.GENERAL_MANAGER}),
+}
 
 
 def register(bus: ServiceBus, app: CustomersApplication) -> None:
@@ -28,4 +46,5 @@ def register(bus: ServiceBus, app: CustomersApplication) -> None:
     )
     bus.query("get_customer", c.GetCustomer, in_thread(app.get_customer), c.CustomerDetails)
     bus.query("list_customers", c.ListCustomers, app.directory.list, c.CustomerList)
+    bus.document_roles(ROLES)
     bus.document_events(EVENTS)
