@@ -4,7 +4,8 @@ The module starts its own nats-server with the generated users on a free port (t
 :4222 has no authentication). A service user can publish its own events and no other service's, cannot
 subscribe to another service's commands, and the four services run as separate processes, each with
 its own user and its password from the environment, through the whole demo flow without a single
-permission violation, nor does the integration guide's worked example, run as written. The read-only
+permission violation, nor does the integration guide's worked example, run as written, nor the
+JavaScript contract client (tests/e2e/js_client) reading the events as the integration user. The read-only
 integration user reads every event stream through consumers of its
 own (ordered, ephemeral, durable) and can do nothing else: no events, no commands, no stream changes,
 nobody else's consumers (a second integrator, ``partner``, is configured for that).
@@ -17,6 +18,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -258,10 +260,39 @@ async def run_the_guides_example(
     return ran.stdout.splitlines()
 
 
+JS_CLIENT = ROOT / "tests" / "e2e" / "js_client"
+JS_READY = shutil.which("node") is not None and (JS_CLIENT / "node_modules" / "ajv").exists()
+
+
+async def run_the_js_client(servers: NatsServers, passwords: dict[str, str]) -> dict[str, Any]:
+    """tests/e2e/js_client as an outside team runs it: commands as client, events as integration."""
+    env = os.environ | {
+        "SALESOPS_NATS_URL": servers.urls,
+        "SALESOPS_CLIENT_USER": "client",
+        "SALESOPS_CLIENT_PASSWORD": passwords["client"],
+        "SALESOPS_INTEGRATION_USER": "integration",
+        "SALESOPS_INTEGRATION_PASSWORD": passwords["integration"],
+    }
+    ran = await asyncio.to_thread(
+        subprocess.run,
+        ["node", "client.mjs"],
+        cwd=JS_CLIENT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    seen: dict[str, Any] = json.loads(ran.stdout)
+    return seen
+
+
 async def test_the_services_run_the_demo_flow_and_the_guides_example_each_with_its_own_user(
     secured: tuple[NatsServers, Settings], admin: NATS, passwords: dict[str, str], tmp_path: Path
 ) -> None:
     servers, settings = secured
+    for service in WRITERS:  # the other tests' probes and forgeries are no events of the contract
+        await admin.jetstream().purge_stream(stream_name(settings.namespace, service))
     ensure_database(settings, list(SERVICES))
     env = {
         "SALESOPS_NATS_URL": servers.urls,
@@ -298,6 +329,9 @@ async def test_the_services_run_the_demo_flow_and_the_guides_example_each_with_i
         prepared = [line.split()[1:4] for line in printed[1:] if line.startswith("prepare ")]
         assert len(prepared) == 3, printed  # the demo's two orders (one a converted hold) and its own
         assert prepared[-1][1:] == ["accepted", "wh-req-77"]  # its correlation id, carried into its event
+        if JS_READY:  # the JavaScript contract client, reading the events as the integration user
+            js = await run_the_js_client(servers, passwords)
+            assert js["mismatches"] == [] and js["counted"]["orders"] > 0, js["mismatches"]
     finally:
         processes.stop_all()
         await nc.drain()
