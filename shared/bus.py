@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import asyncpg
@@ -25,9 +26,9 @@ import psycopg
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from shared.contracts import ErrorBody, Query, Reply
+from shared.contracts import CorrelationId, ErrorBody, ErrorCode, Query, Reply
 from shared.errors import DomainError, Unavailable
 from shared.observability import correlated
 from shared.settings import Settings
@@ -46,11 +47,18 @@ Handler = Callable[[Any], Awaitable[dict[str, Any]]]
 # comes near this, so a larger body is refused before it is parsed (``code: too_large``), storing nothing.
 MAX_BODY_BYTES = 64 * 1024
 
+# The NATS header a request may carry its correlation id in (as the AsyncAPI documents declare), instead of
+# the body's ``correlation_id``; the body's wins when both are sent.
+CORRELATION_HEADER = "correlation_id"
+_correlation_id = TypeAdapter(CorrelationId)
 
-def invalid_reply(error: ValidationError) -> dict[str, Any]:
+
+def invalid_reply(error: ValidationError, whole: str = "(body)") -> dict[str, Any]:
+    """``code: invalid`` naming each field; ``whole`` names what was validated when the problem is not
+    in one of its fields."""
     problems = [
         {
-            "field": ".".join(str(part) for part in problem["loc"]) or "(body)",
+            "field": ".".join(str(part) for part in problem["loc"]) or whole,
             "message": problem["msg"],
             "type": problem["type"],
         }
@@ -58,12 +66,12 @@ def invalid_reply(error: ValidationError) -> dict[str, Any]:
     ]
     summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
     return Reply.failure(
-        ErrorBody(code="invalid", message=f"invalid body: {summary}", details={"errors": problems})
+        ErrorBody(code=ErrorCode.INVALID, message=f"invalid body: {summary}", details={"errors": problems})
     ).to_json()
 
 
 def error_reply(code: str, message: str, **details: Any) -> dict[str, Any]:
-    return Reply.failure(ErrorBody(code=code, message=message, details=details)).to_json()
+    return Reply.failure(ErrorBody(code=ErrorCode(code), message=message, details=details)).to_json()
 
 
 def nats_options(settings: Settings) -> dict[str, Any]:
@@ -111,6 +119,7 @@ class ServiceBus:
         self.gate = StoreGate(settings.postgres_dsn)
         self.routes: dict[str, Route] = {}
         self.events: list[type] = []
+        self.roles: dict[str, list[str]] = {}  # command name -> the roles that may send it (published)
         self._subscriptions: list[Subscription] = []
         self._answering: set[asyncio.Task[None]] = set()
         self.query("health", Query, self._health)
@@ -153,6 +162,10 @@ class ServiceBus:
 
         gated.__name__ = getattr(handler, "__name__", "command")
         return gated
+
+    def document_roles(self, table: Mapping[str, Iterable[StrEnum]]) -> None:
+        """Publish who may send each command (the rules that check it are the service's own)."""
+        self.roles.update({name: sorted(role.value for role in roles) for name, roles in table.items()})
 
     def document_events(self, event_classes: Iterable[type]) -> None:
         """Declare the service's events for the AsyncAPI document (the relay is what publishes them)."""
@@ -201,14 +214,16 @@ class ServiceBus:
         return receive
 
     async def _respond(self, route: Route, msg: Msg) -> None:
-        reply = await self._reply(route, msg.data)
+        reply = await self._reply(
+            route, msg.data, msg.headers.get(CORRELATION_HEADER) if msg.headers else None
+        )
         if self.observe is not None:
             self.observe(route.kind, route.name, reply)
         if msg.reply:
             with contextlib.suppress(nats.errors.Error):  # the connection closing: the caller times out
                 await msg.respond(orjson.dumps(reply))
 
-    async def _reply(self, route: Route, data: bytes) -> dict[str, Any]:
+    async def _reply(self, route: Route, data: bytes, correlation: str | None = None) -> dict[str, Any]:
         if len(data) > MAX_BODY_BYTES:  # refused before it is parsed
             return error_reply(
                 "too_large",
@@ -220,7 +235,14 @@ class ServiceBus:
             body = route.model.model_validate_json(data)
         except ValidationError as error:
             return invalid_reply(error)
-        with correlated(getattr(body, "correlation_id", None)):
+        if correlation is not None:
+            try:
+                correlation = _correlation_id.validate_python(correlation)
+            except ValidationError as error:
+                return invalid_reply(error, whole=f"header {CORRELATION_HEADER}")
+            if getattr(body, "correlation_id", "") is None:  # a command that sent none in its body
+                body = body.model_copy(update={"correlation_id": correlation})
+        with correlated(getattr(body, "correlation_id", None) or correlation):
             reply = await answer(route.handler, body)
             if log.isEnabledFor(logging.DEBUG):  # the first link of command → event → projection
                 outcome = "ok" if reply["ok"] else reply["error"]["code"]

@@ -22,11 +22,21 @@ from shared.envelope import envelope_model
 from shared.subjects import event_subject
 
 CONTRACT_NOTES = (
-    "Commands and queries are NATS request/reply: the request body is JSON, the reply is "
-    '{"ok": true, "result": {...}} or {"ok": false, "error": {"code", "message", "rule", "details"}}. '
-    "An unknown command gets error code unknown_command; a body that breaks the schema gets code invalid "
-    "naming each field; a refused command names the DOMAIN.md rule. The same idempotency_key twice returns "
-    "the first reply and stores nothing new. Events are published to JetStream stream <NAMESPACE>_<SERVICE> "
+    "Commands and queries are NATS request/reply: the request body is JSON (at most 64 KiB; a larger one "
+    "is refused with code too_large; NATS itself carries at most 1 MiB per message), the reply comes back "
+    "on the request's NATS reply subject (the inbox the requesting client chose) and is "
+    '{"ok": true, "result": {...}} or {"ok": false, "error": {"code", "message", "rule", "details"}} '
+    "(ErrorBody; code from a fixed list). An unknown command gets error code unknown_command; a body that "
+    "breaks the schema gets code invalid naming each field in details.errors[]; a refused command names "
+    "the DOMAIN.md rule in rule; a refused command stored nothing. A command's correlation_id may be sent "
+    "in its body or as the NATS header correlation_id (the body's wins); it is copied into the envelope of "
+    "every event the command causes. The same idempotency_key with the same body (correlation_id aside) "
+    "returns the first reply and stores nothing new; the same key with another body is refused with code "
+    "conflict and runs nothing. Money is a decimal string with at most 2 places. x-roles on a command "
+    "operation lists the roles that may send it (a rule may narrow it: a quality complaint's handler is "
+    "its sales_manager, a service complaint's the sales_vp or general_manager); another role gets code "
+    "forbidden naming the rule. "
+    "Events are published to JetStream stream <NAMESPACE>_<SERVICE> "
     "with header Nats-Msg-Id <service>-<position>; event_id is stable across re-sends. The stream holds "
     "them in store order, each once: every publish carries Nats-Expected-Last-Sequence and (but the first "
     "after the relay takes up) Nats-Expected-Last-Msg-Id, so JetStream refuses anything sent after a lost "
@@ -34,6 +44,10 @@ CONTRACT_NOTES = (
     "order. Copies an operator re-sends (reconciliation, redriven dead letters) come later under other "
     "Nats-Msg-Id values: identify an event by (service, position)."
 )
+
+# The channel every reply travels on: NATS request/reply sends it to the reply subject of the request,
+# which the requester's client chooses (an inbox); no header or body field carries it.
+REPLY_CHANNEL = "replyInbox"
 
 
 def asyncapi_document(bus: ServiceBus, version: str = "1.0.0") -> dict[str, Any]:
@@ -46,7 +60,17 @@ def asyncapi_document(bus: ServiceBus, version: str = "1.0.0") -> dict[str, Any]
     document: dict[str, Any] = json.loads(spec.to_json())
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     messages = document["components"].setdefault("messages", {})
-    schemas["ErrorBody"] = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    error_body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(error_body.pop("$defs", {}))
+    schemas["ErrorBody"] = error_body
+    replies: dict[str, Any] = {}
+    document["channels"][REPLY_CHANNEL] = {
+        "address": None,
+        "title": "the request's reply inbox",
+        "description": "NATS request/reply: each reply is sent to the reply subject of its request, an inbox "
+        "the requesting client subscribed (e.g. _INBOX.<random>); the address is known only at run time.",
+        "messages": replies,
+    }
     for operation in document.get("operations", {}).values():
         if operation.get("action") != "receive":
             continue
@@ -60,9 +84,14 @@ def asyncapi_document(bus: ServiceBus, version: str = "1.0.0") -> dict[str, Any]
             "title": reply_name,
             "payload": {"$ref": f"#/components/schemas/{reply_name}"},
         }
+        replies[reply_name] = {"$ref": f"#/components/messages/{reply_name}"}
+        if route.kind == "cmd" and route.name in bus.roles:
+            roles = bus.roles[route.name]
+            operation["x-roles"] = roles
+            operation["description"] = f"Roles that may send it: {', '.join(roles)}."
         operation["reply"] = {
-            "address": {"location": "$message.header#/reply_to", "description": "the NATS reply inbox"},
-            "messages": [{"$ref": f"#/components/messages/{reply_name}"}],
+            "channel": {"$ref": f"#/channels/{REPLY_CHANNEL}"},
+            "messages": [{"$ref": f"#/channels/{REPLY_CHANNEL}/messages/{reply_name}"}],
         }
     return document
 
@@ -98,7 +127,8 @@ def _described(route: Route) -> Any:
 def _reply_schema(result: type[BaseModel] | None, schemas: dict[str, Any]) -> dict[str, Any]:
     result_schema: dict[str, Any] = {"type": "object"}
     if result is not None:
-        full = result.model_json_schema(ref_template="#/components/schemas/{model}")
+        # what the reply carries: the result as written (serialisation), e.g. a Decimal as its text
+        full = result.model_json_schema(mode="serialization", ref_template="#/components/schemas/{model}")
         for name, definition in full.pop("$defs", {}).items():
             schemas.setdefault(name, definition)
         schemas.setdefault(result.__name__, full)

@@ -6,11 +6,13 @@ import dataclasses
 import functools
 import hashlib
 import json
+import types
 import typing
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
@@ -24,7 +26,7 @@ from eventsourcing.persistence import (
     UUIDAsHex,
 )
 from eventsourcing.utils import resolve_topic
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, WithJsonSchema, create_model
 from pydantic_core import to_jsonable_python
 
 from shared.aggregate import DateAsISO, Meta, MetaAsDict
@@ -205,11 +207,34 @@ def _event_class(topic: str) -> _EventClass:
     return _EventClass(event_type(cls), aggregate_type(cls), getattr(cls, "class_version", 1))
 
 
+# A Decimal in an event's data travels as its text (``DecimalAsStr``): money with 2 places, "12000.00".
+DecimalText = Annotated[
+    Decimal,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^-?[0-9]+(\.[0-9]+)?$",
+            "description": 'a decimal number as a string; money has 2 places ("12000.00")',
+        }
+    ),
+]
+
+
+def _published(hint: Any) -> Any:
+    """The hint as the event's JSON carries it: a Decimal (also in an optional) is its decimal text."""
+    if hint is Decimal:
+        return DecimalText
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        published = tuple(_published(arg) for arg in typing.get_args(hint))
+        return typing.Union[published]  # noqa: UP007 (a union built at run time)
+    return hint
+
+
 def data_model(event_class: type) -> type[BaseModel]:
     """A pydantic model of an event class's ``data``, for the published contract."""
     hints = typing.get_type_hints(event_class)
     fields: dict[str, Any] = {
-        f.name: (hints.get(f.name, Any), ...)
+        f.name: (_published(hints.get(f.name, Any)), ...)
         for f in dataclasses.fields(event_class)
         if f.name not in BASE_FIELDS
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import logging
 import threading
 import uuid
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
+import orjson
 import psycopg
 from eventsourcing.application import (
     AggregateNotFoundError,
@@ -32,7 +34,7 @@ from psycopg import sql
 from shared.aggregate import DateAsISO, Meta, MetaAsDict, SalesAggregate, SalesTranscoder
 from shared.clock import Clock
 from shared.contracts import Command
-from shared.errors import Conflict
+from shared.errors import Conflict, DomainError
 from shared.recorder import SalesRecorder, changed_aggregates
 from shared.settings import Settings
 from shared.worker import Answer, CommandWorker, answer_of
@@ -102,8 +104,16 @@ def ensure_database(settings: Settings, schemas: Sequence[str] = ()) -> None:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
 
+def body_digest(command: Command) -> str:
+    """SHA-256 of the command's canonical JSON (keys sorted, defaults filled in) without the fields that
+    may differ between sends of the same command: its idempotency key and correlation id."""
+    body = command.model_dump(mode="json", exclude={"idempotency_key", "correlation_id"})
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
 class CommandReceipt(SalesAggregate):
-    """The first reply to a command sent with an idempotency key; its id derives from the key."""
+    """The first reply to a command sent with an idempotency key, and the digest of that command's body;
+    its id derives from the key."""
 
     TOPIC = "shared.CommandReceipt"
 
@@ -112,9 +122,38 @@ class CommandReceipt(SalesAggregate):
         return uuid.uuid5(RECEIPT_NAMESPACE, key)
 
     @event("Recorded", topic="shared.CommandReceipt.Recorded")
-    def __init__(self, key: str, reply: dict[str, Any], meta: Meta) -> None:
+    def __init__(self, key: str, reply: dict[str, Any], meta: Meta, digest: str | None = None) -> None:
         self.key = key
         self.reply = dict(reply)
+        self.digest = digest
+
+    def answer(self, digest: str) -> dict[str, Any]:
+        """The first reply, to the same command sent again; a different body under the key is refused."""
+        if self.digest is not None and self.digest != digest:
+            raise IdempotencyConflict(self.key.partition(":")[2])
+        return self.reply
+
+
+def _upcast_receipt_v1_v2(state: dict[str, Any]) -> None:
+    state["digest"] = None  # version 1 kept no digest: any body under its key gets the first reply
+
+
+# Version 2 of the receipt keeps the digest of the body (the decorator made the class; its version is set
+# here).
+CommandReceipt.Recorded.class_version = 2  # type: ignore[attr-defined]
+CommandReceipt.Recorded.upcast_v1_v2 = staticmethod(_upcast_receipt_v1_v2)  # type: ignore[attr-defined]
+
+
+class IdempotencyConflict(DomainError):
+    """An idempotency key sent again with a different command body: nothing runs."""
+
+    code = "conflict"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"idempotency key {key!r} was used before with a different body; nothing was run",
+            details={"idempotency_key": key},
+        )
 
 
 @dataclass
@@ -175,15 +214,17 @@ class ServiceApplication(Application[UUID]):
         *,
         causation_id: str | None = None,
     ) -> dict[str, Any]:
-        """Decide and save atomically; retry on a concurrent write; a repeated key gets its first reply.
+        """Decide and save atomically; retry on a concurrent write; a repeated key gets its first reply
+        (the same key with another body is refused as a conflict).
 
         ``decide`` loads what it needs and raises ``DomainError`` to refuse: nothing is saved then.
         Inside a batch (``decide_batch``) the decision is the batch's to save; otherwise it is saved at
         once, and after a conflict decided again on fresh state.
         """
         receipt_key = f"{self.service}:{command.idempotency_key}" if command.idempotency_key else None
+        digest = body_digest(command) if receipt_key else ""
         if receipt_key and (earlier := self._receipt(receipt_key)) is not None:
-            return earlier
+            return earlier.answer(digest)
         command_id = str(uuid.uuid4())
         batch = self.repository.batch
         for _ in range(MAX_ATTEMPTS):
@@ -198,7 +239,9 @@ class ServiceApplication(Application[UUID]):
                 outcome = decide(meta)
             aggregates: list[BaseAggregate[UUID]] = list(outcome.aggregates)
             if receipt_key:
-                aggregates.append(CommandReceipt(key=receipt_key, reply=outcome.result, meta=meta))
+                aggregates.append(
+                    CommandReceipt(key=receipt_key, reply=outcome.result, meta=meta, digest=digest)
+                )
             if not aggregates:
                 _follow(outcome)
                 return outcome.result
@@ -214,7 +257,7 @@ class ServiceApplication(Application[UUID]):
                 if self.repository.freshness is not None:  # decided on a state that was not the latest
                     self.repository.freshness.forget([*written, *checked])
                 if receipt_key and (earlier := self._receipt(receipt_key)) is not None:
-                    return earlier
+                    return earlier.answer(digest)
                 continue  # another writer got there first: decide again on fresh state
             _follow(outcome)
             return outcome.result
@@ -286,12 +329,12 @@ class ServiceApplication(Application[UUID]):
         self._take_snapshots(processing)
         self._notify(recordings)
 
-    def _receipt(self, key: str) -> dict[str, Any] | None:
+    def _receipt(self, key: str) -> CommandReceipt | None:
         try:
             receipt: CommandReceipt = self.repository.get(CommandReceipt.create_id(key))
         except AggregateNotFoundError:
             return None
-        return receipt.reply
+        return receipt
 
 
 class SharedCacheRepository(Repository[UUID]):

@@ -18,7 +18,7 @@ import nats
 
 from deploy.local.demo import run_demo
 from deploy.local.processes import ROOT, SERVICES, ServiceProcesses, wait_ready
-from deploy.nats.auth import USERS, authorization_block, password_variable
+from deploy.nats.auth import INTEGRATORS, USERS, authorization_block, password_variable
 from deploy.nats.servers import NatsServers
 from shared.bus import nats_options
 from shared.settings import Settings
@@ -26,12 +26,13 @@ from shared.store import ensure_database
 
 
 @contextlib.contextmanager
-def secured_nats(settings: Settings) -> Iterator[tuple[Settings, dict[str, str], str]]:
+def secured_nats(settings: Settings) -> Iterator[tuple[Settings, dict[str, str], dict[str, str]]]:
     """Unless a NATS URL is configured: a nats-server of this run with a user per service whose
     permissions cover only its own subjects (deploy/nats/auth.py); anonymous connections are refused.
-    Yields the settings of the ``client`` user, the services' environment and the client's password."""
+    Yields the settings of the ``client`` user, the services' environment and the passwords of the users
+    outside systems connect as (``client``, the read-only integrators)."""
     if os.environ.get("SALESOPS_NATS_URL"):
-        yield settings, {}, ""
+        yield settings, {}, {}
         return
     passwords = {user: f"p{secrets.token_hex(16)}" for user in USERS}
     with NatsServers(
@@ -41,15 +42,15 @@ def secured_nats(settings: Settings) -> Iterator[tuple[Settings, dict[str, str],
         client = settings.model_copy(
             update={"nats_url": servers.urls, "nats_user": "client", "nats_password": passwords["client"]}
         )
-        yield client, env, passwords["client"]
+        yield client, env, {user: passwords[user] for user in ("client", *INTEGRATORS)}
 
 
 async def main() -> int:
-    with secured_nats(Settings()) as (settings, nats_env, client_password):
-        return await run(settings, nats_env, client_password)
+    with secured_nats(Settings()) as (settings, nats_env, outside_passwords):
+        return await run(settings, nats_env, outside_passwords)
 
 
-async def run(settings: Settings, nats_env: dict[str, str], client_password: str) -> int:
+async def run(settings: Settings, nats_env: dict[str, str], outside_passwords: dict[str, str]) -> int:
     ensure_database(settings, list(SERVICES))
     # The dashboard's reads need a token: make one for this run unless one is configured.
     token = os.environ.get("SALESOPS_REPORTING_TOKEN") or secrets.token_urlsafe(24)
@@ -69,7 +70,10 @@ async def run(settings: Settings, nats_env: dict[str, str], client_password: str
         print(f"[salesops] services up: {', '.join(SERVICES)} (logs in .state/logs/)")
         summary = await run_demo(nc, settings.namespace)
         print(summary)
-        credentials = f"  (user client, password {client_password})" if client_password else ""
+        # client sends commands and queries; an integrator reads the events (docs/integration.md)
+        credentials = "".join(
+            f"\n    user {user}, password {password}" for user, password in outside_passwords.items()
+        )
         where = [
             "[salesops] where to look:",
             f"  dashboard and reports:  http://{settings.http_host}:{settings.http_port}/  (token {token})",

@@ -1,9 +1,10 @@
 """NATS users and permissions: each service may publish only its own events and serve only its own subjects.
 
 Users: one per service (``customers``, ``orders``, ``complaints``, ``field``, ``reporting``), ``client``
-(anyone who sends commands and queries: the demo, the dashboard's callers, load tools) and ``admin``
-(operators: stream management, dead-letter re-drive). No anonymous access: with users configured the
-server refuses a connection without valid credentials.
+(anyone who sends commands and queries: the demo, the dashboard's callers, load tools), one read-only user per
+outside integrator (``integration``: reads the event streams through consumers of its own, nothing else)
+and ``admin`` (operators: stream management, dead-letter re-drive). No anonymous access: with users
+configured the server refuses a connection without valid credentials.
 
 Passwords are never written here: the generated configuration refers to environment variables
 (``password: $SALESOPS_NATS_PASSWORD_CUSTOMERS`` ...), which nats-server resolves from its own
@@ -36,7 +37,9 @@ CONSUMERS: dict[str, tuple[tuple[str, str], ...]] = {
     "reporting": tuple(("reporting", source) for source in WRITERS),
 }
 SERVICE_USERS = (*WRITERS, "reporting")
-USERS = (*SERVICE_USERS, "client", "admin")
+# Outside systems that read the events (docs/integration.md): each its own read-only user.
+INTEGRATORS = ("integration",)
+USERS = (*SERVICE_USERS, "client", *INTEGRATORS, "admin")
 
 
 PASSWORD_VARIABLE = "SALESOPS_NATS_PASSWORD_{USER}"
@@ -60,8 +63,62 @@ def _consumer_api(stream: str, durable: str) -> list[str]:
     ]
 
 
-def permissions(namespace: str, user: str) -> dict[str, Any]:
+def _consumers_of_others(stream: str, names: list[str]) -> list[str]:
+    """Every JetStream API and ack subject that touches one of these consumers of ``stream``."""
+    subjects: list[str] = []
+    for name in names:
+        subjects += [
+            f"$JS.API.CONSUMER.*.{stream}.{name}",  # INFO, DELETE, CREATE without a filter
+            f"$JS.API.CONSUMER.*.*.{stream}.{name}",  # DURABLE.CREATE, MSG.NEXT, LEADER.STEPDOWN
+            f"$JS.API.CONSUMER.CREATE.{stream}.{name}.>",
+            f"$JS.ACK.{stream}.{name}.>",
+        ]
+    return subjects
+
+
+def integrator_permissions(
+    namespace: str, integrator: str, integrators: tuple[str, ...] = INTEGRATORS
+) -> dict[str, Any]:
+    """A read-only integrator: reads every service's event stream through consumers of its own.
+
+    NATS permissions match whole tokens, and a consumer name is one token, so names cannot be scoped by
+    a prefix. Instead the integrator may create and use consumers of any name on the event streams
+    (ordered and ephemeral ones get random names, which no integrator can list), except the services'
+    own consumers and the durable consumers named after another integrator: its durable consumer is the
+    one named after itself. It cannot publish events or commands, change, purge or delete a stream, list
+    consumers, or read the dead-letter stream.
+    """
+    publish = ["$JS.API.INFO", "$JS.API.STREAM.NAMES"]
+    deny: list[str] = []
+    for source in WRITERS:
+        stream = stream_name(namespace, source)
+        publish += [
+            f"$JS.API.STREAM.INFO.{stream}",
+            f"$JS.API.STREAM.MSG.GET.{stream}",
+            f"$JS.API.DIRECT.GET.{stream}",
+            f"$JS.API.DIRECT.GET.{stream}.>",
+            f"$JS.API.CONSUMER.CREATE.{stream}",  # an ephemeral consumer named by the server
+            f"$JS.API.CONSUMER.CREATE.{stream}.>",  # a named one, with or without a filter subject
+            f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.*",
+            f"$JS.API.CONSUMER.INFO.{stream}.*",
+            f"$JS.API.CONSUMER.DELETE.{stream}.*",
+            f"$JS.API.CONSUMER.MSG.NEXT.{stream}.*",
+            f"$JS.ACK.{stream}.>",  # ack, nak, in-progress of what it was delivered
+            f"$JS.FC.{stream}.>",  # flow-control replies of push and ordered consumers
+        ]
+        services = [f"{name}-{s}" for consumers in CONSUMERS.values() for name, s in consumers if s == source]
+        others = [name for name in integrators if name != integrator]
+        deny += _consumers_of_others(stream, services + others)
+    return {
+        "publish": {"allow": publish, "deny": deny},
+        "subscribe": {"allow": ["_INBOX.>"]},
+    }
+
+
+def permissions(namespace: str, user: str, integrators: tuple[str, ...] = INTEGRATORS) -> dict[str, Any]:
     """The publish/subscribe permissions of one user."""
+    if user in integrators:
+        return integrator_permissions(namespace, user, integrators)
     if user == "admin":
         return {"publish": {"allow": [">"]}, "subscribe": {"allow": [">"]}}
     if user == "client":
@@ -99,15 +156,16 @@ def authorization_block(
     namespace: str = "salesops",
     passwords: Mapping[str, str] | None = None,
     variable: str = PASSWORD_VARIABLE,
+    integrators: tuple[str, ...] = INTEGRATORS,
 ) -> str:
     """The ``authorization { users = [...] }`` block; passwords from ``passwords``, or else from the
     environment of nats-server (``variable``, default ``$SALESOPS_NATS_PASSWORD_<USER>``)."""
     lines = ["authorization {", "  users = ["]
-    for user in USERS:
+    for user in (*SERVICE_USERS, "client", *integrators, "admin"):
         secret = (
             json.dumps(passwords[user]) if passwords is not None else f"${password_variable(user, variable)}"
         )
-        rules = json.dumps(permissions(namespace, user), indent=None)
+        rules = json.dumps(permissions(namespace, user, integrators), indent=None)
         lines.append(f'    {{user: "{user}", password: {secret}, permissions: {rules}}}')
     lines += ["  ]", "}"]
     return "\n".join(lines)

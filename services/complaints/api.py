@@ -4,11 +4,52 @@ from __future__ import annotations
 
 from services.complaints import commands as c
 from services.complaints.application import ComplaintsApplication
-from services.complaints.domain import Complaint, Feedback, ServiceRequest, StaffRecord
+from services.complaints.domain import (
+    LOGGERS,
+    PROPOSERS,
+    QUALITY_DECIDERS,
+    SERVICE_HANDLERS,
+    Complaint,
+    Feedback,
+    ServiceRequest,
+    StaffRecord,
+)
+from services.complaints.domain.aftersales import ASSIGNERS as SERVICE_ASSIGNERS
+from services.complaints.domain.feedback import ASSIGNERS as FEEDBACK_ASSIGNERS
+from services.complaints.domain.feedback import ESCALATED_TO
 from shared.bus import ServiceBus, in_thread
+from shared.contracts import Role
 from shared.events import event_classes
 
 EVENTS = event_classes(Complaint, StaffRecord, Feedback, ServiceRequest)
+
+# A quality complaint is handled by its sales_manager (P2), a service complaint by the sales_vp or the
+# general_manager (P4): the table lists both, the complaint's type narrows it.
+HANDLERS = SERVICE_HANDLERS | {Role.SALES_MANAGER}
+# Who may send each command, published in the contract (x-roles); the domain's checks decide, and
+# tests/unit/test_contract_roles.py checks a sample against them.
+ROLES: dict[str, frozenset[Role]] = {
+    "log_complaint": LOGGERS,
+    "acknowledge_complaint": HANDLERS,
+    "start_investigation": HANDLERS,
+    "verify_complaint": QUALITY_DECIDERS | SERVICE_HANDLERS,
+    "record_site_visit": HANDLERS,
+    "resolve_complaint": HANDLERS,
+    "propose_handling": PROPOSERS,
+    "decide_handling": SERVICE_HANDLERS,
+    "inform_customer": HANDLERS | PROPOSERS,
+    "follow_up": HANDLERS,
+    "close_complaint": HANDLERS,
+    "log_feedback": LOGGERS,
+    "assign_feedback": FEEDBACK_ASSIGNERS,
+    "acknowledge_escalation": frozenset({ESCALATED_TO}),
+    "answer_feedback": LOGGERS,  # by the person it is assigned to (P8)
+    "log_service_request": LOGGERS,
+    "assign_technician": SERVICE_ASSIGNERS,
+    "schedule_service": frozenset({Role.TECHNICIAN}),  # the assigned one (P9)
+    "complete_service": frozenset({Role.TECHNICIAN}),
+    "sign_off_service": SERVICE_ASSIGNERS | {Role.TECHNICIAN},
+}
 
 
 def register(bus: ServiceBus, app: ComplaintsApplication) -> None:
@@ -52,4 +93,5 @@ def register(bus: ServiceBus, app: ComplaintsApplication) -> None:
     bus.query(
         "export_service_record", c.ExportServiceRecord, in_thread(app.export_service_record), c.ExportedForm
     )
+    bus.document_roles(ROLES)
     bus.document_events(EVENTS)

@@ -5,10 +5,40 @@ from __future__ import annotations
 from services.field import commands as c
 from services.field.application import FieldApplication
 from services.field.domain import AGGREGATES
+from services.field.domain.expenses import CHAIN
+from services.field.domain.intelligence import READERS, REPORTERS
+from services.field.domain.targets import APPROVERS
+from services.field.domain.visits import PLANNERS, SALES_STAFF
 from shared.bus import ServiceBus, in_thread
+from shared.contracts import Role
 from shared.events import event_classes
 
 EVENTS = event_classes(*AGGREGATES)
+
+# Who may send each command, published in the contract (x-roles); the domain's checks decide.
+ROLES: dict[str, frozenset[Role]] = {
+    "propose_company_target": frozenset({Role.MARKETING_DIRECTOR}),
+    "approve_company_target": APPROVERS,
+    "propose_region_plan": frozenset({Role.REGIONAL_MANAGER}),
+    "approve_region_plan": APPROVERS,
+    "propose_salesperson_targets": frozenset({Role.REGIONAL_MANAGER}),
+    "approve_salesperson_targets": APPROVERS,
+    "plan_month_visits": SALES_STAFF | PLANNERS,  # the salesperson's own month, or a planner
+    "log_visit": SALES_STAFF,
+    "open_development_plan": SALES_STAFF,
+    "close_development_plan": SALES_STAFF | PLANNERS,
+    "draft_expense_budget": frozenset({Role.REGIONAL_MANAGER}),
+    "review_expense_budget": frozenset({Role.FINANCE}),
+    "approve_expense_budget": frozenset({Role.GENERAL_MANAGER}),
+    "submit_expense_claim": frozenset({Role.SALESPERSON}),
+    # each step of the chain by its own role, in order (S3): the claim's state narrows it
+    "review_expense_claim": CHAIN,
+    "approve_claim_over_budget": frozenset({Role.GENERAL_MANAGER}),
+    "approve_expense_claim": CHAIN,
+    "reject_expense_claim": CHAIN,
+    "report_market_intelligence": REPORTERS,
+    "acknowledge_market_report": READERS,
+}
 
 
 def register(bus: ServiceBus, app: FieldApplication) -> None:
@@ -73,4 +103,5 @@ def register(bus: ServiceBus, app: FieldApplication) -> None:
     bus.query(
         "list_market_reports", c.ListMarketReports, in_thread(app.list_market_reports), c.MarketReportList
     )
+    bus.document_roles(ROLES)
     bus.document_events(EVENTS)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from shared.contracts import Command, Identifier, Money, Query
+from shared.contracts import Command, Identifier, Money, PositiveMoney, Query
 
 ProductCode = Annotated[
     str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,39}$", description="product code, e.g. VALVE-50")
@@ -27,7 +27,7 @@ class ListProduct(Command):
     product_code: ProductCode
     name: Text
     spec: Text
-    list_price: Annotated[Money, Field(gt=0)]
+    list_price: PositiveMoney
     standard_cost: Money
     in_production: Annotated[bool, Field(strict=True)] = True
 
@@ -44,7 +44,7 @@ class RequestPriceException(Command):
 
     customer_id: Identifier
     product_code: ProductCode
-    unit_price: Annotated[Money, Field(gt=0)]
+    unit_price: PositiveMoney
     reason: Text
 
 
@@ -66,7 +66,7 @@ class OrderLine(BaseModel):
 
     product_code: ProductCode
     quantity: Quantity
-    unit_price: Annotated[Money, Field(gt=0)] | None = Field(
+    unit_price: PositiveMoney | None = Field(
         default=None, description="omit for the list price; entering one is for sales roles (O3)"
     )
     price_exception_id: Identifier | None = None
@@ -112,7 +112,7 @@ class RecordPayment(Command):
     """O11: money received against an order's receivable (资金回笼)."""
 
     order_id: Identifier
-    amount: Annotated[Money, Field(gt=0)]
+    amount: PositiveMoney
 
 
 class RecordOpeningReceivable(Command):
@@ -120,7 +120,7 @@ class RecordOpeningReceivable(Command):
 
     customer_id: Identifier
     invoice_number: Annotated[str, Field(min_length=1, max_length=64)]
-    amount: Annotated[Money, Field(gt=0)]
+    amount: PositiveMoney
     invoice_date: date
     due_date: date
 
@@ -130,7 +130,7 @@ class RecordOpeningPayment(Command):
 
     customer_id: Identifier
     receivable_id: Identifier
-    amount: Annotated[Money, Field(gt=0)]
+    amount: PositiveMoney
 
 
 class RemindReceivables(Command):
@@ -233,9 +233,150 @@ class GetCustomerView(Query):
     customer_id: Identifier
 
 
-class Result(BaseModel):
-    """Every command answers with the affected record's fields."""
+# Results: what each command and query answers (the reply's "result"), published in the contract.
+Rate = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?$", description="a decimal fraction, 1 = 100 %")]
+OrderStatusName = Literal["accepted", "pending_contract", "on_hold", "shipped", "paid", "cancelled"]
 
-    model_config = {"extra": "allow"}
+
+class ProductResult(BaseModel):
+    id: str
+    product_code: str
+    name: str
+    spec: str
+    list_price: Money
+    standard_cost: Money
+    in_production: bool
+    on_hand: int
+    available: int
+    version: int
+
+
+class PriceExceptionResult(BaseModel):
+    id: str
+    customer_id: str
+    product_code: str
+    unit_price: Money
+    major: bool = Field(description="O2: more than the major reduction below list")
+    gm_approved: bool
+    votes: dict[str, bool] = Field(description="department head's user id -> in favour")
+    granted: bool
+
+
+class OrderHold(BaseModel):
+    rule: Literal["O4", "O5", "O6", "O7", "O8"]
+    message: str
+
+
+class OrderLineResult(BaseModel):
+    product_code: str
+    spec: str
+    quantity: int
+    unit_price: Money
+    amount: Money
+
+
+class OrderResult(BaseModel):
+    """An order as registered (订货登记表); a payment also lists the orders it released (O5), a converted
+    hold the deposit it applied (O9)."""
 
     id: str
+    order_number: str
+    customer_id: str
+    customer_kind: str
+    channel: Channel
+    status: OrderStatusName
+    holds: list[OrderHold] = Field(description="the rules holding it, until released")
+    lines: list[OrderLineResult]
+    total_amount: Money
+    shipped_amount: Money
+    paid: Money
+    receivable: Money
+    reservation_id: str | None
+    version: int
+    released: list[str] | None = Field(default=None, description="record_payment: orders released (O5)")
+    deposit_applied: Money | None = Field(default=None, description="convert_reservation: the deposit")
+    due_on: date | None = Field(default=None, description="ship_order: when this shipment falls due (O11)")
+
+
+class HoldResult(BaseModel):
+    id: str
+    customer_id: str
+    product_code: str
+    quantity: int
+    amount: Money
+    status: Literal["guarantee_filed", "guarantee_agreed", "reserved", "converted", "expired"] | None
+    expires_at: datetime | None
+    deposit: Money
+
+
+class ExpiredHolds(BaseModel):
+    expired: list[str] = Field(description="ids of the holds expired by this run")
+
+
+class ReorderPointsResult(BaseModel):
+    id: str = Field(description="the branch's customer id")
+    month: Month
+    reorder_points: dict[str, int] = Field(description="product code -> reorder point (units)")
+
+
+class BranchStockResult(BaseModel):
+    id: str = Field(description="the branch's customer id")
+    alert: bool = Field(description="O12: the stock is at or below its reorder point")
+
+
+class RequestListResult(BaseModel):
+    id: str
+    week: Week
+    lines: dict[str, int] = Field(description="product code -> quantity intended")
+
+
+class RequestListMatch(BaseModel):
+    id: str
+    week: Week
+    match_rate: Rate
+
+
+class AccountOrder(BaseModel):
+    status: OrderStatusName
+    open: Money
+
+
+class AccountResult(BaseModel):
+    """A customer's account in orders."""
+
+    id: str
+    customer_id: str
+    outstanding: Money
+    exposure: Money = Field(
+        description="O6: every accepted order not cancelled nor fully paid, net of what was paid"
+    )
+    capital_occupied: Money = Field(description="O7/R3: the same measure as exposure")
+    overdue: Money
+    credit: Money
+    orders: dict[str, AccountOrder] = Field(description="order id -> its status and open amount")
+    reorder_points: dict[str, int]
+
+
+class OpeningReceivableResult(BaseModel):
+    """O11: an opening receivable recorded by finance, or paid."""
+
+    id: str = Field(description="the receivable's id")
+    customer_id: str
+    amount: Money = Field(description="the amount invoiced")
+    due_on: date
+    receivable: Money = Field(description="what is still unpaid")
+    released: list[str] = Field(default=[], description="orders released by this payment (O5)")
+
+
+class Reminders(BaseModel):
+    reminded: list[str] = Field(description="O11: receivables reminded by this run (due soon or overdue)")
+
+
+class CustomerViewResult(BaseModel):
+    id: str
+    kind: str
+    status: str
+    credit_limit: Money
+    capital_limit: Money | None
+    contract_valid_to: date | None
+    version: int

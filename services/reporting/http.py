@@ -25,7 +25,7 @@ from services.reporting.api import Reports
 from services.reporting.periods import period_of
 from shared.bus import invalid_reply
 from shared.clock import Clock, SystemClock
-from shared.contracts import ErrorBody, Reply
+from shared.contracts import ErrorBody, ErrorCode, Reply
 from shared.errors import DomainError
 
 COOKIE = "salesops_reporting_token"
@@ -64,7 +64,7 @@ def create_app(reports: Reports, token: str, clock: Clock | None = None) -> Fast
 
     @app.exception_handler(Unauthorized)
     async def on_unauthorized(request: Request, exc: Unauthorized) -> Response:
-        error = ErrorBody(code="unauthorized", message="reading reports needs the reporting token")
+        error = ErrorBody(code=ErrorCode.UNAUTHORIZED, message="reading reports needs the reporting token")
         response = json_response(Reply.failure(error).to_json(), 401)
         response.headers["WWW-Authenticate"] = "Bearer"
         return response

@@ -39,7 +39,7 @@ from tests.conftest import made_stream, wait_for
 pytestmark = pytest.mark.e2e
 
 NATS_SERVER = Path(sys.executable).parent / "nats-server"
-PASSWORDS = {user: f"{user}-{uuid.uuid4().hex[:8]}" for user in [*SERVICES, "client", "admin"]}
+PASSWORDS = {user: f"{user}-{uuid.uuid4().hex[:8]}" for user in [*SERVICES, "client", "integration", "admin"]}
 
 
 def free_ports(count: int) -> list[int]:

@@ -1,5 +1,6 @@
-"""The bus routes on a real NATS server: requests answered concurrently, and a stopping service answers the
-requests it is already handling before it lets go of its connections."""
+"""The bus routes on a real NATS server: requests answered concurrently, a stopping service answers the
+requests it is already handling before it lets go of its connections, and a correlation id is taken from
+the body or the NATS header."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import nats.errors
 import pytest
 from nats.aio.client import Client as NATS
 
-from shared.bus import ServiceBus, connect_nats
-from shared.contracts import Query
+from shared import observability
+from shared.bus import CORRELATION_HEADER, ServiceBus, connect_nats
+from shared.contracts import Command, Query
 from shared.settings import Settings
 from tests.conftest import wait_for
 
@@ -80,3 +82,46 @@ async def test_a_stopping_service_answers_the_requests_it_is_handling(settings: 
     assert json.loads((await reply).data) == {"ok": True, "result": {"held": True}}
     await routes.close()
     await unknown.close()
+
+
+async def echo_correlation(body: Command) -> dict[str, Any]:
+    return {"body": body.correlation_id, "logged": observability.correlation_id.get()}
+
+
+@pytest.mark.parametrize(
+    ("body", "header", "expected"),
+    [
+        ({}, "from-header", "from-header"),
+        ({"correlation_id": "from-body"}, "from-header", "from-body"),  # the body's wins
+        ({"correlation_id": "from-body"}, None, "from-body"),
+    ],
+)
+async def test_a_commands_correlation_id_comes_from_its_body_or_its_nats_header(
+    settings: Settings, nc: NATS, body: dict[str, Any], header: str | None, expected: str
+) -> None:
+    bus = ServiceBus(settings, "echo")
+    bus.command("echo", Command, echo_correlation)
+    routes, unknown = await connect_nats(settings, "routes"), await connect_nats(settings, "unknown")
+    await bus.serve(routes, unknown=unknown)
+    try:
+        request = {"actor": {"id": "u-1", "role": "salesperson"}, **body}
+        reply = await nc.request(
+            f"{settings.namespace}.echo.cmd.echo",
+            json.dumps(request).encode(),
+            timeout=10,
+            headers={CORRELATION_HEADER: header} if header else None,
+        )
+        assert json.loads(reply.data) == {"ok": True, "result": {"body": expected, "logged": expected}}
+        too_long = await nc.request(
+            f"{settings.namespace}.echo.cmd.echo",
+            json.dumps(request).encode(),
+            timeout=10,
+            headers={CORRELATION_HEADER: "x" * 101},
+        )
+        refused = json.loads(too_long.data)["error"]
+        assert refused["code"] == "invalid"
+        assert refused["details"]["errors"][0]["field"] == f"header {CORRELATION_HEADER}"
+    finally:
+        await bus.close()
+        await routes.close()
+        await unknown.close()

@@ -4,14 +4,21 @@ The module starts its own nats-server with the generated users on a free port (t
 :4222 has no authentication). A service user can publish its own events and no other service's, cannot
 subscribe to another service's commands, and the four services run as separate processes, each with
 its own user and its password from the environment, through the whole demo flow without a single
-permission violation.
+permission violation, nor does the integration guide's worked example, run as written, nor the
+JavaScript contract client (tests/e2e/js_client) reading the events as the integration user. The read-only
+integration user reads every event stream through consumers of its
+own (ordered, ephemeral, durable) and can do nothing else: no events, no commands, no stream changes,
+nobody else's consumers (a second integrator, ``partner``, is configured for that).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -23,11 +30,13 @@ import nats
 import nats.errors
 import pytest
 from nats.aio.client import Client as NATS
+from nats.js.api import AckPolicy, ConsumerConfig
+from nats.js.errors import NotFoundError
 
 from deploy.local.demo import Client, Demo, complain, has_rows, onboard, reporting_period, trade
 from deploy.local.demo_field import field_work
 from deploy.local.processes import SERVICES, ServiceProcesses, wait_ready
-from deploy.nats.auth import USERS, WRITERS, authorization_block, password_variable
+from deploy.nats.auth import INTEGRATORS, USERS, WRITERS, authorization_block, password_variable
 from deploy.nats.servers import NATS_SERVER, NatsServers
 from shared.bus import connect_nats
 from shared.settings import Settings
@@ -40,9 +49,10 @@ from tests.fault.failover_support import write_doc_section
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
+PARTNER = "partner"  # a second integrator: the integration user must not reach its consumers
 
 
-CONNECTING_USERS = [*SERVICES, "client"]  # the users the permission tests connect as
+CONNECTING_USERS = [*SERVICES, "client", "integration"]  # the users the permission tests connect as
 FIGURES = {
     "refused_connections": 0,
     "forged_publishes": 0,
@@ -70,7 +80,8 @@ def figures() -> Iterator[None]:
                 "| figure | value |",
                 "|---|---|",
                 f"| refused: anonymous, wrong password, unknown user | {f['refused_connections']} of 3 |",
-                f"| publishes of another service's events tried | {f['forged_publishes']} |",
+                f"| publishes of another service's events tried (the integration user: of every service) "
+                f"| {f['forged_publishes']} |",
                 f"| of them stored on a stream | {f['forged_stored']} |",
                 f"| own events published and stored (control) | {f['own_publishes_stored']} |",
                 f"| refused subscriptions to others' commands | {refused} of {users} |",
@@ -84,16 +95,19 @@ def figures() -> Iterator[None]:
 def passwords() -> dict[str, str]:
     # Letters and digits, starting with a letter: nats-server parses a variable's value as a config value
     # (a leading digit or "-" reads as a number), see deploy/nats/auth.py.
-    return {user: f"p{secrets.token_hex(16)}" for user in USERS}
+    return {user: f"p{secrets.token_hex(16)}" for user in (*USERS, PARTNER)}
 
 
 @pytest.fixture(scope="module")
 def secured(
     tmp_path_factory: pytest.TempPathFactory, passwords: dict[str, str]
 ) -> Iterator[tuple[NatsServers, Settings]]:
-    settings = unique_settings()
+    # The server is this module's own, so its subjects and streams may carry the default namespace, which
+    # the integration guide's example (run below as written) uses.
+    settings = unique_settings().model_copy(update={"namespace": "salesops"})
     servers = NatsServers(
-        tmp_path_factory.mktemp("nats-auth"), auth=authorization_block(settings.namespace, passwords)
+        tmp_path_factory.mktemp("nats-auth"),
+        auth=authorization_block(settings.namespace, passwords, integrators=(*INTEGRATORS, PARTNER)),
     )
     with servers:
         yield servers, settings.model_copy(update={"nats_url": servers.urls})
@@ -215,10 +229,73 @@ def test_the_static_configuration_is_generated_and_takes_passwords_only_from_the
     assert subprocess.run(check, env=with_secrets, capture_output=True, text=True).returncode == 0
 
 
-async def test_the_services_run_the_demo_flow_each_with_its_own_user(
+def guide_example(guide: Path = ROOT / "docs" / "integration.md") -> str:
+    """The Python code of the integration guide's worked example, as written."""
+    worked = guide.read_text().split("## Worked example", 1)[1]
+    return worked.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+async def run_the_guides_example(
+    servers: NatsServers, admin: NATS, passwords: dict[str, str], customer_id: str, tmp_path: Path
+) -> list[str]:
+    """Run the guide's example with the users it names (client, integration); the lines it printed. The
+    durable consumer it made is removed afterwards."""
+    example = tmp_path / "example.py"
+    example.write_text(guide_example())
+    env = os.environ | {
+        "SALESOPS_NATS_URL": servers.urls,
+        "SALESOPS_CLIENT_PASSWORD": passwords["client"],
+        "SALESOPS_INTEGRATION_PASSWORD": passwords["integration"],
+    }
+    try:
+        ran = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, str(example), customer_id],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        with contextlib.suppress(NotFoundError):
+            await admin.jetstream().delete_consumer("SALESOPS_ORDERS", "integration")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    return ran.stdout.splitlines()
+
+
+JS_CLIENT = ROOT / "tests" / "e2e" / "js_client"
+JS_READY = shutil.which("node") is not None and (JS_CLIENT / "node_modules" / "ajv").exists()
+
+
+async def run_the_js_client(servers: NatsServers, passwords: dict[str, str]) -> dict[str, Any]:
+    """tests/e2e/js_client as an outside team runs it: commands as client, events as integration."""
+    env = os.environ | {
+        "SALESOPS_NATS_URL": servers.urls,
+        "SALESOPS_CLIENT_USER": "client",
+        "SALESOPS_CLIENT_PASSWORD": passwords["client"],
+        "SALESOPS_INTEGRATION_USER": "integration",
+        "SALESOPS_INTEGRATION_PASSWORD": passwords["integration"],
+    }
+    ran = await asyncio.to_thread(
+        subprocess.run,
+        ["node", "client.mjs"],
+        cwd=JS_CLIENT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    seen: dict[str, Any] = json.loads(ran.stdout)
+    return seen
+
+
+async def test_the_services_run_the_demo_flow_and_the_guides_example_each_with_its_own_user(
     secured: tuple[NatsServers, Settings], admin: NATS, passwords: dict[str, str], tmp_path: Path
 ) -> None:
     servers, settings = secured
+    for service in WRITERS:  # the other tests' probes and forgeries are no events of the contract
+        await admin.jetstream().purge_stream(stream_name(settings.namespace, service))
     ensure_database(settings, list(SERVICES))
     env = {
         "SALESOPS_NATS_URL": servers.urls,
@@ -251,6 +328,14 @@ async def test_the_services_run_the_demo_flow_each_with_its_own_user(
 
         query = {"period": reporting_period(datetime.now(UTC)), "customer_id": demo.dealer_id}
         await client.until("reporting", "distributor_monthly", query, complete, timeout=60)
+        printed = await run_the_guides_example(servers, admin, passwords, demo.dealer_id, tmp_path)
+        assert printed[0] == "accepted 12000.00", printed
+        prepared = [line.split()[1:4] for line in printed[1:] if line.startswith("prepare ")]
+        assert len(prepared) == 3, printed  # the demo's two orders (one a converted hold) and its own
+        assert prepared[-1][1:] == ["accepted", "wh-req-77"]  # its correlation id, carried into its event
+        if JS_READY:  # the JavaScript contract client, reading the events as the integration user
+            js = await run_the_js_client(servers, passwords)
+            assert js["mismatches"] == [] and js["counted"]["orders"] > 0, js["mismatches"]
     finally:
         processes.stop_all()
         await nc.drain()
@@ -260,3 +345,97 @@ async def test_the_services_run_the_demo_flow_each_with_its_own_user(
     assert violations == [], violations[:5]
     for service in SERVICES:
         assert "permissions violation" not in processes.log_tail(service, 100_000).lower(), service
+
+
+async def with_events(admin: NATS, settings: Settings, service: str, count: int = 3) -> str:
+    """Events on the service's stream (published by the operator) with a subject of this test's own."""
+    subject = f"{settings.namespace}.{service}.events.Probe{secrets.token_hex(4)}"
+    for n in range(count):
+        await admin.jetstream().publish(subject, f'{{"n": {n}}}'.encode())
+    return subject
+
+
+@pytest.mark.parametrize("service", WRITERS)
+async def test_the_integration_user_reads_every_event_stream_with_consumers_of_its_own(
+    secured: tuple[NatsServers, Settings], admin: NATS, passwords: dict[str, str], service: str
+) -> None:
+    _, settings = secured
+    subject = await with_events(admin, settings, service)
+    stream = stream_name(settings.namespace, service)
+    connection, violations = await connect_as(settings, "integration", passwords["integration"])
+    js = connection.jetstream()
+    try:
+        assert (await js.stream_info(stream)).state.messages >= 3
+        assert (await js.get_msg(stream, subject=subject)).data == b'{"n": 2}'  # the last on the subject
+        ordered = await js.subscribe(subject, ordered_consumer=True)  # push, flow control
+        assert [json.loads((await ordered.next_msg(timeout=5)).data)["n"] for _ in range(3)] == [0, 1, 2]
+        await ordered.unsubscribe()
+        # Its durable (named after itself), filtered, explicit ack: fetch and ack.
+        durable = await js.pull_subscribe(subject, durable="integration", stream=stream)
+        fetched = await durable.fetch(3, timeout=5)
+        for msg in fetched:
+            await msg.ack_sync()
+        assert [json.loads(m.data)["n"] for m in fetched] == [0, 1, 2]
+        info = await js.consumer_info(stream, "integration")
+        assert info.num_ack_pending == 0 and info.delivered.consumer_seq == 3
+        await js.delete_consumer(stream, "integration")
+        # A named ephemeral pull consumer (the shape nats.js's ordered consumers take).
+        name = f"ephemeral-{secrets.token_hex(4)}"
+        await js.add_consumer(
+            stream,
+            ConsumerConfig(
+                name=name, filter_subject=subject, ack_policy=AckPolicy.NONE, inactive_threshold=30.0
+            ),
+        )
+        pulled = await js.pull_subscribe_bind(name, stream=stream)
+        assert len(await pulled.fetch(3, timeout=5)) == 3
+        await connection.flush()
+        await asyncio.sleep(0.2)
+    finally:
+        await connection.close()
+    assert violations.errors == []
+
+
+async def refused_request(connection: NATS, violations: Violations, subject: str) -> None:
+    """The request is denied by the server: no answer comes, and the connection is told why."""
+    with pytest.raises(nats.errors.Error):  # a timeout or no responders: it never reached the API
+        await connection.request(subject, b"{}", timeout=1)
+    await asyncio.sleep(0.2)
+    assert violations.about("publish", subject), violations.errors
+
+
+async def test_the_integration_user_cannot_change_streams_send_commands_or_reach_others_consumers(
+    secured: tuple[NatsServers, Settings], admin: NATS, passwords: dict[str, str]
+) -> None:
+    _, settings = secured
+    stream = stream_name(settings.namespace, "orders")
+    subject = await with_events(admin, settings, "orders")
+    partner, _ = await connect_as(settings, PARTNER, passwords[PARTNER])
+    await partner.jetstream().pull_subscribe(subject, durable=PARTNER, stream=stream)  # the partner's own
+    await partner.close()
+    before = await messages(admin, settings, "orders")
+    connection, violations = await connect_as(settings, "integration", passwords["integration"])
+    try:
+        forbidden = [
+            f"$JS.API.STREAM.DELETE.{stream}",
+            f"$JS.API.STREAM.UPDATE.{stream}",
+            f"$JS.API.STREAM.PURGE.{stream}",
+            f"$JS.API.STREAM.CREATE.{settings.namespace.upper()}_INTRUDER",
+            f"$JS.API.STREAM.INFO.{settings.namespace.upper()}_DEADLETTER",
+            f"$JS.API.CONSUMER.LIST.{stream}",
+            f"$JS.API.CONSUMER.NAMES.{stream}",
+            f"$JS.API.CONSUMER.INFO.{stream}.{PARTNER}",  # another integrator's
+            f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{PARTNER}",
+            f"$JS.API.CONSUMER.DELETE.{stream}.{PARTNER}",
+            f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.reporting-orders",  # a service's
+            f"$JS.API.CONSUMER.CREATE.{stream}.reporting-orders.{subject}",
+            f"$JS.API.CONSUMER.MSG.NEXT.{stream}.reporting-orders",
+            f"{settings.namespace}.orders.cmd.place_order",
+            f"{settings.namespace}.orders.query.health",
+        ]
+        for api in forbidden:
+            await refused_request(connection, violations, api)
+    finally:
+        await connection.close()
+    assert await messages(admin, settings, "orders") == before
+    assert (await admin.jetstream().consumer_info(stream, PARTNER)).name == PARTNER  # untouched

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -56,6 +57,8 @@ def test_committed_asyncapi_document_is_valid(service: str, tmp_path: Path) -> N
     result = asyncapi_validate(ROOT / "docs" / "asyncapi" / f"{service}.json", tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "is valid" in result.stdout
+    # No warnings either (an undefined keyword, an unused component...): only the note on the version.
+    assert not re.search(r"[1-9]\d* warnings?", result.stdout), result.stdout
 
 
 def test_asyncapi_validation_rejects_an_invalid_document(tmp_path: Path) -> None:

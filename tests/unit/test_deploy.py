@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from deploy.local.processes import SERVICES, service_command
+from deploy.nats.auth import INTEGRATORS, permissions
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
@@ -29,7 +30,9 @@ K8S = ROOT / "deploy" / "k8s"
 MANIFESTS = sorted(p for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
 BIN = Path(sys.executable).parent
 KUBERNETES_VERSION = "1.33"
-NATS_PASSWORDS = {f"NATS_{user.upper()}_PASSWORD": "x" for user in [*SERVICES, "client", "admin"]}
+NATS_PASSWORDS = {
+    f"NATS_{user.upper()}_PASSWORD": "x" for user in [*SERVICES, "client", *INTEGRATORS, "admin"]
+}
 
 
 def compose() -> dict[str, Any]:
@@ -162,3 +165,14 @@ def test_image_runs_a_service_command_and_checks_the_readiness_endpoint() -> Non
     default = json.loads(next(line for line in text.splitlines() if line.startswith("CMD "))[4:])
     assert default == ["python", *service_command("customers")[1:]]
     assert "SALESOPS_METRICS_PORT=9100" in text and "127.0.0.1:9100/readyz" in text
+
+
+def test_the_cluster_integration_user_has_the_generated_read_only_permissions() -> None:
+    """The compose / Kubernetes cluster's integrator is the one ``./salesops up`` runs and
+    tests/integration/test_nats_auth.py proves: its permissions line is deploy/nats/auth.py's."""
+    lines = (ROOT / "deploy/nats/cluster-users.conf").read_text().splitlines()
+    for integrator in INTEGRATORS:
+        at = next(i for i, line in enumerate(lines) if line.strip().startswith(f"user: {integrator},"))
+        written = lines[at + 1].strip().removeprefix("permissions: ")
+        assert json.loads(written) == permissions("salesops", integrator)
+    assert all(password in compose()["x-nats-passwords"] for password in NATS_PASSWORDS)

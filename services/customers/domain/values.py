@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from enum import StrEnum
 
 from typing_extensions import TypedDict  # pydantic reads it on Python 3.11 (the events' contract)
 
 from shared.aggregate import at_least
-from shared.contracts import Role
+from shared.contracts import Money, Role
 
 
 class Kind(StrEnum):
@@ -88,7 +87,7 @@ class ContractTerms(TypedDict):
     payment_terms_days: int
     delivery_terms: str
     product_scope: list[str] | None  # None: every product
-    annual_volume: Decimal | None  # the year's committed amount; None: no commitment
+    annual_volume: Money | None  # the year's committed amount; None: no commitment
 
 
 # The customer file's fields C10 lets the salesperson keep current (address and phone are sealed).
