@@ -1,8 +1,11 @@
 """Bus plumbing: command and query routes with the reply contract, and the documented events.
 
-A route refuses an oversized body (``code: too_large``), validates the body against its pydantic model
+A route refuses an oversized body (``code: too_large``), then a request without a valid credential
+(``code: unauthenticated``, ``shared/identity``), validates the body against its pydantic model
 (an invalid body gets ``code: invalid`` naming each field), runs the handler, and answers
-``{"ok": true, "result": ...}`` or ``{"ok": false, "error": ...}``. A refused command stores nothing,
+``{"ok": true, "result": ...}`` or ``{"ok": false, "error": ...}``. A body whose ``actor`` is not the
+proven user in a role they hold is refused ``forbidden``; the handler runs with the proven identity at
+hand (``shared.identity.verify.acting``). A refused command stores nothing,
 and no exception stops the service: an unexpected one is logged and answered ``code: internal``.
 Unknown commands under the service's subjects are answered too.
 """
@@ -29,6 +32,7 @@ from pydantic import BaseModel, ValidationError
 
 from shared.contracts import ErrorBody, Query, Reply
 from shared.errors import DomainError, Unavailable
+from shared.identity.verify import Verifier, acting_as, refuse_unproven_actor
 from shared.observability import correlated
 from shared.settings import Settings
 from shared.subjects import command_subject, query_subject
@@ -92,6 +96,7 @@ class Route:
     model: type[BaseModel]
     result: type[BaseModel] | None
     handler: Handler
+    public: bool = False  # answered without a credential (the health query: readiness probes)
 
 
 class ServiceBus:
@@ -109,11 +114,13 @@ class ServiceBus:
         self.observe = observe  # told of every reply: (kind, name, reply)
         # Commands are refused at once while the store is known to be down (see StoreGate).
         self.gate = StoreGate(settings.postgres_dsn)
+        self.verifier = Verifier.from_settings(settings)
         self.routes: dict[str, Route] = {}
         self.events: list[type] = []
         self._subscriptions: list[Subscription] = []
         self._answering: set[asyncio.Task[None]] = set()
-        self.query("health", Query, self._health)
+        health = query_subject(settings.namespace, service, "health")
+        self._add("query", "health", health, Query, None, self._health, public=True)
 
     async def _health(self, _: Query) -> dict[str, Any]:
         """Readiness: answered once the service's routes are subscribed."""
@@ -139,10 +146,12 @@ class ServiceBus:
         model: type[BaseModel],
         result: type[BaseModel] | None,
         handler: Handler,
+        public: bool = False,
     ) -> None:
         if subject in self.routes:
             raise ValueError(f"{subject} is routed twice")
-        self.routes[subject] = Route(kind, name, subject, f"{self.service}-{name}", model, result, handler)
+        queue = f"{self.service}-{name}"
+        self.routes[subject] = Route(kind, name, subject, queue, model, result, handler, public)
 
     def _gated(self, handler: Handler) -> Handler:
         async def gated(body: Any) -> dict[str, Any]:
@@ -201,14 +210,14 @@ class ServiceBus:
         return receive
 
     async def _respond(self, route: Route, msg: Msg) -> None:
-        reply = await self._reply(route, msg.data)
+        reply = await self._reply(route, msg.data, msg.headers)
         if self.observe is not None:
             self.observe(route.kind, route.name, reply)
         if msg.reply:
             with contextlib.suppress(nats.errors.Error):  # the connection closing: the caller times out
                 await msg.respond(orjson.dumps(reply))
 
-    async def _reply(self, route: Route, data: bytes) -> dict[str, Any]:
+    async def _reply(self, route: Route, data: bytes, headers: dict[str, str] | None) -> dict[str, Any]:
         if len(data) > MAX_BODY_BYTES:  # refused before it is parsed
             return error_reply(
                 "too_large",
@@ -216,11 +225,19 @@ class ServiceBus:
                 size=len(data),
                 limit=MAX_BODY_BYTES,
             )
+        identity = None
         try:
+            if not route.public:
+                identity = await self.verifier.identify(headers)
             body = route.model.model_validate_json(data)
+            actor = getattr(body, "actor", None)
+            if identity is not None and actor is not None:
+                refuse_unproven_actor(identity, actor.id, actor.role)
         except ValidationError as error:
             return invalid_reply(error)
-        with correlated(getattr(body, "correlation_id", None)):
+        except DomainError as error:  # unauthenticated, or the body's actor is not the proven one
+            return Reply.failure(ErrorBody.of(error)).to_json()
+        with correlated(getattr(body, "correlation_id", None)), acting_as(identity):
             reply = await answer(route.handler, body)
             if log.isEnabledFor(logging.DEBUG):  # the first link of command → event → projection
                 outcome = "ok" if reply["ok"] else reply["error"]["code"]

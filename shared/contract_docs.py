@@ -19,11 +19,16 @@ from pydantic import BaseModel
 from shared.bus import Route, ServiceBus, nats_options
 from shared.contracts import ErrorBody
 from shared.envelope import envelope_model
+from shared.identity.verify import AUTHORIZATION
 from shared.subjects import event_subject
 
 CONTRACT_NOTES = (
     "Commands and queries are NATS request/reply: the request body is JSON, the reply is "
     '{"ok": true, "result": {...}} or {"ok": false, "error": {"code", "message", "rule", "details"}}. '
+    "Every command and query but health carries a token of its sender in the NATS header "
+    "'Authorization: Bearer <jwt>' (docs/integration.md); a missing, expired, tampered or wrongly signed "
+    "token gets error code unauthenticated, a body whose actor is not the token's user in a role the "
+    "token grants gets code forbidden; neither stores anything. "
     "An unknown command gets error code unknown_command; a body that breaks the schema gets code invalid "
     "naming each field; a refused command names the DOMAIN.md rule. The same idempotency_key twice returns "
     "the first reply and stores nothing new. Events are published to JetStream stream <NAMESPACE>_<SERVICE> "
@@ -34,6 +39,19 @@ CONTRACT_NOTES = (
     "order. Copies an operator re-sends (reconciliation, redriven dead letters) come later under other "
     "Nats-Msg-Id values: identify an event by (service, position)."
 )
+
+
+CREDENTIAL_HEADERS = {
+    "type": "object",
+    "properties": {
+        AUTHORIZATION: {
+            "type": "string",
+            "pattern": "^Bearer .+",
+            "description": "the sender's token (JWT): the embedded issuer's or the OpenID Connect provider's",
+        }
+    },
+    "required": [AUTHORIZATION],
+}
 
 
 def asyncapi_document(bus: ServiceBus, version: str = "1.0.0") -> dict[str, Any]:
@@ -54,6 +72,9 @@ def asyncapi_document(bus: ServiceBus, version: str = "1.0.0") -> dict[str, Any]
         route = bus.routes.get(document["channels"][channel_ref.split("/")[-1]]["address"])
         if route is None:
             continue
+        if not route.public:
+            for message in document["channels"][channel_ref.split("/")[-1]]["messages"].values():
+                messages[message["$ref"].split("/")[-1]]["headers"] = CREDENTIAL_HEADERS
         reply_name = f"{route.name}Reply"
         schemas[reply_name] = _reply_schema(route.result, schemas)
         messages[reply_name] = {

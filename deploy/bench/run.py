@@ -48,6 +48,8 @@ from services.orders.domain import Product
 from shared.aggregate import Meta
 from shared.clock import SystemClock
 from shared.contracts import Actor, Role
+from shared.identity.client import Credentials
+from shared.identity.tokens import load_signing_key, new_signing_key, public_pem
 from shared.outbox import MSG_ID, OutboxRelay
 from shared.settings import Settings
 from shared.store import drop_database, ensure_database
@@ -133,8 +135,13 @@ def bench_settings(token: str, part: str) -> Settings:
     )
 
 
+# The benchmark's own token issuer: its services verify with the public key, its clients sign.
+ISSUER = Credentials(load_signing_key(new_signing_key()))
+
+
 def process_env(settings: Settings) -> dict[str, str]:
     return {
+        "SALESOPS_IDENTITY_PUBLIC_KEY": public_pem(ISSUER.signing_key),
         "SALESOPS_NAMESPACE": settings.namespace,
         "SALESOPS_POSTGRES_DB": settings.postgres_db,
         "SALESOPS_LOG_LEVEL": "WARNING",
@@ -152,7 +159,10 @@ class Client:
 
     async def call(self, service: str, kind: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         reply = await self.nc.request(
-            f"{self.prefix}.{service}.{kind}.{name}", orjson.dumps(body), timeout=30
+            f"{self.prefix}.{service}.{kind}.{name}",
+            orjson.dumps(body),
+            timeout=30,
+            headers=ISSUER.headers(body),
         )
         result: dict[str, Any] = orjson.loads(reply.data)
         return result

@@ -16,6 +16,9 @@ from zoneinfo import ZoneInfo
 
 from nats.aio.client import Client as NATS
 
+from shared.identity.client import Credentials
+from shared.settings import Settings
+
 SALESPERSON = {"id": "sp-wang", "role": "salesperson"}
 SUPERVISOR = {"id": "sup-li", "role": "sales_supervisor"}
 FINANCE = {"id": "fin-zhao", "role": "finance"}
@@ -39,10 +42,15 @@ class Client:
     nc: NATS
     namespace: str
     timeout: float = 10.0
+    # tokens for the body's actors, signed with the embedded issuer's key (SALESOPS_IDENTITY_SIGNING_KEY_FILE)
+    credentials: Credentials = field(default_factory=lambda: Credentials.from_settings(Settings()))
 
     async def send(self, service: str, kind: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         reply = await self.nc.request(
-            f"{self.namespace}.{service}.{kind}.{name}", json.dumps(body).encode(), timeout=self.timeout
+            f"{self.namespace}.{service}.{kind}.{name}",
+            json.dumps(body).encode(),
+            timeout=self.timeout,
+            headers=self.credentials.headers(body),
         )
         answer: dict[str, Any] = json.loads(reply.data)
         return answer

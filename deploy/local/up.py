@@ -21,6 +21,7 @@ from deploy.local.processes import ROOT, SERVICES, ServiceProcesses, wait_ready
 from deploy.nats.auth import USERS, authorization_block, password_variable
 from deploy.nats.servers import NatsServers
 from shared.bus import nats_options
+from shared.identity.tokens import ensure_signing_key, public_pem
 from shared.settings import Settings
 from shared.store import ensure_database
 
@@ -53,8 +54,11 @@ async def run(settings: Settings, nats_env: dict[str, str], client_password: str
     ensure_database(settings, list(SERVICES))
     # The dashboard's reads need a token: make one for this run unless one is configured.
     token = os.environ.get("SALESOPS_REPORTING_TOKEN") or secrets.token_urlsafe(24)
+    # The embedded token issuer: its signing key stays with this tool, the services get its public key.
+    key_file = Path(ROOT, settings.identity_signing_key_file)
+    identity_env = {"SALESOPS_IDENTITY_PUBLIC_KEY": public_pem(ensure_signing_key(key_file))}
     processes = ServiceProcesses(
-        {"SALESOPS_REPORTING_TOKEN": token, **nats_env}, Path(ROOT, ".state", "logs")
+        {"SALESOPS_REPORTING_TOKEN": token, **identity_env, **nats_env}, Path(ROOT, ".state", "logs")
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -75,6 +79,8 @@ async def run(settings: Settings, nats_env: dict[str, str], client_password: str
             f"  dashboard and reports:  http://{settings.http_host}:{settings.http_port}/  (token {token})",
             f"  NATS:                   {settings.nats_url}{credentials}",
             f"  commands / queries:     NATS request/reply, {settings.namespace}.<service>.cmd.* / .query.*",
+            "                          header 'Authorization: Bearer <token>' (docs/integration.md)",
+            "  a token:                ./salesops token issue --user sp-wang --role salesperson",
             f"  events:                 JetStream streams {settings.namespace.upper()}_<SERVICE>",
             "  contracts:              docs/asyncapi/*.json",
             "  audit trail:            .venv/bin/python -m services.reporting.cli audit <aggregate id>",

@@ -2,15 +2,20 @@
 // (ARCHITECTURE.md "Bus contract" and docs/asyncapi/customers.json): plain NATS and JSON.
 // It onboards a dealer over request/reply, checks a malformed command is refused, then reads the
 // dealer's events from the JetStream stream. Prints one JSON object with what it saw.
-import { connect, JSONCodec } from "nats";
+// Each command carries its actor's token (header "Authorization: Bearer <token>"), handed over in
+// SALESOPS_TOKENS as {"<user id>": "<token>"} by whoever issued them (docs/integration.md).
+import { connect, JSONCodec, headers } from "nats";
 
 const ns = process.env.SALESOPS_NAMESPACE || "salesops";
 const servers = process.env.SALESOPS_NATS_URL || "nats://127.0.0.1:4222";
 const jc = JSONCodec();
+const tokens = JSON.parse(process.env.SALESOPS_TOKENS || "{}");
 const nc = await connect({ servers });
 
-async function command(name, body) {
-  const reply = await nc.request(`${ns}.customers.cmd.${name}`, jc.encode(body), { timeout: 10000 });
+async function command(name, body, token = tokens[body.actor?.id]) {
+  const h = headers();
+  if (token) h.set("Authorization", `Bearer ${token}`);
+  const reply = await nc.request(`${ns}.customers.cmd.${name}`, jc.encode(body), { timeout: 10000, headers: h });
   return jc.decode(reply.data);
 }
 
@@ -31,6 +36,13 @@ must(await command("investigate_credit", {
   actor: { id: "js-finance", role: "finance" }, customer_id: prospect.customer_id,
   rating: "good", credit_limit: "300000.00",
 }));
+// A role written into the body proves nothing: the salesperson's token claiming general_manager is
+// refused, and so is a command without a token.
+const generalManager = { id: "js-sales", role: "general_manager" };
+const unproven = await command("approve_customer", { actor: generalManager, customer_id: prospect.customer_id });
+const anonymous = await command(
+  "approve_customer", { actor: { id: "js-gm", role: "general_manager" }, customer_id: prospect.customer_id }, null,
+);
 const approved = must(await command("approve_customer", {
   actor: { id: "js-supervisor", role: "sales_supervisor" }, customer_id: prospect.customer_id,
   idempotency_key: `js-approve-${prospect.customer_id}`,
@@ -55,5 +67,7 @@ for await (const m of messages) {
   if (envelope.event_type === "CustomerApproved" && envelope.aggregate_id === prospect.customer_id) break;
 }
 clearTimeout(deadline);
-console.log(JSON.stringify({ customer_id: prospect.customer_id, code: approved.code, repeated_code: again.code, malformed, events }));
+console.log(JSON.stringify({
+  customer_id: prospect.customer_id, code: approved.code, repeated_code: again.code, malformed, unproven, anonymous, events,
+}));
 await nc.close();
