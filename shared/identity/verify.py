@@ -6,7 +6,7 @@ embedded issuer's public key (``SALESOPS_IDENTITY_PUBLIC_KEY``) or, when its key
 an OpenID Connect provider's key set (``SALESOPS_IDENTITY_JWKS_URL``: fetched, cached, and fetched again
 when a token names a key it does not hold, so rotated keys are picked up). A verified token is kept
 until it expires: the signature check costs ~200-300 µs, a known token ~1 µs
-(docs/decisions/0007-verified-token-cache.md).
+(docs/decisions/identity-verification-cost.md).
 """
 
 from __future__ import annotations
@@ -100,6 +100,10 @@ class Verifier:
             settings.identity_user_claim,
             clock,
         )
+
+    def forget(self) -> None:
+        """Forget the tokens verified so far (each is checked again when it next comes)."""
+        self._verified.clear()
 
     async def identify(self, headers: Mapping[str, str] | None) -> Identity:
         token = bearer_token(headers)
