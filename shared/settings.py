@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     identity_jwks_url: str | None = None
     identity_jwks_issuer: str | None = None  # the provider's ``iss`` (checked when given)
     identity_audience: str = "salesops"
-    identity_user_claim: str = "sub"  # the claim naming the user (``preferred_username`` for Keycloak)
+    # the claim of the provider's tokens naming the user (``preferred_username`` for Keycloak)
+    identity_user_claim: str = "sub"
     # Clients only (tests, demo, load tools, the token CLI): the embedded issuer's signing key
     identity_signing_key_file: str = ".state/identity/signing.pem"
 

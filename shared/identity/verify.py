@@ -95,7 +95,7 @@ class Verifier:
         return cls(
             embedded,
             jwks,
-            settings.identity_jwks_issuer,
+            settings.identity_jwks_issuer or None,
             settings.identity_audience,
             settings.identity_user_claim,
             clock,
@@ -127,10 +127,12 @@ class Verifier:
                 key: Any = self.embedded_key
                 algorithms: list[str] = [EMBEDDED_ALGORITHM]
                 issuer: str | None = EMBEDDED_ISSUER
+                user_claim = "sub"
             elif self.jwks is not None and isinstance(kid, str):
                 # the key set may have to be fetched (blocking I/O): not on the event loop
                 signing = await asyncio.to_thread(self.jwks.get_signing_key, kid)
                 key, algorithms, issuer = signing, [signing.algorithm_name], self.external_issuer
+                user_claim = self.user_claim
             else:
                 raise jwt.InvalidSignatureError("signed by a key this service does not know")
             claims = jwt.decode(
@@ -143,7 +145,7 @@ class Verifier:
             )
             if float(claims.get("nbf", now)) > now:
                 raise jwt.ImmatureSignatureError("the credential is not valid yet")
-            return Identity.of_claims(claims, self.user_claim)
+            return Identity.of_claims(claims, user_claim)
         except jwt.PyJWTError as error:
             raise Unauthenticated(
                 f"the credential was refused ({error}); nothing was written",

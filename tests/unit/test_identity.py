@@ -189,6 +189,22 @@ async def test_a_providers_token_is_verified_by_its_key_set_and_a_rotated_key_is
             await verifier.identify(bearer(provider_token(first, "k1", "zhou", ["general_manager"])))
 
 
+async def test_the_embedded_issuers_tokens_are_accepted_beside_a_providers() -> None:
+    key_set = KeySet()
+    provider_key = key_set.rotate("k1")
+    with serving(key_set) as url:
+        verifier = Verifier(
+            KEY.public_key(),
+            jwt.PyJWKClient(url),
+            ISSUER,
+            user_claim="preferred_username",
+            clock=FixedClock(NOW),
+        )
+        ours = await verifier.identify(bearer(issue_token(KEY, "wang", [Grant("salesperson")], NOW)))
+        theirs = await verifier.identify(bearer(provider_token(provider_key, "k1", "chen", ["finance"])))
+    assert (ours.user, theirs.user) == ("wang", "chen")
+
+
 async def test_a_providers_token_from_another_issuer_is_refused() -> None:
     key_set = KeySet()
     key = key_set.rotate("k1")
