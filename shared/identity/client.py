@@ -23,16 +23,26 @@ RENEW_BEFORE = timedelta(minutes=5)
 
 
 class Credentials:
-    """A token for each actor a client sends as, each minted once and renewed shortly before it expires."""
+    """A token for each actor a client sends as, each minted once and renewed shortly before it expires.
+    A user of ``users`` gets the roles listed there (with their scopes); any other user the body's role,
+    company-wide."""
 
-    def __init__(self, signing_key: Ed25519PrivateKey, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        signing_key: Ed25519PrivateKey,
+        clock: Clock | None = None,
+        users: dict[str, tuple[Grant, ...]] | None = None,
+    ) -> None:
         self.signing_key = signing_key
         self.clock = clock or SystemClock()
+        self.users = users or {}
         self._tokens: dict[tuple[str, tuple[Grant, ...]], tuple[str, float]] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Credentials:
-        return cls(load_signing_key(Path(settings.identity_signing_key_file).read_bytes()))
+    def from_settings(
+        cls, settings: Settings, users: dict[str, tuple[Grant, ...]] | None = None
+    ) -> Credentials:
+        return cls(load_signing_key(Path(settings.identity_signing_key_file).read_bytes()), users=users)
 
     def token(self, user: str, *grants: Grant) -> str:
         now = self.clock.now()
@@ -47,7 +57,11 @@ class Credentials:
         """The ``Authorization`` header proving the body's ``actor``; the default reader's when it names no
         user and role (a query, or a malformed body: the service then refuses the body, not the token)."""
         actor = actor_of(body)
-        token = self.token(*actor) if actor else self.token(DEFAULT_USER, DEFAULT_GRANT)
+        if actor is None:
+            token = self.token(DEFAULT_USER, DEFAULT_GRANT)
+        else:
+            user, grant = actor
+            token = self.token(user, *self.users.get(user, (grant,)))
         return {AUTHORIZATION: BEARER + token}
 
 
