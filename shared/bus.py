@@ -4,8 +4,8 @@ A route refuses an oversized body (``code: too_large``), then a request without 
 (``code: unauthenticated``, ``shared/identity``), validates the body against its pydantic model
 (an invalid body gets ``code: invalid`` naming each field), runs the handler, and answers
 ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": ...}``. A body whose ``actor`` is not the
-proven user in a role they hold is refused ``forbidden``; the handler runs with the proven identity at
-hand (``shared.identity.verify.acting``). A refused command stores nothing,
+proven user in a role they hold is refused ``forbidden``; the handler runs with the proven user at hand
+(``shared.identity.scope.acting``: services check the scope of its roles). A refused command stores nothing,
 and no exception stops the service: an unexpected one is logged and answered ``code: internal``.
 Unknown commands under the service's subjects are answered too.
 """
@@ -32,7 +32,8 @@ from pydantic import BaseModel, ValidationError
 
 from shared.contracts import ErrorBody, Query, Reply
 from shared.errors import DomainError, Unavailable
-from shared.identity.verify import Verifier, acting_as, refuse_unproven_actor
+from shared.identity.scope import Acting, acting_as
+from shared.identity.verify import Verifier, refuse_unproven_actor
 from shared.observability import correlated
 from shared.settings import Settings
 from shared.subjects import command_subject, query_subject
@@ -225,19 +226,21 @@ class ServiceBus:
                 size=len(data),
                 limit=MAX_BODY_BYTES,
             )
-        identity = None
+        identity, who = None, None
         try:
             if not route.public:
                 identity = await self.verifier.identify(headers)
             body = route.model.model_validate_json(data)
             actor = getattr(body, "actor", None)
-            if identity is not None and actor is not None:
-                refuse_unproven_actor(identity, actor.id, actor.role)
+            if identity is not None:
+                if actor is not None:
+                    refuse_unproven_actor(identity, actor.id, actor.role)
+                who = Acting.of(identity, actor.role if actor is not None else None)
         except ValidationError as error:
             return invalid_reply(error)
         except DomainError as error:  # unauthenticated, or the body's actor is not the proven one
             return Reply.failure(ErrorBody.of(error)).to_json()
-        with correlated(getattr(body, "correlation_id", None)), acting_as(identity):
+        with correlated(getattr(body, "correlation_id", None)), acting_as(who):
             reply = await answer(route.handler, body)
             if log.isEnabledFor(logging.DEBUG):  # the first link of command → event → projection
                 outcome = "ok" if reply["ok"] else reply["error"]["code"]

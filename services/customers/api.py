@@ -28,4 +28,10 @@ def register(bus: ServiceBus, app: CustomersApplication) -> None:
     )
     bus.query("get_customer", c.GetCustomer, in_thread(app.get_customer), c.CustomerDetails)
     bus.query("list_customers", c.ListCustomers, app.directory.list, c.CustomerList)
+    bus.query(
+        "list_personal_data_reads",
+        c.ListPersonalDataReads,
+        in_thread(app.list_personal_data_reads),
+        c.PersonalDataReads,
+    )
     bus.document_events(EVENTS)

@@ -16,6 +16,8 @@ from services.customers.commands import (
     GetCustomer,
     GradeCustomer,
     InvestigateCredit,
+    ListPersonalDataReads,
+    PersonalDataReads,
     RecordPrepayment,
     RegisterProspect,
     ReinstateCustomer,
@@ -29,12 +31,15 @@ from services.customers.domain import CodeSequence, Customer, Kind
 from services.customers.vault import PREFIX, InMemoryVault, PostgresVault
 from shared.aggregate import Meta
 from shared.clock import Clock
-from shared.errors import DomainError, NotFound
+from shared.errors import DomainError, Forbidden, NotFound
+from shared.identity.scope import acting, require_scope
 from shared.settings import Settings
 from shared.store import Outcome, ServiceApplication
 
 # The form's personal data: stored only encrypted with the customer's own key (see vault.py).
 PERSONAL_FIELDS = ("legal_representative", "phone", "address")
+# Who may list the reads of personal data (the auditors: company-wide roles that answer for it)
+AUDITORS = frozenset({"general_manager", "finance"})
 
 
 def customer_result(customer: Customer) -> dict[str, Any]:
@@ -55,6 +60,14 @@ def customer_result(customer: Customer) -> dict[str, Any]:
         rejection_reason=customer.rejection_reason,
         version=customer.version,
     ).model_dump(mode="json")
+
+
+def in_scope(customer: Customer) -> Customer:
+    """Every command on and read of a customer: by a user whose role covers its region (a salesperson:
+    their own customers). Asked after the rule's role check, so a role not allowed at all hears its rule;
+    a refused command's changes to its copy of the customer are never saved."""
+    require_scope(customer.region, customer.salesperson_id, f"customer {customer.id}")
+    return customer
 
 
 class CustomersApplication(ServiceApplication):
@@ -94,6 +107,7 @@ class CustomersApplication(ServiceApplication):
         def decide(meta: Meta) -> Outcome:
             customer = self._customer(cmd.customer_id)
             erased_now = customer.erase_personal_data(cmd.reason, meta)
+            in_scope(customer)
             # The key goes only once the event is stored; a repeat (or a retry after a crash in between)
             # deletes it again.
             return Outcome(
@@ -116,6 +130,7 @@ class CustomersApplication(ServiceApplication):
             customer = self._customer(cmd.customer_id)
             sequence = self._code_sequence(customer, meta)
             customer.approve(sequence, meta)
+            in_scope(customer)
             return Outcome(customer_result(customer), [customer, sequence])
 
         return self.execute(cmd, decide)
@@ -152,10 +167,25 @@ class CustomersApplication(ServiceApplication):
 
     def get_customer(self, query: GetCustomer) -> dict[str, Any]:
         if query.customer_id:
-            return self._details(self._customer(query.customer_id))
+            return self._details(in_scope(self._customer(query.customer_id)))
         if query.code:
-            return self._details(self._customer(self._id_for_code(query.code)))
+            return self._details(in_scope(self._customer(self._id_for_code(query.code))))
         raise DomainError("give customer_id or code", details={"field": "customer_id"})
+
+    def list_personal_data_reads(self, query: ListPersonalDataReads) -> dict[str, Any]:
+        who = acting()
+        if who is not None and not any(grant.role in AUDITORS for grant in who.grants):
+            raise Forbidden(
+                f"{who.user} may not list the reads of personal data",
+                rule="C2",
+                details={"allowed": sorted(AUDITORS)},
+            )
+        reads = self.vault.reads(query.customer_id, query.limit)
+        listed = [
+            {"customer_id": customer, "user": user, "roles": roles, "read_at": at}
+            for customer, user, roles, at in reads
+        ]
+        return PersonalDataReads.model_validate({"reads": listed}).model_dump(mode="json")
 
     def close(self) -> None:
         self.vault.close()
@@ -165,6 +195,10 @@ class CustomersApplication(ServiceApplication):
     def _details(self, customer: Customer) -> dict[str, Any]:
         details: dict[str, Any] = customer_result(customer)
         details |= {name: self._reveal(customer, name) for name in PERSONAL_FIELDS}
+        if not customer.personal_data_erased:  # every read of personal data is recorded (C2)
+            who = acting()
+            user, roles = (who.user, [g.claim() for g in who.grants]) if who else ("(in-process)", [])
+            self.vault.record_read((str(customer.id), user, roles, self.clock.now()))
         details["personal_data_erased"] = customer.personal_data_erased
         return CustomerDetails.model_validate(details).model_dump(mode="json")
 
@@ -181,6 +215,7 @@ class CustomersApplication(ServiceApplication):
         def decide(meta: Meta) -> Outcome:
             customer = self._customer(customer_id)
             change(customer, meta)
+            in_scope(customer)
             return Outcome(customer_result(customer), [customer])
 
         return self.execute(cmd, decide)

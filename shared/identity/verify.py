@@ -12,9 +12,7 @@ until it expires: the signature check costs ~200-300 µs, a known token ~1 µs
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import jwt
@@ -32,23 +30,6 @@ BEARER = "Bearer "
 VERIFIED_TOKENS = 10_000
 # PyJWT checks these itself with the system's time; the verifier checks them with its clock instead.
 DECODE_OPTIONS: Any = {"require": ["exp"], "verify_exp": False, "verify_iat": False, "verify_nbf": False}
-
-proven: contextvars.ContextVar[Identity | None] = contextvars.ContextVar("proven", default=None)
-
-
-def acting() -> Identity | None:
-    """The proven user of the command or query being handled (None outside one): services read the
-    scope of its roles here (a regional manager's region)."""
-    return proven.get()
-
-
-@contextlib.contextmanager
-def acting_as(identity: Identity | None) -> Iterator[None]:
-    token = proven.set(identity)
-    try:
-        yield
-    finally:
-        proven.reset(token)
 
 
 def refuse_unproven_actor(identity: Identity, actor_id: str, role: str) -> None:
