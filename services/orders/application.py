@@ -36,6 +36,7 @@ from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.clock import Clock
 from shared.contracts import Actor, Command, Role
 from shared.errors import InvalidState, NotFound
+from shared.identity.scope import require_scope
 from shared.settings import Settings
 from shared.store import Outcome, ServiceApplication
 
@@ -226,6 +227,7 @@ class OrdersApplication(ServiceApplication):
             order = self._get(Order, cmd.order_id, "O1")
             customer = self._customer(order.customer_id)
             order.release(cmd.rule, meta, capital_limit=customer.capital_limit)
+            self._in_scope(order)
             account = self._account(order.customer_id, meta)
             account.note_order(order, meta)
             return Outcome(order_result(order), [order, account])
@@ -344,6 +346,7 @@ class OrdersApplication(ServiceApplication):
             hold = self._get(Reservation, cmd.reservation_id, "O9")
             product = self._product(hold.product_code)
             hold.approve_guarantee(product, self.settings.hold_hours, meta)
+            self._in_scope(hold)
             book = self._hold_book(meta)
             book.add(hold, meta)
             return Outcome(hold_result(hold), [hold, product, book])
@@ -559,6 +562,7 @@ class OrdersApplication(ServiceApplication):
         def decide(meta: Meta) -> Outcome:
             aggregate = self._get(kind, aggregate_id, None)
             change(aggregate, meta)
+            self._in_scope(aggregate)
             return Outcome(result(aggregate), [aggregate])
 
         return self.execute(cmd, decide)
@@ -579,6 +583,15 @@ class OrdersApplication(ServiceApplication):
         except AggregateNotFoundError:
             return False
         return True
+
+    def _in_scope(self, subject: object) -> None:
+        """A change to a customer's order, hold or price exception: by a user whose role covers the
+        customer's region (a salesperson: their own customers), as orders' customer view knows it. Asked
+        after the rule's role check; a refused command's changes to its copy are never saved."""
+        customer_id = getattr(subject, "customer_id", None)
+        customer = self.customers.get(customer_id) if customer_id else None
+        if customer is not None:
+            require_scope(customer.region, customer.salesperson_id, f"customer {customer_id}")
 
     def _customer(self, customer_id: str) -> CustomerSnapshot:
         customer = self.customers.get(customer_id)

@@ -1,7 +1,7 @@
 """Scopes over the bus (DOMAIN.md "Actors and roles", rev 2): a user holds a role in a region (or
 company-wide) and acts with it only there; a salesperson only on their own customers. Every approval of
-the customers service is sent by a user of the right role holding it in the wrong region (refused, rule
-``scope``, nothing stored), then in the customer's region (accepted)."""
+the customers and orders services is sent by a user of the right role holding it in the wrong region
+(refused, rule ``scope``, nothing stored), then in the customer's region (accepted)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,13 @@ from tests.integration.test_role_gates import (
     c5_grade,
     c6_contract,
     c7_capital_limit,
+    o2_approve,
+    o2_vote,
+    o6_release,
+    o7_release,
+    o8_release,
+    o9_agree,
+    o9_approve,
     world,
 )
 
@@ -35,21 +42,34 @@ __all__ = ["world"]  # the fixture, shared with the role gates' module
 Due = Callable[[World], Awaitable[dict[str, Any]]]
 
 # The customers of the role gates' helpers are in EAST (``prospect``).
-APPROVALS: list[tuple[str, str, str, Due]] = [
-    ("approve_customer", "C4", "sales_supervisor", c4_approve),
-    ("reject_customer", "C4", "sales_supervisor", c4_reject),
-    ("grade_customer", "C5", "sales_manager", c5_grade),
-    ("sign_contract", "C6", "regional_manager", c6_contract),
-    ("set_capital_limit", "C7", "marketing_director", c7_capital_limit),
+APPROVALS: list[tuple[str, str, str, str, Due]] = [
+    ("customers", "approve_customer", "C4", "sales_supervisor", c4_approve),
+    ("customers", "reject_customer", "C4", "sales_supervisor", c4_reject),
+    ("customers", "grade_customer", "C5", "sales_manager", c5_grade),
+    ("customers", "sign_contract", "C6", "regional_manager", c6_contract),
+    ("customers", "set_capital_limit", "C7", "marketing_director", c7_capital_limit),
+    ("orders", "approve_price_exception", "O2", "general_manager", o2_approve),
+    ("orders", "vote_price_exception", "O2", "sales_manager", o2_vote),
+    ("orders", "release_order", "O6", "sales_manager", o6_release),
+    ("orders", "release_order", "O7", "marketing_director", o7_release),
+    ("orders", "release_order", "O8", "general_manager", o8_release),
+    ("orders", "agree_guarantee", "O9", "sales_manager", o9_agree),
+    ("orders", "approve_guarantee", "O9", "general_manager", o9_approve),
 ]
 
 
 async def as_user(
-    nc: NATS, settings: Settings, kind: str, name: str, body: dict[str, Any], grant: Grant
+    nc: NATS,
+    settings: Settings,
+    kind: str,
+    name: str,
+    body: dict[str, Any],
+    grant: Grant,
+    service: str = "customers",
 ) -> dict[str, Any]:
     """Send ``body`` with a token for its actor holding ``grant`` only."""
     token = CREDENTIALS.token(body["actor"]["id"], grant)
-    subject = f"{settings.namespace}.customers.{kind}.{name}"
+    subject = f"{settings.namespace}.{service}.{kind}.{name}"
     reply = await nc.request(
         subject, json.dumps(body).encode(), timeout=10, headers={AUTHORIZATION: BEARER + token}
     )
@@ -57,17 +77,19 @@ async def as_user(
     return answer
 
 
-@pytest.mark.parametrize(("command", "rule", "role", "due"), APPROVALS, ids=[a[0] for a in APPROVALS])
+@pytest.mark.parametrize(
+    ("service", "command", "rule", "role", "due"), APPROVALS, ids=[f"{a[2]}-{a[1]}" for a in APPROVALS]
+)
 async def test_scope_an_approval_by_the_right_role_in_the_wrong_region_is_refused(
-    world: World, nc: NATS, settings: Settings, command: str, rule: str, role: str, due: Due
+    world: World, nc: NATS, settings: Settings, service: str, command: str, rule: str, role: str, due: Due
 ) -> None:
     body = await due(world) | {"actor": {"id": f"{role}-user", "role": role}}
-    before = world.stored("customers")
-    refused = await as_user(nc, settings, "cmd", command, body, Grant(role, "WEST"))
+    before = world.stored(service)
+    refused = await as_user(nc, settings, "cmd", command, body, Grant(role, "WEST"), service)
     assert refused["error"]["code"] == "forbidden", refused
     assert refused["error"]["rule"] == "scope"
-    assert world.stored("customers") == before
-    accepted = await as_user(nc, settings, "cmd", command, body, Grant(role, "EAST"))
+    assert world.stored(service) == before
+    accepted = await as_user(nc, settings, "cmd", command, body, Grant(role, "EAST"), service)
     assert accepted["ok"], (rule, accepted)
 
 
