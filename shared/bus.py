@@ -1,8 +1,11 @@
 """Bus plumbing: command and query routes with the reply contract, and the documented events.
 
-A route refuses an oversized body (``code: too_large``), validates the body against its pydantic model
+A route refuses an oversized body (``code: too_large``), then a request without a valid credential
+(``code: unauthenticated``, ``shared/identity``), validates the body against its pydantic model
 (an invalid body gets ``code: invalid`` naming each field), runs the handler, and answers
-``{"ok": true, "result": ...}`` or ``{"ok": false, "error": ...}``. A refused command stores nothing,
+``{"ok": true, "result": ...}`` or ``{"ok": false, "error": ...}``. A body whose ``actor`` is not the
+proven user in a role they hold is refused ``forbidden``; the handler runs with the proven user at hand
+(``shared.identity.scope.acting``: services check the scope of its roles). A refused command stores nothing,
 and no exception stops the service: an unexpected one is logged and answered ``code: internal``.
 Unknown commands under the service's subjects are answered too.
 """
@@ -30,6 +33,8 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from shared.contracts import CorrelationId, ErrorBody, ErrorCode, Query, Reply
 from shared.errors import DomainError, Unavailable
+from shared.identity.scope import Acting, acting_as
+from shared.identity.verify import Verifier, refuse_unproven_actor
 from shared.observability import correlated
 from shared.settings import Settings
 from shared.subjects import command_subject, query_subject
@@ -100,6 +105,7 @@ class Route:
     model: type[BaseModel]
     result: type[BaseModel] | None
     handler: Handler
+    public: bool = False  # answered without a credential (the health query: readiness probes)
 
 
 class ServiceBus:
@@ -117,12 +123,14 @@ class ServiceBus:
         self.observe = observe  # told of every reply: (kind, name, reply)
         # Commands are refused at once while the store is known to be down (see StoreGate).
         self.gate = StoreGate(settings.postgres_dsn)
+        self.verifier = Verifier.from_settings(settings)
         self.routes: dict[str, Route] = {}
         self.events: list[type] = []
         self.roles: dict[str, list[str]] = {}  # command name -> the roles that may send it (published)
         self._subscriptions: list[Subscription] = []
         self._answering: set[asyncio.Task[None]] = set()
-        self.query("health", Query, self._health)
+        health = query_subject(settings.namespace, service, "health")
+        self._add("query", "health", health, Query, None, self._health, public=True)
 
     async def _health(self, _: Query) -> dict[str, Any]:
         """Readiness: answered once the service's routes are subscribed."""
@@ -148,10 +156,12 @@ class ServiceBus:
         model: type[BaseModel],
         result: type[BaseModel] | None,
         handler: Handler,
+        public: bool = False,
     ) -> None:
         if subject in self.routes:
             raise ValueError(f"{subject} is routed twice")
-        self.routes[subject] = Route(kind, name, subject, f"{self.service}-{name}", model, result, handler)
+        queue = f"{self.service}-{name}"
+        self.routes[subject] = Route(kind, name, subject, queue, model, result, handler, public)
 
     def _gated(self, handler: Handler) -> Handler:
         async def gated(body: Any) -> dict[str, Any]:
@@ -214,16 +224,14 @@ class ServiceBus:
         return receive
 
     async def _respond(self, route: Route, msg: Msg) -> None:
-        reply = await self._reply(
-            route, msg.data, msg.headers.get(CORRELATION_HEADER) if msg.headers else None
-        )
+        reply = await self._reply(route, msg.data, msg.headers)
         if self.observe is not None:
             self.observe(route.kind, route.name, reply)
         if msg.reply:
             with contextlib.suppress(nats.errors.Error):  # the connection closing: the caller times out
                 await msg.respond(orjson.dumps(reply))
 
-    async def _reply(self, route: Route, data: bytes, correlation: str | None = None) -> dict[str, Any]:
+    async def _reply(self, route: Route, data: bytes, headers: dict[str, str] | None) -> dict[str, Any]:
         if len(data) > MAX_BODY_BYTES:  # refused before it is parsed
             return error_reply(
                 "too_large",
@@ -231,10 +239,21 @@ class ServiceBus:
                 size=len(data),
                 limit=MAX_BODY_BYTES,
             )
+        identity, who = None, None
         try:
+            if not route.public:
+                identity = await self.verifier.identify(headers)
             body = route.model.model_validate_json(data)
+            actor = getattr(body, "actor", None)
+            if identity is not None:
+                if actor is not None:
+                    refuse_unproven_actor(identity, actor.id, actor.role)
+                who = Acting.of(identity, actor.role if actor is not None else None)
         except ValidationError as error:
             return invalid_reply(error)
+        except DomainError as error:  # unauthenticated, or the body's actor is not the proven one
+            return Reply.failure(ErrorBody.of(error)).to_json()
+        correlation = headers.get(CORRELATION_HEADER) if headers else None
         if correlation is not None:
             try:
                 correlation = _correlation_id.validate_python(correlation)
@@ -242,7 +261,7 @@ class ServiceBus:
                 return invalid_reply(error, whole=f"header {CORRELATION_HEADER}")
             if getattr(body, "correlation_id", "") is None:  # a command that sent none in its body
                 body = body.model_copy(update={"correlation_id": correlation})
-        with correlated(getattr(body, "correlation_id", None) or correlation):
+        with correlated(getattr(body, "correlation_id", None) or correlation), acting_as(who):
             reply = await answer(route.handler, body)
             if log.isEnabledFor(logging.DEBUG):  # the first link of command → event → projection
                 outcome = "ok" if reply["ok"] else reply["error"]["code"]

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from shared.bus import Route, ServiceBus, nats_options
 from shared.contracts import ErrorBody
 from shared.envelope import envelope_model
+from shared.identity.verify import AUTHORIZATION
 from shared.subjects import event_subject
 
 CONTRACT_NOTES = (
@@ -26,7 +27,13 @@ CONTRACT_NOTES = (
     "is refused with code too_large; NATS itself carries at most 1 MiB per message), the reply comes back "
     "on the request's NATS reply subject (the inbox the requesting client chose) and is "
     '{"ok": true, "result": {...}} or {"ok": false, "error": {"code", "message", "rule", "details"}} '
-    "(ErrorBody; code from a fixed list). An unknown command gets error code unknown_command; a body that "
+    "(ErrorBody; code from a fixed list). "
+    "Every command and query but health carries a token of its sender in the NATS header "
+    "'Authorization: Bearer <jwt>' (docs/integration.md); a missing, expired, tampered or wrongly signed "
+    "token gets error code unauthenticated, a body whose actor is not the token's user in a role the "
+    "token grants gets code forbidden, and so does a command on a customer outside the region the role is "
+    "held in (a salesperson: not their own customer), with rule scope; none stores anything. "
+    "An unknown command gets error code unknown_command; a body that "
     "breaks the schema gets code invalid naming each field in details.errors[]; a refused command names "
     "the DOMAIN.md rule in rule; a refused command stored nothing. A command's correlation_id may be sent "
     "in its body or as the NATS header correlation_id (the body's wins); it is copied into the envelope of "
@@ -48,6 +55,19 @@ CONTRACT_NOTES = (
 # The channel every reply travels on: NATS request/reply sends it to the reply subject of the request,
 # which the requester's client chooses (an inbox); no header or body field carries it.
 REPLY_CHANNEL = "replyInbox"
+
+
+CREDENTIAL_HEADERS = {
+    "type": "object",
+    "properties": {
+        AUTHORIZATION: {
+            "type": "string",
+            "pattern": "^Bearer .+",
+            "description": "the sender's token (JWT): the embedded issuer's or the OpenID Connect provider's",
+        }
+    },
+    "required": [AUTHORIZATION],
+}
 
 
 def asyncapi_document(bus: ServiceBus, version: str = "1.0.0") -> dict[str, Any]:
@@ -78,6 +98,9 @@ def asyncapi_document(bus: ServiceBus, version: str = "1.0.0") -> dict[str, Any]
         route = bus.routes.get(document["channels"][channel_ref.split("/")[-1]]["address"])
         if route is None:
             continue
+        if not route.public:
+            for message in document["channels"][channel_ref.split("/")[-1]]["messages"].values():
+                messages[message["$ref"].split("/")[-1]]["headers"] = CREDENTIAL_HEADERS
         reply_name = f"{route.name}Reply"
         schemas[reply_name] = _reply_schema(route.result, schemas)
         messages[reply_name] = {

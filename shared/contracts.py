@@ -117,6 +117,7 @@ class ErrorCode(StrEnum):
     TOO_LARGE = "too_large"  # the body is over the limit: details.size, details.limit
     UNKNOWN_COMMAND = "unknown_command"  # no such command or query: details.known lists them
     UNAUTHORIZED = "unauthorized"  # no valid credential (reporting's HTTP API: status 401)
+    UNAUTHENTICATED = "unauthenticated"  # a command or query without a valid token (docs/integration.md)
     INTERNAL = "internal"  # an unexpected error, logged
 
 

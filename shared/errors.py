@@ -25,6 +25,12 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
+class Unauthenticated(DomainError):
+    """The request carries no credential, or one that is expired, tampered with or wrongly signed."""
+
+    code = "unauthenticated"
+
+
 class NotFound(DomainError):
     code = "not_found"
 

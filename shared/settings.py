@@ -42,6 +42,17 @@ class Settings(BaseSettings):
     # Aggregates kept in memory between commands (eventsourcing's cache; each read checks for newer events)
     aggregate_cache_size: int = 10_000
 
+    # Identity (shared/identity): the services verify every request's token with the embedded issuer's
+    # public key (PEM) and/or an OpenID Connect provider's key set; with neither, every request is refused.
+    identity_public_key: str | None = None
+    identity_jwks_url: str | None = None
+    identity_jwks_issuer: str | None = None  # the provider's ``iss`` (checked when given)
+    identity_audience: str = "salesops"
+    # the claim of the provider's tokens naming the user (``preferred_username`` for Keycloak)
+    identity_user_claim: str = "sub"
+    # Clients only (tests, demo, load tools, the token CLI): the embedded issuer's signing key
+    identity_signing_key_file: str = ".state/identity/signing.pem"
+
     # Consumers
     consumer_max_deliver: int = 5
     consumer_ack_wait_seconds: float = 30.0

@@ -4,10 +4,15 @@ its own NATS namespace (so its own subjects and streams), and removes them after
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
+import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -16,11 +21,40 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.js.errors import NotFoundError
 
+from shared.identity.client import Credentials
+from shared.identity.tokens import Grant, ensure_signing_key, public_pem
 from shared.settings import Settings
 from shared.store import drop_database
 from shared.streams import delete_streams
 
 SERVICES = ["customers", "orders", "complaints", "field", "reporting"]
+
+
+def _tests_issuer() -> Credentials:
+    """The tests' own token issuer: a signing key made for this run. Every service the tests start, in
+    this process or as a child process, verifies with its public key (set in the environment, so also
+    ``Settings()``); client processes they start sign with the key file."""
+    directory = Path(tempfile.mkdtemp(prefix="salesops-identity-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    key_file = directory / "signing.pem"
+    signing_key = ensure_signing_key(key_file)
+    os.environ["SALESOPS_IDENTITY_PUBLIC_KEY"] = public_pem(signing_key)
+    os.environ["SALESOPS_IDENTITY_SIGNING_KEY_FILE"] = str(key_file)
+    return Credentials(signing_key)
+
+
+CREDENTIALS = _tests_issuer()
+
+
+def js_client_tokens() -> dict[str, str]:
+    """A token for each user the JavaScript contract client acts as (tests/e2e/js_client/actors.json)."""
+    actors = json.loads((Path(__file__).parent / "e2e" / "js_client" / "actors.json").read_text())
+    return {user: CREDENTIALS.token(user, Grant.parse(claim)) for user, claim in actors.items()}
+
+
+def auth(body: dict[str, Any] | bytes | None = None) -> dict[str, str]:
+    """The headers proving the body's actor (a company-wide reader when it names none)."""
+    return CREDENTIALS.headers(body)
 
 
 def unique_settings(**overrides: Any) -> Settings:
@@ -49,11 +83,13 @@ Requester = Callable[..., Coroutine[Any, Any, dict[str, Any]]]
 
 @pytest.fixture(scope="module")
 def request_(nc: NATS, settings: Settings) -> Requester:
-    """``await request_("customers", "cmd", "approve_customer", {...})`` → the decoded reply."""
+    """``await request_("customers", "cmd", "approve_customer", {...})`` → the decoded reply; sent with a
+    valid token for the body's actor."""
 
     async def send(service: str, kind: str, name: str, body: dict[str, Any] | bytes) -> dict[str, Any]:
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-        reply = await nc.request(f"{settings.namespace}.{service}.{kind}.{name}", payload, timeout=10)
+        subject = f"{settings.namespace}.{service}.{kind}.{name}"
+        reply = await nc.request(subject, payload, timeout=10, headers=auth(body))
         return json.loads(reply.data)
 
     return send

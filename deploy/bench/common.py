@@ -13,6 +13,8 @@ from typing import Any
 import orjson
 from nats.aio.client import Client as NATS
 
+from shared.identity.client import Credentials
+from shared.identity.tokens import load_signing_key, new_signing_key, public_pem
 from shared.settings import Settings
 
 GM = {"id": "gm-1", "role": "general_manager"}
@@ -94,8 +96,13 @@ def bench_settings(token: str, part: str) -> Settings:
     )
 
 
+# The benchmark's own token issuer: its services verify with the public key, its clients sign.
+ISSUER = Credentials(load_signing_key(new_signing_key()))
+
+
 def process_env(settings: Settings) -> dict[str, str]:
     return {
+        "SALESOPS_IDENTITY_PUBLIC_KEY": public_pem(ISSUER.signing_key),
         "SALESOPS_NAMESPACE": settings.namespace,
         "SALESOPS_POSTGRES_DB": settings.postgres_db,
         "SALESOPS_LOG_LEVEL": "WARNING",
@@ -113,7 +120,10 @@ class Client:
 
     async def call(self, service: str, kind: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         reply = await self.nc.request(
-            f"{self.prefix}.{service}.{kind}.{name}", orjson.dumps(body), timeout=30
+            f"{self.prefix}.{service}.{kind}.{name}",
+            orjson.dumps(body),
+            timeout=30,
+            headers=ISSUER.headers(body),
         )
         result: dict[str, Any] = orjson.loads(reply.data)
         return result

@@ -18,6 +18,10 @@ from zoneinfo import ZoneInfo
 
 from nats.aio.client import Client as NATS
 
+from shared.identity.client import Credentials
+from shared.identity.tokens import Grant
+from shared.settings import Settings
+
 SALESPERSON = {"id": "sp-wang", "role": "salesperson"}
 SUPERVISOR = {"id": "sup-li", "role": "sales_supervisor"}
 FINANCE = {"id": "fin-zhao", "role": "finance"}
@@ -27,6 +31,25 @@ GM = {"id": "gm-zhou", "role": "general_manager"}
 PRODUCTION = {"id": "prod-wu", "role": "production"}
 VP = {"id": "vp-qian", "role": "sales_vp"}
 BRANCH_MANAGER = {"id": "bm-he", "role": "branch_manager"}
+
+# The demo's users, one or more for every role, with the scope each role is held in (the demo's
+# customers are in EAST). ``./salesops up`` writes a token for each to .state/identity/demo-tokens.json.
+DEMO_USERS: dict[str, tuple[Grant, ...]] = {
+    "sp-wang": (Grant("salesperson", "EAST"),),
+    "sp-branch": (Grant("salesperson", "EAST"),),
+    "sup-li": (Grant("sales_supervisor", "EAST"),),
+    "cs-lin": (Grant("sales_supervisor", "EAST"),),
+    "sm-gao": (Grant("sales_manager", "EAST"),),
+    "rm-chen": (Grant("regional_manager", "EAST"),),
+    "bm-he": (Grant("branch_manager", "EAST"),),
+    "tech-ma": (Grant("technician", "EAST"),),
+    "fin-zhao": (Grant("finance"),),
+    "md-sun": (Grant("marketing_director"),),
+    "vp-qian": (Grant("sales_vp"),),
+    "gm-zhou": (Grant("general_manager"),),
+    "prod-wu": (Grant("production"),),
+    "csm-lin": (Grant("customer_service_manager"),),
+}
 
 PRODUCT = "PV-100"
 LIST_PRICE = "1200.00"
@@ -41,10 +64,17 @@ class Client:
     nc: NATS
     namespace: str
     timeout: float = 10.0
+    # tokens for the body's actors, signed with the embedded issuer's key (SALESOPS_IDENTITY_SIGNING_KEY_FILE)
+    credentials: Credentials = field(
+        default_factory=lambda: Credentials.from_settings(Settings(), DEMO_USERS)
+    )
 
     async def send(self, service: str, kind: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         reply = await self.nc.request(
-            f"{self.namespace}.{service}.{kind}.{name}", json.dumps(body).encode(), timeout=self.timeout
+            f"{self.namespace}.{service}.{kind}.{name}",
+            json.dumps(body).encode(),
+            timeout=self.timeout,
+            headers=self.credentials.headers(body),
         )
         answer: dict[str, Any] = json.loads(reply.data)
         return answer

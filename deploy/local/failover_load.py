@@ -23,6 +23,7 @@ import nats.errors
 
 from deploy.local.load import prospect_body
 from shared.bus import connect_nats
+from shared.identity.client import Credentials
 from shared.settings import Settings
 
 GM = {"id": "gm-load", "role": "general_manager"}
@@ -37,9 +38,10 @@ class LoadFailed(RuntimeError):
 
 
 class Load:
-    def __init__(self, nc: Any, namespace: str) -> None:
+    def __init__(self, nc: Any, namespace: str, credentials: Credentials) -> None:
         self.nc = nc
         self.namespace = namespace
+        self.credentials = credentials
         self.sent = 0
         self.retries = 0
         self.events = 0  # events the acknowledged commands stored
@@ -49,10 +51,13 @@ class Load:
     async def command(self, service: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """Send until answered; the same idempotency key each time."""
         payload = json.dumps({**body, "idempotency_key": uuid.uuid4().hex}).encode()
+        headers = self.credentials.headers(body)
         self.sent += 1
         for attempt in range(ATTEMPTS):
             try:
-                reply = await self.nc.request(f"{self.namespace}.{service}.cmd.{name}", payload, timeout=3)
+                reply = await self.nc.request(
+                    f"{self.namespace}.{service}.cmd.{name}", payload, timeout=3, headers=headers
+                )
             except (
                 nats.errors.TimeoutError,
                 nats.errors.NoRespondersError,
@@ -101,7 +106,7 @@ async def run(out: Path) -> None:
     products = [f"LOAD-{n}" for n in range(int(os.environ.get("SALESOPS_LOAD_PRODUCTS", "4")))]
     concurrency = int(os.environ.get("SALESOPS_LOAD_CONCURRENCY", "8"))
     nc = await connect_nats(settings, "load")
-    load = Load(nc, settings.namespace)
+    load = Load(nc, settings.namespace, Credentials.from_settings(settings))
     try:
         for product in products:
             body = {"actor": GM, "product_code": product, "name": product, "spec": "DN50"}

@@ -29,6 +29,7 @@ import nats
 import nats.errors
 
 from shared.bus import nats_options
+from shared.identity.client import Credentials
 from shared.settings import Settings
 
 SALESPERSON = {"id": "load-sp", "role": "salesperson"}
@@ -104,6 +105,7 @@ def body_of(n: int, run: str) -> tuple[str, str, dict[str, Any]]:
 
 async def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     nc = await nats.connect(name="fault-load", **nats_options(settings))
+    credentials = Credentials.from_settings(settings)
     run_id = uuid.uuid4().hex[:8]
     counter = itertools.count()
     sent: list[Sent] = []
@@ -119,10 +121,13 @@ async def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         service, command, body = body_of(n, run_id)
         key = f"load-{run_id}-{n}"
         payload = json.dumps({**body, "idempotency_key": key}).encode()
+        headers = credentials.headers(body)
         subject = f"{settings.namespace}.{service}.cmd.{command}"
         result: dict[str, Any] | None = None
         try:
-            reply = json.loads((await nc.request(subject, payload, timeout=args.timeout)).data)
+            reply = json.loads(
+                (await nc.request(subject, payload, timeout=args.timeout, headers=headers)).data
+            )
             outcome = "ok" if reply["ok"] else reply["error"]["code"]
             result = reply.get("result") if reply["ok"] else reply.get("error")
         except nats.errors.NoRespondersError:

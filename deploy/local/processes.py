@@ -22,13 +22,25 @@ def service_command(service: str) -> list[str]:
     return [sys.executable, "-m", f"services.{service}.main"]
 
 
+PASSWORD_PREFIX = "SALESOPS_NATS_PASSWORD_"
+# Secrets only one process may hold: reporting's HTTP token; the token issuer's signing key is for the
+# clients (the services verify with its public key). Every service's own NATS password is its alone too.
+OWNED_SECRETS = {"SALESOPS_REPORTING_TOKEN": "reporting", "SALESOPS_IDENTITY_SIGNING_KEY_FILE": None}
+
+
 def service_env(env: dict[str, str], service: str) -> dict[str, str]:
-    """A service's own NATS user when its password is given as ``SALESOPS_NATS_PASSWORD_<SERVICE>``
-    (the users of ``deploy/nats/auth.conf``); otherwise the shared ``SALESOPS_NATS_USER``/``_PASSWORD``."""
-    password = env.get(f"SALESOPS_NATS_PASSWORD_{service.upper()}")
+    """The environment of one service: its own NATS user when its password is given as
+    ``SALESOPS_NATS_PASSWORD_<SERVICE>`` (the users of ``deploy/nats/auth.conf``), otherwise the shared
+    ``SALESOPS_NATS_USER``/``_PASSWORD``; no other service's password and no secret it does not own."""
+    password = env.get(f"{PASSWORD_PREFIX}{service.upper()}")
+    own = {
+        name: value
+        for name, value in env.items()
+        if not name.startswith(PASSWORD_PREFIX) and OWNED_SECRETS.get(name, service) == service
+    }
     if password is None:
-        return env
-    return {**env, "SALESOPS_NATS_USER": service, "SALESOPS_NATS_PASSWORD": password}
+        return own
+    return {**own, "SALESOPS_NATS_USER": service, "SALESOPS_NATS_PASSWORD": password}
 
 
 class ServiceProcesses:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -16,11 +17,13 @@ from pathlib import Path
 
 import nats
 
-from deploy.local.demo import run_demo
+from deploy.local.demo import DEMO_USERS, run_demo
 from deploy.local.processes import ROOT, SERVICES, ServiceProcesses, wait_ready
 from deploy.nats.auth import INTEGRATORS, USERS, authorization_block, password_variable
 from deploy.nats.servers import NatsServers
 from shared.bus import nats_options
+from shared.identity.client import Credentials
+from shared.identity.tokens import ensure_signing_key, public_pem
 from shared.settings import Settings
 from shared.store import ensure_database
 
@@ -45,6 +48,17 @@ def secured_nats(settings: Settings) -> Iterator[tuple[Settings, dict[str, str],
         yield client, env, {user: passwords[user] for user in ("client", *INTEGRATORS)}
 
 
+def write_demo_tokens(path: Path, credentials: Credentials) -> None:
+    """A token for every demo user, readable by the owner only: ``{user: {"roles": [...], "token": ...}}``."""
+    tokens = {
+        user: {"roles": [grant.claim() for grant in grants], "token": credentials.token(user, *grants)}
+        for user, grants in DEMO_USERS.items()
+    }
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        json.dump(tokens, file, indent=1)
+
+
 async def main() -> int:
     with secured_nats(Settings()) as (settings, nats_env, outside_passwords):
         return await run(settings, nats_env, outside_passwords)
@@ -54,8 +68,14 @@ async def run(settings: Settings, nats_env: dict[str, str], outside_passwords: d
     ensure_database(settings, list(SERVICES))
     # The dashboard's reads need a token: make one for this run unless one is configured.
     token = os.environ.get("SALESOPS_REPORTING_TOKEN") or secrets.token_urlsafe(24)
+    # The embedded token issuer: its signing key stays with this tool, the services get its public key.
+    key_file = Path(ROOT, settings.identity_signing_key_file)
+    signing_key = ensure_signing_key(key_file)
+    identity_env = {"SALESOPS_IDENTITY_PUBLIC_KEY": public_pem(signing_key)}
+    demo_tokens = key_file.parent / "demo-tokens.json"
+    write_demo_tokens(demo_tokens, Credentials(signing_key, users=DEMO_USERS))
     processes = ServiceProcesses(
-        {"SALESOPS_REPORTING_TOKEN": token, **nats_env}, Path(ROOT, ".state", "logs")
+        {"SALESOPS_REPORTING_TOKEN": token, **identity_env, **nats_env}, Path(ROOT, ".state", "logs")
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -79,6 +99,9 @@ async def run(settings: Settings, nats_env: dict[str, str], outside_passwords: d
             f"  dashboard and reports:  http://{settings.http_host}:{settings.http_port}/  (token {token})",
             f"  NATS:                   {settings.nats_url}{credentials}",
             f"  commands / queries:     NATS request/reply, {settings.namespace}.<service>.cmd.* / .query.*",
+            "                          header 'Authorization: Bearer <token>' (docs/integration.md)",
+            f"  tokens:                 demo users' in {demo_tokens.relative_to(ROOT)}; another:",
+            "                          ./salesops token issue --user sp-wang --role salesperson@EAST",
             f"  events:                 JetStream streams {settings.namespace.upper()}_<SERVICE>",
             "  contracts:              docs/asyncapi/*.json",
             "  audit trail:            .venv/bin/python -m services.reporting.cli audit <aggregate id>",

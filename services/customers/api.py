@@ -128,5 +128,11 @@ def register(bus: ServiceBus, app: CustomersApplication) -> None:
     bus.query("get_contract", c.GetContract, in_thread(app.get_contract), c.ContractResult)
     bus.query("list_customers", c.ListCustomers, app.directory.list, c.CustomerList)
     bus.query("list_expiring", c.ListExpiring, app.directory.expiring, c.ExpiringList)
+    bus.query(
+        "list_personal_data_reads",
+        c.ListPersonalDataReads,
+        in_thread(app.list_personal_data_reads),
+        c.PersonalDataReads,
+    )
     bus.document_roles(ROLES)
     bus.document_events(EVENTS)

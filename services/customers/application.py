@@ -16,7 +16,8 @@ from services.customers.domain import FILE_FIELDS, CodeSequence, ContractTerms, 
 from services.customers.vault import PREFIX, InMemoryVault, PostgresVault
 from shared.aggregate import Meta
 from shared.clock import Clock
-from shared.errors import DomainError, NotFound
+from shared.errors import DomainError, Forbidden, NotFound
+from shared.identity.scope import acting, require_scope
 from shared.settings import Settings
 from shared.store import Outcome, ServiceApplication
 
@@ -27,6 +28,8 @@ PERSONAL_FIELDS = (*FORM_PERSONAL_FIELDS, "contact_persons")
 SCAN_PAGE = 1000
 # What the reassignment of a leaving salesperson's customers reads from the log (C10).
 SALESPERSON_TOPICS = [Customer.CustomerRegistered.TOPIC, Customer.SalespersonReassigned.TOPIC]  # type: ignore[attr-defined]
+# Who may list the reads of personal data (the auditors: company-wide roles that answer for it)
+AUDITORS = frozenset({"general_manager", "finance"})
 
 
 def customer_result(customer: Customer) -> dict[str, Any]:
@@ -66,6 +69,14 @@ def _terms_of(model: c.ContractTermsModel) -> ContractTerms:
         product_scope=None if model.product_scope is None else list(model.product_scope),
         annual_volume=model.annual_volume,
     )
+
+
+def in_scope(customer: Customer) -> Customer:
+    """Every command on and read of a customer: by a user whose role covers its region (a salesperson:
+    their own customers). Asked after the rule's role check, so a role not allowed at all hears its rule;
+    a refused command's changes to its copy of the customer are never saved."""
+    require_scope(customer.region, customer.salesperson_id, f"customer {customer.id}")
+    return customer
 
 
 class CustomersApplication(ServiceApplication):
@@ -111,6 +122,7 @@ class CustomersApplication(ServiceApplication):
         def decide(meta: Meta) -> Outcome:
             customer = self._customer(cmd.customer_id)
             erased_now = customer.erase_personal_data(cmd.reason, meta)
+            in_scope(customer)
             # The key goes only once the event is stored; a repeat (or a retry after a crash in between)
             # deletes it again.
             return Outcome(
@@ -133,6 +145,7 @@ class CustomersApplication(ServiceApplication):
             customer = self._customer(cmd.customer_id)
             sequence = self._code_sequence(customer, meta)
             customer.approve(sequence, meta)
+            in_scope(customer)
             return Outcome(customer_result(customer), [customer, sequence])
 
         return self.execute(cmd, decide)
@@ -193,6 +206,7 @@ class CustomersApplication(ServiceApplication):
                     plain = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
                     changes[name] = self.vault.encrypt(str(customer.id), name, plain)
             customer.edit_file(changes, cmd.reason, meta)
+            in_scope(customer)
             return Outcome(customer_result(customer), [customer])
 
         return self.execute(cmd, decide)
@@ -222,7 +236,7 @@ class CustomersApplication(ServiceApplication):
                     and customer.status is not Status.REJECTED
                 ):
                     customer.reassign(cmd.to_salesperson_id, cmd.reason, meta)
-                    moved.append(customer)
+                    moved.append(in_scope(customer))
             result = c.ReassignmentResult(
                 from_salesperson_id=cmd.from_salesperson_id,
                 to_salesperson_id=cmd.to_salesperson_id,
@@ -239,7 +253,7 @@ class CustomersApplication(ServiceApplication):
         )
 
     def customer_file_history(self, query: c.CustomerFileHistory) -> dict[str, Any]:
-        customer = self._customer(query.customer_id)
+        customer = in_scope(self._customer(query.customer_id))
 
         def shown(values: dict[str, Any]) -> dict[str, Any]:
             return {
@@ -349,10 +363,25 @@ class CustomersApplication(ServiceApplication):
 
     def get_customer(self, query: c.GetCustomer) -> dict[str, Any]:
         if query.customer_id:
-            return self._details(self._customer(query.customer_id))
+            return self._details(in_scope(self._customer(query.customer_id)))
         if query.code:
-            return self._details(self._customer(self._id_for_code(query.code)))
+            return self._details(in_scope(self._customer(self._id_for_code(query.code))))
         raise DomainError("give customer_id or code", details={"field": "customer_id"})
+
+    def list_personal_data_reads(self, query: c.ListPersonalDataReads) -> dict[str, Any]:
+        who = acting()
+        if who is not None and not any(grant.role in AUDITORS for grant in who.grants):
+            raise Forbidden(
+                f"{who.user} may not list the reads of personal data",
+                rule="C2",
+                details={"allowed": sorted(AUDITORS)},
+            )
+        reads = self.vault.reads(query.customer_id, query.limit)
+        listed = [
+            {"customer_id": customer, "user": user, "roles": roles, "read_at": at}
+            for customer, user, roles, at in reads
+        ]
+        return c.PersonalDataReads.model_validate({"reads": listed}).model_dump(mode="json")
 
     def close(self) -> None:
         self.vault.close()
@@ -362,6 +391,10 @@ class CustomersApplication(ServiceApplication):
     def _details(self, customer: Customer) -> dict[str, Any]:
         details: dict[str, Any] = customer_result(customer)
         details |= {name: self._reveal(customer, name) for name in PERSONAL_FIELDS}
+        if not customer.personal_data_erased:  # every read of personal data is recorded (C2)
+            who = acting()
+            user, roles = (who.user, [g.claim() for g in who.grants]) if who else ("(in-process)", [])
+            self.vault.record_read((str(customer.id), user, roles, self.clock.now()))
         details |= {
             "bank": customer.bank,
             "business_scale": customer.business_scale,
@@ -390,6 +423,7 @@ class CustomersApplication(ServiceApplication):
         def decide(meta: Meta) -> Outcome:
             customer = self._customer(customer_id)
             change(customer, meta)
+            in_scope(customer)
             return Outcome(customer_result(customer), [customer])
 
         return self.execute(cmd, decide)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -283,6 +283,24 @@ class GetCustomer(Query):
 
     customer_id: Identifier | None = None
     code: Annotated[str, Field(min_length=1, max_length=30)] | None = None
+
+
+class ListPersonalDataReads(Query):
+    """C2: who read customers' personal data, when; newest first. For auditors (general_manager, finance)."""
+
+    customer_id: Identifier | None = None
+    limit: Annotated[int, Field(strict=True, ge=1, le=1000)] = 100
+
+
+class PersonalDataRead(BaseModel):
+    customer_id: str
+    user: str
+    roles: list[str]
+    read_at: datetime
+
+
+class PersonalDataReads(BaseModel):
+    reads: list[PersonalDataRead]
 
 
 class ListCustomers(Query):

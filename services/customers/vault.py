@@ -13,6 +13,7 @@ import base64
 import contextlib
 import os
 import threading
+from datetime import datetime
 from typing import Protocol
 
 import psycopg
@@ -25,6 +26,10 @@ from shared.settings import Settings
 
 PREFIX = "enc:v1:"
 NONCE_BYTES = 12
+
+
+# One read of a customer's personal data: (customer id, user, the roles they held, when).
+Read = tuple[str, str, list[str], datetime]
 
 
 class TamperedValue(Exception):
@@ -46,6 +51,14 @@ class PersonalDataVault(Protocol):
 
     def erase(self, customer_id: str) -> None:
         """Delete the key (idempotent): every value encrypted with it becomes unreadable."""
+        ...
+
+    def record_read(self, read: Read) -> None:
+        """Keep who read a customer's personal data, when (the auditor's log, append-only)."""
+        ...
+
+    def reads(self, customer_id: str | None, limit: int) -> list[Read]:
+        """The recorded reads, newest first; of one customer, or of all."""
         ...
 
 
@@ -75,6 +88,7 @@ class InMemoryVault:
 
     def __init__(self) -> None:
         self.keys: dict[str, bytes] = {}
+        self.read_log: list[Read] = []
         self._lock = threading.Lock()
 
     def create_key(self, customer_id: str) -> None:
@@ -92,6 +106,14 @@ class InMemoryVault:
         with self._lock:
             self.keys.pop(customer_id, None)
 
+    def record_read(self, read: Read) -> None:
+        with self._lock:
+            self.read_log.append(read)
+
+    def reads(self, customer_id: str | None, limit: int) -> list[Read]:
+        chosen = [read for read in reversed(self.read_log) if customer_id in (None, read[0])]
+        return chosen[:limit]
+
     def close(self) -> None:
         pass
 
@@ -101,6 +123,7 @@ class PostgresVault:
 
     def __init__(self, settings: Settings, schema: str) -> None:
         self.table = sql.Identifier(schema, "customer_keys")
+        self.read_table = sql.Identifier(schema, "personal_data_reads")
         self.pool = ConnectionPool(
             settings.postgres_dsn,
             connection_class=Connection,
@@ -118,14 +141,20 @@ class PostgresVault:
         return self.pool.connection()
 
     def _create_table(self) -> None:
-        ddl = sql.SQL(
+        keys = sql.SQL(
             "CREATE TABLE IF NOT EXISTS {} (customer_id text PRIMARY KEY, key bytea NOT NULL)"
         ).format(self.table)
+        reads = sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} (id bigserial PRIMARY KEY, customer_id text NOT NULL, "
+            "user_id text NOT NULL, roles text[] NOT NULL, read_at timestamptz NOT NULL)"
+        ).format(self.read_table)
         with self.pool.connection() as conn:
-            try:
-                conn.execute(ddl)
-            except psycopg.errors.UniqueViolation:  # another process created it at the same moment
-                conn.rollback()
+            for ddl in (keys, reads):
+                try:
+                    conn.execute(ddl)
+                    conn.commit()
+                except psycopg.errors.UniqueViolation:  # another process created it at the same moment
+                    conn.rollback()
 
     def create_key(self, customer_id: str) -> None:
         insert = sql.SQL("INSERT INTO {} (customer_id, key) VALUES (%s, %s) ON CONFLICT DO NOTHING")
@@ -152,6 +181,20 @@ class PostgresVault:
         delete = sql.SQL("DELETE FROM {} WHERE customer_id = %s")
         with self._connection() as conn:
             conn.execute(delete.format(self.table), (customer_id,))
+
+    def record_read(self, read: Read) -> None:
+        insert = sql.SQL("INSERT INTO {} (customer_id, user_id, roles, read_at) VALUES (%s, %s, %s, %s)")
+        with self._connection() as conn:
+            conn.execute(insert.format(self.read_table), read)
+
+    def reads(self, customer_id: str | None, limit: int) -> list[Read]:
+        select = sql.SQL(
+            "SELECT customer_id, user_id, roles, read_at FROM {} "
+            "WHERE %(customer)s::text IS NULL OR customer_id = %(customer)s ORDER BY id DESC LIMIT %(limit)s"
+        )
+        with self._connection() as conn:
+            rows = conn.execute(select.format(self.read_table), {"customer": customer_id, "limit": limit})
+            return [(row[0], row[1], list(row[2]), row[3]) for row in rows.fetchall()]
 
     def close(self) -> None:
         if not self.pool.closed:

@@ -22,6 +22,7 @@ from shared.aggregate import Meta, SalesAggregate
 from shared.clock import Clock
 from shared.contracts import Actor, Command, Role
 from shared.errors import NotFound
+from shared.identity.scope import require_scope
 from shared.settings import Settings
 from shared.store import Outcome, ServiceApplication
 
@@ -67,6 +68,7 @@ class OrdersBase(ServiceApplication):
         def decide(meta: Meta) -> Outcome:
             aggregate = self._get(kind, aggregate_id, None)
             change(aggregate, meta)
+            self._in_scope(aggregate)
             return Outcome(result(aggregate), [aggregate])
 
         return self.execute(cmd, decide)
@@ -87,6 +89,15 @@ class OrdersBase(ServiceApplication):
         except AggregateNotFoundError:
             return False
         return True
+
+    def _in_scope(self, subject: object) -> None:
+        """A change to a customer's order, hold or price exception: by a user whose role covers the
+        customer's region (a salesperson: their own customers), as orders' customer view knows it. Asked
+        after the rule's role check; a refused command's changes to its copy are never saved."""
+        customer_id = getattr(subject, "customer_id", None)
+        customer = self.customers.get(customer_id) if customer_id else None
+        if customer is not None:
+            require_scope(customer.region, customer.salesperson_id, f"customer {customer_id}")
 
     def _customer(self, customer_id: str) -> CustomerSnapshot:
         customer = self.customers.get(customer_id)

@@ -24,7 +24,7 @@ from deploy.local.processes import SERVICES, ServiceProcesses, wait_ready
 from shared.settings import Settings
 from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
-from tests.conftest import unique_settings
+from tests.conftest import js_client_tokens, unique_settings
 
 pytestmark = pytest.mark.e2e
 
@@ -140,11 +140,17 @@ async def test_a_client_in_another_language_knowing_only_the_contract_drives_the
     if not (JS_CLIENT / "node_modules" / "nats").exists():
         pytest.skip("the JS client's packages are not installed (npm ci in tests/e2e/js_client)")
     _, _, settings = system
+    tokens = js_client_tokens()
     run = await asyncio.create_subprocess_exec(
         "node",
         "client.mjs",
         cwd=JS_CLIENT,
-        env={**os.environ, "SALESOPS_NAMESPACE": settings.namespace, "SALESOPS_NATS_URL": settings.nats_url},
+        env={
+            **os.environ,
+            "SALESOPS_NAMESPACE": settings.namespace,
+            "SALESOPS_NATS_URL": settings.nats_url,
+            "SALESOPS_TOKENS": json.dumps(tokens),
+        },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -158,6 +164,9 @@ async def test_a_client_in_another_language_knowing_only_the_contract_drives_the
     assert seen["code"].startswith("SOUTH-D") and seen["repeated_code"] == seen["code"]
     assert seen["malformed"]["ok"] is False
     assert seen["malformed"]["error"]["details"]["errors"][0]["field"] == "customer_id"
+    # a body claiming general_manager is refused unless a credential proves it
+    assert seen["unproven"]["error"]["code"] == "forbidden"
+    assert seen["anonymous"]["error"]["code"] == "unauthenticated"
     assert [e["event_type"] for e in seen["events"]] == [
         "CustomerRegistered",
         "CreditInvestigated",

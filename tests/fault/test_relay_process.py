@@ -21,7 +21,7 @@ from shared.settings import Settings
 from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
 from shared.subjects import stream_name
-from tests.conftest import unique_settings, wait_for
+from tests.conftest import auth, unique_settings, wait_for
 
 pytestmark = pytest.mark.fault
 
@@ -123,24 +123,16 @@ async def test_a_relay_process_that_dies_is_started_again_and_publishes(
     await connected_relay(settings, parent, other_than=first)  # started again
     js = nc.jetstream()
     stream = stream_name(settings.namespace, SERVICE)
-    reply = orjson.loads(
-        (
-            await nc.request(
-                f"{settings.namespace}.{SERVICE}.cmd.list_product",
-                orjson.dumps(
-                    {
-                        "actor": {"id": "gm-1", "role": "general_manager"},
-                        "product_code": "RELAYED-1",
-                        "name": "Relayed",
-                        "spec": "std",
-                        "list_price": "100.00",
-                        "standard_cost": "60.00",
-                    }
-                ),
-                timeout=10,
-            )
-        ).data
-    )
+    body = {
+        "actor": {"id": "gm-1", "role": "general_manager"},
+        "product_code": "RELAYED-1",
+        "name": "Relayed",
+        "spec": "std",
+        "list_price": "100.00",
+        "standard_cost": "60.00",
+    }
+    subject = f"{settings.namespace}.{SERVICE}.cmd.list_product"
+    reply = orjson.loads((await nc.request(subject, orjson.dumps(body), timeout=10, headers=auth(body))).data)
     assert reply["ok"], reply
 
     async def published() -> bool:  # the service stored nothing before the command: this is its event

@@ -30,7 +30,7 @@ from shared.deadletter import DeadLetters
 from shared.settings import Settings
 from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
-from tests.conftest import unique_settings
+from tests.conftest import auth, unique_settings
 from tests.fault.report import table, write_section
 from tests.fault.support import (
     FIGURES_HEADER,
@@ -69,7 +69,7 @@ class System:
         """Send; an ``unavailable`` answer (nothing written) is retried as a client would, same body."""
         subject = f"{self.settings.namespace}.{service}.cmd.{command}"
         for _ in range(20):
-            reply = await self.nc.request(subject, json.dumps(body).encode(), timeout=30)
+            reply = await self.nc.request(subject, json.dumps(body).encode(), timeout=30, headers=auth(body))
             answer: dict[str, Any] = json.loads(reply.data)
             if answer["ok"] or answer["error"]["code"] != "unavailable":
                 break

@@ -24,7 +24,7 @@ from deploy.nats.servers import NatsServers
 from shared.settings import Settings
 from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
-from tests.conftest import unique_settings, wait_for
+from tests.conftest import auth, unique_settings, wait_for
 from tests.fault.failover_support import (
     LOADED,
     Instances,
@@ -155,6 +155,7 @@ async def test_two_instances_share_commands_and_the_relay_fails_over_without_los
             f"{settings.namespace}.orders.query.get_product",
             f'{{"product_code": "{product}"}}'.encode(),
             timeout=10,
+            headers=auth(),
         )
         assert f'"on_hand":{quantity},' in reply.data.decode().replace(" ", ""), (product, reply.data)
     conn = await asyncpg.connect(settings.postgres_dsn)

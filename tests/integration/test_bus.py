@@ -17,7 +17,7 @@ from shared import observability
 from shared.bus import CORRELATION_HEADER, ServiceBus, connect_nats
 from shared.contracts import Command, Query
 from shared.settings import Settings
-from tests.conftest import wait_for
+from tests.conftest import auth, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +54,9 @@ async def test_requests_to_one_route_are_handled_at_the_same_time(settings: Sett
     bus, routes, unknown = await serving(settings, gate)
     try:
         subject = f"{settings.namespace}.gated.query.held"
-        replies = [asyncio.ensure_future(nc.request(subject, b"{}", timeout=10)) for _ in range(10)]
+        replies = [
+            asyncio.ensure_future(nc.request(subject, b"{}", timeout=10, headers=auth())) for _ in range(10)
+        ]
         await wait_for(gate.holding(10))  # all ten inside the handler before any is answered
         gate.release.set()
         assert [json.loads((await reply).data) for reply in replies] == [
@@ -70,7 +72,7 @@ async def test_a_stopping_service_answers_the_requests_it_is_handling(settings: 
     gate = Gate()
     bus, routes, unknown = await serving(settings, gate)
     subject = f"{settings.namespace}.gated.query.held"
-    reply = asyncio.ensure_future(nc.request(subject, b"{}", timeout=10))
+    reply = asyncio.ensure_future(nc.request(subject, b"{}", timeout=10, headers=auth()))
     await wait_for(gate.holding(1))
     closing = asyncio.ensure_future(bus.close())
     await asyncio.sleep(0.2)

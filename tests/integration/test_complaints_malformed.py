@@ -29,7 +29,7 @@ from shared.contracts import Role
 from shared.runtime import WriteService
 from shared.settings import Settings
 from shared.store import ensure_database
-from tests.conftest import service_running
+from tests.conftest import auth, service_running
 from tests.integration.test_complaints import quality_complaint, service_complaint
 from tests.integration.test_complaints_after_sales import service_request
 from tests.integration.test_complaints_feedback import feedback
@@ -190,7 +190,11 @@ async def test_malformed_bodies_get_structured_errors_and_store_nothing(
     app: ComplaintsApplication = complaints.app  # type: ignore[assignment]
     before = app.recorder.max_notification_id() or 0
     reply = json.loads(
-        (await nc.request(f"{settings.namespace}.complaints.cmd.{name}", raw, timeout=10)).data
+        (
+            await nc.request(
+                f"{settings.namespace}.complaints.cmd.{name}", raw, timeout=10, headers=auth(raw)
+            )
+        ).data
     )
     assert reply["ok"] is False, (name, raw, reply)
     error = reply["error"]

@@ -39,11 +39,12 @@ from deploy.local.processes import SERVICES, ServiceProcesses, wait_ready
 from deploy.nats.auth import INTEGRATORS, USERS, WRITERS, authorization_block, password_variable
 from deploy.nats.servers import NATS_SERVER, NatsServers
 from shared.bus import connect_nats
+from shared.identity.tokens import Grant
 from shared.settings import Settings
 from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams, ensure_event_stream
 from shared.subjects import stream_name
-from tests.conftest import unique_settings
+from tests.conftest import CREDENTIALS, js_client_tokens, unique_settings
 from tests.fault.failover_support import write_doc_section
 
 pytestmark = pytest.mark.integration
@@ -246,6 +247,7 @@ async def run_the_guides_example(
         "SALESOPS_NATS_URL": servers.urls,
         "SALESOPS_CLIENT_PASSWORD": passwords["client"],
         "SALESOPS_INTEGRATION_PASSWORD": passwords["integration"],
+        "SALESOPS_TOKEN": CREDENTIALS.token("wh-gateway", Grant("salesperson")),
     }
     try:
         ran = await asyncio.to_thread(
@@ -275,6 +277,7 @@ async def run_the_js_client(servers: NatsServers, passwords: dict[str, str]) -> 
         "SALESOPS_CLIENT_PASSWORD": passwords["client"],
         "SALESOPS_INTEGRATION_USER": "integration",
         "SALESOPS_INTEGRATION_PASSWORD": passwords["integration"],
+        "SALESOPS_TOKENS": json.dumps(js_client_tokens()),
     }
     ran = await asyncio.to_thread(
         subprocess.run,

@@ -4,6 +4,9 @@
 // of the three event streams as the read-only `integration` user. Every request it sends, every reply it
 // gets and every event it reads is validated against the published schemas (ajv, strict: a keyword JSON
 // Schema does not define fails the run). Prints one JSON object with what it saw; exits 1 on a mismatch.
+// Each request carries its sender's token (header "Authorization: Bearer <token>"), handed over in
+// SALESOPS_TOKENS as {"<user id>": "<token>"} by whoever issued them (docs/integration.md); a query, which
+// names no actor, is sent as js-reader.
 import { readFileSync } from "node:fs";
 import { connect, headers, JSONCodec } from "nats";
 import Ajv from "ajv";
@@ -78,7 +81,12 @@ const reader = process.env.SALESOPS_INTEGRATION_USER
   ? await connection(process.env.SALESOPS_INTEGRATION_USER, process.env.SALESOPS_INTEGRATION_PASSWORD)
   : nc;
 
+const tokens = JSON.parse(process.env.SALESOPS_TOKENS || "{}");
+
 async function send(service, kind, name, body, options = {}) {
+  const h = options.headers || headers();
+  const token = "token" in options ? options.token : tokens[body.actor?.id ?? "js-reader"];
+  if (token) h.set("Authorization", `Bearer ${token}`);
   const op = operation(service, kind, name);
   operationsUsed.add(`${service}.${kind}.${name}`);
   if (options.wellFormed !== false) {
@@ -87,7 +95,7 @@ async function send(service, kind, name, body, options = {}) {
   }
   const reply = await nc.request(`${ns}.${service}.${kind}.${name}`, jc.encode(body), {
     timeout: 10000,
-    headers: options.headers,
+    headers: h,
   });
   const answer = jc.decode(reply.data);
   check(payloadSchema(service, op.reply.messages[0]), answer, `reply of ${service}.${kind}.${name}`);
@@ -122,6 +130,10 @@ const approved = must(await send("customers", "cmd", "approve_customer", approva
 const again = must(await send("customers", "cmd", "approve_customer", approval));
 const malformed = await send("customers", "cmd", "approve_customer", { actor: salesperson }, { wellFormed: false });
 const reused = await send("customers", "cmd", "approve_customer", { ...approval, actor: { ...supervisor, id: "other" } });
+// A role written into the body proves nothing: the salesperson's token claiming general_manager is
+// refused, and so is a command without a token.
+const unproven = await send("customers", "cmd", "approve_customer", { actor: { ...salesperson, role: "general_manager" }, customer_id: customerId });
+const anonymous = await send("customers", "cmd", "approve_customer", { actor: gm, customer_id: customerId }, { token: null });
 must(await send("customers", "cmd", "sign_contract", {
   actor: { id: "js-regional", role: "regional_manager" }, customer_id: customerId,
   contract_number: `HT-JS-${run}`, valid_from: "2020-01-01", valid_to: "2099-12-31",
@@ -202,6 +214,8 @@ console.log(JSON.stringify({
   repeated_code: again.code,
   malformed,
   reused,
+  unproven,
+  anonymous,
   order_status: order.status,
   order_correlation: events.find((e) => e.event_type === "OrderPlaced")?.correlation_id,
   events: customerEvents.slice(0, customerEvents.findIndex((e) => e.event_type === "CustomerApproved") + 1),
