@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.reporting.projections import PERIOD_COUNTERS, LoggedEvent, Projector
+from services.reporting.projector import LoggedEvent, Projector
+from services.reporting.tables import PERIOD_COUNTERS
 
 WHEN = datetime(2026, 11, 10, 4, tzinfo=UTC)
 
