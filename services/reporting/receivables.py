@@ -19,6 +19,7 @@ from services.reporting.tables import SCHEMA
 # Age buckets: (name, first day overdue, last day overdue); "not_due" is due today or later.
 BUCKETS = (("overdue_1_30", 1, 30), ("overdue_31_60", 31, 60), ("overdue_61_90", 61, 90))
 OVER_90 = "overdue_over_90"
+AGES = ("not_due", *(name for name, _, _ in BUCKETS), OVER_90)
 # R12 (decision): a customer using more than this share of its credit limit is on the alerts list.
 CREDIT_ALERT_SHARE = Decimal("0.90")
 
@@ -47,7 +48,7 @@ def _ageing_sql(schema: str) -> str:
         FROM open_parts GROUP BY customer_id
     )
     SELECT d.customer_id, d.code, d.company_name, d.kind, d.region, d.credit_limit, d.capital_limit,
-           a.*, {exposure(schema, "d.customer_id")} AS credit_used
+           {", ".join(f"a.{name}" for name in AGES)}, {exposure(schema, "d.customer_id")} AS credit_used
     FROM {schema}.customers d LEFT JOIN aged a USING (customer_id)
     WHERE ($2::text IS NULL OR d.customer_id = $2)
       AND (a.customer_id IS NOT NULL
@@ -64,7 +65,7 @@ async def receivables(
     rows = await conn.fetch(_ageing_sql(schema), on, customer_id)
     result = []
     for r in rows:
-        ages = {name: r[name] or Decimal(0) for name in ("not_due", *(b[0] for b in BUCKETS), OVER_90)}
+        ages = {name: r[name] or Decimal(0) for name in AGES}
         limit: Decimal | None = r["capital_limit"] if r["kind"] == "branch" else r["credit_limit"]
         used: Decimal = r["credit_used"]
         result.append(

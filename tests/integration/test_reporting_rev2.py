@@ -332,3 +332,17 @@ async def test_r1_only_the_sales_manager_signs_and_only_a_closed_period(
     assert not_manager["ok"] is False and not_manager["error"]["code"] == "forbidden"
     assert not_manager["error"]["rule"] == "R1"
     assert missing["ok"] is False and missing["error"]["code"] == "not_found"
+
+
+async def test_r1_the_cli_signs_a_closed_period_off_once(
+    service: ReportingService, settings: Settings
+) -> None:
+    outputs = []
+    for _ in range(2):
+        out = io.StringIO()
+        status = await cli.run(
+            cli.parser().parse_args(["sign-off", "2026-01", "--by", "mgr-7"]), settings, out
+        )
+        outputs.append((status, out.getvalue()))
+    assert outputs[0][0] == 0 and "period 2026-01 signed off by mgr-7" in outputs[0][1]
+    assert outputs[1][0] == 1 and "refused (R1)" in outputs[1][1]
