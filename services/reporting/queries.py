@@ -7,7 +7,7 @@ as-of snapshot (temporary tables built from the log up to a moment, see ``asof.p
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import asyncpg
@@ -211,9 +211,12 @@ async def key_customers(
     entries = []
     for r in rows:
         costed: Decimal | None = r["costed_sales"]
-        margin = (costed - r["cost"]) / costed if costed else None
+        margin = ((costed - r["cost"]) / costed).quantize(RATE, ROUND_HALF_UP) if costed else None
         before: Decimal | None = r["previous_amount"]
-        rate = (r["sales"] - before) / before if before else None
+        # As R2's growth: only against positive sales before (net sales can be negative), rounded alike.
+        rate = (
+            ((r["sales"] - before) / before).quantize(RATE, ROUND_HALF_UP) if before and before > 0 else None
+        )
         entries.append((r, margin, rate))
 
     def entry(r: asyncpg.Record, margin: Decimal | None, rate: Decimal | None) -> dict[str, Any]:
@@ -225,8 +228,8 @@ async def key_customers(
             "region": r["region"],
             "sales": amount(r["sales"]),
             "previous_amount": amount(r["previous_amount"]),
-            "growth_rate": f"{rate:.4f}" if rate is not None else None,
-            "margin": f"{margin:.4f}" if margin is not None else None,
+            "growth_rate": str(rate) if rate is not None else None,
+            "margin": str(margin) if margin is not None else None,
         }
 
     def top(key: int) -> list[dict[str, Any]]:
