@@ -103,23 +103,32 @@ def _versioned(
 class Cancellations(BulkInsert):
     """R2 rev 2: cancelled orders (id, period of the cancellation) leave that period's sales figures: their
     amount, quantities and staff amount are taken off it, and the amount counted as cancelled. What the
-    order was placed with is read from ``orders``, written before this statement in every batch (a
-    cancellation always comes after its placement in the orders stream). One statement, three tables."""
+    order was placed with is read from its ``OrderPlaced`` in the log, which holds it before this statement
+    runs in every batch (a cancellation comes after its placement in the orders stream, and a batch logs
+    first). One statement, three tables."""
 
     def sql(self, schema: str, first: int = 1) -> str:
         s = schema
         return f"""
         WITH c AS (
-            SELECT o.customer_id, o.salesperson_id, o.total_amount, o.lines, x.period
+            SELECT l.data->>'customer_id' AS customer_id, l.data->>'salesperson_id' AS salesperson_id,
+                   (l.data->>'total_amount')::numeric AS total_amount, l.data->'lines' AS lines, x.period
             FROM unnest(${first}::text[], ${first + 1}::text[]) x(order_id, period)
-            JOIN {s}.orders o ON o.order_id = x.order_id AND o.placed_version >= 0
+            JOIN {SCHEMA}.event_log l ON l.aggregate_id = x.order_id AND l.service = 'orders'
+                                      AND l.event_type = 'OrderPlaced'
+        ), sold AS (
+            SELECT c.customer_id, c.period, l->>'product_code' AS product_code,
+                   sum((l->>'quantity')::numeric) AS quantity, sum((l->>'amount')::numeric) AS amount
+            FROM c CROSS JOIN LATERAL jsonb_array_elements(c.lines) l
+            WHERE l->>'product_code' IS NOT NULL GROUP BY 1, 2, 3
         ), by_customer AS (
             INSERT INTO {s}.customer_period AS t
                 (customer_id, period, ordered_amount, cancelled_amount, quantity)
             SELECT c.customer_id, c.period, -sum(c.total_amount), sum(c.total_amount),
-                   -coalesce(sum((l.value->>'quantity')::numeric), 0)
-            FROM c LEFT JOIN LATERAL jsonb_each(c.lines) l ON true
-            WHERE c.customer_id <> '' GROUP BY c.customer_id, c.period ORDER BY c.period, c.customer_id
+                   -coalesce((SELECT sum(quantity) FROM sold WHERE sold.customer_id = c.customer_id
+                              AND sold.period = c.period), 0)
+            FROM c WHERE coalesce(c.customer_id, '') <> ''
+            GROUP BY c.customer_id, c.period ORDER BY c.period, c.customer_id
             ON CONFLICT (period, customer_id) DO UPDATE SET
                 ordered_amount = t.ordered_amount + EXCLUDED.ordered_amount,
                 cancelled_amount = t.cancelled_amount + EXCLUDED.cancelled_amount,
@@ -127,10 +136,8 @@ class Cancellations(BulkInsert):
             RETURNING 1
         ), by_product AS (
             INSERT INTO {s}.customer_product_period AS t (customer_id, period, product_code, quantity, amount)
-            SELECT c.customer_id, c.period, l.key, -sum((l.value->>'quantity')::numeric),
-                   -sum((l.value->>'amount')::numeric)
-            FROM c CROSS JOIN LATERAL jsonb_each(c.lines) l
-            WHERE c.customer_id <> '' GROUP BY 1, 2, 3 ORDER BY 2, 1, 3
+            SELECT customer_id, period, product_code, -quantity, -amount FROM sold
+            WHERE coalesce(customer_id, '') <> '' ORDER BY period, customer_id, product_code
             ON CONFLICT (period, customer_id, product_code) DO UPDATE SET
                 quantity = t.quantity + EXCLUDED.quantity, amount = t.amount + EXCLUDED.amount
             RETURNING 1

@@ -264,28 +264,22 @@ class Projector:
         amount = money(d.get("total_amount"))
         row = self._row(self.periods, cid, p, len(PERIOD_COUNTERS))
         lines = d.get("lines") or []
-        units = sum((money(line.get("quantity")) for line in lines), ZERO)
         if row is not None:
             row[ORDERS] += ONE
             row[ORDERED] += amount
-            row[QUANTITY] += units
         salesperson = d.get("salesperson_id")
         staff = self._row(self.staff, salesperson, p, len(STAFF_COUNTERS))
         if staff is not None:
             staff[STAFF_INDEX["orders"]] += ONE
             staff[STAFF_INDEX["amount"]] += amount
-        order = self._order(aggregate_id)
-        sold: dict[str, list[Decimal]] = {}  # product -> [quantity, amount]
-        for line in lines:
-            code = line.get("product_code")
-            if code:
-                units_amount = sold.setdefault(code, [ZERO, ZERO])
-                units_amount[0] += money(line.get("quantity"))
-                units_amount[1] += money(line.get("amount"))
-        # What a cancellation takes off again (bulk.Cancellations): per product, its quantity and amount.
-        kept = {code: {"quantity": str(q), "amount": str(a)} for code, (q, a) in sold.items()}
-        order[0] = (version, (cid, salesperson, amount, kept))
-        self._order_status(aggregate_id, version, position, at, d)
+        # The exposure's order (a cancellation reads the rest from the log's OrderPlaced: bulk.Cancellations)
+        order = self.orders.get(aggregate_id)
+        if order is None:
+            order = self.orders[aggregate_id] = [None, None, ZERO, ZERO]
+        order[0] = (version, (cid, amount))
+        status = d.get("status")
+        if status and (order[1] is None or version > order[1][0]):
+            order[1] = (version, (status,))
         order[2] += money(d.get("deposit_applied"))  # a converted hold's deposit pays toward it (O9)
         if not cid:
             return
@@ -295,13 +289,18 @@ class Projector:
         info = groups.get("info") if groups else None
         if info is None or info[0] < 0:
             self._dim(cid, "info", 0, (d.get("customer_kind"), d.get("region"), salesperson, None, None))
-        for code, (quantity, amount_sold) in sold.items():
-            key = (cid, p, code)
-            row = self.products_sold.get(key)
-            if row is None:
-                row = self.products_sold[key] = [ZERO, ZERO]
-            row[0] += quantity
-            row[1] += amount_sold
+        for line in lines:
+            code = line.get("product_code")
+            if code:
+                quantity = money(line.get("quantity"))
+                if row is not None:
+                    row[QUANTITY] += quantity
+                key = (cid, p, code)
+                sold = self.products_sold.get(key)
+                if sold is None:
+                    sold = self.products_sold[key] = [ZERO, ZERO]
+                sold[0] += quantity
+                sold[1] += money(line.get("amount"))
 
     def _order(self, order_id: str) -> list[Any]:
         order = self.orders.get(order_id)
@@ -438,7 +437,7 @@ class Projector:
 
     @staticmethod
     def _order_row(order_id: str, order: list[Any]) -> tuple[Any, ...]:
-        placed_version, placed = order[0] or (-1, (None, None, None, None))
+        placed_version, placed = order[0] or (-1, (None, None))
         status_version, status = order[1] or (-1, (None,))
         return (order_id, *placed, *status, placed_version, status_version, order[2], order[3])
 
