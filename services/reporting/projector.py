@@ -273,13 +273,9 @@ class Projector:
             staff[STAFF_INDEX["orders"]] += ONE
             staff[STAFF_INDEX["amount"]] += amount
         # The exposure's order (a cancellation reads the rest from the log's OrderPlaced: bulk.Cancellations)
-        order = self.orders.get(aggregate_id)
-        if order is None:
-            order = self.orders[aggregate_id] = [None, None, ZERO, ZERO]
+        order = self._order(aggregate_id)
         order[0] = (version, (cid, amount))
-        status = d.get("status")
-        if status and (order[1] is None or version > order[1][0]):
-            order[1] = (version, (status,))
+        self._order_status(aggregate_id, version, position, at, d)
         order[2] += money(d.get("deposit_applied"))  # a converted hold's deposit pays toward it (O9)
         if not cid:
             return

@@ -58,7 +58,7 @@ DIM_TYPES = {
     "credit_limit": "numeric(18,2)",
     "credit_rating": "text",
 }
-# Per order: what it was placed with (the "placed" group, by version), its latest status (by version) and
+# Per order: its customer and total (the "placed" group, by version), its latest status (by version) and
 # what was paid and shipped on it (added). The one exposure measure (O6/O7/R3/R12 rev 2) is read from it.
 ORDER_GROUPS: dict[str, dict[str, str]] = {
     "placed": {"customer_id": "text", "total_amount": "numeric(18,2)"},
