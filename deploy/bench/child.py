@@ -16,8 +16,9 @@ from pathlib import Path
 
 import asyncpg
 
-from services.reporting.projections import SCHEMA, init_connection
+from services.reporting.projections import init_connection
 from services.reporting.rebuild import PAGE, SELECT_LOG, Readers, gc_paused, rebuild
+from services.reporting.tables import SCHEMA
 
 
 async def run_rebuild(dsn: str) -> dict[str, float]:

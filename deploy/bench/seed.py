@@ -15,7 +15,8 @@ from typing import Any
 import asyncpg
 import orjson
 
-from services.reporting.projections import SCHEMA, ensure_schema
+from services.reporting.projections import ensure_schema
+from services.reporting.tables import SCHEMA
 from shared.contracts import Actor, Envelope, Role
 from shared.envelope import event_id
 from shared.settings import Settings

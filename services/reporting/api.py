@@ -1,4 +1,5 @@
-"""Reporting routes: bus queries ``<ns>.reporting.query.<name>`` answering every report (R2–R8, R10).
+"""Reporting routes: bus queries ``<ns>.reporting.query.<name>`` answering every report (R1–R12), and
+reporting's own commands (``<ns>.reporting.cmd.<name>``): the period sign-off (R1), the history import (R14).
 
 Every period report takes ``as_of`` (optional): the report as it stood at that moment, rebuilt from the
 events that had occurred by then (R9).
@@ -8,17 +9,19 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import asyncpg
 from pydantic import AwareDatetime, BaseModel, Field
 
-from services.reporting import queries
-from services.reporting.projections import SCHEMA, projections_version
+from services.reporting import history, queries, receivables, signoff
+from services.reporting.projections import projections_version
 from services.reporting.rebuild import as_of_snapshot
+from services.reporting.tables import SCHEMA
 from shared.bus import ServiceBus
-from shared.contracts import Identifier, Query
+from shared.clock import BUSINESS_TZ, Clock, SystemClock
+from shared.contracts import Command, Identifier, Query
 from shared.settings import Settings
 
 Period = Annotated[
@@ -83,6 +86,40 @@ class AuditTrail(Query):
     )
 
 
+class Receivables(Query):
+    """R12: per customer, receivables by age (not yet due; 1–30, 31–60, 61–90, over 90 days overdue) on a
+    day, and credit used (the O6/O7 exposure) vs limit."""
+
+    on: date | None = Field(default=None, description="the business day to age on; today when not given")
+    customer_id: Identifier | None = None
+    as_of: AwareDatetime | None = Field(default=None, description="from the events up to this moment (R9)")
+
+
+class Alerts(Query):
+    """R12: the managers' alerts: periods not signed off (R1), overdue receivables (O11), customers over
+    90 % of their credit limit, branches over their capital limit (O7)."""
+
+
+class SignedReport(Query):
+    """R1: a signed-off period's report as submitted, and the adjustments since (signed vs current)."""
+
+    period: Period
+
+
+class SignOffPeriod(Command):
+    """R1: the sales manager signs a closed period's report off; it is frozen as it stands."""
+
+    period: Period
+
+
+class ImportHistory(Command):
+    """R14: finance imports past sales (CSV: customer_code, period, ordered_amount, shipped_amount,
+    paid_amount, quantity); checked whole first, the same file twice imports nothing."""
+
+    file_name: Annotated[str, Field(min_length=1, max_length=200)]
+    content: Annotated[str, Field(min_length=1, max_length=900_000, description="the CSV file's text")]
+
+
 class Lag(Query):
     """Highest consumed position per source service."""
 
@@ -100,8 +137,11 @@ Report = Callable[[asyncpg.Connection, str], Awaitable[dict[str, Any]]]
 class Reports:
     """The reports over a pool; each answers from the live tables or from an as-of snapshot."""
 
-    def __init__(self, pool: asyncpg.Pool, settings: Settings, cache_size: int = CACHE_SIZE) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, settings: Settings, cache_size: int = CACHE_SIZE, clock: Clock | None = None
+    ) -> None:
         self.pool = pool
+        self.clock = clock or SystemClock()
         self.settings = settings
         self.mode = settings.period_mode
         self.cache: OrderedDict[tuple[str, str], tuple[int, dict[str, Any]]] = OrderedDict()
@@ -160,6 +200,35 @@ class Reports:
         async with self.pool.acquire() as conn:
             return await queries.audit_trail(conn, q.aggregate_id, q.related)
 
+    async def receivables(self, q: Receivables) -> dict[str, Any]:
+        # The day is fixed before the cache is asked: a cached answer is one day's ageing.
+        on = q.on or self.clock.now().astimezone(BUSINESS_TZ).date()
+        dated = q.model_copy(update={"on": on})
+        return await self._run(dated, lambda c, s: receivables.receivables(c, on, q.customer_id, s))
+
+    async def alerts(self, q: Alerts) -> dict[str, Any]:
+        now = self.clock.now()
+        owed = await self.receivables(Receivables())
+        async with self.pool.acquire() as conn:
+            unsigned = await signoff.unsigned_periods(conn, now, self.mode)
+        return {"at": now.isoformat(), "alerts": unsigned + receivables.customer_alerts(owed["rows"])}
+
+    async def signed_report(self, q: SignedReport) -> dict[str, Any]:
+        async with self.pool.acquire() as conn:
+            return await signoff.signed_report(conn, q.period, self.mode)
+
+    async def sign_off_period(self, c: SignOffPeriod) -> dict[str, Any]:
+        async with self.pool.acquire() as conn:
+            return await signoff.sign_off(conn, c.period, c.actor, self.clock.now(), self.mode)
+
+    async def import_history(self, c: ImportHistory) -> dict[str, Any]:
+        history.require_importer(c.actor)
+        async with self.pool.acquire() as conn:
+            done = await history.import_history(
+                conn, c.content, c.file_name, c.actor, self.clock.now(), self.mode
+            )
+        return done.as_result()
+
     async def lag(self, q: Lag) -> dict[str, Any]:
         async with self.pool.acquire() as conn:
             return {"sources": await queries.lag(conn)}
@@ -175,3 +244,8 @@ def register(bus: ServiceBus, reports: Reports) -> None:
     bus.query("monthly_review", MonthlyReview, reports.monthly_review, ReportResult)
     bus.query("audit_trail", AuditTrail, reports.audit_trail, ReportResult)
     bus.query("lag", Lag, reports.lag, ReportResult)
+    bus.query("receivables", Receivables, reports.receivables, ReportResult)
+    bus.query("alerts", Alerts, reports.alerts, ReportResult)
+    bus.query("signed_report", SignedReport, reports.signed_report, ReportResult)
+    bus.command("sign_off_period", SignOffPeriod, reports.sign_off_period, ReportResult)
+    bus.command("import_history", ImportHistory, reports.import_history, ReportResult)

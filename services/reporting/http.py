@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime
 from html import escape
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
@@ -127,6 +127,22 @@ def create_app(reports: Reports, token: str, clock: Clock | None = None) -> Fast
     @app.get("/api/reports/monthly-review", tags=["reports"], summary="R8 monthly review flags", **doc)
     async def monthly_review(period: PeriodParam, as_of: AsOfParam = None) -> Response:
         return await run(reports.monthly_review, q.MonthlyReview, period=period, as_of=as_of)
+
+    @app.get(
+        "/api/reports/receivables", tags=["reports"], summary="R12 receivables ageing, credit used", **doc
+    )
+    async def receivables_ageing(
+        on: date | None = None, customer_id: str | None = None, as_of: AsOfParam = None
+    ) -> Response:
+        return await run(reports.receivables, q.Receivables, on=on, customer_id=customer_id, as_of=as_of)
+
+    @app.get("/api/alerts", tags=["reports"], summary="R12 alerts (R1 unsigned periods, O11, O6, O7)", **doc)
+    async def alerts() -> Response:
+        return await run(reports.alerts, q.Alerts)
+
+    @app.get("/api/reports/signed", tags=["reports"], summary="R1 signed-off report and adjustments", **doc)
+    async def signed_report(period: PeriodParam) -> Response:
+        return await run(reports.signed_report, q.SignedReport, period=period)
 
     @app.get("/api/audit/{aggregate_id}", tags=["audit"], summary="R10 audit trail", **doc)
     async def audit(aggregate_id: str, related: bool = True) -> Response:

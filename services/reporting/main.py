@@ -29,6 +29,7 @@ from services.reporting.http import create_app
 from services.reporting.projections import SOURCES, ensure_schema, init_connection
 from services.reporting.rebuild import Readers, rebuild
 from shared.bus import ServiceBus, connect_nats
+from shared.clock import Clock
 from shared.consumer import DurableConsumer
 from shared.observability import (
     ServiceMetrics,
@@ -107,14 +108,16 @@ async def start_reporting(
     queries: bool = True,
     http_token: str | None = None,
     http_port: int | None = None,
+    clock: Clock | None = None,
 ) -> ReportingService:
     """Start consuming (and, with ``queries``, answering the report queries; with ``http_token``, serving
-    the HTTP API and dashboard on ``http_port``, 0 = any free port) until ``stop`` is set."""
+    the HTTP API and dashboard on ``http_port``, 0 = any free port) until ``stop`` is set; ``clock`` decides
+    what "now" is for the sign-off (R1) and the ageing (R12)."""
     await asyncio.to_thread(ensure_database, settings)
     pool = await open_pool(settings)
     metrics = ServiceMetrics(SERVICE)
     bus = ServiceBus(settings, SERVICE, observe=metrics.observe)
-    reports = Reports(pool, settings)
+    reports = Reports(pool, settings, clock=clock)
     nc = await connect_nats(settings, "reporting-consumers")
     routes = await connect_nats(settings, "reporting-queries") if queries else None
     if routes is not None:

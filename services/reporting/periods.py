@@ -114,3 +114,7 @@ def same_period_last_year(period: str) -> str:
 
 def year_periods(year: int) -> list[str]:
     return [label(year, month) for month in range(1, 13)]
+
+
+def following(period: str) -> str:
+    return label(*_shift(*parse(period), 1))

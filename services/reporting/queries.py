@@ -7,14 +7,14 @@ as-of snapshot (temporary tables built from the log up to a moment, see ``asof.p
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import asyncpg
 
 from services.reporting import periods
 from services.reporting.periods import PeriodMode
-from services.reporting.projections import DISTRIBUTOR_KINDS, SCHEMA
+from services.reporting.tables import DISTRIBUTOR_KINDS, SCHEMA
 
 CENTS = Decimal("0.01")
 RATE = Decimal("0.0001")
@@ -37,6 +37,16 @@ def growth(current: Decimal | None, before: Decimal | None) -> str | None:
     if not before:
         return None
     return f"{((current or Decimal(0)) - before) / before:.4f}"
+
+
+def exposure(schema: str, customer: str) -> str:
+    """SQL: the one exposure measure (O6, O7, R3, R12 rev 2) of the customer in column ``customer``: every
+    accepted order, not cancelled and not yet paid, shipped or not, less what was paid on it (payments, a
+    converted hold's deposit, customer credit applied). Held orders are not accepted yet."""
+    return (
+        f"(SELECT coalesce(sum(greatest(o.total_amount - o.paid, 0)), 0) FROM {schema}.orders o "
+        f"WHERE o.customer_id = {customer} AND o.status IN ('accepted', 'shipped'))"
+    )
 
 
 def period_info(period: str, mode: PeriodMode) -> dict[str, Any]:
@@ -67,13 +77,14 @@ async def distributor_monthly(
     counts = [
         "orders",
         "orders_cancelled",
+        "quantity",
         "holds_made",
         "holds_converted",
         "holds_expired",
         "quality_complaints",
         "service_complaints",
     ]
-    moneys = ["ordered_amount", "shipped_amount", "paid_amount", "deposits", "fines"]
+    moneys = ["ordered_amount", "cancelled_amount", "shipped_amount", "paid_amount", "deposits", "fines"]
     columns = ", ".join(
         ["customer_id", "code", "company_name", "kind", "region", "grade", "salesperson_id", "status"]
         + [f"coalesce({c}, 0)::int AS {c}" for c in counts]
@@ -90,7 +101,8 @@ async def distributor_monthly(
         f"""
         WITH cur AS (
             SELECT d.customer_id, d.code, d.company_name, d.kind, d.region, d.grade, d.salesperson_id,
-                   d.status, cp.orders, cp.orders_cancelled, cp.ordered_amount, cp.shipped_amount,
+                   d.status, cp.orders, cp.orders_cancelled, cp.quantity, cp.ordered_amount,
+                   cp.cancelled_amount, cp.shipped_amount,
                    cp.paid_amount, cp.deposits,
                    cp.holds_made, cp.holds_converted, cp.holds_expired, cp.quality_complaints,
                    cp.service_complaints, cp.fines,
@@ -131,10 +143,9 @@ async def branch_monthly(
     rows = await conn.fetch(
         f"""
         SELECT d.customer_id, d.code, d.company_name, d.region, d.capital_limit,
-               cp.orders, cp.ordered_amount, cp.shipped_amount, cp.paid_amount, cp.over_limit_approvals,
-               cp.reorder_alerts, cp.match_rate_sum, cp.match_rate_count,
-               (SELECT coalesce(sum(h.shipped_amount - h.paid_amount), 0) FROM {schema}.customer_period h
-                 WHERE h.customer_id = d.customer_id AND h.period <= $1) AS capital_occupied
+               cp.orders, cp.orders_cancelled, cp.ordered_amount, cp.cancelled_amount, cp.shipped_amount,
+               cp.paid_amount, cp.over_limit_approvals, cp.reorder_alerts, cp.match_rate_sum,
+               cp.match_rate_count, {exposure(schema, "d.customer_id")} AS capital_occupied
         FROM {schema}.customers d
         LEFT JOIN {schema}.customer_period cp ON cp.customer_id = d.customer_id AND cp.period = $1
         WHERE d.kind = 'branch' AND ($2::text IS NULL OR d.customer_id = $2)
@@ -157,6 +168,8 @@ async def branch_monthly(
                 "region": r["region"],
                 "orders": count(r["orders"]),
                 "ordered_amount": amount(r["ordered_amount"]),
+                "orders_cancelled": count(r["orders_cancelled"]),
+                "cancelled_amount": amount(r["cancelled_amount"]),
                 "shipped_amount": amount(r["shipped_amount"]),
                 "paid_amount": amount(r["paid_amount"]),
                 "capital_occupied": amount(occupied),
@@ -198,9 +211,12 @@ async def key_customers(
     entries = []
     for r in rows:
         costed: Decimal | None = r["costed_sales"]
-        margin = (costed - r["cost"]) / costed if costed else None
+        margin = ((costed - r["cost"]) / costed).quantize(RATE, ROUND_HALF_UP) if costed else None
         before: Decimal | None = r["previous_amount"]
-        rate = (r["sales"] - before) / before if before else None
+        # As R2's growth: only against positive sales before (net sales can be negative), rounded alike.
+        rate = (
+            ((r["sales"] - before) / before).quantize(RATE, ROUND_HALF_UP) if before and before > 0 else None
+        )
         entries.append((r, margin, rate))
 
     def entry(r: asyncpg.Record, margin: Decimal | None, rate: Decimal | None) -> dict[str, Any]:
@@ -212,8 +228,8 @@ async def key_customers(
             "region": r["region"],
             "sales": amount(r["sales"]),
             "previous_amount": amount(r["previous_amount"]),
-            "growth_rate": f"{rate:.4f}" if rate is not None else None,
-            "margin": f"{margin:.4f}" if margin is not None else None,
+            "growth_rate": str(rate) if rate is not None else None,
+            "margin": str(margin) if margin is not None else None,
         }
 
     def top(key: int) -> list[dict[str, Any]]:
@@ -296,7 +312,8 @@ async def annual(
                sum(cp.orders)::int AS total_orders, {_m("sum(cp.ordered_amount)")} AS total_amount
         FROM {schema}.customer_period cp
         LEFT JOIN {schema}.customers d USING (customer_id)
-        WHERE cp.period = ANY($1::text[]) AND ($2::text IS NULL OR cp.customer_id = $2) AND cp.orders > 0
+        WHERE cp.period = ANY($1::text[]) AND ($2::text IS NULL OR cp.customer_id = $2)
+          AND (cp.orders > 0 OR cp.ordered_amount <> 0)
         GROUP BY cp.customer_id, d.code, d.company_name, d.kind
         ORDER BY d.code NULLS LAST, cp.customer_id
         """,

@@ -25,20 +25,11 @@ from typing import Any
 
 import asyncpg
 
+from services.reporting.bulk import LOG_LOCK, add_statements
 from services.reporting.periods import PeriodMode
-from services.reporting.projections import (
-    BUILD_SCHEMA,
-    LOG_LOCK,
-    LOGGED_COLUMNS,
-    PROJECTIONS,
-    SCHEMA,
-    Projector,
-    add_upserts,
-    analyze,
-    bump_version,
-    create_projection,
-    init_connection,
-)
+from services.reporting.projections import analyze, bump_version, create_projection, init_connection
+from services.reporting.projector import LOGGED_COLUMNS, Projector
+from services.reporting.tables import BUILD_SCHEMA, PROJECTIONS, SALES_TABLES, SCHEMA
 
 CHUNK = 250_000  # events per commit of the build tables with their progress (at most what a resume repeats)
 PAGE = 500  # rows per read of a rebuild (one page applied while the next is read; see build)
@@ -70,6 +61,8 @@ def selected(only: Iterable[str] | None) -> list[str]:
     unknown = sorted(set(names) - set(PROJECTIONS))
     if unknown:
         raise ValueError(f"unknown projection(s) {unknown}; known: {sorted(PROJECTIONS)}")
+    if set(names) & set(SALES_TABLES):  # a cancellation reads orders and writes every sales table
+        names += [name for name in SALES_TABLES if name not in names]
     return names
 
 
@@ -142,7 +135,7 @@ async def build(
     async with contextlib.aclosing(done):  # a failed commit stops the readers at once
         async for last, (events, upserts) in done:
             async with conn.transaction():  # the chunk with the position it reaches: a resume starts there
-                await add_upserts(conn, BUILD_SCHEMA, upserts)
+                await add_statements(conn, BUILD_SCHEMA, upserts)
                 await conn.execute(
                     f"UPDATE {SCHEMA}.rebuild_progress SET seq = $2 WHERE projection = ANY($1::text[])",
                     names,
@@ -207,7 +200,7 @@ async def aggregate(conn: asyncpg.Connection, projector: Projector, after: int, 
 class Readers:
     """Processes (``count``, connecting with ``dsn``) that read and aggregate slices of a rebuild's chunks,
     several at once. Reading and applying the log is one core's work; the upserts of a chunk's slices,
-    added in log order, give what one projector of the whole chunk would (``add_upserts``)."""
+    added in log order, give what one projector of the whole chunk would (``add_statements``)."""
 
     dsn: str
     # One per core, at least two; at most eight, each with a connection and ~40 MB of its own.

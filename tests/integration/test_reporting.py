@@ -217,7 +217,7 @@ async def test_r3_branch_month_capital_occupied_approvals_match_rate_and_alerts(
     )
     when = at(2027, 6, 10)
     order = ev.order(branch, at(2027, 5, 20), [("P-1", 100, "500.00")], kind="branch", region="SOUTH")
-    ev.shipped(order, branch, at(2027, 5, 21), "50000.00")  # period 2027-05: occupies 50,000
+    ev.shipped(order, branch, at(2027, 5, 21), "50000.00")
     big = ev.order(branch, when, [("P-1", 140, "500.00")], kind="branch", region="SOUTH", status="on_hold")
     ev.make(
         "orders",
@@ -227,8 +227,9 @@ async def test_r3_branch_month_capital_occupied_approvals_match_rate_and_alerts(
         when,
         {"customer_id": branch, "amount": "70000.00", "capital_limit": "100000.00"},
     )
-    ev.shipped(big, branch, when, "70000.00")
-    ev.paid(order, branch, when, "10000.00")
+    ev.order_event(big, branch, when, "OrderReleased", rule="O7", by="md-1", status="accepted")
+    ev.shipped(big, branch, when, "70000.00", status="shipped")
+    ev.paid(order, branch, when, "10000.00")  # O7: 50,000 − 10,000 + the approved 70,000 are occupied
     ev.make(
         "orders",
         "Branch",
@@ -268,6 +269,8 @@ async def test_r3_branch_month_capital_occupied_approvals_match_rate_and_alerts(
             "region": "SOUTH",
             "orders": 1,
             "ordered_amount": "70000.00",
+            "orders_cancelled": 0,
+            "cancelled_amount": "0.00",
             "shipped_amount": "70000.00",
             "paid_amount": "10000.00",
             "capital_occupied": "110000.00",

@@ -158,3 +158,18 @@ async def test_dashboard_in_headless_chromium_asks_for_the_token_and_works_offli
             await browser.close()
     # Offline: every request the page made went to the service itself (no CDN, no external font).
     assert requested and {urlparse(u).netloc for u in requested} == {urlparse(base).netloc}
+
+
+async def test_r12_receivables_ageing_and_alerts_over_http(
+    running: tuple[ReportingService, str], request_: Requester
+) -> None:
+    _, base = running
+    ageing = await get(f"{base}/api/reports/receivables", on="2026-12-20")
+    on_bus = await request_("reporting", "query", "receivables", {"on": "2026-12-20"})
+    alerts = await get(f"{base}/api/alerts")
+    assert ageing.status_code == 200 and ageing.json() == on_bus
+    rows = {r["customer_id"]: r for r in ageing.json()["result"]["rows"]}
+    # The branch's accepted order of 1,000 is its whole exposure: nothing shipped, nothing owed yet.
+    assert (rows[IDS["branch"]]["credit_used"], rows[IDS["branch"]]["receivable"]) == ("1000.00", "0.00")
+    assert alerts.status_code == 200 and "alerts" in alerts.json()["result"]
+    assert (await get(f"{base}/api/reports/receivables", None)).status_code == 401

@@ -13,11 +13,15 @@ from nats.aio.client import Client as NATS
 
 from services.reporting import cli
 from services.reporting import rebuild as r
+from services.reporting.api import ImportHistory, SignOffPeriod
+from services.reporting.history import COLUMNS
 from services.reporting.main import ReportingService, open_pool
-from services.reporting.projections import PROJECTIONS
+from services.reporting.tables import PROJECTIONS
 from shared.settings import Settings
 from tests.conftest import Requester, wait_for
 from tests.integration.test_reporting_support import (
+    FINANCE,
+    MANAGER,
     Events,
     at,
     logged_all,
@@ -30,6 +34,7 @@ from tests.integration.test_reporting_support import (
 pytestmark = pytest.mark.integration
 
 PERIOD = "2026-03"
+HISTORY_HEADER = ",".join(COLUMNS) + "\n"
 
 
 class Interrupted(Exception):
@@ -38,12 +43,27 @@ class Interrupted(Exception):
 
 @pytest.fixture(scope="module")
 async def seeded(nc: NATS, settings: Settings) -> AsyncIterator[tuple[ReportingService, Events]]:
-    """A month of activity of 300 distributors and 5 branches, consumed live."""
+    """A month of activity of 300 distributors and 5 branches, consumed live (cancellations among them),
+    with reporting's own events: a history file imported for the two months before (R14), the month
+    signed off (R1)."""
     ev = Events()
     seed_month(ev, 2026, 3, distributors=300)
     async with reporting_running(settings) as service:
         await publish_all(nc.jetstream(), settings, ev.made)
         await wait_for(lambda: logged(service, len(ev.made)), timeout=60)
+        async with service.pool.acquire() as conn:
+            codes = [
+                r["code"] for r in await conn.fetch("SELECT code FROM reporting.customers ORDER BY code")
+            ]
+        lines = [
+            f"{code},2026-0{m},{100 * m}.00,{50 * m}.00,{20 * m}.00,{m}" for code in codes for m in (1, 2)
+        ]
+        history = await service.reports.import_history(
+            ImportHistory(actor=FINANCE, file_name="history.csv", content=HISTORY_HEADER + "\n".join(lines))
+        )
+        await service.reports.sign_off_period(SignOffPeriod(actor=MANAGER, period="2026-03"))
+        own = history["imported"] + 2  # the lines, the file, the sign-off
+        await wait_for(lambda: logged(service, len(ev.made) + own), timeout=60)
         yield service, ev
 
 

@@ -9,7 +9,7 @@ import random
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ import orjson
 
 from deploy.bench.seed import at, registration
 from services.reporting.main import ReportingService, start_reporting, stopped
+from shared.clock import BUSINESS_TZ
 from shared.contracts import Actor, Envelope, Role
 from shared.envelope import event_id
 from shared.settings import Settings
@@ -27,6 +28,7 @@ SALES = Actor(id="sp-1", role=Role.SALESPERSON)
 SUPERVISOR = Actor(id="sup-1", role=Role.SALES_SUPERVISOR)
 MANAGER = Actor(id="mgr-1", role=Role.SALES_MANAGER)
 SYSTEM = Actor(id="scheduler", role=Role.SYSTEM)
+FINANCE = Actor(id="fin-1", role=Role.FINANCE)
 
 
 # Positions are per source service and never reused, across every Events of a test run (like the relay's).
@@ -162,6 +164,7 @@ class Events:
         region: str = "EAST",
         salesperson: str = "sp-1",
         status: str = "accepted",
+        deposit_applied: str = "0.00",
     ) -> str:
         oid = str(uuid.uuid4())
         priced = [
@@ -192,30 +195,53 @@ class Events:
                 "total_amount": f"{total:.2f}",
                 "status": status,
                 "holds": [],
+                "reservation_id": None,
+                "deposit_applied": deposit_applied,
             },
         )
         return oid
 
-    def shipped(self, oid: str, cid: str, when: datetime, amount: str) -> Envelope:
+    def shipped(
+        self,
+        oid: str,
+        cid: str,
+        when: datetime,
+        amount: str,
+        due_on: date | None = None,
+        status: str = "accepted",
+    ) -> Envelope:
+        """A shipment raising a receivable due ``due_on`` (O11's default terms: 30 days after shipping)."""
+        due = due_on or when.astimezone(BUSINESS_TZ).date() + timedelta(days=30)
         return self.make(
             "orders",
             "Order",
             oid,
             "OrderShipped",
             when,
-            {"customer_id": cid, "shipment_id": str(uuid.uuid4()), "lines": [], "amount": amount},
+            {
+                "customer_id": cid,
+                "shipment_id": str(uuid.uuid4()),
+                "lines": [],
+                "amount": amount,
+                "due_on": due.isoformat(),
+                "status": status,
+            },
         )
 
-    def paid(self, oid: str, cid: str, when: datetime, amount: str) -> Envelope:
+    def paid(self, oid: str, cid: str, when: datetime, amount: str, status: str | None = None) -> Envelope:
         return self.make(
             "orders",
             "Order",
             oid,
             "PaymentReceived",
             when,
-            {"customer_id": cid, "amount": amount},
+            {"customer_id": cid, "amount": amount, **({"status": status} if status else {})},
             Actor(id="fin-1", role=Role.FINANCE),
         )
+
+    def order_event(self, oid: str, cid: str, when: datetime, event_type: str, **data: Any) -> Envelope:
+        """Any other event of an order (OrderReleased, OrderCancelled, CreditApplied ...)."""
+        return self.make("orders", "Order", oid, event_type, when, {"customer_id": cid, **data}, MANAGER)
 
     def hold(self, cid: str, when: datetime, amount: str, deposit: str | None, end: str | None = None) -> str:
         hid = str(uuid.uuid4())
@@ -388,6 +414,12 @@ def seed_month(
                 for _ in range(rng.randint(1, 3))
             ]
             oid = ev.order(cid, day(), lines, kind=kind, region=region, salesperson=f"sp-{i % 7}")
+            if rng.random() < 0.15:  # R2 rev 2: cancelled, maybe in the next period
+                cancelled = at(year, month + 1, 2) if month < 12 and rng.random() < 0.5 else day()
+                ev.order_event(oid, cid, cancelled, "OrderCancelled", reason="withdrawn", status="cancelled")
+                continue
+            if rng.random() < 0.1:
+                ev.order_event(oid, cid, day(), "CreditApplied", amount="50.00")
             if rng.random() < 0.7:
                 ev.shipped(oid, cid, day(), f"{rng.randint(1, 10) * 100}.00")
             if rng.random() < 0.5:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.reporting.projections import PERIOD_COUNTERS, LoggedEvent, Projector
+from services.reporting.projector import LoggedEvent, Projector
+from services.reporting.tables import PERIOD_COUNTERS
 
 WHEN = datetime(2026, 11, 10, 4, tzinfo=UTC)
 
@@ -102,3 +103,59 @@ def test_events_without_a_customer_or_of_unknown_types_change_nothing() -> None:
         ]
     )
     assert p.periods == {} and p.dims == {} and p.applied == 3
+
+
+def test_r3_r12_an_order_keeps_its_latest_status_and_what_was_paid_and_shipped_in_any_order() -> None:
+    placed = event(
+        "orders",
+        "OrderPlaced",
+        {"customer_id": "c-1", "total_amount": "900.00", "status": "on_hold", "deposit_applied": "90.00"},
+        "o-1",
+        1,
+    )
+    later = [
+        event("orders", "OrderReleased", {"customer_id": "c-1", "status": "accepted"}, "o-1", 2),
+        event("orders", "CreditApplied", {"customer_id": "c-1", "amount": "10.00"}, "o-1", 3),
+        event(
+            "orders",
+            "OrderShipped",
+            {
+                "customer_id": "c-1",
+                "amount": "500.00",
+                "shipment_id": "s-1",
+                "due_on": "2026-12-10",
+                "status": "accepted",
+            },
+            "o-1",
+            4,
+        ),
+        event(
+            "orders",
+            "PaymentReceived",
+            {"customer_id": "c-1", "amount": "200.00", "status": "accepted"},
+            "o-1",
+            5,
+        ),
+        event("orders", "OrderCancelled", {"customer_id": "c-1", "reason": "x"}, "o-2", 2),
+    ]
+    rows = []
+    for events in ([placed, *later], [*reversed(later), placed]):
+        p = Projector("close_28th")
+        p.apply_all(events)
+        rows.append((p.rows("orders"), p.rows("receivables"), p.rows("cancellations")))
+    assert rows[0] == rows[1]
+    orders, receivables, cancellations = rows[0]
+    # (order, customer, total, status, placed version, status version, paid, shipped)
+    assert orders[0] == (
+        "o-1",
+        "c-1",
+        Decimal("900.00"),
+        "accepted",
+        1,
+        5,
+        Decimal("300.00"),
+        Decimal("500.00"),
+    )
+    assert receivables == [("o-1", "s-1", "c-1", Decimal("500.00"), date(2026, 12, 10))]
+    assert cancellations == [("o-2", "2026-11")]  # a cancellation leaves the period it happens in (R2 rev 2)
+    assert orders[1][3] == "cancelled"

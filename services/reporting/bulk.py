@@ -1,0 +1,268 @@
+"""How what a ``Projector`` aggregated is written: one statement per projection (arrays of rows, upserts
+that add counters or keep the newest version), and the live batch as one plpgsql call."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from services.reporting.tables import (
+    DIM_GROUPS,
+    DIM_TYPES,
+    ORDER_GROUPS,
+    ORDER_SUMS,
+    PERIOD_COUNTERS,
+    PRODUCT_COUNTERS,
+    SCHEMA,
+    STAFF_COUNTERS,
+)
+
+# Consumers hold it shared for each batch; a rebuild's swap holds it exclusively (see rebuild.py).
+LOG_LOCK = zlib.crc32(b"reporting:event_log")
+
+
+@dataclass(frozen=True)
+class BulkInsert:
+    """Many rows into one table with ONE statement, as one array per column (far cheaper than a statement
+    per row); unnest keeps their order, so rows are locked in that order. An upsert may not touch a row
+    twice: each key once."""
+
+    table: str
+    alias: str
+    columns: dict[str, str]  # name -> type
+    on_conflict: str = ""
+
+    def sql(self, schema: str, first: int = 1) -> str:
+        """The statement, its arrays numbered from ``$first``. Numeric arrays go as their text: PostgreSQL
+        parses it several times quicker than asyncpg encodes Decimals."""
+        arrays = [
+            f"${i}::text::{kind}[]" if kind.startswith("numeric") else f"${i}::{kind}[]"
+            for i, kind in enumerate(self.columns.values(), first)
+        ]
+        return (
+            f"INSERT INTO {schema}.{self.table} AS {self.alias} ({', '.join(self.columns)}) "
+            f"SELECT * FROM unnest({', '.join(arrays)}) {self.on_conflict}"
+        )
+
+    def parameter_types(self) -> list[str]:
+        return ["text" if kind.startswith("numeric") else f"{kind}[]" for kind in self.columns.values()]
+
+    def arrays(self, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+        columns: Iterable[tuple[Any, ...]] = zip(*rows, strict=True) if rows else [()] * len(self.columns)
+        return [
+            "{" + ",".join("NULL" if v is None else str(v) for v in column) + "}"
+            if kind.startswith("numeric")
+            else list(column)
+            for kind, column in zip(self.columns.values(), columns, strict=True)
+        ]
+
+
+def _counters(table: str, keys: tuple[str, ...], counters: tuple[str, ...]) -> BulkInsert:
+    updates = ", ".join(f"{c} = t.{c} + EXCLUDED.{c}" for c in counters)
+    return BulkInsert(
+        table,
+        "t",
+        {**dict.fromkeys(keys, "text"), **dict.fromkeys(counters, "numeric")},
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}",
+    )
+
+
+def _versioned(
+    table: str, alias: str, key: str, groups: dict[str, dict[str, str]], sums: tuple[str, ...] = ()
+) -> BulkInsert:
+    """Rows whose groups of fields each carry the version of the event that set them: the newer wins, so
+    events applied in any order give the same row; ``sums`` are added."""
+    updates, newer_groups = [], []
+    for group, cols in groups.items():
+        newer = f"EXCLUDED.{group}_version > {alias}.{group}_version"
+        newer_groups.append(newer)
+        updates += [f"{col} = CASE WHEN {newer} THEN EXCLUDED.{col} ELSE {alias}.{col} END" for col in cols]
+        updates.append(f"{group}_version = GREATEST({alias}.{group}_version, EXCLUDED.{group}_version)")
+    updates += [f"{col} = {alias}.{col} + EXCLUDED.{col}" for col in sums]
+    # Without sums, only a row that some group makes newer is written: an order's hint (version 0) for a
+    # known customer would write an identical row version.
+    where = f" WHERE {' OR '.join(newer_groups)}" if not sums else ""
+    return BulkInsert(
+        table,
+        alias,
+        {
+            key: "text",
+            **{col: kind for cols in groups.values() for col, kind in cols.items()},
+            **{f"{g}_version": "bigint" for g in groups},
+            **dict.fromkeys(sums, "numeric"),
+        },
+        f"ON CONFLICT ({key}) DO UPDATE SET {', '.join(updates)}{where}",
+    )
+
+
+@dataclass(frozen=True)
+class Cancellations(BulkInsert):
+    """R2 rev 2: cancelled orders (id, period of the cancellation) leave that period's sales figures: their
+    amount, quantities and staff amount are taken off it, and the amount counted as cancelled. What the
+    order was placed with is read from its ``OrderPlaced`` in the log, which holds it before this statement
+    runs in every batch (a cancellation comes after its placement in the orders stream, and a batch logs
+    first). One statement, three tables."""
+
+    def sql(self, schema: str, first: int = 1) -> str:
+        s = schema
+        return f"""
+        WITH c AS (
+            SELECT l.data->>'customer_id' AS customer_id, l.data->>'salesperson_id' AS salesperson_id,
+                   (l.data->>'total_amount')::numeric AS total_amount, l.data->'lines' AS lines, x.period
+            FROM unnest(${first}::text[], ${first + 1}::text[]) x(order_id, period)
+            JOIN {SCHEMA}.event_log l ON l.aggregate_id = x.order_id AND l.service = 'orders'
+                                      AND l.event_type = 'OrderPlaced'
+        ), sold AS (
+            SELECT c.customer_id, c.period, l->>'product_code' AS product_code,
+                   sum((l->>'quantity')::numeric) AS quantity, sum((l->>'amount')::numeric) AS amount
+            FROM c CROSS JOIN LATERAL jsonb_array_elements(c.lines) l
+            WHERE l->>'product_code' IS NOT NULL GROUP BY 1, 2, 3
+        ), by_customer AS (
+            INSERT INTO {s}.customer_period AS t
+                (customer_id, period, ordered_amount, cancelled_amount, quantity)
+            SELECT c.customer_id, c.period, -sum(c.total_amount), sum(c.total_amount),
+                   -coalesce((SELECT sum(quantity) FROM sold WHERE sold.customer_id = c.customer_id
+                              AND sold.period = c.period), 0)
+            FROM c WHERE coalesce(c.customer_id, '') <> ''
+            GROUP BY c.customer_id, c.period ORDER BY c.period, c.customer_id
+            ON CONFLICT (period, customer_id) DO UPDATE SET
+                ordered_amount = t.ordered_amount + EXCLUDED.ordered_amount,
+                cancelled_amount = t.cancelled_amount + EXCLUDED.cancelled_amount,
+                quantity = t.quantity + EXCLUDED.quantity
+            RETURNING 1
+        ), by_product AS (
+            INSERT INTO {s}.customer_product_period AS t (customer_id, period, product_code, quantity, amount)
+            SELECT customer_id, period, product_code, -quantity, -amount FROM sold
+            WHERE coalesce(customer_id, '') <> '' ORDER BY period, customer_id, product_code
+            ON CONFLICT (period, customer_id, product_code) DO UPDATE SET
+                quantity = t.quantity + EXCLUDED.quantity, amount = t.amount + EXCLUDED.amount
+            RETURNING 1
+        )
+        INSERT INTO {s}.staff_period AS t (staff_id, period, amount)
+        SELECT salesperson_id, period, -sum(total_amount) FROM c
+        WHERE coalesce(salesperson_id, '') <> '' GROUP BY 1, 2 ORDER BY 2, 1
+        ON CONFLICT (period, staff_id) DO UPDATE SET amount = t.amount + EXCLUDED.amount"""
+
+
+def _first_wins(table: str, alias: str, key: str, columns: dict[str, str]) -> BulkInsert:
+    return BulkInsert(table, alias, {key: "text", **columns}, f"ON CONFLICT ({key}) DO NOTHING")
+
+
+# How each projection takes what a Projector aggregated, in the order every writer locks them.
+UPSERTS: dict[str, BulkInsert] = {
+    "customer_period": _counters("customer_period", ("customer_id", "period"), PERIOD_COUNTERS),
+    "customer_product_period": _counters(
+        "customer_product_period", ("customer_id", "period", "product_code"), PRODUCT_COUNTERS
+    ),
+    "staff_period": _counters("staff_period", ("staff_id", "period"), STAFF_COUNTERS),
+    "customers": _versioned(
+        "customers",
+        "c",
+        "customer_id",
+        {group: {col: DIM_TYPES[col] for col in cols} for group, cols in DIM_GROUPS.items()},
+    ),
+    "products": BulkInsert(
+        "products",
+        "p",
+        {
+            "product_code": "text",
+            "name": "text",
+            "list_price": "numeric(18,2)",
+            "standard_cost": "numeric(18,2)",
+            "version": "bigint",
+        },
+        "ON CONFLICT (product_code) DO UPDATE SET "
+        "name = EXCLUDED.name, list_price = EXCLUDED.list_price, standard_cost = EXCLUDED.standard_cost, "
+        "version = EXCLUDED.version WHERE EXCLUDED.version > p.version",
+    ),
+    "orders": _versioned("orders", "o", "order_id", ORDER_GROUPS, ORDER_SUMS),
+    "receivables": BulkInsert(
+        "receivables",
+        "r",
+        {
+            "order_id": "text",
+            "shipment_id": "text",
+            "customer_id": "text",
+            "amount": "numeric(18,2)",
+            "due_on": "date",
+        },
+        "ON CONFLICT (order_id, shipment_id) DO NOTHING",
+    ),
+    "signoffs": _first_wins(
+        "signoffs", "s", "period", {"signed_at": "timestamptz", "signed_by": "text", "report": "jsonb"}
+    ),
+    "history_files": _first_wins(
+        "history_files",
+        "h",
+        "sha256",
+        {"file_name": "text", "lines": "int", "imported_at": "timestamptz", "imported_by": "text"},
+    ),
+}
+# Statements that are no projection of their own, each after the projections in ``UPSERTS`` (and so after
+# ``orders``, which they read).
+CANCELLATIONS = Cancellations("orders", "o", {"order_id": "text", "period": "text"})
+STATEMENTS: dict[str, BulkInsert] = {**UPSERTS, "cancellations": CANCELLATIONS}
+
+
+async def add_statements(conn: asyncpg.Connection, schema: str, upserts: list[tuple[str, list[Any]]]) -> None:
+    """Run ``Projector.upserts`` on ``schema``'s tables; those of one run of events after those of the runs
+    before it give what one projector of them all would."""
+    for name, arguments in upserts:
+        await conn.execute(STATEMENTS[name].sql(schema), *arguments)
+
+
+# The log's columns; an envelope logged before (a redelivery) fails this insert.
+LOG_INSERT = BulkInsert(
+    "event_log",
+    "l",
+    {
+        "service": "text",
+        "position": "bigint",
+        "event_id": "text",
+        "event_type": "text",
+        "schema_version": "int",
+        "aggregate_type": "text",
+        "aggregate_id": "text",
+        "aggregate_version": "int",
+        "occurred_at": "timestamptz",
+        "actor_id": "text",
+        "actor_role": "text",
+        "correlation_id": "text",
+        "causation_id": "text",
+        "data": "jsonb",
+    },
+)
+INSERT_NEW_TO_LOG = (
+    LOG_INSERT.sql(SCHEMA) + " ON CONFLICT (service, position) DO NOTHING RETURNING service, position"
+)
+POSITIONS = BulkInsert(
+    "source_position",
+    "s",
+    {"service": "text", "position": "bigint", "events": "bigint"},
+    "ON CONFLICT (service) DO UPDATE SET position = GREATEST(s.position, EXCLUDED.position), "
+    "events = s.events + EXCLUDED.events, updated_at = now()",
+)
+# The live batch as one statement: the log, every projection, the positions (``batch_function_ddl``).
+BATCH_FUNCTION = f"{SCHEMA}.apply_batch"
+BATCH_PARTS = (LOG_INSERT, *STATEMENTS.values(), POSITIONS)
+BATCH_TYPES = [kind for part in BATCH_PARTS for kind in part.parameter_types()]
+CALL_BATCH = f"SELECT {BATCH_FUNCTION}({', '.join(f'${i}::{t}' for i, t in enumerate(BATCH_TYPES, 1))})"
+
+
+def batch_function_ddl() -> str:
+    """plpgsql runs the statements in order: the shared log lock is taken before any table is touched (a
+    rebuild's swap holds it exclusively), and a failing one undoes the call."""
+    statements, first = [], 1
+    for part in BATCH_PARTS:
+        statements.append(part.sql(SCHEMA, first) + ";")
+        first += len(part.columns)
+    return (
+        f"CREATE OR REPLACE FUNCTION {BATCH_FUNCTION}({', '.join(BATCH_TYPES)}) RETURNS void "
+        f"LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock_shared({LOG_LOCK}); "
+        + " ".join(statements)
+        + " END $$"
+    )

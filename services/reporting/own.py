@@ -1,0 +1,71 @@
+"""Reporting's own events (R1 sign-off, R14 history import): logged in its event log beside the consumed
+ones (service ``reporting``), and applied by the same projector, so rebuild, as-of and audit include them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.reporting.bulk import LOG_LOCK
+from services.reporting.periods import PeriodMode
+from services.reporting.projections import OWN, record
+from services.reporting.tables import SCHEMA
+from shared.contracts import Actor, Envelope
+from shared.envelope import event_id
+
+OWN_LOCK = LOG_LOCK + 3  # one writer of reporting's own positions at a time
+
+
+@dataclass(frozen=True)
+class OwnEvent:
+    aggregate_type: str
+    aggregate_id: str
+    event_type: str
+    data: dict[str, Any]
+
+
+async def append(
+    conn: asyncpg.Connection, events: Sequence[OwnEvent], actor: Actor, at: datetime, mode: PeriodMode
+) -> int:
+    """Log and apply ``events`` (the caller holds a transaction), numbered after reporting's last own
+    position and each aggregate's last version. Returns how many were logged."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", OWN_LOCK)
+    position = await conn.fetchval(
+        f"SELECT coalesce(max(position), 0) FROM {SCHEMA}.event_log WHERE service = $1", OWN
+    )
+    versions: dict[str, int] = {}
+    correlation = str(uuid.uuid4())
+    envelopes = []
+    for event in events:
+        if event.aggregate_id not in versions:
+            versions[event.aggregate_id] = await conn.fetchval(
+                f"SELECT coalesce(max(aggregate_version), 0) FROM {SCHEMA}.event_log "
+                "WHERE service = $1 AND aggregate_id = $2",
+                OWN,
+                event.aggregate_id,
+            )
+        position += 1
+        version = versions[event.aggregate_id] = versions[event.aggregate_id] + 1
+        envelopes.append(
+            Envelope(
+                event_id=event_id(event.aggregate_id, version),
+                event_type=event.event_type,
+                schema_version=1,
+                service=OWN,
+                aggregate_type=event.aggregate_type,
+                aggregate_id=event.aggregate_id,
+                aggregate_version=version,
+                position=position,
+                occurred_at=at,
+                actor=actor,
+                correlation_id=correlation,
+                causation_id=None,
+                data=event.data,
+            )
+        )
+    return await record(conn, envelopes, mode)
