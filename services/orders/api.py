@@ -38,6 +38,17 @@ def register(bus: ServiceBus, app: OrdersApplication) -> None:
     bus.command("cancel_order", c.CancelOrder, decided(app.cancel_order), c.Result)
     bus.command("ship_order", c.ShipOrder, decided(app.ship_order), c.Result)
     bus.command("record_payment", c.RecordPayment, decided(app.record_payment), c.Result)
+    bus.command("request_return", c.RequestReturn, decided(app.request_return), c.Result)
+    bus.command("approve_return", c.ReturnStep, decided(app.approve_return), c.Result)
+    bus.command("reject_return", c.RejectReturn, decided(app.reject_return), c.Result)
+    bus.command("book_return", c.ReturnStep, decided(app.book_return), c.Result)
+    bus.command("ship_replacement", c.ReturnStep, decided(app.ship_replacement), c.Result)
+    bus.command(
+        "report_shipment_problem", c.ReportShipmentProblem, decided(app.report_shipment_problem), c.Result
+    )
+    bus.command("credit_shipment", c.CorrectShipment, decided(app.credit_shipment), c.Result)
+    bus.command("ship_correction", c.CorrectShipment, decided(app.ship_correction), c.Result)
+    bus.command("accept_delivery", c.AcceptDelivery, decided(app.accept_delivery), c.Result)
     bus.command(
         "record_opening_receivable",
         c.RecordOpeningReceivable,

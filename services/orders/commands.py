@@ -115,6 +115,60 @@ class RecordPayment(Command):
     amount: Annotated[Money, Field(gt=0)]
 
 
+class RequestReturn(Command):
+    """O15: the salesperson asks to take back shipped goods, per line, at most what was shipped and not yet
+    returned; a quality return names its quality complaint (P3); an exchange gets a replacement shipment
+    instead of a credit note."""
+
+    order_id: Identifier
+    lines: Annotated[list[ShipLine], Field(min_length=1, max_length=100)]
+    reason: Literal["quality", "wrong_item", "damaged", "excess", "other"]
+    complaint_id: Identifier | None = None
+    exchange: Annotated[bool, Field(strict=True)] = False
+
+
+class ReturnStep(Command):
+    """O15: a step of a return: the sales manager approves it; production books the goods back into stock
+    (then its credit note is issued) or ships an exchange's replacement."""
+
+    order_id: Identifier
+    return_id: Identifier
+
+
+class RejectReturn(Command):
+    """O15: the sales manager turns a return down."""
+
+    order_id: Identifier
+    return_id: Identifier
+    reason: Text
+
+
+class ReportShipmentProblem(Command):
+    """O16: a short or wrong shipment, reported within the correction window after shipping."""
+
+    order_id: Identifier
+    shipment_id: Identifier
+    problem: Literal["short", "wrong"]
+    lines: Annotated[list[ShipLine], Field(min_length=1, max_length=100)]
+
+
+class CorrectShipment(Command):
+    """O16: correct a reported shipment: by a credit note (sales manager) or a correction shipment
+    (production)."""
+
+    order_id: Identifier
+    correction_id: Identifier
+
+
+class AcceptDelivery(Command):
+    """O16: the customer accepted a delivery: on which date, and who signed for it."""
+
+    order_id: Identifier
+    shipment_id: Identifier
+    accepted_on: date
+    accepted_by: Text
+
+
 class RecordOpeningReceivable(Command):
     """O11: finance records what a customer owed when the system was adopted, so O5/O6 hold from day one."""
 
