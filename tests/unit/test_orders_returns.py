@@ -170,14 +170,15 @@ def report(fx: Fixture, order_id: str, shipment_id: str, product: str, quantity:
     return str(reported["correction_id"])
 
 
-def test_o16_a_short_shipment_after_seven_days_is_refused(fx: Fixture) -> None:
+def test_o16_a_short_shipment_after_seven_days_or_beyond_what_it_carried_is_refused(fx: Fixture) -> None:
     dealer, product = fx.dealer(), fx.product(quantity=20)
     order_id = shipped_order(fx, dealer, product, 5)
     shipment_id = shipment_of(fx.app.get_order(c.GetOrder(order_id=order_id)))
     fx.clock.set(START + timedelta(days=8))
     refused("O16", report, fx, order_id, shipment_id, product, 1)
     fx.clock.set(START + timedelta(days=7))
-    assert report(fx, order_id, shipment_id, product, 1)
+    assert report(fx, order_id, shipment_id, product, 3)
+    assert refused("O16", report, fx, order_id, shipment_id, product, 3).details["reportable"] == 2
 
 
 def test_o16_short_shipment_corrected_by_a_credit_note_completes_the_order(fx: Fixture) -> None:

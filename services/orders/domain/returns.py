@@ -255,9 +255,21 @@ def report_shipment_problem(
         )
     lines = []
     for code, quantity in quantities.items():
-        on_shipment = shipment["lines"].get(code, 0)
-        if quantity <= 0 or quantity > min(on_shipment, self.returnable(code)):
-            raise refuse("O16", f"{quantity} of {code} is more than that shipment carried", product_code=code)
+        reported = sum(
+            int(line["quantity"])
+            for entry in self.corrections.values()
+            if entry["shipment_id"] == shipment_id
+            for line in entry["lines"]
+            if line["product_code"] == code
+        )
+        left = min(shipment["lines"].get(code, 0) - reported, self.returnable(code))
+        if quantity <= 0 or quantity > left:
+            raise refuse(
+                "O16",
+                f"{quantity} of {code} cannot be reported short or wrong: {left} of that shipment left",
+                product_code=code,
+                reportable=left,
+            )
         lines.append(self.priced(code, quantity))
     self._shipment_problem_reported(
         customer_id=self.customer_id,
