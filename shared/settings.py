@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     hold_hours: int = 72  # O9
     payment_terms_days: int = 30  # O11: where the customer has no terms of its own
     receivable_reminder_days: int = 3  # O11: the "due soon" reminder, days before the due date
+    shipment_correction_days: int = 7  # O16: a short or wrong shipment is reported within, after shipping
     large_order_quantity: int = 100  # O8: a short order this large raises a production request
     hold_expiry_check_seconds: float = 60.0  # O9: how often the expiry job looks for due holds
     prepayment_discount_pct: Decimal = Decimal("0.03")  # C8

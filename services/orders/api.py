@@ -21,6 +21,7 @@ from services.orders.domain import (
     RequestList,
     Reservation,
 )
+from services.orders.domain.returns import CREDITORS, RETURN_APPROVERS
 from shared.aggregate import at_least
 from shared.bus import ServiceBus, in_thread
 from shared.contracts import Role
@@ -47,6 +48,15 @@ ROLES: dict[str, frozenset[Role]] = {
     "record_opening_receivable": CASHIERS,
     "record_opening_payment": CASHIERS,
     "remind_receivables": frozenset({Role.SYSTEM, Role.FINANCE}),
+    "request_return": SALES_ROLES,
+    "approve_return": RETURN_APPROVERS,
+    "reject_return": RETURN_APPROVERS,
+    "book_return": SHIPPERS,
+    "ship_replacement": SHIPPERS,
+    "report_shipment_problem": SALES_ROLES,
+    "credit_shipment": CREDITORS,
+    "ship_correction": SHIPPERS,
+    "accept_delivery": SALES_ROLES,
     "reserve_goods": HOLDERS,
     "file_guarantee": frozenset({Role.SALESPERSON}),
     "agree_guarantee": frozenset({Role.SALES_MANAGER}),
@@ -77,6 +87,20 @@ def register(bus: ServiceBus, app: OrdersApplication) -> None:
     bus.command("cancel_order", c.CancelOrder, decided(app.cancel_order), c.OrderResult)
     bus.command("ship_order", c.ShipOrder, decided(app.ship_order), c.OrderResult)
     bus.command("record_payment", c.RecordPayment, decided(app.record_payment), c.OrderResult)
+    bus.command("request_return", c.RequestReturn, decided(app.request_return), c.OrderResult)
+    bus.command("approve_return", c.ReturnStep, decided(app.approve_return), c.OrderResult)
+    bus.command("reject_return", c.RejectReturn, decided(app.reject_return), c.OrderResult)
+    bus.command("book_return", c.ReturnStep, decided(app.book_return), c.OrderResult)
+    bus.command("ship_replacement", c.ReturnStep, decided(app.ship_replacement), c.OrderResult)
+    bus.command(
+        "report_shipment_problem",
+        c.ReportShipmentProblem,
+        decided(app.report_shipment_problem),
+        c.OrderResult,
+    )
+    bus.command("credit_shipment", c.CorrectShipment, decided(app.credit_shipment), c.OrderResult)
+    bus.command("ship_correction", c.CorrectShipment, decided(app.ship_correction), c.OrderResult)
+    bus.command("accept_delivery", c.AcceptDelivery, decided(app.accept_delivery), c.OrderResult)
     bus.command(
         "record_opening_receivable",
         c.RecordOpeningReceivable,

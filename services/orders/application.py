@@ -24,7 +24,6 @@ from services.orders.domain import (
     money,
     refuse,
 )
-from services.orders.receivables import Receivables
 from services.orders.results import (
     account_result,
     customer_view_result,
@@ -33,14 +32,16 @@ from services.orders.results import (
     order_result,
     product_result,
 )
+from services.orders.returns import Returns
 from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.contracts import Command, Role
 from shared.errors import InvalidState, NotFound
 from shared.store import Outcome
 
 
-class OrdersApplication(Receivables):
-    """Every orders command and query; receivables (O11) in ``Receivables``, plumbing in ``OrdersBase``."""
+class OrdersApplication(Returns):
+    """Every orders command and query; returns and corrections (O15, O16) in ``Returns``, receivables (O11)
+    in ``Receivables``, plumbing in ``OrdersBase``."""
 
     # Products and stock (O2, O8) ----------------------------------------------------------------
     def list_product(self, cmd: c.ListProduct) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -113,6 +113,60 @@ class RecordPayment(Command):
 
     order_id: Identifier
     amount: PositiveMoney
+
+
+class RequestReturn(Command):
+    """O15: the salesperson asks to take back shipped goods, per line, at most what was shipped and not yet
+    returned; a quality return names its quality complaint (P3); an exchange gets a replacement shipment
+    instead of a credit note."""
+
+    order_id: Identifier
+    lines: Annotated[list[ShipLine], Field(min_length=1, max_length=100)]
+    reason: Literal["quality", "wrong_item", "damaged", "excess", "other"]
+    complaint_id: Identifier | None = None
+    exchange: Annotated[bool, Field(strict=True)] = False
+
+
+class ReturnStep(Command):
+    """O15: a step of a return: the sales manager approves it; production books the goods back into stock
+    (then its credit note is issued) or ships an exchange's replacement."""
+
+    order_id: Identifier
+    return_id: Identifier
+
+
+class RejectReturn(Command):
+    """O15: the sales manager turns a return down."""
+
+    order_id: Identifier
+    return_id: Identifier
+    reason: Text
+
+
+class ReportShipmentProblem(Command):
+    """O16: a short or wrong shipment, reported within the correction window after shipping."""
+
+    order_id: Identifier
+    shipment_id: Identifier
+    problem: Literal["short", "wrong"]
+    lines: Annotated[list[ShipLine], Field(min_length=1, max_length=100)]
+
+
+class CorrectShipment(Command):
+    """O16: correct a reported shipment: by a credit note (sales manager) or a correction shipment
+    (production)."""
+
+    order_id: Identifier
+    correction_id: Identifier
+
+
+class AcceptDelivery(Command):
+    """O16: the customer accepted a delivery: on which date, and who signed for it."""
+
+    order_id: Identifier
+    shipment_id: Identifier
+    accepted_on: date
+    accepted_by: Text
 
 
 class RecordOpeningReceivable(Command):
@@ -296,6 +350,11 @@ class OrderResult(BaseModel):
     released: list[str] | None = Field(default=None, description="record_payment: orders released (O5)")
     deposit_applied: Money | None = Field(default=None, description="convert_reservation: the deposit")
     due_on: date | None = Field(default=None, description="ship_order: when this shipment falls due (O11)")
+    returned_amount: Money = Field(description="O15/O16: credit notes issued on this order")
+    shipments: dict[str, dict[str, Any]] = Field(description="shipment id -> its lines, date and acceptance")
+    returns: dict[str, dict[str, Any]] = Field(description="O15: return id -> its lines, reason and state")
+    corrections: dict[str, dict[str, Any]] = Field(description="O16: correction id -> its problem and state")
+    completed_on: date | None = Field(description="O16: when every line was delivered and accepted")
 
 
 class HoldResult(BaseModel):

@@ -47,8 +47,25 @@ def order_result(o: Order) -> dict[str, Any]:
         "paid": str(o.paid),
         "receivable": str(o.receivable),
         "reservation_id": o.reservation_id,
+        "returned_amount": str(o.returned_amount),  # O15/O16: credit notes
+        "shipments": {sid: dict(s) for sid, s in o.shipments.items()},
+        "returns": {rid: _entry(r) for rid, r in o.returns.items()},
+        "corrections": {cid: _entry(e) for cid, e in o.corrections.items()},
+        "completed_on": o.completed_on.isoformat() if o.completed_on else None,
         "version": o.version,
     }
+
+
+def _entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """A return or correction as sent: its money as decimal strings, without the order's own bookkeeping."""
+    lines = [
+        {**line, "unit_price": str(line["unit_price"]), "amount": str(line["amount"])}
+        for line in entry["lines"]
+    ]
+    shown = {k: v for k, v in entry.items() if k != "counts"} | {"lines": lines}
+    if "amount" in shown:
+        shown["amount"] = str(shown["amount"])
+    return shown
 
 
 def hold_result(h: Reservation) -> dict[str, Any]:

@@ -44,6 +44,26 @@ VALID: dict[str, dict[str, Any]] = {
     },
     "ship_order": {"actor": SALES, "order_id": "o-1", "lines": [{"product_code": "P-1", "quantity": 1}]},
     "record_payment": {"actor": SALES, "order_id": "o-1", "amount": "1.00"},
+    "request_return": {
+        "actor": SALES,
+        "order_id": "o-1",
+        "lines": [{"product_code": "P-1", "quantity": 1}],
+        "reason": "damaged",
+    },
+    "report_shipment_problem": {
+        "actor": SALES,
+        "order_id": "o-1",
+        "shipment_id": "s-1",
+        "problem": "short",
+        "lines": [{"product_code": "P-1", "quantity": 1}],
+    },
+    "accept_delivery": {
+        "actor": SALES,
+        "order_id": "o-1",
+        "shipment_id": "s-1",
+        "accepted_on": "2026-11-20",
+        "accepted_by": "王伟",
+    },
     "submit_request_list": {
         "actor": SALES,
         "customer_id": "c-1",

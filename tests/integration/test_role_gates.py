@@ -1,5 +1,5 @@
-"""Role gates, negatively, for every approval of every service (DOMAIN.md C4-C7, C10-C13, O2, O6-O9, P4,
-P6).
+"""Role gates, negatively, for every approval of every service (DOMAIN.md C4-C7, C10-C13, O2, O6-O9, O15,
+O16, P4, P6).
 
 For each approval the target is first brought into the state where the approval is due; then every
 role that DOMAIN.md does not allow sends it through the bus and must be refused with ``forbidden`` and
@@ -267,6 +267,45 @@ async def o8_release(w: World) -> dict[str, Any]:
     return {"order_id": held["id"], "rule": "O8"}
 
 
+async def shipped_order(w: World) -> tuple[str, str]:
+    """An order of 4 units shipped in full: its id and product."""
+    dealer = await w.orders.customer()
+    product = await w.orders.product(quantity=10)
+    order = await w.orders.order(dealer, product, quantity=4)
+    lines = [{"product_code": product, "quantity": 4}]
+    await w.orders.ok("ship_order", {"actor": PRODUCTION, "order_id": order["id"], "lines": lines})
+    return str(order["id"]), product
+
+
+async def o15_approve(w: World) -> dict[str, Any]:
+    order_id, product = await shipped_order(w)
+    lines = [{"product_code": product, "quantity": 1}]
+    body = {"actor": SALES, "order_id": order_id, "lines": lines, "reason": "damaged"}
+    return {"order_id": order_id, "return_id": (await w.orders.ok("request_return", body))["return_id"]}
+
+
+async def o15_book(w: World) -> dict[str, Any]:
+    step = await o15_approve(w)
+    await w.orders.ok("approve_return", step | {"actor": MANAGER})
+    return step
+
+
+async def o16_correct(w: World) -> dict[str, Any]:
+    order_id, product = await shipped_order(w)
+    order = await w.orders.query("get_order", {"order_id": order_id})
+    (shipment_id,) = order["shipments"]
+    lines = [{"product_code": product, "quantity": 1}]
+    body = {
+        "actor": SALES,
+        "order_id": order_id,
+        "shipment_id": shipment_id,
+        "problem": "short",
+        "lines": lines,
+    }
+    reported = await w.orders.ok("report_shipment_problem", body)
+    return {"order_id": order_id, "correction_id": reported["correction_id"]}
+
+
 async def guarantee(w: World) -> str:
     dealer = await w.orders.customer()
     product = await w.orders.product(quantity=10)
@@ -391,6 +430,10 @@ GATES = [
     Gate("orders", "release_order", "O8", frozenset({Role.GENERAL_MANAGER}), o8_release),
     Gate("orders", "agree_guarantee", "O9", frozenset({Role.SALES_MANAGER}), o9_agree),
     Gate("orders", "approve_guarantee", "O9", frozenset({Role.GENERAL_MANAGER}), o9_approve),
+    Gate("orders", "approve_return", "O15", at_least(Role.SALES_MANAGER), o15_approve),
+    Gate("orders", "book_return", "O15", frozenset({Role.PRODUCTION}), o15_book),
+    Gate("orders", "credit_shipment", "O16", at_least(Role.SALES_MANAGER), o16_correct),
+    Gate("orders", "ship_correction", "O16", frozenset({Role.PRODUCTION}), o16_correct),
     Gate("complaints", "verify_complaint", "P4", frozenset({Role.SALES_VP, Role.GENERAL_MANAGER}), p4_verify),
     Gate("complaints", "decide_handling", "P4", frozenset({Role.SALES_VP, Role.GENERAL_MANAGER}), p4_decide),
     Gate("complaints", "verify_complaint", "P6", frozenset({Role.GENERAL_MANAGER}), p6_decide_quality),
@@ -416,7 +459,8 @@ def figures() -> Iterator[None]:
             "Every approval of DOMAIN.md (C2 erasure of personal data, C4 approve/reject, C5, C6, C7,",
             "C10 file edit/reassignment/region move, C11 credit revision/raise/hold/security, C12 contract",
             "change chain and termination, C13 key-account plan and advice,",
-            "O2 approve/vote, O6/O7/O8 release, O9 agree/approve, P4 verify/decide, P6) is brought into",
+            "O2 approve/vote, O6/O7/O8 release, O9 agree/approve, O15 approve/book a return, O16 credit/ship",
+            "a correction, P4 verify/decide, P6) is brought into",
             "the state where it is due, then sent through the bus by every role that may not give it; then",
             "once by an allowed role.",
             "",

@@ -296,6 +296,23 @@ class CustomerAccount(SalesAggregate):
     def _credit_returned(self, customer_id: str, order_id: str, amount: Decimal, meta: Meta) -> None:
         self.credit += amount
 
+    def credit_refund(self, order_id: str, credit_note_id: str, amount: Decimal, meta: Meta) -> None:
+        """O15/O16: the part of a credit note on goods already paid becomes the customer's credit."""
+        if amount > 0:
+            self._credit_refunded(
+                customer_id=self.customer_id,
+                order_id=order_id,
+                credit_note_id=credit_note_id,
+                amount=amount,
+                meta=meta,
+            )
+
+    @event("CustomerCreditRefunded", topic="orders.CustomerAccount.CustomerCreditRefunded")
+    def _credit_refunded(
+        self, customer_id: str, order_id: str, credit_note_id: str, amount: Decimal, meta: Meta
+    ) -> None:
+        self.credit += amount
+
     # O12 ------------------------------------------------------------------------------------------
     def compute_reorder_points(self, month: str, transit_days: int, meta: Meta) -> dict[str, int]:
         """O12: ceil(mean(last month's, same month last year's avg daily sales) × transit days)."""

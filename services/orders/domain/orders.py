@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.domain import event
 
+from services.orders.domain import returns
 from services.orders.domain.common import (
     CASHIERS,
     SALES_ROLES,
@@ -65,6 +66,32 @@ def status_for(holds: Iterable[Mapping[str, str]]) -> OrderStatus:
 
 class Order(SalesAggregate):
     TOPIC = "orders.Order"
+    # O15 returns and exchanges, O16 corrections and delivery: methods from returns.py, so that the
+    # library sees their events.
+    returnable = returns.returnable
+    request_return = returns.request_return
+    _return_requested = returns._return_requested
+    the_return = returns.the_return
+    decide_return = returns.decide_return
+    _return_approved = returns._return_approved
+    _return_rejected = returns._return_rejected
+    book_return = returns.book_return
+    _return_booked = returns._return_booked
+    ship_replacement = returns.ship_replacement
+    _replacement_shipped = returns._replacement_shipped
+    issue_credit_note = returns.issue_credit_note
+    _credit_note_issued = returns._credit_note_issued
+    report_shipment_problem = returns.report_shipment_problem
+    _shipment_problem_reported = returns._shipment_problem_reported
+    the_correction = returns.the_correction
+    credit_correction = returns.credit_correction
+    ship_correction = returns.ship_correction
+    _correction_shipped = returns._correction_shipped
+    the_shipment = returns.the_shipment
+    accept_delivery = returns.accept_delivery
+    _delivery_accepted = returns._delivery_accepted
+    complete_if_done = returns.complete_if_done
+    _completed = returns._completed
 
     @event("OrderPlaced", topic="orders.Order.OrderPlaced")
     def __init__(
@@ -98,6 +125,13 @@ class Order(SalesAggregate):
         self.shipped: dict[str, int] = {}
         self.shipped_amount = Decimal("0.00")
         self.paid = deposit_applied
+        # shipment id → {on, lines: {product: units}, accepted_on, accepted_by} (O16)
+        self.shipments: dict[str, dict[str, Any]] = {}
+        self.returns: dict[str, dict[str, Any]] = {}  # return id → its lines, reason, status (O15)
+        self.corrections: dict[str, dict[str, Any]] = {}  # correction id → shipment, lines, status (O16)
+        self.returned_amount = Decimal("0.00")  # credit notes: off the order's sales (R2)
+        self.refunded = Decimal("0.00")  # the part of credit notes paid back as customer credit
+        self.completed_on: date | None = None
 
     @classmethod
     def place(
@@ -185,10 +219,22 @@ class Order(SalesAggregate):
 
     @property
     def open_amount(self) -> Decimal:
-        """What the customer still owes or will owe for this order."""
+        """What the customer still owes or will owe for this order (less its credit notes, O15/O16)."""
         if self.status is OrderStatus.CANCELLED:
             return Decimal("0.00")
-        return max(self.total_amount - self.paid, Decimal("0.00"))
+        return max(self.total_amount - self.returned_amount - self.paid + self.refunded, Decimal("0.00"))
+
+    def priced(self, product_code: str, quantity: int) -> dict[str, Any]:
+        """``quantity`` units of one of the order's lines at its price (returns and corrections)."""
+        unit_price = next(
+            Decimal(line["unit_price"]) for line in self.lines if line["product_code"] == product_code
+        )
+        return {
+            "product_code": product_code,
+            "quantity": quantity,
+            "unit_price": unit_price,
+            "amount": money(unit_price * quantity),
+        }
 
     def release(
         self, rule: str, meta: Meta, by_event: bool = False, capital_limit: Decimal | None = None
@@ -284,10 +330,21 @@ class Order(SalesAggregate):
             )
         self.shipped_amount += amount
         self.status = OrderStatus(status)
+        self.shipments[shipment_id] = {
+            "on": local_date(meta.at).isoformat(),
+            "lines": {line["product_code"]: int(line["quantity"]) for line in lines},
+            "accepted_on": None,
+            "accepted_by": None,
+        }
 
     @property
     def receivable(self) -> Decimal:
-        return max(self.shipped_amount - self.paid, Decimal("0.00"))
+        return max(self.shipped_amount - self.returned_amount - self.paid + self.refunded, Decimal("0.00"))
+
+    def settle(self) -> None:
+        """A shipped order whose net amount is paid (payments, credit notes) is paid."""
+        if self.status is OrderStatus.SHIPPED and not self.open_amount:
+            self.status = OrderStatus.PAID
 
     def pay(self, amount: Decimal, meta: Meta) -> None:
         require_role(meta, CASHIERS, "O11", "record a payment")
@@ -295,7 +352,7 @@ class Order(SalesAggregate):
             raise refuse(
                 "O11", f"a payment is positive and at most the receivable {self.receivable}", field="amount"
             )
-        fully = self.paid + amount >= self.total_amount and self.status is OrderStatus.SHIPPED
+        fully = amount >= self.open_amount and self.status is OrderStatus.SHIPPED
         self._paid(
             customer_id=self.customer_id,
             amount=money(amount),

@@ -205,6 +205,22 @@ class Product(SalesAggregate):
         else:
             self.allocations.pop(order_id, None)
 
+    def take_back(self, order_id: str, customer_id: str, quantity: int, meta: Meta) -> None:
+        """O15: returned goods booked back into stock."""
+        self._stock_returned(
+            product_code=self.product_code,
+            order_id=order_id,
+            customer_id=customer_id,
+            quantity=quantity,
+            meta=meta,
+        )
+
+    @event("StockReturned", topic="orders.Product.StockReturned")
+    def _stock_returned(
+        self, product_code: str, order_id: str, customer_id: str, quantity: int, meta: Meta
+    ) -> None:
+        self.on_hand += quantity
+
     def request_production(self, order_id: str, customer_id: str, shortfall: int, meta: Meta) -> None:
         self._production_requested(
             product_code=self.product_code,
