@@ -19,6 +19,7 @@ from services.orders.domain import (
     Product,
     RequestList,
     Reservation,
+    contract_holds,
     iso_week,
     local_date,
     money,
@@ -116,7 +117,7 @@ class OrdersApplication(Receivables):
                         else None,
                     ),
                     products[line.product_code],
-                    customer.customer_id,
+                    customer,
                     meta,
                 )
                 for line in cmd.lines
@@ -148,7 +149,9 @@ class OrdersApplication(Receivables):
         return self.execute(cmd, decide)
 
     def release_for_contract(self, customer_id: str) -> dict[str, Any]:
-        """O4: a contract was signed (seen on the bus): release the customer's orders waiting for one.
+        """O4: a contract was signed or its terms changed (seen on the bus): release the customer's orders
+        waiting for one that the contract in force now allows (O4 rev 2: scope and remaining volume, the
+        orders taken in the order they were placed).
 
         The account always records the contract, so an order decided at the same moment on the view
         from before the contract collides with this on the account's version and is decided again.
@@ -163,7 +166,10 @@ class OrdersApplication(Receivables):
             released = []
             for order_id in account.open_order_ids(["pending_contract"]):
                 order = self._get(Order, order_id, "O4")
-                if order.held_by("O4"):
+                allowed = not contract_holds(
+                    customer, account, order.lines, order.total_amount, order.placed_on, order_id
+                )
+                if order.held_by("O4") and allowed:
                     order.release("O4", meta, by_event=True)
                     account.note_order(order, meta)
                     released.append(order)
