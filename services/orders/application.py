@@ -164,10 +164,11 @@ class OrdersApplication(Receivables):
             account = self._account(customer_id, meta)
             account.note_contract(customer.contract_valid_from, customer.contract_valid_to, meta)
             released = []
+            today = local_date(meta.at)  # the contract in force now, which may start after the order
             for order_id in account.open_order_ids(["pending_contract"]):
                 order = self._get(Order, order_id, "O4")
                 allowed = not contract_holds(
-                    customer, account, order.lines, order.total_amount, order.placed_on, order_id
+                    customer, account, order.lines, order.total_amount, today, order_id
                 )
                 if order.held_by("O4") and allowed:
                     order.release("O4", meta, by_event=True)

@@ -8,9 +8,11 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from services.orders import commands as c
 from services.orders.customer_view import InMemoryCustomerDirectory, fold
+from services.orders.domain import CustomerAccount
 from shared.contracts import Actor, Role
 from shared.errors import DomainError, Forbidden, InvalidState
 from tests.unit.test_orders_domain import SALES, Fixture, customer_events, envelope
@@ -172,6 +174,17 @@ def test_o4_after_termination_new_orders_wait_for_a_contract_which_no_one_may_re
     assert refused.value.rule == "O4"
 
 
+def test_o4_a_contract_starting_after_the_order_releases_it_once_in_force(fx: Fixture) -> None:
+    dealer, product = fx.dealer(credit_limit="100000"), fx.product()
+    later(fx, dealer, ("ContractTerminated", {"contract_number": "HT-1", "reason": "mutual", "note": ""}))
+    waiting = order(fx, dealer, product, 1)  # 20 November
+    signed = {"contract_number": "HT-3", "valid_from": "2026-11-25", "valid_to": "2027-11-24", "terms": TERMS}
+    later(fx, dealer, ("ContractSigned", signed))
+    assert fx.app.release_for_contract(dealer) == {"released": []}  # not in force yet
+    fx.clock.set(datetime(2026, 11, 25, 2, 0, tzinfo=UTC))
+    assert fx.app.release_for_contract(dealer) == {"released": [waiting["id"]]}
+
+
 # C11 --------------------------------------------------------------------------------------------------
 def test_c11_a_poor_rated_customers_new_order_is_held_until_the_sales_manager_releases_it(
     fx: Fixture,
@@ -226,3 +239,30 @@ def test_c10_a_reassigned_and_moved_customers_new_orders_carry_the_new_salespers
     placed = order(fx, dealer, product, 1)
     stored = fx.app.repository.get(UUID(placed["id"]))
     assert (stored.salesperson_id, stored.region) == ("sp-2", "WEST")
+
+
+# Old stored events still load ---------------------------------------------------------------------------
+def test_o4_an_account_and_an_order_stored_before_issue_25_still_load(fx: Fixture) -> None:
+    """AccountOrderNoted version 1 (no date, no total) is upcast; an OrderPlaced whose lines have no
+    ``discount_pct`` loads and shows none."""
+    dealer, product = fx.dealer(credit_limit="100000"), fx.product()
+    placed = order(fx, dealer, product, 1)
+    older = Fixture()  # a store holding the same events as stored before this version
+    for aggregate_id in (UUID(placed["id"]), CustomerAccount.create_id(dealer)):
+        stored = []
+        for event in fx.app.recorder.select_events(aggregate_id):
+            state = fx.app.mapper.transcoder.decode(event.state)
+            if event.topic.endswith("AccountOrderNoted"):
+                assert state.pop("class_version") == 2
+                del state["placed_on"], state["total"]
+            for line in state.get("lines", []) if event.topic.endswith("OrderPlaced") else []:
+                del line["discount_pct"]
+            stored.append(
+                StoredEvent(event.originator_id, event.originator_version, event.topic,
+                            fx.app.mapper.transcoder.encode(state))
+            )  # fmt: skip
+        older.app.recorder.insert_events(stored)
+    assert older.app.get_order(c.GetOrder(order_id=placed["id"]))["lines"][0]["discount_pct"] is None
+    account = older.app.repository.get(CustomerAccount.create_id(dealer))
+    assert "placed_on" not in account.orders[placed["id"]]
+    assert account.accepted_between(date(2026, 1, 1), date(2027, 1, 1)) == Decimal("0.00")
