@@ -19,6 +19,7 @@ from services.orders.domain import (
     Product,
     RequestList,
     Reservation,
+    contract_holds,
     iso_week,
     local_date,
     money,
@@ -117,7 +118,7 @@ class OrdersApplication(Returns):
                         else None,
                     ),
                     products[line.product_code],
-                    customer.customer_id,
+                    customer,
                     meta,
                 )
                 for line in cmd.lines
@@ -150,7 +151,9 @@ class OrdersApplication(Returns):
         return self.execute(cmd, decide)
 
     def release_for_contract(self, customer_id: str) -> dict[str, Any]:
-        """O4: a contract was signed (seen on the bus): release the customer's orders waiting for one.
+        """O4: a contract was signed or its terms changed (seen on the bus): release the customer's orders
+        waiting for one that the contract in force now allows (O4 rev 2: scope and remaining volume, the
+        orders taken in the order they were placed).
 
         The account always records the contract, so an order decided at the same moment on the view
         from before the contract collides with this on the account's version and is decided again.
@@ -163,9 +166,13 @@ class OrdersApplication(Returns):
             account = self._account(customer_id, meta)
             account.note_contract(customer.contract_valid_from, customer.contract_valid_to, meta)
             released = []
+            today = local_date(meta.at)  # the contract in force now, which may start after the order
             for order_id in account.open_order_ids(["pending_contract"]):
                 order = self._get(Order, order_id, "O4")
-                if order.held_by("O4"):
+                allowed = not contract_holds(
+                    customer, account, order.lines, order.total_amount, today, order_id
+                )
+                if order.held_by("O4") and allowed:
                     order.release("O4", meta, by_event=True)
                     account.note_order(order, meta)
                     released.append(order)

@@ -81,10 +81,11 @@ class PlaceOrder(Command):
 
 
 class ReleaseOrder(Command):
-    """O6/O7/O8: lift a hold on an order (sales manager, marketing director, general manager)."""
+    """O4/O6/O7/O8/C11: lift a hold on an order (regional manager for a contract's term, sales manager,
+    marketing director, general manager, sales manager after a C11 review)."""
 
     order_id: Identifier
-    rule: Literal["O4", "O5", "O6", "O7", "O8"]
+    rule: Literal["O4", "O5", "O6", "O7", "O8", "C11"]
 
 
 class CancelOrder(Command):

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import re
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
@@ -39,6 +40,17 @@ SCHEMA = "orders"
 CONSUMER_NAME = "orders"
 SOURCE = "customers"
 CHANGED_CHANNEL = "orders_customer_view_changed"  # payload: the customer id whose row changed
+# The version of ``fold``: a view folded by an earlier one is folded again from its kept events at start.
+FOLD_VERSION = 2
+NEW_COLUMNS = (
+    "contract_number text",
+    "product_scope text[]",
+    "annual_volume numeric(16, 2)",
+    "orders_held boolean NOT NULL DEFAULT false",
+    "discount_tiers jsonb NOT NULL DEFAULT '{}'",
+)
+# O4: a signed or changed contract may release the orders waiting for it
+CONTRACT_EVENTS = frozenset({"ContractSigned", "ContractChangeApproved"})
 TERMS_DAYS = re.compile(r"(\d{1,3})\s*(?:days?|天)", re.IGNORECASE)
 
 
@@ -53,10 +65,16 @@ class CustomerDirectory(Protocol):
 
 
 def fold(customer_id: str, events: Iterable[tuple[int, str, dict[str, Any]]]) -> CustomerSnapshot | None:
-    """A customer's state from its events (version, type, data), applied in version order."""
+    """A customer's state from its events (version, type, data), applied in version order.
+
+    Every change of the customer's later life is followed (docs/customer-events.md): reassignment and
+    region moves (C10), credit revisions and holds (C11), contract terms, changes and termination (C12),
+    prepayment tiers (C8).
+    """
     state: dict[str, Any] = {"customer_id": customer_id}
     contract_terms: int | None = None
     preferred_terms: int | None = None
+    tiers: dict[int, Decimal] = {}
     for version, event_type, data in sorted(events, key=lambda e: e[0]):
         if event_type == "CustomerRegistered":
             state |= {
@@ -64,13 +82,30 @@ def fold(customer_id: str, events: Iterable[tuple[int, str, dict[str, Any]]]) ->
                 "region": data["region"],
                 "salesperson_id": data["salesperson_id"],
             }
-        elif event_type == "CreditInvestigated":
+        elif event_type == "SalespersonReassigned":
+            state["salesperson_id"] = data["salesperson_id"]
+        elif event_type == "CustomerRegionMoved":
+            state["region"] = data["region"]
+        elif event_type in ("CreditInvestigated", "CreditRevised", "CreditRaiseApproved"):
             state["credit_limit"] = Decimal(data["credit_limit"])
+        elif event_type in ("CustomerOrdersHeld", "CustomerOrdersReleased"):
+            state["orders_held"] = event_type == "CustomerOrdersHeld"
         elif event_type == "ContractSigned":
-            state["contract_valid_from"] = date.fromisoformat(data["valid_from"])
-            state["contract_valid_to"] = date.fromisoformat(data["valid_to"])
+            state |= {
+                "contract_number": data["contract_number"],
+                "contract_valid_from": date.fromisoformat(data["valid_from"]),
+                "contract_valid_to": date.fromisoformat(data["valid_to"]),
+            }
+            contract_terms = _apply_terms(state, data.get("terms"))  # version 1: no terms
+        elif event_type == "ContractChangeApproved":
+            contract_terms = _apply_terms(state, data["terms"])
+        elif event_type == "ContractTerminated":
+            state |= {"contract_number": None, "contract_valid_from": None, "contract_valid_to": None}
+            contract_terms = _apply_terms(state, None)
         elif event_type == "CapitalLimitSet":
             state["capital_limit"] = Decimal(data["capital_limit"])
+        elif event_type == "PrepaymentRecorded":
+            tiers[int(data["discount_year"])] = Decimal(data["discount_pct"])
         if data.get("payment_terms_days") is not None:  # C12 contract terms (rev 2), whichever event has them
             contract_terms = int(data["payment_terms_days"])
         elif (preferred := days_in(data.get("preferred_payment_terms"))) is not None:
@@ -82,7 +117,17 @@ def fold(customer_id: str, events: Iterable[tuple[int, str, dict[str, Any]]]) ->
         return None
     # O11 (rev 2): the contract's payment terms, else the customer's preferred terms, else the default
     terms = contract_terms if contract_terms is not None else preferred_terms
-    return CustomerSnapshot(**state, payment_terms_days=terms)
+    return CustomerSnapshot(**state, payment_terms_days=terms, discount_tiers=tuple(sorted(tiers.items())))
+
+
+def _apply_terms(state: dict[str, Any], terms: dict[str, Any] | None) -> int | None:
+    """C12: the contract's terms in force into ``state``; returns their payment terms (None: none agreed)."""
+    terms = terms or {}
+    scope, volume = terms.get("product_scope"), terms.get("annual_volume")
+    state["product_scope"] = None if scope is None else tuple(scope)
+    state["annual_volume"] = None if volume is None else Decimal(volume)
+    days = terms.get("payment_terms_days")
+    return None if days is None else int(days)
 
 
 def days_in(terms: object) -> int | None:
@@ -163,7 +208,7 @@ class PostgresCustomerDirectory:
                 return None
         if row is None:
             return None  # not kept: the registration may arrive any moment
-        snapshot = CustomerSnapshot(**dict(row))
+        snapshot = snapshot_from_row(row)
         with self._open_lock:
             if self._listening and generation == self._generation:
                 self._kept[customer_id] = snapshot
@@ -226,7 +271,8 @@ ContractHook = Callable[[str], Awaitable[None]]
 
 
 class CustomerViewProjector:
-    """Writes the view from customer envelopes; after commit, tells the application of signed contracts."""
+    """Writes the view from customer envelopes; after commit, tells the application of signed or changed
+    contracts (O4)."""
 
     def __init__(
         self,
@@ -270,41 +316,50 @@ class CustomerViewProjector:
         if self.on_contract_signed is not None:
             # after commit, and again on redelivery: releasing is idempotent on the application side
             for customer_id in sorted(
-                {e.aggregate_id for e in customer_events if e.event_type == "ContractSigned"}
+                {e.aggregate_id for e in customer_events if e.event_type in CONTRACT_EVENTS}
             ):
                 await self.on_contract_signed(customer_id)
 
     async def _refold(self, conn: asyncpg.Connection, customer_id: str) -> None:
-        rows = await conn.fetch(
-            f'SELECT version, event_type, data FROM "{SCHEMA}".customer_events WHERE customer_id = $1',
-            customer_id,
-        )
-        snapshot = fold(customer_id, [(r["version"], r["event_type"], json.loads(r["data"])) for r in rows])
-        if snapshot is None:
-            return
-        await conn.execute(
-            f'INSERT INTO "{SCHEMA}".customer_view (customer_id, kind, region, salesperson_id, status, '
-            "credit_limit, contract_valid_from, contract_valid_to, capital_limit, payment_terms_days, "
-            "version) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (customer_id) DO UPDATE SET "
-            "kind = EXCLUDED.kind, region = EXCLUDED.region, salesperson_id = EXCLUDED.salesperson_id, "
-            "status = EXCLUDED.status, credit_limit = EXCLUDED.credit_limit, "
-            "contract_valid_from = EXCLUDED.contract_valid_from, "
-            "contract_valid_to = EXCLUDED.contract_valid_to, "
-            "capital_limit = EXCLUDED.capital_limit, payment_terms_days = EXCLUDED.payment_terms_days, "
-            "version = EXCLUDED.version",
-            snapshot.customer_id,
-            snapshot.kind,
-            snapshot.region,
-            snapshot.salesperson_id,
-            snapshot.status,
-            snapshot.credit_limit,
-            snapshot.contract_valid_from,
-            snapshot.contract_valid_to,
-            snapshot.capital_limit,
-            snapshot.payment_terms_days,
-            snapshot.version,
-        )
+        await refold(conn, customer_id)
+
+
+async def refold(conn: asyncpg.Connection, customer_id: str) -> None:
+    """The customer's row folded again from all its kept events."""
+    rows = await conn.fetch(
+        f'SELECT version, event_type, data FROM "{SCHEMA}".customer_events WHERE customer_id = $1',
+        customer_id,
+    )
+    snapshot = fold(customer_id, [(r["version"], r["event_type"], json.loads(r["data"])) for r in rows])
+    if snapshot is None:
+        return
+    row = snapshot_row(snapshot)
+    columns = ", ".join(row)
+    values = ", ".join(f"${i}" for i in range(1, len(row) + 1))
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in row if name != "customer_id")
+    await conn.execute(
+        f'INSERT INTO "{SCHEMA}".customer_view ({columns}) VALUES ({values}) '
+        f"ON CONFLICT (customer_id) DO UPDATE SET {updates}",
+        *row.values(),
+    )
+
+
+def snapshot_row(snapshot: CustomerSnapshot) -> dict[str, Any]:
+    """The view's row of a snapshot (its columns are the snapshot's fields)."""
+    row = dataclasses.asdict(snapshot)
+    row["product_scope"] = None if snapshot.product_scope is None else list(snapshot.product_scope)
+    row["discount_tiers"] = json.dumps({str(year): str(pct) for year, pct in snapshot.discount_tiers})
+    return row
+
+
+def snapshot_from_row(row: Mapping[str, Any]) -> CustomerSnapshot:
+    values = dict(row)
+    scope, tiers = values["product_scope"], values["discount_tiers"]
+    values["product_scope"] = None if scope is None else tuple(scope)
+    if isinstance(tiers, str):
+        tiers = json.loads(tiers)
+    values["discount_tiers"] = tuple(sorted((int(year), Decimal(pct)) for year, pct in tiers.items()))
+    return CustomerSnapshot(**values)
 
 
 async def ensure_tables(conn: asyncpg.Connection) -> None:
@@ -329,13 +384,34 @@ async def ensure_tables(conn: asyncpg.Connection) -> None:
         await conn.execute(
             f'ALTER TABLE "{SCHEMA}".customer_view ADD COLUMN IF NOT EXISTS payment_terms_days integer'
         )
+        # Issue 25 (C8, C10–C12, O4 rev 2): the columns of the customer's later life; a view kept before
+        # them is folded again from its kept events (below), so its rows hold them at once.
+        for column in NEW_COLUMNS:
+            await conn.execute(f'ALTER TABLE "{SCHEMA}".customer_view ADD COLUMN IF NOT EXISTS {column}')
+        await conn.execute(
+            f'CREATE TABLE IF NOT EXISTS "{SCHEMA}".customer_view_fold (version integer NOT NULL)'
+        )
+        folded = await conn.fetchval(f'SELECT max(version) FROM "{SCHEMA}".customer_view_fold')
+        if folded is None or folded < FOLD_VERSION:
+            await rebuild(conn)
+            await conn.execute(f'DELETE FROM "{SCHEMA}".customer_view_fold')
+            await conn.execute(f'INSERT INTO "{SCHEMA}".customer_view_fold VALUES ($1)', FOLD_VERSION)
+
+
+async def rebuild(conn: asyncpg.Connection) -> None:
+    """Every customer's row folded again from the kept events (after ``fold`` learnt more of them)."""
+    for record in await conn.fetch(f'SELECT DISTINCT customer_id FROM "{SCHEMA}".customer_events'):
+        await refold(conn, record["customer_id"])
 
 
 async def drop_view(settings: Settings, nc: NATS) -> None:
     """Forget the view: drop its tables and the durable consumer, so the next run rebuilds it from the bus."""
     conn = await asyncpg.connect(settings.postgres_dsn)
     try:
-        await conn.execute(f'DROP TABLE IF EXISTS "{SCHEMA}".customer_view, "{SCHEMA}".customer_events')
+        await conn.execute(
+            f'DROP TABLE IF EXISTS "{SCHEMA}".customer_view, "{SCHEMA}".customer_events, '
+            f'"{SCHEMA}".customer_view_fold'
+        )
     finally:
         await conn.close()
     with contextlib.suppress(Exception):  # no consumer yet: nothing to forget

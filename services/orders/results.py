@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from services.orders.domain import (
@@ -40,7 +41,13 @@ def order_result(o: Order) -> dict[str, Any]:
         "status": o.status.value,
         "holds": [dict(h) for h in o.holds],
         "lines": [
-            {**line, "unit_price": str(line["unit_price"]), "amount": str(line["amount"])} for line in o.lines
+            {
+                **line,
+                "unit_price": str(line["unit_price"]),
+                "amount": str(line["amount"]),
+                "discount_pct": _decimal(line.get("discount_pct")),  # C8; absent on older orders
+            }
+            for line in o.lines
         ],
         "total_amount": str(o.total_amount),
         "shipped_amount": str(o.shipped_amount),
@@ -113,9 +120,21 @@ def customer_view_result(customer: CustomerSnapshot) -> dict[str, Any]:
     return {
         "id": customer.customer_id,
         "kind": customer.kind,
+        "region": customer.region,
+        "salesperson_id": customer.salesperson_id,
         "status": customer.status,
         "credit_limit": str(customer.credit_limit),
-        "capital_limit": str(customer.capital_limit) if customer.capital_limit is not None else None,
+        "capital_limit": _decimal(customer.capital_limit),
+        "orders_held": customer.orders_held,
+        "contract_number": customer.contract_number,
         "contract_valid_to": customer.contract_valid_to.isoformat() if customer.contract_valid_to else None,
+        "product_scope": None if customer.product_scope is None else list(customer.product_scope),
+        "annual_volume": _decimal(customer.annual_volume),
+        "payment_terms_days": customer.payment_terms_days,
+        "discount_tiers": {str(year): str(pct) for year, pct in customer.discount_tiers},
         "version": customer.version,
     }
+
+
+def _decimal(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)

@@ -107,6 +107,7 @@ async def test_o1_o9_skeleton_order_at_list_price_and_hold_with_deposit(
         "quantity": 10,
         "unit_price": "100.00",
         "amount": "1000.00",
+        "discount_pct": None,
     }
 
     hold = await orders.ok(

@@ -1,5 +1,5 @@
-"""Role gates, negatively, for every approval of every service (DOMAIN.md C4-C7, C10-C13, O2, O6-O9, O15,
-O16, P4, P6).
+"""Role gates, negatively, for every approval of every service (DOMAIN.md C4-C7, C10-C13, O2, O4,
+O6-O9, O15, O16, P4, P6).
 
 For each approval the target is first brought into the state where the approval is due; then every
 role that DOMAIN.md does not allow sends it through the bus and must be refused with ``forbidden`` and
@@ -306,6 +306,32 @@ async def o16_correct(w: World) -> dict[str, Any]:
     return {"order_id": order_id, "correction_id": reported["correction_id"]}
 
 
+async def o4_release(w: World) -> dict[str, Any]:
+    dealer = await w.orders.customer(contract=False)
+    product = await w.orders.product(quantity=10)
+    contract = {
+        "actor": {"id": "rm-1", "role": "regional_manager"},
+        "customer_id": dealer,
+        "contract_number": f"HT-{dealer[:8]}",
+        "valid_from": "2026-01-01",
+        "valid_to": "2027-12-31",
+        "terms": TERMS | {"product_scope": ["OTHER-1"]},
+    }
+    await w.orders.known(dealer, (await w.ok("customers", "sign_contract", contract))["version"])
+    held = await w.orders.order(dealer, product)
+    assert (held["holds"][0]["rule"], held["holds"][0]["term"]) == ("O4", "product_scope"), held
+    return {"order_id": held["id"], "rule": "O4"}
+
+
+async def c11_release(w: World) -> dict[str, Any]:
+    direct = await w.orders.customer("direct", contract=False)
+    revision = {"actor": FINANCE, "customer_id": direct, "rating": "poor", "credit_limit": "100000"}
+    await w.orders.known(direct, (await w.ok("customers", "revise_credit", revision))["version"])
+    held = await w.orders.order(direct, await w.orders.product(quantity=10))
+    assert held["holds"][0]["rule"] == "C11", held
+    return {"order_id": held["id"], "rule": "C11"}
+
+
 async def guarantee(w: World) -> str:
     dealer = await w.orders.customer()
     product = await w.orders.product(quantity=10)
@@ -425,9 +451,11 @@ GATES = [
         frozenset({Role.SALES_MANAGER, Role.FINANCE, Role.PRODUCTION, Role.MARKETING_DIRECTOR}),
         o2_vote,
     ),
+    Gate("orders", "release_order", "O4", at_least(Role.REGIONAL_MANAGER), o4_release),
     Gate("orders", "release_order", "O6", at_least(Role.SALES_MANAGER), o6_release),
     Gate("orders", "release_order", "O7", frozenset({Role.MARKETING_DIRECTOR}), o7_release),
     Gate("orders", "release_order", "O8", frozenset({Role.GENERAL_MANAGER}), o8_release),
+    Gate("orders", "release_order", "C11", at_least(Role.SALES_MANAGER), c11_release),
     Gate("orders", "agree_guarantee", "O9", frozenset({Role.SALES_MANAGER}), o9_agree),
     Gate("orders", "approve_guarantee", "O9", frozenset({Role.GENERAL_MANAGER}), o9_approve),
     Gate("orders", "approve_return", "O15", at_least(Role.SALES_MANAGER), o15_approve),
@@ -459,10 +487,9 @@ def figures() -> Iterator[None]:
             "Every approval of DOMAIN.md (C2 erasure of personal data, C4 approve/reject, C5, C6, C7,",
             "C10 file edit/reassignment/region move, C11 credit revision/raise/hold/security, C12 contract",
             "change chain and termination, C13 key-account plan and advice,",
-            "O2 approve/vote, O6/O7/O8 release, O9 agree/approve, O15 approve/book a return, O16 credit/ship",
-            "a correction, P4 verify/decide, P6) is brought into",
-            "the state where it is due, then sent through the bus by every role that may not give it; then",
-            "once by an allowed role.",
+            "O2 approve/vote, O4/O6/O7/O8/C11 release, O9 agree/approve, O15 approve/book a return, O16",
+            "credit/ship a correction, P4 verify/decide, P6) is brought into the state where it is due, then",
+            "sent through the bus by every role that may not give it; then once by an allowed role.",
             "",
             *table,
         ]

@@ -23,7 +23,14 @@ from services.orders.domain.common import (
     refuse,
 )
 from services.orders.domain.holds import HoldBook, HoldStatus, Reservation, hold_expiry
-from services.orders.domain.orders import RELEASERS, LineRequest, Order, OrderStatus, status_for
+from services.orders.domain.orders import (
+    RELEASERS,
+    LineRequest,
+    Order,
+    OrderStatus,
+    contract_holds,
+    status_for,
+)
 from services.orders.domain.prices import PriceException
 from services.orders.domain.products import Product
 from services.orders.domain.receivables import DueBook
@@ -50,6 +57,7 @@ __all__ = [
     "Product",
     "RequestList",
     "Reservation",
+    "contract_holds",
     "hold_expiry",
     "iso_week",
     "local_date",

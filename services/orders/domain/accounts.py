@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from services.orders.domain.orders import Order
 
 
+ACCEPTED = frozenset({"accepted", "shipped", "paid"})  # an order's statuses once no hold stands
+
+
 class CustomerAccount(SalesAggregate):
     """Per customer: open amounts and due dates of its orders, deposit credit, and monthly/weekly quantities.
 
@@ -61,10 +64,34 @@ class CustomerAccount(SalesAggregate):
             receivable=order.receivable,
             week=iso_week(order.placed_on),
             lines={line["product_code"]: int(line["quantity"]) for line in order.lines},
+            placed_on=order.placed_on,
+            total=order.total_amount,
             meta=meta,
         )
 
-    @event("AccountOrderNoted", topic="orders.CustomerAccount.AccountOrderNoted")
+    class AccountOrderNoted(SalesAggregate.Event):
+        """Version 2 carries the order's date and total (O4 rev 2: the contract year's accepted volume)."""
+
+        TOPIC = "orders.CustomerAccount.AccountOrderNoted"
+        class_version = 2
+        customer_id: str
+        order_id: str
+        status: str
+        open_amount: Decimal
+        receivable: Decimal
+        week: str
+        lines: dict[str, int]
+        meta: Meta
+        placed_on: date | None
+        total: Decimal | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            # not recorded then: the entry learns them when its order is noted again (any change of it)
+            state["placed_on"] = None
+            state["total"] = None
+
+    @event(AccountOrderNoted)
     def _order_noted(
         self,
         customer_id: str,
@@ -75,12 +102,31 @@ class CustomerAccount(SalesAggregate):
         week: str,
         lines: dict[str, int],
         meta: Meta,
+        placed_on: date | None = None,
+        total: Decimal | None = None,
     ) -> None:
         entry = self.orders.get(order_id)
         if entry is None:
             entry = {"receivables": ()}  # ((amount, due), ...)
             self.ordered_by_week[week] = _added(self.ordered_by_week.get(week, {}), lines)
+        if placed_on is not None:
+            entry = {**entry, "placed_on": placed_on, "total": total}
         self.orders[order_id] = {**entry, "status": status, "open": open_amount, "receivable": receivable}
+
+    def accepted_between(self, start: date, end: date, excluding: str | None = None) -> Decimal:
+        """O4 rev 2: the total of the orders placed in [start, end) that are accepted (shipped, paid or
+        not), not held and not cancelled; ``excluding`` one order."""
+        return sum(
+            (
+                entry["total"]
+                for order_id, entry in self.orders.items()
+                if entry["status"] in ACCEPTED
+                and order_id != excluding
+                and entry.get("placed_on") is not None
+                and start <= entry["placed_on"] < end
+            ),
+            Decimal("0.00"),
+        )
 
     def note_shipment(
         self, order_id: str, amount: Decimal, due_on: date, quantities: Mapping[str, int], meta: Meta

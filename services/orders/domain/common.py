@@ -61,6 +61,12 @@ class CustomerSnapshot:
     contract_valid_to: date | None = None
     capital_limit: Decimal | None = None
     payment_terms_days: int | None = None  # O11: its own terms; None: the default
+    # C12/O4 rev 2: the contract's terms in force (product scope None: every product; volume None: none)
+    contract_number: str | None = None
+    product_scope: tuple[str, ...] | None = None
+    annual_volume: Decimal | None = None
+    orders_held: bool = False  # C11: a poor rating holds new orders until reviewed
+    discount_tiers: tuple[tuple[int, Decimal], ...] = ()  # C8: (calendar year, pct off list)
     version: int = 0
 
     @property
@@ -74,6 +80,17 @@ class CustomerSnapshot:
             and self.contract_valid_from <= day <= self.contract_valid_to
         )
 
+    def discount_in(self, year: int) -> Decimal | None:
+        """C8 rev 2: the prepayment tier (fraction off list) in force during calendar ``year``, if any."""
+        return dict(self.discount_tiers).get(year)
+
+    def contract_year(self, day: date) -> tuple[date, date]:
+        """O4 rev 2: the contract year holding ``day`` as [start, end), counted from ``valid_from``."""
+        assert self.contract_valid_from is not None
+        start = self.contract_valid_from
+        years = day.year - start.year - ((day.month, day.day) < (start.month, start.day))
+        return _years_after(start, years), _years_after(start, years + 1)
+
     def require_can_trade(self, action: str) -> None:
         if self.status == "suspended":
             raise InvalidState(
@@ -83,3 +100,10 @@ class CustomerSnapshot:
             raise InvalidState(
                 f"only an approved customer can {action}", rule="O1", details={"status": self.status}
             )
+
+
+def _years_after(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year + years, day=28)

@@ -32,12 +32,18 @@ if TYPE_CHECKING:
     from services.orders.domain.accounts import CustomerAccount
 
 
-# Who lifts which hold of an order (O4 and O5 clear only by the event that fixes them).
+# Who lifts which hold of an order (O5, and O4 for want of a contract, clear only by the event that fixes
+# them; an O4 hold on a contract's term is approved by the regional manager, O4 rev 2).
 RELEASERS: dict[str, frozenset[Role]] = {
+    "O4": at_least(Role.REGIONAL_MANAGER),
     "O6": at_least(Role.SALES_MANAGER),
+    "C11": at_least(Role.SALES_MANAGER),
     "O7": frozenset({Role.MARKETING_DIRECTOR}),
     "O8": frozenset({Role.GENERAL_MANAGER}),
 }
+
+
+NO_CONTRACT = "contract"  # the O4 hold's term when there is no valid contract at all
 
 
 class OrderStatus(StrEnum):
@@ -149,9 +155,9 @@ class Order(SalesAggregate):
         customer.require_can_trade("order")
         total = money(sum((line["amount"] for line in lines), Decimal("0")))
         order_day = local_date(meta.at)
-        holds: list[dict[str, str]] = []
-        if customer.is_distributor and not customer.has_contract_on(order_day):
-            holds.append({"rule": "O4", "message": f"no valid distributor contract on {order_day}"})
+        holds = contract_holds(customer, account, lines, total, order_day) if customer.is_distributor else []
+        if customer.orders_held:
+            holds.append({"rule": "C11", "message": "a poor credit rating holds new orders until reviewed"})
         if account.overdue(meta.at):
             holds.append({"rule": "O5", "message": "overdue unpaid receivables must be settled first"})
         # O6/O7 add what the order will leave unpaid to the exposure: a converted hold's deposit and the
@@ -188,16 +194,23 @@ class Order(SalesAggregate):
         )
 
     @staticmethod
-    def price_line(request: LineRequest, product: Product, customer_id: str, meta: Meta) -> dict[str, Any]:
-        """O2/O3: a line at list price, or off it only under a granted exception; only sales roles quote."""
+    def price_line(
+        request: LineRequest, product: Product, customer: CustomerSnapshot, meta: Meta
+    ) -> dict[str, Any]:
+        """O2/O3: a line at list price, at the customer's prepayment tier price of the year (C8 rev 2), or
+        off it only under a granted exception; only sales roles quote."""
+        discount = customer.discount_in(local_date(meta.at).year)
+        used: Decimal | None = None
         if request.unit_price is None:
             unit_price = product.list_price
         else:
             require_role(meta, SALES_ROLES, "O3", "enter a price")
             unit_price = money(request.unit_price)
-            if unit_price != product.list_price and not (
+            if discount is not None and unit_price == money(product.list_price * (1 - discount)):
+                used = discount
+            elif unit_price != product.list_price and not (
                 request.price_exception is not None
-                and request.price_exception.covers(customer_id, product.product_code, unit_price)
+                and request.price_exception.covers(customer.customer_id, product.product_code, unit_price)
             ):
                 raise refuse(
                     "O2",
@@ -215,6 +228,7 @@ class Order(SalesAggregate):
             "quantity": request.quantity,
             "unit_price": unit_price,
             "amount": money(unit_price * request.quantity),
+            "discount_pct": used,  # C8: the prepayment tier the price used (absent on older orders)
         }
 
     @property
@@ -250,6 +264,12 @@ class Order(SalesAggregate):
         if rule not in {h["rule"] for h in self.holds}:
             raise InvalidState(
                 f"the order is not held by {rule}", rule=rule, details={"status": self.status.value}
+            )
+        if not by_event and any(h["rule"] == rule and h.get("term") == NO_CONTRACT for h in self.holds):
+            raise InvalidState(
+                "an order waiting for a contract clears only when one is signed",
+                rule=rule,
+                details={"term": NO_CONTRACT},
             )
         if rule == "O7":
             self._over_limit_approved(
@@ -384,3 +404,44 @@ class Order(SalesAggregate):
     @event("OrderCancelled", topic="orders.Order.OrderCancelled")
     def _cancelled(self, customer_id: str, reason: str, meta: Meta) -> None:
         self.status = OrderStatus.CANCELLED
+
+
+def contract_holds(
+    customer: CustomerSnapshot,
+    account: CustomerAccount,
+    lines: list[dict[str, Any]],
+    total: Decimal,
+    order_day: date,
+    order_id: str | None = None,
+) -> list[dict[str, str]]:
+    """O4 (rev 2): a distributor's order needs a valid contract, products within its scope and room in its
+    remaining annual volume; each breach is a hold naming the term it breaks. ``order_id``: an order
+    checked again (its own amount is not counted twice)."""
+    if not customer.has_contract_on(order_day):
+        message = f"no valid distributor contract on {order_day}"
+        return [{"rule": "O4", "term": NO_CONTRACT, "message": message}]
+    holds = []
+    scope = customer.product_scope
+    outside = sorted({line["product_code"] for line in lines} - set(scope)) if scope is not None else []
+    if outside:
+        holds.append(
+            {
+                "rule": "O4",
+                "term": "product_scope",
+                "message": f"{', '.join(outside)} outside the product scope of contract "
+                f"{customer.contract_number}",
+            }
+        )
+    if customer.annual_volume is not None:
+        start, end = customer.contract_year(order_day)
+        used = account.accepted_between(start, end, excluding=order_id)
+        if used + total > customer.annual_volume:
+            holds.append(
+                {
+                    "rule": "O4",
+                    "term": "annual_volume",
+                    "message": f"{used} accepted since {start} + {total} would exceed the contract's "
+                    f"annual volume {customer.annual_volume}",
+                }
+            )
+    return holds
