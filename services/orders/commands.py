@@ -328,6 +328,7 @@ class OrderLineResult(BaseModel):
     quantity: int
     unit_price: Money
     amount: Money
+    discount_pct: str | None = Field(default=None, description="C8: the prepayment discount this line used")
 
 
 class OrderResult(BaseModel):
@@ -433,10 +434,20 @@ class Reminders(BaseModel):
 
 
 class CustomerViewResult(BaseModel):
+    """What orders knows of a customer, from the customers stream (its own view)."""
+
     id: str
     kind: str
+    region: str
+    salesperson_id: str
     status: str
     credit_limit: Money
     capital_limit: Money | None
+    orders_held: bool = Field(description="C11: new orders are held until the credit hold is lifted")
+    contract_number: str | None
     contract_valid_to: date | None
+    product_scope: list[str] | None = Field(description="O4: the contract's products; null: every product")
+    annual_volume: Money | None = Field(description="O4: the contract's committed annual amount")
+    payment_terms_days: int | None = Field(description="O11: the customer's payment terms; null: 30 days")
+    discount_tiers: dict[str, str] = Field(description="C8: year -> the prepayment discount share that year")
     version: int
