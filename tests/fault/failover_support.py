@@ -276,7 +276,7 @@ def write_doc_section(marker: str, text: str, path: Path = DOC) -> None:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     block = f"{begin}\n{text.strip()}\n\nLast run {stamp}.\n{end}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    # The same lock file as tests/fault/report.py: the fault tests write this file one at a time.
+    # The same lock file as deploy/ops/reliability_doc.py: the fault tests write this file one at a time.
     with (Path(tempfile.gettempdir()) / "salesops-reliability.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         current = path.read_text() if path.exists() else "# Reliability: failure behaviour, measured\n"

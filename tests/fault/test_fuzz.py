@@ -16,6 +16,7 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from deploy.ops.reliability_doc import table, write_section
 from services.complaints import api as complaints_api
 from services.complaints.main import make_app as complaints_app
 from services.customers import api as customers_api
@@ -26,7 +27,6 @@ from shared.bus import MAX_BODY_BYTES, ServiceBus
 from shared.settings import Settings
 from shared.store import ServiceApplication, ensure_database
 from tests.conftest import Requester, service_running
-from tests.fault.report import table, write_section
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 

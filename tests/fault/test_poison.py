@@ -21,6 +21,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NATS
 
+from deploy.ops.reliability_doc import table, write_section
 from services.orders.customer_view import run_customer_view
 from services.reporting.main import start_reporting, stopped
 from shared import deadletter
@@ -28,7 +29,6 @@ from shared.settings import Settings
 from shared.store import drop_database, ensure_database
 from shared.subjects import dead_letter_subject, stream_name
 from tests.conftest import unique_settings, wait_for
-from tests.fault.report import table, write_section
 from tests.integration.test_reporting_support import Events, at, publish_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]

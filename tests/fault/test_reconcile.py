@@ -17,7 +17,9 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from deploy.local.load import body_of
+from deploy.ops.checks import ROOT, connect, figures, live_equals_rebuild, process_env
 from deploy.ops.reconcile import WRITE_SERVICES
+from deploy.ops.reliability_doc import table, write_section
 from services.complaints import api as complaints_api
 from services.complaints.main import make_app as complaints_app
 from services.customers import api as customers_api
@@ -29,8 +31,6 @@ from shared.settings import Settings
 from shared.store import ensure_database
 from shared.subjects import stream_name
 from tests.conftest import Requester, service_running, wait_for
-from tests.fault.report import table, write_section
-from tests.fault.support import ROOT, connect, figures, live_equals_rebuild, process_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 

@@ -16,7 +16,7 @@ from nats.aio.client import Client as NATS
 from nats.js.errors import NotFoundError
 
 from deploy.local.processes import ServiceProcesses, wait_ready
-from shared.runtime import RELAY_ARGUMENT
+from deploy.ops.checks import alive, relay_children
 from shared.settings import Settings
 from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
@@ -26,33 +26,6 @@ from tests.conftest import auth, unique_settings, wait_for
 pytestmark = pytest.mark.fault
 
 SERVICE = "orders"
-
-
-def alive(pid: int) -> bool:
-    """Running (a zombie nobody has reaped yet counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def relay_children(parent: int) -> list[int]:
-    """The pids of ``parent``'s relay processes."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                arguments = cmdline.read().split(b"\0")
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if ppid == parent and RELAY_ARGUMENT.encode() in arguments and alive(int(entry)):
-            found.append(int(entry))
-    return found
 
 
 async def relay_sessions(settings: Settings, instance: int) -> int:

@@ -25,24 +25,27 @@ from nats.aio.client import Client as NATS
 
 from deploy.local.load import body_of
 from deploy.local.processes import SERVICES, ServiceProcesses, wait_ready
+from deploy.ops.checks import (
+    ACKNOWLEDGED_NOT_STORED,
+    FIGURES_HEADER,
+    REFUSED_BUT_STORED,
+    LoadProcess,
+    PostgresControl,
+    command_outcomes,
+    connect,
+    figures,
+    live_equals_rebuild,
+    process_env,
+    stored_keys,
+    until_reconciled,
+)
 from deploy.ops.reconcile import WRITE_SERVICES
+from deploy.ops.reliability_doc import table, write_section
 from shared.deadletter import DeadLetters
 from shared.settings import Settings
 from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
 from tests.conftest import auth, unique_settings
-from tests.fault.report import table, write_section
-from tests.fault.support import (
-    FIGURES_HEADER,
-    LoadProcess,
-    PostgresControl,
-    connect,
-    figures,
-    live_equals_rebuild,
-    process_env,
-    receipts,
-    until_reconciled,
-)
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
@@ -114,27 +117,11 @@ async def check_exactly_once(system: System) -> list[Any]:
     return rows
 
 
-def took_effect_at_most_once(summary: dict[str, Any], stored_keys: dict[str, set[str]]) -> dict[str, int]:
+def took_effect_at_most_once(summary: dict[str, Any], stored: dict[str, set[str]]) -> dict[str, int]:
     """An acknowledged command is stored; a refused one is not; one without an answer may be either."""
-    counts: Counter[str] = Counter()
-    for c in summary["commands"]:
-        stored = c["key"] in stored_keys[c["service"]]
-        if c["outcome"] == "ok":
-            assert stored, c
-            counts["acknowledged and stored"] += 1
-        elif c["outcome"] in ("timeout", "no_responders"):
-            counts["unanswered, stored" if stored else "unanswered, not stored"] += 1
-        else:
-            assert not stored, c
-            counts[f"refused ({c['outcome']}), not stored"] += 1
-    return dict(sorted(counts.items()))
-
-
-async def stored_keys(system: System, summary: dict[str, Any]) -> dict[str, set[str]]:
-    keys: dict[str, list[str]] = {}
-    for c in summary["commands"]:
-        keys.setdefault(c["service"], []).append(c["key"])
-    return {s: await receipts(system.conn, s, k) for s, k in keys.items()}
+    outcomes = command_outcomes(summary, stored)
+    assert ACKNOWLEDGED_NOT_STORED not in outcomes and REFUSED_BUT_STORED not in outcomes, outcomes
+    return outcomes
 
 
 async def test_kill_9_each_service_mid_load_every_event_reaches_reporting_once(system: System) -> None:
@@ -157,7 +144,7 @@ async def test_kill_9_each_service_mid_load_every_event_reaches_reporting_once(s
         summary = await load.finish()
     finally:
         load.kill()
-    outcomes = took_effect_at_most_once(summary, await stored_keys(system, summary))
+    outcomes = took_effect_at_most_once(summary, await stored_keys(system.conn, summary))
     assert summary["ok"] > 100, summary["outcomes"]
     assert all(relay_sessions.values()), relay_sessions  # each relay was publishing when its session died
     rows = await check_exactly_once(system)
@@ -268,7 +255,7 @@ async def test_postgres_restart_mid_load_unavailable_then_reconnect(system: Syst
     recovered = [c for c in summary["commands"] if c["n"] > last_unavailable and c["outcome"] == "ok"]
     assert recovered, "no command succeeded after the restart"
     assert {c["service"] for c in recovered} == {"customers", "orders", "complaints"}
-    outcomes = took_effect_at_most_once(summary, await stored_keys(system, summary))
+    outcomes = took_effect_at_most_once(summary, await stored_keys(system.conn, summary))
     rows = await check_exactly_once(system)
     write_section(
         "postgres",

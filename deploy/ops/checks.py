@@ -1,5 +1,6 @@
-"""Helpers of the fault tests (no tests here): the four services as processes, the load process, and the
-figures every test checks: stored vs on the stream vs consumed by reporting, per service."""
+"""The checks of the fault tests and the chaos soak (``deploy.ops.soak``): the services' processes, the load
+process, and the figures every run checks: stored vs on the stream vs consumed by reporting, per service,
+and what became of each command the load sent."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from deploy.ops.reconcile import WRITE_SERVICES, ServiceReport, reconcile
 from services.reporting.projections import ensure_schema, init_connection
 from services.reporting.rebuild import verify
 from shared.outbox import RECEIPT_TOPIC
+from shared.runtime import RELAY_ARGUMENT
 from shared.settings import Settings
 from shared.store import CommandReceipt
 from shared.subjects import stream_name
@@ -163,6 +166,61 @@ async def receipts(conn: asyncpg.Connection, service: str, keys: list[str]) -> s
         list(ids),
     )
     return {ids[r["id"]] for r in rows}
+
+
+ACKNOWLEDGED_NOT_STORED = "acknowledged, not stored"
+REFUSED_BUT_STORED = "refused, stored"
+
+
+def command_outcomes(summary: dict[str, Any], stored_keys: dict[str, set[str]]) -> dict[str, int]:
+    """What became of each command of a load summary. An acknowledged command must be stored and a refused
+    one must not (``ACKNOWLEDGED_NOT_STORED`` / ``REFUSED_BUT_STORED`` count the breaches); one without an
+    answer may be either."""
+    counts: Counter[str] = Counter()
+    for c in summary["commands"]:
+        stored = c["key"] in stored_keys[c["service"]]
+        if c["outcome"] == "ok":
+            counts["acknowledged and stored" if stored else ACKNOWLEDGED_NOT_STORED] += 1
+        elif c["outcome"] in ("timeout", "no_responders"):
+            counts["unanswered, stored" if stored else "unanswered, not stored"] += 1
+        else:
+            counts[REFUSED_BUT_STORED if stored else f"refused ({c['outcome']}), not stored"] += 1
+    return dict(sorted(counts.items()))
+
+
+async def stored_keys(conn: asyncpg.Connection, summary: dict[str, Any]) -> dict[str, set[str]]:
+    """Per service, the idempotency keys of the summary's commands that took effect."""
+    keys: dict[str, list[str]] = {}
+    for c in summary["commands"]:
+        keys.setdefault(c["service"], []).append(c["key"])
+    return {s: await receipts(conn, s, k) for s, k in keys.items()}
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie nobody has reaped yet counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def relay_children(parent: int) -> list[int]:
+    """The pids of ``parent``'s relay processes."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                arguments = cmdline.read().split(b"\0")
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if ppid == parent and RELAY_ARGUMENT.encode() in arguments and alive(int(entry)):
+            found.append(int(entry))
+    return found
 
 
 async def connect(settings: Settings) -> asyncpg.Connection:

@@ -1,4 +1,4 @@
-"""Writing the fault tests' figures into ``docs/reliability.md``: each test replaces its own section.
+"""The figures of the fault tests and the chaos soak in ``docs/reliability.md``, a section each.
 
 Sections sit between ``<!-- fault:NAME -->`` and ``<!-- /fault:NAME -->``; everything else in the file
 (other tests' sections, text written by hand) is kept. A lock file keeps concurrent writers apart.
