@@ -66,6 +66,7 @@ from deploy.ops.checks import (
 from deploy.ops.reconcile import WRITE_SERVICES
 from deploy.ops.reliability_doc import table, write_section
 from shared.deadletter import DeadLetters
+from shared.identity.tokens import ensure_signing_key, public_pem
 from shared.settings import Settings
 from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
@@ -328,6 +329,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings(namespace=f"soak{token}", postgres_db=f"salesops_soak_{token}")
     ensure_database(settings, list(SERVICES))
     workdir = Path(tempfile.mkdtemp(prefix="salesops-soak-"))
+    if "SALESOPS_IDENTITY_PUBLIC_KEY" not in os.environ:
+        # A token issuer of the soak's own: its services verify with the public key, its load signs.
+        key_file = workdir / "signing.pem"
+        os.environ["SALESOPS_IDENTITY_PUBLIC_KEY"] = public_pem(ensure_signing_key(key_file))
+        os.environ["SALESOPS_IDENTITY_SIGNING_KEY_FILE"] = str(key_file)
     print(f"soak: {args.minutes:g} min, seed {seed}, service logs in {workdir}", file=sys.stderr)
     try:
         result = asyncio.run(soak(settings, args.minutes, args.rate, random.Random(seed), workdir))
