@@ -22,7 +22,7 @@ from deploy.nats.auth import USERS, authorization_block, password_variable
 from deploy.nats.servers import NatsServers
 from shared.bus import nats_options
 from shared.settings import Settings
-from shared.store import ensure_database
+from shared.store import DatabaseNotUtf8, ensure_database
 
 
 @contextlib.contextmanager
@@ -91,4 +91,7 @@ async def run(settings: Settings, nats_env: dict[str, str], client_password: str
 
 if __name__ == "__main__":
     with contextlib.suppress(KeyboardInterrupt):
-        sys.exit(asyncio.run(main()))
+        try:
+            sys.exit(asyncio.run(main()))
+        except DatabaseNotUtf8 as refused:
+            sys.exit(f"[salesops] {refused}")
