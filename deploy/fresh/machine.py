@@ -25,6 +25,8 @@ IMAGE = "localhost/salesops-fresh:bookworm-min"
 PODMAN = ["podman", "--runtime", "runc"]  # crun fails on this kernel's hybrid cgroups (STACK_NOTES.md)
 LIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]  # else setrlimit fails
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # the registries are reached only with this machine's CAs
+# Where the container sees it: beside, not over, the bundle its own ca-certificates package writes.
+CONTAINER_CA_BUNDLE = "/usr/local/share/salesops-host-ca.crt"
 CACHE = Path("/var/cache/salesops-fresh")
 WORKDIR = "/root/salesops"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -148,10 +150,10 @@ def fresh_machine(repo: Path, *command: str) -> Iterator[FreshMachine]:
             [
                 *PODMAN, "run", "--detach", "--name", name, *LIMITS, "--shm-size=512m",
                 "-v", f"{clone}:{WORKDIR}",
-                "-v", f"{CA_BUNDLE}:{CA_BUNDLE}:ro",
+                "-v", f"{CA_BUNDLE}:{CONTAINER_CA_BUNDLE}:ro",
                 "-v", f"{CACHE / 'pip'}:/root/.cache/pip",
                 "-v", f"{CACHE / 'apt'}:/var/cache/apt/archives",
-                "-e", f"PIP_CERT={CA_BUNDLE}", "-e", f"SSL_CERT_FILE={CA_BUNDLE}",
+                "-e", f"PIP_CERT={CONTAINER_CA_BUNDLE}", "-e", f"SSL_CERT_FILE={CONTAINER_CA_BUNDLE}",
                 "-w", WORKDIR, IMAGE, *command,
             ],
             check=True,
