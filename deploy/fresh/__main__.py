@@ -57,15 +57,15 @@ def counts(output: str) -> dict[str, int]:
     return {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|skipped|errors?)", closing)}
 
 
-def record(result: str) -> None:
-    """Put ``result`` in docs/operations.md between the markers (appended with them the first time)."""
-    text = OPERATIONS.read_text()
+def record(result: str, document: Path = OPERATIONS) -> None:
+    """Put ``result`` in ``document`` between the markers (appended with them the first time)."""
+    text = document.read_text()
     block = f"{BEGIN}\n{result}\n{END}"
     if BEGIN in text and END in text:
         text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
     else:
         text = f"{text.rstrip()}\n\n## Last fresh-machine check\n\n{block}\n"
-    OPERATIONS.write_text(text)
+    document.write_text(text)
 
 
 def check() -> int:
