@@ -3,8 +3,8 @@ would have it, to run the README's two commands on (issue 31).
 
 The image is built once from Debian's own packages (``debootstrap`` from this machine's Debian mirror,
 then ``podman import``) and kept as ``IMAGE``; each run starts a container from it with a clone of the
-commit under test. Downloads are kept between runs (pip's and apt's caches under ``CACHE``): every run
-still installs everything, only faster.
+commit under test. pip's downloads are kept between runs (its cache, safe to share, under ``CACHE``):
+every run still installs everything, only faster.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def podman_unavailable() -> str | None:
         return "podman is not installed (`apt-get install podman runc debootstrap`)"
     probe = subprocess.run([*PODMAN, "info"], capture_output=True, text=True)
     if probe.returncode != 0:
-        return f"`podman info` failed: {probe.stderr.strip().splitlines()[-1:]}"
+        return f"`podman info` failed: {(probe.stderr.strip().splitlines() or ['no message'])[-1]}"
     return None
 
 
@@ -79,7 +79,10 @@ def ensure_image() -> None:
             )
             tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
             subprocess.run(
-                [*PODMAN, "import", "-", IMAGE], stdin=tar.stdout, check=True, stdout=subprocess.DEVNULL
+                [*PODMAN, "import", "--quiet", "-", IMAGE],
+                stdin=tar.stdout,
+                check=True,
+                stdout=subprocess.DEVNULL,
             )
             if tar.wait() != 0:
                 raise RuntimeError("tar of the debootstrapped root failed")
@@ -139,8 +142,7 @@ def fresh_machine(repo: Path, *command: str) -> Iterator[FreshMachine]:
     """A container of ``IMAGE`` running ``command`` in a clone of ``repo``'s HEAD (committed work only),
     removed afterwards with the clone."""
     commit = head_commit(repo)
-    for cache in ("pip", "apt"):
-        (CACHE / cache).mkdir(parents=True, exist_ok=True)
+    (CACHE / "pip").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="salesops-fresh-", dir="/var/tmp") as tmp:
         clone = Path(tmp, "salesops")
         subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(repo), str(clone)], check=True)
@@ -152,7 +154,6 @@ def fresh_machine(repo: Path, *command: str) -> Iterator[FreshMachine]:
                 "-v", f"{clone}:{WORKDIR}",
                 "-v", f"{CA_BUNDLE}:{CONTAINER_CA_BUNDLE}:ro",
                 "-v", f"{CACHE / 'pip'}:/root/.cache/pip",
-                "-v", f"{CACHE / 'apt'}:/var/cache/apt/archives",
                 "-e", f"PIP_CERT={CONTAINER_CA_BUNDLE}", "-e", f"SSL_CERT_FILE={CONTAINER_CA_BUNDLE}",
                 "-w", WORKDIR, IMAGE, *command,
             ],

@@ -39,7 +39,7 @@ if ! answers "$pg_host" "$pg_port"; then
   if ! answers 127.0.0.1 5432; then
     if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
       log "installing PostgreSQL from Debian's packages (log in $STATE/apt.log)"
-      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } >"$STATE/apt.log" 2>&1 \
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } >>"$STATE/apt.log" 2>&1 \
         || { log "installing PostgreSQL failed, see $STATE/apt.log"; exit 1; }
       # The package's own cluster takes the machine's locale (SQL_ASCII when none is set) and wants
       # passwords on TCP: drop it, and run ours, UTF-8 with trust on loopback, instead.
