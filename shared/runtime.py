@@ -32,7 +32,7 @@ from shared.observability import configure_logging as configure_json_logging
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
 from shared.startup import exclusive_startup
-from shared.store import ServiceApplication, ensure_database
+from shared.store import DatabaseNotUtf8, ServiceApplication, ensure_database
 from shared.waiting import first_of, pause
 
 log = logging.getLogger(__name__)
@@ -195,8 +195,11 @@ def run_write_service(
         finally:
             relay_app.close()
         return
-    with exclusive_startup(settings, "database"):  # processes starting together create things in turn
-        ensure_database(settings, [service])
+    try:
+        with exclusive_startup(settings, "database"):  # processes starting together create things in turn
+            ensure_database(settings, [service])
+    except DatabaseNotUtf8 as refused:
+        sys.exit(f"{service}: {refused}")  # one line saying what to do, not a traceback
 
     async def main() -> None:
         stop = asyncio.Event()

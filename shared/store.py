@@ -91,14 +91,35 @@ def drop_database(settings: Settings) -> None:
         )
 
 
+class DatabaseNotUtf8(RuntimeError):
+    """The service's database exists and is not UTF-8: psycopg would hand its text columns over as bytes
+    (eventsourcing's topics among them), and non-ASCII names would be mangled."""
+
+    def __init__(self, database: str, encoding: str) -> None:
+        super().__init__(
+            f"database {database!r} is {encoding}, not UTF8: salesops refuses to start on it; create it "
+            f"anew with CREATE DATABASE {database} ENCODING 'UTF8' TEMPLATE template0, or set "
+            "SALESOPS_POSTGRES_DB to a UTF-8 database"
+        )
+
+
 def ensure_database(settings: Settings, schemas: Sequence[str] = ()) -> None:
-    """Create the database and the given schemas when missing (idempotent)."""
+    """Create the database (UTF-8, whatever the cluster's default) and the given schemas when missing
+    (idempotent). Raises ``DatabaseNotUtf8`` for an existing database of another encoding."""
     with admin_connection(settings) as admin:
-        exists = admin.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (settings.postgres_db,)
+        found = admin.execute(
+            "SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = %s",
+            (settings.postgres_db,),
         ).fetchone()
-        if not exists:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(settings.postgres_db)))
+        if found is None:
+            # From template0: template1 has the cluster's encoding, SQL_ASCII where initdb had no locale.
+            admin.execute(
+                sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' TEMPLATE template0").format(
+                    sql.Identifier(settings.postgres_db)
+                )
+            )
+        elif found[0] != "UTF8":
+            raise DatabaseNotUtf8(settings.postgres_db, found[0])
     with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
         for schema in schemas:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))

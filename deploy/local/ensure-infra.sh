@@ -28,29 +28,33 @@ fi
 
 pg_host=${SALESOPS_POSTGRES_HOST:-127.0.0.1}
 pg_port=${SALESOPS_POSTGRES_PORT:-5432}
+data=/var/lib/salesops/postgresql  # the cluster made here, UTF-8 whatever the machine's locale
 if ! answers "$pg_host" "$pg_port"; then
   if [ -n "${SALESOPS_POSTGRES_HOST:-}" ]; then log "PostgreSQL at $pg_host:$pg_port does not answer"; exit 1; fi
-  if [ -d /etc/postgresql ] && ls /etc/postgresql/*/main >/dev/null 2>&1; then
+  if [ ! -f "$data/PG_VERSION" ] && ls /etc/postgresql/*/main >/dev/null 2>&1; then
     log "starting the Debian PostgreSQL cluster"
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n1)" main start || true
+    wait_for 127.0.0.1 5432 || true
   fi
-  if ! wait_for 127.0.0.1 5432; then
+  if ! answers 127.0.0.1 5432; then
     if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-      log "installing PostgreSQL from Debian's packages"
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-      # The package's own cluster wants passwords on TCP; run ours with trust on loopback instead.
-      for v in $(ls /etc/postgresql 2>/dev/null); do pg_ctlcluster --skip-systemctl-redirect "$v" main stop 2>/dev/null || true; done
+      log "installing PostgreSQL from Debian's packages (log in $STATE/apt.log)"
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } >>"$STATE/apt.log" 2>&1 \
+        || { log "installing PostgreSQL failed, see $STATE/apt.log"; exit 1; }
+      # The package's own cluster takes the machine's locale (SQL_ASCII when none is set) and wants
+      # passwords on TCP: drop it, and run ours, UTF-8 with trust on loopback, instead.
+      for v in $(ls /etc/postgresql 2>/dev/null); do pg_dropcluster --stop "$v" main >>"$STATE/apt.log" 2>&1 || true; done
     fi
-    if ! answers 127.0.0.1 5432; then
-      bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n1)")
-      data=/var/lib/salesops/postgresql
-      if [ ! -f "$data/PG_VERSION" ]; then
-        log "creating a local PostgreSQL cluster in $data (trust auth on loopback)"
-        mkdir -p "$data" && chown postgres:postgres "$data" /var/lib/salesops
-        su postgres -c "$bin/initdb -D $data -U postgres --auth=trust" >/dev/null  # initdb refuses root
-      fi
-      su postgres -c "$bin/pg_ctl -D $data -l $data/server.log -o '-p 5432 -k /tmp -c listen_addresses=127.0.0.1' start" >/dev/null
-      wait_for 127.0.0.1 5432 || { log "PostgreSQL did not start"; exit 1; }
+    bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n1)")
+    if [ ! -f "$data/PG_VERSION" ]; then
+      log "creating a local PostgreSQL cluster in $data (UTF-8, trust auth on loopback)"
+      mkdir -p "$data" && chown postgres:postgres "$data" /var/lib/salesops
+      # initdb refuses root; from /tmp, which postgres may enter (not the caller's directory).
+      (cd /tmp && su postgres -c "$bin/initdb -D $data -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8" \
+        >"$STATE/initdb.log" 2>&1) || { log "initdb failed, see $STATE/initdb.log"; exit 1; }
     fi
+    log "starting PostgreSQL (log in $data/server.log)"
+    (cd /tmp && su postgres -c "$bin/pg_ctl -D $data -l $data/server.log -o '-p 5432 -k /tmp -c listen_addresses=127.0.0.1' start" >/dev/null)
+    wait_for 127.0.0.1 5432 || { log "PostgreSQL did not start, see $data/server.log"; exit 1; }
   fi
 fi

@@ -25,7 +25,7 @@ from shared.bus import nats_options
 from shared.identity.client import Credentials
 from shared.identity.tokens import ensure_signing_key, public_pem
 from shared.settings import Settings
-from shared.store import ensure_database
+from shared.store import DatabaseNotUtf8, ensure_database
 
 
 @contextlib.contextmanager
@@ -118,4 +118,7 @@ async def run(settings: Settings, nats_env: dict[str, str], outside_passwords: d
 
 if __name__ == "__main__":
     with contextlib.suppress(KeyboardInterrupt):
-        sys.exit(asyncio.run(main()))
+        try:
+            sys.exit(asyncio.run(main()))
+        except DatabaseNotUtf8 as refused:
+            sys.exit(f"[salesops] {refused}")

@@ -40,7 +40,7 @@ from shared.observability import (
 )
 from shared.runtime import configure_logging, print_contract
 from shared.settings import Settings
-from shared.store import ensure_database
+from shared.store import DatabaseNotUtf8, ensure_database
 from shared.subjects import stream_name
 
 SERVICE = "reporting"
@@ -221,7 +221,10 @@ def main() -> None:
         await stop.wait()
         await stopped(service)
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except DatabaseNotUtf8 as refused:
+        sys.exit(f"{SERVICE}: {refused}")  # one line saying what to do, not a traceback
 
 
 if __name__ == "__main__":
