@@ -111,14 +111,14 @@ async def test_a_commands_correlation_id_comes_from_its_body_or_its_nats_header(
             f"{settings.namespace}.echo.cmd.echo",
             json.dumps(request).encode(),
             timeout=10,
-            headers={CORRELATION_HEADER: header} if header else None,
+            headers=auth(request) | ({CORRELATION_HEADER: header} if header else {}),
         )
         assert json.loads(reply.data) == {"ok": True, "result": {"body": expected, "logged": expected}}
         too_long = await nc.request(
             f"{settings.namespace}.echo.cmd.echo",
             json.dumps(request).encode(),
             timeout=10,
-            headers={CORRELATION_HEADER: "x" * 101},
+            headers=auth(request) | {CORRELATION_HEADER: "x" * 101},
         )
         refused = json.loads(too_long.data)["error"]
         assert refused["code"] == "invalid"

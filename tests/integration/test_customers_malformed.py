@@ -23,7 +23,7 @@ from shared.contracts import Role
 from shared.runtime import WriteService
 from shared.settings import Settings
 from shared.store import ensure_database
-from tests.conftest import service_running
+from tests.conftest import auth, service_running
 
 pytestmark = pytest.mark.integration
 
@@ -176,7 +176,8 @@ async def test_c10_c13_malformed_bodies_get_structured_errors_and_store_nothing(
     name, raw, field = case
     app: CustomersApplication = customers.app  # type: ignore[assignment]
     before = app.recorder.max_notification_id() or 0
-    reply = json.loads((await nc.request(f"{settings.namespace}.customers.cmd.{name}", raw, timeout=10)).data)
+    subject = f"{settings.namespace}.customers.cmd.{name}"
+    reply = json.loads((await nc.request(subject, raw, timeout=10, headers=auth(raw))).data)
     assert reply["ok"] is False, (name, raw, reply)
     error = reply["error"]
     assert error["code"] == "invalid", error
@@ -197,7 +198,9 @@ async def test_c10_edit_without_any_field_of_the_file_is_refused_and_stores_noth
     before = app.recorder.max_notification_id() or 0
     body = {"actor": SUPERVISOR, "customer_id": CUSTOMER, "reason": "nothing"}
     raw = await nc.request(
-        f"{settings.namespace}.customers.cmd.edit_customer_file", json.dumps(body).encode()
+        f"{settings.namespace}.customers.cmd.edit_customer_file",
+        json.dumps(body).encode(),
+        headers=auth(body),
     )
     error = json.loads(raw.data)["error"]
     assert (error["rule"], error["details"]["field"]) == ("C10", "address")
