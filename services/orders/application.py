@@ -145,6 +145,7 @@ class OrdersApplication(Returns):
             order.release(cmd.rule, meta, capital_limit=customer.capital_limit)
             self._in_scope(order)
             account = self._account(order.customer_id, meta)
+            order.hold_if_over_limit(customer, account, meta)
             account.note_order(order, meta)
             return Outcome(order_result(order), [order, account])
 
@@ -174,6 +175,7 @@ class OrdersApplication(Returns):
                 )
                 if order.held_by("O4") and allowed:
                     order.release("O4", meta, by_event=True)
+                    order.hold_if_over_limit(customer, account, meta)
                     account.note_order(order, meta)
                     released.append(order)
             return Outcome({"released": [str(o.id) for o in released]}, [*released, account])

@@ -124,13 +124,15 @@ class Receivables(OrdersBase):
         return {"reminded": self.remind_due_receivables()}
 
     def _release_settled(self, account: CustomerAccount, meta: Meta) -> list[Order]:
-        """O5: once no receivable is overdue, the orders held for it go on."""
+        """O5: once no receivable is overdue, the orders held for it go on (each re-checked against the
+        limit, O6/O7, with the exposure of those released before it)."""
         released: list[Order] = []
         if not account.overdue(meta.at):
             for order_id in account.open_order_ids(["on_hold", "pending_contract"]):
                 held = self._get(Order, order_id, "O5")
                 if held.held_by("O5"):
                     held.release("O5", meta, by_event=True)
+                    held.hold_if_over_limit(self._customer(held.customer_id), account, meta)
                     account.note_order(held, meta)
                     released.append(held)
         return released

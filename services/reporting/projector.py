@@ -90,6 +90,8 @@ HISTORY_FIELDS = {
 }
 # An order's status: what the last of its events says (the one measure of exposure reads it).
 CANCELLED = "cancelled"
+# O11: an opening receivable is a row of ``orders`` under its own id, with this status (queries.exposure).
+OPENING = "opening"
 # Events that add to one counter of their (customer, period): 1, or the money in a field of their data.
 COUNTED: dict[tuple[str, str], tuple[str, str | None]] = {
     ("orders", "OverLimitApproved"): ("over_limit_approvals", None),
@@ -152,6 +154,10 @@ class Projector:
             ("orders", "ProductRelisted"): self._product,
             ("orders", "OrderPlaced"): self._order_placed,
             ("orders", "OrderReleased"): self._order_status,
+            ("orders", "OrderHeld"): self._order_status,
+            ("orders", "CreditNoteIssued"): self._credit_note,
+            ("orders", "OpeningReceivableRecorded"): self._opening_recorded,
+            ("orders", "OpeningReceivablePaid"): self._opening_paid,
             ("orders", "OrderShipped"): self._order_shipped,
             ("orders", "PaymentReceived"): self._order_paid,
             ("orders", "CreditApplied"): self._credit_applied,
@@ -329,6 +335,28 @@ class Projector:
     def _credit_applied(self, order_id: str, version: int, position: int, at: int, d: dict[str, Any]) -> None:
         """Customer credit pays toward the order (O9) without being a payment received in the period."""
         self._order(order_id)[2] += money(d.get("amount"))
+
+    def _credit_note(self, order_id: str, version: int, position: int, at: int, d: dict[str, Any]) -> None:
+        """O15/O16: the part of a credit note taken off the order's receivable settles it as a payment
+        would (the rest went to the customer's credit), lowering the exposure and the receivable."""
+        self._order(order_id)[2] += money(d.get("to_receivable"))
+
+    def _opening_recorded(
+        self, account_id: str, version: int, position: int, at: int, d: dict[str, Any]
+    ) -> None:
+        """O11: what a customer owed at adoption is an order row of its own, shipped and unpaid: it counts
+        in the exposure (O6/O7) and ages from its due date (R12), but is no sale of any period."""
+        receivable_id, cid = str(d.get("receivable_id")), str(d.get("customer_id") or "")
+        amount = money(d.get("amount"))
+        order = self._order(receivable_id)
+        order[0] = (version, (cid, amount))
+        order[1] = (version, (OPENING,))
+        order[3] += amount
+        due = d.get("due_on")
+        self.receivables[receivable_id, OPENING] = (cid, amount, date.fromisoformat(due) if due else None)
+
+    def _opening_paid(self, account_id: str, version: int, position: int, at: int, d: dict[str, Any]) -> None:
+        self._order(str(d.get("receivable_id")))[2] += money(d.get("amount"))
 
     def _order_cancelled(
         self, order_id: str, version: int, position: int, at: int, d: dict[str, Any]

@@ -41,11 +41,12 @@ def growth(current: Decimal | None, before: Decimal | None) -> str | None:
 
 def exposure(schema: str, customer: str) -> str:
     """SQL: the one exposure measure (O6, O7, R3, R12 rev 2) of the customer in column ``customer``: every
-    accepted order, not cancelled and not yet paid, shipped or not, less what was paid on it (payments, a
-    converted hold's deposit, customer credit applied). Held orders are not accepted yet."""
+    accepted order (accepted or shipped), not cancelled and not yet paid, less what was paid on it
+    (payments, a converted hold's deposit, customer credit applied, credit notes taken off its receivable),
+    plus the unpaid part of opening receivables (O11). Held orders are not accepted yet."""
     return (
         f"(SELECT coalesce(sum(greatest(o.total_amount - o.paid, 0)), 0) FROM {schema}.orders o "
-        f"WHERE o.customer_id = {customer} AND o.status IN ('accepted', 'shipped'))"
+        f"WHERE o.customer_id = {customer} AND o.status IN ('accepted', 'shipped', 'opening'))"
     )
 
 

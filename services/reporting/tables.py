@@ -59,7 +59,9 @@ DIM_TYPES = {
     "credit_rating": "text",
 }
 # Per order: its customer and total (the "placed" group, by version), its latest status (by version) and
-# what was paid and shipped on it (added). The one exposure measure (O6/O7/R3/R12 rev 2) is read from it.
+# what was paid and shipped on it (added; credit notes taken off the receivable count as paid, O15/O16).
+# Opening receivables (O11) are rows of their own (status "opening"). The one exposure measure
+# (O6/O7/R3/R12 rev 2) is read from it.
 ORDER_GROUPS: dict[str, dict[str, str]] = {
     "placed": {"customer_id": "text", "total_amount": "numeric(18,2)"},
     "status": {"status": "text"},

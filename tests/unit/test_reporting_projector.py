@@ -159,3 +159,57 @@ def test_r3_r12_an_order_keeps_its_latest_status_and_what_was_paid_and_shipped_i
     assert receivables == [("o-1", "s-1", "c-1", Decimal("500.00"), date(2026, 12, 10))]
     assert cancellations == [("o-2", "2026-11")]  # a cancellation leaves the period it happens in (R2 rev 2)
     assert orders[1][3] == "cancelled"
+
+
+def test_o6_r3_a_credit_note_an_order_held_again_and_opening_receivables_reach_the_exposure_rows() -> None:
+    p = Projector("close_28th")
+    p.apply_all(
+        [
+            event(
+                "orders",
+                "OrderPlaced",
+                {"customer_id": "c-1", "total_amount": "600.00", "status": "on_hold"},
+                "o-1",
+                1,
+            ),
+            event("orders", "OrderReleased", {"customer_id": "c-1", "status": "accepted"}, "o-1", 2),
+            event("orders", "OrderHeld", {"customer_id": "c-1", "rule": "O6", "status": "on_hold"}, "o-1", 3),
+            event(
+                "orders",
+                "CreditNoteIssued",
+                {"customer_id": "c-1", "amount": "150.00", "to_receivable": "100.00", "to_credit": "50.00"},
+                "o-2",
+                4,
+            ),
+            event(
+                "orders",
+                "OpeningReceivableRecorded",
+                {"customer_id": "c-1", "receivable_id": "r-1", "amount": "300.00", "due_on": "2026-12-01"},
+                "acct-1",
+                2,
+            ),
+            event(
+                "orders",
+                "OpeningReceivablePaid",
+                {"customer_id": "c-1", "receivable_id": "r-1", "amount": "120.00"},
+                "acct-1",
+                3,
+            ),
+        ]
+    )
+    orders = {row[0]: row for row in p.rows("orders")}
+    assert orders["o-1"][3] == "on_hold"  # held by O6 again after its O5/O4/O8 release
+    assert orders["o-2"][6] == Decimal("100.00")  # only the part off the receivable settles the order
+    assert orders["r-1"] == (
+        "r-1",
+        "c-1",
+        Decimal("300.00"),
+        "opening",
+        2,
+        2,
+        Decimal("120.00"),
+        Decimal("300.00"),
+    )
+    assert p.rows("receivables") == [("r-1", "opening", "c-1", Decimal("300.00"), date(2026, 12, 1))]
+    sales = counters(p)
+    assert (sales["orders"], sales["ordered_amount"]) == (1, Decimal("600.00"))  # the opening one is no sale

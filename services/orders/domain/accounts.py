@@ -11,13 +11,25 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from services.orders.domain.common import CASHIERS, iso_week, local_date, money, named_id, refuse
+from services.orders.domain.common import (
+    CASHIERS,
+    CustomerSnapshot,
+    iso_week,
+    local_date,
+    money,
+    named_id,
+    refuse,
+)
 from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.contracts import Role
 from shared.errors import InvalidState, NotFound
 
 if TYPE_CHECKING:
     from services.orders.domain.orders import Order
+
+# O6/O7 (rev 2): the entries the exposure counts: accepted orders, shipped (in part or in full) or not, and
+# opening receivables (O11). A held order (on_hold, pending_contract) counts only once released.
+EXPOSED = frozenset({"accepted", "shipped", "opening"})
 
 
 ACCEPTED = frozenset({"accepted", "shipped", "paid"})  # an order's statuses once no hold stands
@@ -165,11 +177,27 @@ class CustomerAccount(SalesAggregate):
     def exposure(self) -> Decimal:
         """O6/O7/R3 (rev 2), the one exposure measure (docs/integration.md, "Exposure and receivables").
 
-        Every order placed and neither cancelled nor fully paid, shipped or not, at its total less what is
-        paid on it (deposit and credit applied, payments), plus what is unpaid of opening receivables.
-        Against the credit limit (O6), or for a branch the capital limit (O7: the capital occupied).
+        Every accepted order (status accepted or shipped: not held, cancelled nor fully paid), shipped or
+        not, at its total less what is paid on it (deposit and credit applied, payments, the part of credit
+        notes taken off its receivable), plus what is unpaid of opening receivables. Against the credit
+        limit (O6), or for a branch the capital limit (O7: the capital occupied).
         """
-        return sum((left for o in self.orders.values() if (left := o["open"])), Decimal("0.00"))
+        return sum(
+            (left for o in self.orders.values() if (left := o["open"]) and o["status"] in EXPOSED),
+            Decimal("0.00"),
+        )
+
+    def limit_hold(self, customer: CustomerSnapshot, unpaid: Decimal) -> dict[str, str] | None:
+        """O6/O7: the hold of an order that adds ``unpaid`` to the exposure and would take it over the
+        customer's limit (a branch's capital limit, any other customer's credit limit); None if it fits."""
+        if customer.kind == "branch":
+            rule, limit, name = "O7", customer.capital_limit or Decimal("0.00"), "capital limit"
+        else:
+            rule, limit, name = "O6", customer.credit_limit, "credit limit"
+        exposure = self.exposure
+        if exposure + unpaid <= limit:
+            return None
+        return {"rule": rule, "message": f"exposure {exposure} + {unpaid} would exceed the {name} {limit}"}
 
     def overdue(self, now: datetime) -> Decimal:
         """O5/O11: unpaid receivables past their due date; payments settle the oldest shipment first."""

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from services.orders.domain.accounts import CustomerAccount
 
 
+# The holds of an order over its customer's limit (O6 credit, O7 a branch's capital).
+LIMIT_RULES = frozenset({"O6", "O7"})
 # Who lifts which hold of an order (O5, and O4 for want of a contract, clear only by the event that fixes
 # them; an O4 hold on a contract's term is approved by the regional manager, O4 rev 2).
 RELEASERS: dict[str, frozenset[Role]] = {
@@ -138,6 +140,7 @@ class Order(SalesAggregate):
         self.returned_amount = Decimal("0.00")  # credit notes: off the order's sales (R2)
         self.refunded = Decimal("0.00")  # the part of credit notes paid back as customer credit
         self.completed_on: date | None = None
+        self.limit_approved = False  # O6/O7: an excess over the limit was approved for this order
 
     @classmethod
     def place(
@@ -163,15 +166,9 @@ class Order(SalesAggregate):
         # O6/O7 add what the order will leave unpaid to the exposure: a converted hold's deposit and the
         # customer's credit (O9) pay toward it at once.
         unpaid = max(total - deposit_applied - account.credit, Decimal("0.00"))
-        exposure = account.exposure
-        if customer.kind == "branch":
-            rule, limit, name = "O7", customer.capital_limit or Decimal("0.00"), "capital limit"
-        else:
-            rule, limit, name = "O6", customer.credit_limit, "credit limit"
-        if exposure + unpaid > limit:
-            holds.append(
-                {"rule": rule, "message": f"exposure {exposure} + {unpaid} would exceed the {name} {limit}"}
-            )
+        limit_hold = account.limit_hold(customer, unpaid)
+        if limit_hold is not None:
+            holds.append(limit_hold)
         for code in sorted({line["product_code"] for line in lines}):
             if not products[code].in_production:
                 holds.append({"rule": "O8", "message": f"{code} is not made yet: general manager review"})
@@ -293,6 +290,29 @@ class Order(SalesAggregate):
     @event("OrderReleased", topic="orders.Order.OrderReleased")
     def _released(self, customer_id: str, rule: str, by: str, status: str, meta: Meta) -> None:
         self.holds = [h for h in self.holds if h["rule"] != rule]
+        self.status = OrderStatus(status)
+        self.limit_approved = self.limit_approved or rule in LIMIT_RULES
+
+    def hold_if_over_limit(self, customer: CustomerSnapshot, account: CustomerAccount, meta: Meta) -> None:
+        """O6/O7 rev 2: an order freed of its last other hold (O4, O5, O8, ...) becomes accepted only if
+        the exposure at that moment still has room for it; otherwise it is held by O6 (O7 for a branch),
+        so that several orders that each fitted when placed do not together pass the limit unapproved.
+        An order whose excess was approved already stays accepted."""
+        if self.status is not OrderStatus.ACCEPTED or self.limit_approved:
+            return
+        hold = account.limit_hold(customer, self.open_amount)
+        if hold is not None:
+            self._held(
+                customer_id=self.customer_id,
+                rule=hold["rule"],
+                message=hold["message"],
+                status=OrderStatus.ON_HOLD.value,
+                meta=meta,
+            )
+
+    @event("OrderHeld", topic="orders.Order.OrderHeld")
+    def _held(self, customer_id: str, rule: str, message: str, status: str, meta: Meta) -> None:
+        self.holds = [*self.holds, {"rule": rule, "message": message}]
         self.status = OrderStatus(status)
 
     def held_by(self, rule: str) -> bool:
