@@ -93,10 +93,10 @@ class SalesRecorder(PostgresApplicationRecorder):
             .format(function)
             .as_bytes(None)
         )
-        # Who wrote, first in the notification's payload (``shared.store.WriteWatch`` tells its own from
+        # Who wrote, first in the notification's payload (``shared.cache.WriteWatch`` tells its own from
         # others', and which aggregates the others changed: ``changed_aggregates``).
         self.writer = uuid4().hex
-        # Told the aggregates of every insert, once it committed (``shared.store.Freshness.written``).
+        # Told the aggregates of every insert, once it committed (``shared.cache.Freshness.written``).
         self.on_inserted: Callable[[Iterable[UUID]], None] | None = None
         # Every shape of select_events (which of gt, lte, desc, limit it has).
         self.select_statements = {

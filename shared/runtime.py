@@ -20,6 +20,7 @@ import nats.errors
 
 from shared.bus import ServiceBus, connect_nats
 from shared.contract_docs import asyncapi_document
+from shared.database import DatabaseNotUtf8, ensure_database
 from shared.observability import (
     ServiceMetrics,
     consumer_probe,
@@ -32,7 +33,7 @@ from shared.observability import configure_logging as configure_json_logging
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
 from shared.startup import exclusive_startup
-from shared.store import DatabaseNotUtf8, ServiceApplication, ensure_database
+from shared.store import ServiceApplication
 from shared.waiting import first_of, pause
 
 log = logging.getLogger(__name__)

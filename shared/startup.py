@@ -12,8 +12,8 @@ import contextlib
 import zlib
 from collections.abc import Iterator
 
+from shared.database import admin_connection
 from shared.settings import Settings
-from shared.store import admin_connection
 
 
 @contextlib.contextmanager

@@ -21,10 +21,10 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.js.errors import NotFoundError
 
+from shared.database import drop_database
 from shared.identity.client import Credentials
 from shared.identity.tokens import Grant, ensure_signing_key, public_pem
 from shared.settings import Settings
-from shared.store import drop_database
 from shared.streams import delete_streams
 
 SERVICES = ["customers", "orders", "complaints", "field", "reporting"]

@@ -13,10 +13,11 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import event
 
 from shared.aggregate import Meta, SalesAggregate
+from shared.cache import WriteWatch
 from shared.clock import SystemClock
 from shared.contracts import Actor, Command, Role
 from shared.settings import Settings
-from shared.store import Outcome, ServiceApplication, WriteWatch
+from shared.store import Outcome, ServiceApplication
 
 ACTOR = Actor(id="sp-1", role=Role.SALESPERSON)
 META = Meta(

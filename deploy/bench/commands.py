@@ -41,9 +41,9 @@ from services.orders.application import OrdersApplication
 from services.orders.customer_view import InMemoryCustomerDirectory
 from shared.clock import SystemClock
 from shared.contracts import Actor, Role
+from shared.database import drop_database, ensure_database
 from shared.outbox import MSG_ID
 from shared.settings import Settings
-from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
 from shared.subjects import events_wildcard, stream_name
 

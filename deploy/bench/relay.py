@@ -17,9 +17,9 @@ from services.orders.customer_view import InMemoryCustomerDirectory
 from services.orders.domain import Product
 from shared.aggregate import Meta
 from shared.clock import SystemClock
+from shared.database import drop_database, ensure_database
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
-from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
 
 # ------------------------------------------------------------------------------------------- (4) relay

@@ -18,8 +18,8 @@ import nats
 from deploy.bench.common import QUERIES, SERVICES, Client, Figure, Results, Sizes, bench_settings, percentile
 from deploy.bench.seed import Year, load_year
 from deploy.local.processes import ROOT, wait_ready
+from shared.database import drop_database, ensure_database
 from shared.settings import Settings
-from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
 
 # ------------------------------------------------------------------------------ (3) rebuild, (5) reports

@@ -22,10 +22,10 @@ from deploy.local.processes import ROOT, SERVICES, ServiceProcesses, wait_ready
 from deploy.nats.auth import INTEGRATORS, USERS, authorization_block, password_variable
 from deploy.nats.servers import NatsServers
 from shared.bus import nats_options
+from shared.database import DatabaseNotUtf8, ensure_database
 from shared.identity.client import Credentials
 from shared.identity.tokens import ensure_signing_key, public_pem
 from shared.settings import Settings
-from shared.store import DatabaseNotUtf8, ensure_database
 
 
 @contextlib.contextmanager

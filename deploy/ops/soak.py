@@ -65,10 +65,10 @@ from deploy.ops.checks import (
 )
 from deploy.ops.reconcile import WRITE_SERVICES
 from deploy.ops.reliability_doc import table, write_section
+from shared.database import drop_database, ensure_database
 from shared.deadletter import DeadLetters
 from shared.identity.tokens import ensure_signing_key, public_pem
 from shared.settings import Settings
-from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
 
 FAULT_GAP_SECONDS = (1.0, 5.0)  # between the starts of two faults

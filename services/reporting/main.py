@@ -31,6 +31,7 @@ from services.reporting.rebuild import Readers, rebuild
 from shared.bus import ServiceBus, connect_nats
 from shared.clock import Clock
 from shared.consumer import DurableConsumer
+from shared.database import DatabaseNotUtf8, ensure_database
 from shared.observability import (
     ServiceMetrics,
     consumer_probe,
@@ -40,7 +41,6 @@ from shared.observability import (
 )
 from shared.runtime import configure_logging, print_contract
 from shared.settings import Settings
-from shared.store import DatabaseNotUtf8, ensure_database
 from shared.subjects import stream_name
 
 SERVICE = "reporting"

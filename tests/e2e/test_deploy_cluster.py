@@ -32,8 +32,8 @@ import yaml
 
 from deploy.local.demo import Client, Demo, has_rows, onboard, reporting_period, trade
 from deploy.local.processes import ROOT, SERVICES, service_command
+from shared.database import drop_database, ensure_database
 from shared.settings import Settings
-from shared.store import drop_database, ensure_database
 from tests.conftest import made_stream, wait_for
 
 pytestmark = pytest.mark.e2e

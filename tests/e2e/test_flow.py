@@ -21,8 +21,8 @@ import pytest
 
 from deploy.local.demo import Client, Demo, complain, has_rows, onboard, reporting_period, trade
 from deploy.local.processes import SERVICES, ServiceProcesses, wait_ready
+from shared.database import drop_database, ensure_database
 from shared.settings import Settings
-from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
 from tests.conftest import js_client_tokens, unique_settings
 

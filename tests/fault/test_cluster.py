@@ -26,9 +26,9 @@ from deploy.local.processes import SERVICES, wait_ready
 from deploy.nats.servers import NatsServers
 from services.customers.application import CustomersApplication
 from shared.clock import FixedClock
+from shared.database import drop_database, ensure_database
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
-from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
 from shared.subjects import stream_name
 from tests.conftest import PublishThrough, made_stream, unique_settings, wait_for

@@ -24,8 +24,9 @@ from services.customers.main import make_app as customers_app
 from services.orders import api as orders_api
 from services.orders.main import make_app as orders_app
 from shared.bus import MAX_BODY_BYTES, ServiceBus
+from shared.database import ensure_database
 from shared.settings import Settings
-from shared.store import ServiceApplication, ensure_database
+from shared.store import ServiceApplication
 from tests.conftest import Requester, service_running
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]

@@ -25,8 +25,8 @@ from deploy.ops.reliability_doc import table, write_section
 from services.orders.customer_view import run_customer_view
 from services.reporting.main import start_reporting, stopped
 from shared import deadletter
+from shared.database import drop_database, ensure_database
 from shared.settings import Settings
-from shared.store import drop_database, ensure_database
 from shared.subjects import dead_letter_subject, stream_name
 from tests.conftest import unique_settings, wait_for
 from tests.integration.test_reporting_support import Events, at, publish_all

@@ -27,8 +27,8 @@ from services.customers.main import make_app as customers_app
 from services.orders import api as orders_api
 from services.orders.main import make_app as orders_app
 from services.reporting.main import start_reporting, stopped
+from shared.database import ensure_database
 from shared.settings import Settings
-from shared.store import ensure_database
 from shared.subjects import stream_name
 from tests.conftest import Requester, service_running, wait_for
 

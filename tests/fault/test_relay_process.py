@@ -17,8 +17,8 @@ from nats.js.errors import NotFoundError
 
 from deploy.local.processes import ServiceProcesses, wait_ready
 from deploy.ops.checks import alive, relay_children
+from shared.database import drop_database, ensure_database
 from shared.settings import Settings
-from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
 from shared.subjects import stream_name
 from tests.conftest import auth, unique_settings, wait_for

@@ -41,9 +41,9 @@ from deploy.ops.checks import (
 )
 from deploy.ops.reconcile import WRITE_SERVICES
 from deploy.ops.reliability_doc import table, write_section
+from shared.database import drop_database, ensure_database
 from shared.deadletter import DeadLetters
 from shared.settings import Settings
-from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
 from tests.conftest import auth, unique_settings
 

@@ -21,8 +21,8 @@ from nats.aio.client import Client as NATS
 
 from deploy.local.processes import SERVICES, wait_ready
 from deploy.nats.servers import NatsServers
+from shared.database import drop_database, ensure_database
 from shared.settings import Settings
-from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams
 from tests.conftest import auth, unique_settings, wait_for
 from tests.fault.failover_support import (

@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from shared.database import DatabaseNotUtf8, admin_connection, drop_database
 from shared.settings import Settings
-from shared.store import DatabaseNotUtf8, admin_connection, drop_database
 from tests.conftest import SERVICES, unique_settings
 
 pytestmark = pytest.mark.integration

@@ -15,9 +15,9 @@ from nats.aio.client import Client as NATS
 from services.complaints.api import register
 from services.complaints.application import ComplaintsApplication
 from shared.clock import FixedClock
+from shared.database import ensure_database
 from shared.runtime import WriteService
 from shared.settings import Settings
-from shared.store import ensure_database
 from shared.subjects import events_wildcard
 from tests.conftest import Requester, service_running, wait_for
 

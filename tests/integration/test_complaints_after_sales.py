@@ -14,9 +14,9 @@ from services.complaints.application import ComplaintsApplication
 from services.complaints.domain.aftersales import ASSIGNERS
 from shared.clock import FixedClock
 from shared.contracts import Role
+from shared.database import ensure_database
 from shared.runtime import WriteService
 from shared.settings import Settings
-from shared.store import ensure_database
 from tests.conftest import Requester, service_running
 from tests.integration.test_complaints import (
     events_of,

@@ -14,8 +14,8 @@ from services.complaints.api import register
 from services.complaints.application import SYSTEM, ComplaintsApplication
 from services.complaints.main import deadlines
 from shared.clock import FixedClock
+from shared.database import ensure_database
 from shared.settings import Settings
-from shared.store import ensure_database
 from tests.conftest import Requester, service_running, wait_for
 from tests.integration.test_complaints import ok, stream_events
 from tests.integration.test_complaints_after_sales import SUPERVISOR, TECH, service_request

@@ -16,9 +16,9 @@ import pytest
 from services.complaints.api import register
 from services.complaints.application import ComplaintsApplication
 from shared.clock import FixedClock
+from shared.database import ensure_database
 from shared.runtime import WriteService
 from shared.settings import Settings
-from shared.store import ensure_database
 from tests.conftest import Requester, service_running
 from tests.integration.test_complaints import ok, quality_complaint, service_complaint
 

@@ -26,9 +26,9 @@ from services.complaints.domain import (
 )
 from shared.clock import FixedClock
 from shared.contracts import Role
+from shared.database import ensure_database
 from shared.runtime import WriteService
 from shared.settings import Settings
-from shared.store import ensure_database
 from tests.conftest import auth, service_running
 from tests.integration.test_complaints import quality_complaint, service_complaint
 from tests.integration.test_complaints_after_sales import service_request

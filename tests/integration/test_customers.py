@@ -17,8 +17,8 @@ from services.customers.application import CustomersApplication
 from services.customers.main import background
 from shared.clock import FixedClock
 from shared.contracts import Role
+from shared.database import ensure_database
 from shared.settings import Settings
-from shared.store import ensure_database
 from tests.conftest import Requester, service_running, wait_for
 
 pytestmark = pytest.mark.integration

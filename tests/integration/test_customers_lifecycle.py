@@ -19,8 +19,8 @@ from services.customers.application import CustomersApplication
 from services.customers.main import background
 from shared.clock import FixedClock
 from shared.contracts import Envelope
+from shared.database import ensure_database
 from shared.settings import Settings
-from shared.store import ensure_database
 from shared.subjects import event_subject, stream_name
 from tests.conftest import Requester, service_running, wait_for
 from tests.integration.test_customers import application

@@ -10,8 +10,8 @@ import pytest
 
 from services.customers.application import CustomersApplication
 from shared.clock import FixedClock
+from shared.database import ensure_database
 from shared.settings import Settings
-from shared.store import ensure_database
 from tests.unit.test_customers_lifecycle import *  # noqa: F403 - the same tests, collected here again
 from tests.unit.test_customers_lifecycle import NOW
 

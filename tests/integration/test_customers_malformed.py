@@ -20,9 +20,9 @@ from services.customers.application import CustomersApplication
 from services.customers.domain import Rating, SecurityKind, TerminationReason
 from shared.clock import FixedClock
 from shared.contracts import Role
+from shared.database import ensure_database
 from shared.runtime import WriteService
 from shared.settings import Settings
-from shared.store import ensure_database
 from tests.conftest import auth, service_running
 
 pytestmark = pytest.mark.integration

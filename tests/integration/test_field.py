@@ -21,8 +21,8 @@ from services.field.customer_view import CustomerViewProjector, PostgresCustomer
 from services.field.main import background
 from shared.clock import FixedClock
 from shared.contracts import Envelope
+from shared.database import ensure_database
 from shared.settings import Settings
-from shared.store import ensure_database
 from shared.subjects import events_wildcard
 from tests.conftest import Requester, service_running, wait_for
 from tests.integration.test_orders_support import customers_running, prospect

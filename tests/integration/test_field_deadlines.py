@@ -16,9 +16,9 @@ from services.field.application import SYSTEM, FieldApplication
 from services.field.customer_view import InMemoryCustomerDirectory
 from services.field.main import background
 from shared.clock import FixedClock
+from shared.database import ensure_database
 from shared.errors import Forbidden, InvalidState
 from shared.settings import Settings
-from shared.store import ensure_database
 from tests.conftest import Requester, service_running, wait_for
 from tests.integration.test_field import SALES, SALES_MANAGER, ok, report, stream_events
 

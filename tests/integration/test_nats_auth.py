@@ -39,9 +39,9 @@ from deploy.local.processes import SERVICES, ServiceProcesses, wait_ready
 from deploy.nats.auth import INTEGRATORS, USERS, WRITERS, authorization_block, password_variable
 from deploy.nats.servers import NATS_SERVER, NatsServers
 from shared.bus import connect_nats
+from shared.database import drop_database, ensure_database
 from shared.identity.tokens import Grant
 from shared.settings import Settings
-from shared.store import drop_database, ensure_database
 from shared.streams import delete_streams, ensure_event_stream
 from shared.subjects import stream_name
 from tests.conftest import CREDENTIALS, js_client_tokens, unique_settings

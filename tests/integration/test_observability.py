@@ -13,8 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.customers.api import register
 from services.customers.application import CustomersApplication
 from shared.clock import FixedClock
+from shared.database import ensure_database
 from shared.settings import Settings
-from shared.store import ensure_database
 from tests.conftest import Requester, service_running, wait_for
 from tests.integration.test_customers import application
 from tests.unit.test_observability import http_get

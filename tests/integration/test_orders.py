@@ -15,8 +15,8 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from shared.clock import FixedClock
+from shared.database import drop_database
 from shared.settings import Settings
-from shared.store import drop_database
 from shared.subjects import events_wildcard, stream_name
 from tests.conftest import Requester, unique_settings, wait_for
 from tests.integration.test_orders_support import (

@@ -11,8 +11,8 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from shared.clock import FixedClock
+from shared.database import drop_database
 from shared.settings import Settings
-from shared.store import drop_database
 from tests.conftest import Requester, unique_settings
 from tests.integration.test_orders import wait_event
 from tests.integration.test_orders_support import (

@@ -14,8 +14,8 @@ from nats.aio.client import Client as NATS
 
 from services.orders.customer_view import SCHEMA, ensure_tables
 from shared.clock import FixedClock
+from shared.database import drop_database, ensure_database
 from shared.settings import Settings
-from shared.store import drop_database, ensure_database
 from tests.conftest import Requester, unique_settings, wait_for
 from tests.integration.test_orders import wait_event
 from tests.integration.test_orders_support import (

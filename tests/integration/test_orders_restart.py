@@ -20,9 +20,9 @@ from services.orders.commands import GetAccount, GetProduct, PlaceOrder, Reserve
 from services.orders.customer_view import CustomerViewProjector, PostgresCustomerDirectory, drop_view
 from shared.clock import FixedClock
 from shared.contracts import Actor, Role
+from shared.database import drop_database, ensure_database
 from shared.errors import DomainError
 from shared.settings import Settings
-from shared.store import drop_database, ensure_database
 from tests.conftest import Requester, unique_settings, wait_for
 from tests.integration.test_orders_support import (
     SALES,

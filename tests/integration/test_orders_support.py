@@ -15,8 +15,8 @@ from services.orders.application import OrdersApplication
 from services.orders.customer_view import PostgresCustomerDirectory
 from services.orders.main import background
 from shared.clock import FixedClock
+from shared.database import ensure_database
 from shared.settings import Settings
-from shared.store import ensure_database
 from tests.conftest import Requester, service_running, wait_for
 
 SALES = {"id": "sp-1", "role": "salesperson"}

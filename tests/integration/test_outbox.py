@@ -16,9 +16,9 @@ from services.customers.commands import RegisterProspect
 from services.customers.domain import Kind
 from shared.clock import FixedClock
 from shared.contracts import Actor, Envelope, Role
+from shared.database import ensure_database
 from shared.outbox import EXPECTED_LAST_MSG_ID, OutboxRelay
 from shared.settings import Settings
-from shared.store import ensure_database
 from shared.streams import ensure_event_stream
 from shared.subjects import stream_name
 from tests.conftest import PublishThrough, wait_for

@@ -12,8 +12,8 @@ from nats.aio.client import Client as NATS
 
 from deploy.local.processes import SERVICES, ServiceProcesses, wait_ready
 from deploy.nats.auth import password_variable
+from shared.database import ensure_database
 from shared.settings import Settings
-from shared.store import ensure_database
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ import asyncpg
 import pytest
 from nats.aio.client import Client as NATS
 
+from shared.database import ensure_database
 from shared.settings import Settings
-from shared.store import ensure_database
 from tests.conftest import wait_for
 from tests.integration.test_reporting_support import Events, at, publish_all
 

@@ -16,8 +16,8 @@ from services.customers.application import CustomersApplication
 from services.reporting import cli
 from services.reporting.main import ReportingService
 from shared.clock import FixedClock
+from shared.database import ensure_database
 from shared.settings import Settings
-from shared.store import ensure_database
 from tests.conftest import Requester, service_running, wait_for
 from tests.integration.test_reporting_support import Events, at, logged_all, publish, reporting_running
 

@@ -30,8 +30,8 @@ from hypothesis import strategies as st
 from services.complaints.api import register as register_complaints
 from services.complaints.application import ComplaintsApplication
 from shared.clock import BUSINESS_TZ, FixedClock
+from shared.database import ensure_database
 from shared.settings import Settings
-from shared.store import ensure_database
 from tests.conftest import Requester, service_running, wait_for
 from tests.integration.test_orders_support import (
     FINANCE,

@@ -21,8 +21,8 @@ from services.complaints.application import ComplaintsApplication
 from shared.aggregate import at_least
 from shared.clock import FixedClock
 from shared.contracts import Role
+from shared.database import ensure_database
 from shared.settings import Settings
-from shared.store import ensure_database
 from tests.conftest import Requester, service_running
 from tests.fault.failover_support import write_doc_section
 from tests.integration.test_orders_support import (

@@ -20,9 +20,9 @@ from services.customers.application import CustomersApplication
 from shared.clock import FixedClock
 from shared.consumer import DurableConsumer
 from shared.contracts import Envelope
+from shared.database import ensure_database
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
-from shared.store import ensure_database
 from tests.conftest import wait_for
 from tests.integration.test_outbox import prospect
 from tests.integration.test_reporting_support import Events, at, publish

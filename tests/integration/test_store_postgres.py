@@ -17,11 +17,12 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 from psycopg import sql
 
+from shared.cache import WriteWatch
 from shared.clock import SystemClock
+from shared.database import admin_connection, ensure_database
 from shared.errors import Conflict
 from shared.recorder import MOST_NAMED, SalesRecorder, changed_aggregates
 from shared.settings import Settings
-from shared.store import WriteWatch, admin_connection, ensure_database
 from tests.tally import META, Tally, TallyApp, deaf
 
 

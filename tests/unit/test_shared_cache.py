@@ -8,7 +8,7 @@ import base64
 import uuid
 from typing import cast
 
-from shared.store import Freshness, SharedCacheRepository, Stamp, WriteWatch
+from shared.cache import Freshness, SharedCacheRepository, Stamp, WriteWatch
 from tests.tally import META, QuietWatch, Tally, TallyApp, in_memory_app
 
 
