@@ -100,26 +100,33 @@ def _versioned(
 
 
 @dataclass(frozen=True)
-class Cancellations(BulkInsert):
-    """R2 rev 2: cancelled orders (id, period of the cancellation) leave that period's sales figures: their
-    amount, quantities and staff amount are taken off it, and the amount counted as cancelled. What the
+class LeavingSales(BulkInsert):
+    """R2 rev 2: what leaves the sales figures of a period, as rows (order id, period, credited). A
+    cancellation (credited None) takes the whole order off the period it is cancelled in: its amount,
+    quantities and staff amount, and counts the amount as cancelled. A credit note (O15/O16; credited: its
+    amount) takes its amount off the staff figure of the order's salesperson in the period it is issued in
+    (the customer's and products' figures the Projector aggregates from the credit note itself). What the
     order was placed with is read from its ``OrderPlaced`` in the log, which holds it before this statement
-    runs in every batch (a cancellation comes after its placement in the orders stream, and a batch logs
-    first). One statement, three tables."""
+    runs in every batch (both come after the placement in the orders stream, and a batch logs first). One
+    statement, three tables; its rows go as ONE jsonb argument, as the batch function may take no more
+    than 100."""
 
     def sql(self, schema: str, first: int = 1) -> str:
         s = schema
         return f"""
         WITH c AS (
             SELECT l.data->>'customer_id' AS customer_id, l.data->>'salesperson_id' AS salesperson_id,
-                   (l.data->>'total_amount')::numeric AS total_amount, l.data->'lines' AS lines, x.period
-            FROM unnest(${first}::text[], ${first + 1}::text[]) x(order_id, period)
+                   (l.data->>'total_amount')::numeric AS total_amount, l.data->'lines' AS lines, x.period,
+                   x.credited
+            FROM jsonb_to_recordset(${first}::jsonb) x(order_id text, period text, credited numeric)
             JOIN {SCHEMA}.event_log l ON l.aggregate_id = x.order_id AND l.service = 'orders'
                                       AND l.event_type = 'OrderPlaced'
+        ), cancelled AS (
+            SELECT * FROM c WHERE c.credited IS NULL
         ), sold AS (
             SELECT c.customer_id, c.period, l->>'product_code' AS product_code,
                    sum((l->>'quantity')::numeric) AS quantity, sum((l->>'amount')::numeric) AS amount
-            FROM c CROSS JOIN LATERAL jsonb_array_elements(c.lines) l
+            FROM cancelled c CROSS JOIN LATERAL jsonb_array_elements(c.lines) l
             WHERE l->>'product_code' IS NOT NULL GROUP BY 1, 2, 3
         ), by_customer AS (
             INSERT INTO {s}.customer_period AS t
@@ -127,7 +134,7 @@ class Cancellations(BulkInsert):
             SELECT c.customer_id, c.period, -sum(c.total_amount), sum(c.total_amount),
                    -coalesce((SELECT sum(quantity) FROM sold WHERE sold.customer_id = c.customer_id
                               AND sold.period = c.period), 0)
-            FROM c WHERE coalesce(c.customer_id, '') <> ''
+            FROM cancelled c WHERE coalesce(c.customer_id, '') <> ''
             GROUP BY c.customer_id, c.period ORDER BY c.period, c.customer_id
             ON CONFLICT (period, customer_id) DO UPDATE SET
                 ordered_amount = t.ordered_amount + EXCLUDED.ordered_amount,
@@ -143,9 +150,25 @@ class Cancellations(BulkInsert):
             RETURNING 1
         )
         INSERT INTO {s}.staff_period AS t (staff_id, period, amount)
-        SELECT salesperson_id, period, -sum(total_amount) FROM c
+        SELECT salesperson_id, period, -sum(coalesce(credited, total_amount)) FROM c
         WHERE coalesce(salesperson_id, '') <> '' GROUP BY 1, 2 ORDER BY 2, 1
         ON CONFLICT (period, staff_id) DO UPDATE SET amount = t.amount + EXCLUDED.amount"""
+
+    def parameter_types(self) -> list[str]:
+        return ["jsonb"]
+
+    def arrays(self, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+        # Money as its string: exact, and what the pool's jsonb codec (orjson) can encode.
+        return [
+            [
+                {
+                    "order_id": order_id,
+                    "period": period,
+                    "credited": None if credited is None else str(credited),
+                }
+                for order_id, period, credited in rows
+            ]
+        ]
 
 
 def _first_wins(table: str, alias: str, key: str, columns: dict[str, str]) -> BulkInsert:
@@ -204,8 +227,8 @@ UPSERTS: dict[str, BulkInsert] = {
 }
 # Statements that are no projection of their own, each after the projections in ``UPSERTS`` (and so after
 # ``orders``, which they read).
-CANCELLATIONS = Cancellations("orders", "o", {"order_id": "text", "period": "text"})
-STATEMENTS: dict[str, BulkInsert] = {**UPSERTS, "cancellations": CANCELLATIONS}
+LEAVING = LeavingSales("orders", "o", {"leaving": "jsonb"})
+STATEMENTS: dict[str, BulkInsert] = {**UPSERTS, "leaving": LEAVING}
 
 
 async def add_statements(conn: asyncpg.Connection, schema: str, upserts: list[tuple[str, list[Any]]]) -> None:

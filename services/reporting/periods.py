@@ -31,9 +31,13 @@ def parse(period: str) -> tuple[int, int]:
 
 def period_of(moment: datetime, mode: PeriodMode = "close_28th") -> str:
     """The period a moment (timezone-aware) belongs to, in business time."""
-    local = moment.astimezone(BUSINESS_TZ)
-    year, month = local.year, local.month
-    if mode == "close_28th" and local.day > CLOSING_DAY:
+    return period_of_day(moment.astimezone(BUSINESS_TZ).date(), mode)
+
+
+def period_of_day(day: date, mode: PeriodMode = "close_28th") -> str:
+    """The period a business day belongs to."""
+    year, month = day.year, day.month
+    if mode == "close_28th" and day.day > CLOSING_DAY:
         year, month = _shift(year, month, 1)  # the 29th..31st already count for next month
     return label(year, month)
 

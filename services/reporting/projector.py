@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from services.reporting.bulk import STATEMENTS, add_statements
-from services.reporting.periods import PeriodFinder, PeriodMode, micros, moment
+from services.reporting.periods import PeriodFinder, PeriodMode, micros, moment, period_of_day
 from services.reporting.tables import DIM_GROUPS, PERIOD_COUNTERS, STAFF_COUNTERS
 
 if TYPE_CHECKING:  # only annotations: importing it would load pydantic into a rebuild
@@ -84,6 +84,7 @@ def money(value: Any) -> Decimal:
 PERIOD_INDEX = {name: i for i, name in enumerate(PERIOD_COUNTERS)}
 STAFF_INDEX = {name: i for i, name in enumerate(STAFF_COUNTERS)}
 ORDERS, ORDERED, QUANTITY = PERIOD_INDEX["orders"], PERIOD_INDEX["ordered_amount"], PERIOD_INDEX["quantity"]
+CREDIT_NOTES, RETURNED = PERIOD_INDEX["credit_notes"], PERIOD_INDEX["returned_amount"]
 # Imported history (R14): the counters a line of the file adds to, by the field of its event's data.
 HISTORY_FIELDS = {
     name: PERIOD_INDEX[name] for name in ("ordered_amount", "shipped_amount", "paid_amount", "quantity")
@@ -136,6 +137,7 @@ class Projector:
     orders: dict[str, list[Any]] = field(default_factory=dict)
     receivables: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
     cancellations: dict[str, str] = field(default_factory=dict)  # order id -> period cancelled in
+    credit_notes: dict[tuple[str, str], Decimal] = field(default_factory=dict)  # (order id, period) -> amount
     signoffs: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     history_files: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     applied: int = 0
@@ -278,7 +280,7 @@ class Projector:
         if staff is not None:
             staff[STAFF_INDEX["orders"]] += ONE
             staff[STAFF_INDEX["amount"]] += amount
-        # The exposure's order (a cancellation reads the rest from the log's OrderPlaced: bulk.Cancellations)
+        # The exposure's order (a cancellation reads the rest from the log's OrderPlaced: bulk.LeavingSales)
         order = self._order(aggregate_id)
         order[0] = (version, (cid, amount))
         self._order_status(aggregate_id, version, position, at, d)
@@ -338,8 +340,31 @@ class Projector:
 
     def _credit_note(self, order_id: str, version: int, position: int, at: int, d: dict[str, Any]) -> None:
         """O15/O16: the part of a credit note taken off the order's receivable settles it as a payment
-        would (the rest went to the customer's credit), lowering the exposure and the receivable."""
+        would (the rest went to the customer's credit), lowering the exposure and the receivable.
+        R2 rev 2: its amount (and the quantities of its lines) leave the sales of the period it is issued
+        in, and are counted there as returned; the salesperson's figure is read from the log
+        (``bulk.LeavingSales``)."""
         self._order(order_id)[2] += money(d.get("to_receivable"))
+        issued_on = d.get("issued_on")
+        p = period_of_day(date.fromisoformat(issued_on), self.mode) if issued_on else self.period(at)
+        cid, amount = str(d.get("customer_id") or ""), money(d.get("amount"))
+        row = self._row(self.periods, cid, p, len(PERIOD_COUNTERS))
+        if row is not None:
+            row[ORDERED] -= amount
+            row[CREDIT_NOTES] += ONE
+            row[RETURNED] += amount
+        key = (order_id, p)
+        self.credit_notes[key] = self.credit_notes.get(key, ZERO) + amount
+        for line in d.get("lines") or []:
+            code = line.get("product_code")
+            if code and row is not None:
+                quantity = money(line.get("quantity"))
+                row[QUANTITY] -= quantity
+                sold = self.products_sold.get((cid, p, code))
+                if sold is None:
+                    sold = self.products_sold[cid, p, code] = [ZERO, ZERO]
+                sold[0] -= quantity
+                sold[1] -= money(line.get("amount"))
 
     def _opening_recorded(
         self, account_id: str, version: int, position: int, at: int, d: dict[str, Any]
@@ -423,8 +448,8 @@ class Projector:
         self._staff(d.get("staff_id"), self.period(at), STAFF_INDEX["dismissals"], ONE)
 
     def _wants(self, name: str) -> bool:
-        # Cancellations are written with the sales tables, which a rebuild selects together with orders.
-        return self.only is None or ("orders" if name == "cancellations" else name) in self.only
+        # What leaves the sales is written with the sales tables, which a rebuild selects with orders.
+        return self.only is None or ("orders" if name == "leaving" else name) in self.only
 
     def rows(self, name: str) -> list[tuple[Any, ...]]:
         """What was aggregated for statement ``name``, as rows of its ``STATEMENTS`` entry, sorted by key."""
@@ -442,8 +467,10 @@ class Projector:
             return [self._order_row(order_id, order) for order_id, order in sorted(self.orders.items())]
         if name == "receivables":
             return [(*key, *values) for key, values in sorted(self.receivables.items())]
-        if name == "cancellations":
-            return sorted(self.cancellations.items())
+        if name == "leaving":  # cancellations (nothing credited), then credit notes
+            return [(*item, None) for item in sorted(self.cancellations.items())] + [
+                (*key, amount) for key, amount in sorted(self.credit_notes.items())
+            ]
         if name == "signoffs":
             return [(key, *values) for key, values in sorted(self.signoffs.items())]
         if name == "history_files":
@@ -484,4 +511,5 @@ class Projector:
             {},
             {},
         )
+        self.credit_notes = {}
         return found

@@ -78,6 +78,7 @@ async def distributor_monthly(
     counts = [
         "orders",
         "orders_cancelled",
+        "credit_notes",
         "quantity",
         "holds_made",
         "holds_converted",
@@ -85,7 +86,15 @@ async def distributor_monthly(
         "quality_complaints",
         "service_complaints",
     ]
-    moneys = ["ordered_amount", "cancelled_amount", "shipped_amount", "paid_amount", "deposits", "fines"]
+    moneys = [
+        "ordered_amount",
+        "cancelled_amount",
+        "returned_amount",
+        "shipped_amount",
+        "paid_amount",
+        "deposits",
+        "fines",
+    ]
     columns = ", ".join(
         ["customer_id", "code", "company_name", "kind", "region", "grade", "salesperson_id", "status"]
         + [f"coalesce({c}, 0)::int AS {c}" for c in counts]
@@ -103,7 +112,7 @@ async def distributor_monthly(
         WITH cur AS (
             SELECT d.customer_id, d.code, d.company_name, d.kind, d.region, d.grade, d.salesperson_id,
                    d.status, cp.orders, cp.orders_cancelled, cp.quantity, cp.ordered_amount,
-                   cp.cancelled_amount, cp.shipped_amount,
+                   cp.cancelled_amount, cp.credit_notes, cp.returned_amount, cp.shipped_amount,
                    cp.paid_amount, cp.deposits,
                    cp.holds_made, cp.holds_converted, cp.holds_expired, cp.quality_complaints,
                    cp.service_complaints, cp.fines,
@@ -144,7 +153,8 @@ async def branch_monthly(
     rows = await conn.fetch(
         f"""
         SELECT d.customer_id, d.code, d.company_name, d.region, d.capital_limit,
-               cp.orders, cp.orders_cancelled, cp.ordered_amount, cp.cancelled_amount, cp.shipped_amount,
+               cp.orders, cp.orders_cancelled, cp.ordered_amount, cp.cancelled_amount, cp.credit_notes,
+               cp.returned_amount, cp.shipped_amount,
                cp.paid_amount, cp.over_limit_approvals, cp.reorder_alerts, cp.match_rate_sum,
                cp.match_rate_count, {exposure(schema, "d.customer_id")} AS capital_occupied
         FROM {schema}.customers d
@@ -171,6 +181,8 @@ async def branch_monthly(
                 "ordered_amount": amount(r["ordered_amount"]),
                 "orders_cancelled": count(r["orders_cancelled"]),
                 "cancelled_amount": amount(r["cancelled_amount"]),
+                "credit_notes": count(r["credit_notes"]),
+                "returned_amount": amount(r["returned_amount"]),
                 "shipped_amount": amount(r["shipped_amount"]),
                 "paid_amount": amount(r["paid_amount"]),
                 "capital_occupied": amount(occupied),

@@ -11,7 +11,8 @@ DISTRIBUTOR_KINDS = ("agent", "dealer")
 
 # Per (customer, period) counters; R2/R3/R4/R6/R8 are queries over them. Sales figures are net (R2 rev 2):
 # an order's amount and quantity count in the period it is placed and leave, as ``cancelled_amount``, the
-# period it is cancelled in (``bulk.CANCELLATIONS``); imported history (R14) adds to its own period.
+# period it is cancelled in (``bulk.LeavingSales``); a credit note (O15/O16) leaves the period of its
+# ``issued_on`` the same way, shown as ``returned_amount``; imported history (R14) adds to its own period.
 PERIOD_COUNTERS = (
     "orders",
     "ordered_amount",
@@ -31,6 +32,8 @@ PERIOD_COUNTERS = (
     "orders_cancelled",
     "cancelled_amount",
     "quantity",
+    "credit_notes",
+    "returned_amount",
 )
 STAFF_COUNTERS = ("orders", "amount", "complaints", "penalties", "fines", "dismissals")
 PRODUCT_COUNTERS = ("quantity", "amount")
@@ -126,7 +129,7 @@ PROJECTIONS: dict[str, str] = {
         "imported_at timestamptz NOT NULL, imported_by text)"
     ),
 }
-# Rebuilt together: a cancellation (``bulk.Cancellations``) reads ``orders`` and writes the other three.
+# Rebuilt together: what leaves the sales (``bulk.LeavingSales``) reads ``orders`` and writes the other three.
 SALES_TABLES = ("orders", "customer_period", "customer_product_period", "staff_period")
 EXTRA_INDEXES = {
     "customer_period": ["CREATE INDEX ON {s}.customer_period (customer_id, period)"],

@@ -271,6 +271,8 @@ async def test_r3_branch_month_capital_occupied_approvals_match_rate_and_alerts(
             "ordered_amount": "70000.00",
             "orders_cancelled": 0,
             "cancelled_amount": "0.00",
+            "credit_notes": 0,
+            "returned_amount": "0.00",
             "shipped_amount": "70000.00",
             "paid_amount": "10000.00",
             "capital_occupied": "110000.00",

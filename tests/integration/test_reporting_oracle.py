@@ -2,7 +2,8 @@
 complaints and reporting, in-process, on PostgreSQL and NATS), and every figure reporting exposes for them
 compared with a recomputation written here from DOMAIN.md alone, never from reporting's code. The one
 exposure measure (O6/O7/R3 rev 2) is also read from orders itself (``get_account``): orders, reporting and
-the recomputation agree to the cent for every customer, returns (O15) and opening receivables (O11) included.
+the recomputation agree to the cent for every customer, returns (O15) and opening receivables (O11) included;
+a return's credit note leaves the net sales of its period (R2 rev 2).
 
 Each example is a flow of its own customers, salesperson and region, in a year of its own (the shared clock
 jumps two years per example), so that its periods hold only its own activity. What the recomputation
@@ -201,6 +202,22 @@ class Model:
             quantity=-order.quantity,
         )
         self._sold(order, at, -1)
+
+    def credited(self, order: Order, quantity: int, amount: Decimal, at: datetime) -> None:
+        """R2 rev 2: a credit note (O15) leaves the sales of the period it is issued in, and is counted
+        there as returned."""
+        self.add(
+            order.customer,
+            at,
+            credit_notes=1,
+            returned_amount=amount,
+            ordered_amount=-amount,
+            quantity=-quantity,
+        )
+        product = self.products[order.customer, period_of(at), order.product]
+        product[0] -= quantity
+        product[1] -= amount
+        self.staff[period_of(at)]["amount"] -= amount
 
     def exposure(self, customer: str) -> Decimal:
         """O6/O7 rev 2: every accepted order not cancelled and not yet paid, shipped or not, net of what
@@ -550,6 +567,7 @@ class Flow:
         amount = PRICES[order.product][0] * quantity
         to_receivable = min(amount, max(order.shipped - order.paid, ZERO))
         order.returned_quantity += quantity
+        m.credited(order, quantity, amount, CLOCK.now())
         order.paid += to_receivable
         m.credit[order.customer] += amount - to_receivable
         if order.paid >= order.total and order.status == "shipped":
@@ -638,6 +656,8 @@ DISTRIBUTOR_FIGURES = (
     "quantity",
     "ordered_amount",
     "cancelled_amount",
+    "credit_notes",
+    "returned_amount",
     "shipped_amount",
     "paid_amount",
     "deposits",
@@ -651,6 +671,7 @@ DISTRIBUTOR_FIGURES = (
 COUNTS = {
     "orders",
     "orders_cancelled",
+    "credit_notes",
     "quantity",
     "holds_made",
     "holds_converted",
@@ -747,10 +768,15 @@ async def differences(flow: Flow, request_: Requester) -> list[tuple[Any, ...]]:
                 expected = {
                     **{
                         n: money(row.get(n, ZERO))
-                        for n in ("ordered_amount", "cancelled_amount", "shipped_amount", "paid_amount")
+                        for n in (
+                            "ordered_amount",
+                            "cancelled_amount",
+                            "returned_amount",
+                            "shipped_amount",
+                            "paid_amount",
+                        )
                     },
-                    "orders": int(row.get("orders", ZERO)),
-                    "orders_cancelled": int(row.get("orders_cancelled", ZERO)),
+                    **{n: int(row.get(n, ZERO)) for n in ("orders", "orders_cancelled", "credit_notes")},
                     "capital_occupied": money(exposure),
                     "capital_limit": money(customer.limit),
                     "over_limit_approvals": int(row.get("over_limit_approvals", ZERO)),

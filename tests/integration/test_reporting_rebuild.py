@@ -43,9 +43,9 @@ class Interrupted(Exception):
 
 @pytest.fixture(scope="module")
 async def seeded(nc: NATS, settings: Settings) -> AsyncIterator[tuple[ReportingService, Events]]:
-    """A month of activity of 300 distributors and 5 branches, consumed live (cancellations among them),
-    with reporting's own events: a history file imported for the two months before (R14), the month
-    signed off (R1)."""
+    """A month of activity of 300 distributors and 5 branches, consumed live (cancellations and credit
+    notes among them), with reporting's own events: a history file imported for the two months before
+    (R14), the month signed off (R1)."""
     ev = Events()
     seed_month(ev, 2026, 3, distributors=300)
     async with reporting_running(settings) as service:

@@ -100,6 +100,61 @@ async def test_r2_a_cancelled_order_leaves_the_sales_of_the_period_it_is_cancell
     assert [r["customer_id"] for r in top["result"]["by_sales"]] == [other]
 
 
+async def test_r2_a_credit_note_leaves_net_sales_of_its_period(
+    service: ReportingService, nc: NATS, settings: Settings, request_: Requester
+) -> None:
+    ev = Events()
+    dealer = ev.customer(at(2030, 7, 2), code="R2R-D0001", region="R2RET", salesperson="sp-r2c")
+    branch = ev.customer(
+        at(2030, 7, 2), kind="branch", code="R2R-B0001", region="R2RET", salesperson="sp-r2e"
+    )
+    sold = ev.order(
+        dealer,
+        at(2030, 8, 10),
+        [("P-1", 10, "100.00"), ("P-2", 2, "50.00")],
+        region="R2RET",
+        salesperson="sp-r2c",
+    )
+    ev.shipped(sold, dealer, at(2030, 8, 12), "1100.00", status="shipped")
+    ev.credit_note(sold, dealer, at(2030, 9, 29), [("P-1", 3, "100.00")])  # the 29th: period 2030-10
+    # An exchange books the goods back and ships replacements: no credit note, no change to sales.
+    ev.order_event(sold, dealer, at(2030, 10, 2), "ReturnBooked", return_id="x-1", lines=[])
+    ev.order_event(sold, dealer, at(2030, 10, 3), "ReplacementShipped", return_id="x-1", lines=[])
+    ev.order(dealer, at(2030, 10, 5), [("P-1", 4, "100.00")], region="R2RET", salesperson="sp-r2c")
+    # O16: a short shipment corrected by a credit note
+    ev.credit_note(sold, dealer, at(2030, 10, 6), [("P-2", 1, "50.00")], source="correction")
+    placed = ev.order(
+        branch, at(2030, 10, 7), [("P-2", 10, "50.00")], kind="branch", region="R2RET", salesperson="sp-r2e"
+    )
+    ev.credit_note(placed, branch, at(2030, 10, 8), [("P-2", 2, "50.00")])
+    await consumed(nc, settings, service, ev)
+
+    query = {"period": "2030-10"}
+    aug = rows(await request_("reporting", "query", "distributor_monthly", {"period": "2030-08"}))
+    oct_ = rows(await request_("reporting", "query", "distributor_monthly", query))
+    branches = rows(await request_("reporting", "query", "branch_monthly", {**query, "customer_id": branch}))
+    staff = rows(await request_("reporting", "query", "staff", query), "staff_id")
+    regions = rows(await request_("reporting", "query", "regions", query), "region")
+
+    # August keeps the sale; October carries both credit notes: 400 placed − 300 returned − 50 corrected.
+    assert (aug[dealer]["ordered_amount"], aug[dealer]["quantity"], aug[dealer]["returned_amount"]) == (
+        "1100.00",
+        12,
+        "0.00",
+    )
+    assert (oct_[dealer]["ordered_amount"], oct_[dealer]["quantity"]) == ("50.00", 0)
+    assert (oct_[dealer]["credit_notes"], oct_[dealer]["returned_amount"]) == (2, "350.00")
+    assert (oct_[dealer]["orders_cancelled"], oct_[dealer]["cancelled_amount"]) == (0, "0.00")
+    assert (branches[branch]["ordered_amount"], branches[branch]["credit_notes"]) == ("400.00", 1)
+    assert branches[branch]["returned_amount"] == "100.00"
+    assert (staff["sp-r2c"]["amount"], staff["sp-r2e"]["amount"]) == ("50.00", "400.00")
+    assert regions["R2RET"]["sales_amount"] == "450.00"
+    assert [(p["product_code"], p["quantity"]) for p in regions["R2RET"]["products"]] == [
+        ("P-1", "1"),
+        ("P-2", "7"),
+    ]
+
+
 # ---------------------------------------------------------------- R3 / R12 rev 2: one exposure measure
 
 

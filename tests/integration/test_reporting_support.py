@@ -167,17 +167,7 @@ class Events:
         deposit_applied: str = "0.00",
     ) -> str:
         oid = str(uuid.uuid4())
-        priced = [
-            {
-                "product_code": code,
-                "spec": "std",
-                "quantity": qty,
-                "unit_price": price,
-                "amount": f"{Decimal(price) * qty:.2f}",
-            }
-            for code, qty, price in lines
-        ]
-        total = sum((Decimal(str(line["amount"])) for line in priced), Decimal(0))
+        priced, total = _priced(lines)
         self.make(
             "orders",
             "Order",
@@ -237,6 +227,31 @@ class Events:
             when,
             {"customer_id": cid, "amount": amount, **({"status": status} if status else {})},
             Actor(id="fin-1", role=Role.FINANCE),
+        )
+
+    def credit_note(
+        self,
+        oid: str,
+        cid: str,
+        when: datetime,
+        lines: Sequence[tuple[str, int, str]],
+        source: str = "return",
+    ) -> Envelope:
+        """O15/O16: a credit note for ``lines`` of an order, all of it taken off the receivable."""
+        priced, total = _priced(lines)
+        return self.order_event(
+            oid,
+            cid,
+            when,
+            "CreditNoteIssued",
+            credit_note_id=str(uuid.uuid4()),
+            source=source,
+            source_id=str(uuid.uuid4()),
+            lines=priced,
+            amount=f"{total:.2f}",
+            to_receivable=f"{total:.2f}",
+            to_credit="0.00",
+            issued_on=when.astimezone(BUSINESS_TZ).date().isoformat(),
         )
 
     def order_event(self, oid: str, cid: str, when: datetime, event_type: str, **data: Any) -> Envelope:
@@ -379,12 +394,28 @@ async def logged_all(service: ReportingService, envelopes: Sequence[Envelope]) -
     return bool(found == len(envelopes))
 
 
+def _priced(lines: Sequence[tuple[str, int, str]]) -> tuple[list[dict[str, Any]], Decimal]:
+    """Order lines (product, quantity, unit price) as events carry them, and their total."""
+    priced: list[dict[str, Any]] = [
+        {
+            "product_code": code,
+            "spec": "std",
+            "quantity": qty,
+            "unit_price": price,
+            "amount": f"{Decimal(price) * qty:.2f}",
+        }
+        for code, qty, price in lines
+    ]
+    return priced, sum((Decimal(line["amount"]) for line in priced), Decimal(0))
+
+
 def seed_month(
     ev: Events, year: int, month: int, distributors: int, branches: int = 5, seed: int = 7
 ) -> dict[str, list[str]]:
     """A month of activity (period ``year-month``): customers of every kind, orders with shipments and
     payments, holds, complaints with fines, branch KPIs. Returns the customer ids by kind."""
     rng = random.Random(seed)
+    returns = random.Random(seed + 1)  # its own stream: the rest of the month is as it was before returns
     day = lambda: at(year, month, rng.randint(1, 28), rng.randint(0, 23))  # noqa: E731 - local shorthand
     regions = ["EAST", "WEST", "NORTH", "SOUTH"]
     for code, price, cost in (
@@ -422,6 +453,10 @@ def seed_month(
                 ev.order_event(oid, cid, day(), "CreditApplied", amount="50.00")
             if rng.random() < 0.7:
                 ev.shipped(oid, cid, day(), f"{rng.randint(1, 10) * 100}.00")
+                if returns.random() < 0.2:  # R2 rev 2: returned, maybe in the next period
+                    code, _, price = lines[0]
+                    when = at(year, month + 1, 3) if month < 12 and returns.random() < 0.5 else day()
+                    ev.credit_note(oid, cid, when, [(code, 1, price)])
             if rng.random() < 0.5:
                 ev.paid(oid, cid, day(), f"{rng.randint(1, 5) * 100}.00")
         if rng.random() < 0.3:

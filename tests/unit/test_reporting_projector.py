@@ -142,7 +142,7 @@ def test_r3_r12_an_order_keeps_its_latest_status_and_what_was_paid_and_shipped_i
     for events in ([placed, *later], [*reversed(later), placed]):
         p = Projector("close_28th")
         p.apply_all(events)
-        rows.append((p.rows("orders"), p.rows("receivables"), p.rows("cancellations")))
+        rows.append((p.rows("orders"), p.rows("receivables"), p.rows("leaving")))
     assert rows[0] == rows[1]
     orders, receivables, cancellations = rows[0]
     # (order, customer, total, status, placed version, status version, paid, shipped)
@@ -157,7 +157,9 @@ def test_r3_r12_an_order_keeps_its_latest_status_and_what_was_paid_and_shipped_i
         Decimal("500.00"),
     )
     assert receivables == [("o-1", "s-1", "c-1", Decimal("500.00"), date(2026, 12, 10))]
-    assert cancellations == [("o-2", "2026-11")]  # a cancellation leaves the period it happens in (R2 rev 2)
+    assert cancellations == [
+        ("o-2", "2026-11", None)
+    ]  # a cancellation leaves the period it happens in (R2 rev 2)
     assert orders[1][3] == "cancelled"
 
 
@@ -212,4 +214,9 @@ def test_o6_r3_a_credit_note_an_order_held_again_and_opening_receivables_reach_t
     )
     assert p.rows("receivables") == [("r-1", "opening", "c-1", Decimal("300.00"), date(2026, 12, 1))]
     sales = counters(p)
-    assert (sales["orders"], sales["ordered_amount"]) == (1, Decimal("600.00"))  # the opening one is no sale
+    # The opening receivable is no sale; the credit note leaves the net sales (R2 rev 2).
+    assert (sales["orders"], sales["ordered_amount"], sales["returned_amount"]) == (
+        1,
+        Decimal("450.00"),
+        Decimal("150.00"),
+    )
