@@ -35,7 +35,7 @@ def test_fresh_machine_runs_the_readme_run_command_and_answers() -> None:
         assert re.search(r"distributor projection: \{.+\}", shown)
         assert re.search(r"branch projection: +\{.+\}", shown)
         assert "dashboard and reports:  http://" in shown
-        where = re.search(r"NATS: +(\S+)\s+\(user client, password (\S+)\)", shown)
+        where = re.search(r"NATS: +(\S+)\s+user client, password (\S+)", shown)
         assert where, shown[-3000:]
         # What a newcomer should not see (issue 31): pip's noise, su's directory warnings, internal errors.
         for noise in (
