@@ -16,7 +16,6 @@ import threading
 from datetime import datetime
 from typing import Protocol
 
-import psycopg
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg import Connection, sql
@@ -148,13 +147,12 @@ class PostgresVault:
             "CREATE TABLE IF NOT EXISTS {} (id bigserial PRIMARY KEY, customer_id text NOT NULL, "
             "user_id text NOT NULL, roles text[] NOT NULL, read_at timestamptz NOT NULL)"
         ).format(self.read_table)
-        with self.pool.connection() as conn:
+        # Two instances starting at once: concurrent CREATE TABLE IF NOT EXISTS can fail (DuplicateTable,
+        # or a unique violation on pg_type), so the creations take turns under an advisory lock.
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("salesops-customer-vault",))
             for ddl in (keys, reads):
-                try:
-                    conn.execute(ddl)
-                    conn.commit()
-                except psycopg.errors.UniqueViolation:  # another process created it at the same moment
-                    conn.rollback()
+                conn.execute(ddl)
 
     def create_key(self, customer_id: str) -> None:
         insert = sql.SQL("INSERT INTO {} (customer_id, key) VALUES (%s, %s) ON CONFLICT DO NOTHING")
