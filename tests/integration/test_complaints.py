@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,31 +11,22 @@ import nats.errors
 import pytest
 from nats.aio.client import Client as NATS
 
-from services.complaints.api import register
 from services.complaints.application import ComplaintsApplication
 from shared.clock import FixedClock
-from shared.database import ensure_database
 from shared.runtime import WriteService
 from shared.settings import Settings
 from shared.subjects import events_wildcard
-from tests.conftest import Requester, service_running, wait_for
+from tests.conftest import Requester, wait_for
 
 pytestmark = pytest.mark.integration
 
+T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 CLERK = {"id": "cs-1", "role": "salesperson"}
 VP = {"id": "vp-1", "role": "sales_vp"}
 GM = {"id": "gm-1", "role": "general_manager"}
 MANAGER = {"id": "sm-1", "role": "sales_manager"}
 OTHER_MANAGER = {"id": "sm-2", "role": "sales_manager"}
 SUPERVISOR = {"id": "sup-1", "role": "sales_supervisor"}
-
-
-@pytest.fixture(scope="module")
-async def complaints(settings: Settings) -> AsyncIterator[WriteService]:
-    ensure_database(settings, ["complaints"])
-    app = ComplaintsApplication(settings, FixedClock(datetime(2026, 11, 20, 2, 0, tzinfo=UTC)))
-    async with service_running(app, register, settings) as running:
-        yield running
 
 
 def service_complaint(staff_id: str, **overrides: Any) -> dict[str, Any]:
@@ -119,6 +109,11 @@ async def events_of(
 
 def stored_events(app: ComplaintsApplication) -> int:
     return app.recorder.max_notification_id() or 0
+
+
+def stored(complaints: WriteService) -> int:
+    """Events stored by the complaints service under test (a refused command adds none)."""
+    return stored_events(complaints.app)  # type: ignore[arg-type]
 
 
 # P1 / P2 ----------------------------------------------------------------------------------------------

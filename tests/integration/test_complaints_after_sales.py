@@ -2,46 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from nats.aio.client import Client as NATS
 
-from services.complaints.api import register
-from services.complaints.application import ComplaintsApplication
 from services.complaints.domain.aftersales import ASSIGNERS
-from shared.clock import FixedClock
 from shared.contracts import Role
-from shared.database import ensure_database
 from shared.runtime import WriteService
 from shared.settings import Settings
-from tests.conftest import Requester, service_running
+from tests.conftest import Requester
 from tests.integration.test_complaints import (
+    CLERK,
+    SUPERVISOR,
     events_of,
     ok,
     quality_complaint,
     refused,
     service_complaint,
-    stored_events,
+    stored,
 )
 
 pytestmark = pytest.mark.integration
 
-T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
-CLERK = {"id": "cs-1", "role": "salesperson"}
-SUPERVISOR = {"id": "sup-1", "role": "sales_supervisor"}
 TECH = {"id": "tech-east-1", "role": "technician"}
 OTHER_TECH = {"id": "tech-east-2", "role": "technician"}
-
-
-@pytest.fixture(scope="module")
-async def complaints(settings: Settings) -> AsyncIterator[WriteService]:
-    ensure_database(settings, ["complaints"])
-    app = ComplaintsApplication(settings, FixedClock(T0))
-    async with service_running(app, register, settings) as running:
-        yield running
 
 
 def service_request(**overrides: Any) -> dict[str, Any]:
@@ -53,10 +38,6 @@ def service_request(**overrides: Any) -> dict[str, Any]:
         "description": "新设备安装调试 / install and commission the new pump set",
     }
     return body | overrides
-
-
-def stored(complaints: WriteService) -> int:
-    return stored_events(complaints.app)  # type: ignore[arg-type]
 
 
 async def assigned(request_: Requester, **overrides: Any) -> str:

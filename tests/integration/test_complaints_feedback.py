@@ -2,39 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from nats.aio.client import Client as NATS
 
-from services.complaints.api import register
-from services.complaints.application import ComplaintsApplication
 from services.complaints.domain.feedback import ASSIGNERS
 from shared.clock import FixedClock
 from shared.contracts import Role
-from shared.database import ensure_database
 from shared.runtime import WriteService
 from shared.settings import Settings
-from tests.conftest import Requester, service_running
-from tests.integration.test_complaints import events_of, ok, refused, stored_events
+from tests.conftest import Requester
+from tests.integration.test_complaints import (
+    CLERK,
+    GM,
+    SUPERVISOR,
+    T0,
+    VP,
+    events_of,
+    ok,
+    refused,
+    stored,
+)
 
 pytestmark = pytest.mark.integration
-
-T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
-CLERK = {"id": "cs-1", "role": "salesperson"}
-SUPERVISOR = {"id": "sup-1", "role": "sales_supervisor"}
-GM = {"id": "gm-1", "role": "general_manager"}
-VP = {"id": "vp-1", "role": "sales_vp"}
-
-
-@pytest.fixture(scope="module")
-async def complaints(settings: Settings) -> AsyncIterator[WriteService]:
-    ensure_database(settings, ["complaints"])
-    app = ComplaintsApplication(settings, FixedClock(T0))
-    async with service_running(app, register, settings) as running:
-        yield running
 
 
 def feedback(**overrides: Any) -> dict[str, Any]:
@@ -46,10 +38,6 @@ def feedback(**overrides: Any) -> dict[str, Any]:
         "assigned_to": "sm-1",
     }
     return body | overrides
-
-
-def stored(complaints: WriteService) -> int:
-    return stored_events(complaints.app)  # type: ignore[arg-type]
 
 
 async def test_p8_every_kind_is_logged_assigned_and_answered_within_three_days(
