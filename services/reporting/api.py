@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import asyncpg
 from pydantic import AwareDatetime, BaseModel, Field
 
-from services.reporting import history, queries, receivables, signoff
+from services.reporting import history, lifecycle, queries, receivables, service_figures, signoff
 from services.reporting.projections import projections_version
 from services.reporting.rebuild import as_of_snapshot
 from services.reporting.tables import SCHEMA
@@ -70,6 +70,11 @@ class StaffReport(PeriodQuery):
     """R7: per salesperson: customers developed, orders, amount, complaints, fines."""
 
 
+class ServiceFigures(PeriodQuery):
+    """P8/P9: customer feedback and after-sales requests per region and staff member: logged (by kind),
+    escalated, assigned, deadlines missed."""
+
+
 class MonthlyReview(PeriodQuery):
     """R8: monthly review flags: distributors to reward, under-performers for channel optimisation."""
 
@@ -97,7 +102,8 @@ class Receivables(Query):
 
 class Alerts(Query):
     """R12: the managers' alerts: periods not signed off (R1), overdue receivables (O11), customers over
-    90 % of their credit limit, branches over their capital limit (O7)."""
+    90 % of their credit limit, branches over their capital limit (O7), securities and contracts expiring
+    within 30 days (C11, C12), customers whose orders are held (C11)."""
 
 
 class SignedReport(Query):
@@ -179,7 +185,11 @@ class Reports:
         )
 
     async def key_customers(self, q: KeyCustomers) -> dict[str, Any]:
-        return await self._run(q, lambda c, s: queries.key_customers(c, q.period, self.mode, q.limit, s))
+        async def report(conn: asyncpg.Connection, schema: str) -> dict[str, Any]:
+            found = await queries.key_customers(conn, q.period, self.mode, q.limit, schema)
+            return await lifecycle.with_key_account_plans(conn, found, q.as_of)  # C13 rev 2
+
+        return await self._run(q, report)
 
     async def regions(self, q: Regions) -> dict[str, Any]:
         return await self._run(q, lambda c, s: queries.regions(c, q.period, self.mode, s))
@@ -189,6 +199,11 @@ class Reports:
 
     async def staff(self, q: StaffReport) -> dict[str, Any]:
         return await self._run(q, lambda c, s: queries.staff(c, q.period, self.mode, s))
+
+    async def service_figures(self, q: ServiceFigures) -> dict[str, Any]:
+        return await self._run(
+            q, lambda c, s: service_figures.service_figures(c, q.period, self.mode, q.as_of, s)
+        )
 
     async def monthly_review(self, q: MonthlyReview) -> dict[str, Any]:
         return await self._run(
@@ -211,7 +226,11 @@ class Reports:
         owed = await self.receivables(Receivables())
         async with self.pool.acquire() as conn:
             unsigned = await signoff.unsigned_periods(conn, now, self.mode)
-        return {"at": now.isoformat(), "alerts": unsigned + receivables.customer_alerts(owed["rows"])}
+            lifecycle_alerts = await lifecycle.lifecycle_alerts(conn, now.astimezone(BUSINESS_TZ).date())
+        return {
+            "at": now.isoformat(),
+            "alerts": unsigned + receivables.customer_alerts(owed["rows"]) + lifecycle_alerts,
+        }
 
     async def signed_report(self, q: SignedReport) -> dict[str, Any]:
         async with self.pool.acquire() as conn:
@@ -241,6 +260,7 @@ def register(bus: ServiceBus, reports: Reports) -> None:
     bus.query("regions", Regions, reports.regions, ReportResult)
     bus.query("annual_statistics", AnnualStatistics, reports.annual, ReportResult)
     bus.query("staff", StaffReport, reports.staff, ReportResult)
+    bus.query("service_figures", ServiceFigures, reports.service_figures, ReportResult)
     bus.query("monthly_review", MonthlyReview, reports.monthly_review, ReportResult)
     bus.query("audit_trail", AuditTrail, reports.audit_trail, ReportResult)
     bus.query("lag", Lag, reports.lag, ReportResult)

@@ -17,8 +17,10 @@ from services.reporting.tables import (
     ORDER_SUMS,
     PERIOD_COUNTERS,
     PRODUCT_COUNTERS,
+    REGION_COUNTERS,
     SCHEMA,
     STAFF_COUNTERS,
+    WHOLE_ORDERS,
 )
 
 # Consumers hold it shared for each batch; a rebuild's swap holds it exclusively (see rebuild.py).
@@ -61,9 +63,31 @@ class BulkInsert:
         ]
 
 
-def _counters(table: str, keys: tuple[str, ...], counters: tuple[str, ...]) -> BulkInsert:
+@dataclass(frozen=True)
+class JsonRows(BulkInsert):
+    """Like ``BulkInsert``, its rows as ONE jsonb argument (an array of objects): the batch function may
+    take no more than 100 arguments, and the arrays of every table took 99."""
+
+    def sql(self, schema: str, first: int = 1) -> str:
+        record = ", ".join(f"{name} {kind}" for name, kind in self.columns.items())
+        return (
+            f"INSERT INTO {schema}.{self.table} AS {self.alias} ({', '.join(self.columns)}) "
+            f"SELECT * FROM jsonb_to_recordset(${first}::jsonb) x({record}) {self.on_conflict}"
+        )
+
+    def parameter_types(self) -> list[str]:
+        return ["jsonb"]
+
+    def arrays(self, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+        # Money as its string: exact, and what the pool's jsonb codec (orjson) can encode.
+        return [[{name: str(v) for name, v in zip(self.columns, row, strict=True)} for row in rows]]
+
+
+def _counters(
+    table: str, keys: tuple[str, ...], counters: tuple[str, ...], kind: type[BulkInsert] = BulkInsert
+) -> BulkInsert:
     updates = ", ".join(f"{c} = t.{c} + EXCLUDED.{c}" for c in counters)
-    return BulkInsert(
+    return kind(
         table,
         "t",
         {**dict.fromkeys(keys, "text"), **dict.fromkeys(counters, "numeric")},
@@ -107,27 +131,45 @@ class LeavingSales(BulkInsert):
     amount) takes its amount off the staff figure of the order's salesperson in the period it is issued in
     (the customer's and products' figures the Projector aggregates from the credit note itself). What the
     order was placed with is read from its ``OrderPlaced`` in the log, which holds it before this statement
-    runs in every batch (both come after the placement in the orders stream, and a batch logs first). One
-    statement, three tables; its rows go as ONE jsonb argument, as the batch function may take no more
-    than 100."""
+    runs in every batch (both come after the placement in the orders stream, and a batch logs first). Both
+    also leave the region the order was placed in (C10: at the time of the sale), a credit note with the
+    quantities of its ``lines``. One statement, four tables; its rows go as ONE jsonb argument, as the
+    batch function may take no more than 100."""
 
     def sql(self, schema: str, first: int = 1) -> str:
         s = schema
         return f"""
         WITH c AS (
             SELECT l.data->>'customer_id' AS customer_id, l.data->>'salesperson_id' AS salesperson_id,
-                   (l.data->>'total_amount')::numeric AS total_amount, l.data->'lines' AS lines, x.period,
-                   x.credited
-            FROM jsonb_to_recordset(${first}::jsonb) x(order_id text, period text, credited numeric)
+                   l.data->>'region' AS region, (l.data->>'total_amount')::numeric AS total_amount,
+                   l.data->'lines' AS lines, x.period, x.credited, x.returned
+            FROM jsonb_to_recordset(${first}::jsonb) x(order_id text, period text, credited numeric,
+                                                        returned jsonb)
             JOIN {SCHEMA}.event_log l ON l.aggregate_id = x.order_id AND l.service = 'orders'
                                       AND l.event_type = 'OrderPlaced'
         ), cancelled AS (
             SELECT * FROM c WHERE c.credited IS NULL
         ), sold AS (
-            SELECT c.customer_id, c.period, l->>'product_code' AS product_code,
+            SELECT c.customer_id, c.region, c.period, l->>'product_code' AS product_code,
                    sum((l->>'quantity')::numeric) AS quantity, sum((l->>'amount')::numeric) AS amount
             FROM cancelled c CROSS JOIN LATERAL jsonb_array_elements(c.lines) l
-            WHERE l->>'product_code' IS NOT NULL GROUP BY 1, 2, 3
+            WHERE l->>'product_code' IS NOT NULL GROUP BY 1, 2, 3, 4
+        ), leaving_region AS (
+            SELECT c.region, c.period, '{WHOLE_ORDERS}' AS product_code,
+                   coalesce(c.credited, c.total_amount) AS amount, 0 AS quantity
+            FROM c
+            UNION ALL SELECT region, period, product_code, amount, quantity FROM sold
+            UNION ALL
+            SELECT c.region, c.period, l->>'product_code', (l->>'amount')::numeric, (l->>'quantity')::numeric
+            FROM c CROSS JOIN LATERAL jsonb_array_elements(coalesce(c.returned, '[]'::jsonb)) l
+            WHERE c.credited IS NOT NULL AND l->>'product_code' IS NOT NULL
+        ), by_region AS (
+            INSERT INTO {s}.region_period AS t (region, period, product_code, amount, quantity)
+            SELECT region, period, product_code, -sum(amount), -sum(quantity) FROM leaving_region
+            WHERE coalesce(region, '') <> '' GROUP BY 1, 2, 3 ORDER BY 2, 1, 3
+            ON CONFLICT (period, region, product_code) DO UPDATE SET
+                amount = t.amount + EXCLUDED.amount, quantity = t.quantity + EXCLUDED.quantity
+            RETURNING 1
         ), by_customer AS (
             INSERT INTO {s}.customer_period AS t
                 (customer_id, period, ordered_amount, cancelled_amount, quantity)
@@ -143,8 +185,8 @@ class LeavingSales(BulkInsert):
             RETURNING 1
         ), by_product AS (
             INSERT INTO {s}.customer_product_period AS t (customer_id, period, product_code, quantity, amount)
-            SELECT customer_id, period, product_code, -quantity, -amount FROM sold
-            WHERE coalesce(customer_id, '') <> '' ORDER BY period, customer_id, product_code
+            SELECT customer_id, period, product_code, -sum(quantity), -sum(amount) FROM sold
+            WHERE coalesce(customer_id, '') <> '' GROUP BY 1, 2, 3 ORDER BY period, customer_id, product_code
             ON CONFLICT (period, customer_id, product_code) DO UPDATE SET
                 quantity = t.quantity + EXCLUDED.quantity, amount = t.amount + EXCLUDED.amount
             RETURNING 1
@@ -165,8 +207,9 @@ class LeavingSales(BulkInsert):
                     "order_id": order_id,
                     "period": period,
                     "credited": None if credited is None else str(credited),
+                    "returned": returned,
                 }
-                for order_id, period, credited in rows
+                for order_id, period, credited, returned in rows
             ]
         ]
 
@@ -182,6 +225,9 @@ UPSERTS: dict[str, BulkInsert] = {
         "customer_product_period", ("customer_id", "period", "product_code"), PRODUCT_COUNTERS
     ),
     "staff_period": _counters("staff_period", ("staff_id", "period"), STAFF_COUNTERS),
+    "region_period": _counters(
+        "region_period", ("region", "period", "product_code"), REGION_COUNTERS, JsonRows
+    ),
     "customers": _versioned(
         "customers",
         "c",
@@ -282,7 +328,7 @@ def batch_function_ddl() -> str:
     statements, first = [], 1
     for part in BATCH_PARTS:
         statements.append(part.sql(SCHEMA, first) + ";")
-        first += len(part.columns)
+        first += len(part.parameter_types())
     return (
         f"CREATE OR REPLACE FUNCTION {BATCH_FUNCTION}({', '.join(BATCH_TYPES)}) RETURNS void "
         f"LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock_shared({LOG_LOCK}); "

@@ -20,7 +20,7 @@ from typing import Any
 
 import asyncpg
 
-from services.reporting import own, periods
+from services.reporting import own, periods, placement
 from services.reporting.periods import PeriodMode
 from services.reporting.projections import OWN
 from services.reporting.tables import SCHEMA
@@ -139,13 +139,14 @@ async def import_history(
     sha = digest(content)
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", own.OWN_LOCK)
-        codes = {
-            r["code"]: r["customer_id"]
-            for r in await conn.fetch(
-                f"SELECT code, customer_id FROM {SCHEMA}.customers WHERE code IS NOT NULL"
-            )
-        }
-        good, bad = parse(content, codes, periods.period_of(at, mode))
+        known = await conn.fetch(
+            f"SELECT d.code, d.customer_id, r.region FROM {SCHEMA}.customers d "
+            f"JOIN ({placement.regions_at(SCHEMA, 'NULL')}) r USING (customer_id) WHERE d.code IS NOT NULL"
+        )
+        good, bad = parse(content, {r["code"]: r["customer_id"] for r in known}, periods.period_of(at, mode))
+        regions = {r["customer_id"]: r["region"] for r in known}
+        for line in good:  # R5 counts a line in the customer's region as it is when imported (C10)
+            line["region"] = regions.get(line["customer_id"])
         if await conn.fetchval(f"SELECT EXISTS (SELECT FROM {SCHEMA}.history_files WHERE sha256 = $1)", sha):
             return HistoryImport(sha, len(good) + len(bad), 0)
         if not bad:

@@ -15,7 +15,13 @@ import asyncpg
 
 from services.reporting.bulk import STATEMENTS, add_statements
 from services.reporting.periods import PeriodFinder, PeriodMode, micros, moment, period_of_day
-from services.reporting.tables import DIM_GROUPS, PERIOD_COUNTERS, STAFF_COUNTERS
+from services.reporting.tables import (
+    DIM_GROUPS,
+    PERIOD_COUNTERS,
+    REGION_COUNTERS,
+    STAFF_COUNTERS,
+    WHOLE_ORDERS,
+)
 
 if TYPE_CHECKING:  # only annotations: importing it would load pydantic into a rebuild
     from shared.contracts import Envelope
@@ -131,13 +137,17 @@ class Projector:
     periods: dict[tuple[str, str], list[Decimal]] = field(default_factory=dict)
     products_sold: dict[tuple[str, str, str], list[Decimal]] = field(default_factory=dict)
     staff: dict[tuple[str, str], list[Decimal]] = field(default_factory=dict)
+    regions: dict[tuple[str, str, str], list[Decimal]] = field(
+        default_factory=dict
+    )  # (region, period, product)
     dims: dict[str, dict[str, tuple[int, tuple[Any, ...]]]] = field(default_factory=dict)
     products: dict[str, tuple[int, tuple[Any, ...]]] = field(default_factory=dict)
     # order id -> [(version, placed fields) | None, (version, (status,)) | None, paid, shipped]
     orders: dict[str, list[Any]] = field(default_factory=dict)
     receivables: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
     cancellations: dict[str, str] = field(default_factory=dict)  # order id -> period cancelled in
-    credit_notes: dict[tuple[str, str], Decimal] = field(default_factory=dict)  # (order id, period) -> amount
+    # (order id, period) -> [amount, lines]: what credit notes take off the sales of their order's region
+    credit_notes: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
     signoffs: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     history_files: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     applied: int = 0
@@ -214,6 +224,19 @@ class Projector:
         if row is not None:
             row[index] += delta
 
+    def _region(
+        self, region: Any, period: str, product: str, orders: Decimal, amount: Decimal, quantity: Decimal
+    ) -> None:
+        if not region:
+            return
+        key = (str(region), period, product)
+        row = self.regions.get(key)
+        if row is None:
+            row = self.regions[key] = [ZERO] * len(REGION_COUNTERS)
+        row[0] += orders
+        row[1] += amount
+        row[2] += quantity
+
     def _dim(self, customer_id: Any, group: str, version: int, values: tuple[Any, ...]) -> None:
         if not customer_id:
             return
@@ -275,7 +298,8 @@ class Projector:
         if row is not None:
             row[ORDERS] += ONE
             row[ORDERED] += amount
-        salesperson = d.get("salesperson_id")
+        salesperson, region = d.get("salesperson_id"), d.get("region")
+        self._region(region, p, WHOLE_ORDERS, ONE, amount, ZERO)  # C10: the region at the time of the sale
         staff = self._row(self.staff, salesperson, p, len(STAFF_COUNTERS))
         if staff is not None:
             staff[STAFF_INDEX["orders"]] += ONE
@@ -292,11 +316,12 @@ class Projector:
         groups = self.dims.get(cid)
         info = groups.get("info") if groups else None
         if info is None or info[0] < 0:
-            self._dim(cid, "info", 0, (d.get("customer_kind"), d.get("region"), salesperson, None, None))
+            self._dim(cid, "info", 0, (d.get("customer_kind"), region, salesperson, None, None))
         for line in lines:
             code = line.get("product_code")
             if code:
                 quantity = money(line.get("quantity"))
+                self._region(region, p, code, ZERO, money(line.get("amount")), quantity)
                 if row is not None:
                     row[QUANTITY] += quantity
                 key = (cid, p, code)
@@ -353,9 +378,11 @@ class Projector:
             row[ORDERED] -= amount
             row[CREDIT_NOTES] += ONE
             row[RETURNED] += amount
-        key = (order_id, p)
-        self.credit_notes[key] = self.credit_notes.get(key, ZERO) + amount
-        for line in d.get("lines") or []:
+        lines = d.get("lines") or []
+        noted = self.credit_notes.setdefault((order_id, p), [ZERO, []])
+        noted[0] += amount
+        noted[1] += lines
+        for line in lines:
             code = line.get("product_code")
             if code and row is not None:
                 quantity = money(line.get("quantity"))
@@ -396,10 +423,14 @@ class Projector:
     def _history_line(
         self, aggregate_id: str, version: int, position: int, at: int, d: dict[str, Any]
     ) -> None:
-        row = self._row(self.periods, d.get("customer_id"), str(d.get("period")), len(PERIOD_COUNTERS))
+        period = str(d.get("period"))
+        row = self._row(self.periods, d.get("customer_id"), period, len(PERIOD_COUNTERS))
         if row is not None:
             for name, index in HISTORY_FIELDS.items():
                 row[index] += money(d.get(name))
+        # R5: in the region the customer was in when it was imported (lines imported before that was
+        # recorded name none, and count in no region).
+        self._region(d.get("region"), period, WHOLE_ORDERS, ZERO, money(d.get("ordered_amount")), ZERO)
 
     def _history_file(
         self, aggregate_id: str, version: int, position: int, at: int, d: dict[str, Any]
@@ -461,6 +492,8 @@ class Projector:
             return [(*k, *v) for k, v in sorted(self.products_sold.items())]
         if name == "staff_period":
             return [(*k, *v) for k, v in sorted(self.staff.items())]
+        if name == "region_period":
+            return [(*k, *v) for k, v in sorted(self.regions.items())]
         if name == "products":
             return [(code, *values, version) for code, (version, values) in sorted(self.products.items())]
         if name == "orders":
@@ -468,8 +501,8 @@ class Projector:
         if name == "receivables":
             return [(*key, *values) for key, values in sorted(self.receivables.items())]
         if name == "leaving":  # cancellations (nothing credited), then credit notes
-            return [(*item, None) for item in sorted(self.cancellations.items())] + [
-                (*key, amount) for key, amount in sorted(self.credit_notes.items())
+            return [(*item, None, None) for item in sorted(self.cancellations.items())] + [
+                (*key, amount, lines) for key, (amount, lines) in sorted(self.credit_notes.items())
             ]
         if name == "signoffs":
             return [(key, *values) for key, values in sorted(self.signoffs.items())]
@@ -504,6 +537,7 @@ class Projector:
             (name, upsert.arrays(rows)) for name, upsert in STATEMENTS.items() if (rows := self.rows(name))
         ]
         self.periods, self.products_sold, self.staff, self.dims, self.products = {}, {}, {}, {}, {}
+        self.regions = {}
         self.orders, self.receivables, self.cancellations, self.signoffs, self.history_files = (
             {},
             {},

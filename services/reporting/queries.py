@@ -12,9 +12,9 @@ from typing import Any
 
 import asyncpg
 
-from services.reporting import periods
+from services.reporting import periods, placement
 from services.reporting.periods import PeriodMode
-from services.reporting.tables import DISTRIBUTOR_KINDS, SCHEMA
+from services.reporting.tables import DISTRIBUTOR_KINDS, SCHEMA, WHOLE_ORDERS
 
 CENTS = Decimal("0.01")
 RATE = Decimal("0.0001")
@@ -260,27 +260,23 @@ async def regions(
     conn: asyncpg.Connection, period: str, mode: PeriodMode, schema: str = SCHEMA
 ) -> dict[str, Any]:
     _, end = periods.bounds(period, mode)
+    # C10 rev 2: a customer counts in the region it was in at the period's end; sales in the region they
+    # were placed in (``region_period``, see ``placement.py``).
     kinds = await conn.fetch(
-        f"SELECT region, kind, count(*) AS n FROM {schema}.customers "
-        "WHERE region IS NOT NULL AND kind IS NOT NULL "
-        "AND status IN ('approved', 'suspended') AND approved_at < $1 "
-        "GROUP BY region, kind",
+        f"SELECT r.region, d.kind, count(*) AS n FROM {schema}.customers d "
+        f"JOIN ({placement.regions_at(schema, '$1')}) r USING (customer_id) "
+        "WHERE r.region IS NOT NULL AND d.kind IS NOT NULL "
+        "AND d.status IN ('approved', 'suspended') AND d.approved_at < $1 "
+        "GROUP BY r.region, d.kind",
         end,
     )
-    sales = await conn.fetch(
-        "SELECT d.region, sum(cp.ordered_amount) AS sales, sum(cp.orders) AS orders "
-        f"FROM {schema}.customer_period cp "
-        f"JOIN {schema}.customers d USING (customer_id) "
-        "WHERE cp.period = $1 AND d.region IS NOT NULL GROUP BY d.region",
+    sold = await conn.fetch(
+        f"SELECT region, product_code, orders, amount, quantity FROM {schema}.region_period "
+        "WHERE period = $1 ORDER BY region, product_code",
         period,
     )
-    quantities = await conn.fetch(
-        f"SELECT d.region, s.product_code, sum(s.quantity) AS quantity, sum(s.amount) AS amount "
-        f"FROM {schema}.customer_product_period s JOIN {schema}.customers d USING (customer_id) "
-        "WHERE s.period = $1 AND d.region IS NOT NULL "
-        "GROUP BY d.region, s.product_code ORDER BY s.product_code",
-        period,
-    )
+    sales = [r for r in sold if r["product_code"] == WHOLE_ORDERS]
+    quantities = [r for r in sold if r["product_code"] != WHOLE_ORDERS]
     out: dict[str, dict[str, Any]] = {}
 
     def region(name: str) -> dict[str, Any]:
@@ -292,7 +288,7 @@ async def regions(
     for r in kinds:
         region(r["region"])["customers_by_kind"][r["kind"]] = r["n"]
     for r in sales:
-        region(r["region"]).update(sales_amount=amount(r["sales"]), orders=count(r["orders"]))
+        region(r["region"]).update(sales_amount=amount(r["amount"]), orders=count(r["orders"]))
     for r in quantities:
         region(r["region"])["products"].append(
             {

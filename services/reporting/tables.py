@@ -36,6 +36,12 @@ PERIOD_COUNTERS = (
     "returned_amount",
 )
 STAFF_COUNTERS = ("orders", "amount", "complaints", "penalties", "fines", "dismissals")
+# R5 per (region, period, product): net sales in the region *at the time of each sale* (C10 rev 2): an order
+# counts in the region its OrderPlaced names (orders' customer view follows a region move) and leaves that
+# region when it is cancelled or returned, whatever region the customer is in by then. The row of product
+# ``WHOLE_ORDERS`` carries the orders' count and amounts (and imported history, R14); the others, products.
+REGION_COUNTERS = ("orders", "amount", "quantity")
+WHOLE_ORDERS = ""
 PRODUCT_COUNTERS = ("quantity", "amount")
 
 # Customer dimension: groups of fields, each with the aggregate version of the event that set it.
@@ -111,6 +117,12 @@ PROJECTIONS: dict[str, str] = {
         + _counter_columns(STAFF_COUNTERS)
         + ",\n    PRIMARY KEY (period, staff_id)\n)"
     ),
+    "region_period": (
+        "CREATE TABLE {s}.region_period (\n    region text NOT NULL,\n    period text NOT NULL,\n"
+        "    product_code text NOT NULL,\n"
+        + _counter_columns(REGION_COUNTERS)
+        + ",\n    PRIMARY KEY (period, region, product_code)\n)"
+    ),
     "orders": "CREATE TABLE {s}.orders (\n    order_id text PRIMARY KEY,\n" + _order_columns() + "\n)",
     # One row per shipment: the receivable it raised and when it falls due (O11, R12).
     "receivables": (
@@ -130,7 +142,7 @@ PROJECTIONS: dict[str, str] = {
     ),
 }
 # Rebuilt together: what leaves the sales (``bulk.LeavingSales``) reads ``orders`` and writes the other three.
-SALES_TABLES = ("orders", "customer_period", "customer_product_period", "staff_period")
+SALES_TABLES = ("orders", "customer_period", "customer_product_period", "staff_period", "region_period")
 EXTRA_INDEXES = {
     "customer_period": ["CREATE INDEX ON {s}.customer_period (customer_id, period)"],
     "orders": ["CREATE INDEX ON {s}.orders (customer_id)"],

@@ -157,9 +157,8 @@ def test_r3_r12_an_order_keeps_its_latest_status_and_what_was_paid_and_shipped_i
         Decimal("500.00"),
     )
     assert receivables == [("o-1", "s-1", "c-1", Decimal("500.00"), date(2026, 12, 10))]
-    assert cancellations == [
-        ("o-2", "2026-11", None)
-    ]  # a cancellation leaves the period it happens in (R2 rev 2)
+    # a cancellation leaves the period it happens in (R2 rev 2), with nothing credited and no returned lines
+    assert cancellations == [("o-2", "2026-11", None, None)]
     assert orders[1][3] == "cancelled"
 
 
