@@ -32,6 +32,7 @@ from services.orders.results import (
     hold_result,
     order_result,
     product_result,
+    security_json,
 )
 from services.orders.returns import Returns
 from shared.aggregate import Meta, SalesAggregate, require_role
@@ -147,7 +148,9 @@ class OrdersApplication(Returns):
             account = self._account(order.customer_id, meta)
             order.hold_if_over_limit(customer, account, meta)
             account.note_order(order, meta)
-            return Outcome(order_result(order), [order, account])
+            # C11 rev 2: whoever releases sees the securities held against the customer's credit
+            held = [security_json(s) for s in customer.securities]
+            return Outcome({**order_result(order), "securities": held}, [order, account])
 
         return self.execute(cmd, decide)
 

@@ -331,6 +331,16 @@ class OrderLineResult(BaseModel):
     discount_pct: str | None = Field(default=None, description="C8: the prepayment discount this line used")
 
 
+class SecurityHeld(BaseModel):
+    """C11: a security held against the customer's credit."""
+
+    security_id: str
+    security_kind: str
+    value: Money
+    holder: str
+    expires_on: date
+
+
 class OrderResult(BaseModel):
     """An order as registered (订货登记表); a payment also lists the orders it released (O5), a converted
     hold the deposit it applied (O9)."""
@@ -357,6 +367,9 @@ class OrderResult(BaseModel):
     returns: dict[str, dict[str, Any]] = Field(description="O15: return id -> its lines, reason and state")
     corrections: dict[str, dict[str, Any]] = Field(description="O16: correction id -> its problem and state")
     completed_on: date | None = Field(description="O16: when every line was delivered and accepted")
+    securities: list[SecurityHeld] | None = Field(
+        default=None, description="release_order (O6, C11 rev 2): the securities the customer holds"
+    )
 
 
 class HoldResult(BaseModel):
@@ -450,4 +463,5 @@ class CustomerViewResult(BaseModel):
     annual_volume: Money | None = Field(description="O4: the contract's committed annual amount")
     payment_terms_days: int | None = Field(description="O11: the customer's payment terms; null: 30 days")
     discount_tiers: dict[str, str] = Field(description="C8: year -> the prepayment discount share that year")
+    securities: list[SecurityHeld] = Field(description="C11: the securities held against its credit")
     version: int

@@ -29,6 +29,8 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
 from services.orders.domain import CustomerSnapshot
+from services.orders.domain.common import Security
+from services.orders.results import security_json
 from shared.consumer import DurableConsumer
 from shared.contracts import CUSTOMER_STATUS_AFTER_EVENT, Envelope
 from shared.settings import Settings
@@ -41,13 +43,14 @@ CONSUMER_NAME = "orders"
 SOURCE = "customers"
 CHANGED_CHANNEL = "orders_customer_view_changed"  # payload: the customer id whose row changed
 # The version of ``fold``: a view folded by an earlier one is folded again from its kept events at start.
-FOLD_VERSION = 2
+FOLD_VERSION = 3
 NEW_COLUMNS = (
     "contract_number text",
     "product_scope text[]",
     "annual_volume numeric(16, 2)",
     "orders_held boolean NOT NULL DEFAULT false",
     "discount_tiers jsonb NOT NULL DEFAULT '{}'",
+    "securities jsonb NOT NULL DEFAULT '[]'",
 )
 # O4: a signed or changed contract may release the orders waiting for it
 CONTRACT_EVENTS = frozenset({"ContractSigned", "ContractChangeApproved"})
@@ -75,6 +78,7 @@ def fold(customer_id: str, events: Iterable[tuple[int, str, dict[str, Any]]]) ->
     contract_terms: int | None = None
     preferred_terms: int | None = None
     tiers: dict[int, Decimal] = {}
+    securities: dict[str, Security] = {}
     for version, event_type, data in sorted(events, key=lambda e: e[0]):
         if event_type == "CustomerRegistered":
             state |= {
@@ -106,6 +110,10 @@ def fold(customer_id: str, events: Iterable[tuple[int, str, dict[str, Any]]]) ->
             state["capital_limit"] = Decimal(data["capital_limit"])
         elif event_type == "PrepaymentRecorded":
             tiers[int(data["discount_year"])] = Decimal(data["discount_pct"])
+        elif event_type == "SecurityRecorded":
+            securities[data["security_id"]] = security(data)
+        elif event_type == "SecurityReleased":
+            securities.pop(data["security_id"], None)
         if data.get("payment_terms_days") is not None:  # C12 contract terms (rev 2), whichever event has them
             contract_terms = int(data["payment_terms_days"])
         elif (preferred := days_in(data.get("preferred_payment_terms"))) is not None:
@@ -117,7 +125,23 @@ def fold(customer_id: str, events: Iterable[tuple[int, str, dict[str, Any]]]) ->
         return None
     # O11 (rev 2): the contract's payment terms, else the customer's preferred terms, else the default
     terms = contract_terms if contract_terms is not None else preferred_terms
-    return CustomerSnapshot(**state, payment_terms_days=terms, discount_tiers=tuple(sorted(tiers.items())))
+    return CustomerSnapshot(
+        **state,
+        payment_terms_days=terms,
+        discount_tiers=tuple(sorted(tiers.items())),
+        securities=tuple(securities[k] for k in sorted(securities)),
+    )
+
+
+def security(data: Mapping[str, Any]) -> Security:
+    """A security from its ``SecurityRecorded`` data (or the view's row of it)."""
+    return Security(
+        security_id=data["security_id"],
+        security_kind=data["security_kind"],
+        value=Decimal(data["value"]),
+        holder=data["holder"],
+        expires_on=date.fromisoformat(data["expires_on"]),
+    )
 
 
 def _apply_terms(state: dict[str, Any], terms: dict[str, Any] | None) -> int | None:
@@ -349,6 +373,7 @@ def snapshot_row(snapshot: CustomerSnapshot) -> dict[str, Any]:
     row = dataclasses.asdict(snapshot)
     row["product_scope"] = None if snapshot.product_scope is None else list(snapshot.product_scope)
     row["discount_tiers"] = json.dumps({str(year): str(pct) for year, pct in snapshot.discount_tiers})
+    row["securities"] = json.dumps([security_json(held) for held in snapshot.securities])
     return row
 
 
@@ -359,6 +384,8 @@ def snapshot_from_row(row: Mapping[str, Any]) -> CustomerSnapshot:
     if isinstance(tiers, str):
         tiers = json.loads(tiers)
     values["discount_tiers"] = tuple(sorted((int(year), Decimal(pct)) for year, pct in tiers.items()))
+    held = values["securities"]
+    values["securities"] = tuple(security(s) for s in (json.loads(held) if isinstance(held, str) else held))
     return CustomerSnapshot(**values)
 
 

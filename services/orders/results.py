@@ -14,6 +14,7 @@ from services.orders.domain import (
     Product,
     Reservation,
 )
+from services.orders.domain.common import Security
 
 
 def product_result(p: Product) -> dict[str, Any]:
@@ -132,7 +133,19 @@ def customer_view_result(customer: CustomerSnapshot) -> dict[str, Any]:
         "annual_volume": _decimal(customer.annual_volume),
         "payment_terms_days": customer.payment_terms_days,
         "discount_tiers": {str(year): str(pct) for year, pct in customer.discount_tiers},
+        "securities": [security_json(held) for held in customer.securities],
         "version": customer.version,
+    }
+
+
+def security_json(held: Security) -> dict[str, str]:
+    """C11: a security held, as replies and the view's rows carry it."""
+    return {
+        "security_id": held.security_id,
+        "security_kind": held.security_kind,
+        "value": str(held.value),
+        "holder": held.holder,
+        "expires_on": held.expires_on.isoformat(),
     }
 
 

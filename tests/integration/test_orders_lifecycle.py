@@ -200,6 +200,30 @@ async def test_c11_a_poor_rated_customers_new_order_is_held_until_the_sales_mana
     assert (await orders.ok("release_order", release | {"actor": SALES_MANAGER}))["status"] == "accepted"
 
 
+async def test_c11_an_o6_release_shows_the_securities_the_customer_holds(orders: Orders) -> None:
+    product = await orders.product(quantity=100)
+    dealer = await orders.customer("dealer", credit_limit="1000")
+    security = {"actor": SALES_MANAGER, "customer_id": dealer, "holder": "Shop 12", "value": "5000.00"}
+    await customers(
+        orders, "record_security", security | {"security_kind": "shop_guarantee", "expires_on": "2027-06-30"}
+    )
+    recorded = await customers(
+        orders, "record_security", security | {"security_kind": "mortgage", "expires_on": "2027-01-31"}
+    )
+    gone = next(s["security_id"] for s in recorded["securities"] if s["security_kind"] == "mortgage")
+    released = {"actor": SALES_MANAGER, "customer_id": dealer, "security_id": gone, "reason": "repaid"}
+    await customers(orders, "release_security", released)
+    held = await orders.order(dealer, product, quantity=11)  # 1100, over the 1000 limit (O6)
+    assert holds(held) == ("on_hold", [("O6", None)])
+
+    reply = await orders.ok("release_order", {"actor": SALES_MANAGER, "order_id": held["id"], "rule": "O6"})
+    view = await orders.request_("orders", "query", "get_customer_view", {"customer_id": dealer})
+
+    shown = [(s["security_kind"], s["value"], s["holder"], s["expires_on"]) for s in reply["securities"]]
+    assert shown == [("shop_guarantee", "5000.00", "Shop 12", "2027-06-30")]
+    assert view["result"]["securities"] == reply["securities"]
+
+
 async def test_c10_a_view_kept_before_issue_25_gets_its_columns_and_is_folded_again() -> None:
     settings = unique_settings()
     ensure_database(settings, ["orders"])

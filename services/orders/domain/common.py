@@ -50,6 +50,17 @@ def refuse(rule: str, message: str, **details: Any) -> DomainError:
 
 # Customers as orders sees them (built from customer events; see customer_view.py) ------------------
 @dataclass(frozen=True)
+class Security:
+    """C11: a security held against the customer's credit (担保品, 抵押, 店保, 个人保)."""
+
+    security_id: str
+    security_kind: str
+    value: Decimal
+    holder: str
+    expires_on: date
+
+
+@dataclass(frozen=True)
 class CustomerSnapshot:
     customer_id: str
     kind: str
@@ -67,6 +78,8 @@ class CustomerSnapshot:
     annual_volume: Decimal | None = None
     orders_held: bool = False  # C11: a poor rating holds new orders until reviewed
     discount_tiers: tuple[tuple[int, Decimal], ...] = ()  # C8: (calendar year, pct off list)
+    # C11 rev 2: the securities held against its credit, shown with an O6 release
+    securities: tuple[Security, ...] = ()
     version: int = 0
 
     @property
