@@ -3,8 +3,9 @@ staff member: how many were logged (by kind), how many were escalated, and the d
 
 Counted from the complaints' events in reporting's event log that occurred in the period (the log's key
 starts with the service, so only the complaints' events are read), which keeps R9 true by construction
-and lets the report be asked as of a moment like the others. A feedback counts in its customer's region
-(the event names the customer), a service request in the region it names (P9: the customer's region).
+and lets the report be asked as of a moment like the others. A feedback counts in the region its customer
+was in when it happened (C10: its last ``CustomerRegionMoved`` before, else its registered region), a
+service request in the region it names (P9: the customer's region).
 """
 
 from __future__ import annotations
@@ -58,9 +59,15 @@ async def service_figures(
     start, end = periods.bounds(period, mode)
     rows = await conn.fetch(
         f"""
-        SELECT e.event_type, e.data, coalesce(e.data->>'region', d.region) AS region
+        SELECT e.event_type, e.data, coalesce(e.data->>'region', m.region, d.region) AS region
         FROM {SCHEMA}.event_log e
         LEFT JOIN {schema}.customers d ON d.customer_id = e.data->>'customer_id'
+        LEFT JOIN LATERAL (
+            SELECT x.data->>'region' AS region FROM {SCHEMA}.event_log x
+            WHERE x.aggregate_id = e.data->>'customer_id' AND x.service = 'customers'
+              AND x.event_type = 'CustomerRegionMoved' AND x.occurred_at <= e.occurred_at
+            ORDER BY x.aggregate_version DESC LIMIT 1
+        ) m ON true
         WHERE e.service = 'complaints' AND e.event_type = ANY($1::text[])
           AND e.occurred_at >= $2 AND e.occurred_at < $3
           AND ($4::timestamptz IS NULL OR e.occurred_at <= $4)

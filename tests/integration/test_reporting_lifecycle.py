@@ -349,6 +349,18 @@ async def test_p8_p9_feedback_and_after_sales_counted_per_region_and_staff_with_
     feedback(east, "suggestion", "cs-p89a")
     late = feedback(east, "inquiry", "cs-p89a", major=True)
     feedback(west, "praise", "cs-p89b")
+    # C10: a customer moved from east to west: its feedback from then on counts in the west
+    mover = ev.customer(at(2032, 1, 2), region="P89-EAST", code="P89-D0003")
+    ev.make(
+        "customers",
+        "Customer",
+        mover,
+        "CustomerRegionMoved",
+        when,
+        {"region": "P89-WEST", "previous": "P89-EAST", "reason": "relocated"},
+        Actor(id="rm-west", role=Role.REGIONAL_MANAGER),
+    )
+    feedback(mover, "other", "cs-p89b")
     ev.make(
         "complaints",
         "Feedback",
@@ -398,13 +410,14 @@ async def test_p8_p9_feedback_and_after_sales_counted_per_region_and_staff_with_
         "feedback_by_kind": {"suggestion": 1, "inquiry": 1},
         "service_requests_by_kind": {"repair": 1, "training": 1},
     }
-    assert (regions["P89-WEST"]["feedback"], regions["P89-WEST"]["service_requests"]) == (1, 1)
+    assert (regions["P89-WEST"]["feedback"], regions["P89-WEST"]["service_requests"]) == (2, 1)
+    assert regions["P89-WEST"]["feedback_by_kind"] == {"praise": 1, "other": 1}
     assert (regions["P89-WEST"]["feedback_overdue"], regions["P89-WEST"]["service_requests_overdue"]) == (
         0,
         0,
     )
     assert (staff["cs-p89a"]["feedback_assigned"], staff["cs-p89a"]["feedback_overdue"]) == (2, 1)
-    assert (staff["cs-p89b"]["feedback_assigned"], staff["cs-p89b"]["feedback_overdue"]) == (1, 0)
+    assert (staff["cs-p89b"]["feedback_assigned"], staff["cs-p89b"]["feedback_overdue"]) == (2, 0)
     assert (
         staff["tech-p89a"]["service_requests_assigned"],
         staff["tech-p89a"]["service_requests_overdue"],

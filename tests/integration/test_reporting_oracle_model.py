@@ -133,6 +133,27 @@ class Model:
     moves: list[tuple[datetime, str, str]] = field(default_factory=list)
     # C11: securities held (customer, value, expiry)
     securities: list[tuple[str, Decimal, date]] = field(default_factory=list)
+    # P8: feedback logged (period, the customer's region then, kind, major)
+    feedback: list[tuple[str, str, str, bool]] = field(default_factory=list)
+
+    @property
+    def answerer(self) -> str:
+        """P8: who every feedback of the flow is assigned to."""
+        return f"{self.salesperson}-cs"
+
+    def feedback_figures(self, period: str, region: str) -> dict[str, object] | None:
+        """P8 per region and period: feedback logged, by kind, and the major ones (escalated at once)."""
+        logged = [(kind, major) for p, r, kind, major in self.feedback if p == period and r == region]
+        if not logged:
+            return None
+        kinds: dict[str, int] = defaultdict(int)
+        for kind, _ in logged:
+            kinds[kind] += 1
+        return {
+            "feedback": len(logged),
+            "feedback_major": sum(1 for _, major in logged if major),
+            "feedback_by_kind": dict(kinds),
+        }
 
     def add(self, customer: str, at: datetime, **deltas: Decimal | int) -> None:
         row = self.figures[customer, period_of(at)]
