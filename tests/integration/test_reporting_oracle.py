@@ -6,7 +6,8 @@ the recomputation agree to the cent for every customer, returns (O15) and openin
 a return's credit note leaves the net sales of its period (R2 rev 2). Customers are reassigned and moved
 (C10): a sale counts for the salesperson (R7) and in the region (R5) of its time, a customer in its region
 at the period's end; securities expiring within 30 days are on the alerts list (C11, R12); feedback counts
-per region and assignee (P8). The recomputation itself is in ``test_reporting_oracle_model.py``.
+per region and assignee (P8); the monthly review's flags (R8). The recomputation itself is in
+``test_reporting_oracle_model.py``.
 
 Each example is a flow of its own customers, salesperson and region, in a year of its own (the shared clock
 jumps two years per example), so that its periods hold only its own activity. What the recomputation
@@ -625,6 +626,26 @@ def key_customers(m: Model, period: str, limit: int = 10) -> dict[str, list[dict
     return {"by_sales": top(None), "by_growth": top("growth_rate"), "by_margin": top("margin")}
 
 
+def review_flags(m: Model, period: str) -> list[tuple[str, str]]:
+    """R8 (decision): a distributor in the top 3 by net sales, with sales, that grew (or has nothing to grow
+    from) is flagged for reward; one whose sales fell or were zero in each of the last 3 periods for channel
+    optimisation."""
+    flags = []
+    for cid, customer in m.customers.items():
+        if customer.kind == "branch":
+            continue
+        if (cid, period) not in m.figures and customer.approved_at >= period_end(period):
+            continue  # not in the period's report
+        row = expected_distributor_row(m, cid, period)
+        grew = row["growth_vs_previous"] is None or Decimal(row["growth_vs_previous"]) > 0
+        if row["rank"] <= 3 and Decimal(row["ordered_amount"]) > 0 and grew:
+            flags.append((cid, "reward"))
+        series = [m.figures.get((cid, shifted(period, -i)), {}).get("ordered_amount", ZERO) for i in range(4)]
+        if all(series[i] < series[i + 1] or series[i] == 0 for i in range(3)):
+            flags.append((cid, "channel_optimisation"))
+    return sorted(flags)
+
+
 def expected_region(m: Model, period: str, region: str) -> dict[str, Any]:
     """R5 (C10): sales in the region they were made in; customers in the region they were in at the period's
     end (approved by then)."""
@@ -705,6 +726,12 @@ async def differences(flow: Flow, request_: Requester) -> list[tuple[Any, ...]]:
                 compare(
                     ("R2", period, customer.code), expected_distributor_row(m, cid, period), rows.get(cid)
                 )
+        review = await flow.call("reporting", "monthly_review", {"period": period}, "query")
+        flagged = sorted(
+            (f["customer_id"], f["flag"]) for f in review["flags"] if f["customer_id"] in m.customers
+        )
+        if flagged != review_flags(m, period):
+            found.append((("R8", period), "flags", review_flags(m, period), flagged))
         staff = await flow.call("reporting", "staff", {"period": period}, "query")
         for salesperson in (m.salesperson, f"{m.salesperson}-b"):  # C10: the one who sold, at the time
             mine = next((r for r in staff["rows"] if r["staff_id"] == salesperson), None)
@@ -842,7 +869,7 @@ async def products(request_: Requester) -> None:
 
 
 @hypothesis_settings(
-    max_examples=20,
+    max_examples=16,
     deadline=None,
     derandomize=True,
     # Bounded time (~1–2 minutes): a failing flow is reported as generated, not shrunk (each try is a flow
@@ -897,6 +924,20 @@ async def products(request_: Requester) -> None:
         ("pay_opening", 0, False),
     ],
 )
+# One flow always run for R8: three distributors with sales, the third of them still flagged for reward;
+# the next month one grows, one falls and one sells nothing.
+@example(
+    kinds=["dealer", "agent", "dealer"],
+    limits=["1000000", "1000000", "1000000"],
+    flow_steps=[
+        ("order", 0, "OR-P1", 30),
+        ("order", 1, "OR-P1", 20),
+        ("order", 2, "OR-P1", 10),
+        ("advance", 31),
+        ("order", 0, "OR-P1", 40),
+        ("order", 1, "OR-P2", 1),
+    ],
+)
 # One flow always run for C10 and C11: a dealer's orders before and after its reassignment and its moves
 # (one cancelled and one returned after the move: they leave the first region and salesperson), history
 # imported after the move, securities expiring within 30 days and after, a branch reassigned.
@@ -924,7 +965,7 @@ async def products(request_: Requester) -> None:
         ("feedback", 1, "inquiry", True),
     ],
 )
-async def test_r2_r5_r7_r12_r14_c10_c11_p8_every_figure_equals_an_independent_recomputation_of_random_flows(
+async def test_r2_r3_r5_r7_r8_r12_r14_c10_c11_p8_every_figure_equals_a_recomputation_of_random_flows(
     system: None, request_: Requester, kinds: list[str], limits: list[str], flow_steps: list[Step]
 ) -> None:
     n = next(EXAMPLES)
