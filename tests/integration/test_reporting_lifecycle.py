@@ -242,7 +242,11 @@ async def test_c13_r4_key_customers_show_the_key_account_plan_with_the_advice_gi
     plain = ev.customer(at(2032, 1, 2), region="C13", code="C13-D0002")
     ev.order(key, at(2032, 5, 3), [("P-1", 900, "100.00")], region="C13")
     ev.order(plain, at(2032, 5, 3), [("P-1", 800, "100.00")], region="C13")
-    plan = {"year": 2032, "why_key": "largest dealer in the east", "actions": ["quarterly visit"]}
+    plan: dict[str, Any] = {
+        "year": 2032,
+        "why_key": "largest dealer in the east",
+        "actions": ["quarterly visit"],
+    }
     customer_event(ev, key, "KeyAccountPlanWritten", sales_target="900000.00", **plan)
     customer_event(
         ev,
