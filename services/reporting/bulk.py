@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from services.reporting.field_tables import FIELD_STATEMENT, FieldStatement
 from services.reporting.tables import (
     DIM_GROUPS,
     DIM_TYPES,
@@ -226,9 +227,9 @@ UPSERTS: dict[str, BulkInsert] = {
     ),
 }
 # Statements that are no projection of their own, each after the projections in ``UPSERTS`` (and so after
-# ``orders``, which they read).
+# ``orders``, which they read); then the field tables' one statement (R11, R13).
 LEAVING = LeavingSales("orders", "o", {"leaving": "jsonb"})
-STATEMENTS: dict[str, BulkInsert] = {**UPSERTS, "leaving": LEAVING}
+STATEMENTS: dict[str, BulkInsert | FieldStatement] = {**UPSERTS, "leaving": LEAVING, "field": FIELD_STATEMENT}
 
 
 async def add_statements(conn: asyncpg.Connection, schema: str, upserts: list[tuple[str, list[Any]]]) -> None:
