@@ -1,5 +1,6 @@
 """The field part of the demo flow (S1–S3), through the bus contract: the year's targets from company
-to salesperson, a visit to the demo's dealer, and an expense claim through its whole chain."""
+to salesperson, a visit to the demo's dealer, and an expense claim through its whole chain; then what
+reporting makes of them (R11 attainment, R13 expense ratio)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,17 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from deploy.local.demo import DIRECTOR, FINANCE, GM, REGIONAL, SALESPERSON, SUPERVISOR, Client, Demo
+from deploy.local.demo import (
+    DIRECTOR,
+    FINANCE,
+    GM,
+    REGIONAL,
+    SALESPERSON,
+    SUPERVISOR,
+    Client,
+    Demo,
+    reporting_period,
+)
 
 REGION = "EAST"  # the demo's dealer's region
 MONTHLY = "100000.00"
@@ -84,6 +95,37 @@ async def claim_expense(client: Client, year: int, today: str) -> str:
     return str(approved["status"])
 
 
+def shows_targets(answer: dict[str, Any]) -> bool:
+    """Reporting has taken in the month's sales and, unless the period is in a year without targets
+    (the last days of December), the targets."""
+    return bool(answer["ok"] and answer["result"]["company"]["net_sales"] != "0.00")
+
+
+def shows_expenses(answer: dict[str, Any]) -> bool:
+    return bool(answer["ok"] and any(row["claims"] for row in answer["result"]["rows"]))
+
+
+async def reported(client: Client, year: int, month: int) -> list[str]:
+    """R11: the month's targets vs net sales with attainment; R13: the expense ratio."""
+    span = {"year": year, "month": month}
+    targets = (await client.until("reporting", "field_targets", span, shows_targets))["result"]
+    expenses = (await client.until("reporting", "field_expenses", span, shows_expenses))["result"]
+    lines = []
+    for who, row in [("company", targets["company"])] + [
+        (f"region {r['region']}", r) for r in targets["regions"]
+    ]:
+        lines.append(
+            f"R11 {year}-{month:02d} {who}: target {row['target']}, net sales {row['net_sales']}, "
+            f"attainment {row['attainment_pct']} %, gap {row['gap']}"
+        )
+    lines += [
+        f"R13 {year}-{month:02d} region {row['region']}: approved expenses {row['approved_expenses']}, "
+        f"expense ratio {row['expense_ratio']}"
+        for row in expenses["rows"]
+    ]
+    return lines
+
+
 async def field_work(client: Client, demo: Demo) -> None:
     local = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai"))
     today = local.date().isoformat()
@@ -94,3 +136,5 @@ async def field_work(client: Client, demo: Demo) -> None:
         f"field: targets {local.year} approved ({REGION}, {SALESPERSON['id']} {MONTHLY}/month), "
         f"a visit to the dealer, an expense claim of {CLAIM} {status}"
     )
+    period = reporting_period(local)  # the sales of today count in this period (R1), maybe next month's
+    demo.notes += await reported(client, int(period[:4]), int(period[5:]))

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 
 from services.field.api import register as register_field
@@ -49,6 +50,7 @@ WEST_SALES = {"id": "sp-2", "role": "salesperson"}
 # S1 (yuan a month): the company, its regions (adding up to it) and January's salesperson targets
 COMPANY_MONTH, EAST_MONTH, WEST_MONTH = Decimal(1000), Decimal(600), Decimal(400)
 PERCENT = Decimal("0.1")
+HTTP_TOKEN = "field-reports-token"
 
 
 @dataclass
@@ -120,7 +122,7 @@ async def house(settings: Settings, request_: Requester) -> AsyncIterator[Field]
         customers_running(settings, clock),
         orders_running(settings, clock),
         service_running(field_app, register_field, settings, extra=background),
-        reporting_running(settings, clock=clock) as reporting,
+        reporting_running(settings, clock=clock, http_token=HTTP_TOKEN, http_port=0) as reporting,
     ):
         yield Field(clock, reporting, Orders(request_), request_)
     directory.close()
@@ -235,6 +237,14 @@ async def test_r11_attainment_per_company_region_salesperson_equals_a_recomputat
         "region": "EAST",
         **expected(EAST_MONTH, house.net(quarter_1, None, "sp-1")),
     }
+    # the HTTP API answers the same report
+    async with httpx.AsyncClient() as client:
+        over_http = await client.get(
+            f"http://127.0.0.1:{house.reporting.http_port}/api/reports/field-targets",
+            params={"year": YEAR, "quarter": 1},
+            headers={"Authorization": f"Bearer {HTTP_TOKEN}"},
+        )
+    assert over_http.status_code == 200 and over_http.json()["result"] == quarter
     whole = await house.report("field_targets", {"year": YEAR})
     assert whole["company"] == expected(COMPANY_MONTH * 12, house.net(year))
     assert whole["regions"][0] == {"region": "EAST", **expected(EAST_MONTH * 12, house.net(year, "EAST"))}
