@@ -282,3 +282,87 @@ async def test_scope_a_salesperson_works_and_reads_only_their_own_customers_clai
         kind="query",
     )
     assert reply["ok"] and reply["result"]["status"] == "submitted", reply
+
+
+async def test_scope_development_plans_rejections_and_the_month_s_reports_stay_in_their_region(
+    field: FixedClock, nc: NATS, settings: Settings
+) -> None:
+    seller, stranger = actor("sp-dev", "salesperson"), actor("sp-far", "salesperson")
+    opening = {"prospect_name": "宁波新客户", "region": "EAST", "goal": "first order", "planned_visits": 2}
+    await out_of_scope(
+        nc, settings, "salesperson@WEST", "open_development_plan", {"actor": seller, **opening}
+    )
+    plan_id = (
+        await ok(nc, settings, "salesperson@EAST", "open_development_plan", {"actor": seller, **opening})
+    )["development_plan_id"]
+    closing = {"development_plan_id": plan_id, "outcome": "given up"}
+    await out_of_scope(
+        nc,
+        settings,
+        "sales_supervisor@WEST",
+        "close_development_plan",
+        {"actor": actor("sup-w", "sales_supervisor"), **closing},
+    )
+    closed = await ok(
+        nc,
+        settings,
+        "sales_supervisor@EAST",
+        "close_development_plan",
+        {"actor": actor("sup-e", "sales_supervisor"), **closing},
+    )
+    assert closed["closed"] is True
+
+    claim_body = {
+        "region": "EAST",
+        "amount": "30.00",
+        "category": "other",
+        "spent_on": "2027-03-09",
+        "vouchers": ["O-1"],
+    }
+    claim_id = (
+        await ok(nc, settings, "salesperson@EAST", "submit_expense_claim", {"actor": seller, **claim_body})
+    )["claim_id"]
+    rejection = {"claim_id": claim_id, "reason": "no receipt"}
+    await out_of_scope(
+        nc,
+        settings,
+        "sales_supervisor@WEST",
+        "reject_expense_claim",
+        {"actor": actor("sup-w", "sales_supervisor"), **rejection},
+    )
+    rejected = await ok(
+        nc,
+        settings,
+        "sales_supervisor@EAST",
+        "reject_expense_claim",
+        {"actor": actor("sup-e", "sales_supervisor"), **rejection},
+    )
+    assert rejected["status"] == "rejected"
+
+    # the month's market reports: a salesperson sees their own; a regional manager their region's
+    report = {"kind": "market_change", "subject": "new rival", "content": "a rival opened a shop"}
+    await ok(
+        nc,
+        settings,
+        "salesperson@EAST",
+        "report_market_intelligence",
+        {"actor": seller, "region": "EAST", **report},
+    )
+    await ok(
+        nc,
+        settings,
+        "salesperson@WEST",
+        "report_market_intelligence",
+        {"actor": stranger, "region": "WEST", **report},
+    )
+    month = {"month": "2027-03"}
+
+    async def listed(claim: str, who: dict[str, str]) -> set[tuple[str, str]]:
+        reply = await send(nc, settings, claim, "list_market_reports", {"actor": who, **month}, kind="query")
+        assert reply["ok"], reply
+        return {(r["region"], r["reported_by"]) for r in reply["result"]["reports"]}
+
+    assert ("WEST", "sp-far") not in await listed("salesperson@EAST", seller)
+    assert ("EAST", "sp-dev") in await listed("salesperson@EAST", seller)
+    west = await listed("regional_manager@WEST", actor("rm-w", "regional_manager"))
+    assert ("WEST", "sp-far") in west and all(region == "WEST" for region, _ in west)
