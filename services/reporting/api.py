@@ -1,4 +1,4 @@
-"""Reporting routes: bus queries ``<ns>.reporting.query.<name>`` answering every report (R1–R12), and
+"""Reporting routes: bus queries ``<ns>.reporting.query.<name>`` answering every report (R1–R13), and
 reporting's own commands (``<ns>.reporting.cmd.<name>``): the period sign-off (R1), the history import (R14).
 
 Every period report takes ``as_of`` (optional): the report as it stood at that moment, rebuilt from the
