@@ -96,17 +96,18 @@ async def claim_expense(client: Client, year: int, today: str) -> str:
 
 
 def shows_targets(answer: dict[str, Any]) -> bool:
-    """Reporting has taken in the month's sales and, unless the period is in a year without targets
-    (the last days of December), the targets."""
-    return bool(answer["ok"] and answer["result"]["company"]["net_sales"] != "0.00")
+    """Reporting has taken in the targets (its caller waited for the month's orders already)."""
+    return bool(answer["ok"] and answer["result"]["company"]["target"] is not None)
 
 
 def shows_expenses(answer: dict[str, Any]) -> bool:
     return bool(answer["ok"] and any(row["claims"] for row in answer["result"]["rows"]))
 
 
-async def reported(client: Client, year: int, month: int) -> list[str]:
-    """R11: the month's targets vs net sales with attainment; R13: the expense ratio."""
+async def reported(client: Client, period: str) -> list[str]:
+    """R11: the period's targets vs net sales with attainment; R13: the expense ratio. Asked once
+    reporting shows the period's orders (the orders stream may lag the field's)."""
+    year, month = int(period[:4]), int(period[5:])
     span = {"year": year, "month": month}
     targets = (await client.until("reporting", "field_targets", span, shows_targets))["result"]
     expenses = (await client.until("reporting", "field_expenses", span, shows_expenses))["result"]
@@ -129,12 +130,14 @@ async def reported(client: Client, year: int, month: int) -> list[str]:
 async def field_work(client: Client, demo: Demo) -> None:
     local = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai"))
     today = local.date().isoformat()
-    await set_targets(client, local.year, local.month)
+    # The targets of the reporting period today's sales count in (R1: after the 28th, next month's), so
+    # that R11 compares them with these sales.
+    period = reporting_period(local)
+    year, month = int(period[:4]), int(period[5:])
+    await set_targets(client, year, month)
     await visit(client, demo.dealer_id, today)
     status = await claim_expense(client, local.year, today)
     demo.notes.append(
-        f"field: targets {local.year} approved ({REGION}, {SALESPERSON['id']} {MONTHLY}/month), "
+        f"field: targets {year} approved ({REGION}, {SALESPERSON['id']} {MONTHLY}/month), "
         f"a visit to the dealer, an expense claim of {CLAIM} {status}"
     )
-    period = reporting_period(local)  # the sales of today count in this period (R1), maybe next month's
-    demo.notes += await reported(client, int(period[:4]), int(period[5:]))
