@@ -371,4 +371,7 @@ async def run_demo(nc: NATS, namespace: str) -> str:
     )
     lines.append(f"  distributor projection: {json.dumps(dealer['result']['rows'][0], ensure_ascii=False)}")
     lines.append(f"  branch projection:      {json.dumps(branch['result']['rows'][0], ensure_ascii=False)}")
+    from deploy.local.demo_field import reported  # imports this module's actors
+
+    lines += [f"  {line}" for line in await reported(client, period)]  # R11 attainment, R13
     return "\n".join(lines)

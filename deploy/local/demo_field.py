@@ -1,5 +1,6 @@
 """The field part of the demo flow (S1–S3), through the bus contract: the year's targets from company
-to salesperson, a visit to the demo's dealer, and an expense claim through its whole chain."""
+to salesperson, a visit to the demo's dealer, and an expense claim through its whole chain; then what
+reporting makes of them (R11 attainment, R13 expense ratio)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,17 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from deploy.local.demo import DIRECTOR, FINANCE, GM, REGIONAL, SALESPERSON, SUPERVISOR, Client, Demo
+from deploy.local.demo import (
+    DIRECTOR,
+    FINANCE,
+    GM,
+    REGIONAL,
+    SALESPERSON,
+    SUPERVISOR,
+    Client,
+    Demo,
+    reporting_period,
+)
 
 REGION = "EAST"  # the demo's dealer's region
 MONTHLY = "100000.00"
@@ -84,13 +95,49 @@ async def claim_expense(client: Client, year: int, today: str) -> str:
     return str(approved["status"])
 
 
+def shows_targets(answer: dict[str, Any]) -> bool:
+    """Reporting has taken in the targets (its caller waited for the month's orders already)."""
+    return bool(answer["ok"] and answer["result"]["company"]["target"] is not None)
+
+
+def shows_expenses(answer: dict[str, Any]) -> bool:
+    return bool(answer["ok"] and any(row["claims"] for row in answer["result"]["rows"]))
+
+
+async def reported(client: Client, period: str) -> list[str]:
+    """R11: the period's targets vs net sales with attainment; R13: the expense ratio. Asked once
+    reporting shows the period's orders (the orders stream may lag the field's)."""
+    year, month = int(period[:4]), int(period[5:])
+    span = {"year": year, "month": month}
+    targets = (await client.until("reporting", "field_targets", span, shows_targets))["result"]
+    expenses = (await client.until("reporting", "field_expenses", span, shows_expenses))["result"]
+    lines = []
+    for who, row in [("company", targets["company"])] + [
+        (f"region {r['region']}", r) for r in targets["regions"]
+    ]:
+        lines.append(
+            f"R11 {year}-{month:02d} {who}: target {row['target']}, net sales {row['net_sales']}, "
+            f"attainment {row['attainment_pct']} %, gap {row['gap']}"
+        )
+    lines += [
+        f"R13 {year}-{month:02d} region {row['region']}: approved expenses {row['approved_expenses']}, "
+        f"expense ratio {row['expense_ratio']}"
+        for row in expenses["rows"]
+    ]
+    return lines
+
+
 async def field_work(client: Client, demo: Demo) -> None:
     local = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai"))
     today = local.date().isoformat()
-    await set_targets(client, local.year, local.month)
+    # The targets of the reporting period today's sales count in (R1: after the 28th, next month's), so
+    # that R11 compares them with these sales.
+    period = reporting_period(local)
+    year, month = int(period[:4]), int(period[5:])
+    await set_targets(client, year, month)
     await visit(client, demo.dealer_id, today)
     status = await claim_expense(client, local.year, today)
     demo.notes.append(
-        f"field: targets {local.year} approved ({REGION}, {SALESPERSON['id']} {MONTHLY}/month), "
+        f"field: targets {year} approved ({REGION}, {SALESPERSON['id']} {MONTHLY}/month), "
         f"a visit to the dealer, an expense claim of {CLAIM} {status}"
     )

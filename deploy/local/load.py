@@ -4,7 +4,8 @@
 [--stop-file F]``
 
 It sends a mix of commands that need no earlier state (customers ``register_prospect``, orders
-``list_product`` / ``receive_stock``, complaints ``log_complaint``), each with its own idempotency key,
+``list_product`` / ``receive_stock``, complaints ``log_complaint``, field ``plan_month_visits`` /
+``report_market_intelligence``), each with its own idempotency key,
 until it has sent ``--commands`` or ``--seconds`` passed (both bounds always hold), or the file named by
 ``--stop-file`` appears. It records every command's outcome: ``ok``, the error code of a refusal
 (``unavailable`` during a database outage, ...), or ``timeout`` / ``no_responders`` while a service is
@@ -22,6 +23,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ import nats
 import nats.errors
 
 from shared.bus import nats_options
+from shared.clock import BUSINESS_TZ
 from shared.identity.client import Credentials
 from shared.settings import Settings
 
@@ -72,10 +75,10 @@ def prospect_body(salesperson: dict[str, str], company_name: str) -> dict[str, A
 
 def body_of(n: int, run: str) -> tuple[str, str, dict[str, Any]]:
     """The n-th command of the mix: (service, command, body)."""
-    kind = n % 4
+    kind = n % 5
     if kind == 0:
         return "customers", "register_prospect", prospect_body(SALESPERSON, f"Load {run} {n}")
-    code = f"L{run[:6].upper()}{n // 4:05d}"
+    code = f"L{run[:6].upper()}{n // 5:05d}"
     if kind == 1:
         body = {
             "actor": GM,
@@ -89,8 +92,10 @@ def body_of(n: int, run: str) -> tuple[str, str, dict[str, Any]]:
     if kind == 2:
         # Stock for the product listed a round earlier: that listing has been answered by now (at most
         # 4 commands are in flight), so only a refused listing makes this one "not found".
-        earlier = f"L{run[:6].upper()}{max(0, n // 4 - 1):05d}"
+        earlier = f"L{run[:6].upper()}{max(0, n // 5 - 1):05d}"
         return "orders", "receive_stock", {"actor": PRODUCTION, "product_code": earlier, "quantity": 5}
+    if kind == 4:
+        return field_body(n, run)
     body = {
         "actor": SUPERVISOR,
         "complaint_type": "service",
@@ -101,6 +106,24 @@ def body_of(n: int, run: str) -> tuple[str, str, dict[str, Any]]:
         "description": f"load complaint {n}",
     }
     return "complaints", "log_complaint", body
+
+
+def field_body(n: int, run: str) -> tuple[str, str, dict[str, Any]]:
+    """Field: a salesperson's visit plan of this month, planned again and again (many events on a few
+    aggregates, each a figure of R13), or a market report (a new aggregate each)."""
+    if n // 5 % 2 == 0:
+        month = datetime.now(BUSINESS_TZ).strftime("%Y-%m")
+        visits = {f"load-customer-{n % 17}": 1 + n % 3}
+        body = {"actor": SUPERVISOR, "salesperson_id": f"load-sp-{n % 7}", "month": month, "visits": visits}
+        return "field", "plan_month_visits", body
+    body = {
+        "actor": SALESPERSON,
+        "kind": "competitor_price",
+        "region": "EAST",
+        "subject": f"load report {run} {n}",
+        "content": "a competitor lowered its price",
+    }
+    return "field", "report_market_intelligence", body
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Reconciliation: does reporting hold exactly what the services stored? And sending again what the bus lost.
 
-``python -m deploy.ops.reconcile [--services customers orders complaints] [--repair] [--wait S] [--json]``
+``python -m deploy.ops.reconcile [--services SERVICE ...] [--repair] [--wait S] [--json]`` (default: the four
+write services, customers orders complaints field)
 
 For each write service it reads the service's event store (the truth; command receipts excluded, as the
 relay skips them) and reporting's event log, and compares them per service and month (the event's
@@ -44,7 +45,7 @@ from shared.store import ServiceApplication
 from shared.streams import ensure_event_stream
 from shared.subjects import event_subject
 
-WRITE_SERVICES = ("customers", "orders", "complaints")
+WRITE_SERVICES = ("customers", "orders", "complaints", "field")
 RESEND_BATCH = 500
 
 

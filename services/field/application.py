@@ -11,6 +11,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from services.field import commands as c
+from services.field import scopes
 from services.field.customer_view import CustomerDirectory
 from services.field.domain.expenses import ZERO, ExpenseBudget, ExpenseClaim, ExpenseLedger
 from services.field.domain.intelligence import MarketReport
@@ -20,6 +21,7 @@ from shared.aggregate import Meta, SalesAggregate
 from shared.clock import BUSINESS_TZ, Clock
 from shared.contracts import Actor, Command, Role
 from shared.errors import DomainError, InvalidState, NotFound
+from shared.identity.scope import require_scope
 from shared.settings import Settings
 from shared.store import Outcome, ServiceApplication
 
@@ -183,9 +185,17 @@ class FieldApplication(ServiceApplication):
         return targets_result(plan)
 
     def _plan(self, cmd: Command, year: int, change: Callable[[AnnualPlan, Meta], None]) -> dict[str, Any]:
+        """A change to the year's targets: a region's (``cmd.region``) by a user of that region, the
+        company's by a company-wide one."""
+        region = getattr(cmd, "region", None)
+
         def decide(meta: Meta) -> Outcome:
             plan = self._find(AnnualPlan, AnnualPlan.create_id(year)) or AnnualPlan(year=year, meta=meta)
-            change(plan, meta)
+            change(plan, meta)  # the rule's role check first: a role not allowed at all hears its rule
+            if region is None:
+                scopes.company_target()
+            else:
+                scopes.region(region, "the targets")
             return Outcome(targets_result(plan), [plan])
 
         return self.execute(cmd, decide)
@@ -205,6 +215,8 @@ class FieldApplication(ServiceApplication):
             }
             month = self._visit_month(cmd.salesperson_id, cmd.month, meta)
             month.plan(required | dict(cmd.visits), required, meta)
+            scopes.salesperson_month(self.customers, cmd.salesperson_id, f"the visits of {cmd.month}")
+            scopes.customers(self.customers, sorted(cmd.visits))
             return Outcome(visit_month_result(month), [month])
 
         return self.execute(cmd, decide)
@@ -239,9 +251,12 @@ class FieldApplication(ServiceApplication):
                 meta,
             )
             aggregates: list[SalesAggregate] = [month]
+            if cmd.customer_id is not None:
+                scopes.customers(self.customers, [cmd.customer_id])
             if cmd.development_plan_id is not None:
                 plan = self._get(DevelopmentPlan, cmd.development_plan_id, "development plan")
                 plan.count_visit(visit_id, cmd.visited_on, meta)
+                self._plan_scope(plan)
                 aggregates.append(plan)
             logged = c.LoggedVisit(
                 visit_id=visit_id,
@@ -258,6 +273,7 @@ class FieldApplication(ServiceApplication):
 
         def decide(meta: Meta) -> Outcome:
             plan = DevelopmentPlan.open(meta, **fields)
+            self._plan_scope(plan)
             return Outcome(development_plan_result(plan), [plan])
 
         return self.execute(cmd, decide)
@@ -266,11 +282,13 @@ class FieldApplication(ServiceApplication):
         def decide(meta: Meta) -> Outcome:
             plan = self._get(DevelopmentPlan, cmd.development_plan_id, "development plan")
             plan.close(cmd.customer_id, cmd.outcome, meta)
+            self._plan_scope(plan)
             return Outcome(development_plan_result(plan), [plan])
 
         return self.execute(cmd, decide)
 
     def get_visit_progress(self, query: c.GetVisitProgress) -> dict[str, Any]:
+        scopes.salesperson_month(self.customers, query.salesperson_id, f"the visits of {query.month}")
         month = self._find(VisitMonth, VisitMonth.create_id(query.salesperson_id, query.month))
         if month is None:
             raise NotFound(
@@ -280,9 +298,13 @@ class FieldApplication(ServiceApplication):
         return visit_month_result(month)
 
     def get_development_plan(self, query: c.GetDevelopmentPlan) -> dict[str, Any]:
-        return development_plan_result(
-            self._get(DevelopmentPlan, query.development_plan_id, "development plan")
-        )
+        plan = self._get(DevelopmentPlan, query.development_plan_id, "development plan")
+        self._plan_scope(plan)
+        return development_plan_result(plan)
+
+    @staticmethod
+    def _plan_scope(plan: DevelopmentPlan) -> None:
+        require_scope(plan.region, plan.salesperson_id, f"development plan {plan.id}")
 
     def _visit_month(self, salesperson_id: str, month: str, meta: Meta) -> VisitMonth:
         found = self._find(VisitMonth, VisitMonth.create_id(salesperson_id, month))
@@ -296,6 +318,7 @@ class FieldApplication(ServiceApplication):
                     f"region {cmd.region}'s budget for {cmd.year} is drafted already", rule="S3"
                 )
             budget = ExpenseBudget.draft(cmd.region, cmd.year, cmd.amount, meta)
+            scopes.region(cmd.region, "the expense budget")
             return Outcome(budget_result(budget, None), [budget])
 
         return self.execute(cmd, decide)
@@ -308,6 +331,7 @@ class FieldApplication(ServiceApplication):
 
     def get_expense_budget(self, query: c.GetExpenseBudget) -> dict[str, Any]:
         budget = self._existing_budget(query.region, query.year)
+        scopes.region(query.region, "the expense budget")
         return budget_result(
             budget, self._find(ExpenseLedger, ExpenseLedger.create_id(query.region, query.year))
         )
@@ -317,6 +341,7 @@ class FieldApplication(ServiceApplication):
 
         def decide(meta: Meta) -> Outcome:
             claim = ExpenseClaim.submit(meta, list(cmd.vouchers), **fields)
+            self._claim_scope(claim)
             return Outcome(claim_result(claim), [claim])
 
         return self.execute(cmd, decide)
@@ -341,18 +366,26 @@ class FieldApplication(ServiceApplication):
             ledger = self._find(ExpenseLedger, ExpenseLedger.create_id(region, year))
             ledger = ledger or ExpenseLedger(region=region, year=year, meta=meta)
             claim.approve(budget.approved_amount if budget else ZERO, ledger.spent, meta)
+            self._claim_scope(claim)
             ledger.charge(str(claim.id), claim.amount, meta)
             return Outcome(claim_result(claim), [claim, ledger])
 
         return self.execute(cmd, decide)
 
     def get_expense_claim(self, query: c.GetExpenseClaim) -> dict[str, Any]:
-        return claim_result(self._get(ExpenseClaim, query.claim_id, "expense claim"))
+        claim = self._get(ExpenseClaim, query.claim_id, "expense claim")
+        self._claim_scope(claim)
+        return claim_result(claim)
+
+    @staticmethod
+    def _claim_scope(claim: ExpenseClaim) -> None:
+        require_scope(claim.region, claim.salesperson_id, f"expense claim {claim.id}")
 
     def _budget(self, cmd: c.BudgetCommand, change: Callable[[ExpenseBudget, Meta], None]) -> dict[str, Any]:
         def decide(meta: Meta) -> Outcome:
             budget = self._existing_budget(cmd.region, cmd.year)
             change(budget, meta)
+            scopes.region(cmd.region, "the expense budget")
             ledger = self._find(ExpenseLedger, ExpenseLedger.create_id(cmd.region, cmd.year))
             return Outcome(budget_result(budget, ledger), [budget])
 
@@ -370,6 +403,7 @@ class FieldApplication(ServiceApplication):
         def decide(meta: Meta) -> Outcome:
             claim = self._get(ExpenseClaim, cmd.claim_id, "expense claim")
             change(claim, meta)
+            self._claim_scope(claim)
             return Outcome(claim_result(claim), [claim])
 
         return self.execute(cmd, decide)
@@ -382,6 +416,7 @@ class FieldApplication(ServiceApplication):
         def decide(meta: Meta) -> Outcome:
             month = meta.at.astimezone(BUSINESS_TZ).strftime("%Y-%m")
             report = MarketReport.file(meta, ack_days, month, **fields)
+            self._report_scope(report)
             return Outcome(report_result(report), [report])
 
         return self.execute(cmd, decide)
@@ -419,15 +454,21 @@ class FieldApplication(ServiceApplication):
         with self._scan_lock:
             self._follow_log()
             found = list(self._by_month.get(query.month, ()))
-        reports = [
-            report_result(self._get(MarketReport, str(report_id), "market report")) for report_id in found
-        ]
+        found_reports = [self._get(MarketReport, str(report_id), "market report") for report_id in found]
+        # the month's reports this user may read: their region's (a salesperson: their own)
+        reports = [report_result(r) for r in found_reports if scopes.visible(r.region, r.reported_by)]
         return c.MarketReportList.model_validate({"month": query.month, "reports": reports}).model_dump(
             mode="json"
         )
 
     def get_market_report(self, query: c.GetMarketReport) -> dict[str, Any]:
-        return report_result(self._get(MarketReport, query.report_id, "market report"))
+        report = self._get(MarketReport, query.report_id, "market report")
+        self._report_scope(report)
+        return report_result(report)
+
+    @staticmethod
+    def _report_scope(report: MarketReport) -> None:
+        require_scope(report.region, report.reported_by, f"market report {report.id}")
 
     def _follow_log(self) -> None:
         while True:
@@ -450,6 +491,7 @@ class FieldApplication(ServiceApplication):
         def decide(meta: Meta) -> Outcome:
             report = self._get(MarketReport, report_id, "market report")
             change(report, meta)
+            self._report_scope(report)
             return Outcome(report_result(report), [report])
 
         return self.execute(cmd, decide)

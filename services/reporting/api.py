@@ -1,4 +1,4 @@
-"""Reporting routes: bus queries ``<ns>.reporting.query.<name>`` answering every report (R1–R12), and
+"""Reporting routes: bus queries ``<ns>.reporting.query.<name>`` answering every report (R1–R13), and
 reporting's own commands (``<ns>.reporting.cmd.<name>``): the period sign-off (R1), the history import (R14).
 
 Every period report takes ``as_of`` (optional): the report as it stood at that moment, rebuilt from the
@@ -15,7 +15,16 @@ from typing import Annotated, Any
 import asyncpg
 from pydantic import AwareDatetime, BaseModel, Field
 
-from services.reporting import history, lifecycle, queries, receivables, service_figures, signoff
+from services.reporting import (
+    field_queries,
+    history,
+    lifecycle,
+    queries,
+    receivables,
+    service_figures,
+    signoff,
+)
+from services.reporting.field_api import register_field
 from services.reporting.projections import projections_version
 from services.reporting.rebuild import as_of_snapshot
 from services.reporting.tables import SCHEMA
@@ -198,7 +207,8 @@ class Reports:
         return await self._run(q, lambda c, s: queries.annual(c, q.year, self.mode, q.customer_id, s))
 
     async def staff(self, q: StaffReport) -> dict[str, Any]:
-        return await self._run(q, lambda c, s: queries.staff(c, q.period, self.mode, s))
+        # R7 with each salesperson's target and attainment (R11)
+        return await self._run(q, lambda c, s: field_queries.staff_with_attainment(c, q.period, self.mode, s))
 
     async def service_figures(self, q: ServiceFigures) -> dict[str, Any]:
         return await self._run(
@@ -208,7 +218,10 @@ class Reports:
     async def monthly_review(self, q: MonthlyReview) -> dict[str, Any]:
         return await self._run(
             q,
-            lambda c, s: queries.monthly_review(c, q.period, self.mode, s, q.reward_top, q.decline_periods),
+            # R8 with the salespeople flagged by attainment (R11)
+            lambda c, s: field_queries.review_with_attainment(
+                c, q.period, self.mode, s, q.reward_top, q.decline_periods
+            ),
         )
 
     async def audit_trail(self, q: AuditTrail) -> dict[str, Any]:
@@ -269,3 +282,4 @@ def register(bus: ServiceBus, reports: Reports) -> None:
     bus.query("signed_report", SignedReport, reports.signed_report, ReportResult)
     bus.command("sign_off_period", SignOffPeriod, reports.sign_off_period, ReportResult)
     bus.command("import_history", ImportHistory, reports.import_history, ReportResult)
+    register_field(bus, reports)  # R11, R13

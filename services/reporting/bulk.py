@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from services.reporting.field_tables import FIELD_STATEMENT, FieldStatement
 from services.reporting.tables import (
     DIM_GROUPS,
     DIM_TYPES,
@@ -66,7 +67,7 @@ class BulkInsert:
 @dataclass(frozen=True)
 class JsonRows(BulkInsert):
     """Like ``BulkInsert``, its rows as ONE jsonb argument (an array of objects): the batch function may
-    take no more than 100 arguments, and the arrays of every table took 99."""
+    take no more than 100 arguments (``BATCH_TYPES``, checked by a unit test)."""
 
     def sql(self, schema: str, first: int = 1) -> str:
         record = ", ".join(f"{name} {kind}" for name, kind in self.columns.items())
@@ -80,7 +81,12 @@ class JsonRows(BulkInsert):
 
     def arrays(self, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
         # Money as its string: exact, and what the pool's jsonb codec (orjson) can encode.
-        return [[{name: str(v) for name, v in zip(self.columns, row, strict=True)} for row in rows]]
+        return [
+            [
+                {name: None if v is None else str(v) for name, v in zip(self.columns, row, strict=True)}
+                for row in rows
+            ]
+        ]
 
 
 def _counters(
@@ -214,8 +220,10 @@ class LeavingSales(BulkInsert):
         ]
 
 
-def _first_wins(table: str, alias: str, key: str, columns: dict[str, str]) -> BulkInsert:
-    return BulkInsert(table, alias, {key: "text", **columns}, f"ON CONFLICT ({key}) DO NOTHING")
+def _first_wins(
+    table: str, alias: str, key: str, columns: dict[str, str], kind: type[BulkInsert] = BulkInsert
+) -> BulkInsert:
+    return kind(table, alias, {key: "text", **columns}, f"ON CONFLICT ({key}) DO NOTHING")
 
 
 # How each projection takes what a Projector aggregated, in the order every writer locks them.
@@ -269,12 +277,13 @@ UPSERTS: dict[str, BulkInsert] = {
         "h",
         "sha256",
         {"file_name": "text", "lines": "int", "imported_at": "timestamptz", "imported_by": "text"},
+        JsonRows,  # rare (one row per imported file): one argument instead of five
     ),
 }
 # Statements that are no projection of their own, each after the projections in ``UPSERTS`` (and so after
-# ``orders``, which they read).
+# ``orders``, which they read); then the field tables' one statement (R11, R13).
 LEAVING = LeavingSales("orders", "o", {"leaving": "jsonb"})
-STATEMENTS: dict[str, BulkInsert] = {**UPSERTS, "leaving": LEAVING}
+STATEMENTS: dict[str, BulkInsert | FieldStatement] = {**UPSERTS, "leaving": LEAVING, "field": FIELD_STATEMENT}
 
 
 async def add_statements(conn: asyncpg.Connection, schema: str, upserts: list[tuple[str, list[Any]]]) -> None:

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
 from services.reporting import api as q
+from services.reporting import field_api
 from services.reporting.api import Reports
 from services.reporting.periods import period_of
 from shared.bus import invalid_reply
@@ -81,6 +82,7 @@ def create_app(reports: Reports, token: str, clock: Clock | None = None) -> Fast
         except DomainError as error:
             return json_response(Reply.failure(ErrorBody.of(error)).to_json(), 400)
 
+    field = field_api.FieldReports(reports)
     auth = [Depends(require_token)]
     doc: dict[str, Any] = {
         "dependencies": auth,
@@ -151,6 +153,25 @@ def create_app(reports: Reports, token: str, clock: Clock | None = None) -> Fast
     @app.get("/api/lag", tags=["ops"], summary="consumed position per source", **doc)
     async def lag() -> Response:
         return await run(reports.lag, q.Lag)
+
+    # R11, R13: the field reports (a year, or one quarter or month of it)
+    @app.get("/api/reports/field-targets", tags=["reports"], summary="R11 targets vs net sales", **doc)
+    async def field_targets(
+        year: int, quarter: int | None = None, month: int | None = None, as_of: AsOfParam = None
+    ) -> Response:
+        span = {"year": year, "quarter": quarter, "month": month, "as_of": as_of}
+        return await run(field.targets, field_api.FieldTargets, **span)
+
+    @app.get("/api/reports/field-visits", tags=["reports"], summary="R13 visit plan vs actual", **doc)
+    async def field_visits(month: PeriodParam, as_of: AsOfParam = None) -> Response:
+        return await run(field.visits, field_api.FieldVisits, month=month, as_of=as_of)
+
+    @app.get("/api/reports/field-expenses", tags=["reports"], summary="R13 expenses, expense ratio", **doc)
+    async def field_expenses(
+        year: int, quarter: int | None = None, month: int | None = None, as_of: AsOfParam = None
+    ) -> Response:
+        span = {"year": year, "quarter": quarter, "month": month, "as_of": as_of}
+        return await run(field.expenses, field_api.FieldExpenses, **span)
 
     # ------------------------------------------------------------ dashboard (server-rendered, no script)
 

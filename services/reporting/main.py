@@ -1,6 +1,6 @@
 """Reporting service process: ``python -m services.reporting.main``.
 
-Runs the three consumers (customers, orders, complaints) and the query routes until SIGINT/SIGTERM.
+Runs the four consumers (customers, orders, complaints, field) and the query routes until SIGINT/SIGTERM.
 Reporting is the read side, not event-sourced: its own schema ``reporting`` via asyncpg.
 """
 

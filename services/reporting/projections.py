@@ -28,6 +28,7 @@ from services.reporting.bulk import (
     UPSERTS,
     batch_function_ddl,
 )
+from services.reporting.field_tables import FIELD_COLUMNS
 from services.reporting.periods import PeriodMode
 from services.reporting.projector import LoggedEvent, Projector, from_envelope
 from services.reporting.tables import BUILD_SCHEMA, EXTRA_INDEXES, PROJECTIONS, SCHEMA
@@ -36,8 +37,10 @@ if TYPE_CHECKING:  # only annotations: importing it would load pydantic into a r
     from shared.contracts import Envelope
 
 # The services whose event streams reporting consumes; its own events (R1, R14) it logs itself.
-SOURCES = ("customers", "orders", "complaints")
+SOURCES = ("customers", "orders", "complaints", "field")
 OWN = "reporting"
+# Each projection's columns, as its writer writes them (a table with others is stale: ``ensure_schema``).
+COLUMNS = {**{name: list(upsert.columns) for name, upsert in UPSERTS.items()}, **FIELD_COLUMNS}
 
 LOG_DDL = f"""
 CREATE SCHEMA IF NOT EXISTS {SCHEMA};
@@ -105,7 +108,7 @@ async def ensure_schema(conn: asyncpg.Connection) -> list[str]:
                 await create_projection(conn, SCHEMA, name)
                 if await conn.fetchval(f"SELECT EXISTS (SELECT FROM {SCHEMA}.event_log)"):
                     stale.append(name)
-            elif await table_columns(conn, SCHEMA, name) != list(UPSERTS[name].columns):
+            elif await table_columns(conn, SCHEMA, name) != COLUMNS[name]:
                 stale.append(name)
     return stale
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from services.reporting.bulk import STATEMENTS, add_statements
+from services.reporting.field_figures import FieldFigures
 from services.reporting.periods import PeriodFinder, PeriodMode, micros, moment, period_of_day
 from services.reporting.tables import (
     DIM_GROUPS,
@@ -150,6 +151,7 @@ class Projector:
     credit_notes: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
     signoffs: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     history_files: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    field_figures: FieldFigures = field(init=False, repr=False)  # R11, R13
     applied: int = 0
     handlers: dict[tuple[str, str], Handler] = field(init=False, repr=False)
     period: PeriodFinder = field(init=False, repr=False)
@@ -182,6 +184,8 @@ class Projector:
             ("complaints", "PenaltyIssued"): self._penalty,
             ("complaints", "DismissalRecommended"): self._dismissal,
         }
+        self.field_figures = FieldFigures(self.mode)
+        self.handlers.update(self.field_figures.handlers())
         for event_type, (group, values) in STATUS_SET.items():
             self.handlers["customers", event_type] = functools.partial(self._set, group, values)
         for key, (counter, amount_field) in COUNTED.items():
@@ -479,8 +483,9 @@ class Projector:
         self._staff(d.get("staff_id"), self.period(at), STAFF_INDEX["dismissals"], ONE)
 
     def _wants(self, name: str) -> bool:
-        # What leaves the sales is written with the sales tables, which a rebuild selects with orders.
-        return self.only is None or ("orders" if name == "leaving" else name) in self.only
+        # What leaves the sales is written with the sales tables, which a rebuild selects with orders;
+        # the field statement writes each of its tables that is selected (``FieldFigures.rows``).
+        return self.only is None or name == "field" or ("orders" if name == "leaving" else name) in self.only
 
     def rows(self, name: str) -> list[tuple[Any, ...]]:
         """What was aggregated for statement ``name``, as rows of its ``STATEMENTS`` entry, sorted by key."""
@@ -508,6 +513,8 @@ class Projector:
             return [(key, *values) for key, values in sorted(self.signoffs.items())]
         if name == "history_files":
             return [(key, *values) for key, values in sorted(self.history_files.items())]
+        if name == "field":
+            return self.field_figures.rows(self.only)
         rows = []
         for customer_id, groups in sorted(self.dims.items()):
             values: list[Any] = [customer_id]
@@ -546,4 +553,5 @@ class Projector:
             {},
         )
         self.credit_notes = {}
+        self.field_figures.reset()
         return found

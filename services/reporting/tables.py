@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from services.reporting.field_tables import FIELD_PROJECTIONS
+
 SCHEMA = "reporting"
 BUILD_SCHEMA = "reporting_build"
 DISTRIBUTOR_KINDS = ("agent", "dealer")
@@ -140,6 +142,7 @@ PROJECTIONS: dict[str, str] = {
         "CREATE TABLE {s}.history_files (sha256 text PRIMARY KEY, file_name text, lines int NOT NULL, "
         "imported_at timestamptz NOT NULL, imported_by text)"
     ),
+    **FIELD_PROJECTIONS,  # R11, R13
 }
 # Rebuilt together: what leaves the sales (``bulk.LeavingSales``) reads ``orders`` and writes the other three.
 SALES_TABLES = ("orders", "customer_period", "customer_product_period", "staff_period", "region_period")

@@ -24,6 +24,8 @@ from services.complaints import api as complaints_api
 from services.complaints.main import make_app as complaints_app
 from services.customers import api as customers_api
 from services.customers.main import make_app as customers_app
+from services.field import api as field_api
+from services.field.main import make_app as field_app
 from services.orders import api as orders_api
 from services.orders.main import make_app as orders_app
 from services.reporting.main import start_reporting, stopped
@@ -34,8 +36,8 @@ from tests.conftest import Requester, service_running, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
-COMMANDS = 160  # 40 rounds of the load's mix: customers, orders (2), complaints
-LOST_PER_SERVICE = {"customers": 3, "orders": 4, "complaints": 2}
+COMMANDS = 200  # 40 rounds of the load's mix: customers, orders (2), complaints, field
+LOST_PER_SERVICE = {"customers": 3, "orders": 4, "complaints": 2, "field": 2}
 
 
 @pytest.fixture
@@ -46,6 +48,7 @@ async def writers(settings: Settings) -> AsyncIterator[None]:
             (customers_app, customers_api.register),
             (orders_app, orders_api.register),
             (complaints_app, complaints_api.register),
+            (field_app, field_api.register),
         ):
             await stack.enter_async_context(service_running(make_app(settings), register, settings))
         yield
@@ -135,7 +138,7 @@ async def test_reconcile_finds_what_the_bus_lost_and_resends_it_from_the_stores(
         "Reconciliation of the stores with reporting",
         "tests/fault/test_reconcile.py",
         [
-            f"{COMMANDS} commands to the three write services; then {sum(LOST_PER_SERVICE.values())} of the "
+            f"{COMMANDS} commands to the four write services; then {sum(LOST_PER_SERVICE.values())} of the "
             "published events were deleted from their JetStream streams before reporting consumed them "
             "(the bus lost them).",
             "",

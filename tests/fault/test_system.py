@@ -180,7 +180,12 @@ async def test_kill_9_each_service_mid_load_every_event_reaches_reporting_once(s
     )
 
 
-IDEMPOTENT_COMMANDS = {0: "customers", 1: "orders", 3: "complaints"}  # body_of(n): a command per service
+IDEMPOTENT_COMMANDS = {
+    0: "customers",
+    1: "orders",
+    3: "complaints",
+    4: "field",
+}  # body_of(n): one per service
 
 
 async def test_same_idempotency_key_returns_first_reply_across_a_kill_and_restart(system: System) -> None:
@@ -254,7 +259,7 @@ async def test_postgres_restart_mid_load_unavailable_then_reconnect(system: Syst
     last_unavailable = max(c["n"] for c in summary["commands"] if c["outcome"] == "unavailable")
     recovered = [c for c in summary["commands"] if c["n"] > last_unavailable and c["outcome"] == "ok"]
     assert recovered, "no command succeeded after the restart"
-    assert {c["service"] for c in recovered} == {"customers", "orders", "complaints"}
+    assert {c["service"] for c in recovered} == {"customers", "orders", "complaints", "field"}
     outcomes = took_effect_at_most_once(summary, await stored_keys(system.conn, summary))
     rows = await check_exactly_once(system)
     write_section(
@@ -275,7 +280,7 @@ async def test_postgres_restart_mid_load_unavailable_then_reconnect(system: Syst
             'Properties: commands during the outage got `{code: unavailable, message: "the store is '
             'unavailable; nothing was written"}` and none of them was stored (its receipt, saved atomically '
             "with its events, is absent); each write service, outbox relay and consumer reconnected by "
-            "itself (commands to all three services succeeded after the restart and every stored event "
+            "itself (commands to all four write services succeeded after the restart and every stored event "
             "reached reporting exactly once); reporting's consumers waited out the outage instead of "
             "parking messages (dead letters: 0); the live projections equal a rebuild.",
             "",

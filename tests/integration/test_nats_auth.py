@@ -34,7 +34,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import NotFoundError
 
 from deploy.local.demo import Client, Demo, complain, has_rows, onboard, reporting_period, trade
-from deploy.local.demo_field import field_work
+from deploy.local.demo_field import field_work, reported
 from deploy.local.processes import SERVICES, ServiceProcesses, wait_ready
 from deploy.nats.auth import INTEGRATORS, USERS, WRITERS, authorization_block, password_variable
 from deploy.nats.servers import NATS_SERVER, NatsServers
@@ -331,6 +331,11 @@ async def test_the_services_run_the_demo_flow_and_the_guides_example_each_with_i
 
         query = {"period": reporting_period(datetime.now(UTC)), "customer_id": demo.dealer_id}
         await client.until("reporting", "distributor_monthly", query, complete, timeout=60)
+        # reporting reads the field's stream as its own user too: R11 and R13 from the demo's field work
+        field_lines = await reported(client, query["period"])
+        assert any(line.startswith(f"R11 {query['period']} company: target") for line in field_lines), (
+            field_lines
+        )
         printed = await run_the_guides_example(servers, admin, passwords, demo.dealer_id, tmp_path)
         assert printed[0] == "accepted 12000.00", printed
         prepared = [line.split()[1:4] for line in printed[1:] if line.startswith("prepare ")]

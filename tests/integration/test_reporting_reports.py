@@ -169,6 +169,8 @@ async def test_r7_staff_customers_developed_orders_amount_complaints_fines(
         "penalties": 2,
         "fines": "350.00",
         "dismissal_recommendations": 1,
+        "target": None,  # no target was set for this salesperson (R11)
+        "attainment_pct": None,
     }
 
 
