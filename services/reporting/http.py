@@ -11,13 +11,13 @@ interactive API docs pages are off: they load their scripts from CDNs, and the d
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import AwareDatetime, BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from services.reporting import api as q
 from services.reporting import results as r
@@ -32,11 +32,34 @@ from shared.contracts import Reply
 from shared.identity.verify import Verifier
 
 PeriodParam = Annotated[
-    str, Query(pattern=q.PERIOD_PATTERN, max_length=7, description="period YYYY-MM, 1900-01 to 2199-12 (R1)")
+    str,
+    Query(
+        pattern=q.PERIOD_PATTERN,
+        max_length=7,
+        examples=["2026-11"],
+        description="period YYYY-MM, 1900-01 to 2199-12 (R1)",
+    ),
 ]
+# Moments and days as the API takes them: RFC 3339, years 1900 to 2199 (parsed by the query models).
+YEARS_1900_TO_2199 = r"^(19|20|21)[0-9]{2}-"
 AsOfParam = Annotated[
-    AwareDatetime | None,
-    Query(description="the report as it stood at this moment (R9); with its UTC offset, years 1900 to 2199"),
+    str | None,
+    Query(
+        pattern=YEARS_1900_TO_2199,
+        max_length=40,
+        json_schema_extra={"format": "date-time"},
+        description="the report as it stood at this moment (R9): RFC 3339 with its UTC offset, years 1900 "
+        "to 2199",
+    ),
+]
+DayParam = Annotated[
+    str | None,
+    Query(
+        pattern=YEARS_1900_TO_2199,
+        max_length=10,
+        json_schema_extra={"format": "date"},
+        description="the business day to age on (YYYY-MM-DD, years 1900 to 2199); today when not given",
+    ),
 ]
 CustomerParam = Annotated[
     str | None,
@@ -151,7 +174,7 @@ def create_app(
     @app.get("/api/reports/receivables", tags=["reports"], summary="R12 receivables ageing, credit used",
              **doc(r.ReceivablesResult))  # fmt: skip
     async def receivables_ageing(
-        on: Annotated[date | None, Query(description="business day to age on, years 1900 to 2199")] = None,
+        on: DayParam = None,
         customer_id: CustomerParam = None,
         as_of: AsOfParam = None,
     ) -> Response:

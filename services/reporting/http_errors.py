@@ -99,7 +99,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: HTTPException) -> Response:
         code = CODE_OF_STATUS.get(exc.status_code, ErrorCode.INVALID)
         message = "no such path or method" if exc.status_code in (404, 405) else str(exc.detail)
-        return error_response(ErrorBody(code=code, message=message), exc.status_code)
+        response = error_response(ErrorBody(code=code, message=message), exc.status_code)
+        response.headers.update(exc.headers or {})  # a 405's Allow
+        return response
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> Response:
