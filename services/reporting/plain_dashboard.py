@@ -16,7 +16,14 @@ from pydantic import ValidationError
 from services.reporting import api as q
 from services.reporting.api import Reports
 from services.reporting.periods import period_of
-from services.reporting.sessions import AUDIT_READERS, LOGIN_PATH, REPORT_READERS, Viewer, viewer
+from services.reporting.sessions import (
+    AUDIT_READERS,
+    LOGIN_PATH,
+    LOGOUT_PATH,
+    REPORT_READERS,
+    Viewer,
+    viewer,
+)
 from shared.clock import Clock
 
 
@@ -90,6 +97,9 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}.error{color:#b00}.flag-reward{c
 """
 
 
+SIGN_OUT = f"<form method=post action={LOGOUT_PATH}><button type=submit>Sign out</button></form>"
+
+
 def page(title: str, body: str) -> str:
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(title)}</title>"
@@ -138,6 +148,7 @@ def dashboard_body(
         f"<p>{escape(distributors['starts_at'])} to {escape(distributors['ends_at'])} "
         f"({escape(distributors['period_mode'])})</p>",
         period_form(period, as_of),
+        SIGN_OUT,
         "<h2>Event consumption</h2>",
         table(
             ["source", "position", "events", "updated"],
@@ -289,10 +300,14 @@ def dashboard_body(
 
 
 def audit_body(aggregate_id: str, trail: dict[str, Any] | None) -> str:
-    head = "<h1>Audit trail (R10)</h1><nav><a href=/dashboard>dashboard</a></nav>" + (
-        '<form method=get action=/dashboard/audit><label>Id <input name=aggregate_id value="'
-        + escape(aggregate_id)
-        + '" size=38></label> <button type=submit>Show</button></form>'
+    head = (
+        "<h1>Audit trail (R10)</h1><nav><a href=/dashboard>dashboard</a></nav>"
+        + SIGN_OUT
+        + (
+            '<form method=get action=/dashboard/audit><label>Id <input name=aggregate_id value="'
+            + escape(aggregate_id)
+            + '" size=38></label> <button type=submit>Show</button></form>'
+        )
     )
     if trail is None:
         return head

@@ -157,6 +157,9 @@ async def test_dashboard_in_headless_chromium_signs_in_with_a_personal_token_and
             await page.screenshot(path=str(SCREENSHOT), full_page=True)
             await page.goto(f"{base}/dashboard/audit?aggregate_id={IDS['complaint']}")
             assert "PenaltyIssued" in await page.inner_text("table")
+            await page.click("text=Sign out")  # the session ends: the dashboard asks for a token again
+            await page.goto(f"{base}/dashboard?period=2026-11")
+            assert await page.locator("#token").count() == 1
         finally:
             await browser.close()
     # Offline: every request the page made went to the service itself (no CDN, no external font).
