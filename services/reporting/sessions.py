@@ -36,6 +36,8 @@ LOGOUT_PATH = "/dashboard/logout"
 MAX_FORM_BYTES = 16_384
 IDLE = timedelta(minutes=30)
 LASTING = timedelta(hours=8)
+# Sessions kept at most (a few hundred bytes each); past this the oldest sign-in is ended.
+MAX_SESSIONS = 10_000
 
 # (decision, docs/decisions/reporting-readers.md) The reports are company-wide figures: reading them needs
 # one of these roles held company-wide. The audit trail shows the events' data, customers' personal data
@@ -88,10 +90,13 @@ class Session:
 class Sessions:
     """Server-side sessions, keyed by a digest of the cookie's id (a memory dump shows no usable id)."""
 
-    def __init__(self, clock: Clock, idle: timedelta = IDLE, lasting: timedelta = LASTING) -> None:
+    def __init__(
+        self, clock: Clock, idle: timedelta = IDLE, lasting: timedelta = LASTING, most: int = MAX_SESSIONS
+    ) -> None:
         self.clock = clock
         self.idle = idle
         self.lasting = lasting
+        self.most = most
         self._open: dict[str, Session] = {}
 
     @staticmethod
@@ -101,6 +106,8 @@ class Sessions:
     def open(self, identity: Identity) -> str:
         now = self.clock.now()
         self._forget_ended(now)
+        while len(self._open) >= self.most:
+            del self._open[next(iter(self._open))]  # the oldest sign-in
         token_ends = datetime.fromtimestamp(identity.expires_at, now.tzinfo)
         session_id = secrets.token_urlsafe(32)
         viewer = Viewer(identity.user, identity.grants)

@@ -67,6 +67,13 @@ def test_logout_closes_the_session_and_ids_are_random_and_not_stored() -> None:
     assert sessions.viewer(first) is None and sessions.viewer(second) is not None
 
 
+def test_past_the_most_sessions_kept_the_oldest_sign_in_ends() -> None:
+    sessions = Sessions(FixedClock(START), most=2)
+    first, second, third = (sessions.open(identity()) for _ in range(3))
+    assert sessions.viewer(first) is None
+    assert sessions.viewer(second) is not None and sessions.viewer(third) is not None
+
+
 @pytest.mark.parametrize(
     ("body", "token"),
     [
