@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 import asyncpg
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
-from services.reporting import history, queries, receivables, signoff
+from services.reporting import history, personal_reads, queries, receivables, signoff
 from services.reporting import results as r
 from services.reporting.projections import projections_version
 from services.reporting.rebuild import as_of_snapshot
@@ -23,6 +23,7 @@ from services.reporting.tables import SCHEMA
 from shared.bus import ServiceBus
 from shared.clock import BUSINESS_TZ, Clock, SystemClock
 from shared.contracts import Command, Identifier, Query
+from shared.identity.scope import acting
 from shared.settings import Settings
 
 # Periods, days and moments a report can be about: 1900 to 2199. Further out there is nothing to report,
@@ -108,6 +109,13 @@ class AuditTrail(Query):
     related: bool = Field(
         default=True, description="also events of other aggregates naming it (customer_id ...)"
     )
+
+
+class PersonalDataReads(Query):
+    """#23: who read which customer's personal data (the audit trail), when; the latest first."""
+
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    subject: Identifier | None = Field(default=None, description="only the reads of this id")
 
 
 class Receivables(Query):
@@ -216,7 +224,14 @@ class Reports:
 
     async def audit_trail(self, q: AuditTrail) -> dict[str, Any]:
         async with self.pool.acquire() as conn:
+            who = acting()
+            if who is not None:  # a person's read of personal data is recorded before it is answered (#23)
+                await personal_reads.record_read(conn, who, q.aggregate_id, "audit_trail", self.clock.now())
             return await queries.audit_trail(conn, q.aggregate_id, q.related)
+
+    async def personal_data_reads(self, q: PersonalDataReads) -> dict[str, Any]:
+        async with self.pool.acquire() as conn:
+            return {"reads": await personal_reads.reads(conn, q.limit, q.subject)}
 
     async def receivables(self, q: Receivables) -> dict[str, Any]:
         # The day is fixed before the cache is asked: a cached answer is one day's ageing.

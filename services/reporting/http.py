@@ -26,9 +26,10 @@ from services.reporting.http_errors import error_responses, install_error_handle
 from services.reporting.http_errors import field_problems as problems_of
 from services.reporting.http_middleware import CorrelatedAccessLog, refuse_unknown_parameters
 from services.reporting.plain_dashboard import plain_dashboard
-from services.reporting.sessions import COOKIE, IDLE, LASTING, Sessions, SignIn, auditor, reader
+from services.reporting.sessions import COOKIE, IDLE, LASTING, Sessions, SignIn, Viewer, auditor, reader
 from shared.clock import Clock, SystemClock
 from shared.contracts import Reply
+from shared.identity.scope import acting_as
 from shared.identity.verify import Verifier
 
 PeriodParam = Annotated[
@@ -193,10 +194,19 @@ def create_app(
     @app.get("/api/audit/{aggregate_id}", tags=["audit"], summary="R10 audit trail",
              **doc(r.AuditTrailResult, audit=True))  # fmt: skip
     async def audit(
+        who: Annotated[Viewer, Depends(auditor)],
         aggregate_id: Annotated[str, Path(min_length=1, max_length=q.ID_MAX, pattern=q.ID_PATTERN)],
         related: bool = True,
     ) -> Response:
-        return await run(reports.audit_trail, q.AuditTrail, aggregate_id=aggregate_id, related=related)
+        with acting_as(who.acting()):  # the read is recorded under the reader's name (#23)
+            return await run(reports.audit_trail, q.AuditTrail, aggregate_id=aggregate_id, related=related)
+
+    @app.get("/api/personal-data-reads", tags=["audit"], summary="who read personal data (#23)",
+             **doc(r.PersonalDataReadsResult, audit=True))  # fmt: skip
+    async def personal_data_reads(
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100, subject: CustomerParam = None
+    ) -> Response:
+        return await run(reports.personal_data_reads, q.PersonalDataReads, limit=limit, subject=subject)
 
     @app.get("/api/lag", tags=["ops"], summary="consumed position per source", **doc(r.LagResult))
     async def lag() -> Response:

@@ -25,6 +25,7 @@ from services.reporting.sessions import (
     viewer,
 )
 from shared.clock import Clock
+from shared.identity.scope import acting_as
 
 
 def plain_dashboard(
@@ -81,7 +82,10 @@ def plain_dashboard(
         if who is None:
             return RedirectResponse(LOGIN_PATH, 303)
         who.require(AUDIT_READERS, "the audit trail")
-        trail = await reports.audit_trail(q.AuditTrail(aggregate_id=aggregate_id)) if aggregate_id else None
+        with acting_as(who.acting()):  # the read is recorded under the reader's name (#23)
+            trail = (
+                await reports.audit_trail(q.AuditTrail(aggregate_id=aggregate_id)) if aggregate_id else None
+            )
         return HTMLResponse(page("audit trail", audit_body(aggregate_id, trail)))
 
     return router

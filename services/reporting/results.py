@@ -300,3 +300,18 @@ class SourcePosition(BaseModel):
 
 class LagResult(BaseModel):
     sources: list[SourcePosition]
+
+
+class PersonalDataRead(BaseModel):
+    seq: int
+    read_at: Moment
+    user: str
+    roles: list[str]
+    subject: str = Field(description="the id whose audit trail was read")
+    what: str = Field(description="what was read: audit_trail")
+
+
+class PersonalDataReadsResult(BaseModel):
+    """#23: reads of personal data, the latest first."""
+
+    reads: list[PersonalDataRead]

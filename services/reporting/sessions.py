@@ -26,6 +26,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from shared.clock import Clock
 from shared.errors import DomainError, Forbidden, Unauthenticated
+from shared.identity.scope import Acting
 from shared.identity.tokens import Grant, Identity
 from shared.identity.verify import AUTHORIZATION, Verifier
 
@@ -64,6 +65,11 @@ class Viewer:
 
     user: str
     grants: tuple[Grant, ...]
+
+    def acting(self) -> Acting:
+        """As the acting user of a request (``shared.identity.scope``): who reads is recorded where #23
+        asks for it."""
+        return Acting(self.user, self.grants)
 
     def company_wide(self, roles: frozenset[str]) -> bool:
         return any(grant.role in roles and grant.region is None for grant in self.grants)

@@ -270,6 +270,32 @@ async def test_the_audit_trail_needs_an_auditor_or_the_general_manager(served: S
     assert trail.status_code == 200 and trail.json()["result"]["entries"][0]["event_type"] == "OrderPlaced"
 
 
+async def test_every_read_of_an_audit_trail_is_recorded_and_listed_for_auditors(served: Served) -> None:
+    dealer = IDS["dealer"]
+    assert (await served.get(f"/api/audit/{dealer}", AUDITOR)).status_code == 200
+    session = (await served.sign_in(GENERAL_MANAGER)).cookies[COOKIE]
+    page = await served.with_session("GET", "/dashboard/audit", session, aggregate_id=dealer)
+    assert page.status_code == 200
+    listed = await served.get("/api/personal-data-reads", AUDITOR, subject=dealer)
+    reads = listed.json()["result"]["reads"]
+    assert [(r["user"], r["roles"], r["what"]) for r in reads[:2]] == [
+        ("gm-zhou", ["general_manager"], "audit_trail"),  # the latest first
+        ("aud-xu", ["auditor"], "audit_trail"),
+    ]
+    assert {r["subject"] for r in reads} == {dealer}
+    assert (await served.get("/api/personal-data-reads", FINANCE)).status_code == 403
+
+
+async def test_a_read_of_the_audit_trail_over_the_bus_is_recorded_too(
+    served: Served, request_: Requester
+) -> None:
+    answer = await request_("reporting", "query", "audit_trail", {"aggregate_id": IDS["order"]})
+    assert answer["ok"]
+    listed = await served.get("/api/personal-data-reads", AUDITOR, subject=IDS["order"], limit=1)
+    (latest,) = listed.json()["result"]["reads"]
+    assert (latest["user"], latest["roles"]) == ("salesops-client", ["general_manager"])  # the bus's reader
+
+
 # ---------------------------------------------------------------- OpenAPI and typed results
 
 
