@@ -90,6 +90,7 @@ async def test_schemathesis_all_checks_find_no_failure(base: str, tmp_path: Path
             "junit",
             "--report-dir",
             str(tmp_path),
+            cwd=tmp_path,  # its cache of crashes stays out of the repository
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
