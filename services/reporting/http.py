@@ -70,8 +70,8 @@ BEARER_SCHEME = "bearerJwt"
 COOKIE_SCHEME = "sessionCookie"
 
 
-def json_response(body: dict[str, Any], status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+def json_response(body: dict[str, Any]) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 def create_app(

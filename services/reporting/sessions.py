@@ -148,7 +148,7 @@ class SignIn:
         self.verifier = verifier
         self.sessions = sessions
         self.router = APIRouter(include_in_schema=False)
-        self.router.add_api_route(LOGIN_PATH, self.login_form, methods=["GET", "HEAD"])
+        self.router.add_api_route(LOGIN_PATH, self.login_form, methods=["GET"])
         self.router.add_api_route(LOGIN_PATH, self.login, methods=["POST"])
         self.router.add_api_route(LOGOUT_PATH, self.logout, methods=["POST"])
 
