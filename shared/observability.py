@@ -83,7 +83,7 @@ class JsonFormatter(logging.Formatter):
         known = getattr(record, "correlation_id", None) or correlation_id.get()
         if known:
             entry["correlation_id"] = known
-        for key in ("correlation_ids", "event_id", "durable"):
+        for key in ("correlation_ids", "event_id", "durable", "http"):
             if (value := getattr(record, key, None)) is not None:
                 entry[key] = value
         if record.exc_info:

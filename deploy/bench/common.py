@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -107,7 +106,6 @@ def process_env(settings: Settings) -> dict[str, str]:
         "SALESOPS_POSTGRES_DB": settings.postgres_db,
         "SALESOPS_LOG_LEVEL": "WARNING",
         "SALESOPS_REPORTING_HTTP": "false",
-        "SALESOPS_REPORTING_TOKEN": uuid.uuid4().hex,
     }
 
 

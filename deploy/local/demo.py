@@ -49,6 +49,7 @@ DEMO_USERS: dict[str, tuple[Grant, ...]] = {
     "gm-zhou": (Grant("general_manager"),),
     "prod-wu": (Grant("production"),),
     "csm-lin": (Grant("customer_service_manager"),),
+    "aud-xu": (Grant("auditor"),),  # reads reports and the audit trail only (services/reporting/sessions.py)
 }
 
 PRODUCT = "PV-100"

@@ -23,9 +23,9 @@ def service_command(service: str) -> list[str]:
 
 
 PASSWORD_PREFIX = "SALESOPS_NATS_PASSWORD_"
-# Secrets only one process may hold: reporting's HTTP token; the token issuer's signing key is for the
-# clients (the services verify with its public key). Every service's own NATS password is its alone too.
-OWNED_SECRETS = {"SALESOPS_REPORTING_TOKEN": "reporting", "SALESOPS_IDENTITY_SIGNING_KEY_FILE": None}
+# Secrets no service process may hold: the token issuer's signing key is for the clients (the services
+# verify with its public key). Every service's own NATS password is its alone too.
+OWNED_SECRETS: dict[str, str | None] = {"SALESOPS_IDENTITY_SIGNING_KEY_FILE": None}
 
 
 def service_env(env: dict[str, str], service: str) -> dict[str, str]:

@@ -66,17 +66,13 @@ async def main() -> int:
 
 async def run(settings: Settings, nats_env: dict[str, str], outside_passwords: dict[str, str]) -> int:
     ensure_database(settings, list(SERVICES))
-    # The dashboard's reads need a token: make one for this run unless one is configured.
-    token = os.environ.get("SALESOPS_REPORTING_TOKEN") or secrets.token_urlsafe(24)
     # The embedded token issuer: its signing key stays with this tool, the services get its public key.
     key_file = Path(ROOT, settings.identity_signing_key_file)
     signing_key = ensure_signing_key(key_file)
     identity_env = {"SALESOPS_IDENTITY_PUBLIC_KEY": public_pem(signing_key)}
     demo_tokens = key_file.parent / "demo-tokens.json"
     write_demo_tokens(demo_tokens, Credentials(signing_key, users=DEMO_USERS))
-    processes = ServiceProcesses(
-        {"SALESOPS_REPORTING_TOKEN": token, **identity_env, **nats_env}, Path(ROOT, ".state", "logs")
-    )
+    processes = ServiceProcesses({**identity_env, **nats_env}, Path(ROOT, ".state", "logs"))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -96,7 +92,9 @@ async def run(settings: Settings, nats_env: dict[str, str], outside_passwords: d
         )
         where = [
             "[salesops] where to look:",
-            f"  dashboard and reports:  http://{settings.http_host}:{settings.http_port}/  (token {token})",
+            f"  dashboard and reports:  http://{settings.http_host}:{settings.http_port}/  to sign in, paste",
+            "                          the token this prints (readers: docs/decisions/reporting-readers.md)",
+            "                          ./salesops token issue --user gm-zhou --role general_manager",
             f"  NATS:                   {settings.nats_url}{credentials}",
             f"  commands / queries:     NATS request/reply, {settings.namespace}.<service>.cmd.* / .query.*",
             "                          header 'Authorization: Bearer <token>' (docs/integration.md)",

@@ -10,20 +10,22 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from services.reporting import (
     field_queries,
     history,
     lifecycle,
+    personal_reads,
     queries,
     receivables,
     service_figures,
     signoff,
 )
+from services.reporting import results as r
 from services.reporting.field_api import register_field
 from services.reporting.projections import projections_version
 from services.reporting.rebuild import as_of_snapshot
@@ -31,18 +33,42 @@ from services.reporting.tables import SCHEMA
 from shared.bus import ServiceBus
 from shared.clock import BUSINESS_TZ, Clock, SystemClock
 from shared.contracts import Command, Identifier, Query
+from shared.identity.scope import acting
 from shared.settings import Settings
 
+# Periods, days and moments a report can be about: 1900 to 2199. Further out there is nothing to report,
+# and the period arithmetic (the period before, a year before, in Asia/Shanghai) would leave the calendar.
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+PERIOD_PATTERN = r"^(19|20|21)[0-9]{2}-(0[1-9]|1[0-2])$"
 Period = Annotated[
-    str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="reporting period YYYY-MM (R1)")
+    str, Field(pattern=PERIOD_PATTERN, description="reporting period YYYY-MM, 1900-01 to 2199-12 (R1)")
 ]
+
+# Ids asked for over HTTP (also in the OpenAPI document): UUIDs or codes, well under 64 characters, of
+# letters, digits and . _ : - only (no NUL, no spaces).
+ID_MAX = 64
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+
+D = TypeVar("D", date, datetime)
+
+
+def _reportable(value: D) -> D:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"must be in the years {FIRST_YEAR} to {LAST_YEAR}")
+    return value
+
+
+AsOf = Annotated[
+    AwareDatetime,
+    AfterValidator(_reportable),
+    Field(description="the report as it stood at this moment (R9), years 1900 to 2199"),
+]
+Day = Annotated[date, AfterValidator(_reportable)]
 
 
 class PeriodQuery(Query):
     period: Period
-    as_of: AwareDatetime | None = Field(
-        default=None, description="the report as it stood at this moment (R9)"
-    )
+    as_of: AsOf | None = None
 
 
 class DistributorMonthly(PeriodQuery):
@@ -70,9 +96,9 @@ class Regions(PeriodQuery):
 class AnnualStatistics(Query):
     """R6: annual order statistics (年度订货统计表), per customer per month of a year."""
 
-    year: Annotated[int, Field(ge=2000, le=2100)]
+    year: Annotated[int, Field(ge=FIRST_YEAR, le=LAST_YEAR)]
     customer_id: Identifier | None = None
-    as_of: AwareDatetime | None = None
+    as_of: AsOf | None = None
 
 
 class StaffReport(PeriodQuery):
@@ -100,13 +126,20 @@ class AuditTrail(Query):
     )
 
 
+class PersonalDataReads(Query):
+    """#23: who read which customer's personal data (the audit trail), when; the latest first."""
+
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    subject: Identifier | None = Field(default=None, description="only the reads of this id")
+
+
 class Receivables(Query):
     """R12: per customer, receivables by age (not yet due; 1–30, 31–60, 61–90, over 90 days overdue) on a
     day, and credit used (the O6/O7 exposure) vs limit."""
 
-    on: date | None = Field(default=None, description="the business day to age on; today when not given")
+    on: Day | None = Field(default=None, description="the business day to age on; today when not given")
     customer_id: Identifier | None = None
-    as_of: AwareDatetime | None = Field(default=None, description="from the events up to this moment (R9)")
+    as_of: AsOf | None = None
 
 
 class Alerts(Query):
@@ -137,12 +170,6 @@ class ImportHistory(Command):
 
 class Lag(Query):
     """Highest consumed position per source service."""
-
-
-class ReportResult(BaseModel):
-    """A report: its period (or year) and rows; money as decimal strings."""
-
-    model_config = {"extra": "allow"}
 
 
 CACHE_SIZE = 256
@@ -226,7 +253,14 @@ class Reports:
 
     async def audit_trail(self, q: AuditTrail) -> dict[str, Any]:
         async with self.pool.acquire() as conn:
+            who = acting()
+            if who is not None:  # a person's read of personal data is recorded before it is answered (#23)
+                await personal_reads.record_read(conn, who, q.aggregate_id, "audit_trail", self.clock.now())
             return await queries.audit_trail(conn, q.aggregate_id, q.related)
+
+    async def personal_data_reads(self, q: PersonalDataReads) -> dict[str, Any]:
+        async with self.pool.acquire() as conn:
+            return {"reads": await personal_reads.reads(conn, q.limit, q.subject)}
 
     async def receivables(self, q: Receivables) -> dict[str, Any]:
         # The day is fixed before the cache is asked: a cached answer is one day's ageing.
@@ -267,19 +301,21 @@ class Reports:
 
 
 def register(bus: ServiceBus, reports: Reports) -> None:
-    bus.query("distributor_monthly", DistributorMonthly, reports.distributor_monthly, ReportResult)
-    bus.query("branch_monthly", BranchMonthly, reports.branch_monthly, ReportResult)
-    bus.query("key_customers", KeyCustomers, reports.key_customers, ReportResult)
-    bus.query("regions", Regions, reports.regions, ReportResult)
-    bus.query("annual_statistics", AnnualStatistics, reports.annual, ReportResult)
-    bus.query("staff", StaffReport, reports.staff, ReportResult)
-    bus.query("service_figures", ServiceFigures, reports.service_figures, ReportResult)
-    bus.query("monthly_review", MonthlyReview, reports.monthly_review, ReportResult)
-    bus.query("audit_trail", AuditTrail, reports.audit_trail, ReportResult)
-    bus.query("lag", Lag, reports.lag, ReportResult)
-    bus.query("receivables", Receivables, reports.receivables, ReportResult)
-    bus.query("alerts", Alerts, reports.alerts, ReportResult)
-    bus.query("signed_report", SignedReport, reports.signed_report, ReportResult)
-    bus.command("sign_off_period", SignOffPeriod, reports.sign_off_period, ReportResult)
-    bus.command("import_history", ImportHistory, reports.import_history, ReportResult)
+    bus.query(
+        "distributor_monthly", DistributorMonthly, reports.distributor_monthly, r.DistributorMonthlyResult
+    )
+    bus.query("branch_monthly", BranchMonthly, reports.branch_monthly, r.BranchMonthlyResult)
+    bus.query("key_customers", KeyCustomers, reports.key_customers, r.KeyCustomersResult)
+    bus.query("regions", Regions, reports.regions, r.RegionsResult)
+    bus.query("annual_statistics", AnnualStatistics, reports.annual, r.AnnualStatisticsResult)
+    bus.query("staff", StaffReport, reports.staff, r.StaffResult)
+    bus.query("service_figures", ServiceFigures, reports.service_figures, r.ServiceFiguresResult)
+    bus.query("monthly_review", MonthlyReview, reports.monthly_review, r.MonthlyReviewResult)
+    bus.query("audit_trail", AuditTrail, reports.audit_trail, r.AuditTrailResult)
+    bus.query("lag", Lag, reports.lag, r.LagResult)
+    bus.query("receivables", Receivables, reports.receivables, r.ReceivablesResult)
+    bus.query("alerts", Alerts, reports.alerts, r.AlertsResult)
+    bus.query("signed_report", SignedReport, reports.signed_report, r.SignedReportResult)
+    bus.command("sign_off_period", SignOffPeriod, reports.sign_off_period, r.SignedOff)
+    bus.command("import_history", ImportHistory, reports.import_history, r.HistoryImported)
     register_field(bus, reports)  # R11, R13

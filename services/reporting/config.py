@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+from datetime import timedelta
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -11,14 +11,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class ReportingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SALESOPS_REPORTING_", frozen=True)
 
-    # Reads (HTTP API and dashboard) need this token. Unset: a random one is made at start and logged,
-    # so a forgotten setting never leaves the reports open.
-    token: str = Field(default_factory=lambda: secrets.token_urlsafe(24), min_length=16)
-    token_was_generated: bool = False
     http: bool = True  # serve the HTTP API and dashboard on Settings.http_host:http_port
+    # A dashboard session ends after this long without a request, and this long after sign-in at most
+    # (or when the token signed in with expires, if sooner).
+    session_idle_minutes: float = Field(default=30, gt=0)
+    session_hours: float = Field(default=8, gt=0)
 
-    @classmethod
-    def load(cls) -> ReportingSettings:
-        loaded = cls()
-        generated = "token" not in loaded.model_fields_set
-        return loaded.model_copy(update={"token_was_generated": generated})
+    def session_limits(self) -> tuple[timedelta, timedelta]:
+        return timedelta(minutes=self.session_idle_minutes), timedelta(hours=self.session_hours)

@@ -32,6 +32,7 @@ from shared.bus import ServiceBus, connect_nats
 from shared.clock import Clock
 from shared.consumer import DurableConsumer
 from shared.database import DatabaseNotUtf8, ensure_database
+from shared.identity.verify import Verifier
 from shared.observability import (
     ServiceMetrics,
     consumer_probe,
@@ -106,13 +107,14 @@ async def start_reporting(
     *,
     sources: Sequence[str] = SOURCES,
     queries: bool = True,
-    http_token: str | None = None,
+    http: bool = False,
     http_port: int | None = None,
     clock: Clock | None = None,
+    options: ReportingSettings | None = None,
 ) -> ReportingService:
-    """Start consuming (and, with ``queries``, answering the report queries; with ``http_token``, serving
-    the HTTP API and dashboard on ``http_port``, 0 = any free port) until ``stop`` is set; ``clock`` decides
-    what "now" is for the sign-off (R1) and the ageing (R12)."""
+    """Start consuming (and, with ``queries``, answering the report queries; with ``http``, serving the
+    HTTP API and dashboard on ``http_port``, 0 = any free port) until ``stop`` is set; ``clock`` decides
+    what "now" is for the sign-off (R1), the ageing (R12) and the sessions' expiry."""
     await asyncio.to_thread(ensure_database, settings)
     pool = await open_pool(settings)
     metrics = ServiceMetrics(SERVICE)
@@ -136,7 +138,7 @@ async def start_reporting(
     service.metrics_port = await serve_observability(metrics, stop)
     server: uvicorn.Server | None = None
     serving: asyncio.Task[None] | None = None
-    if http_token is not None:
+    if http:
         port = settings.http_port if http_port is None else http_port
         listening = http_socket(settings.http_host, port)
         if listening is None:
@@ -144,7 +146,11 @@ async def start_reporting(
             # queries still serve; only this instance has no HTTP.
             log.error("HTTP API not started: %s:%s is in use; serving the bus only", settings.http_host, port)
         else:
-            config = uvicorn.Config(create_app(reports, http_token), log_level="warning", lifespan="off")
+            idle, lasting = (options or ReportingSettings()).session_limits()
+            app = create_app(reports, Verifier.from_settings(settings, clock), clock, idle, lasting)
+            # log_config None: uvicorn's loggers go through the process's JSON handler (tracebacks too);
+            # the access log is the app's own, with the correlation id (http_middleware).
+            config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
             server = uvicorn.Server(config)
             serving = asyncio.create_task(server.serve(sockets=[listening]), name="reporting-http")
             while not server.started and not serving.done():
@@ -183,8 +189,8 @@ async def stopped(service: ReportingService) -> None:
 
 def openapi_document() -> dict[str, Any]:
     """The HTTP API's OpenAPI document, as FastAPI derives it from the routes (committed in docs/openapi/)."""
-    # The token only guards requests; describing the routes reads no report.
-    app = create_app(Reports(cast(Any, None), Settings()), "documentation-only-token")
+    # Describing the routes reads no report and verifies no token.
+    app = create_app(Reports(cast(Any, None), Settings()), Verifier())
     return app.openapi()
 
 
@@ -199,19 +205,15 @@ def main() -> None:
         print_contract(ServiceBus(docs, SERVICE), register, Reports(cast(Any, None), docs))
         return
     settings = Settings()
-    options = ReportingSettings.load()
+    options = ReportingSettings()
     configure_logging(settings, SERVICE)
-    if options.http and options.token_was_generated:
-        log.warning(
-            "SALESOPS_REPORTING_TOKEN is not set; the dashboard token for this run is %s", options.token
-        )
 
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        service = await start_reporting(settings, stop, http_token=options.token if options.http else None)
+        service = await start_reporting(settings, stop, http=options.http, options=options)
         # Everything imported and started so far lives as long as the process: keep it out of the
         # collector's full passes, which otherwise add ~30 ms pauses to large report replies.
         gc.freeze()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 import orjson
 
+from services.reporting import personal_reads
 from services.reporting.bulk import (
     CALL_BATCH,
     INSERT_NEW_TO_LOG,
@@ -102,6 +103,7 @@ async def ensure_schema(conn: asyncpg.Connection) -> list[str]:
         await conn.execute(LOG_DDL)
         await conn.execute(APPEND_ONLY_DDL)
         await conn.execute(batch_function_ddl())
+        await conn.execute(personal_reads.DDL)
         for name in PROJECTIONS:
             exists = await conn.fetchval("SELECT to_regclass($1)", f"{SCHEMA}.{name}")
             if exists is None:

@@ -45,7 +45,6 @@ def test_service_refuses_to_start_on_a_sql_ascii_database(sql_ascii: Settings, s
     env = os.environ | {
         "SALESOPS_POSTGRES_DB": sql_ascii.postgres_db,
         "SALESOPS_NAMESPACE": sql_ascii.namespace,
-        "SALESOPS_REPORTING_TOKEN": "a-token-for-this-test",  # else reporting logs the one it makes up
     }
     started = subprocess.run(
         [sys.executable, "-m", f"services.{service}.main"],

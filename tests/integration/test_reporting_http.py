@@ -1,4 +1,4 @@
-"""Reporting over HTTP (token-protected reads, OpenAPI) and the ops dashboard in headless Chromium."""
+"""Reporting over HTTP (reads by signed-in people, OpenAPI) and the ops dashboard in headless Chromium."""
 
 from __future__ import annotations
 
@@ -14,13 +14,15 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from services.reporting.main import ReportingService
+from shared.identity.tokens import Grant
 from shared.settings import Settings
-from tests.conftest import Requester, wait_for
+from tests.conftest import CREDENTIALS, Requester, wait_for
 from tests.integration.test_reporting_support import Events, at, logged_all, publish, reporting_running
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "test-reporting-token-0123456789"
+# A company-wide reader (and, as general manager, a reader of the audit trail too).
+TOKEN = CREDENTIALS.token("gm-zhou", Grant("general_manager"))
 IDS: dict[str, str] = {}
 SCREENSHOT = Path(tempfile.gettempdir()) / "salesops-reporting-dashboard.png"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -37,7 +39,7 @@ async def running(nc: NATS, settings: Settings) -> AsyncIterator[tuple[Reporting
     ev.hold(dealer, at(2026, 11, 11), "1000.00", "100.00")
     IDS["complaint"] = ev.complaint(dealer, at(2026, 11, 12), "service", fine="150.00")
     ev.order(branch, at(2026, 11, 13), [("P-1", 10, "100.00")], kind="branch")
-    async with reporting_running(settings, http_token=TOKEN, http_port=0) as service:
+    async with reporting_running(settings, http=True, http_port=0) as service:
         await publish(nc.jetstream(), settings, ev.made)
         await wait_for(lambda: logged_all(service, ev.made))
         yield service, f"http://127.0.0.1:{service.http_port}"
@@ -49,17 +51,18 @@ async def get(url: str, token: str | None = TOKEN, **params: Any) -> httpx.Respo
         return await client.get(url, params=params, headers=headers)
 
 
-async def test_http_reads_need_the_token(running: tuple[ReportingService, str]) -> None:
+async def test_http_reads_need_a_verified_token(running: tuple[ReportingService, str]) -> None:
     _, base = running
     url = f"{base}/api/reports/distributor-monthly"
     missing = await get(url, None, period="2026-11")
-    wrong = await get(url, "not-the-token-at-all", period="2026-11")
+    wrong = await get(url, "not-a-jwt-at-all", period="2026-11")
     assert (missing.status_code, wrong.status_code) == (401, 401)
-    assert missing.json()["error"]["code"] == "unauthorized"
+    assert missing.json()["error"]["code"] == wrong.json()["error"]["code"] == "unauthenticated"
     assert "rows" not in missing.text
     assert (await get(f"{base}/api/audit/{IDS['dealer']}", None)).status_code == 401
-    assert (await get(f"{base}/dashboard", None)).status_code == 401  # the sign-in page, no figures
-    assert "EAST-D0042" not in (await get(f"{base}/dashboard", None)).text
+    async with httpx.AsyncClient() as client:
+        page = await client.get(f"{base}/dashboard", follow_redirects=True)
+    assert page.url.path == "/dashboard/login" and "EAST-D0042" not in page.text  # the sign-in page
 
 
 async def test_r2_r3_over_http_equal_the_bus_answers(
@@ -111,7 +114,7 @@ async def test_r10_audit_trail_over_http(running: tuple[ReportingService, str]) 
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs a chromium binary (Debian package chromium)")
-async def test_dashboard_in_headless_chromium_asks_for_the_token_and_works_offline(
+async def test_dashboard_in_headless_chromium_signs_in_with_a_personal_token_and_works_offline(
     running: tuple[ReportingService, str],
 ) -> None:
     playwright = pytest.importorskip("playwright.async_api")
@@ -132,7 +135,7 @@ async def test_dashboard_in_headless_chromium_asks_for_the_token_and_works_offli
             assert await page.locator("#token").count() == 1  # it asks for the token
             await page.fill("#token", "wrong-token-wrong-token")
             await page.click("button[type=submit]")
-            assert "wrong token" in await page.content()
+            assert "the credential was refused" in await page.content()
             await page.fill("#token", TOKEN)
             await page.click("button[type=submit]")
             await page.goto(f"{base}/dashboard?period=2026-11")
@@ -154,6 +157,9 @@ async def test_dashboard_in_headless_chromium_asks_for_the_token_and_works_offli
             await page.screenshot(path=str(SCREENSHOT), full_page=True)
             await page.goto(f"{base}/dashboard/audit?aggregate_id={IDS['complaint']}")
             assert "PenaltyIssued" in await page.inner_text("table")
+            await page.click("text=Sign out")  # the session ends: the dashboard asks for a token again
+            await page.goto(f"{base}/dashboard?period=2026-11")
+            assert await page.locator("#token").count() == 1
         finally:
             await browser.close()
     # Offline: every request the page made went to the service itself (no CDN, no external font).
