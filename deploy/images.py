@@ -83,6 +83,7 @@ def ensure_debian_image(image: str, packages: list[str]) -> None:
 BASE_IMAGE = "localhost/salesops-base:bookworm"
 HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # registries are reached only with this machine's CAs
 BUILD_CA_BUNDLE = "/usr/local/share/salesops-host-ca.crt"
+KEEP_BUILDS = 3  # images kept of each repository (tests of older commits may still run theirs)
 IGNORED = {"__pycache__", "node_modules", ".mypy_cache", ".ruff_cache"}
 
 
