@@ -4,6 +4,7 @@ first time on a machine, under one when the images are cached), and removed with
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -15,7 +16,7 @@ from nats.aio.client import Client as NATS
 
 from deploy.containers.images import Images, ensure_images
 from deploy.containers.topology import NATS_NODES, PODMAN_COMPOSE, SERVICES, Topology
-from deploy.images import podman_unavailable
+from deploy.images import BASE_IMAGE, image_exists, podman_unavailable
 from deploy.local.demo import Client
 from shared.settings import Settings
 
@@ -28,6 +29,8 @@ def why_not() -> str | None:
         return reason
     if not PODMAN_COMPOSE.exists():
         return "podman-compose is not installed (./salesops setup installs the dev dependencies)"
+    if shutil.which("debootstrap") is None and not image_exists(BASE_IMAGE):
+        return "no debootstrap to build the Debian base (`apt-get install debootstrap`)"
     return None
 
 
