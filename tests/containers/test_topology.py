@@ -97,16 +97,20 @@ async def test_the_flow_through_the_containers_reaches_reporting_and_its_http_ap
 
 async def register(client: Client, number: int) -> str | None:
     """A prospect's id once the command is acknowledged; None when no answer came (it may or may not
-    have been stored: reconciliation covers those)."""
-    try:
-        answer = await client.send(
-            "customers",
-            "cmd",
-            "register_prospect",
-            application("dealer", f"容灾演练贸易公司{number}", "EAST"),
-        )
-    except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
-        return None
+    have been stored: reconciliation covers those). "No responders" means no service got it (one is
+    reconnecting to another node), so it is sent again, as a client would."""
+    body = application("dealer", f"容灾演练贸易公司{number}", "EAST")
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        try:
+            answer = await client.send("customers", "cmd", "register_prospect", body)
+            break
+        except nats.errors.NoRespondersError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+        except nats.errors.TimeoutError:
+            return None
     assert answer["ok"], answer
     customer_id: str = answer["result"]["customer_id"]
     return customer_id
