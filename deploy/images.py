@@ -140,4 +140,17 @@ def ensure_built(
             raise RuntimeError(
                 f"podman build of {dockerfile} failed:\n{(built.stdout + built.stderr)[-4000:]}"
             )
+        remove_older(repository, keep=KEEP_BUILDS)
         return image
+
+
+def remove_older(repository: str, keep: int) -> None:
+    """All but the newest ``keep`` images of ``repository``: every change of code builds one, and the
+    machine's disk would fill. One a container still uses stays (podman refuses to remove it)."""
+    listed = subprocess.run(
+        [*PODMAN, "images", "--sort", "created", "--format", "{{.Repository}}:{{.Tag}}", repository],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    for old in listed[keep:]:
+        subprocess.run([*PODMAN, "rmi", old], capture_output=True)
