@@ -16,7 +16,8 @@ from typing import Any
 import nats
 import psycopg
 
-from deploy.fresh.machine import ensure_image, fresh_machine, podman_unavailable
+from deploy.fresh.machine import ensure_image, fresh_machine
+from deploy.images import podman_unavailable
 from deploy.local.demo import Client, application
 from shared.settings import Settings
 

@@ -10,9 +10,6 @@ every run still installs everything, only faster.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import re
-import shutil
 import subprocess
 import tempfile
 import time
@@ -21,71 +18,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from deploy.images import CACHE, LIMITS, PODMAN, ensure_debian_image
+
 IMAGE = "localhost/salesops-fresh:bookworm-min"
-PODMAN = ["podman", "--runtime", "runc"]  # crun fails on this kernel's hybrid cgroups (STACK_NOTES.md)
-LIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]  # else setrlimit fails
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # the registries are reached only with this machine's CAs
 # Where the container sees it: beside, not over, the bundle its own ca-certificates package writes.
 CONTAINER_CA_BUNDLE = "/usr/local/share/salesops-host-ca.crt"
-CACHE = Path("/var/cache/salesops-fresh")
 WORKDIR = "/root/salesops"
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
-
-
-def podman_unavailable() -> str | None:
-    """Why no container can run here at all, or None when podman works."""
-    if Path("/run/.containerenv").exists():
-        return "this is itself a container (no nested containers)"
-    if shutil.which("podman") is None:
-        return "podman is not installed (`apt-get install podman runc debootstrap`)"
-    probe = subprocess.run([*PODMAN, "info"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        return f"`podman info` failed: {(probe.stderr.strip().splitlines() or ['no message'])[-1]}"
-    return None
-
-
-def debian_mirror(sources: Path = Path("/etc/apt")) -> str:
-    """The Debian archive this machine's apt uses (deb822 ``URIs:`` or one-line ``deb`` entries)."""
-    files = sorted([*sources.glob("sources.list"), *sources.glob("sources.list.d/*")])
-    for file in files:
-        for line in file.read_text().splitlines():
-            found = re.match(r"\s*(?:URIs:|deb)\s+(?:\[[^]]*\]\s+)?(\S+)", line)
-            if found and re.search(r"/debian/?$", found.group(1)):
-                return found.group(1).rstrip("/")
-    return DEFAULT_MIRROR
 
 
 def ensure_image() -> None:
-    """Build ``IMAGE`` unless it exists (once per machine; runs starting together wait for one build)."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE / "image.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if subprocess.run([*PODMAN, "image", "exists", IMAGE]).returncode == 0:
-            return
-        print(f"[salesops] building {IMAGE} from Debian's packages (once; a few minutes)", flush=True)
-        with tempfile.TemporaryDirectory(prefix="salesops-image-", dir="/var/tmp") as tmp:
-            root = Path(tmp, "root")
-            subprocess.run(
-                [
-                    "debootstrap",
-                    "--variant=minbase",
-                    "--include=python3,git",
-                    "bookworm",
-                    str(root),
-                    debian_mirror(),
-                ],
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
-            tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-            subprocess.run(
-                [*PODMAN, "import", "--quiet", "-", IMAGE],
-                stdin=tar.stdout,
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
-            if tar.wait() != 0:
-                raise RuntimeError("tar of the debootstrapped root failed")
+    """Build ``IMAGE`` unless it exists (once per machine)."""
+    ensure_debian_image(IMAGE, ["python3", "git"])
 
 
 def head_commit(repo: Path) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from deploy.fresh.__main__ import BEGIN, END, counts, record
-from deploy.fresh.machine import DEFAULT_MIRROR, debian_mirror
+from deploy.images import DEFAULT_MIRROR, debian_mirror
 
 
 def test_counts_are_read_from_pytests_closing_line() -> None:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy.fresh.machine import ensure_image, fresh_machine, podman_unavailable
+from deploy.fresh.machine import ensure_image, fresh_machine
+from deploy.images import podman_unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 UP_DONE = "[salesops] Ctrl-C stops everything"

@@ -53,8 +53,9 @@ def compose_schema_check(path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_compose_file_matches_the_compose_specification_schema() -> None:
-    result = compose_schema_check(COMPOSE)
+@pytest.mark.parametrize("path", [COMPOSE, ROOT / "docker-compose.offline.yml"], ids=lambda path: path.name)
+def test_compose_file_matches_the_compose_specification_schema(path: Path) -> None:
+    result = compose_schema_check(path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -153,9 +154,14 @@ def test_kubernetes_nats_and_postgres_configuration_equal_the_deploy_files(tmp_p
     assert "sync_interval: always" in nats["nats.conf"]
 
 
-def test_dockerfile_passes_hadolint() -> None:
+@pytest.mark.parametrize(
+    "dockerfile",
+    [DOCKERFILE, *sorted((ROOT / "deploy" / "containers").glob("*.Dockerfile"))],
+    ids=lambda path: path.name,
+)
+def test_dockerfile_passes_hadolint(dockerfile: Path) -> None:
     result = subprocess.run(
-        [str(BIN / "hadolint"), "--no-color", str(DOCKERFILE)], capture_output=True, text=True, timeout=60
+        [str(BIN / "hadolint"), "--no-color", str(dockerfile)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
