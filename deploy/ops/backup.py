@@ -35,6 +35,7 @@ from nats.js.errors import NotFoundError
 
 from deploy.ops.pgcluster import bindir, own, pg, run_as_owner
 from deploy.ops.reconcile import WRITE_SERVICES
+from shared.bus import nats_options
 from shared.settings import Settings
 from shared.subjects import stream_name
 
@@ -147,7 +148,7 @@ def restore(base: Path, wal: Path, data: Path) -> None:
 async def republish(settings: Settings, services: Sequence[str] = WRITE_SERVICES) -> list[str]:
     """Outbox positions back to 0 for the services whose stream is empty or gone; returns those services.
     Run before the services start (a relay reads its position when it takes up)."""
-    nc = await nats.connect(settings.nats_url, user=settings.nats_user, password=settings.nats_password)
+    nc = await nats.connect(name="backup", **nats_options(settings))
     conn = await asyncpg.connect(settings.postgres_dsn)
     reset = []
     try:

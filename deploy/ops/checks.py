@@ -50,6 +50,10 @@ def process_env(settings: Settings) -> dict[str, str]:
     }
 
 
+async def quietly(error: Exception) -> None:
+    """A NATS client's error callback for the drills: their own connection sees the nodes they kill go."""
+
+
 def own_token_issuer(workdir: Path) -> None:
     """A token issuer of the run's own (unless one is configured): its services verify with the public key,
     its load signs with the key in ``workdir``."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import select
 import shutil
 import signal
 import subprocess
@@ -111,21 +112,36 @@ class LocalPostgres:
         pg("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def kill(self) -> None:
-        """kill -9 of the postmaster: a crash (its backends end when they see it gone)."""
+        """kill -9 of the postmaster and its backends: a crash. Afterwards its lock file goes too: on a busy
+        machine the dead postmaster's pid is soon another process's, and a start would take the stale
+        file for a server still running."""
         pid_file = self.data / "postmaster.pid"
-        if pid_file.exists():
-            pid = int(pid_file.read_text().split()[0])
-            # Its backends too, found before they lose their parent: a start refuses to run while one
-            # still holds the old shared memory.
-            doomed = [pid, *_children(pid)]
-            for process in doomed:
+        if not pid_file.exists():
+            return
+        postmaster = int(pid_file.read_text().split()[0])
+        # pidfds name these very processes, whatever pids are reused meanwhile; the backends are found
+        # before they lose their parent (a start refuses while one still holds the old shared memory).
+        handles = []
+        for pid in [postmaster, *_children(postmaster)]:
+            with contextlib.suppress(ProcessLookupError):
+                handles.append(os.pidfd_open(pid))
+        try:
+            for handle in handles:
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(process, signal.SIGKILL)
+                    signal.pidfd_send_signal(handle, signal.SIGKILL)
+            waiting = select.poll()
+            for handle in handles:
+                waiting.register(handle, select.POLLIN)  # readable once the process has exited
             deadline = time.monotonic() + 10
-            while any(Path(f"/proc/{p}").exists() and not _zombie(p) for p in doomed):
+            exited: set[int] = set()
+            while len(exited) < len(handles):
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"PostgreSQL processes {doomed} survived kill -9")
-                time.sleep(0.05)
+                    raise TimeoutError("PostgreSQL processes survived kill -9")
+                exited |= {fd for fd, _ in waiting.poll(100)}
+        finally:
+            for handle in handles:
+                os.close(handle)
+        pid_file.unlink(missing_ok=True)
 
     def running(self) -> bool:
         return (
@@ -153,11 +169,3 @@ def _children(parent: int) -> list[int]:
             except (FileNotFoundError, ProcessLookupError):
                 continue
     return found
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True

@@ -46,11 +46,13 @@ from deploy.ops.checks import (
     live_equals_rebuild,
     own_token_issuer,
     process_env,
+    quietly,
     stored_keys,
 )
 from deploy.ops.pgcluster import LocalPostgres
 from deploy.ops.reconcile import WRITE_SERVICES, reconcile
 from deploy.ops.reliability_doc import table, write_section
+from shared.bus import nats_options
 from shared.database import ensure_database
 from shared.outbox import RECEIPT_TOPIC
 from shared.settings import Settings
@@ -117,7 +119,7 @@ async def stored_events(settings: Settings) -> int:
 async def until_complete(settings: Settings, timeout: float) -> tuple[bool, list[Figures]]:
     """Until every stored event is on its stream again and reporting holds what the stores hold."""
     deadline = time.monotonic() + timeout
-    nc = await nats.connect(settings.nats_url)
+    nc = await nats.connect(name="restore-drill", error_cb=quietly, **nats_options(settings))
     conn = await connect(settings)
     try:
         while True:
@@ -132,7 +134,7 @@ async def until_complete(settings: Settings, timeout: float) -> tuple[bool, list
 
 
 async def start_services(processes: ServiceProcesses, settings: Settings) -> None:
-    nc = await nats.connect(settings.nats_url)
+    nc = await nats.connect(name="restore-drill", error_cb=quietly, **nats_options(settings))
     try:
         for service in SERVICES:
             processes.start(service)
