@@ -87,8 +87,19 @@ class DrillResult:
         return sum(r.duplicates for r in self.rows) + self.outcomes.get(REFUSED_BUT_STORED, 0)
 
     @property
+    def refilled(self) -> bool:
+        """Every stored event on its stream again (the relays published them all)."""
+        return all(r.on_stream >= r.stored for r in self.rows)
+
+    @property
     def passed(self) -> bool:
-        return self.lost == 0 and self.double_counted == 0 and self.reconciled and self.rebuild_equal
+        return (
+            self.lost == 0
+            and self.double_counted == 0
+            and self.refilled
+            and self.reconciled
+            and self.rebuild_equal
+        )
 
     def line(self) -> str:
         return (
@@ -96,6 +107,7 @@ class DrillResult:
             f"{self.events_at_wipe - self.events_at_backup} events replayed from the WAL archive; "
             f"RPO {self.rpo_commands} acknowledged commands missing, RTO {self.rto_seconds:.1f} s "
             f"(PostgreSQL {self.postgres_seconds:.1f} s); "
+            f"streams {'refilled' if self.refilled else 'SHORT'}, "
             f"reconciliation {'equal' if self.reconciled else 'UNEQUAL'}, "
             f"projections {'equal' if self.rebuild_equal else 'UNEQUAL'} to a rebuild; "
             f"lost {self.lost}, double-counted {self.double_counted}"

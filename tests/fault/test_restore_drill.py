@@ -27,4 +27,4 @@ def test_restore_after_every_data_directory_is_lost_keeps_every_acknowledged_com
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert lines and lines[-1].endswith("lost 0, double-counted 0"), result.stdout
     assert "RPO 0 acknowledged commands missing" in lines[-1]
-    assert "reconciliation equal, projections equal to a rebuild" in lines[-1]
+    assert "streams refilled, reconciliation equal, projections equal to a rebuild" in lines[-1]
