@@ -7,7 +7,8 @@ so several processes can share one machine without fighting over a port):
 - ``GET /readyz``: readiness, 200 only when every registered check passes (NATS connected, routes
   subscribed, database reachable), otherwise 503 with the failing checks;
 - ``GET /metrics``: Prometheus text format. Counters of commands and errors are kept as they happen;
-  the gauges (outbox backlog, consumer lag, dead-letter depth, projection position) are read from
+  the gauges (outbox backlog, consumer lag, dead-letter depth, projection position, periods not signed
+  off) are read from
   PostgreSQL and JetStream at scrape time, so every instance of a scaled-out service reports the same,
   true numbers instead of its own partial view.
 
@@ -166,6 +167,12 @@ class ServiceMetrics:
             "salesops_projection_position",
             "Highest event position of a source service applied to the projections",
             ["service", "source"],
+            registry=self.registry,
+        )
+        self.periods_unsigned = Gauge(
+            "salesops_report_periods_unsigned",
+            "Report periods closed whose sign-off day (the 29th, R1) has passed without a sign-off",
+            ["service"],
             registry=self.registry,
         )
         self.command_batch = Histogram(

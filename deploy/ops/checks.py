@@ -22,6 +22,7 @@ from nats.aio.client import Client as NATS
 from deploy.ops.reconcile import WRITE_SERVICES, ServiceReport, reconcile
 from services.reporting.projections import ensure_schema, init_connection
 from services.reporting.rebuild import verify
+from shared.identity.tokens import ensure_signing_key, public_pem
 from shared.outbox import RECEIPT_TOPIC
 from shared.runtime import RELAY_ARGUMENT
 from shared.settings import Settings
@@ -36,6 +37,9 @@ def process_env(settings: Settings) -> dict[str, str]:
         "SALESOPS_NAMESPACE": settings.namespace,
         "SALESOPS_POSTGRES_DB": settings.postgres_db,
         "SALESOPS_NATS_URL": settings.nats_url,
+        "SALESOPS_POSTGRES_HOST": settings.postgres_host,
+        "SALESOPS_POSTGRES_PORT": str(settings.postgres_port),
+        "SALESOPS_STREAM_REPLICAS": str(settings.stream_replicas),
         "SALESOPS_CONSUMER_ACK_WAIT_SECONDS": "3",  # what a killed consumer held comes back soon
         "SALESOPS_CONSUMER_BATCH_SIZE": "50",
         "SALESOPS_REPORTING_HTTP": "false",
@@ -44,6 +48,19 @@ def process_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": "2",
         "POSTGRES_MAX_OVERFLOW": "6",
     }
+
+
+async def quietly(error: Exception) -> None:
+    """A NATS client's error callback for the drills: their own connection sees the nodes they kill go."""
+
+
+def own_token_issuer(workdir: Path) -> None:
+    """A token issuer of the run's own (unless one is configured): its services verify with the public key,
+    its load signs with the key in ``workdir``."""
+    if "SALESOPS_IDENTITY_PUBLIC_KEY" not in os.environ:
+        key_file = workdir / "signing.pem"
+        os.environ["SALESOPS_IDENTITY_PUBLIC_KEY"] = public_pem(ensure_signing_key(key_file))
+        os.environ["SALESOPS_IDENTITY_SIGNING_KEY_FILE"] = str(key_file)
 
 
 class LoadProcess:

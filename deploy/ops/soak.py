@@ -1,9 +1,10 @@
 """The chaos soak: steady load for minutes while faults overlap at random, then proof that nothing was lost.
 
-``python -m deploy.ops.soak --minutes N [--seed S] [--rate R]`` (``./salesops soak --minutes N``) runs the
-five services as processes in a database and namespace of their own, sends a steady load from another
-process (``deploy.local.load``), and meanwhile starts a fault every few seconds, at random and without
-waiting for the ones still running to end:
+``python -m deploy.ops.soak --minutes N [--seed S] [--rate R]`` (``./salesops soak --minutes N``) runs,
+in a directory of its own, a PostgreSQL cluster of its own (``deploy.ops.pgcluster``: the machine's shared
+server is never restarted), a 3-node JetStream cluster (streams with 3 replicas) and the five services as
+processes, sends a steady load from another process (``deploy.local.load``), and meanwhile starts a fault
+every few seconds, at random and without waiting for the ones still running to end:
 
 - ``kill service``: kill -9 of a service process (a write service's relay dies with it), started again
   after a moment;
@@ -11,7 +12,11 @@ waiting for the ones still running to end:
 - ``cut relay connection``: the relay's TCP connection to NATS destroyed under it (``ss -K``; needs root
   and a kernel with socket destroy, as Debian's);
 - ``terminate sessions``: every PostgreSQL session of the soak's database ended with
-  ``pg_terminate_backend`` (the machine's shared server keeps running);
+  ``pg_terminate_backend``;
+- ``restart PostgreSQL``: kill -9 of the soak's PostgreSQL server (a crash: it recovers from its WAL
+  when started again after a moment);
+- ``kill NATS node``: kill -9 of one node of the 3-node cluster (one at a time: two keep the quorum),
+  started again after a moment;
 - ``slow consumer``: reporting stopped (SIGSTOP) for a few seconds, so its deliveries time out and come
   again.
 
@@ -19,8 +24,7 @@ Then the faults stop, every service runs again, the load ends, and the checks of
 (``deploy.ops.checks``): every acknowledged command stored and no refused one, every stored event in
 reporting's log exactly once (reconciliation equal), the live projections equal a rebuild, nothing parked
 as a dead letter. It prints one line ending ``lost L, double-counted D``, writes its figures to
-``docs/reliability.md`` (section ``soak``), removes its database and streams, and exits 0 only when every
-check holds.
+``docs/reliability.md`` (section ``soak``), stops its servers, and exits 0 only when every check holds.
 """
 
 from __future__ import annotations
@@ -41,13 +45,13 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 import nats
 from nats.aio.client import Client as NATS
 
 from deploy.local.processes import SERVICES, ServiceProcesses, wait_ready
+from deploy.nats.servers import NatsServers
 from deploy.ops.checks import (
     ACKNOWLEDGED_NOT_STORED,
     FIGURES_HEADER,
@@ -58,22 +62,28 @@ from deploy.ops.checks import (
     connect,
     figures,
     live_equals_rebuild,
+    own_token_issuer,
     process_env,
+    quietly,
     relay_children,
     stored_keys,
     until_reconciled,
 )
+from deploy.ops.pgcluster import LocalPostgres
 from deploy.ops.reconcile import WRITE_SERVICES
 from deploy.ops.reliability_doc import table, write_section
-from shared.database import drop_database, ensure_database
+from shared.bus import nats_options
+from shared.database import ensure_database
 from shared.deadletter import DeadLetters
-from shared.identity.tokens import ensure_signing_key, public_pem
 from shared.settings import Settings
-from shared.streams import delete_streams
 
+SERVERS = ("postgres", "nats")
+SESSIONS = "PostgreSQL sessions terminated"  # counts of consequences, not of faults:
+RESTARTED = "service exited on its own, started again"  # what the server faults mark busy
 FAULT_GAP_SECONDS = (1.0, 5.0)  # between the starts of two faults
 DOWN_SECONDS = (0.5, 4.0)  # how long a killed service stays down, a consumer stays stopped
 QUIET_TIMEOUT = 300.0  # after the faults: time for the relays and reporting to catch up
+SUPERVISOR_SECONDS = 1.0
 
 
 async def run(*command: str) -> str:
@@ -98,7 +108,8 @@ async def tcp_connections(pid: int, peer_port: int) -> list[str]:
 class Soak:
     settings: Settings
     processes: ServiceProcesses
-    nc: NATS
+    postgres: LocalPostgres
+    nats_servers: NatsServers
     rng: random.Random
     busy: set[str] = field(default_factory=set)  # services a fault is working on: one fault each at a time
     injected: Counter[str] = field(default_factory=Counter)
@@ -130,27 +141,68 @@ class Soak:
         if service is None:
             return
         try:
-            nats_port = urlsplit(self.settings.nats_url.split(",")[0]).port or 4222
             for relay in relay_children(self.processes.running[service].pid):
-                for local in await tcp_connections(relay, nats_port):
-                    await run(
-                        "ss", "-K", "-tn", "state", "established", "src", local, "dport", "=", f":{nats_port}"
-                    )
-                    self.injected["relay NATS connection cut"] += 1
+                for node in self.nats_servers.nodes:  # connected to any one of them
+                    for local in await tcp_connections(relay, node.port):
+                        await run(
+                            "ss",
+                            "-K",
+                            "-tn",
+                            "state",
+                            "established",
+                            "src",
+                            local,
+                            "dport",
+                            "=",
+                            f":{node.port}",
+                        )
+                        self.injected["relay NATS connection cut"] += 1
         finally:
             self.busy.discard(service)
 
     async def terminate_sessions(self) -> None:
-        conn = await asyncpg.connect(self.settings.postgres_dsn)
+        if self.free(["postgres"]) is None:  # being restarted: its sessions are gone anyway
+            return
         try:
-            ended = await conn.fetchval(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+            conn = await asyncpg.connect(self.settings.postgres_dsn)
+            try:
+                ended = await conn.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            finally:
+                await conn.close()
         finally:
-            await conn.close()
-        self.injected["PostgreSQL sessions terminated"] += int(ended or 0)
+            self.busy.discard("postgres")
+        self.injected[SESSIONS] += int(ended or 0)
         self.injected["terminate sessions"] += 1
+
+    async def restart_postgres(self) -> None:
+        if self.free(["postgres"]) is None:
+            return
+        try:
+            await asyncio.to_thread(self.postgres.kill)
+            self.injected["PostgreSQL killed (kill -9) and restarted"] += 1
+            await asyncio.sleep(self.rng.uniform(*DOWN_SECONDS))
+        finally:
+            await asyncio.to_thread(self.postgres.start)
+            self.busy.discard("postgres")
+
+    async def kill_nats_node(self) -> None:
+        if self.free(["nats"]) is None:
+            return
+        node = self.rng.randrange(len(self.nats_servers.nodes))
+        try:
+            await asyncio.to_thread(self.nats_servers.kill, node)
+            self.injected["NATS node killed (kill -9)"] += 1
+            await asyncio.sleep(self.rng.uniform(*DOWN_SECONDS))
+        finally:
+            self.nats_servers.start(node)
+            try:
+                # The node back and caught up before another may go: two down would lose the quorum.
+                await asyncio.to_thread(self.nats_servers.wait_ready, QUIET_TIMEOUT)
+            finally:
+                self.busy.discard("nats")
 
     async def slow_consumer(self) -> None:
         if self.free(["reporting"]) is None:
@@ -166,7 +218,8 @@ class Soak:
 
     def free(self, candidates: Sequence[str]) -> str | None:
         """A service no other fault is working on (now marked busy), or None."""
-        choices = [s for s in candidates if s not in self.busy and s in self.processes.running]
+        present = [s for s in candidates if s in self.processes.running or s in SERVERS]
+        choices = [s for s in present if s not in self.busy]
         if not choices:
             return None
         chosen = self.rng.choice(choices)
@@ -179,15 +232,43 @@ class Soak:
             self.kill_relay,
             self.cut_relay_connection,
             self.terminate_sessions,
+            self.restart_postgres,
+            self.kill_nats_node,
             self.slow_consumer,
         ]
         running: set[asyncio.Task[None]] = set()
+        supervisor = asyncio.create_task(self.supervise())
         while time.monotonic() < deadline:
             running.add(asyncio.create_task(self.rng.choice(faults)()))
             await asyncio.sleep(self.rng.uniform(*FAULT_GAP_SECONDS))
         for outcome in await asyncio.gather(*running, return_exceptions=True):
             if isinstance(outcome, Exception):
                 self.injected[f"fault failed: {outcome!r}"] += 1
+        supervisor.cancel()
+
+    async def supervise(self) -> None:
+        """What a supervisor (systemd, Kubernetes) does: a service that exited on its own is started again.
+        One starting while PostgreSQL is down gives up; a fault's own kill is the fault's to undo."""
+        while True:
+            await asyncio.sleep(SUPERVISOR_SECONDS)
+            for service, process in list(self.processes.running.items()):
+                if service not in self.busy and process.poll() is not None:
+                    self.processes.start(service)
+                    self.injected[RESTARTED] += 1
+
+
+async def running_again(processes: ServiceProcesses, nc: NATS, namespace: str, service: str) -> None:
+    """Until the service answers, started again whenever it exits (it gives up while a server is down)."""
+    deadline = time.monotonic() + QUIET_TIMEOUT
+    while True:
+        if processes.running[service].poll() is not None:
+            processes.start(service)
+        try:
+            await wait_ready(nc, namespace, service, timeout=10)
+            return
+        except TimeoutError:
+            if time.monotonic() > deadline:
+                raise
 
 
 @dataclass
@@ -220,7 +301,7 @@ class Result:
         )
 
     def line(self) -> str:
-        faults = sum(n for k, n in self.injected.items() if k != "PostgreSQL sessions terminated")
+        faults = sum(n for k, n in self.injected.items() if k not in (SESSIONS, RESTARTED))
         stored = sum(r.stored for r in self.rows)
         sent, acknowledged = self.summary["sent"], self.summary["ok"]
         reconciled = "equal" if self.reconciled else "UNEQUAL"
@@ -233,12 +314,28 @@ class Result:
         )
 
 
-async def soak(settings: Settings, minutes: float, rate: float, rng: random.Random, workdir: Path) -> Result:
+async def soak(minutes: float, rate: float, rng: random.Random, workdir: Path) -> Result:
+    postgres = LocalPostgres(workdir / "pg" / "data")
+    nats_servers = NatsServers(workdir / "nats", size=3)
+    token = uuid.uuid4().hex[:10]
+    settings = Settings(
+        namespace=f"soak{token}",
+        postgres_db=f"salesops_soak_{token}",
+        postgres_port=postgres.port,
+        nats_url=nats_servers.urls,
+        stream_replicas=3,
+    )
     processes = ServiceProcesses(process_env(settings), workdir)
-    nc = await nats.connect(settings.nats_url)
+    nc: NATS | None = None
     conn: asyncpg.Connection | None = None
     load: LoadProcess | None = None
+    postgres.init()
+    postgres.start()
+    nats_servers.start()
     try:
+        nats_servers.wait_ready()
+        ensure_database(settings, list(SERVICES))
+        nc = await nats.connect(name="soak", error_cb=quietly, **nats_options(settings))
         for service in SERVICES:
             processes.start(service)
         for service in SERVICES:
@@ -247,10 +344,12 @@ async def soak(settings: Settings, minutes: float, rate: float, rng: random.Rand
         load = LoadProcess(
             settings, workdir, commands=int(rate * seconds) + 1, seconds=seconds + 60, rate=rate
         )
-        chaos = Soak(settings, processes, nc, rng)
+        chaos = Soak(settings, processes, postgres, nats_servers, rng)
         await chaos.inject_until(time.monotonic() + seconds)
+        if not postgres.running():  # a restart that failed is counted as such; the checks need it up
+            postgres.start()
         for service in SERVICES:  # every service answers again before the load ends
-            await wait_ready(nc, settings.namespace, service, timeout=120)
+            await running_again(processes, nc, settings.namespace, service)
         summary = await load.finish(timeout=120)
         conn = await connect(settings)
         reports = await until_reconciled(settings, timeout=QUIET_TIMEOUT)
@@ -271,8 +370,11 @@ async def soak(settings: Settings, minutes: float, rate: float, rng: random.Rand
         processes.stop_all()
         if conn is not None:
             await conn.close()
-        await delete_streams(nc.jetstream(), settings, list(SERVICES))
-        await nc.close()
+        if nc is not None:
+            await nc.close()
+        nats_servers.stop()
+        if postgres.running():
+            postgres.stop("immediate")
 
 
 def write_figures(result: Result, seed: int, rate: float) -> None:
@@ -285,7 +387,9 @@ def write_figures(result: Result, seed: int, rate: float) -> None:
             f"key) for {result.minutes:g} min while a fault started every {FAULT_GAP_SECONDS[0]:g}–"
             f"{FAULT_GAP_SECONDS[1]:g} s at random, overlapping the ones still running: kill -9 of a "
             "service (its relay with it) or of a relay alone, a relay's connection to NATS cut (`ss -K`), "
-            "every PostgreSQL session of the database terminated, reporting stopped for a few seconds (a "
+            "every PostgreSQL session of the database terminated, kill -9 of the soak's own PostgreSQL "
+            "server (restarted after a moment), kill -9 of one node of the 3-node JetStream cluster "
+            "(streams with 3 replicas; restarted after a moment), reporting stopped for a few seconds (a "
             "slow consumer). Then the faults stopped and the system was left to catch up.",
             "",
             f"Result: {result.line()}",
@@ -325,20 +429,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
-    token = uuid.uuid4().hex[:10]
-    settings = Settings(namespace=f"soak{token}", postgres_db=f"salesops_soak_{token}")
-    ensure_database(settings, list(SERVICES))
     workdir = Path(tempfile.mkdtemp(prefix="salesops-soak-"))
-    if "SALESOPS_IDENTITY_PUBLIC_KEY" not in os.environ:
-        # A token issuer of the soak's own: its services verify with the public key, its load signs.
-        key_file = workdir / "signing.pem"
-        os.environ["SALESOPS_IDENTITY_PUBLIC_KEY"] = public_pem(ensure_signing_key(key_file))
-        os.environ["SALESOPS_IDENTITY_SIGNING_KEY_FILE"] = str(key_file)
+    workdir.chmod(0o755)  # PostgreSQL's user enters it
+    own_token_issuer(workdir)
     print(f"soak: {args.minutes:g} min, seed {seed}, service logs in {workdir}", file=sys.stderr)
-    try:
-        result = asyncio.run(soak(settings, args.minutes, args.rate, random.Random(seed), workdir))
-    finally:
-        drop_database(settings)
+    result = asyncio.run(soak(args.minutes, args.rate, random.Random(seed), workdir))
     if not args.no_doc:
         write_figures(result, seed, args.rate)
     if result.passed:  # the logs are kept where a check failed

@@ -22,6 +22,7 @@ import asyncpg
 import nats.errors
 import uvicorn
 
+from services.reporting import signoff
 from services.reporting.api import Reports, register
 from services.reporting.config import ReportingSettings
 from services.reporting.consumers import DURABLE_PREFIX, make_consumers, start_consumers
@@ -101,6 +102,17 @@ def projection_probe(pool: asyncpg.Pool) -> Any:
     return projection_position
 
 
+def unsigned_periods_probe(pool: asyncpg.Pool, reports: Reports) -> Any:
+    """R1 rev 2: how many closed periods are past their sign-off day unsigned, as the alerts query says."""
+
+    async def periods_unsigned(metrics: ServiceMetrics) -> None:
+        async with pool.acquire() as conn:
+            unsigned = await signoff.unsigned_periods(conn, reports.clock.now(), reports.mode)
+        metrics.periods_unsigned.labels(metrics.service).set(len(unsigned))
+
+    return periods_unsigned
+
+
 async def start_reporting(
     settings: Settings,
     stop: asyncio.Event,
@@ -135,6 +147,7 @@ async def start_reporting(
     durables = [(stream_name(settings.namespace, c.source_service), c.durable) for c in consumers]
     metrics.probes.append(consumer_probe(nc, settings.namespace, DURABLE_PREFIX, durables))
     metrics.probes.append(projection_probe(pool))
+    metrics.probes.append(unsigned_periods_probe(pool, reports))
     service.metrics_port = await serve_observability(metrics, stop)
     server: uvicorn.Server | None = None
     serving: asyncio.Task[None] | None = None

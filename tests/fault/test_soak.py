@@ -1,5 +1,7 @@
-"""A short chaos soak (``python -m deploy.ops.soak --minutes 1``): overlapping faults under steady load end
-with nothing lost and nothing counted twice. Its figures go to docs/reliability.md, section ``soak``."""
+"""A 3-minute chaos soak (``python -m deploy.ops.soak --minutes 3``): overlapping faults under steady load
+(kill -9 of services and relays, the relay's connection cut, PostgreSQL killed and restarted, a node of the
+3-node JetStream cluster killed, a slow consumer) end with nothing lost and nothing counted twice. Its
+figures go to docs/reliability.md, section ``soak``."""
 
 from __future__ import annotations
 
@@ -13,13 +15,13 @@ from deploy.ops.checks import ROOT
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
 
-def test_one_minute_soak_with_overlapping_faults_loses_nothing_and_counts_nothing_twice() -> None:
+def test_three_minute_soak_with_overlapping_faults_loses_nothing_and_counts_nothing_twice() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "deploy.ops.soak", "--minutes", "1"],
+        [sys.executable, "-m", "deploy.ops.soak", "--minutes", "3"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1500,
     )
     lines = result.stdout.strip().splitlines()
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]

@@ -115,7 +115,7 @@ def test_alerting_rules_use_only_metrics_the_services_export() -> None:
         assert used <= exported, (rule["alert"], used - exported)
 
 
-def test_alerts_cover_lag_backlog_dead_letters_targets_and_errors() -> None:
+def test_alerts_cover_lag_backlog_dead_letters_targets_errors_and_unsigned_periods() -> None:
     used = set().union(*(metrics_in(rule["expr"]) for rule in alert_rules()))
     assert {
         "up",
@@ -123,6 +123,7 @@ def test_alerts_cover_lag_backlog_dead_letters_targets_and_errors() -> None:
         "salesops_outbox_backlog",
         "salesops_dead_letters",
         "salesops_commands_total",
+        "salesops_report_periods_unsigned",
     } <= used
 
 
