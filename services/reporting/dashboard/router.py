@@ -1,0 +1,238 @@
+"""The dashboard's routes: server-rendered pages (Jinja2 templates, no script, nothing from a CDN), each
+table sortable, filterable and exportable (``?format=csv|xlsx&table=<name>``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
+
+from services.reporting import api as q
+from services.reporting import periods
+from services.reporting.api import Reports
+from services.reporting.dashboard import fmt
+from services.reporting.dashboard.chart import trend_svg
+from services.reporting.dashboard.customer import audit_page, customer_page
+from services.reporting.dashboard.i18n import COOKIE, Words, choose
+from services.reporting.dashboard.pages import PERIOD_PAGES, Page, View, overview
+from shared.clock import Clock
+
+# Who is reading (a name to greet), or None: not signed in. Swapped for the session's viewer at merge.
+Viewer = Callable[[Request], str | None]
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(default=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+# Dates the period arithmetic (and Python's datetime) can hold with a year either side.
+YEARS = range(1901, 9999)
+ID_LIMIT = 100
+EXPORTS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+NAV = ("overview", *PERIOD_PAGES)
+
+
+class BadView(ValueError):
+    """The reader's period, year, as-of or id cannot be read; the page says so (422)."""
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    words = Words(choose(request))
+    kept = {k: request.query_params[k] for k in ("period", "as_of") if request.query_params.get(k)}
+
+    def here(**changes: Any) -> str:
+        """This page's address with some query parameters changed (None drops one)."""
+        params = {**dict(request.query_params), **changes}
+        params.pop("lang", None)
+        return request.url.path + "?" + urlencode({k: v for k, v in params.items() if v not in (None, "")})
+
+    def keep(url: str) -> str:
+        """A link to another page that keeps the period and "as of" unless it names its own."""
+        path, _, query = url.partition("?")
+        params = {**kept, **dict(parse_qsl(query))}
+        return path + ("?" + urlencode(params) if params else "")
+
+    def page_link(name: str) -> str:
+        return keep("/dashboard" if name == "overview" else f"/dashboard/{name}")
+
+    html = TEMPLATES.get_template(template).render(
+        w=words,
+        lang=words.lang,
+        fmt=fmt,
+        here=here,
+        here_params=dict(request.query_params),
+        page_link=page_link,
+        keep=keep,
+        nav=NAV,
+        **context,
+    )
+    response = HTMLResponse(html, status)
+    if request.query_params.get("lang") == words.lang:
+        response.set_cookie(COOKIE, words.lang, max_age=365 * 24 * 3600, samesite="lax")
+    return response
+
+
+def login_page(request: Request, problem: str = "", status: int = 401) -> HTMLResponse:
+    return render(request, "login.html", status, problem=problem, viewer=None)
+
+
+def read_view(request: Request, clock: Clock, reports: Reports) -> View:
+    params = request.query_params
+    period = params.get("period") or periods.period_of(clock.now(), reports.mode)
+    try:
+        year, month = (int(part) for part in period.split("-")) if len(period) == 7 else (0, 0)
+    except ValueError:
+        year, month = 0, 0
+    if year not in YEARS or not 1 <= month <= 12 or period[4] != "-":
+        raise BadView("period")
+    moment: datetime | None = None
+    if params.get("as_of"):
+        try:
+            moment = datetime.fromisoformat(params["as_of"])
+        except ValueError as error:
+            raise BadView("as_of") from error
+        if moment.tzinfo is None or moment.year not in YEARS:
+            raise BadView("as_of")
+    chosen_year = params.get("year") or str(year)
+    if not chosen_year.isdigit() or int(chosen_year) not in YEARS:
+        raise BadView("year")
+    return View(period, moment, int(chosen_year))
+
+
+def read_id(value: str) -> str:
+    """An id, code or name as typed: at most 100 characters and no control characters."""
+    text = value.strip()
+    if not text or len(text) > ID_LIMIT or any(ord(ch) < 32 for ch in text):
+        raise BadView("id")
+    return text
+
+
+def respond(request: Request, page: Page, view: View, viewer: str, mode: Any) -> Response:
+    params: Mapping[str, str] = request.query_params
+    grids = [grid.narrowed(params) for grid in page.grids]
+    wanted = params.get("format")
+    if wanted in EXPORTS:
+        grid = next((g for g in grids if g.name == params.get("table")), grids[0])
+        words = Words(choose(request))
+        body = grid.csv(words) if wanted == "csv" else grid.xlsx(words)
+        name = f"{grid.name}-{view.period}.{wanted}"
+        return Response(
+            body, media_type=EXPORTS[wanted], headers={"Content-Disposition": f"attachment; filename={name}"}
+        )
+    extra = dict(page.extra)
+    if "trend" in extra:
+        points = [(p["period"], fmt.decimal(p["net_sales"]) or 0) for p in extra["trend"]]
+        words = Words(choose(request))
+        money = {p["period"]: fmt.money(p["net_sales"]) for p in extra["trend"]}
+        extra["chart"] = trend_svg(points, words("trend"), money)  # type: ignore[arg-type]
+    return render(
+        request,
+        page.template,
+        page=page,
+        grids=grids,
+        view=view,
+        viewer=viewer,
+        span=fmt.period_span(view.period, mode, Words(choose(request)).lang),
+        previous=periods.previous(view.period),
+        following=periods.following(view.period),
+        **extra,
+    )
+
+
+def dashboard_router(reports: Reports, clock: Clock, viewer: Viewer) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    async def show(request: Request, build: Callable[[View], Any]) -> Response:
+        who = viewer(request)
+        if who is None:
+            return login_page(request)
+        try:
+            view = read_view(request, clock, reports)
+            page: Page = await build(view)
+        except (BadView, ValidationError):
+            return render(request, "problem.html", 422, viewer=who, problem="bad_query")
+        return respond(request, page, view, who, reports.mode)
+
+    @router.get("/", response_class=HTMLResponse)
+    async def root() -> Response:
+        return RedirectResponse("/dashboard", 303)
+
+    @router.get("/dashboard", response_class=HTMLResponse)
+    async def overview_page(request: Request) -> Response:
+        return await show(request, lambda view: overview(reports, view))
+
+    @router.get("/dashboard/customer", response_class=HTMLResponse)
+    async def find(request: Request, q: str = "") -> Response:
+        """A customer by id, code or name: one match opens its page, several are listed to choose from."""
+        who = viewer(request)
+        if who is None:
+            return login_page(request)
+        try:
+            text = read_id(q)
+        except BadView:
+            return render(request, "problem.html", 422, viewer=who, problem="bad_query")
+        found = (await reports.find_customers(q_find(text)))["customers"]
+        if len(found) == 1:
+            return RedirectResponse(f"/dashboard/customer/{found[0]['customer_id']}", 303)
+        status = 200 if found else 404
+        return render(request, "found.html", status, viewer=who, text=text, found=found)
+
+    @router.get("/dashboard/customer/{ref}", response_class=HTMLResponse)
+    async def customer(request: Request, ref: str) -> Response:
+        who = viewer(request)
+        if who is None:
+            return login_page(request)
+        try:
+            text = read_id(ref)
+        except BadView:
+            return render(request, "problem.html", 422, viewer=who, problem="bad_query")
+        found = (await reports.find_customers(q_find(text)))["customers"]
+        if len(found) != 1:
+            return render(
+                request, "found.html", 404 if not found else 200, viewer=who, text=text, found=found
+            )
+        return await show(request, lambda view: customer_page(reports, view, found[0]))
+
+    @router.get("/dashboard/audit", response_class=HTMLResponse)
+    async def audit(request: Request, aggregate_id: str = "") -> Response:
+        who = viewer(request)
+        if who is None:
+            return login_page(request)
+        if not aggregate_id:
+            return render(
+                request, "audit.html", viewer=who, page=Page("audit_trail", []), grids=[], aggregate_id=""
+            )
+        try:
+            chosen = read_id(aggregate_id)
+        except BadView:
+            return render(request, "problem.html", 422, viewer=who, problem="bad_query")
+        return await show(request, lambda view: audit_page(reports, chosen))
+
+    for name, build in PERIOD_PAGES.items():
+        router.add_api_route(
+            f"/dashboard/{name}", _period_route(show, reports, build), response_class=HTMLResponse
+        )
+    return router
+
+
+def q_find(text: str) -> q.FindCustomers:
+    return q.FindCustomers(text=text)
+
+
+def _period_route(
+    show: Callable[..., Any], reports: Reports, build: Callable[..., Any]
+) -> Callable[..., Any]:
+    async def route(request: Request) -> Response:
+        return await show(request, lambda view: build(reports, view))  # type: ignore[no-any-return]
+
+    return route
