@@ -21,6 +21,7 @@ from pydantic import AwareDatetime, BaseModel, ValidationError
 
 from services.reporting import api as q
 from services.reporting.api import Reports
+from services.reporting.consumption import Consumption
 from services.reporting.dashboard import dashboard_router, login_page
 from shared.bus import invalid_reply
 from shared.clock import Clock, SystemClock
@@ -40,7 +41,9 @@ def json_response(body: dict[str, Any], status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def create_app(reports: Reports, token: str, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    reports: Reports, token: str, clock: Clock | None = None, consumption: Consumption | None = None
+) -> FastAPI:
     clock = clock or SystemClock()
     app = FastAPI(
         title="salesops reporting",
@@ -152,14 +155,17 @@ def create_app(reports: Reports, token: str, clock: Clock | None = None) -> Fast
         return await run(reports.lag, q.Lag)
 
     # The pages (server-rendered, no script); who reads them is decided by ``authorised`` for now.
-    app.include_router(dashboard_router(reports, clock, lambda r: "manager" if authorised(r) else None))
+    def viewer(request: Request) -> str | None:
+        return "manager" if authorised(request) else None
+
+    app.include_router(dashboard_router(reports, clock, viewer, consumption))
 
     @app.post("/dashboard/login", include_in_schema=False)
     async def login(request: Request) -> Response:
         # A plain urlencoded form, parsed here (FastAPI's Form() would need python-multipart).
         token_given = parse_qs((await request.body()).decode()).get("token", [""])[0]
         if not hmac.compare_digest(token_given.encode(), token.encode()):
-            return login_page(request, "wrong token")
+            return login_page(request, "wrong_token")
         response = RedirectResponse("/dashboard", 303)
         response.set_cookie(COOKIE, token_given, httponly=True, samesite="strict")
         return response

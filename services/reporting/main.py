@@ -25,6 +25,7 @@ import uvicorn
 from services.reporting.api import Reports, register
 from services.reporting.config import ReportingSettings
 from services.reporting.consumers import DURABLE_PREFIX, make_consumers, start_consumers
+from services.reporting.consumption import consumption_of
 from services.reporting.http import create_app
 from services.reporting.projections import SOURCES, ensure_schema, init_connection
 from services.reporting.rebuild import Readers, rebuild
@@ -131,7 +132,8 @@ async def start_reporting(
         metrics.checks["routes"] = nats_connected(routes)
     metrics.checks["postgres"] = postgres_reachable(settings.postgres_dsn)
     durables = [(stream_name(settings.namespace, c.source_service), c.durable) for c in consumers]
-    metrics.probes.append(consumer_probe(nc, settings.namespace, DURABLE_PREFIX, durables))
+    consumers_probe = consumer_probe(nc, settings.namespace, DURABLE_PREFIX, durables)
+    metrics.probes.append(consumers_probe)
     metrics.probes.append(projection_probe(pool))
     service.metrics_port = await serve_observability(metrics, stop)
     server: uvicorn.Server | None = None
@@ -144,7 +146,8 @@ async def start_reporting(
             # queries still serve; only this instance has no HTTP.
             log.error("HTTP API not started: %s:%s is in use; serving the bus only", settings.http_host, port)
         else:
-            config = uvicorn.Config(create_app(reports, http_token), log_level="warning", lifespan="off")
+            app = create_app(reports, http_token, consumption=consumption_of(metrics, consumers_probe))
+            config = uvicorn.Config(app, log_level="warning", lifespan="off")
             server = uvicorn.Server(config)
             serving = asyncio.create_task(server.serve(sockets=[listening]), name="reporting-http")
             while not server.started and not serving.done():

@@ -125,6 +125,16 @@ async def test_every_table_exports_as_csv_and_xlsx_with_the_filters_applied(base
     assert ops.content.decode("utf-8-sig").splitlines()[0] == "Source,Position,Events,Updated"
 
 
+async def test_operations_page_shows_each_consumers_lag_and_dead_letters(base: str) -> None:
+    answer = await get(f"{base}/dashboard/ops", format="csv", table="consumers", lang="en")
+    rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    # Every source's durable, all of the fixture's events consumed, none parked.
+    assert {r["Source"].rsplit("_", 1)[-1] for r in rows} >= {"CUSTOMERS", "ORDERS", "COMPLAINTS"}
+    assert {(r["Pending"], r["Dead letters"]) for r in rows} == {("0", "0")}
+    page = (await get(f"{base}/dashboard/ops")).text
+    assert "消费者积压与死信" in page and "事件消费进度" in page
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="needs a chromium binary (Debian package chromium)")
 async def test_manager_signs_in_filters_drills_down_exports_and_switches_language_in_chromium(
     base: str, tmp_path: Path
@@ -148,7 +158,7 @@ async def test_manager_signs_in_filters_drills_down_exports_and_switches_languag
             assert await page.locator("#token").count() == 1
             await page.fill("#token", "wrong-token-wrong-token")
             await page.click("button[type=submit]")
-            assert "wrong token" in await page.content()
+            assert "令牌不正确" in await page.inner_text("p.error")  # wrong token
             await shot("sign-in")
             await page.fill("#token", TOKEN)
             await page.click("button[type=submit]")

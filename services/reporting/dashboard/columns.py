@@ -156,7 +156,12 @@ CONSUMPTION = (
     Column("events", "events", "count"),
     Column("updated_at", "updated", "moment"),
 )
-CUSTOMERS = (CODE, NAME, KIND, REGION, Column("grade", "grade"), Column("status", "status"))
+CONSUMERS = (
+    Column("durable", "consumer"),
+    Column("stream", "source"),
+    Column("pending", "pending", "count"),
+    Column("dead_letters", "dead_letters", "count"),
+)
 
 
 def _month(index: int) -> Callable[[Mapping[str, Any]], Any]:

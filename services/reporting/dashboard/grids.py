@@ -110,6 +110,24 @@ class Grid:
             self.name, self.title, self.columns, rows, self.link, self.row_id, choices, self.link_columns
         )
 
+    def body(
+        self, words: Words, keep: Callable[[str], str]
+    ) -> list[tuple[str | None, list[tuple[str, str, str | None]]]]:
+        """The rows as shown: each its element id and cells (text, CSS class, link or None); computed
+        here rather than in the template, which is several times slower per cell."""
+        css = ["" if c.kind in NUMERIC else ("l name" if c.kind == "name" else "l") for c in self.columns]
+        linking = [c.key in self.link_columns for c in self.columns]
+        shown = []
+        for row in self.rows:
+            target = self.link(row) if self.link else None
+            href = keep(target) if target else None
+            cells = [
+                (column.shown(row, words), css[i], href if linking[i] else None)
+                for i, column in enumerate(self.columns)
+            ]
+            shown.append((self.row_id(row) if self.row_id else None, cells))
+        return shown
+
     def csv(self, words: Words) -> bytes:
         """UTF-8 with a byte-order mark, so a spreadsheet opens the Chinese headings correctly; numbers
         as plain decimals (no ¥, no separators) so they stay numbers."""

@@ -127,6 +127,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "audit_trail": ("审计轨迹", "Audit trail"),
     "figures_over_time": ("各期数据", "Figures over time"),
     "consumption": ("事件消费进度", "Event consumption"),
+    "consumers": ("消费者积压与死信", "Consumers: pending and dead letters"),
+    "consumer": ("消费者", "Consumer"),
+    "pending": ("待消费", "Pending"),
+    "dead_letters": ("死信", "Dead letters"),
+    "wrong_token": ("令牌不正确", "wrong token"),
     "yes": ("是", "yes"),
     "no": ("否", "no"),
     # alerts, kinds, flags

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from services.reporting import api as q
 from services.reporting.api import Reports
+from services.reporting.consumption import Consumption
 from services.reporting.dashboard import columns as c
 from services.reporting.dashboard.grids import Grid
 from shared.clock import BUSINESS_TZ
@@ -119,9 +120,14 @@ async def alerts(reports: Reports, view: View) -> Page:
     return Page("alerts", [Grid("alerts", "alerts", c.ALERTS, found["alerts"], alert_link)])
 
 
-async def ops(reports: Reports, view: View) -> Page:
+async def ops(reports: Reports, consumption: Consumption | None) -> Page:
+    """The technical figures: how far reporting has consumed each source (its log) and, where the service
+    runs its consumers here, what each durable still has pending and has parked as dead letters."""
     lag = await reports.lag(q.Lag())
-    return Page("ops", [Grid("consumption", "consumption", c.CONSUMPTION, lag["sources"])])
+    grids = [Grid("consumption", "consumption", c.CONSUMPTION, lag["sources"])]
+    if consumption is not None:
+        grids.append(Grid("consumers", "consumers", c.CONSUMERS, await consumption()))
+    return Page("ops", grids)
 
 
 async def overview(reports: Reports, view: View) -> Page:
@@ -163,5 +169,4 @@ PERIOD_PAGES: dict[str, PageBuilder] = {
     "annual": annual,
     "receivables": receivables,
     "alerts": alerts,
-    "ops": ops,
 }

@@ -17,11 +17,12 @@ from pydantic import ValidationError
 from services.reporting import api as q
 from services.reporting import periods
 from services.reporting.api import Reports
+from services.reporting.consumption import Consumption
 from services.reporting.dashboard import fmt
 from services.reporting.dashboard.chart import trend_svg
 from services.reporting.dashboard.customer import audit_page, customer_page
 from services.reporting.dashboard.i18n import COOKIE, Words, choose
-from services.reporting.dashboard.pages import PERIOD_PAGES, Page, View, overview
+from services.reporting.dashboard.pages import PERIOD_PAGES, Page, View, ops, overview
 from shared.clock import Clock
 
 # Who is reading (a name to greet), or None: not signed in. Swapped for the session's viewer at merge.
@@ -39,7 +40,7 @@ EXPORTS = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-NAV = ("overview", *PERIOD_PAGES)
+NAV = ("overview", *PERIOD_PAGES, "ops")
 
 
 class BadView(ValueError):
@@ -83,6 +84,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
 
 
 def login_page(request: Request, problem: str = "", status: int = 401) -> HTMLResponse:
+    """The sign-in page; ``problem`` a word of ``i18n.WORDS`` (``wrong_token``)."""
     return render(request, "login.html", status, problem=problem, viewer=None)
 
 
@@ -149,7 +151,9 @@ def respond(request: Request, page: Page, view: View, viewer: str, mode: Any) ->
     )
 
 
-def dashboard_router(reports: Reports, clock: Clock, viewer: Viewer) -> APIRouter:
+def dashboard_router(
+    reports: Reports, clock: Clock, viewer: Viewer, consumption: Consumption | None = None
+) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     async def show(request: Request, build: Callable[[View], Any]) -> Response:
@@ -217,6 +221,10 @@ def dashboard_router(reports: Reports, clock: Clock, viewer: Viewer) -> APIRoute
         except BadView:
             return render(request, "problem.html", 422, viewer=who, problem="bad_query")
         return await show(request, lambda view: audit_page(reports, chosen))
+
+    @router.get("/dashboard/ops", response_class=HTMLResponse)
+    async def operations(request: Request) -> Response:
+        return await show(request, lambda view: ops(reports, consumption))
 
     for name, build in PERIOD_PAGES.items():
         router.add_api_route(
