@@ -18,6 +18,7 @@ from nats.aio.client import Client as NATS
 from openpyxl import load_workbook
 
 from shared.settings import Settings
+from shared.subjects import dead_letter_subject
 from tests.conftest import wait_for
 from tests.integration.test_reporting_support import Events, at, logged_all, publish, reporting_running
 
@@ -47,7 +48,7 @@ async def base(nc: NATS, settings: Settings) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{service.http_port}"
 
 
-async def get(url: str, signed_in: bool = True, **params: Any) -> httpx.Response:
+async def get(url: str, *, signed_in: bool = True, **params: Any) -> httpx.Response:
     cookies = {"salesops_reporting_token": TOKEN} if signed_in else {}
     async with httpx.AsyncClient(cookies=cookies) as client:
         return await client.get(url, params=params)
@@ -106,6 +107,19 @@ async def test_customer_found_by_code_or_name_as_well_as_id(base: str) -> None:
     assert by_code.status_code == 200 and IDS["order"] in by_code.text and IDS["complaint"] in by_code.text
 
 
+async def test_tables_sort_by_a_column_either_way(base: str) -> None:
+    async def codes(**params: Any) -> list[str]:
+        answer = await get(f"{base}/dashboard/distributors", period=NOVEMBER, format="csv", **params)
+        return [r[1] for r in list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))[1:]]
+
+    # November: the dealer ordered 300, the agent nothing (its order was in October).
+    assert await codes(sort="ordered_amount", desc="1") == ["EAST-D0042", "NORTH-A0007"]
+    assert await codes(sort="ordered_amount") == ["NORTH-A0007", "EAST-D0042"]
+    assert await codes(sort="code", desc="1") == ["NORTH-A0007", "EAST-D0042"]
+    page = (await get(f"{base}/dashboard/distributors", period=NOVEMBER, sort="ordered_amount")).text
+    assert "订货额 ▲" in page  # the heading shows the order
+
+
 async def test_alerts_link_to_their_subject(base: str) -> None:
     page = (await get(f"{base}/dashboard/alerts", lang="en")).text
     assert "Over the capital limit" in page and f'href="/dashboard/customer/{IDS["tight"]}"' in page
@@ -125,14 +139,32 @@ async def test_every_table_exports_as_csv_and_xlsx_with_the_filters_applied(base
     assert ops.content.decode("utf-8-sig").splitlines()[0] == "Source,Position,Events,Updated"
 
 
-async def test_operations_page_shows_each_consumers_lag_and_dead_letters(base: str) -> None:
+async def consumers_shown(base: str) -> dict[str, dict[str, str]]:
     answer = await get(f"{base}/dashboard/ops", format="csv", table="consumers", lang="en")
-    rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
-    # Every source's durable, all of the fixture's events consumed, none parked.
-    assert {r["Source"].rsplit("_", 1)[-1] for r in rows} >= {"CUSTOMERS", "ORDERS", "COMPLAINTS"}
-    assert {(r["Pending"], r["Dead letters"]) for r in rows} == {("0", "0")}
-    page = (await get(f"{base}/dashboard/ops")).text
-    assert "消费者积压与死信" in page and "事件消费进度" in page
+    return {r["Consumer"]: r for r in csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig")))}
+
+
+async def test_operations_page_shows_each_consumers_lag_and_dead_letters_and_alerts_on_them(
+    base: str, nc: NATS, settings: Settings
+) -> None:
+    shown = await consumers_shown(base)
+    # Every source's durable, all of the fixture's events consumed.
+    assert {r["Source"].rsplit("_", 1)[-1] for r in shown.values()} >= {"CUSTOMERS", "ORDERS", "COMPLAINTS"}
+    assert {r["Pending"] for r in shown.values()} == {"0"}
+    assert "消费者积压与死信" in (await get(f"{base}/dashboard/ops")).text
+    # A message parked by the complaints consumer, as DurableConsumer parks one, shows there and alerts.
+    durable = next(name for name, r in shown.items() if r["Source"].endswith("_COMPLAINTS"))
+    before = int(shown[durable]["Dead letters"])
+    headers = {
+        "Salesops-Consumer": durable,
+        "Salesops-Error": "cannot project",
+        "Nats-Msg-Id": durable + "-x",
+    }
+    await nc.jetstream().publish(dead_letter_subject(settings.namespace, durable), b"{}", headers=headers)
+    assert int((await consumers_shown(base))[durable]["Dead letters"]) == before + 1
+    alerts = (await get(f"{base}/dashboard/alerts", lang="en")).text
+    row = next(r for r in alerts.split("<tr") if ">Dead letters<" in r)
+    assert durable in row and 'href="/dashboard/ops"' in row and f">{before + 1}<" in row
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs a chromium binary (Debian package chromium)")

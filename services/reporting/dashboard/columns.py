@@ -119,9 +119,14 @@ TREND = (
 ALERTS = (
     Column("alert", "alert", "word"),
     Column("rule", "rule"),
-    Column("subject", "subject", value=lambda r: r.get("code") or r.get("company_name") or r.get("period")),
+    Column(
+        "subject",
+        "subject",
+        value=lambda r: r.get("code") or r.get("company_name") or r.get("period") or r.get("durable"),
+    ),
     Column("company_name", "name", "name"),
     Column("amount", "amount", "money"),
+    Column("count", "count", "count"),
     Column("deadline", "at", "moment"),
 )
 ORDERS = (

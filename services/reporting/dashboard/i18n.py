@@ -131,6 +131,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "consumer": ("消费者", "Consumer"),
     "pending": ("待消费", "Pending"),
     "dead_letters": ("死信", "Dead letters"),
+    "count": ("数量", "Count"),
     "wrong_token": ("令牌不正确", "wrong token"),
     "yes": ("是", "yes"),
     "no": ("否", "no"),

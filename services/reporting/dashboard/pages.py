@@ -43,6 +43,10 @@ def audit_link(aggregate_id: str) -> str:
     return f"/dashboard/audit?aggregate_id={quote(aggregate_id, safe='')}"
 
 
+# The alert's cells that open its subject.
+ALERT_LINKS = ("alert", "subject", "company_name")
+
+
 def _ids(prefix: str) -> Callable[[Mapping[str, Any]], str]:
     return lambda row: f"{prefix}-{row.get('customer_id')}"
 
@@ -107,17 +111,33 @@ async def receivables(reports: Reports, view: View) -> Page:
 
 
 def alert_link(alert: Mapping[str, Any]) -> str | None:
-    """A customer's alert opens the customer; an unsigned period opens that period's monthly review."""
+    """A customer's alert opens the customer; an unsigned period opens that period's monthly review;
+    parked dead letters open the operations page; one naming only an order, hold or complaint its audit
+    trail."""
     if alert.get("customer_id"):
         return customer_link(alert)
     if alert.get("period"):
         return f"/dashboard/review?period={alert['period']}"
-    return None
+    if alert.get("durable"):
+        return "/dashboard/ops"
+    named = next((alert[k] for k in ("order_id", "hold_id", "complaint_id") if alert.get(k)), None)
+    return audit_link(str(named)) if named else None
 
 
-async def alerts(reports: Reports, view: View) -> Page:
-    found = await reports.alerts(q.Alerts())
-    return Page("alerts", [Grid("alerts", "alerts", c.ALERTS, found["alerts"], alert_link)])
+async def alerts(reports: Reports, consumption: Consumption | None) -> Page:
+    """R12's alerts, and (R12: dead letters) every consumer of reporting that parked messages."""
+    found = list((await reports.alerts(q.Alerts()))["alerts"])
+    for consumer in await consumption() if consumption else []:
+        if consumer["dead_letters"]:
+            found.append(
+                {
+                    "alert": "dead_letters",
+                    "rule": "R12",
+                    "durable": consumer["durable"],
+                    "count": consumer["dead_letters"],
+                }
+            )
+    return Page("alerts", [Grid("alerts", "alerts", c.ALERTS, found, alert_link, link_columns=ALERT_LINKS)])
 
 
 async def ops(reports: Reports, consumption: Consumption | None) -> Page:
@@ -168,5 +188,4 @@ PERIOD_PAGES: dict[str, PageBuilder] = {
     "review": review,
     "annual": annual,
     "receivables": receivables,
-    "alerts": alerts,
 }

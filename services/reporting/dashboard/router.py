@@ -22,7 +22,7 @@ from services.reporting.dashboard import fmt
 from services.reporting.dashboard.chart import trend_svg
 from services.reporting.dashboard.customer import audit_page, customer_page
 from services.reporting.dashboard.i18n import COOKIE, Words, choose
-from services.reporting.dashboard.pages import PERIOD_PAGES, Page, View, ops, overview
+from services.reporting.dashboard.pages import PERIOD_PAGES, Page, View, alerts, ops, overview
 from shared.clock import Clock
 
 # Who is reading (a name to greet), or None: not signed in. Swapped for the session's viewer at merge.
@@ -40,7 +40,7 @@ EXPORTS = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-NAV = ("overview", *PERIOD_PAGES, "ops")
+NAV = ("overview", *PERIOD_PAGES, "alerts", "ops")
 
 
 class BadView(ValueError):
@@ -221,6 +221,10 @@ def dashboard_router(
         except BadView:
             return render(request, "problem.html", 422, viewer=who, problem="bad_query")
         return await show(request, lambda view: audit_page(reports, chosen))
+
+    @router.get("/dashboard/alerts", response_class=HTMLResponse)
+    async def alerts_page(request: Request) -> Response:
+        return await show(request, lambda view: alerts(reports, consumption))
 
     @router.get("/dashboard/ops", response_class=HTMLResponse)
     async def operations(request: Request) -> Response:
