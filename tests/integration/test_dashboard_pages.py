@@ -66,20 +66,23 @@ async def test_pages_ask_to_sign_in_first(base: str) -> None:
 
 
 async def test_bad_period_as_of_or_id_is_a_page_saying_so_not_a_500(base: str) -> None:
-    cases: list[tuple[str, dict[str, Any]]] = [
-        ("/dashboard", {"period": "0000-01"}),
-        ("/dashboard/distributors", {"period": "2026-13"}),
-        ("/dashboard/staff", {"period": NOVEMBER, "as_of": "9999-12-31T23:59:59+00:00"}),
-        ("/dashboard/regions", {"period": NOVEMBER, "as_of": "2026-11-20T00:00:00"}),  # no time zone
-        ("/dashboard/annual", {"year": "0"}),
-        ("/dashboard/audit", {"aggregate_id": "x" * 200}),
-        ("/dashboard/audit", {"aggregate_id": "abc\x00def"}),
-        ("/dashboard/customer", {"q": "x" * 200}),
+    cases: list[tuple[str, dict[str, Any], str]] = [
+        ("/dashboard", {"period": "0000-01"}, "period must be YYYY-MM"),
+        ("/dashboard/distributors", {"period": "2026-13"}, "period must be YYYY-MM"),
+        ("/dashboard/branches", {"period": "2026-+1"}, "period must be YYYY-MM"),
+        ("/dashboard/staff", {"period": NOVEMBER, "as_of": "9999-12-31T23:59:59+00:00"}, "as-of must be"),
+        ("/dashboard/regions", {"period": NOVEMBER, "as_of": "2026-11-20T00:00:00"}, "as-of must be"),
+        ("/dashboard/annual", {"year": "0"}, "year must be"),
+        ("/dashboard/annual", {"year": "1950"}, "a query parameter is not valid"),  # R6: 2000–2100
+        ("/dashboard/audit", {"aggregate_id": "x" * 200}, "an id, code or name is 1–100"),
+        ("/dashboard/audit", {"aggregate_id": "abc\x00def"}, "an id, code or name is 1–100"),
+        ("/dashboard/customer", {"q": "x" * 200}, "an id, code or name is 1–100"),
     ]
-    for path, params in cases:
-        answer = await get(base + path, **params)
+    for path, params, problem in cases:
+        answer = await get(base + path, lang="en", **params)
         assert answer.status_code == 422, (path, params, answer.status_code)
-        assert "期间须为 YYYY-MM" in answer.text
+        assert problem in answer.text, (path, params)
+    assert "期间须为 YYYY-MM" in (await get(f"{base}/dashboard", period="2026-00")).text
 
 
 async def test_overview_tiles_show_the_period_in_yuan_with_its_trend(base: str) -> None:

@@ -3,8 +3,10 @@ table sortable, filterable and exportable (``?format=csv|xlsx&table=<name>``).""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -35,6 +37,7 @@ TEMPLATES = Environment(
 )
 # Dates the period arithmetic (and Python's datetime) can hold with a year either side.
 YEARS = range(1901, 9999)
+PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 ID_LIMIT = 100
 EXPORTS = {
     "csv": "text/csv; charset=utf-8",
@@ -44,7 +47,12 @@ NAV = ("overview", *PERIOD_PAGES, "alerts", "ops")
 
 
 class BadView(ValueError):
-    """The reader's period, year, as-of or id cannot be read; the page says so (422)."""
+    """The reader's period, year, as-of or id cannot be read; the page names it (422). ``args[0]``: the
+    word (``i18n.WORDS``) saying what is wrong."""
+
+    @property
+    def problem(self) -> str:
+        return str(self.args[0])
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -91,41 +99,37 @@ def login_page(request: Request, problem: str = "", status: int = 401) -> HTMLRe
 def read_view(request: Request, clock: Clock, reports: Reports) -> View:
     params = request.query_params
     period = params.get("period") or periods.period_of(clock.now(), reports.mode)
-    try:
-        year, month = (int(part) for part in period.split("-")) if len(period) == 7 else (0, 0)
-    except ValueError:
-        year, month = 0, 0
-    if year not in YEARS or not 1 <= month <= 12 or period[4] != "-":
-        raise BadView("period")
+    if not PERIOD.fullmatch(period) or int(period[:4]) not in YEARS:
+        raise BadView("bad_period")
     moment: datetime | None = None
     if params.get("as_of"):
         try:
             moment = datetime.fromisoformat(params["as_of"])
         except ValueError as error:
-            raise BadView("as_of") from error
+            raise BadView("bad_as_of") from error
         if moment.tzinfo is None or moment.year not in YEARS:
-            raise BadView("as_of")
-    chosen_year = params.get("year") or str(year)
-    if not chosen_year.isdigit() or int(chosen_year) not in YEARS:
-        raise BadView("year")
-    return View(period, moment, int(chosen_year))
+            raise BadView("bad_as_of")
+    year = params.get("year") or period[:4]
+    if not year.isdigit() or int(year) not in YEARS:
+        raise BadView("bad_year")
+    return View(period, moment, int(year))
 
 
 def read_id(value: str) -> str:
     """An id, code or name as typed: at most 100 characters and no control characters."""
     text = value.strip()
     if not text or len(text) > ID_LIMIT or any(ord(ch) < 32 for ch in text):
-        raise BadView("id")
+        raise BadView("bad_id")
     return text
 
 
 def respond(request: Request, page: Page, view: View, viewer: str, mode: Any) -> Response:
     params: Mapping[str, str] = request.query_params
+    words = Words(choose(request))
     grids = [grid.narrowed(params) for grid in page.grids]
     wanted = params.get("format")
     if wanted in EXPORTS:
         grid = next((g for g in grids if g.name == params.get("table")), grids[0])
-        words = Words(choose(request))
         body = grid.csv(words) if wanted == "csv" else grid.xlsx(words)
         name = f"{grid.name}-{view.period}.{wanted}"
         return Response(
@@ -133,10 +137,9 @@ def respond(request: Request, page: Page, view: View, viewer: str, mode: Any) ->
         )
     extra = dict(page.extra)
     if "trend" in extra:
-        points = [(p["period"], fmt.decimal(p["net_sales"]) or 0) for p in extra["trend"]]
-        words = Words(choose(request))
+        points = [(p["period"], Decimal(p["net_sales"])) for p in extra["trend"]]
         money = {p["period"]: fmt.money(p["net_sales"]) for p in extra["trend"]}
-        extra["chart"] = trend_svg(points, words("trend"), money)  # type: ignore[arg-type]
+        extra["chart"] = trend_svg(points, words("trend"), money)
     return render(
         request,
         page.template,
@@ -144,7 +147,7 @@ def respond(request: Request, page: Page, view: View, viewer: str, mode: Any) ->
         grids=grids,
         view=view,
         viewer=viewer,
-        span=fmt.period_span(view.period, mode, Words(choose(request)).lang),
+        span=fmt.period_span(view.period, mode, words.lang),
         previous=periods.previous(view.period),
         following=periods.following(view.period),
         **extra,
@@ -163,7 +166,9 @@ def dashboard_router(
         try:
             view = read_view(request, clock, reports)
             page: Page = await build(view)
-        except (BadView, ValidationError):
+        except BadView as bad:
+            return render(request, "problem.html", 422, viewer=who, problem=bad.problem)
+        except ValidationError:  # a year or id the reports refuse (R6's years, an id's length)
             return render(request, "problem.html", 422, viewer=who, problem="bad_query")
         return respond(request, page, view, who, reports.mode)
 
@@ -183,8 +188,8 @@ def dashboard_router(
             return login_page(request)
         try:
             text = read_id(q)
-        except BadView:
-            return render(request, "problem.html", 422, viewer=who, problem="bad_query")
+        except BadView as bad:
+            return render(request, "problem.html", 422, viewer=who, problem=bad.problem)
         found = (await reports.find_customers(q_find(text)))["customers"]
         if len(found) == 1:
             return RedirectResponse(f"/dashboard/customer/{found[0]['customer_id']}", 303)
@@ -198,8 +203,8 @@ def dashboard_router(
             return login_page(request)
         try:
             text = read_id(ref)
-        except BadView:
-            return render(request, "problem.html", 422, viewer=who, problem="bad_query")
+        except BadView as bad:
+            return render(request, "problem.html", 422, viewer=who, problem=bad.problem)
         found = (await reports.find_customers(q_find(text)))["customers"]
         if len(found) != 1:
             return render(
@@ -218,8 +223,8 @@ def dashboard_router(
             )
         try:
             chosen = read_id(aggregate_id)
-        except BadView:
-            return render(request, "problem.html", 422, viewer=who, problem="bad_query")
+        except BadView as bad:
+            return render(request, "problem.html", 422, viewer=who, problem=bad.problem)
         return await show(request, lambda view: audit_page(reports, chosen))
 
     @router.get("/dashboard/alerts", response_class=HTMLResponse)
