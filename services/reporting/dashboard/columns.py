@@ -111,7 +111,7 @@ RECEIVABLES = (
 )
 TREND = (
     Column("period", "period"),
-    Column("net_sales", "net_sales", "money"),
+    Column("net_sales", "net", "money"),
     Column("orders", "orders", "count"),
     Column("shipped", "shipped", "money"),
     Column("paid", "paid", "money"),

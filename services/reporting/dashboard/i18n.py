@@ -55,6 +55,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "several_found": ("找到多个客户，请选择：", "Several customers match; choose one:"),
     # KPI tiles
     "net_sales": ("本期净销售额", "Net sales"),
+    "net": ("净销售额", "Net sales"),
     "vs_previous": ("环比", "vs previous"),
     "vs_last_year": ("同比", "vs last year"),
     "orders": ("订单数", "Orders"),

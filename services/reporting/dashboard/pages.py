@@ -167,7 +167,7 @@ async def overview(reports: Reports, view: View) -> Page:
         "holds_live": trend["holds_live"],
         "complaints_open": trend["complaints_open"],
     }
-    grid = Grid("trend", "trend", c.TREND, trend["periods"])
+    grid = Grid("trend", "figures_over_time", c.TREND, trend["periods"])
     return Page("overview", [grid], "overview.html", {"tiles": tiles, "trend": trend["periods"]})
 
 
