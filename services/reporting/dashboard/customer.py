@@ -46,7 +46,7 @@ async def customer_page(reports: Reports, view: View, customer: dict[str, Any]) 
         Grid("orders", "orders", c.ORDERS, orders["rows"], opens_audit("order_id"), link_columns=ORDER),
         Grid(
             "holds",
-            "hold",
+            "holds_of",
             c.SUBJECTS,
             subjects(entries, HOLD),
             opens_audit("aggregate_id"),
