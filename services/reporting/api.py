@@ -256,7 +256,7 @@ class Reports:
     async def sales_trend(self, q: SalesTrend) -> dict[str, Any]:
         async def report(conn: asyncpg.Connection, schema: str) -> dict[str, Any]:
             trend = await lookup.sales_trend(conn, q.period, self.mode, q.customer_id, schema)
-            return {**trend, **await lookup.live_counts(conn, q.as_of)}
+            return {**trend, **await lookup.live_counts(conn, q.as_of, schema)}
 
         return await self._run(q, report)
 

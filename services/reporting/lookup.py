@@ -66,28 +66,20 @@ async def sales_trend(
     }
 
 
-async def live_counts(conn: asyncpg.Connection, at: datetime | None) -> dict[str, int]:
-    """Holds (O9 reservations) neither converted nor expired, and complaints not closed, from reporting's
-    event log as it stood at ``at`` (now when not given)."""
-    row = await conn.fetchrow(
-        f"""
-        WITH seen AS (
-            SELECT aggregate_type, aggregate_id, array_agg(event_type) AS types
-            FROM {SCHEMA}.event_log
-            WHERE aggregate_type IN ('Reservation', 'Complaint')
-              AND ($1::timestamptz IS NULL OR occurred_at <= $1)
-            GROUP BY aggregate_type, aggregate_id
-        )
-        SELECT
-          count(*) FILTER (WHERE aggregate_type = 'Reservation'
-                             AND NOT types && ARRAY['ReservationConverted', 'ReservationExpired']) AS holds,
-          count(*) FILTER (WHERE aggregate_type = 'Complaint' AND NOT 'ComplaintClosed' = ANY(types))
-            AS complaints
-        FROM seen
-        """,
+async def live_counts(conn: asyncpg.Connection, at: datetime | None, schema: str = SCHEMA) -> dict[str, int]:
+    """Holds (O9) made and neither converted nor expired, from the projection's counters; complaints logged
+    and not closed by ``at`` (now when not given), from the log's complaint ends (a partial index)."""
+    holds = await conn.fetchval(
+        f"SELECT sum(holds_made - holds_converted - holds_expired) FROM {schema}.customer_period"
+    )
+    complaints = await conn.fetchval(
+        f"SELECT count(*) FILTER (WHERE event_type = 'ComplaintLogged')"
+        f" - count(*) FILTER (WHERE event_type = 'ComplaintClosed') FROM {SCHEMA}.event_log"
+        " WHERE event_type IN ('ComplaintLogged', 'ComplaintClosed')"
+        " AND ($1::timestamptz IS NULL OR occurred_at <= $1)",
         at,
     )
-    return {"holds_live": count(row["holds"]), "complaints_open": count(row["complaints"])}
+    return {"holds_live": count(holds), "complaints_open": count(complaints)}
 
 
 async def find_customers(conn: asyncpg.Connection, text: str) -> list[dict[str, Any]]:

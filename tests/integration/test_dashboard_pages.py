@@ -42,6 +42,10 @@ async def base(nc: NATS, settings: Settings) -> AsyncIterator[str]:
     IDS["hold"] = ev.hold(dealer, at(2026, 11, 11), "1000.00", "100.00")
     IDS["complaint"] = ev.complaint(dealer, at(2026, 11, 12), "service", fine="150.00")
     ev.order(IDS["tight"], at(2026, 11, 13), [("P-1", 10, "100.00")], kind="branch")
+    closed = ev.complaint(IDS["agent"], at(2026, 11, 12), "service")
+    ev.make(
+        "complaints", "Complaint", closed, "ComplaintClosed", at(2026, 11, 20), {"customer_id": IDS["agent"]}
+    )
     async with reporting_running(settings, http_token=TOKEN, http_port=0) as service:
         await publish(nc.jetstream(), settings, ev.made)
         await wait_for(lambda: logged_all(service, ev.made))
@@ -92,9 +96,16 @@ async def test_overview_tiles_show_the_period_in_yuan_with_its_trend(base: str) 
     tile = page.split('id="kpi-net-sales"')[1].split('id="kpi-orders"')[0]
     assert "¥1,300.00" in tile and "¥200.00" in tile and "+550.0%" in tile
     assert 'id="kpi-holds"><div class="s">有效预留</div><div class="v">1<' in page
-    assert 'id="kpi-complaints"><div class="s">未结投诉</div><div class="v">1<' in page
+    assert 'id="kpi-complaints"><div class="s">未结投诉</div><div class="v">1<' in page  # one closed
     assert page.count('<rect class="bar') == 13 and "<script" not in page
     assert "事件消费进度" not in page  # the technical table moved to the operations page
+    # As of the day before the hold and the complaint (both on 11 November): neither was there yet.
+    before = (await get(f"{base}/dashboard", period=NOVEMBER, as_of="2026-11-11T00:00:00+08:00")).text
+    assert 'id="kpi-holds"><div class="s">有效预留</div><div class="v">0<' in before
+    assert 'id="kpi-complaints"><div class="s">未结投诉</div><div class="v">0<' in before
+    # As of the 15th, both complaints were open (the agent's was closed on the 20th).
+    both = (await get(f"{base}/dashboard", period=NOVEMBER, as_of="2026-11-15T00:00:00+08:00")).text
+    assert 'id="kpi-complaints"><div class="s">未结投诉</div><div class="v">2<' in both
 
 
 async def test_customer_found_by_code_or_name_as_well_as_id(base: str) -> None:
