@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -151,8 +152,11 @@ async def ops(reports: Reports, consumption: Consumption | None) -> Page:
 
 
 async def overview(reports: Reports, view: View) -> Page:
-    trend = await reports.sales_trend(q.SalesTrend(period=view.period, as_of=view.as_of))
-    owed = await reports.receivables(q.Receivables(on=ageing_day(view), as_of=view.as_of))
+    # Side by side: each report asks the pool for its own connection.
+    trend, owed = await asyncio.gather(
+        reports.sales_trend(q.SalesTrend(period=view.period, as_of=view.as_of)),
+        reports.receivables(q.Receivables(on=ageing_day(view), as_of=view.as_of)),
+    )
     now, before = trend["periods"][-1], trend["periods"][-2]
     last_year = trend["same_period_last_year"]
     overdue = sum((Decimal(r["overdue"]) for r in owed["rows"]), Decimal(0))
