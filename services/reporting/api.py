@@ -137,6 +137,12 @@ class FindCustomers(Query):
     text: Identifier
 
 
+class CustomerDimension(Query):
+    """Every customer's kind, region, grade and salesperson (the dashboard's filters)."""
+
+    as_of: AwareDatetime | None = None
+
+
 class CustomerOrders(Query):
     """A customer's orders with their status, shipped and paid amounts."""
 
@@ -263,6 +269,9 @@ class Reports:
     async def find_customers(self, q: FindCustomers) -> dict[str, Any]:
         async with self.pool.acquire() as conn:
             return {"customers": await lookup.find_customers(conn, q.text)}
+
+    async def customer_dimension(self, q: CustomerDimension) -> dict[str, Any]:
+        return await self._run(q, lambda c, s: lookup.customer_dimension(c, s))
 
     async def customer_orders(self, q: CustomerOrders) -> dict[str, Any]:
         return await self._run(q, lambda c, s: lookup.customer_orders(c, q.customer_id, s))

@@ -108,6 +108,15 @@ def _customer(r: asyncpg.Record) -> dict[str, Any]:
     }
 
 
+async def customer_dimension(conn: asyncpg.Connection, schema: str = SCHEMA) -> dict[str, Any]:
+    """Every customer's kind, region, grade and salesperson: what the dashboard filters every table by."""
+    rows = await conn.fetch(
+        f"SELECT customer_id, kind, region, grade, salesperson_id FROM {schema}.customers "
+        "ORDER BY customer_id"
+    )
+    return {"customers": [dict(r) for r in rows]}
+
+
 async def customer_orders(conn: asyncpg.Connection, customer_id: str, schema: str = SCHEMA) -> dict[str, Any]:
     """A customer's orders as reporting knows them: total, status, shipped and paid (opening receivables,
     O11, included); newest first by when they were placed."""

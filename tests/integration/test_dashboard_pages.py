@@ -121,6 +121,18 @@ async def test_customer_found_by_code_or_name_as_well_as_id(base: str) -> None:
     assert by_code.status_code == 200 and IDS["order"] in by_code.text and IDS["complaint"] in by_code.text
 
 
+async def test_every_customer_table_filters_by_region_salesperson_kind_and_grade(base: str) -> None:
+    # Key customers (R4) name no grade or salesperson themselves: the dashboard adds the customer's.
+    page = (await get(f"{base}/dashboard/key-customers", period=NOVEMBER)).text
+    for name in ("region", "salesperson", "kind", "grade"):
+        assert f'id="filter-by_sales-{name}"' in page
+    graded = await get(f"{base}/dashboard/key-customers", period=NOVEMBER, grade="A", format="csv")
+    rows = list(csv.reader(io.StringIO(graded.content.decode("utf-8-sig"))))
+    assert [r[0] for r in rows[1:]] == ["EAST-D0042"]  # the branch (grade B) left out
+    owed = await get(f"{base}/dashboard/receivables", salesperson="sp-9", format="csv")
+    assert len(owed.content.decode("utf-8-sig").splitlines()) == 1  # headings only: nobody's customer
+
+
 async def test_tables_sort_by_a_column_either_way(base: str) -> None:
     async def codes(**params: Any) -> list[str]:
         answer = await get(f"{base}/dashboard/distributors", period=NOVEMBER, format="csv", **params)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -52,6 +52,14 @@ def _ids(prefix: str) -> Callable[[Mapping[str, Any]], str]:
     return lambda row: f"{prefix}-{row.get('customer_id')}"
 
 
+async def filterable(reports: Reports, view: View, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with their customer's kind, region, grade and salesperson where a report leaves them out,
+    so every customer table filters by all four (a row's own values stay)."""
+    dimension = await reports.customer_dimension(q.CustomerDimension(as_of=view.as_of))
+    known = {c["customer_id"]: c for c in dimension["customers"]}
+    return [{**known.get(r.get("customer_id"), {}), **r} for r in rows]
+
+
 async def distributors(reports: Reports, view: View) -> Page:
     report = await reports.distributor_monthly(q.DistributorMonthly(period=view.period, as_of=view.as_of))
     grid = Grid("distributors", "distributors", c.DISTRIBUTORS, report["rows"], customer_link, _ids("d"))
@@ -60,9 +68,8 @@ async def distributors(reports: Reports, view: View) -> Page:
 
 async def branches(reports: Reports, view: View) -> Page:
     report = await reports.branch_monthly(q.BranchMonthly(period=view.period, as_of=view.as_of))
-    return Page(
-        "branches", [Grid("branches", "branches", c.BRANCHES, report["rows"], customer_link, _ids("b"))]
-    )
+    rows = await filterable(reports, view, report["rows"])
+    return Page("branches", [Grid("branches", "branches", c.BRANCHES, rows, customer_link, _ids("b"))])
 
 
 async def key_customers(reports: Reports, view: View) -> Page:
@@ -70,7 +77,7 @@ async def key_customers(reports: Reports, view: View) -> Page:
     return Page(
         "key_customers",
         [
-            Grid(key, key, c.KEY_CUSTOMERS, report[key], customer_link)
+            Grid(key, key, c.KEY_CUSTOMERS, await filterable(reports, view, report[key]), customer_link)
             for key in ("by_sales", "by_growth", "by_margin")
         ],
     )
@@ -90,14 +97,14 @@ async def staff(reports: Reports, view: View) -> Page:
 
 async def review(reports: Reports, view: View) -> Page:
     report = await reports.monthly_review(q.MonthlyReview(period=view.period, as_of=view.as_of))
-    return Page("review", [Grid("review", "review", c.REVIEW, report["flags"], customer_link)])
+    rows = await filterable(reports, view, report["flags"])
+    return Page("review", [Grid("review", "review", c.REVIEW, rows, customer_link)])
 
 
 async def annual(reports: Reports, view: View) -> Page:
     report = await reports.annual(q.AnnualStatistics(year=view.year, as_of=view.as_of))
-    return Page(
-        "annual", [Grid("annual", "annual", c.annual(report["periods"]), report["rows"], customer_link)]
-    )
+    rows = await filterable(reports, view, report["rows"])
+    return Page("annual", [Grid("annual", "annual", c.annual(report["periods"]), rows, customer_link)])
 
 
 def ageing_day(view: View) -> Any:
@@ -107,7 +114,8 @@ def ageing_day(view: View) -> Any:
 
 async def receivables(reports: Reports, view: View) -> Page:
     report = await reports.receivables(q.Receivables(on=ageing_day(view), as_of=view.as_of))
-    grid = Grid("receivables", "receivables", c.RECEIVABLES, report["rows"], customer_link, _ids("r"))
+    rows = await filterable(reports, view, report["rows"])
+    grid = Grid("receivables", "receivables", c.RECEIVABLES, rows, customer_link, _ids("r"))
     return Page("receivables", [grid], extra={"on": report["on"]})
 
 
