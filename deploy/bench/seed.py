@@ -152,7 +152,12 @@ LOG_COLUMNS = (
     "data",
 )
 Row = tuple[Any, ...]
-SECONDARY_INDEXES = ("event_log_aggregate", "event_log_customer", "event_log_occurred")
+SECONDARY_INDEXES = (
+    "event_log_aggregate",
+    "event_log_customer",
+    "event_log_occurred",
+    "event_log_complaint_ends",
+)
 
 
 @dataclass

@@ -69,6 +69,7 @@ async def flushed(settings: Settings) -> None:
 
 
 async def part_year(results: Results, sizes: Sizes, token: str) -> None:
+    from deploy.bench.pages import overview_figures
     from services.reporting.main import start_reporting, stopped
 
     settings = bench_settings(token, "year")
@@ -154,6 +155,8 @@ async def part_year(results: Results, sizes: Sizes, token: str) -> None:
                             p99 <= 20 if cached else None,
                         )
                     )
+            for figure in await overview_figures(service.reports, year.year, sizes.report_requests):
+                results.add(figure)
         finally:
             gc.unfreeze()
             stop.set()

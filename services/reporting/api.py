@@ -19,6 +19,7 @@ from services.reporting import (
     field_queries,
     history,
     lifecycle,
+    lookup,
     personal_reads,
     queries,
     receivables,
@@ -172,6 +173,32 @@ class Lag(Query):
     """Highest consumed position per source service."""
 
 
+class SalesTrend(PeriodQuery):
+    """Net sales and orders of the 13 periods ending with ``period`` (and the same period last year), of
+    every customer or of one; with the holds live and complaints open at ``as_of`` (the dashboard)."""
+
+    customer_id: Identifier | None = None
+
+
+class FindCustomers(Query):
+    """Customers by id or code (exact, any case), else by a part of the name (the dashboard's drill-down)."""
+
+    text: Identifier
+
+
+class CustomerDimension(Query):
+    """Every customer's kind, region, grade and salesperson (the dashboard's filters)."""
+
+    as_of: AwareDatetime | None = None
+
+
+class CustomerOrders(Query):
+    """A customer's orders with their status, shipped and paid amounts."""
+
+    customer_id: Identifier
+    as_of: AwareDatetime | None = None
+
+
 CACHE_SIZE = 256
 Report = Callable[[asyncpg.Connection, str], Awaitable[dict[str, Any]]]
 
@@ -298,6 +325,23 @@ class Reports:
     async def lag(self, q: Lag) -> dict[str, Any]:
         async with self.pool.acquire() as conn:
             return {"sources": await queries.lag(conn)}
+
+    async def sales_trend(self, q: SalesTrend) -> dict[str, Any]:
+        async def report(conn: asyncpg.Connection, schema: str) -> dict[str, Any]:
+            trend = await lookup.sales_trend(conn, q.period, self.mode, q.customer_id, schema)
+            return {**trend, **await lookup.live_counts(conn, q.as_of, schema)}
+
+        return await self._run(q, report)
+
+    async def find_customers(self, q: FindCustomers) -> dict[str, Any]:
+        async with self.pool.acquire() as conn:
+            return {"customers": await lookup.find_customers(conn, q.text)}
+
+    async def customer_dimension(self, q: CustomerDimension) -> dict[str, Any]:
+        return await self._run(q, lambda c, s: lookup.customer_dimension(c, s))
+
+    async def customer_orders(self, q: CustomerOrders) -> dict[str, Any]:
+        return await self._run(q, lambda c, s: lookup.customer_orders(c, q.customer_id, s))
 
 
 def register(bus: ServiceBus, reports: Reports) -> None:

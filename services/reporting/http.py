@@ -15,18 +15,19 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, FastAPI, Path, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import Depends, FastAPI, Path, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
 from services.reporting import api as q
 from services.reporting import field_api
 from services.reporting import results as r
 from services.reporting.api import Reports
+from services.reporting.consumption import Consumption
+from services.reporting.dashboard import dashboard_router, login_page
 from services.reporting.http_errors import error_responses, install_error_handlers, invalid
 from services.reporting.http_errors import field_problems as problems_of
 from services.reporting.http_middleware import CorrelatedAccessLog, refuse_unknown_parameters
-from services.reporting.plain_dashboard import plain_dashboard
 from services.reporting.sessions import COOKIE, IDLE, LASTING, Sessions, SignIn, Viewer, auditor, reader
 from shared.clock import Clock, SystemClock
 from shared.contracts import Reply
@@ -84,6 +85,7 @@ def create_app(
     clock: Clock | None = None,
     idle: timedelta = IDLE,
     lasting: timedelta = LASTING,
+    consumption: Consumption | None = None,
 ) -> FastAPI:
     clock = clock or SystemClock()
     app = FastAPI(
@@ -100,7 +102,7 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(CorrelatedAccessLog)
-    sign_in = SignIn(verifier, Sessions(clock, idle, lasting))
+    sign_in = SignIn(verifier, Sessions(clock, idle, lasting), login_page)
     app.state.sign_in = sign_in
     app.include_router(sign_in.router)
 
@@ -245,11 +247,7 @@ def create_app(
     async def service_figures(period: PeriodParam, as_of: AsOfParam = None) -> Response:
         return await run(reports.service_figures, q.ServiceFigures, period=period, as_of=as_of)
 
-    @app.get("/", include_in_schema=False)
-    async def root(request: Request) -> Response:
-        return RedirectResponse("/dashboard", 303)
-
-    app.include_router(plain_dashboard(reports, clock))
+    app.include_router(dashboard_router(reports, clock, consumption))
     app.openapi = lambda: secured_openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -26,6 +26,7 @@ from services.reporting import signoff
 from services.reporting.api import Reports, register
 from services.reporting.config import ReportingSettings
 from services.reporting.consumers import DURABLE_PREFIX, make_consumers, start_consumers
+from services.reporting.consumption import consumption_of
 from services.reporting.http import create_app
 from services.reporting.projections import SOURCES, ensure_schema, init_connection
 from services.reporting.rebuild import Readers, rebuild
@@ -145,7 +146,8 @@ async def start_reporting(
         metrics.checks["routes"] = nats_connected(routes)
     metrics.checks["postgres"] = postgres_reachable(settings.postgres_dsn)
     durables = [(stream_name(settings.namespace, c.source_service), c.durable) for c in consumers]
-    metrics.probes.append(consumer_probe(nc, settings.namespace, DURABLE_PREFIX, durables))
+    consumers_probe = consumer_probe(nc, settings.namespace, DURABLE_PREFIX, durables)
+    metrics.probes.append(consumers_probe)
     metrics.probes.append(projection_probe(pool))
     metrics.probes.append(unsigned_periods_probe(pool, reports))
     service.metrics_port = await serve_observability(metrics, stop)
@@ -160,7 +162,14 @@ async def start_reporting(
             log.error("HTTP API not started: %s:%s is in use; serving the bus only", settings.http_host, port)
         else:
             idle, lasting = (options or ReportingSettings()).session_limits()
-            app = create_app(reports, Verifier.from_settings(settings, clock), clock, idle, lasting)
+            app = create_app(
+                reports,
+                Verifier.from_settings(settings, clock),
+                clock,
+                idle,
+                lasting,
+                consumption_of(metrics, consumers_probe),
+            )
             # log_config None: uvicorn's loggers go through the process's JSON handler (tracebacks too);
             # the access log is the app's own, with the correlation id (http_middleware).
             config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")

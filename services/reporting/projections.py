@@ -67,6 +67,8 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.event_log (
 CREATE INDEX IF NOT EXISTS event_log_aggregate ON {SCHEMA}.event_log (aggregate_id);
 CREATE INDEX IF NOT EXISTS event_log_customer ON {SCHEMA}.event_log ((data->>'customer_id'));
 CREATE INDEX IF NOT EXISTS event_log_occurred ON {SCHEMA}.event_log (occurred_at);
+CREATE INDEX IF NOT EXISTS event_log_complaint_ends ON {SCHEMA}.event_log (occurred_at)
+    WHERE event_type IN ('ComplaintLogged', 'ComplaintClosed');
 CREATE TABLE IF NOT EXISTS {SCHEMA}.source_position (
     service text PRIMARY KEY,
     position bigint NOT NULL,

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from html import escape
 from typing import Annotated
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from shared.clock import Clock
 from shared.errors import DomainError, Forbidden, Unauthenticated
@@ -141,12 +141,17 @@ class Sessions:
             del self._open[key]
 
 
+# The sign-in page: (request, problem — a word of the dashboard's or a refusal's message, status).
+LoginPage = Callable[[Request, str, int], Response]
+
+
 class SignIn:
     """The ``viewer`` dependency, and the sign-in / sign-out routes (``router``)."""
 
-    def __init__(self, verifier: Verifier, sessions: Sessions) -> None:
+    def __init__(self, verifier: Verifier, sessions: Sessions, login_page: LoginPage) -> None:
         self.verifier = verifier
         self.sessions = sessions
+        self.login_page = login_page  # the dashboard's page (its language, its layout)
         self.router = APIRouter(include_in_schema=False)
         self.router.add_api_route(LOGIN_PATH, self.login_form, methods=["GET"])
         self.router.add_api_route(LOGIN_PATH, self.login, methods=["POST"])
@@ -161,20 +166,22 @@ class SignIn:
         session_id = request.cookies.get(COOKIE)
         return self.sessions.viewer(session_id) if session_id else None
 
-    async def login_form(self) -> Response:
-        return HTMLResponse(login_page())
+    async def login_form(self, request: Request) -> Response:
+        return self.login_page(request, "", 200)
 
     async def login(self, request: Request) -> Response:
         body = await request.body()
         token = personal_token(body)
         if token is None:
-            return HTMLResponse(login_page("paste your personal token (one line, UTF-8)"), 400)
+            return self.login_page(request, "token_one_line", 400)
         try:
             identity = await self.verifier.identify({AUTHORIZATION: f"Bearer {token}"})
             Viewer(identity.user, identity.grants).require(REPORT_READERS, "the reports")
         except DomainError as refused:
             status = 403 if isinstance(refused, Forbidden) else 401
-            return HTMLResponse(login_page(refused.message), status)
+            # a word of the dashboard's for a token that is not good, the reason for a reader it refuses
+            problem = refused.message if isinstance(refused, Forbidden) else "wrong_token"
+            return self.login_page(request, problem, status)
         response = RedirectResponse("/dashboard", 303)
         response.set_cookie(
             COOKIE,
@@ -233,24 +240,3 @@ def personal_token(body: bytes) -> str | None:
     if not token or not token.isprintable() or not token.isascii():
         return None
     return token
-
-
-STYLE = (
-    "body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#222}h1{font-size:1.3rem}"
-    ".error{color:#b00}textarea{width:100%;max-width:42rem;font-family:monospace}"
-)
-
-
-def login_page(problem: str = "") -> str:
-    error = f"<p class=error>{escape(problem)}</p>" if problem else ""
-    return (
-        "<!doctype html><html lang=zh-CN><head><meta charset=utf-8><title>salesops 报表 · 登录 sign in"
-        f"</title><style>{STYLE}</style></head><body><h1>salesops 报表 · sign in</h1>"
-        "<p>粘贴您的个人令牌 · Paste your personal token (<code>./salesops token issue</code>, or the demo "
-        "users' in <code>.state/identity/demo-tokens.json</code>). It is checked once and not kept in "
-        "the browser.</p>"
-        + error
-        + f"<form method=post action={LOGIN_PATH}><label for=token>Token</label><br>"
-        "<textarea name=token id=token rows=4 required autocomplete=off></textarea><br>"
-        "<button type=submit>登录 Sign in</button></form></body></html>"
-    )

@@ -18,7 +18,9 @@ from deploy.containers.images import Images, ensure_images
 from deploy.containers.topology import NATS_NODES, PODMAN_COMPOSE, SERVICES, Topology
 from deploy.images import BASE_IMAGE, image_exists, podman_unavailable
 from deploy.local.demo import Client
+from shared.identity.tokens import Grant
 from shared.settings import Settings
+from tests.conftest import CREDENTIALS
 
 PASSWORD_USERS = ("customers", "orders", "complaints", "field", "reporting", "client", "integration", "admin")
 HEALTHY_WITHIN = 180.0  # seconds from `up` until every compose health check passes
@@ -47,7 +49,8 @@ class Running:
 
     @property
     def reporting_token(self) -> str:
-        return self.passwords["admin"]
+        """A company-wide reader's token from the tests' issuer (the containers verify with its key)."""
+        return CREDENTIALS.token("gm-zhou", Grant("general_manager"))
 
     def nats_urls(self) -> list[str]:
         return [f"nats://{self.topology.address(node)}:4222" for node in NATS_NODES]
@@ -82,7 +85,6 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         **{f"NATS_{user.upper()}_PASSWORD": passwords[user] for user in PASSWORD_USERS},
         "SALESOPS_POSTGRES_PASSWORD": passwords["postgres"],
         "SALESOPS_IDENTITY_PUBLIC_KEY": os.environ["SALESOPS_IDENTITY_PUBLIC_KEY"],  # the tests' issuer
-        "SALESOPS_REPORTING_TOKEN": passwords["admin"],
     }
     topology = Topology(f"salesops-{uuid.uuid4().hex[:8]}", environment, [unpublished])
     started = time.monotonic()

@@ -23,9 +23,11 @@ from services.reporting.periods import period_of, year_periods
 from services.reporting.rebuild import verify
 from shared.clock import FixedClock
 from shared.database import ensure_database
+from shared.identity.client import Credentials
+from shared.identity.tokens import Grant
 from shared.outbox import RECEIPT_TOPIC
 from shared.settings import Settings
-from tests.conftest import Requester, service_running, wait_for
+from tests.conftest import CREDENTIALS, Requester, service_running, wait_for
 from tests.integration.test_orders_support import (
     FINANCE,
     GM,
@@ -50,7 +52,8 @@ WEST_SALES = {"id": "sp-2", "role": "salesperson"}
 # S1 (yuan a month): the company, its regions (adding up to it) and January's salesperson targets
 COMPANY_MONTH, EAST_MONTH, WEST_MONTH = Decimal(1000), Decimal(600), Decimal(400)
 PERCENT = Decimal("0.1")
-HTTP_TOKEN = "field-reports-token"
+# A company-wide reader, signed at the tests' fixed time (reporting verifies with its own clock).
+HTTP_TOKEN = Credentials(CREDENTIALS.signing_key, FixedClock(T0)).token("gm-zhou", Grant("general_manager"))
 
 
 @dataclass
@@ -122,7 +125,7 @@ async def house(settings: Settings, request_: Requester) -> AsyncIterator[Field]
         customers_running(settings, clock),
         orders_running(settings, clock),
         service_running(field_app, register_field, settings, extra=background),
-        reporting_running(settings, clock=clock, http_token=HTTP_TOKEN, http_port=0) as reporting,
+        reporting_running(settings, clock=clock, http=True, http_port=0) as reporting,
     ):
         yield Field(clock, reporting, Orders(request_), request_)
     directory.close()
