@@ -108,10 +108,11 @@ def asyncapi_document(bus: ServiceBus, version: str = "1.0.0") -> dict[str, Any]
             "payload": {"$ref": f"#/components/schemas/{reply_name}"},
         }
         replies[reply_name] = {"$ref": f"#/components/messages/{reply_name}"}
-        if route.kind == "cmd" and route.name in bus.roles:
+        if route.name in bus.roles:
             roles = bus.roles[route.name]
             operation["x-roles"] = roles
-            operation["description"] = f"Roles that may send it: {', '.join(roles)}."
+            verb = "send" if route.kind == "cmd" else "ask"
+            operation["description"] = f"Roles that may {verb} it: {', '.join(roles)}."
         operation["reply"] = {
             "channel": {"$ref": f"#/channels/{REPLY_CHANNEL}"},
             "messages": [{"$ref": f"#/channels/{REPLY_CHANNEL}/messages/{reply_name}"}],

@@ -249,3 +249,4 @@ def register(bus: ServiceBus, reports: Reports) -> None:
     bus.query("signed_report", SignedReport, reports.signed_report, ReportResult)
     bus.command("sign_off_period", SignOffPeriod, reports.sign_off_period, ReportResult)
     bus.command("import_history", ImportHistory, reports.import_history, ReportResult)
+    bus.document_roles({"sign_off_period": signoff.SIGNERS, "import_history": history.IMPORTERS})

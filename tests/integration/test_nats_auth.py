@@ -35,7 +35,7 @@ from nats.js.errors import NotFoundError
 
 from deploy.local.demo import Client, Demo, complain, has_rows, onboard, reporting_period, trade
 from deploy.local.demo_field import field_work
-from deploy.local.processes import SERVICES, ServiceProcesses, wait_ready
+from deploy.local.processes import PROCESSES, SERVICES, ServiceProcesses, wait_ready
 from deploy.nats.auth import INTEGRATORS, USERS, WRITERS, authorization_block, password_variable
 from deploy.nats.servers import NATS_SERVER, NatsServers
 from shared.bus import connect_nats
@@ -305,7 +305,7 @@ async def test_the_services_run_the_demo_flow_and_the_guides_example_each_with_i
         "SALESOPS_NAMESPACE": settings.namespace,
         "SALESOPS_POSTGRES_DB": settings.postgres_db,
         "SALESOPS_REPORTING_HTTP": "false",
-        **{password_variable(user): passwords[user] for user in SERVICES},
+        **{password_variable(user): passwords[user] for user in PROCESSES},
     }
     processes = ServiceProcesses(env, tmp_path / "logs")
     server_log = servers.base_dir / "n1.log"
@@ -315,9 +315,9 @@ async def test_the_services_run_the_demo_flow_and_the_guides_example_each_with_i
     )
     nc = await connect_nats(client_settings, "auth-test-client")
     try:
-        for service in SERVICES:
+        for service in PROCESSES:  # the services and the O10 department feeds, each as its own user
             processes.start(service)
-        for service in SERVICES:
+        for service in PROCESSES:
             await wait_ready(nc, settings.namespace, service, timeout=90)
         demo = Demo()
         client = Client(nc, settings.namespace)
@@ -339,6 +339,7 @@ async def test_the_services_run_the_demo_flow_and_the_guides_example_each_with_i
         if JS_READY:  # the JavaScript contract client, reading the events as the integration user
             js = await run_the_js_client(servers, passwords)
             assert js["mismatches"] == [] and js["counted"]["orders"] > 0, js["mismatches"]
+            assert js["uncovered"] == [] and js["counted"]["field"] > 0  # every operation; every stream
     finally:
         processes.stop_all()
         await nc.drain()
@@ -346,7 +347,7 @@ async def test_the_services_run_the_demo_flow_and_the_guides_example_each_with_i
     violations = [line for line in new_lines if "Violation" in line]
     FIGURES["demo_violations"] = len(violations)
     assert violations == [], violations[:5]
-    for service in SERVICES:
+    for service in PROCESSES:
         assert "permissions violation" not in processes.log_tail(service, 100_000).lower(), service
 
 
