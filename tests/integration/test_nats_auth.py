@@ -2,10 +2,11 @@
 
 The module starts its own nats-server with the generated users on a free port (the machine's NATS on
 :4222 has no authentication). A service user can publish its own events and no other service's, cannot
-subscribe to another service's commands, and the four services run as separate processes, each with
-its own user and its password from the environment, through the whole demo flow without a single
-permission violation, nor does the integration guide's worked example, run as written, nor the
-JavaScript contract client (tests/e2e/js_client) reading the events as the integration user. The read-only
+subscribe to another service's commands, and the services and the O10 department feeds run as separate
+processes, each with its own user and its password from the environment, through the whole demo flow
+without a single permission violation; nor does the integration guide's worked example, run as written
+with the credential its own command issues, nor the JavaScript contract client (tests/e2e/js_client)
+sending every command and query and reading the events as the integration user. The read-only
 integration user reads every event stream through consumers of its
 own (ordered, ephemeral, durable) and can do nothing else: no events, no commands, no stream changes,
 nobody else's consumers (a second integrator, ``partner``, is configured for that).
@@ -18,6 +19,7 @@ import contextlib
 import json
 import os
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -40,11 +42,10 @@ from deploy.nats.auth import INTEGRATORS, USERS, WRITERS, authorization_block, p
 from deploy.nats.servers import NATS_SERVER, NatsServers
 from shared.bus import connect_nats
 from shared.database import drop_database, ensure_database
-from shared.identity.tokens import Grant
 from shared.settings import Settings
 from shared.streams import delete_streams, ensure_event_stream
 from shared.subjects import stream_name
-from tests.conftest import CREDENTIALS, js_client_tokens, unique_settings
+from tests.conftest import js_client_tokens, unique_settings
 from tests.fault.failover_support import write_doc_section
 
 pytestmark = pytest.mark.integration
@@ -236,6 +237,22 @@ def guide_example(guide: Path = ROOT / "docs" / "integration.md") -> str:
     return worked.split("```python\n", 1)[1].split("```", 1)[0]
 
 
+def guide_credential_command(guide: Path = ROOT / "docs" / "integration.md") -> list[str]:
+    """The command the guide gives an outside team for its credential ("Obtaining a credential")."""
+    section = guide.read_text().split("## Obtaining a credential", 1)[1].split("\n## ", 1)[0]
+    line = next(x.strip() for x in section.splitlines() if x.strip().startswith("./salesops token issue"))
+    return shlex.split(line)
+
+
+async def issued_as_the_guide_says() -> str:
+    """A credential from the guide's command, run as written (the operator's signing key: the tests')."""
+    ran = await asyncio.to_thread(
+        subprocess.run, guide_credential_command(), cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert ran.returncode == 0, ran.stderr
+    return ran.stdout.strip()
+
+
 async def run_the_guides_example(
     servers: NatsServers, admin: NATS, passwords: dict[str, str], customer_id: str, tmp_path: Path
 ) -> list[str]:
@@ -247,7 +264,7 @@ async def run_the_guides_example(
         "SALESOPS_NATS_URL": servers.urls,
         "SALESOPS_CLIENT_PASSWORD": passwords["client"],
         "SALESOPS_INTEGRATION_PASSWORD": passwords["integration"],
-        "SALESOPS_TOKEN": CREDENTIALS.token("wh-gateway", Grant("salesperson")),
+        "SALESOPS_TOKEN": await issued_as_the_guide_says(),  # obtained as the guide tells
     }
     try:
         ran = await asyncio.to_thread(
