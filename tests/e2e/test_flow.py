@@ -164,6 +164,8 @@ async def test_a_client_in_another_language_knowing_only_the_contract_drives_the
     assert {op: code for op, code in seen["swept"].items() if code == "invalid" or code == "internal"} == {}
     assert [op for op, code in seen["swept"].items() if code.startswith("no reply")] == []
     assert seen["swept"]["production.query.get_feed"] == "ok"  # O10's feeds answer as the contract says
+    # most answer with a result (its schema checked), the others with an error the contract describes
+    assert sum(code == "ok" for code in seen["swept"].values()) >= 50
     assert {"OrderPlaced", "OrderReserved", "ComplaintLogged", "CustomerApproved"} <= set(seen["event_types"])
     assert seen["order_status"] == "accepted" and seen["order_correlation"].startswith("js-order-")
     assert seen["reused"]["error"]["code"] == "conflict"  # the same idempotency key with another body

@@ -206,6 +206,10 @@ for (const service of SERVICES) {
     try {
       const answer = await send(service, kind, name, body);
       swept[`${service}.${kind}.${name}`] = answer.ok ? "ok" : answer.error.code;
+      for (const [field, value] of Object.entries(answer.ok && answer.result ? answer.result : {})) {
+        // what a command made (a feedback, a claim, a plan ...) is what the later queries ask about
+        if (field.endsWith("_id") && typeof value === "string" && !(field in known)) known[field] = value;
+      }
     } catch (error) {  // no answer at all (a timeout, no responders): the test shows which
       swept[`${service}.${kind}.${name}`] = `no reply: ${error.message}`;
     }
