@@ -45,7 +45,8 @@ async def start_department(
 ) -> DepartmentService:
     """Consume the orders stream into the department's feed and answer its query until ``stop``."""
     await asyncio.to_thread(ensure_database, settings)
-    pool = await asyncpg.create_pool(settings.postgres_dsn, min_size=1, max_size=4)
+    # Two connections: the consumer's transaction and a query; PostgreSQL's connections are few and shared.
+    pool = await asyncpg.create_pool(settings.postgres_dsn, min_size=1, max_size=2)
     assert pool is not None
     feed = FeedStore(pool, department)
     await feed.ensure_schema()
