@@ -40,9 +40,9 @@ CONTRACT_NOTES = (
     "every event the command causes. The same idempotency_key with the same body (correlation_id aside) "
     "returns the first reply and stores nothing new; the same key with another body is refused with code "
     "conflict and runs nothing. Money is a decimal string with at most 2 places. x-roles on a command "
-    "operation lists the roles that may send it (a rule may narrow it: a quality complaint's handler is "
-    "its sales_manager, a service complaint's the sales_vp or general_manager); another role gets code "
-    "forbidden naming the rule. "
+    "operation (or a query not everyone may ask) lists the roles that may send it (a rule may narrow "
+    "it: a quality complaint's handler is its sales_manager, a service complaint's the sales_vp or "
+    "general_manager); another role gets code forbidden naming the rule. "
     "Events are published to JetStream stream <NAMESPACE>_<SERVICE> "
     "with header Nats-Msg-Id <service>-<position>; event_id is stable across re-sends. The stream holds "
     "them in store order, each once: every publish carries Nats-Expected-Last-Sequence and (but the first "
@@ -108,10 +108,11 @@ def asyncapi_document(bus: ServiceBus, version: str = "1.0.0") -> dict[str, Any]
             "payload": {"$ref": f"#/components/schemas/{reply_name}"},
         }
         replies[reply_name] = {"$ref": f"#/components/messages/{reply_name}"}
-        if route.kind == "cmd" and route.name in bus.roles:
+        if route.name in bus.roles:
             roles = bus.roles[route.name]
             operation["x-roles"] = roles
-            operation["description"] = f"Roles that may send it: {', '.join(roles)}."
+            verb = "send" if route.kind == "cmd" else "ask"
+            operation["description"] = f"Roles that may {verb} it: {', '.join(roles)}."
         operation["reply"] = {
             "channel": {"$ref": f"#/channels/{REPLY_CHANNEL}"},
             "messages": [{"$ref": f"#/channels/{REPLY_CHANNEL}/messages/{reply_name}"}],

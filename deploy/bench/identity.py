@@ -3,7 +3,7 @@
 Measured in-process (no NATS, no store) on one route whose handler returns at once: the route's reply
 with the token checked against without (a public route), a token the service has seen before (every
 command of a client after its first) and one it has not (its signature checked). The difference is what
-verification adds to each command (docs/decisions/identity-verification-cost.md).
+verification adds to each command (docs/decisions/0005-identity-verification-cost.md).
 """
 
 from __future__ import annotations

@@ -14,11 +14,15 @@ from typing import IO
 from nats.aio.client import Client as NATS
 
 SERVICES = ("customers", "orders", "complaints", "field", "reporting")
+DEPARTMENTS = ("marketing", "finance", "production")  # O10: one feed process each (services/departments)
+PROCESSES = (*SERVICES, *DEPARTMENTS)
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def service_command(service: str) -> list[str]:
-    """The command that runs one service (the same one the container image runs)."""
+    """The command that runs one service or department feed (the same one the container image runs)."""
+    if service in DEPARTMENTS:
+        return [sys.executable, "-m", "services.departments.main", service]
     return [sys.executable, "-m", f"services.{service}.main"]
 
 

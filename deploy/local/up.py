@@ -18,7 +18,7 @@ from pathlib import Path
 import nats
 
 from deploy.local.demo import DEMO_USERS, run_demo
-from deploy.local.processes import ROOT, SERVICES, ServiceProcesses, wait_ready
+from deploy.local.processes import PROCESSES, ROOT, SERVICES, ServiceProcesses, wait_ready
 from deploy.nats.auth import INTEGRATORS, USERS, authorization_block, password_variable
 from deploy.nats.servers import NatsServers
 from shared.bus import nats_options
@@ -41,7 +41,7 @@ def secured_nats(settings: Settings) -> Iterator[tuple[Settings, dict[str, str],
     with NatsServers(
         Path(ROOT, ".state", "nats-secure"), auth=authorization_block(settings.namespace, passwords)
     ) as servers:
-        env = {"SALESOPS_NATS_URL": servers.urls} | {password_variable(s): passwords[s] for s in SERVICES}
+        env = {"SALESOPS_NATS_URL": servers.urls} | {password_variable(s): passwords[s] for s in PROCESSES}
         client = settings.model_copy(
             update={"nats_url": servers.urls, "nats_user": "client", "nats_password": passwords["client"]}
         )
@@ -78,12 +78,12 @@ async def run(settings: Settings, nats_env: dict[str, str], outside_passwords: d
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        for service in SERVICES:
+        for service in PROCESSES:
             processes.start(service)
         nc = await nats.connect(**nats_options(settings))  # one URL or a cluster's, and the credentials
-        for service in SERVICES:
+        for service in PROCESSES:
             await wait_ready(nc, settings.namespace, service)
-        print(f"[salesops] services up: {', '.join(SERVICES)} (logs in .state/logs/)")
+        print(f"[salesops] services up: {', '.join(PROCESSES)} (logs in .state/logs/)")
         summary = await run_demo(nc, settings.namespace)
         print(summary)
         # client sends commands and queries; an integrator reads the events (docs/integration.md)
@@ -93,7 +93,7 @@ async def run(settings: Settings, nats_env: dict[str, str], outside_passwords: d
         where = [
             "[salesops] where to look:",
             f"  dashboard and reports:  http://{settings.http_host}:{settings.http_port}/  to sign in, paste",
-            "                          the token this prints (readers: docs/decisions/reporting-readers.md)",
+            "                          the token this prints (readers: docs/decisions/0006-reporting-readers.md)",
             "                          ./salesops token issue --user gm-zhou --role general_manager",
             f"  NATS:                   {settings.nats_url}{credentials}",
             f"  commands / queries:     NATS request/reply, {settings.namespace}.<service>.cmd.* / .query.*",
@@ -101,6 +101,7 @@ async def run(settings: Settings, nats_env: dict[str, str], outside_passwords: d
             f"  tokens:                 demo users' in {demo_tokens.relative_to(ROOT)}; another:",
             "                          ./salesops token issue --user sp-wang --role salesperson@EAST",
             f"  events:                 JetStream streams {settings.namespace.upper()}_<SERVICE>",
+            f"  department feeds (O10): {settings.namespace}.<marketing|finance|production>.query.get_feed",
             "  contracts:              docs/asyncapi/*.json",
             "  audit trail:            .venv/bin/python -m services.reporting.cli audit <aggregate id>",
             "[salesops] Ctrl-C stops everything",

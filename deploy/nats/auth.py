@@ -1,6 +1,7 @@
 """NATS users and permissions: each service may publish only its own events and serve only its own subjects.
 
-Users: one per service (``customers``, ``orders``, ``complaints``, ``field``, ``reporting``), ``client``
+Users: one per service (``customers``, ``orders``, ``complaints``, ``field``, ``reporting``) and department
+feed (``marketing``, ``finance``, ``production``: O10), ``client``
 (anyone who sends commands and queries: the demo, the dashboard's callers, load tools), one read-only user per
 outside integrator (``integration``: reads the event streams through consumers of its own, nothing else)
 and ``admin`` (operators: stream management, dead-letter re-drive). No anonymous access: with users
@@ -28,6 +29,8 @@ from typing import Any
 from shared.subjects import dead_letter_stream, stream_name
 
 WRITERS = ("customers", "orders", "complaints", "field")
+# O10: each department's feed (services/departments) runs under a user of its own, reading orders.
+DEPARTMENTS = ("marketing", "finance", "production")
 # The durable consumers each service runs: (name, source stream); DurableConsumer names them
 # "<name>-<source>". A consumer missing here shows as a permission violation in test_nats_auth.py.
 CONSUMERS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -35,8 +38,8 @@ CONSUMERS: dict[str, tuple[tuple[str, str], ...]] = {
     "orders": (("orders", "customers"),),
     "field": (("field", "customers"),),
     "reporting": tuple(("reporting", source) for source in WRITERS),
-}
-SERVICE_USERS = (*WRITERS, "reporting")
+} | {department: ((department, "orders"),) for department in DEPARTMENTS}
+SERVICE_USERS = (*WRITERS, "reporting", *DEPARTMENTS)
 # Outside systems that read the events (docs/integration.md): each its own read-only user.
 INTEGRATORS = ("integration",)
 USERS = (*SERVICE_USERS, "client", *INTEGRATORS, "admin")

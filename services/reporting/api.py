@@ -363,3 +363,4 @@ def register(bus: ServiceBus, reports: Reports) -> None:
     bus.command("sign_off_period", SignOffPeriod, reports.sign_off_period, r.SignedOff)
     bus.command("import_history", ImportHistory, reports.import_history, r.HistoryImported)
     register_field(bus, reports)  # R11, R13
+    bus.document_roles({"sign_off_period": signoff.SIGNERS, "import_history": history.IMPORTERS})

@@ -6,7 +6,7 @@ embedded issuer's public key (``SALESOPS_IDENTITY_PUBLIC_KEY``) or, when its key
 an OpenID Connect provider's key set (``SALESOPS_IDENTITY_JWKS_URL``: fetched, cached, and fetched again
 when a token names a key it does not hold, so rotated keys are picked up). A verified token is kept
 until it expires: the signature check costs ~200-300 µs, a known token ~1 µs
-(docs/decisions/identity-verification-cost.md).
+(docs/decisions/0005-identity-verification-cost.md).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from deploy.local.demo import Client, Demo, has_rows, onboard, reporting_period, trade
-from deploy.local.processes import ROOT, SERVICES, service_command
+from deploy.local.processes import PROCESSES, ROOT, SERVICES, service_command
 from shared.database import drop_database, ensure_database
 from shared.settings import Settings
 from tests.conftest import made_stream, wait_for
@@ -39,7 +39,9 @@ from tests.conftest import made_stream, wait_for
 pytestmark = pytest.mark.e2e
 
 NATS_SERVER = Path(sys.executable).parent / "nats-server"
-PASSWORDS = {user: f"{user}-{uuid.uuid4().hex[:8]}" for user in [*SERVICES, "client", "integration", "admin"]}
+PASSWORDS = {
+    user: f"{user}-{uuid.uuid4().hex[:8]}" for user in [*PROCESSES, "client", "integration", "admin"]
+}
 
 
 def free_ports(count: int) -> list[int]:
@@ -159,8 +161,8 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
         start_cluster(deployment)
         for port in deployment.monitor_ports:
             asyncio.run(until_ok(f"http://127.0.0.1:{port}/healthz?js-enabled-only=true", "nats node"))
-        ports = iter(free_ports(2 * len(SERVICES)))
-        for service in SERVICES:
+        ports = iter(free_ports(2 * len(PROCESSES)))
+        for service in PROCESSES:  # the services and the O10 department feeds
             deployment.metrics_ports[service] = next(ports)
             env = {
                 **compose_environment(service),
@@ -182,7 +184,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
 
 @pytest.fixture(scope="module")
 async def client(deployed: Deployment) -> AsyncIterator[Client]:
-    for service in SERVICES:
+    for service in PROCESSES:
         await until_ok(f"http://127.0.0.1:{deployed.metrics_ports[service]}/readyz", f"{service} readiness")
     nc = await nats.connect(servers=deployed.nats_urls, user="client", password=PASSWORDS["client"])
     yield Client(nc, "salesops", timeout=15.0)
@@ -192,7 +194,7 @@ async def client(deployed: Deployment) -> AsyncIterator[Client]:
 async def test_services_on_the_compose_cluster_are_ready_and_keep_three_replicas(
     deployed: Deployment, client: Client
 ) -> None:
-    for service in SERVICES:
+    for service in PROCESSES:
         status, body = await asyncio.to_thread(
             http_get, f"http://127.0.0.1:{deployed.metrics_ports[service]}/readyz"
         )
@@ -288,8 +290,8 @@ async def test_dead_letter_depth_counts_a_parked_message(deployed: Deployment, c
 def test_services_stop_cleanly_on_sigterm_and_log_only_json_lines(
     deployed: Deployment, client: Client
 ) -> None:
-    codes = deployed.stop(tuple(SERVICES))
-    assert codes == dict.fromkeys(SERVICES, 0)
-    for service in SERVICES:  # every line, the shutdown's included, is one JSON object naming the service
+    codes = deployed.stop(PROCESSES)
+    assert codes == dict.fromkeys(PROCESSES, 0)
+    for service in PROCESSES:  # every line, the shutdown's included, is one JSON object naming the service
         entries = [json.loads(line) for line in deployed.log(service)]
         assert entries and all(e["service"] == service for e in entries)

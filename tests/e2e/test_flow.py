@@ -20,7 +20,7 @@ import nats
 import pytest
 
 from deploy.local.demo import Client, Demo, complain, has_rows, onboard, reporting_period, trade
-from deploy.local.processes import SERVICES, ServiceProcesses, wait_ready
+from deploy.local.processes import PROCESSES, SERVICES, ServiceProcesses, wait_ready
 from shared.database import drop_database, ensure_database
 from shared.settings import Settings
 from shared.streams import delete_streams
@@ -48,9 +48,9 @@ async def system(tmp_path: Path) -> AsyncIterator[tuple[ServiceProcesses, Client
     processes = ServiceProcesses(env, tmp_path / "logs")
     nc = await nats.connect(settings.nats_url)
     try:
-        for service in SERVICES:
+        for service in PROCESSES:  # the services and the O10 department feeds
             processes.start(service)
-        for service in SERVICES:
+        for service in PROCESSES:
             await wait_ready(nc, settings.namespace, service)
         yield processes, Client(nc, settings.namespace), settings
     finally:
@@ -156,8 +156,16 @@ async def test_a_client_in_another_language_knowing_only_the_contract_drives_the
     )
     out, err = await asyncio.wait_for(run.communicate(), 120)
     seen = json.loads(out) if out else {}
-    assert run.returncode == 0, (seen.get("mismatches"), err.decode()[-2000:])
+    assert run.returncode == 0, (seen.get("mismatches"), seen.get("swept"), err.decode()[-2000:])
     assert seen["mismatches"] == [] and seen["checked"]["replies"] >= 19 and seen["checked"]["events"] >= 10
+    # Every command and query of every published document was sent at least once, its reply validated;
+    # a request its schema accepts is never refused as malformed, nor left unanswered, nor an internal error.
+    assert seen["uncovered"] == [] and len(seen["operations"]) >= 140
+    assert {op: code for op, code in seen["swept"].items() if code == "invalid" or code == "internal"} == {}
+    assert [op for op, code in seen["swept"].items() if code.startswith("no reply")] == []
+    assert seen["swept"]["production.query.get_feed"] == "ok"  # O10's feeds answer as the contract says
+    # most answer with a result (its schema checked), the others with an error the contract describes
+    assert sum(code == "ok" for code in seen["swept"].values()) >= 50
     assert {"OrderPlaced", "OrderReserved", "ComplaintLogged", "CustomerApproved"} <= set(seen["event_types"])
     assert seen["order_status"] == "accepted" and seen["order_correlation"].startswith("js-order-")
     assert seen["reused"]["error"]["code"] == "conflict"  # the same idempotency key with another body

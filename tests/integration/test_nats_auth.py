@@ -2,10 +2,11 @@
 
 The module starts its own nats-server with the generated users on a free port (the machine's NATS on
 :4222 has no authentication). A service user can publish its own events and no other service's, cannot
-subscribe to another service's commands, and the four services run as separate processes, each with
-its own user and its password from the environment, through the whole demo flow without a single
-permission violation, nor does the integration guide's worked example, run as written, nor the
-JavaScript contract client (tests/e2e/js_client) reading the events as the integration user. The read-only
+subscribe to another service's commands, and the services and the O10 department feeds run as separate
+processes, each with its own user and its password from the environment, through the whole demo flow
+without a single permission violation; nor does the integration guide's worked example, run as written
+with the credential its own command issues, nor the JavaScript contract client (tests/e2e/js_client)
+sending every command and query and reading the events as the integration user. The read-only
 integration user reads every event stream through consumers of its
 own (ordered, ephemeral, durable) and can do nothing else: no events, no commands, no stream changes,
 nobody else's consumers (a second integrator, ``partner``, is configured for that).
@@ -18,6 +19,7 @@ import contextlib
 import json
 import os
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -35,16 +37,15 @@ from nats.js.errors import NotFoundError
 
 from deploy.local.demo import Client, Demo, complain, has_rows, onboard, reporting_period, trade
 from deploy.local.demo_field import field_work, reported
-from deploy.local.processes import SERVICES, ServiceProcesses, wait_ready
+from deploy.local.processes import PROCESSES, SERVICES, ServiceProcesses, wait_ready
 from deploy.nats.auth import INTEGRATORS, USERS, WRITERS, authorization_block, password_variable
 from deploy.nats.servers import NATS_SERVER, NatsServers
 from shared.bus import connect_nats
 from shared.database import drop_database, ensure_database
-from shared.identity.tokens import Grant
 from shared.settings import Settings
 from shared.streams import delete_streams, ensure_event_stream
 from shared.subjects import stream_name
-from tests.conftest import CREDENTIALS, js_client_tokens, unique_settings
+from tests.conftest import js_client_tokens, unique_settings
 from tests.fault.failover_support import write_doc_section
 
 pytestmark = pytest.mark.integration
@@ -236,6 +237,22 @@ def guide_example(guide: Path = ROOT / "docs" / "integration.md") -> str:
     return worked.split("```python\n", 1)[1].split("```", 1)[0]
 
 
+def guide_credential_command(guide: Path = ROOT / "docs" / "integration.md") -> list[str]:
+    """The command the guide gives an outside team for its credential ("Obtaining a credential")."""
+    section = guide.read_text().split("## Obtaining a credential", 1)[1].split("\n## ", 1)[0]
+    line = next(x.strip() for x in section.splitlines() if x.strip().startswith("./salesops token issue"))
+    return shlex.split(line)
+
+
+async def issued_as_the_guide_says() -> str:
+    """A credential from the guide's command, run as written (the operator's signing key: the tests')."""
+    ran = await asyncio.to_thread(
+        subprocess.run, guide_credential_command(), cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert ran.returncode == 0, ran.stderr
+    return ran.stdout.strip()
+
+
 async def run_the_guides_example(
     servers: NatsServers, admin: NATS, passwords: dict[str, str], customer_id: str, tmp_path: Path
 ) -> list[str]:
@@ -247,7 +264,7 @@ async def run_the_guides_example(
         "SALESOPS_NATS_URL": servers.urls,
         "SALESOPS_CLIENT_PASSWORD": passwords["client"],
         "SALESOPS_INTEGRATION_PASSWORD": passwords["integration"],
-        "SALESOPS_TOKEN": CREDENTIALS.token("wh-gateway", Grant("salesperson")),
+        "SALESOPS_TOKEN": await issued_as_the_guide_says(),  # obtained as the guide tells
     }
     try:
         ran = await asyncio.to_thread(
@@ -305,7 +322,7 @@ async def test_the_services_run_the_demo_flow_and_the_guides_example_each_with_i
         "SALESOPS_NAMESPACE": settings.namespace,
         "SALESOPS_POSTGRES_DB": settings.postgres_db,
         "SALESOPS_REPORTING_HTTP": "false",
-        **{password_variable(user): passwords[user] for user in SERVICES},
+        **{password_variable(user): passwords[user] for user in PROCESSES},
     }
     processes = ServiceProcesses(env, tmp_path / "logs")
     server_log = servers.base_dir / "n1.log"
@@ -315,9 +332,9 @@ async def test_the_services_run_the_demo_flow_and_the_guides_example_each_with_i
     )
     nc = await connect_nats(client_settings, "auth-test-client")
     try:
-        for service in SERVICES:
+        for service in PROCESSES:  # the services and the O10 department feeds, each as its own user
             processes.start(service)
-        for service in SERVICES:
+        for service in PROCESSES:
             await wait_ready(nc, settings.namespace, service, timeout=90)
         demo = Demo()
         client = Client(nc, settings.namespace)
@@ -344,6 +361,7 @@ async def test_the_services_run_the_demo_flow_and_the_guides_example_each_with_i
         if JS_READY:  # the JavaScript contract client, reading the events as the integration user
             js = await run_the_js_client(servers, passwords)
             assert js["mismatches"] == [] and js["counted"]["orders"] > 0, js["mismatches"]
+            assert js["uncovered"] == [] and js["counted"]["field"] > 0  # every operation; every stream
     finally:
         processes.stop_all()
         await nc.drain()
@@ -351,7 +369,7 @@ async def test_the_services_run_the_demo_flow_and_the_guides_example_each_with_i
     violations = [line for line in new_lines if "Violation" in line]
     FIGURES["demo_violations"] = len(violations)
     assert violations == [], violations[:5]
-    for service in SERVICES:
+    for service in PROCESSES:
         assert "permissions violation" not in processes.log_tail(service, 100_000).lower(), service
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from nats.aio.client import Client as NATS
 
-from deploy.local.processes import SERVICES, ServiceProcesses, wait_ready
+from deploy.local.processes import PROCESSES, SERVICES, ServiceProcesses, wait_ready
 from deploy.nats.auth import password_variable
 from shared.database import ensure_database
 from shared.settings import Settings
@@ -28,7 +28,7 @@ async def test_each_service_process_holds_its_own_secrets_and_no_other(
     settings: Settings, nc: NATS, tmp_path: Path
 ) -> None:
     ensure_database(settings, list(SERVICES))
-    passwords = {service: f"p{secrets.token_hex(8)}" for service in SERVICES}
+    passwords = {service: f"p{secrets.token_hex(8)}" for service in PROCESSES}  # and the O10 feeds
     signing_key_file = str(tmp_path / "signing.pem")
     env = {
         "SALESOPS_NAMESPACE": settings.namespace,
@@ -36,15 +36,15 @@ async def test_each_service_process_holds_its_own_secrets_and_no_other(
         "SALESOPS_REPORTING_HTTP": "false",
         "SALESOPS_IDENTITY_SIGNING_KEY_FILE": signing_key_file,
         # the machine's NATS has no authentication: it takes any user, so the services run with these
-        **{password_variable(service): passwords[service] for service in SERVICES},
+        **{password_variable(service): passwords[service] for service in PROCESSES},
     }
     processes = ServiceProcesses(env, tmp_path / "logs")
     try:
-        for service in SERVICES:
+        for service in PROCESSES:
             processes.start(service)
-        for service in SERVICES:
+        for service in PROCESSES:
             await wait_ready(nc, settings.namespace, service)
-        for service in SERVICES:
+        for service in PROCESSES:
             seen = environment(processes.running[service].pid)
             values = set(seen.values())
             assert seen["SALESOPS_NATS_USER"] == service

@@ -21,10 +21,12 @@ import pytest
 from openapi_spec_validator import validate as validate_openapi
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
+from deploy.local.processes import PROCESSES
+
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / "deploy" / "contracts"
 CLI = TOOLS / "node_modules" / ".bin" / "asyncapi"
-SERVICES = ["customers", "orders", "complaints", "field", "reporting"]
+SERVICES = PROCESSES  # the services and the O10 department feeds
 OPENAPI = ROOT / "docs" / "openapi" / "reporting.json"
 
 

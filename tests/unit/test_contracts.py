@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -13,16 +12,16 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from deploy.local.processes import PROCESSES, service_command
 from shared.contracts import Reply
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ["customers", "orders", "complaints", "field", "reporting"]
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", PROCESSES)  # the services and the O10 department feeds
 def test_committed_asyncapi_document_is_current(service: str) -> None:
     generated = subprocess.run(
-        [sys.executable, "-m", f"services.{service}.main", "asyncapi"],
+        [*service_command(service), "asyncapi"],
         cwd=ROOT,
         capture_output=True,
         text=True,

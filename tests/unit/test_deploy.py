@@ -20,7 +20,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from deploy.local.processes import SERVICES, service_command
+from deploy.local.processes import DEPARTMENTS, PROCESSES, service_command
 from deploy.nats.auth import INTEGRATORS, permissions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +31,7 @@ MANIFESTS = sorted(p for p in K8S.glob("*.yaml") if p.name != "kustomization.yam
 BIN = Path(sys.executable).parent
 KUBERNETES_VERSION = "1.33"
 NATS_PASSWORDS = {
-    f"NATS_{user.upper()}_PASSWORD": "x" for user in [*SERVICES, "client", *INTEGRATORS, "admin"]
+    f"NATS_{user.upper()}_PASSWORD": "x" for user in [*PROCESSES, "client", *INTEGRATORS, "admin"]
 }
 
 
@@ -90,9 +90,9 @@ def test_kustomization_lists_every_manifest() -> None:
 def test_compose_and_manifests_run_the_commands_the_end_to_end_tests_start() -> None:
     # The e2e tests start service_command(service) = [<venv python>, "-m", "services.<name>.main"];
     # the image's python is the same program at another path.
-    expected = {service: ["python", *service_command(service)[1:]] for service in SERVICES}
+    expected = {service: ["python", *service_command(service)[1:]] for service in PROCESSES}
     services = compose()["services"]
-    assert {s: services[s]["command"] for s in SERVICES} == expected
+    assert {s: services[s]["command"] for s in PROCESSES} == expected
     deployments = {d["metadata"]["name"]: d for d in k8s_documents() if d["kind"] == "Deployment"}
     commands = {n: d["spec"]["template"]["spec"]["containers"][0]["command"] for n, d in deployments.items()}
     assert commands == expected
@@ -102,7 +102,7 @@ def test_compose_runs_a_three_node_jetstream_cluster_with_replicated_streams_and
     services = compose()["services"]
     nodes = [name for name in services if name.startswith("nats-")]
     assert nodes == ["nats-1", "nats-2", "nats-3"]
-    for name in SERVICES:
+    for name in PROCESSES:
         service = services[name]
         env = service["environment"]
         assert env["SALESOPS_STREAM_REPLICAS"] == "3"
@@ -177,8 +177,8 @@ def test_the_cluster_integration_user_has_the_generated_read_only_permissions() 
     """The compose / Kubernetes cluster's integrator is the one ``./salesops up`` runs and
     tests/integration/test_nats_auth.py proves: its permissions line is deploy/nats/auth.py's."""
     lines = (ROOT / "deploy/nats/cluster-users.conf").read_text().splitlines()
-    for integrator in INTEGRATORS:
-        at = next(i for i, line in enumerate(lines) if line.strip().startswith(f"user: {integrator},"))
+    for user in (*INTEGRATORS, *DEPARTMENTS):  # and the O10 department feeds' users
+        at = next(i for i, line in enumerate(lines) if line.strip().startswith(f"user: {user},"))
         written = lines[at + 1].strip().removeprefix("permissions: ")
-        assert json.loads(written) == permissions("salesops", integrator)
+        assert json.loads(written) == permissions("salesops", user)
     assert all(password in compose()["x-nats-passwords"] for password in NATS_PASSWORDS)

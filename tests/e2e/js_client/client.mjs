@@ -1,7 +1,8 @@
 // A client of the salesops bus contract written in another language, knowing only the contract
 // (docs/asyncapi/*.json and docs/integration.md): plain NATS and JSON. It onboards a dealer, places an
-// order, makes a hold and logs a complaint over request/reply as the `client` user, then reads every event
-// of the three event streams as the read-only `integration` user. Every request it sends, every reply it
+// order, makes a hold and logs a complaint over request/reply as the `client` user, then sends every other
+// command and query of every document once (the smallest body its schema accepts, sample.mjs), then reads
+// every event of the event streams as the read-only `integration` user. Every request it sends, every reply it
 // gets and every event it reads is validated against the published schemas (ajv, strict: a keyword JSON
 // Schema does not define fails the run). Prints one JSON object with what it saw; exits 1 on a mismatch.
 // Each request carries its sender's token (header "Authorization: Bearer <token>"), handed over in
@@ -11,11 +12,14 @@ import { readFileSync } from "node:fs";
 import { connect, headers, JSONCodec } from "nats";
 import Ajv from "ajv";
 import addFormats from "ajv-formats";
+import { sampler } from "./sample.mjs";
 
 const ns = process.env.SALESOPS_NAMESPACE || "salesops";
 const servers = (process.env.SALESOPS_NATS_URL || "nats://127.0.0.1:4222").split(",");
 const DOCS = new URL("../../../docs/asyncapi/", import.meta.url);
-const SERVICES = ["customers", "orders", "complaints"];
+// Every published document: the services, and the department feeds (O10), which publish no events.
+const SERVICES = ["customers", "orders", "complaints", "field", "reporting", "marketing", "finance", "production"];
+const STREAMS = ["customers", "orders", "complaints", "field"];
 const jc = JSONCodec();
 
 // The published documents, their schemas registered under urn:<service>:<name>.
@@ -177,12 +181,51 @@ const complaint = must(await send("complaints", "cmd", "log_complaint", {
 }));
 must(await send("complaints", "query", "get_complaint", { complaint_id: complaint.complaint_id }));
 
-// Every event of the three streams, read as the integration user with ordered consumers.
+// Every other command and query of every document, once, as a role its x-roles names (the general
+// manager where it may; queries as js-reader). Whatever the answer, it must be the reply schema's.
+const known = {
+  customer_id: customerId, order_id: order.id, reservation_id: hold.id,
+  complaint_id: complaint.complaint_id, product_code: product, salesperson_id: "js-sales", region: "SOUTH",
+};
+const swept = {};
+for (const service of SERVICES) {
+  const document = documents[service];
+  const sample = sampler((ref) => resolve(document, ref), known);
+  for (const [key, op] of Object.entries(document.operations)) {
+    const [, , kind, name] = key.split(".");
+    if (kind === "events" || operationsUsed.has(`${service}.${kind}.${name}`)) continue;
+    let message = op.messages[0];
+    while (message.$ref) message = resolve(document, message.$ref);
+    const body = sample(resolve(document, message.payload.$ref));
+    if (body.actor) {
+      const roles = op["x-roles"] || [];
+      if (!roles.length) mismatches.push({ what: `${service}.${kind}.${name}`, error: "a command without x-roles" });
+      const role = roles.includes("general_manager") ? "general_manager" : roles[0];
+      body.actor = { id: role === "salesperson" ? "js-sales" : `js-as-${role}`, role };
+    }
+    try {
+      const answer = await send(service, kind, name, body);
+      swept[`${service}.${kind}.${name}`] = answer.ok ? "ok" : answer.error.code;
+      for (const [field, value] of Object.entries(answer.ok && answer.result ? answer.result : {})) {
+        // what a command made (a feedback, a claim, a plan ...) is what the later queries ask about
+        if (field.endsWith("_id") && typeof value === "string" && !(field in known)) known[field] = value;
+      }
+    } catch (error) {  // no answer at all (a timeout, no responders): the test shows which
+      swept[`${service}.${kind}.${name}`] = `no reply: ${error.message}`;
+    }
+  }
+}
+const uncovered = SERVICES.flatMap((service) => Object.keys(documents[service].operations)
+  .filter((key) => key.split(".")[2] !== "events")
+  .map((key) => key.replace(/^salesops\./, ""))
+  .filter((key) => !operationsUsed.has(key)));
+
+// Every event of the event streams, read as the integration user with ordered consumers.
 const js = reader.jetstream();
 const events = [];
 const counted = {};
 const ours = new Set([customerId, order.id, hold.id, complaint.complaint_id]);
-for (const service of SERVICES) {
+for (const service of STREAMS) {
   const stream = `${ns}_${service}`.toUpperCase();
   const consumer = await js.consumers.get(stream);
   const messages = await consumer.consume();
@@ -223,6 +266,8 @@ console.log(JSON.stringify({
   counted,
   checked,
   operations: [...operationsUsed].sort(),
+  swept,
+  uncovered,
   mismatches,
 }));
 await nc.close();
