@@ -93,7 +93,7 @@ async def run(settings: Settings, nats_env: dict[str, str], outside_passwords: d
         where = [
             "[salesops] where to look:",
             f"  dashboard and reports:  http://{settings.http_host}:{settings.http_port}/  to sign in, paste",
-            "                          the token this prints (readers: docs/decisions/0006-reporting-readers.md)",
+            "                          the token this prints (docs/decisions/0006-reporting-readers.md)",
             "                          ./salesops token issue --user gm-zhou --role general_manager",
             f"  NATS:                   {settings.nats_url}{credentials}",
             f"  commands / queries:     NATS request/reply, {settings.namespace}.<service>.cmd.* / .query.*",

@@ -40,8 +40,8 @@ LASTING = timedelta(hours=8)
 # Sessions kept at most (a few hundred bytes each); past this the oldest sign-in is ended.
 MAX_SESSIONS = 10_000
 
-# (decision, docs/decisions/0006-reporting-readers.md) The reports are company-wide figures: reading them needs
-# one of these roles held company-wide. The audit trail shows the events' data, customers' personal data
+# (docs/decisions/0006-reporting-readers.md) The reports are company-wide figures: reading them needs one
+# of these roles held company-wide. The audit trail shows the events' data, customers' personal data
 # included (#23): only auditors and the general manager read it.
 AUDITOR = "auditor"
 REPORT_READERS = frozenset(
