@@ -1,5 +1,9 @@
 """A department's feed (O10) in PostgreSQL: each order as the department knows it, and the stream
-positions it has applied, written in one transaction so that a redelivered event changes nothing."""
+positions it has applied, written in one transaction so that a redelivered event changes nothing.
+
+Events may come out of stream order (a batch unacknowledged when a process died is redelivered after
+newer ones), so each order's events are kept and the order is folded again from them, in stream order,
+whenever one arrives: a payment taken in before its order's placement is not lost."""
 
 from __future__ import annotations
 
@@ -44,6 +48,13 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.applied (
     position bigint NOT NULL,
     PRIMARY KEY (department, position)
 );
+CREATE TABLE IF NOT EXISTS {SCHEMA}.order_events (
+    department text NOT NULL,
+    order_id text NOT NULL,
+    position bigint NOT NULL,
+    event jsonb NOT NULL,
+    PRIMARY KEY (department, order_id, position)
+);
 """
 SCHEMA_LOCK = 0x0D10  # the three department processes may start together
 
@@ -87,14 +98,26 @@ class FeedStore:
 
     async def _apply(self, conn: asyncpg.Connection, event: Envelope) -> None:
         order_id = order_of(event)
-        text = await conn.fetchval(
-            f"SELECT facts FROM {SCHEMA}.feed WHERE department = $1 AND order_id = $2 FOR UPDATE",
+        # one fold of an order at a time (two instances of the feed may take in its events together)
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{self.department}:{order_id}")
+        await conn.execute(
+            f"INSERT INTO {SCHEMA}.order_events VALUES ($1, $2, $3, $4)",
+            self.department.value,
+            order_id,
+            event.position,
+            event.model_dump_json(),
+        )
+        kept = await conn.fetch(
+            f"SELECT event FROM {SCHEMA}.order_events WHERE department = $1 AND order_id = $2 "
+            "ORDER BY position",
             self.department.value,
             order_id,
         )
-        facts = apply(_loaded(text) if text is not None else None, event)
+        facts: OrderFacts | None = None
+        for row in kept:
+            facts = apply(facts, Envelope.model_validate_json(row["event"]))
         if facts is None:
-            return
+            return  # its placement has not come yet: folded when it does
         await conn.execute(
             f"INSERT INTO {SCHEMA}.feed VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (department, order_id) "
             "DO UPDATE SET to_do = excluded.to_do, facts = excluded.facts",

@@ -285,8 +285,9 @@ async def test_o10_a_killed_department_misses_nothing_and_applies_nothing_twice(
     assert {e["amount"] for e in ours} == {"6.00"}  # 10 shipped − 4 paid, each once
 
 
-async def test_o10_a_redelivered_batch_changes_nothing() -> None:
-    """The feed's ledger of applied positions, on its own: the same batch twice counts once."""
+async def test_o10_a_redelivered_batch_changes_nothing_and_events_out_of_order_lose_nothing() -> None:
+    """The feed's ledger of applied positions, on its own: the same batch twice counts once; a shipment and
+    a payment taken in before their order's placement (a batch redelivered after newer ones) still count."""
     settings = unique_settings()
     ensure_database(settings)
     pool = await asyncpg.create_pool(settings.postgres_dsn, min_size=1, max_size=2)
@@ -329,12 +330,14 @@ async def test_o10_a_redelivered_batch_changes_nothing() -> None:
         amount="90.00",
         status="shipped",
     )
+    paid = event(2, "PaymentReceived", customer_id="c-r", amount="30.00", status="shipped")
     try:
+        await store.take_in([shipped, paid])  # the placement comes later, redelivered
         await store.take_in([placed, shipped])
-        await store.take_in([placed, shipped])
+        await store.take_in([placed, shipped, paid])
         result = await store.get_feed(c.GetFeed(customer_id="c-r"))
-        assert [(e["order_id"], e["amount"]) for e in result["orders"]] == [(order, "90.00")]
-        assert result["position"] == base + 1
+        assert [(e["order_id"], e["amount"]) for e in result["orders"]] == [(order, "60.00")]
+        assert result["position"] == base + 2
     finally:
         await pool.close()
         drop_database(settings)
