@@ -198,12 +198,12 @@ def main() -> None:
         # Registering routes touches no database: the reports are only described here.
         print_contract(ServiceBus(docs, SERVICE), register, Reports(cast(Any, None), docs))
         return
-    settings = Settings()
-    options = ReportingSettings.load()
+    settings = ReportingSettings.load()
     configure_logging(settings, SERVICE)
-    if options.http and options.token_was_generated:
+    if settings.reporting_http and settings.reporting_token_was_generated:
         log.warning(
-            "SALESOPS_REPORTING_TOKEN is not set; the dashboard token for this run is %s", options.token
+            "SALESOPS_REPORTING_TOKEN is not set; the dashboard token for this run is %s",
+            settings.reporting_token,
         )
 
     async def run() -> None:
@@ -211,7 +211,9 @@ def main() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        service = await start_reporting(settings, stop, http_token=options.token if options.http else None)
+        service = await start_reporting(
+            settings, stop, http_token=settings.reporting_token if settings.reporting_http else None
+        )
         # Everything imported and started so far lives as long as the process: keep it out of the
         # collector's full passes, which otherwise add ~30 ms pauses to large report replies.
         gc.freeze()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from shared.settings import Settings
+import pytest
+
+from services.reporting.config import ReportingSettings
+from shared.settings import SalesopsSettings, Settings
 
 
 def test_the_postgres_url_names_a_host_and_port() -> None:
@@ -24,3 +27,29 @@ def test_a_password_with_url_characters_survives_the_url() -> None:
     parts = urlsplit(dsn)
     assert (unquote(parts.username or ""), unquote(parts.password or "")) == ("sales@ops", "p@ss:w/rd?#")
     assert parts.hostname == "127.0.0.1"
+
+
+def test_every_settings_class_derives_from_one_root_and_declares_each_field_once() -> None:
+    classes = [SalesopsSettings, Settings, ReportingSettings]
+    assert all(issubclass(cls, SalesopsSettings) for cls in classes)
+    declared = [name for cls in classes for name in cls.__annotations__ if not name.startswith("model_")]
+    assert len(declared) == len(set(declared))
+
+
+def test_reporting_reads_its_own_settings_under_the_common_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SALESOPS_REPORTING_TOKEN", "a-token-long-enough-for-reads")
+    monkeypatch.setenv("SALESOPS_REPORTING_HTTP", "false")
+    monkeypatch.setenv("SALESOPS_NAMESPACE", "elsewhere")
+    loaded = ReportingSettings.load()
+    assert (loaded.reporting_token, loaded.reporting_http, loaded.namespace) == (
+        "a-token-long-enough-for-reads",
+        False,
+        "elsewhere",
+    )
+    assert not loaded.reporting_token_was_generated
+
+
+def test_an_unset_reporting_token_is_made_and_said_to_be(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SALESOPS_REPORTING_TOKEN", raising=False)
+    loaded = ReportingSettings.load()
+    assert loaded.reporting_token_was_generated and len(loaded.reporting_token) >= 16
