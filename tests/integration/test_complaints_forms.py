@@ -19,15 +19,13 @@ from shared.clock import FixedClock
 from shared.database import ensure_database
 from shared.runtime import WriteService
 from shared.settings import Settings
+from tests.builders import GM, SALES_MANAGER, VP
 from tests.conftest import Requester, service_running
 from tests.integration.test_complaints import ok, quality_complaint, service_complaint
 
 pytestmark = pytest.mark.integration
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-GM = {"id": "gm-1", "role": "general_manager"}
-VP = {"id": "vp-1", "role": "sales_vp"}
-MANAGER = {"id": "sm-1", "role": "sales_manager"}
 
 
 class FormReader(HTMLParser):
@@ -105,7 +103,7 @@ async def complaints(settings: Settings) -> AsyncIterator[WriteService]:
 
 async def closed_quality_complaint(request_: Requester) -> str:
     cid = (await ok(request_, "log_complaint", quality_complaint()))["complaint_id"]
-    step = {"complaint_id": cid, "actor": MANAGER}
+    step = {"complaint_id": cid, "actor": SALES_MANAGER}
     await ok(
         request_, "start_investigation", step | {"departments_notified": ["生产部 production", "质检 QA"]}
     )

@@ -29,6 +29,7 @@ from shared.contracts import Role
 from shared.database import ensure_database
 from shared.runtime import WriteService
 from shared.settings import Settings
+from tests.builders import SALES_MANAGER, VP
 from tests.conftest import auth, service_running
 from tests.integration.test_complaints import quality_complaint, service_complaint
 from tests.integration.test_complaints_after_sales import service_request
@@ -36,8 +37,6 @@ from tests.integration.test_complaints_feedback import feedback
 
 pytestmark = pytest.mark.integration
 
-VP = {"id": "vp-1", "role": "sales_vp"}
-MANAGER = {"id": "sm-1", "role": "sales_manager"}
 # A complaint id the fixture fills in: the bodies of commands on an existing complaint point at it.
 EXISTING = "00000000-0000-0000-0000-000000000000"
 
@@ -48,22 +47,22 @@ def templates(complaint_id: str) -> dict[str, dict[str, Any]]:
         "log_complaint ": service_complaint("sp-1"),  # same command, the other type (trailing space: a key)
         "verify_complaint": {"actor": VP, "complaint_id": complaint_id, "valid": True, "severity": "minor"},
         "start_investigation": {
-            "actor": MANAGER,
+            "actor": SALES_MANAGER,
             "complaint_id": complaint_id,
             "departments_notified": ["qa"],
         },
         "resolve_complaint": {
-            "actor": MANAGER,
+            "actor": SALES_MANAGER,
             "complaint_id": complaint_id,
             "resolution": "refund",
             "amount": "10",
         },
         "inform_customer": {"actor": VP, "complaint_id": complaint_id, "satisfaction": "satisfied"},
         "log_feedback": feedback(major=True),
-        "answer_feedback": {"actor": MANAGER, "feedback_id": complaint_id, "answer": "ok"},
+        "answer_feedback": {"actor": SALES_MANAGER, "feedback_id": complaint_id, "answer": "ok"},
         "log_service_request": service_request(kind="repair", quality_defect=True, complaint_id=complaint_id),
         "assign_technician": {
-            "actor": MANAGER,
+            "actor": SALES_MANAGER,
             "request_id": complaint_id,
             "technician": {"id": "tech-1", "region": "EAST"},
         },
@@ -73,7 +72,7 @@ def templates(complaint_id: str) -> dict[str, dict[str, Any]]:
             "scheduled_for": "2026-11-21T01:30:00Z",
         },
         "sign_off_service": {
-            "actor": MANAGER,
+            "actor": SALES_MANAGER,
             "request_id": complaint_id,
             "signed_by": "Wang",
             "satisfaction": "satisfied",

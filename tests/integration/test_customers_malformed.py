@@ -23,13 +23,12 @@ from shared.contracts import Role
 from shared.database import ensure_database
 from shared.runtime import WriteService
 from shared.settings import Settings
+from tests.builders import SALES_MANAGER, SUPERVISOR
 from tests.conftest import auth, service_running
 
 pytestmark = pytest.mark.integration
 
 CUSTOMER = "00000000-0000-0000-0000-000000000000"  # well-formed bodies would only find no such customer
-SUPERVISOR = {"id": "sup-1", "role": "sales_supervisor"}
-MANAGER = {"id": "sm-1", "role": "sales_manager"}
 TERMS = {
     "payment_terms_days": 30,
     "delivery_terms": "FOB",
@@ -59,7 +58,7 @@ TEMPLATES: dict[str, dict[str, Any]] = {
     "move_customer_region": {"actor": SUPERVISOR, "customer_id": CUSTOMER, "region": "WEST", "reason": "x"},
     "revise_credit": {"actor": SUPERVISOR, "customer_id": CUSTOMER, "rating": "fair", "credit_limit": "10"},
     "record_security": {
-        "actor": MANAGER,
+        "actor": SALES_MANAGER,
         "customer_id": CUSTOMER,
         "security_kind": "mortgage",
         "value": "1000",
@@ -70,14 +69,14 @@ TEMPLATES: dict[str, dict[str, Any]] = {
     "review_contract_change": {"actor": SUPERVISOR, "customer_id": CUSTOMER, "approve": True},
     "request_contract_termination": {"actor": SUPERVISOR, "customer_id": CUSTOMER, "reason": "mutual"},
     "write_key_account_plan": {
-        "actor": MANAGER,
+        "actor": SALES_MANAGER,
         "customer_id": CUSTOMER,
         "year": 2027,
         "sales_target": "100",
         "why_key": "volume",
         "actions": ["visit"],
     },
-    "advise_key_account_plan": {"actor": MANAGER, "customer_id": CUSTOMER, "advice": "x"},
+    "advise_key_account_plan": {"actor": SALES_MANAGER, "customer_id": CUSTOMER, "advice": "x"},
 }
 REQUIRED = {name: [field for field in body if field not in ("phone",)] for name, body in TEMPLATES.items()}
 

@@ -15,8 +15,9 @@ from nats.aio.client import Client as NATS
 
 from shared.clock import FixedClock
 from shared.settings import Settings
+from tests.builders import GM, SALES
 from tests.conftest import Requester
-from tests.integration.test_orders_support import GM, SALES, Orders, customers_running, orders_running
+from tests.integration.orders_kit import Orders, customers_running, orders_running
 
 pytestmark = pytest.mark.integration
 

@@ -23,15 +23,9 @@ from shared.contracts import Actor, Role
 from shared.database import drop_database, ensure_database
 from shared.errors import DomainError
 from shared.settings import Settings
+from tests.builders import SALES, SALES_MANAGER, SYSTEM
 from tests.conftest import Requester, unique_settings, wait_for
-from tests.integration.test_orders_support import (
-    SALES,
-    SALES_MANAGER,
-    SYSTEM,
-    Orders,
-    customers_running,
-    orders_running,
-)
+from tests.integration.orders_kit import Orders, customers_running, orders_running
 
 pytestmark = pytest.mark.integration
 

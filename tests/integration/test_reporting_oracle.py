@@ -33,8 +33,7 @@ from services.complaints.application import ComplaintsApplication
 from shared.clock import BUSINESS_TZ, FixedClock
 from shared.database import ensure_database
 from shared.settings import Settings
-from tests.conftest import Requester, service_running, wait_for
-from tests.integration.test_orders_support import (
+from tests.builders import (
     FINANCE,
     GM,
     MARKETING,
@@ -43,11 +42,11 @@ from tests.integration.test_orders_support import (
     SALES_MANAGER,
     SUPERVISOR,
     SYSTEM,
-    customers_running,
-    orders_running,
     prospect,
 )
-from tests.integration.test_reporting_support import reporting_running
+from tests.conftest import Requester, service_running, wait_for
+from tests.integration.orders_kit import customers_running, orders_running
+from tests.integration.reporting_kit import reporting_running
 
 pytestmark = pytest.mark.integration
 
