@@ -6,6 +6,7 @@ what matters to its rule."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -83,3 +84,11 @@ def customer_event(
 def registration(kind: str = "dealer", **overrides: Any) -> RegisterProspect:
     """The ``register_prospect`` command itself, for the unit tests that call the application."""
     return RegisterProspect.model_validate(prospect(kind, **overrides))
+
+
+def is_json_object(raw: bytes) -> bool:
+    """Whether a malformed-body generator's bytes happen to decode to a JSON object."""
+    try:
+        return isinstance(json.loads(raw), dict)
+    except ValueError:
+        return False

@@ -9,6 +9,8 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
@@ -55,6 +57,19 @@ def js_client_tokens() -> dict[str, str]:
 def auth(body: dict[str, Any] | bytes | None = None) -> dict[str, str]:
     """The headers proving the body's actor (a company-wide reader when it names none)."""
     return CREDENTIALS.headers(body)
+
+
+def printed_document(service: str, kind: str) -> Any:
+    """What ``python -m services.<service>.main <kind>`` prints (``asyncapi``, ``openapi``), parsed."""
+    printed = subprocess.run(
+        [sys.executable, "-m", f"services.{service}.main", kind],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    return json.loads(printed)
 
 
 def unique_settings(**overrides: Any) -> Settings:

@@ -10,6 +10,9 @@ from nats.aio.client import Client as NATS
 
 from services.complaints.api import register
 from services.complaints.application import ComplaintsApplication
+from services.customers.api import register as register_customers
+from services.customers.application import CustomersApplication
+from services.customers.main import background as customers_jobs
 from shared.clock import FixedClock
 from shared.database import ensure_database
 from shared.runtime import WriteService
@@ -25,6 +28,15 @@ async def complaints(settings: Settings) -> AsyncIterator[WriteService]:
     ensure_database(settings, ["complaints"])
     app = ComplaintsApplication(settings, FixedClock(T0))
     async with service_running(app, register, settings) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+async def customers(settings: Settings) -> AsyncIterator[WriteService]:
+    """The customers service as its main.py runs it (background jobs too), its clock at ``T0``."""
+    ensure_database(settings, ["customers"])
+    app = CustomersApplication(settings, FixedClock(T0))
+    async with service_running(app, register_customers, settings, extra=customers_jobs) as running:
         yield running
 
 

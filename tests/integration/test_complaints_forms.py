@@ -5,22 +5,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from services.complaints.api import register
-from services.complaints.application import ComplaintsApplication
-from shared.clock import FixedClock
-from shared.database import ensure_database
 from shared.runtime import WriteService
-from shared.settings import Settings
 from tests.builders import GM, SALES_MANAGER, VP
-from tests.conftest import Requester, service_running
+from tests.conftest import Requester
 from tests.integration.test_complaints import ok, quality_complaint, service_complaint
 
 pytestmark = pytest.mark.integration
@@ -91,14 +84,6 @@ def open_in_browser(path: Path) -> str:
         check=True,
     )
     return done.stdout.decode("utf-8")
-
-
-@pytest.fixture(scope="module")
-async def complaints(settings: Settings) -> AsyncIterator[WriteService]:
-    ensure_database(settings, ["complaints"])
-    app = ComplaintsApplication(settings, FixedClock(datetime(2026, 11, 20, 2, 0, tzinfo=UTC)))
-    async with service_running(app, register, settings) as running:
-        yield running
 
 
 async def closed_quality_complaint(request_: Requester) -> str:

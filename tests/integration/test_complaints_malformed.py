@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,7 +12,6 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from nats.aio.client import Client as NATS
 
-from services.complaints.api import register
 from services.complaints.application import ComplaintsApplication
 from services.complaints.domain import (
     ComplaintType,
@@ -24,13 +21,11 @@ from services.complaints.domain import (
     ServiceKind,
     Severity,
 )
-from shared.clock import FixedClock
 from shared.contracts import Role
-from shared.database import ensure_database
 from shared.runtime import WriteService
 from shared.settings import Settings
 from tests.builders import SALES_MANAGER, VP
-from tests.conftest import auth, service_running
+from tests.conftest import auth
 from tests.integration.test_complaints import quality_complaint, service_complaint
 from tests.integration.test_complaints_after_sales import service_request
 from tests.integration.test_complaints_feedback import feedback
@@ -168,14 +163,6 @@ def malformed(draw: st.DrawFn) -> tuple[str, bytes, str | None]:
         raw = draw(st.sampled_from([b"", b"{", b"not json", b"[]", b"null", b"42", b'"text"', b"\xff\xfe"]))
         return key.strip(), raw, field
     return key.strip(), json.dumps(body).encode(), field
-
-
-@pytest.fixture(scope="module")
-async def complaints(settings: Settings) -> AsyncIterator[WriteService]:
-    ensure_database(settings, ["complaints"])
-    app = ComplaintsApplication(settings, FixedClock(datetime(2026, 11, 20, 2, 0, tzinfo=UTC)))
-    async with service_running(app, register, settings) as running:
-        yield running
 
 
 @hypothesis_settings(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,25 +10,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from services.customers.api import register
-from services.customers.application import CustomersApplication
-from services.customers.main import background
-from shared.clock import FixedClock
 from shared.contracts import Role
-from shared.database import ensure_database
-from shared.settings import Settings
 from tests.builders import FINANCE, SALES, SUPERVISOR, prospect
-from tests.conftest import Requester, service_running, wait_for
+from tests.conftest import Requester, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-async def customers(settings: Settings) -> AsyncIterator[Any]:
-    ensure_database(settings, ["customers"])
-    app = CustomersApplication(settings, FixedClock(datetime(2026, 11, 20, 2, 0, tzinfo=UTC)))
-    async with service_running(app, register, settings, extra=background) as running:
-        yield running
 
 
 async def registered(request_: Requester, **overrides: Any) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,16 +13,11 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from deploy.local.demo import Client, Demo, keep_file
-from services.customers.api import register
-from services.customers.application import CustomersApplication
-from services.customers.main import background
-from shared.clock import FixedClock
 from shared.contracts import Envelope
-from shared.database import ensure_database
 from shared.settings import Settings
 from shared.subjects import event_subject, stream_name
 from tests.builders import FINANCE, GM, REGIONAL, SALES_MANAGER, SUPERVISOR, customer_event, prospect
-from tests.conftest import Requester, service_running, wait_for
+from tests.conftest import Requester, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -34,14 +28,6 @@ TERMS = {
     "product_scope": ["VALVE-DN50"],
     "annual_volume": "800000.00",
 }
-
-
-@pytest.fixture(scope="module")
-async def customers(settings: Settings) -> AsyncIterator[Any]:
-    ensure_database(settings, ["customers"])
-    app = CustomersApplication(settings, FixedClock(NOW))
-    async with service_running(app, register, settings, extra=background) as running:
-        yield running
 
 
 async def ok(request_: Requester, name: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -5,8 +5,6 @@ fuzzed in test_customers.py; every command of every service in tests/fault/test_
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,16 +13,13 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from nats.aio.client import Client as NATS
 
-from services.customers.api import register
 from services.customers.application import CustomersApplication
 from services.customers.domain import Rating, SecurityKind, TerminationReason
-from shared.clock import FixedClock
 from shared.contracts import Role
-from shared.database import ensure_database
 from shared.runtime import WriteService
 from shared.settings import Settings
 from tests.builders import SALES_MANAGER, SUPERVISOR
-from tests.conftest import auth, service_running
+from tests.conftest import auth
 
 pytestmark = pytest.mark.integration
 
@@ -155,14 +150,6 @@ def malformed(draw: st.DrawFn) -> tuple[str, bytes, str | None]:
         raw = draw(st.sampled_from([b"", b"{", b"not json", b"[]", b"null", b"42", b"\xff\xfe"]))
         return name, raw, None
     return name, json.dumps(body).encode(), field
-
-
-@pytest.fixture(scope="module")
-async def customers(settings: Settings) -> AsyncIterator[WriteService]:
-    ensure_database(settings, ["customers"])
-    app = CustomersApplication(settings, FixedClock(datetime(2026, 11, 20, 2, 0, tzinfo=UTC)))
-    async with service_running(app, register, settings) as running:
-        yield running
 
 
 @hypothesis_settings(

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import nats.errors
@@ -17,25 +15,12 @@ import psycopg
 import pytest
 from nats.aio.client import Client as NATS
 
-from services.customers.api import register
-from services.customers.application import CustomersApplication
-from services.customers.main import background
-from shared.clock import FixedClock
-from shared.database import ensure_database
 from shared.settings import Settings
 from shared.subjects import events_wildcard
 from tests.builders import GM, VP, prospect
-from tests.conftest import Requester, service_running, wait_for
+from tests.conftest import Requester, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-async def customers(settings: Settings) -> AsyncIterator[Any]:
-    ensure_database(settings, ["customers"])
-    app = CustomersApplication(settings, FixedClock(datetime(2026, 11, 20, 2, 0, tzinfo=UTC)))
-    async with service_running(app, register, settings, extra=background) as running:
-        yield running
 
 
 def personal() -> dict[str, str]:
