@@ -32,7 +32,11 @@ async def poll(
     """``await probe()`` every ``every`` seconds until ``done`` holds for its result or ``timeout``
     seconds have passed; the last result either way (the caller says what running out of time means).
     An exception from ``probe`` ends the polling: catch inside it what is worth waiting out."""
-    return await AsyncRetrying(**_policy(done, timeout, every))(probe)
+
+    async def attempt() -> T:  # tenacity awaits only what it sees is a coroutine function: not a lambda's
+        return await probe()
+
+    return await AsyncRetrying(**_policy(done, timeout, every))(attempt)
 
 
 def poll_blocking(probe: Callable[[], T], done: Callable[[T], bool], *, timeout: float, every: float) -> T:

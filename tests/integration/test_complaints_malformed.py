@@ -29,6 +29,7 @@ from tests.conftest import auth
 from tests.integration.test_complaints import quality_complaint, service_complaint
 from tests.integration.test_complaints_after_sales import service_request
 from tests.integration.test_complaints_feedback import feedback
+from tests.malformed import bad_money, spoilt
 
 pytestmark = pytest.mark.integration
 
@@ -90,10 +91,6 @@ REQUIRED = {
     "sign_off_service": ["actor", "request_id", "signed_by", "satisfaction"],
 }
 
-# Values no scalar field accepts (pydantic would coerce "5" to an int, but never a list to a string).
-json_leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
-not_a_scalar = st.lists(json_leaf, max_size=3) | st.dictionaries(st.text(max_size=5), json_leaf, max_size=3)
-bad_money = st.sampled_from(["-1", "abc", "1.234", "1e400", "NaN", "99999999999999999999"])
 ENUMS = (ComplaintType, Severity, Resolution, Satisfaction, Role, FeedbackKind, ServiceKind)
 ENUM_VALUES = {v.value for enum in ENUMS for v in enum}
 bad_enum = st.text(max_size=12).filter(lambda s: s not in ENUM_VALUES)
@@ -129,40 +126,22 @@ BAD_VALUES: dict[str, list[tuple[str, st.SearchStrategy[Any]]]] = {
 def malformed(draw: st.DrawFn) -> tuple[str, bytes, str | None]:
     """(command, raw body, the field the error must name or None)."""
     key = draw(st.sampled_from(sorted(REQUIRED)))
-    body = dict(templates(EXISTING)[key])
-    how = draw(st.sampled_from(["drop", "wrong_type", "extra", "bad_value", "bad_actor", "not_an_object"]))
-    field: str | None
-    if how == "drop":
-        field = draw(st.sampled_from(REQUIRED[key]))
-        del body[field]
-    elif how == "wrong_type":
-        field = draw(st.sampled_from(sorted(body)))
-        body[field] = draw(not_a_scalar) if field not in ("departments_notified",) else draw(st.integers())
-    elif how == "extra":
-        field = draw(st.text(min_size=1, max_size=15).filter(lambda s: s.strip() and s not in body))
-        body[field] = draw(json_leaf)
-    elif how == "bad_value":
-        field, values = draw(st.sampled_from(BAD_VALUES[key]))
-        body[field] = draw(values)
-    elif how == "bad_actor":
-        field = "actor"
-        body["actor"] = draw(
-            st.sampled_from(
-                [
-                    {"id": "x"},
-                    {"role": "sales_vp"},
-                    {"id": "", "role": "sales_vp"},
-                    {"id": "x", "role": "ceo"},
-                    {"id": "x", "role": "sales_vp", "extra": 1},
-                    "vp-1",
-                ]
-            )
-        )
-    else:
-        field = None
-        raw = draw(st.sampled_from([b"", b"{", b"not json", b"[]", b"null", b"42", b'"text"', b"\xff\xfe"]))
-        return key.strip(), raw, field
-    return key.strip(), json.dumps(body).encode(), field
+    raw, field = spoilt(
+        draw,
+        templates(EXISTING)[key],
+        REQUIRED[key],
+        BAD_VALUES[key],
+        [
+            {"id": "x"},
+            {"role": "sales_vp"},
+            {"id": "", "role": "sales_vp"},
+            {"id": "x", "role": "ceo"},
+            {"id": "x", "role": "sales_vp", "extra": 1},
+            "vp-1",
+        ],
+        lists=("departments_notified",),
+    )
+    return key.strip(), raw, field
 
 
 @hypothesis_settings(

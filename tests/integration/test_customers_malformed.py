@@ -20,6 +20,7 @@ from shared.runtime import WriteService
 from shared.settings import Settings
 from tests.builders import SALES_MANAGER, SUPERVISOR
 from tests.conftest import auth
+from tests.malformed import bad_money, spoilt
 
 pytestmark = pytest.mark.integration
 
@@ -75,9 +76,6 @@ TEMPLATES: dict[str, dict[str, Any]] = {
 }
 REQUIRED = {name: [field for field in body if field not in ("phone",)] for name, body in TEMPLATES.items()}
 
-json_leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
-not_a_scalar = st.lists(json_leaf, max_size=3) | st.dictionaries(st.text(max_size=5), json_leaf, max_size=3)
-bad_money = st.sampled_from(["-1", "abc", "1.234", "1e400", "NaN", "99999999999999999999"])
 ENUM_VALUES = {v.value for enum in (Rating, SecurityKind, TerminationReason, Role) for v in enum}
 bad_enum = st.text(max_size=12).filter(lambda s: s not in ENUM_VALUES)
 bad_terms = st.sampled_from(
@@ -119,37 +117,20 @@ BAD_VALUES: dict[str, list[tuple[str, st.SearchStrategy[Any]]]] = {
 def malformed(draw: st.DrawFn) -> tuple[str, bytes, str | None]:
     """(command, raw body, the field the error must name or None)."""
     name = draw(st.sampled_from(sorted(TEMPLATES)))
-    body = dict(TEMPLATES[name])
-    how = draw(st.sampled_from(["drop", "wrong_type", "extra", "bad_value", "bad_actor", "not_an_object"]))
-    field: str | None
-    if how == "drop":
-        field = draw(st.sampled_from(REQUIRED[name]))
-        del body[field]
-    elif how == "wrong_type":
-        field = draw(st.sampled_from(sorted(body)))
-        body[field] = draw(not_a_scalar) if field not in ("actions", "terms") else draw(st.integers())
-    elif how == "extra":
-        field = draw(st.text(min_size=1, max_size=15).filter(lambda s: s.strip() and s not in body))
-        body[field] = draw(json_leaf)
-    elif how == "bad_value":
-        field, values = draw(st.sampled_from(BAD_VALUES[name]))
-        body[field] = draw(values)
-    elif how == "bad_actor":
-        field = "actor"
-        body["actor"] = draw(
-            st.sampled_from(
-                [
-                    {"id": "x"},
-                    {"role": "sales_manager"},
-                    {"id": "", "role": "sales_manager"},
-                    {"id": "x", "role": "ceo"},
-                ]
-            )
-        )
-    else:
-        raw = draw(st.sampled_from([b"", b"{", b"not json", b"[]", b"null", b"42", b"\xff\xfe"]))
-        return name, raw, None
-    return name, json.dumps(body).encode(), field
+    raw, field = spoilt(
+        draw,
+        TEMPLATES[name],
+        REQUIRED[name],
+        BAD_VALUES[name],
+        [
+            {"id": "x"},
+            {"role": "sales_manager"},
+            {"id": "", "role": "sales_manager"},
+            {"id": "x", "role": "ceo"},
+        ],
+        lists=("actions", "terms"),
+    )
+    return name, raw, field
 
 
 @hypothesis_settings(

@@ -30,6 +30,13 @@ async def test_polling_out_of_time_gives_the_last_result() -> None:
     assert 0.2 <= time.monotonic() - started < 2
 
 
+async def test_a_probe_that_returns_an_awaitable_is_awaited() -> None:
+    async def answer(n: int) -> int:
+        return n
+
+    assert await poll(lambda: answer(7), lambda n: n == 7, timeout=5, every=0.01) == 7
+
+
 def test_an_exception_ends_the_polling_at_once() -> None:
     calls = []
 
