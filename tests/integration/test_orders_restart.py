@@ -72,7 +72,8 @@ async def test_o9_hold_expires_after_a_process_restart_and_never_twice(
                 asyncio.to_thread(first.expire_due_reservations),
                 asyncio.to_thread(second.expire_due_reservations),
             )
-            assert sorted(len(r) for r in results) == [0, 1]
+            # this hold expired by one of them, once (a due hold of the module's other test may go too)
+            assert sorted(r.count(hold["id"]) for r in results) == [0, 1]
             assert first.expire_due_reservations() == []
             assert stored_event_types(first, hold["id"]).count("ReservationExpired") == 1
         finally:
