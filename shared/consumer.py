@@ -32,12 +32,13 @@ from nats.aio.subscription import Subscription
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, Header, StatusCode
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_fixed
 
 from shared.contracts import Envelope
 from shared.settings import Settings
 from shared.streams import ensure_dead_letter_stream, ensure_event_stream
 from shared.subjects import dead_letter_subject, events_wildcard, stream_name
-from shared.waiting import pause
+from shared.waiting import first_of, pause
 
 log = logging.getLogger(__name__)
 
@@ -169,18 +170,22 @@ class DurableConsumer:
 
     async def _handle_through_outages(self, messages: list[Msg], envelopes: list[Envelope]) -> None:
         """Run the handler; while the database is unreachable, keep the messages and try again."""
-        while True:
-            try:
-                await self.handle(envelopes)
-                return
-            except Exception as error:
-                if not is_transient(error) or self._stop.is_set():
-                    raise
-                self.outage_retries += 1
-                log.warning("consumer %s: database unavailable (%r); retrying", self.durable, error)
+
+        async def held(attempt: RetryCallState) -> None:
+            self.outage_retries += 1
+            error = attempt.outcome.exception() if attempt.outcome else None
+            log.warning("consumer %s: database unavailable (%r); retrying", self.durable, error)
             # Push the ack deadline back so JetStream does not redeliver what is still being worked on.
             await asyncio.gather(*(msg.in_progress() for msg in messages), return_exceptions=True)
-            await pause(self._stop, OUTAGE_RETRY_SECONDS)
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(lambda error: is_transient(error) and not self._stop.is_set()),
+            wait=wait_fixed(OUTAGE_RETRY_SECONDS),
+            sleep=lambda seconds: first_of(self._stop, timeout=seconds),  # stopping cuts the pause short
+            before_sleep=held,
+            reraise=True,
+        )
+        await retrying(self.handle, envelopes)
 
     async def _process_one(self, msg: Msg, envelope: Envelope) -> None:
         try:

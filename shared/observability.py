@@ -34,13 +34,13 @@ from typing import Any
 import uvicorn
 from nats.js.errors import NotFoundError
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_asgi_app
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from shared.settings import SalesopsSettings
 from shared.worker import CommandWorker
 
 log = logging.getLogger(__name__)
@@ -51,16 +51,6 @@ Check = Callable[[], Awaitable[bool]]
 Probe = Callable[["ServiceMetrics"], Awaitable[None]]
 
 PROBE_TIMEOUT = 3.0
-
-
-class ObservabilitySettings(BaseSettings):
-    """``SALESOPS_METRICS_HOST`` / ``_PORT`` and ``SALESOPS_LOG_FORMAT``."""
-
-    model_config = SettingsConfigDict(env_prefix="SALESOPS_", frozen=True, extra="ignore")
-
-    metrics_host: str = "0.0.0.0"  # probes and scrapers come from outside the container
-    metrics_port: int | None = None
-    log_format: str = "json"  # "json" (one object per line) or "text" (for a person at a terminal)
 
 
 # ---------------------------------------------------------------------------------------------- logging
@@ -94,7 +84,7 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(level: str, service: str, log_format: str | None = None) -> None:
     """Root logging for a service process: JSON lines on stderr unless ``SALESOPS_LOG_FORMAT=text``."""
-    chosen = log_format or ObservabilitySettings().log_format
+    chosen = log_format or SalesopsSettings().log_format
     handler = logging.StreamHandler()
     if chosen == "text":
         handler.setFormatter(logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"))
@@ -302,7 +292,7 @@ class ObservabilityServer:
 
 async def serve_observability(metrics: ServiceMetrics, stop: asyncio.Event) -> int | None:
     """Serve the endpoints on ``SALESOPS_METRICS_PORT`` until ``stop``; the bound port, or None when off."""
-    options = ObservabilitySettings()
+    options = SalesopsSettings()
     if options.metrics_port is None:
         return None
     server = ObservabilityServer(metrics, options.metrics_host, options.metrics_port)

@@ -1,4 +1,9 @@
-"""All settings come from environment variables prefixed ``SALESOPS_``; the DOMAIN.md decisions are here."""
+"""All settings come from environment variables prefixed ``SALESOPS_``; the DOMAIN.md decisions are here.
+
+One tree: ``SalesopsSettings`` holds the prefix and what every process has (logging, the metrics
+endpoint); ``Settings`` adds the infrastructure and the business decisions every service shares; a
+service with settings of its own derives from ``Settings`` (``services/reporting/config.py``), so each
+field is declared once."""
 
 from __future__ import annotations
 
@@ -10,9 +15,18 @@ from urllib.parse import quote
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class Settings(BaseSettings):
+class SalesopsSettings(BaseSettings):
+    """The root of the tree: the prefix, and the fields of every process (tools included)."""
+
     model_config = SettingsConfigDict(env_prefix="SALESOPS_", frozen=True)
 
+    log_level: str = "INFO"
+    log_format: str = "json"  # "json" (one object per line) or "text" (for a person at a terminal)
+    metrics_host: str = "0.0.0.0"  # probes and scrapers come from outside the container
+    metrics_port: int | None = None  # health, readiness and metrics endpoints; unset: off
+
+
+class Settings(SalesopsSettings):
     # Infrastructure
     # One URL, or several separated by commas (the nodes of a cluster: the client fails over between them)
     nats_url: str = "nats://127.0.0.1:4222"
@@ -31,7 +45,6 @@ class Settings(BaseSettings):
     namespace: str = "salesops"
     # Copies of each JetStream stream: 3 on a 3-node cluster (one node may fail), 1 on a single server
     stream_replicas: int = 1
-    log_level: str = "INFO"
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     # A write service's threads for queries and jobs (they wait on the store most of the time); its

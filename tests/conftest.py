@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
@@ -21,6 +22,7 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.js.errors import NotFoundError
 
+from deploy.local.processes import service_command
 from shared.database import drop_database
 from shared.identity.client import Credentials
 from shared.identity.tokens import Grant, ensure_signing_key, public_pem
@@ -55,6 +57,20 @@ def js_client_tokens() -> dict[str, str]:
 def auth(body: dict[str, Any] | bytes | None = None) -> dict[str, str]:
     """The headers proving the body's actor (a company-wide reader when it names none)."""
     return CREDENTIALS.headers(body)
+
+
+def printed_document(service: str, kind: str) -> Any:
+    """What a process of ``deploy.local.processes`` (a service, a department feed) prints when asked for its
+    ``asyncapi`` or ``openapi`` document, parsed."""
+    printed = subprocess.run(
+        [*service_command(service), kind],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    return json.loads(printed)
 
 
 def unique_settings(**overrides: Any) -> Settings:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.images import CACHE, LIMITS, PODMAN, ensure_debian_image
+from shared.retry import poll_blocking
 
 IMAGE = "localhost/salesops-fresh:bookworm-min"
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # the registries are reached only with this machine's CAs
@@ -57,16 +57,17 @@ class FreshMachine:
 
     def wait_for(self, marker: str, timeout: float) -> str:
         """Its output once ``marker`` is in it; AssertionError if it stops or the time is up first."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def shown_while_running() -> str:
             shown = self.output()
-            if marker in shown:
-                return shown
-            if not self.running():
+            if marker not in shown and not self.running():
                 raise AssertionError(f"stopped before printing {marker!r}:\n{shown[-4000:]}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {marker!r} after {timeout:.0f} s:\n{shown[-4000:]}")
-            time.sleep(2)
+            return shown
+
+        shown = poll_blocking(shown_while_running, lambda out: marker in out, timeout=timeout, every=2)
+        if marker not in shown:
+            raise AssertionError(f"no {marker!r} after {timeout:.0f} s:\n{shown[-4000:]}")
+        return shown
 
     def wait(self, timeout: float) -> int:
         """Its command's exit code, once it has ended (TimeoutExpired after ``timeout`` seconds)."""

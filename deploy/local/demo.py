@@ -9,7 +9,6 @@ and the end-to-end test.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from nats.aio.client import Client as NATS
 
 from shared.identity.client import Credentials
 from shared.identity.tokens import Grant
+from shared.retry import poll
 from shared.settings import Settings
 
 SALESPERSON = {"id": "sp-wang", "role": "salesperson"}
@@ -94,14 +94,10 @@ class Client:
         self, service: str, name: str, body: dict[str, Any], check: Any, timeout: float = 30.0
     ) -> Any:
         """Ask a query until ``check(reply)`` holds: the read sides follow the events asynchronously."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            answer = await self.query(service, name, body)
-            if check(answer):
-                return answer
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"{service}.{name} {body}: last answer {answer}")
-            await asyncio.sleep(0.1)
+        answer = await poll(lambda: self.query(service, name, body), check, timeout=timeout, every=0.1)
+        if not check(answer):
+            raise TimeoutError(f"{service}.{name} {body}: last answer {answer}")
+        return answer
 
 
 @dataclass

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import nats.errors
+from tenacity import AsyncRetrying, RetryCallState, RetryError, retry_if_exception_type, stop_after_attempt
 
 from deploy.local.load import prospect_body
 from shared.bus import connect_nats
@@ -35,6 +36,20 @@ ATTEMPTS = 30
 
 class LoadFailed(RuntimeError):
     pass
+
+
+class NotStored(Exception):
+    """Refused before anything was stored (unavailable, a conflict): the same command may be sent again."""
+
+
+UNANSWERED = (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.errors.ConnectionClosedError)
+
+
+def _pause_before_resending(attempt: RetryCallState) -> float:
+    """Half a second after a refusal; after no answer, longer each time (a node may be electing)."""
+    if attempt.outcome is not None and isinstance(attempt.outcome.exception(), NotStored):
+        return 0.5
+    return min(0.2 * attempt.attempt_number, 1.0)
 
 
 class Load:
@@ -53,30 +68,33 @@ class Load:
         payload = json.dumps({**body, "idempotency_key": uuid.uuid4().hex}).encode()
         headers = self.credentials.headers(body)
         self.sent += 1
-        for attempt in range(ATTEMPTS):
-            try:
-                reply = await self.nc.request(
-                    f"{self.namespace}.{service}.cmd.{name}", payload, timeout=3, headers=headers
-                )
-            except (
-                nats.errors.TimeoutError,
-                nats.errors.NoRespondersError,
-                nats.errors.ConnectionClosedError,
-            ):
-                self.retries += 1
-                await asyncio.sleep(min(0.2 * (attempt + 1), 1.0))
-                continue
+
+        async def send() -> dict[str, Any]:
+            reply = await self.nc.request(
+                f"{self.namespace}.{service}.cmd.{name}", payload, timeout=3, headers=headers
+            )
             answer: dict[str, Any] = json.loads(reply.data)
             if answer.get("ok"):
                 result: dict[str, Any] = answer["result"]
                 return result
             # Nothing was stored for these: the same command (same key) may simply be sent again.
             if answer.get("error", {}).get("code") in ("unavailable", "conflict"):
-                self.retries += 1
-                await asyncio.sleep(0.5)
-                continue
+                raise NotStored(answer)
             raise LoadFailed(f"{service}.{name} refused: {answer}")
-        raise LoadFailed(f"{service}.{name}: no answer after {ATTEMPTS} attempts")
+
+        def counted(_: RetryCallState) -> None:
+            self.retries += 1
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type((*UNANSWERED, NotStored)),
+            wait=_pause_before_resending,
+            stop=stop_after_attempt(ATTEMPTS),
+            after=counted,
+        )
+        try:
+            return await retrying(send)
+        except RetryError:
+            raise LoadFailed(f"{service}.{name}: no answer after {ATTEMPTS} attempts") from None
 
     async def prospect(self, index: int) -> None:
         result = await self.command(

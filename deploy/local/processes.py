@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -12,6 +11,8 @@ from pathlib import Path
 from typing import IO
 
 from nats.aio.client import Client as NATS
+
+from shared.retry import poll
 
 SERVICES = ("customers", "orders", "complaints", "field", "reporting")
 DEPARTMENTS = ("marketing", "finance", "production")  # O10: one feed process each (services/departments)
@@ -93,14 +94,13 @@ class ServiceProcesses:
 
 async def wait_ready(nc: NATS, namespace: str, service: str, timeout: float = 60.0) -> None:
     """Until the service answers its health query."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
+
+    async def healthy() -> bool:
         try:
             reply = await nc.request(f"{namespace}.{service}.query.health", b"{}", timeout=1.0)
-            if json.loads(reply.data).get("ok"):
-                return
-        except Exception:
-            pass
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"{service} did not become ready in {timeout:.0f}s")
-        await asyncio.sleep(0.2)
+            return bool(json.loads(reply.data).get("ok"))
+        except Exception:  # not up yet (no responders, a timeout): asked again
+            return False
+
+    if not await poll(healthy, bool, timeout=timeout, every=0.2):
+        raise TimeoutError(f"{service} did not become ready in {timeout:.0f}s")

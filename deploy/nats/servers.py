@@ -9,6 +9,7 @@ cluster into DIR and runs it until Ctrl-C. Every node keeps JetStream with ``syn
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import socket
@@ -18,6 +19,8 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from shared.retry import poll_blocking
 
 NATS_SERVER = Path(sys.executable).parent / "nats-server"
 CLUSTER_NAME = "salesops"
@@ -123,19 +126,27 @@ class NatsServers:
         for node in self.nodes:
             if node.process is None:
                 continue
-            while True:
-                try:
-                    if node.monitor("/healthz").get("status") == "ok":
-                        break
-                except OSError:
-                    pass
-                except ValueError:  # an unhealthy node answers 503 with a JSON body: urllib raises
-                    pass
-                if node.process.poll() is not None:
-                    raise RuntimeError(f"nats-server {node.name} exited; see {self.base_dir}/{node.name}.log")
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"nats-server {node.name} not healthy in {timeout:.0f}s")
-                time.sleep(0.1)
+            if not poll_blocking(
+                functools.partial(self._healthy, node),
+                bool,
+                timeout=max(deadline - time.monotonic(), 0.0),
+                every=0.1,
+            ):
+                raise TimeoutError(f"nats-server {node.name} not healthy in {timeout:.0f}s")
+
+    def _healthy(self, node: NatsNode) -> bool:
+        """Whether it answers healthy now; RuntimeError once its process has exited."""
+        try:
+            if node.monitor("/healthz").get("status") == "ok":
+                return True
+        except OSError:
+            pass
+        except ValueError:  # an unhealthy node answers 503 with a JSON body: urllib raises
+            pass
+        assert node.process is not None
+        if node.process.poll() is not None:
+            raise RuntimeError(f"nats-server {node.name} exited; see {self.base_dir}/{node.name}.log")
+        return False
 
     def kill(self, index: int) -> None:
         """kill -9 one node: no clean shutdown, as in a crash."""

@@ -24,6 +24,7 @@ from services.reporting.projections import ensure_schema, init_connection
 from services.reporting.rebuild import verify
 from shared.identity.tokens import ensure_signing_key, public_pem
 from shared.outbox import RECEIPT_TOPIC
+from shared.retry import poll
 from shared.runtime import RELAY_ARGUMENT
 from shared.settings import Settings
 from shared.store import CommandReceipt
@@ -125,12 +126,9 @@ FIGURES_HEADER = [
 
 async def until_reconciled(settings: Settings, timeout: float = 90.0) -> list[ServiceReport]:
     """Wait until reporting holds exactly what each store holds (the reconcile check, no repair)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        reports = await reconcile(settings)
-        if all(r.equal for r in reports) or asyncio.get_running_loop().time() > deadline:
-            return reports
-        await asyncio.sleep(1.0)
+    return await poll(
+        lambda: reconcile(settings), lambda reports: all(r.equal for r in reports), timeout=timeout, every=1.0
+    )
 
 
 async def figures(settings: Settings, nc: NATS, conn: asyncpg.Connection) -> list[Figures]:

@@ -40,6 +40,7 @@ from shared.bus import nats_options
 from shared.clock import BUSINESS_TZ
 from shared.envelope import to_envelope
 from shared.outbox import RECEIPT_TOPIC
+from shared.retry import poll
 from shared.settings import Settings
 from shared.store import ServiceApplication
 from shared.streams import ensure_event_stream
@@ -243,12 +244,11 @@ async def reconcile(
             resent = {r.service: await resend(nc, settings, readers[r.service], r.missing) for r in reports}
         finally:
             await nc.drain()
-        deadline = time.monotonic() + wait
-        while True:
-            reports = [compare(s, stored[s], await consumed_keys(conn, s)) for s in services]
-            if all(not r.missing for r in reports) or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.2)
+
+        async def compared() -> list[ServiceReport]:
+            return [compare(s, stored[s], await consumed_keys(conn, s)) for s in services]
+
+        reports = await poll(compared, lambda now: all(not r.missing for r in now), timeout=wait, every=0.2)
         for report in reports:
             report.resent = resent[report.service]
         return reports

@@ -23,6 +23,7 @@ from psycopg_pool import ConnectionPool
 
 from shared.consumer import DurableConsumer
 from shared.contracts import CUSTOMER_STATUS_AFTER_EVENT, Envelope
+from shared.migrations import Step, migrate
 from shared.settings import Settings
 
 SCHEMA = "field"
@@ -169,21 +170,21 @@ class CustomerViewProjector:
             await conn.execute(UPSERT_CUSTOMER, *astuple(customer))
 
 
+# The view's schema, step by step (append only; shared/migrations.py).
+MIGRATIONS: list[Step] = [
+    [
+        f'CREATE TABLE IF NOT EXISTS "{SCHEMA}".customer_events ('
+        "customer_id text NOT NULL, version integer NOT NULL, event_type text NOT NULL, "
+        "data jsonb NOT NULL, PRIMARY KEY (customer_id, version))",
+        f'CREATE TABLE IF NOT EXISTS "{SCHEMA}".customer_view ('
+        "customer_id text PRIMARY KEY, region text NOT NULL, salesperson_id text NOT NULL, "
+        "status text NOT NULL, grade text, version integer NOT NULL)",
+    ],
+]
+
+
 async def ensure_tables(conn: asyncpg.Connection) -> None:
-    async with conn.transaction():
-        # Two instances starting at once: concurrent CREATE ... IF NOT EXISTS can fail on pg_type.
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('field.customer_view.ddl'))")
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"')
-        await conn.execute(
-            f'CREATE TABLE IF NOT EXISTS "{SCHEMA}".customer_events ('
-            "customer_id text NOT NULL, version integer NOT NULL, event_type text NOT NULL, "
-            "data jsonb NOT NULL, PRIMARY KEY (customer_id, version))"
-        )
-        await conn.execute(
-            f'CREATE TABLE IF NOT EXISTS "{SCHEMA}".customer_view ('
-            "customer_id text PRIMARY KEY, region text NOT NULL, salesperson_id text NOT NULL, "
-            "status text NOT NULL, grade text, version integer NOT NULL)"
-        )
+    await migrate(conn, SCHEMA, "customer_view_migrations", MIGRATIONS)
 
 
 async def run_customer_view(nc: NATS, settings: Settings, stop: asyncio.Event) -> None:

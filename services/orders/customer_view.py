@@ -33,6 +33,7 @@ from services.orders.domain.common import Security
 from services.orders.results import security_json
 from shared.consumer import DurableConsumer
 from shared.contracts import CUSTOMER_STATUS_AFTER_EVENT, Envelope
+from shared.migrations import Step, migrate
 from shared.settings import Settings
 from shared.subjects import stream_name
 
@@ -42,8 +43,7 @@ SCHEMA = "orders"
 CONSUMER_NAME = "orders"
 SOURCE = "customers"
 CHANGED_CHANNEL = "orders_customer_view_changed"  # payload: the customer id whose row changed
-# The version of ``fold``: a view folded by an earlier one is folded again from its kept events at start.
-FOLD_VERSION = 3
+MIGRATIONS_TABLE = "customer_view_migrations"  # the steps of MIGRATIONS this view has had
 NEW_COLUMNS = (
     "contract_number text",
     "product_scope text[]",
@@ -390,39 +390,7 @@ def snapshot_from_row(row: Mapping[str, Any]) -> CustomerSnapshot:
 
 
 async def ensure_tables(conn: asyncpg.Connection) -> None:
-    async with conn.transaction():
-        # Two instances starting at once: concurrent CREATE ... IF NOT EXISTS can fail on pg_type.
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('orders.customer_view.ddl'))")
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"')
-        await conn.execute(
-            f'CREATE TABLE IF NOT EXISTS "{SCHEMA}".customer_events ('
-            "customer_id text NOT NULL, version integer NOT NULL, event_type text NOT NULL, "
-            "data jsonb NOT NULL, PRIMARY KEY (customer_id, version))"
-        )
-        await conn.execute(
-            f'CREATE TABLE IF NOT EXISTS "{SCHEMA}".customer_view ('
-            "customer_id text PRIMARY KEY, kind text NOT NULL, region text NOT NULL, "
-            "salesperson_id text NOT NULL, "
-            "status text NOT NULL, credit_limit numeric(16, 2) NOT NULL, contract_valid_from date, "
-            "contract_valid_to date, capital_limit numeric(16, 2), version integer NOT NULL)"
-        )
-        # O11 rev 2: a view kept before the customer's own payment terms were read gets the column
-        # (empty: the default terms) and fills it as each customer's events are folded again.
-        await conn.execute(
-            f'ALTER TABLE "{SCHEMA}".customer_view ADD COLUMN IF NOT EXISTS payment_terms_days integer'
-        )
-        # Issue 25 (C8, C10–C12, O4 rev 2): the columns of the customer's later life; a view kept before
-        # them is folded again from its kept events (below), so its rows hold them at once.
-        for column in NEW_COLUMNS:
-            await conn.execute(f'ALTER TABLE "{SCHEMA}".customer_view ADD COLUMN IF NOT EXISTS {column}')
-        await conn.execute(
-            f'CREATE TABLE IF NOT EXISTS "{SCHEMA}".customer_view_fold (version integer NOT NULL)'
-        )
-        folded = await conn.fetchval(f'SELECT max(version) FROM "{SCHEMA}".customer_view_fold')
-        if folded is None or folded < FOLD_VERSION:
-            await rebuild(conn)
-            await conn.execute(f'DELETE FROM "{SCHEMA}".customer_view_fold')
-            await conn.execute(f'INSERT INTO "{SCHEMA}".customer_view_fold VALUES ($1)', FOLD_VERSION)
+    await migrate(conn, SCHEMA, MIGRATIONS_TABLE, MIGRATIONS)
 
 
 async def rebuild(conn: asyncpg.Connection) -> None:
@@ -431,13 +399,36 @@ async def rebuild(conn: asyncpg.Connection) -> None:
         await refold(conn, record["customer_id"])
 
 
+# The view's schema, step by step (append only). A change to ``fold`` appends a ``rebuild`` step: the
+# rows kept are then folded again from their kept events.
+MIGRATIONS: list[Step] = [
+    [
+        f'CREATE TABLE IF NOT EXISTS "{SCHEMA}".customer_events ('
+        "customer_id text NOT NULL, version integer NOT NULL, event_type text NOT NULL, "
+        "data jsonb NOT NULL, PRIMARY KEY (customer_id, version))",
+        f'CREATE TABLE IF NOT EXISTS "{SCHEMA}".customer_view ('
+        "customer_id text PRIMARY KEY, kind text NOT NULL, region text NOT NULL, "
+        "salesperson_id text NOT NULL, "
+        "status text NOT NULL, credit_limit numeric(16, 2) NOT NULL, contract_valid_from date, "
+        "contract_valid_to date, capital_limit numeric(16, 2), version integer NOT NULL)",
+    ],
+    # O11 rev 2: the customer's own payment terms (empty: the default terms)
+    [f'ALTER TABLE "{SCHEMA}".customer_view ADD COLUMN IF NOT EXISTS payment_terms_days integer'],
+    # Issue 25 (C8, C10–C12, O4 rev 2): the columns of the customer's later life ...
+    [f'ALTER TABLE "{SCHEMA}".customer_view ADD COLUMN IF NOT EXISTS {column}' for column in NEW_COLUMNS],
+    # ... filled at once by folding every kept customer again; the fold-version table this replaces goes.
+    rebuild,
+    [f'DROP TABLE IF EXISTS "{SCHEMA}".customer_view_fold'],
+]
+
+
 async def drop_view(settings: Settings, nc: NATS) -> None:
     """Forget the view: drop its tables and the durable consumer, so the next run rebuilds it from the bus."""
     conn = await asyncpg.connect(settings.postgres_dsn)
     try:
         await conn.execute(
             f'DROP TABLE IF EXISTS "{SCHEMA}".customer_view, "{SCHEMA}".customer_events, '
-            f'"{SCHEMA}".customer_view_fold'
+            f'"{SCHEMA}".{MIGRATIONS_TABLE}'
         )
     finally:
         await conn.close()

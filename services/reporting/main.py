@@ -226,8 +226,7 @@ def main() -> None:
         # Registering routes touches no database: the reports are only described here.
         print_contract(ServiceBus(docs, SERVICE), register, Reports(cast(Any, None), docs))
         return
-    settings = Settings()
-    options = ReportingSettings()
+    settings = ReportingSettings()
     configure_logging(settings, SERVICE)
 
     async def run() -> None:
@@ -235,7 +234,7 @@ def main() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        service = await start_reporting(settings, stop, http=options.http, options=options)
+        service = await start_reporting(settings, stop, http=settings.reporting_http, options=settings)
         # Everything imported and started so far lives as long as the process: keep it out of the
         # collector's full passes, which otherwise add ~30 ms pauses to large report replies.
         gc.freeze()

@@ -27,6 +27,7 @@ from shared.bus import MAX_BODY_BYTES, ServiceBus
 from shared.database import ensure_database
 from shared.settings import Settings
 from shared.store import ServiceApplication
+from tests.builders import is_json_object
 from tests.conftest import Requester, service_running
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
@@ -92,15 +93,8 @@ def malformed(draw: st.DrawFn, model: type[BaseModel]) -> bytes:
     elif how == "not_an_object":
         return json.dumps(draw(json_scalars | st.lists(json_values, max_size=3))).encode()
     else:
-        return draw(st.binary(min_size=1, max_size=60).filter(lambda b: not _is_json_object(b)))
+        return draw(st.binary(min_size=1, max_size=60).filter(lambda b: not is_json_object(b)))
     return json.dumps(body).encode()
-
-
-def _is_json_object(raw: bytes) -> bool:
-    try:
-        return isinstance(json.loads(raw), dict)
-    except ValueError:
-        return False
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ from shared.database import drop_database, ensure_database
 from shared.settings import Settings
 from shared.subjects import dead_letter_subject, stream_name
 from tests.conftest import unique_settings, wait_for
-from tests.integration.test_reporting_support import Events, at, publish_all
+from tests.integration.reporting_kit import Events, at, publish_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 

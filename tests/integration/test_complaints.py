@@ -16,17 +16,12 @@ from shared.clock import FixedClock
 from shared.runtime import WriteService
 from shared.settings import Settings
 from shared.subjects import events_wildcard
+from tests.builders import CLERK, GM, OTHER_MANAGER, SALES_MANAGER, SUPERVISOR, VP
 from tests.conftest import Requester, wait_for
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
-CLERK = {"id": "cs-1", "role": "salesperson"}
-VP = {"id": "vp-1", "role": "sales_vp"}
-GM = {"id": "gm-1", "role": "general_manager"}
-MANAGER = {"id": "sm-1", "role": "sales_manager"}
-OTHER_MANAGER = {"id": "sm-2", "role": "sales_manager"}
-SUPERVISOR = {"id": "sup-1", "role": "sales_supervisor"}
 
 
 def service_complaint(staff_id: str, **overrides: Any) -> dict[str, Any]:
@@ -195,7 +190,7 @@ async def test_p2_quality_complaint_goes_to_the_sales_manager_in_person(
     assert (error["code"], error["rule"]) == ("forbidden", "P2")
     error = await refused(request_, "start_investigation", investigate | {"actor": VP})
     assert (error["code"], error["rule"]) == ("forbidden", "P2")
-    assert (await ok(request_, "start_investigation", investigate | {"actor": MANAGER}))[
+    assert (await ok(request_, "start_investigation", investigate | {"actor": SALES_MANAGER}))[
         "status"
     ] == "investigating"
 
@@ -205,7 +200,7 @@ async def test_p3_quality_workflow_to_closed(
     complaints: WriteService, request_: Requester, nc: NATS, settings: Settings
 ) -> None:
     cid = (await ok(request_, "log_complaint", quality_complaint()))["complaint_id"]
-    step = {"complaint_id": cid, "actor": MANAGER}
+    step = {"complaint_id": cid, "actor": SALES_MANAGER}
     # illegal transitions are refused with the rule id
     assert (await refused(request_, "close_complaint", step))["rule"] == "P3"
     assert (await refused(request_, "resolve_complaint", step | {"resolution": "replace"}))["rule"] == "P3"
@@ -245,14 +240,14 @@ async def test_p3_quality_workflow_to_closed(
     )
     assert all(e["data"]["customer_id"] == "cust-2" and e["data"]["order_id"] == "ord-2" for e in events)
     assert events[4]["data"]["resolution"] == "replace"
-    assert events[-1]["actor"] == MANAGER
+    assert events[-1]["actor"] == SALES_MANAGER
 
 
 async def test_p3_quality_handling_form_is_the_complete_record(
     complaints: WriteService, request_: Requester
 ) -> None:
     cid = (await ok(request_, "log_complaint", quality_complaint()))["complaint_id"]
-    step = {"complaint_id": cid, "actor": MANAGER}
+    step = {"complaint_id": cid, "actor": SALES_MANAGER}
     await ok(request_, "start_investigation", step | {"departments_notified": ["production"]})
     await ok(
         request_, "verify_complaint", {"complaint_id": cid, "actor": GM, "valid": True, "cause": "bad seal"}
@@ -284,7 +279,7 @@ async def test_p4_service_workflow_to_closed(
     cid = (await ok(request_, "log_complaint", service_complaint("sp-p4")))["complaint_id"]
     step = {"complaint_id": cid}
     # refusals: wrong role, wrong order, wrong workflow
-    error = await refused(request_, "verify_complaint", step | {"actor": MANAGER, "valid": False})
+    error = await refused(request_, "verify_complaint", step | {"actor": SALES_MANAGER, "valid": False})
     assert (error["code"], error["rule"]) == ("forbidden", "P4")
     assert (await refused(request_, "decide_handling", step | {"actor": VP, "decision": "x"}))["rule"] == "P4"
     assert (
@@ -538,10 +533,10 @@ async def test_p6_quality_complaint_is_decided_by_gm_and_never_penalised(
     await ok(
         request_,
         "start_investigation",
-        {"complaint_id": cid, "actor": MANAGER, "departments_notified": ["qa"]},
+        {"complaint_id": cid, "actor": SALES_MANAGER, "departments_notified": ["qa"]},
     )
     verify = {"complaint_id": cid, "valid": True, "cause": "material defect"}
-    for actor in (VP, MANAGER):
+    for actor in (VP, SALES_MANAGER):
         error = await refused(request_, "verify_complaint", verify | {"actor": actor})
         assert (error["code"], error["rule"]) == ("forbidden", "P6")
     assert (await refused(request_, "verify_complaint", verify | {"actor": GM, "fine": "150"}))[

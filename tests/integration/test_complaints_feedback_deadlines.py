@@ -16,6 +16,7 @@ from services.complaints.main import deadlines
 from shared.clock import FixedClock
 from shared.database import ensure_database
 from shared.settings import Settings
+from tests.builders import SALES_MANAGER
 from tests.conftest import Requester, service_running, wait_for
 from tests.integration.test_complaints import ok, stream_events
 from tests.integration.test_complaints_after_sales import SUPERVISOR, TECH, service_request
@@ -24,7 +25,6 @@ from tests.integration.test_complaints_feedback import feedback
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
-MANAGER = {"id": "sm-1", "role": "sales_manager"}
 
 
 def raised(events: list[dict[str, Any]], event_type: str, ids: set[str]) -> list[tuple[str, str]]:
@@ -67,7 +67,7 @@ async def test_p8_overdue_answer_and_escalation_raised_once_across_a_restart(
         await ok(
             request_,
             "answer_feedback",
-            {"feedback_id": answered, "answer": "谢谢 / thank you", "actor": MANAGER},
+            {"feedback_id": answered, "answer": "谢谢 / thank you", "actor": SALES_MANAGER},
         )
 
         clock.advance(timedelta(hours=23))  # within a day: nothing is late yet

@@ -5,29 +5,20 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from services.complaints.api import register
-from services.complaints.application import ComplaintsApplication
-from shared.clock import FixedClock
-from shared.database import ensure_database
 from shared.runtime import WriteService
-from shared.settings import Settings
-from tests.conftest import Requester, service_running
+from tests.builders import GM, SALES_MANAGER, VP
+from tests.conftest import Requester
 from tests.integration.test_complaints import ok, quality_complaint, service_complaint
 
 pytestmark = pytest.mark.integration
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-GM = {"id": "gm-1", "role": "general_manager"}
-VP = {"id": "vp-1", "role": "sales_vp"}
-MANAGER = {"id": "sm-1", "role": "sales_manager"}
 
 
 class FormReader(HTMLParser):
@@ -95,17 +86,9 @@ def open_in_browser(path: Path) -> str:
     return done.stdout.decode("utf-8")
 
 
-@pytest.fixture(scope="module")
-async def complaints(settings: Settings) -> AsyncIterator[WriteService]:
-    ensure_database(settings, ["complaints"])
-    app = ComplaintsApplication(settings, FixedClock(datetime(2026, 11, 20, 2, 0, tzinfo=UTC)))
-    async with service_running(app, register, settings) as running:
-        yield running
-
-
 async def closed_quality_complaint(request_: Requester) -> str:
     cid = (await ok(request_, "log_complaint", quality_complaint()))["complaint_id"]
-    step = {"complaint_id": cid, "actor": MANAGER}
+    step = {"complaint_id": cid, "actor": SALES_MANAGER}
     await ok(
         request_, "start_investigation", step | {"departments_notified": ["生产部 production", "质检 QA"]}
     )

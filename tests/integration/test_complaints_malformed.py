@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,7 +12,6 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from nats.aio.client import Client as NATS
 
-from services.complaints.api import register
 from services.complaints.application import ComplaintsApplication
 from services.complaints.domain import (
     ComplaintType,
@@ -24,20 +21,18 @@ from services.complaints.domain import (
     ServiceKind,
     Severity,
 )
-from shared.clock import FixedClock
 from shared.contracts import Role
-from shared.database import ensure_database
 from shared.runtime import WriteService
 from shared.settings import Settings
-from tests.conftest import auth, service_running
+from tests.builders import SALES_MANAGER, VP
+from tests.conftest import auth
 from tests.integration.test_complaints import quality_complaint, service_complaint
 from tests.integration.test_complaints_after_sales import service_request
 from tests.integration.test_complaints_feedback import feedback
+from tests.malformed import bad_money, spoilt
 
 pytestmark = pytest.mark.integration
 
-VP = {"id": "vp-1", "role": "sales_vp"}
-MANAGER = {"id": "sm-1", "role": "sales_manager"}
 # A complaint id the fixture fills in: the bodies of commands on an existing complaint point at it.
 EXISTING = "00000000-0000-0000-0000-000000000000"
 
@@ -48,22 +43,22 @@ def templates(complaint_id: str) -> dict[str, dict[str, Any]]:
         "log_complaint ": service_complaint("sp-1"),  # same command, the other type (trailing space: a key)
         "verify_complaint": {"actor": VP, "complaint_id": complaint_id, "valid": True, "severity": "minor"},
         "start_investigation": {
-            "actor": MANAGER,
+            "actor": SALES_MANAGER,
             "complaint_id": complaint_id,
             "departments_notified": ["qa"],
         },
         "resolve_complaint": {
-            "actor": MANAGER,
+            "actor": SALES_MANAGER,
             "complaint_id": complaint_id,
             "resolution": "refund",
             "amount": "10",
         },
         "inform_customer": {"actor": VP, "complaint_id": complaint_id, "satisfaction": "satisfied"},
         "log_feedback": feedback(major=True),
-        "answer_feedback": {"actor": MANAGER, "feedback_id": complaint_id, "answer": "ok"},
+        "answer_feedback": {"actor": SALES_MANAGER, "feedback_id": complaint_id, "answer": "ok"},
         "log_service_request": service_request(kind="repair", quality_defect=True, complaint_id=complaint_id),
         "assign_technician": {
-            "actor": MANAGER,
+            "actor": SALES_MANAGER,
             "request_id": complaint_id,
             "technician": {"id": "tech-1", "region": "EAST"},
         },
@@ -73,7 +68,7 @@ def templates(complaint_id: str) -> dict[str, dict[str, Any]]:
             "scheduled_for": "2026-11-21T01:30:00Z",
         },
         "sign_off_service": {
-            "actor": MANAGER,
+            "actor": SALES_MANAGER,
             "request_id": complaint_id,
             "signed_by": "Wang",
             "satisfaction": "satisfied",
@@ -96,10 +91,6 @@ REQUIRED = {
     "sign_off_service": ["actor", "request_id", "signed_by", "satisfaction"],
 }
 
-# Values no scalar field accepts (pydantic would coerce "5" to an int, but never a list to a string).
-json_leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
-not_a_scalar = st.lists(json_leaf, max_size=3) | st.dictionaries(st.text(max_size=5), json_leaf, max_size=3)
-bad_money = st.sampled_from(["-1", "abc", "1.234", "1e400", "NaN", "99999999999999999999"])
 ENUMS = (ComplaintType, Severity, Resolution, Satisfaction, Role, FeedbackKind, ServiceKind)
 ENUM_VALUES = {v.value for enum in ENUMS for v in enum}
 bad_enum = st.text(max_size=12).filter(lambda s: s not in ENUM_VALUES)
@@ -135,48 +126,22 @@ BAD_VALUES: dict[str, list[tuple[str, st.SearchStrategy[Any]]]] = {
 def malformed(draw: st.DrawFn) -> tuple[str, bytes, str | None]:
     """(command, raw body, the field the error must name or None)."""
     key = draw(st.sampled_from(sorted(REQUIRED)))
-    body = dict(templates(EXISTING)[key])
-    how = draw(st.sampled_from(["drop", "wrong_type", "extra", "bad_value", "bad_actor", "not_an_object"]))
-    field: str | None
-    if how == "drop":
-        field = draw(st.sampled_from(REQUIRED[key]))
-        del body[field]
-    elif how == "wrong_type":
-        field = draw(st.sampled_from(sorted(body)))
-        body[field] = draw(not_a_scalar) if field not in ("departments_notified",) else draw(st.integers())
-    elif how == "extra":
-        field = draw(st.text(min_size=1, max_size=15).filter(lambda s: s.strip() and s not in body))
-        body[field] = draw(json_leaf)
-    elif how == "bad_value":
-        field, values = draw(st.sampled_from(BAD_VALUES[key]))
-        body[field] = draw(values)
-    elif how == "bad_actor":
-        field = "actor"
-        body["actor"] = draw(
-            st.sampled_from(
-                [
-                    {"id": "x"},
-                    {"role": "sales_vp"},
-                    {"id": "", "role": "sales_vp"},
-                    {"id": "x", "role": "ceo"},
-                    {"id": "x", "role": "sales_vp", "extra": 1},
-                    "vp-1",
-                ]
-            )
-        )
-    else:
-        field = None
-        raw = draw(st.sampled_from([b"", b"{", b"not json", b"[]", b"null", b"42", b'"text"', b"\xff\xfe"]))
-        return key.strip(), raw, field
-    return key.strip(), json.dumps(body).encode(), field
-
-
-@pytest.fixture(scope="module")
-async def complaints(settings: Settings) -> AsyncIterator[WriteService]:
-    ensure_database(settings, ["complaints"])
-    app = ComplaintsApplication(settings, FixedClock(datetime(2026, 11, 20, 2, 0, tzinfo=UTC)))
-    async with service_running(app, register, settings) as running:
-        yield running
+    raw, field = spoilt(
+        draw,
+        templates(EXISTING)[key],
+        REQUIRED[key],
+        BAD_VALUES[key],
+        [
+            {"id": "x"},
+            {"role": "sales_vp"},
+            {"id": "", "role": "sales_vp"},
+            {"id": "x", "role": "ceo"},
+            {"id": "x", "role": "sales_vp", "extra": 1},
+            "vp-1",
+        ],
+        lists=("departments_notified",),
+    )
+    return key.strip(), raw, field
 
 
 @hypothesis_settings(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,55 +10,15 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from services.customers.api import register
-from services.customers.application import CustomersApplication
-from services.customers.main import background
-from shared.clock import FixedClock
 from shared.contracts import Role
-from shared.database import ensure_database
-from shared.settings import Settings
-from tests.conftest import Requester, service_running, wait_for
+from tests.builders import FINANCE, SALES, SUPERVISOR, prospect
+from tests.conftest import Requester, wait_for
 
 pytestmark = pytest.mark.integration
 
-SALES = {"id": "sp-1", "role": "salesperson"}
-SUPERVISOR = {"id": "sup-1", "role": "sales_supervisor"}
-FINANCE = {"id": "fin-1", "role": "finance"}
-
-
-def application(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "actor": SALES,
-        "kind": "dealer",
-        "region": "EAST",
-        "salesperson_id": "sp-1",
-        "company_name": "杭州华顺贸易有限公司",
-        "founding_date": "2012-05-01",
-        "legal_representative": "王伟",
-        "registered_capital": "5000000.00",
-        "address": "杭州市西湖区文三路 1 号",
-        "phone": "0571-88000000",
-        "business_scale": "medium",
-        "staff_count": 120,
-        "annual_sales": "30000000.00",
-        "main_products": ["valves", "pumps"],
-        "preferred_payment_terms": "30 days",
-        "bank": "ICBC Hangzhou",
-    }
-    body.update(overrides)
-    return body
-
-
-@pytest.fixture(scope="module")
-async def customers(settings: Settings) -> AsyncIterator[Any]:
-    ensure_database(settings, ["customers"])
-    app = CustomersApplication(settings, FixedClock(datetime(2026, 11, 20, 2, 0, tzinfo=UTC)))
-    async with service_running(app, register, settings, extra=background) as running:
-        yield running
-
 
 async def registered(request_: Requester, **overrides: Any) -> str:
-    reply = await request_("customers", "cmd", "register_prospect", application(**overrides))
+    reply = await request_("customers", "cmd", "register_prospect", prospect(**overrides))
     assert reply["ok"], reply
     return reply["result"]["customer_id"]
 
@@ -141,7 +99,7 @@ async def test_unknown_command_and_non_json_get_structured_errors(
 
 # Property: any body that breaks the contract gets a structured error and stores nothing. Bodies are a
 # valid application with one field removed, retyped or added, so each breaks exactly one thing.
-VALID = application()
+VALID = prospect()
 REQUIRED = [name for name in VALID if name != "actor"] + ["actor"]
 WRONG_VALUES = st.one_of(
     st.none(),

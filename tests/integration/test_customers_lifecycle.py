@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,39 +13,21 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from deploy.local.demo import Client, Demo, keep_file
-from services.customers.api import register
-from services.customers.application import CustomersApplication
-from services.customers.main import background
-from shared.clock import FixedClock
 from shared.contracts import Envelope
-from shared.database import ensure_database
 from shared.settings import Settings
 from shared.subjects import event_subject, stream_name
-from tests.conftest import Requester, service_running, wait_for
-from tests.integration.test_customers import application
+from tests.builders import FINANCE, GM, REGIONAL, SALES_MANAGER, SUPERVISOR, customer_event, prospect
+from tests.conftest import Requester, wait_for
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 2026-11-20 in Asia/Shanghai
-FINANCE = {"id": "fin-1", "role": "finance"}
-SUPERVISOR = {"id": "sup-1", "role": "sales_supervisor"}
-MANAGER = {"id": "sm-1", "role": "sales_manager"}
-REGIONAL = {"id": "rm-1", "role": "regional_manager"}
-GM = {"id": "gm-1", "role": "general_manager"}
 TERMS = {
     "payment_terms_days": 45,
     "delivery_terms": "FOB",
     "product_scope": ["VALVE-DN50"],
     "annual_volume": "800000.00",
 }
-
-
-@pytest.fixture(scope="module")
-async def customers(settings: Settings) -> AsyncIterator[Any]:
-    ensure_database(settings, ["customers"])
-    app = CustomersApplication(settings, FixedClock(NOW))
-    async with service_running(app, register, settings, extra=background) as running:
-        yield running
 
 
 async def ok(request_: Requester, name: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -64,9 +45,7 @@ async def query(request_: Requester, name: str, body: dict[str, Any]) -> dict[st
 
 
 async def approved(request_: Requester, salesperson_id: str = "sp-1", kind: str = "dealer") -> str:
-    registered = await ok(
-        request_, "register_prospect", application(salesperson_id=salesperson_id, kind=kind)
-    )
+    registered = await ok(request_, "register_prospect", prospect(salesperson_id=salesperson_id, kind=kind))
     customer_id = str(registered["customer_id"])
     credit = {"actor": FINANCE, "customer_id": customer_id, "rating": "good", "credit_limit": "100000"}
     await ok(request_, "investigate_credit", credit)
@@ -102,7 +81,7 @@ async def test_c10_all_200_customers_of_a_leaving_salesperson_reassigned_in_one_
     ids: list[str] = []
     for _ in range(10):  # 20 registrations in flight at a time
         replies = await asyncio.gather(
-            *(ok(request_, "register_prospect", application(salesperson_id=leaving)) for _ in range(20))
+            *(ok(request_, "register_prospect", prospect(salesperson_id=leaving)) for _ in range(20))
         )
         ids += [reply["customer_id"] for reply in replies]
     before = customers.app.recorder.max_notification_id()
@@ -205,7 +184,7 @@ async def test_c11_poor_rating_holds_orders_and_a_raise_waits_for_the_sales_mana
         {"actor": FINANCE, "customer_id": customer_id, "rating": "good", "credit_limit": "150000"},
     )
     assert (higher["credit_limit"], higher["pending_credit_limit"]) == ("100000.00", "150000.00")
-    await ok(request_, "approve_credit_raise", {"actor": MANAGER, "customer_id": customer_id})
+    await ok(request_, "approve_credit_raise", {"actor": SALES_MANAGER, "customer_id": customer_id})
     raised = await last_event(nc, settings, "CreditRaiseApproved", customer_id)
     assert (raised["data"]["credit_limit"], raised["data"]["previous_limit"]) == ("150000.00", "100000.00")
     poor = await ok(
@@ -239,7 +218,12 @@ async def test_c11_c12_securities_and_contracts_expiring_within_30_days_are_list
         "sign_contract",
         contract | {"customer_id": later, "contract_number": f"HT-{later[:6]}", "valid_to": "2027-03-01"},
     )
-    security = {"actor": MANAGER, "security_kind": "shop_guarantee", "value": "50000", "holder": "Shop 12"}
+    security = {
+        "actor": SALES_MANAGER,
+        "security_kind": "shop_guarantee",
+        "value": "50000",
+        "holder": "Shop 12",
+    }
     kept = await ok(request_, "record_security", security | {"customer_id": soon, "expires_on": "2026-12-15"})
     await ok(request_, "record_security", security | {"customer_id": later, "expires_on": "2027-02-01"})
     released = await ok(
@@ -249,7 +233,7 @@ async def test_c11_c12_securities_and_contracts_expiring_within_30_days_are_list
     await ok(
         request_,
         "release_security",
-        {"actor": MANAGER, "customer_id": later, "security_id": release_id, "reason": "returned"},
+        {"actor": SALES_MANAGER, "customer_id": later, "security_id": release_id, "reason": "returned"},
     )
     kept_id = kept["securities"][0]["security_id"]
 
@@ -323,10 +307,10 @@ async def test_c13_key_account_plan_with_both_advisers_over_the_bus(
     await ok(
         request_,
         "grade_customer",
-        {"actor": MANAGER, "customer_id": customer_id, "grade": "A", "reason": "top 10"},
+        {"actor": SALES_MANAGER, "customer_id": customer_id, "grade": "A", "reason": "top 10"},
     )
     plan = {
-        "actor": MANAGER,
+        "actor": SALES_MANAGER,
         "customer_id": customer_id,
         "year": 2027,
         "sales_target": "3000000",
@@ -367,18 +351,7 @@ async def test_c10_c12_the_demo_flow_edits_reassigns_and_changes_the_contract(
 
 
 def envelope(customer_id: str, version: int, event_type: str, data: dict[str, Any]) -> Envelope:
-    return Envelope(
-        event_id=f"{customer_id}-{version}",
-        event_type=event_type,
-        schema_version=1,
-        service="customers",
-        aggregate_type="Customer",
-        aggregate_id=customer_id,
-        aggregate_version=version,
-        position=version,
-        occurred_at=NOW,
-        data=data,
-    )
+    return customer_event(customer_id, version, event_type, data, occurred_at=NOW)
 
 
 async def test_c10_the_directory_keeps_the_latest_salesperson_and_region_whatever_the_delivery_order(

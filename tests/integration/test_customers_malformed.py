@@ -5,8 +5,6 @@ fuzzed in test_customers.py; every command of every service in tests/fault/test_
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,21 +13,18 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from nats.aio.client import Client as NATS
 
-from services.customers.api import register
 from services.customers.application import CustomersApplication
 from services.customers.domain import Rating, SecurityKind, TerminationReason
-from shared.clock import FixedClock
 from shared.contracts import Role
-from shared.database import ensure_database
 from shared.runtime import WriteService
 from shared.settings import Settings
-from tests.conftest import auth, service_running
+from tests.builders import SALES_MANAGER, SUPERVISOR
+from tests.conftest import auth
+from tests.malformed import bad_money, spoilt
 
 pytestmark = pytest.mark.integration
 
 CUSTOMER = "00000000-0000-0000-0000-000000000000"  # well-formed bodies would only find no such customer
-SUPERVISOR = {"id": "sup-1", "role": "sales_supervisor"}
-MANAGER = {"id": "sm-1", "role": "sales_manager"}
 TERMS = {
     "payment_terms_days": 30,
     "delivery_terms": "FOB",
@@ -59,7 +54,7 @@ TEMPLATES: dict[str, dict[str, Any]] = {
     "move_customer_region": {"actor": SUPERVISOR, "customer_id": CUSTOMER, "region": "WEST", "reason": "x"},
     "revise_credit": {"actor": SUPERVISOR, "customer_id": CUSTOMER, "rating": "fair", "credit_limit": "10"},
     "record_security": {
-        "actor": MANAGER,
+        "actor": SALES_MANAGER,
         "customer_id": CUSTOMER,
         "security_kind": "mortgage",
         "value": "1000",
@@ -70,20 +65,17 @@ TEMPLATES: dict[str, dict[str, Any]] = {
     "review_contract_change": {"actor": SUPERVISOR, "customer_id": CUSTOMER, "approve": True},
     "request_contract_termination": {"actor": SUPERVISOR, "customer_id": CUSTOMER, "reason": "mutual"},
     "write_key_account_plan": {
-        "actor": MANAGER,
+        "actor": SALES_MANAGER,
         "customer_id": CUSTOMER,
         "year": 2027,
         "sales_target": "100",
         "why_key": "volume",
         "actions": ["visit"],
     },
-    "advise_key_account_plan": {"actor": MANAGER, "customer_id": CUSTOMER, "advice": "x"},
+    "advise_key_account_plan": {"actor": SALES_MANAGER, "customer_id": CUSTOMER, "advice": "x"},
 }
 REQUIRED = {name: [field for field in body if field not in ("phone",)] for name, body in TEMPLATES.items()}
 
-json_leaf = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
-not_a_scalar = st.lists(json_leaf, max_size=3) | st.dictionaries(st.text(max_size=5), json_leaf, max_size=3)
-bad_money = st.sampled_from(["-1", "abc", "1.234", "1e400", "NaN", "99999999999999999999"])
 ENUM_VALUES = {v.value for enum in (Rating, SecurityKind, TerminationReason, Role) for v in enum}
 bad_enum = st.text(max_size=12).filter(lambda s: s not in ENUM_VALUES)
 bad_terms = st.sampled_from(
@@ -125,45 +117,20 @@ BAD_VALUES: dict[str, list[tuple[str, st.SearchStrategy[Any]]]] = {
 def malformed(draw: st.DrawFn) -> tuple[str, bytes, str | None]:
     """(command, raw body, the field the error must name or None)."""
     name = draw(st.sampled_from(sorted(TEMPLATES)))
-    body = dict(TEMPLATES[name])
-    how = draw(st.sampled_from(["drop", "wrong_type", "extra", "bad_value", "bad_actor", "not_an_object"]))
-    field: str | None
-    if how == "drop":
-        field = draw(st.sampled_from(REQUIRED[name]))
-        del body[field]
-    elif how == "wrong_type":
-        field = draw(st.sampled_from(sorted(body)))
-        body[field] = draw(not_a_scalar) if field not in ("actions", "terms") else draw(st.integers())
-    elif how == "extra":
-        field = draw(st.text(min_size=1, max_size=15).filter(lambda s: s.strip() and s not in body))
-        body[field] = draw(json_leaf)
-    elif how == "bad_value":
-        field, values = draw(st.sampled_from(BAD_VALUES[name]))
-        body[field] = draw(values)
-    elif how == "bad_actor":
-        field = "actor"
-        body["actor"] = draw(
-            st.sampled_from(
-                [
-                    {"id": "x"},
-                    {"role": "sales_manager"},
-                    {"id": "", "role": "sales_manager"},
-                    {"id": "x", "role": "ceo"},
-                ]
-            )
-        )
-    else:
-        raw = draw(st.sampled_from([b"", b"{", b"not json", b"[]", b"null", b"42", b"\xff\xfe"]))
-        return name, raw, None
-    return name, json.dumps(body).encode(), field
-
-
-@pytest.fixture(scope="module")
-async def customers(settings: Settings) -> AsyncIterator[WriteService]:
-    ensure_database(settings, ["customers"])
-    app = CustomersApplication(settings, FixedClock(datetime(2026, 11, 20, 2, 0, tzinfo=UTC)))
-    async with service_running(app, register, settings) as running:
-        yield running
+    raw, field = spoilt(
+        draw,
+        TEMPLATES[name],
+        REQUIRED[name],
+        BAD_VALUES[name],
+        [
+            {"id": "x"},
+            {"role": "sales_manager"},
+            {"id": "", "role": "sales_manager"},
+            {"id": "x", "role": "ceo"},
+        ],
+        lists=("actions", "terms"),
+    )
+    return name, raw, field
 
 
 @hypothesis_settings(

@@ -16,8 +16,9 @@ from shared.clock import FixedClock
 from shared.identity.tokens import Grant
 from shared.identity.verify import AUTHORIZATION, BEARER
 from shared.settings import Settings
+from tests.builders import SALES, prospect
 from tests.conftest import CREDENTIALS, Requester
-from tests.integration.test_orders_support import SALES, customers_running, prospect
+from tests.integration.orders_kit import customers_running
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import nats.errors
@@ -17,28 +15,12 @@ import psycopg
 import pytest
 from nats.aio.client import Client as NATS
 
-from services.customers.api import register
-from services.customers.application import CustomersApplication
-from services.customers.main import background
-from shared.clock import FixedClock
-from shared.database import ensure_database
 from shared.settings import Settings
 from shared.subjects import events_wildcard
-from tests.conftest import Requester, service_running, wait_for
-from tests.integration.test_customers import application
+from tests.builders import GM, VP, prospect
+from tests.conftest import Requester, wait_for
 
 pytestmark = pytest.mark.integration
-
-GENERAL_MANAGER = {"id": "gm-1", "role": "general_manager"}
-VP = {"id": "vp-1", "role": "sales_vp"}
-
-
-@pytest.fixture(scope="module")
-async def customers(settings: Settings) -> AsyncIterator[Any]:
-    ensure_database(settings, ["customers"])
-    app = CustomersApplication(settings, FixedClock(datetime(2026, 11, 20, 2, 0, tzinfo=UTC)))
-    async with service_running(app, register, settings, extra=background) as running:
-        yield running
 
 
 def personal() -> dict[str, str]:
@@ -52,7 +34,7 @@ def personal() -> dict[str, str]:
 
 
 async def registered(request_: Requester, data: dict[str, str]) -> str:
-    body = application(**data, idempotency_key=f"privacy-{uuid.uuid4()}")  # its receipt is stored too
+    body = prospect() | data | {"idempotency_key": f"privacy-{uuid.uuid4()}"}  # its receipt is stored too
     reply = await request_("customers", "cmd", "register_prospect", body)
     assert reply["ok"], reply
     assert not set(data) & set(reply["result"]), "a command reply carries personal data"
@@ -148,7 +130,7 @@ async def test_c2_erasing_the_key_shreds_the_personal_data_and_keeps_the_custome
     assert customers.app.recorder.max_notification_id() == before
     assert keys_of(settings, customer_id) == 1
 
-    erased = await request_("customers", "cmd", "erase_personal_data", erase | {"actor": GENERAL_MANAGER})
+    erased = await request_("customers", "cmd", "erase_personal_data", erase | {"actor": GM})
     assert erased["ok"], erased
     assert keys_of(settings, customer_id) == 0
 
@@ -166,6 +148,6 @@ async def test_c2_the_registration_envelope_keeps_what_reporting_reads(
     data = personal()
     customer_id = await registered(request_, data)
     _, envelope = await registration_on_stream(nc, settings, customer_id)
-    sent = application()
+    sent = prospect()
     kept = {key: envelope["data"][key] for key in ("kind", "region", "company_name", "salesperson_id")}
     assert kept == {key: sent[key] for key in kept}

@@ -24,21 +24,25 @@ from shared.contracts import Envelope
 from shared.database import ensure_database
 from shared.settings import Settings
 from shared.subjects import events_wildcard
+from tests.builders import (
+    FINANCE,
+    GM,
+    MARKETING,
+    OTHER_SALES,
+    REGIONAL,
+    SALES,
+    SALES_MANAGER,
+    SUPERVISOR,
+    customer_event,
+    prospect,
+)
 from tests.conftest import Requester, service_running, wait_for
-from tests.integration.test_orders_support import customers_running, prospect
+from tests.integration.orders_kit import customers_running
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2027, 1, 12, 2, 0, tzinfo=UTC)  # January: the first month of a quarter (D customers too)
-SALES = {"id": "sp-1", "role": "salesperson"}
-OTHER_SALES = {"id": "sp-2", "role": "salesperson"}
 PROSPECTOR = {"id": "sp-3", "role": "salesperson"}  # a month of visits of its own
-SUPERVISOR = {"id": "sup-1", "role": "sales_supervisor"}
-SALES_MANAGER = {"id": "sm-1", "role": "sales_manager"}
-REGIONAL = {"id": "rm-1", "role": "regional_manager"}
-DIRECTOR = {"id": "md-1", "role": "marketing_director"}
-GM = {"id": "gm-1", "role": "general_manager"}
-FINANCE = {"id": "fin-1", "role": "finance"}
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +116,7 @@ async def test_s1_region_targets_that_do_not_add_up_are_refused(
     await ok(
         request_,
         "propose_company_target",
-        {"actor": DIRECTOR, **year, "amount": "1200000", "months": months("1200000")},
+        {"actor": MARKETING, **year, "amount": "1200000", "months": months("1200000")},
     )
     await ok(request_, "approve_company_target", {"actor": GM, **year})
     east = {"actor": REGIONAL, **year, "region": "EAST", "amount": "720000", "months": months("720000")}
@@ -153,7 +157,7 @@ async def test_s1_salesperson_targets_add_up_to_the_region_month(
     await ok(
         request_,
         "propose_company_target",
-        {"actor": DIRECTOR, **year, "amount": "120000", "months": months("120000")},
+        {"actor": MARKETING, **year, "amount": "120000", "months": months("120000")},
     )
     await ok(request_, "approve_company_target", {"actor": GM, **year})
     plan = {"actor": REGIONAL, **year, "region": "NORTH", "amount": "120000", "months": months("120000")}
@@ -187,12 +191,12 @@ async def test_s1_targets_are_proposed_by_their_owner_and_approved_by_the_genera
     year = {"year": 2029}
     company = {**year, "amount": "12000", "months": months("12000")}
     await refused(request_, "propose_company_target", {"actor": REGIONAL, **company}, "S1")
-    await ok(request_, "propose_company_target", {"actor": DIRECTOR, **company})
-    for actor in (DIRECTOR, SALES_MANAGER, FINANCE):
+    await ok(request_, "propose_company_target", {"actor": MARKETING, **company})
+    for actor in (MARKETING, SALES_MANAGER, FINANCE):
         error = await refused(request_, "approve_company_target", {"actor": actor, **year}, "S1")
         assert error["code"] == "forbidden"
     uneven = company | {"months": ["1000.00"] * 11 + ["999.00"]}
-    await refused(request_, "propose_company_target", {"actor": DIRECTOR, **uneven}, "S1")
+    await refused(request_, "propose_company_target", {"actor": MARKETING, **uneven}, "S1")
     # a region is approved only once the company target is
     plan = {"actor": REGIONAL, **company, "region": "SOUTH"}
     await ok(request_, "propose_region_plan", plan)
@@ -233,30 +237,19 @@ async def customer(request_: Requester, settings: Settings, grade: str, salesper
     return customer_id
 
 
-def customer_event(customer_id: str, version: int, event_type: str, data: dict[str, Any]) -> Envelope:
-    return Envelope(
-        event_id=f"{customer_id}-{version}",
-        event_type=event_type,
-        schema_version=1,
-        service="customers",
-        aggregate_type="Customer",
-        aggregate_id=customer_id,
-        aggregate_version=version,
-        position=version,
-        occurred_at=T0,
-        data=data,
-    )
+def customers_event(customer_id: str, version: int, event_type: str, data: dict[str, Any]) -> Envelope:
+    return customer_event(customer_id, version, event_type, data, occurred_at=T0)
 
 
 async def test_s2_the_customer_view_ends_the_same_after_redelivered_or_reordered_events(
     services: FixedClock, settings: Settings
 ) -> None:
     customer_id = f"c-{uuid.uuid4().hex[:8]}"
-    registered = customer_event(
+    registered = customers_event(
         customer_id, 1, "CustomerRegistered", {"region": "WEST", "salesperson_id": "sp-7"}
     )
-    approved = customer_event(customer_id, 2, "CustomerApproved", {"code": "WEST-D0001"})
-    graded = customer_event(customer_id, 3, "CustomerGraded", {"grade": "B", "previous": None, "reason": ""})
+    approved = customers_event(customer_id, 2, "CustomerApproved", {"code": "WEST-D0001"})
+    graded = customers_event(customer_id, 3, "CustomerGraded", {"grade": "B", "previous": None, "reason": ""})
     projector = CustomerViewProjector(settings)
     await projector.open()
     directory = PostgresCustomerDirectory(settings)

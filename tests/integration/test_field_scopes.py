@@ -23,8 +23,9 @@ from shared.database import ensure_database
 from shared.identity.tokens import Grant
 from shared.identity.verify import AUTHORIZATION, BEARER
 from shared.settings import Settings
+from tests.builders import FINANCE, SUPERVISOR, prospect
 from tests.conftest import CREDENTIALS, Requester, service_running, wait_for
-from tests.integration.test_orders_support import FINANCE, SUPERVISOR, customers_running, prospect
+from tests.integration.orders_kit import customers_running
 
 pytestmark = pytest.mark.integration
 

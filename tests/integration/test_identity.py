@@ -17,12 +17,11 @@ from shared.clock import FixedClock
 from shared.identity.tokens import Grant, issue_token, load_signing_key, new_signing_key
 from shared.identity.verify import AUTHORIZATION, BEARER
 from shared.settings import Settings
+from tests.builders import GM, SALES, prospect
 from tests.conftest import CREDENTIALS, auth
-from tests.integration.test_orders_support import SALES, customers_running, prospect
+from tests.integration.orders_kit import customers_running
 
 pytestmark = pytest.mark.integration
-
-GM = {"id": "gm-1", "role": "general_manager"}
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ from services.customers.application import CustomersApplication
 from shared.clock import FixedClock
 from shared.database import ensure_database
 from shared.settings import Settings
+from tests.builders import prospect
 from tests.conftest import Requester, service_running, wait_for
-from tests.integration.test_customers import application
 from tests.unit.test_observability import http_get
 
 pytestmark = pytest.mark.integration
@@ -70,9 +70,9 @@ async def test_readiness_fails_when_a_check_fails(customers: Any) -> None:
 async def test_metrics_count_commands_errors_and_the_outbox_backlog(
     customers: Any, request_: Requester
 ) -> None:
-    ok = await request_("customers", "cmd", "register_prospect", application(correlation_id="corr-metrics-1"))
+    ok = await request_("customers", "cmd", "register_prospect", prospect(correlation_id="corr-metrics-1"))
     assert ok["ok"], ok
-    refused = await request_("customers", "cmd", "register_prospect", application(staff_count=-1))
+    refused = await request_("customers", "cmd", "register_prospect", prospect(staff_count=-1))
     assert not refused["ok"]
 
     async def published() -> bool:

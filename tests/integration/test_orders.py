@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,24 +18,11 @@ from shared.clock import FixedClock
 from shared.database import drop_database
 from shared.settings import Settings
 from shared.subjects import events_wildcard, stream_name
+from tests.builders import BRANCH_MANAGER, FINANCE, GM, MARKETING, PRODUCTION, SALES, SALES_MANAGER
 from tests.conftest import Requester, unique_settings, wait_for
-from tests.integration.test_orders_support import (
-    BRANCH_MANAGER,
-    FINANCE,
-    GM,
-    MARKETING,
-    PRODUCTION,
-    SALES,
-    SALES_MANAGER,
-    Orders,
-    customers_running,
-    orders_running,
-    price_exception,
-)
+from tests.integration.orders_kit import START, Orders, price_exception
 
 pytestmark = pytest.mark.integration
-
-START = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # Friday 10:00 in Shanghai
 
 
 @pytest.fixture(scope="module")
@@ -43,23 +30,6 @@ def settings() -> Iterator[Settings]:
     value = unique_settings(large_order_quantity=50, hold_expiry_check_seconds=0.2)
     yield value
     drop_database(value)
-
-
-@pytest.fixture(scope="module")
-def clock() -> FixedClock:
-    return FixedClock(START)
-
-
-@pytest.fixture(scope="module")
-async def services(settings: Settings, clock: FixedClock, nc: NATS) -> AsyncIterator[Any]:
-    async with customers_running(settings, clock), orders_running(settings, clock) as running:
-        yield running
-
-
-@pytest.fixture
-async def orders(services: Any, request_: Requester, clock: FixedClock) -> Orders:
-    clock.set(START)
-    return Orders(request_)
 
 
 async def stream_events(nc: NATS, settings: Settings, event_type: str) -> list[dict[str, Any]]:

@@ -2,56 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from nats.aio.client import Client as NATS
 
-from shared.clock import FixedClock
-from shared.database import drop_database
 from shared.settings import Settings
-from tests.conftest import Requester, unique_settings
+from tests.builders import BRANCH_MANAGER, FINANCE, PRODUCTION, SALES
+from tests.integration.orders_kit import Orders
 from tests.integration.test_orders import wait_event
-from tests.integration.test_orders_support import (
-    BRANCH_MANAGER,
-    FINANCE,
-    PRODUCTION,
-    SALES,
-    Orders,
-    customers_running,
-    orders_running,
-)
 
 pytestmark = pytest.mark.integration
-
-START = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def settings() -> Iterator[Settings]:
-    value = unique_settings()
-    yield value
-    drop_database(value)
-
-
-@pytest.fixture(scope="module")
-def clock() -> FixedClock:
-    return FixedClock(START)
-
-
-@pytest.fixture(scope="module")
-async def services(settings: Settings, clock: FixedClock, nc: NATS) -> AsyncIterator[Any]:
-    async with customers_running(settings, clock), orders_running(settings, clock) as running:
-        yield running
-
-
-@pytest.fixture
-async def orders(services: Any, request_: Requester, clock: FixedClock) -> Orders:
-    clock.set(START)
-    return Orders(request_)
 
 
 async def account(orders: Orders, customer_id: str) -> dict[str, Any]:

@@ -3,8 +3,8 @@ later life (C8, C10–C12 and O4 rev 2), learnt from the bus only."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,44 +12,17 @@ import asyncpg
 import pytest
 from nats.aio.client import Client as NATS
 
-from services.orders.customer_view import SCHEMA, ensure_tables
+from services.orders.customer_view import MIGRATIONS, MIGRATIONS_TABLE, SCHEMA, ensure_tables
 from shared.clock import FixedClock
 from shared.database import drop_database, ensure_database
+from shared.migrations import migrate
 from shared.settings import Settings
-from tests.conftest import Requester, unique_settings, wait_for
+from tests.builders import FINANCE, GM, REGIONAL, SALES, SALES_MANAGER, SUPERVISOR
+from tests.conftest import unique_settings, wait_for
+from tests.integration.orders_kit import Orders
 from tests.integration.test_orders import wait_event
-from tests.integration.test_orders_support import (
-    FINANCE,
-    GM,
-    REGIONAL,
-    SALES,
-    SALES_MANAGER,
-    SUPERVISOR,
-    Orders,
-    customers_running,
-    orders_running,
-)
 
 pytestmark = pytest.mark.integration
-
-START = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def clock() -> FixedClock:
-    return FixedClock(START)
-
-
-@pytest.fixture(scope="module")
-async def services(settings: Settings, clock: FixedClock, nc: NATS) -> AsyncIterator[Any]:
-    async with customers_running(settings, clock), orders_running(settings, clock) as running:
-        yield running
-
-
-@pytest.fixture
-async def orders(services: Any, request_: Requester, clock: FixedClock) -> Orders:
-    clock.set(START)
-    return Orders(request_)
 
 
 async def customers(orders: Orders, name: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -258,4 +231,29 @@ async def test_c10_a_view_kept_before_issue_25_gets_its_columns_and_is_folded_ag
         assert (row["salesperson_id"], row["orders_held"], row["version"]) == ("sp-2", True, 3)
     finally:
         await conn.close()
+        drop_database(settings)
+
+
+async def test_the_customer_view_migrations_run_once_each_and_two_starts_at_once_take_turns() -> None:
+    settings = unique_settings()
+    ensure_database(settings, ["orders"])
+    first, second = [await asyncpg.connect(settings.postgres_dsn) for _ in range(2)]
+    try:
+        applied = await asyncio.gather(
+            migrate(first, SCHEMA, MIGRATIONS_TABLE, MIGRATIONS),
+            migrate(second, SCHEMA, MIGRATIONS_TABLE, MIGRATIONS),
+        )
+        assert sorted(applied) == [0, len(MIGRATIONS)]
+        steps = await first.fetch(f'SELECT step FROM "{SCHEMA}".{MIGRATIONS_TABLE} ORDER BY step')
+        assert [r["step"] for r in steps] == list(range(1, len(MIGRATIONS) + 1))
+        assert await migrate(first, SCHEMA, MIGRATIONS_TABLE, MIGRATIONS) == 0
+        columns = await first.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2",
+            SCHEMA,
+            "customer_view",
+        )
+        assert {"payment_terms_days", "orders_held", "discount_tiers"} <= {r["column_name"] for r in columns}
+    finally:
+        await first.close()
+        await second.close()
         drop_database(settings)

@@ -15,8 +15,9 @@ from nats.aio.client import Client as NATS
 
 from shared.clock import FixedClock
 from shared.settings import Settings
+from tests.builders import GM, SALES, is_json_object
 from tests.conftest import Requester
-from tests.integration.test_orders_support import GM, SALES, Orders, customers_running, orders_running
+from tests.integration.orders_kit import Orders, customers_running, orders_running
 
 pytestmark = pytest.mark.integration
 
@@ -98,15 +99,8 @@ def malformed(draw: st.DrawFn) -> tuple[str, bytes]:
     elif how == "garbage":
         body = draw(st.dictionaries(st.text(max_size=10), json_values, max_size=5))
     else:
-        return name, draw(st.binary(min_size=1, max_size=40).filter(lambda b: not _is_json_object(b)))
+        return name, draw(st.binary(min_size=1, max_size=40).filter(lambda b: not is_json_object(b)))
     return name, json.dumps(body).encode()
-
-
-def _is_json_object(raw: bytes) -> bool:
-    try:
-        return isinstance(json.loads(raw), dict)
-    except ValueError:
-        return False
 
 
 @pytest.fixture(scope="module")

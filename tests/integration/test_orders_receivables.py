@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -11,46 +10,12 @@ from nats.aio.client import Client as NATS
 
 from services.orders.domain import CustomerAccount
 from shared.clock import FixedClock
-from shared.database import drop_database
 from shared.settings import Settings
-from tests.conftest import Requester, unique_settings
+from tests.builders import FINANCE, PRODUCTION, SYSTEM
+from tests.integration.orders_kit import Orders
 from tests.integration.test_orders import stream_events, wait_event
-from tests.integration.test_orders_support import (
-    FINANCE,
-    PRODUCTION,
-    SYSTEM,
-    Orders,
-    customers_running,
-    orders_running,
-)
 
 pytestmark = pytest.mark.integration
-
-START = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 2026-11-20 in Shanghai
-
-
-@pytest.fixture(scope="module")
-def settings() -> Iterator[Settings]:
-    value = unique_settings()
-    yield value
-    drop_database(value)
-
-
-@pytest.fixture(scope="module")
-def clock() -> FixedClock:
-    return FixedClock(START)
-
-
-@pytest.fixture(scope="module")
-async def services(settings: Settings, clock: FixedClock, nc: NATS) -> AsyncIterator[Any]:
-    async with customers_running(settings, clock), orders_running(settings, clock) as running:
-        yield running
-
-
-@pytest.fixture
-async def orders(services: Any, request_: Requester, clock: FixedClock) -> Orders:
-    clock.set(START)
-    return Orders(request_)
 
 
 async def shipped(orders: Orders, customer_id: str, quantity: int = 2) -> dict[str, Any]:

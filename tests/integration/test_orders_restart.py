@@ -23,15 +23,9 @@ from shared.contracts import Actor, Role
 from shared.database import drop_database, ensure_database
 from shared.errors import DomainError
 from shared.settings import Settings
+from tests.builders import SALES, SALES_MANAGER, SYSTEM
 from tests.conftest import Requester, unique_settings, wait_for
-from tests.integration.test_orders_support import (
-    SALES,
-    SALES_MANAGER,
-    SYSTEM,
-    Orders,
-    customers_running,
-    orders_running,
-)
+from tests.integration.orders_kit import Orders, customers_running, orders_running
 
 pytestmark = pytest.mark.integration
 
@@ -78,7 +72,8 @@ async def test_o9_hold_expires_after_a_process_restart_and_never_twice(
                 asyncio.to_thread(first.expire_due_reservations),
                 asyncio.to_thread(second.expire_due_reservations),
             )
-            assert sorted(len(r) for r in results) == [0, 1]
+            # this hold expired by one of them, once (a due hold of the module's other test may go too)
+            assert sorted(r.count(hold["id"]) for r in results) == [0, 1]
             assert first.expire_due_reservations() == []
             assert stored_event_types(first, hold["id"]).count("ReservationExpired") == 1
         finally:

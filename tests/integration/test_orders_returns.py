@@ -4,8 +4,7 @@ and NATS, with the customers service in-process."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,38 +12,11 @@ from nats.aio.client import Client as NATS
 
 from shared.clock import FixedClock
 from shared.settings import Settings
-from tests.conftest import Requester
+from tests.builders import FINANCE, PRODUCTION, SALES, SALES_MANAGER
+from tests.integration.orders_kit import START, Orders
 from tests.integration.test_orders import wait_event
-from tests.integration.test_orders_support import (
-    FINANCE,
-    PRODUCTION,
-    SALES,
-    SALES_MANAGER,
-    Orders,
-    customers_running,
-    orders_running,
-)
 
 pytestmark = pytest.mark.integration
-
-START = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # Friday 10:00 in Shanghai
-
-
-@pytest.fixture(scope="module")
-def clock() -> FixedClock:
-    return FixedClock(START)
-
-
-@pytest.fixture(scope="module")
-async def services(settings: Settings, clock: FixedClock, nc: NATS) -> AsyncIterator[Any]:
-    async with customers_running(settings, clock), orders_running(settings, clock) as running:
-        yield running
-
-
-@pytest.fixture
-async def orders(services: Any, request_: Requester, clock: FixedClock) -> Orders:
-    clock.set(START)
-    return Orders(request_)
 
 
 async def shipped(orders: Orders, quantity: int, stock: int = 50) -> tuple[str, str, dict[str, Any]]:

@@ -23,11 +23,12 @@ from services.reporting.projections import record
 from shared import consumer as consumer_module
 from shared.consumer import DurableConsumer
 from shared.contracts import Envelope
+from shared.database import ensure_database
 from shared.settings import Settings
 from shared.streams import delete_streams
 from shared.subjects import stream_name
 from tests.conftest import Requester, unique_settings, wait_for
-from tests.integration.test_reporting_support import Events, at, logged_all, publish, reporting_running
+from tests.integration.reporting_kit import Events, at, logged_all, publish, reporting_running
 
 pytestmark = pytest.mark.integration
 
@@ -293,6 +294,7 @@ async def test_exactly_once_when_a_committed_batch_is_not_acknowledged(nc: NATS,
     dealer = "c-crash-1"
     for day in range(1, 6):
         ev.order(dealer, at(2028, 3, day), [("P-1", 1, "10.00")])
+    ensure_database(settings)  # run alone or first, the test makes the module's database itself
     pool = await open_pool(settings)
     recorder = BatchRecorder(pool, settings)
     calls = 0
@@ -480,6 +482,7 @@ def daily_orders(dealer: str, month: int, days: int) -> list[Envelope]:
 async def test_a_batch_partly_logged_before_applies_only_its_new_envelopes(settings: Settings) -> None:
     dealer = "c-partly-1"
     batch = daily_orders(dealer, 4, 4)
+    ensure_database(settings)  # run alone or first, the test makes the module's database itself
     pool = await open_pool(settings)
     try:
         async with pool.acquire() as conn:
@@ -494,6 +497,7 @@ async def test_the_same_batch_recorded_by_two_sessions_at_once_applies_once(sett
     """Two reporting instances handed the same messages (the first missed its ack deadline)."""
     dealer = "c-twice-1"
     batch = daily_orders(dealer, 5, 10)
+    ensure_database(settings)  # run alone or first, the test makes the module's database itself
     pool = await open_pool(settings)
 
     async def one_session() -> int:
@@ -513,6 +517,7 @@ async def test_a_recorder_keeps_its_connection_and_gives_it_back_after_a_failed_
 ) -> None:
     dealer = "c-kept-1"
     batch = daily_orders(dealer, 6, 3)
+    ensure_database(settings)  # run alone or first, the test makes the module's database itself
     pool = await open_pool(settings)
     recorder = BatchRecorder(pool, settings)
     try:

@@ -18,7 +18,7 @@ from nats.aio.client import Client as NATS
 from shared.database import ensure_database
 from shared.settings import Settings
 from tests.conftest import wait_for
-from tests.integration.test_reporting_support import Events, at, publish_all
+from tests.integration.reporting_kit import Events, at, publish_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 

@@ -27,20 +27,10 @@ from shared.identity.client import Credentials
 from shared.identity.tokens import Grant
 from shared.outbox import RECEIPT_TOPIC
 from shared.settings import Settings
+from tests.builders import FINANCE, GM, MARKETING, REGIONAL, SALES_MANAGER, SUPERVISOR, prospect
 from tests.conftest import CREDENTIALS, Requester, service_running, wait_for
-from tests.integration.test_orders_support import (
-    FINANCE,
-    GM,
-    MARKETING,
-    REGIONAL,
-    SALES_MANAGER,
-    SUPERVISOR,
-    Orders,
-    customers_running,
-    orders_running,
-    prospect,
-)
-from tests.integration.test_reporting_support import reporting_running
+from tests.integration.orders_kit import Orders, customers_running, orders_running
+from tests.integration.reporting_kit import reporting_running
 
 pytestmark = pytest.mark.integration
 

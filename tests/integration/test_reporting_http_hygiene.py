@@ -24,7 +24,7 @@ from shared.identity.tokens import Grant, issue_token, load_signing_key
 from shared.observability import JsonFormatter
 from shared.settings import Settings
 from tests.conftest import CREDENTIALS, Requester, wait_for
-from tests.integration.test_reporting_support import Events, at, logged_all, publish, reporting_running
+from tests.integration.reporting_kit import Events, at, logged_all, publish, reporting_running
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from shared.clock import BUSINESS_TZ, FixedClock
 from shared.contracts import Actor, Role
 from shared.settings import Settings
 from tests.conftest import Requester, wait_for
-from tests.integration.test_reporting_support import (
+from tests.integration.reporting_kit import (
     MANAGER,
     SUPERVISOR,
     Events,

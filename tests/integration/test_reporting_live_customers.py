@@ -18,8 +18,9 @@ from services.reporting.main import ReportingService
 from shared.clock import FixedClock
 from shared.database import ensure_database
 from shared.settings import Settings
+from tests.builders import prospect
 from tests.conftest import Requester, service_running, wait_for
-from tests.integration.test_reporting_support import Events, at, logged_all, publish, reporting_running
+from tests.integration.reporting_kit import Events, at, logged_all, publish, reporting_running
 
 pytestmark = pytest.mark.integration
 
@@ -49,24 +50,7 @@ async def test_r2_r10_real_customer_events_feed_the_dimension_audit_trail_and_cl
     registered = await ok(
         request_,
         "register_prospect",
-        {
-            "actor": SALES,
-            "kind": "dealer",
-            "region": "EAST",
-            "salesperson_id": "sp-9",
-            "company_name": "杭州华顺贸易有限公司",
-            "founding_date": "2012-05-01",
-            "legal_representative": "王伟",
-            "registered_capital": "5000000.00",
-            "address": "杭州市西湖区文三路 1 号",
-            "phone": "0571-88000000",
-            "business_scale": "medium",
-            "staff_count": 120,
-            "annual_sales": "30000000.00",
-            "main_products": ["valves"],
-            "preferred_payment_terms": "30 days",
-            "bank": "ICBC Hangzhou",
-        },
+        prospect(actor=SALES, salesperson_id=SALES["id"]),
     )
     cid = registered["customer_id"]
     await ok(

@@ -7,7 +7,7 @@ a return's credit note leaves the net sales of its period (R2 rev 2). Customers 
 (C10): a sale counts for the salesperson (R7) and in the region (R5) of its time, a customer in its region
 at the period's end; securities expiring within 30 days are on the alerts list (C11, R12); feedback counts
 per region and assignee (P8); the monthly review's flags (R8). The recomputation itself is in
-``test_reporting_oracle_model.py``.
+``oracle_model.py``.
 
 Each example is a flow of its own customers, salesperson and region, in a year of its own (the shared clock
 jumps two years per example), so that its periods hold only its own activity. What the recomputation
@@ -37,8 +37,7 @@ from services.complaints.application import ComplaintsApplication
 from shared.clock import BUSINESS_TZ, FixedClock
 from shared.database import ensure_database
 from shared.settings import Settings
-from tests.conftest import Requester, service_running, wait_for
-from tests.integration.test_orders_support import (
+from tests.builders import (
     FINANCE,
     GM,
     MARKETING,
@@ -47,11 +46,10 @@ from tests.integration.test_orders_support import (
     SALES_MANAGER,
     SUPERVISOR,
     SYSTEM,
-    customers_running,
-    orders_running,
     prospect,
 )
-from tests.integration.test_reporting_oracle_model import (
+from tests.conftest import Requester, service_running, wait_for
+from tests.integration.oracle_model import (
     CENTS,
     PRICES,
     ZERO,
@@ -66,7 +64,8 @@ from tests.integration.test_reporting_oracle_model import (
     period_of,
     shifted,
 )
-from tests.integration.test_reporting_support import reporting_running
+from tests.integration.orders_kit import customers_running, orders_running
+from tests.integration.reporting_kit import reporting_running
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from services.reporting.main import ReportingService, open_pool
 from services.reporting.tables import PROJECTIONS
 from shared.settings import Settings
 from tests.conftest import Requester, wait_for
-from tests.integration.test_reporting_support import (
+from tests.integration.reporting_kit import (
     FINANCE,
     MANAGER,
     Events,

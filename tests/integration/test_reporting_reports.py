@@ -11,7 +11,7 @@ from nats.aio.client import Client as NATS
 from services.reporting.main import ReportingService
 from shared.settings import Settings
 from tests.conftest import Requester, wait_for
-from tests.integration.test_reporting_support import Events, at, logged_all, publish_all, reporting_running
+from tests.integration.reporting_kit import Events, at, logged_all, publish_all, reporting_running
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from nats.aio.client import Client as NATS
 from shared.identity.tokens import Grant
 from shared.settings import Settings
 from tests.conftest import CREDENTIALS, wait_for
-from tests.integration.test_reporting_support import Events, at, logged_all, publish, reporting_running
+from tests.integration.reporting_kit import Events, at, logged_all, publish, reporting_running
 
 pytestmark = pytest.mark.integration
 

@@ -23,25 +23,14 @@ from shared.clock import FixedClock
 from shared.contracts import Role
 from shared.database import ensure_database
 from shared.settings import Settings
+from tests.builders import BRANCH_MANAGER, FINANCE, PRODUCTION, SALES, SALES_MANAGER, SUPERVISOR, VP, prospect
 from tests.conftest import Requester, service_running
 from tests.fault.failover_support import write_doc_section
-from tests.integration.test_orders_support import (
-    BRANCH_MANAGER,
-    FINANCE,
-    PRODUCTION,
-    SALES,
-    SUPERVISOR,
-    Orders,
-    customers_running,
-    orders_running,
-    prospect,
-)
+from tests.integration.orders_kit import Orders, customers_running, orders_running
 
 pytestmark = pytest.mark.integration
 
 START = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
-VP = {"id": "vp-1", "role": "sales_vp"}
-MANAGER = {"id": "sm-1", "role": "sales_manager"}
 
 
 @dataclass
@@ -204,7 +193,9 @@ async def c12_approve_termination(w: World) -> dict[str, Any]:
 
 async def key_account(w: World) -> str:
     customer_id = await approved(w)
-    await w.ok("customers", "grade_customer", {"actor": MANAGER, "customer_id": customer_id, "grade": "A"})
+    await w.ok(
+        "customers", "grade_customer", {"actor": SALES_MANAGER, "customer_id": customer_id, "grade": "A"}
+    )
     return customer_id
 
 
@@ -220,7 +211,7 @@ async def c13_plan(w: World) -> dict[str, Any]:
 
 async def c13_advise(w: World) -> dict[str, Any]:
     plan = await c13_plan(w)
-    await w.ok("customers", "write_key_account_plan", plan | {"actor": MANAGER})
+    await w.ok("customers", "write_key_account_plan", plan | {"actor": SALES_MANAGER})
     return {"customer_id": plan["customer_id"], "advice": "a hotline of its own"}
 
 
@@ -286,7 +277,7 @@ async def o15_approve(w: World) -> dict[str, Any]:
 
 async def o15_book(w: World) -> dict[str, Any]:
     step = await o15_approve(w)
-    await w.orders.ok("approve_return", step | {"actor": MANAGER})
+    await w.orders.ok("approve_return", step | {"actor": SALES_MANAGER})
     return step
 
 
@@ -345,7 +336,7 @@ async def o9_agree(w: World) -> dict[str, Any]:
 
 async def o9_approve(w: World) -> dict[str, Any]:
     reservation_id = await guarantee(w)
-    await w.orders.ok("agree_guarantee", {"actor": MANAGER, "reservation_id": reservation_id})
+    await w.orders.ok("agree_guarantee", {"actor": SALES_MANAGER, "reservation_id": reservation_id})
     return {"reservation_id": reservation_id}
 
 
@@ -385,10 +376,10 @@ async def p6_decide_quality(w: World) -> dict[str, Any]:
         "quantity": 4,
         "purchase_date": "2026-10-30",
         "description": "valve bodies leak",
-        "assigned_to": MANAGER["id"],
+        "assigned_to": SALES_MANAGER["id"],
     }
     complaint_id = (await w.ok("complaints", "log_complaint", logged))["complaint_id"]
-    start = {"complaint_id": complaint_id, "actor": MANAGER, "departments_notified": ["quality"]}
+    start = {"complaint_id": complaint_id, "actor": SALES_MANAGER, "departments_notified": ["quality"]}
     await w.ok("complaints", "start_investigation", start)
     return {"complaint_id": complaint_id, "valid": True, "cause": "casting porosity"}
 

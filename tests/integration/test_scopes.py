@@ -15,8 +15,8 @@ from nats.aio.client import Client as NATS
 from shared.identity.tokens import Grant
 from shared.identity.verify import AUTHORIZATION, BEARER
 from shared.settings import Settings
+from tests.builders import SALES
 from tests.conftest import CREDENTIALS
-from tests.integration.test_orders_support import SALES
 from tests.integration.test_role_gates import (
     World,
     approved,

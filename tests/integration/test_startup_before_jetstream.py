@@ -24,8 +24,8 @@ from shared.database import ensure_database
 from shared.outbox import OutboxRelay
 from shared.settings import Settings
 from tests.conftest import wait_for
+from tests.integration.reporting_kit import Events, at, publish
 from tests.integration.test_outbox import prospect
-from tests.integration.test_reporting_support import Events, at, publish
 
 pytestmark = pytest.mark.integration
 

@@ -14,9 +14,9 @@ from services.reporting.main import ReportingService
 from shared.clock import BUSINESS_TZ, FixedClock
 from shared.settings import Settings
 from tests.conftest import Requester, wait_for
+from tests.integration.reporting_kit import Events, at, logged_all, publish, reporting_running
 from tests.integration.test_observability import samples
 from tests.integration.test_reporting_rev2 import MANAGER, command
-from tests.integration.test_reporting_support import Events, at, logged_all, publish, reporting_running
 from tests.unit.test_observability import http_get
 
 pytestmark = pytest.mark.integration

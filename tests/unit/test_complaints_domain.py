@@ -20,12 +20,9 @@ from shared.aggregate import Meta
 from shared.clock import FixedClock
 from shared.errors import DomainError, Forbidden, InvalidState
 from shared.settings import Settings
+from tests.builders import CLERK, GM, SALES_MANAGER, VP
 
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
-CLERK = {"id": "cs-1", "role": "salesperson"}
-VP = {"id": "vp-1", "role": "sales_vp"}
-GM = {"id": "gm-1", "role": "general_manager"}
-MANAGER = {"id": "sm-1", "role": "sales_manager"}
 FINES = Settings().complaint_fines
 
 
@@ -124,7 +121,7 @@ def test_p2_service_complaint_names_the_staff_member(app: ComplaintsApplication)
 
 def test_p3_quality_workflow_order_is_enforced(app: ComplaintsApplication) -> None:
     cid = quality(app)
-    step = {"actor": MANAGER, "complaint_id": cid}
+    step = {"actor": SALES_MANAGER, "complaint_id": cid}
     with pytest.raises(DomainError) as error:
         app.follow_up(c.FollowUp.model_validate(step | {"notes": "n"}))
     assert error.value.rule == "P3"
@@ -212,7 +209,7 @@ def test_p6_no_penalty_for_a_quality_complaint(app: ComplaintsApplication) -> No
     cid = quality(app, staff_id="sp-q")
     app.start_investigation(
         c.StartInvestigation.model_validate(
-            {"actor": MANAGER, "complaint_id": cid, "departments_notified": ["qa"]}
+            {"actor": SALES_MANAGER, "complaint_id": cid, "departments_notified": ["qa"]}
         )
     )
     with pytest.raises(Forbidden) as refused:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,6 @@ from services.complaints.application import ComplaintsApplication
 from services.complaints.domain import ComplaintType
 from services.customers import api as customers_api
 from services.customers.application import CustomersApplication
-from services.customers.commands import RegisterProspect
-from services.customers.domain import Kind
 from services.field import api as field_api
 from services.field.application import FieldApplication
 from services.field.customer_view import InMemoryCustomerDirectory as FieldCustomers
@@ -33,6 +31,7 @@ from shared.clock import FixedClock
 from shared.contracts import Actor, Role
 from shared.errors import DomainError, Forbidden
 from shared.settings import Settings
+from tests.builders import registration
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
@@ -98,26 +97,7 @@ def list_product(actor: Actor) -> Any:
 
 def register_prospect(actor: Actor) -> Any:
     app = CustomersApplication(Settings(), FixedClock(NOW), env=IN_MEMORY)
-    return app.register_prospect(
-        RegisterProspect(
-            actor=actor,
-            kind=Kind.DEALER,
-            region="EAST",
-            salesperson_id="sp-1",
-            company_name="Acme Trading",
-            founding_date=date(2010, 3, 1),
-            legal_representative="Li Lei",
-            registered_capital=Decimal("1000000"),
-            address="1 Road",
-            phone="0571-1234",
-            business_scale="small",
-            staff_count=12,
-            annual_sales=Decimal("2500000.50"),
-            main_products=["pumps"],
-            preferred_payment_terms="30 days",
-            bank="ICBC",
-        )
-    )
+    return app.register_prospect(registration(actor=actor.model_dump(mode="json")))
 
 
 def log_complaint(actor: Actor) -> Any:

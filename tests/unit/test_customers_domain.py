@@ -18,7 +18,6 @@ from services.customers.commands import (
     GradeCustomer,
     InvestigateCredit,
     RecordPrepayment,
-    RegisterProspect,
     ReinstateCustomer,
     SetCapitalLimit,
     SignContract,
@@ -31,6 +30,7 @@ from shared.clock import FixedClock
 from shared.contracts import Actor, Role
 from shared.errors import DomainError, Forbidden, InvalidState
 from shared.settings import Settings
+from tests.builders import registration
 
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
@@ -45,26 +45,7 @@ def app() -> CustomersApplication:
 
 
 def register(app: CustomersApplication, kind: str = "dealer", **overrides: Any) -> str:
-    body: dict[str, Any] = {
-        "actor": actor(Role.SALESPERSON),
-        "kind": kind,
-        "region": "EAST",
-        "salesperson_id": "sp-1",
-        "company_name": "Acme Trading",
-        "founding_date": date(2010, 3, 1),
-        "legal_representative": "Li Lei",
-        "registered_capital": Decimal("1000000"),
-        "address": "1 Road",
-        "phone": "0571-1234",
-        "business_scale": "small",
-        "staff_count": 12,
-        "annual_sales": Decimal("2500000.50"),
-        "main_products": ["pumps"],
-        "preferred_payment_terms": "30 days",
-        "bank": "ICBC",
-    }
-    body.update(overrides)
-    return str(app.register_prospect(RegisterProspect(**body))["customer_id"])
+    return str(app.register_prospect(registration(kind, **overrides))["customer_id"])
 
 
 def approved(app: CustomersApplication, kind: str = "dealer") -> str:
@@ -95,8 +76,8 @@ def test_c2_prospect_registered_with_application_form(app: CustomersApplication)
     assert customer["status"] == "prospect"
     stored: Customer = app.repository.get(UUID(customer_id))
     assert stored.legal_representative.startswith("enc:v1:")  # the form's personal data is sealed
-    assert customer["legal_representative"] == "Li Lei"
-    assert stored.main_products == ["pumps"]
+    assert customer["legal_representative"] == "王伟"
+    assert stored.main_products == ["valves"]
     assert stored.created_on == NOW  # the injected clock stamps the event
 
 
@@ -307,5 +288,5 @@ def test_c2_erasing_personal_data_keeps_the_customer(app: CustomersApplication) 
     customer = app.get_customer(GetCustomer(customer_id=customer_id))
     assert customer["personal_data_erased"] is True
     assert (customer["legal_representative"], customer["phone"], customer["address"]) == (None, None, None)
-    assert customer["company_name"] == "Acme Trading"
+    assert customer["company_name"] == "杭州华顺贸易有限公司"
     assert stored_events(app) == before + 1

@@ -43,7 +43,8 @@ from shared.contracts import Role
 from shared.envelope import BASE_FIELDS, EVENT_NAMESPACE, EnvelopeEncoder, event_id, to_envelope
 from shared.settings import Settings
 from shared.store import ServiceApplication
-from tests.unit.test_complaints_domain import MANAGER, quality, service, verify
+from tests.builders import SALES_MANAGER
+from tests.unit.test_complaints_domain import quality, service, verify
 from tests.unit.test_customers_domain import actor, approved
 from tests.unit.test_field_domain import T0 as FIELD_T0
 from tests.unit.test_field_domain import field_flow
@@ -235,7 +236,7 @@ def test_complaint_flow_events_encode_as_the_model_does() -> None:
     app = ComplaintsApplication(Settings(), FixedClock(NOW), env=POPO)
     verify(app, service(app), valid=True, severity="severe")
     cid = quality(app)
-    step = {"actor": MANAGER, "complaint_id": cid}
+    step = {"actor": SALES_MANAGER, "complaint_id": cid}
     app.start_investigation(
         complaint_commands.StartInvestigation.model_validate(step | {"departments_notified": ["qa"]})
     )

@@ -20,16 +20,11 @@ from shared.aggregate import Meta
 from shared.clock import FixedClock
 from shared.errors import DomainError, Forbidden, InvalidState
 from shared.settings import Settings
+from tests.builders import FINANCE, GM, MARKETING, REGIONAL, SALES, SUPERVISOR
 
 T0 = datetime(2027, 1, 12, 2, 0, tzinfo=UTC)
 POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 FREQUENCY = Settings().visit_frequency
-DIRECTOR = {"id": "md-1", "role": "marketing_director"}
-GM = {"id": "gm-1", "role": "general_manager"}
-REGIONAL = {"id": "rm-1", "role": "regional_manager"}
-SALES = {"id": "sp-1", "role": "salesperson"}
-SUPERVISOR = {"id": "sup-1", "role": "sales_supervisor"}
-FINANCE = {"id": "fin-1", "role": "finance"}
 
 
 def meta(actor: dict[str, str], at: datetime = T0) -> Meta:
@@ -52,7 +47,7 @@ def field_flow(app: FieldApplication) -> None:
     year = {"year": 2027}
     app.propose_company_target(
         c.ProposeCompanyTarget.model_validate(
-            {"actor": DIRECTOR, **year, "amount": "1200", "months": ["100"] * 12}
+            {"actor": MARKETING, **year, "amount": "1200", "months": ["100"] * 12}
         )
     )
     app.approve_company_target(c.ApproveCompanyTarget.model_validate({"actor": GM, **year}))
@@ -161,23 +156,23 @@ def test_field_flow_runs_end_to_end_in_memory(app: FieldApplication) -> None:
 
 
 def test_s1_months_add_up_to_the_annual_target() -> None:
-    plan = AnnualPlan(year=2027, meta=meta(DIRECTOR))
+    plan = AnnualPlan(year=2027, meta=meta(MARKETING))
     with pytest.raises(DomainError) as error:
-        plan.propose_company_target(Decimal("1200"), [*twelve("100")[:11], Decimal("99")], meta(DIRECTOR))
+        plan.propose_company_target(Decimal("1200"), [*twelve("100")[:11], Decimal("99")], meta(MARKETING))
     assert error.value.rule == "S1" and error.value.details["sum"] == "1199.00"
     with pytest.raises(DomainError):
-        plan.propose_company_target(Decimal("1100"), twelve("100")[:11], meta(DIRECTOR))
+        plan.propose_company_target(Decimal("1100"), twelve("100")[:11], meta(MARKETING))
     assert quarters_of([Decimal(n) for n in range(1, 13)]) == [6, 15, 24, 33]
 
 
 def test_s1_a_change_takes_effect_on_approval_and_the_history_is_kept() -> None:
-    plan = AnnualPlan(year=2027, meta=meta(DIRECTOR))
-    plan.propose_company_target(Decimal("1200"), twelve("100"), meta(DIRECTOR))
+    plan = AnnualPlan(year=2027, meta=meta(MARKETING))
+    plan.propose_company_target(Decimal("1200"), twelve("100"), meta(MARKETING))
     plan.approve_company_target(meta(GM))
-    plan.propose_company_target(Decimal("2400"), twelve("200"), meta(DIRECTOR))
+    plan.propose_company_target(Decimal("2400"), twelve("200"), meta(MARKETING))
     assert plan.current["company"]["amount"] == Decimal("1200")  # the change waits for approval
     with pytest.raises(Forbidden):
-        plan.approve_company_target(meta(DIRECTOR))
+        plan.approve_company_target(meta(MARKETING))
     plan.approve_company_target(meta(GM))
     assert plan.current["company"]["amount"] == Decimal("2400")
     assert [(h["action"], h["figures"]["amount"]) for h in plan.history] == [
@@ -192,8 +187,8 @@ def test_s1_a_change_takes_effect_on_approval_and_the_history_is_kept() -> None:
 
 
 def test_s1_region_targets_add_up_to_the_company_target_before_approval() -> None:
-    plan = AnnualPlan(year=2027, meta=meta(DIRECTOR))
-    plan.propose_company_target(Decimal("1200"), twelve("100"), meta(DIRECTOR))
+    plan = AnnualPlan(year=2027, meta=meta(MARKETING))
+    plan.propose_company_target(Decimal("1200"), twelve("100"), meta(MARKETING))
     plan.approve_company_target(meta(GM))
     plan.propose_region_plan("EAST", Decimal("600"), twelve("50"), [], [], meta(REGIONAL))
     with pytest.raises(DomainError) as error:

@@ -3,8 +3,7 @@ conflict and runs nothing; a receipt stored before bodies were compared still an
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -14,9 +13,9 @@ from eventsourcing.persistence import StoredEvent
 from services.customers.application import CustomersApplication
 from services.customers.commands import RegisterProspect
 from shared.clock import FixedClock
-from shared.contracts import Actor, Role
 from shared.settings import Settings
 from shared.store import CommandReceipt, IdempotencyConflict, body_digest
+from tests.builders import registration
 
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
@@ -31,26 +30,7 @@ def app() -> CustomersApplication:
 
 
 def prospect(**overrides: Any) -> RegisterProspect:
-    body: dict[str, Any] = {
-        "actor": Actor(id="sp-1", role=Role.SALESPERSON),
-        "kind": "dealer",
-        "region": "EAST",
-        "salesperson_id": "sp-1",
-        "company_name": "Acme Trading",
-        "founding_date": date(2010, 3, 1),
-        "legal_representative": "Li Lei",
-        "registered_capital": Decimal("1000000"),
-        "address": "1 Road",
-        "phone": "0571-1234",
-        "business_scale": "small",
-        "staff_count": 12,
-        "annual_sales": Decimal("2500000.50"),
-        "main_products": ["pumps"],
-        "preferred_payment_terms": "30 days",
-        "bank": "ICBC",
-        "idempotency_key": "form-42",
-    }
-    return RegisterProspect(**(body | overrides))
+    return registration(**({"idempotency_key": "form-42"} | overrides))
 
 
 def stored(app: CustomersApplication) -> int:

@@ -17,6 +17,7 @@ from shared.clock import FixedClock
 from shared.contracts import Actor, Envelope, Role
 from shared.errors import DomainError
 from shared.settings import Settings
+from tests.builders import customer_event
 
 START = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 SALES = Actor(id="sp-1", role=Role.SALESPERSON)
@@ -26,18 +27,7 @@ FINANCE = Actor(id="fin-1", role=Role.FINANCE)
 
 
 def envelope(customer_id: str, version: int, event_type: str, data: dict[str, Any]) -> Envelope:
-    return Envelope(
-        event_id=f"{customer_id}-{version}",
-        event_type=event_type,
-        schema_version=1,
-        service="customers",
-        aggregate_type="Customer",
-        aggregate_id=customer_id,
-        aggregate_version=version,
-        position=version,
-        occurred_at=START,
-        data=data,
-    )
+    return customer_event(customer_id, version, event_type, data, occurred_at=START)
 
 
 def customer_events(customer_id: str, kind: str = "dealer", credit_limit: str = "1000.00") -> list[Envelope]:

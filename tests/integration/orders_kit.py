@@ -1,4 +1,5 @@
-"""Helpers for the orders integration tests: the customers and orders services in-process, and data set-up."""
+"""The orders integration tests' kit (not a test module): the customers and orders services in-process,
+and data set-up."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from services.customers.api import register as register_customers
@@ -17,18 +19,10 @@ from services.orders.main import background
 from shared.clock import FixedClock
 from shared.database import ensure_database
 from shared.settings import Settings
+from tests.builders import FINANCE, GM, MARKETING, PRODUCTION, REGIONAL, SALES, SUPERVISOR, Who, prospect
 from tests.conftest import Requester, service_running, wait_for
 
-SALES = {"id": "sp-1", "role": "salesperson"}
-SALES_MANAGER = {"id": "sm-1", "role": "sales_manager"}
-SUPERVISOR = {"id": "sup-1", "role": "sales_supervisor"}
-REGIONAL = {"id": "rm-1", "role": "regional_manager"}
-MARKETING = {"id": "md-1", "role": "marketing_director"}
-GM = {"id": "gm-1", "role": "general_manager"}
-FINANCE = {"id": "fin-1", "role": "finance"}
-PRODUCTION = {"id": "prod-1", "role": "production"}
-BRANCH_MANAGER = {"id": "bm-1", "role": "branch_manager"}
-SYSTEM = {"id": "scheduler", "role": "system"}
+START = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # Friday 10:00 in Shanghai: the orders modules' clock
 
 
 @contextlib.asynccontextmanager
@@ -50,7 +44,7 @@ async def orders_running(settings: Settings, clock: FixedClock) -> AsyncIterator
 
 
 def price_exception(
-    actor: dict[str, str], customer_id: str, product_code: str, unit_price: str, reason: str
+    actor: Who, customer_id: str, product_code: str, unit_price: str, reason: str
 ) -> dict[str, Any]:
     """The body of ``request_price_exception`` (O2)."""
     return {
@@ -165,7 +159,7 @@ class Orders:
         await wait_for(caught_up)
 
     async def order(
-        self, customer_id: str, product: str, quantity: int = 1, actor: dict[str, str] = SALES, **line: Any
+        self, customer_id: str, product: str, quantity: int = 1, actor: Who = SALES, **line: Any
     ) -> dict[str, Any]:
         return await self.ok(
             "place_order",
@@ -176,24 +170,3 @@ class Orders:
                 "lines": [{"product_code": product, "quantity": quantity, **line}],
             },
         )
-
-
-def prospect(kind: str) -> dict[str, Any]:
-    return {
-        "actor": SALES,
-        "kind": kind,
-        "region": "EAST",
-        "salesperson_id": "sp-1",
-        "company_name": "杭州华顺贸易有限公司",
-        "founding_date": "2012-05-01",
-        "legal_representative": "王伟",
-        "registered_capital": "5000000.00",
-        "address": "杭州市西湖区文三路 1 号",
-        "phone": "0571-88000000",
-        "business_scale": "medium",
-        "staff_count": 120,
-        "annual_sales": "30000000.00",
-        "main_products": ["valves"],
-        "preferred_payment_terms": "30 days",
-        "bank": "ICBC Hangzhou",
-    }
