@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -33,7 +33,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from shared.contracts import CorrelationId, ErrorBody, ErrorCode, Query, Reply
 from shared.errors import DomainError, Unavailable
-from shared.identity.scope import Acting, acting_as
+from shared.identity.scope import Acting, acting, acting_as
 from shared.identity.verify import Verifier, refuse_unproven_actor
 from shared.observability import correlated
 from shared.settings import Settings
@@ -173,9 +173,19 @@ class ServiceBus:
         gated.__name__ = getattr(handler, "__name__", "command")
         return gated
 
-    def document_roles(self, table: Mapping[str, Iterable[StrEnum]]) -> None:
+    def document_roles(self, table: Mapping[str, Iterable[StrEnum | str]]) -> None:
         """Publish who may send each command (the rules that check it are the service's own)."""
-        self.roles.update({name: sorted(role.value for role in roles) for name, roles in table.items()})
+        self.roles.update({name: sorted(str(role) for role in roles) for name, roles in table.items()})
+
+    def read_only_by(self, names: Iterable[str], roles: frozenset[str], what: str) -> None:
+        """Answer the queries ``names`` only to a user holding one of ``roles`` company-wide (requests of
+        the service's own process, with no acting user, are answered), and publish the roles (x-roles)."""
+        names = list(names)
+        for name in names:
+            subject = query_subject(self.settings.namespace, self.service, name)
+            route = self.routes[subject]
+            self.routes[subject] = replace(route, handler=_read_only_by(route.handler, roles, what))
+        self.document_roles(dict.fromkeys(names, roles))
 
     def document_events(self, event_classes: Iterable[type]) -> None:
         """Declare the service's events for the AsyncAPI document (the relay is what publishes them)."""
@@ -276,6 +286,17 @@ class ServiceBus:
         reply = error_reply("unknown_command", f"{self.service} has no {kind} '{name}'", known=known)
         with contextlib.suppress(nats.errors.Error):
             await msg.respond(orjson.dumps(reply))
+
+
+def _read_only_by(handler: Handler, roles: frozenset[str], what: str) -> Handler:
+    async def read(body: Any) -> dict[str, Any]:
+        who = acting()
+        if who is not None:
+            who.require_company_wide(roles, what)
+        return await handler(body)
+
+    read.__name__ = getattr(handler, "__name__", "query")
+    return read
 
 
 class StoreGate:

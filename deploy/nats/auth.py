@@ -36,6 +36,7 @@ DEPARTMENTS = ("marketing", "finance", "production")
 CONSUMERS: dict[str, tuple[tuple[str, str], ...]] = {
     "customers": (("customers-directory", "customers"),),
     "orders": (("orders", "customers"),),
+    "complaints": (("complaints", "customers"),),
     "field": (("field", "customers"),),
     "reporting": tuple(("reporting", source) for source in WRITERS),
 } | {department: ((department, "orders"),) for department in DEPARTMENTS}

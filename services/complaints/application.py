@@ -11,6 +11,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from services.complaints import commands as c
+from services.complaints import scopes
 from services.complaints.domain import (
     Complaint,
     ComplaintType,
@@ -26,8 +27,11 @@ from services.complaints.domain import (
 )
 from services.complaints.forms import after_sales_form, handling_form, history_of, render_html
 from shared.aggregate import Meta
+from shared.clock import Clock
 from shared.contracts import Actor, Command, Role
+from shared.customer_directory import CustomerDirectory
 from shared.errors import DomainError, InvalidState, NotFound
+from shared.settings import Settings
 from shared.store import Outcome, ServiceApplication
 
 log = logging.getLogger(__name__)
@@ -121,8 +125,15 @@ def technician_of(cmd: c.AssignTechnician) -> Technician:
 class ComplaintsApplication(ServiceApplication):
     service = "complaints"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        customers: CustomerDirectory,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.customers = customers  # each customer's region and salesperson: the scopes
+        super().__init__(settings, clock, env)
         # The deadline scan's memory: rebuilt from the store after a restart (P7).
         self._scan_lock = threading.Lock()
         self._scanned_to = 0
@@ -130,6 +141,7 @@ class ComplaintsApplication(ServiceApplication):
 
     # P1/P2 ------------------------------------------------------------------------------------
     def log_complaint(self, cmd: c.LogComplaint) -> dict[str, Any]:
+        scopes.customer(self.customers, cmd.customer_id, "complaint")
         fields = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
 
         def decide(meta: Meta) -> Outcome:
@@ -207,6 +219,7 @@ class ComplaintsApplication(ServiceApplication):
 
     # P8 ---------------------------------------------------------------------------------------
     def log_feedback(self, cmd: c.LogFeedback) -> dict[str, Any]:
+        scopes.customer(self.customers, cmd.customer_id, "feedback")
         fields = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
 
         def decide(meta: Meta) -> Outcome:
@@ -234,6 +247,7 @@ class ComplaintsApplication(ServiceApplication):
 
     # P9 ---------------------------------------------------------------------------------------
     def log_service_request(self, cmd: c.LogServiceRequest) -> dict[str, Any]:
+        scopes.customer(self.customers, cmd.customer_id, "service request")
         fields = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
 
         def decide(meta: Meta) -> Outcome:
@@ -404,6 +418,7 @@ class ComplaintsApplication(ServiceApplication):
             found = None
         if not isinstance(found, kind):
             raise NotFound(f"no {name} {aggregate_id}", details={key: aggregate_id})
+        scopes.customer(self.customers, found.customer_id, f"{name} {aggregate_id}")
         return found
 
     def _require_quality_complaint(self, complaint_id: str) -> None:

@@ -9,6 +9,7 @@ market report are their salesperson's in their region; a customer's visits the c
 from __future__ import annotations
 
 from services.field.customer_view import CustomerDirectory
+from shared.customer_directory import require_customer_scope
 from shared.identity.scope import acting, require_scope
 
 # No region is called this: only a company-wide grant covers the company's target.
@@ -27,9 +28,7 @@ def customers(directory: CustomerDirectory, customer_ids: list[str]) -> None:
     """Each customer the field's view knows: acted on by a user covering its region (a salesperson:
     their own customers). One the view does not know yet has no scope to check."""
     for customer_id in customer_ids:
-        customer = directory.get(customer_id)
-        if customer is not None:
-            require_scope(customer.region, customer.salesperson_id, f"customer {customer_id}")
+        require_customer_scope(directory, customer_id, f"customer {customer_id}")
 
 
 def visible(region_name: str, salesperson_id: str) -> bool:

@@ -33,6 +33,7 @@ from services.orders.domain.common import Security
 from services.orders.results import security_json
 from shared.consumer import DurableConsumer
 from shared.contracts import CUSTOMER_STATUS_AFTER_EVENT, Envelope
+from shared.customer_events import SOURCE, KeptEvents, customer_events_table, keep_events, kept_events
 from shared.migrations import Step, migrate
 from shared.settings import Settings
 from shared.subjects import stream_name
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 
 SCHEMA = "orders"
 CONSUMER_NAME = "orders"
-SOURCE = "customers"
 CHANGED_CHANNEL = "orders_customer_view_changed"  # payload: the customer id whose row changed
 MIGRATIONS_TABLE = "customer_view_migrations"  # the steps of MIGRATIONS this view has had
 NEW_COLUMNS = (
@@ -164,21 +164,18 @@ class InMemoryCustomerDirectory:
     """For unit tests: envelopes applied the same way as the PostgreSQL view."""
 
     def __init__(self) -> None:
-        self.events: dict[str, dict[int, tuple[int, str, dict[str, Any]]]] = {}
+        self.kept = KeptEvents()
 
     def apply(self, envelope: Envelope) -> None:
-        if envelope.aggregate_type != "Customer":
-            return
-        kept = self.events.setdefault(envelope.aggregate_id, {})
-        kept.setdefault(
-            envelope.aggregate_version, (envelope.aggregate_version, envelope.event_type, envelope.data)
-        )
+        self.kept.apply(envelope)
 
     def get(self, customer_id: str) -> CustomerSnapshot | None:
-        return fold(customer_id, self.events.get(customer_id, {}).values())
+        return fold(customer_id, self.kept.of(customer_id))
 
     def branches(self) -> list[str]:
-        return sorted(cid for cid in self.events if (c := self.get(cid)) is not None and c.kind == "branch")
+        return sorted(
+            cid for cid in self.kept.customers() if (c := self.get(cid)) is not None and c.kind == "branch"
+        )
 
 
 class PostgresCustomerDirectory:
@@ -323,15 +320,7 @@ class CustomerViewProjector:
         customer_events = [e for e in envelopes if e.aggregate_type == "Customer"]
         if customer_events:
             async with self.pool.acquire() as conn, conn.transaction():
-                await conn.executemany(
-                    f'INSERT INTO "{SCHEMA}".customer_events (customer_id, version, event_type, data) '
-                    "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    [
-                        (e.aggregate_id, e.aggregate_version, e.event_type, json.dumps(e.data))
-                        for e in customer_events
-                    ],
-                )
-                changed = sorted({e.aggregate_id for e in customer_events})
+                changed = await keep_events(conn, SCHEMA, customer_events)
                 for customer_id in changed:
                     await self._refold(conn, customer_id)
                     await conn.execute("SELECT pg_notify($1, $2)", CHANGED_CHANNEL, customer_id)
@@ -350,11 +339,7 @@ class CustomerViewProjector:
 
 async def refold(conn: asyncpg.Connection, customer_id: str) -> None:
     """The customer's row folded again from all its kept events."""
-    rows = await conn.fetch(
-        f'SELECT version, event_type, data FROM "{SCHEMA}".customer_events WHERE customer_id = $1',
-        customer_id,
-    )
-    snapshot = fold(customer_id, [(r["version"], r["event_type"], json.loads(r["data"])) for r in rows])
+    snapshot = fold(customer_id, await kept_events(conn, SCHEMA, customer_id))
     if snapshot is None:
         return
     row = snapshot_row(snapshot)
@@ -403,9 +388,7 @@ async def rebuild(conn: asyncpg.Connection) -> None:
 # rows kept are then folded again from their kept events.
 MIGRATIONS: list[Step] = [
     [
-        f'CREATE TABLE IF NOT EXISTS "{SCHEMA}".customer_events ('
-        "customer_id text NOT NULL, version integer NOT NULL, event_type text NOT NULL, "
-        "data jsonb NOT NULL, PRIMARY KEY (customer_id, version))",
+        customer_events_table(SCHEMA),
         f'CREATE TABLE IF NOT EXISTS "{SCHEMA}".customer_view ('
         "customer_id text PRIMARY KEY, kind text NOT NULL, region text NOT NULL, "
         "salesperson_id text NOT NULL, "

@@ -30,6 +30,7 @@ from services.reporting import results as r
 from services.reporting.field_api import register_field
 from services.reporting.projections import projections_version
 from services.reporting.rebuild import as_of_snapshot
+from services.reporting.sessions import AUDIT_READERS, REPORT_READERS
 from services.reporting.tables import SCHEMA
 from shared.bus import ServiceBus
 from shared.clock import BUSINESS_TZ, Clock, SystemClock
@@ -199,6 +200,8 @@ class CustomerOrders(Query):
     as_of: AwareDatetime | None = None
 
 
+# The queries showing customers' personal data (#23): the audit trail's readers only.
+AUDITED = ["audit_trail"]
 CACHE_SIZE = 256
 Report = Callable[[asyncpg.Connection, str], Awaitable[dict[str, Any]]]
 
@@ -364,3 +367,7 @@ def register(bus: ServiceBus, reports: Reports) -> None:
     bus.command("import_history", ImportHistory, reports.import_history, r.HistoryImported)
     register_field(bus, reports)  # R11, R13
     bus.document_roles({"sign_off_period": signoff.SIGNERS, "import_history": history.IMPORTERS})
+    # The same readers over the bus as over HTTP (sessions.py; docs/decisions/0006-reporting-readers.md).
+    reads = [route.name for route in bus.routes.values() if route.kind == "query" and not route.public]
+    bus.read_only_by([name for name in reads if name not in AUDITED], REPORT_READERS, "the reports")
+    bus.read_only_by(AUDITED, AUDIT_READERS, "the audit trail")

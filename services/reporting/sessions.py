@@ -72,18 +72,11 @@ class Viewer:
         return Acting(self.user, self.grants)
 
     def company_wide(self, roles: frozenset[str]) -> bool:
-        return any(grant.role in roles and grant.region is None for grant in self.grants)
+        return self.acting().company_wide(roles)
 
     def require(self, roles: frozenset[str], what: str) -> None:
         """Refuse (403) unless the viewer holds one of ``roles`` company-wide."""
-        if not self.company_wide(roles):
-            held = ", ".join(grant.claim() for grant in self.grants) or "no role"
-            raise Forbidden(
-                f"{self.user} ({held}) may not read {what}: it needs one of {', '.join(sorted(roles))} "
-                "held company-wide",
-                rule="scope",
-                details={"role": held, "allowed": sorted(roles)},
-            )
+        self.acting().require_company_wide(roles, what)
 
 
 @dataclass

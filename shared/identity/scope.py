@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from shared.errors import Forbidden
@@ -36,6 +36,20 @@ class Acting:
             elif grant.region in (None, region):
                 return True
         return False
+
+    def company_wide(self, roles: Collection[str]) -> bool:
+        return any(grant.role in roles and grant.region is None for grant in self.grants)
+
+    def require_company_wide(self, roles: Collection[str], what: str) -> None:
+        """Refuse unless one of ``roles`` is held company-wide (company-wide figures: the reports)."""
+        if not self.company_wide(roles):
+            held = ", ".join(grant.claim() for grant in self.grants) or "no role"
+            raise Forbidden(
+                f"{self.user} ({held}) may not read {what}: it needs one of {', '.join(sorted(roles))} "
+                "held company-wide",
+                rule="scope",
+                details={"role": held, "allowed": sorted(roles)},
+            )
 
 
 acting_now: contextvars.ContextVar[Acting | None] = contextvars.ContextVar("acting", default=None)

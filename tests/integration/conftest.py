@@ -10,10 +10,12 @@ from nats.aio.client import Client as NATS
 
 from services.complaints.api import register
 from services.complaints.application import ComplaintsApplication
+from services.complaints.scopes import SCHEMA as COMPLAINTS_VIEW
 from services.customers.api import register as register_customers
 from services.customers.application import CustomersApplication
 from services.customers.main import background as customers_jobs
 from shared.clock import FixedClock
+from shared.customer_directory import PostgresCustomerDirectory
 from shared.database import ensure_database
 from shared.runtime import WriteService
 from shared.settings import Settings
@@ -26,7 +28,9 @@ from tests.integration.test_complaints import T0
 async def complaints(settings: Settings) -> AsyncIterator[WriteService]:
     """The complaints service on the module's database and namespace, its clock at ``T0``."""
     ensure_database(settings, ["complaints"])
-    app = ComplaintsApplication(settings, FixedClock(T0))
+    app = ComplaintsApplication(
+        settings, FixedClock(T0), PostgresCustomerDirectory(settings, COMPLAINTS_VIEW)
+    )
     async with service_running(app, register, settings) as running:
         yield running
 

@@ -14,7 +14,9 @@ from services.complaints import commands as c
 from services.complaints.api import register
 from services.complaints.application import SYSTEM, ComplaintsApplication
 from services.complaints.main import deadlines
+from services.complaints.scopes import SCHEMA as COMPLAINTS_VIEW
 from shared.clock import FixedClock
+from shared.customer_directory import PostgresCustomerDirectory
 from shared.database import ensure_database
 from shared.errors import Forbidden, InvalidState
 from shared.settings import Settings
@@ -42,7 +44,7 @@ async def test_p7_overdue_raised_by_itself_once_and_survives_restart(
     ensure_database(settings, ["complaints"])
     fast = settings.model_copy(update={"complaint_deadline_check_seconds": 0.2})
     clock = FixedClock(T0)
-    app = ComplaintsApplication(fast, clock)
+    app = ComplaintsApplication(fast, clock, PostgresCustomerDirectory(fast, COMPLAINTS_VIEW))
     async with service_running(app, register, fast, extra=deadlines):
         late = (await ok(request_, "log_complaint", service_complaint("sp-late")))["complaint_id"]
         acked = (await ok(request_, "log_complaint", quality_complaint()))["complaint_id"]
@@ -76,7 +78,7 @@ async def test_p7_overdue_raised_by_itself_once_and_survives_restart(
 
     # A new process on the same store, 8 days after logging: the resolve deadlines are due, once each.
     clock.set(T0 + timedelta(days=8))
-    again = ComplaintsApplication(fast, clock)
+    again = ComplaintsApplication(fast, clock, PostgresCustomerDirectory(fast, COMPLAINTS_VIEW))
     async with service_running(again, register, fast, extra=deadlines):
         expected = sorted([(late, "acknowledge"), (late, "resolve"), (acked, "resolve")])
 
@@ -102,7 +104,7 @@ async def test_p7_overdue_raised_by_itself_once_and_survives_restart(
 async def test_p7_only_the_system_raises_a_deadline(settings: Settings) -> None:
     ensure_database(settings, ["complaints"])
     clock = FixedClock(T0)
-    app = ComplaintsApplication(settings, clock)
+    app = ComplaintsApplication(settings, clock, PostgresCustomerDirectory(settings, COMPLAINTS_VIEW))
     try:
         logged = app.log_complaint(c.LogComplaint.model_validate(service_complaint("sp-role")))
         clock.advance(timedelta(days=2))

@@ -13,7 +13,9 @@ from nats.aio.client import Client as NATS
 from services.complaints.api import register
 from services.complaints.application import SYSTEM, ComplaintsApplication
 from services.complaints.main import deadlines
+from services.complaints.scopes import SCHEMA as COMPLAINTS_VIEW
 from shared.clock import FixedClock
+from shared.customer_directory import PostgresCustomerDirectory
 from shared.database import ensure_database
 from shared.settings import Settings
 from tests.builders import SALES_MANAGER
@@ -54,7 +56,12 @@ async def test_p8_overdue_answer_and_escalation_raised_once_across_a_restart(
     ensure_database(settings, ["complaints"])
     fast = settings.model_copy(update={"complaint_deadline_check_seconds": 0.2})
     clock = FixedClock(T0)
-    async with service_running(ComplaintsApplication(fast, clock), register, fast, extra=deadlines):
+    async with service_running(
+        ComplaintsApplication(fast, clock, PostgresCustomerDirectory(fast, COMPLAINTS_VIEW)),
+        register,
+        fast,
+        extra=deadlines,
+    ):
         major = (await ok(request_, "log_feedback", feedback(major=True)))["feedback_id"]
         acknowledged = (await ok(request_, "log_feedback", feedback(major=True)))["feedback_id"]
         answered = (await ok(request_, "log_feedback", feedback(kind="praise")))["feedback_id"]
@@ -86,7 +93,12 @@ async def test_p8_overdue_answer_and_escalation_raised_once_across_a_restart(
 
     # A new process on the same store, 4 days after logging: the unanswered ones are late, once each.
     clock.set(T0 + timedelta(days=4))
-    async with service_running(ComplaintsApplication(fast, clock), register, fast, extra=deadlines):
+    async with service_running(
+        ComplaintsApplication(fast, clock, PostgresCustomerDirectory(fast, COMPLAINTS_VIEW)),
+        register,
+        fast,
+        extra=deadlines,
+    ):
         expected = [(major, "escalation"), (major, "answer"), (acknowledged, "answer")]
         await settle_on(nc, settings, "FeedbackOverdue", ids, expected)
         got = await ok(request_, "get_feedback", {"feedback_id": major}, kind="query")
@@ -99,7 +111,12 @@ async def test_p9_overdue_schedule_and_completion_raised_once_across_a_restart(
     ensure_database(settings, ["complaints"])
     fast = settings.model_copy(update={"complaint_deadline_check_seconds": 0.2})
     clock = FixedClock(T0)
-    async with service_running(ComplaintsApplication(fast, clock), register, fast, extra=deadlines):
+    async with service_running(
+        ComplaintsApplication(fast, clock, PostgresCustomerDirectory(fast, COMPLAINTS_VIEW)),
+        register,
+        fast,
+        extra=deadlines,
+    ):
         unscheduled = (await ok(request_, "log_service_request", service_request()))["request_id"]
         scheduled = (await ok(request_, "log_service_request", service_request(kind="training")))[
             "request_id"
@@ -130,7 +147,12 @@ async def test_p9_overdue_schedule_and_completion_raised_once_across_a_restart(
 
     # A new process on the same store, 8 days after logging: neither was completed, raised once each.
     clock.set(T0 + timedelta(days=8))
-    async with service_running(ComplaintsApplication(fast, clock), register, fast, extra=deadlines):
+    async with service_running(
+        ComplaintsApplication(fast, clock, PostgresCustomerDirectory(fast, COMPLAINTS_VIEW)),
+        register,
+        fast,
+        extra=deadlines,
+    ):
         expected = [(unscheduled, "schedule"), (unscheduled, "complete"), (scheduled, "complete")]
         await settle_on(nc, settings, "ServiceRequestOverdue", ids, expected)
         got = await ok(request_, "get_service_request", {"request_id": scheduled}, kind="query")

@@ -5,7 +5,6 @@ customers, claims and reports; company-wide roles act everywhere."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -20,12 +19,11 @@ from services.field.customer_view import PostgresCustomerDirectory
 from services.field.main import background
 from shared.clock import FixedClock
 from shared.database import ensure_database
-from shared.identity.tokens import Grant
-from shared.identity.verify import AUTHORIZATION, BEARER
 from shared.settings import Settings
 from tests.builders import FINANCE, SUPERVISOR, prospect
-from tests.conftest import CREDENTIALS, Requester, service_running, wait_for
+from tests.conftest import Requester, service_running, wait_for
 from tests.integration.orders_kit import customers_running
+from tests.integration.scopes_kit import refused_for_scope, send_as
 
 pytestmark = pytest.mark.integration
 
@@ -48,16 +46,7 @@ async def send(
     nc: NATS, settings: Settings, claim: str, name: str, body: dict[str, Any], kind: str = "cmd"
 ) -> dict[str, Any]:
     """``body`` sent by the user its actor names, holding exactly ``claim`` (``role`` or ``role@REGION``)."""
-    grant = Grant.parse(claim)
-    token = CREDENTIALS.token(body["actor"]["id"], grant)
-    reply = await nc.request(
-        f"{settings.namespace}.field.{kind}.{name}",
-        json.dumps(body).encode(),
-        timeout=10,
-        headers={AUTHORIZATION: BEARER + token},
-    )
-    answer: dict[str, Any] = json.loads(reply.data)
-    return answer
+    return await send_as(nc, settings, "field", claim, name, body, kind)
 
 
 async def ok(nc: NATS, settings: Settings, claim: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -67,9 +56,7 @@ async def ok(nc: NATS, settings: Settings, claim: str, name: str, body: dict[str
 
 
 async def out_of_scope(nc: NATS, settings: Settings, claim: str, name: str, body: dict[str, Any]) -> None:
-    reply = await send(nc, settings, claim, name, body)
-    assert not reply["ok"], reply
-    assert (reply["error"]["code"], reply["error"]["rule"]) == ("forbidden", "scope"), reply
+    refused_for_scope(await send(nc, settings, claim, name, body))
 
 
 def actor(user: str, role: str) -> dict[str, str]:

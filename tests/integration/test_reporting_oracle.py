@@ -17,6 +17,7 @@ held, O4–O8; a hold's expiry moment, O9); every figure is summed here.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import string
@@ -34,7 +35,10 @@ from hypothesis import strategies as st
 
 from services.complaints.api import register as register_complaints
 from services.complaints.application import ComplaintsApplication
+from services.complaints.main import background as complaints_background
+from services.complaints.scopes import SCHEMA as COMPLAINTS_VIEW
 from shared.clock import BUSINESS_TZ, FixedClock
+from shared.customer_directory import PostgresCustomerDirectory
 from shared.database import ensure_database
 from shared.settings import Settings
 from tests.builders import (
@@ -134,6 +138,7 @@ limits = st.lists(st.sampled_from(["3000", "20000", "1000000"]), min_size=3, max
 class Flow:
     request_: Requester
     model: Model
+    complaints_directory: PostgresCustomerDirectory
 
     async def call(self, service: str, name: str, body: dict[str, Any], kind: str = "cmd") -> dict[str, Any]:
         reply = await self.request_(service, kind, name, body)
@@ -180,6 +185,7 @@ class Flow:
         m.customers[cid] = Customer(kind, approved["code"], CLOCK.now(), Decimal(limit))
         m.salesperson_of[cid], m.region_of[cid] = m.salesperson, m.region
         await self.known_to_orders(cid, last["version"])
+        await self.known_to_complaints(cid)
         return cid
 
     async def known_to_orders(self, cid: str, version: int) -> None:
@@ -188,6 +194,16 @@ class Flow:
         async def known() -> bool:
             reply = await self.request_("orders", "query", "get_customer_view", {"customer_id": cid})
             return bool(reply["ok"] and reply["result"]["version"] >= version)
+
+        await wait_for(known)
+
+    async def known_to_complaints(self, cid: str) -> None:
+        """Complaints' customer directory has the customer's salesperson and region now (its scopes)."""
+        wanted = (self.model.salesperson_of[cid], self.model.region_of[cid])
+
+        async def known() -> bool:
+            found = await asyncio.to_thread(self.complaints_directory.get, cid)
+            return found is not None and (found.salesperson_id, found.region) == wanted
 
         await wait_for(known)
 
@@ -370,7 +386,7 @@ class Flow:
                 "complaints",
                 "log_feedback",
                 {
-                    "actor": {"id": "cs-1", "role": "salesperson"},
+                    "actor": self.working(cid),
                     "kind": feedback_kind,
                     "customer_id": cid,
                     "content": "oracle",
@@ -417,6 +433,7 @@ class Flow:
             m.region_of[cid] = other
             m.moves.append((CLOCK.now(), cid, other))
         await self.known_to_orders(cid, changed["version"])
+        await self.known_to_complaints(cid)
 
     async def released(self, order_ids: list[str]) -> None:
         """O5 cleared: the orders it held go on, unless O6/O7 now holds them (as orders decided)."""
@@ -455,7 +472,7 @@ class Flow:
 
     async def complaint(self, cid: str, severity: str, now: datetime) -> None:
         m = self.model
-        clerk = {"id": "cs-1", "role": "salesperson"}
+        clerk = self.working(cid)  # complaints' scopes: the customer's own salesperson logs it
         if severity == "quality":  # P2: registered with its product, to the sales manager in person
             body = {
                 "complaint_type": "quality",
@@ -828,15 +845,23 @@ async def differences(flow: Flow, request_: Requester) -> list[tuple[Any, ...]]:
 
 
 @pytest.fixture(scope="module")
-async def system(settings: Settings) -> AsyncIterator[None]:
+async def system(settings: Settings) -> AsyncIterator[PostgresCustomerDirectory]:
+    """The services in-process; complaints' customer directory (what its scopes know) to wait on."""
     ensure_database(settings, ["complaints"])
+    directory = PostgresCustomerDirectory(settings, COMPLAINTS_VIEW)
     async with (
         customers_running(settings, CLOCK),
         orders_running(settings, CLOCK),
-        service_running(ComplaintsApplication(settings, CLOCK), register_complaints, settings),
+        service_running(
+            ComplaintsApplication(settings, CLOCK, directory),
+            register_complaints,
+            settings,
+            extra=complaints_background,  # as main.py runs it: its customer directory (scopes) too
+        ),
         reporting_running(settings, clock=CLOCK),
     ):
-        yield
+        yield directory
+    directory.close()
 
 
 async def products(request_: Requester) -> None:
@@ -965,12 +990,16 @@ async def products(request_: Requester) -> None:
     ],
 )
 async def test_r2_r3_r5_r7_r8_r12_r14_c10_c11_p8_every_figure_equals_a_recomputation_of_random_flows(
-    system: None, request_: Requester, kinds: list[str], limits: list[str], flow_steps: list[Step]
+    system: PostgresCustomerDirectory,
+    request_: Requester,
+    kinds: list[str],
+    limits: list[str],
+    flow_steps: list[Step],
 ) -> None:
     n = next(EXAMPLES)
     CLOCK.set(datetime(2040 + 2 * n, 1, 10, 2, tzinfo=UTC))
     letters = "".join(string.ascii_uppercase[int(d)] for d in f"{n:03d}")
-    flow = Flow(request_, Model(salesperson=f"sp-oracle-{n}", region=f"OR{letters}"))
+    flow = Flow(request_, Model(salesperson=f"sp-oracle-{n}", region=f"OR{letters}"), system)
     await products(request_)
     customers = [
         await flow.customer(i, kind, limit) for i, (kind, limit) in enumerate(zip(kinds, limits, strict=True))

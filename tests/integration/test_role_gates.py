@@ -18,9 +18,11 @@ import pytest
 
 from services.complaints.api import register as register_complaints
 from services.complaints.application import ComplaintsApplication
+from services.complaints.scopes import SCHEMA as COMPLAINTS_VIEW
 from shared.aggregate import at_least
 from shared.clock import FixedClock
 from shared.contracts import Role
+from shared.customer_directory import PostgresCustomerDirectory
 from shared.database import ensure_database
 from shared.settings import Settings
 from tests.builders import BRANCH_MANAGER, FINANCE, PRODUCTION, SALES, SALES_MANAGER, SUPERVISOR, VP, prospect
@@ -55,7 +57,9 @@ class World:
 async def world(settings: Settings, request_: Requester) -> AsyncIterator[World]:
     clock = FixedClock(START)
     ensure_database(settings, ["complaints"])
-    complaints_app = ComplaintsApplication(settings, clock)
+    complaints_app = ComplaintsApplication(
+        settings, clock, PostgresCustomerDirectory(settings, COMPLAINTS_VIEW)
+    )
     async with (
         customers_running(settings, clock) as customers,
         orders_running(settings, clock) as orders,

@@ -18,6 +18,7 @@ from services.complaints.application import SYSTEM, ComplaintsApplication
 from services.complaints.domain import Complaint, ComplaintType, Severity, Stage, fine_for, months_before
 from shared.aggregate import Meta
 from shared.clock import FixedClock
+from shared.customer_directory import InMemoryCustomerDirectory
 from shared.errors import DomainError, Forbidden, InvalidState
 from shared.settings import Settings
 from tests.builders import CLERK, GM, SALES_MANAGER, VP
@@ -33,7 +34,9 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def app(clock: FixedClock) -> Iterator[ComplaintsApplication]:
-    application = ComplaintsApplication(Settings(), clock, env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    application = ComplaintsApplication(
+        Settings(), clock, InMemoryCustomerDirectory(), env={"PERSISTENCE_MODULE": "eventsourcing.popo"}
+    )
     yield application
     application.close()
 

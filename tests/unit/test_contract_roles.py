@@ -29,6 +29,7 @@ from services.orders.customer_view import InMemoryCustomerDirectory
 from shared.bus import ServiceBus
 from shared.clock import FixedClock
 from shared.contracts import Actor, Role
+from shared.customer_directory import InMemoryCustomerDirectory as DirectoryCustomers
 from shared.errors import DomainError, Forbidden
 from shared.settings import Settings
 from tests.builders import registration
@@ -51,7 +52,9 @@ def routed_commands(service: str) -> set[str]:
         "orders": lambda: OrdersApplication(
             Settings(), FixedClock(NOW), InMemoryCustomerDirectory(), env=IN_MEMORY
         ),
-        "complaints": lambda: ComplaintsApplication(Settings(), FixedClock(NOW), env=IN_MEMORY),
+        "complaints": lambda: ComplaintsApplication(
+            Settings(), FixedClock(NOW), DirectoryCustomers(), env=IN_MEMORY
+        ),
         "field": lambda: FieldApplication(Settings(), FixedClock(NOW), FieldCustomers(), env=IN_MEMORY),
     }[service]()
     APIS[service].register(bus, app)  # type: ignore[attr-defined]
@@ -101,7 +104,7 @@ def register_prospect(actor: Actor) -> Any:
 
 
 def log_complaint(actor: Actor) -> Any:
-    app = ComplaintsApplication(Settings(), FixedClock(NOW), env=IN_MEMORY)
+    app = ComplaintsApplication(Settings(), FixedClock(NOW), DirectoryCustomers(), env=IN_MEMORY)
     return app.log_complaint(
         complaints.LogComplaint(
             actor=actor,

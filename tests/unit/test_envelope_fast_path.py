@@ -164,7 +164,7 @@ def applications() -> dict[str, ServiceApplication]:
     return {
         "customers": CustomersApplication(Settings(), clock, env=POPO),
         "orders": Fixture().app,
-        "complaints": ComplaintsApplication(Settings(), clock, env=POPO),
+        "complaints": ComplaintsApplication(Settings(), clock, InMemoryCustomerDirectory(), env=POPO),
         "field": FieldApplication(Settings(), clock, InMemoryCustomerDirectory(), env=POPO),
     }
 
@@ -233,7 +233,7 @@ def test_order_flow_events_encode_as_the_model_does() -> None:
 
 
 def test_complaint_flow_events_encode_as_the_model_does() -> None:
-    app = ComplaintsApplication(Settings(), FixedClock(NOW), env=POPO)
+    app = ComplaintsApplication(Settings(), FixedClock(NOW), InMemoryCustomerDirectory(), env=POPO)
     verify(app, service(app), valid=True, severity="severe")
     cid = quality(app)
     step = {"actor": SALES_MANAGER, "complaint_id": cid}

@@ -29,7 +29,7 @@ def fx() -> Fixture:
 
 def later(fx: Fixture, customer_id: str, *events: tuple[str, dict[str, Any]]) -> None:
     """Customer events after the fixture's four (registered, investigated, approved, contract signed)."""
-    version = max(fx.customers.events[customer_id]) + 1
+    version = max(fx.customers.kept.events[customer_id]) + 1
     for offset, (event_type, data) in enumerate(events):
         fx.customers.apply(envelope(customer_id, version + offset, event_type, data))
 
