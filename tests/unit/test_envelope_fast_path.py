@@ -276,10 +276,11 @@ def test_an_event_stored_by_a_newer_release_keeps_its_version_on_the_bus() -> No
     app = APPS["customers"]
     event: Any = object.__new__(Customer.CustomerGraded)
     meta = Meta("sm-1", "sales_manager", "c", "c", NOW)
-    state = {"originator_id": uuid.uuid4(), "originator_version": 5, "timestamp": NOW, "grade": "B"}
+    customer_id = uuid.uuid4()
+    state = {"originator_id": customer_id, "originator_version": 5, "timestamp": NOW, "grade": "B"}
     object.__setattr__(event, "__dict__", state | {"previous": None, "reason": "first", "meta": meta})
     newer = orjson.loads(app.mapper.to_stored_event(event).state) | {"class_version": 3, "basis": "volume"}
-    stored = StoredEvent(state["originator_id"], 5, Customer.CustomerGraded.TOPIC, orjson.dumps(newer))
+    stored = StoredEvent(customer_id, 5, Customer.CustomerGraded.TOPIC, orjson.dumps(newer))
     _, body = encoded(app, stored, 9)
     envelope = orjson.loads(body)
     assert envelope["schema_version"] == 3
