@@ -1,10 +1,10 @@
 """The rolling-upgrade drill: the previous and the current release of customers side by side under load.
 
 ``python -m deploy.ops.upgrade_drill [--previous COMMIT] [--seconds S] [--rate R] [--no-doc]`` runs a
-nats-server of its own, a database of its own on the PostgreSQL server, the current release of every
-service except customers, and customers from the previous release: the source tree of ``COMMIT``
-(``git archive``, the commit before ``CustomerRegistered`` version 2 unless given; the same virtual
-environment, the commit's own code). A steady load runs throughout. A third of the way in, the current
+PostgreSQL cluster and a nats-server of its own, the current release of every service except customers,
+and customers from the previous release: the source tree of ``COMMIT`` (``git archive``, the commit
+before ``CustomerRegistered`` version 2 unless given; the same virtual environment, the commit's own
+code). A steady load runs throughout. A third of the way in, the current
 release of customers joins the same queue group; two thirds of the way in, the previous one is stopped
 (SIGTERM), as a rolling upgrade does. Both write the same store: the previous release ``CustomerRegistered``
 version 1, the current one version 2 (``lead_source``).
@@ -52,9 +52,10 @@ from deploy.ops.checks import (
     stored_keys,
     until_reconciled,
 )
+from deploy.ops.pgcluster import LocalPostgres
 from deploy.ops.reliability_doc import table, write_section
 from shared.bus import nats_options
-from shared.database import drop_database, ensure_database
+from shared.database import ensure_database
 from shared.settings import Settings
 
 UPGRADED = "customers"
@@ -103,9 +104,7 @@ class DrillResult:
     summary: dict[str, Any]
     outcomes: dict[str, int]
     rows: list[Figures]
-    stored_by_version: dict[int, int]  # CustomerRegistered in the store, by the class version stored
-    consumed_by_version: dict[int, int]  # CustomerRegistered in reporting's log, by schema_version
-    in_views: dict[str, int]  # customers in each service's customer view
+    registrations: Registrations
     reconciled: bool
     rebuild_equal: bool
     overlap_seconds: float  # both releases in the queue group
@@ -125,19 +124,15 @@ class DrillResult:
         return sum(r.duplicates for r in self.rows)
 
     @property
-    def registered(self) -> int:
-        return sum(self.stored_by_version.values())
-
-    @property
     def both_versions(self) -> bool:
-        """Each release stored registrations and both versions reached reporting."""
-        return all(
-            self.stored_by_version.get(v, 0) > 0 and self.consumed_by_version.get(v, 0) > 0 for v in (1, 2)
-        )
+        """Each release stored registrations, both versions reached reporting, none under an older one."""
+        r = self.registrations
+        return r.downgraded == 0 and all(r.stored.get(v, 0) > 0 and r.consumed.get(v, 0) > 0 for v in (1, 2))
 
     @property
     def views_complete(self) -> bool:
-        return all(count == self.registered for count in self.in_views.values())
+        registered = sum(self.registrations.stored.values())
+        return all(count == registered for count in self.registrations.in_views.values())
 
     @property
     def passed(self) -> bool:
@@ -152,11 +147,12 @@ class DrillResult:
         )
 
     def line(self) -> str:
-        versions = ", ".join(f"v{v} {n}" for v, n in sorted(self.consumed_by_version.items()))
+        r = self.registrations
+        versions = ", ".join(f"v{v} {n}" for v, n in sorted(r.consumed.items()))
         return (
             f"upgrade drill: {self.summary['sent']} commands, {self.not_acknowledged} refused or unanswered; "
-            f"{EVENT} stored v1 {self.stored_by_version.get(1, 0)}, v2 {self.stored_by_version.get(2, 0)}, "
-            f"in reporting {versions or 'none'}; customer views "
+            f"{EVENT} stored v1 {r.stored.get(1, 0)}, v2 {r.stored.get(2, 0)}, "
+            f"in reporting {versions or 'none'}, {r.downgraded} under an older version; customer views "
             f"{'complete' if self.views_complete else 'SHORT'}, "
             f"reconciliation {'equal' if self.reconciled else 'UNEQUAL'}, "
             f"projections {'equal' if self.rebuild_equal else 'UNEQUAL'} to a rebuild; "
@@ -164,12 +160,22 @@ class DrillResult:
         )
 
 
-async def registrations(conn: asyncpg.Connection) -> tuple[dict[int, int], dict[int, int], dict[str, int]]:
-    """CustomerRegistered by stored class version, in reporting's log by schema version, and the number
-    of customers in each customer view."""
+STORED_VERSION = "coalesce((convert_from(s.state, 'UTF8')::jsonb ->> 'class_version')::int, 1)"
+
+
+@dataclass
+class Registrations:
+    stored: dict[int, int]  # CustomerRegistered in the store, by the class version stored
+    consumed: dict[int, int]  # in reporting's log, by schema_version
+    downgraded: int  # reached reporting under an older version than stored (its newer fields unannounced)
+    in_views: dict[str, int]  # customers in each service's customer view
+
+
+async def registrations(conn: asyncpg.Connection) -> Registrations:
+    table_name = await events_table(conn, UPGRADED)
     stored = await conn.fetch(
-        "SELECT coalesce((convert_from(state, 'UTF8')::jsonb ->> 'class_version')::int, 1) AS v, count(*) "
-        f'FROM "{UPGRADED}".{await events_table(conn, UPGRADED)} WHERE topic = $1 GROUP BY 1',
+        f'SELECT {STORED_VERSION} AS v, count(*) FROM "{UPGRADED}".{table_name} s '
+        "WHERE topic = $1 GROUP BY 1",
         EVENT_TOPIC,
     )
     consumed = await conn.fetch(
@@ -178,21 +184,38 @@ async def registrations(conn: asyncpg.Connection) -> tuple[dict[int, int], dict[
         UPGRADED,
         EVENT,
     )
-    views = {s: await conn.fetchval(f'SELECT count(*) FROM "{s}".customer_view') for s in VIEWS}
-    return {r["v"]: r["count"] for r in stored}, {r["v"]: r["count"] for r in consumed}, views
+    downgraded = await conn.fetchval(
+        f'SELECT count(*) FROM "{UPGRADED}".{table_name} s JOIN reporting.event_log l '
+        "ON l.service = $1 AND l.position = s.notification_id "
+        f"WHERE s.topic = $2 AND l.schema_version < {STORED_VERSION}",
+        UPGRADED,
+        EVENT_TOPIC,
+    )
+    return Registrations(
+        stored={r["v"]: r["count"] for r in stored},
+        consumed={r["v"]: r["count"] for r in consumed},
+        downgraded=downgraded,
+        in_views={v: await conn.fetchval(f'SELECT count(*) FROM "{v}".customer_view') for v in VIEWS},
+    )
 
 
 async def drill(workdir: Path, previous: str, seconds: float, rate: float) -> DrillResult:
     resolved = source_tree(previous, workdir / "previous")
+    postgres = LocalPostgres(workdir / "pg" / "data")  # its own: no other test's restart reaches it
     servers = NatsServers(workdir / "nats")
     token = uuid.uuid4().hex[:10]
     settings = Settings(
-        namespace=f"upgrade{token}", postgres_db=f"salesops_upgrade_{token}", nats_url=servers.urls
+        namespace=f"upgrade{token}",
+        postgres_db=f"salesops_upgrade_{token}",
+        postgres_port=postgres.port,
+        nats_url=servers.urls,
     )
     env = process_env(settings)
     current = ServiceProcesses(env, workdir / "logs")
     old = ServiceProcesses(env, workdir / "logs-previous", root=workdir / "previous")
     load: LoadProcess | None = None
+    postgres.init()
+    postgres.start()
     servers.start()
     nc = None
     try:
@@ -224,15 +247,12 @@ async def drill(workdir: Path, previous: str, seconds: float, rate: float) -> Dr
         reports = await until_reconciled(settings, timeout=120)
         conn = await connect(settings)
         try:
-            stored, consumed, views = await registrations(conn)
             return DrillResult(
                 previous=resolved,
                 summary=summary,
                 outcomes=command_outcomes(summary, await stored_keys(conn, summary)),
                 rows=await figures(settings, nc, conn),
-                stored_by_version=stored,
-                consumed_by_version=consumed,
-                in_views=views,
+                registrations=await registrations(conn),
                 reconciled=all(r.equal for r in reports),
                 rebuild_equal=await live_equals_rebuild(conn, settings),
                 overlap_seconds=overlap,
@@ -248,7 +268,8 @@ async def drill(workdir: Path, previous: str, seconds: float, rate: float) -> Dr
         if nc is not None:
             await nc.close()
         servers.stop()
-        drop_database(settings)
+        if postgres.running():
+            postgres.stop("immediate")
 
 
 def write_figures(result: DrillResult, seconds: float, rate: float) -> None:
@@ -273,13 +294,23 @@ def write_figures(result: DrillResult, seconds: float, rate: float) -> None:
                     *sorted(result.outcomes.items()),
                     ("refused or unanswered", result.not_acknowledged),
                     ("both releases in the queue group, s", f"{result.overlap_seconds:.1f}"),
-                    (f"{EVENT} stored as version 1 (previous release)", result.stored_by_version.get(1, 0)),
-                    (f"{EVENT} stored as version 2 (current release)", result.stored_by_version.get(2, 0)),
+                    (
+                        f"{EVENT} stored as version 1 (previous release)",
+                        result.registrations.stored.get(1, 0),
+                    ),
+                    (f"{EVENT} stored as version 2 (current release)", result.registrations.stored.get(2, 0)),
                     *(
                         (f"{EVENT} in reporting with schema_version {v}", n)
-                        for v, n in sorted(result.consumed_by_version.items())
+                        for v, n in sorted(result.registrations.consumed.items())
                     ),
-                    *((f"customers in the {s} customer view", n) for s, n in result.in_views.items()),
+                    (
+                        f"{EVENT} in reporting under an older version than stored",
+                        result.registrations.downgraded,
+                    ),
+                    *(
+                        (f"customers in the {v} customer view", n)
+                        for v, n in result.registrations.in_views.items()
+                    ),
                 ]
             ),
             "",
@@ -306,6 +337,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="salesops-upgrade-"))
+    workdir.chmod(0o755)  # PostgreSQL's user enters it
     own_token_issuer(workdir)
     previous = args.previous or previous_release()
     print(f"upgrade drill: previous release {previous}, logs in {workdir}", file=sys.stderr)
