@@ -111,7 +111,8 @@ class EnvelopeEncoder:
         """(event type, envelope JSON) of one stored event at notification ``position``."""
         event_class = _event_class(topic)
         stored = self._load(state)
-        if stored.pop("class_version", 1) < event_class.schema_version:
+        stored_version = stored.pop("class_version", 1)
+        if stored_version < event_class.schema_version:
             # Upcasters work on the decoded objects: an old event goes the mapper's and the model's way.
             event = self.mapper.to_domain_event(StoredEvent(originator_id, version, topic, state))
             envelope = to_envelope(event, self.service, position)
@@ -122,7 +123,9 @@ class EnvelopeEncoder:
         body = {
             "event_id": event_id(aggregate_id, version),
             "event_type": event_class.event_type,
-            "schema_version": event_class.schema_version,
+            # A newer release's event (a rolling upgrade: this release's relay publishing what the next
+            # one stored) goes out under the version it was stored as, not this release's older one.
+            "schema_version": stored_version,
             "service": self.service,
             "aggregate_type": event_class.aggregate_type,
             "aggregate_id": aggregate_id,
@@ -233,8 +236,9 @@ def _published(hint: Any) -> Any:
 def data_model(event_class: type) -> type[BaseModel]:
     """A pydantic model of an event class's ``data``, for the published contract."""
     hints = typing.get_type_hints(event_class)
+    # A field with a default came with a later class version: an event of an earlier one lacks it.
     fields: dict[str, Any] = {
-        f.name: (_published(hints.get(f.name, Any)), ...)
+        f.name: (_published(hints.get(f.name, Any)), ... if f.default is dataclasses.MISSING else f.default)
         for f in dataclasses.fields(event_class)
         if f.name not in BASE_FIELDS
     }

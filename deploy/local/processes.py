@@ -49,8 +49,10 @@ def service_env(env: dict[str, str], service: str) -> dict[str, str]:
 
 
 class ServiceProcesses:
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, env: dict[str, str], log_dir: Path, root: Path = ROOT) -> None:
+        """``root``: the source tree the processes run from (another release's, in the upgrade drill)."""
         self.env = {**os.environ, **env}
+        self.root = root
         self.log_dir = log_dir
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.running: dict[str, subprocess.Popen[bytes]] = {}
@@ -61,7 +63,7 @@ class ServiceProcesses:
         self._logs[service] = log
         self.running[service] = subprocess.Popen(
             service_command(service),
-            cwd=ROOT,
+            cwd=self.root,
             env=service_env(self.env, service),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -72,6 +74,16 @@ class ServiceProcesses:
         process = self.running.pop(service)
         process.kill()
         process.wait()
+
+    def stop(self, service: str, timeout: float = 15.0) -> None:
+        """A clean shutdown (SIGTERM), as a rolling upgrade takes an instance out."""
+        process = self.running.pop(service)
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
     def stop_all(self, timeout: float = 15.0) -> None:
         for process in self.running.values():

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.customers.domain import Grade, Kind, Rating, SecurityKind, Status, TerminationReason
+from services.customers.domain import Grade, Kind, LeadSource, Rating, SecurityKind, Status, TerminationReason
 from shared.contracts import Command, Identifier, Money, Query
 
 Region = Annotated[str, Field(pattern=r"^[A-Z]{2,10}$", description="region code, e.g. EAST")]
@@ -34,6 +34,7 @@ class RegisterProspect(Command):
     main_products: Annotated[list[Text], Field(min_length=1, max_length=50)]
     preferred_payment_terms: Text
     bank: Text
+    lead_source: LeadSource | None = None  # since schema version 2 of CustomerRegistered
 
 
 class InvestigateCredit(Command):

@@ -23,11 +23,12 @@ from services.customers.commands import (
     SignContract,
     SuspendCustomer,
 )
-from services.customers.domain import Customer, Grade, Kind, Rating
+from services.customers.domain import Customer, Grade, Kind, LeadSource, Rating
 from services.customers.vault import InMemoryVault, TamperedValue
 from shared.aggregate import Meta
 from shared.clock import FixedClock
 from shared.contracts import Actor, Role
+from shared.envelope import data_model, to_envelope
 from shared.errors import DomainError, Forbidden, InvalidState
 from shared.settings import Settings
 from tests.builders import registration
@@ -255,6 +256,43 @@ def test_c5_grade_event_stored_as_version_1_still_loads(app: CustomersApplicatio
     reloaded: Customer = app.repository.get(UUID(customer_id))
     assert reloaded.grade is Grade.C
     assert reloaded.version == customer.version + 1
+
+
+def test_c2_registration_records_its_lead_source(app: CustomersApplication) -> None:
+    customer_id = register(app, lead_source="trade_fair")
+    customer: Customer = app.repository.get(UUID(customer_id))
+    assert customer.lead_source is LeadSource.TRADE_FAIR
+    stored = app.recorder.select_events(UUID(customer_id))[0]
+    assert app.mapper.transcoder.decode(stored.state)["class_version"] == 2
+
+
+def test_c2_registration_stored_as_version_1_still_loads_without_a_lead_source(
+    app: CustomersApplication,
+) -> None:
+    """The previous release stored CustomerRegistered without ``lead_source`` and without a class
+    version; the upcaster lets it load (the rolling-upgrade drill has both releases writing)."""
+    registered = UUID(register(app, lead_source="referral"))
+    current = app.recorder.select_events(registered)[0]
+    state = app.mapper.transcoder.decode(current.state)
+    del state["class_version"], state["lead_source"]  # exactly what version 1 stored
+    old_id = UUID(int=registered.int ^ 1)
+    app.recorder.insert_events(
+        [StoredEvent(old_id, current.originator_version, current.topic, app.mapper.transcoder.encode(state))]
+    )
+    reloaded: Customer = app.repository.get(old_id)
+    assert reloaded.lead_source is None
+    assert reloaded.company_name == app.repository.get(registered).company_name
+
+
+def test_c2_published_registration_schema_accepts_both_versions(app: CustomersApplication) -> None:
+    """Consumers (and the JS client, validating against docs/asyncapi) see versions 1 and 2 on the bus."""
+    schema = data_model(Customer.CustomerRegistered)
+    stored = app.recorder.select_events(UUID(register(app, lead_source="inbound")))[0]
+    event = app.mapper.to_domain_event(stored)
+    version_2 = to_envelope(event, "customers", 1).data
+    version_1 = {k: v for k, v in version_2.items() if k != "lead_source"}
+    assert schema.model_validate(version_2).lead_source == "inbound"  # type: ignore[attr-defined]
+    assert schema.model_validate(version_1).lead_source is None  # type: ignore[attr-defined]
 
 
 def test_c2_vault_round_trip_erase_and_tamper() -> None:

@@ -270,6 +270,23 @@ def test_an_event_stored_before_its_upcast_is_upcast() -> None:
     assert orjson.loads(body)["data"] == {"grade": "B", "previous": None, "reason": "first"}
 
 
+def test_an_event_stored_by_a_newer_release_keeps_its_version_on_the_bus() -> None:
+    """A rolling upgrade: this release's relay publishes an event the next release stored (class version
+    3 of CustomerGraded, with a field this release does not know) under version 3, the field kept."""
+    app = APPS["customers"]
+    event: Any = object.__new__(Customer.CustomerGraded)
+    meta = Meta("sm-1", "sales_manager", "c", "c", NOW)
+    customer_id = uuid.uuid4()
+    state = {"originator_id": customer_id, "originator_version": 5, "timestamp": NOW, "grade": "B"}
+    object.__setattr__(event, "__dict__", state | {"previous": None, "reason": "first", "meta": meta})
+    newer = orjson.loads(app.mapper.to_stored_event(event).state) | {"class_version": 3, "basis": "volume"}
+    stored = StoredEvent(customer_id, 5, Customer.CustomerGraded.TOPIC, orjson.dumps(newer))
+    _, body = encoded(app, stored, 9)
+    envelope = orjson.loads(body)
+    assert envelope["schema_version"] == 3
+    assert envelope["data"] == {"grade": "B", "previous": None, "reason": "first", "basis": "volume"}
+
+
 @given(st.one_of(st.uuids().map(str), st.text()), st.integers(min_value=0, max_value=2**63 - 1))
 def test_an_event_id_is_the_name_based_uuid_of_its_aggregate_and_version(
     aggregate_id: str, version: int

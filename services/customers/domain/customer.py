@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import event
+from eventsourcing.domain import AggregateCreated, event
 
 from services.customers.domain import contract, credit, key_account, upkeep
 from services.customers.domain.code_sequence import CodeSequence
@@ -23,6 +23,7 @@ from services.customers.domain.values import (  # noqa: F401 - the taken-in even
     ContractTerms,
     Grade,
     Kind,
+    LeadSource,
     Rating,
     SecurityKind,
     Status,
@@ -36,7 +37,34 @@ from shared.errors import DomainError, InvalidState
 class Customer(SalesAggregate):
     TOPIC = "customers.Customer"
 
-    @event("CustomerRegistered", topic="customers.Customer.CustomerRegistered")
+    class CustomerRegistered(SalesAggregate.Event, AggregateCreated):
+        """C2. Version 2 records the prospect's lead source (optional: not every application names it)."""
+
+        TOPIC = "customers.Customer.CustomerRegistered"
+        class_version = 2
+        kind: Kind
+        region: str
+        salesperson_id: str
+        company_name: str
+        founding_date: date
+        legal_representative: str
+        registered_capital: Decimal
+        address: str
+        phone: str
+        business_scale: str
+        staff_count: int
+        annual_sales: Decimal
+        main_products: list[str]
+        preferred_payment_terms: str
+        bank: str
+        meta: Meta
+        lead_source: LeadSource | None = None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["lead_source"] = None  # version 1 did not ask for it
+
+    @event(CustomerRegistered)
     def __init__(
         self,
         kind: Kind,
@@ -55,6 +83,7 @@ class Customer(SalesAggregate):
         preferred_payment_terms: str,
         bank: str,
         meta: Meta,
+        lead_source: LeadSource | None = None,
     ) -> None:
         """C2: a prospect registered with the new-customer application (新客户认定申请表)."""
         self.kind = Kind(kind)
@@ -72,6 +101,7 @@ class Customer(SalesAggregate):
         self.main_products = list(main_products)  # copied: the event keeps its own list
         self.preferred_payment_terms = preferred_payment_terms
         self.bank = bank
+        self.lead_source = LeadSource(lead_source) if lead_source else None
         self.status = Status.PROSPECT
         self.rating: Rating | None = None
         self.credit_limit = Decimal("0.00")

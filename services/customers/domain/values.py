@@ -27,6 +27,16 @@ class Kind(StrEnum):
         return {"agent": "A", "dealer": "D", "branch": "B", "direct": "X"}[self.value]
 
 
+class LeadSource(StrEnum):
+    """C2: how the prospect came to the company, so marketing sees which channels bring customers."""
+
+    TRADE_FAIR = "trade_fair"
+    REFERRAL = "referral"  # named by an existing customer
+    FIELD_VISIT = "field_visit"  # found by a salesperson on the road
+    INBOUND = "inbound"  # called or wrote first
+    OTHER = "other"
+
+
 class Status(StrEnum):
     PROSPECT = "prospect"
     CREDIT_CHECK = "credit_check"  # investigated and passed, awaiting approval
