@@ -68,9 +68,25 @@ CustomerParam = Annotated[
     str | None,
     Query(min_length=1, max_length=q.ID_MAX, pattern=q.ID_PATTERN, description="one customer's row"),
 ]
-YearParam = Annotated[int, Query(ge=2000, le=2100, description="the plan's year (S1)")]
-QuarterParam = Annotated[int | None, Query(ge=1, le=4, description="one quarter of the year")]
-MonthParam = Annotated[int | None, Query(ge=1, le=12, description="one month of the year")]
+SpanParam = Annotated[
+    str,
+    Query(
+        pattern=r"^(20[0-9]{2}|2100)(-Q[1-4]|-(0[1-9]|1[0-2]))?$",
+        max_length=7,
+        examples=["2027", "2027-Q1", "2027-03"],
+        description="a year of the plan (S1), or one quarter (YYYY-Qn) or month (YYYY-MM) of it",
+    ),
+]
+
+
+def span_of(span: str) -> dict[str, int | None]:
+    """``2027`` / ``2027-Q1`` / ``2027-03`` as the field queries' year, quarter and month."""
+    year, _, part = span.partition("-")
+    quarter = int(part[1:]) if part.startswith("Q") else None
+    month = int(part) if part and quarter is None else None
+    return {"year": int(year), "quarter": quarter, "month": month}
+
+
 BEARER_SCHEME = "bearerJwt"
 COOKIE_SCHEME = "sessionCookie"
 
@@ -223,11 +239,8 @@ def create_app(
     # R11, R13: the field reports (a year, or one quarter or month of it)
     @app.get("/api/reports/field-targets", tags=["reports"], summary="R11 targets vs net sales",
              **doc(field_api.TargetsResult))  # fmt: skip
-    async def field_targets(
-        year: YearParam, quarter: QuarterParam = None, month: MonthParam = None, as_of: AsOfParam = None
-    ) -> Response:
-        span = {"year": year, "quarter": quarter, "month": month, "as_of": as_of}
-        return await run(field.targets, field_api.FieldTargets, **span)
+    async def field_targets(span: SpanParam, as_of: AsOfParam = None) -> Response:
+        return await run(field.targets, field_api.FieldTargets, **span_of(span), as_of=as_of)
 
     @app.get("/api/reports/field-visits", tags=["reports"], summary="R13 visit plan vs actual",
              **doc(field_api.VisitsResult))  # fmt: skip
@@ -236,11 +249,8 @@ def create_app(
 
     @app.get("/api/reports/field-expenses", tags=["reports"], summary="R13 expenses, expense ratio",
              **doc(field_api.ExpensesResult))  # fmt: skip
-    async def field_expenses(
-        year: YearParam, quarter: QuarterParam = None, month: MonthParam = None, as_of: AsOfParam = None
-    ) -> Response:
-        span = {"year": year, "quarter": quarter, "month": month, "as_of": as_of}
-        return await run(field.expenses, field_api.FieldExpenses, **span)
+    async def field_expenses(span: SpanParam, as_of: AsOfParam = None) -> Response:
+        return await run(field.expenses, field_api.FieldExpenses, **span_of(span), as_of=as_of)
 
     @app.get("/api/reports/service-figures", tags=["reports"], summary="P8, P9 per region and staff",
              **doc(r.ServiceFiguresResult))  # fmt: skip

@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from deploy.local.demo import Client, Demo, has_rows, onboard, reporting_period, trade
-from deploy.local.processes import PROCESSES, ROOT, SERVICES, service_command
+from deploy.local.processes import PROCESSES, ROOT, SERVICES, service_command, wait_ready
 from shared.database import drop_database, ensure_database
 from shared.settings import Settings
 from tests.conftest import made_stream, wait_for
@@ -187,6 +187,8 @@ async def client(deployed: Deployment) -> AsyncIterator[Client]:
     for service in PROCESSES:
         await until_ok(f"http://127.0.0.1:{deployed.metrics_ports[service]}/readyz", f"{service} readiness")
     nc = await nats.connect(servers=deployed.nats_urls, user="client", password=PASSWORDS["client"])
+    for service in SERVICES:  # answered through the node this client is on (interest crosses the routes)
+        await wait_ready(nc, "salesops", service)
     yield Client(nc, "salesops", timeout=15.0)
     await nc.close()
 

@@ -234,7 +234,7 @@ async def test_r11_attainment_per_company_region_salesperson_equals_a_recomputat
     async with httpx.AsyncClient() as client:
         over_http = await client.get(
             f"http://127.0.0.1:{house.reporting.http_port}/api/reports/field-targets",
-            params={"year": YEAR, "quarter": 1},
+            params={"span": f"{YEAR}-Q1"},
             headers={"Authorization": f"Bearer {HTTP_TOKEN}"},
         )
     assert over_http.status_code == 200 and over_http.json()["result"] == quarter
@@ -312,7 +312,8 @@ async def test_r13_visit_plan_vs_actual_and_expense_ratio_per_region(house: Fiel
     # S3: the expense ratio = approved expenses / the region's net sales of the period
     east_net = house.net(["2027-02"], "EAST")
     expenses = await house.report("field_expenses", {"year": YEAR, "month": 2})
-    assert expenses["rows"] == [
+    # (another test of this module may have given NORTH a budget: its row has no expenses)
+    assert [row for row in expenses["rows"] if row["claims"] or row["region"] == "EAST"] == [
         {
             "region": "EAST",
             "approved_expenses": "150.00",

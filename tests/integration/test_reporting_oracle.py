@@ -212,6 +212,9 @@ class Flow:
         return {"id": self.model.salesperson_of[cid], "role": "salesperson"}
 
     async def run(self, step: Step, customers: list[str]) -> None:
+        # Time moves on between two steps, as it does between two people's actions: no two steps share a
+        # moment, so "before" and "after" a move (C10) mean the same to the model and to reporting.
+        CLOCK.advance(timedelta(seconds=1))
         m, now = self.model, CLOCK.now()
         kind = step[0]
         if kind == "order":
