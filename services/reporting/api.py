@@ -17,6 +17,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from services.reporting import (
     field_queries,
+    follow_up_alerts,
     history,
     lifecycle,
     lookup,
@@ -147,7 +148,8 @@ class Receivables(Query):
 class Alerts(Query):
     """R12: the managers' alerts: periods not signed off (R1), overdue receivables (O11), customers over
     90 % of their credit limit, branches over their capital limit (O7), securities and contracts expiring
-    within 30 days (C11, C12), customers whose orders are held (C11)."""
+    within 30 days (C11, C12), customers whose orders are held (C11), holds expiring within 24 h (O9),
+    complaints, feedback and after-sales requests past a deadline and not yet finished (P7, P8, P9)."""
 
 
 class SignedReport(Query):
@@ -304,9 +306,10 @@ class Reports:
         async with self.pool.acquire() as conn:
             unsigned = await signoff.unsigned_periods(conn, now, self.mode)
             lifecycle_alerts = await lifecycle.lifecycle_alerts(conn, now.astimezone(BUSINESS_TZ).date())
+            due_or_late = await follow_up_alerts.follow_up_alerts(conn, now)
         return {
             "at": now.isoformat(),
-            "alerts": unsigned + receivables.customer_alerts(owed["rows"]) + lifecycle_alerts,
+            "alerts": unsigned + receivables.customer_alerts(owed["rows"]) + lifecycle_alerts + due_or_late,
         }
 
     async def signed_report(self, q: SignedReport) -> dict[str, Any]:

@@ -205,7 +205,7 @@ def create_app(
     ) -> Response:
         return await run(reports.receivables, q.Receivables, on=on, customer_id=customer_id, as_of=as_of)
 
-    @app.get("/api/alerts", tags=["reports"], summary="R12 alerts (R1 unsigned periods, O11, O6, O7)",
+    @app.get("/api/alerts", tags=["reports"], summary="R12 alerts (R1, O11, O6, O7, O9, P7–P9, C11, C12)",
              **doc(r.AlertsResult))  # fmt: skip
     async def alerts() -> Response:
         return await run(reports.alerts, q.Alerts)

@@ -56,7 +56,7 @@ FROM ({_latest(("CustomerOrdersHeld", "CustomerOrdersReleased"))}) h WHERE event
 """
 
 
-def _who(schema: str) -> str:
+def customer_join(schema: str) -> str:
     """SQL: the customer's code, name and kind from the customer dimension."""
     return f"LEFT JOIN {schema}.customers d USING (customer_id)"
 
@@ -69,13 +69,13 @@ async def lifecycle_alerts(
     until = today + timedelta(days=EXPIRY_ALERT_DAYS)
     alerts: list[dict[str, Any]] = []
     for r in await conn.fetch(
-        f"SELECT s.*, d.code, d.company_name, d.kind FROM ({SECURITIES_HELD}) s {_who(schema)} "
+        f"SELECT s.*, d.code, d.company_name, d.kind FROM ({SECURITIES_HELD}) s {customer_join(schema)} "
         "WHERE s.expires_on <= $1 ORDER BY s.expires_on, s.customer_id, s.security_id",
         until,
     ):
         alerts.append(
             {
-                **_customer(r),
+                **customer_of(r),
                 "alert": "security_expiring",
                 "rule": "C11",
                 "security_id": r["security_id"],
@@ -87,13 +87,13 @@ async def lifecycle_alerts(
             }
         )
     for r in await conn.fetch(
-        f"SELECT c.*, d.code, d.company_name, d.kind FROM ({CONTRACTS_IN_FORCE}) c {_who(schema)} "
+        f"SELECT c.*, d.code, d.company_name, d.kind FROM ({CONTRACTS_IN_FORCE}) c {customer_join(schema)} "
         "WHERE c.valid_to <= $1 ORDER BY c.valid_to, c.customer_id",
         until,
     ):
         alerts.append(
             {
-                **_customer(r),
+                **customer_of(r),
                 "alert": "contract_expiring",
                 "rule": "C12",
                 "contract_number": r["contract_number"],
@@ -102,16 +102,16 @@ async def lifecycle_alerts(
             }
         )
     for r in await conn.fetch(
-        f"SELECT h.*, d.code, d.company_name, d.kind FROM ({ORDERS_HELD}) h {_who(schema)} "
+        f"SELECT h.*, d.code, d.company_name, d.kind FROM ({ORDERS_HELD}) h {customer_join(schema)} "
         "ORDER BY h.customer_id"
     ):
         alerts.append(
-            {**_customer(r), "alert": "orders_held", "rule": r["rule"] or "C11", "reason": r["reason"]}
+            {**customer_of(r), "alert": "orders_held", "rule": r["rule"] or "C11", "reason": r["reason"]}
         )
     return alerts
 
 
-def _customer(r: asyncpg.Record) -> dict[str, Any]:
+def customer_of(r: asyncpg.Record) -> dict[str, Any]:
     return {k: r[k] for k in ("customer_id", "code", "company_name", "kind")}
 
 

@@ -21,7 +21,7 @@ from shared.identity.tokens import Grant
 from shared.settings import Settings
 from shared.subjects import dead_letter_subject
 from tests.conftest import CREDENTIALS, wait_for
-from tests.integration.reporting_kit import Events, at, logged_all, publish, reporting_running
+from tests.integration.reporting_kit import SYSTEM, Events, at, logged_all, publish, reporting_running
 
 pytestmark = pytest.mark.integration
 
@@ -49,10 +49,60 @@ async def base(nc: NATS, settings: Settings) -> AsyncIterator[str]:
     ev.make(
         "complaints", "Complaint", closed, "ComplaintClosed", at(2026, 11, 20), {"customer_id": IDS["agent"]}
     )
+    # P7: the dealer's complaint missed its deadline and is not closed (an alert of R12).
+    ev.make(
+        "complaints",
+        "Complaint",
+        IDS["complaint"],
+        "ComplaintOverdue",
+        at(2026, 11, 20),
+        {
+            "stage": "resolve",
+            "deadline": at(2026, 11, 19).isoformat(),
+            "assigned_to": "vp-1",
+            "complaint_type": "service",
+            "customer_id": dealer,
+            "order_id": None,
+            "staff_id": "sp-1",
+        },
+        SYSTEM,
+    )
+    field_plans(ev)
     async with reporting_running(settings, http=True, http_port=0) as service:
         await publish(nc.jetstream(), settings, ev.made)
         await wait_for(lambda: logged_all(service, ev.made))
         yield f"http://127.0.0.1:{service.http_port}"
+
+
+def field_plans(ev: Events) -> None:
+    """S1–S3 for 2026: company 2,000 / EAST 1,500 / sp-1 1,000 a month (November's net sales: 1,300), a
+    visit plan for the dealer made half, an approved expense claim in EAST."""
+    months = ["2000.00"] * 12
+    ev.make(
+        "field",
+        "CompanyTarget",
+        "ct-2026",
+        "CompanyTargetApproved",
+        at(2026, 1, 5),
+        {"year": 2026, "months": months},
+    )
+    region = {"year": 2026, "region": "EAST", "months": ["1500.00"] * 12}
+    ev.make("field", "RegionPlan", "rp-2026-east", "RegionPlanApproved", at(2026, 1, 6), region)
+    for month in (10, 11):
+        targets = {"year": 2026, "month": month, "region": "EAST", "targets": {"sp-1": "1000.00"}}
+        ev.make(
+            "field", "RegionPlan", f"sp-2026-{month}", "SalespersonTargetsApproved", at(2026, 1, 7), targets
+        )
+    plan = {"salesperson_id": "sp-1", "month": NOVEMBER, "planned": {IDS["dealer"]: 2}}
+    ev.make("field", "VisitMonth", "vm-sp-1-11", "VisitsPlanned", at(2026, 10, 30), plan)
+    visit = {"salesperson_id": "sp-1", "month": NOVEMBER, "customer_id": IDS["dealer"], "counted": True}
+    ev.make("field", "VisitMonth", "vm-sp-1-11", "VisitLogged", at(2026, 11, 14), visit)
+    budget = {"region": "EAST", "year": 2026, "amount": "12000.00"}
+    ev.make("field", "ExpenseBudget", "eb-2026-east", "ExpenseBudgetApproved", at(2026, 1, 8), budget)
+    feedback = {"customer_id": IDS["dealer"], "kind": "suggestion", "assigned_to": "sp-1", "major": False}
+    ev.make("complaints", "Feedback", "fb-1", "FeedbackLogged", at(2026, 11, 15), feedback)
+    claim = {"region": "EAST", "spent_on": "2026-11-14", "amount": "130.00", "over_budget": False}
+    ev.make("field", "ExpenseClaim", "ec-1", "ExpenseClaimApproved", at(2026, 11, 16), claim)
 
 
 async def get(url: str, *, signed_in: bool = True, **params: Any) -> httpx.Response:
@@ -152,6 +202,80 @@ async def test_alerts_link_to_their_subject(base: str) -> None:
     page = (await get(f"{base}/dashboard/alerts", lang="en")).text
     assert "Over the capital limit" in page and f'href="/dashboard/customer/{IDS["tight"]}"' in page
     assert "Period not signed off" in page and 'href="/dashboard/review?period=2026-10"' in page
+    # R12 rev 2: the complaint past its deadline opens the complaint's audit trail.
+    row = next(r for r in page.split("<tr") if "Complaint past its deadline" in r)
+    assert "P7" in row and f'href="/dashboard/audit?aggregate_id={IDS["complaint"]}"' in row
+
+
+async def test_r11_targets_page_shows_company_regions_and_salespeople_per_month_quarter_and_year(
+    base: str,
+) -> None:
+    async def table(name: str, **params: Any) -> list[list[str]]:
+        answer = await get(f"{base}/dashboard/targets", period=NOVEMBER, format="csv", table=name, **params)
+        return list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+
+    company = await table("company", lang="en")
+    assert company == [
+        ["Unit", "Target", "Net sales", "Attainment", "Gap"],
+        ["Company", "2000.00", "1300.00", "65.0", "700.00"],
+    ]
+    # NORTH has no target: its figures without attainment or gap.
+    assert (await table("target_regions"))[1:] == [
+        ["EAST", "1500.00", "1300.00", "86.7", "200.00"],
+        ["NORTH", "", "0.00", "", ""],
+    ]
+    assert (await table("target_salespeople"))[1:] == [
+        ["sp-1", "EAST", "1000.00", "1300.00", "130.0", "-300.00"]
+    ]
+    # The quarter Oct–Dec: three months of company target, October's 200 and November's 1,300 sold.
+    quarter = await table("company", span="quarter")
+    assert quarter[1][1:] == ["6000.00", "1500.00", "25.0", "4500.00"]
+    assert (await table("target_salespeople", span="quarter"))[1][2:5] == ["2000.00", "1500.00", "75.0"]
+    assert (await table("company", span="year"))[1][1] == "24000.00"
+    assert len(await table("target_salespeople", salesperson="sp-9")) == 1  # headings only
+    page = (await get(f"{base}/dashboard/targets", period=NOVEMBER, span="quarter")).text
+    assert "目标达成" in page and 'id="months">季度: 2026-10 – 2026-12' in page
+    assert '<option value="quarter" selected>' in page
+    month = (await get(f"{base}/dashboard/targets", period=NOVEMBER)).text
+    assert "86.7%" in month and 'id="months">月度: 2026-11<' in month
+    assert 'href="/dashboard/targets' in page  # in the navigation
+    bad = await get(f"{base}/dashboard/targets", period=NOVEMBER, span="week", lang="en")
+    assert bad.status_code == 422 and "span must be month, quarter or year" in bad.text
+    xlsx = await get(f"{base}/dashboard/targets", period=NOVEMBER, format="xlsx", table="target_regions")
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet is not None
+    assert [c.value for c in sheet[2]] == ["EAST", 1500, 1300, 86.7, 200]
+    assert sheet.cell(2, 4).number_format == '0.0"%"'
+
+
+async def test_r13_p8_visits_expenses_and_service_pages_show_their_figures(base: str) -> None:
+    async def rows(path: str, table: str, **params: Any) -> list[list[str]]:
+        answer = await get(f"{base}/dashboard/{path}", period=NOVEMBER, format="csv", table=table, **params)
+        return list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+
+    # S2: two visits planned to the dealer, one made.
+    assert (await rows("visits", "visit_salespeople"))[1:] == [["sp-1", "2", "1", "1", "1", "50.0"]]
+    assert (await rows("visits", "visit_regions"))[1:] == [["EAST", "2", "1", "1", "1", "50.0"]]
+    # S3: 130 spent on 1,300 sold in EAST: an expense ratio of 10 %.
+    expenses = await rows("expenses", "expenses", lang="en")
+    assert expenses[0][5] == "Expense ratio" and expenses[1][:6] == [
+        "EAST",
+        "130.00",
+        "1",
+        "0",
+        "1300.00",
+        "0.1000",
+    ]
+    assert expenses[1][6] == "12000.00"
+    page = (await get(f"{base}/dashboard/expenses", period=NOVEMBER)).text
+    assert "销售费用" in page and "10.0%" in page
+    # P8: the dealer's suggestion counts in EAST and for the salesperson it was assigned to.
+    assert (await rows("service", "service_regions"))[1:] == [
+        ["EAST", "1", "suggestion 1", "0", "0", "0", "", "0"]
+    ]
+    assert (await rows("service", "service_staff", salesperson="sp-1"))[1:] == [["sp-1", "1", "0", "0", "0"]]
+    service = (await get(f"{base}/dashboard/service", period=NOVEMBER, lang="en")).text
+    assert "<h1>Service</h1>" in service and "By staff member" in service
 
 
 async def test_every_table_exports_as_csv_and_xlsx_with_the_filters_applied(base: str) -> None:
@@ -278,6 +402,23 @@ async def test_manager_signs_in_filters_drills_down_exports_and_switches_languag
             assert "EAST-B0002" in await page.inner_text("h1")
             await shot("alert-to-customer-en")
 
+            # R12 rev 2: the complaint past its deadline opens its audit trail.
+            await page.goto(f"{base}/dashboard/alerts")
+            await page.click(f"a[href='/dashboard/audit?aggregate_id={IDS['complaint']}']")
+            assert "ComplaintOverdue" in await page.inner_text("#t-audit")
+            await shot("alert-to-late-complaint-en")
+
+            # R11 from the navigation, then the quarter holding November.
+            await page.goto(f"{base}/dashboard?period={NOVEMBER}")
+            await page.click("header a[href^='/dashboard/targets']")
+            assert await page.inner_text("h1") == "Targets vs actual"
+            assert "86.7%" in await page.inner_text("#t-target_regions")
+            await page.select_option("#span", "quarter")
+            await page.click("form:has(#span) button[type=submit]")
+            assert parse_qs(urlparse(page.url).query)["span"] == ["quarter"]
+            assert "25.0%" in await page.inner_text("#t-company")
+            await shot("targets-quarter-en")
+
             # Sign out: the session ends, the pages ask for a token again.
             await page.click("#logout")
             await page.goto(f"{base}/dashboard?period={NOVEMBER}")
@@ -286,4 +427,9 @@ async def test_manager_signs_in_filters_drills_down_exports_and_switches_languag
             await browser.close()
     # Offline: every request the pages made went to the service itself (no CDN, no external font).
     assert requested and {urlparse(u).netloc for u in requested} == {urlparse(base).netloc}
-    assert {p.name for p in tmp_path.glob("*.png")} >= {"overview.png", "customer.png", "audit-trail.png"}
+    assert {p.name for p in tmp_path.glob("*.png")} >= {
+        "overview.png",
+        "customer.png",
+        "audit-trail.png",
+        "targets-quarter-en.png",
+    }

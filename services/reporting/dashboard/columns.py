@@ -17,6 +17,11 @@ def _complaints(r: Mapping[str, Any]) -> str:
     return f"{r['quality_complaints']}/{r['service_complaints']}"
 
 
+def tally(key: str) -> Callable[[Mapping[str, Any]], str]:
+    """A row's counts by name (``{"dealer": 3, "agent": 1}``) as one cell: "agent 1, dealer 3"."""
+    return lambda r: ", ".join(f"{k} {n}" for k, n in sorted(r[key].items()))
+
+
 CODE = Column("code", "code")
 NAME = Column("company_name", "name", "name")
 KIND = Column("kind", "kind", "word")
@@ -65,11 +70,7 @@ KEY_CUSTOMERS = (
 )
 REGIONS = (
     Column("region", "region"),
-    Column(
-        "customers_by_kind",
-        "customers_by_kind",
-        value=lambda r: ", ".join(f"{k} {n}" for k, n in sorted(r["customers_by_kind"].items())),
-    ),
+    Column("customers_by_kind", "customers_by_kind", value=tally("customers_by_kind")),
     Column("orders", "orders", "count"),
     Column("sales_amount", "sales", "money"),
     Column(

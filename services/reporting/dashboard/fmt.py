@@ -48,6 +48,12 @@ def rate(value: object, signed: bool = True) -> str:
     return f"{number * 100:+.1f}%" if signed else f"{number * 100:.1f}%"
 
 
+def percent(value: object) -> str:
+    """A figure already in per cent (R11's attainment "95.0") as 95.0%."""
+    number = decimal(value)
+    return EMPTY if number is None else f"{number:.1f}%"
+
+
 def text(value: object) -> str:
     return EMPTY if value is None or value == "" else str(value)
 

@@ -15,8 +15,8 @@ from openpyxl import Workbook
 from services.reporting.dashboard import fmt
 from services.reporting.dashboard.i18n import Words
 
-Kind = Literal["text", "name", "word", "money", "count", "rate", "share", "moment", "flag"]
-NUMERIC: frozenset[str] = frozenset({"money", "count", "rate", "share"})
+Kind = Literal["text", "name", "word", "money", "count", "rate", "share", "percent", "moment", "flag"]
+NUMERIC: frozenset[str] = frozenset({"money", "count", "rate", "share", "percent"})
 # Query parameter -> the row field it filters on (R2–R7 rows name the salesperson ``salesperson_id``).
 FILTERS: dict[str, str] = {
     "region": "region",
@@ -24,7 +24,14 @@ FILTERS: dict[str, str] = {
     "kind": "kind",
     "grade": "grade",
 }
-XLSX_FORMATS = {"money": "¥#,##0.00", "count": "#,##0", "rate": "0.0%", "share": "0.0%"}
+# A "percent" figure is already in per cent (95.0), a "rate" or "share" a fraction (0.95).
+XLSX_FORMATS = {
+    "money": "¥#,##0.00",
+    "count": "#,##0",
+    "rate": "0.0%",
+    "share": "0.0%",
+    "percent": '0.0"%"',
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,8 @@ class Column:
                 return fmt.rate(value)
             case "share":
                 return fmt.rate(value, signed=False)
+            case "percent":
+                return fmt.percent(value)
             case "moment":
                 return fmt.moment(value)
             case "word":

@@ -25,6 +25,8 @@ class View:
     period: str
     as_of: datetime | None
     year: int
+    # The field pages' month, quarter or year of the plan holding the period.
+    span: str = "month"
 
 
 @dataclass
@@ -119,18 +121,24 @@ async def receivables(reports: Reports, view: View) -> Page:
     return Page("receivables", [grid], extra={"on": report["on"]})
 
 
+# The alerts about one hold, complaint, feedback or service request: they open its audit trail.
+ALERT_SUBJECTS = ("hold_id", "complaint_id", "feedback_id", "service_request_id")
+
+
 def alert_link(alert: Mapping[str, Any]) -> str | None:
-    """A customer's alert opens the customer; an unsigned period opens that period's monthly review;
-    parked dead letters open the operations page; one naming only an order, hold or complaint its audit
-    trail."""
+    """An alert about one hold, complaint, feedback or service request opens its audit trail; another
+    customer's alert opens the customer; an unsigned period opens that period's monthly review; parked
+    dead letters open the operations page; one naming only an order its audit trail."""
+    subject = next((alert[k] for k in ALERT_SUBJECTS if alert.get(k)), None)
+    if subject:
+        return audit_link(str(subject))
     if alert.get("customer_id"):
         return customer_link(alert)
     if alert.get("period"):
         return f"/dashboard/review?period={alert['period']}"
     if alert.get("durable"):
         return "/dashboard/ops"
-    named = next((alert[k] for k in ("order_id", "hold_id", "complaint_id") if alert.get(k)), None)
-    return audit_link(str(named)) if named else None
+    return audit_link(str(alert["order_id"])) if alert.get("order_id") else None
 
 
 async def alerts(reports: Reports, consumption: Consumption | None) -> Page:

@@ -23,6 +23,7 @@ from services.reporting.consumption import Consumption
 from services.reporting.dashboard import fmt
 from services.reporting.dashboard.chart import trend_svg
 from services.reporting.dashboard.customer import audit_page, customer_page
+from services.reporting.dashboard.field_pages import FIELD_PAGES, SPANS
 from services.reporting.dashboard.i18n import COOKIE, Words, choose
 from services.reporting.dashboard.pages import PERIOD_PAGES, Page, View, alerts, ops, overview
 from services.reporting.sessions import AUDIT_READERS, REPORT_READERS, Viewer, viewer
@@ -43,7 +44,8 @@ EXPORTS = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-NAV = ("overview", *PERIOD_PAGES, "alerts", "ops")
+PAGES = {**PERIOD_PAGES, **FIELD_PAGES}
+NAV = ("overview", *PAGES, "alerts", "ops")
 
 
 class BadView(ValueError):
@@ -121,7 +123,10 @@ def read_view(request: Request, clock: Clock, reports: Reports) -> View:
     year = params.get("year") or period[:4]
     if not year.isdigit() or int(year) not in YEARS:
         raise BadView("bad_year")
-    return View(period, moment, int(year))
+    span = params.get("span") or "month"
+    if span not in SPANS:
+        raise BadView("bad_span")
+    return View(period, moment, int(year), span)
 
 
 def read_id(value: str) -> str:
@@ -249,7 +254,7 @@ def dashboard_router(reports: Reports, clock: Clock, consumption: Consumption | 
     async def operations(request: Request) -> Response:
         return await show(request, lambda view: ops(reports, consumption))
 
-    for name, build in PERIOD_PAGES.items():
+    for name, build in PAGES.items():
         router.add_api_route(
             f"/dashboard/{name}", _period_route(show, reports, build), response_class=HTMLResponse
         )

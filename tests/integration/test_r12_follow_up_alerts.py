@@ -1,0 +1,188 @@
+"""R12's alerts on what is due soon or late, against real PostgreSQL and NATS: holds expiring within 24 h
+(O9), complaints, feedback and after-sales requests past a deadline and not yet finished (P7, P8, P9).
+
+One reporting service for the module, its clock fixed at 2034-05-10 12:00 Asia/Shanghai; each test has
+customers of its own and reads only their alerts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from nats.aio.client import Client as NATS
+
+from services.reporting.main import ReportingService
+from shared.clock import BUSINESS_TZ, FixedClock
+from shared.contracts import Actor, Role
+from shared.settings import Settings
+from tests.conftest import Requester, wait_for
+from tests.integration.reporting_kit import SYSTEM, Events, at, logged_all, publish, reporting_running
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2034, 5, 10, 12, tzinfo=BUSINESS_TZ)
+SERVICE_MANAGER = Actor(id="csm-1", role=Role.CUSTOMER_SERVICE_MANAGER)
+
+
+@pytest.fixture(scope="module")
+async def service(settings: Settings) -> AsyncIterator[ReportingService]:
+    async with reporting_running(settings, clock=FixedClock(NOW)) as running:
+        yield running
+
+
+async def alerts_about(
+    nc: NATS, settings: Settings, service: ReportingService, request_: Requester, ev: Events, *customers: str
+) -> list[dict[str, Any]]:
+    await publish(nc.jetstream(), settings, ev.made)
+    await wait_for(lambda: logged_all(service, ev.made))
+    reply = await request_("reporting", "query", "alerts", {})
+    assert reply["ok"], reply
+    return [a for a in reply["result"]["alerts"] if a.get("customer_id") in customers]
+
+
+def reserved(ev: Events, cid: str, expires_at: datetime, amount: str = "2000.00") -> str:
+    hid = str(uuid.uuid4())
+    data = {
+        "customer_id": cid,
+        "product_code": "P-1",
+        "quantity": 5,
+        "amount": amount,
+        "expires_at": expires_at.isoformat(),
+        "deposit_required": "200.00",
+    }
+    ev.make("orders", "Reservation", hid, "OrderReserved", NOW - timedelta(days=1), data)
+    return hid
+
+
+async def test_r12_a_hold_expiring_within_24_hours_is_an_alert_until_converted_or_expired(
+    service: ReportingService, nc: NATS, settings: Settings, request_: Requester
+) -> None:
+    ev = Events()
+    dealer = ev.customer(at(2034, 1, 2), region="R12H", code="R12H-D0001")
+    soon = reserved(ev, dealer, NOW + timedelta(hours=5), "2000.00")
+    last_minute = reserved(ev, dealer, NOW + timedelta(hours=24), "300.00")
+    reserved(ev, dealer, NOW + timedelta(hours=25))  # not yet within the day
+    reserved(ev, dealer, NOW - timedelta(minutes=1))  # already lapsed, waiting for the scheduler
+    converted = reserved(ev, dealer, NOW + timedelta(hours=2))
+    ev.make(
+        "orders",
+        "Reservation",
+        converted,
+        "ReservationConverted",
+        NOW - timedelta(hours=1),
+        {"customer_id": dealer, "order_id": str(uuid.uuid4()), "deposit_applied": "200.00"},
+    )
+    expired = reserved(ev, dealer, NOW + timedelta(hours=3))
+    ev.make(
+        "orders",
+        "Reservation",
+        expired,
+        "ReservationExpired",
+        NOW - timedelta(hours=1),
+        {"customer_id": dealer, "deposit_credited": "200.00"},
+        SYSTEM,
+    )
+
+    found = await alerts_about(nc, settings, service, request_, ev, dealer)
+
+    assert [
+        (a["alert"], a["rule"], a["hold_id"], a["amount"], datetime.fromisoformat(a["deadline"]))
+        for a in found
+    ] == [
+        ("hold_expiring", "O9", soon, "2000.00", NOW + timedelta(hours=5)),
+        ("hold_expiring", "O9", last_minute, "300.00", NOW + timedelta(hours=24)),
+    ]
+    assert {a["code"] for a in found} == {"R12H-D0001"}
+
+
+async def test_r12_complaints_feedback_and_service_requests_past_their_deadline_are_alerts_until_finished(
+    service: ReportingService, nc: NATS, settings: Settings, request_: Requester
+) -> None:
+    ev = Events()
+    dealer = ev.customer(at(2034, 1, 2), region="R12P", code="R12P-D0001")
+    late = ev.complaint(dealer, NOW - timedelta(days=9), staff="sp-r12")
+    closed = ev.complaint(dealer, NOW - timedelta(days=9), staff="sp-r12")
+    for complaint in (late, closed):
+        ev.make(
+            "complaints",
+            "Complaint",
+            complaint,
+            "ComplaintOverdue",
+            NOW - timedelta(days=2),
+            {
+                "stage": "resolve",
+                "deadline": (NOW - timedelta(days=2)).isoformat(),
+                "assigned_to": "vp-1",
+                "complaint_type": "service",
+                "customer_id": dealer,
+                "order_id": None,
+                "staff_id": "sp-r12",
+            },
+            SYSTEM,
+        )
+    ev.make(
+        "complaints",
+        "Complaint",
+        closed,
+        "ComplaintClosed",
+        NOW - timedelta(hours=1),
+        {"customer_id": dealer},
+    )
+
+    feedback, answered = str(uuid.uuid4()), str(uuid.uuid4())
+    for fid in (feedback, answered):
+        ev.make(
+            "complaints",
+            "Feedback",
+            fid,
+            "FeedbackOverdue",
+            NOW - timedelta(days=1),
+            {
+                "stage": "answer",
+                "deadline": (NOW - timedelta(days=1)).isoformat(),
+                "responsible": "sp-r12",
+                "major": False,
+                "kind": "suggestion",
+                "customer_id": dealer,
+            },
+            SYSTEM,
+        )
+    ev.make("complaints", "Feedback", answered, "FeedbackAnswered", NOW, {"customer_id": dealer})
+
+    request = str(uuid.uuid4())
+    ev.make(
+        "complaints",
+        "ServiceRequest",
+        request,
+        "ServiceRequestOverdue",
+        NOW - timedelta(days=3),
+        {
+            "stage": "schedule",
+            "deadline": (NOW - timedelta(days=3)).isoformat(),
+            "technician_id": "tech-r12",
+            "kind": "repair",
+            "customer_id": dealer,
+            "region": "R12P",
+        },
+        SYSTEM,
+    )
+
+    found = await alerts_about(nc, settings, service, request_, ev, dealer)
+
+    assert [
+        (a["alert"], a["rule"], a.get("complaint_id") or a.get("feedback_id") or a.get("service_request_id"))
+        for a in found
+    ] == [
+        ("complaint_overdue", "P7", late),
+        ("feedback_overdue", "P8", feedback),
+        ("service_request_overdue", "P9", request),
+    ]
+    assert [(a["stage"], a["responsible"], datetime.fromisoformat(a["deadline"])) for a in found] == [
+        ("resolve", "vp-1", NOW - timedelta(days=2)),
+        ("answer", "sp-r12", NOW - timedelta(days=1)),
+        ("schedule", "tech-r12", NOW - timedelta(days=3)),
+    ]
