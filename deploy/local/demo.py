@@ -16,6 +16,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from nats.aio.client import Client as NATS
+from nats.errors import NoRespondersError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from shared.identity.client import Credentials
 from shared.identity.tokens import Grant
@@ -23,6 +25,8 @@ from shared.retry import poll
 from shared.settings import Settings
 
 SALESPERSON = {"id": "sp-wang", "role": "salesperson"}
+# who works the dealer once it is reassigned (C10): only they may act on it from then on (scopes)
+SUCCESSOR = {"id": "sp-liu", "role": "salesperson"}
 SUPERVISOR = {"id": "sup-li", "role": "sales_supervisor"}
 FINANCE = {"id": "fin-zhao", "role": "finance"}
 REGIONAL = {"id": "rm-chen", "role": "regional_manager"}
@@ -36,6 +40,7 @@ BRANCH_MANAGER = {"id": "bm-he", "role": "branch_manager"}
 # customers are in EAST). ``./salesops up`` writes a token for each to .state/identity/demo-tokens.json.
 DEMO_USERS: dict[str, tuple[Grant, ...]] = {
     "sp-wang": (Grant("salesperson", "EAST"),),
+    "sp-liu": (Grant("salesperson", "EAST"),),
     "sp-branch": (Grant("salesperson", "EAST"),),
     "sup-li": (Grant("sales_supervisor", "EAST"),),
     "cs-lin": (Grant("sales_supervisor", "EAST"),),
@@ -71,12 +76,21 @@ class Client:
     )
 
     async def send(self, service: str, kind: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        reply = await self.nc.request(
-            f"{self.namespace}.{service}.{kind}.{name}",
-            json.dumps(body).encode(),
-            timeout=self.timeout,
-            headers=self.credentials.headers(body),
-        )
+        # No responder yet (a service still starting, or its interest not yet across a cluster's routes):
+        # nothing was delivered, so asking again is safe.
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(NoRespondersError),
+            stop=stop_after_delay(30),
+            wait=wait_fixed(0.2),
+            reraise=True,
+        ):
+            with attempt:
+                reply = await self.nc.request(
+                    f"{self.namespace}.{service}.{kind}.{name}",
+                    json.dumps(body).encode(),
+                    timeout=self.timeout,
+                    headers=self.credentials.headers(body),
+                )
         answer: dict[str, Any] = json.loads(reply.data)
         return answer
 
@@ -106,6 +120,8 @@ class Demo:
 
     dealer_id: str = ""
     dealer_code: str = ""
+    # who works the dealer: only they may act on it (scopes); another after its reassignment (C10)
+    dealer_salesperson: dict[str, str] = field(default_factory=lambda: dict(SALESPERSON))
     branch_id: str = ""
     order_amount: str = ""
     deposit: str = ""
@@ -300,17 +316,21 @@ async def keep_file(client: Client, demo: Demo) -> None:
     await client.cmd(
         "customers",
         "reassign_customer",
-        {"actor": SUPERVISOR, "customer_id": dealer, "salesperson_id": "sp-liu", "reason": "sp-wang left"},
+        {
+            "actor": SUPERVISOR,
+            "customer_id": dealer,
+            "salesperson_id": SUCCESSOR["id"],
+            "reason": "sp-wang left",
+        },
     )
+    demo.dealer_salesperson = dict(SUCCESSOR)
     terms = {"payment_terms_days": 45, "delivery_terms": "FOB Hangzhou", "product_scope": None}
     change = {
         "customer_id": dealer,
         "terms": terms | {"annual_volume": "2000000.00"},
         "reason": "bigger year",
     }
-    await client.cmd(
-        "customers", "propose_contract_change", change | {"actor": {"id": "sp-liu", "role": "salesperson"}}
-    )
+    await client.cmd("customers", "propose_contract_change", change | {"actor": SUCCESSOR})
     for reviewer in (SUPERVISOR, REGIONAL, GM):
         changed = await client.cmd(
             "customers", "review_contract_change", {"actor": reviewer, "customer_id": dealer, "approve": True}

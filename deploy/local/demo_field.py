@@ -47,11 +47,12 @@ async def set_targets(client: Client, year: int, month: int) -> None:
     await client.cmd("field", "approve_salesperson_targets", {"actor": GM, **month_targets})
 
 
-async def visit(client: Client, dealer_id: str, today: str, timeout: float = 30.0) -> None:
-    """S2: a visit to the dealer, once the field's customer view has it (it follows the customer events)."""
+async def visit(client: Client, demo: Demo, today: str, timeout: float = 30.0) -> None:
+    """S2: a visit to the dealer by who works it now (another salesperson once the demo's C10 step has
+    reassigned it), once the field's customer view has it (it follows the customer events)."""
     body = {
-        "actor": SALESPERSON,
-        "customer_id": dealer_id,
+        "actor": demo.dealer_salesperson,
+        "customer_id": demo.dealer_id,
         "visited_on": today,
         "kind": "visit",
         "purpose": "介绍新型号 / present the new valve series",
@@ -135,7 +136,7 @@ async def field_work(client: Client, demo: Demo) -> None:
     period = reporting_period(local)
     year, month = int(period[:4]), int(period[5:])
     await set_targets(client, year, month)
-    await visit(client, demo.dealer_id, today)
+    await visit(client, demo, today)
     status = await claim_expense(client, local.year, today)
     demo.notes.append(
         f"field: targets {year} approved ({REGION}, {SALESPERSON['id']} {MONTHLY}/month), "
