@@ -11,10 +11,11 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 from nats.aio.client import Client as NATS
@@ -53,6 +54,29 @@ def process_env(settings: Settings) -> dict[str, str]:
 
 async def quietly(error: Exception) -> None:
     """A NATS client's error callback for the drills: their own connection sees the nodes they kill go."""
+
+
+def drill_workdir(name: str) -> Path:
+    """A drill's working directory (its clusters' data, its services' logs), with its own token issuer."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"salesops-{name}-"))
+    workdir.chmod(0o755)  # PostgreSQL's user enters it
+    own_token_issuer(workdir)
+    return workdir
+
+
+class Verdict(Protocol):
+    @property
+    def passed(self) -> bool: ...
+
+    def line(self) -> str: ...
+
+
+def finish(result: Verdict, workdir: Path) -> int:
+    """A drill's last line and exit status; its logs are kept where a check failed."""
+    if result.passed:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(result.line())
+    return 0 if result.passed else 1
 
 
 def own_token_issuer(workdir: Path) -> None:

@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import shutil
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -41,10 +40,11 @@ from deploy.ops.checks import (
     LoadProcess,
     command_outcomes,
     connect,
+    drill_workdir,
     events_table,
     figures,
+    finish,
     live_equals_rebuild,
-    own_token_issuer,
     process_env,
     quietly,
     stored_keys,
@@ -307,17 +307,12 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="salesops-restore-"))
-    workdir.chmod(0o755)  # PostgreSQL's user enters it
-    own_token_issuer(workdir)
+    workdir = drill_workdir("restore")
     print(f"restore drill: logs in {workdir}", file=sys.stderr)
     result = asyncio.run(drill(workdir, args.seconds, args.rate))
     if not args.no_doc:
         write_figures(result, args.seconds, args.rate)
-    if result.passed:  # the logs are kept where a check failed
-        shutil.rmtree(workdir, ignore_errors=True)
-    print(result.line())
-    return 0 if result.passed else 1
+    return finish(result, workdir)
 
 
 if __name__ == "__main__":

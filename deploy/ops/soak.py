@@ -34,10 +34,8 @@ import asyncio
 import contextlib
 import os
 import random
-import shutil
 import signal
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -60,9 +58,10 @@ from deploy.ops.checks import (
     LoadProcess,
     command_outcomes,
     connect,
+    drill_workdir,
     figures,
+    finish,
     live_equals_rebuild,
-    own_token_issuer,
     process_env,
     quietly,
     relay_children,
@@ -429,17 +428,12 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
-    workdir = Path(tempfile.mkdtemp(prefix="salesops-soak-"))
-    workdir.chmod(0o755)  # PostgreSQL's user enters it
-    own_token_issuer(workdir)
+    workdir = drill_workdir("soak")
     print(f"soak: {args.minutes:g} min, seed {seed}, service logs in {workdir}", file=sys.stderr)
     result = asyncio.run(soak(args.minutes, args.rate, random.Random(seed), workdir))
     if not args.no_doc:
         write_figures(result, seed, args.rate)
-    if result.passed:  # the logs are kept where a check failed
-        shutil.rmtree(workdir, ignore_errors=True)
-    print(result.line())
-    return 0 if result.passed else 1
+    return finish(result, workdir)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -43,10 +41,11 @@ from deploy.ops.checks import (
     LoadProcess,
     command_outcomes,
     connect,
+    drill_workdir,
     events_table,
     figures,
+    finish,
     live_equals_rebuild,
-    own_token_issuer,
     process_env,
     quietly,
     stored_keys,
@@ -336,18 +335,13 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="salesops-upgrade-"))
-    workdir.chmod(0o755)  # PostgreSQL's user enters it
-    own_token_issuer(workdir)
+    workdir = drill_workdir("upgrade")
     previous = args.previous or previous_release()
     print(f"upgrade drill: previous release {previous}, logs in {workdir}", file=sys.stderr)
     result = asyncio.run(drill(workdir, previous, args.seconds, args.rate))
     if not args.no_doc:
         write_figures(result, args.seconds, args.rate)
-    if result.passed:  # the logs are kept where a check failed
-        shutil.rmtree(workdir, ignore_errors=True)
-    print(result.line())
-    return 0 if result.passed else 1
+    return finish(result, workdir)
 
 
 if __name__ == "__main__":
