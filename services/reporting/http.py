@@ -114,7 +114,6 @@ def create_app(
         "answered wherever GET is; X-Correlation-Id is accepted and echoed.",
         docs_url=None,
         redoc_url=None,
-        dependencies=[Depends(refuse_unknown_parameters)],
     )
     install_error_handlers(app)
     app.add_middleware(CorrelatedAccessLog)
@@ -136,7 +135,8 @@ def create_app(
 
     def doc(result: type[BaseModel], *refusals: int, audit: bool = False) -> dict[str, Any]:
         return {
-            "dependencies": [Depends(auditor if audit else reader)],
+            # a parameter the route does not take is refused before anything else (the pages read their own)
+            "dependencies": [Depends(refuse_unknown_parameters), Depends(auditor if audit else reader)],
             "response_class": Response,
             "responses": {
                 200: {"model": Reply[result], "description": "the report (`ok: true`)"},  # type: ignore[valid-type]

@@ -79,8 +79,6 @@ class CorrelatedAccessLog:
 def refuse_unknown_parameters(request: Request) -> None:
     """A query parameter the route does not take is refused (422, ``extra_forbidden``): a misspelt
     ``as-of`` must not silently give today's report."""
-    if not request.url.path.startswith("/api/"):
-        return  # the dashboard's pages read their own parameters (sort, filters, lang) and name a bad one
     route: Any = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None:
