@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 from services.complaints import commands as c
+from services.complaints import events
 from services.complaints.application import ComplaintsApplication
 from services.complaints.domain import (
     LOGGERS,
     PROPOSERS,
     QUALITY_DECIDERS,
     SERVICE_HANDLERS,
-    Complaint,
-    Feedback,
-    ServiceRequest,
-    StaffRecord,
 )
 from services.complaints.domain.aftersales import ASSIGNERS as SERVICE_ASSIGNERS
 from services.complaints.domain.feedback import ASSIGNERS as FEEDBACK_ASSIGNERS
 from services.complaints.domain.feedback import ESCALATED_TO
 from shared.bus import ServiceBus, in_thread
 from shared.contracts import Role
-from shared.events import event_classes
+from shared.events import declared_events
 
-EVENTS = event_classes(Complaint, StaffRecord, Feedback, ServiceRequest)
+EVENTS = declared_events(events)
 
 # A quality complaint is handled by its sales_manager (P2), a service complaint by the sales_vp or the
 # general_manager (P4): the table lists both, the complaint's type narrows it.
