@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from services.field import commands as c
+from services.field import events
 from services.field.application import FieldApplication
-from services.field.domain import AGGREGATES
 from services.field.domain.expenses import CHAIN
 from services.field.domain.intelligence import READERS, REPORTERS
 from services.field.domain.targets import APPROVERS
 from services.field.domain.visits import PLANNERS, SALES_STAFF
 from shared.bus import ServiceBus, in_thread
 from shared.contracts import Role
-from shared.events import event_classes
+from shared.events import declared_events
 
-EVENTS = event_classes(*AGGREGATES)
+EVENTS = declared_events(events)
 
 # Who may send each command, published in the contract (x-roles); the domain's checks decide.
 ROLES: dict[str, frozenset[Role]] = {
