@@ -83,9 +83,24 @@ class ServiceStage(StrEnum):
     COMPLETE = "complete"
 
 
+# The fields of a step of a complaint, a feedback or a service request: its own, then what every consumer
+# counts it by (``_refs`` of its aggregate: R2, R7, P8, P9), then who did it. Set as the class's annotations
+# (as text, as this module writes every annotation), so the common fields are declared once, each in its
+# place in the stored JSON.
+def complaint_step(**own: str) -> dict[str, str]:
+    refs = {"complaint_type": "ComplaintType", "customer_id": "str", "order_id": "str | None"}
+    return own | refs | {"staff_id": "str | None", "meta": "Meta"}
+
+
+def feedback_step(**own: str) -> dict[str, str]:
+    return own | {"kind": "FeedbackKind", "customer_id": "str", "meta": "Meta"}
+
+
+def service_step(**own: str) -> dict[str, str]:
+    return own | {"kind": "ServiceKind", "customer_id": "str", "region": "str", "meta": "Meta"}
+
+
 # Complaint (P1–P4, P6, P7) ---------------------------------------------------------------------------
-# After its own fields every step of a complaint carries what each consumer counts it by (R2, R7):
-# complaint_type, customer_id, order_id, staff_id (``Complaint._refs``).
 class ComplaintLogged(CreatedEvent):
     TOPIC = "complaints.Complaint.ComplaintLogged"
     complaint_type: ComplaintType
@@ -107,46 +122,22 @@ class ComplaintLogged(CreatedEvent):
 
 class ComplaintInvestigationStarted(SalesAggregate.Event):
     TOPIC = "complaints.Complaint.ComplaintInvestigationStarted"
-    departments_notified: list[str]
-    notes: str
-    complaint_type: ComplaintType
-    customer_id: str
-    order_id: str | None
-    staff_id: str | None
-    meta: Meta
+    __annotations__ = complaint_step(departments_notified="list[str]", notes="str")
 
 
 class ComplaintSiteVisited(SalesAggregate.Event):
     TOPIC = "complaints.Complaint.ComplaintSiteVisited"
-    visited_on: date
-    findings: str
-    complaint_type: ComplaintType
-    customer_id: str
-    order_id: str | None
-    staff_id: str | None
-    meta: Meta
+    __annotations__ = complaint_step(visited_on="date", findings="str")
 
 
 class ComplaintResolved(SalesAggregate.Event):
     TOPIC = "complaints.Complaint.ComplaintResolved"
-    resolution: Resolution
-    amount: Decimal | None
-    notes: str
-    complaint_type: ComplaintType
-    customer_id: str
-    order_id: str | None
-    staff_id: str | None
-    meta: Meta
+    __annotations__ = complaint_step(resolution="Resolution", amount="Decimal | None", notes="str")
 
 
 class ComplaintFollowedUp(SalesAggregate.Event):
     TOPIC = "complaints.Complaint.ComplaintFollowedUp"
-    notes: str
-    complaint_type: ComplaintType
-    customer_id: str
-    order_id: str | None
-    staff_id: str | None
-    meta: Meta
+    __annotations__ = complaint_step(notes="str")
 
 
 # P5: public criticism and a fine of the staff member a valid service complaint names.
@@ -164,81 +155,43 @@ class PenaltyIssued(SalesAggregate.Event):
 
 class ComplaintProposalMade(SalesAggregate.Event):
     TOPIC = "complaints.Complaint.ComplaintProposalMade"
-    proposal: str
-    complaint_type: ComplaintType
-    customer_id: str
-    order_id: str | None
-    staff_id: str | None
-    meta: Meta
+    __annotations__ = complaint_step(proposal="str")
 
 
 class ComplaintDecided(SalesAggregate.Event):
     TOPIC = "complaints.Complaint.ComplaintDecided"
-    decision: str
-    complaint_type: ComplaintType
-    customer_id: str
-    order_id: str | None
-    staff_id: str | None
-    meta: Meta
+    __annotations__ = complaint_step(decision="str")
 
 
 class ComplaintOverdue(SalesAggregate.Event):
     TOPIC = "complaints.Complaint.ComplaintOverdue"
-    stage: Stage
-    deadline: datetime
-    assigned_to: str
-    complaint_type: ComplaintType
-    customer_id: str
-    order_id: str | None
-    staff_id: str | None
-    meta: Meta
+    __annotations__ = complaint_step(stage="Stage", deadline="datetime", assigned_to="str")
 
 
 class ComplaintAcknowledged(SalesAggregate.Event):
     TOPIC = "complaints.Complaint.ComplaintAcknowledged"
-    complaint_type: ComplaintType
-    customer_id: str
-    order_id: str | None
-    staff_id: str | None
-    meta: Meta
+    __annotations__ = complaint_step()
 
 
 class ComplaintVerified(SalesAggregate.Event):
     TOPIC = "complaints.Complaint.ComplaintVerified"
-    valid: bool
-    severity: Severity | None
-    cause: str
-    notes: str
-    complaint_type: ComplaintType
-    customer_id: str
-    order_id: str | None
-    staff_id: str | None
-    meta: Meta
+    __annotations__ = complaint_step(valid="bool", severity="Severity | None", cause="str", notes="str")
 
 
 class ComplaintCustomerInformed(SalesAggregate.Event):
     TOPIC = "complaints.Complaint.ComplaintCustomerInformed"
-    satisfaction: Satisfaction
-    notes: str
-    complaint_type: ComplaintType
-    customer_id: str
-    order_id: str | None
-    staff_id: str | None
-    meta: Meta
+    __annotations__ = complaint_step(satisfaction="Satisfaction", notes="str")
 
 
 class ComplaintClosed(SalesAggregate.Event):
     TOPIC = "complaints.Complaint.ComplaintClosed"
-    valid: bool | None
-    severity: Severity | None
-    resolution: Resolution | None
-    satisfaction: Satisfaction | None
-    fine: Decimal | None
-    complaint_type: ComplaintType
-    customer_id: str
-    order_id: str | None
-    staff_id: str | None
-    meta: Meta
+    __annotations__ = complaint_step(
+        valid="bool | None",
+        severity="Severity | None",
+        resolution="Resolution | None",
+        satisfaction="Satisfaction | None",
+        fine="Decimal | None",
+    )
 
 
 # StaffRecord (P5) ----------------------------------------------------------------------------------
@@ -269,7 +222,6 @@ class DismissalRecommended(SalesAggregate.Event):
 
 
 # Feedback (P8) ---------------------------------------------------------------------------------------
-# After its own fields every step carries kind and customer_id (``Feedback._refs``).
 class FeedbackLogged(CreatedEvent):
     TOPIC = "complaints.Feedback.FeedbackLogged"
     kind: FeedbackKind
@@ -283,53 +235,32 @@ class FeedbackLogged(CreatedEvent):
 
 class FeedbackEscalated(SalesAggregate.Event):
     TOPIC = "complaints.Feedback.FeedbackEscalated"
-    escalated_to: str
-    acknowledge_by: datetime
-    kind: FeedbackKind
-    customer_id: str
-    meta: Meta
+    __annotations__ = feedback_step(escalated_to="str", acknowledge_by="datetime")
 
 
 class FeedbackAssigned(SalesAggregate.Event):
     TOPIC = "complaints.Feedback.FeedbackAssigned"
-    assigned_to: str
-    previous: str
-    kind: FeedbackKind
-    customer_id: str
-    meta: Meta
+    __annotations__ = feedback_step(assigned_to="str", previous="str")
 
 
 class FeedbackEscalationAcknowledged(SalesAggregate.Event):
     TOPIC = "complaints.Feedback.FeedbackEscalationAcknowledged"
-    notes: str
-    kind: FeedbackKind
-    customer_id: str
-    meta: Meta
+    __annotations__ = feedback_step(notes="str")
 
 
 class FeedbackAnswered(SalesAggregate.Event):
     TOPIC = "complaints.Feedback.FeedbackAnswered"
-    answer: str
-    assigned_to: str
-    within_deadline: bool
-    kind: FeedbackKind
-    customer_id: str
-    meta: Meta
+    __annotations__ = feedback_step(answer="str", assigned_to="str", within_deadline="bool")
 
 
 class FeedbackOverdue(SalesAggregate.Event):
     TOPIC = "complaints.Feedback.FeedbackOverdue"
-    stage: FeedbackStage
-    deadline: datetime
-    responsible: str
-    major: bool
-    kind: FeedbackKind
-    customer_id: str
-    meta: Meta
+    __annotations__ = feedback_step(
+        stage="FeedbackStage", deadline="datetime", responsible="str", major="bool"
+    )
 
 
 # ServiceRequest (P9) ---------------------------------------------------------------------------------
-# After its own fields every step carries kind, customer_id and region (``ServiceRequest._refs``).
 class ServiceRequestLogged(CreatedEvent):
     TOPIC = "complaints.ServiceRequest.ServiceRequestLogged"
     kind: ServiceKind
@@ -345,55 +276,28 @@ class ServiceRequestLogged(CreatedEvent):
 
 class TechnicianAssigned(SalesAggregate.Event):
     TOPIC = "complaints.ServiceRequest.TechnicianAssigned"
-    technician_id: str
-    previous: str | None
-    kind: ServiceKind
-    customer_id: str
-    region: str
-    meta: Meta
+    __annotations__ = service_step(technician_id="str", previous="str | None")
 
 
 class ServiceScheduled(SalesAggregate.Event):
     TOPIC = "complaints.ServiceRequest.ServiceScheduled"
-    scheduled_for: datetime
-    notes: str
-    technician_id: str
-    within_deadline: bool
-    kind: ServiceKind
-    customer_id: str
-    region: str
-    meta: Meta
+    __annotations__ = service_step(
+        scheduled_for="datetime", notes="str", technician_id="str", within_deadline="bool"
+    )
 
 
 class ServiceCompleted(SalesAggregate.Event):
     TOPIC = "complaints.ServiceRequest.ServiceCompleted"
-    report: str
-    technician_id: str
-    within_deadline: bool
-    kind: ServiceKind
-    customer_id: str
-    region: str
-    meta: Meta
+    __annotations__ = service_step(report="str", technician_id="str", within_deadline="bool")
 
 
 class ServiceSignedOff(SalesAggregate.Event):
     TOPIC = "complaints.ServiceRequest.ServiceSignedOff"
-    signed_by: str
-    satisfaction: Satisfaction
-    notes: str
-    technician_id: str
-    kind: ServiceKind
-    customer_id: str
-    region: str
-    meta: Meta
+    __annotations__ = service_step(
+        signed_by="str", satisfaction="Satisfaction", notes="str", technician_id="str"
+    )
 
 
 class ServiceRequestOverdue(SalesAggregate.Event):
     TOPIC = "complaints.ServiceRequest.ServiceRequestOverdue"
-    stage: ServiceStage
-    deadline: datetime
-    technician_id: str | None
-    kind: ServiceKind
-    customer_id: str
-    region: str
-    meta: Meta
+    __annotations__ = service_step(stage="ServiceStage", deadline="datetime", technician_id="str | None")

@@ -88,22 +88,22 @@ class RegionPlanApproved(SalesAggregate.Event):
     meta: Meta
 
 
-class SalespersonTargetsProposed(SalesAggregate.Event):
+class SalespersonTargets(SalesAggregate.Event):
+    """A region's month per salesperson, as proposed and as approved (no topic: not an event itself)."""
+
+    year: int
+    region: str
+    month: int
+    targets: dict[str, Decimal]
+    meta: Meta
+
+
+class SalespersonTargetsProposed(SalespersonTargets):
     TOPIC = "field.AnnualPlan.SalespersonTargetsProposed"
-    year: int
-    region: str
-    month: int
-    targets: dict[str, Decimal]
-    meta: Meta
 
 
-class SalespersonTargetsApproved(SalesAggregate.Event):
+class SalespersonTargetsApproved(SalespersonTargets):
     TOPIC = "field.AnnualPlan.SalespersonTargetsApproved"
-    year: int
-    region: str
-    month: int
-    targets: dict[str, Decimal]
-    meta: Meta
 
 
 # VisitMonth and DevelopmentPlan (S2) ------------------------------------------------------------------
