@@ -100,19 +100,12 @@ class ComplaintsApplication(ServiceApplication):
 
     # P1/P2 ------------------------------------------------------------------------------------
     def log_complaint(self, cmd: c.LogComplaint) -> dict[str, Any]:
-        scopes.customer(self.customers, cmd.customer_id, "complaint")
-        fields = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
+        ack, resolve = self.settings.complaint_ack_days, self.settings.complaint_resolve_days
 
-        def decide(meta: Meta) -> Outcome:
-            complaint = Complaint.log(
-                meta,
-                ack_days=self.settings.complaint_ack_days,
-                resolve_days=self.settings.complaint_resolve_days,
-                **fields,
-            )
-            return Outcome(complaint_result(complaint), [complaint])
+        def log(meta: Meta, fields: dict[str, Any]) -> Complaint:
+            return Complaint.log(meta, ack_days=ack, resolve_days=resolve, **fields)
 
-        return self.execute(cmd, decide)
+        return self._log(cmd, "complaint", log, complaint_result)
 
     def acknowledge_complaint(self, cmd: c.AcknowledgeComplaint) -> dict[str, Any]:
         return self._change(cmd, lambda x, meta: x.acknowledge(meta))
@@ -178,19 +171,12 @@ class ComplaintsApplication(ServiceApplication):
 
     # P8 ---------------------------------------------------------------------------------------
     def log_feedback(self, cmd: c.LogFeedback) -> dict[str, Any]:
-        scopes.customer(self.customers, cmd.customer_id, "feedback")
-        fields = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
+        answer, escalation = self.settings.feedback_answer_days, self.settings.feedback_escalation_ack_days
 
-        def decide(meta: Meta) -> Outcome:
-            feedback = Feedback.log(
-                meta,
-                answer_days=self.settings.feedback_answer_days,
-                escalation_ack_days=self.settings.feedback_escalation_ack_days,
-                **fields,
-            )
-            return Outcome(feedback_result(feedback), [feedback])
+        def log(meta: Meta, fields: dict[str, Any]) -> Feedback:
+            return Feedback.log(meta, answer_days=answer, escalation_ack_days=escalation, **fields)
 
-        return self.execute(cmd, decide)
+        return self._log(cmd, "feedback", log, feedback_result)
 
     def assign_feedback(self, cmd: c.AssignFeedback) -> dict[str, Any]:
         return self._change_feedback(cmd, lambda x, meta: x.assign(cmd.assigned_to, meta))
@@ -206,21 +192,15 @@ class ComplaintsApplication(ServiceApplication):
 
     # P9 ---------------------------------------------------------------------------------------
     def log_service_request(self, cmd: c.LogServiceRequest) -> dict[str, Any]:
-        scopes.customer(self.customers, cmd.customer_id, "service request")
-        fields = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
+        schedule, complete = self.settings.after_sales_schedule_days, self.settings.after_sales_complete_days
 
-        def decide(meta: Meta) -> Outcome:
-            request = ServiceRequest.log(
-                meta,
-                schedule_days=self.settings.after_sales_schedule_days,
-                complete_days=self.settings.after_sales_complete_days,
-                **fields,
-            )
+        def log(meta: Meta, fields: dict[str, Any]) -> ServiceRequest:
+            request = ServiceRequest.log(meta, schedule_days=schedule, complete_days=complete, **fields)
             if request.complaint_id is not None:
                 self._require_quality_complaint(request.complaint_id)
-            return Outcome(service_request_result(request), [request])
+            return request
 
-        return self.execute(cmd, decide)
+        return self._log(cmd, "service request", log, service_request_result)
 
     def assign_technician(self, cmd: c.AssignTechnician) -> dict[str, Any]:
         technician = technician_of(cmd)
@@ -333,6 +313,24 @@ class ComplaintsApplication(ServiceApplication):
         ).model_dump(mode="json")
 
     # ------------------------------------------------------------------------------------------
+    def _log(
+        self,
+        cmd: c.LogComplaint | c.LogFeedback | c.LogServiceRequest,
+        subject: str,
+        log: Callable[[Meta, dict[str, Any]], Tracked],
+        result: Callable[[Tracked], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """A new complaint, feedback or service request (``log`` of the command's fields) of a customer
+        in the acting user's scope."""
+        scopes.customer(self.customers, cmd.customer_id, subject)
+        fields = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
+
+        def decide(meta: Meta) -> Outcome:
+            logged = log(meta, fields)
+            return Outcome(result(logged), [logged])
+
+        return self.execute(cmd, decide)
+
     def _change_feedback(
         self, cmd: c.FeedbackCommand, change: Callable[[Feedback, Meta], None]
     ) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The complaints service's published events (P1–P9): each event's fields, typed, declared once.
 
 The aggregates apply them (``@event(EventClass)`` on the method that changes their state, which takes only
-the fields it needs), the relay publishes them as ``data`` of the envelope, and the AsyncAPI document
+the fields it needs; where it needs most of them, a subclass of the event whose ``apply`` reads them), the
+relay publishes them as ``data`` of the envelope, and the AsyncAPI document
 (``docs/asyncapi/complaints.json``) is written from them. Each topic is pinned: stored events load
 whichever module a class lives in. A field's place is its place in the stored JSON: append, never reorder.
 

@@ -121,18 +121,12 @@ class AnnualPlan(SalesAggregate):
             meta=meta,
         )
 
-    @event(events.RegionPlanProposed)
-    def _region_proposed(
-        self,
-        region: str,
-        amount: Decimal,
-        months: list[Decimal],
-        channels: list[str],
-        key_customers: list[str],
-        meta: Meta,
-    ) -> None:
-        figures = {"amount": amount, "months": list(months), "channels": list(channels)}
-        self._propose(region_key(region), figures | {"key_customers": list(key_customers)}, meta)
+    class RegionPlanProposed(events.RegionPlanProposed):
+        def apply(self, plan: AnnualPlan) -> None:
+            figures = {"amount": self.amount, "months": list(self.months), "channels": list(self.channels)}
+            plan._propose(
+                region_key(self.region), figures | {"key_customers": list(self.key_customers)}, self.meta
+            )
 
     def approve_region_plan(self, region: str, meta: Meta) -> None:
         """S1: approved only while the regions' targets (as proposed, else as approved) add up to the

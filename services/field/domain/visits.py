@@ -114,32 +114,21 @@ class VisitMonth(SalesAggregate):
             meta=meta,
         )
 
-    @event(events.VisitLogged)
-    def _logged(
-        self,
-        visit_id: str,
-        customer_id: str | None,
-        development_plan_id: str | None,
-        visited_on: date,
-        kind: VisitKind,
-        purpose: str,
-        outcome: str,
-        next_step: str,
-        counted: bool,
-    ) -> None:
-        self.visits.append(
-            {
-                "visit_id": visit_id,
-                "customer_id": customer_id,
-                "development_plan_id": development_plan_id,
-                "visited_on": visited_on,
-                "kind": VisitKind(kind).value,
-                "purpose": purpose,
-                "outcome": outcome,
-                "next_step": next_step,
-                "counted": counted,
-            }
-        )
+    class VisitLogged(events.VisitLogged):
+        def apply(self, month: VisitMonth) -> None:
+            month.visits.append(
+                {
+                    "visit_id": self.visit_id,
+                    "customer_id": self.customer_id,
+                    "development_plan_id": self.development_plan_id,
+                    "visited_on": self.visited_on,
+                    "kind": VisitKind(self.kind).value,
+                    "purpose": self.purpose,
+                    "outcome": self.outcome,
+                    "next_step": self.next_step,
+                    "counted": self.counted,
+                }
+            )
 
     def progress(self) -> dict[str, Any]:
         """Plan vs actual (访问计划完成表): per customer, and in total with the completion rate."""
