@@ -51,25 +51,21 @@ ROLES: dict[str, frozenset[Role]] = {
 
 
 # The routes by their reply (shared/routes.py: each served by the application's method of its name).
-COMMANDS: Table = {
+ROUTES: Table = {
     c.ComplaintResult: "log_complaint acknowledge_complaint start_investigation verify_complaint"
     " record_site_visit resolve_complaint propose_handling decide_handling inform_customer follow_up"
-    " close_complaint",
-    c.FeedbackResult: "log_feedback assign_feedback acknowledge_escalation answer_feedback",  # P8
-    c.ServiceRequestResult: "log_service_request assign_technician schedule_service complete_service"
-    " sign_off_service",  # P9
-}
-QUERIES: Table = {
-    c.ComplaintResult: "get_complaint",
+    " close_complaint get_complaint",
     c.HandlingFormResult: "get_handling_form get_service_record",
     c.ExportedForm: "export_handling_form export_service_record",
     c.StaffRecordResult: "get_staff_record",
-    c.FeedbackResult: "get_feedback",
-    c.ServiceRequestResult: "get_service_request",
+    # P8, P9
+    c.FeedbackResult: "log_feedback assign_feedback acknowledge_escalation answer_feedback get_feedback",
+    c.ServiceRequestResult: "log_service_request assign_technician schedule_service complete_service"
+    " sign_off_service get_service_request",
 }
 
 
 def register(bus: ServiceBus, app: ComplaintsApplication) -> None:
-    register_routes(bus, app, c, COMMANDS, QUERIES)
+    register_routes(bus, app, c, ROUTES)
     bus.document_roles(ROLES)
     bus.document_events(EVENTS)

@@ -43,29 +43,22 @@ ROLES: dict[str, frozenset[Role]] = {
 
 
 # The routes by their reply (shared/routes.py: each served by the application's method of its name).
-COMMANDS: Table = {
+ROUTES: Table = {
     c.TargetsResult: "propose_company_target approve_company_target propose_region_plan approve_region_plan"
-    " propose_salesperson_targets approve_salesperson_targets",  # S1
-    c.VisitMonthResult: "plan_month_visits",  # S2
+    " propose_salesperson_targets approve_salesperson_targets get_targets",  # S1
+    c.VisitMonthResult: "plan_month_visits get_visit_progress",  # S2
     c.LoggedVisit: "log_visit",
-    c.DevelopmentPlanResult: "open_development_plan close_development_plan",
-    c.BudgetResult: "draft_expense_budget review_expense_budget approve_expense_budget",  # S3
+    c.DevelopmentPlanResult: "open_development_plan close_development_plan get_development_plan",
+    # S3
+    c.BudgetResult: "draft_expense_budget review_expense_budget approve_expense_budget get_expense_budget",
     c.ClaimResult: "submit_expense_claim review_expense_claim approve_claim_over_budget approve_expense_claim"
-    " reject_expense_claim",
-    c.MarketReportResult: "report_market_intelligence acknowledge_market_report",  # S4
-}
-QUERIES: Table = {
-    c.TargetsResult: "get_targets",
-    c.VisitMonthResult: "get_visit_progress",
-    c.DevelopmentPlanResult: "get_development_plan",
-    c.BudgetResult: "get_expense_budget",
-    c.ClaimResult: "get_expense_claim",
-    c.MarketReportResult: "get_market_report",
+    " reject_expense_claim get_expense_claim",
+    c.MarketReportResult: "report_market_intelligence acknowledge_market_report get_market_report",  # S4
     c.MarketReportList: "list_market_reports",
 }
 
 
 def register(bus: ServiceBus, app: FieldApplication) -> None:
-    register_routes(bus, app, c, COMMANDS, QUERIES)
+    register_routes(bus, app, c, ROUTES)
     bus.document_roles(ROLES)
     bus.document_events(EVENTS)
