@@ -145,6 +145,14 @@ class Receivables(Query):
     as_of: AsOf | None = None
 
 
+class OverdueTotal(BaseModel):
+    """R12's overdue receivables of every customer together on a day (the dashboard's overview; no bus
+    query of its own: the receivables report has them per customer)."""
+
+    on: date | None = None
+    as_of: datetime | None = None
+
+
 class Alerts(Query):
     """R12: the managers' alerts: periods not signed off (R1), overdue receivables (O11), customers over
     90 % of their credit limit, branches over their capital limit (O7), securities and contracts expiring
@@ -294,11 +302,18 @@ class Reports:
         async with self.pool.acquire() as conn:
             return {"reads": await personal_reads.reads(conn, q.limit, q.subject)}
 
-    async def receivables(self, q: Receivables) -> dict[str, Any]:
+    def _dated(self, q: Receivables | OverdueTotal) -> tuple[date, BaseModel]:
         # The day is fixed before the cache is asked: a cached answer is one day's ageing.
         on = q.on or self.clock.now().astimezone(BUSINESS_TZ).date()
-        dated = q.model_copy(update={"on": on})
+        return on, q.model_copy(update={"on": on})
+
+    async def receivables(self, q: Receivables) -> dict[str, Any]:
+        on, dated = self._dated(q)
         return await self._run(dated, lambda c, s: receivables.receivables(c, on, q.customer_id, s))
+
+    async def overdue(self, q: OverdueTotal) -> dict[str, Any]:
+        on, dated = self._dated(q)
+        return await self._run(dated, lambda c, s: receivables.overdue(c, on, s))
 
     async def alerts(self, q: Alerts) -> dict[str, Any]:
         now = self.clock.now()

@@ -39,15 +39,26 @@ def growth(current: Decimal | None, before: Decimal | None) -> str | None:
     return f"{((current or Decimal(0)) - before) / before:.4f}"
 
 
+# The exposure (below): what is owed on an order that counts in it.
+_OWED = "greatest(total_amount - paid, 0)"
+_EXPOSED = "status IN ('accepted', 'shipped', 'opening')"
+
+
 def exposure(schema: str, customer: str) -> str:
     """SQL: the one exposure measure (O6, O7, R3, R12 rev 2) of the customer in column ``customer``: every
     accepted order (accepted or shipped), not cancelled and not yet paid, less what was paid on it
     (payments, a converted hold's deposit, customer credit applied, credit notes taken off its receivable),
     plus the unpaid part of opening receivables (O11). Held orders are not accepted yet."""
     return (
-        f"(SELECT coalesce(sum(greatest(o.total_amount - o.paid, 0)), 0) FROM {schema}.orders o "
-        f"WHERE o.customer_id = {customer} AND o.status IN ('accepted', 'shipped', 'opening'))"
+        f"(SELECT coalesce(sum({_OWED}), 0) FROM {schema}.orders "
+        f"WHERE customer_id = {customer} AND {_EXPOSED})"
     )
+
+
+def exposures(schema: str) -> str:
+    """SQL: ``exposure`` of every customer at once, as rows (customer_id, exposure): one pass over the
+    orders where a report of many customers would ask once per customer."""
+    return f"SELECT customer_id, sum({_OWED}) AS exposure FROM {schema}.orders WHERE {_EXPOSED} GROUP BY 1"
 
 
 def period_info(period: str, mode: PeriodMode) -> dict[str, Any]:
