@@ -16,6 +16,7 @@ import asyncpg
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from services.reporting import (
+    audit,
     field_queries,
     follow_up_alerts,
     history,
@@ -296,7 +297,7 @@ class Reports:
             who = acting()
             if who is not None:  # a person's read of personal data is recorded before it is answered (#23)
                 await personal_reads.record_read(conn, who, q.aggregate_id, "audit_trail", self.clock.now())
-            return await queries.audit_trail(conn, q.aggregate_id, q.related)
+            return await audit.audit_trail(conn, q.aggregate_id, q.related)
 
     async def personal_data_reads(self, q: PersonalDataReads) -> dict[str, Any]:
         async with self.pool.acquire() as conn:

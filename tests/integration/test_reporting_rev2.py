@@ -250,7 +250,7 @@ async def test_r12_receivables_by_age_settle_the_oldest_shipment_first(
 async def test_r12_the_overview_total_of_overdue_receivables_is_the_ageing_report_summed(
     service: ReportingService, nc: NATS, settings: Settings, request_: Requester
 ) -> None:
-    ev = Events()
+    ev, on = Events(), datetime(2031, 6, 30).date()  # the overview's day
     dealer = ev.customer(at(2031, 1, 2), code="R12-D0002")
     settled = ev.order(dealer, at(2031, 1, 5), [("P-1", 10, "100.00")])
     ev.shipped(settled, dealer, at(2031, 1, 6), "1000.00", due_on=datetime(2031, 2, 5).date())
@@ -261,7 +261,6 @@ async def test_r12_the_overview_total_of_overdue_receivables_is_the_ageing_repor
     ev.paid(owing, dealer, at(2031, 2, 2), "600.00")
     await consumed(nc, settings, service, ev)
 
-    on = datetime(2031, 6, 30).date()
     report = await service.reports.receivables(Receivables(on=on))
     total = await service.reports.overdue(OverdueTotal(on=on))
     async with service.pool.acquire() as conn:

@@ -50,15 +50,15 @@ WORDS: dict[str, tuple[str, str]] = {
         "Paste your personal token (./salesops token issue, or a demo user's in "
         ".state/identity/demo-tokens.json); it is checked once and not kept in the browser.",
     ),
+    "bad_id": (
+        "ID、编码或名称须为 1–100 个字符，且不含控制字符",
+        "an id, code or name is 1–100 characters, no control characters",
+    ),
     "token": ("令牌", "Token"),
     "open_dashboard": ("打开看板", "Open dashboard"),
     "bad_period": ("期间须为 YYYY-MM（1901–9998 年）", "period must be YYYY-MM (years 1901–9998)"),
     "bad_as_of": ("截至时间须为带时区的 ISO 时间", "as-of must be an ISO moment with a time zone"),
     "bad_year": ("年度须为 1901–9998 之间的数字", "year must be a number from 1901 to 9998"),
-    "bad_id": (
-        "ID、编码或名称须为 1–100 个字符，且不含控制字符",
-        "an id, code or name is 1–100 characters, no control characters",
-    ),
     "bad_span": ("范围须为月、季度或年度", "span must be month, quarter or year"),
     "bad_query": ("查询参数不正确", "a query parameter is not valid"),
     "not_found": ("未找到", "not found"),
