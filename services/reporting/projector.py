@@ -505,6 +505,8 @@ class Projector:
             return [self._order_row(order_id, order) for order_id, order in sorted(self.orders.items())]
         if name == "receivables":
             return [(*key, *values) for key, values in sorted(self.receivables.items())]
+        if name == "unpaid_receivables":  # the orders whose unpaid part may have changed
+            return [(order_id,) for order_id in sorted({*self.orders, *(key[0] for key in self.receivables)})]
         if name == "leaving":  # cancellations (nothing credited), then credit notes
             return [(*item, None, None) for item in sorted(self.cancellations.items())] + [
                 (*key, amount, lines) for key, (amount, lines) in sorted(self.credit_notes.items())
