@@ -88,6 +88,7 @@ async def place_orders(
 class Steady:
     ids: list[str]
     spans: list[tuple[float, float]]  # each command's scheduled start and its reply, time.monotonic()
+    wall: float  # add to a span's times for epoch seconds
 
     @property
     def latencies(self) -> list[float]:
@@ -103,7 +104,7 @@ async def steady_orders(
     rate are not counted: the steady state, not the start of the run."""
     warm = int(rate * STEADY_WARMUP)
     count = warm + int(rate * seconds)
-    run = Steady([], [])
+    run = Steady([], [], time.time() - time.monotonic())
     loop = asyncio.get_running_loop()  # its clock is time.monotonic()
     start = loop.time() + 0.05
 
@@ -136,6 +137,7 @@ class Propagation:
     from_commit: list[float]
     to_stream: list[float]
     from_decision: list[float]
+    moments: dict[str, tuple[float, float]]  # order id -> (decided, committed), epoch seconds
 
 
 async def stream_times(nc: NATS, settings: Settings) -> dict[int, float]:
@@ -171,7 +173,7 @@ async def all_logged(conn: asyncpg.Connection, ids: list[str], timeout: float = 
 async def propagation(conn: asyncpg.Connection, nc: NATS, settings: Settings, ids: list[str]) -> Propagation:
     await all_logged(conn, ids)
     rows = await conn.fetch(
-        "SELECT log.position, extract(epoch FROM stored.recorded_at) AS committed, "
+        "SELECT log.position, log.aggregate_id, extract(epoch FROM stored.recorded_at) AS committed, "
         "extract(epoch FROM log.occurred_at) AS decided, extract(epoch FROM log.consumed_at) AS consumed "
         f"FROM reporting.event_log log JOIN {EVENTS_TABLE} stored ON stored.notification_id = log.position "
         "WHERE log.service = 'orders' AND log.event_type = 'OrderPlaced' "
@@ -187,6 +189,7 @@ async def propagation(conn: asyncpg.Connection, nc: NATS, settings: Settings, id
         [(consumed - committed) * 1000 for committed, _, _, consumed in ms],
         [(streamed - committed) * 1000 for committed, streamed, _, _ in ms],
         [(consumed - decided) * 1000 for _, _, decided, consumed in ms],
+        {r["aggregate_id"]: (float(r["decided"]), float(r["committed"])) for r in rows},
     )
 
 
@@ -412,6 +415,7 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
                         value <= 10 if steady_p99 else None,
                     )
                 )
+        results.notes.append(tail_note(steady, steady_prop))
         if steady_stalls.disk is not None:
             # Not a target: what the services do while the disk answers (the figure above counts it all).
             undelayed = [
@@ -469,6 +473,36 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
         await nc.close()
         for s in (settings, base_settings):
             await asyncio.to_thread(drop_database, s)
+
+
+def tail_note(steady: Steady, prop: Propagation) -> str:
+    """Where the slowest 1 % of the steady run's commands spent their time, beside every command's: from the
+    scheduled start to the decision (the client, NATS, the route, the wait for the command worker), from
+    the decision to the insert (deciding, the batch's other commands, the save's statements), and from the
+    insert to the reply (the commit's WAL flush, the hand-back to the event loop, the reply through NATS)."""
+    legs = []
+    for order, (scheduled, done) in zip(steady.ids, steady.spans, strict=True):
+        decided, committed = prop.moments[order]
+        start, reply = scheduled + steady.wall, done + steady.wall
+        legs.append(
+            (
+                (reply - start) * 1000,
+                (decided - start) * 1000,
+                (committed - decided) * 1000,
+                (reply - committed) * 1000,
+            )
+        )
+    legs.sort()
+    tail = legs[-max(1, len(legs) // 100) :]
+
+    def medians(rows: list[tuple[float, float, float, float]]) -> str:
+        return ", ".join(f"{percentile([r[i] for r in rows], 0.5):.1f}" for i in (1, 2, 3))
+
+    return (
+        f"The 200/s tail: the slowest 1 % ({len(tail)} commands, {tail[0][0]:.1f}–{tail[-1][0]:.1f} ms) "
+        f"spent (medians, ms) {medians(tail)} from the scheduled start to the decision, from the decision to "
+        f"the insert and from the insert to the reply; every command {medians(legs)}."
+    )
 
 
 def add_cpu_figures(

@@ -120,7 +120,7 @@ async def run_parts(
         parts[service] = [pid]
         kids = children(pid)
         if kids:
-            parts[f"{service}'s relay"] = kids
+            parts[f"{service} relay"] = kids
     nats_server = listening_pid(urlsplit(settings.nats_url.split(",")[0]).port or 4222)
     parts["NATS server"] = [nats_server] if nats_server is not None else []
     parts["PostgreSQL backends"] = await backends(conn, settings.postgres_db)
