@@ -434,7 +434,7 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
                     f"p99 of {direct_name}",
                 )
             )
-        for label, prop, limit in (("200/s", steady_prop, 25.0), ("saturation", sat_prop, 50.0)):
+        for label, prop, limit in (("200/s", steady_prop, 10.0), ("saturation", sat_prop, 50.0)):
             for share in (0.5, 0.99):
                 value = percentile(prop.from_commit, share)
                 pct = f"p{round(share * 100)}"
