@@ -89,6 +89,7 @@ class Steady:
     ids: list[str]
     spans: list[tuple[float, float]]  # each command's scheduled start and its reply, time.monotonic()
     wall: float  # add to a span's times for epoch seconds
+    sent: int  # commands sent, the warm-up's included
 
     @property
     def latencies(self) -> list[float]:
@@ -104,7 +105,7 @@ async def steady_orders(
     rate are not counted: the steady state, not the start of the run."""
     warm = int(rate * STEADY_WARMUP)
     count = warm + int(rate * seconds)
-    run = Steady([], [], time.time() - time.monotonic())
+    run = Steady([], [], time.time() - time.monotonic(), count)
     loop = asyncio.get_running_loop()  # its clock is time.monotonic()
     start = loop.time() + 0.05
 
@@ -315,7 +316,7 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
                     )
                     await all_logged(db, steady.ids)
             steady_prop = await propagation(db, nc, settings, steady.ids)
-            offset += int(STEADY_RATE * (STEADY_WARMUP + sizes.steady_seconds))
+            offset += steady.sent
 
             print("(1) commands: saturation, 64 in flight", flush=True)
             with (
@@ -396,7 +397,7 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
                 None,
             )
         )
-        add_cpu_figures(results, saturation_cpu, steady_cpu, len(sat_ids), len(steady.ids), direct_run.cpu_ms)
+        add_cpu_figures(results, saturation_cpu, steady_cpu, len(sat_ids), steady.sent, direct_run.cpu_ms)
         verification.add_figures(results)
         direct_name = "one direct place_order"
         for label, values in (("64 in flight", latencies), ("200/s", steady.latencies)):
