@@ -23,19 +23,35 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
 from shared.consumer import DurableConsumer
-from shared.contracts import CUSTOMER_STATUS_AFTER_EVENT, Envelope
-from shared.customer_events import SOURCE, KeptEvents, customer_events_table, keep_events, kept_events
+from shared.contracts import Envelope
+from shared.customer_contract import (
+    EVENTS,
+    CustomerGraded,
+    CustomerRegionMoved,
+    CustomerRegistered,
+    SalespersonReassigned,
+)
+from shared.customer_events import (
+    SOURCE,
+    KeptEvent,
+    KeptEvents,
+    customer_events_table,
+    in_order,
+    keep_events,
+    kept_events,
+)
 from shared.identity.scope import require_scope
 from shared.migrations import Step, migrate
 from shared.settings import Settings
 
+# The events the directory folds: those that set what it keeps, and every one that sets the status.
 FOLDED = frozenset(
     {
-        "CustomerRegistered",
-        "CustomerGraded",
-        "SalespersonReassigned",  # C10 rev 2: the scopes follow the customer to its new salesperson ...
-        "CustomerRegionMoved",  # ... and region
-        *CUSTOMER_STATUS_AFTER_EVENT,
+        CustomerRegistered.__name__,
+        CustomerGraded.__name__,
+        SalespersonReassigned.__name__,  # C10 rev 2: the scopes follow the customer to its salesperson ...
+        CustomerRegionMoved.__name__,  # ... and region
+        *(name for name, model in EVENTS.items() if model.STATUS is not None),
     }
 )
 # Customers worked now: not rejected, not suspended (a graded prospect is, C5 rev 2).
@@ -68,19 +84,20 @@ def require_customer_scope(directory: CustomerDirectory, customer_id: str, subje
         require_scope(customer.region, customer.salesperson_id, subject)
 
 
-def fold(customer_id: str, events: Iterable[tuple[int, str, dict[str, Any]]]) -> DirectoryCustomer | None:
+def fold(customer_id: str, events: Iterable[KeptEvent]) -> DirectoryCustomer | None:
     state: dict[str, Any] = {"customer_id": customer_id, "grade": None}
-    for version, event_type, data in sorted(events, key=lambda e: e[0]):
-        if event_type == "CustomerRegistered":
-            state |= {"region": data["region"], "salesperson_id": data["salesperson_id"]}
-        elif event_type == "CustomerGraded":
-            state["grade"] = data["grade"]
-        elif event_type == "SalespersonReassigned":
-            state["salesperson_id"] = data["salesperson_id"]
-        elif event_type == "CustomerRegionMoved":
-            state["region"] = data["region"]
-        if event_type in CUSTOMER_STATUS_AFTER_EVENT:
-            state["status"] = CUSTOMER_STATUS_AFTER_EVENT[event_type]
+    for version, event in in_order(events):
+        match event:
+            case CustomerRegistered(region=region, salesperson_id=salesperson_id):
+                state |= {"region": region, "salesperson_id": salesperson_id}
+            case CustomerGraded(grade=grade):
+                state["grade"] = grade.value
+            case SalespersonReassigned(salesperson_id=salesperson_id):
+                state["salesperson_id"] = salesperson_id
+            case CustomerRegionMoved(region=region):
+                state["region"] = region
+        if event.STATUS is not None:
+            state["status"] = event.STATUS.value
         state["version"] = version
     if "region" not in state:  # registration not seen yet
         return None

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 import orjson
@@ -26,11 +26,11 @@ from eventsourcing.persistence import (
     UUIDAsHex,
 )
 from eventsourcing.utils import resolve_topic
-from pydantic import BaseModel, WithJsonSchema, create_model
+from pydantic import BaseModel, create_model
 from pydantic_core import to_jsonable_python
 
 from shared.aggregate import DateAsISO, Meta, MetaAsDict
-from shared.contracts import Actor, Envelope, Role
+from shared.contracts import Actor, DecimalText, Envelope, Role
 
 EVENT_NAMESPACE = uuid.UUID("0b7e2f0e-5c1a-4b8e-93c4-2a61f0d4e7a2")
 _NAMESPACE_BYTES = EVENT_NAMESPACE.bytes
@@ -208,19 +208,6 @@ _JSON_FORMS: dict[type[Transcoding], Callable[[Any], Any]] = {
 def _event_class(topic: str) -> _EventClass:
     cls = resolve_topic(topic)
     return _EventClass(event_type(cls), aggregate_type(cls), getattr(cls, "class_version", 1))
-
-
-# A Decimal in an event's data travels as its text (``DecimalAsStr``): money with 2 places, "12000.00".
-DecimalText = Annotated[
-    Decimal,
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": r"^-?[0-9]+(\.[0-9]+)?$",
-            "description": 'a decimal number as a string; money has 2 places ("12000.00")',
-        }
-    ),
-]
 
 
 def _published(hint: Any) -> Any:

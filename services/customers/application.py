@@ -12,7 +12,8 @@ from eventsourcing.application import AggregateNotFoundError
 
 from services.customers import commands as c
 from services.customers.directory import CustomerDirectory
-from services.customers.domain import FILE_FIELDS, CodeSequence, ContractTerms, Customer, Kind, Status
+from services.customers.domain import FILE_FIELDS, CodeSequence, ContractTerms, Customer, Status
+from services.customers.domain.values import CODE_LETTERS
 from services.customers.vault import PREFIX, InMemoryVault, PostgresVault
 from shared.aggregate import Meta
 from shared.clock import Clock
@@ -460,7 +461,7 @@ class CustomersApplication(ServiceApplication):
 
     def _id_for_code(self, code: str) -> str:
         region, _, rest = code.partition("-")
-        kind = {kind.code_letter: kind for kind in Kind}.get(rest[:1])
+        kind = {letter: kind for kind, letter in CODE_LETTERS.items()}.get(rest[:1])
         if kind is None:
             raise NotFound(f"no customer with code {code}")
         try:

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from services.customers.domain.values import Kind
+from services.customers.domain.values import CODE_LETTERS, Kind
 from shared.aggregate import Meta, SalesAggregate
 
 CODE_NAMESPACE = UUID("a3c4f1de-2b67-4e4f-8d0c-9a1b5e7c3d21")
@@ -30,7 +30,7 @@ class CodeSequence(SalesAggregate):
         self.issued: dict[str, str] = {}
 
     def issue(self, customer_id: UUID, meta: Meta) -> str:
-        code = f"{self.region}-{self.kind.code_letter}{self.last + 1:04d}"
+        code = f"{self.region}-{CODE_LETTERS[self.kind]}{self.last + 1:04d}"
         self._code_issued(code=code, customer_id=str(customer_id), meta=meta)
         return code
 
