@@ -16,10 +16,11 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter
+from pydantic import Discriminator, Tag, TypeAdapter
 from typing_extensions import TypedDict  # pydantic reads it on Python 3.11
 
 from shared.contracts import DecimalText, Envelope, Money, Role
+from shared.events import Added, EventContract
 
 SOURCE = "customers"  # the service whose stream carries these events
 
@@ -102,16 +103,10 @@ class ContractTerms(TypedDict):
     annual_volume: Money | None  # the year's committed amount; None: no commitment
 
 
-class CustomerEvent(BaseModel):
-    """An event of the customers stream: its ``data``, typed."""
-
-    model_config = ConfigDict(frozen=True)  # fields a newer release adds are passed over
+class CustomerEvent(EventContract):
+    """An event of the customers stream."""
 
     AGGREGATE: ClassVar[str] = "Customer"
-    TOPIC: ClassVar[str]
-    VERSION: ClassVar[int] = 1
-    # The fields each version added, with the value an event of an earlier version stands for.
-    ADDED: ClassVar[Mapping[int, Mapping[str, Any]]] = {}
     # The customer's status once the event happened (None: it leaves the status as it was).
     STATUS: ClassVar[Status | None] = None
 
@@ -119,22 +114,13 @@ class CustomerEvent(BaseModel):
         super().__init_subclass__(**kwargs)
         cls.TOPIC = f"{SOURCE}.{cls.AGGREGATE}.{cls.__name__}"
 
-    @classmethod
-    def upcast(cls, data: Mapping[str, Any], version: int) -> dict[str, Any]:
-        """``data`` of a ``version`` event as this version reads it."""
-        upcast = dict(data)
-        for later in range(version + 1, cls.VERSION + 1):
-            for name, value in cls.ADDED.get(later, {}).items():
-                upcast.setdefault(name, value)
-        return upcast
-
 
 # C2 and C4: onboarding -------------------------------------------------------------------------------
 class CustomerRegistered(CustomerEvent):
     """C2. Version 2 records the prospect's lead source (optional: not every application names it)."""
 
     VERSION = 2
-    ADDED = {2: {"lead_source": None}}  # version 1 did not ask for it
+    ADDED: ClassVar[Added] = {2: {"lead_source": None}}  # version 1 did not ask for it
     STATUS = Status.PROSPECT
     kind: Kind
     region: str
@@ -188,7 +174,7 @@ class CustomerGraded(CustomerEvent):
     """C5. Version 2 records the grade it replaced, so a regrade reads "B → A" in the audit trail."""
 
     VERSION = 2
-    ADDED = {2: {"previous": None}}  # version 1 did not record it
+    ADDED: ClassVar[Added] = {2: {"previous": None}}  # version 1 did not record it
     grade: Grade
     previous: Grade | None
     reason: str
@@ -211,14 +197,14 @@ class PrepaymentRecorded(CustomerEvent):
 
 
 class CustomerSuspended(CustomerEvent):
-    """C9."""
+    """C9: the customer is suspended (channel optimisation) until reinstated."""
 
     STATUS = Status.SUSPENDED
     reason: str
 
 
 class CustomerReinstated(CustomerEvent):
-    """C9."""
+    """C9: a suspended customer is approved again."""
 
     STATUS = Status.APPROVED
     reason: str
@@ -293,7 +279,7 @@ class SecurityRecorded(CustomerEvent):
 
 
 class SecurityReleased(CustomerEvent):
-    """C11."""
+    """C11: a security no longer held."""
 
     security_id: str
     reason: str
@@ -305,7 +291,7 @@ class ContractSigned(CustomerEvent):
     O11's default payment terms apply)."""
 
     VERSION = 2
-    ADDED = {2: {"terms": None}}
+    ADDED: ClassVar[Added] = {2: {"terms": None}}
     contract_number: str
     valid_from: date
     valid_to: date

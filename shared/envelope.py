@@ -31,6 +31,7 @@ from pydantic_core import to_jsonable_python
 
 from shared.aggregate import DateAsISO, Meta, MetaAsDict
 from shared.contracts import Actor, DecimalText, Envelope, Role
+from shared.events import event_contract
 
 EVENT_NAMESPACE = uuid.UUID("0b7e2f0e-5c1a-4b8e-93c4-2a61f0d4e7a2")
 _NAMESPACE_BYTES = EVENT_NAMESPACE.bytes
@@ -221,7 +222,11 @@ def _published(hint: Any) -> Any:
 
 
 def data_model(event_class: type) -> type[BaseModel]:
-    """A pydantic model of an event class's ``data``, for the published contract."""
+    """A pydantic model of an event class's ``data``, for the published contract: the service's event
+    contract where the class was made from it, else read from the class's fields."""
+    contract = event_contract(event_class)
+    if contract is not None:
+        return create_model(f"{event_class.__name__}Data", __base__=contract)
     hints = typing.get_type_hints(event_class)
     # A field with a default came with a later class version: an event of an earlier one lacks it.
     fields: dict[str, Any] = {

@@ -18,9 +18,11 @@ from services.customers.domain.values import (
     ContractTerms,
     TerminationReason,
 )
-from shared.aggregate import Meta, SalesAggregate, at_least, require_role
+from shared import customer_contract as published
+from shared.aggregate import Meta, at_least, require_role
 from shared.contracts import Role
 from shared.errors import DomainError, Forbidden, InvalidState
+from shared.events import aggregate_event
 
 if TYPE_CHECKING:
     from services.customers.domain.customer import Customer
@@ -47,21 +49,7 @@ def sign_contract(
     )
 
 
-class ContractSigned(SalesAggregate.Event):
-    """C6. Version 2 carries the contract's terms (C12); version 1 had none (``terms`` None: none agreed,
-    O11's default payment terms apply)."""
-
-    TOPIC = "customers.Customer.ContractSigned"
-    class_version = 2
-    contract_number: str
-    valid_from: date
-    valid_to: date
-    terms: ContractTerms | None
-    meta: Meta
-
-    @staticmethod
-    def upcast_v1_v2(state: dict[str, object]) -> None:
-        state["terms"] = None
+ContractSigned = aggregate_event(published.ContractSigned)
 
 
 @event(ContractSigned)
@@ -99,7 +87,10 @@ def propose_contract_change(self: Customer, terms: ContractTerms, reason: str, m
     self._contract_change_proposed(terms=terms, reason=reason, meta=meta)
 
 
-@event("ContractChangeProposed", topic="customers.Customer.ContractChangeProposed")
+ContractChangeProposed = aggregate_event(published.ContractChangeProposed)
+
+
+@event(ContractChangeProposed)
 def contract_change_proposed(self: Customer, terms: ContractTerms, reason: str, meta: Meta) -> None:
     self.pending_change = {
         "terms": _copy(terms),
@@ -135,7 +126,10 @@ def review_contract_change(self: Customer, approve: bool, note: str, meta: Meta)
         )
 
 
-@event("ContractChangeReviewed", topic="customers.Customer.ContractChangeReviewed")
+ContractChangeReviewed = aggregate_event(published.ContractChangeReviewed)
+
+
+@event(ContractChangeReviewed)
 def contract_change_reviewed(self: Customer, step: ChangeStep, note: str, meta: Meta) -> None:
     assert self.pending_change is not None
     _, following = CHANGE_CHAIN[ChangeStep(step)]
@@ -144,7 +138,10 @@ def contract_change_reviewed(self: Customer, step: ChangeStep, note: str, meta: 
     self.pending_change["awaits"] = following.value
 
 
-@event("ContractChangeApproved", topic="customers.Customer.ContractChangeApproved")
+ContractChangeApproved = aggregate_event(published.ContractChangeApproved)
+
+
+@event(ContractChangeApproved)
 def contract_change_approved(
     self: Customer, terms: ContractTerms, previous_terms: ContractTerms | None, note: str, meta: Meta
 ) -> None:
@@ -155,7 +152,10 @@ def contract_change_approved(
     self.pending_change = None
 
 
-@event("ContractChangeRejected", topic="customers.Customer.ContractChangeRejected")
+ContractChangeRejected = aggregate_event(published.ContractChangeRejected)
+
+
+@event(ContractChangeRejected)
 def contract_change_rejected(self: Customer, step: ChangeStep, note: str, meta: Meta) -> None:
     self.pending_change = None
 
@@ -169,7 +169,10 @@ def request_termination(self: Customer, reason: TerminationReason, note: str, me
     self._termination_requested(reason=TerminationReason(reason), note=note, meta=meta)
 
 
-@event("ContractTerminationRequested", topic="customers.Customer.ContractTerminationRequested")
+ContractTerminationRequested = aggregate_event(published.ContractTerminationRequested)
+
+
+@event(ContractTerminationRequested)
 def termination_requested(self: Customer, reason: TerminationReason, note: str, meta: Meta) -> None:
     self.termination_request = {
         "reason": TerminationReason(reason).value,
@@ -195,7 +198,10 @@ def approve_termination(self: Customer, note: str, meta: Meta) -> None:
     )
 
 
-@event("ContractTerminated", topic="customers.Customer.ContractTerminated")
+ContractTerminated = aggregate_event(published.ContractTerminated)
+
+
+@event(ContractTerminated)
 def contract_terminated(
     self: Customer, contract_number: str, reason: TerminationReason, note: str, meta: Meta
 ) -> None:
