@@ -96,7 +96,7 @@ def fold(customer_id: str, events: Iterable[KeptEvent]) -> DirectoryCustomer | N
                 state["salesperson_id"] = salesperson_id
             case CustomerRegionMoved(region=region):
                 state["region"] = region
-        if event.STATUS is not None:
+        if event is not None and event.STATUS is not None:
             state["status"] = event.STATUS.value
         state["version"] = version
     if "region" not in state:  # registration not seen yet

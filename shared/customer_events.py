@@ -27,11 +27,12 @@ __all__ = [
 KeptEvent = tuple[int, str, dict[str, Any]]  # (version, event type, data)
 
 
-def in_order(events: Iterable[KeptEvent]) -> list[tuple[int, CustomerEvent]]:
-    """The kept events as the contract's typed events, in version order; those of a type this release
-    does not know are passed over. A kept row has no schema version: ``decode_data`` reads it so."""
+def in_order(events: Iterable[KeptEvent]) -> list[tuple[int, CustomerEvent | None]]:
+    """The kept events as the contract's typed events, in version order; an event of a type this release
+    does not know is None (it changes nothing but the version seen). A kept row has no schema version:
+    ``decode_data`` reads it so."""
     decoded = ((version, decode_data(event_type, data)) for version, event_type, data in events)
-    return sorted(((version, event) for version, event in decoded if event is not None), key=lambda e: e[0])
+    return sorted(decoded, key=lambda e: e[0])
 
 
 def customer_events_table(schema: str) -> str:

@@ -151,7 +151,7 @@ def fold(customer_id: str, events: Iterable[KeptEvent]) -> CustomerSnapshot | No
                 )
             case SecurityReleased(security_id=security_id):
                 securities.pop(security_id, None)
-        if event.STATUS is not None:
+        if event is not None and event.STATUS is not None:
             state["status"] = event.STATUS.value
         state["version"] = version
     if "kind" not in state:  # registration not seen yet: nobody to decide for
