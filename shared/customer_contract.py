@@ -49,6 +49,8 @@ class LeadSource(StrEnum):
 
 
 class Status(StrEnum):
+    """C2–C9: where the customer stands."""
+
     PROSPECT = "prospect"
     CREDIT_CHECK = "credit_check"  # investigated and passed, awaiting approval
     APPROVED = "approved"
@@ -57,12 +59,16 @@ class Status(StrEnum):
 
 
 class Rating(StrEnum):
+    """C3, C11: a credit investigation's rating (a poor one rejects a prospect, holds a customer's orders)."""
+
     GOOD = "good"
     FAIR = "fair"
     POOR = "poor"
 
 
 class Grade(StrEnum):
+    """C5: the customer's grade (S2 plans visits by it; C13: an A customer is a key account)."""
+
     A = "A"  # key account 重要大客户
     B = "B"  # main 主要客户
     C = "C"  # ordinary 一般客户

@@ -22,6 +22,7 @@ from psycopg import Connection
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
+from shared import customer_events
 from shared.consumer import DurableConsumer
 from shared.contracts import Envelope
 from shared.customer_contract import (
@@ -30,15 +31,6 @@ from shared.customer_contract import (
     CustomerRegionMoved,
     CustomerRegistered,
     SalespersonReassigned,
-)
-from shared.customer_events import (
-    SOURCE,
-    KeptEvent,
-    KeptEvents,
-    customer_events_table,
-    in_order,
-    keep_events,
-    kept_events,
 )
 from shared.identity.scope import require_scope
 from shared.migrations import Step, migrate
@@ -84,9 +76,9 @@ def require_customer_scope(directory: CustomerDirectory, customer_id: str, subje
         require_scope(customer.region, customer.salesperson_id, subject)
 
 
-def fold(customer_id: str, events: Iterable[KeptEvent]) -> DirectoryCustomer | None:
+def fold(customer_id: str, events: Iterable[customer_events.KeptEvent]) -> DirectoryCustomer | None:
     state: dict[str, Any] = {"customer_id": customer_id, "grade": None}
-    for version, event in in_order(events):
+    for version, event in customer_events.in_order(events):
         match event:
             case CustomerRegistered(region=region, salesperson_id=salesperson_id):
                 state |= {"region": region, "salesperson_id": salesperson_id}
@@ -108,7 +100,7 @@ class InMemoryCustomerDirectory:
     """For unit tests: envelopes applied the same way as the PostgreSQL view."""
 
     def __init__(self) -> None:
-        self.kept = KeptEvents(FOLDED)
+        self.kept = customer_events.KeptEvents(FOLDED)
 
     def apply(self, envelope: Envelope) -> None:
         self.kept.apply(envelope)
@@ -165,7 +157,7 @@ def migrations(schema: str) -> list[Step]:
     """The view's schema, step by step (append only; shared/migrations.py)."""
     return [
         [
-            customer_events_table(schema),
+            customer_events.customer_events_table(schema),
             f'CREATE TABLE IF NOT EXISTS "{schema}".customer_view ('
             "customer_id text PRIMARY KEY, region text NOT NULL, salesperson_id text NOT NULL, "
             "status text NOT NULL, grade text, version integer NOT NULL)",
@@ -197,8 +189,10 @@ class CustomerViewProjector:
     async def handle(self, envelopes: Sequence[Envelope]) -> None:
         assert self.pool is not None
         async with self.pool.acquire() as conn, conn.transaction():
-            for customer_id in await keep_events(conn, self.schema, envelopes, FOLDED):
-                customer = fold(customer_id, await kept_events(conn, self.schema, customer_id))
+            for customer_id in await customer_events.keep_events(conn, self.schema, envelopes, FOLDED):
+                customer = fold(
+                    customer_id, await customer_events.kept_events(conn, self.schema, customer_id)
+                )
                 if customer is not None:
                     await conn.execute(self.upsert, *astuple(customer))
 
@@ -208,6 +202,6 @@ async def run_customer_view(nc: NATS, settings: Settings, schema: str, stop: asy
     projector = CustomerViewProjector(settings, schema)
     await projector.open()
     try:
-        await DurableConsumer(nc, settings, schema, SOURCE, projector.handle).run(stop)
+        await DurableConsumer(nc, settings, schema, customer_events.SOURCE, projector.handle).run(stop)
     finally:
         await projector.close()

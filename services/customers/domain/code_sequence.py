@@ -7,9 +7,10 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from services.customers.domain.values import CODE_LETTERS, Kind
+from services.customers.domain.values import CODE_LETTERS
 from shared import customer_contract as published
 from shared.aggregate import Meta, SalesAggregate
+from shared.customer_contract import Kind
 from shared.events import aggregate_event
 
 CODE_NAMESPACE = UUID("a3c4f1de-2b67-4e4f-8d0c-9a1b5e7c3d21")

@@ -11,16 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.domain import event
 
-from services.customers.domain.values import (
-    CHANGE_CHAIN,
-    SALES_STAFF,
-    ChangeStep,
-    ContractTerms,
-    TerminationReason,
-)
+from services.customers.domain.values import CHANGE_CHAIN, SALES_STAFF
 from shared import customer_contract as published
 from shared.aggregate import Meta, at_least, require_role
 from shared.contracts import Role
+from shared.customer_contract import ChangeStep, ContractTerms, TerminationReason
 from shared.errors import DomainError, Forbidden, InvalidState
 from shared.events import aggregate_event
 
@@ -28,25 +23,16 @@ if TYPE_CHECKING:
     from services.customers.domain.customer import Customer
 
 
-def sign_contract(
-    self: Customer,
-    contract_number: str,
-    valid_from: date,
-    valid_to: date,
-    terms: ContractTerms | None,
-    meta: Meta,
-) -> None:
+def sign_contract(self: Customer, contract: published.ContractSigned, meta: Meta) -> None:
     """C6: a distributor's framework contract, approved by the regional manager; a new one replaces the
     one in force, which stays in the history."""
     require_role(meta, at_least(Role.REGIONAL_MANAGER), "C6", "approve a distributor contract")
     if not self.kind.is_distributor:
         raise DomainError("only distributors (agents, dealers) sign a framework contract", rule="C6")
     self._require_approved("C6", "sign a contract")
-    if valid_to < valid_from:
+    if contract.valid_to < contract.valid_from:
         raise DomainError("a contract ends after it starts", rule="C6", details={"field": "valid_to"})
-    self._contract_signed(
-        contract_number=contract_number, valid_from=valid_from, valid_to=valid_to, terms=terms, meta=meta
-    )
+    self._contract_signed(**dict(contract), meta=meta)
 
 
 ContractSigned = aggregate_event(published.ContractSigned)

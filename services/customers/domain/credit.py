@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 
 from eventsourcing.domain import event
 
-from services.customers.domain.values import CREDIT_INVESTIGATORS, Rating, SecurityKind
+from services.customers.domain.values import CREDIT_INVESTIGATORS
 from shared import customer_contract as published
 from shared.aggregate import Meta, at_least, require_role
 from shared.clock import BUSINESS_TZ
 from shared.contracts import Role
+from shared.customer_contract import Rating, SecurityKind
 from shared.errors import DomainError, InvalidState
 from shared.events import aggregate_event
 
@@ -107,31 +108,15 @@ def credit_hold_lifted(self: Customer, reason: str, meta: Meta) -> None:
     self.orders_held = False
 
 
-def record_security(
-    self: Customer,
-    security_id: str,
-    security_kind: SecurityKind,
-    value: Decimal,
-    holder: str,
-    expires_on: date,
-    description: str,
-    meta: Meta,
-) -> None:
+def record_security(self: Customer, security: published.SecurityRecorded, meta: Meta) -> None:
+    """``security``: the security as its event will record it."""
     require_role(meta, CREDIT_APPROVERS, "C11", "record a security held against credit")
     self._require_approved("C11", "hold a security of")
-    if value <= 0:
+    if security.value <= 0:
         raise DomainError("a security has a positive value", rule="C11", details={"field": "value"})
-    if expires_on <= meta.at.astimezone(BUSINESS_TZ).date():
+    if security.expires_on <= meta.at.astimezone(BUSINESS_TZ).date():
         raise DomainError("the security has expired already", rule="C11", details={"field": "expires_on"})
-    self._security_recorded(
-        security_id=security_id,
-        security_kind=SecurityKind(security_kind),
-        value=value,
-        holder=holder,
-        expires_on=expires_on,
-        description=description,
-        meta=meta,
-    )
+    self._security_recorded(**dict(security), meta=meta)
 
 
 SecurityRecorded = aggregate_event(published.SecurityRecorded)

@@ -16,19 +16,11 @@ from eventsourcing.domain import event
 
 from services.customers.domain import contract, credit, key_account, upkeep
 from services.customers.domain.code_sequence import CodeSequence
-from services.customers.domain.values import (
-    CREDIT_INVESTIGATORS,
-    SALES_STAFF,
-    ContractTerms,
-    Grade,
-    Kind,
-    LeadSource,
-    Rating,
-    Status,
-)
+from services.customers.domain.values import CREDIT_INVESTIGATORS, SALES_STAFF
 from shared import customer_contract as published
 from shared.aggregate import Meta, SalesAggregate, at_least, require_role
 from shared.contracts import Role
+from shared.customer_contract import ContractTerms, Grade, Kind, LeadSource, Rating, Status
 from shared.errors import DomainError, InvalidState
 from shared.events import aggregate_event
 

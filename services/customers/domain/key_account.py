@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 
 from eventsourcing.domain import event
 
-from services.customers.domain.values import KEY_ACCOUNT_ADVISERS, Grade
+from services.customers.domain.values import KEY_ACCOUNT_ADVISERS
 from shared import customer_contract as published
 from shared.aggregate import Meta, require_role
 from shared.contracts import Role
+from shared.customer_contract import Grade
 from shared.errors import InvalidState
 from shared.events import aggregate_event
 

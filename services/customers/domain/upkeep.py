@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.domain import event
 
-from services.customers.domain.values import FILE_FIELDS, SALES_STAFF, Status
+from services.customers.domain.values import FILE_FIELDS, SALES_STAFF
 from shared import customer_contract as published
 from shared.aggregate import Meta, at_least, require_role
 from shared.contracts import Role
+from shared.customer_contract import Status
 from shared.errors import DomainError, Forbidden, InvalidState
 from shared.events import aggregate_event
 

@@ -1,39 +1,12 @@
-"""The customers' value types (declared with the events in their published contract,
-``shared.customer_contract``) and who may act on what."""
+"""The customers' rules about values and roles: code letters, the contract change chain, the file's fields,
+who may act. The value types themselves are declared with the events, in the published contract
+(``shared.customer_contract``)."""
 
 from __future__ import annotations
 
 from shared.aggregate import at_least
 from shared.contracts import Role
-from shared.customer_contract import (
-    ChangeStep,
-    ContractTerms,
-    Grade,
-    Kind,
-    LeadSource,
-    Rating,
-    SecurityKind,
-    Status,
-    TerminationReason,
-)
-
-__all__ = [
-    "CHANGE_CHAIN",
-    "CODE_LETTERS",
-    "CREDIT_INVESTIGATORS",
-    "FILE_FIELDS",
-    "KEY_ACCOUNT_ADVISERS",
-    "SALES_STAFF",
-    "ChangeStep",
-    "ContractTerms",
-    "Grade",
-    "Kind",
-    "LeadSource",
-    "Rating",
-    "SecurityKind",
-    "Status",
-    "TerminationReason",
-]
+from shared.customer_contract import ChangeStep, Kind
 
 # C4: the letter of each kind in a customer code ``{REGION}-{letter}{seq:04d}``.
 CODE_LETTERS = {Kind.AGENT: "A", Kind.DEALER: "D", Kind.BRANCH: "B", Kind.DIRECT: "X"}
