@@ -110,7 +110,7 @@ class ContractTerms(TypedDict):
 
 
 class CustomerEvent(EventContract):
-    """An event of the customers stream."""
+    """An event of the customers stream: of the ``Customer`` aggregate unless its class says otherwise."""
 
     AGGREGATE: ClassVar[str] = "Customer"
     # The customer's status once the event happened (None: it leaves the status as it was).
@@ -367,6 +367,8 @@ class KeyAccountAdviceGiven(CustomerEvent):
 
 # C4 code sequences -----------------------------------------------------------------------------------
 class CodeSequenceEvent(CustomerEvent):
+    """An event of a customer code sequence (one per region and kind), not of a customer."""
+
     AGGREGATE = "CodeSequence"
 
 
