@@ -16,12 +16,12 @@ from nats.aio.client import Client as NATS
 
 from services.complaints.domain.aftersales import ServiceKind
 from services.complaints.domain.feedback import FeedbackKind
-from services.customers.domain.values import Kind, Status
 from services.orders.domain.orders import OrderStatus
 from services.reporting.dashboard.router import NAV
 from services.reporting.projector import OPENING
 from shared.clock import BUSINESS_TZ
 from shared.contracts import Actor, Role
+from shared.customer_contract import Kind, Status
 from shared.identity.tokens import Grant
 from shared.settings import Settings
 from tests.conftest import CREDENTIALS, wait_for
