@@ -20,6 +20,7 @@ from services.orders.domain import (
     Product,
     RequestList,
     Reservation,
+    events,
 )
 from services.orders.domain.returns import CREDITORS, RETURN_APPROVERS
 from shared.aggregate import at_least
@@ -27,6 +28,8 @@ from shared.bus import ServiceBus, in_thread
 from shared.contracts import Role
 from shared.events import event_classes
 
+# The event classes as the aggregates store them: each subclasses its declaration in the event contract
+# (``services.orders.domain.events``), which is what the AsyncAPI document publishes.
 EVENTS = event_classes(
     Product, PriceException, Order, CustomerAccount, Reservation, HoldBook, DueBook, RequestList
 )
@@ -139,4 +142,4 @@ def register(bus: ServiceBus, app: OrdersApplication) -> None:
     bus.query("get_account", c.GetAccount, in_thread(app.get_account), c.AccountResult)
     bus.query("get_customer_view", c.GetCustomerView, in_thread(app.get_customer_view), c.CustomerViewResult)
     bus.document_roles(ROLES)
-    bus.document_events(EVENTS)
+    bus.document_events(events.EVENTS)

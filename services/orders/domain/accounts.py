@@ -11,6 +11,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
+from services.orders.domain import events
 from services.orders.domain.common import (
     CASHIERS,
     CustomerSnapshot,
@@ -49,12 +50,26 @@ class CustomerAccount(SalesAggregate):
     # and a service's full collections no longer walk every order of every account (they had grown to
     # 100-200 ms each, every second at saturation).
     SHARED_VALUES = frozenset({"orders", "ordered_by_week", "shipped_by_month"})
+    CustomerAccountOpened = events.CustomerAccountOpened
+    AccountOrderNoted = events.AccountOrderNoted
+    ReceivableRaised = events.ReceivableRaised
+    ReceivableDueSoon = events.ReceivableDueSoon
+    ReceivableOverdue = events.ReceivableOverdue
+    OpeningReceivableRecorded = events.OpeningReceivableRecorded
+    OpeningReceivablePaid = events.OpeningReceivablePaid
+    AccountContractNoted = events.AccountContractNoted
+    CustomerCreditAdded = events.CustomerCreditAdded
+    CustomerCreditUsed = events.CustomerCreditUsed
+    CustomerCreditReturned = events.CustomerCreditReturned
+    CustomerCreditRefunded = events.CustomerCreditRefunded
+    ReorderPointsComputed = events.ReorderPointsComputed
+    ReorderAlertRaised = events.ReorderAlertRaised
 
     @staticmethod
     def create_id(customer_id: str) -> UUID:
         return named_id(f"account:{customer_id}")
 
-    @event("CustomerAccountOpened", topic="orders.CustomerAccount.CustomerAccountOpened")
+    @event(CustomerAccountOpened)
     def __init__(self, customer_id: str, meta: Meta) -> None:
         self.customer_id = customer_id
         # order id (or opening receivable id, O11) → {status, open, receivable, receivables}
@@ -68,7 +83,8 @@ class CustomerAccount(SalesAggregate):
 
     def note_order(self, order: Order, meta: Meta) -> None:
         """Record the order's current status, open amount and unpaid receivables (after any change)."""
-        self._order_noted(
+        self.trigger_event(
+            self.AccountOrderNoted,
             customer_id=self.customer_id,
             order_id=str(order.id),
             status=order.status.value,
@@ -81,41 +97,17 @@ class CustomerAccount(SalesAggregate):
             meta=meta,
         )
 
-    class AccountOrderNoted(SalesAggregate.Event):
-        """Version 2 carries the order's date and total (O4 rev 2: the contract year's accepted volume)."""
-
-        TOPIC = "orders.CustomerAccount.AccountOrderNoted"
-        class_version = 2
-        customer_id: str
-        order_id: str
-        status: str
-        open_amount: Decimal
-        receivable: Decimal
-        week: str
-        lines: dict[str, int]
-        meta: Meta
-        placed_on: date | None
-        total: Decimal | None
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, object]) -> None:
-            # not recorded then: the entry learns them when its order is noted again (any change of it)
-            state["placed_on"] = None
-            state["total"] = None
-
     @event(AccountOrderNoted)
     def _order_noted(
         self,
-        customer_id: str,
         order_id: str,
         status: str,
         open_amount: Decimal,
         receivable: Decimal,
         week: str,
         lines: dict[str, int],
-        meta: Meta,
-        placed_on: date | None = None,
-        total: Decimal | None = None,
+        placed_on: date | None,
+        total: Decimal | None,
     ) -> None:
         entry = self.orders.get(order_id)
         if entry is None:
@@ -143,7 +135,8 @@ class CustomerAccount(SalesAggregate):
     def note_shipment(
         self, order_id: str, amount: Decimal, due_on: date, quantities: Mapping[str, int], meta: Meta
     ) -> None:
-        self._receivable_raised(
+        self.trigger_event(
+            self.ReceivableRaised,
             customer_id=self.customer_id,
             order_id=order_id,
             amount=amount,
@@ -153,16 +146,9 @@ class CustomerAccount(SalesAggregate):
             meta=meta,
         )
 
-    @event("ReceivableRaised", topic="orders.CustomerAccount.ReceivableRaised")
+    @event(ReceivableRaised)
     def _receivable_raised(
-        self,
-        customer_id: str,
-        order_id: str,
-        amount: Decimal,
-        due_on: date,
-        month: str,
-        quantities: dict[str, int],
-        meta: Meta,
+        self, order_id: str, amount: Decimal, due_on: date, month: str, quantities: dict[str, int]
     ) -> None:
         entry = self.orders[order_id]
         self.orders[order_id] = {**entry, "receivables": (*entry["receivables"], (amount, due_on))}
@@ -232,8 +218,8 @@ class CustomerAccount(SalesAggregate):
     def remind(self, entry_id: str, index: int, overdue: bool, meta: Meta) -> None:
         """O11: the reminder 3 days before a receivable falls due, or the one when it becomes overdue."""
         _, due_on = self.orders[entry_id]["receivables"][index]
-        reminder = self._receivable_overdue if overdue else self._receivable_due_soon
-        reminder(
+        self.trigger_event(
+            self.ReceivableOverdue if overdue else self.ReceivableDueSoon,
             customer_id=self.customer_id,
             order_id=entry_id,
             receivable_id=f"{entry_id}#{index}",
@@ -241,18 +227,6 @@ class CustomerAccount(SalesAggregate):
             due_on=due_on,
             meta=meta,
         )
-
-    @event("ReceivableDueSoon", topic="orders.CustomerAccount.ReceivableDueSoon")
-    def _receivable_due_soon(
-        self, customer_id: str, order_id: str, receivable_id: str, amount: Decimal, due_on: date, meta: Meta
-    ) -> None:
-        pass
-
-    @event("ReceivableOverdue", topic="orders.CustomerAccount.ReceivableOverdue")
-    def _receivable_overdue(
-        self, customer_id: str, order_id: str, receivable_id: str, amount: Decimal, due_on: date, meta: Meta
-    ) -> None:
-        pass
 
     def record_opening(
         self,
@@ -269,7 +243,8 @@ class CustomerAccount(SalesAggregate):
             raise InvalidState(f"invoice {invoice_number} is recorded already", rule="O11")
         if due_on < invoice_date:
             raise refuse("O11", "an invoice falls due on or after its date", field="due_date")
-        self._opening_recorded(
+        self.trigger_event(
+            self.OpeningReceivableRecorded,
             customer_id=self.customer_id,
             receivable_id=receivable_id,
             invoice_number=invoice_number,
@@ -279,17 +254,8 @@ class CustomerAccount(SalesAggregate):
             meta=meta,
         )
 
-    @event("OpeningReceivableRecorded", topic="orders.CustomerAccount.OpeningReceivableRecorded")
-    def _opening_recorded(
-        self,
-        customer_id: str,
-        receivable_id: str,
-        invoice_number: str,
-        amount: Decimal,
-        invoice_date: date,
-        due_on: date,
-        meta: Meta,
-    ) -> None:
+    @event(OpeningReceivableRecorded)
+    def _opening_recorded(self, receivable_id: str, amount: Decimal, due_on: date) -> None:
         self.orders[receivable_id] = {
             "status": "opening",
             "open": amount,
@@ -310,12 +276,16 @@ class CustomerAccount(SalesAggregate):
                 f"a payment is positive and at most the receivable {entry['receivable']}",
                 field="amount",
             )
-        self._opening_paid(
-            customer_id=self.customer_id, receivable_id=receivable_id, amount=money(amount), meta=meta
+        self.trigger_event(
+            self.OpeningReceivablePaid,
+            customer_id=self.customer_id,
+            receivable_id=receivable_id,
+            amount=money(amount),
+            meta=meta,
         )
 
-    @event("OpeningReceivablePaid", topic="orders.CustomerAccount.OpeningReceivablePaid")
-    def _opening_paid(self, customer_id: str, receivable_id: str, amount: Decimal, meta: Meta) -> None:
+    @event(OpeningReceivablePaid)
+    def _opening_paid(self, receivable_id: str, amount: Decimal) -> None:
         entry = self.orders[receivable_id]
         left = entry["receivable"] - amount
         self.orders[receivable_id] = {**entry, "open": left, "receivable": left}
@@ -328,22 +298,26 @@ class CustomerAccount(SalesAggregate):
         return [oid for oid, entry in self.orders.items() if entry["status"] in wanted]
 
     def note_contract(self, valid_from: date | None, valid_to: date | None, meta: Meta) -> None:
-        self._contract_noted(
-            customer_id=self.customer_id, valid_from=valid_from, valid_to=valid_to, meta=meta
+        self.trigger_event(
+            self.AccountContractNoted,
+            customer_id=self.customer_id,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            meta=meta,
         )
-
-    @event("AccountContractNoted", topic="orders.CustomerAccount.AccountContractNoted")
-    def _contract_noted(
-        self, customer_id: str, valid_from: date | None, valid_to: date | None, meta: Meta
-    ) -> None:
-        pass
 
     def credit_deposit(self, hold_id: str, amount: Decimal, meta: Meta) -> None:
         if amount > 0:
-            self._credited(customer_id=self.customer_id, hold_id=hold_id, amount=amount, meta=meta)
+            self.trigger_event(
+                self.CustomerCreditAdded,
+                customer_id=self.customer_id,
+                hold_id=hold_id,
+                amount=amount,
+                meta=meta,
+            )
 
-    @event("CustomerCreditAdded", topic="orders.CustomerAccount.CustomerCreditAdded")
-    def _credited(self, customer_id: str, hold_id: str, amount: Decimal, meta: Meta) -> None:
+    @event(CustomerCreditAdded)
+    def _credited(self, amount: Decimal) -> None:
         self.credit += amount
 
     def spend_credit(self, order: Order, meta: Meta) -> None:
@@ -352,28 +326,39 @@ class CustomerAccount(SalesAggregate):
         amount = min(self.credit, order.open_amount)
         if amount > 0:
             order.apply_credit(amount, meta)
-            self._credit_used(customer_id=self.customer_id, order_id=str(order.id), amount=amount, meta=meta)
+            self.trigger_event(
+                self.CustomerCreditUsed,
+                customer_id=self.customer_id,
+                order_id=str(order.id),
+                amount=amount,
+                meta=meta,
+            )
 
-    @event("CustomerCreditUsed", topic="orders.CustomerAccount.CustomerCreditUsed")
-    def _credit_used(self, customer_id: str, order_id: str, amount: Decimal, meta: Meta) -> None:
+    @event(CustomerCreditUsed)
+    def _credit_used(self, amount: Decimal) -> None:
         self.credit -= amount
 
     def return_prepaid(self, order: Order, meta: Meta) -> None:
         """O1: what a cancelled order was paid before shipping (a hold's deposit, credit) goes back to the
         customer's credit (an order is cancelled only before it ships, so nothing else was paid)."""
         if order.paid > 0:
-            self._credit_returned(
-                customer_id=self.customer_id, order_id=str(order.id), amount=order.paid, meta=meta
+            self.trigger_event(
+                self.CustomerCreditReturned,
+                customer_id=self.customer_id,
+                order_id=str(order.id),
+                amount=order.paid,
+                meta=meta,
             )
 
-    @event("CustomerCreditReturned", topic="orders.CustomerAccount.CustomerCreditReturned")
-    def _credit_returned(self, customer_id: str, order_id: str, amount: Decimal, meta: Meta) -> None:
+    @event(CustomerCreditReturned)
+    def _credit_returned(self, amount: Decimal) -> None:
         self.credit += amount
 
     def credit_refund(self, order_id: str, credit_note_id: str, amount: Decimal, meta: Meta) -> None:
         """O15/O16: the part of a credit note on goods already paid becomes the customer's credit."""
         if amount > 0:
-            self._credit_refunded(
+            self.trigger_event(
+                self.CustomerCreditRefunded,
                 customer_id=self.customer_id,
                 order_id=order_id,
                 credit_note_id=credit_note_id,
@@ -381,10 +366,8 @@ class CustomerAccount(SalesAggregate):
                 meta=meta,
             )
 
-    @event("CustomerCreditRefunded", topic="orders.CustomerAccount.CustomerCreditRefunded")
-    def _credit_refunded(
-        self, customer_id: str, order_id: str, credit_note_id: str, amount: Decimal, meta: Meta
-    ) -> None:
+    @event(CustomerCreditRefunded)
+    def _credit_refunded(self, amount: Decimal) -> None:
         self.credit += amount
 
     # O12 ------------------------------------------------------------------------------------------
@@ -408,15 +391,18 @@ class CustomerAccount(SalesAggregate):
                 if code in self.shipped_by_month.get(m, {})
             ]
             points[code] = math.ceil(sum(rates) / len(rates) * transit_days)
-        self._reorder_points_computed(
-            customer_id=self.customer_id, month=month, transit_days=transit_days, points=points, meta=meta
+        self.trigger_event(
+            self.ReorderPointsComputed,
+            customer_id=self.customer_id,
+            month=month,
+            transit_days=transit_days,
+            points=points,
+            meta=meta,
         )
         return points
 
-    @event("ReorderPointsComputed", topic="orders.CustomerAccount.ReorderPointsComputed")
-    def _reorder_points_computed(
-        self, customer_id: str, month: str, transit_days: int, points: dict[str, int], meta: Meta
-    ) -> None:
+    @event(ReorderPointsComputed)
+    def _reorder_points_computed(self, month: str, transit_days: int, points: dict[str, int]) -> None:
         self.reorder_points = dict(points)
         self.reorder_month = month
         self.transit_days = transit_days
@@ -428,16 +414,15 @@ class CustomerAccount(SalesAggregate):
         rop = self.reorder_points[product_code]
         if stock > rop:
             return False
-        self._reorder_alert(
-            customer_id=self.customer_id, product_code=product_code, stock=stock, reorder_point=rop, meta=meta
+        self.trigger_event(
+            self.ReorderAlertRaised,
+            customer_id=self.customer_id,
+            product_code=product_code,
+            stock=stock,
+            reorder_point=rop,
+            meta=meta,
         )
         return True
-
-    @event("ReorderAlertRaised", topic="orders.CustomerAccount.ReorderAlertRaised")
-    def _reorder_alert(
-        self, customer_id: str, product_code: str, stock: int, reorder_point: int, meta: Meta
-    ) -> None:
-        pass
 
 
 def _added(units: Mapping[str, int], more: Mapping[str, int]) -> dict[str, int]:

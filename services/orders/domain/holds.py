@@ -9,6 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
+from services.orders.domain import events
 from services.orders.domain.accounts import CustomerAccount
 from services.orders.domain.common import SALES_ROLES, CustomerSnapshot, money, named_id, refuse
 from services.orders.domain.products import Product
@@ -39,6 +40,14 @@ class Reservation(SalesAggregate):
     """O9: goods held for a customer against a deposit, or an economic guarantee approved in order."""
 
     TOPIC = "orders.Reservation"
+    ReservationRequested = events.ReservationRequested
+    GuaranteeFiled = events.GuaranteeFiled
+    GuaranteeAgreed = events.GuaranteeAgreed
+    GuaranteeApproved = events.GuaranteeApproved
+    OrderReserved = events.OrderReserved
+    DepositReceived = events.DepositReceived
+    ReservationConverted = events.ReservationConverted
+    ReservationExpired = events.ReservationExpired
 
     @classmethod
     def with_deposit(
@@ -64,16 +73,11 @@ class Reservation(SalesAggregate):
                 field="deposit",
                 deposit_required=str(required),
             )
-        hold = cls(
-            customer_id=customer.customer_id,
-            product_code=product.product_code,
-            quantity=quantity,
-            amount=amount,
-            salesperson_id=customer.salesperson_id,
-            meta=meta,
-        )
+        hold = cls._requested(customer, product, quantity, amount, customer.salesperson_id, meta)
         hold._reserve(product, hours, required, meta)
-        hold._deposit_received(customer_id=hold.customer_id, amount=money(deposit), meta=meta)
+        hold.trigger_event(
+            hold.DepositReceived, customer_id=hold.customer_id, amount=money(deposit), meta=meta
+        )
         return hold
 
     @classmethod
@@ -82,26 +86,34 @@ class Reservation(SalesAggregate):
     ) -> Reservation:
         require_role(meta, {Role.SALESPERSON}, "O9", "file an economic guarantee")
         customer.require_can_trade("reserve goods")
-        hold = cls(
-            customer_id=customer.customer_id,
-            product_code=product.product_code,
-            quantity=quantity,
-            amount=money(product.list_price * quantity),
-            salesperson_id=meta.actor_id,
-            meta=meta,
-        )
-        hold._guarantee_filed(customer_id=customer.customer_id, by=meta.actor_id, meta=meta)
+        amount = money(product.list_price * quantity)
+        hold = cls._requested(customer, product, quantity, amount, meta.actor_id, meta)
+        hold.trigger_event(hold.GuaranteeFiled, customer_id=customer.customer_id, by=meta.actor_id, meta=meta)
         return hold
 
-    @event("ReservationRequested", topic="orders.Reservation.ReservationRequested")
-    def __init__(
-        self,
-        customer_id: str,
-        product_code: str,
+    @classmethod
+    def _requested(
+        cls,
+        customer: CustomerSnapshot,
+        product: Product,
         quantity: int,
         amount: Decimal,
         salesperson_id: str,
         meta: Meta,
+    ) -> Reservation:
+        return cls._create(
+            cls.ReservationRequested,
+            customer_id=customer.customer_id,
+            product_code=product.product_code,
+            quantity=quantity,
+            amount=amount,
+            salesperson_id=salesperson_id,
+            meta=meta,
+        )
+
+    @event(ReservationRequested)
+    def __init__(
+        self, customer_id: str, product_code: str, quantity: int, amount: Decimal, salesperson_id: str
     ) -> None:
         self.customer_id = customer_id
         self.product_code = product_code
@@ -112,34 +124,31 @@ class Reservation(SalesAggregate):
         self.expires_at: datetime | None = None
         self.deposit = Decimal("0.00")
 
-    @event("GuaranteeFiled", topic="orders.Reservation.GuaranteeFiled")
-    def _guarantee_filed(self, customer_id: str, by: str, meta: Meta) -> None:
+    @event(GuaranteeFiled)
+    def _guarantee_filed(self) -> None:
         self.status = HoldStatus.GUARANTEE_FILED
 
     def agree_guarantee(self, meta: Meta) -> None:
         require_role(meta, {Role.SALES_MANAGER}, "O9", "agree an economic guarantee")
         if self.status is not HoldStatus.GUARANTEE_FILED:
             raise InvalidState("the sales manager agrees a guarantee the salesperson filed", rule="O9")
-        self._guarantee_agreed(customer_id=self.customer_id, by=meta.actor_id, meta=meta)
+        self.trigger_event(self.GuaranteeAgreed, customer_id=self.customer_id, by=meta.actor_id, meta=meta)
 
-    @event("GuaranteeAgreed", topic="orders.Reservation.GuaranteeAgreed")
-    def _guarantee_agreed(self, customer_id: str, by: str, meta: Meta) -> None:
+    @event(GuaranteeAgreed)
+    def _guarantee_agreed(self) -> None:
         self.status = HoldStatus.GUARANTEE_AGREED
 
     def approve_guarantee(self, product: Product, hours: int, meta: Meta) -> None:
         require_role(meta, {Role.GENERAL_MANAGER}, "O9", "approve an economic guarantee")
         if self.status is not HoldStatus.GUARANTEE_AGREED:
             raise InvalidState("the general manager approves only after the sales manager agreed", rule="O9")
-        self._guarantee_approved(customer_id=self.customer_id, by=meta.actor_id, meta=meta)
+        self.trigger_event(self.GuaranteeApproved, customer_id=self.customer_id, by=meta.actor_id, meta=meta)
         self._reserve(product, hours, Decimal("0.00"), meta)
-
-    @event("GuaranteeApproved", topic="orders.Reservation.GuaranteeApproved")
-    def _guarantee_approved(self, customer_id: str, by: str, meta: Meta) -> None:
-        pass
 
     def _reserve(self, product: Product, hours: int, deposit_required: Decimal, meta: Meta) -> None:
         product.allocate(str(self.id), self.customer_id, self.quantity, "O9", meta)
-        self._reserved(
+        self.trigger_event(
+            self.OrderReserved,
             customer_id=self.customer_id,
             product_code=self.product_code,
             quantity=self.quantity,
@@ -149,22 +158,13 @@ class Reservation(SalesAggregate):
             meta=meta,
         )
 
-    @event("OrderReserved", topic="orders.Reservation.OrderReserved")
-    def _reserved(
-        self,
-        customer_id: str,
-        product_code: str,
-        quantity: int,
-        amount: Decimal,
-        expires_at: datetime,
-        deposit_required: Decimal,
-        meta: Meta,
-    ) -> None:
+    @event(OrderReserved)
+    def _reserved(self, expires_at: datetime) -> None:
         self.status = HoldStatus.RESERVED
         self.expires_at = expires_at
 
-    @event("DepositReceived", topic="orders.Reservation.DepositReceived")
-    def _deposit_received(self, customer_id: str, amount: Decimal, meta: Meta) -> None:
+    @event(DepositReceived)
+    def _deposit_received(self, amount: Decimal) -> None:
         self.deposit += amount
 
     def is_due(self, now: datetime) -> bool:
@@ -179,12 +179,16 @@ class Reservation(SalesAggregate):
                 details={"status": self.status.value if self.status else None},
             )
         product.transfer(str(self.id), order_id, meta)
-        self._converted(
-            customer_id=self.customer_id, order_id=order_id, deposit_applied=self.deposit, meta=meta
+        self.trigger_event(
+            self.ReservationConverted,
+            customer_id=self.customer_id,
+            order_id=order_id,
+            deposit_applied=self.deposit,
+            meta=meta,
         )
 
-    @event("ReservationConverted", topic="orders.Reservation.ReservationConverted")
-    def _converted(self, customer_id: str, order_id: str, deposit_applied: Decimal, meta: Meta) -> None:
+    @event(ReservationConverted)
+    def _converted(self) -> None:
         self.status = HoldStatus.CONVERTED
 
     def expire(self, product: Product, account: CustomerAccount, meta: Meta) -> None:
@@ -195,10 +199,12 @@ class Reservation(SalesAggregate):
             )
         product.release(str(self.id), self.customer_id, meta)
         account.credit_deposit(str(self.id), self.deposit, meta)
-        self._expired(customer_id=self.customer_id, deposit_credited=self.deposit, meta=meta)
+        self.trigger_event(
+            self.ReservationExpired, customer_id=self.customer_id, deposit_credited=self.deposit, meta=meta
+        )
 
-    @event("ReservationExpired", topic="orders.Reservation.ReservationExpired")
-    def _expired(self, customer_id: str, deposit_credited: Decimal, meta: Meta) -> None:
+    @event(ReservationExpired)
+    def _expired(self) -> None:
         self.status = HoldStatus.EXPIRED
 
 
@@ -206,29 +212,32 @@ class HoldBook(SalesAggregate):
     """The stored list of live holds and their expiry: what the expiry job reads to find the due ones."""
 
     TOPIC = "orders.HoldBook"
+    HoldBookOpened = events.HoldBookOpened
+    HoldBookEntered = events.HoldBookEntered
+    HoldBookLeft = events.HoldBookLeft
 
     @staticmethod
     def create_id() -> UUID:
         return named_id("holdbook")
 
-    @event("HoldBookOpened", topic="orders.HoldBook.HoldBookOpened")
+    @event(HoldBookOpened)
     def __init__(self, meta: Meta) -> None:
         self.live: dict[str, str] = {}  # hold id → expires_at (ISO, UTC)
 
     def add(self, hold: Reservation, meta: Meta) -> None:
         assert hold.expires_at is not None
-        self._entered(hold_id=str(hold.id), expires_at=hold.expires_at, meta=meta)
+        self.trigger_event(self.HoldBookEntered, hold_id=str(hold.id), expires_at=hold.expires_at, meta=meta)
 
-    @event("HoldBookEntered", topic="orders.HoldBook.HoldBookEntered")
-    def _entered(self, hold_id: str, expires_at: datetime, meta: Meta) -> None:
+    @event(HoldBookEntered)
+    def _entered(self, hold_id: str, expires_at: datetime) -> None:
         self.live[hold_id] = expires_at.isoformat()
 
     def remove(self, hold_id: str, meta: Meta) -> None:
         if hold_id in self.live:
-            self._left(hold_id=hold_id, meta=meta)
+            self.trigger_event(self.HoldBookLeft, hold_id=hold_id, meta=meta)
 
-    @event("HoldBookLeft", topic="orders.HoldBook.HoldBookLeft")
-    def _left(self, hold_id: str, meta: Meta) -> None:
+    @event(HoldBookLeft)
+    def _left(self, hold_id: str) -> None:
         self.live.pop(hold_id, None)
 
     def due(self, now: datetime) -> list[str]:

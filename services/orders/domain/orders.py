@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.domain import event
 
-from services.orders.domain import returns
+from services.orders.domain import events, returns
 from services.orders.domain.common import (
     CASHIERS,
     SALES_ROLES,
@@ -74,6 +74,24 @@ def status_for(holds: Iterable[Mapping[str, str]]) -> OrderStatus:
 
 class Order(SalesAggregate):
     TOPIC = "orders.Order"
+    OrderPlaced = events.OrderPlaced
+    OverLimitApproved = events.OverLimitApproved
+    OrderReleased = events.OrderReleased
+    OrderHeld = events.OrderHeld
+    OrderShipped = events.OrderShipped
+    CreditApplied = events.CreditApplied
+    PaymentReceived = events.PaymentReceived
+    OrderCancelled = events.OrderCancelled
+    ReturnRequested = events.ReturnRequested
+    ReturnApproved = events.ReturnApproved
+    ReturnRejected = events.ReturnRejected
+    ReturnBooked = events.ReturnBooked
+    ReplacementShipped = events.ReplacementShipped
+    CreditNoteIssued = events.CreditNoteIssued
+    ShipmentProblemReported = events.ShipmentProblemReported
+    CorrectionShipped = events.CorrectionShipped
+    DeliveryAccepted = events.DeliveryAccepted
+    OrderCompleted = events.OrderCompleted
     # O15 returns and exchanges, O16 corrections and delivery: methods from returns.py, so that the
     # library sees their events.
     returnable = returns.returnable
@@ -101,7 +119,7 @@ class Order(SalesAggregate):
     complete_if_done = returns.complete_if_done
     _completed = returns._completed
 
-    @event("OrderPlaced", topic="orders.Order.OrderPlaced")
+    @event(OrderPlaced)
     def __init__(
         self,
         order_number: str,
@@ -269,11 +287,16 @@ class Order(SalesAggregate):
                 details={"term": NO_CONTRACT},
             )
         if rule == "O7":
-            self._over_limit_approved(
-                customer_id=self.customer_id, amount=self.total_amount, capital_limit=capital_limit, meta=meta
+            self.trigger_event(
+                self.OverLimitApproved,
+                customer_id=self.customer_id,
+                amount=self.total_amount,
+                capital_limit=capital_limit,
+                meta=meta,
             )
         holds = [h for h in self.holds if h["rule"] != rule]
-        self._released(
+        self.trigger_event(
+            self.OrderReleased,
             customer_id=self.customer_id,
             rule=rule,
             by=meta.actor_id,
@@ -281,14 +304,8 @@ class Order(SalesAggregate):
             meta=meta,
         )
 
-    @event("OverLimitApproved", topic="orders.Order.OverLimitApproved")
-    def _over_limit_approved(
-        self, customer_id: str, amount: Decimal, capital_limit: Decimal | None, meta: Meta
-    ) -> None:
-        pass
-
-    @event("OrderReleased", topic="orders.Order.OrderReleased")
-    def _released(self, customer_id: str, rule: str, by: str, status: str, meta: Meta) -> None:
+    @event(OrderReleased)
+    def _released(self, rule: str, status: str) -> None:
         self.holds = [h for h in self.holds if h["rule"] != rule]
         self.status = OrderStatus(status)
         self.limit_approved = self.limit_approved or rule in LIMIT_RULES
@@ -302,7 +319,8 @@ class Order(SalesAggregate):
             return
         hold = account.limit_hold(customer, self.open_amount)
         if hold is not None:
-            self._held(
+            self.trigger_event(
+                self.OrderHeld,
                 customer_id=self.customer_id,
                 rule=hold["rule"],
                 message=hold["message"],
@@ -310,8 +328,8 @@ class Order(SalesAggregate):
                 meta=meta,
             )
 
-    @event("OrderHeld", topic="orders.Order.OrderHeld")
-    def _held(self, customer_id: str, rule: str, message: str, status: str, meta: Meta) -> None:
+    @event(OrderHeld)
+    def _held(self, rule: str, message: str, status: str) -> None:
         self.holds = [*self.holds, {"rule": rule, "message": message}]
         self.status = OrderStatus(status)
 
@@ -342,7 +360,8 @@ class Order(SalesAggregate):
         amount = money(sum((money(prices[code] * q) for code, q in quantities.items()), Decimal("0")))
         shipped = {code: self.shipped.get(code, 0) + quantities.get(code, 0) for code in ordered}
         complete = shipped == ordered
-        self._shipped(
+        self.trigger_event(
+            self.OrderShipped,
             customer_id=self.customer_id,
             shipment_id=shipment_id,
             lines=lines,
@@ -353,16 +372,9 @@ class Order(SalesAggregate):
         )
         return amount
 
-    @event("OrderShipped", topic="orders.Order.OrderShipped")
+    @event(OrderShipped)
     def _shipped(
-        self,
-        customer_id: str,
-        shipment_id: str,
-        lines: list[dict[str, Any]],
-        amount: Decimal,
-        due_on: date,
-        status: str,
-        meta: Meta,
+        self, shipment_id: str, lines: list[dict[str, Any]], amount: Decimal, status: str, meta: Meta
     ) -> None:
         for line in lines:
             self.shipped[line["product_code"]] = self.shipped.get(line["product_code"], 0) + int(
@@ -393,7 +405,8 @@ class Order(SalesAggregate):
                 "O11", f"a payment is positive and at most the receivable {self.receivable}", field="amount"
             )
         fully = amount >= self.open_amount and self.status is OrderStatus.SHIPPED
-        self._paid(
+        self.trigger_event(
+            self.PaymentReceived,
             customer_id=self.customer_id,
             amount=money(amount),
             status=(OrderStatus.PAID if fully else self.status).value,
@@ -402,14 +415,14 @@ class Order(SalesAggregate):
 
     def apply_credit(self, amount: Decimal, meta: Meta) -> None:
         """O9: the customer's credit pays toward this order, as a converted hold's deposit does."""
-        self._credit_applied(customer_id=self.customer_id, amount=money(amount), meta=meta)
+        self.trigger_event(self.CreditApplied, customer_id=self.customer_id, amount=money(amount), meta=meta)
 
-    @event("CreditApplied", topic="orders.Order.CreditApplied")
-    def _credit_applied(self, customer_id: str, amount: Decimal, meta: Meta) -> None:
+    @event(CreditApplied)
+    def _credit_applied(self, amount: Decimal) -> None:
         self.paid += amount
 
-    @event("PaymentReceived", topic="orders.Order.PaymentReceived")
-    def _paid(self, customer_id: str, amount: Decimal, status: str, meta: Meta) -> None:
+    @event(PaymentReceived)
+    def _paid(self, amount: Decimal, status: str) -> None:
         self.paid += amount
         self.status = OrderStatus(status)
 
@@ -419,10 +432,10 @@ class Order(SalesAggregate):
             raise InvalidState(
                 f"an order that is {self.status.value} or shipped cannot be cancelled", rule="O1"
             )
-        self._cancelled(customer_id=self.customer_id, reason=reason, meta=meta)
+        self.trigger_event(self.OrderCancelled, customer_id=self.customer_id, reason=reason, meta=meta)
 
-    @event("OrderCancelled", topic="orders.Order.OrderCancelled")
-    def _cancelled(self, customer_id: str, reason: str, meta: Meta) -> None:
+    @event(OrderCancelled)
+    def _cancelled(self) -> None:
         self.status = OrderStatus.CANCELLED
 
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from eventsourcing.domain import event
 
+from services.orders.domain import events
 from services.orders.domain.common import DEPARTMENT_HEADS, SALES_ROLES, money, refuse
 from services.orders.domain.products import Product
 from shared.aggregate import Meta, SalesAggregate, require_role
@@ -21,6 +22,10 @@ class PriceException(SalesAggregate):
     """
 
     TOPIC = "orders.PriceException"
+    PriceExceptionRequested = events.PriceExceptionRequested
+    PriceExceptionApproved = events.PriceExceptionApproved
+    PriceExceptionVoted = events.PriceExceptionVoted
+    PriceExceptionGranted = events.PriceExceptionGranted
 
     @classmethod
     def request(
@@ -37,7 +42,8 @@ class PriceException(SalesAggregate):
         if unit_price >= product.list_price:
             raise refuse("O2", "a price exception is a reduction below the list price", field="unit_price")
         reduction = (product.list_price - unit_price) / product.list_price
-        return cls(
+        return cls._create(
+            cls.PriceExceptionRequested,
             customer_id=customer_id,
             product_code=product.product_code,
             unit_price=unit_price,
@@ -48,17 +54,9 @@ class PriceException(SalesAggregate):
             meta=meta,
         )
 
-    @event("PriceExceptionRequested", topic="orders.PriceException.PriceExceptionRequested")
+    @event(PriceExceptionRequested)
     def __init__(
-        self,
-        customer_id: str,
-        product_code: str,
-        unit_price: Decimal,
-        list_price: Decimal,
-        reduction_pct: Decimal,
-        major: bool,
-        reason: str,
-        meta: Meta,
+        self, customer_id: str, product_code: str, unit_price: Decimal, list_price: Decimal, major: bool
     ) -> None:
         self.customer_id = customer_id
         self.product_code = product_code
@@ -73,11 +71,13 @@ class PriceException(SalesAggregate):
         require_role(meta, {Role.GENERAL_MANAGER}, "O2", "approve a price reduction")
         if self.gm_approved:
             raise InvalidState("the general manager already approved this exception", rule="O2")
-        self._approved(customer_id=self.customer_id, by=meta.actor_id, meta=meta)
+        self.trigger_event(
+            self.PriceExceptionApproved, customer_id=self.customer_id, by=meta.actor_id, meta=meta
+        )
         self._grant_if_due(meta)
 
-    @event("PriceExceptionApproved", topic="orders.PriceException.PriceExceptionApproved")
-    def _approved(self, customer_id: str, by: str, meta: Meta) -> None:
+    @event(PriceExceptionApproved)
+    def _approved(self) -> None:
         self.gm_approved = True
 
     def vote(self, in_favour: bool, meta: Meta) -> None:
@@ -86,25 +86,32 @@ class PriceException(SalesAggregate):
             raise InvalidState("only a major reduction is put to the department heads", rule="O2")
         if meta.actor_role in self.votes:
             raise InvalidState(f"{meta.actor_role} already voted", rule="O2")
-        self._voted(customer_id=self.customer_id, role=meta.actor_role, in_favour=in_favour, meta=meta)
+        self.trigger_event(
+            self.PriceExceptionVoted,
+            customer_id=self.customer_id,
+            role=meta.actor_role,
+            in_favour=in_favour,
+            meta=meta,
+        )
         self._grant_if_due(meta)
 
-    @event("PriceExceptionVoted", topic="orders.PriceException.PriceExceptionVoted")
-    def _voted(self, customer_id: str, role: str, in_favour: bool, meta: Meta) -> None:
+    @event(PriceExceptionVoted)
+    def _voted(self, role: str, in_favour: bool) -> None:
         self.votes[role] = in_favour
 
     def _grant_if_due(self, meta: Meta) -> None:
         majority = sum(self.votes.values()) * 2 > len(DEPARTMENT_HEADS)
         if self.gm_approved and (not self.major or majority) and not self.granted:
-            self._granted(
+            self.trigger_event(
+                self.PriceExceptionGranted,
                 customer_id=self.customer_id,
                 product_code=self.product_code,
                 unit_price=self.unit_price,
                 meta=meta,
             )
 
-    @event("PriceExceptionGranted", topic="orders.PriceException.PriceExceptionGranted")
-    def _granted(self, customer_id: str, product_code: str, unit_price: Decimal, meta: Meta) -> None:
+    @event(PriceExceptionGranted)
+    def _granted(self) -> None:
         self.granted = True
 
     def covers(self, customer_id: str, product_code: str, unit_price: Decimal) -> bool:

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
+from services.orders.domain import events
 from services.orders.domain.common import CustomerSnapshot, named_id, refuse
 from shared.aggregate import Meta, SalesAggregate, at_least, require_role
 from shared.clock import BUSINESS_TZ
@@ -21,6 +22,8 @@ class RequestList(SalesAggregate):
     """O13: a branch's intended orders for next week (要货意向清单), due by the Friday 18:00 before it."""
 
     TOPIC = "orders.RequestList"
+    RequestListSubmitted = events.RequestListSubmitted
+    RequestListMatched = events.RequestListMatched
 
     @staticmethod
     def create_id(customer_id: str, week: str) -> UUID:
@@ -45,7 +48,7 @@ class RequestList(SalesAggregate):
             meta=meta,
         )
 
-    @event("RequestListSubmitted", topic="orders.RequestList.RequestListSubmitted")
+    @event(RequestListSubmitted)
     def __init__(self, customer_id: str, week: str, lines: list[dict[str, Any]], meta: Meta) -> None:
         self.customer_id = customer_id
         self.week = week
@@ -66,15 +69,18 @@ class RequestList(SalesAggregate):
         top = sum(max(self.lines.get(c, 0), ordered.get(c, 0)) for c in codes)
         low = sum(min(self.lines.get(c, 0), ordered.get(c, 0)) for c in codes)
         rate = (Decimal(low) / Decimal(top)).quantize(Decimal("0.0001")) if top else Decimal("1.0000")
-        self._matched(
-            customer_id=self.customer_id, week=self.week, match_rate=rate, ordered=dict(ordered), meta=meta
+        self.trigger_event(
+            self.RequestListMatched,
+            customer_id=self.customer_id,
+            week=self.week,
+            match_rate=rate,
+            ordered=dict(ordered),
+            meta=meta,
         )
         return rate
 
-    @event("RequestListMatched", topic="orders.RequestList.RequestListMatched")
-    def _matched(
-        self, customer_id: str, week: str, match_rate: Decimal, ordered: dict[str, int], meta: Meta
-    ) -> None:
+    @event(RequestListMatched)
+    def _matched(self, match_rate: Decimal) -> None:
         self.match_rate = match_rate
 
 

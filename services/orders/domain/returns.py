@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.domain import event
 
+from services.orders.domain import events
 from services.orders.domain.common import SALES_ROLES, SHIPPERS, local_date, money, refuse
 from shared.aggregate import Meta, at_least, require_role
 from shared.contracts import Role
@@ -69,7 +70,8 @@ def request_return(
                 returnable=left,
             )
         lines.append(self.priced(code, quantity))
-    self._return_requested(
+    self.trigger_event(
+        self.ReturnRequested,
         customer_id=self.customer_id,
         return_id=return_id,
         reason=reason,
@@ -81,17 +83,15 @@ def request_return(
     )
 
 
-@event("ReturnRequested", topic="orders.Order.ReturnRequested")
+@event(events.ReturnRequested)
 def _return_requested(
     self: Order,
-    customer_id: str,
     return_id: str,
     reason: str,
     complaint_id: str | None,
     exchange: bool,
     lines: list[dict[str, Any]],
     amount: Decimal,
-    meta: Meta,
 ) -> None:
     self.returns[return_id] = {
         "status": "requested",
@@ -122,18 +122,20 @@ def decide_return(self: Order, return_id: str, approve: bool, reason: str, meta:
     require_role(meta, RETURN_APPROVERS, "O15", "approve or reject a return")
     self.the_return(return_id, "requested")
     if approve:
-        self._return_approved(customer_id=self.customer_id, return_id=return_id, meta=meta)
+        self.trigger_event(self.ReturnApproved, customer_id=self.customer_id, return_id=return_id, meta=meta)
     else:
-        self._return_rejected(customer_id=self.customer_id, return_id=return_id, reason=reason, meta=meta)
+        self.trigger_event(
+            self.ReturnRejected, customer_id=self.customer_id, return_id=return_id, reason=reason, meta=meta
+        )
 
 
-@event("ReturnApproved", topic="orders.Order.ReturnApproved")
-def _return_approved(self: Order, customer_id: str, return_id: str, meta: Meta) -> None:
+@event(events.ReturnApproved)
+def _return_approved(self: Order, return_id: str) -> None:
     self.returns[return_id] = {**self.returns[return_id], "status": "approved"}
 
 
-@event("ReturnRejected", topic="orders.Order.ReturnRejected")
-def _return_rejected(self: Order, customer_id: str, return_id: str, reason: str, meta: Meta) -> None:
+@event(events.ReturnRejected)
+def _return_rejected(self: Order, return_id: str) -> None:
     self.returns[return_id] = {**self.returns[return_id], "status": "rejected", "counts": False}
 
 
@@ -142,7 +144,8 @@ def book_return(self: Order, return_id: str, meta: Meta) -> dict[str, Any]:
     its replacement shipment (at the order's price: no new price check)."""
     require_role(meta, SHIPPERS, "O15", "book returned goods into stock")
     found = self.the_return(return_id, "approved")
-    self._return_booked(
+    self.trigger_event(
+        self.ReturnBooked,
         customer_id=self.customer_id,
         return_id=return_id,
         reason=found["reason"],
@@ -155,18 +158,8 @@ def book_return(self: Order, return_id: str, meta: Meta) -> dict[str, Any]:
     return found
 
 
-@event("ReturnBooked", topic="orders.Order.ReturnBooked")
-def _return_booked(
-    self: Order,
-    customer_id: str,
-    return_id: str,
-    reason: str,
-    exchange: bool,
-    lines: list[dict[str, Any]],
-    amount: Decimal,
-    returned_on: date,
-    meta: Meta,
-) -> None:
+@event(events.ReturnBooked)
+def _return_booked(self: Order, return_id: str, exchange: bool) -> None:
     self.returns[return_id] = {
         **self.returns[return_id],
         "status": "awaiting_replacement" if exchange else "booked",
@@ -176,16 +169,18 @@ def _return_booked(
 def ship_replacement(self: Order, return_id: str, meta: Meta) -> dict[str, Any]:
     require_role(meta, SHIPPERS, "O15", "ship a replacement")
     found = self.the_return(return_id, "awaiting_replacement")
-    self._replacement_shipped(
-        customer_id=self.customer_id, return_id=return_id, lines=found["lines"], meta=meta
+    self.trigger_event(
+        self.ReplacementShipped,
+        customer_id=self.customer_id,
+        return_id=return_id,
+        lines=found["lines"],
+        meta=meta,
     )
     return found
 
 
-@event("ReplacementShipped", topic="orders.Order.ReplacementShipped")
-def _replacement_shipped(
-    self: Order, customer_id: str, return_id: str, lines: list[dict[str, Any]], meta: Meta
-) -> None:
+@event(events.ReplacementShipped)
+def _replacement_shipped(self: Order, return_id: str) -> None:
     # the customer holds the replaced units again: they may come back in a later return
     self.returns[return_id] = {**self.returns[return_id], "status": "replaced", "counts": False}
 
@@ -196,7 +191,8 @@ def issue_credit_note(
     """The credit note of a return or a correction; answers what goes to the customer's credit."""
     amount = money(sum((Decimal(line["amount"]) for line in lines), Decimal("0")))
     to_receivable = min(amount, self.receivable)
-    self._credit_note_issued(
+    self.trigger_event(
+        self.CreditNoteIssued,
         customer_id=self.customer_id,
         credit_note_id=credit_note_id,
         source=source,
@@ -211,19 +207,9 @@ def issue_credit_note(
     return amount - to_receivable
 
 
-@event("CreditNoteIssued", topic="orders.Order.CreditNoteIssued")
+@event(events.CreditNoteIssued)
 def _credit_note_issued(
-    self: Order,
-    customer_id: str,
-    credit_note_id: str,
-    source: str,
-    source_id: str,
-    lines: list[dict[str, Any]],
-    amount: Decimal,
-    to_receivable: Decimal,
-    to_credit: Decimal,
-    issued_on: date,
-    meta: Meta,
+    self: Order, source: str, source_id: str, amount: Decimal, to_credit: Decimal
 ) -> None:
     self.returned_amount += amount
     self.refunded += to_credit
@@ -271,7 +257,8 @@ def report_shipment_problem(
                 reportable=left,
             )
         lines.append(self.priced(code, quantity))
-    self._shipment_problem_reported(
+    self.trigger_event(
+        self.ShipmentProblemReported,
         customer_id=self.customer_id,
         correction_id=correction_id,
         shipment_id=shipment_id,
@@ -281,15 +268,9 @@ def report_shipment_problem(
     )
 
 
-@event("ShipmentProblemReported", topic="orders.Order.ShipmentProblemReported")
+@event(events.ShipmentProblemReported)
 def _shipment_problem_reported(
-    self: Order,
-    customer_id: str,
-    correction_id: str,
-    shipment_id: str,
-    problem: str,
-    lines: list[dict[str, Any]],
-    meta: Meta,
+    self: Order, correction_id: str, shipment_id: str, problem: str, lines: list[dict[str, Any]]
 ) -> None:
     self.corrections[correction_id] = {
         "status": "reported",
@@ -322,17 +303,19 @@ def ship_correction(self: Order, correction_id: str, meta: Meta) -> dict[str, An
     """O16 by a correction shipment: the missing or right goods, under the order's invoice."""
     require_role(meta, SHIPPERS, "O16", "ship a correction")
     found = self.the_correction(correction_id)
-    self._correction_shipped(
-        customer_id=self.customer_id, correction_id=correction_id, lines=found["lines"], meta=meta
+    self.trigger_event(
+        self.CorrectionShipped,
+        customer_id=self.customer_id,
+        correction_id=correction_id,
+        lines=found["lines"],
+        meta=meta,
     )
     self.complete_if_done(meta)
     return found
 
 
-@event("CorrectionShipped", topic="orders.Order.CorrectionShipped")
-def _correction_shipped(
-    self: Order, customer_id: str, correction_id: str, lines: list[dict[str, Any]], meta: Meta
-) -> None:
+@event(events.CorrectionShipped)
+def _correction_shipped(self: Order, correction_id: str) -> None:
     self.corrections[correction_id] = {**self.corrections[correction_id], "status": "shipped"}
 
 
@@ -351,7 +334,8 @@ def accept_delivery(self: Order, shipment_id: str, accepted_on: date, accepted_b
         raise InvalidState("the delivery is accepted already", rule="O16")
     if not date.fromisoformat(shipment["on"]) <= accepted_on <= local_date(meta.at):
         raise refuse("O16", "a delivery is accepted between its shipping and today", field="accepted_on")
-    self._delivery_accepted(
+    self.trigger_event(
+        self.DeliveryAccepted,
         customer_id=self.customer_id,
         shipment_id=shipment_id,
         accepted_on=accepted_on,
@@ -361,10 +345,8 @@ def accept_delivery(self: Order, shipment_id: str, accepted_on: date, accepted_b
     self.complete_if_done(meta)
 
 
-@event("DeliveryAccepted", topic="orders.Order.DeliveryAccepted")
-def _delivery_accepted(
-    self: Order, customer_id: str, shipment_id: str, accepted_on: date, accepted_by: str, meta: Meta
-) -> None:
+@event(events.DeliveryAccepted)
+def _delivery_accepted(self: Order, shipment_id: str, accepted_on: date, accepted_by: str) -> None:
     self.shipments[shipment_id] = {
         **self.shipments[shipment_id],
         "accepted_on": accepted_on.isoformat(),
@@ -384,9 +366,11 @@ def complete_if_done(self: Order, meta: Meta) -> None:
         and all(c["status"] != "reported" for c in self.corrections.values())
         and all(s["accepted_on"] is not None or sid in corrected for sid, s in self.shipments.items())
     ):
-        self._completed(customer_id=self.customer_id, completed_on=local_date(meta.at), meta=meta)
+        self.trigger_event(
+            self.OrderCompleted, customer_id=self.customer_id, completed_on=local_date(meta.at), meta=meta
+        )
 
 
-@event("OrderCompleted", topic="orders.Order.OrderCompleted")
-def _completed(self: Order, customer_id: str, completed_on: date, meta: Meta) -> None:
+@event(events.OrderCompleted)
+def _completed(self: Order, completed_on: date) -> None:
     self.completed_on = completed_on
