@@ -15,6 +15,7 @@ from services.orders.domain import events
 from services.orders.domain.common import (
     CASHIERS,
     CustomerSnapshot,
+    Records,
     iso_week,
     local_date,
     money,
@@ -36,7 +37,7 @@ EXPOSED = frozenset({"accepted", "shipped", "opening"})
 ACCEPTED = frozenset({"accepted", "shipped", "paid"})  # an order's statuses once no hold stands
 
 
-class CustomerAccount(SalesAggregate):
+class CustomerAccount(Records, SalesAggregate):
     """Per customer: open amounts and due dates of its orders, deposit credit, and monthly/weekly quantities.
 
     It is the stored index that decides O5–O7 without reading every order, and the list of orders to
@@ -44,6 +45,7 @@ class CustomerAccount(SalesAggregate):
     """
 
     TOPIC = "orders.CustomerAccount"
+    KEY = "customer_id"
     # Every command on a customer copies its account: its entries are replaced, never changed in place,
     # so that a copy shares them (one entry per order the customer ever placed). An entry holds only
     # immutable values (its receivables a tuple of pairs): the garbage collector then stops tracking it,
@@ -83,9 +85,9 @@ class CustomerAccount(SalesAggregate):
 
     def note_order(self, order: Order, meta: Meta) -> None:
         """Record the order's current status, open amount and unpaid receivables (after any change)."""
-        self.trigger_event(
+        self.record(
             self.AccountOrderNoted,
-            customer_id=self.customer_id,
+            meta,
             order_id=str(order.id),
             status=order.status.value,
             open_amount=order.open_amount,
@@ -94,7 +96,6 @@ class CustomerAccount(SalesAggregate):
             lines={line["product_code"]: int(line["quantity"]) for line in order.lines},
             placed_on=order.placed_on,
             total=order.total_amount,
-            meta=meta,
         )
 
     @event(AccountOrderNoted)
@@ -135,15 +136,14 @@ class CustomerAccount(SalesAggregate):
     def note_shipment(
         self, order_id: str, amount: Decimal, due_on: date, quantities: Mapping[str, int], meta: Meta
     ) -> None:
-        self.trigger_event(
+        self.record(
             self.ReceivableRaised,
-            customer_id=self.customer_id,
+            meta,
             order_id=order_id,
             amount=amount,
             due_on=due_on,
             month=f"{local_date(meta.at):%Y-%m}",
             quantities=dict(quantities),
-            meta=meta,
         )
 
     @event(ReceivableRaised)
@@ -218,14 +218,13 @@ class CustomerAccount(SalesAggregate):
     def remind(self, entry_id: str, index: int, overdue: bool, meta: Meta) -> None:
         """O11: the reminder 3 days before a receivable falls due, or the one when it becomes overdue."""
         _, due_on = self.orders[entry_id]["receivables"][index]
-        self.trigger_event(
+        self.record(
             self.ReceivableOverdue if overdue else self.ReceivableDueSoon,
-            customer_id=self.customer_id,
+            meta,
             order_id=entry_id,
             receivable_id=f"{entry_id}#{index}",
             amount=self.receivable_left(entry_id, index),
             due_on=due_on,
-            meta=meta,
         )
 
     def record_opening(
@@ -243,15 +242,14 @@ class CustomerAccount(SalesAggregate):
             raise InvalidState(f"invoice {invoice_number} is recorded already", rule="O11")
         if due_on < invoice_date:
             raise refuse("O11", "an invoice falls due on or after its date", field="due_date")
-        self.trigger_event(
+        self.record(
             self.OpeningReceivableRecorded,
-            customer_id=self.customer_id,
+            meta,
             receivable_id=receivable_id,
             invoice_number=invoice_number,
             amount=money(amount),
             invoice_date=invoice_date,
             due_on=due_on,
-            meta=meta,
         )
 
     @event(OpeningReceivableRecorded)
@@ -276,13 +274,7 @@ class CustomerAccount(SalesAggregate):
                 f"a payment is positive and at most the receivable {entry['receivable']}",
                 field="amount",
             )
-        self.trigger_event(
-            self.OpeningReceivablePaid,
-            customer_id=self.customer_id,
-            receivable_id=receivable_id,
-            amount=money(amount),
-            meta=meta,
-        )
+        self.record(self.OpeningReceivablePaid, meta, receivable_id=receivable_id, amount=money(amount))
 
     @event(OpeningReceivablePaid)
     def _opening_paid(self, receivable_id: str, amount: Decimal) -> None:
@@ -298,23 +290,11 @@ class CustomerAccount(SalesAggregate):
         return [oid for oid, entry in self.orders.items() if entry["status"] in wanted]
 
     def note_contract(self, valid_from: date | None, valid_to: date | None, meta: Meta) -> None:
-        self.trigger_event(
-            self.AccountContractNoted,
-            customer_id=self.customer_id,
-            valid_from=valid_from,
-            valid_to=valid_to,
-            meta=meta,
-        )
+        self.record(self.AccountContractNoted, meta, valid_from=valid_from, valid_to=valid_to)
 
     def credit_deposit(self, hold_id: str, amount: Decimal, meta: Meta) -> None:
         if amount > 0:
-            self.trigger_event(
-                self.CustomerCreditAdded,
-                customer_id=self.customer_id,
-                hold_id=hold_id,
-                amount=amount,
-                meta=meta,
-            )
+            self.record(self.CustomerCreditAdded, meta, hold_id=hold_id, amount=amount)
 
     @event(CustomerCreditAdded)
     def _credited(self, amount: Decimal) -> None:
@@ -326,13 +306,7 @@ class CustomerAccount(SalesAggregate):
         amount = min(self.credit, order.open_amount)
         if amount > 0:
             order.apply_credit(amount, meta)
-            self.trigger_event(
-                self.CustomerCreditUsed,
-                customer_id=self.customer_id,
-                order_id=str(order.id),
-                amount=amount,
-                meta=meta,
-            )
+            self.record(self.CustomerCreditUsed, meta, order_id=str(order.id), amount=amount)
 
     @event(CustomerCreditUsed)
     def _credit_used(self, amount: Decimal) -> None:
@@ -342,13 +316,7 @@ class CustomerAccount(SalesAggregate):
         """O1: what a cancelled order was paid before shipping (a hold's deposit, credit) goes back to the
         customer's credit (an order is cancelled only before it ships, so nothing else was paid)."""
         if order.paid > 0:
-            self.trigger_event(
-                self.CustomerCreditReturned,
-                customer_id=self.customer_id,
-                order_id=str(order.id),
-                amount=order.paid,
-                meta=meta,
-            )
+            self.record(self.CustomerCreditReturned, meta, order_id=str(order.id), amount=order.paid)
 
     @event(CustomerCreditReturned)
     def _credit_returned(self, amount: Decimal) -> None:
@@ -357,13 +325,12 @@ class CustomerAccount(SalesAggregate):
     def credit_refund(self, order_id: str, credit_note_id: str, amount: Decimal, meta: Meta) -> None:
         """O15/O16: the part of a credit note on goods already paid becomes the customer's credit."""
         if amount > 0:
-            self.trigger_event(
+            self.record(
                 self.CustomerCreditRefunded,
-                customer_id=self.customer_id,
+                meta,
                 order_id=order_id,
                 credit_note_id=credit_note_id,
                 amount=amount,
-                meta=meta,
             )
 
     @event(CustomerCreditRefunded)
@@ -391,14 +358,7 @@ class CustomerAccount(SalesAggregate):
                 if code in self.shipped_by_month.get(m, {})
             ]
             points[code] = math.ceil(sum(rates) / len(rates) * transit_days)
-        self.trigger_event(
-            self.ReorderPointsComputed,
-            customer_id=self.customer_id,
-            month=month,
-            transit_days=transit_days,
-            points=points,
-            meta=meta,
-        )
+        self.record(self.ReorderPointsComputed, meta, month=month, transit_days=transit_days, points=points)
         return points
 
     @event(ReorderPointsComputed)
@@ -414,14 +374,7 @@ class CustomerAccount(SalesAggregate):
         rop = self.reorder_points[product_code]
         if stock > rop:
             return False
-        self.trigger_event(
-            self.ReorderAlertRaised,
-            customer_id=self.customer_id,
-            product_code=product_code,
-            stock=stock,
-            reorder_point=rop,
-            meta=meta,
-        )
+        self.record(self.ReorderAlertRaised, meta, product_code=product_code, stock=stock, reorder_point=rop)
         return True
 
 

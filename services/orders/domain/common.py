@@ -7,9 +7,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
+from shared.aggregate import Meta, SalesAggregate
 from shared.clock import BUSINESS_TZ
 from shared.contracts import CENTS, Role
 from shared.errors import DomainError, InvalidState
@@ -46,6 +47,17 @@ def iso_week(day: date) -> str:
 
 def refuse(rule: str, message: str, **details: Any) -> DomainError:
     return DomainError(message, rule=rule, details=details)
+
+
+class Records:
+    """Mixin of an orders aggregate whose every event names it first by ``KEY`` (its customer, its product):
+    ``record`` triggers an event with that field and the command's ``meta`` added."""
+
+    KEY: ClassVar[str]
+
+    def record(self, event_class: Any, meta: Meta, **fields: Any) -> None:
+        assert isinstance(self, SalesAggregate)
+        self.trigger_event(event_class, **{self.KEY: getattr(self, self.KEY)}, **fields, meta=meta)
 
 
 # Customers as orders sees them (built from customer events; see customer_view.py) ------------------

@@ -11,7 +11,7 @@ from eventsourcing.domain import event
 
 from services.orders.domain import events
 from services.orders.domain.accounts import CustomerAccount
-from services.orders.domain.common import SALES_ROLES, CustomerSnapshot, money, named_id, refuse
+from services.orders.domain.common import SALES_ROLES, CustomerSnapshot, Records, money, named_id, refuse
 from services.orders.domain.products import Product
 from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.clock import BUSINESS_TZ
@@ -36,10 +36,11 @@ class HoldStatus(StrEnum):
     EXPIRED = "expired"
 
 
-class Reservation(SalesAggregate):
+class Reservation(Records, SalesAggregate):
     """O9: goods held for a customer against a deposit, or an economic guarantee approved in order."""
 
     TOPIC = "orders.Reservation"
+    KEY = "customer_id"
     ReservationRequested = events.ReservationRequested
     GuaranteeFiled = events.GuaranteeFiled
     GuaranteeAgreed = events.GuaranteeAgreed
@@ -75,9 +76,7 @@ class Reservation(SalesAggregate):
             )
         hold = cls._requested(customer, product, quantity, amount, customer.salesperson_id, meta)
         hold._reserve(product, hours, required, meta)
-        hold.trigger_event(
-            hold.DepositReceived, customer_id=hold.customer_id, amount=money(deposit), meta=meta
-        )
+        hold.record(hold.DepositReceived, meta, amount=money(deposit))
         return hold
 
     @classmethod
@@ -88,7 +87,7 @@ class Reservation(SalesAggregate):
         customer.require_can_trade("reserve goods")
         amount = money(product.list_price * quantity)
         hold = cls._requested(customer, product, quantity, amount, meta.actor_id, meta)
-        hold.trigger_event(hold.GuaranteeFiled, customer_id=customer.customer_id, by=meta.actor_id, meta=meta)
+        hold.record(hold.GuaranteeFiled, meta, by=meta.actor_id)
         return hold
 
     @classmethod
@@ -132,7 +131,7 @@ class Reservation(SalesAggregate):
         require_role(meta, {Role.SALES_MANAGER}, "O9", "agree an economic guarantee")
         if self.status is not HoldStatus.GUARANTEE_FILED:
             raise InvalidState("the sales manager agrees a guarantee the salesperson filed", rule="O9")
-        self.trigger_event(self.GuaranteeAgreed, customer_id=self.customer_id, by=meta.actor_id, meta=meta)
+        self.record(self.GuaranteeAgreed, meta, by=meta.actor_id)
 
     @event(GuaranteeAgreed)
     def _guarantee_agreed(self) -> None:
@@ -142,20 +141,19 @@ class Reservation(SalesAggregate):
         require_role(meta, {Role.GENERAL_MANAGER}, "O9", "approve an economic guarantee")
         if self.status is not HoldStatus.GUARANTEE_AGREED:
             raise InvalidState("the general manager approves only after the sales manager agreed", rule="O9")
-        self.trigger_event(self.GuaranteeApproved, customer_id=self.customer_id, by=meta.actor_id, meta=meta)
+        self.record(self.GuaranteeApproved, meta, by=meta.actor_id)
         self._reserve(product, hours, Decimal("0.00"), meta)
 
     def _reserve(self, product: Product, hours: int, deposit_required: Decimal, meta: Meta) -> None:
         product.allocate(str(self.id), self.customer_id, self.quantity, "O9", meta)
-        self.trigger_event(
+        self.record(
             self.OrderReserved,
-            customer_id=self.customer_id,
+            meta,
             product_code=self.product_code,
             quantity=self.quantity,
             amount=self.amount,
             expires_at=hold_expiry(meta.at, hours),
             deposit_required=deposit_required,
-            meta=meta,
         )
 
     @event(OrderReserved)
@@ -179,13 +177,7 @@ class Reservation(SalesAggregate):
                 details={"status": self.status.value if self.status else None},
             )
         product.transfer(str(self.id), order_id, meta)
-        self.trigger_event(
-            self.ReservationConverted,
-            customer_id=self.customer_id,
-            order_id=order_id,
-            deposit_applied=self.deposit,
-            meta=meta,
-        )
+        self.record(self.ReservationConverted, meta, order_id=order_id, deposit_applied=self.deposit)
 
     @event(ReservationConverted)
     def _converted(self) -> None:
@@ -199,9 +191,7 @@ class Reservation(SalesAggregate):
             )
         product.release(str(self.id), self.customer_id, meta)
         account.credit_deposit(str(self.id), self.deposit, meta)
-        self.trigger_event(
-            self.ReservationExpired, customer_id=self.customer_id, deposit_credited=self.deposit, meta=meta
-        )
+        self.record(self.ReservationExpired, meta, deposit_credited=self.deposit)
 
     @event(ReservationExpired)
     def _expired(self) -> None:

@@ -18,6 +18,7 @@ from services.orders.domain.common import (
     SALES_ROLES,
     SHIPPERS,
     CustomerSnapshot,
+    Records,
     local_date,
     money,
     refuse,
@@ -72,8 +73,9 @@ def status_for(holds: Iterable[Mapping[str, str]]) -> OrderStatus:
     return OrderStatus.ON_HOLD if rules else OrderStatus.ACCEPTED
 
 
-class Order(SalesAggregate):
+class Order(Records, SalesAggregate):
     TOPIC = "orders.Order"
+    KEY = "customer_id"
     OrderPlaced = events.OrderPlaced
     OverLimitApproved = events.OverLimitApproved
     OrderReleased = events.OrderReleased
@@ -287,22 +289,9 @@ class Order(SalesAggregate):
                 details={"term": NO_CONTRACT},
             )
         if rule == "O7":
-            self.trigger_event(
-                self.OverLimitApproved,
-                customer_id=self.customer_id,
-                amount=self.total_amount,
-                capital_limit=capital_limit,
-                meta=meta,
-            )
+            self.record(self.OverLimitApproved, meta, amount=self.total_amount, capital_limit=capital_limit)
         holds = [h for h in self.holds if h["rule"] != rule]
-        self.trigger_event(
-            self.OrderReleased,
-            customer_id=self.customer_id,
-            rule=rule,
-            by=meta.actor_id,
-            status=status_for(holds).value,
-            meta=meta,
-        )
+        self.record(self.OrderReleased, meta, rule=rule, by=meta.actor_id, status=status_for(holds).value)
 
     @event(OrderReleased)
     def _released(self, rule: str, status: str) -> None:
@@ -319,13 +308,12 @@ class Order(SalesAggregate):
             return
         hold = account.limit_hold(customer, self.open_amount)
         if hold is not None:
-            self.trigger_event(
+            self.record(
                 self.OrderHeld,
-                customer_id=self.customer_id,
+                meta,
                 rule=hold["rule"],
                 message=hold["message"],
                 status=OrderStatus.ON_HOLD.value,
-                meta=meta,
             )
 
     @event(OrderHeld)
@@ -360,15 +348,14 @@ class Order(SalesAggregate):
         amount = money(sum((money(prices[code] * q) for code, q in quantities.items()), Decimal("0")))
         shipped = {code: self.shipped.get(code, 0) + quantities.get(code, 0) for code in ordered}
         complete = shipped == ordered
-        self.trigger_event(
+        self.record(
             self.OrderShipped,
-            customer_id=self.customer_id,
+            meta,
             shipment_id=shipment_id,
             lines=lines,
             amount=amount,
             due_on=due_on,
             status=(OrderStatus.SHIPPED if complete else OrderStatus.ACCEPTED).value,
-            meta=meta,
         )
         return amount
 
@@ -405,17 +392,16 @@ class Order(SalesAggregate):
                 "O11", f"a payment is positive and at most the receivable {self.receivable}", field="amount"
             )
         fully = amount >= self.open_amount and self.status is OrderStatus.SHIPPED
-        self.trigger_event(
+        self.record(
             self.PaymentReceived,
-            customer_id=self.customer_id,
+            meta,
             amount=money(amount),
             status=(OrderStatus.PAID if fully else self.status).value,
-            meta=meta,
         )
 
     def apply_credit(self, amount: Decimal, meta: Meta) -> None:
         """O9: the customer's credit pays toward this order, as a converted hold's deposit does."""
-        self.trigger_event(self.CreditApplied, customer_id=self.customer_id, amount=money(amount), meta=meta)
+        self.record(self.CreditApplied, meta, amount=money(amount))
 
     @event(CreditApplied)
     def _credit_applied(self, amount: Decimal) -> None:
@@ -432,7 +418,7 @@ class Order(SalesAggregate):
             raise InvalidState(
                 f"an order that is {self.status.value} or shipped cannot be cancelled", rule="O1"
             )
-        self.trigger_event(self.OrderCancelled, customer_id=self.customer_id, reason=reason, meta=meta)
+        self.record(self.OrderCancelled, meta, reason=reason)
 
     @event(OrderCancelled)
     def _cancelled(self) -> None:

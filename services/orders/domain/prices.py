@@ -7,14 +7,14 @@ from decimal import Decimal
 from eventsourcing.domain import event
 
 from services.orders.domain import events
-from services.orders.domain.common import DEPARTMENT_HEADS, SALES_ROLES, money, refuse
+from services.orders.domain.common import DEPARTMENT_HEADS, SALES_ROLES, Records, money, refuse
 from services.orders.domain.products import Product
 from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.contracts import Role
 from shared.errors import InvalidState
 
 
-class PriceException(SalesAggregate):
+class PriceException(Records, SalesAggregate):
     """O2: a price off the list for one customer and product: requested, then approved.
 
     A reduction needs the general manager; a major one (more than ``major_reduction_pct`` below list)
@@ -22,6 +22,7 @@ class PriceException(SalesAggregate):
     """
 
     TOPIC = "orders.PriceException"
+    KEY = "customer_id"
     PriceExceptionRequested = events.PriceExceptionRequested
     PriceExceptionApproved = events.PriceExceptionApproved
     PriceExceptionVoted = events.PriceExceptionVoted
@@ -71,9 +72,7 @@ class PriceException(SalesAggregate):
         require_role(meta, {Role.GENERAL_MANAGER}, "O2", "approve a price reduction")
         if self.gm_approved:
             raise InvalidState("the general manager already approved this exception", rule="O2")
-        self.trigger_event(
-            self.PriceExceptionApproved, customer_id=self.customer_id, by=meta.actor_id, meta=meta
-        )
+        self.record(self.PriceExceptionApproved, meta, by=meta.actor_id)
         self._grant_if_due(meta)
 
     @event(PriceExceptionApproved)
@@ -86,13 +85,7 @@ class PriceException(SalesAggregate):
             raise InvalidState("only a major reduction is put to the department heads", rule="O2")
         if meta.actor_role in self.votes:
             raise InvalidState(f"{meta.actor_role} already voted", rule="O2")
-        self.trigger_event(
-            self.PriceExceptionVoted,
-            customer_id=self.customer_id,
-            role=meta.actor_role,
-            in_favour=in_favour,
-            meta=meta,
-        )
+        self.record(self.PriceExceptionVoted, meta, role=meta.actor_role, in_favour=in_favour)
         self._grant_if_due(meta)
 
     @event(PriceExceptionVoted)
@@ -102,12 +95,8 @@ class PriceException(SalesAggregate):
     def _grant_if_due(self, meta: Meta) -> None:
         majority = sum(self.votes.values()) * 2 > len(DEPARTMENT_HEADS)
         if self.gm_approved and (not self.major or majority) and not self.granted:
-            self.trigger_event(
-                self.PriceExceptionGranted,
-                customer_id=self.customer_id,
-                product_code=self.product_code,
-                unit_price=self.unit_price,
-                meta=meta,
+            self.record(
+                self.PriceExceptionGranted, meta, product_code=self.product_code, unit_price=self.unit_price
             )
 
     @event(PriceExceptionGranted)

@@ -8,13 +8,13 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from services.orders.domain import events
-from services.orders.domain.common import PRICE_SETTERS, money, named_id, refuse
+from services.orders.domain.common import PRICE_SETTERS, Records, money, named_id, refuse
 from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.contracts import Role
 from shared.errors import InvalidState
 
 
-class Product(SalesAggregate):
+class Product(Records, SalesAggregate):
     """One product: its single list price (O2), standard cost, and stock ledger (O8).
 
     The ledger is this aggregate's state, so two holds on the last units conflict on its version:
@@ -22,6 +22,7 @@ class Product(SalesAggregate):
     """
 
     TOPIC = "orders.Product"
+    KEY = "product_code"
     StockReceived = events.StockReceived
     StockAllocated = events.StockAllocated
     StockReleased = events.StockReleased
@@ -90,7 +91,7 @@ class Product(SalesAggregate):
         require_role(meta, {Role.PRODUCTION}, "O8", "receive stock")
         if quantity <= 0:
             raise refuse("O8", "received quantity must be positive", field="quantity")
-        self.trigger_event(self.StockReceived, product_code=self.product_code, quantity=quantity, meta=meta)
+        self.record(self.StockReceived, meta, quantity=quantity)
 
     @event(StockReceived)
     def _stock_received(self, quantity: int) -> None:
@@ -104,13 +105,8 @@ class Product(SalesAggregate):
                 rule=rule,
                 details={"available": self.available, "quantity": quantity},
             )
-        self.trigger_event(
-            self.StockAllocated,
-            product_code=self.product_code,
-            holder_id=holder_id,
-            customer_id=customer_id,
-            quantity=quantity,
-            meta=meta,
+        self.record(
+            self.StockAllocated, meta, holder_id=holder_id, customer_id=customer_id, quantity=quantity
         )
 
     @event(StockAllocated)
@@ -120,13 +116,8 @@ class Product(SalesAggregate):
     def release(self, holder_id: str, customer_id: str, meta: Meta) -> None:
         quantity = self.allocations.get(holder_id, 0)
         if quantity:
-            self.trigger_event(
-                self.StockReleased,
-                product_code=self.product_code,
-                holder_id=holder_id,
-                customer_id=customer_id,
-                quantity=quantity,
-                meta=meta,
+            self.record(
+                self.StockReleased, meta, holder_id=holder_id, customer_id=customer_id, quantity=quantity
             )
 
     @event(StockReleased)
@@ -137,14 +128,7 @@ class Product(SalesAggregate):
         """A converted hold's units become the order's."""
         quantity = self.allocations.get(from_id, 0)
         if quantity:
-            self.trigger_event(
-                self.StockTransferred,
-                product_code=self.product_code,
-                from_id=from_id,
-                to_id=to_id,
-                quantity=quantity,
-                meta=meta,
-            )
+            self.record(self.StockTransferred, meta, from_id=from_id, to_id=to_id, quantity=quantity)
 
     @event(StockTransferred)
     def _stock_transferred(self, from_id: str, to_id: str, quantity: int) -> None:
@@ -160,14 +144,13 @@ class Product(SalesAggregate):
                 rule="O8",
                 details={"available": own + self.available, "quantity": quantity},
             )
-        self.trigger_event(
+        self.record(
             self.StockShipped,
-            product_code=self.product_code,
+            meta,
             order_id=order_id,
             customer_id=customer_id,
             quantity=quantity,
             from_allocation=min(own, quantity),
-            meta=meta,
         )
 
     @event(StockShipped)
@@ -181,27 +164,15 @@ class Product(SalesAggregate):
 
     def take_back(self, order_id: str, customer_id: str, quantity: int, meta: Meta) -> None:
         """O15: returned goods booked back into stock."""
-        self.trigger_event(
-            self.StockReturned,
-            product_code=self.product_code,
-            order_id=order_id,
-            customer_id=customer_id,
-            quantity=quantity,
-            meta=meta,
-        )
+        self.record(self.StockReturned, meta, order_id=order_id, customer_id=customer_id, quantity=quantity)
 
     @event(StockReturned)
     def _stock_returned(self, quantity: int) -> None:
         self.on_hand += quantity
 
     def request_production(self, order_id: str, customer_id: str, shortfall: int, meta: Meta) -> None:
-        self.trigger_event(
-            self.ProductionRequested,
-            product_code=self.product_code,
-            order_id=order_id,
-            customer_id=customer_id,
-            quantity=shortfall,
-            meta=meta,
+        self.record(
+            self.ProductionRequested, meta, order_id=order_id, customer_id=customer_id, quantity=shortfall
         )
 
 

@@ -11,17 +11,18 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from services.orders.domain import events
-from services.orders.domain.common import CustomerSnapshot, named_id, refuse
+from services.orders.domain.common import CustomerSnapshot, Records, named_id, refuse
 from shared.aggregate import Meta, SalesAggregate, at_least, require_role
 from shared.clock import BUSINESS_TZ
 from shared.contracts import Role
 from shared.errors import InvalidState
 
 
-class RequestList(SalesAggregate):
+class RequestList(Records, SalesAggregate):
     """O13: a branch's intended orders for next week (要货意向清单), due by the Friday 18:00 before it."""
 
     TOPIC = "orders.RequestList"
+    KEY = "customer_id"
     RequestListSubmitted = events.RequestListSubmitted
     RequestListMatched = events.RequestListMatched
 
@@ -69,14 +70,7 @@ class RequestList(SalesAggregate):
         top = sum(max(self.lines.get(c, 0), ordered.get(c, 0)) for c in codes)
         low = sum(min(self.lines.get(c, 0), ordered.get(c, 0)) for c in codes)
         rate = (Decimal(low) / Decimal(top)).quantize(Decimal("0.0001")) if top else Decimal("1.0000")
-        self.trigger_event(
-            self.RequestListMatched,
-            customer_id=self.customer_id,
-            week=self.week,
-            match_rate=rate,
-            ordered=dict(ordered),
-            meta=meta,
-        )
+        self.record(self.RequestListMatched, meta, week=self.week, match_rate=rate, ordered=dict(ordered))
         return rate
 
     @event(RequestListMatched)

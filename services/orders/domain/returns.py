@@ -11,7 +11,7 @@ order: first off what is still owed on the shipped goods, the rest back to the c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -59,27 +59,23 @@ def request_return(
         raise refuse("O15", f"a return's reason is one of {sorted(RETURN_REASONS)}", field="reason")
     if reason == "quality" and not complaint_id:
         raise refuse("O15", "a quality return names its quality complaint (P3)", field="complaint_id")
-    lines = []
-    for code, quantity in quantities.items():
-        left = self.returnable(code)
-        if quantity <= 0 or quantity > left:
-            raise refuse(
-                "O15",
-                f"{quantity} of {code} cannot be returned: {left} shipped and not yet returned",
-                product_code=code,
-                returnable=left,
-            )
-        lines.append(self.priced(code, quantity))
-    self.trigger_event(
+    lines = _priced_lines(
+        self,
+        quantities,
+        self.returnable,
+        "O15",
+        "returnable",
+        "returned: {left} shipped and not yet returned",
+    )
+    self.record(
         self.ReturnRequested,
-        customer_id=self.customer_id,
+        meta,
         return_id=return_id,
         reason=reason,
         complaint_id=complaint_id,
         exchange=exchange,
         lines=lines,
         amount=money(sum((line["amount"] for line in lines), Decimal("0"))),
-        meta=meta,
     )
 
 
@@ -104,6 +100,25 @@ def _return_requested(
     }
 
 
+def _priced_lines(
+    order: Order, quantities: Mapping[str, int], left_of: Callable[[str], int], rule: str, left: str, why: str
+) -> list[dict[str, Any]]:
+    """The lines of ``quantities`` at the order's prices; refused (naming ``rule``) where a quantity is not
+    positive or more than ``left_of`` its product, saying ``why`` (with ``{left}``) and the units ``left``."""
+    lines = []
+    for code, quantity in quantities.items():
+        units = left_of(code)
+        if quantity <= 0 or quantity > units:
+            raise refuse(
+                rule,
+                f"{quantity} of {code} cannot be {why.format(left=units)}",
+                product_code=code,
+                **{left: units},
+            )
+        lines.append(order.priced(code, quantity))
+    return lines
+
+
 def the_return(self: Order, return_id: str, status: str) -> dict[str, Any]:
     """The return, refused unless it is at ``status``."""
     found = self.returns.get(return_id)
@@ -122,11 +137,9 @@ def decide_return(self: Order, return_id: str, approve: bool, reason: str, meta:
     require_role(meta, RETURN_APPROVERS, "O15", "approve or reject a return")
     self.the_return(return_id, "requested")
     if approve:
-        self.trigger_event(self.ReturnApproved, customer_id=self.customer_id, return_id=return_id, meta=meta)
+        self.record(self.ReturnApproved, meta, return_id=return_id)
     else:
-        self.trigger_event(
-            self.ReturnRejected, customer_id=self.customer_id, return_id=return_id, reason=reason, meta=meta
-        )
+        self.record(self.ReturnRejected, meta, return_id=return_id, reason=reason)
 
 
 @event(events.ReturnApproved)
@@ -144,16 +157,15 @@ def book_return(self: Order, return_id: str, meta: Meta) -> dict[str, Any]:
     its replacement shipment (at the order's price: no new price check)."""
     require_role(meta, SHIPPERS, "O15", "book returned goods into stock")
     found = self.the_return(return_id, "approved")
-    self.trigger_event(
+    self.record(
         self.ReturnBooked,
-        customer_id=self.customer_id,
+        meta,
         return_id=return_id,
         reason=found["reason"],
         exchange=found["exchange"],
         lines=found["lines"],
         amount=found["amount"],
         returned_on=local_date(meta.at),
-        meta=meta,
     )
     return found
 
@@ -169,13 +181,7 @@ def _return_booked(self: Order, return_id: str, exchange: bool) -> None:
 def ship_replacement(self: Order, return_id: str, meta: Meta) -> dict[str, Any]:
     require_role(meta, SHIPPERS, "O15", "ship a replacement")
     found = self.the_return(return_id, "awaiting_replacement")
-    self.trigger_event(
-        self.ReplacementShipped,
-        customer_id=self.customer_id,
-        return_id=return_id,
-        lines=found["lines"],
-        meta=meta,
-    )
+    self.record(self.ReplacementShipped, meta, return_id=return_id, lines=found["lines"])
     return found
 
 
@@ -191,9 +197,9 @@ def issue_credit_note(
     """The credit note of a return or a correction; answers what goes to the customer's credit."""
     amount = money(sum((Decimal(line["amount"]) for line in lines), Decimal("0")))
     to_receivable = min(amount, self.receivable)
-    self.trigger_event(
+    self.record(
         self.CreditNoteIssued,
-        customer_id=self.customer_id,
+        meta,
         credit_note_id=credit_note_id,
         source=source,
         source_id=source_id,
@@ -202,7 +208,6 @@ def issue_credit_note(
         to_receivable=to_receivable,
         to_credit=amount - to_receivable,
         issued_on=local_date(meta.at),
-        meta=meta,
     )
     return amount - to_receivable
 
@@ -239,8 +244,8 @@ def report_shipment_problem(
             shipped_on=shipped_on.isoformat(),
             within_days=within_days,
         )
-    lines = []
-    for code, quantity in quantities.items():
+
+    def reportable(code: str) -> int:
         reported = sum(
             int(line["quantity"])
             for entry in self.corrections.values()
@@ -248,23 +253,23 @@ def report_shipment_problem(
             for line in entry["lines"]
             if line["product_code"] == code
         )
-        left = min(shipment["lines"].get(code, 0) - reported, self.returnable(code))
-        if quantity <= 0 or quantity > left:
-            raise refuse(
-                "O16",
-                f"{quantity} of {code} cannot be reported short or wrong: {left} of that shipment left",
-                product_code=code,
-                reportable=left,
-            )
-        lines.append(self.priced(code, quantity))
-    self.trigger_event(
+        return min(shipment["lines"].get(code, 0) - reported, self.returnable(code))
+
+    lines = _priced_lines(
+        self,
+        quantities,
+        reportable,
+        "O16",
+        "reportable",
+        "reported short or wrong: {left} of that shipment left",
+    )
+    self.record(
         self.ShipmentProblemReported,
-        customer_id=self.customer_id,
+        meta,
         correction_id=correction_id,
         shipment_id=shipment_id,
         problem=problem,
         lines=lines,
-        meta=meta,
     )
 
 
@@ -303,13 +308,7 @@ def ship_correction(self: Order, correction_id: str, meta: Meta) -> dict[str, An
     """O16 by a correction shipment: the missing or right goods, under the order's invoice."""
     require_role(meta, SHIPPERS, "O16", "ship a correction")
     found = self.the_correction(correction_id)
-    self.trigger_event(
-        self.CorrectionShipped,
-        customer_id=self.customer_id,
-        correction_id=correction_id,
-        lines=found["lines"],
-        meta=meta,
-    )
+    self.record(self.CorrectionShipped, meta, correction_id=correction_id, lines=found["lines"])
     self.complete_if_done(meta)
     return found
 
@@ -334,13 +333,8 @@ def accept_delivery(self: Order, shipment_id: str, accepted_on: date, accepted_b
         raise InvalidState("the delivery is accepted already", rule="O16")
     if not date.fromisoformat(shipment["on"]) <= accepted_on <= local_date(meta.at):
         raise refuse("O16", "a delivery is accepted between its shipping and today", field="accepted_on")
-    self.trigger_event(
-        self.DeliveryAccepted,
-        customer_id=self.customer_id,
-        shipment_id=shipment_id,
-        accepted_on=accepted_on,
-        accepted_by=accepted_by,
-        meta=meta,
+    self.record(
+        self.DeliveryAccepted, meta, shipment_id=shipment_id, accepted_on=accepted_on, accepted_by=accepted_by
     )
     self.complete_if_done(meta)
 
@@ -366,9 +360,7 @@ def complete_if_done(self: Order, meta: Meta) -> None:
         and all(c["status"] != "reported" for c in self.corrections.values())
         and all(s["accepted_on"] is not None or sid in corrected for sid, s in self.shipments.items())
     ):
-        self.trigger_event(
-            self.OrderCompleted, customer_id=self.customer_id, completed_on=local_date(meta.at), meta=meta
-        )
+        self.record(self.OrderCompleted, meta, completed_on=local_date(meta.at))
 
 
 @event(events.OrderCompleted)
