@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel
+
 from services.orders import commands as c
 from services.orders.application import OrdersApplication
 from services.orders.domain import (
+    AGGREGATES,
     CASHIERS,
     DEPARTMENT_HEADS,
     ORDER_TAKERS,
@@ -12,14 +15,6 @@ from services.orders.domain import (
     RELEASERS,
     SALES_ROLES,
     SHIPPERS,
-    CustomerAccount,
-    DueBook,
-    HoldBook,
-    Order,
-    PriceException,
-    Product,
-    RequestList,
-    Reservation,
     events,
 )
 from services.orders.domain.returns import CREDITORS, RETURN_APPROVERS
@@ -30,9 +25,7 @@ from shared.events import event_classes
 
 # The event classes as the aggregates store them: each subclasses its declaration in the event contract
 # (``services.orders.domain.events``), which is what the AsyncAPI document publishes.
-EVENTS = event_classes(
-    Product, PriceException, Order, CustomerAccount, Reservation, HoldBook, DueBook, RequestList
-)
+EVENTS = event_classes(*AGGREGATES)
 
 HOLDERS = SALES_ROLES | {Role.BRANCH_MANAGER}  # O9
 # Who may send each command, published in the contract (x-roles); the domain's checks decide, and
@@ -73,73 +66,56 @@ ROLES: dict[str, frozenset[Role]] = {
 }
 
 
+# Every command and query: its request model and its typed result; the handler is the application's method
+# of the same name (commands are decided in turn and saved in batches, shared/worker.py; queries run in a
+# thread).
+COMMANDS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
+    "list_product": (c.ListProduct, c.ProductResult),
+    "receive_stock": (c.ReceiveStock, c.ProductResult),
+    "request_price_exception": (c.RequestPriceException, c.PriceExceptionResult),
+    "approve_price_exception": (c.ApprovePriceException, c.PriceExceptionResult),
+    "vote_price_exception": (c.VotePriceException, c.PriceExceptionResult),
+    "place_order": (c.PlaceOrder, c.OrderResult),
+    "release_order": (c.ReleaseOrder, c.OrderResult),
+    "cancel_order": (c.CancelOrder, c.OrderResult),
+    "ship_order": (c.ShipOrder, c.OrderResult),
+    "record_payment": (c.RecordPayment, c.OrderResult),
+    "request_return": (c.RequestReturn, c.OrderResult),
+    "approve_return": (c.ReturnStep, c.OrderResult),
+    "reject_return": (c.RejectReturn, c.OrderResult),
+    "book_return": (c.ReturnStep, c.OrderResult),
+    "ship_replacement": (c.ReturnStep, c.OrderResult),
+    "report_shipment_problem": (c.ReportShipmentProblem, c.OrderResult),
+    "credit_shipment": (c.CorrectShipment, c.OrderResult),
+    "ship_correction": (c.CorrectShipment, c.OrderResult),
+    "accept_delivery": (c.AcceptDelivery, c.OrderResult),
+    "record_opening_receivable": (c.RecordOpeningReceivable, c.OpeningReceivableResult),
+    "record_opening_payment": (c.RecordOpeningPayment, c.OpeningReceivableResult),
+    "remind_receivables": (c.RemindReceivables, c.Reminders),
+    "reserve_goods": (c.ReserveGoods, c.HoldResult),
+    "file_guarantee": (c.FileGuarantee, c.HoldResult),
+    "agree_guarantee": (c.DecideGuarantee, c.HoldResult),
+    "approve_guarantee": (c.DecideGuarantee, c.HoldResult),
+    "convert_reservation": (c.ConvertReservation, c.OrderResult),
+    "expire_reservations": (c.ExpireReservations, c.ExpiredHolds),
+    "compute_reorder_points": (c.ComputeReorderPoints, c.ReorderPointsResult),
+    "report_branch_stock": (c.ReportBranchStock, c.BranchStockResult),
+    "submit_request_list": (c.SubmitRequestList, c.RequestListResult),
+    "match_request_list": (c.MatchRequestList, c.RequestListMatch),
+}
+QUERIES: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
+    "get_order": (c.GetOrder, c.OrderResult),
+    "get_product": (c.GetProduct, c.ProductResult),
+    "get_reservation": (c.GetReservation, c.HoldResult),
+    "get_account": (c.GetAccount, c.AccountResult),
+    "get_customer_view": (c.GetCustomerView, c.CustomerViewResult),
+}
+
+
 def register(bus: ServiceBus, app: OrdersApplication) -> None:
-    decided = app.commands.handler  # commands are decided in turn and saved in batches (shared/worker.py)
-    bus.command("list_product", c.ListProduct, decided(app.list_product), c.ProductResult)
-    bus.command("receive_stock", c.ReceiveStock, decided(app.receive_stock), c.ProductResult)
-    exception = c.PriceExceptionResult
-    bus.command(
-        "request_price_exception", c.RequestPriceException, decided(app.request_price_exception), exception
-    )
-    bus.command(
-        "approve_price_exception", c.ApprovePriceException, decided(app.approve_price_exception), exception
-    )
-    bus.command("vote_price_exception", c.VotePriceException, decided(app.vote_price_exception), exception)
-    bus.command("place_order", c.PlaceOrder, decided(app.place_order), c.OrderResult)
-    bus.command("release_order", c.ReleaseOrder, decided(app.release_order), c.OrderResult)
-    bus.command("cancel_order", c.CancelOrder, decided(app.cancel_order), c.OrderResult)
-    bus.command("ship_order", c.ShipOrder, decided(app.ship_order), c.OrderResult)
-    bus.command("record_payment", c.RecordPayment, decided(app.record_payment), c.OrderResult)
-    bus.command("request_return", c.RequestReturn, decided(app.request_return), c.OrderResult)
-    bus.command("approve_return", c.ReturnStep, decided(app.approve_return), c.OrderResult)
-    bus.command("reject_return", c.RejectReturn, decided(app.reject_return), c.OrderResult)
-    bus.command("book_return", c.ReturnStep, decided(app.book_return), c.OrderResult)
-    bus.command("ship_replacement", c.ReturnStep, decided(app.ship_replacement), c.OrderResult)
-    bus.command(
-        "report_shipment_problem",
-        c.ReportShipmentProblem,
-        decided(app.report_shipment_problem),
-        c.OrderResult,
-    )
-    bus.command("credit_shipment", c.CorrectShipment, decided(app.credit_shipment), c.OrderResult)
-    bus.command("ship_correction", c.CorrectShipment, decided(app.ship_correction), c.OrderResult)
-    bus.command("accept_delivery", c.AcceptDelivery, decided(app.accept_delivery), c.OrderResult)
-    bus.command(
-        "record_opening_receivable",
-        c.RecordOpeningReceivable,
-        decided(app.record_opening_receivable),
-        c.OpeningReceivableResult,
-    )
-    bus.command(
-        "record_opening_payment",
-        c.RecordOpeningPayment,
-        decided(app.record_opening_payment),
-        c.OpeningReceivableResult,
-    )
-    bus.command("remind_receivables", c.RemindReceivables, decided(app.remind_receivables), c.Reminders)
-    bus.command("reserve_goods", c.ReserveGoods, decided(app.reserve_goods), c.HoldResult)
-    bus.command("file_guarantee", c.FileGuarantee, decided(app.file_guarantee), c.HoldResult)
-    bus.command("agree_guarantee", c.DecideGuarantee, decided(app.agree_guarantee), c.HoldResult)
-    bus.command("approve_guarantee", c.DecideGuarantee, decided(app.approve_guarantee), c.HoldResult)
-    bus.command("convert_reservation", c.ConvertReservation, decided(app.convert_reservation), c.OrderResult)
-    bus.command("expire_reservations", c.ExpireReservations, decided(app.expire_reservations), c.ExpiredHolds)
-    bus.command(
-        "compute_reorder_points",
-        c.ComputeReorderPoints,
-        decided(app.compute_reorder_points),
-        c.ReorderPointsResult,
-    )
-    bus.command(
-        "report_branch_stock", c.ReportBranchStock, decided(app.report_branch_stock), c.BranchStockResult
-    )
-    bus.command(
-        "submit_request_list", c.SubmitRequestList, decided(app.submit_request_list), c.RequestListResult
-    )
-    bus.command("match_request_list", c.MatchRequestList, decided(app.match_request_list), c.RequestListMatch)
-    bus.query("get_order", c.GetOrder, in_thread(app.get_order), c.OrderResult)
-    bus.query("get_product", c.GetProduct, in_thread(app.get_product), c.ProductResult)
-    bus.query("get_reservation", c.GetReservation, in_thread(app.get_reservation), c.HoldResult)
-    bus.query("get_account", c.GetAccount, in_thread(app.get_account), c.AccountResult)
-    bus.query("get_customer_view", c.GetCustomerView, in_thread(app.get_customer_view), c.CustomerViewResult)
+    for name, (model, result) in COMMANDS.items():
+        bus.command(name, model, app.commands.handler(getattr(app, name)), result)
+    for name, (model, result) in QUERIES.items():
+        bus.query(name, model, in_thread(getattr(app, name)), result)
     bus.document_roles(ROLES)
     bus.document_events(events.EVENTS)

@@ -13,6 +13,7 @@ from services.orders import commands as c
 from services.orders.base import SYSTEM
 from services.orders.domain import (
     ORDER_TAKERS,
+    CustomerAccount,
     LineRequest,
     Order,
     PriceException,
@@ -284,28 +285,23 @@ class OrdersApplication(Returns):
         Safe to run again or in two processes at once: a hold that is no longer live is only taken off
         the book, never expired a second time.
         """
+
+        def decide(meta: Meta, hold_id: str) -> Outcome:
+            hold = self._get(Reservation, hold_id, "O9")
+            current = self._hold_book(meta)
+            current.remove(hold_id, meta)
+            if not hold.is_due(meta.at):  # converted, expired already, or not due: just tidy the book
+                return Outcome({"expired": False}, [current])
+            product = self._product(hold.product_code)
+            account = self._account(hold.customer_id, meta)
+            hold.expire(product, account, meta)
+            return Outcome({"expired": True}, [hold, product, account, current])
+
         book = self._hold_book_or_none()
-        expired: list[str] = []
-        for hold_id in book.due(self.clock.now()) if book else []:
-
-            def decide(meta: Meta, hold_id: str = hold_id) -> Outcome:
-                hold = self._get(Reservation, hold_id, "O9")
-                current = self._hold_book(meta)
-                current.remove(hold_id, meta)
-                if not hold.is_due(meta.at):  # converted, expired already, or not due: just tidy the book
-                    return Outcome({"expired": False}, [current])
-                product = self._product(hold.product_code)
-                account = self._account(hold.customer_id, meta)
-                hold.expire(product, account, meta)
-                return Outcome({"expired": True}, [hold, product, account, current])
-
-            if self.execute(Command(actor=SYSTEM), decide)["expired"]:
-                expired.append(hold_id)
-        return expired
+        return self.run_job(book.due(self.clock.now()) if book else [], decide, "expired")
 
     def expire_reservations(self, cmd: c.ExpireReservations) -> dict[str, Any]:
-        meta = Meta(cmd.actor.id, cmd.actor.role.value, "", "", self.clock.now())
-        require_role(meta, {Role.SYSTEM, Role.GENERAL_MANAGER}, "O9", "expire holds")
+        self.require_job_role(cmd, {Role.SYSTEM, Role.GENERAL_MANAGER}, "O9", "expire holds")
         return {"expired": self.expire_due_reservations()}
 
     # Branch planning (O12, O13) -----------------------------------------------------------------
@@ -327,22 +323,23 @@ class OrdersApplication(Returns):
         computes each branch's month once.
         """
         month = f"{local_date(self.clock.now()):%Y-%m}"
-        computed = []
-        for customer_id in self.customers.branches():
-            account = self._account_or_none(customer_id)
-            if account is None or account.transit_days is None or (account.reorder_month or "") >= month:
-                continue
 
-            def decide(meta: Meta, customer_id: str = customer_id) -> Outcome:
-                current = self._account(customer_id, meta)
-                if current.transit_days is None or (current.reorder_month or "") >= month:
-                    return Outcome({"computed": False})
-                current.compute_reorder_points(month, current.transit_days, meta)
-                return Outcome({"computed": True}, [current])
+        def due(account: CustomerAccount | None) -> bool:
+            return (
+                account is not None
+                and account.transit_days is not None
+                and (account.reorder_month or "") < month
+            )
 
-            if self.execute(Command(actor=SYSTEM), decide)["computed"]:
-                computed.append(customer_id)
-        return computed
+        def decide(meta: Meta, customer_id: str) -> Outcome:
+            current = self._account(customer_id, meta)
+            if not due(current) or current.transit_days is None:
+                return Outcome({"computed": False})
+            current.compute_reorder_points(month, current.transit_days, meta)
+            return Outcome({"computed": True}, [current])
+
+        branches = [b for b in self.customers.branches() if due(self._account_or_none(b))]
+        return self.run_job(branches, decide, "computed")
 
     def report_branch_stock(self, cmd: c.ReportBranchStock) -> dict[str, Any]:
         def decide(meta: Meta) -> Outcome:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
@@ -18,7 +18,7 @@ from services.orders.domain import (
     Product,
     refuse,
 )
-from shared.aggregate import Meta, SalesAggregate
+from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.clock import Clock
 from shared.contracts import Actor, Command, Role
 from shared.errors import NotFound
@@ -56,6 +56,25 @@ class OrdersBase(ServiceApplication):
         closer = getattr(self.customers, "close", None)
         if closer is not None:
             closer()
+
+    def run_job(self, keys: Iterable[str], decide: Callable[[Meta, str], Outcome], done: str) -> list[str]:
+        """A scheduled job: each key decided in turn by ``decide`` as a command of the service itself (a
+        repeated or restarted run decides each from stored state); the keys whose result is ``done``."""
+        finished = []
+        for key in keys:
+
+            def one(meta: Meta, key: str = key) -> Outcome:
+                return decide(meta, key)
+
+            if self.execute(Command(actor=SYSTEM), one)[done]:
+                finished.append(key)
+        return finished
+
+    def require_job_role(self, cmd: Command, allowed: Iterable[Role], rule: str, action: str) -> None:
+        """A job asked for on the bus: refused (naming ``rule``) unless the sender's role may ``action``."""
+        require_role(
+            Meta(cmd.actor.id, cmd.actor.role.value, "", "", self.clock.now()), allowed, rule, action
+        )
 
     def _change(
         self,

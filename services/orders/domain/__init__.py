@@ -36,7 +36,11 @@ from services.orders.domain.products import Product
 from services.orders.domain.receivables import DueBook
 from services.orders.domain.request_lists import RequestList, request_deadline
 
+# Every orders aggregate, each stored under its pinned topic ``orders.<Aggregate>``.
+AGGREGATES = (Product, PriceException, Order, CustomerAccount, Reservation, HoldBook, DueBook, RequestList)
+
 __all__ = [
+    "AGGREGATES",
     "CASHIERS",
     "DEPARTMENT_HEADS",
     "ORDERS_NAMESPACE",
