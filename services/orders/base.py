@@ -103,11 +103,16 @@ class OrdersBase(ServiceApplication):
         return found
 
     def _exists(self, aggregate_id: UUID) -> bool:
+        return self._stored(SalesAggregate, aggregate_id) is not None
+
+    def _stored(self, kind: type[A], aggregate_id: UUID) -> A | None:
+        """The ``kind`` stored under ``aggregate_id``, if there is one."""
         try:
-            self.repository.get(aggregate_id)
+            found = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
-            return False
-        return True
+            return None
+        assert isinstance(found, kind)
+        return found
 
     def _in_scope(self, subject: object) -> None:
         """A change to a customer's order, hold or price exception: by a user whose role covers the
@@ -143,28 +148,19 @@ class OrdersBase(ServiceApplication):
             ) from None
 
     def _account_or_none(self, customer_id: str) -> CustomerAccount | None:
-        try:
-            return self.repository.get(CustomerAccount.create_id(customer_id))
-        except AggregateNotFoundError:
-            return None
+        return self._stored(CustomerAccount, CustomerAccount.create_id(customer_id))
 
     def _account(self, customer_id: str, meta: Meta) -> CustomerAccount:
         return self._account_or_none(customer_id) or CustomerAccount(customer_id=customer_id, meta=meta)
 
     def _hold_book_or_none(self) -> HoldBook | None:
-        try:
-            return self.repository.get(HoldBook.create_id())
-        except AggregateNotFoundError:
-            return None
+        return self._stored(HoldBook, HoldBook.create_id())
 
     def _hold_book(self, meta: Meta) -> HoldBook:
         return self._hold_book_or_none() or HoldBook(meta=meta)
 
     def _due_book_or_none(self) -> DueBook | None:
-        try:
-            return self.repository.get(DueBook.create_id())
-        except AggregateNotFoundError:
-            return None
+        return self._stored(DueBook, DueBook.create_id())
 
     def _due_book(self, meta: Meta) -> DueBook:
         return self._due_book_or_none() or DueBook(meta=meta)
