@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.domain import event
@@ -23,6 +22,14 @@ from services.orders.domain.common import (
     money,
     refuse,
 )
+from services.orders.domain.order_status import (
+    LIMIT_RULES,
+    NO_CONTRACT,
+    RELEASERS,
+    OrderStatus,
+    contract_holds,
+    status_for,
+)
 from services.orders.domain.prices import PriceException
 from services.orders.domain.products import Product
 from shared.aggregate import Meta, SalesAggregate, at_least, require_role
@@ -33,44 +40,12 @@ if TYPE_CHECKING:
     from services.orders.domain.accounts import CustomerAccount
 
 
-# The holds of an order over its customer's limit (O6 credit, O7 a branch's capital).
-LIMIT_RULES = frozenset({"O6", "O7"})
-# Who lifts which hold of an order (O5, and O4 for want of a contract, clear only by the event that fixes
-# them; an O4 hold on a contract's term is approved by the regional manager, O4 rev 2).
-RELEASERS: dict[str, frozenset[Role]] = {
-    "O4": at_least(Role.REGIONAL_MANAGER),
-    "O6": at_least(Role.SALES_MANAGER),
-    "C11": at_least(Role.SALES_MANAGER),
-    "O7": frozenset({Role.MARKETING_DIRECTOR}),
-    "O8": frozenset({Role.GENERAL_MANAGER}),
-}
-
-
-NO_CONTRACT = "contract"  # the O4 hold's term when there is no valid contract at all
-
-
-class OrderStatus(StrEnum):
-    ACCEPTED = "accepted"
-    PENDING_CONTRACT = "pending_contract"
-    ON_HOLD = "on_hold"
-    SHIPPED = "shipped"
-    PAID = "paid"
-    CANCELLED = "cancelled"
-
-
 @dataclass(frozen=True)
 class LineRequest:
     product_code: str
     quantity: int
     unit_price: Decimal | None = None  # None: the list price
     price_exception: PriceException | None = None
-
-
-def status_for(holds: Iterable[Mapping[str, str]]) -> OrderStatus:
-    rules = {h["rule"] for h in holds}
-    if "O4" in rules:
-        return OrderStatus.PENDING_CONTRACT
-    return OrderStatus.ON_HOLD if rules else OrderStatus.ACCEPTED
 
 
 class Order(Records, SalesAggregate):
@@ -423,44 +398,3 @@ class Order(Records, SalesAggregate):
     @event(OrderCancelled)
     def _cancelled(self) -> None:
         self.status = OrderStatus.CANCELLED
-
-
-def contract_holds(
-    customer: CustomerSnapshot,
-    account: CustomerAccount,
-    lines: list[dict[str, Any]],
-    total: Decimal,
-    order_day: date,
-    order_id: str | None = None,
-) -> list[dict[str, str]]:
-    """O4 (rev 2): a distributor's order needs a valid contract, products within its scope and room in its
-    remaining annual volume; each breach is a hold naming the term it breaks. ``order_id``: an order
-    checked again (its own amount is not counted twice)."""
-    if not customer.has_contract_on(order_day):
-        message = f"no valid distributor contract on {order_day}"
-        return [{"rule": "O4", "term": NO_CONTRACT, "message": message}]
-    holds = []
-    scope = customer.product_scope
-    outside = sorted({line["product_code"] for line in lines} - set(scope)) if scope is not None else []
-    if outside:
-        holds.append(
-            {
-                "rule": "O4",
-                "term": "product_scope",
-                "message": f"{', '.join(outside)} outside the product scope of contract "
-                f"{customer.contract_number}",
-            }
-        )
-    if customer.annual_volume is not None:
-        start, end = customer.contract_year(order_day)
-        used = account.accepted_between(start, end, excluding=order_id)
-        if used + total > customer.annual_volume:
-            holds.append(
-                {
-                    "rule": "O4",
-                    "term": "annual_volume",
-                    "message": f"{used} accepted since {start} + {total} would exceed the contract's "
-                    f"annual volume {customer.annual_volume}",
-                }
-            )
-    return holds
