@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from services.orders.domain import CustomerAccount
+from services.orders.domain import CustomerAccount, events
 from shared.aggregate import plain_copy
 from tests.tally import META, Tally
 
@@ -43,57 +43,56 @@ def test_changing_the_copy_of_an_aggregate_in_place_leaves_the_cached_one_as_it_
 
 # The fields of an account's events that the tests below do not vary.
 NOTED: dict[str, Any] = {
-    "customer_id": "cust-1",
     "receivable": Decimal("0.00"),
     "week": "2026-W48",
     "placed_on": None,
     "total": None,
-    "meta": META,
 }
 SHIPPED: dict[str, Any] = {
-    "customer_id": "cust-1",
     "due_on": date(2026, 12, 1),
     "month": "2026-11",
-    "meta": META,
 }
 
 
 def test_changing_the_copy_of_an_account_by_its_events_leaves_the_cached_account_as_it_was() -> None:
     """The account's entries are shared by its copies (``SHARED_VALUES``): its events replace them."""
     account = CustomerAccount(customer_id="cust-1", meta=META)
-    account.trigger_event(
-        account.AccountOrderNoted,
+    account.record(
+        events.AccountOrderNoted,
+        META,
         order_id="o-1",
         status="accepted",
         open_amount=Decimal("10.00"),
         lines={"P1": 3},
         **NOTED,
     )
-    account.trigger_event(
-        account.ReceivableRaised, order_id="o-1", amount=Decimal("5.00"), quantities={"P1": 3}, **SHIPPED
+    account.record(
+        events.ReceivableRaised, META, order_id="o-1", amount=Decimal("5.00"), quantities={"P1": 3}, **SHIPPED
     )
     account.collect_events()
     before = copy.deepcopy(account.__dict__)
 
     clone = copy.deepcopy(account)
-    clone.trigger_event(
-        clone.AccountOrderNoted,
+    clone.record(
+        events.AccountOrderNoted,
+        META,
         order_id="o-1",
         status="shipped",
         open_amount=Decimal("5.00"),
         lines={"P1": 3},
         **NOTED,
     )
-    clone.trigger_event(
-        clone.AccountOrderNoted,
+    clone.record(
+        events.AccountOrderNoted,
+        META,
         order_id="o-2",
         status="accepted",
         open_amount=Decimal("4.00"),
         lines={"P1": 1},
         **NOTED,
     )
-    clone.trigger_event(
-        clone.ReceivableRaised, order_id="o-1", amount=Decimal("2.00"), quantities={"P1": 1}, **SHIPPED
+    clone.record(
+        events.ReceivableRaised, META, order_id="o-1", amount=Decimal("2.00"), quantities={"P1": 1}, **SHIPPED
     )
     clone.credit += Decimal("1.00")
 
@@ -107,16 +106,17 @@ def test_an_accounts_entries_hold_only_values_the_garbage_collector_stops_tracki
     collection of the orders service would walk them all (it took ~100 ms a second at saturation)."""
     account = CustomerAccount(customer_id="cust-1", meta=META)
     for order_id in ("o-1", "o-2"):
-        account.trigger_event(
-            account.AccountOrderNoted,
+        account.record(
+            events.AccountOrderNoted,
+            META,
             order_id=order_id,
             status="accepted",
             open_amount=Decimal("10.00"),
             lines={"P1": 1},
             **NOTED,
         )
-    account.trigger_event(
-        account.ReceivableRaised, order_id="o-1", amount=Decimal("5.00"), quantities={"P1": 1}, **SHIPPED
+    account.record(
+        events.ReceivableRaised, META, order_id="o-1", amount=Decimal("5.00"), quantities={"P1": 1}, **SHIPPED
     )
     for _ in range(2):  # a pass untracks a tuple once what it holds is untracked: the pairs, then theirs
         gc.collect()

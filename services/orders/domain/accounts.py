@@ -14,8 +14,8 @@ from eventsourcing.domain import event
 from services.orders.domain import events
 from services.orders.domain.common import (
     CASHIERS,
+    ContractEvents,
     CustomerSnapshot,
-    Records,
     iso_week,
     local_date,
     money,
@@ -37,7 +37,7 @@ EXPOSED = frozenset({"accepted", "shipped", "opening"})
 ACCEPTED = frozenset({"accepted", "shipped", "paid"})  # an order's statuses once no hold stands
 
 
-class CustomerAccount(Records, SalesAggregate):
+class CustomerAccount(ContractEvents, SalesAggregate):
     """Per customer: open amounts and due dates of its orders, deposit credit, and monthly/weekly quantities.
 
     It is the stored index that decides O5–O7 without reading every order, and the list of orders to
@@ -52,26 +52,12 @@ class CustomerAccount(Records, SalesAggregate):
     # and a service's full collections no longer walk every order of every account (they had grown to
     # 100-200 ms each, every second at saturation).
     SHARED_VALUES = frozenset({"orders", "ordered_by_week", "shipped_by_month"})
-    CustomerAccountOpened = events.CustomerAccountOpened
-    AccountOrderNoted = events.AccountOrderNoted
-    ReceivableRaised = events.ReceivableRaised
-    ReceivableDueSoon = events.ReceivableDueSoon
-    ReceivableOverdue = events.ReceivableOverdue
-    OpeningReceivableRecorded = events.OpeningReceivableRecorded
-    OpeningReceivablePaid = events.OpeningReceivablePaid
-    AccountContractNoted = events.AccountContractNoted
-    CustomerCreditAdded = events.CustomerCreditAdded
-    CustomerCreditUsed = events.CustomerCreditUsed
-    CustomerCreditReturned = events.CustomerCreditReturned
-    CustomerCreditRefunded = events.CustomerCreditRefunded
-    ReorderPointsComputed = events.ReorderPointsComputed
-    ReorderAlertRaised = events.ReorderAlertRaised
 
     @staticmethod
     def create_id(customer_id: str) -> UUID:
         return named_id(f"account:{customer_id}")
 
-    @event(CustomerAccountOpened)
+    @event(events.CustomerAccountOpened)
     def __init__(self, customer_id: str, meta: Meta) -> None:
         self.customer_id = customer_id
         # order id (or opening receivable id, O11) → {status, open, receivable, receivables}
@@ -86,7 +72,7 @@ class CustomerAccount(Records, SalesAggregate):
     def note_order(self, order: Order, meta: Meta) -> None:
         """Record the order's current status, open amount and unpaid receivables (after any change)."""
         self.record(
-            self.AccountOrderNoted,
+            events.AccountOrderNoted,
             meta,
             order_id=str(order.id),
             status=order.status.value,
@@ -98,7 +84,7 @@ class CustomerAccount(Records, SalesAggregate):
             total=order.total_amount,
         )
 
-    @event(AccountOrderNoted)
+    @event(events.AccountOrderNoted)
     def _order_noted(
         self,
         order_id: str,
@@ -137,7 +123,7 @@ class CustomerAccount(Records, SalesAggregate):
         self, order_id: str, amount: Decimal, due_on: date, quantities: Mapping[str, int], meta: Meta
     ) -> None:
         self.record(
-            self.ReceivableRaised,
+            events.ReceivableRaised,
             meta,
             order_id=order_id,
             amount=amount,
@@ -146,7 +132,7 @@ class CustomerAccount(Records, SalesAggregate):
             quantities=dict(quantities),
         )
 
-    @event(ReceivableRaised)
+    @event(events.ReceivableRaised)
     def _receivable_raised(
         self, order_id: str, amount: Decimal, due_on: date, month: str, quantities: dict[str, int]
     ) -> None:
@@ -219,7 +205,7 @@ class CustomerAccount(Records, SalesAggregate):
         """O11: the reminder 3 days before a receivable falls due, or the one when it becomes overdue."""
         _, due_on = self.orders[entry_id]["receivables"][index]
         self.record(
-            self.ReceivableOverdue if overdue else self.ReceivableDueSoon,
+            events.ReceivableOverdue if overdue else events.ReceivableDueSoon,
             meta,
             order_id=entry_id,
             receivable_id=f"{entry_id}#{index}",
@@ -243,7 +229,7 @@ class CustomerAccount(Records, SalesAggregate):
         if due_on < invoice_date:
             raise refuse("O11", "an invoice falls due on or after its date", field="due_date")
         self.record(
-            self.OpeningReceivableRecorded,
+            events.OpeningReceivableRecorded,
             meta,
             receivable_id=receivable_id,
             invoice_number=invoice_number,
@@ -252,7 +238,7 @@ class CustomerAccount(Records, SalesAggregate):
             due_on=due_on,
         )
 
-    @event(OpeningReceivableRecorded)
+    @event(events.OpeningReceivableRecorded)
     def _opening_recorded(self, receivable_id: str, amount: Decimal, due_on: date) -> None:
         self.orders[receivable_id] = {
             "status": "opening",
@@ -274,9 +260,9 @@ class CustomerAccount(Records, SalesAggregate):
                 f"a payment is positive and at most the receivable {entry['receivable']}",
                 field="amount",
             )
-        self.record(self.OpeningReceivablePaid, meta, receivable_id=receivable_id, amount=money(amount))
+        self.record(events.OpeningReceivablePaid, meta, receivable_id=receivable_id, amount=money(amount))
 
-    @event(OpeningReceivablePaid)
+    @event(events.OpeningReceivablePaid)
     def _opening_paid(self, receivable_id: str, amount: Decimal) -> None:
         entry = self.orders[receivable_id]
         left = entry["receivable"] - amount
@@ -290,13 +276,13 @@ class CustomerAccount(Records, SalesAggregate):
         return [oid for oid, entry in self.orders.items() if entry["status"] in wanted]
 
     def note_contract(self, valid_from: date | None, valid_to: date | None, meta: Meta) -> None:
-        self.record(self.AccountContractNoted, meta, valid_from=valid_from, valid_to=valid_to)
+        self.record(events.AccountContractNoted, meta, valid_from=valid_from, valid_to=valid_to)
 
     def credit_deposit(self, hold_id: str, amount: Decimal, meta: Meta) -> None:
         if amount > 0:
-            self.record(self.CustomerCreditAdded, meta, hold_id=hold_id, amount=amount)
+            self.record(events.CustomerCreditAdded, meta, hold_id=hold_id, amount=amount)
 
-    @event(CustomerCreditAdded)
+    @event(events.CustomerCreditAdded)
     def _credited(self, amount: Decimal) -> None:
         self.credit += amount
 
@@ -306,9 +292,9 @@ class CustomerAccount(Records, SalesAggregate):
         amount = min(self.credit, order.open_amount)
         if amount > 0:
             order.apply_credit(amount, meta)
-            self.record(self.CustomerCreditUsed, meta, order_id=str(order.id), amount=amount)
+            self.record(events.CustomerCreditUsed, meta, order_id=str(order.id), amount=amount)
 
-    @event(CustomerCreditUsed)
+    @event(events.CustomerCreditUsed)
     def _credit_used(self, amount: Decimal) -> None:
         self.credit -= amount
 
@@ -316,9 +302,9 @@ class CustomerAccount(Records, SalesAggregate):
         """O1: what a cancelled order was paid before shipping (a hold's deposit, credit) goes back to the
         customer's credit (an order is cancelled only before it ships, so nothing else was paid)."""
         if order.paid > 0:
-            self.record(self.CustomerCreditReturned, meta, order_id=str(order.id), amount=order.paid)
+            self.record(events.CustomerCreditReturned, meta, order_id=str(order.id), amount=order.paid)
 
-    @event(CustomerCreditReturned)
+    @event(events.CustomerCreditReturned)
     def _credit_returned(self, amount: Decimal) -> None:
         self.credit += amount
 
@@ -326,14 +312,14 @@ class CustomerAccount(Records, SalesAggregate):
         """O15/O16: the part of a credit note on goods already paid becomes the customer's credit."""
         if amount > 0:
             self.record(
-                self.CustomerCreditRefunded,
+                events.CustomerCreditRefunded,
                 meta,
                 order_id=order_id,
                 credit_note_id=credit_note_id,
                 amount=amount,
             )
 
-    @event(CustomerCreditRefunded)
+    @event(events.CustomerCreditRefunded)
     def _credit_refunded(self, amount: Decimal) -> None:
         self.credit += amount
 
@@ -358,10 +344,10 @@ class CustomerAccount(Records, SalesAggregate):
                 if code in self.shipped_by_month.get(m, {})
             ]
             points[code] = math.ceil(sum(rates) / len(rates) * transit_days)
-        self.record(self.ReorderPointsComputed, meta, month=month, transit_days=transit_days, points=points)
+        self.record(events.ReorderPointsComputed, meta, month=month, transit_days=transit_days, points=points)
         return points
 
-    @event(ReorderPointsComputed)
+    @event(events.ReorderPointsComputed)
     def _reorder_points_computed(self, month: str, transit_days: int, points: dict[str, int]) -> None:
         self.reorder_points = dict(points)
         self.reorder_month = month
@@ -374,7 +360,9 @@ class CustomerAccount(Records, SalesAggregate):
         rop = self.reorder_points[product_code]
         if stock > rop:
             return False
-        self.record(self.ReorderAlertRaised, meta, product_code=product_code, stock=stock, reorder_point=rop)
+        self.record(
+            events.ReorderAlertRaised, meta, product_code=product_code, stock=stock, reorder_point=rop
+        )
         return True
 
 

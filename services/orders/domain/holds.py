@@ -11,7 +11,14 @@ from eventsourcing.domain import event
 
 from services.orders.domain import events
 from services.orders.domain.accounts import CustomerAccount
-from services.orders.domain.common import SALES_ROLES, CustomerSnapshot, Records, money, named_id, refuse
+from services.orders.domain.common import (
+    SALES_ROLES,
+    ContractEvents,
+    CustomerSnapshot,
+    money,
+    named_id,
+    refuse,
+)
 from services.orders.domain.products import Product
 from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.clock import BUSINESS_TZ
@@ -36,19 +43,11 @@ class HoldStatus(StrEnum):
     EXPIRED = "expired"
 
 
-class Reservation(Records, SalesAggregate):
+class Reservation(ContractEvents, SalesAggregate):
     """O9: goods held for a customer against a deposit, or an economic guarantee approved in order."""
 
     TOPIC = "orders.Reservation"
     KEY = "customer_id"
-    ReservationRequested = events.ReservationRequested
-    GuaranteeFiled = events.GuaranteeFiled
-    GuaranteeAgreed = events.GuaranteeAgreed
-    GuaranteeApproved = events.GuaranteeApproved
-    OrderReserved = events.OrderReserved
-    DepositReceived = events.DepositReceived
-    ReservationConverted = events.ReservationConverted
-    ReservationExpired = events.ReservationExpired
 
     @classmethod
     def with_deposit(
@@ -76,7 +75,7 @@ class Reservation(Records, SalesAggregate):
             )
         hold = cls._requested(customer, product, quantity, amount, customer.salesperson_id, meta)
         hold._reserve(product, hours, required, meta)
-        hold.record(hold.DepositReceived, meta, amount=money(deposit))
+        hold.record(events.DepositReceived, meta, amount=money(deposit))
         return hold
 
     @classmethod
@@ -87,7 +86,7 @@ class Reservation(Records, SalesAggregate):
         customer.require_can_trade("reserve goods")
         amount = money(product.list_price * quantity)
         hold = cls._requested(customer, product, quantity, amount, meta.actor_id, meta)
-        hold.record(hold.GuaranteeFiled, meta, by=meta.actor_id)
+        hold.record(events.GuaranteeFiled, meta, by=meta.actor_id)
         return hold
 
     @classmethod
@@ -101,7 +100,7 @@ class Reservation(Records, SalesAggregate):
         meta: Meta,
     ) -> Reservation:
         return cls._create(
-            cls.ReservationRequested,
+            cls.own(events.ReservationRequested),
             customer_id=customer.customer_id,
             product_code=product.product_code,
             quantity=quantity,
@@ -110,7 +109,7 @@ class Reservation(Records, SalesAggregate):
             meta=meta,
         )
 
-    @event(ReservationRequested)
+    @event(events.ReservationRequested)
     def __init__(
         self, customer_id: str, product_code: str, quantity: int, amount: Decimal, salesperson_id: str
     ) -> None:
@@ -123,7 +122,7 @@ class Reservation(Records, SalesAggregate):
         self.expires_at: datetime | None = None
         self.deposit = Decimal("0.00")
 
-    @event(GuaranteeFiled)
+    @event(events.GuaranteeFiled)
     def _guarantee_filed(self) -> None:
         self.status = HoldStatus.GUARANTEE_FILED
 
@@ -131,9 +130,9 @@ class Reservation(Records, SalesAggregate):
         require_role(meta, {Role.SALES_MANAGER}, "O9", "agree an economic guarantee")
         if self.status is not HoldStatus.GUARANTEE_FILED:
             raise InvalidState("the sales manager agrees a guarantee the salesperson filed", rule="O9")
-        self.record(self.GuaranteeAgreed, meta, by=meta.actor_id)
+        self.record(events.GuaranteeAgreed, meta, by=meta.actor_id)
 
-    @event(GuaranteeAgreed)
+    @event(events.GuaranteeAgreed)
     def _guarantee_agreed(self) -> None:
         self.status = HoldStatus.GUARANTEE_AGREED
 
@@ -141,13 +140,13 @@ class Reservation(Records, SalesAggregate):
         require_role(meta, {Role.GENERAL_MANAGER}, "O9", "approve an economic guarantee")
         if self.status is not HoldStatus.GUARANTEE_AGREED:
             raise InvalidState("the general manager approves only after the sales manager agreed", rule="O9")
-        self.record(self.GuaranteeApproved, meta, by=meta.actor_id)
+        self.record(events.GuaranteeApproved, meta, by=meta.actor_id)
         self._reserve(product, hours, Decimal("0.00"), meta)
 
     def _reserve(self, product: Product, hours: int, deposit_required: Decimal, meta: Meta) -> None:
         product.allocate(str(self.id), self.customer_id, self.quantity, "O9", meta)
         self.record(
-            self.OrderReserved,
+            events.OrderReserved,
             meta,
             product_code=self.product_code,
             quantity=self.quantity,
@@ -156,12 +155,12 @@ class Reservation(Records, SalesAggregate):
             deposit_required=deposit_required,
         )
 
-    @event(OrderReserved)
+    @event(events.OrderReserved)
     def _reserved(self, expires_at: datetime) -> None:
         self.status = HoldStatus.RESERVED
         self.expires_at = expires_at
 
-    @event(DepositReceived)
+    @event(events.DepositReceived)
     def _deposit_received(self, amount: Decimal) -> None:
         self.deposit += amount
 
@@ -177,9 +176,9 @@ class Reservation(Records, SalesAggregate):
                 details={"status": self.status.value if self.status else None},
             )
         product.transfer(str(self.id), order_id, meta)
-        self.record(self.ReservationConverted, meta, order_id=order_id, deposit_applied=self.deposit)
+        self.record(events.ReservationConverted, meta, order_id=order_id, deposit_applied=self.deposit)
 
-    @event(ReservationConverted)
+    @event(events.ReservationConverted)
     def _converted(self) -> None:
         self.status = HoldStatus.CONVERTED
 
@@ -191,42 +190,39 @@ class Reservation(Records, SalesAggregate):
             )
         product.release(str(self.id), self.customer_id, meta)
         account.credit_deposit(str(self.id), self.deposit, meta)
-        self.record(self.ReservationExpired, meta, deposit_credited=self.deposit)
+        self.record(events.ReservationExpired, meta, deposit_credited=self.deposit)
 
-    @event(ReservationExpired)
+    @event(events.ReservationExpired)
     def _expired(self) -> None:
         self.status = HoldStatus.EXPIRED
 
 
-class HoldBook(SalesAggregate):
+class HoldBook(ContractEvents, SalesAggregate):
     """The stored list of live holds and their expiry: what the expiry job reads to find the due ones."""
 
     TOPIC = "orders.HoldBook"
-    HoldBookOpened = events.HoldBookOpened
-    HoldBookEntered = events.HoldBookEntered
-    HoldBookLeft = events.HoldBookLeft
 
     @staticmethod
     def create_id() -> UUID:
         return named_id("holdbook")
 
-    @event(HoldBookOpened)
+    @event(events.HoldBookOpened)
     def __init__(self, meta: Meta) -> None:
         self.live: dict[str, str] = {}  # hold id → expires_at (ISO, UTC)
 
     def add(self, hold: Reservation, meta: Meta) -> None:
         assert hold.expires_at is not None
-        self.trigger_event(self.HoldBookEntered, hold_id=str(hold.id), expires_at=hold.expires_at, meta=meta)
+        self.record(events.HoldBookEntered, meta, hold_id=str(hold.id), expires_at=hold.expires_at)
 
-    @event(HoldBookEntered)
+    @event(events.HoldBookEntered)
     def _entered(self, hold_id: str, expires_at: datetime) -> None:
         self.live[hold_id] = expires_at.isoformat()
 
     def remove(self, hold_id: str, meta: Meta) -> None:
         if hold_id in self.live:
-            self.trigger_event(self.HoldBookLeft, hold_id=hold_id, meta=meta)
+            self.record(events.HoldBookLeft, meta, hold_id=hold_id)
 
-    @event(HoldBookLeft)
+    @event(events.HoldBookLeft)
     def _left(self, hold_id: str) -> None:
         self.live.pop(hold_id, None)
 

@@ -16,8 +16,8 @@ from services.orders.domain.common import (
     CASHIERS,
     SALES_ROLES,
     SHIPPERS,
+    ContractEvents,
     CustomerSnapshot,
-    Records,
     local_date,
     money,
     refuse,
@@ -48,27 +48,9 @@ class LineRequest:
     price_exception: PriceException | None = None
 
 
-class Order(Records, SalesAggregate):
+class Order(ContractEvents, SalesAggregate):
     TOPIC = "orders.Order"
     KEY = "customer_id"
-    OrderPlaced = events.OrderPlaced
-    OverLimitApproved = events.OverLimitApproved
-    OrderReleased = events.OrderReleased
-    OrderHeld = events.OrderHeld
-    OrderShipped = events.OrderShipped
-    CreditApplied = events.CreditApplied
-    PaymentReceived = events.PaymentReceived
-    OrderCancelled = events.OrderCancelled
-    ReturnRequested = events.ReturnRequested
-    ReturnApproved = events.ReturnApproved
-    ReturnRejected = events.ReturnRejected
-    ReturnBooked = events.ReturnBooked
-    ReplacementShipped = events.ReplacementShipped
-    CreditNoteIssued = events.CreditNoteIssued
-    ShipmentProblemReported = events.ShipmentProblemReported
-    CorrectionShipped = events.CorrectionShipped
-    DeliveryAccepted = events.DeliveryAccepted
-    OrderCompleted = events.OrderCompleted
     # O15 returns and exchanges, O16 corrections and delivery: methods from returns.py, so that the
     # library sees their events.
     returnable = returns.returnable
@@ -96,7 +78,7 @@ class Order(Records, SalesAggregate):
     complete_if_done = returns.complete_if_done
     _completed = returns._completed
 
-    @event(OrderPlaced)
+    @event(events.OrderPlaced)
     def __init__(
         self,
         order_number: str,
@@ -264,11 +246,11 @@ class Order(Records, SalesAggregate):
                 details={"term": NO_CONTRACT},
             )
         if rule == "O7":
-            self.record(self.OverLimitApproved, meta, amount=self.total_amount, capital_limit=capital_limit)
+            self.record(events.OverLimitApproved, meta, amount=self.total_amount, capital_limit=capital_limit)
         holds = [h for h in self.holds if h["rule"] != rule]
-        self.record(self.OrderReleased, meta, rule=rule, by=meta.actor_id, status=status_for(holds).value)
+        self.record(events.OrderReleased, meta, rule=rule, by=meta.actor_id, status=status_for(holds).value)
 
-    @event(OrderReleased)
+    @event(events.OrderReleased)
     def _released(self, rule: str, status: str) -> None:
         self.holds = [h for h in self.holds if h["rule"] != rule]
         self.status = OrderStatus(status)
@@ -284,14 +266,14 @@ class Order(Records, SalesAggregate):
         hold = account.limit_hold(customer, self.open_amount)
         if hold is not None:
             self.record(
-                self.OrderHeld,
+                events.OrderHeld,
                 meta,
                 rule=hold["rule"],
                 message=hold["message"],
                 status=OrderStatus.ON_HOLD.value,
             )
 
-    @event(OrderHeld)
+    @event(events.OrderHeld)
     def _held(self, rule: str, message: str, status: str) -> None:
         self.holds = [*self.holds, {"rule": rule, "message": message}]
         self.status = OrderStatus(status)
@@ -324,7 +306,7 @@ class Order(Records, SalesAggregate):
         shipped = {code: self.shipped.get(code, 0) + quantities.get(code, 0) for code in ordered}
         complete = shipped == ordered
         self.record(
-            self.OrderShipped,
+            events.OrderShipped,
             meta,
             shipment_id=shipment_id,
             lines=lines,
@@ -334,7 +316,7 @@ class Order(Records, SalesAggregate):
         )
         return amount
 
-    @event(OrderShipped)
+    @event(events.OrderShipped)
     def _shipped(
         self, shipment_id: str, lines: list[dict[str, Any]], amount: Decimal, status: str, meta: Meta
     ) -> None:
@@ -368,7 +350,7 @@ class Order(Records, SalesAggregate):
             )
         fully = amount >= self.open_amount and self.status is OrderStatus.SHIPPED
         self.record(
-            self.PaymentReceived,
+            events.PaymentReceived,
             meta,
             amount=money(amount),
             status=(OrderStatus.PAID if fully else self.status).value,
@@ -376,13 +358,13 @@ class Order(Records, SalesAggregate):
 
     def apply_credit(self, amount: Decimal, meta: Meta) -> None:
         """O9: the customer's credit pays toward this order, as a converted hold's deposit does."""
-        self.record(self.CreditApplied, meta, amount=money(amount))
+        self.record(events.CreditApplied, meta, amount=money(amount))
 
-    @event(CreditApplied)
+    @event(events.CreditApplied)
     def _credit_applied(self, amount: Decimal) -> None:
         self.paid += amount
 
-    @event(PaymentReceived)
+    @event(events.PaymentReceived)
     def _paid(self, amount: Decimal, status: str) -> None:
         self.paid += amount
         self.status = OrderStatus(status)
@@ -393,8 +375,8 @@ class Order(Records, SalesAggregate):
             raise InvalidState(
                 f"an order that is {self.status.value} or shipped cannot be cancelled", rule="O1"
             )
-        self.record(self.OrderCancelled, meta, reason=reason)
+        self.record(events.OrderCancelled, meta, reason=reason)
 
-    @event(OrderCancelled)
+    @event(events.OrderCancelled)
     def _cancelled(self) -> None:
         self.status = OrderStatus.CANCELLED

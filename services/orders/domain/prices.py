@@ -7,14 +7,14 @@ from decimal import Decimal
 from eventsourcing.domain import event
 
 from services.orders.domain import events
-from services.orders.domain.common import DEPARTMENT_HEADS, SALES_ROLES, Records, money, refuse
+from services.orders.domain.common import DEPARTMENT_HEADS, SALES_ROLES, ContractEvents, money, refuse
 from services.orders.domain.products import Product
 from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.contracts import Role
 from shared.errors import InvalidState
 
 
-class PriceException(Records, SalesAggregate):
+class PriceException(ContractEvents, SalesAggregate):
     """O2: a price off the list for one customer and product: requested, then approved.
 
     A reduction needs the general manager; a major one (more than ``major_reduction_pct`` below list)
@@ -23,10 +23,6 @@ class PriceException(Records, SalesAggregate):
 
     TOPIC = "orders.PriceException"
     KEY = "customer_id"
-    PriceExceptionRequested = events.PriceExceptionRequested
-    PriceExceptionApproved = events.PriceExceptionApproved
-    PriceExceptionVoted = events.PriceExceptionVoted
-    PriceExceptionGranted = events.PriceExceptionGranted
 
     @classmethod
     def request(
@@ -44,7 +40,7 @@ class PriceException(Records, SalesAggregate):
             raise refuse("O2", "a price exception is a reduction below the list price", field="unit_price")
         reduction = (product.list_price - unit_price) / product.list_price
         return cls._create(
-            cls.PriceExceptionRequested,
+            cls.own(events.PriceExceptionRequested),
             customer_id=customer_id,
             product_code=product.product_code,
             unit_price=unit_price,
@@ -55,7 +51,7 @@ class PriceException(Records, SalesAggregate):
             meta=meta,
         )
 
-    @event(PriceExceptionRequested)
+    @event(events.PriceExceptionRequested)
     def __init__(
         self, customer_id: str, product_code: str, unit_price: Decimal, list_price: Decimal, major: bool
     ) -> None:
@@ -72,10 +68,10 @@ class PriceException(Records, SalesAggregate):
         require_role(meta, {Role.GENERAL_MANAGER}, "O2", "approve a price reduction")
         if self.gm_approved:
             raise InvalidState("the general manager already approved this exception", rule="O2")
-        self.record(self.PriceExceptionApproved, meta, by=meta.actor_id)
+        self.record(events.PriceExceptionApproved, meta, by=meta.actor_id)
         self._grant_if_due(meta)
 
-    @event(PriceExceptionApproved)
+    @event(events.PriceExceptionApproved)
     def _approved(self) -> None:
         self.gm_approved = True
 
@@ -85,10 +81,10 @@ class PriceException(Records, SalesAggregate):
             raise InvalidState("only a major reduction is put to the department heads", rule="O2")
         if meta.actor_role in self.votes:
             raise InvalidState(f"{meta.actor_role} already voted", rule="O2")
-        self.record(self.PriceExceptionVoted, meta, role=meta.actor_role, in_favour=in_favour)
+        self.record(events.PriceExceptionVoted, meta, role=meta.actor_role, in_favour=in_favour)
         self._grant_if_due(meta)
 
-    @event(PriceExceptionVoted)
+    @event(events.PriceExceptionVoted)
     def _voted(self, role: str, in_favour: bool) -> None:
         self.votes[role] = in_favour
 
@@ -96,10 +92,10 @@ class PriceException(Records, SalesAggregate):
         majority = sum(self.votes.values()) * 2 > len(DEPARTMENT_HEADS)
         if self.gm_approved and (not self.major or majority) and not self.granted:
             self.record(
-                self.PriceExceptionGranted, meta, product_code=self.product_code, unit_price=self.unit_price
+                events.PriceExceptionGranted, meta, product_code=self.product_code, unit_price=self.unit_price
             )
 
-    @event(PriceExceptionGranted)
+    @event(events.PriceExceptionGranted)
     def _granted(self) -> None:
         self.granted = True
 

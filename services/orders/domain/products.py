@@ -8,13 +8,13 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from services.orders.domain import events
-from services.orders.domain.common import PRICE_SETTERS, Records, money, named_id, refuse
+from services.orders.domain.common import PRICE_SETTERS, ContractEvents, money, named_id, refuse
 from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.contracts import Role
 from shared.errors import InvalidState
 
 
-class Product(Records, SalesAggregate):
+class Product(ContractEvents, SalesAggregate):
     """One product: its single list price (O2), standard cost, and stock ledger (O8).
 
     The ledger is this aggregate's state, so two holds on the last units conflict on its version:
@@ -23,13 +23,6 @@ class Product(Records, SalesAggregate):
 
     TOPIC = "orders.Product"
     KEY = "product_code"
-    StockReceived = events.StockReceived
-    StockAllocated = events.StockAllocated
-    StockReleased = events.StockReleased
-    StockTransferred = events.StockTransferred
-    StockShipped = events.StockShipped
-    StockReturned = events.StockReturned
-    ProductionRequested = events.ProductionRequested
 
     # Both listing events carry the whole listing (events.ProductListing): each applies it as a whole.
     class ProductListed(events.ProductListed):
@@ -57,7 +50,7 @@ class Product(Records, SalesAggregate):
     ) -> Product:
         require_role(meta, PRICE_SETTERS, "O2", "set a list price")
         listing = events.ProductListing(product_code, name, spec, list_price, standard_cost, in_production)
-        return cls._create(cls.ProductListed, **_priced(listing), meta=meta)
+        return cls._create(cls.own(events.ProductListed), **_priced(listing), meta=meta)
 
     def __init__(self, product_code: str) -> None:
         self.product_code = product_code
@@ -77,7 +70,7 @@ class Product(Records, SalesAggregate):
         listing = events.ProductListing(
             self.product_code, name, spec, list_price, standard_cost, in_production
         )
-        self.trigger_event(self.ProductRelisted, **_priced(listing), meta=meta)
+        self.record(events.ProductRelisted, meta, **_priced(listing))
 
     def take_listing(self, listing: events.ProductListing) -> None:
         self.name, self.spec, self.list_price = listing.name, listing.spec, listing.list_price
@@ -91,9 +84,9 @@ class Product(Records, SalesAggregate):
         require_role(meta, {Role.PRODUCTION}, "O8", "receive stock")
         if quantity <= 0:
             raise refuse("O8", "received quantity must be positive", field="quantity")
-        self.record(self.StockReceived, meta, quantity=quantity)
+        self.record(events.StockReceived, meta, quantity=quantity)
 
-    @event(StockReceived)
+    @event(events.StockReceived)
     def _stock_received(self, quantity: int) -> None:
         self.on_hand += quantity
         self.in_production = True  # what is received is made
@@ -106,10 +99,10 @@ class Product(Records, SalesAggregate):
                 details={"available": self.available, "quantity": quantity},
             )
         self.record(
-            self.StockAllocated, meta, holder_id=holder_id, customer_id=customer_id, quantity=quantity
+            events.StockAllocated, meta, holder_id=holder_id, customer_id=customer_id, quantity=quantity
         )
 
-    @event(StockAllocated)
+    @event(events.StockAllocated)
     def _stock_allocated(self, holder_id: str, quantity: int) -> None:
         self.allocations[holder_id] = self.allocations.get(holder_id, 0) + quantity
 
@@ -117,10 +110,10 @@ class Product(Records, SalesAggregate):
         quantity = self.allocations.get(holder_id, 0)
         if quantity:
             self.record(
-                self.StockReleased, meta, holder_id=holder_id, customer_id=customer_id, quantity=quantity
+                events.StockReleased, meta, holder_id=holder_id, customer_id=customer_id, quantity=quantity
             )
 
-    @event(StockReleased)
+    @event(events.StockReleased)
     def _stock_released(self, holder_id: str) -> None:
         self.allocations.pop(holder_id, None)
 
@@ -128,9 +121,9 @@ class Product(Records, SalesAggregate):
         """A converted hold's units become the order's."""
         quantity = self.allocations.get(from_id, 0)
         if quantity:
-            self.record(self.StockTransferred, meta, from_id=from_id, to_id=to_id, quantity=quantity)
+            self.record(events.StockTransferred, meta, from_id=from_id, to_id=to_id, quantity=quantity)
 
-    @event(StockTransferred)
+    @event(events.StockTransferred)
     def _stock_transferred(self, from_id: str, to_id: str, quantity: int) -> None:
         self.allocations.pop(from_id, None)
         self.allocations[to_id] = self.allocations.get(to_id, 0) + quantity
@@ -145,7 +138,7 @@ class Product(Records, SalesAggregate):
                 details={"available": own + self.available, "quantity": quantity},
             )
         self.record(
-            self.StockShipped,
+            events.StockShipped,
             meta,
             order_id=order_id,
             customer_id=customer_id,
@@ -153,7 +146,7 @@ class Product(Records, SalesAggregate):
             from_allocation=min(own, quantity),
         )
 
-    @event(StockShipped)
+    @event(events.StockShipped)
     def _stock_shipped(self, order_id: str, quantity: int, from_allocation: int) -> None:
         self.on_hand -= quantity
         left = self.allocations.get(order_id, 0) - from_allocation
@@ -164,15 +157,15 @@ class Product(Records, SalesAggregate):
 
     def take_back(self, order_id: str, customer_id: str, quantity: int, meta: Meta) -> None:
         """O15: returned goods booked back into stock."""
-        self.record(self.StockReturned, meta, order_id=order_id, customer_id=customer_id, quantity=quantity)
+        self.record(events.StockReturned, meta, order_id=order_id, customer_id=customer_id, quantity=quantity)
 
-    @event(StockReturned)
+    @event(events.StockReturned)
     def _stock_returned(self, quantity: int) -> None:
         self.on_hand += quantity
 
     def request_production(self, order_id: str, customer_id: str, shortfall: int, meta: Meta) -> None:
         self.record(
-            self.ProductionRequested, meta, order_id=order_id, customer_id=customer_id, quantity=shortfall
+            events.ProductionRequested, meta, order_id=order_id, customer_id=customer_id, quantity=shortfall
         )
 
 

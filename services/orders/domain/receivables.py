@@ -8,11 +8,11 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from services.orders.domain import events
-from services.orders.domain.common import named_id
+from services.orders.domain.common import ContractEvents, named_id
 from shared.aggregate import Meta, SalesAggregate
 
 
-class DueBook(SalesAggregate):
+class DueBook(ContractEvents, SalesAggregate):
     """What the reminder job reads to find the receivables due soon or overdue (as the hold book for O9).
 
     A receivable stays here until it is reminded of as overdue or found paid, and records that its
@@ -21,46 +21,38 @@ class DueBook(SalesAggregate):
     """
 
     TOPIC = "orders.DueBook"
-    DueBookOpened = events.DueBookOpened
-    DueBookEntered = events.DueBookEntered
-    DueBookReminded = events.DueBookReminded
-    DueBookLeft = events.DueBookLeft
 
     @staticmethod
     def create_id() -> UUID:
         return named_id("duebook")
 
-    @event(DueBookOpened)
+    @event(events.DueBookOpened)
     def __init__(self, meta: Meta) -> None:
         # receivable id (``<order or opening id>#<shipment index>``) → (customer id, due date ISO, reminded)
         self.live: dict[str, tuple[str, str, bool]] = {}
 
     def add(self, customer_id: str, receivable_id: str, due_on: date, meta: Meta) -> None:
-        self.trigger_event(
-            self.DueBookEntered,
-            customer_id=customer_id,
-            receivable_id=receivable_id,
-            due_on=due_on,
-            meta=meta,
+        self.record(
+            events.DueBookEntered, meta, customer_id=customer_id, receivable_id=receivable_id, due_on=due_on
         )
 
-    @event(DueBookEntered)
+    @event(events.DueBookEntered)
     def _entered(self, customer_id: str, receivable_id: str, due_on: date) -> None:
         self.live[receivable_id] = (customer_id, due_on.isoformat(), False)
 
     def mark_reminded(self, receivable_id: str, meta: Meta) -> None:
-        self.trigger_event(self.DueBookReminded, receivable_id=receivable_id, meta=meta)
+        self.record(events.DueBookReminded, meta, receivable_id=receivable_id)
 
-    @event(DueBookReminded)
+    @event(events.DueBookReminded)
     def _reminded(self, receivable_id: str) -> None:
         customer_id, due_on, _ = self.live[receivable_id]
         self.live[receivable_id] = (customer_id, due_on, True)
 
     def remove(self, receivable_id: str, meta: Meta) -> None:
         if receivable_id in self.live:
-            self.trigger_event(self.DueBookLeft, receivable_id=receivable_id, meta=meta)
+            self.record(events.DueBookLeft, meta, receivable_id=receivable_id)
 
-    @event(DueBookLeft)
+    @event(events.DueBookLeft)
     def _left(self, receivable_id: str) -> None:
         self.live.pop(receivable_id, None)
 

@@ -68,7 +68,7 @@ def request_return(
         "returned: {left} shipped and not yet returned",
     )
     self.record(
-        self.ReturnRequested,
+        events.ReturnRequested,
         meta,
         return_id=return_id,
         reason=reason,
@@ -137,9 +137,9 @@ def decide_return(self: Order, return_id: str, approve: bool, reason: str, meta:
     require_role(meta, RETURN_APPROVERS, "O15", "approve or reject a return")
     self.the_return(return_id, "requested")
     if approve:
-        self.record(self.ReturnApproved, meta, return_id=return_id)
+        self.record(events.ReturnApproved, meta, return_id=return_id)
     else:
-        self.record(self.ReturnRejected, meta, return_id=return_id, reason=reason)
+        self.record(events.ReturnRejected, meta, return_id=return_id, reason=reason)
 
 
 @event(events.ReturnApproved)
@@ -158,7 +158,7 @@ def book_return(self: Order, return_id: str, meta: Meta) -> dict[str, Any]:
     require_role(meta, SHIPPERS, "O15", "book returned goods into stock")
     found = self.the_return(return_id, "approved")
     self.record(
-        self.ReturnBooked,
+        events.ReturnBooked,
         meta,
         return_id=return_id,
         reason=found["reason"],
@@ -181,7 +181,7 @@ def _return_booked(self: Order, return_id: str, exchange: bool) -> None:
 def ship_replacement(self: Order, return_id: str, meta: Meta) -> dict[str, Any]:
     require_role(meta, SHIPPERS, "O15", "ship a replacement")
     found = self.the_return(return_id, "awaiting_replacement")
-    self.record(self.ReplacementShipped, meta, return_id=return_id, lines=found["lines"])
+    self.record(events.ReplacementShipped, meta, return_id=return_id, lines=found["lines"])
     return found
 
 
@@ -198,7 +198,7 @@ def issue_credit_note(
     amount = money(sum((Decimal(line["amount"]) for line in lines), Decimal("0")))
     to_receivable = min(amount, self.receivable)
     self.record(
-        self.CreditNoteIssued,
+        events.CreditNoteIssued,
         meta,
         credit_note_id=credit_note_id,
         source=source,
@@ -264,7 +264,7 @@ def report_shipment_problem(
         "reported short or wrong: {left} of that shipment left",
     )
     self.record(
-        self.ShipmentProblemReported,
+        events.ShipmentProblemReported,
         meta,
         correction_id=correction_id,
         shipment_id=shipment_id,
@@ -308,7 +308,7 @@ def ship_correction(self: Order, correction_id: str, meta: Meta) -> dict[str, An
     """O16 by a correction shipment: the missing or right goods, under the order's invoice."""
     require_role(meta, SHIPPERS, "O16", "ship a correction")
     found = self.the_correction(correction_id)
-    self.record(self.CorrectionShipped, meta, correction_id=correction_id, lines=found["lines"])
+    self.record(events.CorrectionShipped, meta, correction_id=correction_id, lines=found["lines"])
     self.complete_if_done(meta)
     return found
 
@@ -334,7 +334,11 @@ def accept_delivery(self: Order, shipment_id: str, accepted_on: date, accepted_b
     if not date.fromisoformat(shipment["on"]) <= accepted_on <= local_date(meta.at):
         raise refuse("O16", "a delivery is accepted between its shipping and today", field="accepted_on")
     self.record(
-        self.DeliveryAccepted, meta, shipment_id=shipment_id, accepted_on=accepted_on, accepted_by=accepted_by
+        events.DeliveryAccepted,
+        meta,
+        shipment_id=shipment_id,
+        accepted_on=accepted_on,
+        accepted_by=accepted_by,
     )
     self.complete_if_done(meta)
 
@@ -360,7 +364,7 @@ def complete_if_done(self: Order, meta: Meta) -> None:
         and all(c["status"] != "reported" for c in self.corrections.values())
         and all(s["accepted_on"] is not None or sid in corrected for sid, s in self.shipments.items())
     ):
-        self.record(self.OrderCompleted, meta, completed_on=local_date(meta.at))
+        self.record(events.OrderCompleted, meta, completed_on=local_date(meta.at))
 
 
 @event(events.OrderCompleted)
