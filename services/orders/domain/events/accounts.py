@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from eventsourcing.domain import AggregateCreated, AggregateEvent
+from eventsourcing.domain import AggregateCreated
 
+from services.orders.domain.events.customer import CustomerEvent
 from shared.aggregate import Meta
 
 
-class AccountOrderNoted(AggregateEvent):
+class AccountOrderNoted(CustomerEvent):
     """An order noted on its account: status, amounts; version 2 adds its date and total (O4 rev 2)."""
 
     TOPIC = "orders.CustomerAccount.AccountOrderNoted"
     class_version = 2
-    customer_id: str
     order_id: str
     status: str
     open_amount: Decimal
@@ -41,11 +41,10 @@ class CustomerAccountOpened(AggregateCreated):
     meta: Meta
 
 
-class ReceivableRaised(AggregateEvent):
+class ReceivableRaised(CustomerEvent):
     """O11: a shipment's receivable and its due date."""
 
     TOPIC = "orders.CustomerAccount.ReceivableRaised"
-    customer_id: str
     order_id: str
     amount: Decimal
     due_on: date
@@ -54,10 +53,9 @@ class ReceivableRaised(AggregateEvent):
     meta: Meta
 
 
-class ReceivableReminder(AggregateEvent):
+class ReceivableReminder(CustomerEvent):
     """O11: a reminder of one receivable (``<order or opening id>#<n>``) and what is left of it."""
 
-    customer_id: str
     order_id: str
     receivable_id: str
     amount: Decimal
@@ -77,11 +75,10 @@ class ReceivableOverdue(ReceivableReminder):
     TOPIC = "orders.CustomerAccount.ReceivableOverdue"
 
 
-class OpeningReceivableRecorded(AggregateEvent):
+class OpeningReceivableRecorded(CustomerEvent):
     """O11: what the customer owed when the system was adopted."""
 
     TOPIC = "orders.CustomerAccount.OpeningReceivableRecorded"
-    customer_id: str
     receivable_id: str
     invoice_number: str
     amount: Decimal
@@ -90,83 +87,75 @@ class OpeningReceivableRecorded(AggregateEvent):
     meta: Meta
 
 
-class OpeningReceivablePaid(AggregateEvent):
+class OpeningReceivablePaid(CustomerEvent):
     """O11: a payment on an opening receivable."""
 
     TOPIC = "orders.CustomerAccount.OpeningReceivablePaid"
-    customer_id: str
     receivable_id: str
     amount: Decimal
     meta: Meta
 
 
-class AccountContractNoted(AggregateEvent):
+class AccountContractNoted(CustomerEvent):
     """O4: the customer's contract dates noted on its account."""
 
     TOPIC = "orders.CustomerAccount.AccountContractNoted"
-    customer_id: str
     valid_from: date | None
     valid_to: date | None
     meta: Meta
 
 
-class CustomerCreditAdded(AggregateEvent):
+class CustomerCreditAdded(CustomerEvent):
     """O9: an expired hold's deposit kept as the customer's credit."""
 
     TOPIC = "orders.CustomerAccount.CustomerCreditAdded"
-    customer_id: str
     hold_id: str
     amount: Decimal
     meta: Meta
 
 
-class CustomerCreditUsed(AggregateEvent):
+class CustomerCreditUsed(CustomerEvent):
     """O9: the customer's credit spent on an order."""
 
     TOPIC = "orders.CustomerAccount.CustomerCreditUsed"
-    customer_id: str
     order_id: str
     amount: Decimal
     meta: Meta
 
 
-class CustomerCreditReturned(AggregateEvent):
+class CustomerCreditReturned(CustomerEvent):
     """O1: what a cancelled order was paid goes back to the customer's credit."""
 
     TOPIC = "orders.CustomerAccount.CustomerCreditReturned"
-    customer_id: str
     order_id: str
     amount: Decimal
     meta: Meta
 
 
-class CustomerCreditRefunded(AggregateEvent):
+class CustomerCreditRefunded(CustomerEvent):
     """O15/O16: the part of a credit note on paid goods becomes credit."""
 
     TOPIC = "orders.CustomerAccount.CustomerCreditRefunded"
-    customer_id: str
     order_id: str
     credit_note_id: str
     amount: Decimal
     meta: Meta
 
 
-class ReorderPointsComputed(AggregateEvent):
+class ReorderPointsComputed(CustomerEvent):
     """O12: a branch's reorder points for the month."""
 
     TOPIC = "orders.CustomerAccount.ReorderPointsComputed"
-    customer_id: str
     month: str
     transit_days: int
     points: dict[str, int]
     meta: Meta
 
 
-class ReorderAlertRaised(AggregateEvent):
+class ReorderAlertRaised(CustomerEvent):
     """O12: a branch's stock at or below its reorder point."""
 
     TOPIC = "orders.CustomerAccount.ReorderAlertRaised"
-    customer_id: str
     product_code: str
     stock: int
     reorder_point: int

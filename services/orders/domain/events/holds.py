@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from eventsourcing.domain import AggregateCreated, AggregateEvent
 
+from services.orders.domain.events.customer import CustomerEvent
 from shared.aggregate import Meta
 
 
@@ -22,38 +23,34 @@ class ReservationRequested(AggregateCreated):
     meta: Meta
 
 
-class GuaranteeFiled(AggregateEvent):
+class GuaranteeFiled(CustomerEvent):
     """O9: an economic guarantee filed by the salesperson."""
 
     TOPIC = "orders.Reservation.GuaranteeFiled"
-    customer_id: str
     by: str
     meta: Meta
 
 
-class GuaranteeAgreed(AggregateEvent):
+class GuaranteeAgreed(CustomerEvent):
     """O9: the sales manager agreed the guarantee."""
 
     TOPIC = "orders.Reservation.GuaranteeAgreed"
-    customer_id: str
     by: str
     meta: Meta
 
 
-class GuaranteeApproved(AggregateEvent):
+class GuaranteeApproved(CustomerEvent):
     """O9: the general manager approved the guarantee."""
 
     TOPIC = "orders.Reservation.GuaranteeApproved"
-    customer_id: str
     by: str
     meta: Meta
 
 
-class OrderReserved(AggregateEvent):
+class OrderReserved(CustomerEvent):
     """O9: the goods are held until expires_at."""
 
     TOPIC = "orders.Reservation.OrderReserved"
-    customer_id: str
     product_code: str
     quantity: int
     amount: Decimal
@@ -62,30 +59,27 @@ class OrderReserved(AggregateEvent):
     meta: Meta
 
 
-class DepositReceived(AggregateEvent):
+class DepositReceived(CustomerEvent):
     """O9: the hold's deposit received."""
 
     TOPIC = "orders.Reservation.DepositReceived"
-    customer_id: str
     amount: Decimal
     meta: Meta
 
 
-class ReservationConverted(AggregateEvent):
+class ReservationConverted(CustomerEvent):
     """O9: the hold became an order; its deposit pays toward it."""
 
     TOPIC = "orders.Reservation.ReservationConverted"
-    customer_id: str
     order_id: str
     deposit_applied: Decimal
     meta: Meta
 
 
-class ReservationExpired(AggregateEvent):
+class ReservationExpired(CustomerEvent):
     """O9: the hold lapsed; its deposit is the customer's credit."""
 
     TOPIC = "orders.Reservation.ReservationExpired"
-    customer_id: str
     deposit_credited: Decimal
     meta: Meta
 

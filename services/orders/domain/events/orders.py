@@ -6,8 +6,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from eventsourcing.domain import AggregateCreated, AggregateEvent
+from eventsourcing.domain import AggregateCreated
 
+from services.orders.domain.events.customer import CustomerEvent
 from shared.aggregate import Meta
 
 
@@ -30,43 +31,39 @@ class OrderPlaced(AggregateCreated):
     meta: Meta
 
 
-class OverLimitApproved(AggregateEvent):
+class OverLimitApproved(CustomerEvent):
     """O7: a branch's order over its capital limit approved."""
 
     TOPIC = "orders.Order.OverLimitApproved"
-    customer_id: str
     amount: Decimal
     capital_limit: Decimal | None
     meta: Meta
 
 
-class OrderReleased(AggregateEvent):
+class OrderReleased(CustomerEvent):
     """A hold on an order lifted (by its releaser, or by the event that fixes it)."""
 
     TOPIC = "orders.Order.OrderReleased"
-    customer_id: str
     rule: str
     by: str
     status: str
     meta: Meta
 
 
-class OrderHeld(AggregateEvent):
+class OrderHeld(CustomerEvent):
     """O6/O7 rev 2: an order freed of its other holds held again over the limit."""
 
     TOPIC = "orders.Order.OrderHeld"
-    customer_id: str
     rule: str
     message: str
     status: str
     meta: Meta
 
 
-class OrderShipped(AggregateEvent):
+class OrderShipped(CustomerEvent):
     """O11: a shipment of an order (partial or complete), raising a receivable."""
 
     TOPIC = "orders.Order.OrderShipped"
-    customer_id: str
     shipment_id: str
     lines: list[dict[str, Any]]
     amount: Decimal
@@ -75,29 +72,26 @@ class OrderShipped(AggregateEvent):
     meta: Meta
 
 
-class CreditApplied(AggregateEvent):
+class CreditApplied(CustomerEvent):
     """O9: the customer's credit paid toward the order."""
 
     TOPIC = "orders.Order.CreditApplied"
-    customer_id: str
     amount: Decimal
     meta: Meta
 
 
-class PaymentReceived(AggregateEvent):
+class PaymentReceived(CustomerEvent):
     """O11: a payment on an order."""
 
     TOPIC = "orders.Order.PaymentReceived"
-    customer_id: str
     amount: Decimal
     status: str
     meta: Meta
 
 
-class OrderCancelled(AggregateEvent):
+class OrderCancelled(CustomerEvent):
     """O1: an order cancelled before it shipped."""
 
     TOPIC = "orders.Order.OrderCancelled"
-    customer_id: str
     reason: str
     meta: Meta

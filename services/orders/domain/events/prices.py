@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from eventsourcing.domain import AggregateCreated, AggregateEvent
+from eventsourcing.domain import AggregateCreated
 
+from services.orders.domain.events.customer import CustomerEvent
 from shared.aggregate import Meta
 
 
@@ -23,30 +24,27 @@ class PriceExceptionRequested(AggregateCreated):
     meta: Meta
 
 
-class PriceExceptionApproved(AggregateEvent):
+class PriceExceptionApproved(CustomerEvent):
     """O2: the general manager approved a price exception."""
 
     TOPIC = "orders.PriceException.PriceExceptionApproved"
-    customer_id: str
     by: str
     meta: Meta
 
 
-class PriceExceptionVoted(AggregateEvent):
+class PriceExceptionVoted(CustomerEvent):
     """O2: a department head's vote on a major reduction."""
 
     TOPIC = "orders.PriceException.PriceExceptionVoted"
-    customer_id: str
     role: str
     in_favour: bool
     meta: Meta
 
 
-class PriceExceptionGranted(AggregateEvent):
+class PriceExceptionGranted(CustomerEvent):
     """O2: a price exception in force."""
 
     TOPIC = "orders.PriceException.PriceExceptionGranted"
-    customer_id: str
     product_code: str
     unit_price: Decimal
     meta: Meta

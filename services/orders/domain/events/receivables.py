@@ -6,6 +6,7 @@ from datetime import date
 
 from eventsourcing.domain import AggregateCreated, AggregateEvent
 
+from services.orders.domain.events.customer import CustomerEvent
 from shared.aggregate import Meta
 
 
@@ -16,11 +17,10 @@ class DueBookOpened(AggregateCreated):
     meta: Meta
 
 
-class DueBookEntered(AggregateEvent):
+class DueBookEntered(CustomerEvent):
     """O11: a receivable and its due date entered in the book."""
 
     TOPIC = "orders.DueBook.DueBookEntered"
-    customer_id: str
     receivable_id: str
     due_on: date
     meta: Meta

@@ -5,8 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from eventsourcing.domain import AggregateCreated, AggregateEvent
+from eventsourcing.domain import AggregateCreated
 
+from services.orders.domain.events.customer import CustomerEvent
 from shared.aggregate import Meta
 
 
@@ -20,11 +21,10 @@ class RequestListSubmitted(AggregateCreated):
     meta: Meta
 
 
-class RequestListMatched(AggregateEvent):
+class RequestListMatched(CustomerEvent):
     """O13: the week's request list matched against what was ordered."""
 
     TOPIC = "orders.RequestList.RequestListMatched"
-    customer_id: str
     week: str
     match_rate: Decimal
     ordered: dict[str, int]

@@ -6,16 +6,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from eventsourcing.domain import AggregateEvent
-
+from services.orders.domain.events.customer import CustomerEvent
 from shared.aggregate import Meta
 
 
-class ReturnRequested(AggregateEvent):
+class ReturnRequested(CustomerEvent):
     """O15: a return (or exchange) of shipped units asked for."""
 
     TOPIC = "orders.Order.ReturnRequested"
-    customer_id: str
     return_id: str
     reason: str
     complaint_id: str | None
@@ -25,30 +23,27 @@ class ReturnRequested(AggregateEvent):
     meta: Meta
 
 
-class ReturnApproved(AggregateEvent):
+class ReturnApproved(CustomerEvent):
     """O15: a return approved."""
 
     TOPIC = "orders.Order.ReturnApproved"
-    customer_id: str
     return_id: str
     meta: Meta
 
 
-class ReturnRejected(AggregateEvent):
+class ReturnRejected(CustomerEvent):
     """O15: a return rejected, with the reason."""
 
     TOPIC = "orders.Order.ReturnRejected"
-    customer_id: str
     return_id: str
     reason: str
     meta: Meta
 
 
-class ReturnBooked(AggregateEvent):
+class ReturnBooked(CustomerEvent):
     """O15: the returned goods are back in stock."""
 
     TOPIC = "orders.Order.ReturnBooked"
-    customer_id: str
     return_id: str
     reason: str
     exchange: bool
@@ -58,21 +53,19 @@ class ReturnBooked(AggregateEvent):
     meta: Meta
 
 
-class ReplacementShipped(AggregateEvent):
+class ReplacementShipped(CustomerEvent):
     """O15: an exchange's replacement shipped."""
 
     TOPIC = "orders.Order.ReplacementShipped"
-    customer_id: str
     return_id: str
     lines: list[dict[str, Any]]
     meta: Meta
 
 
-class CreditNoteIssued(AggregateEvent):
+class CreditNoteIssued(CustomerEvent):
     """O15/O16: a credit note on a return or a correction; to_credit goes to the customer's credit."""
 
     TOPIC = "orders.Order.CreditNoteIssued"
-    customer_id: str
     credit_note_id: str
     source: str
     source_id: str
@@ -84,11 +77,10 @@ class CreditNoteIssued(AggregateEvent):
     meta: Meta
 
 
-class ShipmentProblemReported(AggregateEvent):
+class ShipmentProblemReported(CustomerEvent):
     """O16: a short or wrong shipment reported."""
 
     TOPIC = "orders.Order.ShipmentProblemReported"
-    customer_id: str
     correction_id: str
     shipment_id: str
     problem: str
@@ -96,31 +88,28 @@ class ShipmentProblemReported(AggregateEvent):
     meta: Meta
 
 
-class CorrectionShipped(AggregateEvent):
+class CorrectionShipped(CustomerEvent):
     """O16: the missing or right goods shipped under the order's invoice."""
 
     TOPIC = "orders.Order.CorrectionShipped"
-    customer_id: str
     correction_id: str
     lines: list[dict[str, Any]]
     meta: Meta
 
 
-class DeliveryAccepted(AggregateEvent):
+class DeliveryAccepted(CustomerEvent):
     """O16: the customer accepted a delivery."""
 
     TOPIC = "orders.Order.DeliveryAccepted"
-    customer_id: str
     shipment_id: str
     accepted_on: date
     accepted_by: str
     meta: Meta
 
 
-class OrderCompleted(AggregateEvent):
+class OrderCompleted(CustomerEvent):
     """O16: every line shipped and every shipment accepted or corrected."""
 
     TOPIC = "orders.Order.OrderCompleted"
-    customer_id: str
     completed_on: date
     meta: Meta
