@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from pydantic import BaseModel
 
 from services.orders import commands as c
@@ -29,81 +31,65 @@ from shared.events import event_classes
 EVENTS = event_classes(*AGGREGATES)
 
 HOLDERS = SALES_ROLES | {Role.BRANCH_MANAGER}  # O9
-# Who may send each command, published in the contract (x-roles); the domain's checks decide, and
-# tests/unit/test_contract_roles.py checks a sample against them.
-ROLES: dict[str, frozenset[Role]] = {
-    "list_product": PRICE_SETTERS,
-    "receive_stock": frozenset({Role.PRODUCTION}),
-    "request_price_exception": SALES_ROLES,
-    "approve_price_exception": frozenset({Role.GENERAL_MANAGER}),
-    "vote_price_exception": DEPARTMENT_HEADS,
-    "place_order": ORDER_TAKERS,
-    "release_order": frozenset().union(*RELEASERS.values()),  # each hold by its own releasers
-    "cancel_order": at_least(Role.SALES_MANAGER),
-    "ship_order": SHIPPERS,
-    "record_payment": CASHIERS,
-    "record_opening_receivable": CASHIERS,
-    "record_opening_payment": CASHIERS,
-    "remind_receivables": frozenset({Role.SYSTEM, Role.FINANCE}),
-    "request_return": SALES_ROLES,
-    "approve_return": RETURN_APPROVERS,
-    "reject_return": RETURN_APPROVERS,
-    "book_return": SHIPPERS,
-    "ship_replacement": SHIPPERS,
-    "report_shipment_problem": SALES_ROLES,
-    "credit_shipment": CREDITORS,
-    "ship_correction": SHIPPERS,
-    "accept_delivery": SALES_ROLES,
-    "reserve_goods": HOLDERS,
-    "file_guarantee": frozenset({Role.SALESPERSON}),
-    "agree_guarantee": frozenset({Role.SALES_MANAGER}),
-    "approve_guarantee": frozenset({Role.GENERAL_MANAGER}),
-    "convert_reservation": HOLDERS,
-    "expire_reservations": frozenset({Role.SYSTEM, Role.GENERAL_MANAGER}),
-    "compute_reorder_points": frozenset({Role.MARKETING_DIRECTOR, Role.BRANCH_MANAGER, Role.SYSTEM}),
-    "report_branch_stock": frozenset({Role.BRANCH_MANAGER}),
-    "submit_request_list": frozenset({Role.BRANCH_MANAGER}),
-    "match_request_list": at_least(Role.SALES_MANAGER) | {Role.SYSTEM},
-}
 
 
-# Every command and query: its request model and its typed result; the handler is the application's method
-# of the same name (commands are decided in turn and saved in batches, shared/worker.py; queries run in a
-# thread).
-COMMANDS: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
-    "list_product": (c.ListProduct, r.ProductResult),
-    "receive_stock": (c.ReceiveStock, r.ProductResult),
-    "request_price_exception": (c.RequestPriceException, r.PriceExceptionResult),
-    "approve_price_exception": (c.ApprovePriceException, r.PriceExceptionResult),
-    "vote_price_exception": (c.VotePriceException, r.PriceExceptionResult),
-    "place_order": (c.PlaceOrder, r.OrderResult),
-    "release_order": (c.ReleaseOrder, r.OrderResult),
-    "cancel_order": (c.CancelOrder, r.OrderResult),
-    "ship_order": (c.ShipOrder, r.OrderResult),
-    "record_payment": (c.RecordPayment, r.OrderResult),
-    "request_return": (c.RequestReturn, r.OrderResult),
-    "approve_return": (c.ReturnStep, r.OrderResult),
-    "reject_return": (c.RejectReturn, r.OrderResult),
-    "book_return": (c.ReturnStep, r.OrderResult),
-    "ship_replacement": (c.ReturnStep, r.OrderResult),
-    "report_shipment_problem": (c.ReportShipmentProblem, r.OrderResult),
-    "credit_shipment": (c.CorrectShipment, r.OrderResult),
-    "ship_correction": (c.CorrectShipment, r.OrderResult),
-    "accept_delivery": (c.AcceptDelivery, r.OrderResult),
-    "record_opening_receivable": (c.RecordOpeningReceivable, r.OpeningReceivableResult),
-    "record_opening_payment": (c.RecordOpeningPayment, r.OpeningReceivableResult),
-    "remind_receivables": (c.RemindReceivables, r.Reminders),
-    "reserve_goods": (c.ReserveGoods, r.HoldResult),
-    "file_guarantee": (c.FileGuarantee, r.HoldResult),
-    "agree_guarantee": (c.DecideGuarantee, r.HoldResult),
-    "approve_guarantee": (c.DecideGuarantee, r.HoldResult),
-    "convert_reservation": (c.ConvertReservation, r.OrderResult),
-    "expire_reservations": (c.ExpireReservations, r.ExpiredHolds),
-    "compute_reorder_points": (c.ComputeReorderPoints, r.ReorderPointsResult),
-    "report_branch_stock": (c.ReportBranchStock, r.BranchStockResult),
-    "submit_request_list": (c.SubmitRequestList, r.RequestListResult),
-    "match_request_list": (c.MatchRequestList, r.RequestListMatch),
+class Route(NamedTuple):
+    model: type[BaseModel]
+    result: type[BaseModel]
+    roles: frozenset[Role]
+
+
+# Every command: its request model, its typed result, and who may send it (published as x-roles; the
+# domain's checks decide, and tests/unit/test_contract_roles.py checks a sample against them). The handler
+# is the application's method of the same name; commands are decided in turn and saved in batches
+# (shared/worker.py).
+COMMANDS: dict[str, Route] = {
+    "list_product": Route(c.ListProduct, r.ProductResult, PRICE_SETTERS),
+    "receive_stock": Route(c.ReceiveStock, r.ProductResult, frozenset({Role.PRODUCTION})),
+    "request_price_exception": Route(c.RequestPriceException, r.PriceExceptionResult, SALES_ROLES),
+    "approve_price_exception": Route(
+        c.ApprovePriceException, r.PriceExceptionResult, frozenset({Role.GENERAL_MANAGER})
+    ),
+    "vote_price_exception": Route(c.VotePriceException, r.PriceExceptionResult, DEPARTMENT_HEADS),
+    "place_order": Route(c.PlaceOrder, r.OrderResult, ORDER_TAKERS),
+    # each hold by its own releasers (RELEASERS)
+    "release_order": Route(c.ReleaseOrder, r.OrderResult, frozenset().union(*RELEASERS.values())),
+    "cancel_order": Route(c.CancelOrder, r.OrderResult, at_least(Role.SALES_MANAGER)),
+    "ship_order": Route(c.ShipOrder, r.OrderResult, SHIPPERS),
+    "record_payment": Route(c.RecordPayment, r.OrderResult, CASHIERS),
+    "request_return": Route(c.RequestReturn, r.OrderResult, SALES_ROLES),
+    "approve_return": Route(c.ReturnStep, r.OrderResult, RETURN_APPROVERS),
+    "reject_return": Route(c.RejectReturn, r.OrderResult, RETURN_APPROVERS),
+    "book_return": Route(c.ReturnStep, r.OrderResult, SHIPPERS),
+    "ship_replacement": Route(c.ReturnStep, r.OrderResult, SHIPPERS),
+    "report_shipment_problem": Route(c.ReportShipmentProblem, r.OrderResult, SALES_ROLES),
+    "credit_shipment": Route(c.CorrectShipment, r.OrderResult, CREDITORS),
+    "ship_correction": Route(c.CorrectShipment, r.OrderResult, SHIPPERS),
+    "accept_delivery": Route(c.AcceptDelivery, r.OrderResult, SALES_ROLES),
+    "record_opening_receivable": Route(c.RecordOpeningReceivable, r.OpeningReceivableResult, CASHIERS),
+    "record_opening_payment": Route(c.RecordOpeningPayment, r.OpeningReceivableResult, CASHIERS),
+    "remind_receivables": Route(c.RemindReceivables, r.Reminders, frozenset({Role.SYSTEM, Role.FINANCE})),
+    "reserve_goods": Route(c.ReserveGoods, r.HoldResult, HOLDERS),
+    "file_guarantee": Route(c.FileGuarantee, r.HoldResult, frozenset({Role.SALESPERSON})),
+    "agree_guarantee": Route(c.DecideGuarantee, r.HoldResult, frozenset({Role.SALES_MANAGER})),
+    "approve_guarantee": Route(c.DecideGuarantee, r.HoldResult, frozenset({Role.GENERAL_MANAGER})),
+    "convert_reservation": Route(c.ConvertReservation, r.OrderResult, HOLDERS),
+    "expire_reservations": Route(
+        c.ExpireReservations, r.ExpiredHolds, frozenset({Role.SYSTEM, Role.GENERAL_MANAGER})
+    ),
+    "compute_reorder_points": Route(
+        c.ComputeReorderPoints,
+        r.ReorderPointsResult,
+        frozenset({Role.MARKETING_DIRECTOR, Role.BRANCH_MANAGER, Role.SYSTEM}),
+    ),
+    "report_branch_stock": Route(c.ReportBranchStock, r.BranchStockResult, frozenset({Role.BRANCH_MANAGER})),
+    "submit_request_list": Route(c.SubmitRequestList, r.RequestListResult, frozenset({Role.BRANCH_MANAGER})),
+    "match_request_list": Route(
+        c.MatchRequestList, r.RequestListMatch, at_least(Role.SALES_MANAGER) | {Role.SYSTEM}
+    ),
 }
+ROLES = {name: route.roles for name, route in COMMANDS.items()}
+# Every query (asked of any reader, answered in a thread): its request model and its typed result.
 QUERIES: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
     "get_order": (c.GetOrder, r.OrderResult),
     "get_product": (c.GetProduct, r.ProductResult),
@@ -114,8 +100,8 @@ QUERIES: dict[str, tuple[type[BaseModel], type[BaseModel]]] = {
 
 
 def register(bus: ServiceBus, app: OrdersApplication) -> None:
-    for name, (model, result) in COMMANDS.items():
-        bus.command(name, model, app.commands.handler(getattr(app, name)), result)
+    for name, route in COMMANDS.items():
+        bus.command(name, route.model, app.commands.handler(getattr(app, name)), route.result)
     for name, (model, result) in QUERIES.items():
         bus.query(name, model, in_thread(getattr(app, name)), result)
     bus.document_roles(ROLES)

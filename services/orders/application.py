@@ -21,6 +21,7 @@ from services.orders.domain import (
     money,
     refuse,
 )
+from services.orders.domain.events import ProductListing
 from services.orders.planning import Planning
 from services.orders.results import (
     account_result,
@@ -50,7 +51,7 @@ class OrdersApplication(Planning):
             except NotFound:
                 product = Product.list_new(product_code=cmd.product_code, meta=meta, **fields)
             else:
-                product.relist(meta=meta, **fields)
+                product.relist(ProductListing(product_code=cmd.product_code, **fields), meta)
             return Outcome(product_result(product), [product])
 
         return self.execute(cmd, decide)

@@ -57,19 +57,10 @@ class Product(ContractEvents, SalesAggregate):
         self.on_hand = 0
         self.allocations: dict[str, int] = {}  # holder (hold or order id) → units set aside
 
-    def relist(
-        self,
-        name: str,
-        spec: str,
-        list_price: Decimal,
-        standard_cost: Decimal,
-        in_production: bool,
-        meta: Meta,
-    ) -> None:
+    def relist(self, listing: events.ProductListing, meta: Meta) -> None:
+        """O2: the product listed again, on new terms."""
         require_role(meta, PRICE_SETTERS, "O2", "set a list price")
-        listing = events.ProductListing(
-            self.product_code, name, spec, list_price, standard_cost, in_production
-        )
+        assert listing.product_code == self.product_code
         self.record(events.ProductRelisted, meta, **_priced(listing))
 
     def take_listing(self, listing: events.ProductListing) -> None:
