@@ -5,8 +5,6 @@ Customers are read from orders' own view (a ``CustomerDirectory``), never from t
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from services.orders import commands as c
@@ -17,14 +15,14 @@ from services.orders.domain import (
     Order,
     PriceException,
     Product,
-    RequestList,
     Reservation,
     contract_holds,
-    iso_week,
     local_date,
     money,
     refuse,
 )
+from services.orders.domain.events import ProductListing
+from services.orders.planning import Planning
 from services.orders.results import (
     account_result,
     customer_view_result,
@@ -34,16 +32,15 @@ from services.orders.results import (
     product_result,
     security_json,
 )
-from services.orders.returns import Returns
 from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.contracts import Command, Role
-from shared.errors import InvalidState, NotFound
+from shared.errors import NotFound
 from shared.store import Outcome
 
 
-class OrdersApplication(Returns):
-    """Every orders command and query; returns and corrections (O15, O16) in ``Returns``, receivables (O11)
-    in ``Receivables``, plumbing in ``OrdersBase``."""
+class OrdersApplication(Planning):
+    """Every orders command and query; branch planning (O12, O13) in ``Planning``, returns and corrections
+    (O15, O16) in ``Returns``, receivables (O11) in ``Receivables``, plumbing in ``OrdersBase``."""
 
     # Products and stock (O2, O8) ----------------------------------------------------------------
     def list_product(self, cmd: c.ListProduct) -> dict[str, Any]:
@@ -54,7 +51,7 @@ class OrdersApplication(Returns):
             except NotFound:
                 product = Product.list_new(product_code=cmd.product_code, meta=meta, **fields)
             else:
-                product.relist(meta=meta, **fields)
+                product.relist(ProductListing(product_code=cmd.product_code, **fields), meta)
             return Outcome(product_result(product), [product])
 
         return self.execute(cmd, decide)
@@ -284,119 +281,24 @@ class OrdersApplication(Returns):
         Safe to run again or in two processes at once: a hold that is no longer live is only taken off
         the book, never expired a second time.
         """
+
+        def decide(meta: Meta, hold_id: str) -> Outcome:
+            hold = self._get(Reservation, hold_id, "O9")
+            current = self._hold_book(meta)
+            current.remove(hold_id, meta)
+            if not hold.is_due(meta.at):  # converted, expired already, or not due: just tidy the book
+                return Outcome({"expired": False}, [current])
+            product = self._product(hold.product_code)
+            account = self._account(hold.customer_id, meta)
+            hold.expire(product, account, meta)
+            return Outcome({"expired": True}, [hold, product, account, current])
+
         book = self._hold_book_or_none()
-        expired: list[str] = []
-        for hold_id in book.due(self.clock.now()) if book else []:
-
-            def decide(meta: Meta, hold_id: str = hold_id) -> Outcome:
-                hold = self._get(Reservation, hold_id, "O9")
-                current = self._hold_book(meta)
-                current.remove(hold_id, meta)
-                if not hold.is_due(meta.at):  # converted, expired already, or not due: just tidy the book
-                    return Outcome({"expired": False}, [current])
-                product = self._product(hold.product_code)
-                account = self._account(hold.customer_id, meta)
-                hold.expire(product, account, meta)
-                return Outcome({"expired": True}, [hold, product, account, current])
-
-            if self.execute(Command(actor=SYSTEM), decide)["expired"]:
-                expired.append(hold_id)
-        return expired
+        return self.run_job(book.due(self.clock.now()) if book else [], decide, "expired")
 
     def expire_reservations(self, cmd: c.ExpireReservations) -> dict[str, Any]:
-        meta = Meta(cmd.actor.id, cmd.actor.role.value, "", "", self.clock.now())
-        require_role(meta, {Role.SYSTEM, Role.GENERAL_MANAGER}, "O9", "expire holds")
+        self.require_job_role(cmd, {Role.SYSTEM, Role.GENERAL_MANAGER}, "O9", "expire holds")
         return {"expired": self.expire_due_reservations()}
-
-    # Branch planning (O12, O13) -----------------------------------------------------------------
-    def compute_reorder_points(self, cmd: c.ComputeReorderPoints) -> dict[str, Any]:
-        def decide(meta: Meta) -> Outcome:
-            customer = self._branch(cmd.customer_id, "O12")
-            account = self._account(customer.customer_id, meta)
-            points = account.compute_reorder_points(cmd.month, cmd.transit_days, meta)
-            return Outcome(
-                {"id": customer.customer_id, "month": cmd.month, "reorder_points": points}, [account]
-            )
-
-        return self.execute(cmd, decide)
-
-    def compute_due_reorder_points(self) -> list[str]:
-        """O12, monthly: each branch whose points are for an earlier month gets this month's.
-
-        Decided from stored state (the month on the branch's account), so a repeated or restarted run
-        computes each branch's month once.
-        """
-        month = f"{local_date(self.clock.now()):%Y-%m}"
-        computed = []
-        for customer_id in self.customers.branches():
-            account = self._account_or_none(customer_id)
-            if account is None or account.transit_days is None or (account.reorder_month or "") >= month:
-                continue
-
-            def decide(meta: Meta, customer_id: str = customer_id) -> Outcome:
-                current = self._account(customer_id, meta)
-                if current.transit_days is None or (current.reorder_month or "") >= month:
-                    return Outcome({"computed": False})
-                current.compute_reorder_points(month, current.transit_days, meta)
-                return Outcome({"computed": True}, [current])
-
-            if self.execute(Command(actor=SYSTEM), decide)["computed"]:
-                computed.append(customer_id)
-        return computed
-
-    def report_branch_stock(self, cmd: c.ReportBranchStock) -> dict[str, Any]:
-        def decide(meta: Meta) -> Outcome:
-            customer = self._branch(cmd.customer_id, "O12")
-            account = self._account(customer.customer_id, meta)
-            alert = account.report_stock(cmd.product_code, cmd.stock, meta)
-            return Outcome({"id": customer.customer_id, "alert": alert}, [account])
-
-        return self.execute(cmd, decide)
-
-    def submit_request_list(self, cmd: c.SubmitRequestList) -> dict[str, Any]:
-        def decide(meta: Meta) -> Outcome:
-            customer = self._customer(cmd.customer_id)
-            if self._exists(RequestList.create_id(cmd.customer_id, cmd.week)):
-                raise InvalidState(f"the list for {cmd.week} was submitted already", rule="O13")
-            lines: dict[str, int] = {}
-            for line in cmd.lines:
-                lines[line.product_code] = lines.get(line.product_code, 0) + line.quantity
-            request_list = RequestList.submit(customer, cmd.week, lines, meta)
-            return Outcome({"id": str(request_list.id), "week": cmd.week, "lines": lines}, [request_list])
-
-        return self.execute(cmd, decide)
-
-    def match_request_list(self, cmd: c.MatchRequestList) -> dict[str, Any]:
-        return self.execute(cmd, self._match(cmd.customer_id, cmd.week))
-
-    def match_due_request_lists(self) -> list[str]:
-        """O13, weekly: match each branch's lists of the last four weeks that are over and not matched yet."""
-        today = local_date(self.clock.now())
-        matched = []
-        for customer_id in self.customers.branches():
-            for weeks_ago in range(1, 5):
-                week = iso_week(today - timedelta(weeks=weeks_ago))
-                try:
-                    request_list = self._get(
-                        RequestList, str(RequestList.create_id(customer_id, week)), "O13"
-                    )
-                except NotFound:
-                    continue
-                if request_list.is_due_for_match(self.clock.now()):
-                    self.execute(Command(actor=SYSTEM), self._match(customer_id, week))
-                    matched.append(str(request_list.id))
-        return matched
-
-    def _match(self, customer_id: str, week: str) -> Callable[[Meta], Outcome]:
-        def decide(meta: Meta) -> Outcome:
-            request_list = self._get(RequestList, str(RequestList.create_id(customer_id, week)), "O13")
-            account = self._account_or_none(customer_id)
-            rate = request_list.match(account.ordered_by_week.get(week, {}) if account else {}, meta)
-            return Outcome(
-                {"id": str(request_list.id), "week": week, "match_rate": str(rate)}, [request_list]
-            )
-
-        return decide
 
     # Queries -----------------------------------------------------------------------------------
     def get_order(self, query: c.GetOrder) -> dict[str, Any]:

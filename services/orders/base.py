@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
@@ -18,7 +18,7 @@ from services.orders.domain import (
     Product,
     refuse,
 )
-from shared.aggregate import Meta, SalesAggregate
+from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.clock import Clock
 from shared.contracts import Actor, Command, Role
 from shared.errors import NotFound
@@ -57,6 +57,25 @@ class OrdersBase(ServiceApplication):
         if closer is not None:
             closer()
 
+    def run_job(self, keys: Iterable[str], decide: Callable[[Meta, str], Outcome], done: str) -> list[str]:
+        """A scheduled job: each key decided in turn by ``decide`` as a command of the service itself (a
+        repeated or restarted run decides each from stored state); the keys whose result is ``done``."""
+        finished = []
+        for key in keys:
+
+            def one(meta: Meta, key: str = key) -> Outcome:
+                return decide(meta, key)
+
+            if self.execute(Command(actor=SYSTEM), one)[done]:
+                finished.append(key)
+        return finished
+
+    def require_job_role(self, cmd: Command, allowed: Iterable[Role], rule: str, action: str) -> None:
+        """A job asked for on the bus: refused (naming ``rule``) unless the sender's role may ``action``."""
+        require_role(
+            Meta(cmd.actor.id, cmd.actor.role.value, "", "", self.clock.now()), allowed, rule, action
+        )
+
     def _change(
         self,
         cmd: Command,
@@ -84,11 +103,16 @@ class OrdersBase(ServiceApplication):
         return found
 
     def _exists(self, aggregate_id: UUID) -> bool:
+        return self._stored(SalesAggregate, aggregate_id) is not None
+
+    def _stored(self, kind: type[A], aggregate_id: UUID) -> A | None:
+        """The ``kind`` stored under ``aggregate_id``, if there is one."""
         try:
-            self.repository.get(aggregate_id)
+            found = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
-            return False
-        return True
+            return None
+        assert isinstance(found, kind)
+        return found
 
     def _in_scope(self, subject: object) -> None:
         """A change to a customer's order, hold or price exception: by a user whose role covers the
@@ -124,28 +148,19 @@ class OrdersBase(ServiceApplication):
             ) from None
 
     def _account_or_none(self, customer_id: str) -> CustomerAccount | None:
-        try:
-            return self.repository.get(CustomerAccount.create_id(customer_id))
-        except AggregateNotFoundError:
-            return None
+        return self._stored(CustomerAccount, CustomerAccount.create_id(customer_id))
 
     def _account(self, customer_id: str, meta: Meta) -> CustomerAccount:
         return self._account_or_none(customer_id) or CustomerAccount(customer_id=customer_id, meta=meta)
 
     def _hold_book_or_none(self) -> HoldBook | None:
-        try:
-            return self.repository.get(HoldBook.create_id())
-        except AggregateNotFoundError:
-            return None
+        return self._stored(HoldBook, HoldBook.create_id())
 
     def _hold_book(self, meta: Meta) -> HoldBook:
         return self._hold_book_or_none() or HoldBook(meta=meta)
 
     def _due_book_or_none(self) -> DueBook | None:
-        try:
-            return self.repository.get(DueBook.create_id())
-        except AggregateNotFoundError:
-            return None
+        return self._stored(DueBook, DueBook.create_id())
 
     def _due_book(self, meta: Meta) -> DueBook:
         return self._due_book_or_none() or DueBook(meta=meta)

@@ -9,11 +9,11 @@ from datetime import timedelta
 from typing import Any
 
 from services.orders import commands as c
-from services.orders.base import SYSTEM, OrdersBase
+from services.orders.base import OrdersBase
 from services.orders.domain import CustomerAccount, Order, local_date, named_id, refuse
 from services.orders.results import order_result
-from shared.aggregate import Meta, require_role
-from shared.contracts import Command, Role
+from shared.aggregate import Meta
+from shared.contracts import Role
 from shared.store import Outcome
 
 
@@ -88,39 +88,36 @@ class Receivables(OrdersBase):
 
         Decided from the stored due book, so a repeated, restarted or concurrent run never reminds twice.
         """
+
+        def decide(meta: Meta, receivable_id: str) -> Outcome:
+            current = self._due_book(meta)
+            if receivable_id not in current.live:
+                return Outcome({"reminded": False})
+            customer_id, due_on, was_reminded = current.live[receivable_id]
+            entry_id, index = receivable_id.rsplit("#", 1)
+            account = self._account(customer_id, meta)
+            overdue = local_date(meta.at).isoformat() > due_on
+            if not account.receivable_left(entry_id, int(index)):
+                current.remove(receivable_id, meta)  # settled: nothing to remind of, ever
+                return Outcome({"reminded": False}, [current])
+            if overdue:
+                account.remind(entry_id, int(index), overdue=True, meta=meta)
+                current.remove(receivable_id, meta)
+            elif not was_reminded:
+                account.remind(entry_id, int(index), overdue=False, meta=meta)
+                current.mark_reminded(receivable_id, meta)
+            else:
+                return Outcome({"reminded": False})
+            return Outcome({"reminded": True}, [account, current])
+
         book = self._due_book_or_none()
         today = local_date(self.clock.now())
-        reminded: list[str] = []
-        for receivable_id in book.due(today, self.settings.receivable_reminder_days) if book else []:
-
-            def decide(meta: Meta, receivable_id: str = receivable_id) -> Outcome:
-                current = self._due_book(meta)
-                if receivable_id not in current.live:
-                    return Outcome({"reminded": False})
-                customer_id, due_on, was_reminded = current.live[receivable_id]
-                entry_id, index = receivable_id.rsplit("#", 1)
-                account = self._account(customer_id, meta)
-                overdue = local_date(meta.at).isoformat() > due_on
-                if not account.receivable_left(entry_id, int(index)):
-                    current.remove(receivable_id, meta)  # settled: nothing to remind of, ever
-                    return Outcome({"reminded": False}, [current])
-                if overdue:
-                    account.remind(entry_id, int(index), overdue=True, meta=meta)
-                    current.remove(receivable_id, meta)
-                elif not was_reminded:
-                    account.remind(entry_id, int(index), overdue=False, meta=meta)
-                    current.mark_reminded(receivable_id, meta)
-                else:
-                    return Outcome({"reminded": False})
-                return Outcome({"reminded": True}, [account, current])
-
-            if self.execute(Command(actor=SYSTEM), decide)["reminded"]:
-                reminded.append(receivable_id)
-        return reminded
+        return self.run_job(
+            book.due(today, self.settings.receivable_reminder_days) if book else [], decide, "reminded"
+        )
 
     def remind_receivables(self, cmd: c.RemindReceivables) -> dict[str, Any]:
-        meta = Meta(cmd.actor.id, cmd.actor.role.value, "", "", self.clock.now())
-        require_role(meta, {Role.SYSTEM, Role.FINANCE}, "O11", "send receivable reminders")
+        self.require_job_role(cmd, {Role.SYSTEM, Role.FINANCE}, "O11", "send receivable reminders")
         return {"reminded": self.remind_due_receivables()}
 
     def _release_settled(self, account: CustomerAccount, meta: Meta) -> list[Order]:

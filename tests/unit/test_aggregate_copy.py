@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from services.orders.domain import CustomerAccount
+from services.orders.domain import CustomerAccount, events
 from shared.aggregate import plain_copy
 from tests.tally import META, Tally
 
@@ -43,37 +43,46 @@ def test_changing_the_copy_of_an_aggregate_in_place_leaves_the_cached_one_as_it_
 
 # The fields of an account's events that the tests below do not vary.
 NOTED: dict[str, Any] = {
-    "customer_id": "cust-1",
     "receivable": Decimal("0.00"),
     "week": "2026-W48",
-    "meta": META,
+    "placed_on": None,
+    "total": None,
 }
 SHIPPED: dict[str, Any] = {
-    "customer_id": "cust-1",
     "due_on": date(2026, 12, 1),
     "month": "2026-11",
-    "meta": META,
 }
+
+
+def noted(account: CustomerAccount, order_id: str, status: str, open_amount: str, units: int) -> None:
+    """The account's event noting an order of ``units`` of P1."""
+    order = {
+        "order_id": order_id,
+        "status": status,
+        "open_amount": Decimal(open_amount),
+        "lines": {"P1": units},
+    }
+    account.record(events.AccountOrderNoted, META, **order, **NOTED)
+
+
+def shipped(account: CustomerAccount, amount: str, units: int) -> None:
+    """The account's event raising the receivable of a shipment of ``units`` of order o-1."""
+    shipment = {"order_id": "o-1", "amount": Decimal(amount), "quantities": {"P1": units}}
+    account.record(events.ReceivableRaised, META, **shipment, **SHIPPED)
 
 
 def test_changing_the_copy_of_an_account_by_its_events_leaves_the_cached_account_as_it_was() -> None:
     """The account's entries are shared by its copies (``SHARED_VALUES``): its events replace them."""
     account = CustomerAccount(customer_id="cust-1", meta=META)
-    account._order_noted(
-        order_id="o-1", status="accepted", open_amount=Decimal("10.00"), lines={"P1": 3}, **NOTED
-    )
-    account._receivable_raised(order_id="o-1", amount=Decimal("5.00"), quantities={"P1": 3}, **SHIPPED)
+    noted(account, "o-1", "accepted", "10.00", 3)
+    shipped(account, "5.00", 3)
     account.collect_events()
     before = copy.deepcopy(account.__dict__)
 
     clone = copy.deepcopy(account)
-    clone._order_noted(
-        order_id="o-1", status="shipped", open_amount=Decimal("5.00"), lines={"P1": 3}, **NOTED
-    )
-    clone._order_noted(
-        order_id="o-2", status="accepted", open_amount=Decimal("4.00"), lines={"P1": 1}, **NOTED
-    )
-    clone._receivable_raised(order_id="o-1", amount=Decimal("2.00"), quantities={"P1": 1}, **SHIPPED)
+    noted(clone, "o-1", "shipped", "5.00", 3)
+    noted(clone, "o-2", "accepted", "4.00", 1)
+    shipped(clone, "2.00", 1)
     clone.credit += Decimal("1.00")
 
     assert clone.orders["o-1"]["status"] == "shipped" and len(clone.orders["o-1"]["receivables"]) == 2
@@ -86,10 +95,8 @@ def test_an_accounts_entries_hold_only_values_the_garbage_collector_stops_tracki
     collection of the orders service would walk them all (it took ~100 ms a second at saturation)."""
     account = CustomerAccount(customer_id="cust-1", meta=META)
     for order_id in ("o-1", "o-2"):
-        account._order_noted(
-            order_id=order_id, status="accepted", open_amount=Decimal("10.00"), lines={"P1": 1}, **NOTED
-        )
-    account._receivable_raised(order_id="o-1", amount=Decimal("5.00"), quantities={"P1": 1}, **SHIPPED)
+        noted(account, order_id, "accepted", "10.00", 1)
+    shipped(account, "5.00", 1)
     for _ in range(2):  # a pass untracks a tuple once what it holds is untracked: the pairs, then theirs
         gc.collect()
     assert [gc.is_tracked(entry) for entry in account.orders.values()] == [False, False]

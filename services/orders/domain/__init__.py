@@ -23,20 +23,18 @@ from services.orders.domain.common import (
     refuse,
 )
 from services.orders.domain.holds import HoldBook, HoldStatus, Reservation, hold_expiry
-from services.orders.domain.orders import (
-    RELEASERS,
-    LineRequest,
-    Order,
-    OrderStatus,
-    contract_holds,
-    status_for,
-)
+from services.orders.domain.order_status import RELEASERS, OrderStatus, contract_holds, status_for
+from services.orders.domain.orders import LineRequest, Order
 from services.orders.domain.prices import PriceException
 from services.orders.domain.products import Product
 from services.orders.domain.receivables import DueBook
 from services.orders.domain.request_lists import RequestList, request_deadline
 
+# Every orders aggregate, each stored under its pinned topic ``orders.<Aggregate>``.
+AGGREGATES = (Product, PriceException, Order, CustomerAccount, Reservation, HoldBook, DueBook, RequestList)
+
 __all__ = [
+    "AGGREGATES",
     "CASHIERS",
     "DEPARTMENT_HEADS",
     "ORDERS_NAMESPACE",

@@ -11,8 +11,10 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
+from services.orders.domain import events
 from services.orders.domain.common import (
     CASHIERS,
+    ContractEvents,
     CustomerSnapshot,
     iso_week,
     local_date,
@@ -35,7 +37,7 @@ EXPOSED = frozenset({"accepted", "shipped", "opening"})
 ACCEPTED = frozenset({"accepted", "shipped", "paid"})  # an order's statuses once no hold stands
 
 
-class CustomerAccount(SalesAggregate):
+class CustomerAccount(ContractEvents, SalesAggregate):
     """Per customer: open amounts and due dates of its orders, deposit credit, and monthly/weekly quantities.
 
     It is the stored index that decides O5–O7 without reading every order, and the list of orders to
@@ -43,6 +45,7 @@ class CustomerAccount(SalesAggregate):
     """
 
     TOPIC = "orders.CustomerAccount"
+    KEY = "customer_id"
     # Every command on a customer copies its account: its entries are replaced, never changed in place,
     # so that a copy shares them (one entry per order the customer ever placed). An entry holds only
     # immutable values (its receivables a tuple of pairs): the garbage collector then stops tracking it,
@@ -54,7 +57,7 @@ class CustomerAccount(SalesAggregate):
     def create_id(customer_id: str) -> UUID:
         return named_id(f"account:{customer_id}")
 
-    @event("CustomerAccountOpened", topic="orders.CustomerAccount.CustomerAccountOpened")
+    @event(events.CustomerAccountOpened)
     def __init__(self, customer_id: str, meta: Meta) -> None:
         self.customer_id = customer_id
         # order id (or opening receivable id, O11) → {status, open, receivable, receivables}
@@ -68,8 +71,9 @@ class CustomerAccount(SalesAggregate):
 
     def note_order(self, order: Order, meta: Meta) -> None:
         """Record the order's current status, open amount and unpaid receivables (after any change)."""
-        self._order_noted(
-            customer_id=self.customer_id,
+        self.record(
+            events.AccountOrderNoted,
+            meta,
             order_id=str(order.id),
             status=order.status.value,
             open_amount=order.open_amount,
@@ -78,44 +82,19 @@ class CustomerAccount(SalesAggregate):
             lines={line["product_code"]: int(line["quantity"]) for line in order.lines},
             placed_on=order.placed_on,
             total=order.total_amount,
-            meta=meta,
         )
 
-    class AccountOrderNoted(SalesAggregate.Event):
-        """Version 2 carries the order's date and total (O4 rev 2: the contract year's accepted volume)."""
-
-        TOPIC = "orders.CustomerAccount.AccountOrderNoted"
-        class_version = 2
-        customer_id: str
-        order_id: str
-        status: str
-        open_amount: Decimal
-        receivable: Decimal
-        week: str
-        lines: dict[str, int]
-        meta: Meta
-        placed_on: date | None
-        total: Decimal | None
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, object]) -> None:
-            # not recorded then: the entry learns them when its order is noted again (any change of it)
-            state["placed_on"] = None
-            state["total"] = None
-
-    @event(AccountOrderNoted)
+    @event(events.AccountOrderNoted)
     def _order_noted(
         self,
-        customer_id: str,
         order_id: str,
         status: str,
         open_amount: Decimal,
         receivable: Decimal,
         week: str,
         lines: dict[str, int],
-        meta: Meta,
-        placed_on: date | None = None,
-        total: Decimal | None = None,
+        placed_on: date | None,
+        total: Decimal | None,
     ) -> None:
         entry = self.orders.get(order_id)
         if entry is None:
@@ -143,26 +122,19 @@ class CustomerAccount(SalesAggregate):
     def note_shipment(
         self, order_id: str, amount: Decimal, due_on: date, quantities: Mapping[str, int], meta: Meta
     ) -> None:
-        self._receivable_raised(
-            customer_id=self.customer_id,
+        self.record(
+            events.ReceivableRaised,
+            meta,
             order_id=order_id,
             amount=amount,
             due_on=due_on,
             month=f"{local_date(meta.at):%Y-%m}",
             quantities=dict(quantities),
-            meta=meta,
         )
 
-    @event("ReceivableRaised", topic="orders.CustomerAccount.ReceivableRaised")
+    @event(events.ReceivableRaised)
     def _receivable_raised(
-        self,
-        customer_id: str,
-        order_id: str,
-        amount: Decimal,
-        due_on: date,
-        month: str,
-        quantities: dict[str, int],
-        meta: Meta,
+        self, order_id: str, amount: Decimal, due_on: date, month: str, quantities: dict[str, int]
     ) -> None:
         entry = self.orders[order_id]
         self.orders[order_id] = {**entry, "receivables": (*entry["receivables"], (amount, due_on))}
@@ -232,27 +204,14 @@ class CustomerAccount(SalesAggregate):
     def remind(self, entry_id: str, index: int, overdue: bool, meta: Meta) -> None:
         """O11: the reminder 3 days before a receivable falls due, or the one when it becomes overdue."""
         _, due_on = self.orders[entry_id]["receivables"][index]
-        reminder = self._receivable_overdue if overdue else self._receivable_due_soon
-        reminder(
-            customer_id=self.customer_id,
+        self.record(
+            events.ReceivableOverdue if overdue else events.ReceivableDueSoon,
+            meta,
             order_id=entry_id,
             receivable_id=f"{entry_id}#{index}",
             amount=self.receivable_left(entry_id, index),
             due_on=due_on,
-            meta=meta,
         )
-
-    @event("ReceivableDueSoon", topic="orders.CustomerAccount.ReceivableDueSoon")
-    def _receivable_due_soon(
-        self, customer_id: str, order_id: str, receivable_id: str, amount: Decimal, due_on: date, meta: Meta
-    ) -> None:
-        pass
-
-    @event("ReceivableOverdue", topic="orders.CustomerAccount.ReceivableOverdue")
-    def _receivable_overdue(
-        self, customer_id: str, order_id: str, receivable_id: str, amount: Decimal, due_on: date, meta: Meta
-    ) -> None:
-        pass
 
     def record_opening(
         self,
@@ -269,27 +228,18 @@ class CustomerAccount(SalesAggregate):
             raise InvalidState(f"invoice {invoice_number} is recorded already", rule="O11")
         if due_on < invoice_date:
             raise refuse("O11", "an invoice falls due on or after its date", field="due_date")
-        self._opening_recorded(
-            customer_id=self.customer_id,
+        self.record(
+            events.OpeningReceivableRecorded,
+            meta,
             receivable_id=receivable_id,
             invoice_number=invoice_number,
             amount=money(amount),
             invoice_date=invoice_date,
             due_on=due_on,
-            meta=meta,
         )
 
-    @event("OpeningReceivableRecorded", topic="orders.CustomerAccount.OpeningReceivableRecorded")
-    def _opening_recorded(
-        self,
-        customer_id: str,
-        receivable_id: str,
-        invoice_number: str,
-        amount: Decimal,
-        invoice_date: date,
-        due_on: date,
-        meta: Meta,
-    ) -> None:
+    @event(events.OpeningReceivableRecorded)
+    def _opening_recorded(self, receivable_id: str, amount: Decimal, due_on: date) -> None:
         self.orders[receivable_id] = {
             "status": "opening",
             "open": amount,
@@ -310,12 +260,10 @@ class CustomerAccount(SalesAggregate):
                 f"a payment is positive and at most the receivable {entry['receivable']}",
                 field="amount",
             )
-        self._opening_paid(
-            customer_id=self.customer_id, receivable_id=receivable_id, amount=money(amount), meta=meta
-        )
+        self.record(events.OpeningReceivablePaid, meta, receivable_id=receivable_id, amount=money(amount))
 
-    @event("OpeningReceivablePaid", topic="orders.CustomerAccount.OpeningReceivablePaid")
-    def _opening_paid(self, customer_id: str, receivable_id: str, amount: Decimal, meta: Meta) -> None:
+    @event(events.OpeningReceivablePaid)
+    def _opening_paid(self, receivable_id: str, amount: Decimal) -> None:
         entry = self.orders[receivable_id]
         left = entry["receivable"] - amount
         self.orders[receivable_id] = {**entry, "open": left, "receivable": left}
@@ -328,22 +276,14 @@ class CustomerAccount(SalesAggregate):
         return [oid for oid, entry in self.orders.items() if entry["status"] in wanted]
 
     def note_contract(self, valid_from: date | None, valid_to: date | None, meta: Meta) -> None:
-        self._contract_noted(
-            customer_id=self.customer_id, valid_from=valid_from, valid_to=valid_to, meta=meta
-        )
-
-    @event("AccountContractNoted", topic="orders.CustomerAccount.AccountContractNoted")
-    def _contract_noted(
-        self, customer_id: str, valid_from: date | None, valid_to: date | None, meta: Meta
-    ) -> None:
-        pass
+        self.record(events.AccountContractNoted, meta, valid_from=valid_from, valid_to=valid_to)
 
     def credit_deposit(self, hold_id: str, amount: Decimal, meta: Meta) -> None:
         if amount > 0:
-            self._credited(customer_id=self.customer_id, hold_id=hold_id, amount=amount, meta=meta)
+            self.record(events.CustomerCreditAdded, meta, hold_id=hold_id, amount=amount)
 
-    @event("CustomerCreditAdded", topic="orders.CustomerAccount.CustomerCreditAdded")
-    def _credited(self, customer_id: str, hold_id: str, amount: Decimal, meta: Meta) -> None:
+    @event(events.CustomerCreditAdded)
+    def _credited(self, amount: Decimal) -> None:
         self.credit += amount
 
     def spend_credit(self, order: Order, meta: Meta) -> None:
@@ -352,39 +292,35 @@ class CustomerAccount(SalesAggregate):
         amount = min(self.credit, order.open_amount)
         if amount > 0:
             order.apply_credit(amount, meta)
-            self._credit_used(customer_id=self.customer_id, order_id=str(order.id), amount=amount, meta=meta)
+            self.record(events.CustomerCreditUsed, meta, order_id=str(order.id), amount=amount)
 
-    @event("CustomerCreditUsed", topic="orders.CustomerAccount.CustomerCreditUsed")
-    def _credit_used(self, customer_id: str, order_id: str, amount: Decimal, meta: Meta) -> None:
+    @event(events.CustomerCreditUsed)
+    def _credit_used(self, amount: Decimal) -> None:
         self.credit -= amount
 
     def return_prepaid(self, order: Order, meta: Meta) -> None:
         """O1: what a cancelled order was paid before shipping (a hold's deposit, credit) goes back to the
         customer's credit (an order is cancelled only before it ships, so nothing else was paid)."""
         if order.paid > 0:
-            self._credit_returned(
-                customer_id=self.customer_id, order_id=str(order.id), amount=order.paid, meta=meta
-            )
+            self.record(events.CustomerCreditReturned, meta, order_id=str(order.id), amount=order.paid)
 
-    @event("CustomerCreditReturned", topic="orders.CustomerAccount.CustomerCreditReturned")
-    def _credit_returned(self, customer_id: str, order_id: str, amount: Decimal, meta: Meta) -> None:
+    @event(events.CustomerCreditReturned)
+    def _credit_returned(self, amount: Decimal) -> None:
         self.credit += amount
 
     def credit_refund(self, order_id: str, credit_note_id: str, amount: Decimal, meta: Meta) -> None:
         """O15/O16: the part of a credit note on goods already paid becomes the customer's credit."""
         if amount > 0:
-            self._credit_refunded(
-                customer_id=self.customer_id,
+            self.record(
+                events.CustomerCreditRefunded,
+                meta,
                 order_id=order_id,
                 credit_note_id=credit_note_id,
                 amount=amount,
-                meta=meta,
             )
 
-    @event("CustomerCreditRefunded", topic="orders.CustomerAccount.CustomerCreditRefunded")
-    def _credit_refunded(
-        self, customer_id: str, order_id: str, credit_note_id: str, amount: Decimal, meta: Meta
-    ) -> None:
+    @event(events.CustomerCreditRefunded)
+    def _credit_refunded(self, amount: Decimal) -> None:
         self.credit += amount
 
     # O12 ------------------------------------------------------------------------------------------
@@ -408,15 +344,11 @@ class CustomerAccount(SalesAggregate):
                 if code in self.shipped_by_month.get(m, {})
             ]
             points[code] = math.ceil(sum(rates) / len(rates) * transit_days)
-        self._reorder_points_computed(
-            customer_id=self.customer_id, month=month, transit_days=transit_days, points=points, meta=meta
-        )
+        self.record(events.ReorderPointsComputed, meta, month=month, transit_days=transit_days, points=points)
         return points
 
-    @event("ReorderPointsComputed", topic="orders.CustomerAccount.ReorderPointsComputed")
-    def _reorder_points_computed(
-        self, customer_id: str, month: str, transit_days: int, points: dict[str, int], meta: Meta
-    ) -> None:
+    @event(events.ReorderPointsComputed)
+    def _reorder_points_computed(self, month: str, transit_days: int, points: dict[str, int]) -> None:
         self.reorder_points = dict(points)
         self.reorder_month = month
         self.transit_days = transit_days
@@ -428,16 +360,10 @@ class CustomerAccount(SalesAggregate):
         rop = self.reorder_points[product_code]
         if stock > rop:
             return False
-        self._reorder_alert(
-            customer_id=self.customer_id, product_code=product_code, stock=stock, reorder_point=rop, meta=meta
+        self.record(
+            events.ReorderAlertRaised, meta, product_code=product_code, stock=stock, reorder_point=rop
         )
         return True
-
-    @event("ReorderAlertRaised", topic="orders.CustomerAccount.ReorderAlertRaised")
-    def _reorder_alert(
-        self, customer_id: str, product_code: str, stock: int, reorder_point: int, meta: Meta
-    ) -> None:
-        pass
 
 
 def _added(units: Mapping[str, int], more: Mapping[str, int]) -> dict[str, int]:

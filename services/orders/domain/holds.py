@@ -9,8 +9,16 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
+from services.orders.domain import events
 from services.orders.domain.accounts import CustomerAccount
-from services.orders.domain.common import SALES_ROLES, CustomerSnapshot, money, named_id, refuse
+from services.orders.domain.common import (
+    SALES_ROLES,
+    ContractEvents,
+    CustomerSnapshot,
+    money,
+    named_id,
+    refuse,
+)
 from services.orders.domain.products import Product
 from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.clock import BUSINESS_TZ
@@ -35,10 +43,11 @@ class HoldStatus(StrEnum):
     EXPIRED = "expired"
 
 
-class Reservation(SalesAggregate):
+class Reservation(ContractEvents, SalesAggregate):
     """O9: goods held for a customer against a deposit, or an economic guarantee approved in order."""
 
     TOPIC = "orders.Reservation"
+    KEY = "customer_id"
 
     @classmethod
     def with_deposit(
@@ -64,16 +73,9 @@ class Reservation(SalesAggregate):
                 field="deposit",
                 deposit_required=str(required),
             )
-        hold = cls(
-            customer_id=customer.customer_id,
-            product_code=product.product_code,
-            quantity=quantity,
-            amount=amount,
-            salesperson_id=customer.salesperson_id,
-            meta=meta,
-        )
+        hold = cls._requested(customer, product, quantity, amount, customer.salesperson_id, meta)
         hold._reserve(product, hours, required, meta)
-        hold._deposit_received(customer_id=hold.customer_id, amount=money(deposit), meta=meta)
+        hold.record(events.DepositReceived, meta, amount=money(deposit))
         return hold
 
     @classmethod
@@ -82,26 +84,34 @@ class Reservation(SalesAggregate):
     ) -> Reservation:
         require_role(meta, {Role.SALESPERSON}, "O9", "file an economic guarantee")
         customer.require_can_trade("reserve goods")
-        hold = cls(
-            customer_id=customer.customer_id,
-            product_code=product.product_code,
-            quantity=quantity,
-            amount=money(product.list_price * quantity),
-            salesperson_id=meta.actor_id,
-            meta=meta,
-        )
-        hold._guarantee_filed(customer_id=customer.customer_id, by=meta.actor_id, meta=meta)
+        amount = money(product.list_price * quantity)
+        hold = cls._requested(customer, product, quantity, amount, meta.actor_id, meta)
+        hold.record(events.GuaranteeFiled, meta, by=meta.actor_id)
         return hold
 
-    @event("ReservationRequested", topic="orders.Reservation.ReservationRequested")
-    def __init__(
-        self,
-        customer_id: str,
-        product_code: str,
+    @classmethod
+    def _requested(
+        cls,
+        customer: CustomerSnapshot,
+        product: Product,
         quantity: int,
         amount: Decimal,
         salesperson_id: str,
         meta: Meta,
+    ) -> Reservation:
+        return cls._create(
+            cls.own(events.ReservationRequested),
+            customer_id=customer.customer_id,
+            product_code=product.product_code,
+            quantity=quantity,
+            amount=amount,
+            salesperson_id=salesperson_id,
+            meta=meta,
+        )
+
+    @event(events.ReservationRequested)
+    def __init__(
+        self, customer_id: str, product_code: str, quantity: int, amount: Decimal, salesperson_id: str
     ) -> None:
         self.customer_id = customer_id
         self.product_code = product_code
@@ -112,59 +122,46 @@ class Reservation(SalesAggregate):
         self.expires_at: datetime | None = None
         self.deposit = Decimal("0.00")
 
-    @event("GuaranteeFiled", topic="orders.Reservation.GuaranteeFiled")
-    def _guarantee_filed(self, customer_id: str, by: str, meta: Meta) -> None:
+    @event(events.GuaranteeFiled)
+    def _guarantee_filed(self) -> None:
         self.status = HoldStatus.GUARANTEE_FILED
 
     def agree_guarantee(self, meta: Meta) -> None:
         require_role(meta, {Role.SALES_MANAGER}, "O9", "agree an economic guarantee")
         if self.status is not HoldStatus.GUARANTEE_FILED:
             raise InvalidState("the sales manager agrees a guarantee the salesperson filed", rule="O9")
-        self._guarantee_agreed(customer_id=self.customer_id, by=meta.actor_id, meta=meta)
+        self.record(events.GuaranteeAgreed, meta, by=meta.actor_id)
 
-    @event("GuaranteeAgreed", topic="orders.Reservation.GuaranteeAgreed")
-    def _guarantee_agreed(self, customer_id: str, by: str, meta: Meta) -> None:
+    @event(events.GuaranteeAgreed)
+    def _guarantee_agreed(self) -> None:
         self.status = HoldStatus.GUARANTEE_AGREED
 
     def approve_guarantee(self, product: Product, hours: int, meta: Meta) -> None:
         require_role(meta, {Role.GENERAL_MANAGER}, "O9", "approve an economic guarantee")
         if self.status is not HoldStatus.GUARANTEE_AGREED:
             raise InvalidState("the general manager approves only after the sales manager agreed", rule="O9")
-        self._guarantee_approved(customer_id=self.customer_id, by=meta.actor_id, meta=meta)
+        self.record(events.GuaranteeApproved, meta, by=meta.actor_id)
         self._reserve(product, hours, Decimal("0.00"), meta)
-
-    @event("GuaranteeApproved", topic="orders.Reservation.GuaranteeApproved")
-    def _guarantee_approved(self, customer_id: str, by: str, meta: Meta) -> None:
-        pass
 
     def _reserve(self, product: Product, hours: int, deposit_required: Decimal, meta: Meta) -> None:
         product.allocate(str(self.id), self.customer_id, self.quantity, "O9", meta)
-        self._reserved(
-            customer_id=self.customer_id,
+        self.record(
+            events.OrderReserved,
+            meta,
             product_code=self.product_code,
             quantity=self.quantity,
             amount=self.amount,
             expires_at=hold_expiry(meta.at, hours),
             deposit_required=deposit_required,
-            meta=meta,
         )
 
-    @event("OrderReserved", topic="orders.Reservation.OrderReserved")
-    def _reserved(
-        self,
-        customer_id: str,
-        product_code: str,
-        quantity: int,
-        amount: Decimal,
-        expires_at: datetime,
-        deposit_required: Decimal,
-        meta: Meta,
-    ) -> None:
+    @event(events.OrderReserved)
+    def _reserved(self, expires_at: datetime) -> None:
         self.status = HoldStatus.RESERVED
         self.expires_at = expires_at
 
-    @event("DepositReceived", topic="orders.Reservation.DepositReceived")
-    def _deposit_received(self, customer_id: str, amount: Decimal, meta: Meta) -> None:
+    @event(events.DepositReceived)
+    def _deposit_received(self, amount: Decimal) -> None:
         self.deposit += amount
 
     def is_due(self, now: datetime) -> bool:
@@ -179,12 +176,10 @@ class Reservation(SalesAggregate):
                 details={"status": self.status.value if self.status else None},
             )
         product.transfer(str(self.id), order_id, meta)
-        self._converted(
-            customer_id=self.customer_id, order_id=order_id, deposit_applied=self.deposit, meta=meta
-        )
+        self.record(events.ReservationConverted, meta, order_id=order_id, deposit_applied=self.deposit)
 
-    @event("ReservationConverted", topic="orders.Reservation.ReservationConverted")
-    def _converted(self, customer_id: str, order_id: str, deposit_applied: Decimal, meta: Meta) -> None:
+    @event(events.ReservationConverted)
+    def _converted(self) -> None:
         self.status = HoldStatus.CONVERTED
 
     def expire(self, product: Product, account: CustomerAccount, meta: Meta) -> None:
@@ -195,14 +190,14 @@ class Reservation(SalesAggregate):
             )
         product.release(str(self.id), self.customer_id, meta)
         account.credit_deposit(str(self.id), self.deposit, meta)
-        self._expired(customer_id=self.customer_id, deposit_credited=self.deposit, meta=meta)
+        self.record(events.ReservationExpired, meta, deposit_credited=self.deposit)
 
-    @event("ReservationExpired", topic="orders.Reservation.ReservationExpired")
-    def _expired(self, customer_id: str, deposit_credited: Decimal, meta: Meta) -> None:
+    @event(events.ReservationExpired)
+    def _expired(self) -> None:
         self.status = HoldStatus.EXPIRED
 
 
-class HoldBook(SalesAggregate):
+class HoldBook(ContractEvents, SalesAggregate):
     """The stored list of live holds and their expiry: what the expiry job reads to find the due ones."""
 
     TOPIC = "orders.HoldBook"
@@ -211,24 +206,24 @@ class HoldBook(SalesAggregate):
     def create_id() -> UUID:
         return named_id("holdbook")
 
-    @event("HoldBookOpened", topic="orders.HoldBook.HoldBookOpened")
+    @event(events.HoldBookOpened)
     def __init__(self, meta: Meta) -> None:
         self.live: dict[str, str] = {}  # hold id → expires_at (ISO, UTC)
 
     def add(self, hold: Reservation, meta: Meta) -> None:
         assert hold.expires_at is not None
-        self._entered(hold_id=str(hold.id), expires_at=hold.expires_at, meta=meta)
+        self.record(events.HoldBookEntered, meta, hold_id=str(hold.id), expires_at=hold.expires_at)
 
-    @event("HoldBookEntered", topic="orders.HoldBook.HoldBookEntered")
-    def _entered(self, hold_id: str, expires_at: datetime, meta: Meta) -> None:
+    @event(events.HoldBookEntered)
+    def _entered(self, hold_id: str, expires_at: datetime) -> None:
         self.live[hold_id] = expires_at.isoformat()
 
     def remove(self, hold_id: str, meta: Meta) -> None:
         if hold_id in self.live:
-            self._left(hold_id=hold_id, meta=meta)
+            self.record(events.HoldBookLeft, meta, hold_id=hold_id)
 
-    @event("HoldBookLeft", topic="orders.HoldBook.HoldBookLeft")
-    def _left(self, hold_id: str, meta: Meta) -> None:
+    @event(events.HoldBookLeft)
+    def _left(self, hold_id: str) -> None:
         self.live.pop(hold_id, None)
 
     def due(self, now: datetime) -> list[str]:

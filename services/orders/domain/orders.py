@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.domain import event
 
-from services.orders.domain import returns
+from services.orders.domain import events, returns
 from services.orders.domain.common import (
     CASHIERS,
     SALES_ROLES,
     SHIPPERS,
+    ContractEvents,
     CustomerSnapshot,
     local_date,
     money,
     refuse,
+)
+from services.orders.domain.order_status import (
+    LIMIT_RULES,
+    NO_CONTRACT,
+    RELEASERS,
+    OrderStatus,
+    contract_holds,
+    status_for,
 )
 from services.orders.domain.prices import PriceException
 from services.orders.domain.products import Product
@@ -32,31 +40,6 @@ if TYPE_CHECKING:
     from services.orders.domain.accounts import CustomerAccount
 
 
-# The holds of an order over its customer's limit (O6 credit, O7 a branch's capital).
-LIMIT_RULES = frozenset({"O6", "O7"})
-# Who lifts which hold of an order (O5, and O4 for want of a contract, clear only by the event that fixes
-# them; an O4 hold on a contract's term is approved by the regional manager, O4 rev 2).
-RELEASERS: dict[str, frozenset[Role]] = {
-    "O4": at_least(Role.REGIONAL_MANAGER),
-    "O6": at_least(Role.SALES_MANAGER),
-    "C11": at_least(Role.SALES_MANAGER),
-    "O7": frozenset({Role.MARKETING_DIRECTOR}),
-    "O8": frozenset({Role.GENERAL_MANAGER}),
-}
-
-
-NO_CONTRACT = "contract"  # the O4 hold's term when there is no valid contract at all
-
-
-class OrderStatus(StrEnum):
-    ACCEPTED = "accepted"
-    PENDING_CONTRACT = "pending_contract"
-    ON_HOLD = "on_hold"
-    SHIPPED = "shipped"
-    PAID = "paid"
-    CANCELLED = "cancelled"
-
-
 @dataclass(frozen=True)
 class LineRequest:
     product_code: str
@@ -65,15 +48,9 @@ class LineRequest:
     price_exception: PriceException | None = None
 
 
-def status_for(holds: Iterable[Mapping[str, str]]) -> OrderStatus:
-    rules = {h["rule"] for h in holds}
-    if "O4" in rules:
-        return OrderStatus.PENDING_CONTRACT
-    return OrderStatus.ON_HOLD if rules else OrderStatus.ACCEPTED
-
-
-class Order(SalesAggregate):
+class Order(ContractEvents, SalesAggregate):
     TOPIC = "orders.Order"
+    KEY = "customer_id"
     # O15 returns and exchanges, O16 corrections and delivery: methods from returns.py, so that the
     # library sees their events.
     returnable = returns.returnable
@@ -101,7 +78,7 @@ class Order(SalesAggregate):
     complete_if_done = returns.complete_if_done
     _completed = returns._completed
 
-    @event("OrderPlaced", topic="orders.Order.OrderPlaced")
+    @event(events.OrderPlaced)
     def __init__(
         self,
         order_number: str,
@@ -269,26 +246,12 @@ class Order(SalesAggregate):
                 details={"term": NO_CONTRACT},
             )
         if rule == "O7":
-            self._over_limit_approved(
-                customer_id=self.customer_id, amount=self.total_amount, capital_limit=capital_limit, meta=meta
-            )
+            self.record(events.OverLimitApproved, meta, amount=self.total_amount, capital_limit=capital_limit)
         holds = [h for h in self.holds if h["rule"] != rule]
-        self._released(
-            customer_id=self.customer_id,
-            rule=rule,
-            by=meta.actor_id,
-            status=status_for(holds).value,
-            meta=meta,
-        )
+        self.record(events.OrderReleased, meta, rule=rule, by=meta.actor_id, status=status_for(holds).value)
 
-    @event("OverLimitApproved", topic="orders.Order.OverLimitApproved")
-    def _over_limit_approved(
-        self, customer_id: str, amount: Decimal, capital_limit: Decimal | None, meta: Meta
-    ) -> None:
-        pass
-
-    @event("OrderReleased", topic="orders.Order.OrderReleased")
-    def _released(self, customer_id: str, rule: str, by: str, status: str, meta: Meta) -> None:
+    @event(events.OrderReleased)
+    def _released(self, rule: str, status: str) -> None:
         self.holds = [h for h in self.holds if h["rule"] != rule]
         self.status = OrderStatus(status)
         self.limit_approved = self.limit_approved or rule in LIMIT_RULES
@@ -302,16 +265,16 @@ class Order(SalesAggregate):
             return
         hold = account.limit_hold(customer, self.open_amount)
         if hold is not None:
-            self._held(
-                customer_id=self.customer_id,
+            self.record(
+                events.OrderHeld,
+                meta,
                 rule=hold["rule"],
                 message=hold["message"],
                 status=OrderStatus.ON_HOLD.value,
-                meta=meta,
             )
 
-    @event("OrderHeld", topic="orders.Order.OrderHeld")
-    def _held(self, customer_id: str, rule: str, message: str, status: str, meta: Meta) -> None:
+    @event(events.OrderHeld)
+    def _held(self, rule: str, message: str, status: str) -> None:
         self.holds = [*self.holds, {"rule": rule, "message": message}]
         self.status = OrderStatus(status)
 
@@ -342,27 +305,20 @@ class Order(SalesAggregate):
         amount = money(sum((money(prices[code] * q) for code, q in quantities.items()), Decimal("0")))
         shipped = {code: self.shipped.get(code, 0) + quantities.get(code, 0) for code in ordered}
         complete = shipped == ordered
-        self._shipped(
-            customer_id=self.customer_id,
+        self.record(
+            events.OrderShipped,
+            meta,
             shipment_id=shipment_id,
             lines=lines,
             amount=amount,
             due_on=due_on,
             status=(OrderStatus.SHIPPED if complete else OrderStatus.ACCEPTED).value,
-            meta=meta,
         )
         return amount
 
-    @event("OrderShipped", topic="orders.Order.OrderShipped")
+    @event(events.OrderShipped)
     def _shipped(
-        self,
-        customer_id: str,
-        shipment_id: str,
-        lines: list[dict[str, Any]],
-        amount: Decimal,
-        due_on: date,
-        status: str,
-        meta: Meta,
+        self, shipment_id: str, lines: list[dict[str, Any]], amount: Decimal, status: str, meta: Meta
     ) -> None:
         for line in lines:
             self.shipped[line["product_code"]] = self.shipped.get(line["product_code"], 0) + int(
@@ -393,23 +349,23 @@ class Order(SalesAggregate):
                 "O11", f"a payment is positive and at most the receivable {self.receivable}", field="amount"
             )
         fully = amount >= self.open_amount and self.status is OrderStatus.SHIPPED
-        self._paid(
-            customer_id=self.customer_id,
+        self.record(
+            events.PaymentReceived,
+            meta,
             amount=money(amount),
             status=(OrderStatus.PAID if fully else self.status).value,
-            meta=meta,
         )
 
     def apply_credit(self, amount: Decimal, meta: Meta) -> None:
         """O9: the customer's credit pays toward this order, as a converted hold's deposit does."""
-        self._credit_applied(customer_id=self.customer_id, amount=money(amount), meta=meta)
+        self.record(events.CreditApplied, meta, amount=money(amount))
 
-    @event("CreditApplied", topic="orders.Order.CreditApplied")
-    def _credit_applied(self, customer_id: str, amount: Decimal, meta: Meta) -> None:
+    @event(events.CreditApplied)
+    def _credit_applied(self, amount: Decimal) -> None:
         self.paid += amount
 
-    @event("PaymentReceived", topic="orders.Order.PaymentReceived")
-    def _paid(self, customer_id: str, amount: Decimal, status: str, meta: Meta) -> None:
+    @event(events.PaymentReceived)
+    def _paid(self, amount: Decimal, status: str) -> None:
         self.paid += amount
         self.status = OrderStatus(status)
 
@@ -419,49 +375,8 @@ class Order(SalesAggregate):
             raise InvalidState(
                 f"an order that is {self.status.value} or shipped cannot be cancelled", rule="O1"
             )
-        self._cancelled(customer_id=self.customer_id, reason=reason, meta=meta)
+        self.record(events.OrderCancelled, meta, reason=reason)
 
-    @event("OrderCancelled", topic="orders.Order.OrderCancelled")
-    def _cancelled(self, customer_id: str, reason: str, meta: Meta) -> None:
+    @event(events.OrderCancelled)
+    def _cancelled(self) -> None:
         self.status = OrderStatus.CANCELLED
-
-
-def contract_holds(
-    customer: CustomerSnapshot,
-    account: CustomerAccount,
-    lines: list[dict[str, Any]],
-    total: Decimal,
-    order_day: date,
-    order_id: str | None = None,
-) -> list[dict[str, str]]:
-    """O4 (rev 2): a distributor's order needs a valid contract, products within its scope and room in its
-    remaining annual volume; each breach is a hold naming the term it breaks. ``order_id``: an order
-    checked again (its own amount is not counted twice)."""
-    if not customer.has_contract_on(order_day):
-        message = f"no valid distributor contract on {order_day}"
-        return [{"rule": "O4", "term": NO_CONTRACT, "message": message}]
-    holds = []
-    scope = customer.product_scope
-    outside = sorted({line["product_code"] for line in lines} - set(scope)) if scope is not None else []
-    if outside:
-        holds.append(
-            {
-                "rule": "O4",
-                "term": "product_scope",
-                "message": f"{', '.join(outside)} outside the product scope of contract "
-                f"{customer.contract_number}",
-            }
-        )
-    if customer.annual_volume is not None:
-        start, end = customer.contract_year(order_day)
-        used = account.accepted_between(start, end, excluding=order_id)
-        if used + total > customer.annual_volume:
-            holds.append(
-                {
-                    "rule": "O4",
-                    "term": "annual_volume",
-                    "message": f"{used} accepted since {start} + {total} would exceed the contract's "
-                    f"annual volume {customer.annual_volume}",
-                }
-            )
-    return holds

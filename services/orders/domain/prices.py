@@ -6,14 +6,15 @@ from decimal import Decimal
 
 from eventsourcing.domain import event
 
-from services.orders.domain.common import DEPARTMENT_HEADS, SALES_ROLES, money, refuse
+from services.orders.domain import events
+from services.orders.domain.common import DEPARTMENT_HEADS, SALES_ROLES, ContractEvents, money, refuse
 from services.orders.domain.products import Product
 from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.contracts import Role
 from shared.errors import InvalidState
 
 
-class PriceException(SalesAggregate):
+class PriceException(ContractEvents, SalesAggregate):
     """O2: a price off the list for one customer and product: requested, then approved.
 
     A reduction needs the general manager; a major one (more than ``major_reduction_pct`` below list)
@@ -21,6 +22,7 @@ class PriceException(SalesAggregate):
     """
 
     TOPIC = "orders.PriceException"
+    KEY = "customer_id"
 
     @classmethod
     def request(
@@ -37,7 +39,8 @@ class PriceException(SalesAggregate):
         if unit_price >= product.list_price:
             raise refuse("O2", "a price exception is a reduction below the list price", field="unit_price")
         reduction = (product.list_price - unit_price) / product.list_price
-        return cls(
+        return cls._create(
+            cls.own(events.PriceExceptionRequested),
             customer_id=customer_id,
             product_code=product.product_code,
             unit_price=unit_price,
@@ -48,17 +51,9 @@ class PriceException(SalesAggregate):
             meta=meta,
         )
 
-    @event("PriceExceptionRequested", topic="orders.PriceException.PriceExceptionRequested")
+    @event(events.PriceExceptionRequested)
     def __init__(
-        self,
-        customer_id: str,
-        product_code: str,
-        unit_price: Decimal,
-        list_price: Decimal,
-        reduction_pct: Decimal,
-        major: bool,
-        reason: str,
-        meta: Meta,
+        self, customer_id: str, product_code: str, unit_price: Decimal, list_price: Decimal, major: bool
     ) -> None:
         self.customer_id = customer_id
         self.product_code = product_code
@@ -73,11 +68,11 @@ class PriceException(SalesAggregate):
         require_role(meta, {Role.GENERAL_MANAGER}, "O2", "approve a price reduction")
         if self.gm_approved:
             raise InvalidState("the general manager already approved this exception", rule="O2")
-        self._approved(customer_id=self.customer_id, by=meta.actor_id, meta=meta)
+        self.record(events.PriceExceptionApproved, meta, by=meta.actor_id)
         self._grant_if_due(meta)
 
-    @event("PriceExceptionApproved", topic="orders.PriceException.PriceExceptionApproved")
-    def _approved(self, customer_id: str, by: str, meta: Meta) -> None:
+    @event(events.PriceExceptionApproved)
+    def _approved(self) -> None:
         self.gm_approved = True
 
     def vote(self, in_favour: bool, meta: Meta) -> None:
@@ -86,25 +81,22 @@ class PriceException(SalesAggregate):
             raise InvalidState("only a major reduction is put to the department heads", rule="O2")
         if meta.actor_role in self.votes:
             raise InvalidState(f"{meta.actor_role} already voted", rule="O2")
-        self._voted(customer_id=self.customer_id, role=meta.actor_role, in_favour=in_favour, meta=meta)
+        self.record(events.PriceExceptionVoted, meta, role=meta.actor_role, in_favour=in_favour)
         self._grant_if_due(meta)
 
-    @event("PriceExceptionVoted", topic="orders.PriceException.PriceExceptionVoted")
-    def _voted(self, customer_id: str, role: str, in_favour: bool, meta: Meta) -> None:
+    @event(events.PriceExceptionVoted)
+    def _voted(self, role: str, in_favour: bool) -> None:
         self.votes[role] = in_favour
 
     def _grant_if_due(self, meta: Meta) -> None:
         majority = sum(self.votes.values()) * 2 > len(DEPARTMENT_HEADS)
         if self.gm_approved and (not self.major or majority) and not self.granted:
-            self._granted(
-                customer_id=self.customer_id,
-                product_code=self.product_code,
-                unit_price=self.unit_price,
-                meta=meta,
+            self.record(
+                events.PriceExceptionGranted, meta, product_code=self.product_code, unit_price=self.unit_price
             )
 
-    @event("PriceExceptionGranted", topic="orders.PriceException.PriceExceptionGranted")
-    def _granted(self, customer_id: str, product_code: str, unit_price: Decimal, meta: Meta) -> None:
+    @event(events.PriceExceptionGranted)
+    def _granted(self) -> None:
         self.granted = True
 
     def covers(self, customer_id: str, product_code: str, unit_price: Decimal) -> bool:

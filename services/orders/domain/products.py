@@ -7,13 +7,14 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from services.orders.domain.common import PRICE_SETTERS, money, named_id, refuse
+from services.orders.domain import events
+from services.orders.domain.common import PRICE_SETTERS, ContractEvents, money, named_id, refuse
 from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.contracts import Role
 from shared.errors import InvalidState
 
 
-class Product(SalesAggregate):
+class Product(ContractEvents, SalesAggregate):
     """One product: its single list price (O2), standard cost, and stock ledger (O8).
 
     The ledger is this aggregate's state, so two holds on the last units conflict on its version:
@@ -21,6 +22,16 @@ class Product(SalesAggregate):
     """
 
     TOPIC = "orders.Product"
+    KEY = "product_code"
+
+    # Both listing events carry the whole listing (events.ProductListing): each applies it as a whole.
+    class ProductListed(events.ProductListed):
+        def apply(self, aggregate: Product) -> None:
+            aggregate.take_listing(self)
+
+    class ProductRelisted(events.ProductRelisted):
+        def apply(self, aggregate: Product) -> None:
+            aggregate.take_listing(self)
 
     @staticmethod
     def create_id(product_code: str) -> UUID:
@@ -38,69 +49,23 @@ class Product(SalesAggregate):
         meta: Meta,
     ) -> Product:
         require_role(meta, PRICE_SETTERS, "O2", "set a list price")
-        return cls(
-            product_code=product_code,
-            name=name,
-            spec=spec,
-            list_price=money(list_price),
-            standard_cost=money(standard_cost),
-            in_production=in_production,
-            meta=meta,
-        )
+        listing = events.ProductListing(product_code, name, spec, list_price, standard_cost, in_production)
+        return cls._create(cls.own(events.ProductListed), **_priced(listing), meta=meta)
 
-    @event("ProductListed", topic="orders.Product.ProductListed")
-    def __init__(
-        self,
-        product_code: str,
-        name: str,
-        spec: str,
-        list_price: Decimal,
-        standard_cost: Decimal,
-        in_production: bool,
-        meta: Meta,
-    ) -> None:
+    def __init__(self, product_code: str) -> None:
         self.product_code = product_code
-        self.name = name
-        self.spec = spec
-        self.list_price = list_price
-        self.standard_cost = standard_cost
-        self.in_production = in_production
         self.on_hand = 0
         self.allocations: dict[str, int] = {}  # holder (hold or order id) → units set aside
 
-    def relist(
-        self,
-        name: str,
-        spec: str,
-        list_price: Decimal,
-        standard_cost: Decimal,
-        in_production: bool,
-        meta: Meta,
-    ) -> None:
+    def relist(self, listing: events.ProductListing, meta: Meta) -> None:
+        """O2: the product listed again, on new terms."""
         require_role(meta, PRICE_SETTERS, "O2", "set a list price")
-        self._listed_again(
-            product_code=self.product_code,
-            name=name,
-            spec=spec,
-            list_price=money(list_price),
-            standard_cost=money(standard_cost),
-            in_production=in_production,
-            meta=meta,
-        )
+        assert listing.product_code == self.product_code
+        self.record(events.ProductRelisted, meta, **_priced(listing))
 
-    @event("ProductRelisted", topic="orders.Product.ProductRelisted")
-    def _listed_again(
-        self,
-        product_code: str,
-        name: str,
-        spec: str,
-        list_price: Decimal,
-        standard_cost: Decimal,
-        in_production: bool,
-        meta: Meta,
-    ) -> None:
-        self.name, self.spec, self.list_price = name, spec, list_price
-        self.standard_cost, self.in_production = standard_cost, in_production
+    def take_listing(self, listing: events.ProductListing) -> None:
+        self.name, self.spec, self.list_price = listing.name, listing.spec, listing.list_price
+        self.standard_cost, self.in_production = listing.standard_cost, listing.in_production
 
     @property
     def available(self) -> int:
@@ -110,10 +75,10 @@ class Product(SalesAggregate):
         require_role(meta, {Role.PRODUCTION}, "O8", "receive stock")
         if quantity <= 0:
             raise refuse("O8", "received quantity must be positive", field="quantity")
-        self._stock_received(product_code=self.product_code, quantity=quantity, meta=meta)
+        self.record(events.StockReceived, meta, quantity=quantity)
 
-    @event("StockReceived", topic="orders.Product.StockReceived")
-    def _stock_received(self, product_code: str, quantity: int, meta: Meta) -> None:
+    @event(events.StockReceived)
+    def _stock_received(self, quantity: int) -> None:
         self.on_hand += quantity
         self.in_production = True  # what is received is made
 
@@ -124,49 +89,33 @@ class Product(SalesAggregate):
                 rule=rule,
                 details={"available": self.available, "quantity": quantity},
             )
-        self._stock_allocated(
-            product_code=self.product_code,
-            holder_id=holder_id,
-            customer_id=customer_id,
-            quantity=quantity,
-            meta=meta,
+        self.record(
+            events.StockAllocated, meta, holder_id=holder_id, customer_id=customer_id, quantity=quantity
         )
 
-    @event("StockAllocated", topic="orders.Product.StockAllocated")
-    def _stock_allocated(
-        self, product_code: str, holder_id: str, customer_id: str, quantity: int, meta: Meta
-    ) -> None:
+    @event(events.StockAllocated)
+    def _stock_allocated(self, holder_id: str, quantity: int) -> None:
         self.allocations[holder_id] = self.allocations.get(holder_id, 0) + quantity
 
     def release(self, holder_id: str, customer_id: str, meta: Meta) -> None:
         quantity = self.allocations.get(holder_id, 0)
         if quantity:
-            self._stock_released(
-                product_code=self.product_code,
-                holder_id=holder_id,
-                customer_id=customer_id,
-                quantity=quantity,
-                meta=meta,
+            self.record(
+                events.StockReleased, meta, holder_id=holder_id, customer_id=customer_id, quantity=quantity
             )
 
-    @event("StockReleased", topic="orders.Product.StockReleased")
-    def _stock_released(
-        self, product_code: str, holder_id: str, customer_id: str, quantity: int, meta: Meta
-    ) -> None:
+    @event(events.StockReleased)
+    def _stock_released(self, holder_id: str) -> None:
         self.allocations.pop(holder_id, None)
 
     def transfer(self, from_id: str, to_id: str, meta: Meta) -> None:
         """A converted hold's units become the order's."""
         quantity = self.allocations.get(from_id, 0)
         if quantity:
-            self._stock_transferred(
-                product_code=self.product_code, from_id=from_id, to_id=to_id, quantity=quantity, meta=meta
-            )
+            self.record(events.StockTransferred, meta, from_id=from_id, to_id=to_id, quantity=quantity)
 
-    @event("StockTransferred", topic="orders.Product.StockTransferred")
-    def _stock_transferred(
-        self, product_code: str, from_id: str, to_id: str, quantity: int, meta: Meta
-    ) -> None:
+    @event(events.StockTransferred)
+    def _stock_transferred(self, from_id: str, to_id: str, quantity: int) -> None:
         self.allocations.pop(from_id, None)
         self.allocations[to_id] = self.allocations.get(to_id, 0) + quantity
 
@@ -179,25 +128,17 @@ class Product(SalesAggregate):
                 rule="O8",
                 details={"available": own + self.available, "quantity": quantity},
             )
-        self._stock_shipped(
-            product_code=self.product_code,
+        self.record(
+            events.StockShipped,
+            meta,
             order_id=order_id,
             customer_id=customer_id,
             quantity=quantity,
             from_allocation=min(own, quantity),
-            meta=meta,
         )
 
-    @event("StockShipped", topic="orders.Product.StockShipped")
-    def _stock_shipped(
-        self,
-        product_code: str,
-        order_id: str,
-        customer_id: str,
-        quantity: int,
-        from_allocation: int,
-        meta: Meta,
-    ) -> None:
+    @event(events.StockShipped)
+    def _stock_shipped(self, order_id: str, quantity: int, from_allocation: int) -> None:
         self.on_hand -= quantity
         left = self.allocations.get(order_id, 0) - from_allocation
         if left > 0:
@@ -207,31 +148,22 @@ class Product(SalesAggregate):
 
     def take_back(self, order_id: str, customer_id: str, quantity: int, meta: Meta) -> None:
         """O15: returned goods booked back into stock."""
-        self._stock_returned(
-            product_code=self.product_code,
-            order_id=order_id,
-            customer_id=customer_id,
-            quantity=quantity,
-            meta=meta,
-        )
+        self.record(events.StockReturned, meta, order_id=order_id, customer_id=customer_id, quantity=quantity)
 
-    @event("StockReturned", topic="orders.Product.StockReturned")
-    def _stock_returned(
-        self, product_code: str, order_id: str, customer_id: str, quantity: int, meta: Meta
-    ) -> None:
+    @event(events.StockReturned)
+    def _stock_returned(self, quantity: int) -> None:
         self.on_hand += quantity
 
     def request_production(self, order_id: str, customer_id: str, shortfall: int, meta: Meta) -> None:
-        self._production_requested(
-            product_code=self.product_code,
-            order_id=order_id,
-            customer_id=customer_id,
-            quantity=shortfall,
-            meta=meta,
+        self.record(
+            events.ProductionRequested, meta, order_id=order_id, customer_id=customer_id, quantity=shortfall
         )
 
-    @event("ProductionRequested", topic="orders.Product.ProductionRequested")
-    def _production_requested(
-        self, product_code: str, order_id: str, customer_id: str, quantity: int, meta: Meta
-    ) -> None:
-        pass
+
+def _priced(listing: events.ProductListing) -> dict[str, object]:
+    """The listing's fields, its prices to the cent (O2)."""
+    return {
+        **vars(listing),
+        "list_price": money(listing.list_price),
+        "standard_cost": money(listing.standard_cost),
+    }

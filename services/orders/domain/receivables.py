@@ -7,11 +7,12 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from services.orders.domain.common import named_id
+from services.orders.domain import events
+from services.orders.domain.common import ContractEvents, named_id
 from shared.aggregate import Meta, SalesAggregate
 
 
-class DueBook(SalesAggregate):
+class DueBook(ContractEvents, SalesAggregate):
     """What the reminder job reads to find the receivables due soon or overdue (as the hold book for O9).
 
     A receivable stays here until it is reminded of as overdue or found paid, and records that its
@@ -25,32 +26,34 @@ class DueBook(SalesAggregate):
     def create_id() -> UUID:
         return named_id("duebook")
 
-    @event("DueBookOpened", topic="orders.DueBook.DueBookOpened")
+    @event(events.DueBookOpened)
     def __init__(self, meta: Meta) -> None:
         # receivable id (``<order or opening id>#<shipment index>``) → (customer id, due date ISO, reminded)
         self.live: dict[str, tuple[str, str, bool]] = {}
 
     def add(self, customer_id: str, receivable_id: str, due_on: date, meta: Meta) -> None:
-        self._entered(customer_id=customer_id, receivable_id=receivable_id, due_on=due_on, meta=meta)
+        self.record(
+            events.DueBookEntered, meta, customer_id=customer_id, receivable_id=receivable_id, due_on=due_on
+        )
 
-    @event("DueBookEntered", topic="orders.DueBook.DueBookEntered")
-    def _entered(self, customer_id: str, receivable_id: str, due_on: date, meta: Meta) -> None:
+    @event(events.DueBookEntered)
+    def _entered(self, customer_id: str, receivable_id: str, due_on: date) -> None:
         self.live[receivable_id] = (customer_id, due_on.isoformat(), False)
 
     def mark_reminded(self, receivable_id: str, meta: Meta) -> None:
-        self._reminded(receivable_id=receivable_id, meta=meta)
+        self.record(events.DueBookReminded, meta, receivable_id=receivable_id)
 
-    @event("DueBookReminded", topic="orders.DueBook.DueBookReminded")
-    def _reminded(self, receivable_id: str, meta: Meta) -> None:
+    @event(events.DueBookReminded)
+    def _reminded(self, receivable_id: str) -> None:
         customer_id, due_on, _ = self.live[receivable_id]
         self.live[receivable_id] = (customer_id, due_on, True)
 
     def remove(self, receivable_id: str, meta: Meta) -> None:
         if receivable_id in self.live:
-            self._left(receivable_id=receivable_id, meta=meta)
+            self.record(events.DueBookLeft, meta, receivable_id=receivable_id)
 
-    @event("DueBookLeft", topic="orders.DueBook.DueBookLeft")
-    def _left(self, receivable_id: str, meta: Meta) -> None:
+    @event(events.DueBookLeft)
+    def _left(self, receivable_id: str) -> None:
         self.live.pop(receivable_id, None)
 
     def due(self, today: date, days_before: int) -> list[str]:

@@ -10,17 +10,19 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from services.orders.domain.common import CustomerSnapshot, named_id, refuse
+from services.orders.domain import events
+from services.orders.domain.common import ContractEvents, CustomerSnapshot, named_id, refuse
 from shared.aggregate import Meta, SalesAggregate, at_least, require_role
 from shared.clock import BUSINESS_TZ
 from shared.contracts import Role
 from shared.errors import InvalidState
 
 
-class RequestList(SalesAggregate):
+class RequestList(ContractEvents, SalesAggregate):
     """O13: a branch's intended orders for next week (要货意向清单), due by the Friday 18:00 before it."""
 
     TOPIC = "orders.RequestList"
+    KEY = "customer_id"
 
     @staticmethod
     def create_id(customer_id: str, week: str) -> UUID:
@@ -45,7 +47,7 @@ class RequestList(SalesAggregate):
             meta=meta,
         )
 
-    @event("RequestListSubmitted", topic="orders.RequestList.RequestListSubmitted")
+    @event(events.RequestListSubmitted)
     def __init__(self, customer_id: str, week: str, lines: list[dict[str, Any]], meta: Meta) -> None:
         self.customer_id = customer_id
         self.week = week
@@ -66,15 +68,11 @@ class RequestList(SalesAggregate):
         top = sum(max(self.lines.get(c, 0), ordered.get(c, 0)) for c in codes)
         low = sum(min(self.lines.get(c, 0), ordered.get(c, 0)) for c in codes)
         rate = (Decimal(low) / Decimal(top)).quantize(Decimal("0.0001")) if top else Decimal("1.0000")
-        self._matched(
-            customer_id=self.customer_id, week=self.week, match_rate=rate, ordered=dict(ordered), meta=meta
-        )
+        self.record(events.RequestListMatched, meta, week=self.week, match_rate=rate, ordered=dict(ordered))
         return rate
 
-    @event("RequestListMatched", topic="orders.RequestList.RequestListMatched")
-    def _matched(
-        self, customer_id: str, week: str, match_rate: Decimal, ordered: dict[str, int], meta: Meta
-    ) -> None:
+    @event(events.RequestListMatched)
+    def _matched(self, match_rate: Decimal) -> None:
         self.match_rate = match_rate
 
 

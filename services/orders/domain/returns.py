@@ -11,13 +11,14 @@ order: first off what is still owed on the shipped goods, the rest back to the c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.domain import event
 
+from services.orders.domain import events
 from services.orders.domain.common import SALES_ROLES, SHIPPERS, local_date, money, refuse
 from shared.aggregate import Meta, at_least, require_role
 from shared.contracts import Role
@@ -58,40 +59,35 @@ def request_return(
         raise refuse("O15", f"a return's reason is one of {sorted(RETURN_REASONS)}", field="reason")
     if reason == "quality" and not complaint_id:
         raise refuse("O15", "a quality return names its quality complaint (P3)", field="complaint_id")
-    lines = []
-    for code, quantity in quantities.items():
-        left = self.returnable(code)
-        if quantity <= 0 or quantity > left:
-            raise refuse(
-                "O15",
-                f"{quantity} of {code} cannot be returned: {left} shipped and not yet returned",
-                product_code=code,
-                returnable=left,
-            )
-        lines.append(self.priced(code, quantity))
-    self._return_requested(
-        customer_id=self.customer_id,
+    lines = _priced_lines(
+        self,
+        quantities,
+        self.returnable,
+        "O15",
+        "returnable",
+        "returned: {left} shipped and not yet returned",
+    )
+    self.record(
+        events.ReturnRequested,
+        meta,
         return_id=return_id,
         reason=reason,
         complaint_id=complaint_id,
         exchange=exchange,
         lines=lines,
         amount=money(sum((line["amount"] for line in lines), Decimal("0"))),
-        meta=meta,
     )
 
 
-@event("ReturnRequested", topic="orders.Order.ReturnRequested")
+@event(events.ReturnRequested)
 def _return_requested(
     self: Order,
-    customer_id: str,
     return_id: str,
     reason: str,
     complaint_id: str | None,
     exchange: bool,
     lines: list[dict[str, Any]],
     amount: Decimal,
-    meta: Meta,
 ) -> None:
     self.returns[return_id] = {
         "status": "requested",
@@ -102,6 +98,25 @@ def _return_requested(
         "amount": amount,
         "counts": True,
     }
+
+
+def _priced_lines(
+    order: Order, quantities: Mapping[str, int], left_of: Callable[[str], int], rule: str, left: str, why: str
+) -> list[dict[str, Any]]:
+    """The lines of ``quantities`` at the order's prices; refused (naming ``rule``) where a quantity is not
+    positive or more than ``left_of`` its product, saying ``why`` (with ``{left}``) and the units ``left``."""
+    lines = []
+    for code, quantity in quantities.items():
+        units = left_of(code)
+        if quantity <= 0 or quantity > units:
+            raise refuse(
+                rule,
+                f"{quantity} of {code} cannot be {why.format(left=units)}",
+                product_code=code,
+                **{left: units},
+            )
+        lines.append(order.priced(code, quantity))
+    return lines
 
 
 def the_return(self: Order, return_id: str, status: str) -> dict[str, Any]:
@@ -122,18 +137,18 @@ def decide_return(self: Order, return_id: str, approve: bool, reason: str, meta:
     require_role(meta, RETURN_APPROVERS, "O15", "approve or reject a return")
     self.the_return(return_id, "requested")
     if approve:
-        self._return_approved(customer_id=self.customer_id, return_id=return_id, meta=meta)
+        self.record(events.ReturnApproved, meta, return_id=return_id)
     else:
-        self._return_rejected(customer_id=self.customer_id, return_id=return_id, reason=reason, meta=meta)
+        self.record(events.ReturnRejected, meta, return_id=return_id, reason=reason)
 
 
-@event("ReturnApproved", topic="orders.Order.ReturnApproved")
-def _return_approved(self: Order, customer_id: str, return_id: str, meta: Meta) -> None:
+@event(events.ReturnApproved)
+def _return_approved(self: Order, return_id: str) -> None:
     self.returns[return_id] = {**self.returns[return_id], "status": "approved"}
 
 
-@event("ReturnRejected", topic="orders.Order.ReturnRejected")
-def _return_rejected(self: Order, customer_id: str, return_id: str, reason: str, meta: Meta) -> None:
+@event(events.ReturnRejected)
+def _return_rejected(self: Order, return_id: str) -> None:
     self.returns[return_id] = {**self.returns[return_id], "status": "rejected", "counts": False}
 
 
@@ -142,31 +157,21 @@ def book_return(self: Order, return_id: str, meta: Meta) -> dict[str, Any]:
     its replacement shipment (at the order's price: no new price check)."""
     require_role(meta, SHIPPERS, "O15", "book returned goods into stock")
     found = self.the_return(return_id, "approved")
-    self._return_booked(
-        customer_id=self.customer_id,
+    self.record(
+        events.ReturnBooked,
+        meta,
         return_id=return_id,
         reason=found["reason"],
         exchange=found["exchange"],
         lines=found["lines"],
         amount=found["amount"],
         returned_on=local_date(meta.at),
-        meta=meta,
     )
     return found
 
 
-@event("ReturnBooked", topic="orders.Order.ReturnBooked")
-def _return_booked(
-    self: Order,
-    customer_id: str,
-    return_id: str,
-    reason: str,
-    exchange: bool,
-    lines: list[dict[str, Any]],
-    amount: Decimal,
-    returned_on: date,
-    meta: Meta,
-) -> None:
+@event(events.ReturnBooked)
+def _return_booked(self: Order, return_id: str, exchange: bool) -> None:
     self.returns[return_id] = {
         **self.returns[return_id],
         "status": "awaiting_replacement" if exchange else "booked",
@@ -176,16 +181,12 @@ def _return_booked(
 def ship_replacement(self: Order, return_id: str, meta: Meta) -> dict[str, Any]:
     require_role(meta, SHIPPERS, "O15", "ship a replacement")
     found = self.the_return(return_id, "awaiting_replacement")
-    self._replacement_shipped(
-        customer_id=self.customer_id, return_id=return_id, lines=found["lines"], meta=meta
-    )
+    self.record(events.ReplacementShipped, meta, return_id=return_id, lines=found["lines"])
     return found
 
 
-@event("ReplacementShipped", topic="orders.Order.ReplacementShipped")
-def _replacement_shipped(
-    self: Order, customer_id: str, return_id: str, lines: list[dict[str, Any]], meta: Meta
-) -> None:
+@event(events.ReplacementShipped)
+def _replacement_shipped(self: Order, return_id: str) -> None:
     # the customer holds the replaced units again: they may come back in a later return
     self.returns[return_id] = {**self.returns[return_id], "status": "replaced", "counts": False}
 
@@ -196,8 +197,9 @@ def issue_credit_note(
     """The credit note of a return or a correction; answers what goes to the customer's credit."""
     amount = money(sum((Decimal(line["amount"]) for line in lines), Decimal("0")))
     to_receivable = min(amount, self.receivable)
-    self._credit_note_issued(
-        customer_id=self.customer_id,
+    self.record(
+        events.CreditNoteIssued,
+        meta,
         credit_note_id=credit_note_id,
         source=source,
         source_id=source_id,
@@ -206,24 +208,13 @@ def issue_credit_note(
         to_receivable=to_receivable,
         to_credit=amount - to_receivable,
         issued_on=local_date(meta.at),
-        meta=meta,
     )
     return amount - to_receivable
 
 
-@event("CreditNoteIssued", topic="orders.Order.CreditNoteIssued")
+@event(events.CreditNoteIssued)
 def _credit_note_issued(
-    self: Order,
-    customer_id: str,
-    credit_note_id: str,
-    source: str,
-    source_id: str,
-    lines: list[dict[str, Any]],
-    amount: Decimal,
-    to_receivable: Decimal,
-    to_credit: Decimal,
-    issued_on: date,
-    meta: Meta,
+    self: Order, source: str, source_id: str, amount: Decimal, to_credit: Decimal
 ) -> None:
     self.returned_amount += amount
     self.refunded += to_credit
@@ -253,8 +244,8 @@ def report_shipment_problem(
             shipped_on=shipped_on.isoformat(),
             within_days=within_days,
         )
-    lines = []
-    for code, quantity in quantities.items():
+
+    def reportable(code: str) -> int:
         reported = sum(
             int(line["quantity"])
             for entry in self.corrections.values()
@@ -262,34 +253,29 @@ def report_shipment_problem(
             for line in entry["lines"]
             if line["product_code"] == code
         )
-        left = min(shipment["lines"].get(code, 0) - reported, self.returnable(code))
-        if quantity <= 0 or quantity > left:
-            raise refuse(
-                "O16",
-                f"{quantity} of {code} cannot be reported short or wrong: {left} of that shipment left",
-                product_code=code,
-                reportable=left,
-            )
-        lines.append(self.priced(code, quantity))
-    self._shipment_problem_reported(
-        customer_id=self.customer_id,
+        return min(shipment["lines"].get(code, 0) - reported, self.returnable(code))
+
+    lines = _priced_lines(
+        self,
+        quantities,
+        reportable,
+        "O16",
+        "reportable",
+        "reported short or wrong: {left} of that shipment left",
+    )
+    self.record(
+        events.ShipmentProblemReported,
+        meta,
         correction_id=correction_id,
         shipment_id=shipment_id,
         problem=problem,
         lines=lines,
-        meta=meta,
     )
 
 
-@event("ShipmentProblemReported", topic="orders.Order.ShipmentProblemReported")
+@event(events.ShipmentProblemReported)
 def _shipment_problem_reported(
-    self: Order,
-    customer_id: str,
-    correction_id: str,
-    shipment_id: str,
-    problem: str,
-    lines: list[dict[str, Any]],
-    meta: Meta,
+    self: Order, correction_id: str, shipment_id: str, problem: str, lines: list[dict[str, Any]]
 ) -> None:
     self.corrections[correction_id] = {
         "status": "reported",
@@ -322,17 +308,13 @@ def ship_correction(self: Order, correction_id: str, meta: Meta) -> dict[str, An
     """O16 by a correction shipment: the missing or right goods, under the order's invoice."""
     require_role(meta, SHIPPERS, "O16", "ship a correction")
     found = self.the_correction(correction_id)
-    self._correction_shipped(
-        customer_id=self.customer_id, correction_id=correction_id, lines=found["lines"], meta=meta
-    )
+    self.record(events.CorrectionShipped, meta, correction_id=correction_id, lines=found["lines"])
     self.complete_if_done(meta)
     return found
 
 
-@event("CorrectionShipped", topic="orders.Order.CorrectionShipped")
-def _correction_shipped(
-    self: Order, customer_id: str, correction_id: str, lines: list[dict[str, Any]], meta: Meta
-) -> None:
+@event(events.CorrectionShipped)
+def _correction_shipped(self: Order, correction_id: str) -> None:
     self.corrections[correction_id] = {**self.corrections[correction_id], "status": "shipped"}
 
 
@@ -351,20 +333,18 @@ def accept_delivery(self: Order, shipment_id: str, accepted_on: date, accepted_b
         raise InvalidState("the delivery is accepted already", rule="O16")
     if not date.fromisoformat(shipment["on"]) <= accepted_on <= local_date(meta.at):
         raise refuse("O16", "a delivery is accepted between its shipping and today", field="accepted_on")
-    self._delivery_accepted(
-        customer_id=self.customer_id,
+    self.record(
+        events.DeliveryAccepted,
+        meta,
         shipment_id=shipment_id,
         accepted_on=accepted_on,
         accepted_by=accepted_by,
-        meta=meta,
     )
     self.complete_if_done(meta)
 
 
-@event("DeliveryAccepted", topic="orders.Order.DeliveryAccepted")
-def _delivery_accepted(
-    self: Order, customer_id: str, shipment_id: str, accepted_on: date, accepted_by: str, meta: Meta
-) -> None:
+@event(events.DeliveryAccepted)
+def _delivery_accepted(self: Order, shipment_id: str, accepted_on: date, accepted_by: str) -> None:
     self.shipments[shipment_id] = {
         **self.shipments[shipment_id],
         "accepted_on": accepted_on.isoformat(),
@@ -384,9 +364,9 @@ def complete_if_done(self: Order, meta: Meta) -> None:
         and all(c["status"] != "reported" for c in self.corrections.values())
         and all(s["accepted_on"] is not None or sid in corrected for sid, s in self.shipments.items())
     ):
-        self._completed(customer_id=self.customer_id, completed_on=local_date(meta.at), meta=meta)
+        self.record(events.OrderCompleted, meta, completed_on=local_date(meta.at))
 
 
-@event("OrderCompleted", topic="orders.Order.OrderCompleted")
-def _completed(self: Order, customer_id: str, completed_on: date, meta: Meta) -> None:
+@event(events.OrderCompleted)
+def _completed(self: Order, completed_on: date) -> None:
     self.completed_on = completed_on
