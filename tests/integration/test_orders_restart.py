@@ -155,7 +155,7 @@ async def test_orders_customer_view_rebuilt_from_the_bus_decides_the_same(
 async def test_orders_customer_view_in_postgres_tolerates_redelivery_and_out_of_order(
     settings: Settings, nc: NATS
 ) -> None:
-    from tests.unit.test_orders_domain import customer_events, envelope
+    from tests.unit.orders_kit import customer_events, envelope
 
     ensure_database(settings, ["orders"])
     signed: list[str] = []
@@ -191,7 +191,7 @@ async def test_orders_customer_view_kept_in_memory_is_forgotten_when_any_instanc
 ) -> None:
     """O1/O6 decide on the customer's current status: a snapshot kept between commands must not outlive a
     change, whether this process's view writer made it or another instance's (through NOTIFY)."""
-    from tests.unit.test_orders_domain import customer_events, envelope
+    from tests.unit.orders_kit import customer_events, envelope
 
     ensure_database(settings, ["orders"])
     here = PostgresCustomerDirectory(settings)
