@@ -67,6 +67,29 @@ def _g(current: str, before: str) -> str:
     return f"CASE WHEN {before} > 0 THEN round((coalesce({current}, 0) - {before}) / {before}, 4)::text END"
 
 
+# The distributor report's figures (R2): counts, and amounts as 2-place decimal strings.
+DISTRIBUTOR_COUNTS = (
+    "orders",
+    "orders_cancelled",
+    "credit_notes",
+    "quantity",
+    "holds_made",
+    "holds_converted",
+    "holds_expired",
+    "quality_complaints",
+    "service_complaints",
+)
+DISTRIBUTOR_AMOUNTS = (
+    "ordered_amount",
+    "cancelled_amount",
+    "returned_amount",
+    "shipped_amount",
+    "paid_amount",
+    "deposits",
+    "fines",
+)
+
+
 async def distributor_monthly(
     conn: asyncpg.Connection,
     period: str,
@@ -75,30 +98,10 @@ async def distributor_monthly(
     schema: str = SCHEMA,
 ) -> dict[str, Any]:
     _, end = periods.bounds(period, mode)
-    counts = [
-        "orders",
-        "orders_cancelled",
-        "credit_notes",
-        "quantity",
-        "holds_made",
-        "holds_converted",
-        "holds_expired",
-        "quality_complaints",
-        "service_complaints",
-    ]
-    moneys = [
-        "ordered_amount",
-        "cancelled_amount",
-        "returned_amount",
-        "shipped_amount",
-        "paid_amount",
-        "deposits",
-        "fines",
-    ]
     columns = ", ".join(
         ["customer_id", "code", "company_name", "kind", "region", "grade", "salesperson_id", "status"]
-        + [f"coalesce({c}, 0)::int AS {c}" for c in counts]
-        + [f"{_m(c)} AS {c}" for c in moneys]
+        + [f"coalesce({c}, 0)::int AS {c}" for c in DISTRIBUTOR_COUNTS]
+        + [f"{_m(c)} AS {c}" for c in DISTRIBUTOR_AMOUNTS]
         + [
             f"{_m('previous_amount')} AS previous_amount",
             f"{_g('ordered_amount', 'previous_amount')} AS growth_vs_previous",

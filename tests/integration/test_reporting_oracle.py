@@ -37,6 +37,7 @@ from services.complaints.api import register as register_complaints
 from services.complaints.application import ComplaintsApplication
 from services.complaints.main import background as complaints_background
 from services.complaints.scopes import SCHEMA as COMPLAINTS_VIEW
+from services.reporting.queries import DISTRIBUTOR_AMOUNTS, DISTRIBUTOR_COUNTS
 from shared.clock import BUSINESS_TZ, FixedClock
 from shared.customer_directory import PostgresCustomerDirectory
 from shared.database import ensure_database
@@ -551,37 +552,6 @@ class Flow:
 # ---------------------------------------------------------------- the comparison
 
 
-DISTRIBUTOR_FIGURES = (
-    "orders",
-    "orders_cancelled",
-    "quantity",
-    "ordered_amount",
-    "cancelled_amount",
-    "credit_notes",
-    "returned_amount",
-    "shipped_amount",
-    "paid_amount",
-    "deposits",
-    "holds_made",
-    "holds_converted",
-    "holds_expired",
-    "quality_complaints",
-    "service_complaints",
-    "fines",
-)
-COUNTS = {
-    "orders",
-    "orders_cancelled",
-    "credit_notes",
-    "quantity",
-    "holds_made",
-    "holds_converted",
-    "holds_expired",
-    "quality_complaints",
-    "service_complaints",
-}
-
-
 def expected_distributor_row(m: Model, cid: str, period: str) -> dict[str, Any]:
     row = m.figures.get((cid, period), {})
     previous = m.figures.get((cid, shifted(period, -1)), {}).get("ordered_amount", ZERO)
@@ -595,8 +565,8 @@ def expected_distributor_row(m: Model, cid: str, period: str) -> dict[str, Any]:
         if approved < end or (other, period) in m.figures
     ]
     figures = {
-        name: int(row.get(name, ZERO)) if name in COUNTS else money(row.get(name, ZERO))
-        for name in DISTRIBUTOR_FIGURES
+        **{name: int(row.get(name, ZERO)) for name in DISTRIBUTOR_COUNTS},
+        **{name: money(row.get(name, ZERO)) for name in DISTRIBUTOR_AMOUNTS},
     }
     return {
         **figures,
