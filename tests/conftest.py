@@ -111,6 +111,16 @@ def request_(nc: NATS, settings: Settings) -> Requester:
     return send
 
 
+async def succeeded(
+    request_: Requester, service: str, kind: str, name: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """The result of a command or query that must succeed."""
+    reply = await request_(service, kind, name, body)
+    assert reply["ok"], reply
+    result: dict[str, Any] = reply["result"]
+    return result
+
+
 async def wait_for(
     condition: Callable[[], Awaitable[bool]], timeout: float = 15.0, every: float = 0.1
 ) -> None:

@@ -14,15 +14,18 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
+import pytest
+from nats.aio.client import Client as NATS
 
 from deploy.bench.seed import at, registration
 from services.reporting.main import ReportingService, start_reporting, stopped
-from shared.clock import BUSINESS_TZ
+from shared.clock import BUSINESS_TZ, FixedClock
 from shared.contracts import Actor, Envelope, Role
 from shared.envelope import event_id
 from shared.settings import Settings
 from shared.streams import ensure_event_stream
 from shared.subjects import event_subject
+from tests.conftest import wait_for
 
 SALES = Actor(id="sp-1", role=Role.SALESPERSON)
 SUPERVISOR = Actor(id="sup-1", role=Role.SALES_SUPERVISOR)
@@ -301,6 +304,44 @@ class Events:
         return hid
 
     # complaints
+    def overdue(
+        self,
+        aggregate_type: str,
+        aggregate_id: str,
+        when: datetime,
+        stage: str,
+        deadline: datetime,
+        **data: Any,
+    ) -> Envelope:
+        """A deadline of complaints passed, raised by its scheduler (P7 ``ComplaintOverdue``, P8
+        ``FeedbackOverdue``, P9 ``ServiceRequestOverdue``: the aggregate's type names the event)."""
+        return self.make(
+            "complaints",
+            aggregate_type,
+            aggregate_id,
+            f"{aggregate_type}Overdue",
+            when,
+            {"stage": stage, "deadline": deadline.isoformat(), **data},
+            SYSTEM,
+        )
+
+    def complaint_overdue(
+        self, kid: str, cid: str, when: datetime, deadline: datetime, staff: str = "sp-1"
+    ) -> Envelope:
+        """P7: a service complaint (of ``complaint``'s defaults) not resolved by its deadline."""
+        return self.overdue(
+            "Complaint",
+            kid,
+            when,
+            "resolve",
+            deadline,
+            assigned_to="vp-1",
+            complaint_type="service",
+            customer_id=cid,
+            order_id=None,
+            staff_id=staff,
+        )
+
     def complaint(
         self,
         cid: str,
@@ -382,6 +423,30 @@ async def reporting_running(settings: Settings, **options: Any) -> AsyncIterator
     finally:
         stop.set()
         await stopped(service)
+
+
+def reporting_at(now: datetime) -> Any:
+    """A module's ``service`` fixture: one reporting service for the module, its clock fixed at ``now``."""
+
+    @pytest.fixture(scope="module", name="service")
+    async def service(settings: Settings) -> AsyncIterator[ReportingService]:
+        async with reporting_running(settings, clock=FixedClock(now)) as running:
+            yield running
+
+    return service
+
+
+async def consumed(nc: NATS, settings: Settings, service: ReportingService, ev: Events) -> None:
+    """Until reporting has logged every envelope ``ev`` made; ``ev`` then starts afresh."""
+    await publish(nc.jetstream(), settings, ev.made)
+    await wait_for(lambda: logged_all(service, ev.made))
+    ev.made.clear()
+
+
+def rows(reply: dict[str, Any], key: str = "customer_id") -> dict[str, dict[str, Any]]:
+    """A report's rows by ``key`` (the reply must be a success)."""
+    assert reply["ok"], reply
+    return {r[key]: r for r in reply["result"]["rows"]}
 
 
 async def logged_all(service: ReportingService, envelopes: Sequence[Envelope]) -> bool:

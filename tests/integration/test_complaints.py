@@ -17,7 +17,7 @@ from shared.runtime import WriteService
 from shared.settings import Settings
 from shared.subjects import events_wildcard
 from tests.builders import CLERK, GM, OTHER_MANAGER, SALES_MANAGER, SUPERVISOR, VP
-from tests.conftest import Requester, wait_for
+from tests.conftest import Requester, succeeded, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -56,9 +56,7 @@ def quality_complaint(**overrides: Any) -> dict[str, Any]:
 
 
 async def ok(request_: Requester, name: str, body: dict[str, Any], kind: str = "cmd") -> dict[str, Any]:
-    reply = await request_("complaints", kind, name, body)
-    assert reply["ok"], reply
-    return reply["result"]
+    return await succeeded(request_, "complaints", kind, name, body)
 
 
 async def refused(request_: Requester, name: str, body: dict[str, Any]) -> dict[str, Any]:

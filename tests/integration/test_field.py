@@ -36,7 +36,7 @@ from tests.builders import (
     customer_event,
     prospect,
 )
-from tests.conftest import Requester, service_running, wait_for
+from tests.conftest import Requester, service_running, succeeded, wait_for
 from tests.integration.orders_kit import customers_running
 
 pytestmark = pytest.mark.integration
@@ -57,9 +57,7 @@ async def services(settings: Settings) -> AsyncIterator[FixedClock]:
 
 
 async def ok(request_: Requester, name: str, body: dict[str, Any], kind: str = "cmd") -> dict[str, Any]:
-    reply = await request_("field", kind, name, body)
-    assert reply["ok"], reply
-    return reply["result"]
+    return await succeeded(request_, "field", kind, name, body)
 
 
 async def refused(request_: Requester, name: str, body: dict[str, Any], rule: str) -> dict[str, Any]:

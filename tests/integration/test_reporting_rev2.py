@@ -8,7 +8,6 @@ the 29th onwards count for the next month); each test has customers and periods 
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,19 +17,19 @@ from nats.aio.client import Client as NATS
 
 from services.reporting import cli
 from services.reporting.main import ReportingService
-from shared.clock import BUSINESS_TZ, FixedClock
+from shared.clock import BUSINESS_TZ
 from shared.contracts import Actor
 from shared.settings import Settings
-from tests.conftest import Requester, wait_for
+from tests.conftest import Requester
 from tests.integration.reporting_kit import (
     FINANCE,
     MANAGER,
     SALES,
     Events,
     at,
-    logged_all,
-    publish,
-    reporting_running,
+    consumed,
+    reporting_at,
+    rows,
 )
 
 pytestmark = pytest.mark.integration
@@ -39,21 +38,7 @@ NOW = datetime(2031, 6, 30, 12, tzinfo=BUSINESS_TZ)
 HEADER = "customer_code,period,ordered_amount,shipped_amount,paid_amount,quantity\n"
 
 
-@pytest.fixture(scope="module")
-async def service(settings: Settings) -> AsyncIterator[ReportingService]:
-    async with reporting_running(settings, clock=FixedClock(NOW)) as running:
-        yield running
-
-
-async def consumed(nc: NATS, settings: Settings, service: ReportingService, ev: Events) -> None:
-    await publish(nc.jetstream(), settings, ev.made)
-    await wait_for(lambda: logged_all(service, ev.made))
-    ev.made.clear()
-
-
-def rows(reply: dict[str, Any], key: str = "customer_id") -> dict[str, dict[str, Any]]:
-    assert reply["ok"], reply
-    return {r[key]: r for r in reply["result"]["rows"]}
+service = reporting_at(NOW)
 
 
 def command(actor: Actor, **fields: Any) -> dict[str, Any]:
