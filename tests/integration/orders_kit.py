@@ -158,6 +158,18 @@ class Orders:
 
         await wait_for(caught_up)
 
+    async def ship(self, order_id: str, product: str, quantity: int) -> dict[str, Any]:
+        """``quantity`` units of the order's ``product`` shipped (by production)."""
+        lines = [{"product_code": product, "quantity": quantity}]
+        return await self.ok("ship_order", {"actor": PRODUCTION, "order_id": order_id, "lines": lines})
+
+    async def reserve(
+        self, customer_id: str, product: str, quantity: int, deposit: str, actor: Who = SALES
+    ) -> dict[str, Any]:
+        """A hold (O9) of ``quantity`` units against ``deposit``."""
+        body = {"customer_id": customer_id, "product_code": product, "quantity": quantity, "deposit": deposit}
+        return await self.ok("reserve_goods", {"actor": actor, **body})
+
     async def order(
         self, customer_id: str, product: str, quantity: int = 1, actor: Who = SALES, **line: Any
     ) -> dict[str, Any]:

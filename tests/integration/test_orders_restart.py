@@ -23,7 +23,7 @@ from shared.contracts import Actor, Role
 from shared.database import drop_database, ensure_database
 from shared.errors import DomainError
 from shared.settings import Settings
-from tests.builders import SALES, SALES_MANAGER, SYSTEM
+from tests.builders import SALES_MANAGER, SYSTEM
 from tests.conftest import Requester, unique_settings, wait_for
 from tests.integration.orders_kit import Orders, customers_running, orders_running
 
@@ -52,16 +52,7 @@ async def test_o9_hold_expires_after_a_process_restart_and_never_twice(
         async with orders_running(settings, clock):
             dealer = await orders.customer()
             product = await orders.product(quantity=10)
-            hold = await orders.ok(
-                "reserve_goods",
-                {
-                    "actor": SALES,
-                    "customer_id": dealer,
-                    "product_code": product,
-                    "quantity": 6,
-                    "deposit": "60.00",
-                },
-            )
+            hold = await orders.reserve(dealer, product, 6, "60.00")
         # the service is down when the hold falls due
         clock.advance(timedelta(hours=72))
         first, second = (
@@ -91,16 +82,7 @@ async def test_o9_hold_expires_after_a_process_restart_and_never_twice(
             assert (await orders.query("get_account", {"customer_id": dealer}))["credit"] == "60.00"
 
             # a hold made now and the process restarted before it is due: the new process expires it
-            late = await orders.ok(
-                "reserve_goods",
-                {
-                    "actor": SALES,
-                    "customer_id": dealer,
-                    "product_code": product,
-                    "quantity": 2,
-                    "deposit": "20.00",
-                },
-            )
+            late = await orders.reserve(dealer, product, 2, "20.00")
         clock.advance(timedelta(hours=72))
         async with orders_running(settings, clock) as running:
 
