@@ -15,13 +15,9 @@ import nats.errors
 import pytest
 from nats.aio.client import Client as NATS
 
-from services.field.api import register
-from services.field.application import FieldApplication
 from services.field.customer_view import CustomerViewProjector, PostgresCustomerDirectory
-from services.field.main import background
 from shared.clock import FixedClock
 from shared.contracts import Envelope
-from shared.database import ensure_database
 from shared.settings import Settings
 from shared.subjects import events_wildcard
 from tests.builders import (
@@ -36,8 +32,8 @@ from tests.builders import (
     customer_event,
     prospect,
 )
-from tests.conftest import Requester, service_running, succeeded, wait_for
-from tests.integration.orders_kit import customers_running
+from tests.conftest import Requester, succeeded, wait_for
+from tests.integration.field_kit import field_running
 
 pytestmark = pytest.mark.integration
 
@@ -48,12 +44,8 @@ PROSPECTOR = {"id": "sp-3", "role": "salesperson"}  # a month of visits of its o
 @pytest.fixture(scope="module")
 async def services(settings: Settings) -> AsyncIterator[FixedClock]:
     clock = FixedClock(T0)
-    ensure_database(settings, ["field"])
-    directory = PostgresCustomerDirectory(settings)
-    app = FieldApplication(settings, clock, directory)
-    async with customers_running(settings, clock), service_running(app, register, settings, extra=background):
+    async with field_running(settings, clock):
         yield clock
-    directory.close()
 
 
 async def ok(request_: Requester, name: str, body: dict[str, Any], kind: str = "cmd") -> dict[str, Any]:

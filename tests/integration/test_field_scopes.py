@@ -13,16 +13,11 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NATS
 
-from services.field.api import register
-from services.field.application import FieldApplication
-from services.field.customer_view import PostgresCustomerDirectory
-from services.field.main import background
 from shared.clock import FixedClock
-from shared.database import ensure_database
 from shared.settings import Settings
 from tests.builders import FINANCE, SUPERVISOR, prospect
-from tests.conftest import Requester, service_running, wait_for
-from tests.integration.orders_kit import customers_running
+from tests.conftest import Requester, wait_for
+from tests.integration.field_kit import field_running
 from tests.integration.scopes_kit import refused_for_scope, send_as
 
 pytestmark = pytest.mark.integration
@@ -34,12 +29,8 @@ YEAR = 2027
 @pytest.fixture(scope="module")
 async def field(settings: Settings) -> AsyncIterator[FixedClock]:
     clock = FixedClock(T0)
-    ensure_database(settings, ["field"])
-    directory = PostgresCustomerDirectory(settings)
-    app = FieldApplication(settings, clock, directory)
-    async with customers_running(settings, clock), service_running(app, register, settings, extra=background):
+    async with field_running(settings, clock):
         yield clock
-    directory.close()
 
 
 async def send(
