@@ -105,15 +105,7 @@ async def test_o8_two_concurrent_holds_on_the_last_units_never_both_succeed(orde
 async def test_o1_branch_order_by_branch_manager_is_registered(orders: Orders) -> None:
     branch = await orders.customer("branch", contract=False, capital_limit="500000")
     product = await orders.product(quantity=10)
-    order = await orders.ok(
-        "place_order",
-        {
-            "actor": BRANCH_MANAGER,
-            "customer_id": branch,
-            "channel": "branch",
-            "lines": [{"product_code": product, "quantity": 3}],
-        },
-    )
+    order = await orders.ok("place_order", orders.order_body(branch, product, 3, BRANCH_MANAGER, "branch"))
     assert (order["status"], order["customer_kind"], order["channel"]) == ("accepted", "branch", "branch")
     account = await orders.query("get_account", {"customer_id": branch})
     assert account["orders"][order["id"]]["status"] == "accepted"
@@ -158,12 +150,7 @@ async def test_o2_line_off_list_price_is_refused_without_exception(orders: Order
     product = await orders.product(quantity=10)
     error = await orders.refused(
         "place_order",
-        {
-            "actor": SALES,
-            "customer_id": dealer,
-            "channel": "phone",
-            "lines": [{"product_code": product, "quantity": 1, "unit_price": "95.00"}],
-        },
+        orders.order_body(dealer, product, unit_price="95.00"),
         "O2",
     )
     assert error["details"]["list_price"] == "100.00"
@@ -172,20 +159,12 @@ async def test_o2_line_off_list_price_is_refused_without_exception(orders: Order
 async def test_o2_reduction_approved_by_general_manager_covers_the_line(orders: Orders) -> None:
     dealer = await orders.customer()
     product = await orders.product(quantity=10)
-    exception = await orders.ok(
-        "request_price_exception",
-        price_exception(SALES, dealer, product, "95.00", "volume"),
-    )
+    exception = await orders.price_exception(dealer, product, "95.00", "volume")
     assert exception["major"] is False
     line = {"unit_price": "95.00", "price_exception_id": exception["id"]}
     await orders.refused(  # requested is not approved
         "place_order",
-        {
-            "actor": SALES,
-            "customer_id": dealer,
-            "channel": "phone",
-            "lines": [{"product_code": product, "quantity": 2, **line}],
-        },
+        orders.order_body(dealer, product, 2, SALES, **line),
         "O2",
     )
     await orders.refused(
@@ -200,10 +179,7 @@ async def test_o2_reduction_approved_by_general_manager_covers_the_line(orders: 
 async def test_o2_major_reduction_needs_majority_of_department_heads(orders: Orders) -> None:
     dealer = await orders.customer()
     product = await orders.product(quantity=10)
-    exception = await orders.ok(
-        "request_price_exception",
-        price_exception(SALES, dealer, product, "85.00", "tender"),
-    )
+    exception = await orders.price_exception(dealer, product, "85.00", "tender")
     assert exception["major"] is True
     assert (await orders.ok("approve_price_exception", {"actor": GM, "exception_id": exception["id"]}))[
         "granted"
@@ -286,8 +262,7 @@ async def test_o4_agent_with_valid_contract_and_direct_customer_are_accepted(ord
 async def test_o5_overdue_receivable_holds_new_orders_until_paid(orders: Orders, clock: FixedClock) -> None:
     dealer = await orders.customer()
     product = await orders.product(quantity=100)
-    first = await orders.order(dealer, product, quantity=10)
-    await orders.ship(first["id"], product, 10)
+    first = await orders.shipped_order(dealer, product, 10)
     clock.advance(timedelta(days=30))
     assert (await orders.order(dealer, product))["status"] == "accepted"  # due today: not overdue yet
     clock.advance(timedelta(days=1))
@@ -555,8 +530,7 @@ async def test_o11_partial_shipments_receivables_and_payments(
 async def test_o11_unpaid_past_30_days_is_overdue(orders: Orders, clock: FixedClock) -> None:
     dealer = await orders.customer()
     product = await orders.product(quantity=10)
-    order = await orders.order(dealer, product, quantity=3)
-    await orders.ship(order["id"], product, 3)
+    await orders.shipped_order(dealer, product, 3)
     clock.advance(timedelta(days=30))
     assert (await orders.query("get_account", {"customer_id": dealer}))["overdue"] == "0.00"
     clock.advance(timedelta(days=1))

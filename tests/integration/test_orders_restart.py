@@ -39,15 +39,23 @@ def settings() -> Iterator[Settings]:
     drop_database(value)
 
 
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture
+def orders(request_: Requester) -> Orders:
+    return Orders(request_)
+
+
 def stored_event_types(app: OrdersApplication, aggregate_id: str) -> list[str]:
     return [e.topic.rsplit(".", 1)[-1] for e in app.recorder.select_events(UUID(aggregate_id))]
 
 
 async def test_o9_hold_expires_after_a_process_restart_and_never_twice(
-    settings: Settings, nc: NATS, request_: Requester
+    settings: Settings, nc: NATS, clock: FixedClock, orders: Orders
 ) -> None:
-    clock = FixedClock(START)
-    orders = Orders(request_)
     async with customers_running(settings, clock):
         async with orders_running(settings, clock):
             dealer = await orders.customer()
@@ -96,10 +104,8 @@ async def test_o9_hold_expires_after_a_process_restart_and_never_twice(
 
 
 async def test_orders_customer_view_rebuilt_from_the_bus_decides_the_same(
-    settings: Settings, nc: NATS, request_: Requester
+    settings: Settings, nc: NATS, clock: FixedClock, orders: Orders
 ) -> None:
-    clock = FixedClock(START)
-    orders = Orders(request_)
     async with customers_running(settings, clock):
         async with orders_running(settings, clock):
             contracted = await orders.customer("dealer", credit_limit="1000")
