@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import nats
 import nats.errors
 import pytest
@@ -119,6 +120,15 @@ async def succeeded(
     assert reply["ok"], reply
     result: dict[str, Any] = reply["result"]
     return result
+
+
+async def fetch_value(settings: Settings, query: str, *args: Any) -> Any:
+    """One value read from the module's database, on a connection of its own."""
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        return await conn.fetchval(query, *args)
+    finally:
+        await conn.close()
 
 
 async def wait_for(

@@ -125,6 +125,14 @@ def run_drill(module: str, *args: str, timeout: float) -> tuple[subprocess.Compl
     return result, result.stdout.strip().splitlines()
 
 
+def passed_drill(module: str, *args: str, timeout: float) -> str:
+    """The last line of a drill that passed (exit 0, nothing lost or counted twice), for its test."""
+    result, lines = run_drill(module, *args, timeout=timeout)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert lines and lines[-1].endswith("lost 0, double-counted 0"), result.stdout
+    return lines[-1]
+
+
 def own_token_issuer(workdir: Path) -> None:
     """A token issuer of the run's own (unless one is configured): its services verify with the public key,
     its load signs with the key in ``workdir``."""
