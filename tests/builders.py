@@ -7,6 +7,7 @@ what matters to its rule."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -67,15 +68,46 @@ def customer_event(
     customer_id: str, version: int, event_type: str, data: dict[str, Any], occurred_at: datetime
 ) -> Envelope:
     """A customers event as the bus carries it (the customer views and reporting take these)."""
+    return bus_event("customers", "Customer", customer_id, version, version, event_type, data, occurred_at)
+
+
+def order_event(
+    order_id: str,
+    event_type: str,
+    data: dict[str, Any],
+    occurred_at: datetime,
+    version: int = 1,
+    position: int = 1,
+) -> Envelope:
+    """An orders event as the bus carries it (the department feeds take these), with an id of its own."""
+    event_id = str(uuid.uuid4())
+    return bus_event(
+        "orders", "Order", order_id, version, position, event_type, data, occurred_at, event_id=event_id
+    )
+
+
+def bus_event(
+    service: str,
+    aggregate_type: str,
+    aggregate_id: str,
+    version: int,
+    position: int,
+    event_type: str,
+    data: dict[str, Any],
+    occurred_at: datetime,
+    **envelope: Any,
+) -> Envelope:
+    """An event as the bus carries it; ``envelope``: its other fields (``event_id`` ``<id>-<version>`` unless
+    given, ``actor``, ``correlation_id`` ...)."""
     return Envelope(
-        event_id=f"{customer_id}-{version}",
+        **{"event_id": f"{aggregate_id}-{version}"} | envelope,
         event_type=event_type,
         schema_version=1,
-        service="customers",
-        aggregate_type="Customer",
-        aggregate_id=customer_id,
+        service=service,
+        aggregate_type=aggregate_type,
+        aggregate_id=aggregate_id,
         aggregate_version=version,
-        position=version,
+        position=position,
         occurred_at=occurred_at,
         data=data,
     )

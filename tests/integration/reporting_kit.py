@@ -25,6 +25,7 @@ from shared.envelope import event_id
 from shared.settings import Settings
 from shared.streams import ensure_event_stream
 from shared.subjects import event_subject
+from tests.builders import bus_event
 from tests.conftest import wait_for
 
 SALES = Actor(id="sp-1", role=Role.SALESPERSON)
@@ -58,20 +59,18 @@ class Events:
     ) -> Envelope:
         position = self.positions[service] = self.positions.get(service, 0) + 1
         version = self.versions[aggregate_id] = self.versions.get(aggregate_id, 0) + 1
-        envelope = Envelope(
-            event_id=event_id(aggregate_id, version),
-            event_type=event_type,
-            schema_version=1,
-            service=service,
-            aggregate_type=aggregate_type,
-            aggregate_id=aggregate_id,
-            aggregate_version=version,
-            position=position,
-            occurred_at=when,
+        envelope = bus_event(
+            service,
+            aggregate_type,
+            aggregate_id,
+            version,
+            position,
+            event_type,
+            data,
+            when,
+            event_id=event_id(aggregate_id, version),  # as the relay names it
             actor=actor,
             correlation_id=str(uuid.uuid4()),
-            causation_id=None,
-            data=data,
         )
         self.made.append(envelope)
         return envelope
