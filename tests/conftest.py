@@ -7,6 +7,7 @@ import asyncio
 import atexit
 import contextlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -175,6 +176,20 @@ async def service_running(
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, 10)
         app.close()
+
+
+@contextlib.contextmanager
+def logging_to(handler: logging.Handler, logger_name: str) -> Iterator[None]:
+    """For the block, ``handler`` sees what the logger writes at INFO and above."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 class PublishThrough:
