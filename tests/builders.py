@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -116,6 +117,11 @@ def bus_event(
 def registration(kind: str = "dealer", **overrides: Any) -> RegisterProspect:
     """The ``register_prospect`` command itself, for the unit tests that call the application."""
     return RegisterProspect.model_validate(prospect(kind, **overrides))
+
+
+def picked(record: Mapping[str, Any], *keys: str) -> tuple[Any, ...]:
+    """The values of these keys, in this order: one assertion on several fields of a reply."""
+    return tuple(record[key] for key in keys)
 
 
 def is_json_object(raw: bytes) -> bool:
