@@ -199,11 +199,7 @@ async def test_p3_quality_workflow_to_closed(
     await ok(request_, "start_investigation", step | {"departments_notified": ["production", "quality"]})
     error = await refused(request_, "resolve_complaint", step | {"resolution": "replace"})
     assert (error["rule"], error["code"]) == ("P3", "invalid_state")  # validity not decided yet
-    await ok(
-        request_,
-        "verify_complaint",
-        {"complaint_id": cid, "actor": GM, "valid": True, "cause": "casting porosity"},
-    )
+    await ok(request_, "verify_complaint", step | {"actor": GM, "valid": True, "cause": "casting porosity"})
     await ok(request_, "record_site_visit", step | {"visited_on": "2026-11-21", "findings": "12 of 40 leak"})
     await ok(request_, "resolve_complaint", step | {"resolution": "replace", "notes": "12 valves replaced"})
     assert (await refused(request_, "follow_up", step | {"notes": "too early"}))["rule"] == "P3"
