@@ -98,17 +98,23 @@ def months(total: str) -> list[str]:
     return [f"{Decimal(total) / 12:.2f}"] * 12
 
 
+async def company_target(request_: Requester, year: int, amount: str) -> dict[str, int]:
+    """The company's target for the year (S1), proposed and approved; the year, as the bodies carry it."""
+    body = {"year": year}
+    await ok(
+        request_,
+        "propose_company_target",
+        {"actor": MARKETING, **body, "amount": amount, "months": months(amount)},
+    )
+    await ok(request_, "approve_company_target", {"actor": GM, **body})
+    return body
+
+
 # S1 -------------------------------------------------------------------------------------------------
 async def test_s1_region_targets_that_do_not_add_up_are_refused(
     services: FixedClock, request_: Requester, nc: NATS, settings: Settings
 ) -> None:
-    year = {"year": 2027}
-    await ok(
-        request_,
-        "propose_company_target",
-        {"actor": MARKETING, **year, "amount": "1200000", "months": months("1200000")},
-    )
-    await ok(request_, "approve_company_target", {"actor": GM, **year})
+    year = await company_target(request_, 2027, "1200000")
     east = {"actor": REGIONAL, **year, "region": "EAST", "amount": "720000", "months": months("720000")}
     await ok(request_, "propose_region_plan", east | {"channels": ["dealers"], "key_customers": ["c-9"]})
     west = {"actor": REGIONAL, **year, "region": "WEST", "amount": "360000", "months": months("360000")}
@@ -143,13 +149,7 @@ async def test_s1_region_targets_that_do_not_add_up_are_refused(
 async def test_s1_salesperson_targets_add_up_to_the_region_month(
     services: FixedClock, request_: Requester, nc: NATS, settings: Settings
 ) -> None:
-    year = {"year": 2028}
-    await ok(
-        request_,
-        "propose_company_target",
-        {"actor": MARKETING, **year, "amount": "120000", "months": months("120000")},
-    )
-    await ok(request_, "approve_company_target", {"actor": GM, **year})
+    year = await company_target(request_, 2028, "120000")
     plan = {"actor": REGIONAL, **year, "region": "NORTH", "amount": "120000", "months": months("120000")}
     await ok(request_, "propose_region_plan", plan)
     await ok(request_, "approve_region_plan", {"actor": GM, **year, "region": "NORTH"})
