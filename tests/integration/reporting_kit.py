@@ -76,6 +76,11 @@ class Events:
         return envelope
 
     # customers
+    def customer_event(
+        self, cid: str, event_type: str, when: datetime, data: dict[str, Any], actor: Actor | None = MANAGER
+    ) -> Envelope:
+        return self.make("customers", "Customer", cid, event_type, when, data, actor)
+
     def customer(
         self,
         when: datetime,
@@ -88,26 +93,21 @@ class Events:
         customer_id: str | None = None,
     ) -> str:
         cid = customer_id or str(uuid.uuid4())
-        self.make(
-            "customers",
-            "Customer",
+        self.customer_event(
             cid,
             "CustomerRegistered",
             when,
             registration(kind, region, salesperson, f"{kind} {cid[:6]}"),
+            SALES,
         )
-        self.make(
-            "customers",
-            "Customer",
+        self.customer_event(
             cid,
             "CreditInvestigated",
             when,
             {"rating": "good", "credit_limit": "800000.00", "notes": "ok"},
             Actor(id="fin-1", role=Role.FINANCE),
         )
-        self.make(
-            "customers",
-            "Customer",
+        self.customer_event(
             cid,
             "CustomerApproved",
             when,
@@ -117,9 +117,7 @@ class Events:
         if grade:
             self.grade(cid, when, grade)
         if capital_limit:
-            self.make(
-                "customers",
-                "Customer",
+            self.customer_event(
                 cid,
                 "CapitalLimitSet",
                 when,
@@ -129,14 +127,8 @@ class Events:
         return cid
 
     def grade(self, cid: str, when: datetime, grade: str, reason: str = "annual review") -> Envelope:
-        return self.make(
-            "customers",
-            "Customer",
-            cid,
-            "CustomerGraded",
-            when,
-            {"grade": grade, "previous": None, "reason": reason},
-            MANAGER,
+        return self.customer_event(
+            cid, "CustomerGraded", when, {"grade": grade, "previous": None, "reason": reason}, MANAGER
         )
 
     # orders

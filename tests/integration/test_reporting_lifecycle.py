@@ -340,14 +340,9 @@ async def test_p8_p9_feedback_and_after_sales_counted_per_region_and_staff_with_
     feedback(west, "praise", "cs-p89b")
     # C10: a customer moved from east to west: its feedback from then on counts in the west
     mover = ev.customer(at(2032, 1, 2), region="P89-EAST", code="P89-D0003")
-    ev.make(
-        "customers",
-        "Customer",
-        mover,
-        "CustomerRegionMoved",
-        when,
-        {"region": "P89-WEST", "previous": "P89-EAST", "reason": "relocated"},
-        Actor(id="rm-west", role=Role.REGIONAL_MANAGER),
+    moved = {"region": "P89-WEST", "previous": "P89-EAST", "reason": "relocated"}
+    ev.customer_event(
+        mover, "CustomerRegionMoved", when, moved, Actor(id="rm-west", role=Role.REGIONAL_MANAGER)
     )
     feedback(mover, "other", "cs-p89b")
     ev.overdue(
