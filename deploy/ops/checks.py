@@ -15,6 +15,7 @@ import sys
 import tempfile
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +24,8 @@ import asyncpg
 from nats.aio.client import Client as NATS
 
 from deploy.local.processes import SERVICES, ServiceProcesses, wait_ready
+from deploy.nats.servers import NatsServers
+from deploy.ops.pgcluster import LocalPostgres
 from deploy.ops.reconcile import WRITE_SERVICES, ServiceReport, reconcile
 from services.reporting.projections import ensure_schema, init_connection
 from services.reporting.rebuild import verify
@@ -79,6 +82,23 @@ async def start_services(
         processes.start(service)
     for service in SERVICES:
         await wait_ready(nc, namespace, service, timeout=timeout)
+
+
+def stop_everything(
+    load: LoadProcess | None,
+    processes: Sequence[ServiceProcesses],
+    nats_servers: NatsServers,
+    postgres: LocalPostgres,
+) -> None:
+    """A drill's end, whatever happened: its load and services stopped, then its own servers (PostgreSQL at
+    once: its data is the drill's own)."""
+    if load is not None:
+        load.kill()
+    for group in processes:
+        group.stop_all()
+    nats_servers.stop()
+    if postgres.running():
+        postgres.stop("immediate")
 
 
 def drill_parser(module: str, description: str, rate: float) -> argparse.ArgumentParser:

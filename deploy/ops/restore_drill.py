@@ -194,12 +194,7 @@ async def drill(workdir: Path, seconds: float, rate: float) -> DrillResult:
             await conn.close()
             await nc.close()
     finally:
-        if load is not None:
-            load.kill()
-        processes.stop_all()
-        servers.stop()
-        if server.running():
-            server.stop("immediate")
+        checks.stop_everything(load, [processes], servers, server)
         for archive in archives:
             archive.stop()
 

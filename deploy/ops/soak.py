@@ -301,16 +301,11 @@ async def soak(minutes: float, rate: float, rng: random.Random, workdir: Path) -
             injected=chaos.injected,
         )
     finally:
-        if load is not None:
-            load.kill()
-        processes.stop_all()
         if conn is not None:
             await conn.close()
         if nc is not None:
             await nc.close()
-        nats_servers.stop()
-        if postgres.running():
-            postgres.stop("immediate")
+        checks.stop_everything(load, [processes], nats_servers, postgres)
 
 
 def write_figures(result: Result, seed: int, rate: float) -> None:

@@ -206,15 +206,9 @@ async def drill(workdir: Path, previous: str, seconds: float, rate: float) -> Dr
         finally:
             await conn.close()
     finally:
-        if load is not None:
-            load.kill()
-        old.stop_all()
-        current.stop_all()
         if nc is not None:
             await nc.close()
-        servers.stop()
-        if postgres.running():
-            postgres.stop("immediate")
+        checks.stop_everything(load, [old, current], servers, postgres)
 
 
 def write_figures(result: DrillResult, seconds: float, rate: float) -> None:
