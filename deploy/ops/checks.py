@@ -1,6 +1,7 @@
-"""The checks of the fault tests and the chaos soak (``deploy.ops.soak``): the services' processes, the load
-process, and the figures every run checks: stored vs on the stream vs consumed by reporting, per service,
-and what became of each command the load sent."""
+"""The checks of the fault tests and the drills (``deploy.ops.soak``, ``restore_drill``, ``upgrade_drill``):
+the services' processes, the load process, the figures every run checks (stored vs on the stream vs
+consumed by reporting, per service, and what became of each command the load sent), and what every drill
+does alike: its settings, start, command line, verdict (``Checked``), ending and its test's run."""
 
 from __future__ import annotations
 
