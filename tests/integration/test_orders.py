@@ -19,7 +19,7 @@ from shared.database import drop_database
 from shared.settings import Settings
 from shared.subjects import events_wildcard, stream_name
 from tests.builders import BRANCH_MANAGER, FINANCE, GM, MARKETING, PRODUCTION, SALES, SALES_MANAGER
-from tests.conftest import Requester, unique_settings, wait_for
+from tests.conftest import Requester, made_stream, unique_settings, wait_for
 from tests.integration.orders_kit import START, Orders, price_exception
 
 pytestmark = pytest.mark.integration
@@ -469,6 +469,7 @@ async def test_o10_order_events_reach_every_department_on_the_bus(
     """Marketing, finance and production each follow the orders stream with a durable consumer of its own."""
     js = nc.jetstream()
     subject = events_wildcard(settings.namespace, "orders").replace(">", "OrderPlaced")
+    await made_stream(js, stream_name(settings.namespace, "orders"))  # the relay makes it after starting
     departments = {
         name: await js.pull_subscribe(
             subject, durable=f"{name}-copies", stream=stream_name(settings.namespace, "orders")
