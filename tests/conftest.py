@@ -7,6 +7,7 @@ import asyncio
 import atexit
 import contextlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import nats
 import nats.errors
 import pytest
@@ -111,6 +113,25 @@ def request_(nc: NATS, settings: Settings) -> Requester:
     return send
 
 
+async def succeeded(
+    request_: Requester, service: str, kind: str, name: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """The result of a command or query that must succeed."""
+    reply = await request_(service, kind, name, body)
+    assert reply["ok"], reply
+    result: dict[str, Any] = reply["result"]
+    return result
+
+
+async def fetch_value(settings: Settings, query: str, *args: Any) -> Any:
+    """One value read from the module's database, on a connection of its own."""
+    conn = await asyncpg.connect(settings.postgres_dsn)
+    try:
+        return await conn.fetchval(query, *args)
+    finally:
+        await conn.close()
+
+
 async def wait_for(
     condition: Callable[[], Awaitable[bool]], timeout: float = 15.0, every: float = 0.1
 ) -> None:
@@ -155,6 +176,20 @@ async def service_running(
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, 10)
         app.close()
+
+
+@contextlib.contextmanager
+def logging_to(handler: logging.Handler, logger_name: str) -> Iterator[None]:
+    """For the block, ``handler`` sees what the logger writes at INFO and above."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 class PublishThrough:

@@ -1,9 +1,11 @@
-"""The checks of the fault tests and the chaos soak (``deploy.ops.soak``): the services' processes, the load
-process, and the figures every run checks: stored vs on the stream vs consumed by reporting, per service,
-and what became of each command the load sent."""
+"""The checks of the fault tests and the drills (``deploy.ops.soak``, ``restore_drill``, ``upgrade_drill``):
+the services' processes, the load process, the figures every run checks (stored vs on the stream vs
+consumed by reporting, per service, and what became of each command the load sent), and what every drill
+does alike: its settings, start, command line, verdict (``Checked``), ending and its test's run."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -12,7 +14,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,6 +24,9 @@ from typing import Any, Protocol
 import asyncpg
 from nats.aio.client import Client as NATS
 
+from deploy.local.processes import SERVICES, ServiceProcesses, wait_ready
+from deploy.nats.servers import NatsServers
+from deploy.ops.pgcluster import LocalPostgres
 from deploy.ops.reconcile import WRITE_SERVICES, ServiceReport, reconcile
 from services.reporting.projections import ensure_schema, init_connection
 from services.reporting.rebuild import verify
@@ -56,6 +63,54 @@ async def quietly(error: Exception) -> None:
     """A NATS client's error callback for the drills: their own connection sees the nodes they kill go."""
 
 
+def drill_settings(name: str, postgres_port: int, nats_url: str, **options: Any) -> Settings:
+    """A drill's own database and namespace, on the servers it runs."""
+    token = uuid.uuid4().hex[:10]
+    return Settings(
+        namespace=f"{name}{token}",
+        postgres_db=f"salesops_{name}_{token}",
+        postgres_port=postgres_port,
+        nats_url=nats_url,
+        **options,
+    )
+
+
+async def start_services(
+    processes: ServiceProcesses, nc: NATS, namespace: str, timeout: float = 120.0
+) -> None:
+    """Every service started, then until each answers."""
+    for service in SERVICES:
+        processes.start(service)
+    for service in SERVICES:
+        await wait_ready(nc, namespace, service, timeout=timeout)
+
+
+def stop_everything(
+    load: LoadProcess | None,
+    processes: Sequence[ServiceProcesses],
+    nats_servers: NatsServers,
+    postgres: LocalPostgres,
+) -> None:
+    """A drill's end, whatever happened: its load and services stopped, then its own servers (PostgreSQL at
+    once: its data is the drill's own)."""
+    if load is not None:
+        load.kill()
+    for group in processes:
+        group.stop_all()
+    nats_servers.stop()
+    if postgres.running():
+        postgres.stop("immediate")
+
+
+def drill_parser(module: str, description: str, rate: float) -> argparse.ArgumentParser:
+    """A drill's command line: how long it runs is the drill's own option; the offered load and
+    ``--no-doc`` are every drill's."""
+    p = argparse.ArgumentParser(prog=f"python -m deploy.ops.{module}", description=description)
+    p.add_argument("--rate", type=float, default=rate, help="commands a second the load offers")
+    p.add_argument("--no-doc", action="store_true", help="do not write docs/reliability.md")
+    return p
+
+
 def drill_workdir(name: str) -> Path:
     """A drill's working directory (its clusters' data, its services' logs), with its own token issuer."""
     workdir = Path(tempfile.mkdtemp(prefix=f"salesops-{name}-"))
@@ -77,6 +132,26 @@ def finish(result: Verdict, workdir: Path) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     print(result.line())
     return 0 if result.passed else 1
+
+
+def run_drill(module: str, *args: str, timeout: float) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """``python -m deploy.ops.<module> ARGS`` as its test runs it: the finished process, its output lines."""
+    result = subprocess.run(
+        [sys.executable, "-m", f"deploy.ops.{module}", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return result, result.stdout.strip().splitlines()
+
+
+def passed_drill(module: str, *args: str, timeout: float) -> str:
+    """The last line of a drill that passed (exit 0, nothing lost or counted twice), for its test."""
+    result, lines = run_drill(module, *args, timeout=timeout)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert lines and lines[-1].endswith("lost 0, double-counted 0"), result.stdout
+    return lines[-1]
 
 
 def own_token_issuer(workdir: Path) -> None:
@@ -146,6 +221,59 @@ FIGURES_HEADER = [
     "| service | events stored | messages on the stream | consumed by reporting | duplicates | lost |",
     "|---|---|---|---|---|---|",
 ]
+
+
+@dataclass
+class Checked:
+    """What every drill proves at its end, whatever it did before: each acknowledged command stored and no
+    refused one, every stored event in reporting exactly once, projections equal to a rebuild."""
+
+    summary: dict[str, Any]
+    outcomes: dict[str, int]
+    rows: list[Figures]
+    reconciled: bool
+    rebuild_equal: bool
+
+    @property
+    def lost(self) -> int:
+        return sum(r.lost for r in self.rows) + self.outcomes.get(ACKNOWLEDGED_NOT_STORED, 0)
+
+    @property
+    def double_counted(self) -> int:
+        return sum(r.duplicates for r in self.rows) + self.outcomes.get(REFUSED_BUT_STORED, 0)
+
+    @property
+    def passed(self) -> bool:
+        return self.lost == 0 and self.double_counted == 0 and self.reconciled and self.rebuild_equal
+
+    def agreement(self) -> str:
+        reconciled = "equal" if self.reconciled else "UNEQUAL"
+        rebuild = "equal" if self.rebuild_equal else "UNEQUAL"
+        return f"reconciliation {reconciled}, projections {rebuild} to a rebuild"
+
+    def tally(self) -> str:
+        """How a drill's line ends."""
+        return f"lost {self.lost}, double-counted {self.double_counted}"
+
+    def commands_table(self) -> list[tuple[str, Any]]:
+        return [("commands sent", self.summary["sent"]), *sorted(self.outcomes.items())]
+
+    def figures_table(self) -> list[str]:
+        return [*FIGURES_HEADER, *(row.row() for row in self.rows), ""]
+
+
+async def final_checks(
+    settings: Settings, nc: NATS, conn: asyncpg.Connection, summary: dict[str, Any], reconciled: bool
+) -> dict[str, Any]:
+    """The fields of ``Checked`` (a drill's result extends it) for the load's summary, read now."""
+    checked = Checked(
+        summary=summary,
+        outcomes=command_outcomes(summary, await stored_keys(conn, summary)),
+        rows=await figures(settings, nc, conn),
+        reconciled=reconciled,
+        rebuild_equal=await live_equals_rebuild(conn, settings),
+    )
+    return vars(checked)
 
 
 async def until_reconciled(settings: Settings, timeout: float = 90.0) -> list[ServiceReport]:

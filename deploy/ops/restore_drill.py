@@ -21,34 +21,17 @@ import asyncio
 import shutil
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import nats
+from nats.aio.client import Client as NATS
 
-from deploy.local.processes import SERVICES, ServiceProcesses, wait_ready
+from deploy.local.processes import SERVICES, ServiceProcesses
 from deploy.nats.servers import NatsServers
+from deploy.ops import checks
 from deploy.ops.backup import ARCHIVE_SERVER_SETTINGS, WalArchive, republish, restore, take
-from deploy.ops.checks import (
-    ACKNOWLEDGED_NOT_STORED,
-    FIGURES_HEADER,
-    REFUSED_BUT_STORED,
-    Figures,
-    LoadProcess,
-    command_outcomes,
-    connect,
-    drill_workdir,
-    events_table,
-    figures,
-    finish,
-    live_equals_rebuild,
-    process_env,
-    quietly,
-    stored_keys,
-)
 from deploy.ops.pgcluster import LocalPostgres
 from deploy.ops.reconcile import WRITE_SERVICES, reconcile
 from deploy.ops.reliability_doc import table, write_section
@@ -61,12 +44,7 @@ RECOVERY_TIMEOUT = 300.0
 
 
 @dataclass
-class DrillResult:
-    summary: dict[str, Any]
-    outcomes: dict[str, int]
-    rows: list[Figures]
-    reconciled: bool
-    rebuild_equal: bool
+class DrillResult(checks.Checked):
     republished: list[str]
     events_at_backup: int  # stored when the base backup ended
     events_at_wipe: int  # stored when the disaster struck (read from the restored server)
@@ -76,15 +54,7 @@ class DrillResult:
 
     @property
     def rpo_commands(self) -> int:
-        return self.outcomes.get(ACKNOWLEDGED_NOT_STORED, 0)
-
-    @property
-    def lost(self) -> int:
-        return sum(r.lost for r in self.rows) + self.rpo_commands
-
-    @property
-    def double_counted(self) -> int:
-        return sum(r.duplicates for r in self.rows) + self.outcomes.get(REFUSED_BUT_STORED, 0)
+        return self.outcomes.get(checks.ACKNOWLEDGED_NOT_STORED, 0)
 
     @property
     def refilled(self) -> bool:
@@ -93,13 +63,7 @@ class DrillResult:
 
     @property
     def passed(self) -> bool:
-        return (
-            self.lost == 0
-            and self.double_counted == 0
-            and self.refilled
-            and self.reconciled
-            and self.rebuild_equal
-        )
+        return super().passed and self.refilled
 
     def line(self) -> str:
         return (
@@ -107,10 +71,7 @@ class DrillResult:
             f"{self.events_at_wipe - self.events_at_backup} events replayed from the WAL archive; "
             f"RPO {self.rpo_commands} acknowledged commands missing, RTO {self.rto_seconds:.1f} s "
             f"(PostgreSQL {self.postgres_seconds:.1f} s); "
-            f"streams {'refilled' if self.refilled else 'SHORT'}, "
-            f"reconciliation {'equal' if self.reconciled else 'UNEQUAL'}, "
-            f"projections {'equal' if self.rebuild_equal else 'UNEQUAL'} to a rebuild; "
-            f"lost {self.lost}, double-counted {self.double_counted}"
+            f"streams {'refilled' if self.refilled else 'SHORT'}, {self.agreement()}; {self.tally()}"
         )
 
 
@@ -119,7 +80,7 @@ async def stored_events(settings: Settings) -> int:
     try:
         total = 0
         for service in WRITE_SERVICES:
-            table_name = await events_table(conn, service)
+            table_name = await checks.events_table(conn, service)
             total += await conn.fetchval(
                 f'SELECT count(*) FROM "{service}".{table_name} WHERE topic <> $1', RECEIPT_TOPIC
             )
@@ -128,30 +89,23 @@ async def stored_events(settings: Settings) -> int:
         await conn.close()
 
 
-async def until_complete(settings: Settings, timeout: float) -> tuple[bool, list[Figures]]:
-    """Until every stored event is on its stream again and reporting holds what the stores hold."""
+async def until_complete(settings: Settings, nc: NATS, conn: asyncpg.Connection, timeout: float) -> bool:
+    """Until every stored event is on its stream again and reporting holds what the stores hold: whether
+    reconciliation came out equal."""
     deadline = time.monotonic() + timeout
-    nc = await nats.connect(name="restore-drill", error_cb=quietly, **nats_options(settings))
-    conn = await connect(settings)
-    try:
-        while True:
-            reconciled = all(r.equal for r in await reconcile(settings))
-            rows = await figures(settings, nc, conn)
-            if (reconciled and all(r.on_stream >= r.stored for r in rows)) or time.monotonic() > deadline:
-                return reconciled, rows
-            await asyncio.sleep(1.0)
-    finally:
-        await conn.close()
-        await nc.close()
+    while True:
+        reconciled = all(r.equal for r in await reconcile(settings))
+        rows = await checks.figures(settings, nc, conn)
+        if (reconciled and all(r.on_stream >= r.stored for r in rows)) or time.monotonic() > deadline:
+            return reconciled
+        await asyncio.sleep(1.0)
 
 
-async def start_services(processes: ServiceProcesses, settings: Settings) -> None:
-    nc = await nats.connect(name="restore-drill", error_cb=quietly, **nats_options(settings))
+async def start_all(processes: ServiceProcesses, settings: Settings) -> None:
+    """The services started on servers just (re)started: a connection of its own for the wait."""
+    nc = await nats.connect(name="restore-drill", error_cb=checks.quietly, **nats_options(settings))
     try:
-        for service in SERVICES:
-            processes.start(service)
-        for service in SERVICES:
-            await wait_ready(nc, settings.namespace, service, timeout=120)
+        await checks.start_services(processes, nc, settings.namespace)
     finally:
         await nc.close()
 
@@ -178,16 +132,10 @@ async def drill(workdir: Path, seconds: float, rate: float) -> DrillResult:
     backups = workdir / "backup"
     server = LocalPostgres(workdir / "pg" / "data", settings=ARCHIVE_SERVER_SETTINGS)
     servers = NatsServers(workdir / "nats")
-    token = uuid.uuid4().hex[:10]
-    settings = Settings(
-        namespace=f"drill{token}",
-        postgres_db=f"salesops_drill_{token}",
-        postgres_port=server.port,
-        nats_url=servers.urls,
-    )
+    settings = checks.drill_settings("drill", server.port, servers.urls)
     archives = [WalArchive(settings, backups / "wal")]
-    processes = ServiceProcesses(process_env(settings), workdir / "logs")
-    load: LoadProcess | None = None
+    processes = ServiceProcesses(checks.process_env(settings), workdir / "logs")
+    load: checks.LoadProcess | None = None
     server.init()
     server.start()
     try:
@@ -195,8 +143,8 @@ async def drill(workdir: Path, seconds: float, rate: float) -> DrillResult:
         ensure_database(settings, list(SERVICES))
         servers.start()
         servers.wait_ready()
-        await start_services(processes, settings)
-        load = LoadProcess(
+        await start_all(processes, settings)
+        load = checks.LoadProcess(
             settings, workdir, commands=int(rate * seconds * 2) + 1, seconds=seconds * 2, rate=rate
         )
         await asyncio.sleep(seconds / 2)
@@ -227,18 +175,14 @@ async def drill(workdir: Path, seconds: float, rate: float) -> DrillResult:
         servers.start(0)
         servers.wait_ready()
         republished = await republish(settings)
-        await start_services(processes, settings)
-        reconciled, rows = await until_complete(settings, RECOVERY_TIMEOUT)
-        rto_seconds = time.monotonic() - wiped
-
-        conn = await connect(settings)
+        await start_all(processes, settings)
+        nc = await nats.connect(name="restore-drill", error_cb=checks.quietly, **nats_options(settings))
+        conn = await checks.connect(settings)
         try:
+            reconciled = await until_complete(settings, nc, conn, RECOVERY_TIMEOUT)
+            rto_seconds = time.monotonic() - wiped
             return DrillResult(
-                summary=summary,
-                outcomes=command_outcomes(summary, await stored_keys(conn, summary)),
-                rows=rows,
-                reconciled=reconciled,
-                rebuild_equal=await live_equals_rebuild(conn, settings),
+                **await checks.final_checks(settings, nc, conn, summary, reconciled),
                 republished=republished,
                 events_at_backup=events_at_backup,
                 events_at_wipe=await stored_events(settings),
@@ -248,13 +192,9 @@ async def drill(workdir: Path, seconds: float, rate: float) -> DrillResult:
             )
         finally:
             await conn.close()
+            await nc.close()
     finally:
-        if load is not None:
-            load.kill()
-        processes.stop_all()
-        servers.stop()
-        if server.running():
-            server.stop("immediate")
+        checks.stop_everything(load, [processes], servers, server)
         for archive in archives:
             archive.stop()
 
@@ -276,8 +216,7 @@ def write_figures(result: DrillResult, seconds: float, rate: float) -> None:
             "",
             *table(
                 [
-                    ("commands sent", result.summary["sent"]),
-                    *sorted(result.outcomes.items()),
+                    *result.commands_table(),
                     ("events stored at the end of the base backup", result.events_at_backup),
                     ("events stored at the wipe (all restored)", result.events_at_wipe),
                     ("base backup under load, s", f"{result.backup_seconds:.1f}"),
@@ -288,31 +227,25 @@ def write_figures(result: DrillResult, seconds: float, rate: float) -> None:
                 ]
             ),
             "",
-            *FIGURES_HEADER,
-            *(row.row() for row in result.rows),
-            "",
+            *result.figures_table(),
         ],
     )
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m deploy.ops.restore_drill", description=__doc__.split("\n\n")[0]
-    )
+    p = checks.drill_parser("restore_drill", __doc__.split("\n\n")[0], rate=20.0)
     p.add_argument("--seconds", type=float, default=20.0, help="how long the load runs before the wipe")
-    p.add_argument("--rate", type=float, default=20.0, help="commands a second the load offers")
-    p.add_argument("--no-doc", action="store_true", help="do not write docs/reliability.md")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    workdir = drill_workdir("restore")
+    workdir = checks.drill_workdir("restore")
     print(f"restore drill: logs in {workdir}", file=sys.stderr)
     result = asyncio.run(drill(workdir, args.seconds, args.rate))
     if not args.no_doc:
         write_figures(result, args.seconds, args.rate)
-    return finish(result, workdir)
+    return checks.finish(result, workdir)
 
 
 if __name__ == "__main__":

@@ -37,9 +37,8 @@ import random
 import signal
 import sys
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,24 +49,7 @@ from nats.aio.client import Client as NATS
 
 from deploy.local.processes import SERVICES, ServiceProcesses, wait_ready
 from deploy.nats.servers import NatsServers
-from deploy.ops.checks import (
-    ACKNOWLEDGED_NOT_STORED,
-    FIGURES_HEADER,
-    REFUSED_BUT_STORED,
-    Figures,
-    LoadProcess,
-    command_outcomes,
-    connect,
-    drill_workdir,
-    figures,
-    finish,
-    live_equals_rebuild,
-    process_env,
-    quietly,
-    relay_children,
-    stored_keys,
-    until_reconciled,
-)
+from deploy.ops import checks
 from deploy.ops.pgcluster import LocalPostgres
 from deploy.ops.reconcile import WRITE_SERVICES
 from deploy.ops.reliability_doc import table, write_section
@@ -123,41 +105,33 @@ class Soak:
         self.processes.start(service)
         self.busy.discard(service)
 
-    async def kill_relay(self) -> None:
+    @contextlib.contextmanager
+    def relays(self) -> Iterator[list[int]]:
+        """The relay processes of a write service no other fault is working on (none when all are busy)."""
         service = self.free(WRITE_SERVICES)
         if service is None:
+            yield []
             return
         try:
-            for relay in relay_children(self.processes.running[service].pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(relay, signal.SIGKILL)
-                    self.injected["kill -9 relay"] += 1
+            yield checks.relay_children(self.processes.running[service].pid)
         finally:
             self.busy.discard(service)
 
+    async def kill_relay(self) -> None:
+        with self.relays() as relays:
+            for relay in relays:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(relay, signal.SIGKILL)
+                    self.injected["kill -9 relay"] += 1
+
     async def cut_relay_connection(self) -> None:
-        service = self.free(WRITE_SERVICES)
-        if service is None:
-            return
-        try:
-            for relay in relay_children(self.processes.running[service].pid):
+        with self.relays() as relays:
+            for relay in relays:
                 for node in self.nats_servers.nodes:  # connected to any one of them
                     for local in await tcp_connections(relay, node.port):
-                        await run(
-                            "ss",
-                            "-K",
-                            "-tn",
-                            "state",
-                            "established",
-                            "src",
-                            local,
-                            "dport",
-                            "=",
-                            f":{node.port}",
-                        )
+                        cut = ["ss", "-K", "-tn", "state", "established", "src", local, "dport", "="]
+                        await run(*cut, f":{node.port}")
                         self.injected["relay NATS connection cut"] += 1
-        finally:
-            self.busy.discard(service)
 
     async def terminate_sessions(self) -> None:
         if self.free(["postgres"]) is None:  # being restarted: its sessions are gone anyway
@@ -271,76 +245,43 @@ async def running_again(processes: ServiceProcesses, nc: NATS, namespace: str, s
 
 
 @dataclass
-class Result:
+class Result(checks.Checked):
     minutes: float
-    summary: dict[str, Any]
-    outcomes: dict[str, int]
-    rows: list[Figures]
-    reconciled: bool
-    rebuild_equal: bool
     parked: int
     injected: Counter[str]
 
     @property
-    def lost(self) -> int:
-        return sum(r.lost for r in self.rows) + self.outcomes.get(ACKNOWLEDGED_NOT_STORED, 0)
-
-    @property
-    def double_counted(self) -> int:
-        return sum(r.duplicates for r in self.rows) + self.outcomes.get(REFUSED_BUT_STORED, 0)
-
-    @property
     def passed(self) -> bool:
-        return (
-            self.lost == 0
-            and self.double_counted == 0
-            and self.reconciled
-            and self.rebuild_equal
-            and not self.parked
-        )
+        return super().passed and not self.parked
 
     def line(self) -> str:
         faults = sum(n for k, n in self.injected.items() if k not in (SESSIONS, RESTARTED))
         stored = sum(r.stored for r in self.rows)
         sent, acknowledged = self.summary["sent"], self.summary["ok"]
-        reconciled = "equal" if self.reconciled else "UNEQUAL"
-        rebuild = "equal" if self.rebuild_equal else "UNEQUAL"
         return (
             f"soak {self.minutes:g} min: {sent} commands ({acknowledged} acknowledged), {faults} faults, "
-            f"{stored} events stored; reconciliation {reconciled}, projections {rebuild} to a rebuild, "
-            f"{self.parked} parked; "
-            f"lost {self.lost}, double-counted {self.double_counted}"
+            f"{stored} events stored; {self.agreement()}, {self.parked} parked; {self.tally()}"
         )
 
 
 async def soak(minutes: float, rate: float, rng: random.Random, workdir: Path) -> Result:
     postgres = LocalPostgres(workdir / "pg" / "data")
     nats_servers = NatsServers(workdir / "nats", size=3)
-    token = uuid.uuid4().hex[:10]
-    settings = Settings(
-        namespace=f"soak{token}",
-        postgres_db=f"salesops_soak_{token}",
-        postgres_port=postgres.port,
-        nats_url=nats_servers.urls,
-        stream_replicas=3,
-    )
-    processes = ServiceProcesses(process_env(settings), workdir)
+    settings = checks.drill_settings("soak", postgres.port, nats_servers.urls, stream_replicas=3)
+    processes = ServiceProcesses(checks.process_env(settings), workdir)
     nc: NATS | None = None
     conn: asyncpg.Connection | None = None
-    load: LoadProcess | None = None
+    load: checks.LoadProcess | None = None
     postgres.init()
     postgres.start()
     nats_servers.start()
     try:
         nats_servers.wait_ready()
         ensure_database(settings, list(SERVICES))
-        nc = await nats.connect(name="soak", error_cb=quietly, **nats_options(settings))
-        for service in SERVICES:
-            processes.start(service)
-        for service in SERVICES:
-            await wait_ready(nc, settings.namespace, service)
+        nc = await nats.connect(name="soak", error_cb=checks.quietly, **nats_options(settings))
+        await checks.start_services(processes, nc, settings.namespace)
         seconds = minutes * 60
-        load = LoadProcess(
+        load = checks.LoadProcess(
             settings, workdir, commands=int(rate * seconds) + 1, seconds=seconds + 60, rate=rate
         )
         chaos = Soak(settings, processes, postgres, nats_servers, rng)
@@ -350,30 +291,21 @@ async def soak(minutes: float, rate: float, rng: random.Random, workdir: Path) -
         for service in SERVICES:  # every service answers again before the load ends
             await running_again(processes, nc, settings.namespace, service)
         summary = await load.finish(timeout=120)
-        conn = await connect(settings)
-        reports = await until_reconciled(settings, timeout=QUIET_TIMEOUT)
+        conn = await checks.connect(settings)
+        reports = await checks.until_reconciled(settings, timeout=QUIET_TIMEOUT)
         await asyncio.sleep(1.0)  # redeliveries still in flight must change nothing
         return Result(
+            **await checks.final_checks(settings, nc, conn, summary, all(r.equal for r in reports)),
             minutes=minutes,
-            summary=summary,
-            outcomes=command_outcomes(summary, await stored_keys(conn, summary)),
-            rows=await figures(settings, nc, conn),
-            reconciled=all(r.equal for r in reports),
-            rebuild_equal=await live_equals_rebuild(conn, settings),
             parked=len(await DeadLetters(nc.jetstream(), settings).parked()),
             injected=chaos.injected,
         )
     finally:
-        if load is not None:
-            load.kill()
-        processes.stop_all()
         if conn is not None:
             await conn.close()
         if nc is not None:
             await nc.close()
-        nats_servers.stop()
-        if postgres.running():
-            postgres.stop("immediate")
+        checks.stop_everything(load, [processes], nats_servers, postgres)
 
 
 def write_figures(result: Result, seed: int, rate: float) -> None:
@@ -395,15 +327,12 @@ def write_figures(result: Result, seed: int, rate: float) -> None:
             "",
             *table(
                 [
-                    ("commands sent", result.summary["sent"]),
-                    *sorted(result.outcomes.items()),
+                    *result.commands_table(),
                     *sorted(result.injected.items()),
                 ]
             ),
             "",
-            *FIGURES_HEADER,
-            *(row.row() for row in result.rows),
-            "",
+            *result.figures_table(),
             "Lost = stored events missing from reporting's log plus acknowledged commands not stored; "
             "double-counted = messages or applications beyond the stored events plus refused commands "
             "stored.",
@@ -413,27 +342,23 @@ def write_figures(result: Result, seed: int, rate: float) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m deploy.ops.soak", description="The chaos soak (docs/operations.md)."
-    )
+    p = checks.drill_parser("soak", "The chaos soak (docs/operations.md).", rate=20.0)
     p.add_argument("--minutes", type=float, default=5.0, help="how long the faults run")
-    p.add_argument("--rate", type=float, default=20.0, help="commands a second the load offers")
     p.add_argument(
         "--seed", type=int, default=None, help="the faults' random seed (printed; default: random)"
     )
-    p.add_argument("--no-doc", action="store_true", help="do not write docs/reliability.md")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
-    workdir = drill_workdir("soak")
+    workdir = checks.drill_workdir("soak")
     print(f"soak: {args.minutes:g} min, seed {seed}, service logs in {workdir}", file=sys.stderr)
     result = asyncio.run(soak(args.minutes, args.rate, random.Random(seed), workdir))
     if not args.no_doc:
         write_figures(result, seed, args.rate)
-    return finish(result, workdir)
+    return checks.finish(result, workdir)
 
 
 if __name__ == "__main__":

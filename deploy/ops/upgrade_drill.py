@@ -22,40 +22,20 @@ import asyncio
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import nats
 
 from deploy.local.processes import SERVICES, ServiceProcesses, wait_ready
 from deploy.nats.servers import NatsServers
-from deploy.ops.checks import (
-    ACKNOWLEDGED_NOT_STORED,
-    FIGURES_HEADER,
-    ROOT,
-    Figures,
-    LoadProcess,
-    command_outcomes,
-    connect,
-    drill_workdir,
-    events_table,
-    figures,
-    finish,
-    live_equals_rebuild,
-    process_env,
-    quietly,
-    stored_keys,
-    until_reconciled,
-)
+from deploy.ops import checks
 from deploy.ops.pgcluster import LocalPostgres
 from deploy.ops.reliability_doc import table, write_section
 from shared.bus import nats_options
 from shared.database import ensure_database
-from shared.settings import Settings
 
 UPGRADED = "customers"
 EVENT = "CustomerRegistered"
@@ -70,7 +50,7 @@ def previous_release() -> str:
     """The commit before the one that gave ``CustomerRegistered`` its version 2."""
     introduced = subprocess.run(
         ["git", "log", "--format=%H", "-S", CHANGE_MARKER, "--", CHANGED_FILE],
-        cwd=ROOT,
+        cwd=checks.ROOT,
         capture_output=True,
         text=True,
         check=True,
@@ -84,13 +64,13 @@ def source_tree(commit: str, target: Path) -> str:
     """The commit's files in ``target`` (no git metadata: nothing for the lead's merge to see); its hash."""
     resolved = subprocess.run(
         ["git", "rev-parse", "--verify", f"{commit}^{{commit}}"],
-        cwd=ROOT,
+        cwd=checks.ROOT,
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
     target.mkdir(parents=True)
-    archive = subprocess.Popen(["git", "archive", resolved], cwd=ROOT, stdout=subprocess.PIPE)
+    archive = subprocess.Popen(["git", "archive", resolved], cwd=checks.ROOT, stdout=subprocess.PIPE)
     subprocess.run(["tar", "-x", "-C", str(target)], stdin=archive.stdout, check=True)
     if archive.wait() != 0:
         raise RuntimeError(f"git archive {resolved} failed")
@@ -98,14 +78,9 @@ def source_tree(commit: str, target: Path) -> str:
 
 
 @dataclass
-class DrillResult:
+class DrillResult(checks.Checked):
     previous: str
-    summary: dict[str, Any]
-    outcomes: dict[str, int]
-    rows: list[Figures]
     registrations: Registrations
-    reconciled: bool
-    rebuild_equal: bool
     overlap_seconds: float  # both releases in the queue group
     seconds: float  # load start → stop
 
@@ -113,14 +88,6 @@ class DrillResult:
     def not_acknowledged(self) -> int:
         """Commands refused or unanswered: a rolling upgrade must not show clients any."""
         return sum(1 for c in self.summary["commands"] if c["outcome"] != "ok")
-
-    @property
-    def lost(self) -> int:
-        return sum(r.lost for r in self.rows) + self.outcomes.get(ACKNOWLEDGED_NOT_STORED, 0)
-
-    @property
-    def duplicates(self) -> int:
-        return sum(r.duplicates for r in self.rows)
 
     @property
     def both_versions(self) -> bool:
@@ -135,15 +102,7 @@ class DrillResult:
 
     @property
     def passed(self) -> bool:
-        return (
-            self.not_acknowledged == 0
-            and self.lost == 0
-            and self.duplicates == 0
-            and self.both_versions
-            and self.views_complete
-            and self.reconciled
-            and self.rebuild_equal
-        )
+        return super().passed and self.not_acknowledged == 0 and self.both_versions and self.views_complete
 
     def line(self) -> str:
         r = self.registrations
@@ -152,10 +111,7 @@ class DrillResult:
             f"upgrade drill: {self.summary['sent']} commands, {self.not_acknowledged} refused or unanswered; "
             f"{EVENT} stored v1 {r.stored.get(1, 0)}, v2 {r.stored.get(2, 0)}, "
             f"in reporting {versions or 'none'}, {r.downgraded} under an older version; customer views "
-            f"{'complete' if self.views_complete else 'SHORT'}, "
-            f"reconciliation {'equal' if self.reconciled else 'UNEQUAL'}, "
-            f"projections {'equal' if self.rebuild_equal else 'UNEQUAL'} to a rebuild; "
-            f"lost {self.lost}, duplicates {self.duplicates}"
+            f"{'complete' if self.views_complete else 'SHORT'}, {self.agreement()}; {self.tally()}"
         )
 
 
@@ -171,7 +127,7 @@ class Registrations:
 
 
 async def registrations(conn: asyncpg.Connection) -> Registrations:
-    table_name = await events_table(conn, UPGRADED)
+    table_name = await checks.events_table(conn, UPGRADED)
     stored = await conn.fetch(
         f'SELECT {STORED_VERSION} AS v, count(*) FROM "{UPGRADED}".{table_name} s '
         "WHERE topic = $1 GROUP BY 1",
@@ -202,17 +158,11 @@ async def drill(workdir: Path, previous: str, seconds: float, rate: float) -> Dr
     resolved = source_tree(previous, workdir / "previous")
     postgres = LocalPostgres(workdir / "pg" / "data")  # its own: no other test's restart reaches it
     servers = NatsServers(workdir / "nats")
-    token = uuid.uuid4().hex[:10]
-    settings = Settings(
-        namespace=f"upgrade{token}",
-        postgres_db=f"salesops_upgrade_{token}",
-        postgres_port=postgres.port,
-        nats_url=servers.urls,
-    )
-    env = process_env(settings)
+    settings = checks.drill_settings("upgrade", postgres.port, servers.urls)
+    env = checks.process_env(settings)
     current = ServiceProcesses(env, workdir / "logs")
     old = ServiceProcesses(env, workdir / "logs-previous", root=workdir / "previous")
-    load: LoadProcess | None = None
+    load: checks.LoadProcess | None = None
     postgres.init()
     postgres.start()
     servers.start()
@@ -220,7 +170,7 @@ async def drill(workdir: Path, previous: str, seconds: float, rate: float) -> Dr
     try:
         servers.wait_ready()
         ensure_database(settings, list(SERVICES))
-        nc = await nats.connect(name="upgrade-drill", error_cb=quietly, **nats_options(settings))
+        nc = await nats.connect(name="upgrade-drill", error_cb=checks.quietly, **nats_options(settings))
         old.start(UPGRADED)  # first: its relay publishes while it runs
         await wait_ready(nc, settings.namespace, UPGRADED, timeout=120)
         for service in SERVICES:
@@ -230,7 +180,7 @@ async def drill(workdir: Path, previous: str, seconds: float, rate: float) -> Dr
             await wait_ready(nc, settings.namespace, service, timeout=120)
 
         started = time.monotonic()
-        load = LoadProcess(
+        load = checks.LoadProcess(
             settings, workdir, commands=int(rate * seconds) + 1, seconds=seconds + 30, rate=rate
         )
         await asyncio.sleep(seconds / 3)
@@ -243,32 +193,22 @@ async def drill(workdir: Path, previous: str, seconds: float, rate: float) -> Dr
         summary = await load.finish(timeout=60)
         elapsed = time.monotonic() - started
 
-        reports = await until_reconciled(settings, timeout=120)
-        conn = await connect(settings)
+        reports = await checks.until_reconciled(settings, timeout=120)
+        conn = await checks.connect(settings)
         try:
             return DrillResult(
+                **await checks.final_checks(settings, nc, conn, summary, all(r.equal for r in reports)),
                 previous=resolved,
-                summary=summary,
-                outcomes=command_outcomes(summary, await stored_keys(conn, summary)),
-                rows=await figures(settings, nc, conn),
                 registrations=await registrations(conn),
-                reconciled=all(r.equal for r in reports),
-                rebuild_equal=await live_equals_rebuild(conn, settings),
                 overlap_seconds=overlap,
                 seconds=elapsed,
             )
         finally:
             await conn.close()
     finally:
-        if load is not None:
-            load.kill()
-        old.stop_all()
-        current.stop_all()
         if nc is not None:
             await nc.close()
-        servers.stop()
-        if postgres.running():
-            postgres.stop("immediate")
+        checks.stop_everything(load, [old, current], servers, postgres)
 
 
 def write_figures(result: DrillResult, seconds: float, rate: float) -> None:
@@ -288,9 +228,8 @@ def write_figures(result: DrillResult, seconds: float, rate: float) -> None:
             "",
             *table(
                 [
-                    ("commands sent", result.summary["sent"]),
+                    *result.commands_table(),
                     ("of them to customers", commands.get(UPGRADED, 0)),
-                    *sorted(result.outcomes.items()),
                     ("refused or unanswered", result.not_acknowledged),
                     ("both releases in the queue group, s", f"{result.overlap_seconds:.1f}"),
                     (
@@ -313,35 +252,29 @@ def write_figures(result: DrillResult, seconds: float, rate: float) -> None:
                 ]
             ),
             "",
-            *FIGURES_HEADER,
-            *(row.row() for row in result.rows),
-            "",
+            *result.figures_table(),
         ],
     )
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m deploy.ops.upgrade_drill", description=__doc__.split("\n\n")[0]
-    )
+    p = checks.drill_parser("upgrade_drill", __doc__.split("\n\n")[0], rate=10.0)
     p.add_argument(
         "--previous", help="the previous release's commit (default: the one before CustomerRegistered v2)"
     )
     p.add_argument("--seconds", type=float, default=30.0, help="how long the load runs")
-    p.add_argument("--rate", type=float, default=10.0, help="commands a second the load offers")
-    p.add_argument("--no-doc", action="store_true", help="do not write docs/reliability.md")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    workdir = drill_workdir("upgrade")
+    workdir = checks.drill_workdir("upgrade")
     previous = args.previous or previous_release()
     print(f"upgrade drill: previous release {previous}, logs in {workdir}", file=sys.stderr)
     result = asyncio.run(drill(workdir, previous, args.seconds, args.rate))
     if not args.no_doc:
         write_figures(result, args.seconds, args.rate)
-    return finish(result, workdir)
+    return checks.finish(result, workdir)
 
 
 if __name__ == "__main__":

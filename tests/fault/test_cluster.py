@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-import asyncpg
 import nats
 import nats.errors
 import pytest
@@ -31,7 +30,7 @@ from shared.outbox import OutboxRelay
 from shared.settings import Settings
 from shared.streams import delete_streams
 from shared.subjects import stream_name
-from tests.conftest import PublishThrough, made_stream, unique_settings, wait_for
+from tests.conftest import PublishThrough, fetch_value, made_stream, unique_settings, wait_for
 from tests.fault.failover_support import (
     JS_API_TIMEOUT,
     LOADED,
@@ -131,18 +130,15 @@ async def test_cluster_node_killed_mid_load_loses_nothing_and_counts_nothing_twi
         instances.stop()
 
     assert_each_event_once(audits, result["events"])
-    conn = await asyncpg.connect(settings.postgres_dsn)
-    try:
-        credited = await conn.fetchval(
-            "SELECT count(*) FROM reporting.customers WHERE customer_id = ANY($1::text[]) "
-            "AND credit_limit = 100000",
-            result["customers"],
-        )
-        registered = await conn.fetchval(
-            "SELECT count(*) FROM reporting.event_log WHERE event_type = 'CustomerRegistered'"
-        )
-    finally:
-        await conn.close()
+    credited = await fetch_value(
+        settings,
+        "SELECT count(*) FROM reporting.customers WHERE customer_id = ANY($1::text[]) "
+        "AND credit_limit = 100000",
+        result["customers"],
+    )
+    registered = await fetch_value(
+        settings, "SELECT count(*) FROM reporting.event_log WHERE event_type = 'CustomerRegistered'"
+    )
     assert credited == PROSPECTS
     assert registered == PROSPECTS
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import nats
 import orjson
 import pytest
@@ -21,7 +21,7 @@ from shared.database import drop_database, ensure_database
 from shared.settings import Settings
 from shared.streams import delete_streams
 from shared.subjects import stream_name
-from tests.conftest import auth, unique_settings, wait_for
+from tests.conftest import auth, fetch_value, unique_settings, wait_for
 
 pytestmark = pytest.mark.fault
 
@@ -29,20 +29,44 @@ SERVICE = "orders"
 
 
 async def relay_sessions(settings: Settings, instance: int) -> int:
-    conn = await asyncpg.connect(settings.postgres_dsn)
-    try:
-        count: int = await conn.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND application_name = $1",
-            f"{SERVICE}-relay-{instance}",
-        )
-    finally:
-        await conn.close()
+    count: int = await fetch_value(
+        settings,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1",
+        f"{SERVICE}-relay-{instance}",
+    )
     return count
 
 
+@dataclass
+class Running:
+    """The service's process (with its relay child), its settings, and a connection to NATS."""
+
+    processes: ServiceProcesses
+    settings: Settings
+    nc: NATS
+
+    @property
+    def pid(self) -> int:
+        return self.processes.running[SERVICE].pid
+
+    async def relay(self, other_than: int | None = None) -> int:
+        """The pid of the service's one relay process (not ``other_than``), once its session is open."""
+
+        async def one_connected() -> bool:
+            children = relay_children(self.pid)
+            return (
+                len(children) == 1
+                and children != [other_than]
+                and await relay_sessions(self.settings, self.pid) == 1
+            )
+
+        await wait_for(one_connected, timeout=30)
+        [child] = relay_children(self.pid)
+        return child
+
+
 @pytest.fixture
-async def service(tmp_path: Path) -> AsyncIterator[tuple[ServiceProcesses, Settings, NATS]]:
+async def service(tmp_path: Path) -> AsyncIterator[Running]:
     settings = unique_settings()
     ensure_database(settings, [SERVICE])
     env = {"SALESOPS_NAMESPACE": settings.namespace, "SALESOPS_POSTGRES_DB": settings.postgres_db}
@@ -51,7 +75,7 @@ async def service(tmp_path: Path) -> AsyncIterator[tuple[ServiceProcesses, Setti
     try:
         processes.start(SERVICE)
         await wait_ready(nc, settings.namespace, SERVICE)
-        yield processes, settings, nc
+        yield Running(processes, settings, nc)
     finally:
         processes.stop_all()
         # Its customer view made the customers stream it consumes.
@@ -60,40 +84,21 @@ async def service(tmp_path: Path) -> AsyncIterator[tuple[ServiceProcesses, Setti
         drop_database(settings)
 
 
-async def connected_relay(settings: Settings, parent: int, other_than: int | None = None) -> int:
-    """The pid of ``parent``'s one relay process (not ``other_than``), once its session is open."""
-
-    async def one_connected() -> bool:
-        children = relay_children(parent)
-        return len(children) == 1 and children != [other_than] and await relay_sessions(settings, parent) == 1
-
-    await wait_for(one_connected, timeout=30)
-    [child] = relay_children(parent)
-    return child
-
-
-async def test_a_killed_service_takes_its_relay_process_with_it(
-    service: tuple[ServiceProcesses, Settings, NATS],
-) -> None:
-    processes, settings, _ = service
-    parent = processes.running[SERVICE].pid
-    child = await connected_relay(settings, parent)
-    processes.kill(SERVICE)  # kill -9: the service gets no chance to stop its child
+async def test_a_killed_service_takes_its_relay_process_with_it(service: Running) -> None:
+    parent, child = service.pid, await service.relay()
+    service.processes.kill(SERVICE)  # kill -9: the service gets no chance to stop its child
 
     async def relay_gone() -> bool:
-        return not alive(child) and await relay_sessions(settings, parent) == 0
+        return not alive(child) and await relay_sessions(service.settings, parent) == 0
 
     await wait_for(relay_gone, timeout=15)
 
 
-async def test_a_relay_process_that_dies_is_started_again_and_publishes(
-    service: tuple[ServiceProcesses, Settings, NATS],
-) -> None:
-    processes, settings, nc = service
-    parent = processes.running[SERVICE].pid
-    first = await connected_relay(settings, parent)
+async def test_a_relay_process_that_dies_is_started_again_and_publishes(service: Running) -> None:
+    settings, nc = service.settings, service.nc
+    first = await service.relay()
     os.kill(first, signal.SIGKILL)
-    await connected_relay(settings, parent, other_than=first)  # started again
+    await service.relay(other_than=first)  # started again
     js = nc.jetstream()
     stream = stream_name(settings.namespace, SERVICE)
     body = {

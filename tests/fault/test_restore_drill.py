@@ -5,26 +5,14 @@ the projections equal a rebuild. Its figures (RPO, RTO) go to docs/reliability.m
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from deploy.ops.checks import ROOT
+from deploy.ops.checks import passed_drill
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
 
 def test_restore_after_every_data_directory_is_lost_keeps_every_acknowledged_command() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "deploy.ops.restore_drill", "--seconds", "20"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    lines = result.stdout.strip().splitlines()
-    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
-    assert lines and lines[-1].endswith("lost 0, double-counted 0"), result.stdout
-    assert "RPO 0 acknowledged commands missing" in lines[-1]
-    assert "streams refilled, reconciliation equal, projections equal to a rebuild" in lines[-1]
+    last = passed_drill("restore_drill", "--seconds", "20", timeout=900)
+    assert "RPO 0 acknowledged commands missing" in last
+    assert "streams refilled, reconciliation equal, projections equal to a rebuild" in last

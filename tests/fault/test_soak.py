@@ -5,25 +5,13 @@ figures go to docs/reliability.md, section ``soak``."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from deploy.ops.checks import ROOT
+from deploy.ops.checks import passed_drill
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
 
 def test_three_minute_soak_with_overlapping_faults_loses_nothing_and_counts_nothing_twice() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "deploy.ops.soak", "--minutes", "3"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
-    lines = result.stdout.strip().splitlines()
-    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
-    assert lines and lines[-1].endswith("lost 0, double-counted 0"), result.stdout
-    assert "reconciliation equal, projections equal to a rebuild, 0 parked" in lines[-1]
+    last = passed_drill("soak", "--minutes", "3", timeout=1500)
+    assert "reconciliation equal, projections equal to a rebuild, 0 parked" in last

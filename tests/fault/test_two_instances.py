@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import nats
 import pytest
 from nats.aio.client import Client as NATS
@@ -24,20 +23,8 @@ from deploy.nats.servers import NatsServers
 from shared.database import drop_database, ensure_database
 from shared.settings import Settings
 from shared.streams import delete_streams
-from tests.conftest import auth, unique_settings, wait_for
-from tests.fault.failover_support import (
-    LOADED,
-    Instances,
-    assert_each_event_once,
-    audit,
-    finish_load,
-    load_process,
-    poll_under_load,
-    relay_holder,
-    reporting_caught_up,
-    stored_count,
-    write_doc_section,
-)
+from tests.conftest import auth, fetch_value, unique_settings, wait_for
+from tests.fault import failover_support as failover
 
 pytestmark = pytest.mark.fault
 
@@ -46,7 +33,9 @@ RECEIPTS = 300  # orders: 1 event each, on 4 products
 
 
 @pytest.fixture
-async def two_of_everything(tmp_path: Path) -> AsyncIterator[tuple[NatsServers, Settings, Instances, NATS]]:
+async def two_of_everything(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[NatsServers, Settings, failover.Instances, NATS]]:
     with NatsServers(tmp_path / "nats") as servers:
         settings = unique_settings(nats_url=servers.urls)
         ensure_database(settings, list(SERVICES))
@@ -57,7 +46,7 @@ async def two_of_everything(tmp_path: Path) -> AsyncIterator[tuple[NatsServers, 
             "SALESOPS_REPORTING_HTTP": "false",  # the bus queries are enough here
             "SALESOPS_CONSUMER_ACK_WAIT_SECONDS": "5",  # what a killed consumer held comes back soon
         }
-        instances = Instances(env, tmp_path / "logs", count=2)
+        instances = failover.Instances(env, tmp_path / "logs", count=2)
         nc = await nats.connect(servers.urls)
         try:
             instances.start(SERVICES)
@@ -79,7 +68,7 @@ def connections(servers: NatsServers) -> dict[str, list[dict[str, Any]]]:
 
 
 async def test_two_instances_share_commands_and_the_relay_fails_over_without_loss(
-    two_of_everything: tuple[NatsServers, Settings, Instances, NATS], tmp_path: Path
+    two_of_everything: tuple[NatsServers, Settings, failover.Instances, NATS], tmp_path: Path
 ) -> None:
     servers, settings, instances, nc = two_of_everything
     env = {
@@ -100,8 +89,8 @@ async def test_two_instances_share_commands_and_the_relay_fails_over_without_los
     holders: dict[str, int] = {}
 
     async def relays_active() -> bool:
-        for service in LOADED:
-            holder = await relay_holder(settings.postgres_dsn, service)
+        for service in failover.LOADED:
+            holder = await failover.relay_holder(settings.postgres_dsn, service)
             if holder is None:
                 return False
             holders[service] = holder
@@ -110,23 +99,25 @@ async def test_two_instances_share_commands_and_the_relay_fails_over_without_los
     await wait_for(relays_active, timeout=30)
 
     out = tmp_path / "load.json"
-    with load_process(env, out, prospects=PROSPECTS, receipts=RECEIPTS, products=4, concurrency=8) as load:
+    with failover.load_process(
+        env, out, prospects=PROSPECTS, receipts=RECEIPTS, products=4, concurrency=8
+    ) as load:
         # Mid-load: a third of the customers events stored.
         async def under_way() -> bool:
-            return await stored_count(settings.postgres_dsn, "customers") >= 2 * PROSPECTS // 3
+            return await failover.stored_count(settings.postgres_dsn, "customers") >= 2 * PROSPECTS // 3
 
-        await poll_under_load(under_way, load, out, 120, lambda: instances.tails("customers"))
+        await failover.poll_under_load(under_way, load, out, 120, lambda: instances.tails("customers"))
         # Both instances of a service answer commands (queue group): each got a fair part of them.
         names = connections(servers)
-        split = {s: sorted(int(c["out_msgs"]) for c in names[f"{s}-commands"]) for s in LOADED}
+        split = {s: sorted(int(c["out_msgs"]) for c in names[f"{s}-commands"]) for s in failover.LOADED}
         for service, (fewer, more) in split.items():
             assert fewer >= 0.2 * (fewer + more), f"{service} commands not shared: {split}"
 
         # kill -9 the instance whose relay publishes, for both loaded services; the other takes over.
         takeover: dict[str, float] = {}
         survivors: dict[str, int] = {}
-        for service in LOADED:
-            holders[service] = await relay_holder(settings.postgres_dsn, service) or holders[service]
+        for service in failover.LOADED:
+            holders[service] = await failover.relay_holder(settings.postgres_dsn, service) or holders[service]
             killed = instances.index_of(service, holders[service])
             instances.kill(killed, service)
             survivors[service] = instances.pid(1 - killed, service)
@@ -134,21 +125,21 @@ async def test_two_instances_share_commands_and_the_relay_fails_over_without_los
         for service, survivor in survivors.items():
 
             async def taken_over(service: str = service, survivor: int = survivor) -> bool:
-                return await relay_holder(settings.postgres_dsn, service) == survivor
+                return await failover.relay_holder(settings.postgres_dsn, service) == survivor
 
             await wait_for(taken_over, timeout=30, every=0.05)
             takeover[service] = time.monotonic() - killed_at
 
-        result = await finish_load(load, out)
+        result = await failover.finish_load(load, out)
 
     try:
-        await wait_for(lambda: reporting_caught_up(settings), timeout=60)
+        await wait_for(lambda: failover.reporting_caught_up(settings), timeout=60)
     except AssertionError:
         raise AssertionError(instances.tails("reporting")) from None
-    audits = [await audit(nc, settings, service) for service in LOADED]
+    audits = [await failover.audit(nc, settings, service) for service in failover.LOADED]
 
     # Every command took effect once: the stores hold exactly the events of the acknowledged commands.
-    assert_each_event_once(audits, result["events"])
+    failover.assert_each_event_once(audits, result["events"])
     # The effects, not only the events: stock per product and each customer's credit once in reporting.
     for product, quantity in result["received"].items():
         reply = await nc.request(
@@ -158,19 +149,16 @@ async def test_two_instances_share_commands_and_the_relay_fails_over_without_los
             headers=auth(),
         )
         assert f'"on_hand":{quantity},' in reply.data.decode().replace(" ", ""), (product, reply.data)
-    conn = await asyncpg.connect(settings.postgres_dsn)
-    try:
-        credited = await conn.fetchval(
-            "SELECT count(*) FROM reporting.customers WHERE customer_id = ANY($1::text[]) "
-            "AND credit_limit = 100000 AND status = 'prospect'",
-            result["customers"],
-        )
-    finally:
-        await conn.close()
+    credited = await fetch_value(
+        settings,
+        "SELECT count(*) FROM reporting.customers WHERE customer_id = ANY($1::text[]) "
+        "AND credit_limit = 100000 AND status = 'prospect'",
+        result["customers"],
+    )
     assert credited == PROSPECTS
 
     rows = "\n".join(a.row for a in audits)
-    write_doc_section(
+    failover.write_doc_section(
         "two-instances",
         f"""## Two of everything (`tests/fault/test_two_instances.py`)
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 
-from deploy.ops.checks import ROOT
+from deploy.ops.checks import ROOT, passed_drill, run_drill
 
 pytestmark = [pytest.mark.integration, pytest.mark.fault]
 
@@ -21,19 +20,10 @@ FORWARD_COMPATIBLE = 'stored_version = stored.pop("class_version", 1)'  # shared
 
 
 def test_rolling_upgrade_of_customers_refuses_and_loses_nothing_while_both_versions_flow() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "deploy.ops.upgrade_drill", "--seconds", "30"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    lines = result.stdout.strip().splitlines()
-    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
-    assert lines and lines[-1].endswith("lost 0, duplicates 0"), result.stdout
-    assert " 0 refused or unanswered;" in lines[-1]
-    assert "customer views complete, reconciliation equal, projections equal to a rebuild" in lines[-1]
-    assert ", 0 under an older version;" in lines[-1]
+    last = passed_drill("upgrade_drill", "--seconds", "30", timeout=600)
+    assert " 0 refused or unanswered;" in last
+    assert "customer views complete, reconciliation equal, projections equal to a rebuild" in last
+    assert ", 0 under an older version;" in last
 
 
 def test_a_previous_release_without_forward_compatible_envelopes_fails_the_drill() -> None:
@@ -47,14 +37,13 @@ def test_a_previous_release_without_forward_compatible_envelopes_fails_the_drill
         check=True,
     ).stdout.split()
     previous = f"{introduced[-1]}^"
-    drill = [sys.executable, "-m", "deploy.ops.upgrade_drill", "--seconds", "30", "--no-doc"]
-    result = subprocess.run(
-        [*drill, "--previous", previous], cwd=ROOT, capture_output=True, text=True, timeout=600
+    result, lines = run_drill(
+        "upgrade_drill", "--seconds", "30", "--no-doc", "--previous", previous, timeout=600
     )
     logs = re.search(r"logs in (\S+)", result.stderr)
     if logs:  # a failed drill keeps its logs for a person to read; this failure is the expected one
         shutil.rmtree(logs.group(1), ignore_errors=True)
-    last = result.stdout.strip().splitlines()[-1]
+    last = lines[-1]
     assert result.returncode == 1, result.stdout + result.stderr[-3000:]
     assert " 0 refused or unanswered;" in last  # clients see nothing wrong: only the version is
     assert ", 0 under an older version;" not in last, last

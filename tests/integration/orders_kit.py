@@ -158,15 +158,45 @@ class Orders:
 
         await wait_for(caught_up)
 
+    async def ship(self, order_id: str, product: str, quantity: int) -> dict[str, Any]:
+        """``quantity`` units of the order's ``product`` shipped (by production)."""
+        lines = [{"product_code": product, "quantity": quantity}]
+        return await self.ok("ship_order", {"actor": PRODUCTION, "order_id": order_id, "lines": lines})
+
+    async def shipped_order(self, customer_id: str, product: str, quantity: int) -> dict[str, Any]:
+        """An order of ``quantity`` units, all shipped: its amount is a receivable from now (O11)."""
+        order = await self.order(customer_id, product, quantity)
+        await self.ship(order["id"], product, quantity)
+        return order
+
+    async def reserve(
+        self, customer_id: str, product: str, quantity: int, deposit: str, actor: Who = SALES
+    ) -> dict[str, Any]:
+        """A hold (O9) of ``quantity`` units against ``deposit``."""
+        body = {"customer_id": customer_id, "product_code": product, "quantity": quantity, "deposit": deposit}
+        return await self.ok("reserve_goods", {"actor": actor, **body})
+
+    @staticmethod
+    def order_body(
+        customer_id: str,
+        product: str,
+        quantity: int = 1,
+        actor: Who = SALES,
+        channel: str = "phone",
+        **line: Any,
+    ) -> dict[str, Any]:
+        """A ``place_order`` body of one line."""
+        lines = [{"product_code": product, "quantity": quantity, **line}]
+        return {"actor": actor, "customer_id": customer_id, "channel": channel, "lines": lines}
+
     async def order(
         self, customer_id: str, product: str, quantity: int = 1, actor: Who = SALES, **line: Any
     ) -> dict[str, Any]:
-        return await self.ok(
-            "place_order",
-            {
-                "actor": actor,
-                "customer_id": customer_id,
-                "channel": "phone",
-                "lines": [{"product_code": product, "quantity": quantity, **line}],
-            },
-        )
+        return await self.ok("place_order", self.order_body(customer_id, product, quantity, actor, **line))
+
+    async def price_exception(
+        self, customer_id: str, product: str, unit_price: str, reason: str
+    ) -> dict[str, Any]:
+        """A price exception (O2) requested by the salesperson."""
+        body = price_exception(SALES, customer_id, product, unit_price, reason)
+        return await self.ok("request_price_exception", body)

@@ -14,15 +14,19 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
+import pytest
+from nats.aio.client import Client as NATS
 
 from deploy.bench.seed import at, registration
 from services.reporting.main import ReportingService, start_reporting, stopped
-from shared.clock import BUSINESS_TZ
+from shared.clock import BUSINESS_TZ, FixedClock
 from shared.contracts import Actor, Envelope, Role
 from shared.envelope import event_id
 from shared.settings import Settings
 from shared.streams import ensure_event_stream
 from shared.subjects import event_subject
+from tests.builders import bus_event
+from tests.conftest import wait_for
 
 SALES = Actor(id="sp-1", role=Role.SALESPERSON)
 SUPERVISOR = Actor(id="sup-1", role=Role.SALES_SUPERVISOR)
@@ -55,25 +59,28 @@ class Events:
     ) -> Envelope:
         position = self.positions[service] = self.positions.get(service, 0) + 1
         version = self.versions[aggregate_id] = self.versions.get(aggregate_id, 0) + 1
-        envelope = Envelope(
-            event_id=event_id(aggregate_id, version),
-            event_type=event_type,
-            schema_version=1,
-            service=service,
-            aggregate_type=aggregate_type,
-            aggregate_id=aggregate_id,
-            aggregate_version=version,
-            position=position,
-            occurred_at=when,
+        envelope = bus_event(
+            service,
+            aggregate_type,
+            aggregate_id,
+            version,
+            position,
+            event_type,
+            data,
+            when,
+            event_id=event_id(aggregate_id, version),  # as the relay names it
             actor=actor,
             correlation_id=str(uuid.uuid4()),
-            causation_id=None,
-            data=data,
         )
         self.made.append(envelope)
         return envelope
 
     # customers
+    def customer_event(
+        self, cid: str, event_type: str, when: datetime, data: dict[str, Any], actor: Actor | None = MANAGER
+    ) -> Envelope:
+        return self.make("customers", "Customer", cid, event_type, when, data, actor)
+
     def customer(
         self,
         when: datetime,
@@ -86,26 +93,21 @@ class Events:
         customer_id: str | None = None,
     ) -> str:
         cid = customer_id or str(uuid.uuid4())
-        self.make(
-            "customers",
-            "Customer",
+        self.customer_event(
             cid,
             "CustomerRegistered",
             when,
             registration(kind, region, salesperson, f"{kind} {cid[:6]}"),
+            SALES,
         )
-        self.make(
-            "customers",
-            "Customer",
+        self.customer_event(
             cid,
             "CreditInvestigated",
             when,
             {"rating": "good", "credit_limit": "800000.00", "notes": "ok"},
             Actor(id="fin-1", role=Role.FINANCE),
         )
-        self.make(
-            "customers",
-            "Customer",
+        self.customer_event(
             cid,
             "CustomerApproved",
             when,
@@ -115,9 +117,7 @@ class Events:
         if grade:
             self.grade(cid, when, grade)
         if capital_limit:
-            self.make(
-                "customers",
-                "Customer",
+            self.customer_event(
                 cid,
                 "CapitalLimitSet",
                 when,
@@ -127,14 +127,8 @@ class Events:
         return cid
 
     def grade(self, cid: str, when: datetime, grade: str, reason: str = "annual review") -> Envelope:
-        return self.make(
-            "customers",
-            "Customer",
-            cid,
-            "CustomerGraded",
-            when,
-            {"grade": grade, "previous": None, "reason": reason},
-            MANAGER,
+        return self.customer_event(
+            cid, "CustomerGraded", when, {"grade": grade, "previous": None, "reason": reason}, MANAGER
         )
 
     # orders
@@ -301,6 +295,44 @@ class Events:
         return hid
 
     # complaints
+    def overdue(
+        self,
+        aggregate_type: str,
+        aggregate_id: str,
+        when: datetime,
+        stage: str,
+        deadline: datetime,
+        **data: Any,
+    ) -> Envelope:
+        """A deadline of complaints passed, raised by its scheduler (P7 ``ComplaintOverdue``, P8
+        ``FeedbackOverdue``, P9 ``ServiceRequestOverdue``: the aggregate's type names the event)."""
+        return self.make(
+            "complaints",
+            aggregate_type,
+            aggregate_id,
+            f"{aggregate_type}Overdue",
+            when,
+            {"stage": stage, "deadline": deadline.isoformat(), **data},
+            SYSTEM,
+        )
+
+    def complaint_overdue(
+        self, kid: str, cid: str, when: datetime, deadline: datetime, staff: str = "sp-1"
+    ) -> Envelope:
+        """P7: a service complaint (of ``complaint``'s defaults) not resolved by its deadline."""
+        return self.overdue(
+            "Complaint",
+            kid,
+            when,
+            "resolve",
+            deadline,
+            assigned_to="vp-1",
+            complaint_type="service",
+            customer_id=cid,
+            order_id=None,
+            staff_id=staff,
+        )
+
     def complaint(
         self,
         cid: str,
@@ -382,6 +414,30 @@ async def reporting_running(settings: Settings, **options: Any) -> AsyncIterator
     finally:
         stop.set()
         await stopped(service)
+
+
+def reporting_at(now: datetime) -> Any:
+    """A module's ``service`` fixture: one reporting service for the module, its clock fixed at ``now``."""
+
+    @pytest.fixture(scope="module", name="service")
+    async def service(settings: Settings) -> AsyncIterator[ReportingService]:
+        async with reporting_running(settings, clock=FixedClock(now)) as running:
+            yield running
+
+    return service
+
+
+async def consumed(nc: NATS, settings: Settings, service: ReportingService, ev: Events) -> None:
+    """Until reporting has logged every envelope ``ev`` made; ``ev`` then starts afresh."""
+    await publish(nc.jetstream(), settings, ev.made)
+    await wait_for(lambda: logged_all(service, ev.made))
+    ev.made.clear()
+
+
+def rows(reply: dict[str, Any], key: str = "customer_id") -> dict[str, dict[str, Any]]:
+    """A report's rows by ``key`` (the reply must be a success)."""
+    assert reply["ok"], reply
+    return {r[key]: r for r in reply["result"]["rows"]}
 
 
 async def logged_all(service: ReportingService, envelopes: Sequence[Envelope]) -> bool:

@@ -15,11 +15,18 @@ from tests.conftest import CREDENTIALS
 
 
 async def send_as(
-    nc: NATS, settings: Settings, service: str, claim: str, name: str, body: dict[str, Any], kind: str = "cmd"
+    nc: NATS,
+    settings: Settings,
+    service: str,
+    claim: str | Grant,
+    name: str,
+    body: dict[str, Any],
+    kind: str = "cmd",
 ) -> dict[str, Any]:
-    """``body`` sent by the user its actor names (a query without one: ``reader``), holding only ``claim``."""
+    """``body`` sent by the user its actor names (a query without one: ``reader``), holding only ``claim``
+    (a grant, or its text)."""
     user = body["actor"]["id"] if body.get("actor") else "reader"
-    token = CREDENTIALS.token(user, Grant.parse(claim))
+    token = CREDENTIALS.token(user, Grant.parse(claim) if isinstance(claim, str) else claim)
     reply = await nc.request(
         f"{settings.namespace}.{service}.{kind}.{name}",
         json.dumps(body).encode(),

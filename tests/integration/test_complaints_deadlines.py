@@ -3,9 +3,9 @@ each passed deadline by itself, once, and a restarted service does not raise it 
 
 from __future__ import annotations
 
-import asyncio
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -21,7 +21,8 @@ from shared.database import ensure_database
 from shared.errors import Forbidden, InvalidState
 from shared.settings import Settings
 from tests.builders import SALES_MANAGER, VP
-from tests.conftest import Requester, service_running, wait_for
+from tests.conftest import Requester, service_running
+from tests.integration.deadlines_kit import Events, Stream, nothing_raised, scanning_fast, settle_on
 from tests.integration.test_complaints import ok, quality_complaint, service_complaint, stream_events
 
 pytestmark = pytest.mark.integration
@@ -29,9 +30,14 @@ pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
 
-def overdue_events(events: list[dict[str, Any]], among: set[str]) -> list[tuple[str, str]]:
+@pytest.fixture
+def events(nc: NATS, settings: Settings) -> Stream:
+    return functools.partial(stream_events, nc, settings)
+
+
+def overdue_of(among: set[str]) -> Callable[[Events], list[tuple[str, str]]]:
     """The overdue raised for these complaints (the module's other tests raise theirs on the same store)."""
-    return sorted(
+    return lambda events: sorted(
         (e["aggregate_id"], e["data"]["stage"])
         for e in events
         if e["event_type"] == "ComplaintOverdue" and e["aggregate_id"] in among
@@ -39,17 +45,16 @@ def overdue_events(events: list[dict[str, Any]], among: set[str]) -> list[tuple[
 
 
 async def test_p7_overdue_raised_by_itself_once_and_survives_restart(
-    settings: Settings, nc: NATS, request_: Requester
+    settings: Settings, events: Stream, request_: Requester
 ) -> None:
-    ensure_database(settings, ["complaints"])
-    fast = settings.model_copy(update={"complaint_deadline_check_seconds": 0.2})
+    fast = scanning_fast(settings, "complaints", "complaint_deadline_check_seconds")
     clock = FixedClock(T0)
     app = ComplaintsApplication(fast, clock, PostgresCustomerDirectory(fast, COMPLAINTS_VIEW))
     async with service_running(app, register, fast, extra=deadlines):
         late = (await ok(request_, "log_complaint", service_complaint("sp-late")))["complaint_id"]
         acked = (await ok(request_, "log_complaint", quality_complaint()))["complaint_id"]
         closed = (await ok(request_, "log_complaint", service_complaint("sp-fast")))["complaint_id"]
-        mine = {late, acked, closed}
+        overdue = overdue_of({late, acked, closed})
         await ok(request_, "acknowledge_complaint", {"complaint_id": acked, "actor": SALES_MANAGER})
         for name, body in (
             ("verify_complaint", {"valid": False}),
@@ -59,19 +64,11 @@ async def test_p7_overdue_raised_by_itself_once_and_survives_restart(
             await ok(request_, name, {"complaint_id": closed, "actor": VP} | body)
 
         clock.advance(timedelta(hours=23))  # within a day: nothing is late yet
-        await asyncio.sleep(0.6)
-        assert overdue_events(await stream_events(nc, settings), mine) == []
+        await nothing_raised(events, overdue)
 
         clock.advance(timedelta(hours=2))  # 25 h after logging: only the unacknowledged one is late
-
-        async def late_raised() -> bool:
-            return overdue_events(await stream_events(nc, settings), mine) != []
-
-        await wait_for(late_raised)
-        await asyncio.sleep(1.0)  # five more scans: still raised once
-        events = await stream_events(nc, settings)
-        assert overdue_events(events, mine) == [(late, "acknowledge")]
-        [raised] = [e for e in events if e["event_type"] == "ComplaintOverdue" and e["aggregate_id"] in mine]
+        now = await settle_on(events, overdue, [(late, "acknowledge")])
+        [raised] = [e for e in now if e["event_type"] == "ComplaintOverdue" and e["aggregate_id"] == late]
         assert raised["data"]["deadline"].startswith("2026-11-21T02:00:00")
         assert raised["data"]["staff_id"] == "sp-late" and raised["data"]["customer_id"] == "cust-1"
         assert raised["actor"] == {"id": SYSTEM.id, "role": "system"}
@@ -81,13 +78,7 @@ async def test_p7_overdue_raised_by_itself_once_and_survives_restart(
     again = ComplaintsApplication(fast, clock, PostgresCustomerDirectory(fast, COMPLAINTS_VIEW))
     async with service_running(again, register, fast, extra=deadlines):
         expected = sorted([(late, "acknowledge"), (late, "resolve"), (acked, "resolve")])
-
-        async def resolve_raised() -> bool:
-            return overdue_events(await stream_events(nc, settings), mine) == expected
-
-        await wait_for(resolve_raised)
-        await asyncio.sleep(1.0)
-        assert overdue_events(await stream_events(nc, settings), mine) == expected
+        await settle_on(events, overdue, expected)
         form = await ok(request_, "get_handling_form", {"complaint_id": late}, kind="query")
         assert form["record"]["overdue"] == ["acknowledge", "resolve"]
 

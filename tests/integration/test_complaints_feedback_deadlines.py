@@ -3,7 +3,9 @@ each passed deadline of a feedback or an after-sales request by itself, once, al
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+import functools
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,10 +18,10 @@ from services.complaints.main import deadlines
 from services.complaints.scopes import SCHEMA as COMPLAINTS_VIEW
 from shared.clock import FixedClock
 from shared.customer_directory import PostgresCustomerDirectory
-from shared.database import ensure_database
 from shared.settings import Settings
 from tests.builders import SALES_MANAGER
-from tests.conftest import Requester, service_running, wait_for
+from tests.conftest import Requester, service_running
+from tests.integration.deadlines_kit import Events, Stream, nothing_raised, scanning_fast, settle_on
 from tests.integration.test_complaints import ok, stream_events
 from tests.integration.test_complaints_after_sales import SUPERVISOR, TECH, service_request
 from tests.integration.test_complaints_feedback import feedback
@@ -29,43 +31,38 @@ pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
 
-def raised(events: list[dict[str, Any]], event_type: str, ids: set[str]) -> list[tuple[str, str]]:
-    return sorted(
+@pytest.fixture
+def events(nc: NATS, settings: Settings) -> Stream:
+    return functools.partial(stream_events, nc, settings)
+
+
+def raised(event_type: str, ids: set[str]) -> Callable[[Events], list[tuple[str, str]]]:
+    """The deadlines of this type raised for these ids (the module's other test raises its own)."""
+    return lambda events: sorted(
         (e["aggregate_id"], e["data"]["stage"])
         for e in events
         if e["event_type"] == event_type and e["aggregate_id"] in ids
     )
 
 
-async def settle_on(
-    nc: NATS, settings: Settings, event_type: str, ids: set[str], expected: list[tuple[str, str]]
-) -> None:
-    """Wait until exactly ``expected`` was raised, then watch more scans pass: still raised once."""
-
-    async def arrived() -> bool:
-        return raised(await stream_events(nc, settings), event_type, ids) == sorted(expected)
-
-    await wait_for(arrived)
-    await asyncio.sleep(1.0)  # five more scans
-    assert raised(await stream_events(nc, settings), event_type, ids) == sorted(expected)
+@contextlib.asynccontextmanager
+async def complaints_scanning(settings: Settings, clock: FixedClock) -> AsyncIterator[Any]:
+    """Complaints as its main.py runs it (the deadline scan too), every 0.2 s."""
+    fast = scanning_fast(settings, "complaints", "complaint_deadline_check_seconds")
+    app = ComplaintsApplication(fast, clock, PostgresCustomerDirectory(fast, COMPLAINTS_VIEW))
+    async with service_running(app, register, fast, extra=deadlines) as running:
+        yield running
 
 
 async def test_p8_overdue_answer_and_escalation_raised_once_across_a_restart(
-    settings: Settings, nc: NATS, request_: Requester
+    settings: Settings, events: Stream, request_: Requester
 ) -> None:
-    ensure_database(settings, ["complaints"])
-    fast = settings.model_copy(update={"complaint_deadline_check_seconds": 0.2})
     clock = FixedClock(T0)
-    async with service_running(
-        ComplaintsApplication(fast, clock, PostgresCustomerDirectory(fast, COMPLAINTS_VIEW)),
-        register,
-        fast,
-        extra=deadlines,
-    ):
+    async with complaints_scanning(settings, clock):
         major = (await ok(request_, "log_feedback", feedback(major=True)))["feedback_id"]
         acknowledged = (await ok(request_, "log_feedback", feedback(major=True)))["feedback_id"]
         answered = (await ok(request_, "log_feedback", feedback(kind="praise")))["feedback_id"]
-        ids = {major, acknowledged, answered}
+        overdue = raised("FeedbackOverdue", {major, acknowledged, answered})
         await ok(
             request_,
             "acknowledge_escalation",
@@ -78,50 +75,33 @@ async def test_p8_overdue_answer_and_escalation_raised_once_across_a_restart(
         )
 
         clock.advance(timedelta(hours=23))  # within a day: nothing is late yet
-        await asyncio.sleep(0.6)
-        assert raised(await stream_events(nc, settings), "FeedbackOverdue", ids) == []
+        await nothing_raised(events, overdue)
         clock.advance(timedelta(hours=2))  # 25 h: the unacknowledged escalation only
-        await settle_on(nc, settings, "FeedbackOverdue", ids, [(major, "escalation")])
-        [event] = [
-            e
-            for e in await stream_events(nc, settings)
-            if e["event_type"] == "FeedbackOverdue" and e["aggregate_id"] == major
-        ]
+        now = await settle_on(events, overdue, [(major, "escalation")])
+        [event] = [e for e in now if e["event_type"] == "FeedbackOverdue" and e["aggregate_id"] == major]
         assert (event["data"]["responsible"], event["data"]["major"]) == ("general_manager", True)
         assert event["data"]["deadline"].startswith("2026-11-21T02:00:00")
         assert event["actor"] == {"id": SYSTEM.id, "role": "system"}
 
     # A new process on the same store, 4 days after logging: the unanswered ones are late, once each.
     clock.set(T0 + timedelta(days=4))
-    async with service_running(
-        ComplaintsApplication(fast, clock, PostgresCustomerDirectory(fast, COMPLAINTS_VIEW)),
-        register,
-        fast,
-        extra=deadlines,
-    ):
-        expected = [(major, "escalation"), (major, "answer"), (acknowledged, "answer")]
-        await settle_on(nc, settings, "FeedbackOverdue", ids, expected)
+    async with complaints_scanning(settings, clock):
+        expected = sorted([(major, "escalation"), (major, "answer"), (acknowledged, "answer")])
+        await settle_on(events, overdue, expected)
         got = await ok(request_, "get_feedback", {"feedback_id": major}, kind="query")
         assert got["overdue"] == ["answer", "escalation"]
 
 
 async def test_p9_overdue_schedule_and_completion_raised_once_across_a_restart(
-    settings: Settings, nc: NATS, request_: Requester
+    settings: Settings, events: Stream, request_: Requester
 ) -> None:
-    ensure_database(settings, ["complaints"])
-    fast = settings.model_copy(update={"complaint_deadline_check_seconds": 0.2})
     clock = FixedClock(T0)
-    async with service_running(
-        ComplaintsApplication(fast, clock, PostgresCustomerDirectory(fast, COMPLAINTS_VIEW)),
-        register,
-        fast,
-        extra=deadlines,
-    ):
+    async with complaints_scanning(settings, clock):
         unscheduled = (await ok(request_, "log_service_request", service_request()))["request_id"]
         scheduled = (await ok(request_, "log_service_request", service_request(kind="training")))[
             "request_id"
         ]
-        ids = {unscheduled, scheduled}
+        overdue = raised("ServiceRequestOverdue", {unscheduled, scheduled})
         await ok(
             request_,
             "assign_technician",
@@ -138,22 +118,16 @@ async def test_p9_overdue_schedule_and_completion_raised_once_across_a_restart(
         )
 
         clock.advance(timedelta(days=2, hours=-1))  # within 2 days: nothing is late yet
-        await asyncio.sleep(0.6)
-        assert raised(await stream_events(nc, settings), "ServiceRequestOverdue", ids) == []
+        await nothing_raised(events, overdue)
         clock.advance(timedelta(hours=2))
-        await settle_on(nc, settings, "ServiceRequestOverdue", ids, [(unscheduled, "schedule")])
-        [event] = [e for e in await stream_events(nc, settings) if e["event_type"] == "ServiceRequestOverdue"]
+        now = await settle_on(events, overdue, [(unscheduled, "schedule")])
+        [event] = [e for e in now if e["event_type"] == "ServiceRequestOverdue"]
         assert (event["data"]["region"], event["data"]["technician_id"]) == ("EAST", None)
 
     # A new process on the same store, 8 days after logging: neither was completed, raised once each.
     clock.set(T0 + timedelta(days=8))
-    async with service_running(
-        ComplaintsApplication(fast, clock, PostgresCustomerDirectory(fast, COMPLAINTS_VIEW)),
-        register,
-        fast,
-        extra=deadlines,
-    ):
-        expected = [(unscheduled, "schedule"), (unscheduled, "complete"), (scheduled, "complete")]
-        await settle_on(nc, settings, "ServiceRequestOverdue", ids, expected)
+    async with complaints_scanning(settings, clock):
+        expected = sorted([(unscheduled, "schedule"), (unscheduled, "complete"), (scheduled, "complete")])
+        await settle_on(events, overdue, expected)
         got = await ok(request_, "get_service_request", {"request_id": scheduled}, kind="query")
         assert got["overdue"] == ["complete"]

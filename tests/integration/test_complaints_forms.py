@@ -19,6 +19,9 @@ from tests.integration.test_complaints import ok, quality_complaint, service_com
 pytestmark = pytest.mark.integration
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium on this machine (apt-get install chromium)"
+)
 
 
 class FormReader(HTMLParser):
@@ -74,16 +77,16 @@ def read(html: str) -> FormReader:
     return reader
 
 
+def chromium(path: Path, *options: str) -> bytes:
+    """What headless Chromium writes when it opens the file with these options."""
+    assert CHROMIUM
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", *options, path.as_uri()]
+    return subprocess.run(command, capture_output=True, timeout=60, check=True).stdout
+
+
 def open_in_browser(path: Path) -> str:
     """The DOM Chromium built from the file (what a user sees), serialised."""
-    assert CHROMIUM
-    done = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", path.as_uri()],
-        capture_output=True,
-        timeout=60,
-        check=True,
-    )
-    return done.stdout.decode("utf-8")
+    return chromium(path, "--dump-dom").decode("utf-8")
 
 
 async def closed_quality_complaint(request_: Requester) -> str:
@@ -92,11 +95,7 @@ async def closed_quality_complaint(request_: Requester) -> str:
     await ok(
         request_, "start_investigation", step | {"departments_notified": ["生产部 production", "质检 QA"]}
     )
-    await ok(
-        request_,
-        "verify_complaint",
-        {"complaint_id": cid, "actor": GM, "valid": True, "cause": "铸件砂眼 porosity"},
-    )
+    await ok(request_, "verify_complaint", step | {"actor": GM, "valid": True, "cause": "铸件砂眼 porosity"})
     await ok(request_, "record_site_visit", step | {"visited_on": "2026-11-21", "findings": "12 of 40 leak"})
     await ok(request_, "resolve_complaint", step | {"resolution": "replace", "notes": "<b>12</b> replaced"})
     await ok(request_, "inform_customer", step | {"satisfaction": "satisfied"})
@@ -122,6 +121,12 @@ async def export(request_: Requester, cid: str, tmp_path: Path) -> tuple[Path, d
     path = tmp_path / exported["filename"]
     path.write_text(exported["content"], encoding="utf-8")
     return path, exported
+
+
+async def opened(request_: Requester, cid: str, tmp_path: Path) -> tuple[FormReader, Path]:
+    """The complaint's exported form as a browser shows it, and its file."""
+    path, _ = await export(request_, cid, tmp_path)
+    return read(open_in_browser(path)), path
 
 
 def check_quality_form(form: FormReader, cid: str) -> None:
@@ -152,41 +157,24 @@ def check_quality_form(form: FormReader, cid: str) -> None:
         assert form.rows[field] == [label, value], field
 
 
+@needs_chromium
 async def test_p3_quality_form_opens_in_a_browser(
     complaints: WriteService, request_: Requester, tmp_path: Path
 ) -> None:
-    if CHROMIUM is None:
-        pytest.skip("no chromium on this machine (apt-get install chromium)")
     cid = await closed_quality_complaint(request_)
-    path, _ = await export(request_, cid, tmp_path)
-    check_quality_form(read(open_in_browser(path)), cid)
+    form, path = await opened(request_, cid, tmp_path)
+    check_quality_form(form, cid)
 
     pdf = tmp_path / "form.pdf"  # and it prints
-    subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-pdf-header-footer",
-            f"--print-to-pdf={pdf}",
-            path.as_uri(),
-        ],
-        capture_output=True,
-        timeout=60,
-        check=True,
-    )
+    chromium(path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}")
     assert pdf.read_bytes().startswith(b"%PDF")
 
 
+@needs_chromium
 async def test_p4_service_form_opens_in_a_browser(
     complaints: WriteService, request_: Requester, tmp_path: Path
 ) -> None:
-    if CHROMIUM is None:
-        pytest.skip("no chromium on this machine (apt-get install chromium)")
-    cid = await decided_service_complaint(request_)
-    path, _ = await export(request_, cid, tmp_path)
-    form = read(open_in_browser(path))
+    form, _ = await opened(request_, await decided_service_complaint(request_), tmp_path)
     assert form.titles == {
         "title-zh": "客户投诉服务处理表",
         "title-en": "Customer Complaint – Service Handling Form",

@@ -7,7 +7,7 @@ customer directory (a durable consumer of the customers stream), as main.py runs
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -72,13 +72,23 @@ async def east_customer(complaints: WriteService, request_: Requester, settings:
     return customer_id
 
 
-async def as_(nc: NATS, settings: Settings, claim: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-    kind = "cmd" if "actor" in body else "query"
-    return await send_as(nc, settings, "complaints", claim, name, body, kind)
+As = Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def as_(nc: NATS, settings: Settings) -> As:
+    """``await as_(claim, name, body)``: a command (a body with an actor) or a query to complaints, sent by
+    a person holding ``claim``."""
+
+    async def send(claim: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        kind = "cmd" if "actor" in body else "query"
+        return await send_as(nc, settings, "complaints", claim, name, body, kind)
+
+    return send
 
 
 async def test_scope_a_salesperson_logs_complaints_only_for_their_own_customers(
-    complaints: WriteService, east_customer: str, nc: NATS, settings: Settings
+    complaints: WriteService, east_customer: str, as_: As
 ) -> None:
     before = stored(complaints)
     for name, body in [
@@ -86,11 +96,9 @@ async def test_scope_a_salesperson_logs_complaints_only_for_their_own_customers(
         ("log_feedback", feedback(actor=OTHER_SALES, customer_id=east_customer)),
         ("log_service_request", service_request(actor=OTHER_SALES, customer_id=east_customer)),
     ]:
-        refused_for_scope(await as_(nc, settings, "salesperson@EAST", name, body))
+        refused_for_scope(await as_("salesperson@EAST", name, body))
     assert stored(complaints) == before  # nothing was written
     logged = await as_(
-        nc,
-        settings,
         "salesperson@EAST",
         "log_complaint",
         quality_complaint(actor=EAST_SALES, customer_id=east_customer),
@@ -99,41 +107,35 @@ async def test_scope_a_salesperson_logs_complaints_only_for_their_own_customers(
 
 
 async def test_scope_a_manager_of_another_region_may_not_handle_or_read_the_customer_complaint(
-    complaints: WriteService, east_customer: str, nc: NATS, settings: Settings
+    complaints: WriteService, east_customer: str, as_: As
 ) -> None:
     body = quality_complaint(
         actor=actor("gm", "general_manager"), customer_id=east_customer, assigned_to="sm-east"
     )
-    logged = await as_(nc, settings, "general_manager", "log_complaint", body)
+    logged = await as_("general_manager", "log_complaint", body)
     assert logged["ok"], logged
     complaint = {"complaint_id": logged["result"]["complaint_id"]}
     before = stored(complaints)
     west = {"actor": WEST_MANAGER, **complaint}
-    refused_for_scope(await as_(nc, settings, "sales_manager@WEST", "acknowledge_complaint", west))
-    refused_for_scope(await as_(nc, settings, "sales_manager@WEST", "get_complaint", complaint))
-    refused_for_scope(await as_(nc, settings, "sales_manager@WEST", "get_handling_form", complaint))
+    refused_for_scope(await as_("sales_manager@WEST", "acknowledge_complaint", west))
+    refused_for_scope(await as_("sales_manager@WEST", "get_complaint", complaint))
+    refused_for_scope(await as_("sales_manager@WEST", "get_handling_form", complaint))
     assert stored(complaints) == before
-    read = await as_(nc, settings, "sales_manager@WEST", "get_complaint", complaint)
+    read = await as_("sales_manager@WEST", "get_complaint", complaint)
     assert read["error"]["details"]["region"] == "EAST", read
     # the same role in the customer's region, and a company-wide reader, are answered
-    done = await as_(
-        nc, settings, "sales_manager@EAST", "acknowledge_complaint", {"actor": EAST_MANAGER, **complaint}
-    )
+    done = await as_("sales_manager@EAST", "acknowledge_complaint", {"actor": EAST_MANAGER, **complaint})
     assert done["ok"], done
-    assert (await as_(nc, settings, "general_manager", "get_complaint", complaint))["ok"]
+    assert (await as_("general_manager", "get_complaint", complaint))["ok"]
 
 
 async def test_scope_feedback_and_service_requests_of_another_region_are_refused(
-    complaints: WriteService, east_customer: str, nc: NATS, settings: Settings
+    complaints: WriteService, east_customer: str, as_: As
 ) -> None:
     gm = actor("gm", "general_manager")
-    fed = await as_(
-        nc, settings, "general_manager", "log_feedback", feedback(actor=gm, customer_id=east_customer)
-    )
+    fed = await as_("general_manager", "log_feedback", feedback(actor=gm, customer_id=east_customer))
     assert fed["ok"], fed
     asked = await as_(
-        nc,
-        settings,
         "general_manager",
         "log_service_request",
         service_request(actor=gm, customer_id=east_customer),
@@ -147,17 +149,11 @@ async def test_scope_feedback_and_service_requests_of_another_region_are_refused
         "request_id": request_id,
         "technician": {"id": "tech-1", "region": "EAST"},
     }
-    refused_for_scope(await as_(nc, settings, "sales_supervisor@WEST", "assign_technician", assignment))
-    refused_for_scope(
-        await as_(nc, settings, "sales_manager@WEST", "get_feedback", {"feedback_id": feedback_id})
-    )
-    refused_for_scope(
-        await as_(nc, settings, "sales_supervisor@WEST", "get_service_request", {"request_id": request_id})
-    )
+    refused_for_scope(await as_("sales_supervisor@WEST", "assign_technician", assignment))
+    refused_for_scope(await as_("sales_manager@WEST", "get_feedback", {"feedback_id": feedback_id}))
+    refused_for_scope(await as_("sales_supervisor@WEST", "get_service_request", {"request_id": request_id}))
     assert stored(complaints) == before
     east = await as_(
-        nc,
-        settings,
         "sales_supervisor@EAST",
         "assign_technician",
         {**assignment, "actor": actor("sup-east", "sales_supervisor")},

@@ -23,14 +23,17 @@ async def registered(request_: Requester, **overrides: Any) -> str:
     return reply["result"]["customer_id"]
 
 
+async def investigated(
+    request_: Requester, customer_id: str, rating: str, credit_limit: str, **more: str
+) -> Any:
+    """The reply to finance's credit investigation (C3) of the customer."""
+    body = {"actor": FINANCE, "customer_id": customer_id, "rating": rating, "credit_limit": credit_limit}
+    return await request_("customers", "cmd", "investigate_credit", body | more)
+
+
 async def test_c4_concurrent_approvals_assign_exactly_one_code(customers: Any, request_: Requester) -> None:
     customer_id = await registered(request_)
-    checked = await request_(
-        "customers",
-        "cmd",
-        "investigate_credit",
-        {"actor": FINANCE, "customer_id": customer_id, "rating": "good", "credit_limit": "800000"},
-    )
+    checked = await investigated(request_, customer_id, "good", "800000")
     assert checked["ok"], checked
     approve = {"customer_id": customer_id}
     replies = await asyncio.gather(
@@ -53,18 +56,7 @@ async def test_c4_concurrent_approvals_assign_exactly_one_code(customers: Any, r
 
 async def test_c2_c3_poor_credit_rejects_over_the_bus(customers: Any, request_: Requester) -> None:
     customer_id = await registered(request_)
-    reply = await request_(
-        "customers",
-        "cmd",
-        "investigate_credit",
-        {
-            "actor": FINANCE,
-            "customer_id": customer_id,
-            "rating": "poor",
-            "credit_limit": "0",
-            "notes": "lawsuits",
-        },
-    )
+    reply = await investigated(request_, customer_id, "poor", "0", notes="lawsuits")
     assert reply["ok"] and reply["result"]["status"] == "rejected"
 
 
@@ -158,12 +150,7 @@ async def test_c1_list_customers_by_region_kind_grade_and_salesperson(
     west_dealer = await registered(request_, region="WEST", salesperson_id="sp-west")
     west_agent = await registered(request_, region="WEST", kind="agent", salesperson_id="sp-west")
     await registered(request_, region="SOUTH", salesperson_id="sp-south")
-    checked = await request_(
-        "customers",
-        "cmd",
-        "investigate_credit",
-        {"actor": FINANCE, "customer_id": west_dealer, "rating": "good", "credit_limit": "1000"},
-    )
+    checked = await investigated(request_, west_dealer, "good", "1000")
     assert checked["ok"]
     await request_("customers", "cmd", "approve_customer", {"actor": SUPERVISOR, "customer_id": west_dealer})
     graded = await request_(

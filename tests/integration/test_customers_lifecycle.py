@@ -17,7 +17,7 @@ from shared.contracts import Envelope
 from shared.settings import Settings
 from shared.subjects import event_subject, stream_name
 from tests.builders import FINANCE, GM, REGIONAL, SALES_MANAGER, SUPERVISOR, customer_event, prospect
-from tests.conftest import Requester, wait_for
+from tests.conftest import Requester, succeeded, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -31,10 +31,7 @@ TERMS = {
 
 
 async def ok(request_: Requester, name: str, body: dict[str, Any]) -> dict[str, Any]:
-    reply = await request_("customers", "cmd", name, body)
-    assert reply["ok"], (name, reply)
-    result: dict[str, Any] = reply["result"]
-    return result
+    return await succeeded(request_, "customers", "cmd", name, body)
 
 
 async def query(request_: Requester, name: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,6 @@ for an auditor."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -14,11 +13,11 @@ from nats.aio.client import Client as NATS
 
 from shared.clock import FixedClock
 from shared.identity.tokens import Grant
-from shared.identity.verify import AUTHORIZATION, BEARER
 from shared.settings import Settings
 from tests.builders import SALES, prospect
-from tests.conftest import CREDENTIALS, Requester
+from tests.conftest import Requester
 from tests.integration.orders_kit import customers_running
+from tests.integration.scopes_kit import send_as
 
 pytestmark = pytest.mark.integration
 
@@ -35,13 +34,7 @@ async def customers(settings: Settings) -> AsyncIterator[Any]:
 async def query(
     nc: NATS, settings: Settings, name: str, body: dict[str, Any], grant: Grant
 ) -> dict[str, Any]:
-    token = CREDENTIALS.token(body["actor"]["id"], grant)
-    subject = f"{settings.namespace}.customers.query.{name}"
-    reply = await nc.request(
-        subject, json.dumps(body).encode(), timeout=10, headers={AUTHORIZATION: BEARER + token}
-    )
-    answer: dict[str, Any] = json.loads(reply.data)
-    return answer
+    return await send_as(nc, settings, "customers", grant, name, body, "query")
 
 
 async def test_c2_every_read_of_personal_data_is_recorded_and_listed_for_an_auditor(

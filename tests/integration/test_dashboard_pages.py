@@ -21,7 +21,7 @@ from shared.identity.tokens import Grant
 from shared.settings import Settings
 from shared.subjects import dead_letter_subject
 from tests.conftest import CREDENTIALS, wait_for
-from tests.integration.reporting_kit import SYSTEM, Events, at, logged_all, publish, reporting_running
+from tests.integration.reporting_kit import Events, at, logged_all, publish, reporting_running
 
 pytestmark = pytest.mark.integration
 
@@ -50,23 +50,7 @@ async def base(nc: NATS, settings: Settings) -> AsyncIterator[str]:
         "complaints", "Complaint", closed, "ComplaintClosed", at(2026, 11, 20), {"customer_id": IDS["agent"]}
     )
     # P7: the dealer's complaint missed its deadline and is not closed (an alert of R12).
-    ev.make(
-        "complaints",
-        "Complaint",
-        IDS["complaint"],
-        "ComplaintOverdue",
-        at(2026, 11, 20),
-        {
-            "stage": "resolve",
-            "deadline": at(2026, 11, 19).isoformat(),
-            "assigned_to": "vp-1",
-            "complaint_type": "service",
-            "customer_id": dealer,
-            "order_id": None,
-            "staff_id": "sp-1",
-        },
-        SYSTEM,
-    )
+    ev.complaint_overdue(IDS["complaint"], dealer, at(2026, 11, 20), at(2026, 11, 19))
     field_plans(ev)
     async with reporting_running(settings, http=True, http_port=0) as service:
         await publish(nc.jetstream(), settings, ev.made)

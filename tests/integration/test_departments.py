@@ -34,6 +34,7 @@ from shared.database import drop_database, ensure_database
 from shared.identity.tokens import Grant
 from shared.settings import Settings
 from shared.streams import delete_streams, ensure_event_stream
+from tests.builders import order_event
 from tests.conftest import CREDENTIALS, unique_settings, wait_for
 
 pytestmark = pytest.mark.integration
@@ -298,18 +299,7 @@ async def test_o10_a_redelivered_batch_changes_nothing_and_events_out_of_order_l
     order = f"r{base}"
 
     def event(offset: int, event_type: str, **data: Any) -> Envelope:
-        return Envelope(
-            event_id=str(uuid.uuid4()),
-            event_type=event_type,
-            schema_version=1,
-            service="orders",
-            aggregate_type="Order",
-            aggregate_id=order,
-            aggregate_version=offset + 1,
-            position=base + offset,
-            occurred_at=START,
-            data=data,
-        )
+        return order_event(order, event_type, data, START, version=offset + 1, position=base + offset)
 
     placed = event(
         0,

@@ -15,13 +15,9 @@ import nats.errors
 import pytest
 from nats.aio.client import Client as NATS
 
-from services.field.api import register
-from services.field.application import FieldApplication
 from services.field.customer_view import CustomerViewProjector, PostgresCustomerDirectory
-from services.field.main import background
 from shared.clock import FixedClock
 from shared.contracts import Envelope
-from shared.database import ensure_database
 from shared.settings import Settings
 from shared.subjects import events_wildcard
 from tests.builders import (
@@ -36,8 +32,8 @@ from tests.builders import (
     customer_event,
     prospect,
 )
-from tests.conftest import Requester, service_running, wait_for
-from tests.integration.orders_kit import customers_running
+from tests.conftest import Requester, succeeded, wait_for
+from tests.integration.field_kit import field_running
 
 pytestmark = pytest.mark.integration
 
@@ -48,18 +44,12 @@ PROSPECTOR = {"id": "sp-3", "role": "salesperson"}  # a month of visits of its o
 @pytest.fixture(scope="module")
 async def services(settings: Settings) -> AsyncIterator[FixedClock]:
     clock = FixedClock(T0)
-    ensure_database(settings, ["field"])
-    directory = PostgresCustomerDirectory(settings)
-    app = FieldApplication(settings, clock, directory)
-    async with customers_running(settings, clock), service_running(app, register, settings, extra=background):
+    async with field_running(settings, clock):
         yield clock
-    directory.close()
 
 
 async def ok(request_: Requester, name: str, body: dict[str, Any], kind: str = "cmd") -> dict[str, Any]:
-    reply = await request_("field", kind, name, body)
-    assert reply["ok"], reply
-    return reply["result"]
+    return await succeeded(request_, "field", kind, name, body)
 
 
 async def refused(request_: Requester, name: str, body: dict[str, Any], rule: str) -> dict[str, Any]:
@@ -108,17 +98,23 @@ def months(total: str) -> list[str]:
     return [f"{Decimal(total) / 12:.2f}"] * 12
 
 
+async def company_target(request_: Requester, year: int, amount: str) -> dict[str, int]:
+    """The company's target for the year (S1), proposed and approved; the year, as the bodies carry it."""
+    body = {"year": year}
+    await ok(
+        request_,
+        "propose_company_target",
+        {"actor": MARKETING, **body, "amount": amount, "months": months(amount)},
+    )
+    await ok(request_, "approve_company_target", {"actor": GM, **body})
+    return body
+
+
 # S1 -------------------------------------------------------------------------------------------------
 async def test_s1_region_targets_that_do_not_add_up_are_refused(
     services: FixedClock, request_: Requester, nc: NATS, settings: Settings
 ) -> None:
-    year = {"year": 2027}
-    await ok(
-        request_,
-        "propose_company_target",
-        {"actor": MARKETING, **year, "amount": "1200000", "months": months("1200000")},
-    )
-    await ok(request_, "approve_company_target", {"actor": GM, **year})
+    year = await company_target(request_, 2027, "1200000")
     east = {"actor": REGIONAL, **year, "region": "EAST", "amount": "720000", "months": months("720000")}
     await ok(request_, "propose_region_plan", east | {"channels": ["dealers"], "key_customers": ["c-9"]})
     west = {"actor": REGIONAL, **year, "region": "WEST", "amount": "360000", "months": months("360000")}
@@ -153,13 +149,7 @@ async def test_s1_region_targets_that_do_not_add_up_are_refused(
 async def test_s1_salesperson_targets_add_up_to_the_region_month(
     services: FixedClock, request_: Requester, nc: NATS, settings: Settings
 ) -> None:
-    year = {"year": 2028}
-    await ok(
-        request_,
-        "propose_company_target",
-        {"actor": MARKETING, **year, "amount": "120000", "months": months("120000")},
-    )
-    await ok(request_, "approve_company_target", {"actor": GM, **year})
+    year = await company_target(request_, 2028, "120000")
     plan = {"actor": REGIONAL, **year, "region": "NORTH", "amount": "120000", "months": months("120000")}
     await ok(request_, "propose_region_plan", plan)
     await ok(request_, "approve_region_plan", {"actor": GM, **year, "region": "NORTH"})

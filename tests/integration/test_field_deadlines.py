@@ -4,8 +4,8 @@ urgent report's passed deadline by itself, once, and a restarted service does no
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -16,10 +16,10 @@ from services.field.application import SYSTEM, FieldApplication
 from services.field.customer_view import InMemoryCustomerDirectory
 from services.field.main import background
 from shared.clock import FixedClock
-from shared.database import ensure_database
 from shared.errors import Forbidden, InvalidState
 from shared.settings import Settings
-from tests.conftest import Requester, service_running, wait_for
+from tests.conftest import Requester, service_running
+from tests.integration.deadlines_kit import Events, Stream, nothing_raised, scanning_fast, settle_on
 from tests.integration.test_field import SALES, SALES_MANAGER, ok, report, stream_events
 
 pytestmark = pytest.mark.integration
@@ -27,15 +27,19 @@ pytestmark = pytest.mark.integration
 T0 = datetime(2027, 3, 2, 2, 0, tzinfo=UTC)
 
 
-def overdue(events: list[dict[str, Any]]) -> list[str]:
+@pytest.fixture
+def events(nc: NATS, settings: Settings) -> Stream:
+    return functools.partial(stream_events, nc, settings)
+
+
+def overdue(events: Events) -> list[str]:
     return sorted(e["aggregate_id"] for e in events if e["event_type"] == "MarketReportOverdue")
 
 
 async def test_s4_urgent_report_overdue_raised_by_itself_once_and_survives_restart(
-    settings: Settings, nc: NATS, request_: Requester
+    settings: Settings, events: Stream, request_: Requester
 ) -> None:
-    ensure_database(settings, ["field"])
-    fast = settings.model_copy(update={"intelligence_deadline_check_seconds": 0.2})
+    fast = scanning_fast(settings, "field", "intelligence_deadline_check_seconds")
     clock = FixedClock(T0)
     app = FieldApplication(fast, clock, InMemoryCustomerDirectory())
     async with service_running(app, register, fast, extra=background):
@@ -45,19 +49,11 @@ async def test_s4_urgent_report_overdue_raised_by_itself_once_and_survives_resta
         await ok(request_, "acknowledge_market_report", {"actor": SALES_MANAGER, "report_id": acked})
 
         clock.advance(timedelta(hours=23))  # within the day: nothing is late yet
-        await asyncio.sleep(0.6)
-        assert overdue(await stream_events(nc, settings)) == []
+        await nothing_raised(events, overdue)
 
         clock.advance(timedelta(hours=2))
-
-        async def raised() -> bool:
-            return overdue(await stream_events(nc, settings)) != []
-
-        await wait_for(raised)
-        await asyncio.sleep(1.0)  # five more scans: still raised once
-        events = await stream_events(nc, settings)
-        assert overdue(events) == [late]
-        [event] = [e for e in events if e["event_type"] == "MarketReportOverdue"]
+        now = await settle_on(events, overdue, [late])
+        [event] = [e for e in now if e["event_type"] == "MarketReportOverdue"]
         assert event["data"]["deadline"].startswith("2027-03-03T02:00:00")
         assert event["data"]["reported_by"] == SALES["id"] and event["actor"] == {
             "id": SYSTEM.id,
@@ -69,7 +65,7 @@ async def test_s4_urgent_report_overdue_raised_by_itself_once_and_survives_resta
     again = FieldApplication(fast, clock, InMemoryCustomerDirectory())
     async with service_running(again, register, fast, extra=background):
         await asyncio.sleep(1.0)
-        assert overdue(await stream_events(nc, settings)) == [late]
+        assert overdue(await events()) == [late]
         found = await ok(request_, "get_market_report", {"report_id": late}, kind="query")
         assert found["overdue"] is True
         with pytest.raises(InvalidState) as error:

@@ -6,6 +6,7 @@ customers, claims and reports; company-wide roles act everywhere."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -13,16 +14,11 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NATS
 
-from services.field.api import register
-from services.field.application import FieldApplication
-from services.field.customer_view import PostgresCustomerDirectory
-from services.field.main import background
 from shared.clock import FixedClock
-from shared.database import ensure_database
 from shared.settings import Settings
 from tests.builders import FINANCE, SUPERVISOR, prospect
-from tests.conftest import Requester, service_running, wait_for
-from tests.integration.orders_kit import customers_running
+from tests.conftest import Requester, wait_for
+from tests.integration.field_kit import field_running
 from tests.integration.scopes_kit import refused_for_scope, send_as
 
 pytestmark = pytest.mark.integration
@@ -34,29 +30,39 @@ YEAR = 2027
 @pytest.fixture(scope="module")
 async def field(settings: Settings) -> AsyncIterator[FixedClock]:
     clock = FixedClock(T0)
-    ensure_database(settings, ["field"])
-    directory = PostgresCustomerDirectory(settings)
-    app = FieldApplication(settings, clock, directory)
-    async with customers_running(settings, clock), service_running(app, register, settings, extra=background):
+    async with field_running(settings, clock):
         yield clock
-    directory.close()
 
 
-async def send(
-    nc: NATS, settings: Settings, claim: str, name: str, body: dict[str, Any], kind: str = "cmd"
-) -> dict[str, Any]:
-    """``body`` sent by the user its actor names, holding exactly ``claim`` (``role`` or ``role@REGION``)."""
-    return await send_as(nc, settings, "field", claim, name, body, kind)
+@dataclass
+class Scoped:
+    """Commands and queries to field, each sent by the user its actor names holding exactly ``claim``
+    (``role`` or ``role@REGION``)."""
+
+    nc: NATS
+    settings: Settings
+
+    async def send(self, claim: str, name: str, body: dict[str, Any], kind: str = "cmd") -> dict[str, Any]:
+        return await send_as(self.nc, self.settings, "field", claim, name, body, kind)
+
+    async def ok(self, claim: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        reply = await self.send(claim, name, body)
+        assert reply["ok"], reply
+        result: dict[str, Any] = reply["result"]
+        return result
+
+    async def out_of_scope(self, claim: str, name: str, body: dict[str, Any]) -> None:
+        refused_for_scope(await self.send(claim, name, body))
+
+    async def east_only(self, role: str, user: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Refused to ``role`` in WEST (user ``<user>-w``), done by ``role`` in EAST (``<user>-e``)."""
+        await self.out_of_scope(f"{role}@WEST", name, {"actor": actor(f"{user}-w", role), **body})
+        return await self.ok(f"{role}@EAST", name, {"actor": actor(f"{user}-e", role), **body})
 
 
-async def ok(nc: NATS, settings: Settings, claim: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-    reply = await send(nc, settings, claim, name, body)
-    assert reply["ok"], reply
-    return reply["result"]
-
-
-async def out_of_scope(nc: NATS, settings: Settings, claim: str, name: str, body: dict[str, Any]) -> None:
-    refused_for_scope(await send(nc, settings, claim, name, body))
+@pytest.fixture
+def scoped(nc: NATS, settings: Settings) -> Scoped:
+    return Scoped(nc, settings)
 
 
 def actor(user: str, role: str) -> dict[str, str]:
@@ -68,76 +74,58 @@ def twelve(month: int) -> list[str]:
 
 
 async def test_scope_approvals_by_the_right_role_in_the_wrong_region_are_refused(
-    field: FixedClock, nc: NATS, settings: Settings
+    field: FixedClock, scoped: Scoped
 ) -> None:
     east_rm, west_rm = actor("rm-east", "regional_manager"), actor("rm-west", "regional_manager")
     west_gm, gm = actor("gm-west", "general_manager"), actor("gm", "general_manager")
     year = {"year": YEAR}
     # S1: the company's target is a company-wide role's; a region's plan its own manager's
     company = {"actor": actor("md", "marketing_director"), **year, "amount": "1200", "months": twelve(100)}
-    await out_of_scope(nc, settings, "marketing_director@EAST", "propose_company_target", company)
-    await ok(nc, settings, "marketing_director", "propose_company_target", company)
-    await out_of_scope(
-        nc, settings, "general_manager@WEST", "approve_company_target", {"actor": west_gm, **year}
-    )
-    await ok(nc, settings, "general_manager", "approve_company_target", {"actor": gm, **year})
+    await scoped.out_of_scope("marketing_director@EAST", "propose_company_target", company)
+    await scoped.ok("marketing_director", "propose_company_target", company)
+    await scoped.out_of_scope("general_manager@WEST", "approve_company_target", {"actor": west_gm, **year})
+    await scoped.ok("general_manager", "approve_company_target", {"actor": gm, **year})
     plan = {**year, "region": "EAST", "amount": "1200", "months": twelve(100)}
-    await out_of_scope(
-        nc, settings, "regional_manager@WEST", "propose_region_plan", {"actor": west_rm, **plan}
-    )
-    await ok(nc, settings, "regional_manager@EAST", "propose_region_plan", {"actor": east_rm, **plan})
+    await scoped.out_of_scope("regional_manager@WEST", "propose_region_plan", {"actor": west_rm, **plan})
+    await scoped.ok("regional_manager@EAST", "propose_region_plan", {"actor": east_rm, **plan})
     east = {**year, "region": "EAST"}
-    await out_of_scope(
-        nc, settings, "general_manager@WEST", "approve_region_plan", {"actor": west_gm, **east}
-    )
-    await ok(
-        nc,
-        settings,
+    await scoped.out_of_scope("general_manager@WEST", "approve_region_plan", {"actor": west_gm, **east})
+    await scoped.ok(
         "general_manager@EAST",
         "approve_region_plan",
         {"actor": actor("gm-east", "general_manager"), **east},
     )
     people = {**east, "month": 3, "targets": {"sp-east": "100.00"}}
-    await out_of_scope(
-        nc, settings, "regional_manager@WEST", "propose_salesperson_targets", {"actor": west_rm, **people}
+    await scoped.out_of_scope(
+        "regional_manager@WEST", "propose_salesperson_targets", {"actor": west_rm, **people}
     )
-    await ok(
-        nc, settings, "regional_manager@EAST", "propose_salesperson_targets", {"actor": east_rm, **people}
-    )
+    await scoped.ok("regional_manager@EAST", "propose_salesperson_targets", {"actor": east_rm, **people})
     month = {**east, "month": 3}
-    await out_of_scope(
-        nc, settings, "general_manager@WEST", "approve_salesperson_targets", {"actor": west_gm, **month}
+    await scoped.out_of_scope(
+        "general_manager@WEST", "approve_salesperson_targets", {"actor": west_gm, **month}
     )
-    await ok(nc, settings, "general_manager", "approve_salesperson_targets", {"actor": gm, **month})
+    await scoped.ok("general_manager", "approve_salesperson_targets", {"actor": gm, **month})
 
     # S3: the budget's chain, then a claim's, each step by the right role of the wrong region refused
     budget = {**year, "region": "EAST"}
-    await out_of_scope(
-        nc,
-        settings,
+    await scoped.out_of_scope(
         "regional_manager@WEST",
         "draft_expense_budget",
         {"actor": west_rm, **budget, "amount": "100"},
     )
-    await ok(
-        nc,
-        settings,
+    await scoped.ok(
         "regional_manager@EAST",
         "draft_expense_budget",
         {"actor": east_rm, **budget, "amount": "100"},
     )
-    await out_of_scope(
-        nc,
-        settings,
+    await scoped.out_of_scope(
         "finance@WEST",
         "review_expense_budget",
         {"actor": actor("fin-west", "finance"), **budget},
     )
-    await ok(nc, settings, "finance", "review_expense_budget", {"actor": FINANCE, **budget})
-    await out_of_scope(
-        nc, settings, "general_manager@WEST", "approve_expense_budget", {"actor": west_gm, **budget}
-    )
-    await ok(nc, settings, "general_manager", "approve_expense_budget", {"actor": gm, **budget})
+    await scoped.ok("finance", "review_expense_budget", {"actor": FINANCE, **budget})
+    await scoped.out_of_scope("general_manager@WEST", "approve_expense_budget", {"actor": west_gm, **budget})
+    await scoped.ok("general_manager", "approve_expense_budget", {"actor": gm, **budget})
     seller = actor("sp-east", "salesperson")
     claim_body = {
         "region": "EAST",
@@ -146,12 +134,10 @@ async def test_scope_approvals_by_the_right_role_in_the_wrong_region_are_refused
         "spent_on": "2027-03-09",
         "vouchers": ["V-1"],
     }
-    await out_of_scope(
-        nc, settings, "salesperson@WEST", "submit_expense_claim", {"actor": seller, **claim_body}
-    )
-    claim_id = (
-        await ok(nc, settings, "salesperson@EAST", "submit_expense_claim", {"actor": seller, **claim_body})
-    )["claim_id"]
+    await scoped.out_of_scope("salesperson@WEST", "submit_expense_claim", {"actor": seller, **claim_body})
+    claim_id = (await scoped.ok("salesperson@EAST", "submit_expense_claim", {"actor": seller, **claim_body}))[
+        "claim_id"
+    ]
     claim = {"claim_id": claim_id}
     steps = (
         ("sales_supervisor", "sup-west", "sup-east", "review_expense_claim"),
@@ -160,13 +146,11 @@ async def test_scope_approvals_by_the_right_role_in_the_wrong_region_are_refused
         ("finance", "fin-west", "fin", "approve_expense_claim"),
     )
     for role, stranger, member, command in steps:
-        await out_of_scope(nc, settings, f"{role}@WEST", command, {"actor": actor(stranger, role), **claim})
+        await scoped.out_of_scope(f"{role}@WEST", command, {"actor": actor(stranger, role), **claim})
         held = f"{role}@EAST" if role != "finance" else role
-        await ok(nc, settings, held, command, {"actor": actor(member, role), **claim})
+        await scoped.ok(held, command, {"actor": actor(member, role), **claim})
     # the refusals stored nothing: the claim went through its chain once, each step by its own region
-    status = await send(
-        nc, settings, "finance", "get_expense_claim", {"actor": FINANCE, **claim}, kind="query"
-    )
+    status = await scoped.send("finance", "get_expense_claim", {"actor": FINANCE, **claim}, kind="query")
     steps_done = [(s["step"], s["by"]) for s in status["result"]["steps"]]
     assert status["result"]["status"] == "approved"
     assert [by for _, by in steps_done] == ["sup-east", "rm-east", "gm-east", "fin"]
@@ -180,20 +164,14 @@ async def test_scope_approvals_by_the_right_role_in_the_wrong_region_are_refused
         "content": "a competitor lowered its price by 5 %",
         "urgent": True,
     }
-    report_id = (await ok(nc, settings, "salesperson@EAST", "report_market_intelligence", report_body))[
-        "report_id"
-    ]
+    report_id = (await scoped.ok("salesperson@EAST", "report_market_intelligence", report_body))["report_id"]
     ack = {"report_id": report_id}
-    await out_of_scope(
-        nc,
-        settings,
+    await scoped.out_of_scope(
         "sales_manager@WEST",
         "acknowledge_market_report",
         {"actor": actor("sm-west", "sales_manager"), **ack},
     )
-    await ok(
-        nc,
-        settings,
+    await scoped.ok(
         "sales_manager@EAST",
         "acknowledge_market_report",
         {"actor": actor("sm-east", "sales_manager"), **ack},
@@ -201,7 +179,7 @@ async def test_scope_approvals_by_the_right_role_in_the_wrong_region_are_refused
 
 
 async def test_scope_a_salesperson_works_and_reads_only_their_own_customers_claims_and_reports(
-    field: FixedClock, nc: NATS, settings: Settings, request_: Requester
+    field: FixedClock, scoped: Scoped, request_: Requester
 ) -> None:
     mine, other = actor("sp-own", "salesperson"), actor("sp-other", "salesperson")
     body = prospect("dealer") | {"actor": mine, "region": "EAST", "salesperson_id": "sp-own"}
@@ -220,25 +198,25 @@ async def test_scope_a_salesperson_works_and_reads_only_their_own_customers_clai
     }
 
     async def logged() -> bool:  # once the field's view of customers knows the customer (S2 until then)
-        reply = await send(nc, settings, "salesperson@EAST", "log_visit", {"actor": mine, **visit})
+        reply = await scoped.send("salesperson@EAST", "log_visit", {"actor": mine, **visit})
         return bool(reply["ok"])
 
     await wait_for(logged)
-    await out_of_scope(nc, settings, "salesperson@EAST", "log_visit", {"actor": other, **visit})
+    await scoped.out_of_scope("salesperson@EAST", "log_visit", {"actor": other, **visit})
     own_plan = {"actor": mine, "salesperson_id": "sp-own", "month": "2027-03", "visits": {customer_id: 1}}
-    await ok(nc, settings, "salesperson@EAST", "plan_month_visits", own_plan)
+    await scoped.ok("salesperson@EAST", "plan_month_visits", own_plan)
     # another salesperson may not plan visits to this customer, nor read this salesperson's month
     plan = {"actor": other, "salesperson_id": "sp-other", "month": "2027-03", "visits": {customer_id: 1}}
-    await out_of_scope(nc, settings, "salesperson@EAST", "plan_month_visits", plan)
+    await scoped.out_of_scope("salesperson@EAST", "plan_month_visits", plan)
     progress = {"actor": other, "salesperson_id": "sp-own", "month": "2027-03"}
-    reply = await send(nc, settings, "salesperson@EAST", "get_visit_progress", progress, kind="query")
+    reply = await scoped.send("salesperson@EAST", "get_visit_progress", progress, kind="query")
     assert (reply["ok"], reply.get("error", {}).get("rule")) == (False, "scope"), reply
     # a supervisor of the region may read it; one of another region may not
     progress["actor"] = actor("sup-west", "sales_supervisor")
-    reply = await send(nc, settings, "sales_supervisor@WEST", "get_visit_progress", progress, kind="query")
+    reply = await scoped.send("sales_supervisor@WEST", "get_visit_progress", progress, kind="query")
     assert (reply["ok"], reply.get("error", {}).get("rule")) == (False, "scope"), reply
     progress["actor"] = actor("sup-east", "sales_supervisor")
-    reply = await send(nc, settings, "sales_supervisor@EAST", "get_visit_progress", progress, kind="query")
+    reply = await scoped.send("sales_supervisor@EAST", "get_visit_progress", progress, kind="query")
     assert reply["ok"] and reply["result"]["planned"] == 1 and reply["result"]["actual"] == 1, reply
 
     # a claim and a report are read by their salesperson, not by another one
@@ -249,21 +227,17 @@ async def test_scope_a_salesperson_works_and_reads_only_their_own_customers_clai
         "spent_on": "2027-03-09",
         "vouchers": ["T-1"],
     }
-    claim_id = (
-        await ok(nc, settings, "salesperson@EAST", "submit_expense_claim", {"actor": mine, **claim_body})
-    )["claim_id"]
-    reply = await send(
-        nc,
-        settings,
+    claim_id = (await scoped.ok("salesperson@EAST", "submit_expense_claim", {"actor": mine, **claim_body}))[
+        "claim_id"
+    ]
+    reply = await scoped.send(
         "salesperson@EAST",
         "get_expense_claim",
         {"actor": other, "claim_id": claim_id},
         kind="query",
     )
     assert (reply["ok"], reply.get("error", {}).get("rule")) == (False, "scope"), reply
-    reply = await send(
-        nc,
-        settings,
+    reply = await scoped.send(
         "salesperson@EAST",
         "get_expense_claim",
         {"actor": mine, "claim_id": claim_id},
@@ -273,31 +247,16 @@ async def test_scope_a_salesperson_works_and_reads_only_their_own_customers_clai
 
 
 async def test_scope_development_plans_rejections_and_the_month_s_reports_stay_in_their_region(
-    field: FixedClock, nc: NATS, settings: Settings
+    field: FixedClock, scoped: Scoped
 ) -> None:
     seller, stranger = actor("sp-dev", "salesperson"), actor("sp-far", "salesperson")
     opening = {"prospect_name": "宁波新客户", "region": "EAST", "goal": "first order", "planned_visits": 2}
-    await out_of_scope(
-        nc, settings, "salesperson@WEST", "open_development_plan", {"actor": seller, **opening}
-    )
-    plan_id = (
-        await ok(nc, settings, "salesperson@EAST", "open_development_plan", {"actor": seller, **opening})
-    )["development_plan_id"]
+    await scoped.out_of_scope("salesperson@WEST", "open_development_plan", {"actor": seller, **opening})
+    plan_id = (await scoped.ok("salesperson@EAST", "open_development_plan", {"actor": seller, **opening}))[
+        "development_plan_id"
+    ]
     closing = {"development_plan_id": plan_id, "outcome": "given up"}
-    await out_of_scope(
-        nc,
-        settings,
-        "sales_supervisor@WEST",
-        "close_development_plan",
-        {"actor": actor("sup-w", "sales_supervisor"), **closing},
-    )
-    closed = await ok(
-        nc,
-        settings,
-        "sales_supervisor@EAST",
-        "close_development_plan",
-        {"actor": actor("sup-e", "sales_supervisor"), **closing},
-    )
+    closed = await scoped.east_only("sales_supervisor", "sup", "close_development_plan", closing)
     assert closed["closed"] is True
 
     claim_body = {
@@ -307,38 +266,21 @@ async def test_scope_development_plans_rejections_and_the_month_s_reports_stay_i
         "spent_on": "2027-03-09",
         "vouchers": ["O-1"],
     }
-    claim_id = (
-        await ok(nc, settings, "salesperson@EAST", "submit_expense_claim", {"actor": seller, **claim_body})
-    )["claim_id"]
+    claim_id = (await scoped.ok("salesperson@EAST", "submit_expense_claim", {"actor": seller, **claim_body}))[
+        "claim_id"
+    ]
     rejection = {"claim_id": claim_id, "reason": "no receipt"}
-    await out_of_scope(
-        nc,
-        settings,
-        "sales_supervisor@WEST",
-        "reject_expense_claim",
-        {"actor": actor("sup-w", "sales_supervisor"), **rejection},
-    )
-    rejected = await ok(
-        nc,
-        settings,
-        "sales_supervisor@EAST",
-        "reject_expense_claim",
-        {"actor": actor("sup-e", "sales_supervisor"), **rejection},
-    )
+    rejected = await scoped.east_only("sales_supervisor", "sup", "reject_expense_claim", rejection)
     assert rejected["status"] == "rejected"
 
     # the month's market reports: a salesperson sees their own; a regional manager their region's
     report = {"kind": "market_change", "subject": "new rival", "content": "a rival opened a shop"}
-    await ok(
-        nc,
-        settings,
+    await scoped.ok(
         "salesperson@EAST",
         "report_market_intelligence",
         {"actor": seller, "region": "EAST", **report},
     )
-    await ok(
-        nc,
-        settings,
+    await scoped.ok(
         "salesperson@WEST",
         "report_market_intelligence",
         {"actor": stranger, "region": "WEST", **report},
@@ -346,7 +288,7 @@ async def test_scope_development_plans_rejections_and_the_month_s_reports_stay_i
     month = {"month": "2027-03"}
 
     async def listed(claim: str, who: dict[str, str]) -> set[tuple[str, str]]:
-        reply = await send(nc, settings, claim, "list_market_reports", {"actor": who, **month}, kind="query")
+        reply = await scoped.send(claim, "list_market_reports", {"actor": who, **month}, kind="query")
         assert reply["ok"], reply
         return {(r["region"], r["reported_by"]) for r in reply["result"]["reports"]}
 

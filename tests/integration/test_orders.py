@@ -19,7 +19,7 @@ from shared.database import drop_database
 from shared.settings import Settings
 from shared.subjects import events_wildcard, stream_name
 from tests.builders import BRANCH_MANAGER, FINANCE, GM, MARKETING, PRODUCTION, SALES, SALES_MANAGER
-from tests.conftest import Requester, unique_settings, wait_for
+from tests.conftest import Requester, made_stream, unique_settings, wait_for
 from tests.integration.orders_kit import START, Orders, price_exception
 
 pytestmark = pytest.mark.integration
@@ -80,10 +80,7 @@ async def test_o1_o9_skeleton_order_at_list_price_and_hold_with_deposit(
         "discount_pct": None,
     }
 
-    hold = await orders.ok(
-        "reserve_goods",
-        {"actor": SALES, "customer_id": dealer, "product_code": product, "quantity": 20, "deposit": "200.00"},
-    )
+    hold = await orders.reserve(dealer, product, 20, "200.00")
     reserved = await wait_event(nc, settings, "OrderReserved", hold["id"])
     assert reserved["data"]["amount"] == "2000.00"
     assert reserved["data"]["deposit_required"] == "200.00"
@@ -108,15 +105,7 @@ async def test_o8_two_concurrent_holds_on_the_last_units_never_both_succeed(orde
 async def test_o1_branch_order_by_branch_manager_is_registered(orders: Orders) -> None:
     branch = await orders.customer("branch", contract=False, capital_limit="500000")
     product = await orders.product(quantity=10)
-    order = await orders.ok(
-        "place_order",
-        {
-            "actor": BRANCH_MANAGER,
-            "customer_id": branch,
-            "channel": "branch",
-            "lines": [{"product_code": product, "quantity": 3}],
-        },
-    )
+    order = await orders.ok("place_order", orders.order_body(branch, product, 3, BRANCH_MANAGER, "branch"))
     assert (order["status"], order["customer_kind"], order["channel"]) == ("accepted", "branch", "branch")
     account = await orders.query("get_account", {"customer_id": branch})
     assert account["orders"][order["id"]]["status"] == "accepted"
@@ -161,12 +150,7 @@ async def test_o2_line_off_list_price_is_refused_without_exception(orders: Order
     product = await orders.product(quantity=10)
     error = await orders.refused(
         "place_order",
-        {
-            "actor": SALES,
-            "customer_id": dealer,
-            "channel": "phone",
-            "lines": [{"product_code": product, "quantity": 1, "unit_price": "95.00"}],
-        },
+        orders.order_body(dealer, product, unit_price="95.00"),
         "O2",
     )
     assert error["details"]["list_price"] == "100.00"
@@ -175,20 +159,12 @@ async def test_o2_line_off_list_price_is_refused_without_exception(orders: Order
 async def test_o2_reduction_approved_by_general_manager_covers_the_line(orders: Orders) -> None:
     dealer = await orders.customer()
     product = await orders.product(quantity=10)
-    exception = await orders.ok(
-        "request_price_exception",
-        price_exception(SALES, dealer, product, "95.00", "volume"),
-    )
+    exception = await orders.price_exception(dealer, product, "95.00", "volume")
     assert exception["major"] is False
     line = {"unit_price": "95.00", "price_exception_id": exception["id"]}
     await orders.refused(  # requested is not approved
         "place_order",
-        {
-            "actor": SALES,
-            "customer_id": dealer,
-            "channel": "phone",
-            "lines": [{"product_code": product, "quantity": 2, **line}],
-        },
+        orders.order_body(dealer, product, 2, SALES, **line),
         "O2",
     )
     await orders.refused(
@@ -203,10 +179,7 @@ async def test_o2_reduction_approved_by_general_manager_covers_the_line(orders: 
 async def test_o2_major_reduction_needs_majority_of_department_heads(orders: Orders) -> None:
     dealer = await orders.customer()
     product = await orders.product(quantity=10)
-    exception = await orders.ok(
-        "request_price_exception",
-        price_exception(SALES, dealer, product, "85.00", "tender"),
-    )
+    exception = await orders.price_exception(dealer, product, "85.00", "tender")
     assert exception["major"] is True
     assert (await orders.ok("approve_price_exception", {"actor": GM, "exception_id": exception["id"]}))[
         "granted"
@@ -289,11 +262,7 @@ async def test_o4_agent_with_valid_contract_and_direct_customer_are_accepted(ord
 async def test_o5_overdue_receivable_holds_new_orders_until_paid(orders: Orders, clock: FixedClock) -> None:
     dealer = await orders.customer()
     product = await orders.product(quantity=100)
-    first = await orders.order(dealer, product, quantity=10)
-    await orders.ok(
-        "ship_order",
-        {"actor": PRODUCTION, "order_id": first["id"], "lines": [{"product_code": product, "quantity": 10}]},
-    )
+    first = await orders.shipped_order(dealer, product, 10)
     clock.advance(timedelta(days=30))
     assert (await orders.order(dealer, product))["status"] == "accepted"  # due today: not overdue yet
     clock.advance(timedelta(days=1))
@@ -314,10 +283,7 @@ async def test_o6_over_credit_limit_on_hold_until_sales_manager_approves(
     product = await orders.product(quantity=100)
     first = await orders.order(dealer, product, quantity=10)
     assert first["status"] == "accepted"
-    await orders.ok(
-        "ship_order",
-        {"actor": PRODUCTION, "order_id": first["id"], "lines": [{"product_code": product, "quantity": 10}]},
-    )
+    await orders.ship(first["id"], product, 10)
     second = await orders.order(dealer, product, quantity=6)  # 1000 outstanding + 600 > 1500
     assert (second["status"], second["holds"][0]["rule"]) == ("on_hold", "O6")
     await orders.refused("release_order", {"actor": SALES, "order_id": second["id"], "rule": "O6"}, "O6")
@@ -413,10 +379,7 @@ async def test_o9_hold_expires_at_72_hours_by_itself(
 ) -> None:
     dealer = await orders.customer()
     product = await orders.product(quantity=10)
-    hold = await orders.ok(
-        "reserve_goods",
-        {"actor": SALES, "customer_id": dealer, "product_code": product, "quantity": 10, "deposit": "150.00"},
-    )
+    hold = await orders.reserve(dealer, product, 10, "150.00")
     assert hold["expires_at"] == (START + timedelta(hours=72)).isoformat()
     clock.advance(timedelta(hours=71, minutes=59))
     await asyncio.sleep(0.5)
@@ -438,10 +401,7 @@ async def test_o9_hold_expires_at_month_end_in_shanghai(orders: Orders, clock: F
     dealer = await orders.customer()
     product = await orders.product(quantity=10)
     clock.set(datetime(2026, 11, 29, 12, 0, tzinfo=UTC))  # 20:00 on the 29th in Shanghai
-    hold = await orders.ok(
-        "reserve_goods",
-        {"actor": SALES, "customer_id": dealer, "product_code": product, "quantity": 1, "deposit": "10.00"},
-    )
+    hold = await orders.reserve(dealer, product, 1, "10.00")
     # 1 December 00:00 Shanghai = 30 November 16:00 UTC, before start + 72 h
     assert datetime.fromisoformat(hold["expires_at"]) == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
     clock.set(datetime(2026, 11, 30, 16, 0, tzinfo=UTC))
@@ -457,20 +417,14 @@ async def test_o9_converted_hold_applies_its_deposit_to_the_order(
 ) -> None:
     dealer = await orders.customer()
     product = await orders.product(quantity=10)
-    hold = await orders.ok(
-        "reserve_goods",
-        {"actor": SALES, "customer_id": dealer, "product_code": product, "quantity": 4, "deposit": "100.00"},
-    )
+    hold = await orders.reserve(dealer, product, 4, "100.00")
     order = await orders.ok("convert_reservation", {"actor": SALES, "reservation_id": hold["id"]})
     assert (order["total_amount"], order["paid"], order["status"]) == ("400.00", "100.00", "accepted")
     converted = await wait_event(nc, settings, "ReservationConverted", hold["id"])
     assert converted["data"] == {"customer_id": dealer, "order_id": order["id"], "deposit_applied": "100.00"}
     await orders.refused("convert_reservation", {"actor": SALES, "reservation_id": hold["id"]}, "O9")
     # the held units are the order's: shipping them needs no free stock
-    await orders.ok(
-        "ship_order",
-        {"actor": PRODUCTION, "order_id": order["id"], "lines": [{"product_code": product, "quantity": 4}]},
-    )
+    await orders.ship(order["id"], product, 4)
     shipped = await orders.query("get_order", {"order_id": order["id"]})
     assert (shipped["status"], shipped["receivable"]) == ("shipped", "300.00")
 
@@ -515,6 +469,7 @@ async def test_o10_order_events_reach_every_department_on_the_bus(
     """Marketing, finance and production each follow the orders stream with a durable consumer of its own."""
     js = nc.jetstream()
     subject = events_wildcard(settings.namespace, "orders").replace(">", "OrderPlaced")
+    await made_stream(js, stream_name(settings.namespace, "orders"))  # the relay makes it after starting
     departments = {
         name: await js.pull_subscribe(
             subject, durable=f"{name}-copies", stream=stream_name(settings.namespace, "orders")
@@ -576,11 +531,7 @@ async def test_o11_partial_shipments_receivables_and_payments(
 async def test_o11_unpaid_past_30_days_is_overdue(orders: Orders, clock: FixedClock) -> None:
     dealer = await orders.customer()
     product = await orders.product(quantity=10)
-    order = await orders.order(dealer, product, quantity=3)
-    await orders.ok(
-        "ship_order",
-        {"actor": PRODUCTION, "order_id": order["id"], "lines": [{"product_code": product, "quantity": 3}]},
-    )
+    await orders.shipped_order(dealer, product, 3)
     clock.advance(timedelta(days=30))
     assert (await orders.query("get_account", {"customer_id": dealer}))["overdue"] == "0.00"
     clock.advance(timedelta(days=1))
@@ -595,10 +546,7 @@ async def test_o12_monthly_reorder_point_and_alert(
     product = await orders.product(quantity=1000)
     clock.set(datetime(2026, 10, 10, 2, 0, tzinfo=UTC))  # October: 310 shipped, 10 a day
     order = await orders.order(branch, product, quantity=310, actor=BRANCH_MANAGER)
-    await orders.ok(
-        "ship_order",
-        {"actor": PRODUCTION, "order_id": order["id"], "lines": [{"product_code": product, "quantity": 310}]},
-    )
+    await orders.ship(order["id"], product, 310)
     clock.set(datetime(2026, 11, 1, 2, 0, tzinfo=UTC))
     computed = await orders.ok(
         "compute_reorder_points",

@@ -9,7 +9,7 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from shared.settings import Settings
-from tests.builders import BRANCH_MANAGER, FINANCE, PRODUCTION, SALES
+from tests.builders import BRANCH_MANAGER, FINANCE, SALES
 from tests.integration.orders_kit import Orders
 from tests.integration.test_orders import wait_event
 
@@ -38,10 +38,7 @@ async def test_o6_exposure_counts_unshipped_orders_net_of_payments(orders: Order
     dealer = await orders.customer(credit_limit="1000")
     product = await orders.product(quantity=100)
     shipped = await orders.order(dealer, product, quantity=5)
-    await orders.ok(
-        "ship_order",
-        {"actor": PRODUCTION, "order_id": shipped["id"], "lines": [{"product_code": product, "quantity": 5}]},
-    )
+    await orders.ship(shipped["id"], product, 5)
     await orders.order(dealer, product, quantity=3)  # not shipped: counts all the same
     await orders.ok("record_payment", {"actor": FINANCE, "order_id": shipped["id"], "amount": "100.25"})
     exposure = Decimal((await account(orders, dealer))["exposure"])
@@ -54,10 +51,7 @@ async def test_o7_capital_occupied_is_the_exposure_of_the_branch(orders: Orders)
     product = await orders.product(quantity=100)
     first = await orders.order(branch, product, quantity=4, actor=BRANCH_MANAGER)
     await orders.order(branch, product, quantity=5, actor=BRANCH_MANAGER)
-    await orders.ok(
-        "ship_order",
-        {"actor": PRODUCTION, "order_id": first["id"], "lines": [{"product_code": product, "quantity": 4}]},
-    )
+    await orders.ship(first["id"], product, 4)
     await orders.ok("record_payment", {"actor": FINANCE, "order_id": first["id"], "amount": "400.00"})
     figures = await account(orders, branch)
     assert (figures["capital_occupied"], figures["exposure"]) == ("500.00", "500.00")

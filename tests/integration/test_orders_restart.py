@@ -23,7 +23,7 @@ from shared.contracts import Actor, Role
 from shared.database import drop_database, ensure_database
 from shared.errors import DomainError
 from shared.settings import Settings
-from tests.builders import SALES, SALES_MANAGER, SYSTEM
+from tests.builders import SALES_MANAGER, SYSTEM
 from tests.conftest import Requester, unique_settings, wait_for
 from tests.integration.orders_kit import Orders, customers_running, orders_running
 
@@ -39,29 +39,28 @@ def settings() -> Iterator[Settings]:
     drop_database(value)
 
 
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture
+def orders(request_: Requester) -> Orders:
+    return Orders(request_)
+
+
 def stored_event_types(app: OrdersApplication, aggregate_id: str) -> list[str]:
     return [e.topic.rsplit(".", 1)[-1] for e in app.recorder.select_events(UUID(aggregate_id))]
 
 
 async def test_o9_hold_expires_after_a_process_restart_and_never_twice(
-    settings: Settings, nc: NATS, request_: Requester
+    settings: Settings, nc: NATS, clock: FixedClock, orders: Orders
 ) -> None:
-    clock = FixedClock(START)
-    orders = Orders(request_)
     async with customers_running(settings, clock):
         async with orders_running(settings, clock):
             dealer = await orders.customer()
             product = await orders.product(quantity=10)
-            hold = await orders.ok(
-                "reserve_goods",
-                {
-                    "actor": SALES,
-                    "customer_id": dealer,
-                    "product_code": product,
-                    "quantity": 6,
-                    "deposit": "60.00",
-                },
-            )
+            hold = await orders.reserve(dealer, product, 6, "60.00")
         # the service is down when the hold falls due
         clock.advance(timedelta(hours=72))
         first, second = (
@@ -91,16 +90,7 @@ async def test_o9_hold_expires_after_a_process_restart_and_never_twice(
             assert (await orders.query("get_account", {"customer_id": dealer}))["credit"] == "60.00"
 
             # a hold made now and the process restarted before it is due: the new process expires it
-            late = await orders.ok(
-                "reserve_goods",
-                {
-                    "actor": SALES,
-                    "customer_id": dealer,
-                    "product_code": product,
-                    "quantity": 2,
-                    "deposit": "20.00",
-                },
-            )
+            late = await orders.reserve(dealer, product, 2, "20.00")
         clock.advance(timedelta(hours=72))
         async with orders_running(settings, clock) as running:
 
@@ -114,10 +104,8 @@ async def test_o9_hold_expires_after_a_process_restart_and_never_twice(
 
 
 async def test_orders_customer_view_rebuilt_from_the_bus_decides_the_same(
-    settings: Settings, nc: NATS, request_: Requester
+    settings: Settings, nc: NATS, clock: FixedClock, orders: Orders
 ) -> None:
-    clock = FixedClock(START)
-    orders = Orders(request_)
     async with customers_running(settings, clock):
         async with orders_running(settings, clock):
             contracted = await orders.customer("dealer", credit_limit="1000")
@@ -155,7 +143,7 @@ async def test_orders_customer_view_rebuilt_from_the_bus_decides_the_same(
 async def test_orders_customer_view_in_postgres_tolerates_redelivery_and_out_of_order(
     settings: Settings, nc: NATS
 ) -> None:
-    from tests.unit.test_orders_domain import customer_events, envelope
+    from tests.unit.orders_kit import customer_events, envelope
 
     ensure_database(settings, ["orders"])
     signed: list[str] = []
@@ -191,7 +179,7 @@ async def test_orders_customer_view_kept_in_memory_is_forgotten_when_any_instanc
 ) -> None:
     """O1/O6 decide on the customer's current status: a snapshot kept between commands must not outlive a
     change, whether this process's view writer made it or another instance's (through NOTIFY)."""
-    from tests.unit.test_orders_domain import customer_events, envelope
+    from tests.unit.orders_kit import customer_events, envelope
 
     ensure_database(settings, ["orders"])
     here = PostgresCustomerDirectory(settings)

@@ -8,7 +8,6 @@ customers of its own and reads only their alerts.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,11 +15,11 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from services.reporting.main import ReportingService
-from shared.clock import BUSINESS_TZ, FixedClock
+from shared.clock import BUSINESS_TZ
 from shared.contracts import Actor, Role
 from shared.settings import Settings
-from tests.conftest import Requester, wait_for
-from tests.integration.reporting_kit import SYSTEM, Events, at, logged_all, publish, reporting_running
+from tests.conftest import Requester
+from tests.integration.reporting_kit import SYSTEM, Events, at, consumed, reporting_at
 
 pytestmark = pytest.mark.integration
 
@@ -28,17 +27,13 @@ NOW = datetime(2034, 5, 10, 12, tzinfo=BUSINESS_TZ)
 SERVICE_MANAGER = Actor(id="csm-1", role=Role.CUSTOMER_SERVICE_MANAGER)
 
 
-@pytest.fixture(scope="module")
-async def service(settings: Settings) -> AsyncIterator[ReportingService]:
-    async with reporting_running(settings, clock=FixedClock(NOW)) as running:
-        yield running
+service = reporting_at(NOW)
 
 
 async def alerts_about(
     nc: NATS, settings: Settings, service: ReportingService, request_: Requester, ev: Events, *customers: str
 ) -> list[dict[str, Any]]:
-    await publish(nc.jetstream(), settings, ev.made)
-    await wait_for(lambda: logged_all(service, ev.made))
+    await consumed(nc, settings, service, ev)
     reply = await request_("reporting", "query", "alerts", {})
     assert reply["ok"], reply
     return [a for a in reply["result"]["alerts"] if a.get("customer_id") in customers]
@@ -107,23 +102,7 @@ async def test_r12_complaints_feedback_and_service_requests_past_their_deadline_
     late = ev.complaint(dealer, NOW - timedelta(days=9), staff="sp-r12")
     closed = ev.complaint(dealer, NOW - timedelta(days=9), staff="sp-r12")
     for complaint in (late, closed):
-        ev.make(
-            "complaints",
-            "Complaint",
-            complaint,
-            "ComplaintOverdue",
-            NOW - timedelta(days=2),
-            {
-                "stage": "resolve",
-                "deadline": (NOW - timedelta(days=2)).isoformat(),
-                "assigned_to": "vp-1",
-                "complaint_type": "service",
-                "customer_id": dealer,
-                "order_id": None,
-                "staff_id": "sp-r12",
-            },
-            SYSTEM,
-        )
+        ev.complaint_overdue(complaint, dealer, NOW - timedelta(days=2), NOW - timedelta(days=2), "sp-r12")
     ev.make(
         "complaints",
         "Complaint",
@@ -135,40 +114,32 @@ async def test_r12_complaints_feedback_and_service_requests_past_their_deadline_
 
     feedback, answered = str(uuid.uuid4()), str(uuid.uuid4())
     for fid in (feedback, answered):
-        ev.make(
-            "complaints",
+        day_ago = NOW - timedelta(days=1)
+        ev.overdue(
             "Feedback",
             fid,
-            "FeedbackOverdue",
-            NOW - timedelta(days=1),
-            {
-                "stage": "answer",
-                "deadline": (NOW - timedelta(days=1)).isoformat(),
-                "responsible": "sp-r12",
-                "major": False,
-                "kind": "suggestion",
-                "customer_id": dealer,
-            },
-            SYSTEM,
+            day_ago,
+            "answer",
+            day_ago,
+            responsible="sp-r12",
+            major=False,
+            kind="suggestion",
+            customer_id=dealer,
         )
     ev.make("complaints", "Feedback", answered, "FeedbackAnswered", NOW, {"customer_id": dealer})
 
     request = str(uuid.uuid4())
-    ev.make(
-        "complaints",
+    three_days_ago = NOW - timedelta(days=3)
+    ev.overdue(
         "ServiceRequest",
         request,
-        "ServiceRequestOverdue",
-        NOW - timedelta(days=3),
-        {
-            "stage": "schedule",
-            "deadline": (NOW - timedelta(days=3)).isoformat(),
-            "technician_id": "tech-r12",
-            "kind": "repair",
-            "customer_id": dealer,
-            "region": "R12P",
-        },
-        SYSTEM,
+        three_days_ago,
+        "schedule",
+        three_days_ago,
+        technician_id="tech-r12",
+        kind="repair",
+        customer_id=dealer,
+        region="R12P",
     )
 
     found = await alerts_about(nc, settings, service, request_, ev, dealer)

@@ -213,22 +213,9 @@ async def test_r3_branch_month_capital_occupied_approvals_match_rate_and_alerts(
     ev.order_event(big, branch, when, "OrderReleased", rule="O7", by="md-1", status="accepted")
     ev.shipped(big, branch, when, "70000.00", status="shipped")
     ev.paid(order, branch, when, "10000.00")  # O7: 50,000 − 10,000 + the approved 70,000 are occupied
-    ev.make(
-        "orders",
-        "Branch",
-        f"rl-{branch}",
-        "RequestListMatched",
-        when,
-        {"customer_id": branch, "week": "2027-W23", "match_rate": "0.80"},
-    )
-    ev.make(
-        "orders",
-        "Branch",
-        f"rl-{branch}",
-        "RequestListMatched",
-        when,
-        {"customer_id": branch, "week": "2027-W24", "match_rate": "0.60"},
-    )
+    for week, match_rate in (("2027-W23", "0.80"), ("2027-W24", "0.60")):
+        matched = {"customer_id": branch, "week": week, "match_rate": match_rate}
+        ev.make("orders", "Branch", f"rl-{branch}", "RequestListMatched", when, matched)
     ev.make(
         "orders",
         "Branch",

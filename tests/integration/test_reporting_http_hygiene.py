@@ -23,7 +23,7 @@ from shared.clock import FixedClock
 from shared.identity.tokens import Grant, issue_token, load_signing_key
 from shared.observability import JsonFormatter
 from shared.settings import Settings
-from tests.conftest import CREDENTIALS, Requester, wait_for
+from tests.conftest import CREDENTIALS, Requester, logging_to, wait_for
 from tests.integration.reporting_kit import Events, at, logged_all, publish, reporting_running
 
 pytestmark = pytest.mark.integration
@@ -174,15 +174,8 @@ def access_lines() -> Iterator[list[str]]:
 
     handler = Collect()
     handler.setFormatter(JsonFormatter("reporting"))
-    logger = logging.getLogger("services.reporting.http")
-    logger.addHandler(handler)
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    try:
+    with logging_to(handler, "services.reporting.http"):
         yield lines
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 async def test_correlation_id_is_echoed_and_written_in_the_json_access_log(

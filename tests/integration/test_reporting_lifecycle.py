@@ -10,7 +10,6 @@ each test has customers, regions and staff of its own.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -18,18 +17,18 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from services.reporting.main import ReportingService
-from shared.clock import BUSINESS_TZ, FixedClock
+from shared.clock import BUSINESS_TZ
 from shared.contracts import Actor, Role
 from shared.settings import Settings
-from tests.conftest import Requester, wait_for
+from tests.conftest import Requester
 from tests.integration.reporting_kit import (
     MANAGER,
     SUPERVISOR,
     Events,
     at,
-    logged_all,
-    publish,
-    reporting_running,
+    consumed,
+    reporting_at,
+    rows,
 )
 
 pytestmark = pytest.mark.integration
@@ -40,21 +39,7 @@ GENERAL_MANAGER = Actor(id="gm-1", role=Role.GENERAL_MANAGER)
 SERVICE_MANAGER = Actor(id="csm-1", role=Role.CUSTOMER_SERVICE_MANAGER)
 
 
-@pytest.fixture(scope="module")
-async def service(settings: Settings) -> AsyncIterator[ReportingService]:
-    async with reporting_running(settings, clock=FixedClock(NOW)) as running:
-        yield running
-
-
-async def consumed(nc: NATS, settings: Settings, service: ReportingService, ev: Events) -> None:
-    await publish(nc.jetstream(), settings, ev.made)
-    await wait_for(lambda: logged_all(service, ev.made))
-    ev.made.clear()
-
-
-def rows(reply: dict[str, Any], key: str) -> dict[str, dict[str, Any]]:
-    assert reply["ok"], reply
-    return {r[key]: r for r in reply["result"]["rows"]}
+service = reporting_at(NOW)
 
 
 def customer_event(ev: Events, cid: str, event_type: str, actor: Actor = MANAGER, **data: Any) -> None:
@@ -355,48 +340,35 @@ async def test_p8_p9_feedback_and_after_sales_counted_per_region_and_staff_with_
     feedback(west, "praise", "cs-p89b")
     # C10: a customer moved from east to west: its feedback from then on counts in the west
     mover = ev.customer(at(2032, 1, 2), region="P89-EAST", code="P89-D0003")
-    ev.make(
-        "customers",
-        "Customer",
-        mover,
-        "CustomerRegionMoved",
-        when,
-        {"region": "P89-WEST", "previous": "P89-EAST", "reason": "relocated"},
-        Actor(id="rm-west", role=Role.REGIONAL_MANAGER),
+    moved = {"region": "P89-WEST", "previous": "P89-EAST", "reason": "relocated"}
+    ev.customer_event(
+        mover, "CustomerRegionMoved", when, moved, Actor(id="rm-west", role=Role.REGIONAL_MANAGER)
     )
     feedback(mover, "other", "cs-p89b")
-    ev.make(
-        "complaints",
+    ev.overdue(
         "Feedback",
         late,
-        "FeedbackOverdue",
         when + timedelta(days=4),
-        {
-            "stage": "answer",
-            "deadline": when.isoformat(),
-            "responsible": "cs-p89a",
-            "major": True,
-            "kind": "inquiry",
-            "customer_id": east,
-        },
+        "answer",
+        when,
+        responsible="cs-p89a",
+        major=True,
+        kind="inquiry",
+        customer_id=east,
     )
     repair = request(east, "P89-EAST", "repair", "tech-p89a")
     request(east, "P89-EAST", "training", None)
     request(west, "P89-WEST", "installation", "tech-p89b")
-    ev.make(
-        "complaints",
+    ev.overdue(
         "ServiceRequest",
         repair,
-        "ServiceRequestOverdue",
         when + timedelta(days=8),
-        {
-            "stage": "complete",
-            "deadline": when.isoformat(),
-            "technician_id": "tech-p89a",
-            "kind": "repair",
-            "customer_id": east,
-            "region": "P89-EAST",
-        },
+        "complete",
+        when,
+        technician_id="tech-p89a",
+        kind="repair",
+        customer_id=east,
+        region="P89-EAST",
     )
     await consumed(nc, settings, service, ev)
 

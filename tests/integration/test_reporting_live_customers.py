@@ -19,7 +19,7 @@ from shared.clock import FixedClock
 from shared.database import ensure_database
 from shared.settings import Settings
 from tests.builders import prospect
-from tests.conftest import Requester, service_running, wait_for
+from tests.conftest import Requester, service_running, succeeded, wait_for
 from tests.integration.reporting_kit import Events, at, logged_all, publish, reporting_running
 
 pytestmark = pytest.mark.integration
@@ -39,19 +39,13 @@ async def both(settings: Settings) -> AsyncIterator[ReportingService]:
 
 
 async def ok(request_: Requester, name: str, body: dict[str, Any]) -> dict[str, Any]:
-    reply = await request_("customers", "cmd", name, body)
-    assert reply["ok"], reply
-    return reply["result"]
+    return await succeeded(request_, "customers", "cmd", name, body)
 
 
 async def test_r2_r10_real_customer_events_feed_the_dimension_audit_trail_and_cli(
     both: ReportingService, nc: NATS, settings: Settings, request_: Requester
 ) -> None:
-    registered = await ok(
-        request_,
-        "register_prospect",
-        prospect(actor=SALES, salesperson_id=SALES["id"]),
-    )
+    registered = await ok(request_, "register_prospect", prospect(actor=SALES, salesperson_id=SALES["id"]))
     cid = registered["customer_id"]
     await ok(
         request_,

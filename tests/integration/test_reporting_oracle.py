@@ -37,6 +37,7 @@ from services.complaints.api import register as register_complaints
 from services.complaints.application import ComplaintsApplication
 from services.complaints.main import background as complaints_background
 from services.complaints.scopes import SCHEMA as COMPLAINTS_VIEW
+from services.orders.commands import ListProduct
 from services.reporting.queries import DISTRIBUTOR_COUNTS, DISTRIBUTOR_MONEYS
 from shared.clock import BUSINESS_TZ, FixedClock
 from shared.customer_directory import PostgresCustomerDirectory
@@ -552,11 +553,6 @@ class Flow:
 # ---------------------------------------------------------------- the comparison
 
 
-# The figures compared: the report's own list of them (their values are recomputed here).
-DISTRIBUTOR_FIGURES = (*DISTRIBUTOR_COUNTS, *DISTRIBUTOR_MONEYS)
-COUNTS = set(DISTRIBUTOR_COUNTS)
-
-
 def expected_distributor_row(m: Model, cid: str, period: str) -> dict[str, Any]:
     row = m.figures.get((cid, period), {})
     previous = m.figures.get((cid, shifted(period, -1)), {}).get("ordered_amount", ZERO)
@@ -570,8 +566,8 @@ def expected_distributor_row(m: Model, cid: str, period: str) -> dict[str, Any]:
         if approved < end or (other, period) in m.figures
     ]
     figures = {
-        name: int(row.get(name, ZERO)) if name in COUNTS else money(row.get(name, ZERO))
-        for name in DISTRIBUTOR_FIGURES
+        **{name: int(row.get(name, ZERO)) for name in DISTRIBUTOR_COUNTS},
+        **{name: money(row.get(name, ZERO)) for name in DISTRIBUTOR_MONEYS},
     }
     return {
         **figures,
@@ -847,18 +843,19 @@ async def products(request_: Requester) -> None:
         reply = await request_("orders", "query", "get_product", {"product_code": code})
         if reply["ok"]:
             continue
-        listed = await request_(
-            "orders",
-            "cmd",
-            "list_product",
+        # the body as the orders service's own command model writes it
+        listing = ListProduct.model_validate(
             {
                 "actor": GM,
                 "product_code": code,
                 "name": code,
                 "spec": "std",
-                "list_price": str(price),
-                "standard_cost": str(cost),
-            },
+                "list_price": price,
+                "standard_cost": cost,
+            }
+        )
+        listed = await request_(
+            "orders", "cmd", "list_product", listing.model_dump(mode="json", exclude_none=True)
         )
         assert listed["ok"], listed
         stocked = await request_(

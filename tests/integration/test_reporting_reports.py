@@ -10,7 +10,7 @@ from nats.aio.client import Client as NATS
 
 from services.reporting.main import ReportingService
 from shared.settings import Settings
-from tests.conftest import Requester, wait_for
+from tests.conftest import Requester, succeeded, wait_for
 from tests.integration.reporting_kit import Events, at, logged_all, publish_all, reporting_running
 
 pytestmark = pytest.mark.integration
@@ -93,9 +93,7 @@ async def reporting(nc: NATS, settings: Settings) -> AsyncIterator[ReportingServ
 
 
 async def query(request_: Requester, name: str, body: dict[str, Any]) -> dict[str, Any]:
-    reply = await request_("reporting", "query", name, body)
-    assert reply["ok"], reply
-    return reply["result"]
+    return await succeeded(request_, "reporting", "query", name, body)
 
 
 async def test_r4_key_customers_top_10_by_sales_growth_and_margin(

@@ -8,7 +8,6 @@ the 29th onwards count for the next month); each test has customers and periods 
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -20,19 +19,20 @@ from nats.aio.client import Client as NATS
 from services.reporting import cli
 from services.reporting.api import OverdueTotal, Receivables
 from services.reporting.main import ReportingService
-from shared.clock import BUSINESS_TZ, FixedClock
+from shared.clock import BUSINESS_TZ
 from shared.contracts import Actor
 from shared.settings import Settings
-from tests.conftest import Requester, wait_for
+from tests.builders import picked
+from tests.conftest import Requester
 from tests.integration.reporting_kit import (
     FINANCE,
     MANAGER,
     SALES,
     Events,
     at,
-    logged_all,
-    publish,
-    reporting_running,
+    consumed,
+    reporting_at,
+    rows,
 )
 
 pytestmark = pytest.mark.integration
@@ -41,21 +41,7 @@ NOW = datetime(2031, 6, 30, 12, tzinfo=BUSINESS_TZ)
 HEADER = "customer_code,period,ordered_amount,shipped_amount,paid_amount,quantity\n"
 
 
-@pytest.fixture(scope="module")
-async def service(settings: Settings) -> AsyncIterator[ReportingService]:
-    async with reporting_running(settings, clock=FixedClock(NOW)) as running:
-        yield running
-
-
-async def consumed(nc: NATS, settings: Settings, service: ReportingService, ev: Events) -> None:
-    await publish(nc.jetstream(), settings, ev.made)
-    await wait_for(lambda: logged_all(service, ev.made))
-    ev.made.clear()
-
-
-def rows(reply: dict[str, Any], key: str = "customer_id") -> dict[str, dict[str, Any]]:
-    assert reply["ok"], reply
-    return {r[key]: r for r in reply["result"]["rows"]}
+service = reporting_at(NOW)
 
 
 def command(actor: Actor, **fields: Any) -> dict[str, Any]:
@@ -195,7 +181,7 @@ async def test_r3_capital_occupied_is_every_accepted_unpaid_order_net_of_what_is
 
     assert (before["capital_occupied"], before["over_capital_limit"]) == ("550.00", False)
     assert (after["capital_occupied"], after["over_capital_limit"]) == ("5550.00", False)
-    assert (credit["credit_used"], credit["credit_limit"], credit["credit_used_share"]) == (
+    assert picked(credit, "credit_used", "credit_limit", "credit_used_share") == (
         "5550.00",
         "6000.00",
         "0.9250",
@@ -234,7 +220,7 @@ async def test_r12_receivables_by_age_settle_the_oldest_shipment_first(
         "0.00",
         "500.00",
     ]
-    assert (row["receivable"], row["overdue"], row["credit_used"], row["credit_limit"]) == (
+    assert picked(row, "receivable", "overdue", "credit_used", "credit_limit") == (
         "7500.00",
         "3500.00",
         "7500.00",
@@ -342,7 +328,7 @@ async def test_r14_imported_history_gives_growth_and_annual_figures_and_a_second
     assert first["ok"] and (first["result"]["imported"], first["result"]["already_imported"]) == (2, False)
     assert again["ok"] and (again["result"]["imported"], again["result"]["already_imported"]) == (0, True)
     assert (june["growth_vs_previous"], june["growth_vs_last_year"]) == ("0.5000", "2.0000")
-    assert (may["ordered_amount"], may["shipped_amount"], may["paid_amount"], may["quantity"]) == (
+    assert picked(may, "ordered_amount", "shipped_amount", "paid_amount", "quantity") == (
         "2000.00",
         "1500.00",
         "1000.00",

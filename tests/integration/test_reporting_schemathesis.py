@@ -16,7 +16,7 @@ from nats.aio.client import Client as NATS
 
 from shared.identity.tokens import Grant
 from shared.settings import Settings
-from tests.conftest import CREDENTIALS, wait_for
+from tests.conftest import CREDENTIALS, logging_to, wait_for
 from tests.integration.reporting_kit import Events, at, logged_all, publish, reporting_running
 
 pytestmark = pytest.mark.integration
@@ -38,15 +38,8 @@ def statuses_answered() -> Iterator[dict[str, set[int]]]:
                 path = "/api/audit/" if http["path"].startswith("/api/audit/") else http["path"]
                 answered.setdefault(path, set()).add(http["status"])
 
-    logger = logging.getLogger("services.reporting.http.access")
-    handler, level = Collect(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
+    with logging_to(Collect(), "services.reporting.http.access"):
         yield answered
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ the customers and orders services is sent by a user of the right role holding it
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,10 +12,9 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from shared.identity.tokens import Grant
-from shared.identity.verify import AUTHORIZATION, BEARER
 from shared.settings import Settings
 from tests.builders import SALES
-from tests.conftest import CREDENTIALS
+from tests.integration.scopes_kit import send_as
 from tests.integration.test_role_gates import (
     World,
     approved,
@@ -68,13 +66,7 @@ async def as_user(
     service: str = "customers",
 ) -> dict[str, Any]:
     """Send ``body`` with a token for its actor holding ``grant`` only."""
-    token = CREDENTIALS.token(body["actor"]["id"], grant)
-    subject = f"{settings.namespace}.{service}.{kind}.{name}"
-    reply = await nc.request(
-        subject, json.dumps(body).encode(), timeout=10, headers={AUTHORIZATION: BEARER + token}
-    )
-    answer: dict[str, Any] = json.loads(reply.data)
-    return answer
+    return await send_as(nc, settings, service, grant, name, body, kind)
 
 
 @pytest.mark.parametrize(

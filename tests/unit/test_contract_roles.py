@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,6 @@ from services.field import api as field_api
 from services.field.application import FieldApplication
 from services.field.customer_view import InMemoryCustomerDirectory as FieldCustomers
 from services.orders import api as orders_api
-from services.orders import commands as orders
 from services.orders.application import OrdersApplication
 from services.orders.customer_view import InMemoryCustomerDirectory
 from shared.bus import ServiceBus
@@ -33,6 +31,7 @@ from shared.customer_directory import InMemoryCustomerDirectory as DirectoryCust
 from shared.errors import DomainError, Forbidden
 from shared.settings import Settings
 from tests.builders import registration
+from tests.unit.orders_kit import Fixture as OrdersFixture
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
@@ -85,17 +84,7 @@ def refused_as_forbidden(send: Callable[[Actor], Any], role: Role) -> bool:
 
 
 def list_product(actor: Actor) -> Any:
-    app = OrdersApplication(Settings(), FixedClock(NOW), InMemoryCustomerDirectory(), env=IN_MEMORY)
-    return app.list_product(
-        orders.ListProduct(
-            actor=actor,
-            product_code="PV-100",
-            name="valve",
-            spec="DN100",
-            list_price=Decimal("1200"),
-            standard_cost=Decimal("700"),
-        )
-    )
+    return OrdersFixture().list_product("PV-100", actor)
 
 
 def register_prospect(actor: Actor) -> Any:

@@ -49,6 +49,31 @@ def register(app: CustomersApplication, kind: str = "dealer", **overrides: Any) 
     return str(app.register_prospect(registration(kind, **overrides))["customer_id"])
 
 
+def stored_as_version_1(
+    app: CustomersApplication, customer_id: str, event: str, by: Actor, **data: Any
+) -> int:
+    """The customer's next ``event`` (with ``data``) stored the way its class's version 1 was: without the
+    field version 2 added (given as ``None`` in ``data``). The customer's version before it."""
+    customer: Customer = app.repository.get(UUID(customer_id))
+    new = getattr(customer, event)(
+        originator_id=customer.id,
+        originator_version=customer.version + 1,
+        timestamp=NOW,
+        meta=Meta(by.id, by.role.value, "c", "c", NOW),
+        **data,
+    )
+    current = app.mapper.to_stored_event(new)
+    state = app.mapper.transcoder.decode(current.state)
+    assert state.pop("class_version") == 2
+    for added in [name for name, value in data.items() if value is None]:
+        del state[added]
+    encoded = app.mapper.transcoder.encode(state)
+    app.recorder.insert_events(
+        [StoredEvent(current.originator_id, current.originator_version, current.topic, encoded)]
+    )
+    return int(customer.version)
+
+
 def approved(app: CustomersApplication, kind: str = "dealer") -> str:
     customer_id = register(app, kind)
     app.investigate_credit(
@@ -234,28 +259,19 @@ def test_c5_grade_event_stored_as_version_1_still_loads(app: CustomersApplicatio
     """Events evolve by versioned classes: a CustomerGraded stored before version 2 loads, upcast."""
     customer_id = approved(app)
     app.grade_customer(GradeCustomer(actor=actor(Role.SALES_MANAGER), customer_id=customer_id, grade=Grade.B))
-    customer: Customer = app.repository.get(UUID(customer_id))
-    current = app.mapper.to_stored_event(
-        customer.CustomerGraded(  # type: ignore[call-arg]
-            originator_id=customer.id,
-            originator_version=customer.version + 1,
-            timestamp=NOW,
-            grade=Grade.C,
-            previous=Grade.B,
-            reason="lower volume",
-            meta=Meta("sm-1", "sales_manager", "c", "c", NOW),
-        )
+    # version 2 added ``previous``
+    before = stored_as_version_1(
+        app,
+        customer_id,
+        "CustomerGraded",
+        actor(Role.SALES_MANAGER, "sm-1"),
+        grade=Grade.C,
+        previous=None,
+        reason="lower volume",
     )
-    state = app.mapper.transcoder.decode(current.state)
-    assert state.pop("class_version") == 2
-    del state["previous"]  # exactly what version 1 stored
-    old = StoredEvent(
-        current.originator_id, current.originator_version, current.topic, app.mapper.transcoder.encode(state)
-    )
-    app.recorder.insert_events([old])
     reloaded: Customer = app.repository.get(UUID(customer_id))
     assert reloaded.grade is Grade.C
-    assert reloaded.version == customer.version + 1
+    assert reloaded.version == before + 1
 
 
 def test_c2_registration_records_its_lead_source(app: CustomersApplication) -> None:

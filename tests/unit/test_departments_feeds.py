@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from services.departments.feeds import Department, OrderFacts, apply, open_amount, order_of, to_do
 from shared.contracts import Envelope
+from tests.builders import order_event
 
 AT = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
 
 def event(event_type: str, aggregate_id: str = "o1", **data: Any) -> Envelope:
-    return Envelope(
-        event_id=str(uuid.uuid4()),
-        event_type=event_type,
-        schema_version=1,
-        service="orders",
-        aggregate_type="Order",
-        aggregate_id=aggregate_id,
-        aggregate_version=1,
-        position=1,
-        occurred_at=AT,
-        data=data,
-    )
+    return order_event(aggregate_id, event_type, data, AT)
 
 
 def placed(status: str = "accepted", quantity: int = 10) -> OrderFacts:

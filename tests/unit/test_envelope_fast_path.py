@@ -44,11 +44,11 @@ from shared.envelope import BASE_FIELDS, EVENT_NAMESPACE, EnvelopeEncoder, event
 from shared.settings import Settings
 from shared.store import ServiceApplication
 from tests.builders import SALES_MANAGER
+from tests.unit.orders_kit import FINANCE, PRODUCTION, SALES, Fixture
 from tests.unit.test_complaints_domain import quality, service, verify
 from tests.unit.test_customers_domain import actor, approved
 from tests.unit.test_field_domain import T0 as FIELD_T0
 from tests.unit.test_field_domain import field_flow
-from tests.unit.test_orders_domain import FINANCE, PRODUCTION, SALES, Fixture
 
 POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)

@@ -95,35 +95,13 @@ def field_flow(app: FieldApplication) -> None:
     )
     app.review_expense_budget(c.ReviewExpenseBudget.model_validate({"actor": FINANCE, **budget}))
     app.approve_expense_budget(c.ApproveExpenseBudget.model_validate({"actor": GM, **budget}))
-    claim = app.submit_expense_claim(
-        c.SubmitExpenseClaim.model_validate(
-            {
-                "actor": SALES,
-                "region": "EAST",
-                "amount": "150",
-                "category": "travel",
-                "spent_on": "2027-01-05",
-                "vouchers": ["V-1"],
-            }
-        )
-    )
+    claim = app.submit_expense_claim(expense_claim("150", "travel", "2027-01-05", "V-1"))
     step = {"claim_id": claim["claim_id"]}
     for actor in (SUPERVISOR, REGIONAL):
         app.review_expense_claim(c.ReviewExpenseClaim.model_validate({"actor": actor, **step}))
     app.approve_claim_over_budget(c.ApproveClaimOverBudget.model_validate({"actor": GM, **step}))
     app.approve_expense_claim(c.ApproveExpenseClaim.model_validate({"actor": FINANCE, **step}))
-    rejected = app.submit_expense_claim(
-        c.SubmitExpenseClaim.model_validate(
-            {
-                "actor": SALES,
-                "region": "EAST",
-                "amount": "5",
-                "category": "other",
-                "spent_on": "2027-01-06",
-                "vouchers": ["V-2"],
-            }
-        )
-    )
+    rejected = app.submit_expense_claim(expense_claim("5", "other", "2027-01-06", "V-2"))
     app.reject_expense_claim(
         c.RejectExpenseClaim.model_validate(
             {"actor": SUPERVISOR, "claim_id": rejected["claim_id"], "reason": "no voucher"}
@@ -269,3 +247,9 @@ def test_s4_only_an_unacknowledged_urgent_report_falls_due() -> None:
     assert urgent.due(later) and not urgent.due(T0 + timedelta(hours=23)) and not plain.due(later)
     urgent.acknowledge(meta({"id": "sm-1", "role": "sales_manager"}))
     assert not urgent.due(later) and urgent.settled
+
+
+def expense_claim(amount: str, category: str, spent_on: str, voucher: str) -> c.SubmitExpenseClaim:
+    """A salesperson's expense claim (S3) in EAST with one voucher."""
+    body = {"actor": SALES, "region": "EAST", "amount": amount, "category": category, "spent_on": spent_on}
+    return c.SubmitExpenseClaim.model_validate(body | {"vouchers": [voucher]})

@@ -13,71 +13,18 @@ from services.orders import commands as c
 from services.orders.application import OrdersApplication
 from services.orders.customer_view import InMemoryCustomerDirectory, fold
 from services.orders.domain import CustomerSnapshot, hold_expiry, request_deadline
-from shared.clock import FixedClock
-from shared.contracts import Actor, Envelope, Role
+from shared.contracts import Actor, Role
 from shared.errors import DomainError
-from shared.settings import Settings
-from tests.builders import customer_event
-
-START = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
-SALES = Actor(id="sp-1", role=Role.SALESPERSON)
-GM = Actor(id="gm-1", role=Role.GENERAL_MANAGER)
-PRODUCTION = Actor(id="prod-1", role=Role.PRODUCTION)
-FINANCE = Actor(id="fin-1", role=Role.FINANCE)
-
-
-def envelope(customer_id: str, version: int, event_type: str, data: dict[str, Any]) -> Envelope:
-    return customer_event(customer_id, version, event_type, data, occurred_at=START)
-
-
-def customer_events(customer_id: str, kind: str = "dealer", credit_limit: str = "1000.00") -> list[Envelope]:
-    return [
-        envelope(
-            customer_id, 1, "CustomerRegistered", {"kind": kind, "region": "EAST", "salesperson_id": "sp-1"}
-        ),
-        envelope(
-            customer_id,
-            2,
-            "CreditInvestigated",
-            {"rating": "good", "credit_limit": credit_limit, "notes": ""},
-        ),
-        envelope(customer_id, 3, "CustomerApproved", {"code": "EAST-D0001"}),
-        envelope(
-            customer_id,
-            4,
-            "ContractSigned",
-            {"contract_number": "HT-1", "valid_from": "2026-01-01", "valid_to": "2026-12-31"},
-        ),
-    ]
-
-
-class Fixture:
-    def __init__(self) -> None:
-        self.clock = FixedClock(START)
-        self.customers = InMemoryCustomerDirectory()
-        self.app = OrdersApplication(
-            Settings(), self.clock, self.customers, env={"PERSISTENCE_MODULE": "eventsourcing.popo"}
-        )
-
-    def dealer(self, customer_id: str = "c-1", **options: Any) -> str:
-        for e in customer_events(customer_id, **options):
-            self.customers.apply(e)
-        return customer_id
-
-    def product(self, code: str = "P-1", quantity: int = 10) -> str:
-        self.app.list_product(
-            c.ListProduct(
-                actor=GM,
-                product_code=code,
-                name="valve",
-                spec="DN50",
-                list_price=Decimal("100"),
-                standard_cost=Decimal("60"),
-            )
-        )
-        if quantity:
-            self.app.receive_stock(c.ReceiveStock(actor=PRODUCTION, product_code=code, quantity=quantity))
-        return code
+from tests.unit.orders_kit import (
+    FINANCE,
+    GM,
+    SALES,
+    START,
+    Fixture,
+    customer_events,
+    envelope,
+    shipped_order,
+)
 
 
 @pytest.fixture
@@ -155,12 +102,11 @@ def test_o9_expiry_job_expires_once_and_credits_the_deposit(fx: Fixture) -> None
     assert fx.app.expire_due_reservations() == [hold["id"]]
     assert fx.app.expire_due_reservations() == []
     assert fx.app.get_product(c.GetProduct(product_code=product))["available"] == 10
-    assert fx.app.get_account(c.GetAccount(customer_id=dealer))["credit"] == "40.00"
+    assert fx.account(dealer)["credit"] == "40.00"
 
 
 def one_unit(fx: Fixture, dealer: str, product: str) -> dict[str, Any]:
-    line = c.OrderLine(product_code=product, quantity=1)
-    return fx.app.place_order(c.PlaceOrder(actor=SALES, customer_id=dealer, channel="phone", lines=[line]))
+    return fx.order(dealer, product, 1, "phone")
 
 
 def test_o9_an_expired_holds_deposit_pays_toward_the_next_orders_until_it_is_spent(fx: Fixture) -> None:
@@ -174,12 +120,12 @@ def test_o9_an_expired_holds_deposit_pays_toward_the_next_orders_until_it_is_spe
     fx.app.expire_due_reservations()
     first = one_unit(fx, dealer, product)  # 100.00, paid in full from the credit of 150.00
     assert (first["total_amount"], first["paid"]) == ("100.00", "100.00")
-    assert fx.app.get_account(c.GetAccount(customer_id=dealer))["credit"] == "50.00"
+    assert fx.account(dealer)["credit"] == "50.00"
     second = one_unit(fx, dealer, product)  # the 50.00 left pays half of it
     assert second["paid"] == "50.00"
     third = one_unit(fx, dealer, product)
     assert third["paid"] == "0.00"
-    assert fx.app.get_account(c.GetAccount(customer_id=dealer))["credit"] == "0.00"
+    assert fx.account(dealer)["credit"] == "0.00"
     types = [type(e).__name__ for e in fx.app.events.get(UUID(second["id"]))]
     assert types == ["OrderPlaced", "CreditApplied"]
 
@@ -195,7 +141,7 @@ def test_o1_a_cancelled_orders_deposit_goes_back_to_the_customers_credit(fx: Fix
     assert order["paid"] == "40.00"
     manager = Actor(id="sm-1", role=Role.SALES_MANAGER)
     fx.app.cancel_order(c.CancelOrder(actor=manager, order_id=order["id"], reason="changed mind"))
-    assert fx.app.get_account(c.GetAccount(customer_id=dealer))["credit"] == "40.00"
+    assert fx.account(dealer)["credit"] == "40.00"
     assert one_unit(fx, dealer, product)["paid"] == "40.00"  # and pays toward the next order
 
 
@@ -225,47 +171,13 @@ def test_o2_major_reduction_needs_three_of_four_heads(fx: Fixture) -> None:
     assert result["granted"] is True
 
 
-def shipped_order(fx: Fixture, customer: str, product: str, quantity: int, channel: c.Channel = "fax") -> str:
-    """An order of ``quantity`` units, shipped: its whole amount is an outstanding receivable."""
-    order = fx.app.place_order(
-        c.PlaceOrder(
-            actor=SALES,
-            customer_id=customer,
-            channel=channel,
-            lines=[c.OrderLine(product_code=product, quantity=quantity)],
-        )
-    )
-    fx.app.ship_order(
-        c.ShipOrder(
-            actor=PRODUCTION,
-            order_id=order["id"],
-            lines=[c.ShipLine(product_code=product, quantity=quantity)],
-        )
-    )
-    return str(order["id"])
-
-
 def test_o6_credit_limit_counts_outstanding_receivables(fx: Fixture) -> None:
     dealer, product = fx.dealer(credit_limit="1000.00"), fx.product(quantity=20)
     first = shipped_order(fx, dealer, product, 8)
-    second = fx.app.place_order(
-        c.PlaceOrder(
-            actor=SALES,
-            customer_id=dealer,
-            channel="fax",
-            lines=[c.OrderLine(product_code=product, quantity=3)],
-        )
-    )
+    second = fx.order(dealer, product, 3)
     assert (second["status"], second["holds"][0]["rule"]) == ("on_hold", "O6")
     fx.app.record_payment(c.RecordPayment(actor=FINANCE, order_id=first, amount=Decimal("800")))
-    third = fx.app.place_order(
-        c.PlaceOrder(
-            actor=SALES,
-            customer_id=dealer,
-            channel="fax",
-            lines=[c.OrderLine(product_code=product, quantity=3)],
-        )
-    )
+    third = fx.order(dealer, product, 3)
     assert third["status"] == "accepted"
 
 
@@ -297,23 +209,16 @@ def test_o6_the_customers_credit_is_no_receivable(fx: Fixture) -> None:
     )
     fx.clock.advance(timedelta(hours=72))
     fx.app.expire_due_reservations()  # the deposit stays as 150.00 of credit
-    eight = c.PlaceOrder(
-        actor=SALES,
-        customer_id=dealer,
-        channel="fax",
-        lines=[c.OrderLine(product_code=product, quantity=8)],
-    )
-    paid_in_part = fx.app.place_order(eight)
+    paid_in_part = fx.order(dealer, product, 8)
     assert (paid_in_part["status"], paid_in_part["paid"]) == ("accepted", "150.00")  # 300 + 650 ≤ 1,000
-    over = fx.app.place_order(eight)
+    over = fx.order(dealer, product, 8)
     assert (over["status"], over["holds"][0]["rule"]) == ("on_hold", "O6")  # no credit left: 300 + 800
 
 
 def test_o7_a_converted_holds_deposit_is_no_capital_taken(fx: Fixture) -> None:
     branch, product = fx.dealer("b-9", kind="branch"), fx.product(quantity=20)
     fx.customers.apply(envelope("b-9", 5, "CapitalLimitSet", {"capital_limit": "1000.00"}))
-    three = c.OrderLine(product_code=product, quantity=3)
-    fx.app.place_order(c.PlaceOrder(actor=SALES, customer_id=branch, channel="branch", lines=[three]))
+    fx.order(branch, product, 3, "branch")
     # 300.00 taken + the 1,000.00 order would exceed 1,000.00; the deposit pays 400.00 of it at once
     order = converted_with_deposit(fx, branch, product)
     assert (order["status"], order["holds"]) == ("accepted", [])
@@ -321,23 +226,13 @@ def test_o7_a_converted_holds_deposit_is_no_capital_taken(fx: Fixture) -> None:
 
 def test_o11_overdue_counts_the_unpaid_part_of_the_oldest_shipment(fx: Fixture) -> None:
     dealer, product = fx.dealer(credit_limit="100000"), fx.product(quantity=20)
-    order = fx.app.place_order(
-        c.PlaceOrder(
-            actor=SALES,
-            customer_id=dealer,
-            channel="fax",
-            lines=[c.OrderLine(product_code=product, quantity=10)],
-        )
-    )
-    ship = c.ShipOrder(
-        actor=PRODUCTION, order_id=order["id"], lines=[c.ShipLine(product_code=product, quantity=5)]
-    )
-    fx.app.ship_order(ship)
+    order = fx.order(dealer, product, 10)
+    fx.ship(order["id"], product, 5)
     fx.clock.advance(timedelta(days=10))
-    fx.app.ship_order(ship)
+    fx.ship(order["id"], product, 5)
     fx.app.record_payment(c.RecordPayment(actor=FINANCE, order_id=order["id"], amount=Decimal("200")))
     fx.clock.advance(timedelta(days=21))  # the first shipment is 31 days old, the second 21
-    assert fx.app.get_account(c.GetAccount(customer_id=dealer))["overdue"] == "300.00"
+    assert fx.account(dealer)["overdue"] == "300.00"
 
 
 def test_o12_reorder_point_averages_last_month_and_same_month_last_year(fx: Fixture) -> None:
@@ -395,20 +290,13 @@ def test_o9_hold_book_and_accounts_load_the_same_from_snapshots(
     assert list(fx.app.snapshots.get(HoldBook.create_id()))  # type: ignore[union-attr]
     fx.clock.advance(timedelta(hours=72))
     assert sorted(fx.app.expire_due_reservations()) == sorted(holds)
-    assert fx.app.get_account(c.GetAccount(customer_id=dealer))["credit"] == "50.00"
+    assert fx.account(dealer)["credit"] == "50.00"
 
 
 def test_o1_cancelled_order_frees_the_capital_it_occupied(fx: Fixture) -> None:
     dealer, product = fx.dealer(credit_limit="100000"), fx.product(quantity=10)
-    order = fx.app.place_order(
-        c.PlaceOrder(
-            actor=SALES,
-            customer_id=dealer,
-            channel="fax",
-            lines=[c.OrderLine(product_code=product, quantity=3)],
-        )
-    )
-    assert fx.app.get_account(c.GetAccount(customer_id=dealer))["capital_occupied"] == "300.00"
+    order = fx.order(dealer, product, 3)
+    assert fx.account(dealer)["capital_occupied"] == "300.00"
     with pytest.raises(DomainError) as refused:
         fx.app.cancel_order(c.CancelOrder(actor=SALES, order_id=order["id"], reason="changed mind"))
     assert refused.value.rule == "O1"
@@ -419,7 +307,7 @@ def test_o1_cancelled_order_frees_the_capital_it_occupied(fx: Fixture) -> None:
         ]
         == "cancelled"
     )
-    assert fx.app.get_account(c.GetAccount(customer_id=dealer))["capital_occupied"] == "0.00"
+    assert fx.account(dealer)["capital_occupied"] == "0.00"
 
 
 def test_o12_monthly_job_computes_each_branch_once_a_month(fx: Fixture) -> None:
@@ -427,19 +315,8 @@ def test_o12_monthly_job_computes_each_branch_once_a_month(fx: Fixture) -> None:
     fx.customers.apply(envelope("b-2", 5, "CapitalLimitSet", {"capital_limit": "99999999.00"}))
     product = fx.product(quantity=1000)
     fx.clock.set(datetime(2026, 10, 10, 2, tzinfo=UTC))
-    order = fx.app.place_order(
-        c.PlaceOrder(
-            actor=SALES,
-            customer_id=branch,
-            channel="branch",
-            lines=[c.OrderLine(product_code=product, quantity=310)],
-        )
-    )
-    fx.app.ship_order(
-        c.ShipOrder(
-            actor=PRODUCTION, order_id=order["id"], lines=[c.ShipLine(product_code=product, quantity=310)]
-        )
-    )
+    order = fx.order(branch, product, 310, "branch")
+    fx.ship(order["id"], product, 310)
     assert fx.app.compute_due_reorder_points() == []  # no transit days known yet
     director = Actor(id="md", role=Role.MARKETING_DIRECTOR)
     fx.app.compute_reorder_points(
@@ -449,9 +326,7 @@ def test_o12_monthly_job_computes_each_branch_once_a_month(fx: Fixture) -> None:
     fx.clock.set(datetime(2026, 11, 1, 2, tzinfo=UTC))
     assert fx.app.compute_due_reorder_points() == [branch]
     assert fx.app.compute_due_reorder_points() == []
-    assert fx.app.get_account(c.GetAccount(customer_id=branch))["reorder_points"] == {
-        product: 20
-    }  # 10/day × 2
+    assert fx.account(branch)["reorder_points"] == {product: 20}  # 10/day × 2
 
 
 def test_o13_weekly_job_matches_each_list_once_after_its_week(fx: Fixture) -> None:
@@ -469,14 +344,7 @@ def test_o13_weekly_job_matches_each_list_once_after_its_week(fx: Fixture) -> No
         )
     )
     fx.clock.set(datetime(2026, 11, 24, 2, tzinfo=UTC))
-    fx.app.place_order(
-        c.PlaceOrder(
-            actor=manager,
-            customer_id=branch,
-            channel="branch",
-            lines=[c.OrderLine(product_code=product, quantity=2)],
-        )
-    )
+    fx.order(branch, product, 2, "branch", actor=manager)
     assert fx.app.match_due_request_lists() == []  # week 48 is not over
     fx.clock.set(datetime(2026, 12, 1, 2, tzinfo=UTC))
     assert fx.app.match_due_request_lists() == [submitted["id"]]

@@ -10,10 +10,9 @@ import pytest
 
 from services.orders import commands as c
 from shared.contracts import Actor, Role
-from tests.unit.test_orders_domain import (
+from tests.unit.orders_kit import (
     FINANCE,
     GM,
-    PRODUCTION,
     SALES,
     Fixture,
     customer_events,
@@ -29,19 +28,10 @@ def fx() -> Fixture:
     return Fixture()
 
 
-def order(fx: Fixture, customer: str, product: str, quantity: int) -> dict[str, Any]:
-    line = c.OrderLine(product_code=product, quantity=quantity)
-    return fx.app.place_order(c.PlaceOrder(actor=SALES, customer_id=customer, channel="fax", lines=[line]))
-
-
-def account(fx: Fixture, customer: str) -> dict[str, Any]:
-    return fx.app.get_account(c.GetAccount(customer_id=customer))
-
-
 def test_o6_an_order_not_yet_shipped_counts_against_the_credit_limit(fx: Fixture) -> None:
     dealer, product = fx.dealer(credit_limit="1000.00"), fx.product(quantity=20)
-    assert order(fx, dealer, product, 6)["status"] == "accepted"  # 600.00, nothing shipped
-    second = order(fx, dealer, product, 5)  # 600.00 + 500.00 > 1,000.00
+    assert fx.order(dealer, product, 6)["status"] == "accepted"  # 600.00, nothing shipped
+    second = fx.order(dealer, product, 5)  # 600.00 + 500.00 > 1,000.00
     assert (second["status"], [h["rule"] for h in second["holds"]]) == ("on_hold", ["O6"])
 
 
@@ -49,17 +39,17 @@ def test_o6_several_orders_that_each_fit_together_exceed_the_limit_the_one_cross
     fx: Fixture,
 ) -> None:
     dealer, product = fx.dealer(credit_limit="1000.00"), fx.product(quantity=20)
-    placed = [order(fx, dealer, product, quantity) for quantity in (4, 4, 3)]
+    placed = [fx.order(dealer, product, quantity) for quantity in (4, 4, 3)]
     assert [o["status"] for o in placed] == ["accepted", "accepted", "on_hold"]  # 400 + 400 + 300 > 1,000
 
 
 def test_o6_a_held_order_does_not_count_until_it_is_released(fx: Fixture) -> None:
     dealer, product = fx.dealer(credit_limit="1000.00"), fx.product(quantity=20)
-    order(fx, dealer, product, 8)
-    held = order(fx, dealer, product, 3)  # 800 + 300 > 1,000
-    assert (held["status"], account(fx, dealer)["exposure"]) == ("on_hold", "800.00")
+    fx.order(dealer, product, 8)
+    held = fx.order(dealer, product, 3)  # 800 + 300 > 1,000
+    assert (held["status"], fx.account(dealer)["exposure"]) == ("on_hold", "800.00")
     fx.app.release_order(c.ReleaseOrder(actor=MANAGER, order_id=held["id"], rule="O6"))
-    assert account(fx, dealer)["exposure"] == "1100.00"  # approved: accepted, and counted
+    assert fx.account(dealer)["exposure"] == "1100.00"  # approved: accepted, and counted
 
 
 def holds(fx: Fixture, order_id: str) -> tuple[str, list[str]]:
@@ -94,22 +84,22 @@ def pay_opening(fx: Fixture, customer: str, receivable: dict[str, Any]) -> dict[
 def test_o6_an_o5_released_order_that_would_pass_the_limit_is_held_by_o6(fx: Fixture) -> None:
     dealer, product = fx.dealer(credit_limit="1000.00"), fx.product(quantity=20)
     overdue = opening(fx, dealer, "INV-1", "300.00", TODAY - timedelta(days=1))
-    held = order(fx, dealer, product, 6)  # 300 + 600 fits: held by O5 only
+    held = fx.order(dealer, product, 6)  # 300 + 600 fits: held by O5 only
     assert holds(fx, held["id"]) == ("on_hold", ["O5"])
     opening(fx, dealer, "INV-2", "500.00", TODAY + timedelta(days=10))  # not due: no O5, but exposure
     paid = pay_opening(fx, dealer, overdue)
     assert paid["released"] == [held["id"]]  # O5 lifted ...
     assert holds(fx, held["id"]) == ("on_hold", ["O6"])  # ... but 500 + 600 > 1,000
-    assert account(fx, dealer)["exposure"] == "500.00"
+    assert fx.account(dealer)["exposure"] == "500.00"
 
 
 def test_o6_two_o5_held_orders_that_each_fit_but_not_together_the_second_is_held(fx: Fixture) -> None:
     dealer, product = fx.dealer(credit_limit="1000.00"), fx.product(quantity=20)
     overdue = opening(fx, dealer, "INV-1", "300.00", TODAY - timedelta(days=1))
-    first, second = order(fx, dealer, product, 6), order(fx, dealer, product, 5)  # each fits beside 300
+    first, second = fx.order(dealer, product, 6), fx.order(dealer, product, 5)  # each fits beside 300
     pay_opening(fx, dealer, overdue)
     assert (holds(fx, first["id"]), holds(fx, second["id"])) == (("accepted", []), ("on_hold", ["O6"]))
-    assert account(fx, dealer)["exposure"] == "600.00"
+    assert fx.account(dealer)["exposure"] == "600.00"
 
 
 def test_o6_two_orders_waiting_for_a_contract_that_each_fit_but_not_together_the_second_is_held(
@@ -119,7 +109,7 @@ def test_o6_two_orders_waiting_for_a_contract_that_each_fit_but_not_together_the
     for e in events[:3]:  # registered, investigated (limit 1,000.00), approved: no contract yet (O4)
         fx.customers.apply(e)
     product = fx.product(quantity=20)
-    first, second = order(fx, "c-2", product, 6), order(fx, "c-2", product, 5)
+    first, second = fx.order("c-2", product, 6), fx.order("c-2", product, 5)
     assert (first["status"], second["status"]) == ("pending_contract", "pending_contract")
     fx.customers.apply(events[3])
     assert fx.app.release_for_contract("c-2")["released"] == [first["id"], second["id"]]
@@ -131,7 +121,7 @@ def test_o6_an_order_whose_excess_was_approved_stays_accepted_when_its_contract_
     for e in events[:3]:
         fx.customers.apply(e)
     product = fx.product(quantity=20)
-    held = order(fx, "c-2", product, 11)  # 1,100 > 1,000 and no contract
+    held = fx.order("c-2", product, 11)  # 1,100 > 1,000 and no contract
     assert holds(fx, held["id"]) == ("pending_contract", ["O4", "O6"])
     fx.app.release_order(c.ReleaseOrder(actor=MANAGER, order_id=held["id"], rule="O6"))
     fx.customers.apply(events[3])
@@ -141,17 +131,16 @@ def test_o6_an_order_whose_excess_was_approved_stays_accepted_when_its_contract_
 
 def test_o6_exposure_is_net_of_payments_and_drops_cancelled_orders(fx: Fixture) -> None:
     dealer, product = fx.dealer(credit_limit="100000"), fx.product(quantity=20)
-    shipped = order(fx, dealer, product, 5)
-    ship = c.ShipLine(product_code=product, quantity=5)
-    fx.app.ship_order(c.ShipOrder(actor=PRODUCTION, order_id=shipped["id"], lines=[ship]))
-    open_order = order(fx, dealer, product, 3)
-    assert account(fx, dealer)["exposure"] == "800.00"
+    shipped = fx.order(dealer, product, 5)
+    fx.ship(shipped["id"], product, 5)
+    open_order = fx.order(dealer, product, 3)
+    assert fx.account(dealer)["exposure"] == "800.00"
     fx.app.record_payment(c.RecordPayment(actor=FINANCE, order_id=shipped["id"], amount=Decimal("120.50")))
-    assert account(fx, dealer)["exposure"] == "679.50"
+    assert fx.account(dealer)["exposure"] == "679.50"
     fx.app.cancel_order(c.CancelOrder(actor=MANAGER, order_id=open_order["id"], reason="changed mind"))
-    assert account(fx, dealer)["exposure"] == "379.50"
+    assert fx.account(dealer)["exposure"] == "379.50"
     fx.app.record_payment(c.RecordPayment(actor=FINANCE, order_id=shipped["id"], amount=Decimal("379.50")))
-    assert account(fx, dealer)["exposure"] == "0.00"
+    assert fx.account(dealer)["exposure"] == "0.00"
 
 
 def test_o6_a_converted_holds_deposit_is_paid_on_the_order_and_leaves_the_exposure(fx: Fixture) -> None:
@@ -162,21 +151,20 @@ def test_o6_a_converted_holds_deposit_is_paid_on_the_order_and_leaves_the_exposu
         )
     )
     fx.app.convert_reservation(c.ConvertReservation(actor=SALES, reservation_id=hold["id"]))
-    assert account(fx, dealer)["exposure"] == "600.00"  # 1,000.00 less the deposit applied
+    assert fx.account(dealer)["exposure"] == "600.00"  # 1,000.00 less the deposit applied
 
 
 def test_o7_capital_occupied_is_the_o6_exposure_of_the_branch(fx: Fixture) -> None:
     branch, product = fx.dealer("b-1", kind="branch"), fx.product(quantity=40)
     fx.customers.apply(envelope("b-1", 5, "CapitalLimitSet", {"capital_limit": "1000.00"}))
-    first, second = order(fx, branch, product, 4), order(fx, branch, product, 5)
+    first, second = fx.order(branch, product, 4), fx.order(branch, product, 5)
     assert (first["status"], second["status"]) == ("accepted", "accepted")
-    ship = c.ShipLine(product_code=product, quantity=4)
-    fx.app.ship_order(c.ShipOrder(actor=PRODUCTION, order_id=first["id"], lines=[ship]))
-    assert (account(fx, branch)["capital_occupied"], account(fx, branch)["exposure"]) == ("900.00", "900.00")
-    crossing = order(fx, branch, product, 2)  # 900 shipped or not + 200 > 1,000
+    fx.ship(first["id"], product, 4)
+    assert (fx.account(branch)["capital_occupied"], fx.account(branch)["exposure"]) == ("900.00", "900.00")
+    crossing = fx.order(branch, product, 2)  # 900 shipped or not + 200 > 1,000
     assert (crossing["status"], [h["rule"] for h in crossing["holds"]]) == ("on_hold", ["O7"])
     fx.app.record_payment(c.RecordPayment(actor=FINANCE, order_id=first["id"], amount=Decimal("400")))
-    assert account(fx, branch)["capital_occupied"] == "500.00"  # 500 open; the held 200 does not count
+    assert fx.account(branch)["capital_occupied"] == "500.00"  # 500 open; the held 200 does not count
 
 
 def test_o7_two_branch_orders_released_by_the_general_manager_that_together_pass_the_capital_limit(
@@ -184,20 +172,10 @@ def test_o7_two_branch_orders_released_by_the_general_manager_that_together_pass
 ) -> None:
     branch = fx.dealer("b-1", kind="branch")
     fx.customers.apply(envelope("b-1", 5, "CapitalLimitSet", {"capital_limit": "1000.00"}))
-    fx.app.list_product(
-        c.ListProduct(
-            actor=GM,
-            product_code="NEW-1",
-            name="prototype valve",
-            spec="DN80",
-            list_price=Decimal("100"),
-            standard_cost=Decimal("60"),
-            in_production=False,
-        )
-    )
-    first, second = order(fx, branch, "NEW-1", 6), order(fx, branch, "NEW-1", 5)  # O8: not made yet
+    fx.list_product("NEW-1", name="prototype valve", in_production=False)
+    first, second = fx.order(branch, "NEW-1", 6), fx.order(branch, "NEW-1", 5)  # O8: not made yet
     assert (holds(fx, first["id"]), holds(fx, second["id"])) == (("on_hold", ["O8"]), ("on_hold", ["O8"]))
     for held in (first, second):
         fx.app.release_order(c.ReleaseOrder(actor=GM, order_id=held["id"], rule="O8"))
     assert (holds(fx, first["id"]), holds(fx, second["id"])) == (("accepted", []), ("on_hold", ["O7"]))
-    assert account(fx, branch)["capital_occupied"] == "600.00"
+    assert fx.account(branch)["capital_occupied"] == "600.00"

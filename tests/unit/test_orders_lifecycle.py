@@ -16,7 +16,7 @@ from services.orders.domain import CustomerAccount
 from shared.contracts import Actor, Role
 from shared.errors import DomainError, Forbidden, InvalidState
 from tests.builders import kept_event
-from tests.unit.test_orders_domain import SALES, Fixture, customer_events, envelope
+from tests.unit.orders_kit import SALES, Fixture, customer_events, envelope
 
 REGIONAL = Actor(id="rm-1", role=Role.REGIONAL_MANAGER)
 MANAGER = Actor(id="sm-1", role=Role.SALES_MANAGER)
@@ -33,11 +33,6 @@ def later(fx: Fixture, customer_id: str, *events: tuple[str, dict[str, Any]]) ->
     version = max(fx.customers.kept.events[customer_id]) + 1
     for offset, (event_type, data) in enumerate(events):
         fx.customers.apply(envelope(customer_id, version + offset, event_type, data))
-
-
-def order(fx: Fixture, customer: str, product: str, quantity: int, **line: Any) -> dict[str, Any]:
-    body = c.OrderLine(product_code=product, quantity=quantity, **line)
-    return fx.app.place_order(c.PlaceOrder(actor=SALES, customer_id=customer, channel="fax", lines=[body]))
 
 
 def held(result: dict[str, Any]) -> tuple[str, list[tuple[str, str | None]]]:
@@ -123,8 +118,8 @@ def test_o4_contract_signed_v2_terms_drive_payment_terms_and_termination_ends_th
 def test_o4_an_order_outside_the_contracts_scope_is_held_naming_the_term(fx: Fixture) -> None:
     dealer, inside, outside = fx.dealer(credit_limit="100000"), fx.product("P-1"), fx.product("P-2")
     later(fx, dealer, ("ContractChangeApproved", {"terms": terms(product_scope=["P-1"]), "note": ""}))
-    assert order(fx, dealer, inside, 1)["status"] == "accepted"
-    refused = order(fx, dealer, outside, 1)
+    assert fx.order(dealer, inside, 1)["status"] == "accepted"
+    refused = fx.order(dealer, outside, 1)
     assert held(refused) == ("pending_contract", [("O4", "product_scope")])
     assert "P-2" in refused["holds"][0]["message"]
 
@@ -132,24 +127,24 @@ def test_o4_an_order_outside_the_contracts_scope_is_held_naming_the_term(fx: Fix
 def test_o4_an_order_over_the_remaining_annual_volume_is_held(fx: Fixture) -> None:
     dealer, product = fx.dealer(credit_limit="100000"), fx.product(quantity=100)
     later(fx, dealer, ("ContractChangeApproved", {"terms": terms(annual_volume="1000.00"), "note": ""}))
-    assert order(fx, dealer, product, 6)["status"] == "accepted"  # 600 of 1,000
-    over = order(fx, dealer, product, 5)  # 600 + 500 > 1,000
+    assert fx.order(dealer, product, 6)["status"] == "accepted"  # 600 of 1,000
+    over = fx.order(dealer, product, 5)  # 600 + 500 > 1,000
     assert held(over) == ("pending_contract", [("O4", "annual_volume")])
-    assert order(fx, dealer, product, 4)["status"] == "accepted"  # the held order is not accepted volume
+    assert fx.order(dealer, product, 4)["status"] == "accepted"  # the held order is not accepted volume
 
 
 def test_o4_a_cancelled_order_frees_its_annual_volume(fx: Fixture) -> None:
     dealer, product = fx.dealer(credit_limit="100000"), fx.product(quantity=100)
     later(fx, dealer, ("ContractChangeApproved", {"terms": terms(annual_volume="1000.00"), "note": ""}))
-    first = order(fx, dealer, product, 8)
+    first = fx.order(dealer, product, 8)
     fx.app.cancel_order(c.CancelOrder(actor=MANAGER, order_id=first["id"], reason="changed mind"))
-    assert order(fx, dealer, product, 8)["status"] == "accepted"
+    assert fx.order(dealer, product, 8)["status"] == "accepted"
 
 
 def test_o4_the_regional_manager_approves_an_order_breaking_a_term_others_may_not(fx: Fixture) -> None:
     dealer, product = fx.dealer(credit_limit="100000"), fx.product("P-1")
     later(fx, dealer, ("ContractChangeApproved", {"terms": terms(product_scope=["P-2"]), "note": ""}))
-    waiting = order(fx, dealer, product, 1)
+    waiting = fx.order(dealer, product, 1)
     release = c.ReleaseOrder(actor=MANAGER, order_id=waiting["id"], rule="O4")
     with pytest.raises(Forbidden):
         fx.app.release_order(release)
@@ -160,7 +155,7 @@ def test_o4_the_regional_manager_approves_an_order_breaking_a_term_others_may_no
 def test_o4_a_changed_contract_releases_the_orders_it_now_allows(fx: Fixture) -> None:
     dealer, product = fx.dealer(credit_limit="100000"), fx.product("P-1")
     later(fx, dealer, ("ContractChangeApproved", {"terms": terms(product_scope=["P-9"]), "note": ""}))
-    waiting = order(fx, dealer, product, 1)
+    waiting = fx.order(dealer, product, 1)
     assert fx.app.release_for_contract(dealer) == {"released": []}  # still outside the scope
     later(fx, dealer, ("ContractChangeApproved", {"terms": terms(product_scope=["P-1", "P-9"]), "note": ""}))
     assert fx.app.release_for_contract(dealer) == {"released": [waiting["id"]]}
@@ -170,7 +165,7 @@ def test_o4_a_changed_contract_releases_the_orders_it_now_allows(fx: Fixture) ->
 def test_o4_after_termination_new_orders_wait_for_a_contract_which_no_one_may_release(fx: Fixture) -> None:
     dealer, product = fx.dealer(credit_limit="100000"), fx.product()
     later(fx, dealer, ("ContractTerminated", {"contract_number": "HT-1", "reason": "mutual", "note": ""}))
-    waiting = order(fx, dealer, product, 1)
+    waiting = fx.order(dealer, product, 1)
     assert held(waiting) == ("pending_contract", [("O4", "contract")])
     with pytest.raises(InvalidState) as refused:
         fx.app.release_order(c.ReleaseOrder(actor=REGIONAL, order_id=waiting["id"], rule="O4"))
@@ -180,7 +175,7 @@ def test_o4_after_termination_new_orders_wait_for_a_contract_which_no_one_may_re
 def test_o4_a_contract_starting_after_the_order_releases_it_once_in_force(fx: Fixture) -> None:
     dealer, product = fx.dealer(credit_limit="100000"), fx.product()
     later(fx, dealer, ("ContractTerminated", {"contract_number": "HT-1", "reason": "mutual", "note": ""}))
-    waiting = order(fx, dealer, product, 1)  # 20 November
+    waiting = fx.order(dealer, product, 1)  # 20 November
     signed = {"contract_number": "HT-3", "valid_from": "2026-11-25", "valid_to": "2027-11-24", "terms": TERMS}
     later(fx, dealer, ("ContractSigned", signed))
     assert fx.app.release_for_contract(dealer) == {"released": []}  # not in force yet
@@ -194,14 +189,14 @@ def test_c11_a_poor_rated_customers_new_order_is_held_until_the_sales_manager_re
 ) -> None:
     dealer, product = fx.dealer(credit_limit="100000"), fx.product()
     later(fx, dealer, ("CustomerOrdersHeld", {"reason": "poor credit rating", "rule": "C11"}))
-    waiting = order(fx, dealer, product, 1)
+    waiting = fx.order(dealer, product, 1)
     assert held(waiting) == ("on_hold", [("C11", None)])
     release = c.ReleaseOrder(actor=SALES, order_id=waiting["id"], rule="C11")
     with pytest.raises(Forbidden):
         fx.app.release_order(release)
     assert fx.app.release_order(release.model_copy(update={"actor": MANAGER}))["status"] == "accepted"
     later(fx, dealer, ("CustomerOrdersReleased", {"reason": "reviewed"}))
-    assert order(fx, dealer, product, 1)["status"] == "accepted"
+    assert fx.order(dealer, product, 1)["status"] == "accepted"
 
 
 # C8 rev 2 ---------------------------------------------------------------------------------------------
@@ -211,21 +206,21 @@ def test_c8_the_prepayment_tier_price_is_accepted_in_the_following_year_only(fx:
                                               "discount_pct": "0.035"}))  # fmt: skip
     tier = "96.50"  # 100.00 × (1 − 0.035)
     with pytest.raises(DomainError) as this_year:
-        order(fx, direct, product, 1, unit_price=Decimal(tier))
+        fx.order(direct, product, 1, unit_price=Decimal(tier))
     assert this_year.value.rule == "O2"
     fx.clock.set(datetime(2027, 3, 1, 2, 0, tzinfo=UTC))
-    accepted = order(fx, direct, product, 2, unit_price=Decimal(tier))
+    accepted = fx.order(direct, product, 2, unit_price=Decimal(tier))
     assert accepted["status"] == "accepted"
     assert (accepted["lines"][0]["discount_pct"], accepted["total_amount"]) == ("0.035", "193.00")
     fx.clock.set(datetime(2028, 3, 1, 2, 0, tzinfo=UTC))
     with pytest.raises(DomainError) as year_after:
-        order(fx, direct, product, 1, unit_price=Decimal(tier))
+        fx.order(direct, product, 1, unit_price=Decimal(tier))
     assert year_after.value.rule == "O2"
 
 
 def test_c8_a_list_price_line_shows_no_discount(fx: Fixture) -> None:
     dealer, product = fx.dealer(credit_limit="100000"), fx.product()
-    assert order(fx, dealer, product, 1)["lines"][0]["discount_pct"] is None
+    assert fx.order(dealer, product, 1)["lines"][0]["discount_pct"] is None
 
 
 # C10 --------------------------------------------------------------------------------------------------
@@ -239,7 +234,7 @@ def test_c10_a_reassigned_and_moved_customers_new_orders_carry_the_new_salespers
         ("SalespersonReassigned", {"salesperson_id": "sp-2", "previous": "sp-1", "reason": "left"}),
         ("CustomerRegionMoved", {"region": "WEST", "previous": "EAST", "reason": "moved"}),
     )
-    placed = order(fx, dealer, product, 1)
+    placed = fx.order(dealer, product, 1)
     stored = fx.app.repository.get(UUID(placed["id"]))
     assert (stored.salesperson_id, stored.region) == ("sp-2", "WEST")
 
@@ -249,7 +244,7 @@ def test_o4_an_account_and_an_order_stored_before_issue_25_still_load(fx: Fixtur
     """AccountOrderNoted version 1 (no date, no total) is upcast; an OrderPlaced whose lines have no
     ``discount_pct`` loads and shows none."""
     dealer, product = fx.dealer(credit_limit="100000"), fx.product()
-    placed = order(fx, dealer, product, 1)
+    placed = fx.order(dealer, product, 1)
     older = Fixture()  # a store holding the same events as stored before this version
     for aggregate_id in (UUID(placed["id"]), CustomerAccount.create_id(dealer)):
         stored = []

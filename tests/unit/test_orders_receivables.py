@@ -17,7 +17,7 @@ from services.orders.domain import CustomerAccount
 from shared.contracts import Actor, Role
 from shared.errors import DomainError
 from shared.settings import Settings
-from tests.unit.test_orders_domain import FINANCE, PRODUCTION, SALES, Fixture, customer_events, envelope
+from tests.unit.orders_kit import FINANCE, SALES, Fixture, customer_events, envelope
 
 SHIPPED_ON = date(2026, 11, 20)  # the fixture's clock, in Shanghai
 CONTRACT_TERMS = {
@@ -50,10 +50,7 @@ def customer_with(fx: Fixture, customer_id: str, registered: dict[str, Any], *te
 
 
 def ship_all(fx: Fixture, customer: str, product: str, quantity: int = 2) -> dict[str, Any]:
-    line = c.OrderLine(product_code=product, quantity=quantity)
-    order = fx.app.place_order(c.PlaceOrder(actor=SALES, customer_id=customer, channel="fax", lines=[line]))
-    ship = c.ShipLine(product_code=product, quantity=quantity)
-    return fx.app.ship_order(c.ShipOrder(actor=PRODUCTION, order_id=order["id"], lines=[ship]))
+    return fx.ship(fx.order(customer, product, quantity)["id"], product, quantity)
 
 
 def reminders(app: OrdersApplication, customer: str) -> list[tuple[str, str]]:
@@ -148,10 +145,9 @@ def opening(fx: Fixture, customer: str, amount: str, due: date, actor: Actor = F
 def test_o11_opening_receivables_hold_o5_and_o6_from_the_first_day(fx: Fixture) -> None:
     dealer, product = fx.dealer(credit_limit="1000.00"), fx.product()
     recorded = opening(fx, dealer, "900.00", SHIPPED_ON - timedelta(days=2))  # overdue already
-    account = fx.app.get_account(c.GetAccount(customer_id=dealer))
+    account = fx.account(dealer)
     assert (account["exposure"], account["overdue"]) == ("900.00", "900.00")
-    line = c.OrderLine(product_code=product, quantity=2)
-    held = fx.app.place_order(c.PlaceOrder(actor=SALES, customer_id=dealer, channel="fax", lines=[line]))
+    held = fx.order(dealer, product, 2)
     assert [h["rule"] for h in held["holds"]] == ["O5", "O6"]
     paid = fx.app.record_opening_payment(
         c.RecordOpeningPayment(
@@ -223,5 +219,5 @@ def test_o11_an_opening_receivable_falls_due_on_or_after_its_invoice(fx: Fixture
         fx.app.record_opening_receivable(early)
     assert (refused.value.rule, refused.value.details["field"]) == ("O11", "due_date")
     with pytest.raises(DomainError) as no_account:  # the refusal stored nothing, not even the account
-        fx.app.get_account(c.GetAccount(customer_id=dealer))
+        fx.account(dealer)
     assert no_account.value.code == "not_found"

@@ -11,7 +11,7 @@ from services.orders import commands as c
 from services.orders.api import register
 from shared.bus import ServiceBus
 from shared.settings import Settings
-from tests.unit.test_orders_domain import FINANCE, GM, PRODUCTION, SALES, Fixture
+from tests.unit.orders_kit import FINANCE, GM, PRODUCTION, SALES, Fixture
 
 
 def check(results: dict[str, type], name: str, answer: dict[str, Any]) -> None:
@@ -34,19 +34,7 @@ def test_every_orders_answer_matches_its_published_result_model() -> None:
 
     app = fx.app
     dealer = fx.dealer()
-    product = answers(
-        "list_product",
-        app.list_product(
-            c.ListProduct(
-                actor=GM,
-                product_code="PV-1",
-                name="valve",
-                spec="DN50",
-                list_price=Decimal("100"),
-                standard_cost=Decimal("60"),
-            )
-        ),
-    )["product_code"]
+    product = answers("list_product", fx.list_product("PV-1"))["product_code"]
     answers(
         "receive_stock",
         app.receive_stock(c.ReceiveStock(actor=PRODUCTION, product_code=product, quantity=50)),

@@ -16,7 +16,7 @@ from services.orders.domain import Order
 from services.orders.results import order_result
 from shared.contracts import Actor, Role
 from shared.errors import DomainError
-from tests.unit.test_orders_domain import FINANCE, PRODUCTION, SALES, START, Fixture, shipped_order
+from tests.unit.orders_kit import FINANCE, PRODUCTION, SALES, START, Fixture, shipped_order
 
 MANAGER = Actor(id="sm-1", role=Role.SALES_MANAGER)
 
@@ -55,10 +55,6 @@ def returned(fx: Fixture, order_id: str, product: str, quantity: int, **more: An
     return booked | {"return_id": return_id}
 
 
-def account(fx: Fixture, customer: str) -> dict[str, Any]:
-    return fx.app.get_account(c.GetAccount(customer_id=customer))
-
-
 def stock(fx: Fixture, product: str) -> int:
     return int(fx.app.get_product(c.GetProduct(product_code=product))["on_hand"])
 
@@ -66,12 +62,12 @@ def stock(fx: Fixture, product: str) -> int:
 def test_o15_return_books_goods_back_and_its_credit_note_lowers_receivable_and_exposure(fx: Fixture) -> None:
     dealer, product = fx.dealer(), fx.product(quantity=20)
     order_id = shipped_order(fx, dealer, product, 8)  # 800.00 owed
-    assert (stock(fx, product), account(fx, dealer)["exposure"]) == (12, "800.00")
+    assert (stock(fx, product), fx.account(dealer)["exposure"]) == (12, "800.00")
     order = returned(fx, order_id, product, 3)
     assert stock(fx, product) == 15
     assert (order["receivable"], order["returned_amount"]) == ("500.00", "300.00")
     assert order["returns"][order["return_id"]]["status"] == "credited"
-    assert (account(fx, dealer)["exposure"], account(fx, dealer)["credit"]) == ("500.00", "0.00")
+    assert (fx.account(dealer)["exposure"], fx.account(dealer)["credit"]) == ("500.00", "0.00")
 
 
 def test_o15_a_return_larger_than_what_was_shipped_is_refused(fx: Fixture) -> None:
@@ -98,7 +94,7 @@ def test_o15_a_return_after_payment_becomes_customer_credit(fx: Fixture) -> None
     fx.app.record_payment(c.RecordPayment(actor=FINANCE, order_id=order_id, amount=Decimal("700")))
     order = returned(fx, order_id, product, 3)  # 300.00: 100.00 still owed, 200.00 paid already
     assert (order["receivable"], order["status"]) == ("0.00", "paid")
-    assert (account(fx, dealer)["credit"], account(fx, dealer)["exposure"]) == ("200.00", "0.00")
+    assert (fx.account(dealer)["credit"], fx.account(dealer)["exposure"]) == ("200.00", "0.00")
 
 
 def test_o15_a_quality_return_names_its_complaint(fx: Fixture) -> None:
@@ -194,25 +190,15 @@ def test_o16_short_shipment_corrected_by_a_credit_note_completes_the_order(fx: F
         "200.00",
         "2026-11-20",
     )
-    assert account(fx, dealer)["exposure"] == "300.00"
+    assert fx.account(dealer)["exposure"] == "300.00"
     refused("O15", ask_return, fx, order_id, product, 4)  # the credited units never arrived
 
 
 def test_o16_correction_shipment_and_acceptance_complete_the_order(fx: Fixture) -> None:
     dealer, product = fx.dealer(), fx.product(quantity=20)
-    order_id = fx.app.place_order(
-        c.PlaceOrder(
-            actor=SALES,
-            customer_id=dealer,
-            channel="fax",
-            lines=[c.OrderLine(product_code=product, quantity=6)],
-        )
-    )["id"]
-    ship = c.ShipOrder(
-        actor=PRODUCTION, order_id=order_id, lines=[c.ShipLine(product_code=product, quantity=3)]
-    )
-    first = shipment_of(fx.app.ship_order(ship))
-    second_order = fx.app.ship_order(ship)
+    order_id = fx.order(dealer, product, 6)["id"]
+    first = shipment_of(fx.ship(order_id, product, 3))
+    second_order = fx.ship(order_id, product, 3)
     (second,) = set(second_order["shipments"]) - {first}
     correction_id = report(fx, order_id, first, product, 1)
     corrected = fx.app.ship_correction(

@@ -28,6 +28,10 @@ def event(
     return LoggedEvent(service, position, event_type, aggregate, version, WHEN, data)
 
 
+def order_event(event_type: str, order_id: str, version: int, **data: Any) -> LoggedEvent:
+    return event("orders", event_type, data, order_id, version)
+
+
 def counters(projector: Projector, customer: str = "c-1", period: str = "2026-11") -> dict[str, Decimal]:
     return dict(zip(PERIOD_COUNTERS, projector.periods[(customer, period)], strict=True))
 
@@ -110,12 +114,14 @@ def test_events_without_a_customer_or_of_unknown_types_change_nothing() -> None:
 
 
 def test_r3_r12_an_order_keeps_its_latest_status_and_what_was_paid_and_shipped_in_any_order() -> None:
-    placed = event(
-        "orders",
+    placed = order_event(
         "OrderPlaced",
-        {"customer_id": "c-1", "total_amount": "900.00", "status": "on_hold", "deposit_applied": "90.00"},
         "o-1",
         1,
+        customer_id="c-1",
+        total_amount="900.00",
+        status="on_hold",
+        deposit_applied="90.00",
     )
     later = [
         event("orders", "OrderReleased", {"customer_id": "c-1", "status": "accepted"}, "o-1", 2),
@@ -133,13 +139,7 @@ def test_r3_r12_an_order_keeps_its_latest_status_and_what_was_paid_and_shipped_i
             "o-1",
             4,
         ),
-        event(
-            "orders",
-            "PaymentReceived",
-            {"customer_id": "c-1", "amount": "200.00", "status": "accepted"},
-            "o-1",
-            5,
-        ),
+        order_event("PaymentReceived", "o-1", 5, customer_id="c-1", amount="200.00", status="accepted"),
         event("orders", "OrderCancelled", {"customer_id": "c-1", "reason": "x"}, "o-2", 2),
     ]
     rows = []
@@ -170,35 +170,29 @@ def test_o6_r3_a_credit_note_an_order_held_again_and_opening_receivables_reach_t
     p = Projector("close_28th")
     p.apply_all(
         [
-            event(
-                "orders",
-                "OrderPlaced",
-                {"customer_id": "c-1", "total_amount": "600.00", "status": "on_hold"},
-                "o-1",
-                1,
-            ),
+            order_event("OrderPlaced", "o-1", 1, customer_id="c-1", total_amount="600.00", status="on_hold"),
             event("orders", "OrderReleased", {"customer_id": "c-1", "status": "accepted"}, "o-1", 2),
             event("orders", "OrderHeld", {"customer_id": "c-1", "rule": "O6", "status": "on_hold"}, "o-1", 3),
-            event(
-                "orders",
+            order_event(
                 "CreditNoteIssued",
-                {"customer_id": "c-1", "amount": "150.00", "to_receivable": "100.00", "to_credit": "50.00"},
                 "o-2",
                 4,
+                customer_id="c-1",
+                amount="150.00",
+                to_receivable="100.00",
+                to_credit="50.00",
             ),
-            event(
-                "orders",
+            order_event(
                 "OpeningReceivableRecorded",
-                {"customer_id": "c-1", "receivable_id": "r-1", "amount": "300.00", "due_on": "2026-12-01"},
                 "acct-1",
                 2,
+                customer_id="c-1",
+                receivable_id="r-1",
+                amount="300.00",
+                due_on="2026-12-01",
             ),
-            event(
-                "orders",
-                "OpeningReceivablePaid",
-                {"customer_id": "c-1", "receivable_id": "r-1", "amount": "120.00"},
-                "acct-1",
-                3,
+            order_event(
+                "OpeningReceivablePaid", "acct-1", 3, customer_id="c-1", receivable_id="r-1", amount="120.00"
             ),
         ]
     )
