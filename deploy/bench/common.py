@@ -90,8 +90,13 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def bench_settings(token: str, part: str) -> Settings:
+    """A part's own database and namespace; a service started in this process verifies the tokens of the
+    benchmark's own issuer (not whatever key the environment or ``.state`` holds)."""
     return Settings(
-        namespace=f"bench{token}{part}", postgres_db=f"salesops_bench_{token}_{part}", log_level="WARNING"
+        namespace=f"bench{token}{part}",
+        postgres_db=f"salesops_bench_{token}_{part}",
+        log_level="WARNING",
+        identity_public_key=public_pem(ISSUER.signing_key),
     )
 
 
