@@ -47,6 +47,7 @@ class Sizes:
     distributors: int
     branches: int
     report_requests: int
+    history_rows: int = 0  # R14 lines imported before the rebuild (``--scale``: ten years of history)
 
 
 QUICK = Sizes(500, 3_000, 1_000, 5.0, 20_000, 200_000, 500, 20, 50)
