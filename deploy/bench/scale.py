@@ -43,14 +43,10 @@ class ScalePoint:
     """What one scale measured (each figure beside its baseline of the same run)."""
 
     scale: int
-    events: int  # in the log when rebuilt: the year and the imported history
     history_rows: int
     import_seconds: float
-    rebuild_seconds: float
-    rebuild_rate: float
-    read_rate: float  # the same-run baseline: asyncpg read + orjson decode of the same rows
-    rebuild_rss_mb: float
-    read_rss_mb: float
+    rebuild: dict[str, float]  # the rebuild child's figures: events, seconds, rate, peak_rss_mb
+    read: dict[str, float]  # its same-run baseline's: asyncpg read + orjson decode of the same rows
     report_p99_ms: dict[str, float]  # uncached, by report (and the overview page)
     load_average: float  # before the scale's year was generated: what else the machine ran
 
@@ -135,11 +131,11 @@ def panel(
 
 def plot(points: list[ScalePoint]) -> str:
     """Rebuild time and every report's uncached p99 against the log's size, as an SVG document."""
-    xs = [p.events / 1e6 for p in points]
+    xs = [p.rebuild["events"] / 1e6 for p in points]
     reports = sorted({name for p in points for name in p.report_p99_ms})
     legend = 180  # room for the report names right of the second panel
     body = panel(
-        "Rebuild of all projections", "s", xs, {"rebuild": [p.rebuild_seconds for p in points]}, 0, None
+        "Rebuild of all projections", "s", xs, {"rebuild": [p.rebuild["seconds"] for p in points]}, 0, None
     )
     body += panel(
         "Reports, uncached p99",

@@ -197,19 +197,7 @@ async def part_year(results: Results, sizes: Sizes, token: str, scale: int | Non
             gc.unfreeze()
             stop.set()
             await stopped(service)
-        return ScalePoint(
-            scale=scale or 1,
-            events=int(built["events"]),
-            history_rows=sizes.history_rows,
-            import_seconds=imported,
-            rebuild_seconds=built["seconds"],
-            rebuild_rate=built["rate"],
-            read_rate=read["rate"],
-            rebuild_rss_mb=built["peak_rss_mb"],
-            read_rss_mb=read["peak_rss_mb"],
-            report_p99_ms=uncached_p99,
-            load_average=load_average,
-        )
+        return ScalePoint(scale or 1, sizes.history_rows, imported, built, read, uncached_p99, load_average)
     finally:
         await delete_streams(nc.jetstream(), settings, SERVICES)
         await nc.close()

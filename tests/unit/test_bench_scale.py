@@ -13,18 +13,15 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def point(scale: int, rebuild_seconds: float, reports: dict[str, float]) -> ScalePoint:
+    events = FULL.year_events * scale
     return ScalePoint(
-        scale=scale,
-        events=FULL.year_events * scale,
-        history_rows=62_400 * scale,
-        import_seconds=5.0,
-        rebuild_seconds=rebuild_seconds,
-        rebuild_rate=100_000.0,
-        read_rate=120_000.0,
-        rebuild_rss_mb=140.0,
-        read_rss_mb=31.0,
-        report_p99_ms=reports,
-        load_average=1.0,
+        scale,
+        62_400 * scale,
+        5.0,
+        {"events": events, "seconds": rebuild_seconds, "rate": events / rebuild_seconds, "peak_rss_mb": 140},
+        {"events": events, "seconds": rebuild_seconds / 2, "rate": 2 * events / rebuild_seconds},
+        reports,
+        1.0,
     )
 
 
@@ -44,7 +41,7 @@ def test_a_scale_recorded_again_replaces_its_earlier_point_and_keeps_the_others(
 
     points = record(path, point(10, 120.0, {"staff": 2.0}))
 
-    assert [(p.scale, p.rebuild_seconds) for p in points] == [(1, 15.0), (10, 120.0)]
+    assert [(p.scale, p.rebuild["seconds"]) for p in points] == [(1, 15.0), (10, 120.0)]
     assert recorded(path) == points
 
 
