@@ -42,7 +42,7 @@ from services.reporting.tables import (
     SCHEMA,
 )
 
-CHUNK = 50_000  # events per commit of the build tables with their progress (at most what a resume repeats)
+CHUNK = 10_000  # events per commit of the build tables with their progress (at most what a resume repeats)
 PAGE = 500  # rows per read of a rebuild (one page applied while the next is read; see build)
 AS_OF_PAGE = 5_000  # rows per read of an as-of snapshot
 Progress = Callable[[int, int, float], None]
