@@ -18,7 +18,7 @@ import asyncpg
 import nats
 
 from deploy.bench.common import QUERIES, SERVICES, Client, Figure, Results, Sizes, bench_settings, percentile
-from deploy.bench.scale import ScalePoint
+from deploy.bench.scale import OVERVIEW, ScalePoint
 from deploy.bench.seed import Year, load_history, load_year
 from deploy.local.processes import ROOT, wait_ready
 from shared.database import drop_database, ensure_database
@@ -191,7 +191,7 @@ async def part_year(results: Results, sizes: Sizes, token: str, scale: int | Non
             for figure in await overview_figures(service.reports, year.year, sizes.report_requests):
                 figure.part = report_part
                 if "uncached" in figure.name:
-                    uncached_p99["overview page"] = figure.value
+                    uncached_p99[OVERVIEW] = figure.value
                 results.add(figure)
         finally:
             gc.unfreeze()

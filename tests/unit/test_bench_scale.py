@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from deploy.bench.common import FULL
-from deploy.bench.scale import ScalePoint, _ticks, plot, record, recorded, scaled
+from deploy.bench.scale import OVERVIEW, ScalePoint, _ticks, plot, record, recorded, scaled
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -52,15 +52,17 @@ def test_ticks_are_round_steps_from_zero_reaching_the_top() -> None:
 
 
 def test_the_plot_has_a_line_per_series_through_a_point_per_scale_and_names_each_report() -> None:
-    points = [point(s, 15.0 * s, {"staff": 2.0 * s, "annual_statistics": 9.0 * s}) for s in (1, 3, 10)]
+    reports = {"staff": 2.0, "annual_statistics": 9.0, OVERVIEW: 900.0}
+    points = [point(s, 15.0 * s, {name: p99 * s for name, p99 in reports.items()}) for s in (1, 3, 10)]
 
     svg = ET.fromstring(plot(points))
 
     lines = svg.findall(f"{SVG}polyline")
-    assert len(lines) == 3  # the rebuild's, then one per report
+    assert len(lines) == 3  # the rebuild's, then one per report (the overview page is not drawn)
     assert all(len(line.attrib["points"].split()) == 3 for line in lines)
     texts = {t.text for t in svg.findall(f"{SVG}text")}
     assert {"annual_statistics", "staff", "Rebuild of all projections", "target"} <= texts
+    assert OVERVIEW not in texts
     # the rebuild's line rises with the data: larger y values are drawn higher (smaller SVG y)
     ys = [float(p.split(",")[1]) for p in lines[0].attrib["points"].split()]
     assert ys == sorted(ys, reverse=True)
