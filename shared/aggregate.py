@@ -85,14 +85,23 @@ class SalesAggregate(BaseAggregate[UUID]):
     class Created(Event, AggregateCreated):
         pass
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # An event class of a service's event contract named in ``@event(EventClass)`` is looked up on the
+        # aggregate by its name: put it there, so the aggregate names each event once, in its decorator.
+        for value in list(vars(cls).values()):
+            given = getattr(value, "given_event_cls", None)
+            if isinstance(given, type) and given.__name__ not in vars(cls):
+                setattr(cls, given.__name__, given)
+        super().__init_subclass__(**kwargs)
+
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
         _stamp(kwargs)
-        super().trigger_event(event_class, **kwargs)
+        super().trigger_event(_own(type(self), event_class), **kwargs)
 
     @classmethod
     def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Self:
         _stamp(kwargs)
-        return super()._create(event_class, id=id, **kwargs)
+        return super()._create(_own(cls, event_class), id=id, **kwargs)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Self:
         # The repository hands every command a deep copy of the cached aggregate: a generic deepcopy of
@@ -109,9 +118,17 @@ class SalesAggregate(BaseAggregate[UUID]):
         return clone
 
 
-# The library copies a base class's event classes onto every subclass, where a pinned topic is then
-# required of them too; the base "created" class stays known to the library as the one to derive from.
+# The base of a service's "created" events (``events.py``). The library copies a base class's event
+# classes onto every subclass, where a pinned topic is then required of them too; the base "created" class
+# stays known to the library as the one to derive from.
+CreatedEvent = SalesAggregate.Created
 del SalesAggregate.Created
+
+
+def _own(aggregate: type, event_class: type) -> Any:
+    """The aggregate's own subclass of a contract's event class (the one whose topic the library pinned
+    and whose ``@event`` method applies it); the library's own classes are their own."""
+    return getattr(aggregate, event_class.__name__)
 
 
 _IMMUTABLE: set[type] = {str, int, bool, float, type(None), Decimal, date, datetime, UUID, bytes}

@@ -169,17 +169,33 @@ class DurableConsumer:
         self.consumed += len(parsed)
 
     async def _handle_through_outages(self, messages: list[Msg], envelopes: list[Envelope]) -> None:
-        """Run the handler; while the database is unreachable, keep the messages and try again."""
+        """Run the handler; while the database is unreachable, keep the messages and try again.
 
+        The retrying is built only once a batch has failed (its first retry then comes at once, on another
+        connection): built for every batch, it was about a tenth of reporting's CPU at 200 commands/s."""
+        try:
+            await self.handle(envelopes)
+        except Exception as error:
+            if not self._outage(error):
+                raise
+            await self._held(messages, error)
+            await self._retry_through_outage(messages, envelopes)
+
+    def _outage(self, error: BaseException) -> bool:
+        return is_transient(error) and not self._stop.is_set()
+
+    async def _held(self, messages: list[Msg], error: BaseException | None) -> None:
+        self.outage_retries += 1
+        log.warning("consumer %s: database unavailable (%r); retrying", self.durable, error)
+        # Push the ack deadline back so JetStream does not redeliver what is still being worked on.
+        await asyncio.gather(*(msg.in_progress() for msg in messages), return_exceptions=True)
+
+    async def _retry_through_outage(self, messages: list[Msg], envelopes: list[Envelope]) -> None:
         async def held(attempt: RetryCallState) -> None:
-            self.outage_retries += 1
-            error = attempt.outcome.exception() if attempt.outcome else None
-            log.warning("consumer %s: database unavailable (%r); retrying", self.durable, error)
-            # Push the ack deadline back so JetStream does not redeliver what is still being worked on.
-            await asyncio.gather(*(msg.in_progress() for msg in messages), return_exceptions=True)
+            await self._held(messages, attempt.outcome.exception() if attempt.outcome else None)
 
         retrying = AsyncRetrying(
-            retry=retry_if_exception(lambda error: is_transient(error) and not self._stop.is_set()),
+            retry=retry_if_exception(self._outage),
             wait=wait_fixed(OUTAGE_RETRY_SECONDS),
             sleep=lambda seconds: first_of(self._stop, timeout=seconds),  # stopping cuts the pause short
             before_sleep=held,

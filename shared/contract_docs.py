@@ -9,6 +9,7 @@ query operation, an AsyncAPI 3 ``reply`` whose payload is the reply contract
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import Any
 
@@ -19,6 +20,7 @@ from pydantic import BaseModel
 from shared.bus import Route, ServiceBus, nats_options
 from shared.contracts import ErrorBody
 from shared.envelope import envelope_model
+from shared.events import event_contract
 from shared.identity.verify import AUTHORIZATION
 from shared.subjects import event_subject
 
@@ -131,7 +133,9 @@ def described_broker(bus: ServiceBus) -> NatsBroker:
             subject,
             title=subject,
             schema=envelope_model(event_class),
-            description=(event_class.__doc__ or event_class.__name__).strip(),
+            description=inspect.cleandoc(
+                (event_contract(event_class) or event_class).__doc__ or event_class.__name__
+            ),
         )
     return broker
 

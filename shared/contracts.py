@@ -77,6 +77,18 @@ Money = _money({"ge": 0}, MONEY_PATTERN, "0 or more")
 PositiveMoney = _money({"gt": 0}, POSITIVE_MONEY_PATTERN, "more than 0")
 """Money that must be more than 0 (a price, a payment)."""
 
+# A Decimal in an event's data travels as its text (``DecimalAsStr``): money with 2 places, "12000.00".
+DecimalText = Annotated[
+    Decimal,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^-?[0-9]+(\.[0-9]+)?$",
+            "description": 'a decimal number as a string; money has 2 places ("12000.00")',
+        }
+    ),
+]
+
 Identifier = Annotated[str, Field(min_length=1, max_length=100)]
 CorrelationId = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -200,18 +212,6 @@ class Reply(BaseModel, Generic[T]):
         if self.error is not None:  # an error always names its rule: null where none applies
             reply["error"]["rule"] = self.error.rule
         return reply
-
-
-# Part of the customers' event contract: the customer status that each event leaves behind. Read
-# sides (orders' customer view, the customer directory) fold it; it is here so that they agree.
-CUSTOMER_STATUS_AFTER_EVENT: dict[str, str] = {
-    "CustomerRegistered": "prospect",
-    "CreditInvestigated": "credit_check",
-    "CustomerRejected": "rejected",
-    "CustomerApproved": "approved",
-    "CustomerSuspended": "suspended",
-    "CustomerReinstated": "approved",
-}
 
 
 class Envelope(BaseModel):

@@ -22,20 +22,28 @@ from psycopg import Connection
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
+from shared import customer_events
 from shared.consumer import DurableConsumer
-from shared.contracts import CUSTOMER_STATUS_AFTER_EVENT, Envelope
-from shared.customer_events import SOURCE, KeptEvents, customer_events_table, keep_events, kept_events
+from shared.contracts import Envelope
+from shared.customer_contract import (
+    EVENTS,
+    CustomerGraded,
+    CustomerRegionMoved,
+    CustomerRegistered,
+    SalespersonReassigned,
+)
 from shared.identity.scope import require_scope
 from shared.migrations import Step, migrate
 from shared.settings import Settings
 
+# The events the directory folds: those that set what it keeps, and every one that sets the status.
 FOLDED = frozenset(
     {
-        "CustomerRegistered",
-        "CustomerGraded",
-        "SalespersonReassigned",  # C10 rev 2: the scopes follow the customer to its new salesperson ...
-        "CustomerRegionMoved",  # ... and region
-        *CUSTOMER_STATUS_AFTER_EVENT,
+        CustomerRegistered.__name__,
+        CustomerGraded.__name__,
+        SalespersonReassigned.__name__,  # C10 rev 2: the scopes follow the customer to its salesperson ...
+        CustomerRegionMoved.__name__,  # ... and region
+        *(name for name, model in EVENTS.items() if model.STATUS is not None),
     }
 )
 # Customers worked now: not rejected, not suspended (a graded prospect is, C5 rev 2).
@@ -68,19 +76,20 @@ def require_customer_scope(directory: CustomerDirectory, customer_id: str, subje
         require_scope(customer.region, customer.salesperson_id, subject)
 
 
-def fold(customer_id: str, events: Iterable[tuple[int, str, dict[str, Any]]]) -> DirectoryCustomer | None:
+def fold(customer_id: str, events: Iterable[customer_events.KeptEvent]) -> DirectoryCustomer | None:
     state: dict[str, Any] = {"customer_id": customer_id, "grade": None}
-    for version, event_type, data in sorted(events, key=lambda e: e[0]):
-        if event_type == "CustomerRegistered":
-            state |= {"region": data["region"], "salesperson_id": data["salesperson_id"]}
-        elif event_type == "CustomerGraded":
-            state["grade"] = data["grade"]
-        elif event_type == "SalespersonReassigned":
-            state["salesperson_id"] = data["salesperson_id"]
-        elif event_type == "CustomerRegionMoved":
-            state["region"] = data["region"]
-        if event_type in CUSTOMER_STATUS_AFTER_EVENT:
-            state["status"] = CUSTOMER_STATUS_AFTER_EVENT[event_type]
+    for version, event in customer_events.in_order(events):
+        match event:
+            case CustomerRegistered(region=region, salesperson_id=salesperson_id):
+                state |= {"region": region, "salesperson_id": salesperson_id}
+            case CustomerGraded(grade=grade):
+                state["grade"] = grade.value
+            case SalespersonReassigned(salesperson_id=salesperson_id):
+                state["salesperson_id"] = salesperson_id
+            case CustomerRegionMoved(region=region):
+                state["region"] = region
+        if event is not None and event.STATUS is not None:
+            state["status"] = event.STATUS.value
         state["version"] = version
     if "region" not in state:  # registration not seen yet
         return None
@@ -91,7 +100,7 @@ class InMemoryCustomerDirectory:
     """For unit tests: envelopes applied the same way as the PostgreSQL view."""
 
     def __init__(self) -> None:
-        self.kept = KeptEvents(FOLDED)
+        self.kept = customer_events.KeptEvents(FOLDED)
 
     def apply(self, envelope: Envelope) -> None:
         self.kept.apply(envelope)
@@ -148,7 +157,7 @@ def migrations(schema: str) -> list[Step]:
     """The view's schema, step by step (append only; shared/migrations.py)."""
     return [
         [
-            customer_events_table(schema),
+            customer_events.customer_events_table(schema),
             f'CREATE TABLE IF NOT EXISTS "{schema}".customer_view ('
             "customer_id text PRIMARY KEY, region text NOT NULL, salesperson_id text NOT NULL, "
             "status text NOT NULL, grade text, version integer NOT NULL)",
@@ -180,8 +189,10 @@ class CustomerViewProjector:
     async def handle(self, envelopes: Sequence[Envelope]) -> None:
         assert self.pool is not None
         async with self.pool.acquire() as conn, conn.transaction():
-            for customer_id in await keep_events(conn, self.schema, envelopes, FOLDED):
-                customer = fold(customer_id, await kept_events(conn, self.schema, customer_id))
+            for customer_id in await customer_events.keep_events(conn, self.schema, envelopes, FOLDED):
+                customer = fold(
+                    customer_id, await customer_events.kept_events(conn, self.schema, customer_id)
+                )
                 if customer is not None:
                     await conn.execute(self.upsert, *astuple(customer))
 
@@ -191,6 +202,6 @@ async def run_customer_view(nc: NATS, settings: Settings, schema: str, stop: asy
     projector = CustomerViewProjector(settings, schema)
     await projector.open()
     try:
-        await DurableConsumer(nc, settings, schema, SOURCE, projector.handle).run(stop)
+        await DurableConsumer(nc, settings, schema, customer_events.SOURCE, projector.handle).run(stop)
     finally:
         await projector.close()

@@ -1,6 +1,7 @@
 """Customer events kept by a service's own view of customers (orders' and the customer directory of
 ``shared.customer_directory``): keyed by (customer id, version), so a redelivered event inserts nothing
-and a customer's row is folded again from its kept events in version order, whatever the delivery order."""
+and a customer's row is folded again from its kept events in version order, whatever the delivery order.
+A view folds them as the contract's typed events (``in_order``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,27 @@ from typing import Any
 import asyncpg
 
 from shared.contracts import Envelope
+from shared.customer_contract import SOURCE, CustomerEvent, decode_data
 
-SOURCE = "customers"
+__all__ = [
+    "SOURCE",
+    "KeptEvent",
+    "KeptEvents",
+    "customer_events_table",
+    "in_order",
+    "keep_events",
+    "kept_events",
+]
+
 KeptEvent = tuple[int, str, dict[str, Any]]  # (version, event type, data)
+
+
+def in_order(events: Iterable[KeptEvent]) -> list[tuple[int, CustomerEvent | None]]:
+    """The kept events as the contract's typed events, in version order; an event of a type this release
+    does not know is None (it changes nothing but the version seen). A kept row has no schema version:
+    ``decode_data`` reads it so."""
+    decoded = ((version, decode_data(event_type, data)) for version, event_type, data in events)
+    return sorted(decoded, key=lambda e: e[0])
 
 
 def customer_events_table(schema: str) -> str:

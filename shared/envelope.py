@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 import orjson
@@ -26,11 +26,12 @@ from eventsourcing.persistence import (
     UUIDAsHex,
 )
 from eventsourcing.utils import resolve_topic
-from pydantic import BaseModel, WithJsonSchema, create_model
+from pydantic import BaseModel, create_model
 from pydantic_core import to_jsonable_python
 
 from shared.aggregate import DateAsISO, Meta, MetaAsDict
-from shared.contracts import Actor, Envelope, Role
+from shared.contracts import Actor, DecimalText, Envelope, Role
+from shared.events import event_contract
 
 EVENT_NAMESPACE = uuid.UUID("0b7e2f0e-5c1a-4b8e-93c4-2a61f0d4e7a2")
 _NAMESPACE_BYTES = EVENT_NAMESPACE.bytes
@@ -210,19 +211,6 @@ def _event_class(topic: str) -> _EventClass:
     return _EventClass(event_type(cls), aggregate_type(cls), getattr(cls, "class_version", 1))
 
 
-# A Decimal in an event's data travels as its text (``DecimalAsStr``): money with 2 places, "12000.00".
-DecimalText = Annotated[
-    Decimal,
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": r"^-?[0-9]+(\.[0-9]+)?$",
-            "description": 'a decimal number as a string; money has 2 places ("12000.00")',
-        }
-    ),
-]
-
-
 def _published(hint: Any) -> Any:
     """The hint as the event's JSON carries it: a Decimal (also in an optional) is its decimal text."""
     if hint is Decimal:
@@ -234,7 +222,11 @@ def _published(hint: Any) -> Any:
 
 
 def data_model(event_class: type) -> type[BaseModel]:
-    """A pydantic model of an event class's ``data``, for the published contract."""
+    """A pydantic model of an event class's ``data``, for the published contract: the service's event
+    contract where the class was made from it, else read from the class's fields."""
+    contract = event_contract(event_class)
+    if contract is not None:
+        return create_model(f"{event_class.__name__}Data", __base__=contract)
     hints = typing.get_type_hints(event_class)
     # A field with a default came with a later class version: an event of an earlier one lacks it.
     fields: dict[str, Any] = {

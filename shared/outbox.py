@@ -53,15 +53,10 @@ PAGE_SIZE = 1000
 PAGES_IN_FLIGHT = 4
 PUBLISH_TIMEOUT = 5.0
 IDLE_POLL_SECONDS = 5.0  # a safety net only: NOTIFY wakes the relay
-# Events trickling in a command at a time (the last page was small and went out moments ago): after a
-# notification the relay waits this long before it selects, so that one page, one round of acks and one
-# batch in each consumer carry the events of the commands committed meanwhile. At 200 commands/s, 5 ms
-# cut the CPU of a command across all processes by a sixth and 10 ms by a tenth more, for ~4 ms more of
-# propagation (15 ms brought its p99 too near its 25 ms target). The first events after a quiet spell,
-# and the large pages of a busy service, go at once.
-GATHER_SECONDS = 0.010
-GATHER_AFTER_SECONDS = 0.1  # "moments ago"
-GATHER_BELOW = 10  # events in a page: "small" (a busy service's pages hold many more)
+# A notification is acted on at once. Waiting 5-10 ms first, so that one page carried the commands
+# committed meanwhile (earlier rounds), cut a command's CPU at 200/s by up to a quarter but added the wait to
+# every event's commit -> projection, whose p99 target at 200/s is 10 ms (docs/decisions/0008-command-path-
+# cost-and-tail.md).
 # The position is recorded at most this often, or when this many events are unrecorded (``_advance``).
 RECORD_INTERVAL = 1.0
 RECORD_LAG = 5_000
@@ -101,7 +96,6 @@ class OutboxRelay:
         self.recorded_at = 0.0
         self.stream_sequence = 0  # the stream's last sequence, as the next publish expects it
         self.last_msg_id: str | None = None  # the id of the relay's message it ends with, once known
-        self.last_page = (0, -GATHER_AFTER_SECONDS)  # events in the last page sent, and when (monotonic)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop`` is set; reconnects to PostgreSQL by itself after an outage, and waits
@@ -151,18 +145,11 @@ class OutboxRelay:
                 await first_of(stop, wake, timeout=RECORD_INTERVAL if unrecorded else IDLE_POLL_SECONDS)
                 if unrecorded and not wake.is_set():  # quiet now: the position is recorded as it stands
                     await self._record(conn, self.position)
-                elif wake.is_set() and self.trickling():
-                    await asyncio.sleep(GATHER_SECONDS)
         finally:
             try:
                 await conn.close(timeout=2)
             except Exception:  # a broken connection cannot close politely
                 conn.terminate()
-
-    def trickling(self) -> bool:
-        """Whether events come a few at a time: the last page was small and went out moments ago."""
-        size, sent_at = self.last_page
-        return size < GATHER_BELOW and time.monotonic() - sent_at < GATHER_AFTER_SECONDS
 
     async def ensure_position_table(self, conn: asyncpg.Connection) -> None:
         async with conn.transaction():
@@ -310,7 +297,6 @@ class OutboxRelay:
         # Idempotency receipts are the service's own bookkeeping, not business events.
         events = [row for row in rows if row["topic"] != RECEIPT_TOPIC]
         page = await self.acks.page(len(events))
-        self.last_page = (len(rows), time.monotonic())
         last = len(events) - 1
         for i, (notification_id, originator_id, version, topic, state) in enumerate(events):
             event_type, body = self.encoder.encode(originator_id, version, topic, state, notification_id)

@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Literal
 from urllib.parse import quote
 
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -65,6 +66,10 @@ class Settings(SalesopsSettings):
     identity_user_claim: str = "sub"
     # Clients only (tests, demo, load tools, the token CLI): the embedded issuer's signing key
     identity_signing_key_file: str = ".state/identity/signing.pem"
+    # For the benchmark's row of what verification costs only (deploy/bench/commands.py): requests are taken
+    # as their body's actor claims, no token checked. Refused with NATS authentication configured, as every
+    # deployment has it (``./salesops up``, compose, Kubernetes).
+    identity_unverified_for_benchmark: bool = False
 
     # Consumers
     consumer_max_deliver: int = 5
@@ -104,6 +109,15 @@ class Settings(SalesopsSettings):
     visit_frequency: dict[str, tuple[int, int]] = {"A": (4, 1), "B": (2, 1), "C": (1, 1), "D": (1, 3)}
     intelligence_ack_days: int = 1  # S4: an urgent report is acknowledged within
     intelligence_deadline_check_seconds: float = 60.0  # S4: how often the overdue scan runs
+
+    @model_validator(mode="after")
+    def _verified_where_deployed(self) -> Settings:
+        if self.identity_unverified_for_benchmark and self.nats_user:
+            raise ValueError(
+                "SALESOPS_IDENTITY_UNVERIFIED_FOR_BENCHMARK is for the benchmark only: refused with NATS "
+                "authentication configured (SALESOPS_NATS_USER)"
+            )
+        return self
 
     @cached_property
     def postgres_dsn(self) -> str:

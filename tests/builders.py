@@ -7,11 +7,15 @@ what matters to its rule."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import typing
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from services.customers.commands import RegisterProspect
 from shared.contracts import Actor, Envelope, Role
+from shared.customer_contract import EVENTS
 
 Who = dict[str, str]
 
@@ -63,10 +67,42 @@ def prospect(kind: str = "dealer", **overrides: Any) -> dict[str, Any]:
     } | overrides
 
 
+def _neutral(hint: Any) -> Any:
+    """A value of the type that says nothing: empty, zero, none, an enum's first member."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is typing.Annotated:
+        return _neutral(args[0])
+    if type(None) in args:
+        return None
+    origin = typing.get_origin(hint) or hint
+    if isinstance(origin, type) and issubclass(origin, Enum):
+        return next(iter(origin)).value
+    neutral = {str: "", int: 0, Decimal: "0", date: "2026-01-01", list: [], dict: {}}
+    return neutral[origin]
+
+
+def customer_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A customers event's whole data as the contract has it: ``data``, and every other field the event
+    requires with a neutral value (a test names only the fields its rule reads)."""
+    fields = EVENTS[event_type].model_fields
+    missing = {
+        name: _neutral(f.annotation) for name, f in fields.items() if f.is_required() and name not in data
+    }
+    return missing | data
+
+
+def kept_event(version: int, event_type: str, data: dict[str, Any]) -> tuple[int, str, dict[str, Any]]:
+    """A customers event as a customer view keeps it (version, event type, whole data), for its ``fold``."""
+    return version, event_type, customer_data(event_type, data)
+
+
 def customer_event(
     customer_id: str, version: int, event_type: str, data: dict[str, Any], occurred_at: datetime
 ) -> Envelope:
-    """A customers event as the bus carries it (the customer views and reporting take these)."""
+    """A customers event as the bus carries it (the customer views and reporting take these); an event
+    type the contract does not know keeps its data as given."""
+    if event_type in EVENTS:
+        data = customer_data(event_type, data)
     return Envelope(
         event_id=f"{customer_id}-{version}",
         event_type=event_type,

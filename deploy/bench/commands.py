@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 import nats
+import psycopg
 from nats.aio.client import Client as NATS
 
 from deploy.bench.common import (
@@ -33,6 +34,7 @@ from deploy.bench.common import (
     process_env,
     wait_until,
 )
+from deploy.bench.cpu import CLIENT, CpuUse, backends_query, cpu_during, cpu_seconds
 from deploy.bench.host import collector_paused, host_stalls, profiled
 from deploy.bench.seed import Customers, publish
 from deploy.local.processes import ServiceProcesses, wait_ready
@@ -86,6 +88,8 @@ async def place_orders(
 class Steady:
     ids: list[str]
     spans: list[tuple[float, float]]  # each command's scheduled start and its reply, time.monotonic()
+    wall: float  # add to a span's times for epoch seconds
+    sent: int  # commands sent, the warm-up's included
 
     @property
     def latencies(self) -> list[float]:
@@ -101,7 +105,7 @@ async def steady_orders(
     rate are not counted: the steady state, not the start of the run."""
     warm = int(rate * STEADY_WARMUP)
     count = warm + int(rate * seconds)
-    run = Steady([], [])
+    run = Steady([], [], time.time() - time.monotonic(), count)
     loop = asyncio.get_running_loop()  # its clock is time.monotonic()
     start = loop.time() + 0.05
 
@@ -134,6 +138,7 @@ class Propagation:
     from_commit: list[float]
     to_stream: list[float]
     from_decision: list[float]
+    moments: dict[str, tuple[float, float]]  # order id -> (decided, committed), epoch seconds
 
 
 async def stream_times(nc: NATS, settings: Settings) -> dict[int, float]:
@@ -152,9 +157,9 @@ async def stream_times(nc: NATS, settings: Settings) -> dict[int, float]:
         await subscription.unsubscribe()
 
 
-async def propagation(
-    conn: asyncpg.Connection, nc: NATS, settings: Settings, ids: list[str], timeout: float = 120.0
-) -> Propagation:
+async def all_logged(conn: asyncpg.Connection, ids: list[str], timeout: float = 120.0) -> None:
+    """Until reporting has logged (and projected) every one of these orders."""
+
     async def logged() -> bool:
         found = await conn.fetchval(
             "SELECT count(*) FROM reporting.event_log WHERE event_type = 'OrderPlaced' "
@@ -164,8 +169,12 @@ async def propagation(
         return bool(found >= len(ids))
 
     await wait_until(logged, timeout, "reporting to log every order")
+
+
+async def propagation(conn: asyncpg.Connection, nc: NATS, settings: Settings, ids: list[str]) -> Propagation:
+    await all_logged(conn, ids)
     rows = await conn.fetch(
-        "SELECT log.position, extract(epoch FROM stored.recorded_at) AS committed, "
+        "SELECT log.position, log.aggregate_id, extract(epoch FROM stored.recorded_at) AS committed, "
         "extract(epoch FROM log.occurred_at) AS decided, extract(epoch FROM log.consumed_at) AS consumed "
         f"FROM reporting.event_log log JOIN {EVENTS_TABLE} stored ON stored.notification_id = log.position "
         "WHERE log.service = 'orders' AND log.event_type = 'OrderPlaced' "
@@ -181,12 +190,20 @@ async def propagation(
         [(consumed - committed) * 1000 for committed, _, _, consumed in ms],
         [(streamed - committed) * 1000 for committed, streamed, _, _ in ms],
         [(consumed - decided) * 1000 for _, _, decided, consumed in ms],
+        {r["aggregate_id"]: (float(r["decided"]), float(r["committed"])) for r in rows},
     )
 
 
-def direct_baseline(settings: Settings, customers: Customers, count: int) -> tuple[float, list[float]]:
+@dataclass(frozen=True)
+class Direct:
+    rate: float  # commands/s
+    latencies: list[float]  # ms
+    cpu_ms: float  # CPU per command: the thread deciding and saving, and the PostgreSQL backends
+
+
+def direct_baseline(settings: Settings, customers: Customers, count: int) -> Direct:
     """The eventsourcing application saving the same aggregates directly: the same place_order
-    (decide + one save of order and account), one after another, no bus. Returns commands/s."""
+    (decide + one save of order and account), one after another, no bus."""
     ensure_database(settings, ["orders"])
     directory = InMemoryCustomerDirectory()
     for envelope in customers.envelopes:
@@ -217,12 +234,19 @@ def direct_baseline(settings: Settings, customers: Customers, count: int) -> tup
         for cmd in commands[:100]:  # warm-up
             app.place_order(cmd)
         latencies = []
+        with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
+            pids = [pid for (pid,) in conn.execute(backends_query("%s"), [settings.postgres_db])]
+        backends_before = {pid: cpu_seconds(pid) or 0.0 for pid in pids}
+        thread_before = time.thread_time()
         started = time.perf_counter()
         for cmd in commands[100:]:
             before = time.perf_counter()
             app.place_order(cmd)
             latencies.append((time.perf_counter() - before) * 1000)
-        return (count - 100) / (time.perf_counter() - started), latencies
+        seconds = time.perf_counter() - started
+        cpu = time.thread_time() - thread_before
+        cpu += sum((cpu_seconds(pid) or at) - at for pid, at in backends_before.items())
+        return Direct((count - 100) / seconds, latencies, 1000 * cpu / (count - 100))
     finally:
         app.close()
 
@@ -280,14 +304,19 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
             # The steady run first: the steady state of a service, not of one still busy with the overload
             # of the saturation run (right after 20,000 commands at saturation, its p50 was 2-3x higher).
             print("(1) commands: steady 200/s", flush=True)
+            services = {name: processes.running[name].pid for name in ("orders", "reporting")}
             with (
                 profiled(processes, ("orders", "reporting"), "steady"),
                 collector_paused(),
                 host_stalls() as steady_stalls,
             ):
-                steady = await steady_orders(client, customers.ids, STEADY_RATE, sizes.steady_seconds, offset)
+                async with cpu_during(db, settings, services) as steady_cpu:
+                    steady = await steady_orders(
+                        client, customers.ids, STEADY_RATE, sizes.steady_seconds, offset
+                    )
+                    await all_logged(db, steady.ids)
             steady_prop = await propagation(db, nc, settings, steady.ids)
-            offset += int(STEADY_RATE * (STEADY_WARMUP + sizes.steady_seconds))
+            offset += steady.sent
 
             print("(1) commands: saturation, 64 in flight", flush=True)
             with (
@@ -295,9 +324,12 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
                 collector_paused(),
                 host_stalls() as saturation_stalls,
             ):
-                seconds, latencies, sat_ids = await place_orders(
-                    client, customers.ids, sizes.saturation_commands, IN_FLIGHT, offset
-                )
+                # Until reporting has every order: the work the commands leave behind counts too.
+                async with cpu_during(db, settings, services) as saturation_cpu:
+                    seconds, latencies, sat_ids = await place_orders(
+                        client, customers.ids, sizes.saturation_commands, IN_FLIGHT, offset
+                    )
+                    await all_logged(db, sat_ids)
             offset += sizes.saturation_commands
             rate = sizes.saturation_commands / seconds
             sat_prop = await propagation(db, nc, settings, sat_ids)
@@ -320,6 +352,12 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
                     client, customers.ids, sizes.saturation_commands, IN_FLIGHT, offset
                 )
             rate_two = sizes.saturation_commands / seconds_two
+            offset += sizes.saturation_commands
+            second.stop_all()
+            processes.stop("orders")
+            verification = await verification_cost(
+                client, db, settings, customers.ids, sizes, offset, log_dir
+            )
         finally:
             await db.close()
         processes.stop_all()
@@ -330,9 +368,10 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
             f"run: {saturation_stalls.describe()}."
         )
         print("(1) baseline: the application saving directly", flush=True)
-        baseline, direct = await asyncio.to_thread(
+        direct_run = await asyncio.to_thread(
             direct_baseline, base_settings, customers, sizes.baseline_commands
         )
+        baseline, direct = direct_run.rate, direct_run.latencies
         raw_prop = await raw_propagation(nc, base_settings, STEADY_RATE, 3.0)
         results.add(
             Figure(
@@ -358,6 +397,8 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
                 None,
             )
         )
+        add_cpu_figures(results, saturation_cpu, steady_cpu, len(sat_ids), steady.sent, direct_run.cpu_ms)
+        verification.add_figures(results)
         direct_name = "one direct place_order"
         for label, values in (("64 in flight", latencies), ("200/s", steady.latencies)):
             for share in (0.5, 0.99):
@@ -375,6 +416,7 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
                         value <= 10 if steady_p99 else None,
                     )
                 )
+        results.notes.append(tail_note(steady, steady_prop))
         if steady_stalls.disk is not None:
             # Not a target: what the services do while the disk answers (the figure above counts it all).
             undelayed = [
@@ -393,7 +435,7 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
                     f"p99 of {direct_name}",
                 )
             )
-        for label, prop, limit in (("200/s", steady_prop, 25.0), ("saturation", sat_prop, 50.0)):
+        for label, prop, limit in (("200/s", steady_prop, 10.0), ("saturation", sat_prop, 50.0)):
             for share in (0.5, 0.99):
                 value = percentile(prop.from_commit, share)
                 pct = f"p{round(share * 100)}"
@@ -432,6 +474,152 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
         await nc.close()
         for s in (settings, base_settings):
             await asyncio.to_thread(drop_database, s)
+
+
+def tail_note(steady: Steady, prop: Propagation) -> str:
+    """Where the slowest 1 % of the steady run's commands spent their time, beside every command's: from the
+    scheduled start to the decision (the client, NATS, the route, the wait for the command worker), from
+    the decision to the insert (deciding, the batch's other commands, the save's statements), and from the
+    insert to the reply (the commit's WAL flush, the hand-back to the event loop, the reply through NATS)."""
+    legs = []
+    for order, (scheduled, done) in zip(steady.ids, steady.spans, strict=True):
+        decided, committed = prop.moments[order]
+        start, reply = scheduled + steady.wall, done + steady.wall
+        legs.append(
+            (
+                (reply - start) * 1000,
+                (decided - start) * 1000,
+                (committed - decided) * 1000,
+                (reply - committed) * 1000,
+            )
+        )
+    legs.sort()
+    tail = legs[-max(1, len(legs) // 100) :]
+
+    def medians(rows: list[tuple[float, float, float, float]]) -> str:
+        return ", ".join(f"{percentile([r[i] for r in rows], 0.5):.1f}" for i in (1, 2, 3))
+
+    return (
+        f"The 200/s tail: the slowest 1 % ({len(tail)} commands, {tail[0][0]:.1f}–{tail[-1][0]:.1f} ms) "
+        f"spent (medians, ms) {medians(tail)} from the scheduled start to the decision, from the decision to "
+        f"the insert and from the insert to the reply; every command {medians(legs)}."
+    )
+
+
+def add_cpu_figures(
+    results: Results,
+    saturation: CpuUse,
+    steady: CpuUse,
+    commands: int,
+    steady_commands: int,
+    direct_ms: float,
+) -> None:
+    """CPU per command across the processes a command crosses, not the client."""
+    for label, use, count in (("saturation", saturation, commands), ("200/s", steady, steady_commands)):
+        total = use.total_ms(count, leave_out=(CLIENT,))
+        at_saturation = label == "saturation"
+        results.add(
+            Figure(
+                "1 commands",
+                f"CPU per command at {label}, all processes",
+                total,
+                "ms",
+                direct_ms,
+                "CPU of one direct place_order (its thread and PostgreSQL backend)",
+                "≤ 0.6 ms" if at_saturation else "",
+                total <= 0.6 if at_saturation else None,
+            )
+        )
+        parts = ", ".join(f"{name} {ms:.3f}" for name, ms in use.per_command_ms(count).items())
+        results.notes.append(f"CPU per command at {label}, ms, by process (/proc/<pid>/stat): {parts}.")
+
+
+UNVERIFIED = {"SALESOPS_IDENTITY_UNVERIFIED_FOR_BENCHMARK": "true"}
+VERIFICATION_ROUNDS = 2
+# Commands per verification run at most (a CPU tick, 10 ms, is then 1 µs a command): the full run's 20,000
+# four times over would add more than a minute.
+VERIFICATION_COMMANDS = 10_000
+
+
+@dataclass
+class Verification:
+    """Saturation runs of a fresh orders process with every token verified and with none (each mode's best
+    of ``VERIFICATION_ROUNDS``, in the order off, on, on, off): commands/s, and the orders process's CPU per
+    command."""
+
+    rates: dict[bool, list[float]]
+    cpu_ms: dict[bool, list[float]]
+
+    def add_figures(self, results: Results) -> None:
+        rate_on, rate_off = max(self.rates[True]), max(self.rates[False])
+        cpu_on, cpu_off = min(self.cpu_ms[True]), min(self.cpu_ms[False])
+        without = "the same without verification (SALESOPS_IDENTITY_UNVERIFIED_FOR_BENCHMARK)"
+        results.add(
+            Figure(
+                "1 commands",
+                "place_order at 64 in flight, every token verified (a fresh orders process)",
+                rate_on,
+                "commands/s",
+                rate_off,
+                without,
+            )
+        )
+        cost = 1000 * (cpu_on - cpu_off)
+        results.add(
+            Figure(
+                "1 commands",
+                "verifying the token: the orders process's CPU per command, with minus without",
+                cost,
+                "µs",
+                1000 * cpu_off,
+                "its CPU per command without verification",
+                "≤ 50 µs",
+                cost <= 50,
+            )
+        )
+        results.notes.append(
+            "Verification at saturation (a fresh orders process per run, off, on, on, off; best of "
+            f"{VERIFICATION_ROUNDS}): commands/s with {', '.join(f'{r:,.0f}' for r in self.rates[True])}, "
+            f"without {', '.join(f'{r:,.0f}' for r in self.rates[False])} (wall time per command "
+            f"{1e6 / rate_on - 1e6 / rate_off:+,.0f} µs); the orders process's CPU per command with "
+            f"{', '.join(f'{1000 * ms:,.0f}' for ms in self.cpu_ms[True])} µs, without "
+            f"{', '.join(f'{1000 * ms:,.0f}' for ms in self.cpu_ms[False])} µs."
+        )
+
+
+async def verification_cost(
+    client: Client,
+    db: asyncpg.Connection,
+    settings: Settings,
+    customers: list[str],
+    sizes: Sizes,
+    offset: int,
+    log_dir: Path,
+) -> Verification:
+    """The identity row (issue 23): the same saturation run against an orders process that verifies every
+    request's token and one started with verification off, each fresh and warmed up alike."""
+    found = Verification({True: [], False: []}, {True: [], False: []})
+    count = min(sizes.saturation_commands, VERIFICATION_COMMANDS)
+    for round_ in range(VERIFICATION_ROUNDS):
+        # off, on, then on, off: a host slowing down (or speeding up) during the runs favours neither
+        for verified in (False, True) if round_ % 2 == 0 else (True, False):
+            print(f"(1) commands: saturation, verification {'on' if verified else 'off'}", flush=True)
+            env = process_env(settings) | ({} if verified else UNVERIFIED)
+            orders = ServiceProcesses(env, log_dir / f"verification-{round_}-{verified}")
+            try:
+                orders.start("orders")
+                await wait_ready(client.nc, settings.namespace, "orders")
+                await place_orders(client, customers, len(customers) + 100, 16, offset)  # warm-up
+                offset += len(customers) + 100
+                with collector_paused():
+                    async with cpu_during(db, settings, {"orders": orders.running["orders"].pid}) as cpu:
+                        seconds, _, _ = await place_orders(client, customers, count, IN_FLIGHT, offset)
+                offset += count
+            finally:
+                orders.stop_all()
+            found.rates[verified].append(count / seconds)
+            found.cpu_ms[verified].append(cpu.per_command_ms(count)["orders"])
+    return found
 
 
 async def raw_propagation(nc: NATS, settings: Settings, rate: float, seconds: float) -> list[float]:

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 from services.complaints import commands as c
+from services.complaints import events
 from services.complaints.application import ComplaintsApplication
 from services.complaints.domain import (
     LOGGERS,
     PROPOSERS,
     QUALITY_DECIDERS,
     SERVICE_HANDLERS,
-    Complaint,
-    Feedback,
-    ServiceRequest,
-    StaffRecord,
 )
 from services.complaints.domain.aftersales import ASSIGNERS as SERVICE_ASSIGNERS
 from services.complaints.domain.feedback import ASSIGNERS as FEEDBACK_ASSIGNERS
 from services.complaints.domain.feedback import ESCALATED_TO
-from shared.bus import ServiceBus, in_thread
+from shared.bus import ServiceBus
 from shared.contracts import Role
-from shared.events import event_classes
+from shared.events import declared_events
+from shared.routes import Table, register_routes
 
-EVENTS = event_classes(Complaint, StaffRecord, Feedback, ServiceRequest)
+EVENTS = declared_events(events)
 
 # A quality complaint is handled by its sales_manager (P2), a service complaint by the sales_vp or the
 # general_manager (P4): the table lists both, the complaint's type narrows it.
@@ -52,46 +50,22 @@ ROLES: dict[str, frozenset[Role]] = {
 }
 
 
+# The routes by their reply (shared/routes.py: each served by the application's method of its name).
+ROUTES: Table = {
+    c.ComplaintResult: "log_complaint acknowledge_complaint start_investigation verify_complaint"
+    " record_site_visit resolve_complaint propose_handling decide_handling inform_customer follow_up"
+    " close_complaint get_complaint",
+    c.HandlingFormResult: "get_handling_form get_service_record",
+    c.ExportedForm: "export_handling_form export_service_record",
+    c.StaffRecordResult: "get_staff_record",
+    # P8, P9
+    c.FeedbackResult: "log_feedback assign_feedback acknowledge_escalation answer_feedback get_feedback",
+    c.ServiceRequestResult: "log_service_request assign_technician schedule_service complete_service"
+    " sign_off_service get_service_request",
+}
+
+
 def register(bus: ServiceBus, app: ComplaintsApplication) -> None:
-    decided = app.commands.handler  # commands are decided in turn and saved in batches (shared/worker.py)
-    result = c.ComplaintResult
-    bus.command("log_complaint", c.LogComplaint, decided(app.log_complaint), result)
-    bus.command("acknowledge_complaint", c.AcknowledgeComplaint, decided(app.acknowledge_complaint), result)
-    bus.command("start_investigation", c.StartInvestigation, decided(app.start_investigation), result)
-    bus.command("verify_complaint", c.VerifyComplaint, decided(app.verify_complaint), result)
-    bus.command("record_site_visit", c.RecordSiteVisit, decided(app.record_site_visit), result)
-    bus.command("resolve_complaint", c.ResolveComplaint, decided(app.resolve_complaint), result)
-    bus.command("propose_handling", c.ProposeHandling, decided(app.propose_handling), result)
-    bus.command("decide_handling", c.DecideHandling, decided(app.decide_handling), result)
-    bus.command("inform_customer", c.InformCustomer, decided(app.inform_customer), result)
-    bus.command("follow_up", c.FollowUp, decided(app.follow_up), result)
-    bus.command("close_complaint", c.CloseComplaint, decided(app.close_complaint), result)
-    feedback = c.FeedbackResult  # P8
-    bus.command("log_feedback", c.LogFeedback, decided(app.log_feedback), feedback)
-    bus.command("assign_feedback", c.AssignFeedback, decided(app.assign_feedback), feedback)
-    bus.command(
-        "acknowledge_escalation", c.AcknowledgeEscalation, decided(app.acknowledge_escalation), feedback
-    )
-    bus.command("answer_feedback", c.AnswerFeedback, decided(app.answer_feedback), feedback)
-    service = c.ServiceRequestResult  # P9
-    bus.command("log_service_request", c.LogServiceRequest, decided(app.log_service_request), service)
-    bus.command("assign_technician", c.AssignTechnician, decided(app.assign_technician), service)
-    bus.command("schedule_service", c.ScheduleService, decided(app.schedule_service), service)
-    bus.command("complete_service", c.CompleteService, decided(app.complete_service), service)
-    bus.command("sign_off_service", c.SignOffService, decided(app.sign_off_service), service)
-    bus.query("get_complaint", c.GetComplaint, in_thread(app.get_complaint), result)
-    bus.query("get_handling_form", c.GetHandlingForm, in_thread(app.get_handling_form), c.HandlingFormResult)
-    bus.query(
-        "export_handling_form", c.ExportHandlingForm, in_thread(app.export_handling_form), c.ExportedForm
-    )
-    bus.query("get_staff_record", c.GetStaffRecord, in_thread(app.get_staff_record), c.StaffRecordResult)
-    bus.query("get_feedback", c.GetFeedback, in_thread(app.get_feedback), feedback)
-    bus.query("get_service_request", c.GetServiceRequest, in_thread(app.get_service_request), service)
-    bus.query(
-        "get_service_record", c.GetServiceRecord, in_thread(app.get_service_record), c.HandlingFormResult
-    )
-    bus.query(
-        "export_service_record", c.ExportServiceRecord, in_thread(app.export_service_record), c.ExportedForm
-    )
+    register_routes(bus, app, c, ROUTES)
     bus.document_roles(ROLES)
     bus.document_events(EVENTS)

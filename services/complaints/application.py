@@ -8,8 +8,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-
 from services.complaints import commands as c
 from services.complaints import scopes
 from services.complaints.domain import (
@@ -31,6 +29,8 @@ from shared.clock import Clock
 from shared.contracts import Actor, Command, Role
 from shared.customer_directory import CustomerDirectory
 from shared.errors import DomainError, InvalidState, NotFound
+from shared.repository import LogFollower, existing, find
+from shared.results import result_of
 from shared.settings import Settings
 from shared.store import Outcome, ServiceApplication
 
@@ -49,71 +49,30 @@ LOGGED_TOPICS = [
     "complaints.Feedback.FeedbackLogged",
     "complaints.ServiceRequest.ServiceRequestLogged",
 ]
-SCAN_PAGE = 500
 SYSTEM = Actor(id="complaints-deadlines", role=Role.SYSTEM)
 
 
 def complaint_result(complaint: Complaint, staff: StaffRecord | None = None) -> dict[str, Any]:
     dismissed = staff is not None and any(d["complaint_id"] == str(complaint.id) for d in staff.dismissals)
-    return c.ComplaintResult(
+    return result_of(
+        c.ComplaintResult,
+        complaint,
         complaint_id=str(complaint.id),
-        complaint_type=complaint.complaint_type,
-        status=complaint.status.value,
-        customer_id=complaint.customer_id,
-        order_id=complaint.order_id,
-        staff_id=complaint.staff_id,
-        assigned_to=complaint.assigned_to,
-        assigned_role=complaint.assigned_role.value,
-        valid=complaint.valid,
-        severity=complaint.severity,
-        penalty=complaint.penalty,
         dismissal_recommended=dismissed,
-        acknowledge_by=complaint.acknowledge_by,
-        resolve_by=complaint.resolve_by,
         overdue=sorted(complaint.overdue),
-        version=complaint.version,
-    ).model_dump(mode="json")
+    )
 
 
 def feedback_result(feedback: Feedback) -> dict[str, Any]:
-    return c.FeedbackResult(
-        feedback_id=str(feedback.id),
-        kind=feedback.kind,
-        status=feedback.status.value,
-        customer_id=feedback.customer_id,
-        content=feedback.content,
-        major=feedback.major,
-        assigned_to=feedback.assigned_to,
-        answer_by=feedback.answer_by,
-        answer=feedback.answer,
-        answered_at=feedback.answered_at,
-        escalated_to=feedback.escalated_to,
-        escalation_acknowledge_by=feedback.escalation_acknowledge_by,
-        escalation_acknowledged_at=feedback.escalation_acknowledged_at,
-        overdue=sorted(feedback.overdue),
-        version=feedback.version,
-    ).model_dump(mode="json")
+    return result_of(
+        c.FeedbackResult, feedback, feedback_id=str(feedback.id), overdue=sorted(feedback.overdue)
+    )
 
 
 def service_request_result(request: ServiceRequest) -> dict[str, Any]:
-    return c.ServiceRequestResult(
-        request_id=str(request.id),
-        kind=request.kind,
-        status=request.status.value,
-        customer_id=request.customer_id,
-        region=request.region,
-        quality_defect=request.quality_defect,
-        complaint_id=request.complaint_id,
-        technician_id=request.technician_id,
-        schedule_by=request.schedule_by,
-        complete_by=request.complete_by,
-        scheduled_for=request.scheduled_for,
-        completed_at=request.completed_at,
-        signed_by=request.signed_by,
-        satisfaction=request.satisfaction,
-        overdue=sorted(request.overdue),
-        version=request.version,
-    ).model_dump(mode="json")
+    return result_of(
+        c.ServiceRequestResult, request, request_id=str(request.id), overdue=sorted(request.overdue)
+    )
 
 
 def technician_of(cmd: c.AssignTechnician) -> Technician:
@@ -136,24 +95,17 @@ class ComplaintsApplication(ServiceApplication):
         super().__init__(settings, clock, env)
         # The deadline scan's memory: rebuilt from the store after a restart (P7).
         self._scan_lock = threading.Lock()
-        self._scanned_to = 0
+        self._logged = LogFollower(self.recorder, LOGGED_TOPICS)
         self._open: set[UUID] = set()
 
     # P1/P2 ------------------------------------------------------------------------------------
     def log_complaint(self, cmd: c.LogComplaint) -> dict[str, Any]:
-        scopes.customer(self.customers, cmd.customer_id, "complaint")
-        fields = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
+        ack, resolve = self.settings.complaint_ack_days, self.settings.complaint_resolve_days
 
-        def decide(meta: Meta) -> Outcome:
-            complaint = Complaint.log(
-                meta,
-                ack_days=self.settings.complaint_ack_days,
-                resolve_days=self.settings.complaint_resolve_days,
-                **fields,
-            )
-            return Outcome(complaint_result(complaint), [complaint])
+        def log(meta: Meta, fields: dict[str, Any]) -> Complaint:
+            return Complaint.log(meta, ack_days=ack, resolve_days=resolve, **fields)
 
-        return self.execute(cmd, decide)
+        return self._log(cmd, "complaint", log, complaint_result)
 
     def acknowledge_complaint(self, cmd: c.AcknowledgeComplaint) -> dict[str, Any]:
         return self._change(cmd, lambda x, meta: x.acknowledge(meta))
@@ -219,19 +171,12 @@ class ComplaintsApplication(ServiceApplication):
 
     # P8 ---------------------------------------------------------------------------------------
     def log_feedback(self, cmd: c.LogFeedback) -> dict[str, Any]:
-        scopes.customer(self.customers, cmd.customer_id, "feedback")
-        fields = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
+        answer, escalation = self.settings.feedback_answer_days, self.settings.feedback_escalation_ack_days
 
-        def decide(meta: Meta) -> Outcome:
-            feedback = Feedback.log(
-                meta,
-                answer_days=self.settings.feedback_answer_days,
-                escalation_ack_days=self.settings.feedback_escalation_ack_days,
-                **fields,
-            )
-            return Outcome(feedback_result(feedback), [feedback])
+        def log(meta: Meta, fields: dict[str, Any]) -> Feedback:
+            return Feedback.log(meta, answer_days=answer, escalation_ack_days=escalation, **fields)
 
-        return self.execute(cmd, decide)
+        return self._log(cmd, "feedback", log, feedback_result)
 
     def assign_feedback(self, cmd: c.AssignFeedback) -> dict[str, Any]:
         return self._change_feedback(cmd, lambda x, meta: x.assign(cmd.assigned_to, meta))
@@ -247,21 +192,15 @@ class ComplaintsApplication(ServiceApplication):
 
     # P9 ---------------------------------------------------------------------------------------
     def log_service_request(self, cmd: c.LogServiceRequest) -> dict[str, Any]:
-        scopes.customer(self.customers, cmd.customer_id, "service request")
-        fields = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
+        schedule, complete = self.settings.after_sales_schedule_days, self.settings.after_sales_complete_days
 
-        def decide(meta: Meta) -> Outcome:
-            request = ServiceRequest.log(
-                meta,
-                schedule_days=self.settings.after_sales_schedule_days,
-                complete_days=self.settings.after_sales_complete_days,
-                **fields,
-            )
+        def log(meta: Meta, fields: dict[str, Any]) -> ServiceRequest:
+            request = ServiceRequest.log(meta, schedule_days=schedule, complete_days=complete, **fields)
             if request.complaint_id is not None:
                 self._require_quality_complaint(request.complaint_id)
-            return Outcome(service_request_result(request), [request])
+            return request
 
-        return self.execute(cmd, decide)
+        return self._log(cmd, "service request", log, service_request_result)
 
     def assign_technician(self, cmd: c.AssignTechnician) -> dict[str, Any]:
         technician = technician_of(cmd)
@@ -293,7 +232,7 @@ class ComplaintsApplication(ServiceApplication):
         the aggregate refuses to raise the same deadline twice.
         """
         with self._scan_lock:
-            self._follow_log()
+            self._open.update(self._logged.new())
             now = self.clock.now()
             raised = 0
             for aggregate_id in sorted(self._open):
@@ -327,17 +266,6 @@ class ComplaintsApplication(ServiceApplication):
         if isinstance(tracked, Complaint):
             return tracked.status is Status.CLOSED or len(tracked.overdue) == len(Stage)
         return not tracked.pending_deadlines()
-
-    def _follow_log(self) -> None:
-        while True:
-            page = self.recorder.select_notifications(
-                start=self._scanned_to + 1, limit=SCAN_PAGE, topics=LOGGED_TOPICS
-            )
-            for notification in page:
-                self._open.add(UUID(str(notification.originator_id)))
-                self._scanned_to = notification.id
-            if len(page) < SCAN_PAGE:
-                return
 
     # queries ----------------------------------------------------------------------------------
     def get_complaint(self, query: c.GetComplaint) -> dict[str, Any]:
@@ -385,6 +313,24 @@ class ComplaintsApplication(ServiceApplication):
         ).model_dump(mode="json")
 
     # ------------------------------------------------------------------------------------------
+    def _log(
+        self,
+        cmd: c.LogComplaint | c.LogFeedback | c.LogServiceRequest,
+        subject: str,
+        log: Callable[[Meta, dict[str, Any]], Tracked],
+        result: Callable[[Tracked], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """A new complaint, feedback or service request (``log`` of the command's fields) of a customer
+        in the acting user's scope."""
+        scopes.customer(self.customers, cmd.customer_id, subject)
+        fields = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
+
+        def decide(meta: Meta) -> Outcome:
+            logged = log(meta, fields)
+            return Outcome(result(logged), [logged])
+
+        return self.execute(cmd, decide)
+
     def _change_feedback(
         self, cmd: c.FeedbackCommand, change: Callable[[Feedback, Meta], None]
     ) -> dict[str, Any]:
@@ -412,12 +358,7 @@ class ComplaintsApplication(ServiceApplication):
 
     def _get(self, kind: type[Tracked], aggregate_id: str) -> Tracked:
         name, key = NAMES[kind]
-        try:
-            found = self.repository.get(UUID(aggregate_id))
-        except (ValueError, AggregateNotFoundError):
-            found = None
-        if not isinstance(found, kind):
-            raise NotFound(f"no {name} {aggregate_id}", details={key: aggregate_id})
+        found = existing(self.repository, kind, aggregate_id, name, key)
         scopes.customer(self.customers, found.customer_id, f"{name} {aggregate_id}")
         return found
 
@@ -444,10 +385,4 @@ class ComplaintsApplication(ServiceApplication):
         return self._existing_staff_record(staff_id) or StaffRecord(staff_id=staff_id, meta=meta)
 
     def _existing_staff_record(self, staff_id: str | None) -> StaffRecord | None:
-        if not staff_id:
-            return None
-        try:
-            record: StaffRecord = self.repository.get(StaffRecord.create_id(staff_id))
-        except AggregateNotFoundError:
-            return None
-        return record
+        return find(self.repository, StaffRecord, StaffRecord.create_id(staff_id)) if staff_id else None

@@ -12,8 +12,10 @@ from eventsourcing.application import AggregateNotFoundError
 
 from services.customers import commands as c
 from services.customers.directory import CustomerDirectory
-from services.customers.domain import FILE_FIELDS, CodeSequence, ContractTerms, Customer, Kind, Status
+from services.customers.domain import FILE_FIELDS, CodeSequence, ContractTerms, Customer, Status
+from services.customers.domain.values import CODE_LETTERS
 from services.customers.vault import PREFIX, InMemoryVault, PostgresVault
+from shared import customer_contract as published
 from shared.aggregate import Meta
 from shared.clock import Clock
 from shared.errors import DomainError, Forbidden, NotFound
@@ -157,14 +159,13 @@ class CustomersApplication(ServiceApplication):
         return self._change(cmd, cmd.customer_id, lambda c, meta: c.regrade(cmd.grade, cmd.reason, meta))
 
     def sign_contract(self, cmd: c.SignContract) -> dict[str, Any]:
-        terms = None if cmd.terms is None else _terms_of(cmd.terms)
-        return self._change(
-            cmd,
-            cmd.customer_id,
-            lambda customer, meta: customer.sign_contract(
-                cmd.contract_number, cmd.valid_from, cmd.valid_to, terms, meta
-            ),
+        signed = published.ContractSigned(
+            contract_number=cmd.contract_number,
+            valid_from=cmd.valid_from,
+            valid_to=cmd.valid_to,
+            terms=None if cmd.terms is None else _terms_of(cmd.terms),
         )
+        return self._change(cmd, cmd.customer_id, lambda customer, meta: customer.sign_contract(signed, meta))
 
     def set_capital_limit(self, cmd: c.SetCapitalLimit) -> dict[str, Any]:
         return self._change(
@@ -286,13 +287,12 @@ class CustomersApplication(ServiceApplication):
         )
 
     def record_security(self, cmd: c.RecordSecurity) -> dict[str, Any]:
-        security_id = str(uuid.uuid4())
+        held = cmd.model_dump(include=set(published.SecurityRecorded.model_fields))  # what the event records
+        security = published.SecurityRecorded(security_id=str(uuid.uuid4()), **held)
         return self._change(
             cmd,
             cmd.customer_id,
-            lambda customer, meta: customer.record_security(
-                security_id, cmd.security_kind, cmd.value, cmd.holder, cmd.expires_on, cmd.description, meta
-            ),
+            lambda customer, meta: customer.record_security(security, meta),
         )
 
     def release_security(self, cmd: c.ReleaseSecurity) -> dict[str, Any]:
@@ -460,7 +460,7 @@ class CustomersApplication(ServiceApplication):
 
     def _id_for_code(self, code: str) -> str:
         region, _, rest = code.partition("-")
-        kind = {kind.code_letter: kind for kind in Kind}.get(rest[:1])
+        kind = {letter: kind for kind, letter in CODE_LETTERS.items()}.get(rest[:1])
         if kind is None:
             raise NotFound(f"no customer with code {code}")
         try:

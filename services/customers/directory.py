@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -20,7 +20,19 @@ from nats.aio.client import Client as NATS
 from services.customers.commands import ExpiringList, ListCustomers, ListExpiring
 from shared.clock import BUSINESS_TZ, Clock
 from shared.consumer import DurableConsumer
-from shared.contracts import CUSTOMER_STATUS_AFTER_EVENT, Envelope
+from shared.contracts import Envelope
+from shared.customer_contract import (
+    ContractSigned,
+    ContractTerminated,
+    CustomerApproved,
+    CustomerGraded,
+    CustomerRegionMoved,
+    CustomerRegistered,
+    SalespersonReassigned,
+    SecurityRecorded,
+    SecurityReleased,
+    decode,
+)
 from shared.settings import Settings
 
 SCHEMA = "customers"
@@ -181,54 +193,58 @@ class CustomerDirectory:
 
 
 async def _apply(conn: asyncpg.Connection, envelope: Envelope) -> None:
-    if envelope.aggregate_type != "Customer":
+    event = decode(envelope)
+    if event is None:  # not an event this release knows
         return
-    customer_id, version, data = envelope.aggregate_id, envelope.aggregate_version, envelope.data
-    if envelope.event_type == "CustomerRegistered":
-        await conn.execute(
-            UPSERT_INFO,
-            customer_id,
-            data["kind"],
-            data["region"],
-            data["salesperson_id"],
-            data["company_name"],
-        )
-    elif envelope.event_type == "CustomerApproved":
-        await conn.execute(UPSERT_CODE, customer_id, data["code"])
-    elif envelope.event_type == "CustomerGraded":
-        await conn.execute(UPSERT_GRADE, customer_id, data["grade"], version)
-    elif envelope.event_type == "SalespersonReassigned":
-        await conn.execute(UPSERT_SALESPERSON, customer_id, data["salesperson_id"], version)
-    elif envelope.event_type == "CustomerRegionMoved":
-        await conn.execute(UPSERT_REGION, customer_id, data["region"], version)
-    elif envelope.event_type == "SecurityRecorded":
-        detail = {key: data[key] for key in ("security_kind", "value", "holder")}
-        await conn.execute(
-            UPSERT_EXPIRING,
-            customer_id,
-            "security",
-            data["security_id"],
-            data["security_id"],
-            date.fromisoformat(data["expires_on"]),
-            json.dumps(detail),
-            version,
-        )
-    elif envelope.event_type == "SecurityReleased":
-        await conn.execute(END_EXPIRING, customer_id, "security", data["security_id"], version)
-    elif envelope.event_type == "ContractSigned":
-        await conn.execute(
-            UPSERT_EXPIRING,
-            customer_id,
-            "contract",
-            CONTRACT_SLOT,
-            data["contract_number"],
-            date.fromisoformat(data["valid_to"]),
-            json.dumps({"valid_from": data["valid_from"]}),
-            version,
-        )
-    elif envelope.event_type == "ContractTerminated":
-        await conn.execute(END_EXPIRING, customer_id, "contract", CONTRACT_SLOT, version)
-    if envelope.event_type in CUSTOMER_STATUS_AFTER_EVENT:
-        await conn.execute(
-            UPSERT_STATUS, customer_id, CUSTOMER_STATUS_AFTER_EVENT[envelope.event_type], version
-        )
+    customer_id, version = envelope.aggregate_id, envelope.aggregate_version
+    match event:
+        case CustomerRegistered():
+            await conn.execute(
+                UPSERT_INFO,
+                customer_id,
+                event.kind.value,
+                event.region,
+                event.salesperson_id,
+                event.company_name,
+            )
+        case CustomerApproved(code=code):
+            await conn.execute(UPSERT_CODE, customer_id, code)
+        case CustomerGraded(grade=grade):
+            await conn.execute(UPSERT_GRADE, customer_id, grade.value, version)
+        case SalespersonReassigned(salesperson_id=salesperson_id):
+            await conn.execute(UPSERT_SALESPERSON, customer_id, salesperson_id, version)
+        case CustomerRegionMoved(region=region):
+            await conn.execute(UPSERT_REGION, customer_id, region, version)
+        case SecurityRecorded():
+            detail = {
+                "security_kind": event.security_kind.value,
+                "value": str(event.value),
+                "holder": event.holder,
+            }
+            await conn.execute(
+                UPSERT_EXPIRING,
+                customer_id,
+                "security",
+                event.security_id,
+                event.security_id,
+                event.expires_on,
+                json.dumps(detail),
+                version,
+            )
+        case SecurityReleased(security_id=security_id):
+            await conn.execute(END_EXPIRING, customer_id, "security", security_id, version)
+        case ContractSigned():
+            await conn.execute(
+                UPSERT_EXPIRING,
+                customer_id,
+                "contract",
+                CONTRACT_SLOT,
+                event.contract_number,
+                event.valid_to,
+                json.dumps({"valid_from": event.valid_from.isoformat()}),
+                version,
+            )
+        case ContractTerminated():
+            await conn.execute(END_EXPIRING, customer_id, "contract", CONTRACT_SLOT, version)
+    if event.STATUS is not None:
+        await conn.execute(UPSERT_STATUS, customer_id, event.STATUS.value, version)

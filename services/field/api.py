@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from services.field import commands as c
+from services.field import events
 from services.field.application import FieldApplication
-from services.field.domain import AGGREGATES
 from services.field.domain.expenses import CHAIN
 from services.field.domain.intelligence import READERS, REPORTERS
 from services.field.domain.targets import APPROVERS
 from services.field.domain.visits import PLANNERS, SALES_STAFF
-from shared.bus import ServiceBus, in_thread
+from shared.bus import ServiceBus
 from shared.contracts import Role
-from shared.events import event_classes
+from shared.events import declared_events
+from shared.routes import Table, register_routes
 
-EVENTS = event_classes(*AGGREGATES)
+EVENTS = declared_events(events)
 
 # Who may send each command, published in the contract (x-roles); the domain's checks decide.
 ROLES: dict[str, frozenset[Role]] = {
@@ -41,67 +42,23 @@ ROLES: dict[str, frozenset[Role]] = {
 }
 
 
-def register(bus: ServiceBus, app: FieldApplication) -> None:
-    decided = app.commands.handler  # commands are decided in turn and saved in batches (shared/worker.py)
-    # S1
-    targets = c.TargetsResult
-    bus.command(
-        "propose_company_target", c.ProposeCompanyTarget, decided(app.propose_company_target), targets
-    )
-    bus.command(
-        "approve_company_target", c.ApproveCompanyTarget, decided(app.approve_company_target), targets
-    )
-    bus.command("propose_region_plan", c.ProposeRegionPlan, decided(app.propose_region_plan), targets)
-    bus.command("approve_region_plan", c.ApproveRegionPlan, decided(app.approve_region_plan), targets)
-    bus.command(
-        "propose_salesperson_targets",
-        c.ProposeSalespersonTargets,
-        decided(app.propose_salesperson_targets),
-        targets,
-    )
-    bus.command(
-        "approve_salesperson_targets",
-        c.ApproveSalespersonTargets,
-        decided(app.approve_salesperson_targets),
-        targets,
-    )
-    bus.query("get_targets", c.GetTargets, in_thread(app.get_targets), targets)
-    # S2
-    bus.command("plan_month_visits", c.PlanMonthVisits, decided(app.plan_month_visits), c.VisitMonthResult)
-    bus.command("log_visit", c.LogVisit, decided(app.log_visit), c.LoggedVisit)
-    plan = c.DevelopmentPlanResult
-    bus.command("open_development_plan", c.OpenDevelopmentPlan, decided(app.open_development_plan), plan)
-    bus.command("close_development_plan", c.CloseDevelopmentPlan, decided(app.close_development_plan), plan)
-    bus.query("get_visit_progress", c.GetVisitProgress, in_thread(app.get_visit_progress), c.VisitMonthResult)
-    bus.query("get_development_plan", c.GetDevelopmentPlan, in_thread(app.get_development_plan), plan)
+# The routes by their reply (shared/routes.py: each served by the application's method of its name).
+ROUTES: Table = {
+    c.TargetsResult: "propose_company_target approve_company_target propose_region_plan approve_region_plan"
+    " propose_salesperson_targets approve_salesperson_targets get_targets",  # S1
+    c.VisitMonthResult: "plan_month_visits get_visit_progress",  # S2
+    c.LoggedVisit: "log_visit",
+    c.DevelopmentPlanResult: "open_development_plan close_development_plan get_development_plan",
     # S3
-    budget, claim = c.BudgetResult, c.ClaimResult
-    bus.command("draft_expense_budget", c.DraftExpenseBudget, decided(app.draft_expense_budget), budget)
-    bus.command("review_expense_budget", c.ReviewExpenseBudget, decided(app.review_expense_budget), budget)
-    bus.command("approve_expense_budget", c.ApproveExpenseBudget, decided(app.approve_expense_budget), budget)
-    bus.query("get_expense_budget", c.GetExpenseBudget, in_thread(app.get_expense_budget), budget)
-    bus.command("submit_expense_claim", c.SubmitExpenseClaim, decided(app.submit_expense_claim), claim)
-    bus.command("review_expense_claim", c.ReviewExpenseClaim, decided(app.review_expense_claim), claim)
-    bus.command(
-        "approve_claim_over_budget", c.ApproveClaimOverBudget, decided(app.approve_claim_over_budget), claim
-    )
-    bus.command("approve_expense_claim", c.ApproveExpenseClaim, decided(app.approve_expense_claim), claim)
-    bus.command("reject_expense_claim", c.RejectExpenseClaim, decided(app.reject_expense_claim), claim)
-    bus.query("get_expense_claim", c.GetExpenseClaim, in_thread(app.get_expense_claim), claim)
-    # S4
-    report = c.MarketReportResult
-    bus.command(
-        "report_market_intelligence",
-        c.ReportMarketIntelligence,
-        decided(app.report_market_intelligence),
-        report,
-    )
-    bus.command(
-        "acknowledge_market_report", c.AcknowledgeMarketReport, decided(app.acknowledge_market_report), report
-    )
-    bus.query("get_market_report", c.GetMarketReport, in_thread(app.get_market_report), report)
-    bus.query(
-        "list_market_reports", c.ListMarketReports, in_thread(app.list_market_reports), c.MarketReportList
-    )
+    c.BudgetResult: "draft_expense_budget review_expense_budget approve_expense_budget get_expense_budget",
+    c.ClaimResult: "submit_expense_claim review_expense_claim approve_claim_over_budget approve_expense_claim"
+    " reject_expense_claim get_expense_claim",
+    c.MarketReportResult: "report_market_intelligence acknowledge_market_report get_market_report",  # S4
+    c.MarketReportList: "list_market_reports",
+}
+
+
+def register(bus: ServiceBus, app: FieldApplication) -> None:
+    register_routes(bus, app, c, ROUTES)
     bus.document_roles(ROLES)
     bus.document_events(EVENTS)

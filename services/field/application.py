@@ -8,8 +8,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-
 from services.field import commands as c
 from services.field import scopes
 from services.field.customer_view import CustomerDirectory
@@ -22,11 +20,12 @@ from shared.clock import BUSINESS_TZ, Clock
 from shared.contracts import Actor, Command, Role
 from shared.errors import DomainError, InvalidState, NotFound
 from shared.identity.scope import require_scope
+from shared.repository import LogFollower, existing, find
+from shared.results import result_of
 from shared.settings import Settings
 from shared.store import Outcome, ServiceApplication
 
 FILED_TOPIC = "field.MarketReport.MarketReportFiled"
-SCAN_PAGE = 500
 SYSTEM = Actor(id="field-deadlines", role=Role.SYSTEM)
 A = TypeVar("A", bound=SalesAggregate)
 
@@ -58,74 +57,26 @@ def targets_result(plan: AnnualPlan) -> dict[str, Any]:
 
 
 def visit_month_result(month: VisitMonth) -> dict[str, Any]:
-    return c.VisitMonthResult(
-        salesperson_id=month.salesperson_id,
-        month=month.month,
-        visits=month.visits,
-        version=month.version,
-        **month.progress(),
-    ).model_dump(mode="json")
+    return result_of(c.VisitMonthResult, month, **month.progress())
 
 
 def development_plan_result(plan: DevelopmentPlan) -> dict[str, Any]:
-    return c.DevelopmentPlanResult(
-        development_plan_id=str(plan.id),
-        salesperson_id=plan.salesperson_id,
-        prospect_name=plan.prospect_name,
-        region=plan.region,
-        goal=plan.goal,
-        planned_visits=plan.planned_visits,
-        visits=len(plan.visits),
-        customer_id=plan.customer_id,
-        closed=plan.closed,
-        version=plan.version,
-    ).model_dump(mode="json")
+    return result_of(c.DevelopmentPlanResult, plan, development_plan_id=str(plan.id), visits=len(plan.visits))
 
 
 def budget_result(budget: ExpenseBudget, ledger: ExpenseLedger | None) -> dict[str, Any]:
-    return c.BudgetResult(
-        region=budget.region,
-        year=budget.year,
-        amount=budget.amount,
-        status=budget.status.value,
-        approved=budget.approved_amount,
-        spent=ledger.spent if ledger else ZERO,
-        version=budget.version,
-    ).model_dump(mode="json")
+    spent = ledger.spent if ledger else ZERO
+    return result_of(c.BudgetResult, budget, approved=budget.approved_amount, spent=spent)
 
 
 def claim_result(claim: ExpenseClaim) -> dict[str, Any]:
-    return c.ClaimResult(
-        claim_id=str(claim.id),
-        salesperson_id=claim.salesperson_id,
-        region=claim.region,
-        amount=claim.amount,
-        category=claim.category,
-        spent_on=claim.spent_on,
-        vouchers=claim.vouchers,
-        status=claim.status.value,
-        over_budget_approved_by=claim.over_budget_approved_by,
-        steps=claim.steps,
-        version=claim.version,
-    ).model_dump(mode="json")
+    return result_of(c.ClaimResult, claim, claim_id=str(claim.id))
 
 
 def report_result(report: MarketReport) -> dict[str, Any]:
-    return c.MarketReportResult(
-        report_id=str(report.id),
-        kind=report.kind,
-        region=report.region,
-        subject=report.subject,
-        content=report.content,
-        urgent=report.urgent,
-        month=report.month,
-        reported_by=report.reported_by,
-        reported_at=report.reported_at,
-        acknowledge_by=report.acknowledge_by,
-        acknowledged_by=report.acknowledged_by,
-        overdue=report.overdue_at is not None,
-        version=report.version,
-    ).model_dump(mode="json")
+    return result_of(
+        c.MarketReportResult, report, report_id=str(report.id), overdue=report.overdue_at is not None
+    )
 
 
 class FieldApplication(ServiceApplication):
@@ -142,7 +93,7 @@ class FieldApplication(ServiceApplication):
         super().__init__(settings, clock, env)
         # The S4 scan's memory of filed reports, rebuilt from the store after a restart.
         self._scan_lock = threading.Lock()
-        self._scanned_to = 0
+        self._filed = LogFollower(self.recorder, [FILED_TOPIC])
         self._open: set[UUID] = set()
         self._by_month: dict[str, list[UUID]] = {}
 
@@ -471,19 +422,11 @@ class FieldApplication(ServiceApplication):
         require_scope(report.region, report.reported_by, f"market report {report.id}")
 
     def _follow_log(self) -> None:
-        while True:
-            page = self.recorder.select_notifications(
-                start=self._scanned_to + 1, limit=SCAN_PAGE, topics=[FILED_TOPIC]
-            )
-            for notification in page:
-                report_id = UUID(str(notification.originator_id))
-                report = self._get(MarketReport, str(report_id), "market report")
-                self._by_month.setdefault(report.month, []).append(report_id)
-                if not report.settled:
-                    self._open.add(report_id)
-                self._scanned_to = notification.id
-            if len(page) < SCAN_PAGE:
-                return
+        for report_id in self._filed.new():
+            report = self._get(MarketReport, str(report_id), "market report")
+            self._by_month.setdefault(report.month, []).append(report_id)
+            if not report.settled:
+                self._open.add(report_id)
 
     def _report(
         self, report_id: str, cmd: Command, change: Callable[[MarketReport, Meta], None]
@@ -498,17 +441,7 @@ class FieldApplication(ServiceApplication):
 
     # ------------------------------------------------------------------------------------------
     def _find(self, kind: type[A], aggregate_id: UUID) -> A | None:
-        try:
-            found = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-        return found if isinstance(found, kind) else None
+        return find(self.repository, kind, aggregate_id)
 
     def _get(self, kind: type[A], aggregate_id: str, what: str) -> A:
-        try:
-            found = self._find(kind, UUID(aggregate_id))
-        except ValueError:
-            found = None
-        if found is None:
-            raise NotFound(f"no {what} {aggregate_id}", details={"id": aggregate_id})
-        return found
+        return existing(self.repository, kind, aggregate_id, what)

@@ -8,9 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from services.field.domain.expenses import ExpenseCategory
-from services.field.domain.intelligence import IntelligenceKind
-from services.field.domain.visits import VisitKind
+from services.field.events import ExpenseCategory, IntelligenceKind, VisitKind
 from shared.contracts import Command, Identifier, Money, Query
 
 Text = Annotated[str, Field(min_length=1, max_length=2000)]

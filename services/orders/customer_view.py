@@ -32,8 +32,35 @@ from services.orders.domain import CustomerSnapshot
 from services.orders.domain.common import Security
 from services.orders.results import security_json
 from shared.consumer import DurableConsumer
-from shared.contracts import CUSTOMER_STATUS_AFTER_EVENT, Envelope
-from shared.customer_events import SOURCE, KeptEvents, customer_events_table, keep_events, kept_events
+from shared.contracts import Envelope
+from shared.customer_contract import (
+    CapitalLimitSet,
+    ContractChangeApproved,
+    ContractSigned,
+    ContractTerminated,
+    ContractTerms,
+    CreditInvestigated,
+    CreditRaiseApproved,
+    CreditRevised,
+    CustomerOrdersHeld,
+    CustomerOrdersReleased,
+    CustomerRegionMoved,
+    CustomerRegistered,
+    PrepaymentRecorded,
+    SalespersonReassigned,
+    SecurityRecorded,
+    SecurityReleased,
+    decode,
+)
+from shared.customer_events import (
+    SOURCE,
+    KeptEvent,
+    KeptEvents,
+    customer_events_table,
+    in_order,
+    keep_events,
+    kept_events,
+)
 from shared.migrations import Step, migrate
 from shared.settings import Settings
 from shared.subjects import stream_name
@@ -53,7 +80,7 @@ NEW_COLUMNS = (
     "securities jsonb NOT NULL DEFAULT '[]'",
 )
 # O4: a signed or changed contract may release the orders waiting for it
-CONTRACT_EVENTS = frozenset({"ContractSigned", "ContractChangeApproved"})
+CONTRACT_EVENTS = (ContractSigned, ContractChangeApproved)
 TERMS_DAYS = re.compile(r"(\d{1,3})\s*(?:days?|天)", re.IGNORECASE)
 
 
@@ -67,8 +94,8 @@ class CustomerDirectory(Protocol):
         ...
 
 
-def fold(customer_id: str, events: Iterable[tuple[int, str, dict[str, Any]]]) -> CustomerSnapshot | None:
-    """A customer's state from its events (version, type, data), applied in version order.
+def fold(customer_id: str, events: Iterable[KeptEvent]) -> CustomerSnapshot | None:
+    """A customer's state from its kept events, applied in version order.
 
     Every change of the customer's later life is followed (docs/customer-events.md): reassignment and
     region moves (C10), credit revisions and holds (C11), contract terms, changes and termination (C12),
@@ -79,47 +106,53 @@ def fold(customer_id: str, events: Iterable[tuple[int, str, dict[str, Any]]]) ->
     preferred_terms: int | None = None
     tiers: dict[int, Decimal] = {}
     securities: dict[str, Security] = {}
-    for version, event_type, data in sorted(events, key=lambda e: e[0]):
-        if event_type == "CustomerRegistered":
-            state |= {
-                "kind": data["kind"],
-                "region": data["region"],
-                "salesperson_id": data["salesperson_id"],
-            }
-        elif event_type == "SalespersonReassigned":
-            state["salesperson_id"] = data["salesperson_id"]
-        elif event_type == "CustomerRegionMoved":
-            state["region"] = data["region"]
-        elif event_type in ("CreditInvestigated", "CreditRevised", "CreditRaiseApproved"):
-            state["credit_limit"] = Decimal(data["credit_limit"])
-        elif event_type in ("CustomerOrdersHeld", "CustomerOrdersReleased"):
-            state["orders_held"] = event_type == "CustomerOrdersHeld"
-        elif event_type == "ContractSigned":
-            state |= {
-                "contract_number": data["contract_number"],
-                "contract_valid_from": date.fromisoformat(data["valid_from"]),
-                "contract_valid_to": date.fromisoformat(data["valid_to"]),
-            }
-            contract_terms = _apply_terms(state, data.get("terms"))  # version 1: no terms
-        elif event_type == "ContractChangeApproved":
-            contract_terms = _apply_terms(state, data["terms"])
-        elif event_type == "ContractTerminated":
-            state |= {"contract_number": None, "contract_valid_from": None, "contract_valid_to": None}
-            contract_terms = _apply_terms(state, None)
-        elif event_type == "CapitalLimitSet":
-            state["capital_limit"] = Decimal(data["capital_limit"])
-        elif event_type == "PrepaymentRecorded":
-            tiers[int(data["discount_year"])] = Decimal(data["discount_pct"])
-        elif event_type == "SecurityRecorded":
-            securities[data["security_id"]] = security(data)
-        elif event_type == "SecurityReleased":
-            securities.pop(data["security_id"], None)
-        if data.get("payment_terms_days") is not None:  # C12 contract terms (rev 2), whichever event has them
-            contract_terms = int(data["payment_terms_days"])
-        elif (preferred := days_in(data.get("preferred_payment_terms"))) is not None:
-            preferred_terms = preferred
-        if event_type in CUSTOMER_STATUS_AFTER_EVENT:
-            state["status"] = CUSTOMER_STATUS_AFTER_EVENT[event_type]
+    for version, event in in_order(events):
+        match event:
+            case CustomerRegistered():
+                state |= {
+                    "kind": event.kind.value,
+                    "region": event.region,
+                    "salesperson_id": event.salesperson_id,
+                }
+                preferred_terms = days_in(event.preferred_payment_terms)
+            case SalespersonReassigned(salesperson_id=salesperson_id):
+                state["salesperson_id"] = salesperson_id
+            case CustomerRegionMoved(region=region):
+                state["region"] = region
+            case CreditInvestigated(credit_limit=limit) | CreditRevised(credit_limit=limit):
+                state["credit_limit"] = limit
+            case CreditRaiseApproved(credit_limit=limit):
+                state["credit_limit"] = limit
+            case CustomerOrdersHeld() | CustomerOrdersReleased():
+                state["orders_held"] = isinstance(event, CustomerOrdersHeld)
+            case ContractSigned():
+                state |= {
+                    "contract_number": event.contract_number,
+                    "contract_valid_from": event.valid_from,
+                    "contract_valid_to": event.valid_to,
+                }
+                contract_terms = _apply_terms(state, event.terms)  # version 1: no terms
+            case ContractChangeApproved(terms=changed):
+                contract_terms = _apply_terms(state, changed)
+            case ContractTerminated():
+                state |= {"contract_number": None, "contract_valid_from": None, "contract_valid_to": None}
+                contract_terms = _apply_terms(state, None)
+            case CapitalLimitSet(capital_limit=limit):
+                state["capital_limit"] = limit
+            case PrepaymentRecorded(discount_year=year, discount_pct=pct):
+                tiers[year] = pct
+            case SecurityRecorded():
+                securities[event.security_id] = Security(
+                    security_id=event.security_id,
+                    security_kind=event.security_kind.value,
+                    value=event.value,
+                    holder=event.holder,
+                    expires_on=event.expires_on,
+                )
+            case SecurityReleased(security_id=security_id):
+                securities.pop(security_id, None)
+        if event is not None and event.STATUS is not None:
+            state["status"] = event.STATUS.value
         state["version"] = version
     if "kind" not in state:  # registration not seen yet: nobody to decide for
         return None
@@ -133,25 +166,23 @@ def fold(customer_id: str, events: Iterable[tuple[int, str, dict[str, Any]]]) ->
     )
 
 
-def security(data: Mapping[str, Any]) -> Security:
-    """A security from its ``SecurityRecorded`` data (or the view's row of it)."""
+def security(row: Mapping[str, Any]) -> Security:
+    """A security from the view's row of it."""
     return Security(
-        security_id=data["security_id"],
-        security_kind=data["security_kind"],
-        value=Decimal(data["value"]),
-        holder=data["holder"],
-        expires_on=date.fromisoformat(data["expires_on"]),
+        security_id=row["security_id"],
+        security_kind=row["security_kind"],
+        value=Decimal(row["value"]),
+        holder=row["holder"],
+        expires_on=date.fromisoformat(row["expires_on"]),
     )
 
 
-def _apply_terms(state: dict[str, Any], terms: dict[str, Any] | None) -> int | None:
+def _apply_terms(state: dict[str, Any], terms: ContractTerms | None) -> int | None:
     """C12: the contract's terms in force into ``state``; returns their payment terms (None: none agreed)."""
-    terms = terms or {}
-    scope, volume = terms.get("product_scope"), terms.get("annual_volume")
+    scope = None if terms is None else terms["product_scope"]
     state["product_scope"] = None if scope is None else tuple(scope)
-    state["annual_volume"] = None if volume is None else Decimal(volume)
-    days = terms.get("payment_terms_days")
-    return None if days is None else int(days)
+    state["annual_volume"] = None if terms is None else terms["annual_volume"]
+    return None if terms is None else terms["payment_terms_days"]
 
 
 def days_in(terms: object) -> int | None:
@@ -329,7 +360,7 @@ class CustomerViewProjector:
         if self.on_contract_signed is not None:
             # after commit, and again on redelivery: releasing is idempotent on the application side
             for customer_id in sorted(
-                {e.aggregate_id for e in customer_events if e.event_type in CONTRACT_EVENTS}
+                {e.aggregate_id for e in customer_events if isinstance(decode(e), CONTRACT_EVENTS)}
             ):
                 await self.on_contract_signed(customer_id)
 

@@ -16,6 +16,7 @@ import asyncpg
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from services.reporting import (
+    audit,
     field_queries,
     follow_up_alerts,
     history,
@@ -143,6 +144,14 @@ class Receivables(Query):
     on: Day | None = Field(default=None, description="the business day to age on; today when not given")
     customer_id: Identifier | None = None
     as_of: AsOf | None = None
+
+
+class OverdueTotal(BaseModel):
+    """R12's overdue receivables of every customer together on a day (the dashboard's overview; no bus
+    query of its own: the receivables report has them per customer)."""
+
+    on: date | None = None
+    as_of: datetime | None = None
 
 
 class Alerts(Query):
@@ -288,17 +297,24 @@ class Reports:
             who = acting()
             if who is not None:  # a person's read of personal data is recorded before it is answered (#23)
                 await personal_reads.record_read(conn, who, q.aggregate_id, "audit_trail", self.clock.now())
-            return await queries.audit_trail(conn, q.aggregate_id, q.related)
+            return await audit.audit_trail(conn, q.aggregate_id, q.related)
 
     async def personal_data_reads(self, q: PersonalDataReads) -> dict[str, Any]:
         async with self.pool.acquire() as conn:
             return {"reads": await personal_reads.reads(conn, q.limit, q.subject)}
 
-    async def receivables(self, q: Receivables) -> dict[str, Any]:
+    def _dated(self, q: Receivables | OverdueTotal) -> tuple[date, BaseModel]:
         # The day is fixed before the cache is asked: a cached answer is one day's ageing.
         on = q.on or self.clock.now().astimezone(BUSINESS_TZ).date()
-        dated = q.model_copy(update={"on": on})
+        return on, q.model_copy(update={"on": on})
+
+    async def receivables(self, q: Receivables) -> dict[str, Any]:
+        on, dated = self._dated(q)
         return await self._run(dated, lambda c, s: receivables.receivables(c, on, q.customer_id, s))
+
+    async def overdue(self, q: OverdueTotal) -> dict[str, Any]:
+        on, dated = self._dated(q)
+        return await self._run(dated, lambda c, s: receivables.overdue(c, on, s))
 
     async def alerts(self, q: Alerts) -> dict[str, Any]:
         now = self.clock.now()

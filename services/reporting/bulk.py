@@ -220,6 +220,50 @@ class LeavingSales(BulkInsert):
         ]
 
 
+@dataclass(frozen=True)
+class UnpaidReceivables(BulkInsert):
+    """R12: keeps ``unpaid_receivables`` for the orders a batch touched (rows: their ids), from their row in
+    ``orders`` and their receivables, so it equals what their final rows give whatever the batches were
+    (R9). What is paid on an order (payments, a converted hold's deposit, customer credit, credit notes)
+    settles its oldest receivables first, so what is left unpaid is the newest part of its shipments, as the
+    orders service counts it for O5; a cancelled order leaves nothing unpaid. A receivable with nothing
+    unpaid has no row. Runs after ``orders`` and ``receivables``; its rows go as ONE argument."""
+
+    def sql(self, schema: str, first: int = 1) -> str:
+        s = schema
+        return f"""
+        WITH touched AS (
+            SELECT order_id, CASE WHEN status IS DISTINCT FROM 'cancelled'
+                                  THEN greatest(shipped - paid, 0) ELSE 0 END AS unpaid
+            FROM {s}.orders WHERE order_id = ANY(${first}::text[])
+        ), parts AS (
+            SELECT r.order_id, r.shipment_id, r.customer_id, r.due_on, r.amount, t.unpaid,
+                   sum(r.amount) OVER (PARTITION BY r.order_id ORDER BY r.due_on DESC NULLS FIRST,
+                                       r.shipment_id DESC) AS newer
+            FROM {s}.receivables r JOIN touched t USING (order_id)
+        ), owed AS (
+            SELECT order_id, shipment_id, customer_id, due_on,
+                   least(amount, greatest(unpaid - (newer - amount), 0)) AS unpaid
+            FROM parts
+        ), settled AS (
+            DELETE FROM {s}.unpaid_receivables u WHERE u.order_id = ANY(${first}::text[])
+              AND NOT EXISTS (SELECT FROM owed o WHERE o.order_id = u.order_id
+                              AND o.shipment_id = u.shipment_id AND o.unpaid > 0)
+            RETURNING 1
+        )
+        INSERT INTO {s}.unpaid_receivables AS u (order_id, shipment_id, customer_id, due_on, unpaid)
+        SELECT order_id, shipment_id, customer_id, due_on, unpaid FROM owed WHERE unpaid > 0
+        ORDER BY order_id, shipment_id
+        ON CONFLICT (order_id, shipment_id) DO UPDATE SET unpaid = EXCLUDED.unpaid
+            WHERE u.unpaid <> EXCLUDED.unpaid"""
+
+    def parameter_types(self) -> list[str]:
+        return ["text[]"]
+
+    def arrays(self, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+        return [[order_id for (order_id,) in rows]]
+
+
 def _first_wins(
     table: str, alias: str, key: str, columns: dict[str, str], kind: type[BulkInsert] = BulkInsert
 ) -> BulkInsert:
@@ -268,6 +312,17 @@ UPSERTS: dict[str, BulkInsert] = {
             "due_on": "date",
         },
         "ON CONFLICT (order_id, shipment_id) DO NOTHING",
+    ),
+    "unpaid_receivables": UnpaidReceivables(
+        "unpaid_receivables",
+        "u",
+        {
+            "order_id": "text",
+            "shipment_id": "text",
+            "customer_id": "text",
+            "due_on": "date",
+            "unpaid": "numeric(18,2)",
+        },
     ),
     "signoffs": _first_wins(
         "signoffs", "s", "period", {"signed_at": "timestamptz", "signed_by": "text", "report": "jsonb"}

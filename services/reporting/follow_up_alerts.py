@@ -37,10 +37,23 @@ LATE_SUBJECTS: tuple[tuple[str, str, str, str, str], ...] = (
     ("FeedbackOverdue", "FeedbackAnswered", "feedback_overdue", "P8", "feedback_id"),
     ("ServiceRequestOverdue", "ServiceSignedOff", "service_request_overdue", "P9", "service_request_id"),
 )
+# A missed acknowledgement is no longer late once the subject is acknowledged, finished or not: per overdue
+# event, (its stage, SQL on a later event ``x`` of the subject that acknowledges it). P7: any handling step
+# acknowledges a complaint (as the complaints service counts it); P8: the general manager acknowledges a
+# major feedback.
+ACKNOWLEDGED: dict[str, tuple[str, str]] = {
+    "ComplaintOverdue": (
+        "acknowledge",
+        "x.event_type NOT IN ('ComplaintLogged', 'ComplaintOverdue', 'PenaltyIssued')",
+    ),
+    "FeedbackOverdue": ("escalation", "x.event_type = 'FeedbackEscalationAcknowledged'"),
+}
 
 
 def _late(overdue: str, finished: str) -> str:
-    """SQL: per subject with an ``overdue`` event and no ``finished`` one, its latest deadline missed."""
+    """SQL: per subject with an ``overdue`` event and no ``finished`` one, its latest deadline missed and
+    not acknowledged since (``ACKNOWLEDGED``)."""
+    stage, acknowledging = ACKNOWLEDGED.get(overdue, ("", "false"))
     return f"""
     SELECT DISTINCT ON (o.aggregate_id) o.aggregate_id AS subject_id, o.data->>'customer_id' AS customer_id,
            o.data->>'stage' AS stage, (o.data->>'deadline')::timestamptz AS deadline,
@@ -50,6 +63,10 @@ def _late(overdue: str, finished: str) -> str:
       AND NOT EXISTS (
           SELECT FROM {SCHEMA}.event_log x
           WHERE x.service = 'complaints' AND x.aggregate_id = o.aggregate_id AND x.event_type = '{finished}')
+      AND NOT (o.data->>'stage' IS NOT DISTINCT FROM '{stage}' AND EXISTS (
+          SELECT FROM {SCHEMA}.event_log x
+          WHERE x.service = 'complaints' AND x.aggregate_id = o.aggregate_id
+            AND x.aggregate_version > o.aggregate_version AND {acknowledging}))
     ORDER BY o.aggregate_id, o.aggregate_version DESC
     """
 

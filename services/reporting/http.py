@@ -43,26 +43,27 @@ PeriodParam = Annotated[
         description="period YYYY-MM, 1900-01 to 2199-12 (R1)",
     ),
 ]
-# Moments and days as the API takes them: RFC 3339, years 1900 to 2199 (parsed by the query models).
 YEARS_1900_TO_2199 = r"^(19|20|21)[0-9]{2}-"
+
+
+def _dated(length: int, kind: str, description: str) -> Any:
+    """Moments and days as the API takes them: RFC 3339, years 1900 to 2199 (parsed by the query models)."""
+    return Query(
+        pattern=YEARS_1900_TO_2199,
+        max_length=length,
+        json_schema_extra={"format": kind},
+        description=description,
+    )
+
+
 AsOfParam = Annotated[
     str | None,
-    Query(
-        pattern=YEARS_1900_TO_2199,
-        max_length=40,
-        json_schema_extra={"format": "date-time"},
-        description="the report as it stood at this moment (R9): RFC 3339 with its UTC offset, years 1900 "
-        "to 2199",
-    ),
-]
+    _dated(40, "date-time", "the report as it stood at this moment (R9): RFC 3339 with its UTC offset, years "
+           "1900 to 2199"),
+]  # fmt: skip
 DayParam = Annotated[
     str | None,
-    Query(
-        pattern=YEARS_1900_TO_2199,
-        max_length=10,
-        json_schema_extra={"format": "date"},
-        description="the business day to age on (YYYY-MM-DD, years 1900 to 2199); today when not given",
-    ),
+    _dated(10, "date", "the business day to age on (YYYY-MM-DD, years 1900 to 2199); today when not given"),
 ]
 CustomerParam = Annotated[
     str | None,
@@ -145,6 +146,22 @@ def create_app(
             "openapi_extra": {"security": [{BEARER_SCHEME: []}, {COOKIE_SCHEME: []}]},
         }
 
+    def period_report(
+        name: str, summary: str, handler: Callable[[Any], Awaitable[dict[str, Any]]], model: type[BaseModel],
+        result: type[BaseModel], spans: bool = False,
+    ) -> None:  # fmt: skip
+        """A report asked for by period (or, with ``spans``, by a field plan's span) and ``as_of`` alone."""
+
+        async def by_period(period: PeriodParam, as_of: AsOfParam = None) -> Response:
+            return await run(handler, model, period=period, as_of=as_of)
+
+        async def by_span(span: SpanParam, as_of: AsOfParam = None) -> Response:
+            return await run(handler, model, **span_of(span), as_of=as_of)
+
+        path = f"/api/reports/{name.replace('_', '-')}"
+        app.add_api_route(path, by_span if spans else by_period, methods=["GET"], name=name,
+                          tags=["reports"], summary=summary, **doc(result))  # fmt: skip
+
     @app.get("/api/reports/distributor-monthly", tags=["reports"], summary="R2 monthly distributors",
              **doc(r.DistributorMonthlyResult))  # fmt: skip
     async def distributor_monthly(
@@ -174,9 +191,7 @@ def create_app(
     ) -> Response:
         return await run(reports.key_customers, q.KeyCustomers, period=period, limit=limit, as_of=as_of)
 
-    @app.get("/api/reports/regions", tags=["reports"], summary="R5 regions", **doc(r.RegionsResult))
-    async def regions(period: PeriodParam, as_of: AsOfParam = None) -> Response:
-        return await run(reports.regions, q.Regions, period=period, as_of=as_of)
+    period_report("regions", "R5 regions", reports.regions, q.Regions, r.RegionsResult)
 
     @app.get("/api/reports/annual-statistics", tags=["reports"], summary="R6 annual order statistics",
              **doc(r.AnnualStatisticsResult))  # fmt: skip
@@ -187,14 +202,11 @@ def create_app(
     ) -> Response:
         return await run(reports.annual, q.AnnualStatistics, year=year, customer_id=customer_id, as_of=as_of)
 
-    @app.get("/api/reports/staff", tags=["reports"], summary="R7 staff", **doc(r.StaffResult))
-    async def staff(period: PeriodParam, as_of: AsOfParam = None) -> Response:
-        return await run(reports.staff, q.StaffReport, period=period, as_of=as_of)
-
-    @app.get("/api/reports/monthly-review", tags=["reports"], summary="R8 monthly review flags",
-             **doc(r.MonthlyReviewResult))  # fmt: skip
-    async def monthly_review(period: PeriodParam, as_of: AsOfParam = None) -> Response:
-        return await run(reports.monthly_review, q.MonthlyReview, period=period, as_of=as_of)
+    period_report("staff", "R7 staff", reports.staff, q.StaffReport, r.StaffResult)
+    period_report(
+        "monthly_review", "R8 monthly review flags", reports.monthly_review, q.MonthlyReview,
+        r.MonthlyReviewResult,
+    )  # fmt: skip
 
     @app.get("/api/reports/receivables", tags=["reports"], summary="R12 receivables ageing, credit used",
              **doc(r.ReceivablesResult))  # fmt: skip
@@ -237,25 +249,24 @@ def create_app(
         return await run(reports.lag, q.Lag)
 
     # R11, R13: the field reports (a year, or one quarter or month of it)
-    @app.get("/api/reports/field-targets", tags=["reports"], summary="R11 targets vs net sales",
-             **doc(field_api.TargetsResult))  # fmt: skip
-    async def field_targets(span: SpanParam, as_of: AsOfParam = None) -> Response:
-        return await run(field.targets, field_api.FieldTargets, **span_of(span), as_of=as_of)
+    period_report(
+        "field_targets", "R11 targets vs net sales", field.targets, field_api.FieldTargets,
+        field_api.TargetsResult, spans=True,
+    )  # fmt: skip
 
     @app.get("/api/reports/field-visits", tags=["reports"], summary="R13 visit plan vs actual",
              **doc(field_api.VisitsResult))  # fmt: skip
     async def field_visits(month: PeriodParam, as_of: AsOfParam = None) -> Response:
         return await run(field.visits, field_api.FieldVisits, month=month, as_of=as_of)
 
-    @app.get("/api/reports/field-expenses", tags=["reports"], summary="R13 expenses, expense ratio",
-             **doc(field_api.ExpensesResult))  # fmt: skip
-    async def field_expenses(span: SpanParam, as_of: AsOfParam = None) -> Response:
-        return await run(field.expenses, field_api.FieldExpenses, **span_of(span), as_of=as_of)
-
-    @app.get("/api/reports/service-figures", tags=["reports"], summary="P8, P9 per region and staff",
-             **doc(r.ServiceFiguresResult))  # fmt: skip
-    async def service_figures(period: PeriodParam, as_of: AsOfParam = None) -> Response:
-        return await run(reports.service_figures, q.ServiceFigures, period=period, as_of=as_of)
+    period_report(
+        "field_expenses", "R13 expenses, expense ratio", field.expenses, field_api.FieldExpenses,
+        field_api.ExpensesResult, spans=True,
+    )  # fmt: skip
+    period_report(
+        "service_figures", "P8, P9 per region and staff", reports.service_figures, q.ServiceFigures,
+        r.ServiceFiguresResult,
+    )  # fmt: skip
 
     app.include_router(dashboard_router(reports, clock, consumption))
     app.openapi = lambda: secured_openapi(app)  # type: ignore[method-assign]

@@ -16,17 +16,37 @@ import asyncpg
 
 from services.reporting.queries import amount
 from services.reporting.tables import SCHEMA
+from shared.customer_contract import (
+    SOURCE,
+    ContractSigned,
+    ContractTerminated,
+    CustomerEvent,
+    CustomerOrdersHeld,
+    CustomerOrdersReleased,
+    KeyAccountAdviceGiven,
+    KeyAccountPlanWritten,
+    SecurityRecorded,
+    SecurityReleased,
+)
 
 # C11/C12 (rev 2): a security or a contract expiring within this many days is on the alerts list.
 EXPIRY_ALERT_DAYS = 30
 
 
-def _latest(event_types: tuple[str, ...]) -> str:
-    """SQL: per customer, the newest of its events of ``event_types`` (by the customer's version)."""
+def _named(event: type[CustomerEvent]) -> str:
+    """SQL: the event's type, as the log keeps it (the contract's name for it)."""
+    return f"'{event.__name__}'"
+
+
+CUSTOMERS = f"'{SOURCE}'"
+
+
+def _latest(*events: type[CustomerEvent]) -> str:
+    """SQL: per customer, the newest of its ``events`` (by the customer's version)."""
     return (
         f"SELECT DISTINCT ON (aggregate_id) aggregate_id AS customer_id, event_type, data "
-        f"FROM {SCHEMA}.event_log WHERE service = 'customers' "
-        f"AND event_type IN ({', '.join(repr(t) for t in event_types)}) "
+        f"FROM {SCHEMA}.event_log WHERE service = {CUSTOMERS} "
+        f"AND event_type IN ({', '.join(_named(event) for event in events)}) "
         "ORDER BY aggregate_id, aggregate_version DESC"
     )
 
@@ -37,22 +57,23 @@ SELECT r.aggregate_id AS customer_id, r.data->>'security_id' AS security_id,
        r.data->>'security_kind' AS security_kind, (r.data->>'value')::numeric AS value,
        r.data->>'holder' AS holder, (r.data->>'expires_on')::date AS expires_on
 FROM {SCHEMA}.event_log r
-WHERE r.service = 'customers' AND r.event_type = 'SecurityRecorded'
+WHERE r.service = {CUSTOMERS} AND r.event_type = {_named(SecurityRecorded)}
   AND NOT EXISTS (
       SELECT FROM {SCHEMA}.event_log x
-      WHERE x.service = 'customers' AND x.event_type = 'SecurityReleased'
+      WHERE x.service = {CUSTOMERS} AND x.event_type = {_named(SecurityReleased)}
         AND x.aggregate_id = r.aggregate_id AND x.data->>'security_id' = r.data->>'security_id'
         AND x.aggregate_version > r.aggregate_version)
 """
 # The contract in force: the newest signing, unless a termination came after it (C6, C12).
 CONTRACTS_IN_FORCE = f"""
 SELECT customer_id, data->>'contract_number' AS contract_number, (data->>'valid_to')::date AS valid_to
-FROM ({_latest(("ContractSigned", "ContractTerminated"))}) c WHERE event_type = 'ContractSigned'
+FROM ({_latest(ContractSigned, ContractTerminated)}) c WHERE event_type = {_named(ContractSigned)}
 """
 # Orders held after a poor rating until the sales manager lifts the hold (C11).
 ORDERS_HELD = f"""
 SELECT customer_id, data->>'reason' AS reason, data->>'rule' AS rule
-FROM ({_latest(("CustomerOrdersHeld", "CustomerOrdersReleased"))}) h WHERE event_type = 'CustomerOrdersHeld'
+FROM ({_latest(CustomerOrdersHeld, CustomerOrdersReleased)}) h
+WHERE event_type = {_named(CustomerOrdersHeld)}
 """
 
 
@@ -126,7 +147,7 @@ async def key_account_plans(
             SELECT DISTINCT ON (aggregate_id) aggregate_id AS customer_id, aggregate_version, data,
                    occurred_at, actor_id
             FROM {SCHEMA}.event_log
-            WHERE service = 'customers' AND event_type = 'KeyAccountPlanWritten'
+            WHERE service = {CUSTOMERS} AND event_type = {_named(KeyAccountPlanWritten)}
               AND aggregate_id = ANY($1::text[]) AND ($2::timestamptz IS NULL OR occurred_at <= $2)
             ORDER BY aggregate_id, aggregate_version DESC
         )
@@ -135,7 +156,8 @@ async def key_account_plans(
                    'advice', a.data->>'advice', 'by', a.actor_id, 'at', a.occurred_at))
                    FILTER (WHERE a.aggregate_id IS NOT NULL), '{{}}'::jsonb) AS advice
         FROM plan p
-        LEFT JOIN {SCHEMA}.event_log a ON a.service = 'customers' AND a.event_type = 'KeyAccountAdviceGiven'
+        LEFT JOIN {SCHEMA}.event_log a
+             ON a.service = {CUSTOMERS} AND a.event_type = {_named(KeyAccountAdviceGiven)}
              AND a.aggregate_id = p.customer_id AND a.aggregate_version > p.aggregate_version
              AND ($2::timestamptz IS NULL OR a.occurred_at <= $2)
         GROUP BY p.customer_id, p.data, p.occurred_at, p.actor_id

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from asyncpg import Connection
 
 from services.reporting import periods
 from services.reporting.periods import PeriodMode
@@ -30,11 +31,7 @@ def trend_periods(period: str, n: int = TREND_PERIODS) -> list[str]:
 
 
 async def sales_trend(
-    conn: asyncpg.Connection,
-    period: str,
-    mode: PeriodMode,
-    customer_id: str | None = None,
-    schema: str = SCHEMA,
+    conn: Connection, period: str, mode: PeriodMode, customer_id: str | None = None, schema: str = SCHEMA
 ) -> dict[str, Any]:
     """Net sales and orders of the 13 periods ending with ``period`` and of the same period last year
     (R2's net figures, all customers or one)."""

@@ -39,7 +39,15 @@ async def append(
         f"SELECT coalesce(max(position), 0) FROM {SCHEMA}.event_log WHERE service = $1", OWN
     )
     versions: dict[str, int] = {}
-    correlation = str(uuid.uuid4())
+    # What every event of the call shares: one correlation, one actor, one moment.
+    shared: dict[str, Any] = {
+        "schema_version": 1,
+        "service": OWN,
+        "occurred_at": at,
+        "actor": actor,
+        "correlation_id": str(uuid.uuid4()),
+        "causation_id": None,
+    }
     envelopes = []
     for event in events:
         if event.aggregate_id not in versions:
@@ -51,21 +59,9 @@ async def append(
             )
         position += 1
         version = versions[event.aggregate_id] = versions[event.aggregate_id] + 1
-        envelopes.append(
-            Envelope(
-                event_id=event_id(event.aggregate_id, version),
-                event_type=event.event_type,
-                schema_version=1,
-                service=OWN,
-                aggregate_type=event.aggregate_type,
-                aggregate_id=event.aggregate_id,
-                aggregate_version=version,
-                position=position,
-                occurred_at=at,
-                actor=actor,
-                correlation_id=correlation,
-                causation_id=None,
-                data=event.data,
-            )
-        )
+        identity: dict[str, Any] = {
+            "event_id": event_id(event.aggregate_id, version),
+            "aggregate_version": version,
+        }
+        envelopes.append(Envelope(**shared, **vars(event), **identity, position=position))
     return await record(conn, envelopes, mode)

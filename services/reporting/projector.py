@@ -23,8 +23,20 @@ from services.reporting.tables import (
     STAFF_COUNTERS,
     WHOLE_ORDERS,
 )
+from shared.customer_contract import SOURCE as CUSTOMERS
+from shared.customer_contract import (
+    CapitalLimitSet,
+    CreditInvestigated,
+    CustomerApproved,
+    CustomerGraded,
+    CustomerRegistered,
+    CustomerReinstated,
+    CustomerRejected,
+    CustomerSuspended,
+    decode_data,
+)
 
-if TYPE_CHECKING:  # only annotations: importing it would load pydantic into a rebuild
+if TYPE_CHECKING:
     from shared.contracts import Envelope
 
 
@@ -109,12 +121,17 @@ COUNTED: dict[tuple[str, str], tuple[str, str | None]] = {
     ("orders", "ReservationExpired"): ("holds_expired", None),
     ("orders", "ReorderAlertRaised"): ("reorder_alerts", None),
 }
-# Customer events that set one group of the dimension to fixed values.
-STATUS_SET: dict[str, tuple[str, tuple[Any, ...]]] = {
-    "CustomerRejected": ("status", ("rejected",)),
-    "CustomerSuspended": ("status", ("suspended",)),
-    "CustomerReinstated": ("status", ("approved",)),
-}
+# The customer events the dimension follows (the contract's typed events, ``Projector._customer``).
+CUSTOMER_EVENTS = (
+    CustomerRegistered,
+    CreditInvestigated,
+    CustomerApproved,
+    CustomerGraded,
+    CapitalLimitSet,
+    CustomerRejected,
+    CustomerSuspended,
+    CustomerReinstated,
+)
 # Columns of the log that ``Projector.apply_rows`` reads, in its order. The moment comes as microseconds
 # since 1970 (``periods.micros``): decoding a timestamptz into a datetime was a fifth of what reading an
 # event cost a rebuild.
@@ -159,11 +176,6 @@ class Projector:
     def __post_init__(self) -> None:
         self.period = PeriodFinder(self.mode)
         self.handlers = {
-            ("customers", "CustomerRegistered"): self._registered,
-            ("customers", "CreditInvestigated"): self._credit,
-            ("customers", "CustomerApproved"): self._approved,
-            ("customers", "CustomerGraded"): self._graded,
-            ("customers", "CapitalLimitSet"): self._capital,
             ("orders", "ProductListed"): self._product,
             ("orders", "ProductRelisted"): self._product,
             ("orders", "OrderPlaced"): self._order_placed,
@@ -186,8 +198,8 @@ class Projector:
         }
         self.field_figures = FieldFigures(self.mode)
         self.handlers.update(self.field_figures.handlers())
-        for event_type, (group, values) in STATUS_SET.items():
-            self.handlers["customers", event_type] = functools.partial(self._set, group, values)
+        for model in CUSTOMER_EVENTS:
+            self.handlers[CUSTOMERS, model.__name__] = functools.partial(self._customer, model.__name__)
         for key, (counter, amount_field) in COUNTED.items():
             self.handlers[key] = functools.partial(self._counted, PERIOD_INDEX[counter], amount_field)
 
@@ -251,35 +263,25 @@ class Projector:
 
     # ------------------------------------------------ customers: the dimension, by the customer's version
 
-    def _registered(self, cid: str, version: int, position: int, at: int, d: dict[str, Any]) -> None:
-        info = (d.get("kind"), d.get("region"), d.get("salesperson_id"), d.get("company_name"), moment(at))
-        self._dim(cid, "info", version, info)
-        self._dim(cid, "status", version, ("prospect",))
-
-    def _credit(self, cid: str, version: int, position: int, at: int, d: dict[str, Any]) -> None:
-        self._dim(cid, "credit", version, (money(d.get("credit_limit")), d.get("rating")))
-
-    def _approved(self, cid: str, version: int, position: int, at: int, d: dict[str, Any]) -> None:
-        self._dim(cid, "status", version, ("approved",))
-        self._dim(cid, "approval", version, (d.get("code"), moment(at)))
-
-    def _graded(self, cid: str, version: int, position: int, at: int, d: dict[str, Any]) -> None:
-        self._dim(cid, "grade", version, (d.get("grade"),))
-
-    def _capital(self, cid: str, version: int, position: int, at: int, d: dict[str, Any]) -> None:
-        self._dim(cid, "capital", version, (money(d.get("capital_limit")),))
-
-    def _set(
-        self,
-        group: str,
-        values: tuple[Any, ...],
-        cid: str,
-        version: int,
-        position: int,
-        at: int,
-        d: dict[str, Any],
+    def _customer(
+        self, event_type: str, cid: str, version: int, position: int, at: int, d: dict[str, Any]
     ) -> None:
-        self._dim(cid, group, version, values)
+        event = decode_data(event_type, d)
+        match event:
+            case CustomerRegistered():
+                info = (event.kind.value, event.region, event.salesperson_id, event.company_name, moment(at))
+                self._dim(cid, "info", version, info)
+            case CreditInvestigated(credit_limit=limit, rating=rating):
+                self._dim(cid, "credit", version, (limit, rating.value))
+            case CustomerApproved(code=code):
+                self._dim(cid, "approval", version, (code, moment(at)))
+            case CustomerGraded(grade=grade):
+                self._dim(cid, "grade", version, (grade.value,))
+            case CapitalLimitSet(capital_limit=limit):
+                self._dim(cid, "capital", version, (limit,))
+        # The report's statuses: a prospect under investigation is still reported a prospect.
+        if event is not None and event.STATUS is not None and not isinstance(event, CreditInvestigated):
+            self._dim(cid, "status", version, (event.STATUS.value,))
 
     # ------------------------------------------------ orders and complaints: counters per period
 
@@ -505,6 +507,8 @@ class Projector:
             return [self._order_row(order_id, order) for order_id, order in sorted(self.orders.items())]
         if name == "receivables":
             return [(*key, *values) for key, values in sorted(self.receivables.items())]
+        if name == "unpaid_receivables":  # the orders whose unpaid part may have changed
+            return [(order_id,) for order_id in sorted({*self.orders, *(key[0] for key in self.receivables)})]
         if name == "leaving":  # cancellations (nothing credited), then credit notes
             return [(*item, None, None) for item in sorted(self.cancellations.items())] + [
                 (*key, amount, lines) for key, (amount, lines) in sorted(self.credit_notes.items())

@@ -1,16 +1,17 @@
-"""The reports (R2–R8, R10) as queries over a schema's projection tables and the event log.
+"""The reports (R2–R8) as queries over a schema's projection tables and the event log.
 
 Every report takes the schema it reads, so the same SQL answers from the live tables and from an
-as-of snapshot (temporary tables built from the log up to a moment, see ``asof.py``).
+as-of snapshot (temporary tables built from the log up to a moment, ``rebuild.as_of_snapshot``).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import asyncpg
+from asyncpg import Connection
 
 from services.reporting import periods, placement
 from services.reporting.periods import PeriodMode
@@ -39,15 +40,26 @@ def growth(current: Decimal | None, before: Decimal | None) -> str | None:
     return f"{((current or Decimal(0)) - before) / before:.4f}"
 
 
+# The exposure (below): what is owed on an order that counts in it.
+_OWED = "greatest(total_amount - paid, 0)"
+_EXPOSED = "status IN ('accepted', 'shipped', 'opening')"
+
+
 def exposure(schema: str, customer: str) -> str:
     """SQL: the one exposure measure (O6, O7, R3, R12 rev 2) of the customer in column ``customer``: every
     accepted order (accepted or shipped), not cancelled and not yet paid, less what was paid on it
     (payments, a converted hold's deposit, customer credit applied, credit notes taken off its receivable),
     plus the unpaid part of opening receivables (O11). Held orders are not accepted yet."""
     return (
-        f"(SELECT coalesce(sum(greatest(o.total_amount - o.paid, 0)), 0) FROM {schema}.orders o "
-        f"WHERE o.customer_id = {customer} AND o.status IN ('accepted', 'shipped', 'opening'))"
+        f"(SELECT coalesce(sum({_OWED}), 0) FROM {schema}.orders "
+        f"WHERE customer_id = {customer} AND {_EXPOSED})"
     )
+
+
+def exposures(schema: str) -> str:
+    """SQL: ``exposure`` of every customer at once, as rows (customer_id, exposure): one pass over the
+    orders where a report of many customers would ask once per customer."""
+    return f"SELECT customer_id, sum({_OWED}) AS exposure FROM {schema}.orders WHERE {_EXPOSED} GROUP BY 1"
 
 
 def period_info(period: str, mode: PeriodMode) -> dict[str, Any]:
@@ -63,43 +75,49 @@ def _m(column: str) -> str:
     return f"coalesce({column}, 0)::numeric(18,2)::text"
 
 
+def _figures(counts: Iterable[str], moneys: Iterable[str], source: str = "") -> list[str]:
+    """SQL select items of ``source``'s columns under their own names: counts as integers, money as
+    ``_m`` text (a missing row's as 0)."""
+    return [f"coalesce({source}{c}, 0)::int AS {c}" for c in counts] + [
+        f"{_m(source + c)} AS {c}" for c in moneys
+    ]
+
+
 def _g(current: str, before: str) -> str:
     return f"CASE WHEN {before} > 0 THEN round((coalesce({current}, 0) - {before}) / {before}, 4)::text END"
 
 
+# R2's figures of a distributor in the period as the report carries them: counts, then amounts (net sales).
+DISTRIBUTOR_COUNTS = (
+    "orders",
+    "orders_cancelled",
+    "credit_notes",
+    "quantity",
+    "holds_made",
+    "holds_converted",
+    "holds_expired",
+    "quality_complaints",
+    "service_complaints",
+)
+DISTRIBUTOR_MONEYS = (
+    "ordered_amount",
+    "cancelled_amount",
+    "returned_amount",
+    "shipped_amount",
+    "paid_amount",
+    "deposits",
+    "fines",
+)
+
+
 async def distributor_monthly(
-    conn: asyncpg.Connection,
-    period: str,
-    mode: PeriodMode,
-    customer_id: str | None = None,
-    schema: str = SCHEMA,
+    conn: Connection, period: str, mode: PeriodMode, customer_id: str | None = None, schema: str = SCHEMA
 ) -> dict[str, Any]:
     _, end = periods.bounds(period, mode)
-    counts = [
-        "orders",
-        "orders_cancelled",
-        "credit_notes",
-        "quantity",
-        "holds_made",
-        "holds_converted",
-        "holds_expired",
-        "quality_complaints",
-        "service_complaints",
-    ]
-    moneys = [
-        "ordered_amount",
-        "cancelled_amount",
-        "returned_amount",
-        "shipped_amount",
-        "paid_amount",
-        "deposits",
-        "fines",
-    ]
     columns = ", ".join(
-        ["customer_id", "code", "company_name", "kind", "region", "grade", "salesperson_id", "status"]
-        + [f"coalesce({c}, 0)::int AS {c}" for c in counts]
-        + [f"{_m(c)} AS {c}" for c in moneys]
-        + [
+        [
+            "customer_id, code, company_name, kind, region, grade, salesperson_id, status",
+            *_figures(DISTRIBUTOR_COUNTS, DISTRIBUTOR_MONEYS),
             f"{_m('previous_amount')} AS previous_amount",
             f"{_g('ordered_amount', 'previous_amount')} AS growth_vs_previous",
             f"{_m('last_year_amount')} AS last_year_amount",
@@ -143,20 +161,20 @@ async def distributor_monthly(
 # ---------------------------------------------------------------- R3
 
 
+# R3's figures of a branch in the period (beside its capital occupied and request-list match rate).
+BRANCH_COUNTS = ("orders", "orders_cancelled", "credit_notes", "over_limit_approvals", "reorder_alerts")
+BRANCH_MONEYS = ("ordered_amount", "cancelled_amount", "returned_amount", "shipped_amount", "paid_amount")
+
+
 async def branch_monthly(
-    conn: asyncpg.Connection,
-    period: str,
-    mode: PeriodMode,
-    customer_id: str | None = None,
-    schema: str = SCHEMA,
+    conn: Connection, period: str, mode: PeriodMode, customer_id: str | None = None, schema: str = SCHEMA
 ) -> dict[str, Any]:
     rows = await conn.fetch(
         f"""
         SELECT d.customer_id, d.code, d.company_name, d.region, d.capital_limit,
-               cp.orders, cp.orders_cancelled, cp.ordered_amount, cp.cancelled_amount, cp.credit_notes,
-               cp.returned_amount, cp.shipped_amount,
-               cp.paid_amount, cp.over_limit_approvals, cp.reorder_alerts, cp.match_rate_sum,
-               cp.match_rate_count, {exposure(schema, "d.customer_id")} AS capital_occupied
+               {", ".join(_figures(BRANCH_COUNTS, BRANCH_MONEYS, "cp."))},
+               cp.match_rate_sum, cp.match_rate_count,
+               {exposure(schema, "d.customer_id")} AS capital_occupied
         FROM {schema}.customers d
         LEFT JOIN {schema}.customer_period cp ON cp.customer_id = d.customer_id AND cp.period = $1
         WHERE d.kind = 'branch' AND ($2::text IS NULL OR d.customer_id = $2)
@@ -168,30 +186,19 @@ async def branch_monthly(
     )
     result = []
     for r in rows:
-        occupied: Decimal = r["capital_occupied"]
-        limit: Decimal | None = r["capital_limit"]
-        matched = count(r["match_rate_count"])
+        figures = dict(r)
+        occupied: Decimal = figures.pop("capital_occupied")
+        limit: Decimal | None = figures.pop("capital_limit")
+        matched = count(figures.pop("match_rate_count"))
+        rate_sum = figures.pop("match_rate_sum")
         result.append(
             {
-                "customer_id": r["customer_id"],
-                "code": r["code"],
-                "company_name": r["company_name"],
-                "region": r["region"],
-                "orders": count(r["orders"]),
-                "ordered_amount": amount(r["ordered_amount"]),
-                "orders_cancelled": count(r["orders_cancelled"]),
-                "cancelled_amount": amount(r["cancelled_amount"]),
-                "credit_notes": count(r["credit_notes"]),
-                "returned_amount": amount(r["returned_amount"]),
-                "shipped_amount": amount(r["shipped_amount"]),
-                "paid_amount": amount(r["paid_amount"]),
+                **figures,
                 "capital_occupied": amount(occupied),
                 "capital_limit": amount(limit) if limit is not None else None,
                 "over_capital_limit": limit is not None and occupied > limit,
-                "over_limit_approvals": count(r["over_limit_approvals"]),
-                "request_list_match_rate": f"{r['match_rate_sum'] / matched:.4f}" if matched else None,
+                "request_list_match_rate": f"{rate_sum / matched:.4f}" if matched else None,
                 "request_lists_matched": matched,
-                "reorder_alerts": count(r["reorder_alerts"]),
             }
         )
     return {**period_info(period, mode), "rows": result}
@@ -304,11 +311,7 @@ async def regions(
 
 
 async def annual(
-    conn: asyncpg.Connection,
-    year: int,
-    mode: PeriodMode,
-    customer_id: str | None = None,
-    schema: str = SCHEMA,
+    conn: Connection, year: int, mode: PeriodMode, customer_id: str | None = None, schema: str = SCHEMA
 ) -> dict[str, Any]:
     labels = periods.year_periods(year)
     # One row per customer, its twelve months as arrays (index 0 = period YYYY-01), formatted by SQL.
@@ -353,9 +356,7 @@ async def annual(
 # ---------------------------------------------------------------- R7
 
 
-async def staff(
-    conn: asyncpg.Connection, period: str, mode: PeriodMode, schema: str = SCHEMA
-) -> dict[str, Any]:
+async def staff(conn: Connection, period: str, mode: PeriodMode, schema: str = SCHEMA) -> dict[str, Any]:
     start, end = periods.bounds(period, mode)
     rows = await conn.fetch(
         f"""
@@ -364,8 +365,10 @@ async def staff(
             WHERE approved_at >= $2 AND approved_at < $3 AND salesperson_id IS NOT NULL
             GROUP BY salesperson_id
         )
-        SELECT coalesce(s.staff_id, dv.staff_id) AS staff_id, coalesce(dv.developed, 0) AS developed,
-               s.orders, s.amount, s.complaints, s.penalties, s.fines, s.dismissals
+        SELECT coalesce(s.staff_id, dv.staff_id) AS staff_id,
+               coalesce(dv.developed, 0)::int AS customers_developed,
+               {", ".join(_figures(("orders", "complaints", "penalties"), ("amount", "fines"), "s."))},
+               coalesce(s.dismissals, 0)::int AS dismissal_recommendations
         FROM (SELECT * FROM {schema}.staff_period WHERE period = $1) s
         FULL JOIN developed dv ON dv.staff_id = s.staff_id
         ORDER BY 1
@@ -374,22 +377,7 @@ async def staff(
         start,
         end,
     )
-    return {
-        **period_info(period, mode),
-        "rows": [
-            {
-                "staff_id": r["staff_id"],
-                "customers_developed": r["developed"],
-                "orders": count(r["orders"]),
-                "amount": amount(r["amount"]),
-                "complaints": count(r["complaints"]),
-                "penalties": count(r["penalties"]),
-                "fines": amount(r["fines"]),
-                "dismissal_recommendations": count(r["dismissals"]),
-            }
-            for r in rows
-        ],
-    }
+    return {**period_info(period, mode), "rows": [dict(r) for r in rows]}
 
 
 # ---------------------------------------------------------------- R8
@@ -453,57 +441,7 @@ def _flag(row: dict[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in keys}
 
 
-# ---------------------------------------------------------------- R10
-
-
-async def audit_trail(conn: asyncpg.Connection, aggregate_id: str, related: bool = True) -> dict[str, Any]:
-    """The ordered history of one customer, order, hold or complaint from reporting's own event log; for a
-    customer (``related``) also the events of other aggregates that name it (its orders, holds,
-    complaints)."""
-    rows = await conn.fetch(
-        f"""
-        SELECT service, position, event_id, event_type, aggregate_type, aggregate_id, aggregate_version,
-               occurred_at, actor_id, actor_role, correlation_id, causation_id, data
-        FROM {SCHEMA}.event_log
-        WHERE aggregate_id = $1 OR ($2 AND data->>'customer_id' = $1)
-           OR ($2 AND data->>'order_id' = $1) OR ($2 AND data->>'complaint_id' = $1)
-        ORDER BY occurred_at, service, position
-        """,
-        aggregate_id,
-        related,
-    )
-    return {
-        "aggregate_id": aggregate_id,
-        "entries": [
-            {
-                "at": r["occurred_at"].isoformat(),
-                "service": r["service"],
-                "position": r["position"],
-                "event_id": r["event_id"],
-                "event_type": r["event_type"],
-                "aggregate_type": r["aggregate_type"],
-                "aggregate_id": r["aggregate_id"],
-                "version": r["aggregate_version"],
-                "actor": {"id": r["actor_id"], "role": r["actor_role"]} if r["actor_id"] else None,
-                "reason": _reason(r["data"]),
-                "correlation_id": r["correlation_id"],
-                "causation_id": r["causation_id"],
-                "own": r["aggregate_id"] == aggregate_id,
-                "data": r["data"],
-            }
-            for r in rows
-        ],
-    }
-
-
-def _reason(data: dict[str, Any]) -> str | None:
-    for key in ("reason", "notes", "rule", "message"):
-        if data.get(key):
-            return str(data[key])
-    holds = data.get("holds")
-    if holds:
-        return "; ".join(f"{h.get('rule')}: {h.get('message')}" for h in holds if isinstance(h, dict))
-    return None
+# ---------------------------------------------------------------- operations
 
 
 async def lag(conn: asyncpg.Connection) -> list[dict[str, Any]]:
@@ -520,7 +458,3 @@ async def lag(conn: asyncpg.Connection) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
-
-
-def as_of_text(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None

@@ -2,7 +2,8 @@
 
 A shipment raises a receivable due on its ``due_on`` (O11); what is paid on an order (payments, a converted
 hold's deposit, customer credit) settles its oldest shipments first, so what is left unpaid is the newest
-part of its shipments, as the orders service counts it for O5.
+part of its shipments, as the orders service counts it for O5. That unpaid part is kept, per receivable, in
+``unpaid_receivables`` (``bulk.UnpaidReceivables``): ageing sums it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from services.reporting.queries import amount, exposure
+from services.reporting.queries import amount, exposures
 from services.reporting.tables import SCHEMA
 
 # Age buckets: (name, first day overdue, last day overdue); "not_due" is due today or later.
@@ -26,30 +27,21 @@ CREDIT_ALERT_SHARE = Decimal("0.90")
 
 def _ageing_sql(schema: str) -> str:
     buckets = ",\n".join(
-        f"coalesce(sum(open) FILTER (WHERE $1::date - due_on BETWEEN {low} AND {high}), 0) AS {name}"
+        f"sum(unpaid) FILTER (WHERE $1::date - due_on BETWEEN {low} AND {high}) AS {name}"
         for name, low, high in BUCKETS
     )
     return f"""
-    WITH unpaid AS (
-        SELECT order_id, shipped - paid AS unpaid FROM {schema}.orders
-        WHERE shipped > paid AND status IS DISTINCT FROM 'cancelled'
-    ), parts AS (
-        SELECT r.customer_id, r.due_on, r.amount, u.unpaid,
-               sum(r.amount) OVER (PARTITION BY r.order_id ORDER BY r.due_on DESC NULLS FIRST,
-                                   r.shipment_id DESC) AS newer
-        FROM {schema}.receivables r JOIN unpaid u USING (order_id)
-    ), open_parts AS (
-        SELECT customer_id, due_on, least(amount, greatest(unpaid - (newer - amount), 0)) AS open FROM parts
-    ), aged AS (
+    WITH aged AS (
         SELECT customer_id,
-               coalesce(sum(open) FILTER (WHERE due_on IS NULL OR due_on >= $1::date), 0) AS not_due,
+               sum(unpaid) FILTER (WHERE due_on IS NULL OR due_on >= $1::date) AS not_due,
                {buckets},
-               coalesce(sum(open) FILTER (WHERE $1::date - due_on > 90), 0) AS {OVER_90}
-        FROM open_parts GROUP BY customer_id
+               sum(unpaid) FILTER (WHERE $1::date - due_on > 90) AS {OVER_90}
+        FROM {schema}.unpaid_receivables WHERE $2::text IS NULL OR customer_id = $2 GROUP BY customer_id
     )
     SELECT d.customer_id, d.code, d.company_name, d.kind, d.region, d.credit_limit, d.capital_limit,
-           {", ".join(f"a.{name}" for name in AGES)}, {exposure(schema, "d.customer_id")} AS credit_used
+           {", ".join(f"a.{name}" for name in AGES)}, coalesce(e.exposure, 0) AS credit_used
     FROM {schema}.customers d LEFT JOIN aged a USING (customer_id)
+    LEFT JOIN ({exposures(schema)}) e USING (customer_id)
     WHERE ($2::text IS NULL OR d.customer_id = $2)
       AND (a.customer_id IS NOT NULL
            OR EXISTS (SELECT FROM {schema}.orders o WHERE o.customer_id = d.customer_id))
@@ -84,6 +76,17 @@ async def receivables(
             }
         )
     return {"on": on.isoformat(), "rows": result}
+
+
+async def overdue(conn: asyncpg.Connection, on: date, schema: str = SCHEMA) -> dict[str, Any]:
+    """What is overdue on day ``on`` of every customer's receivables together (the dashboard's overview):
+    the sum of the overdue column over all rows of ``receivables``, from the unpaid receivables alone."""
+    total = await conn.fetchval(
+        f"SELECT sum(u.unpaid) FROM {schema}.unpaid_receivables u "
+        f"JOIN {schema}.customers d USING (customer_id) WHERE u.due_on < $1",
+        on,
+    )
+    return {"on": on.isoformat(), "overdue": amount(total)}
 
 
 def customer_alerts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import asyncpg
+from asyncpg import Connection
 
 from services.reporting import periods
 from services.reporting.periods import PeriodMode
@@ -49,11 +49,7 @@ UNKNOWN_REGION = "unknown"
 
 
 async def service_figures(
-    conn: asyncpg.Connection,
-    period: str,
-    mode: PeriodMode,
-    as_of: datetime | None = None,
-    schema: str = SCHEMA,
+    conn: Connection, period: str, mode: PeriodMode, as_of: datetime | None = None, schema: str = SCHEMA
 ) -> dict[str, Any]:
     """P8/P9 per region and per staff member for ``period`` (as the events stood at ``as_of``)."""
     start, end = periods.bounds(period, mode)

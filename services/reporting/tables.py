@@ -132,6 +132,13 @@ PROJECTIONS: dict[str, str] = {
         "customer_id text, amount numeric(18,2) NOT NULL, due_on date, "
         "PRIMARY KEY (order_id, shipment_id))"
     ),
+    # R12: what is still unpaid of each receivable, kept (``bulk.UnpaidReceivables``) so that ageing them is a
+    # sum over the few open ones, not a walk over every shipment and order. Only receivables with something
+    # unpaid have a row.
+    "unpaid_receivables": (
+        "CREATE TABLE {s}.unpaid_receivables (order_id text NOT NULL, shipment_id text NOT NULL, "
+        "customer_id text, due_on date, unpaid numeric(18,2) NOT NULL, PRIMARY KEY (order_id, shipment_id))"
+    ),
     # R1 rev 2: each period's report as it stood when the sales manager signed it off.
     "signoffs": (
         "CREATE TABLE {s}.signoffs (period text PRIMARY KEY, signed_at timestamptz NOT NULL, "
@@ -144,10 +151,20 @@ PROJECTIONS: dict[str, str] = {
     ),
     **FIELD_PROJECTIONS,  # R11, R13
 }
-# Rebuilt together: what leaves the sales (``bulk.LeavingSales``) reads ``orders`` and writes the other three.
-SALES_TABLES = ("orders", "customer_period", "customer_product_period", "staff_period", "region_period")
+# Rebuilt together: what leaves the sales (``bulk.LeavingSales``) reads ``orders`` and writes the other three;
+# what is unpaid of the receivables is kept from ``orders`` and ``receivables``.
+SALES_TABLES = (
+    "orders",
+    "customer_period",
+    "customer_product_period",
+    "staff_period",
+    "region_period",
+    "receivables",
+    "unpaid_receivables",
+)
 EXTRA_INDEXES = {
     "customer_period": ["CREATE INDEX ON {s}.customer_period (customer_id, period)"],
     "orders": ["CREATE INDEX ON {s}.orders (customer_id)"],
     "receivables": ["CREATE INDEX ON {s}.receivables (customer_id)"],
+    "unpaid_receivables": ["CREATE INDEX ON {s}.unpaid_receivables (due_on)"],
 }

@@ -270,9 +270,7 @@ async def test_r13_p8_visits_expenses_and_service_pages_show_their_figures(base:
     page = (await get(f"{base}/dashboard/expenses", period=NOVEMBER)).text
     assert "销售费用" in page and "10.0%" in page
     # P8: the dealer's suggestion counts in EAST and for the salesperson it was assigned to.
-    assert (await rows("service", "service_regions"))[1:] == [
-        ["EAST", "1", "suggestion 1", "0", "0", "0", "", "0"]
-    ]
+    assert (await rows("service", "service_regions"))[1:] == [["EAST", "1", "建议 1", "0", "0", "0", "", "0"]]
     assert (await rows("service", "service_staff", salesperson="sp-1"))[1:] == [["sp-1", "1", "0", "0", "0"]]
     service = (await get(f"{base}/dashboard/service", period=NOVEMBER, lang="en")).text
     assert "<h1>Service</h1>" in service and "By staff member" in service

@@ -17,7 +17,7 @@ from shared.clock import FixedClock
 from shared.database import drop_database, ensure_database
 from shared.migrations import migrate
 from shared.settings import Settings
-from tests.builders import FINANCE, GM, REGIONAL, SALES, SALES_MANAGER, SUPERVISOR
+from tests.builders import FINANCE, GM, REGIONAL, SALES, SALES_MANAGER, SUPERVISOR, kept_event
 from tests.conftest import unique_settings, wait_for
 from tests.integration.orders_kit import Orders
 from tests.integration.test_orders import wait_event
@@ -214,9 +214,13 @@ async def test_c10_a_view_kept_before_issue_25_gets_its_columns_and_is_folded_ag
             "event_type text NOT NULL, data jsonb NOT NULL, PRIMARY KEY (customer_id, version))"
         )
         kept = [
-            (1, "CustomerRegistered", {"kind": "dealer", "region": "EAST", "salesperson_id": "sp-1"}),
-            (2, "SalespersonReassigned", {"salesperson_id": "sp-2", "previous": "sp-1", "reason": "left"}),
-            (3, "CustomerOrdersHeld", {"reason": "poor", "rule": "C11"}),
+            kept_event(
+                1, "CustomerRegistered", {"kind": "dealer", "region": "EAST", "salesperson_id": "sp-1"}
+            ),
+            kept_event(
+                2, "SalespersonReassigned", {"salesperson_id": "sp-2", "previous": "sp-1", "reason": "left"}
+            ),
+            kept_event(3, "CustomerOrdersHeld", {"reason": "poor", "rule": "C11"}),
         ]
         await conn.executemany(
             f'INSERT INTO "{SCHEMA}".customer_events VALUES ($1, $2, $3, $4)',

@@ -330,38 +330,3 @@ async def test_events_stored_while_a_page_awaits_its_acks_go_out_before_those_ac
         await asyncio.wait_for(task, 10)
         await holding.unsubscribe()
     assert await stream_messages(nc, settings) == before + 2  # each once
-
-
-async def test_events_trickling_in_go_out_in_one_page_and_a_first_one_after_a_quiet_spell_at_once(
-    app: Any, nc: NATS, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """After a small page sent moments ago, a notification makes the relay wait ``GATHER_SECONDS`` so that
-    the commands committed meanwhile share one page (one round of acks, one batch for each consumer); the
-    first event after a quiet spell waits for nothing. The window is stretched here to be unmistakable."""
-    monkeypatch.setattr("shared.outbox.GATHER_SECONDS", 2.0)
-    monkeypatch.setattr("shared.outbox.GATHER_AFTER_SECONDS", 1.0)
-    loop = asyncio.get_running_loop()
-    relay = OutboxRelay(app, settings, nc)
-    stop = asyncio.Event()
-    task = asyncio.create_task(relay.run(stop))
-
-    async def published() -> bool:
-        return relay.position == (app.recorder.max_notification_id() or 0)
-
-    try:
-        await wait_for(published)  # what earlier tests stored is out
-        await asyncio.sleep(1.2)  # quiet for longer than GATHER_AFTER_SECONDS
-        app.register_prospect(prospect(400))
-        stored = loop.time()
-        await wait_for(published, every=0.01)
-        assert loop.time() - stored < 1.5  # not held for the gathering window
-        await asyncio.sleep(0.1)  # the relay waits for the next notification
-        pages = relay.acks.count
-        app.register_prospect(prospect(401))
-        await asyncio.sleep(0.3)  # the relay is woken meanwhile: it waits, it does not send
-        app.register_prospect(prospect(402))
-        await wait_for(published)
-        assert relay.acks.count == pages + 1  # both commands' events in one page
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)

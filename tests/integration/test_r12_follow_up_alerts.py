@@ -186,3 +186,40 @@ async def test_r12_complaints_feedback_and_service_requests_past_their_deadline_
         ("answer", "sp-r12", NOW - timedelta(days=1)),
         ("schedule", "tech-r12", NOW - timedelta(days=3)),
     ]
+
+
+def overdue(ev: Events, kind: str, subject: str, cid: str, stage: str, when: datetime) -> None:
+    """The complaints service's overdue event of a complaint or feedback missing its ``stage`` deadline."""
+    data = {"stage": stage, "deadline": when.isoformat(), "assigned_to": "sm-1", "customer_id": cid}
+    ev.make("complaints", kind, subject, f"{kind}Overdue", when, data, SYSTEM)
+
+
+async def test_p7_p8_a_missed_acknowledgement_is_an_alert_only_until_it_is_acknowledged(
+    service: ReportingService, nc: NATS, settings: Settings, request_: Requester
+) -> None:
+    ev = Events()
+    dealer = ev.customer(at(2034, 1, 2), region="R12A", code="R12A-D0001")
+    waiting, handled, late_again = (ev.complaint(dealer, NOW - timedelta(days=9)) for _ in range(3))
+    for complaint in (waiting, handled, late_again):
+        overdue(ev, "Complaint", complaint, dealer, "acknowledge", NOW - timedelta(days=8))
+    for complaint in (handled, late_again):  # P7: acknowledged late, neither resolved nor closed
+        ev.make(
+            "complaints",
+            "Complaint",
+            complaint,
+            "ComplaintAcknowledged",
+            NOW - timedelta(days=7),
+            {"customer_id": dealer},
+        )
+    overdue(ev, "Complaint", late_again, dealer, "resolve", NOW - timedelta(days=2))
+    unacknowledged, acknowledged = str(uuid.uuid4()), str(uuid.uuid4())
+    for fid in (unacknowledged, acknowledged):  # P8: a major feedback the general manager saw late
+        overdue(ev, "Feedback", fid, dealer, "escalation", NOW - timedelta(days=2))
+    gm, seen = Actor(id="gm-1", role=Role.GENERAL_MANAGER), {"customer_id": dealer, "notes": "seen"}
+    ev.make("complaints", "Feedback", acknowledged, "FeedbackEscalationAcknowledged", NOW, seen, gm)
+
+    found = await alerts_about(nc, settings, service, request_, ev, dealer)
+
+    assert sorted((a.get("complaint_id") or a.get("feedback_id"), a["stage"]) for a in found) == sorted(
+        [(waiting, "acknowledge"), (late_again, "resolve"), (unacknowledged, "escalation")]
+    )

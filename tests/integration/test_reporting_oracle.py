@@ -37,6 +37,7 @@ from services.complaints.api import register as register_complaints
 from services.complaints.application import ComplaintsApplication
 from services.complaints.main import background as complaints_background
 from services.complaints.scopes import SCHEMA as COMPLAINTS_VIEW
+from services.reporting.queries import DISTRIBUTOR_COUNTS, DISTRIBUTOR_MONEYS
 from shared.clock import BUSINESS_TZ, FixedClock
 from shared.customer_directory import PostgresCustomerDirectory
 from shared.database import ensure_database
@@ -551,35 +552,9 @@ class Flow:
 # ---------------------------------------------------------------- the comparison
 
 
-DISTRIBUTOR_FIGURES = (
-    "orders",
-    "orders_cancelled",
-    "quantity",
-    "ordered_amount",
-    "cancelled_amount",
-    "credit_notes",
-    "returned_amount",
-    "shipped_amount",
-    "paid_amount",
-    "deposits",
-    "holds_made",
-    "holds_converted",
-    "holds_expired",
-    "quality_complaints",
-    "service_complaints",
-    "fines",
-)
-COUNTS = {
-    "orders",
-    "orders_cancelled",
-    "credit_notes",
-    "quantity",
-    "holds_made",
-    "holds_converted",
-    "holds_expired",
-    "quality_complaints",
-    "service_complaints",
-}
+# The figures compared: the report's own list of them (their values are recomputed here).
+DISTRIBUTOR_FIGURES = (*DISTRIBUTOR_COUNTS, *DISTRIBUTOR_MONEYS)
+COUNTS = set(DISTRIBUTOR_COUNTS)
 
 
 def expected_distributor_row(m: Model, cid: str, period: str) -> dict[str, Any]:

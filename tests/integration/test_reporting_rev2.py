@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncIterator
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from services.reporting import cli
+from services.reporting.api import OverdueTotal, Receivables
 from services.reporting.main import ReportingService
 from shared.clock import BUSINESS_TZ, FixedClock
 from shared.contracts import Actor
@@ -243,6 +245,37 @@ async def test_r12_receivables_by_age_settle_the_oldest_shipment_first(
         (a["alert"], a.get("amount")) for a in alerts["result"]["alerts"] if a.get("customer_id") == dealer
     }
     assert mine == {("overdue_receivables", "3500.00"), ("credit_limit_nearly_used", "7500.00")}
+
+
+async def test_r12_the_overview_total_of_overdue_receivables_is_the_ageing_report_summed(
+    service: ReportingService, nc: NATS, settings: Settings, request_: Requester
+) -> None:
+    ev, on = Events(), datetime(2031, 6, 30).date()  # the overview's day
+    dealer = ev.customer(at(2031, 1, 2), code="R12-D0002")
+    settled = ev.order(dealer, at(2031, 1, 5), [("P-1", 10, "100.00")])
+    ev.shipped(settled, dealer, at(2031, 1, 6), "1000.00", due_on=datetime(2031, 2, 5).date())
+    ev.paid(settled, dealer, at(2031, 2, 1), "1000.00")
+    owing = ev.order(dealer, at(2031, 1, 7), [("P-1", 20, "100.00")])
+    ev.shipped(owing, dealer, at(2031, 1, 8), "1500.00", due_on=datetime(2031, 2, 7).date())
+    ev.shipped(owing, dealer, at(2031, 1, 9), "500.00", due_on=datetime(2031, 7, 9).date())
+    ev.paid(owing, dealer, at(2031, 2, 2), "600.00")
+    await consumed(nc, settings, service, ev)
+
+    report = await service.reports.receivables(Receivables(on=on))
+    total = await service.reports.overdue(OverdueTotal(on=on))
+    async with service.pool.acquire() as conn:
+        kept = await conn.fetch(
+            "SELECT order_id, unpaid FROM reporting.unpaid_receivables WHERE customer_id = $1", dealer
+        )
+
+    assert total["overdue"] == f"{sum(Decimal(r['overdue']) for r in report['rows']):.2f}"
+    row = next(r for r in report["rows"] if r["customer_id"] == dealer)
+    assert (row["not_due"], row["overdue"]) == ("500.00", "900.00")  # 600 paid settles the older shipment
+    # Only what is still owed is kept: the paid order has no row.
+    assert sorted((r["order_id"], r["unpaid"]) for r in kept) == [
+        (owing, Decimal("500.00")),
+        (owing, Decimal("900.00")),
+    ]
 
 
 # ---------------------------------------------------------------- R14: history import

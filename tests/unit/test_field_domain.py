@@ -20,7 +20,7 @@ from shared.aggregate import Meta
 from shared.clock import FixedClock
 from shared.errors import DomainError, Forbidden, InvalidState
 from shared.settings import Settings
-from tests.builders import FINANCE, GM, MARKETING, REGIONAL, SALES, SUPERVISOR
+from tests.builders import FINANCE, GM, MARKETING, REGIONAL, SALES, SUPERVISOR, kept_event
 
 T0 = datetime(2027, 1, 12, 2, 0, tzinfo=UTC)
 POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
@@ -209,9 +209,9 @@ def test_s2_visits_required_by_grade(grade: str, month: int, visits: int) -> Non
 
 def test_s2_the_customer_view_folds_registration_grade_and_status() -> None:
     events = [
-        (3, "CustomerGraded", {"grade": "A"}),
-        (1, "CustomerRegistered", {"region": "EAST", "salesperson_id": "sp-1"}),
-        (2, "CustomerApproved", {"code": "EAST-D0001"}),
+        kept_event(3, "CustomerGraded", {"grade": "A"}),
+        kept_event(1, "CustomerRegistered", {"region": "EAST", "salesperson_id": "sp-1"}),
+        kept_event(2, "CustomerApproved", {"code": "EAST-D0001"}),
     ]
     customer = fold("c-1", events)
     assert customer is not None
@@ -221,7 +221,7 @@ def test_s2_the_customer_view_folds_registration_grade_and_status() -> None:
         "approved",
         "A",
     )
-    assert fold("c-2", [(2, "CustomerGraded", {"grade": "B"})]) is None  # not registered yet
+    assert fold("c-2", [kept_event(2, "CustomerGraded", {"grade": "B"})]) is None  # not registered yet
 
 
 def claim() -> ExpenseClaim:

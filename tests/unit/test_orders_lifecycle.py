@@ -15,6 +15,7 @@ from services.orders.customer_view import InMemoryCustomerDirectory, fold
 from services.orders.domain import CustomerAccount
 from shared.contracts import Actor, Role
 from shared.errors import DomainError, Forbidden, InvalidState
+from tests.builders import kept_event
 from tests.unit.test_orders_domain import SALES, Fixture, customer_events, envelope
 
 REGIONAL = Actor(id="rm-1", role=Role.REGIONAL_MANAGER)
@@ -87,10 +88,12 @@ def test_c10_the_view_follows_every_change_in_version_order_and_tolerates_redeli
 
 def test_c11_orders_released_and_a_raise_approved_are_folded() -> None:
     events = [
-        (5, "CreditRevised", {"rating": "fair", "credit_limit": "1000.00", "requested_limit": "3000.00"}),
-        (6, "CustomerOrdersHeld", {"reason": "x", "rule": "C11"}),
-        (7, "CreditRaiseApproved", {"credit_limit": "3000.00", "previous_limit": "1000.00"}),
-        (8, "CustomerOrdersReleased", {"reason": "reviewed"}),
+        kept_event(
+            5, "CreditRevised", {"rating": "fair", "credit_limit": "1000.00", "requested_limit": "3000.00"}
+        ),
+        kept_event(6, "CustomerOrdersHeld", {"reason": "x", "rule": "C11"}),
+        kept_event(7, "CreditRaiseApproved", {"credit_limit": "3000.00", "previous_limit": "1000.00"}),
+        kept_event(8, "CustomerOrdersReleased", {"reason": "reviewed"}),
     ]
     base = [(e.aggregate_version, e.event_type, e.data) for e in customer_events("c-8")]
     snapshot = fold("c-8", base + events)

@@ -20,6 +20,12 @@ from shared.settings import Settings
 from tests.unit.test_orders_domain import FINANCE, PRODUCTION, SALES, Fixture, customer_events, envelope
 
 SHIPPED_ON = date(2026, 11, 20)  # the fixture's clock, in Shanghai
+CONTRACT_TERMS = {
+    "payment_terms_days": 30,
+    "delivery_terms": "",
+    "product_scope": None,
+    "annual_volume": None,
+}
 
 
 @pytest.fixture
@@ -27,13 +33,17 @@ def fx() -> Fixture:
     return Fixture()
 
 
-def customer_with(fx: Fixture, customer_id: str, registered: dict[str, Any], *more: dict[str, Any]) -> str:
-    """A dealer whose registration carries ``registered`` besides kind, region and salesperson."""
+def customer_with(fx: Fixture, customer_id: str, registered: dict[str, Any], *terms: dict[str, Any]) -> str:
+    """A dealer whose registration carries ``registered`` besides kind, region and salesperson, and whose
+    contracts signed after it carry ``terms`` each."""
     events = customer_events(customer_id, credit_limit="100000")
     first = events[0]
     events[0] = envelope(customer_id, 1, "CustomerRegistered", {**first.data, **registered})
-    for version, data in enumerate(more, start=len(events) + 1):
-        events.append(envelope(customer_id, version, "ContractTermsApproved", data))
+    signed = next(e.data for e in events if e.event_type == "ContractSigned")
+    for version, agreed in enumerate(terms, start=len(events) + 1):
+        events.append(
+            envelope(customer_id, version, "ContractSigned", signed | {"terms": CONTRACT_TERMS | agreed})
+        )
     for e in events:
         fx.customers.apply(e)
     return customer_id

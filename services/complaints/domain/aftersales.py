@@ -10,25 +10,13 @@ from enum import StrEnum
 
 from eventsourcing.domain import event
 
+from services.complaints import events
 from services.complaints.domain.deadlines import check_raisable, passed
-from services.complaints.domain.kinds import LOGGERS, Satisfaction
+from services.complaints.domain.kinds import LOGGERS
+from services.complaints.events import Satisfaction, ServiceKind, ServiceStage
 from shared.aggregate import Meta, SalesAggregate, at_least, require_role
 from shared.contracts import Role
 from shared.errors import DomainError, Forbidden, InvalidState
-
-
-class ServiceKind(StrEnum):
-    INSTALLATION = "installation"  # 安装
-    REPAIR = "repair"  # 维修
-    TECHNICAL_SUPPORT = "technical_support"  # 技术支持
-    TRAINING = "training"  # 培训
-
-
-class ServiceStage(StrEnum):
-    """P9: the deadlines of a service request."""
-
-    SCHEDULE = "schedule"
-    COMPLETE = "complete"
 
 
 class ServiceStatus(StrEnum):
@@ -55,7 +43,7 @@ class ServiceRequest(SalesAggregate):
 
     TOPIC = "complaints.ServiceRequest"
 
-    @event("ServiceRequestLogged", topic="complaints.ServiceRequest.ServiceRequestLogged")
+    @event(events.ServiceRequestLogged)
     def __init__(
         self,
         kind: ServiceKind,
@@ -149,12 +137,16 @@ class ServiceRequest(SalesAggregate):
                     "region": self.region,
                 },
             )
-        self._assigned(technician_id=technician.id, previous=self.technician_id, **self._refs(), meta=meta)
+        self.trigger_event(
+            events.TechnicianAssigned,
+            technician_id=technician.id,
+            previous=self.technician_id,
+            **self._refs(),
+            meta=meta,
+        )
 
-    @event("TechnicianAssigned", topic="complaints.ServiceRequest.TechnicianAssigned")
-    def _assigned(
-        self, technician_id: str, previous: str | None, kind: str, customer_id: str, region: str, meta: Meta
-    ) -> None:
+    @event(events.TechnicianAssigned)
+    def _assigned(self, technician_id: str, meta: Meta) -> None:
         self.technician_id = technician_id
         self.assigned_at = meta.at
         if self.status is ServiceStatus.LOGGED:
@@ -169,7 +161,8 @@ class ServiceRequest(SalesAggregate):
                 rule="P9",
                 details={"field": "scheduled_for"},
             )
-        self._scheduled(
+        self.trigger_event(
+            events.ServiceScheduled,
             scheduled_for=scheduled_for,
             notes=notes,
             technician_id=self.technician_id or "",
@@ -178,18 +171,8 @@ class ServiceRequest(SalesAggregate):
             meta=meta,
         )
 
-    @event("ServiceScheduled", topic="complaints.ServiceRequest.ServiceScheduled")
-    def _scheduled(
-        self,
-        scheduled_for: datetime,
-        notes: str,
-        technician_id: str,
-        within_deadline: bool,
-        kind: str,
-        customer_id: str,
-        region: str,
-        meta: Meta,
-    ) -> None:
+    @event(events.ServiceScheduled)
+    def _scheduled(self, scheduled_for: datetime, notes: str, meta: Meta) -> None:
         self.scheduled_for = scheduled_for
         self.schedule_notes = notes or None
         if (
@@ -201,7 +184,8 @@ class ServiceRequest(SalesAggregate):
     def complete(self, report: str, meta: Meta) -> None:
         self._require_technician(meta, "complete")
         self._require_status({ServiceStatus.SCHEDULED}, "complete")
-        self._completed(
+        self.trigger_event(
+            events.ServiceCompleted,
             report=report,
             technician_id=self.technician_id or "",
             within_deadline=meta.at <= self.complete_by,
@@ -209,17 +193,8 @@ class ServiceRequest(SalesAggregate):
             meta=meta,
         )
 
-    @event("ServiceCompleted", topic="complaints.ServiceRequest.ServiceCompleted")
-    def _completed(
-        self,
-        report: str,
-        technician_id: str,
-        within_deadline: bool,
-        kind: str,
-        customer_id: str,
-        region: str,
-        meta: Meta,
-    ) -> None:
+    @event(events.ServiceCompleted)
+    def _completed(self, report: str, meta: Meta) -> None:
         self.report = report
         self.completed_at = meta.at
         self.status = ServiceStatus.COMPLETED
@@ -229,7 +204,8 @@ class ServiceRequest(SalesAggregate):
         if meta.actor_role not in ASSIGNERS:
             self._require_technician(meta, "record the sign-off of")
         self._require_status({ServiceStatus.COMPLETED}, "sign off")
-        self._signed_off(
+        self.trigger_event(
+            events.ServiceSignedOff,
             signed_by=signed_by,
             satisfaction=Satisfaction(satisfaction),
             notes=notes,
@@ -238,18 +214,8 @@ class ServiceRequest(SalesAggregate):
             meta=meta,
         )
 
-    @event("ServiceSignedOff", topic="complaints.ServiceRequest.ServiceSignedOff")
-    def _signed_off(
-        self,
-        signed_by: str,
-        satisfaction: Satisfaction,
-        notes: str,
-        technician_id: str,
-        kind: str,
-        customer_id: str,
-        region: str,
-        meta: Meta,
-    ) -> None:
+    @event(events.ServiceSignedOff)
+    def _signed_off(self, signed_by: str, satisfaction: Satisfaction, notes: str, meta: Meta) -> None:
         self.signed_by = signed_by
         self.satisfaction = Satisfaction(satisfaction)
         self.customer_notes = notes or None
@@ -272,21 +238,17 @@ class ServiceRequest(SalesAggregate):
     def mark_overdue(self, stage: ServiceStage, meta: Meta) -> None:
         stage = ServiceStage(stage)
         deadline = check_raisable(stage.value, self.pending_deadlines(), self.overdue, meta, "P9")
-        self._overdue(
-            stage=stage.value, deadline=deadline, technician_id=self.technician_id, **self._refs(), meta=meta
+        self.trigger_event(
+            events.ServiceRequestOverdue,
+            stage=stage.value,
+            deadline=deadline,
+            technician_id=self.technician_id,
+            **self._refs(),
+            meta=meta,
         )
 
-    @event("ServiceRequestOverdue", topic="complaints.ServiceRequest.ServiceRequestOverdue")
-    def _overdue(
-        self,
-        stage: str,
-        deadline: datetime,
-        technician_id: str | None,
-        kind: str,
-        customer_id: str,
-        region: str,
-        meta: Meta,
-    ) -> None:
+    @event(events.ServiceRequestOverdue)
+    def _overdue(self, stage: str, meta: Meta) -> None:
         self.overdue[stage] = meta.at
 
     # helpers ----------------------------------------------------------------------------------

@@ -8,18 +8,10 @@ from typing import Any
 
 from eventsourcing.domain import event
 
+from services.complaints import events
 from services.complaints.domain import deadlines, quality, service
-from services.complaints.domain.kinds import (
-    LOGGERS,
-    PROPOSERS,
-    QUALITY_DECIDERS,
-    SERVICE_HANDLERS,
-    ComplaintType,
-    Resolution,
-    Satisfaction,
-    Severity,
-    Status,
-)
+from services.complaints.domain.kinds import LOGGERS, PROPOSERS, QUALITY_DECIDERS, SERVICE_HANDLERS, Status
+from services.complaints.events import ComplaintType, Resolution, Satisfaction, Severity
 from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.contracts import Role
 from shared.errors import DomainError, Forbidden, InvalidState
@@ -50,7 +42,7 @@ class Complaint(SalesAggregate):
     mark_overdue = deadlines.mark_overdue
     _overdue = deadlines._overdue
 
-    @event("ComplaintLogged", topic="complaints.Complaint.ComplaintLogged")
+    @event(events.ComplaintLogged)
     def __init__(
         self,
         complaint_type: ComplaintType,
@@ -193,12 +185,10 @@ class Complaint(SalesAggregate):
         self._require_handler(meta, "acknowledge")
         if self.acknowledged_at is not None:
             raise InvalidState("the complaint was already acknowledged", rule="P7")
-        self._acknowledged(**self._refs(), meta=meta)
+        self.trigger_event(events.ComplaintAcknowledged, **self._refs(), meta=meta)
 
-    @event("ComplaintAcknowledged", topic="complaints.Complaint.ComplaintAcknowledged")
-    def _acknowledged(
-        self, complaint_type: str, customer_id: str, order_id: str | None, staff_id: str | None, meta: Meta
-    ) -> None:
+    @event(events.ComplaintAcknowledged)
+    def _acknowledged(self, meta: Meta) -> None:
         self._record("acknowledged", meta)
 
     def verify(
@@ -236,7 +226,8 @@ class Complaint(SalesAggregate):
                 raise DomainError(
                     "an invalid complaint has no severity", rule="P5", details={"field": "severity"}
                 )
-        self._verified(
+        self.trigger_event(
+            events.ComplaintVerified,
             valid=valid,
             severity=Severity(severity) if severity is not None else None,
             cause=cause,
@@ -245,19 +236,8 @@ class Complaint(SalesAggregate):
             meta=meta,
         )
 
-    @event("ComplaintVerified", topic="complaints.Complaint.ComplaintVerified")
-    def _verified(
-        self,
-        valid: bool,
-        severity: Severity | None,
-        cause: str,
-        notes: str,
-        complaint_type: str,
-        customer_id: str,
-        order_id: str | None,
-        staff_id: str | None,
-        meta: Meta,
-    ) -> None:
+    @event(events.ComplaintVerified)
+    def _verified(self, valid: bool, severity: Severity | None, cause: str, notes: str, meta: Meta) -> None:
         self.valid = valid
         self.severity = Severity(severity) if severity is not None else None
         self.cause = cause or None
@@ -277,19 +257,16 @@ class Complaint(SalesAggregate):
             allowed = {Status.DECIDED} if self.valid else {Status.VERIFIED}
             self._require_status(allowed, "P4", "inform the customer")
         satisfaction = Satisfaction(satisfaction)
-        self._customer_informed(satisfaction=satisfaction, notes=notes, **self._refs(), meta=meta)
+        self.trigger_event(
+            events.ComplaintCustomerInformed,
+            satisfaction=satisfaction,
+            notes=notes,
+            **self._refs(),
+            meta=meta,
+        )
 
-    @event("ComplaintCustomerInformed", topic="complaints.Complaint.ComplaintCustomerInformed")
-    def _customer_informed(
-        self,
-        satisfaction: Satisfaction,
-        notes: str,
-        complaint_type: str,
-        customer_id: str,
-        order_id: str | None,
-        staff_id: str | None,
-        meta: Meta,
-    ) -> None:
+    @event(events.ComplaintCustomerInformed)
+    def _customer_informed(self, satisfaction: Satisfaction, notes: str, meta: Meta) -> None:
         self.satisfaction = Satisfaction(satisfaction)
         self.customer_notes = notes or None
         self.status = Status.CUSTOMER_INFORMED
@@ -304,7 +281,8 @@ class Complaint(SalesAggregate):
         else:
             require_role(meta, SERVICE_HANDLERS, "P4", "close a service complaint")
             self._require_status({Status.CUSTOMER_INFORMED}, "P4", "close")
-        self._closed(
+        self.trigger_event(
+            events.ComplaintClosed,
             valid=self.valid,
             severity=self.severity,
             resolution=self.resolution,
@@ -314,20 +292,8 @@ class Complaint(SalesAggregate):
             meta=meta,
         )
 
-    @event("ComplaintClosed", topic="complaints.Complaint.ComplaintClosed")
-    def _closed(
-        self,
-        valid: bool | None,
-        severity: Severity | None,
-        resolution: Resolution | None,
-        satisfaction: Satisfaction | None,
-        fine: Decimal | None,
-        complaint_type: str,
-        customer_id: str,
-        order_id: str | None,
-        staff_id: str | None,
-        meta: Meta,
-    ) -> None:
+    @event(events.ComplaintClosed)
+    def _closed(self, meta: Meta) -> None:
         self.status = Status.CLOSED
         self.closed_at = meta.at
         self._record("closed", meta)

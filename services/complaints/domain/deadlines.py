@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 
 from eventsourcing.domain import event
 
-from services.complaints.domain.kinds import Stage, Status
+from services.complaints import events
+from services.complaints.domain.kinds import Status
+from services.complaints.events import Stage
 from shared.aggregate import Meta, require_role
 from shared.contracts import Role
 from shared.errors import InvalidState
@@ -62,20 +64,17 @@ def mark_overdue(self: "Complaint", stage: Stage, meta: Meta) -> None:
     if stage not in self.due(meta.at):
         raise InvalidState(f"the {stage.value} deadline is not overdue", rule="P7")
     deadline = self.acknowledge_by if stage is Stage.ACKNOWLEDGE else self.resolve_by
-    self._overdue(stage=stage, deadline=deadline, assigned_to=self.assigned_to, **self._refs(), meta=meta)
+    self.trigger_event(
+        events.ComplaintOverdue,
+        stage=stage,
+        deadline=deadline,
+        assigned_to=self.assigned_to,
+        **self._refs(),
+        meta=meta,
+    )
 
 
-@event("ComplaintOverdue", topic="complaints.Complaint.ComplaintOverdue")
-def _overdue(
-    self: "Complaint",
-    stage: Stage,
-    deadline: datetime,
-    assigned_to: str,
-    complaint_type: str,
-    customer_id: str,
-    order_id: str | None,
-    staff_id: str | None,
-    meta: Meta,
-) -> None:
+@event(events.ComplaintOverdue)
+def _overdue(self: "Complaint", stage: Stage, deadline: datetime, meta: Meta) -> None:
     self.overdue[Stage(stage).value] = meta.at
     self._record("overdue", meta, f"{stage} deadline {deadline.isoformat()}")

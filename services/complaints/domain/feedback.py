@@ -8,25 +8,13 @@ from enum import StrEnum
 
 from eventsourcing.domain import event
 
+from services.complaints import events
 from services.complaints.domain.deadlines import check_raisable, passed
 from services.complaints.domain.kinds import LOGGERS
+from services.complaints.events import FeedbackKind, FeedbackStage
 from shared.aggregate import Meta, SalesAggregate, at_least, require_role
 from shared.contracts import Role
 from shared.errors import Forbidden, InvalidState
-
-
-class FeedbackKind(StrEnum):
-    SUGGESTION = "suggestion"  # 建议
-    INQUIRY = "inquiry"  # 咨询
-    PRAISE = "praise"  # 表扬
-    OTHER = "other"
-
-
-class FeedbackStage(StrEnum):
-    """P8: the deadlines of a feedback."""
-
-    ANSWER = "answer"  # the assignee answers the customer
-    ESCALATION = "escalation"  # the general manager acknowledges a major one
 
 
 class FeedbackStatus(StrEnum):
@@ -43,7 +31,7 @@ class Feedback(SalesAggregate):
 
     TOPIC = "complaints.Feedback"
 
-    @event("FeedbackLogged", topic="complaints.Feedback.FeedbackLogged")
+    @event(events.FeedbackLogged)
     def __init__(
         self,
         kind: FeedbackKind,
@@ -94,7 +82,8 @@ class Feedback(SalesAggregate):
             meta=meta,
         )
         if major:  # at once: in the same save as the logging
-            feedback._escalated(
+            feedback.trigger_event(
+                events.FeedbackEscalated,
                 escalated_to=ESCALATED_TO.value,
                 acknowledge_by=meta.at + timedelta(days=escalation_ack_days),
                 kind=feedback.kind.value,
@@ -103,20 +92,24 @@ class Feedback(SalesAggregate):
             )
         return feedback
 
-    @event("FeedbackEscalated", topic="complaints.Feedback.FeedbackEscalated")
-    def _escalated(
-        self, escalated_to: str, acknowledge_by: datetime, kind: str, customer_id: str, meta: Meta
-    ) -> None:
+    @event(events.FeedbackEscalated)
+    def _escalated(self, escalated_to: str, acknowledge_by: datetime) -> None:
         self.escalated_to = escalated_to
         self.escalation_acknowledge_by = acknowledge_by
 
     def assign(self, assigned_to: str, meta: Meta) -> None:
         require_role(meta, ASSIGNERS, "P8", "assign customer feedback")
         self._require_open("assign")
-        self._assigned(assigned_to=assigned_to, previous=self.assigned_to, **self._refs(), meta=meta)
+        self.trigger_event(
+            events.FeedbackAssigned,
+            assigned_to=assigned_to,
+            previous=self.assigned_to,
+            **self._refs(),
+            meta=meta,
+        )
 
-    @event("FeedbackAssigned", topic="complaints.Feedback.FeedbackAssigned")
-    def _assigned(self, assigned_to: str, previous: str, kind: str, customer_id: str, meta: Meta) -> None:
+    @event(events.FeedbackAssigned)
+    def _assigned(self, assigned_to: str) -> None:
         self.assigned_to = assigned_to
 
     def acknowledge_escalation(self, notes: str, meta: Meta) -> None:
@@ -125,10 +118,10 @@ class Feedback(SalesAggregate):
             raise InvalidState("only a major feedback is escalated to the general manager", rule="P8")
         if self.escalation_acknowledged_at is not None:
             raise InvalidState("the escalation was already acknowledged", rule="P8")
-        self._escalation_acknowledged(notes=notes, **self._refs(), meta=meta)
+        self.trigger_event(events.FeedbackEscalationAcknowledged, notes=notes, **self._refs(), meta=meta)
 
-    @event("FeedbackEscalationAcknowledged", topic="complaints.Feedback.FeedbackEscalationAcknowledged")
-    def _escalation_acknowledged(self, notes: str, kind: str, customer_id: str, meta: Meta) -> None:
+    @event(events.FeedbackEscalationAcknowledged)
+    def _escalation_acknowledged(self, meta: Meta) -> None:
         self.escalation_acknowledged_at = meta.at
 
     def give_answer(self, answer: str, meta: Meta) -> None:
@@ -139,7 +132,8 @@ class Feedback(SalesAggregate):
                 details={"assigned_to": self.assigned_to, "actor": meta.actor_id},
             )
         self._require_open("answer")
-        self._answered(
+        self.trigger_event(
+            events.FeedbackAnswered,
             answer=answer,
             assigned_to=self.assigned_to,
             within_deadline=meta.at <= self.answer_by,
@@ -147,10 +141,8 @@ class Feedback(SalesAggregate):
             meta=meta,
         )
 
-    @event("FeedbackAnswered", topic="complaints.Feedback.FeedbackAnswered")
-    def _answered(
-        self, answer: str, assigned_to: str, within_deadline: bool, kind: str, customer_id: str, meta: Meta
-    ) -> None:
+    @event(events.FeedbackAnswered)
+    def _answered(self, answer: str, meta: Meta) -> None:
         self.answer = answer
         self.answered_at = meta.at
         self.status = FeedbackStatus.ANSWERED
@@ -177,7 +169,8 @@ class Feedback(SalesAggregate):
         stage = FeedbackStage(stage)
         deadline = check_raisable(stage.value, self.pending_deadlines(), self.overdue, meta, "P8")
         responsible = self.escalated_to if stage is FeedbackStage.ESCALATION else self.assigned_to
-        self._overdue(
+        self.trigger_event(
+            events.FeedbackOverdue,
             stage=stage.value,
             deadline=deadline,
             responsible=responsible or "",
@@ -186,17 +179,8 @@ class Feedback(SalesAggregate):
             meta=meta,
         )
 
-    @event("FeedbackOverdue", topic="complaints.Feedback.FeedbackOverdue")
-    def _overdue(
-        self,
-        stage: str,
-        deadline: datetime,
-        responsible: str,
-        major: bool,
-        kind: str,
-        customer_id: str,
-        meta: Meta,
-    ) -> None:
+    @event(events.FeedbackOverdue)
+    def _overdue(self, stage: str, meta: Meta) -> None:
         self.overdue[stage] = meta.at
 
     # helpers ----------------------------------------------------------------------------------

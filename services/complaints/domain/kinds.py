@@ -1,47 +1,11 @@
-"""Complaint kinds, states and who may act on them (P1–P4, P6, P7)."""
+"""Complaint states and who may act on them (P1–P4, P6, P7); the kinds an event carries are in
+``services/complaints/events.py``."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
 from shared.contracts import Role
-
-
-class ComplaintType(StrEnum):
-    """P1."""
-
-    QUALITY = "quality"  # 质量投诉
-    SERVICE = "service"  # 服务投诉 (staff attitude, non-quality)
-
-
-class Severity(StrEnum):
-    MINOR = "minor"
-    MODERATE = "moderate"
-    SERIOUS = "serious"
-    SEVERE = "severe"
-
-
-class Resolution(StrEnum):
-    """P3: how a quality complaint was resolved."""
-
-    REFUND = "refund"
-    REPLACE = "replace"
-    REPAIR = "repair"
-    CREDIT = "credit"
-    NONE = "none"
-
-
-class Satisfaction(StrEnum):
-    SATISFIED = "satisfied"
-    PARTLY_SATISFIED = "partly_satisfied"
-    DISSATISFIED = "dissatisfied"
-
-
-class Stage(StrEnum):
-    """P7: the two deadlines of a complaint."""
-
-    ACKNOWLEDGE = "acknowledge"
-    RESOLVE = "resolve"
 
 
 class Status(StrEnum):

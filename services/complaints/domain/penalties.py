@@ -11,7 +11,8 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from services.complaints.domain.kinds import Severity
+from services.complaints import events
+from services.complaints.events import Severity
 from shared.aggregate import Meta, SalesAggregate
 from shared.contracts import CENTS
 from shared.errors import DomainError, InvalidState
@@ -61,7 +62,7 @@ class StaffRecord(SalesAggregate):
     def create_id(staff_id: str) -> UUID:
         return uuid.uuid5(STAFF_NAMESPACE, staff_id)
 
-    @event("StaffRecordOpened", topic="complaints.StaffRecord.StaffRecordOpened")
+    @event(events.StaffRecordOpened)
     def __init__(self, staff_id: str, meta: Meta) -> None:
         self.staff_id = staff_id
         self.penalties: list[dict[str, Any]] = []
@@ -77,8 +78,13 @@ class StaffRecord(SalesAggregate):
         """Count a valid complaint; returns whether a dismissal was recommended (P5)."""
         if any(p["complaint_id"] == complaint_id for p in self.penalties):
             raise InvalidState("this complaint was already counted", rule="P5")
-        self._penalty_counted(
-            complaint_id=complaint_id, staff_id=self.staff_id, severity=severity, amount=amount, meta=meta
+        self.trigger_event(
+            events.StaffPenaltyCounted,
+            complaint_id=complaint_id,
+            staff_id=self.staff_id,
+            severity=severity,
+            amount=amount,
+            meta=meta,
         )
         count = self.valid_within(meta.at, months)
         reasons = []
@@ -88,7 +94,8 @@ class StaffRecord(SalesAggregate):
             reasons.append(f"valid service complaint no. {count} within {months} months")
         if not reasons:
             return False
-        self._dismissal_recommended(
+        self.trigger_event(
+            events.DismissalRecommended,
             staff_id=self.staff_id,
             complaint_id=complaint_id,
             reason="; ".join(reasons),
@@ -98,10 +105,8 @@ class StaffRecord(SalesAggregate):
         )
         return True
 
-    @event("StaffPenaltyCounted", topic="complaints.StaffRecord.StaffPenaltyCounted")
-    def _penalty_counted(
-        self, complaint_id: str, staff_id: str, severity: Severity, amount: Decimal, meta: Meta
-    ) -> None:
+    @event(events.StaffPenaltyCounted)
+    def _penalty_counted(self, complaint_id: str, severity: Severity, amount: Decimal, meta: Meta) -> None:
         self.penalties.append(
             {
                 "complaint_id": complaint_id,
@@ -111,14 +116,6 @@ class StaffRecord(SalesAggregate):
             }
         )
 
-    @event("DismissalRecommended", topic="complaints.StaffRecord.DismissalRecommended")
-    def _dismissal_recommended(
-        self,
-        staff_id: str,
-        complaint_id: str,
-        reason: str,
-        valid_complaints: int,
-        window_months: int,
-        meta: Meta,
-    ) -> None:
+    @event(events.DismissalRecommended)
+    def _dismissal_recommended(self, complaint_id: str, reason: str, meta: Meta) -> None:
         self.dismissals.append({"complaint_id": complaint_id, "reason": reason, "at": meta.at})

@@ -1,8 +1,7 @@
 """P3 quality workflow steps of a ``Complaint``: investigation, on-site visit, resolution, follow-up.
 
 Each function is a method of ``Complaint`` (assigned in its class body, so the library sees its events);
-kept here beside the rule it serves. No ``from __future__ import annotations``: the events' fields are
-typed from these signatures, and names left as strings would be looked up in complaint.py.
+kept here beside the rule it serves. The events' fields are declared in ``services/complaints/events.py``.
 """
 
 from datetime import date
@@ -11,7 +10,9 @@ from typing import TYPE_CHECKING
 
 from eventsourcing.domain import event
 
-from services.complaints.domain.kinds import ComplaintType, Resolution, Status
+from services.complaints import events
+from services.complaints.domain.kinds import Status
+from services.complaints.events import ComplaintType, Resolution
 from shared.aggregate import Meta
 from shared.errors import DomainError, InvalidState
 
@@ -29,21 +30,18 @@ def start_investigation(self: "Complaint", departments_notified: list[str], note
             rule="P3",
             details={"field": "departments_notified"},
         )
-    self._investigation_started(
-        departments_notified=departments_notified, notes=notes, **self._refs(), meta=meta
+    self.trigger_event(
+        events.ComplaintInvestigationStarted,
+        departments_notified=list(departments_notified),
+        notes=notes,
+        **self._refs(),
+        meta=meta,
     )
 
 
-@event("ComplaintInvestigationStarted", topic="complaints.Complaint.ComplaintInvestigationStarted")
+@event(events.ComplaintInvestigationStarted)
 def _investigation_started(
-    self: "Complaint",
-    departments_notified: list[str],
-    notes: str,
-    complaint_type: str,
-    customer_id: str,
-    order_id: str | None,
-    staff_id: str | None,
-    meta: Meta,
+    self: "Complaint", departments_notified: list[str], notes: str, meta: Meta
 ) -> None:
     self.departments_notified = list(departments_notified)
     self.status = Status.INVESTIGATING
@@ -54,20 +52,13 @@ def record_site_visit(self: "Complaint", visited_on: date, findings: str, meta: 
     self._require_type(ComplaintType.QUALITY, "P3", "record a site visit for")
     self._require_handler(meta, "record a site visit")
     self._require_status({Status.INVESTIGATING}, "P3", "record a site visit")
-    self._site_visited(visited_on=visited_on, findings=findings, **self._refs(), meta=meta)
+    self.trigger_event(
+        events.ComplaintSiteVisited, visited_on=visited_on, findings=findings, **self._refs(), meta=meta
+    )
 
 
-@event("ComplaintSiteVisited", topic="complaints.Complaint.ComplaintSiteVisited")
-def _site_visited(
-    self: "Complaint",
-    visited_on: date,
-    findings: str,
-    complaint_type: str,
-    customer_id: str,
-    order_id: str | None,
-    staff_id: str | None,
-    meta: Meta,
-) -> None:
+@event(events.ComplaintSiteVisited)
+def _site_visited(self: "Complaint", visited_on: date, findings: str, meta: Meta) -> None:
     self.site_visit = {"visited_on": visited_on.isoformat(), "findings": findings}
     self.status = Status.SITE_VISITED
     self._record("site_visited", meta, findings)
@@ -86,20 +77,14 @@ def resolve(
         raise DomainError(
             "only a refund or a credit carries an amount", rule="P3", details={"field": "amount"}
         )
-    self._resolved(resolution=resolution, amount=amount, notes=notes, **self._refs(), meta=meta)
+    self.trigger_event(
+        events.ComplaintResolved, resolution=resolution, amount=amount, notes=notes, **self._refs(), meta=meta
+    )
 
 
-@event("ComplaintResolved", topic="complaints.Complaint.ComplaintResolved")
+@event(events.ComplaintResolved)
 def _resolved(
-    self: "Complaint",
-    resolution: Resolution,
-    amount: Decimal | None,
-    notes: str,
-    complaint_type: str,
-    customer_id: str,
-    order_id: str | None,
-    staff_id: str | None,
-    meta: Meta,
+    self: "Complaint", resolution: Resolution, amount: Decimal | None, notes: str, meta: Meta
 ) -> None:
     self.resolution = Resolution(resolution)
     self.resolution_amount = amount
@@ -113,19 +98,11 @@ def follow_up(self: "Complaint", notes: str, meta: Meta) -> None:
     self._require_type(ComplaintType.QUALITY, "P3", "follow up")
     self._require_handler(meta, "follow up")
     self._require_status({Status.CUSTOMER_INFORMED}, "P3", "follow up")
-    self._followed_up(notes=notes, **self._refs(), meta=meta)
+    self.trigger_event(events.ComplaintFollowedUp, notes=notes, **self._refs(), meta=meta)
 
 
-@event("ComplaintFollowedUp", topic="complaints.Complaint.ComplaintFollowedUp")
-def _followed_up(
-    self: "Complaint",
-    notes: str,
-    complaint_type: str,
-    customer_id: str,
-    order_id: str | None,
-    staff_id: str | None,
-    meta: Meta,
-) -> None:
+@event(events.ComplaintFollowedUp)
+def _followed_up(self: "Complaint", notes: str, meta: Meta) -> None:
     self.follow_up_notes = notes
     self.status = Status.FOLLOWED_UP
     self._record("followed_up", meta, notes)

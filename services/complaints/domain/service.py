@@ -1,8 +1,7 @@
 """P4 service workflow steps of a ``Complaint`` (proposal, decision) and its P5 penalty.
 
 Each function is a method of ``Complaint`` (assigned in its class body, so the library sees its events);
-kept here beside the rule it serves. No ``from __future__ import annotations``: the events' fields are
-typed from these signatures, and names left as strings would be looked up in complaint.py.
+kept here beside the rule it serves. The events' fields are declared in ``services/complaints/events.py``.
 """
 
 from decimal import Decimal
@@ -10,7 +9,9 @@ from typing import TYPE_CHECKING
 
 from eventsourcing.domain import event
 
-from services.complaints.domain.kinds import PROPOSERS, SERVICE_HANDLERS, ComplaintType, Severity, Status
+from services.complaints import events
+from services.complaints.domain.kinds import PROPOSERS, SERVICE_HANDLERS, Status
+from services.complaints.events import ComplaintType, Severity
 from shared.aggregate import Meta, require_role
 from shared.errors import DomainError, InvalidState
 
@@ -26,7 +27,8 @@ def issue_penalty(self: "Complaint", amount: Decimal, meta: Meta) -> None:
         raise InvalidState("only a valid service complaint leads to a penalty", rule="P5")
     if self.penalty is not None:
         raise InvalidState("the penalty for this complaint was already issued", rule="P5")
-    self._penalty_issued(
+    self.trigger_event(
+        events.PenaltyIssued,
         complaint_id=str(self.id),
         customer_id=self.customer_id,
         order_id=self.order_id,
@@ -38,17 +40,9 @@ def issue_penalty(self: "Complaint", amount: Decimal, meta: Meta) -> None:
     )
 
 
-@event("PenaltyIssued", topic="complaints.Complaint.PenaltyIssued")
+@event(events.PenaltyIssued)
 def _penalty_issued(
-    self: "Complaint",
-    complaint_id: str,
-    customer_id: str,
-    order_id: str | None,
-    staff_id: str,
-    severity: Severity,
-    amount: Decimal,
-    public_criticism: bool,
-    meta: Meta,
+    self: "Complaint", staff_id: str, severity: Severity, amount: Decimal, public_criticism: bool, meta: Meta
 ) -> None:
     self.penalty = {
         "staff_id": staff_id,
@@ -67,19 +61,11 @@ def propose(self: "Complaint", proposal: str, meta: Meta) -> None:
     self._require_status({Status.VERIFIED}, "P4", "propose handling")
     if self.valid is not True:
         raise InvalidState("an invalid complaint needs no handling proposal", rule="P4")
-    self._proposed(proposal=proposal, **self._refs(), meta=meta)
+    self.trigger_event(events.ComplaintProposalMade, proposal=proposal, **self._refs(), meta=meta)
 
 
-@event("ComplaintProposalMade", topic="complaints.Complaint.ComplaintProposalMade")
-def _proposed(
-    self: "Complaint",
-    proposal: str,
-    complaint_type: str,
-    customer_id: str,
-    order_id: str | None,
-    staff_id: str | None,
-    meta: Meta,
-) -> None:
+@event(events.ComplaintProposalMade)
+def _proposed(self: "Complaint", proposal: str, meta: Meta) -> None:
     self.proposal = proposal
     self.status = Status.PROPOSED
     self._record("proposed", meta, proposal)
@@ -89,19 +75,11 @@ def decide(self: "Complaint", decision: str, meta: Meta) -> None:
     self._require_type(ComplaintType.SERVICE, "P4", "decide")
     require_role(meta, SERVICE_HANDLERS, "P4", "decide a service complaint")
     self._require_status({Status.PROPOSED}, "P4", "decide")
-    self._decided(decision=decision, **self._refs(), meta=meta)
+    self.trigger_event(events.ComplaintDecided, decision=decision, **self._refs(), meta=meta)
 
 
-@event("ComplaintDecided", topic="complaints.Complaint.ComplaintDecided")
-def _decided(
-    self: "Complaint",
-    decision: str,
-    complaint_type: str,
-    customer_id: str,
-    order_id: str | None,
-    staff_id: str | None,
-    meta: Meta,
-) -> None:
+@event(events.ComplaintDecided)
+def _decided(self: "Complaint", decision: str, meta: Meta) -> None:
     self.decision = decision
     self.status = Status.DECIDED
     self.resolved_at = meta.at

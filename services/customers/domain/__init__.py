@@ -3,8 +3,8 @@
 
 from services.customers.domain.code_sequence import CODE_NAMESPACE, CodeSequence
 from services.customers.domain.customer import Customer
-from services.customers.domain.values import (
-    FILE_FIELDS,
+from services.customers.domain.values import FILE_FIELDS
+from shared.customer_contract import (
     ChangeStep,
     ContractTerms,
     Grade,

@@ -11,57 +11,31 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.domain import event
 
-from services.customers.domain.values import (
-    CHANGE_CHAIN,
-    SALES_STAFF,
-    ChangeStep,
-    ContractTerms,
-    TerminationReason,
-)
-from shared.aggregate import Meta, SalesAggregate, at_least, require_role
+from services.customers.domain.values import CHANGE_CHAIN, SALES_STAFF
+from shared import customer_contract as published
+from shared.aggregate import Meta, at_least, require_role
 from shared.contracts import Role
+from shared.customer_contract import ChangeStep, ContractTerms, TerminationReason
 from shared.errors import DomainError, Forbidden, InvalidState
+from shared.events import aggregate_event
 
 if TYPE_CHECKING:
     from services.customers.domain.customer import Customer
 
 
-def sign_contract(
-    self: Customer,
-    contract_number: str,
-    valid_from: date,
-    valid_to: date,
-    terms: ContractTerms | None,
-    meta: Meta,
-) -> None:
+def sign_contract(self: Customer, contract: published.ContractSigned, meta: Meta) -> None:
     """C6: a distributor's framework contract, approved by the regional manager; a new one replaces the
     one in force, which stays in the history."""
     require_role(meta, at_least(Role.REGIONAL_MANAGER), "C6", "approve a distributor contract")
     if not self.kind.is_distributor:
         raise DomainError("only distributors (agents, dealers) sign a framework contract", rule="C6")
     self._require_approved("C6", "sign a contract")
-    if valid_to < valid_from:
+    if contract.valid_to < contract.valid_from:
         raise DomainError("a contract ends after it starts", rule="C6", details={"field": "valid_to"})
-    self._contract_signed(
-        contract_number=contract_number, valid_from=valid_from, valid_to=valid_to, terms=terms, meta=meta
-    )
+    self._contract_signed(**dict(contract), meta=meta)
 
 
-class ContractSigned(SalesAggregate.Event):
-    """C6. Version 2 carries the contract's terms (C12); version 1 had none (``terms`` None: none agreed,
-    O11's default payment terms apply)."""
-
-    TOPIC = "customers.Customer.ContractSigned"
-    class_version = 2
-    contract_number: str
-    valid_from: date
-    valid_to: date
-    terms: ContractTerms | None
-    meta: Meta
-
-    @staticmethod
-    def upcast_v1_v2(state: dict[str, object]) -> None:
-        state["terms"] = None
+ContractSigned = aggregate_event(published.ContractSigned)
 
 
 @event(ContractSigned)
@@ -99,7 +73,10 @@ def propose_contract_change(self: Customer, terms: ContractTerms, reason: str, m
     self._contract_change_proposed(terms=terms, reason=reason, meta=meta)
 
 
-@event("ContractChangeProposed", topic="customers.Customer.ContractChangeProposed")
+ContractChangeProposed = aggregate_event(published.ContractChangeProposed)
+
+
+@event(ContractChangeProposed)
 def contract_change_proposed(self: Customer, terms: ContractTerms, reason: str, meta: Meta) -> None:
     self.pending_change = {
         "terms": _copy(terms),
@@ -135,7 +112,10 @@ def review_contract_change(self: Customer, approve: bool, note: str, meta: Meta)
         )
 
 
-@event("ContractChangeReviewed", topic="customers.Customer.ContractChangeReviewed")
+ContractChangeReviewed = aggregate_event(published.ContractChangeReviewed)
+
+
+@event(ContractChangeReviewed)
 def contract_change_reviewed(self: Customer, step: ChangeStep, note: str, meta: Meta) -> None:
     assert self.pending_change is not None
     _, following = CHANGE_CHAIN[ChangeStep(step)]
@@ -144,7 +124,10 @@ def contract_change_reviewed(self: Customer, step: ChangeStep, note: str, meta: 
     self.pending_change["awaits"] = following.value
 
 
-@event("ContractChangeApproved", topic="customers.Customer.ContractChangeApproved")
+ContractChangeApproved = aggregate_event(published.ContractChangeApproved)
+
+
+@event(ContractChangeApproved)
 def contract_change_approved(
     self: Customer, terms: ContractTerms, previous_terms: ContractTerms | None, note: str, meta: Meta
 ) -> None:
@@ -155,7 +138,10 @@ def contract_change_approved(
     self.pending_change = None
 
 
-@event("ContractChangeRejected", topic="customers.Customer.ContractChangeRejected")
+ContractChangeRejected = aggregate_event(published.ContractChangeRejected)
+
+
+@event(ContractChangeRejected)
 def contract_change_rejected(self: Customer, step: ChangeStep, note: str, meta: Meta) -> None:
     self.pending_change = None
 
@@ -169,7 +155,10 @@ def request_termination(self: Customer, reason: TerminationReason, note: str, me
     self._termination_requested(reason=TerminationReason(reason), note=note, meta=meta)
 
 
-@event("ContractTerminationRequested", topic="customers.Customer.ContractTerminationRequested")
+ContractTerminationRequested = aggregate_event(published.ContractTerminationRequested)
+
+
+@event(ContractTerminationRequested)
 def termination_requested(self: Customer, reason: TerminationReason, note: str, meta: Meta) -> None:
     self.termination_request = {
         "reason": TerminationReason(reason).value,
@@ -195,7 +184,10 @@ def approve_termination(self: Customer, note: str, meta: Meta) -> None:
     )
 
 
-@event("ContractTerminated", topic="customers.Customer.ContractTerminated")
+ContractTerminated = aggregate_event(published.ContractTerminated)
+
+
+@event(ContractTerminated)
 def contract_terminated(
     self: Customer, contract_number: str, reason: TerminationReason, note: str, meta: Meta
 ) -> None:

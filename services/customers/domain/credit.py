@@ -13,11 +13,14 @@ from typing import TYPE_CHECKING
 
 from eventsourcing.domain import event
 
-from services.customers.domain.values import CREDIT_INVESTIGATORS, Rating, SecurityKind
+from services.customers.domain.values import CREDIT_INVESTIGATORS
+from shared import customer_contract as published
 from shared.aggregate import Meta, at_least, require_role
 from shared.clock import BUSINESS_TZ
 from shared.contracts import Role
+from shared.customer_contract import Rating, SecurityKind
 from shared.errors import DomainError, InvalidState
+from shared.events import aggregate_event
 
 if TYPE_CHECKING:
     from services.customers.domain.customer import Customer
@@ -44,7 +47,10 @@ def revise_credit(self: Customer, rating: Rating, credit_limit: Decimal, notes: 
         self._orders_held(reason=f"poor credit rating: {notes}".rstrip(": "), rule="C11", meta=meta)
 
 
-@event("CreditRevised", topic="customers.Customer.CreditRevised")
+CreditRevised = aggregate_event(published.CreditRevised)
+
+
+@event(CreditRevised)
 def credit_revised(
     self: Customer,
     rating: Rating,
@@ -69,13 +75,19 @@ def approve_credit_raise(self: Customer, meta: Meta) -> None:
     )
 
 
-@event("CreditRaiseApproved", topic="customers.Customer.CreditRaiseApproved")
+CreditRaiseApproved = aggregate_event(published.CreditRaiseApproved)
+
+
+@event(CreditRaiseApproved)
 def credit_raise_approved(self: Customer, credit_limit: Decimal, previous_limit: Decimal, meta: Meta) -> None:
     self.credit_limit = credit_limit
     self.pending_credit_limit = None
 
 
-@event("CustomerOrdersHeld", topic="customers.Customer.CustomerOrdersHeld")
+CustomerOrdersHeld = aggregate_event(published.CustomerOrdersHeld)
+
+
+@event(CustomerOrdersHeld)
 def orders_held(self: Customer, reason: str, rule: str, meta: Meta) -> None:
     """Orders put the customer's new orders on hold (O6) while this stands."""
     self.orders_held = True
@@ -88,39 +100,29 @@ def lift_credit_hold(self: Customer, reason: str, meta: Meta) -> None:
     self._credit_hold_lifted(reason=reason, meta=meta)
 
 
-@event("CustomerOrdersReleased", topic="customers.Customer.CustomerOrdersReleased")
+CustomerOrdersReleased = aggregate_event(published.CustomerOrdersReleased)
+
+
+@event(CustomerOrdersReleased)
 def credit_hold_lifted(self: Customer, reason: str, meta: Meta) -> None:
     self.orders_held = False
 
 
-def record_security(
-    self: Customer,
-    security_id: str,
-    security_kind: SecurityKind,
-    value: Decimal,
-    holder: str,
-    expires_on: date,
-    description: str,
-    meta: Meta,
-) -> None:
+def record_security(self: Customer, security: published.SecurityRecorded, meta: Meta) -> None:
+    """``security``: the security as its event will record it."""
     require_role(meta, CREDIT_APPROVERS, "C11", "record a security held against credit")
     self._require_approved("C11", "hold a security of")
-    if value <= 0:
+    if security.value <= 0:
         raise DomainError("a security has a positive value", rule="C11", details={"field": "value"})
-    if expires_on <= meta.at.astimezone(BUSINESS_TZ).date():
+    if security.expires_on <= meta.at.astimezone(BUSINESS_TZ).date():
         raise DomainError("the security has expired already", rule="C11", details={"field": "expires_on"})
-    self._security_recorded(
-        security_id=security_id,
-        security_kind=SecurityKind(security_kind),
-        value=value,
-        holder=holder,
-        expires_on=expires_on,
-        description=description,
-        meta=meta,
-    )
+    self._security_recorded(**dict(security), meta=meta)
 
 
-@event("SecurityRecorded", topic="customers.Customer.SecurityRecorded")
+SecurityRecorded = aggregate_event(published.SecurityRecorded)
+
+
+@event(SecurityRecorded)
 def security_recorded(
     self: Customer,
     security_id: str,
@@ -150,6 +152,9 @@ def release_security(self: Customer, security_id: str, reason: str, meta: Meta) 
     self._security_released(security_id=security_id, reason=reason, meta=meta)
 
 
-@event("SecurityReleased", topic="customers.Customer.SecurityReleased")
+SecurityReleased = aggregate_event(published.SecurityReleased)
+
+
+@event(SecurityReleased)
 def security_released(self: Customer, security_id: str, reason: str, meta: Meta) -> None:
     del self.securities[security_id]

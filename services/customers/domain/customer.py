@@ -12,57 +12,23 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import AggregateCreated, event
+from eventsourcing.domain import event
 
 from services.customers.domain import contract, credit, key_account, upkeep
 from services.customers.domain.code_sequence import CodeSequence
-from services.customers.domain.values import (  # noqa: F401 - the taken-in events' annotations name them
-    CREDIT_INVESTIGATORS,
-    SALES_STAFF,
-    ChangeStep,
-    ContractTerms,
-    Grade,
-    Kind,
-    LeadSource,
-    Rating,
-    SecurityKind,
-    Status,
-    TerminationReason,
-)
+from services.customers.domain.values import CREDIT_INVESTIGATORS, SALES_STAFF
+from shared import customer_contract as published
 from shared.aggregate import Meta, SalesAggregate, at_least, require_role
 from shared.contracts import Role
+from shared.customer_contract import ContractTerms, Grade, Kind, LeadSource, Rating, Status
 from shared.errors import DomainError, InvalidState
+from shared.events import aggregate_event
 
 
 class Customer(SalesAggregate):
     TOPIC = "customers.Customer"
 
-    class CustomerRegistered(SalesAggregate.Event, AggregateCreated):
-        """C2. Version 2 records the prospect's lead source (optional: not every application names it)."""
-
-        TOPIC = "customers.Customer.CustomerRegistered"
-        class_version = 2
-        kind: Kind
-        region: str
-        salesperson_id: str
-        company_name: str
-        founding_date: date
-        legal_representative: str
-        registered_capital: Decimal
-        address: str
-        phone: str
-        business_scale: str
-        staff_count: int
-        annual_sales: Decimal
-        main_products: list[str]
-        preferred_payment_terms: str
-        bank: str
-        meta: Meta
-        lead_source: LeadSource | None = None
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, object]) -> None:
-            state["lead_source"] = None  # version 1 did not ask for it
+    CustomerRegistered = aggregate_event(published.CustomerRegistered, created=True)
 
     @event(CustomerRegistered)
     def __init__(
@@ -152,7 +118,9 @@ class Customer(SalesAggregate):
         self._personal_data_erased(reason=reason, meta=meta)
         return True
 
-    @event("PersonalDataErased", topic="customers.Customer.PersonalDataErased")
+    PersonalDataErased = aggregate_event(published.PersonalDataErased)
+
+    @event(PersonalDataErased)
     def _personal_data_erased(self, reason: str, meta: Meta) -> None:
         self.personal_data_erased = True
 
@@ -165,13 +133,17 @@ class Customer(SalesAggregate):
             # seed 002 第12条: a poor credit halts development
             self._rejected(reason=f"poor credit rating: {notes}", rule="C3", meta=meta)
 
-    @event("CreditInvestigated", topic="customers.Customer.CreditInvestigated")
+    CreditInvestigated = aggregate_event(published.CreditInvestigated)
+
+    @event(CreditInvestigated)
     def _credit_investigated(self, rating: Rating, credit_limit: Decimal, notes: str, meta: Meta) -> None:
         self.rating = Rating(rating)
         self.credit_limit = credit_limit
         self.status = Status.CREDIT_CHECK
 
-    @event("CustomerRejected", topic="customers.Customer.CustomerRejected")
+    CustomerRejected = aggregate_event(published.CustomerRejected)
+
+    @event(CustomerRejected)
     def _rejected(self, reason: str, rule: str, meta: Meta) -> None:
         self.status = Status.REJECTED
         self.rejection_reason = reason
@@ -191,7 +163,9 @@ class Customer(SalesAggregate):
         self._approved(code=code, meta=meta)
         return code
 
-    @event("CustomerApproved", topic="customers.Customer.CustomerApproved")
+    CustomerApproved = aggregate_event(published.CustomerApproved)
+
+    @event(CustomerApproved)
     def _approved(self, code: str, meta: Meta) -> None:
         self.code = code
         self.status = Status.APPROVED
@@ -206,19 +180,7 @@ class Customer(SalesAggregate):
             raise DomainError("a regrade records its reason", rule="C5", details={"field": "reason"})
         self._graded(grade=Grade(grade), previous=self.grade, reason=reason, meta=meta)
 
-    class CustomerGraded(SalesAggregate.Event):
-        """C5. Version 2 records the grade it replaced, so a regrade reads "B → A" in the audit trail."""
-
-        TOPIC = "customers.Customer.CustomerGraded"
-        class_version = 2
-        grade: Grade
-        previous: Grade | None
-        reason: str
-        meta: Meta
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, object]) -> None:
-            state["previous"] = None  # version 1 did not record it
+    CustomerGraded = aggregate_event(published.CustomerGraded)
 
     @event(CustomerGraded)
     def _graded(self, grade: Grade, previous: Grade | None, reason: str, meta: Meta) -> None:
@@ -231,7 +193,9 @@ class Customer(SalesAggregate):
             raise DomainError("only a branch has a capital-occupation limit", rule="C7")
         self._capital_limit_set(capital_limit=capital_limit, meta=meta)
 
-    @event("CapitalLimitSet", topic="customers.Customer.CapitalLimitSet")
+    CapitalLimitSet = aggregate_event(published.CapitalLimitSet)
+
+    @event(CapitalLimitSet)
     def _capital_limit_set(self, capital_limit: Decimal, meta: Meta) -> None:
         self.capital_limit = capital_limit
 
@@ -247,7 +211,9 @@ class Customer(SalesAggregate):
             year=year, amount=amount, discount_year=year + 1, discount_pct=discount_pct, meta=meta
         )
 
-    @event("PrepaymentRecorded", topic="customers.Customer.PrepaymentRecorded")
+    PrepaymentRecorded = aggregate_event(published.PrepaymentRecorded)
+
+    @event(PrepaymentRecorded)
     def _prepayment_recorded(
         self, year: int, amount: Decimal, discount_year: int, discount_pct: Decimal, meta: Meta
     ) -> None:
@@ -261,7 +227,9 @@ class Customer(SalesAggregate):
         self._require_status({Status.APPROVED}, "C9", "suspend")
         self._suspended(reason=reason, meta=meta)
 
-    @event("CustomerSuspended", topic="customers.Customer.CustomerSuspended")
+    CustomerSuspended = aggregate_event(published.CustomerSuspended)
+
+    @event(CustomerSuspended)
     def _suspended(self, reason: str, meta: Meta) -> None:
         self.status = Status.SUSPENDED
 
@@ -270,7 +238,9 @@ class Customer(SalesAggregate):
         self._require_status({Status.SUSPENDED}, "C9", "reinstate")
         self._reinstated(reason=reason, meta=meta)
 
-    @event("CustomerReinstated", topic="customers.Customer.CustomerReinstated")
+    CustomerReinstated = aggregate_event(published.CustomerReinstated)
+
+    @event(CustomerReinstated)
     def _reinstated(self, reason: str, meta: Meta) -> None:
         self.status = Status.APPROVED
 
@@ -287,23 +257,34 @@ class Customer(SalesAggregate):
 
     # C10 customer file upkeep (upkeep.py) -----------------------------------------------------------
     edit_file = upkeep.edit_file
+    CustomerFileEdited = upkeep.CustomerFileEdited
     _file_edited = upkeep.file_edited
     reassign = upkeep.reassign
-    _salesperson_reassigned = upkeep.salesperson_reassigned
+    SalespersonReassigned, _salesperson_reassigned = (
+        upkeep.SalespersonReassigned,
+        upkeep.salesperson_reassigned,
+    )
     move_region = upkeep.move_region
+    CustomerRegionMoved = upkeep.CustomerRegionMoved
     _region_moved = upkeep.region_moved
 
     # C11 credit revision and securities (credit.py) -------------------------------------------------
     revise_credit = credit.revise_credit
+    CreditRevised = credit.CreditRevised
     _credit_revised = credit.credit_revised
     approve_credit_raise = credit.approve_credit_raise
+    CreditRaiseApproved = credit.CreditRaiseApproved
     _credit_raise_approved = credit.credit_raise_approved
+    CustomerOrdersHeld = credit.CustomerOrdersHeld
     _orders_held = credit.orders_held
     lift_credit_hold = credit.lift_credit_hold
+    CustomerOrdersReleased = credit.CustomerOrdersReleased
     _credit_hold_lifted = credit.credit_hold_lifted
     record_security = credit.record_security
+    SecurityRecorded = credit.SecurityRecorded
     _security_recorded = credit.security_recorded
     release_security = credit.release_security
+    SecurityReleased = credit.SecurityReleased
     _security_released = credit.security_released
 
     # C6 signing and C12 contract lifecycle (contract.py) --------------------------------------------
@@ -311,18 +292,40 @@ class Customer(SalesAggregate):
     ContractSigned = contract.ContractSigned
     _contract_signed = contract.contract_signed
     propose_contract_change = contract.propose_contract_change
-    _contract_change_proposed = contract.contract_change_proposed
+    ContractChangeProposed, _contract_change_proposed = (
+        contract.ContractChangeProposed,
+        contract.contract_change_proposed,
+    )
     review_contract_change = contract.review_contract_change
-    _contract_change_reviewed = contract.contract_change_reviewed
-    _contract_change_approved = contract.contract_change_approved
-    _contract_change_rejected = contract.contract_change_rejected
+    ContractChangeReviewed, _contract_change_reviewed = (
+        contract.ContractChangeReviewed,
+        contract.contract_change_reviewed,
+    )
+    ContractChangeApproved, _contract_change_approved = (
+        contract.ContractChangeApproved,
+        contract.contract_change_approved,
+    )
+    ContractChangeRejected, _contract_change_rejected = (
+        contract.ContractChangeRejected,
+        contract.contract_change_rejected,
+    )
     request_termination = contract.request_termination
-    _termination_requested = contract.termination_requested
+    ContractTerminationRequested, _termination_requested = (
+        contract.ContractTerminationRequested,
+        contract.termination_requested,
+    )
     approve_termination = contract.approve_termination
+    ContractTerminated = contract.ContractTerminated
     _contract_terminated = contract.contract_terminated
 
     # C13 key-account plan (key_account.py) ----------------------------------------------------------
     write_key_account_plan = key_account.write_plan
-    _key_account_plan_written = key_account.plan_written
+    KeyAccountPlanWritten, _key_account_plan_written = (
+        key_account.KeyAccountPlanWritten,
+        key_account.plan_written,
+    )
     advise_key_account_plan = key_account.advise
-    _key_account_advice_given = key_account.advice_given
+    KeyAccountAdviceGiven, _key_account_advice_given = (
+        key_account.KeyAccountAdviceGiven,
+        key_account.advice_given,
+    )

@@ -11,10 +11,13 @@ from typing import TYPE_CHECKING
 
 from eventsourcing.domain import event
 
-from services.customers.domain.values import KEY_ACCOUNT_ADVISERS, Grade
+from services.customers.domain.values import KEY_ACCOUNT_ADVISERS
+from shared import customer_contract as published
 from shared.aggregate import Meta, require_role
 from shared.contracts import Role
+from shared.customer_contract import Grade
 from shared.errors import InvalidState
+from shared.events import aggregate_event
 
 if TYPE_CHECKING:
     from services.customers.domain.customer import Customer
@@ -37,7 +40,10 @@ def write_plan(
     )
 
 
-@event("KeyAccountPlanWritten", topic="customers.Customer.KeyAccountPlanWritten")
+KeyAccountPlanWritten = aggregate_event(published.KeyAccountPlanWritten)
+
+
+@event(KeyAccountPlanWritten)
 def plan_written(
     self: Customer, year: int, sales_target: Decimal, why_key: str, actions: list[str], meta: Meta
 ) -> None:
@@ -60,7 +66,10 @@ def advise(self: Customer, advice: str, meta: Meta) -> None:
     self._key_account_advice_given(adviser_role=Role(meta.actor_role), advice=advice, meta=meta)
 
 
-@event("KeyAccountAdviceGiven", topic="customers.Customer.KeyAccountAdviceGiven")
+KeyAccountAdviceGiven = aggregate_event(published.KeyAccountAdviceGiven)
+
+
+@event(KeyAccountAdviceGiven)
 def advice_given(self: Customer, adviser_role: Role, advice: str, meta: Meta) -> None:
     assert self.key_account_plan is not None
     self.key_account_plan["advice"][Role(adviser_role).value] = {

@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.domain import event
 
-from services.customers.domain.values import FILE_FIELDS, SALES_STAFF, Status
+from services.customers.domain.values import FILE_FIELDS, SALES_STAFF
+from shared import customer_contract as published
 from shared.aggregate import Meta, at_least, require_role
 from shared.contracts import Role
+from shared.customer_contract import Status
 from shared.errors import DomainError, Forbidden, InvalidState
+from shared.events import aggregate_event
 
 if TYPE_CHECKING:
     from services.customers.domain.customer import Customer
@@ -41,7 +44,10 @@ def edit_file(self: Customer, changes: dict[str, Any], reason: str, meta: Meta) 
     self._file_edited(changes=changed, previous=previous, reason=reason, meta=meta)
 
 
-@event("CustomerFileEdited", topic="customers.Customer.CustomerFileEdited")
+CustomerFileEdited = aggregate_event(published.CustomerFileEdited)
+
+
+@event(CustomerFileEdited)
 def file_edited(
     self: Customer, changes: dict[str, Any], previous: dict[str, Any], reason: str, meta: Meta
 ) -> None:
@@ -64,7 +70,10 @@ def reassign(self: Customer, salesperson_id: str, reason: str, meta: Meta) -> No
     )
 
 
-@event("SalespersonReassigned", topic="customers.Customer.SalespersonReassigned")
+SalespersonReassigned = aggregate_event(published.SalespersonReassigned)
+
+
+@event(SalespersonReassigned)
 def salesperson_reassigned(
     self: Customer, salesperson_id: str, previous: str, reason: str, meta: Meta
 ) -> None:
@@ -81,7 +90,10 @@ def move_region(self: Customer, region: str, reason: str, meta: Meta) -> None:
     self._region_moved(region=region, previous=self.region, reason=reason, meta=meta)
 
 
-@event("CustomerRegionMoved", topic="customers.Customer.CustomerRegionMoved")
+CustomerRegionMoved = aggregate_event(published.CustomerRegionMoved)
+
+
+@event(CustomerRegionMoved)
 def region_moved(self: Customer, region: str, previous: str, reason: str, meta: Meta) -> None:
     self.region = region
     _noted(self, {"region": region}, {"region": previous}, reason, meta)

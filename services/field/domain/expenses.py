@@ -19,21 +19,14 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
+from services.field import events
+from services.field.events import ExpenseCategory
 from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.contracts import Role
 from shared.errors import DomainError, Forbidden, InvalidState
 
 EXPENSE_NAMESPACE = UUID("c7e2a9f4-03d6-4b5a-8e1f-2d9c6b4a7f30")
 ZERO = Decimal("0.00")
-
-
-class ExpenseCategory(StrEnum):
-    TRAVEL = "travel"  # 差旅
-    ENTERTAINMENT = "entertainment"  # 招待
-    TRANSPORT = "transport"  # 交通
-    COMMUNICATION = "communication"  # 通讯
-    PROMOTION = "promotion"  # 促销
-    OTHER = "other"
 
 
 class BudgetStatus(StrEnum):
@@ -49,7 +42,7 @@ class ExpenseBudget(SalesAggregate):
     def create_id(region: str, year: int) -> UUID:
         return uuid.uuid5(EXPENSE_NAMESPACE, f"budget:{region}:{year}")
 
-    @event("ExpenseBudgetDrafted", topic="field.ExpenseBudget.ExpenseBudgetDrafted")
+    @event(events.ExpenseBudgetDrafted)
     def __init__(self, region: str, year: int, amount: Decimal, meta: Meta) -> None:
         self.region = region
         self.year = year
@@ -64,19 +57,21 @@ class ExpenseBudget(SalesAggregate):
     def review(self, meta: Meta) -> None:
         require_role(meta, {Role.FINANCE}, "S3", "review an expense budget")
         self._require(BudgetStatus.DRAFTED, "reviewed by finance")
-        self._reviewed(region=self.region, year=self.year, meta=meta)
+        self.trigger_event(events.ExpenseBudgetReviewed, region=self.region, year=self.year, meta=meta)
 
-    @event("ExpenseBudgetReviewed", topic="field.ExpenseBudget.ExpenseBudgetReviewed")
-    def _reviewed(self, region: str, year: int, meta: Meta) -> None:
+    @event(events.ExpenseBudgetReviewed)
+    def _reviewed(self) -> None:
         self.status = BudgetStatus.REVIEWED
 
     def approve(self, meta: Meta) -> None:
         require_role(meta, {Role.GENERAL_MANAGER}, "S3", "approve an expense budget")
         self._require(BudgetStatus.REVIEWED, "approved by the general manager")
-        self._approved(region=self.region, year=self.year, amount=self.amount, meta=meta)
+        self.trigger_event(
+            events.ExpenseBudgetApproved, region=self.region, year=self.year, amount=self.amount, meta=meta
+        )
 
-    @event("ExpenseBudgetApproved", topic="field.ExpenseBudget.ExpenseBudgetApproved")
-    def _approved(self, region: str, year: int, amount: Decimal, meta: Meta) -> None:
+    @event(events.ExpenseBudgetApproved)
+    def _approved(self) -> None:
         self.status = BudgetStatus.APPROVED
 
     @property
@@ -112,7 +107,7 @@ CHAIN = frozenset(role for role, _ in NEXT_STEP.values()) | {Role.GENERAL_MANAGE
 class ExpenseClaim(SalesAggregate):
     TOPIC = "field.ExpenseClaim"
 
-    @event("ExpenseClaimSubmitted", topic="field.ExpenseClaim.ExpenseClaimSubmitted")
+    @event(events.ExpenseClaimSubmitted)
     def __init__(
         self,
         salesperson_id: str,
@@ -145,10 +140,10 @@ class ExpenseClaim(SalesAggregate):
         role = self._step_of(meta, "review")
         if role is Role.FINANCE:
             raise InvalidState("finance approves the claim (approve_expense_claim)", rule="S3")
-        self._reviewed(role=role.value, region=self.region, meta=meta)
+        self.trigger_event(events.ExpenseClaimReviewed, role=role.value, region=self.region, meta=meta)
 
-    @event("ExpenseClaimReviewed", topic="field.ExpenseClaim.ExpenseClaimReviewed")
-    def _reviewed(self, role: str, region: str, meta: Meta) -> None:
+    @event(events.ExpenseClaimReviewed)
+    def _reviewed(self, role: str, meta: Meta) -> None:
         self.status = NEXT_STEP[self.status][1]
         self.steps.append({"step": f"reviewed_by_{role}", "by": meta.actor_id})
 
@@ -161,10 +156,12 @@ class ExpenseClaim(SalesAggregate):
                 rule="S3",
                 details={"status": self.status.value},
             )
-        self._over_budget_approved(region=self.region, amount=self.amount, meta=meta)
+        self.trigger_event(
+            events.ExpenseClaimOverBudgetApproved, region=self.region, amount=self.amount, meta=meta
+        )
 
-    @event("ExpenseClaimOverBudgetApproved", topic="field.ExpenseClaim.ExpenseClaimOverBudgetApproved")
-    def _over_budget_approved(self, region: str, amount: Decimal, meta: Meta) -> None:
+    @event(events.ExpenseClaimOverBudgetApproved)
+    def _over_budget_approved(self, meta: Meta) -> None:
         self.over_budget_approved_by = meta.actor_id
         self.steps.append({"step": "over_budget_approved_by_general_manager", "by": meta.actor_id})
 
@@ -180,7 +177,8 @@ class ExpenseClaim(SalesAggregate):
                 rule="S3",
                 details={"budget": str(budget), "spent": str(spent), "amount": str(self.amount)},
             )
-        self._approved(
+        self.trigger_event(
+            events.ExpenseClaimApproved,
             salesperson_id=self.salesperson_id,
             region=self.region,
             amount=self.amount,
@@ -190,26 +188,17 @@ class ExpenseClaim(SalesAggregate):
             meta=meta,
         )
 
-    @event("ExpenseClaimApproved", topic="field.ExpenseClaim.ExpenseClaimApproved")
-    def _approved(
-        self,
-        salesperson_id: str,
-        region: str,
-        amount: Decimal,
-        category: str,
-        spent_on: date,
-        over_budget: bool,
-        meta: Meta,
-    ) -> None:
+    @event(events.ExpenseClaimApproved)
+    def _approved(self, meta: Meta) -> None:
         self.status = ClaimStatus.APPROVED
         self.steps.append({"step": "approved_by_finance", "by": meta.actor_id})
 
     def reject(self, reason: str, meta: Meta) -> None:
         """Whoever's step is next may refuse the claim instead."""
         self._step_of(meta, "reject")
-        self._rejected(reason=reason, meta=meta)
+        self.trigger_event(events.ExpenseClaimRejected, reason=reason, meta=meta)
 
-    @event("ExpenseClaimRejected", topic="field.ExpenseClaim.ExpenseClaimRejected")
+    @event(events.ExpenseClaimRejected)
     def _rejected(self, reason: str, meta: Meta) -> None:
         self.status = ClaimStatus.REJECTED
         self.steps.append({"step": "rejected", "by": meta.actor_id, "reason": reason})
@@ -241,7 +230,7 @@ class ExpenseLedger(SalesAggregate):
     def create_id(region: str, year: int) -> UUID:
         return uuid.uuid5(EXPENSE_NAMESPACE, f"ledger:{region}:{year}")
 
-    @event("ExpenseLedgerOpened", topic="field.ExpenseLedger.ExpenseLedgerOpened")
+    @event(events.ExpenseLedgerOpened)
     def __init__(self, region: str, year: int, meta: Meta) -> None:
         self.region = region
         self.year = year
@@ -250,8 +239,10 @@ class ExpenseLedger(SalesAggregate):
     def charge(self, claim_id: str, amount: Decimal, meta: Meta) -> None:
         if meta.actor_role != Role.FINANCE:
             raise Forbidden("claims are charged by finance's approval", rule="S3")
-        self._charged(claim_id=claim_id, amount=amount, spent=self.spent + amount, meta=meta)
+        self.trigger_event(
+            events.ClaimCharged, claim_id=claim_id, amount=amount, spent=self.spent + amount, meta=meta
+        )
 
-    @event("ClaimCharged", topic="field.ExpenseLedger.ClaimCharged")
-    def _charged(self, claim_id: str, amount: Decimal, spent: Decimal, meta: Meta) -> None:
+    @event(events.ClaimCharged)
+    def _charged(self, spent: Decimal) -> None:
         self.spent = spent

@@ -4,11 +4,12 @@ once and is acknowledged within a day (a setting), else an overdue event is rais
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from eventsourcing.domain import event
 
+from services.field import events
+from services.field.events import IntelligenceKind
 from shared.aggregate import Meta, SalesAggregate, at_least, require_role
 from shared.contracts import Role
 from shared.errors import InvalidState
@@ -17,17 +18,10 @@ REPORTERS = at_least(Role.SALESPERSON)
 READERS = frozenset({Role.SALES_MANAGER})
 
 
-class IntelligenceKind(StrEnum):
-    COMPETITOR_PRICE = "competitor_price"
-    COMPETITOR_PRODUCT = "competitor_product"
-    COMPETITOR_PROMOTION = "competitor_promotion"
-    MARKET_CHANGE = "market_change"
-
-
 class MarketReport(SalesAggregate):
     TOPIC = "field.MarketReport"
 
-    @event("MarketReportFiled", topic="field.MarketReport.MarketReportFiled")
+    @event(events.MarketReportFiled)
     def __init__(
         self,
         kind: IntelligenceKind,
@@ -63,10 +57,10 @@ class MarketReport(SalesAggregate):
         require_role(meta, READERS, "S4", "acknowledge market intelligence")
         if self.acknowledged_by is not None:
             raise InvalidState("the report was acknowledged already", rule="S4")
-        self._acknowledged(urgent=self.urgent, meta=meta)
+        self.trigger_event(events.MarketReportAcknowledged, urgent=self.urgent, meta=meta)
 
-    @event("MarketReportAcknowledged", topic="field.MarketReport.MarketReportAcknowledged")
-    def _acknowledged(self, urgent: bool, meta: Meta) -> None:
+    @event(events.MarketReportAcknowledged)
+    def _acknowledged(self, meta: Meta) -> None:
         self.acknowledged_by = meta.actor_id
 
     def due(self, now: datetime) -> bool:
@@ -88,10 +82,14 @@ class MarketReport(SalesAggregate):
         if not self.due(meta.at):
             raise InvalidState("the report is not overdue (or was raised already)", rule="S4")
         assert self.acknowledge_by is not None
-        self._overdue(
-            deadline=self.acknowledge_by, region=self.region, reported_by=self.reported_by, meta=meta
+        self.trigger_event(
+            events.MarketReportOverdue,
+            deadline=self.acknowledge_by,
+            region=self.region,
+            reported_by=self.reported_by,
+            meta=meta,
         )
 
-    @event("MarketReportOverdue", topic="field.MarketReport.MarketReportOverdue")
-    def _overdue(self, deadline: datetime, region: str, reported_by: str, meta: Meta) -> None:
+    @event(events.MarketReportOverdue)
+    def _overdue(self, meta: Meta) -> None:
         self.overdue_at = meta.at

@@ -17,6 +17,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
+from services.field import events
 from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.contracts import Role
 from shared.errors import DomainError, InvalidState
@@ -66,7 +67,7 @@ class AnnualPlan(SalesAggregate):
     def create_id(year: int) -> UUID:
         return uuid.uuid5(PLAN_NAMESPACE, str(year))
 
-    @event("AnnualPlanOpened", topic="field.AnnualPlan.AnnualPlanOpened")
+    @event(events.AnnualPlanOpened)
     def __init__(self, year: int, meta: Meta) -> None:
         self.year = year
         self.current: dict[str, dict[str, Any]] = {}
@@ -77,36 +78,24 @@ class AnnualPlan(SalesAggregate):
     def propose_company_target(self, amount: Decimal, months: list[Decimal], meta: Meta) -> None:
         require_role(meta, {Role.MARKETING_DIRECTOR}, "S1", "propose the company's annual target")
         check_breakdown(amount, months, "the company target")
-        self._company_proposed(year=self.year, amount=amount, months=list(months), meta=meta)
+        self.trigger_event(
+            events.CompanyTargetProposed, year=self.year, amount=amount, months=list(months), meta=meta
+        )
 
-    @event("CompanyTargetProposed", topic="field.AnnualPlan.CompanyTargetProposed")
-    def _company_proposed(self, year: int, amount: Decimal, months: list[Decimal], meta: Meta) -> None:
+    @event(events.CompanyTargetProposed)
+    def _company_proposed(self, amount: Decimal, months: list[Decimal], meta: Meta) -> None:
         self._propose(COMPANY, {"amount": amount, "months": list(months)}, meta)
 
     def approve_company_target(self, meta: Meta) -> None:
         require_role(meta, APPROVERS, "S1", "approve the company's annual target")
         figures = self._pending(COMPANY, "company target")
         previous = self.current.get(COMPANY, {}).get("amount")
-        amount, months = figures["amount"], figures["months"]
-        self._company_approved(
-            year=self.year,
-            amount=amount,
-            months=list(months),
-            quarters=quarters_of(months),
-            previous=previous,
-            meta=meta,
+        self.trigger_event(
+            events.CompanyTargetApproved, **self._approval(figures), previous=previous, meta=meta
         )
 
-    @event("CompanyTargetApproved", topic="field.AnnualPlan.CompanyTargetApproved")
-    def _company_approved(
-        self,
-        year: int,
-        amount: Decimal,
-        months: list[Decimal],
-        quarters: list[Decimal],
-        previous: Decimal | None,
-        meta: Meta,
-    ) -> None:
+    @event(events.CompanyTargetApproved)
+    def _company_approved(self, meta: Meta) -> None:
         self._approve(COMPANY, meta)
 
     # regions -------------------------------------------------------------------------------------
@@ -121,7 +110,8 @@ class AnnualPlan(SalesAggregate):
     ) -> None:
         require_role(meta, {Role.REGIONAL_MANAGER}, "S1", "propose a region's annual plan")
         check_breakdown(amount, months, f"region {region}")
-        self._region_proposed(
+        self.trigger_event(
+            events.RegionPlanProposed,
             year=self.year,
             region=region,
             amount=amount,
@@ -131,19 +121,12 @@ class AnnualPlan(SalesAggregate):
             meta=meta,
         )
 
-    @event("RegionPlanProposed", topic="field.AnnualPlan.RegionPlanProposed")
-    def _region_proposed(
-        self,
-        year: int,
-        region: str,
-        amount: Decimal,
-        months: list[Decimal],
-        channels: list[str],
-        key_customers: list[str],
-        meta: Meta,
-    ) -> None:
-        figures = {"amount": amount, "months": list(months), "channels": list(channels)}
-        self._propose(region_key(region), figures | {"key_customers": list(key_customers)}, meta)
+    class RegionPlanProposed(events.RegionPlanProposed):
+        def apply(self, plan: AnnualPlan) -> None:
+            figures = {"amount": self.amount, "months": list(self.months), "channels": list(self.channels)}
+            plan._propose(
+                region_key(self.region), figures | {"key_customers": list(self.key_customers)}, self.meta
+            )
 
     def approve_region_plan(self, region: str, meta: Meta) -> None:
         """S1: approved only while the regions' targets (as proposed, else as approved) add up to the
@@ -167,30 +150,16 @@ class AnnualPlan(SalesAggregate):
                     "regions": {r: str(a) for r, a in sorted(regions.items())},
                 },
             )
-        months = figures["months"]
-        self._region_approved(
-            year=self.year,
-            region=region,
-            amount=figures["amount"],
-            months=list(months),
-            quarters=quarters_of(months),
+        self.trigger_event(
+            events.RegionPlanApproved,
+            **self._approval(figures, region=region),
             channels=list(figures["channels"]),
             key_customers=list(figures["key_customers"]),
             meta=meta,
         )
 
-    @event("RegionPlanApproved", topic="field.AnnualPlan.RegionPlanApproved")
-    def _region_approved(
-        self,
-        year: int,
-        region: str,
-        amount: Decimal,
-        months: list[Decimal],
-        quarters: list[Decimal],
-        channels: list[str],
-        key_customers: list[str],
-        meta: Meta,
-    ) -> None:
+    @event(events.RegionPlanApproved)
+    def _region_approved(self, region: str, meta: Meta) -> None:
         self._approve(region_key(region), meta)
 
     def region_targets(self) -> dict[str, Decimal]:
@@ -207,14 +176,17 @@ class AnnualPlan(SalesAggregate):
     ) -> None:
         require_role(meta, {Role.REGIONAL_MANAGER}, "S1", "propose salesperson targets")
         self._check_salespeople(region, month, targets)
-        self._salespeople_proposed(
-            year=self.year, region=region, month=month, targets=dict(targets), meta=meta
+        self.trigger_event(
+            events.SalespersonTargetsProposed,
+            year=self.year,
+            region=region,
+            month=month,
+            targets=dict(targets),
+            meta=meta,
         )
 
-    @event("SalespersonTargetsProposed", topic="field.AnnualPlan.SalespersonTargetsProposed")
-    def _salespeople_proposed(
-        self, year: int, region: str, month: int, targets: dict[str, Decimal], meta: Meta
-    ) -> None:
+    @event(events.SalespersonTargetsProposed)
+    def _salespeople_proposed(self, region: str, month: int, targets: dict[str, Decimal], meta: Meta) -> None:
         self._propose(salespeople_key(region, month), {"targets": dict(targets)}, meta)
 
     def approve_salesperson_targets(self, region: str, month: int, meta: Meta) -> None:
@@ -223,14 +195,17 @@ class AnnualPlan(SalesAggregate):
             salespeople_key(region, month), f"salesperson targets of {region}, month {month}"
         )
         self._check_salespeople(region, month, figures["targets"])
-        self._salespeople_approved(
-            year=self.year, region=region, month=month, targets=dict(figures["targets"]), meta=meta
+        self.trigger_event(
+            events.SalespersonTargetsApproved,
+            year=self.year,
+            region=region,
+            month=month,
+            targets=dict(figures["targets"]),
+            meta=meta,
         )
 
-    @event("SalespersonTargetsApproved", topic="field.AnnualPlan.SalespersonTargetsApproved")
-    def _salespeople_approved(
-        self, year: int, region: str, month: int, targets: dict[str, Decimal], meta: Meta
-    ) -> None:
+    @event(events.SalespersonTargetsApproved)
+    def _salespeople_approved(self, region: str, month: int, meta: Meta) -> None:
         self._approve(salespeople_key(region, month), meta)
 
     def _check_salespeople(self, region: str, month: int, targets: Mapping[str, Decimal]) -> None:
@@ -249,6 +224,19 @@ class AnnualPlan(SalesAggregate):
             )
 
     # helpers -------------------------------------------------------------------------------------
+    def _approval(self, figures: dict[str, Any], **key: str) -> dict[str, Any]:
+        """What an approved annual target's event states: the year (a region's: its region), the amount
+        and its months and quarters."""
+        months = figures["months"]
+        amount = figures["amount"]
+        return {
+            "year": self.year,
+            **key,
+            "amount": amount,
+            "months": list(months),
+            "quarters": quarters_of(months),
+        }
+
     def _propose(self, key: str, figures: dict[str, Any], meta: Meta) -> None:
         self.pending[key] = figures
         self.history.append(_entry(key, "proposed", figures, meta))

@@ -12,12 +12,13 @@ import uuid
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
 
+from services.field import events
+from services.field.events import VisitKind
 from shared.aggregate import Meta, SalesAggregate, at_least, require_role
 from shared.clock import BUSINESS_TZ
 from shared.contracts import Role
@@ -26,12 +27,6 @@ from shared.errors import DomainError, Forbidden, InvalidState
 VISIT_NAMESPACE = UUID("a4c1e7d2-58b3-4f06-9d1e-6b2f0c8a3e57")
 SALES_STAFF = at_least(Role.SALESPERSON)
 PLANNERS = at_least(Role.SALES_SUPERVISOR)  # may plan a salesperson's month besides the salesperson
-
-
-class VisitKind(StrEnum):
-    VISIT = "visit"  # 拜访
-    PHONE = "phone"  # 电话记录
-    RETURN_VISIT = "return_visit"  # 回访
 
 
 # (decision) A phone call is logged but does not count as a planned visit made.
@@ -56,7 +51,7 @@ class VisitMonth(SalesAggregate):
     def create_id(salesperson_id: str, month: str) -> UUID:
         return uuid.uuid5(VISIT_NAMESPACE, f"{salesperson_id}:{month}")
 
-    @event("VisitMonthOpened", topic="field.VisitMonth.VisitMonthOpened")
+    @event(events.VisitMonthOpened)
     def __init__(self, salesperson_id: str, month: str, meta: Meta) -> None:
         self.salesperson_id = salesperson_id
         self.month = month
@@ -73,7 +68,8 @@ class VisitMonth(SalesAggregate):
                 rule="S2",
                 details={"required": dict(sorted(short.items()))},
             )
-        self._planned(
+        self.trigger_event(
+            events.VisitsPlanned,
             salesperson_id=self.salesperson_id,
             month=self.month,
             planned=dict(planned),
@@ -81,10 +77,8 @@ class VisitMonth(SalesAggregate):
             meta=meta,
         )
 
-    @event("VisitsPlanned", topic="field.VisitMonth.VisitsPlanned")
-    def _planned(
-        self, salesperson_id: str, month: str, planned: dict[str, int], required: dict[str, int], meta: Meta
-    ) -> None:
+    @event(events.VisitsPlanned)
+    def _planned(self, planned: dict[str, int]) -> None:
         self.planned = dict(planned)
 
     def log(
@@ -104,7 +98,8 @@ class VisitMonth(SalesAggregate):
             raise Forbidden("visits are logged by whoever made them", rule="S2")
         if visited_on > meta.at.astimezone(BUSINESS_TZ).date():  # a business day, Shanghai time
             raise DomainError("a visit is logged once made", rule="S2", details={"field": "visited_on"})
-        self._logged(
+        self.trigger_event(
+            events.VisitLogged,
             visit_id=visit_id,
             salesperson_id=self.salesperson_id,
             month=self.month,
@@ -119,35 +114,21 @@ class VisitMonth(SalesAggregate):
             meta=meta,
         )
 
-    @event("VisitLogged", topic="field.VisitMonth.VisitLogged")
-    def _logged(
-        self,
-        visit_id: str,
-        salesperson_id: str,
-        month: str,
-        customer_id: str | None,
-        development_plan_id: str | None,
-        visited_on: date,
-        kind: VisitKind,
-        purpose: str,
-        outcome: str,
-        next_step: str,
-        counted: bool,
-        meta: Meta,
-    ) -> None:
-        self.visits.append(
-            {
-                "visit_id": visit_id,
-                "customer_id": customer_id,
-                "development_plan_id": development_plan_id,
-                "visited_on": visited_on,
-                "kind": VisitKind(kind).value,
-                "purpose": purpose,
-                "outcome": outcome,
-                "next_step": next_step,
-                "counted": counted,
-            }
-        )
+    class VisitLogged(events.VisitLogged):
+        def apply(self, month: VisitMonth) -> None:
+            month.visits.append(
+                {
+                    "visit_id": self.visit_id,
+                    "customer_id": self.customer_id,
+                    "development_plan_id": self.development_plan_id,
+                    "visited_on": self.visited_on,
+                    "kind": VisitKind(self.kind).value,
+                    "purpose": self.purpose,
+                    "outcome": self.outcome,
+                    "next_step": self.next_step,
+                    "counted": self.counted,
+                }
+            )
 
     def progress(self) -> dict[str, Any]:
         """Plan vs actual (访问计划完成表): per customer, and in total with the completion rate."""
@@ -181,7 +162,7 @@ class DevelopmentPlan(SalesAggregate):
 
     TOPIC = "field.DevelopmentPlan"
 
-    @event("DevelopmentPlanOpened", topic="field.DevelopmentPlan.DevelopmentPlanOpened")
+    @event(events.DevelopmentPlanOpened)
     def __init__(
         self, salesperson_id: str, prospect_name: str, region: str, goal: str, planned_visits: int, meta: Meta
     ) -> None:
@@ -204,10 +185,10 @@ class DevelopmentPlan(SalesAggregate):
             raise Forbidden("a development plan's visits are its salesperson's", rule="S2")
         if self.closed:
             raise InvalidState("the development plan is closed", rule="S2")
-        self._prospect_visited(visit_id=visit_id, visited_on=visited_on, meta=meta)
+        self.trigger_event(events.ProspectVisited, visit_id=visit_id, visited_on=visited_on, meta=meta)
 
-    @event("ProspectVisited", topic="field.DevelopmentPlan.ProspectVisited")
-    def _prospect_visited(self, visit_id: str, visited_on: date, meta: Meta) -> None:
+    @event(events.ProspectVisited)
+    def _prospect_visited(self, visit_id: str) -> None:
         self.visits.append(visit_id)
 
     def close(self, customer_id: str | None, outcome: str, meta: Meta) -> None:
@@ -216,9 +197,15 @@ class DevelopmentPlan(SalesAggregate):
             require_role(meta, PLANNERS, "S2", "close another salesperson's development plan")
         if self.closed:
             raise InvalidState("the development plan is closed already", rule="S2")
-        self._closed(customer_id=customer_id, outcome=outcome, visits=len(self.visits), meta=meta)
+        self.trigger_event(
+            events.DevelopmentPlanClosed,
+            customer_id=customer_id,
+            outcome=outcome,
+            visits=len(self.visits),
+            meta=meta,
+        )
 
-    @event("DevelopmentPlanClosed", topic="field.DevelopmentPlan.DevelopmentPlanClosed")
-    def _closed(self, customer_id: str | None, outcome: str, visits: int, meta: Meta) -> None:
+    @event(events.DevelopmentPlanClosed)
+    def _closed(self, customer_id: str | None) -> None:
         self.customer_id = customer_id
         self.closed = True

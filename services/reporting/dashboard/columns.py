@@ -1,12 +1,19 @@
-"""The columns of each report table, in the business's words (keys into ``i18n.WORDS``)."""
+"""The columns of each report table, in the business's words (keys into ``i18n.WORDS``).
+
+A column that several tables show is named once here; a table is the row of its column names."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from services.reporting.dashboard.grids import Column
+from services.reporting.dashboard.grids import Column, Kind
 from services.reporting.receivables import AGES
+
+
+def of(kind: Kind, **labels: str) -> tuple[Column, ...]:
+    """Columns of one kind: each field of the row (keyword) under its label (value)."""
+    return tuple(Column(key, label, kind) for key, label in labels.items())
 
 
 def _holds(r: Mapping[str, Any]) -> str:
@@ -17,61 +24,52 @@ def _complaints(r: Mapping[str, Any]) -> str:
     return f"{r['quality_complaints']}/{r['service_complaints']}"
 
 
-def tally(key: str) -> Callable[[Mapping[str, Any]], str]:
-    """A row's counts by name (``{"dealer": 3, "agent": 1}``) as one cell: "agent 1, dealer 3"."""
-    return lambda r: ", ".join(f"{k} {n}" for k, n in sorted(r[key].items()))
+def _actor(part: str) -> Callable[[Mapping[str, Any]], Any]:
+    return lambda e: e["actor"][part] if e["actor"] else None
 
 
-CODE = Column("code", "code")
-NAME = Column("company_name", "name", "name")
-KIND = Column("kind", "kind", "word")
-REGION = Column("region", "region")
+# The customer: who it is, and who works it.
+CODE, NAME = Column("code", "code"), Column("company_name", "name", "name")
+KIND, REGION = Column("kind", "kind", "word"), Column("region", "region")
+GRADE, SALESPERSON = Column("grade", "grade"), Column("salesperson_id", "salesperson")
+CUSTOMER = (CODE, NAME, KIND, REGION)
+# Figures of a period (R2–R8).
+RANK, ORDERS_COUNT, COUNT = of("count", rank="rank", orders="orders", count="count")
+ORDERED, FINES, AMOUNT = of("money", ordered_amount="ordered", fines="fines", amount="amount")
+MOVED = of("money", shipped_amount="shipped", paid_amount="paid", deposits="deposits")
+GROWTH = of("rate", growth_vs_previous="growth_previous", growth_vs_last_year="growth_last_year")
+HOLDS = Column("holds", "holds", value=_holds)
+COMPLAINTS = Column("complaints", "complaints_qs", value=_complaints)
+MOMENT = Column("at", "at", "moment")
+SOURCE, POSITION = Column("service", "source"), Column("position", "position", "count")
+UPDATED = Column("updated_at", "updated", "moment")
 
-DISTRIBUTORS = (
-    Column("rank", "rank", "count"),
-    CODE,
-    NAME,
-    KIND,
-    REGION,
-    Column("grade", "grade"),
-    Column("salesperson_id", "salesperson"),
-    Column("orders", "orders", "count"),
-    Column("ordered_amount", "ordered", "money"),
-    Column("shipped_amount", "shipped", "money"),
-    Column("paid_amount", "paid", "money"),
-    Column("deposits", "deposits", "money"),
-    Column("holds", "holds", value=_holds),
-    Column("complaints", "complaints_qs", value=_complaints),
-    Column("fines", "fines", "money"),
-    Column("growth_vs_previous", "growth_previous", "rate"),
-    Column("growth_vs_last_year", "growth_last_year", "rate"),
-)
+# R2: a distributor's figures of the period.
+PERIOD_FIGURES = (ORDERS_COUNT, ORDERED, *MOVED, HOLDS, COMPLAINTS, FINES, *GROWTH)
+
+DISTRIBUTORS = (RANK, *CUSTOMER, GRADE, SALESPERSON, *PERIOD_FIGURES)
 BRANCHES = (
     CODE,
     NAME,
     REGION,
-    Column("orders", "orders", "count"),
-    Column("ordered_amount", "ordered", "money"),
-    Column("capital_occupied", "capital_occupied", "money"),
-    Column("capital_limit", "capital_limit", "money"),
+    ORDERS_COUNT,
+    ORDERED,
+    *of("money", capital_occupied="capital_occupied", capital_limit="capital_limit"),
     Column("over_capital_limit", "over_limit", "flag"),
     Column("over_limit_approvals", "over_limit_approvals", "count"),
     Column("request_list_match_rate", "match_rate", "share"),
     Column("reorder_alerts", "reorder_alerts", "count"),
 )
 KEY_CUSTOMERS = (
-    CODE,
-    NAME,
-    KIND,
-    REGION,
+    *CUSTOMER,
     Column("sales", "sales", "money"),
     Column("growth_rate", "growth", "rate"),
     Column("margin", "margin", "share"),
 )
 REGIONS = (
-    Column("region", "region"),
-    Column("customers_by_kind", "customers_by_kind", value=tally("customers_by_kind")),
-    Column("orders", "orders", "count"),
+    REGION,
+    Column("customers_by_kind", "customers_by_kind", "tally"),
+    ORDERS_COUNT,
     Column("sales_amount", "sales", "money"),
     Column(
         "products",
@@ -82,40 +80,24 @@ REGIONS = (
 STAFF = (
     Column("staff_id", "salesperson"),
     Column("customers_developed", "developed", "count"),
-    Column("orders", "orders", "count"),
-    Column("amount", "amount", "money"),
+    ORDERS_COUNT,
+    AMOUNT,
     Column("complaints", "complaints", "count"),
-    Column("fines", "fines", "money"),
+    FINES,
     Column("dismissal_recommendations", "dismissals", "count"),
 )
-REVIEW = (
-    Column("flag", "flag", "word"),
-    CODE,
-    NAME,
-    KIND,
-    REGION,
-    Column("grade", "grade"),
-    Column("rank", "rank", "count"),
-    Column("ordered_amount", "ordered", "money"),
-    Column("reason", "reason"),
-)
+REVIEW = (Column("flag", "flag", "word"), *CUSTOMER, GRADE, RANK, ORDERED, Column("reason", "reason"))
 RECEIVABLES = (
-    CODE,
-    NAME,
-    KIND,
-    REGION,
-    *(Column(age, age, "money") for age in AGES),
-    Column("overdue", "overdue", "money"),
-    Column("credit_used", "credit_used", "money"),
+    *CUSTOMER,
+    *of("money", **{age: age for age in AGES}, overdue="overdue", credit_used="credit_used"),
     Column("credit_limit", "credit_limit", "money"),
     Column("credit_used_share", "credit_used_share", "share"),
 )
 TREND = (
     Column("period", "period"),
     Column("net_sales", "net", "money"),
-    Column("orders", "orders", "count"),
-    Column("shipped", "shipped", "money"),
-    Column("paid", "paid", "money"),
+    ORDERS_COUNT,
+    *of("money", shipped="shipped", paid="paid"),
 )
 ALERTS = (
     Column("alert", "alert", "word"),
@@ -125,18 +107,17 @@ ALERTS = (
         "subject",
         value=lambda r: r.get("code") or r.get("company_name") or r.get("period") or r.get("durable"),
     ),
-    Column("company_name", "name", "name"),
-    Column("amount", "amount", "money"),
-    Column("count", "count", "count"),
-    Column("deadline", "at", "moment"),
+    NAME,
+    AMOUNT,
+    COUNT,
+    # A deadline missed or coming (a moment), or the day a contract or a security expires (C11, C12).
+    Column("deadline", "due", "moment", value=lambda r: r.get("deadline") or r.get("expires_on")),
 )
 ORDERS = (
     Column("order_id", "order"),
     Column("placed_at", "at", "moment"),
-    Column("status", "status"),
-    Column("total_amount", "total_amount", "money"),
-    Column("shipped", "shipped", "money"),
-    Column("paid", "paid", "money"),
+    Column("status", "status", "word", value=lambda r: f"order.{r['status']}" if r["status"] else None),
+    *of("money", total_amount="total_amount", shipped="shipped", paid="paid"),
 )
 SUBJECTS = (
     Column("aggregate_id", "subject"),
@@ -145,28 +126,21 @@ SUBJECTS = (
     Column("latest_at", "updated", "moment"),
 )
 AUDIT = (
-    Column("at", "at", "moment"),
+    MOMENT,
     Column("event_type", "event"),
-    Column("aggregate_type", "aggregate"),
+    Column("aggregate_type", "aggregate", "word"),
     Column("version", "version", "count"),
-    Column(
-        "who", "who", value=lambda e: f"{e['actor']['id']} ({e['actor']['role']})" if e["actor"] else None
-    ),
+    Column("who", "who", value=_actor("id")),
+    Column("role", "role", "word", value=_actor("role")),
     Column("reason", "why"),
-    Column("service", "source"),
-    Column("position", "position", "count"),
+    SOURCE,
+    POSITION,
 )
-CONSUMPTION = (
-    Column("service", "source"),
-    Column("position", "position", "count"),
-    Column("events", "events", "count"),
-    Column("updated_at", "updated", "moment"),
-)
+CONSUMPTION = (SOURCE, POSITION, Column("events", "events", "count"), UPDATED)
 CONSUMERS = (
     Column("durable", "consumer"),
     Column("stream", "source"),
-    Column("pending", "pending", "count"),
-    Column("dead_letters", "dead_letters", "count"),
+    *of("count", pending="pending", dead_letters="dead_letters"),
 )
 
 

@@ -72,9 +72,13 @@ def period_span(period: str, mode: PeriodMode, lang: str) -> str:
 
 
 def moment(value: object) -> str:
-    """An ISO moment as Shanghai local time, to the minute."""
+    """An ISO moment as Shanghai local time, to the minute; a business day (an expiry date) as it is."""
     if not value:
         return EMPTY
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and len(value) == len("2026-12-07"):
+        return value
     try:
         at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     except ValueError:

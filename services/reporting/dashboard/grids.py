@@ -15,7 +15,11 @@ from openpyxl import Workbook
 from services.reporting.dashboard import fmt
 from services.reporting.dashboard.i18n import Words
 
-Kind = Literal["text", "name", "word", "money", "count", "rate", "share", "percent", "moment", "flag"]
+Kind = Literal[
+    "text", "name", "word", "tally", "money", "count", "rate", "share", "percent", "moment", "flag"
+]
+# Shown in the reader's words: an enum value ("word"), counts by enum value ("tally"), yes or no ("flag").
+WORDED: frozenset[str] = frozenset({"word", "tally", "flag"})
 NUMERIC: frozenset[str] = frozenset({"money", "count", "rate", "share", "percent"})
 # Query parameter -> the row field it filters on (R2–R7 rows name the salesperson ``salesperson_id``).
 FILTERS: dict[str, str] = {
@@ -62,6 +66,8 @@ class Column:
                 return fmt.moment(value)
             case "word":
                 return words(value) if value not in (None, "") else fmt.EMPTY
+            case "tally":  # {"dealer": 3, "agent": 1} as "agent 1, dealer 3", each in the reader's words
+                return ", ".join(f"{words(k)} {n}" for k, n in sorted((value or {}).items())) or fmt.EMPTY
             case "flag":
                 return words("yes" if value else "no")
             case _:
@@ -167,7 +173,7 @@ class Grid:
 def _export_value(column: Column, row: Mapping[str, Any], words: Words) -> Any:
     if column.kind in NUMERIC:
         return column.number(row)
-    if column.kind in ("word", "flag"):
-        return column.shown(row, words)
     value = column.raw(row)
-    return "" if value is None else str(value)
+    if value in (None, "", {}):
+        return ""
+    return column.shown(row, words) if column.kind in WORDED else str(value)

@@ -171,11 +171,10 @@ async def overview(reports: Reports, view: View) -> Page:
     # Side by side: each report asks the pool for its own connection.
     trend, owed = await asyncio.gather(
         reports.sales_trend(q.SalesTrend(period=view.period, as_of=view.as_of)),
-        reports.receivables(q.Receivables(on=ageing_day(view), as_of=view.as_of)),
+        reports.overdue(q.OverdueTotal(on=ageing_day(view), as_of=view.as_of)),
     )
     now, before = trend["periods"][-1], trend["periods"][-2]
     last_year = trend["same_period_last_year"]
-    overdue = sum((Decimal(r["overdue"]) for r in owed["rows"]), Decimal(0))
     tiles = {
         "net_sales": now["net_sales"],
         "previous": before,
@@ -183,7 +182,7 @@ async def overview(reports: Reports, view: View) -> Page:
         "vs_previous": _growth(now["net_sales"], before["net_sales"]),
         "vs_last_year": _growth(now["net_sales"], last_year["net_sales"]),
         "orders": now["orders"],
-        "receivables_overdue": f"{overdue:.2f}",
+        "receivables_overdue": owed["overdue"],
         "holds_live": trend["holds_live"],
         "complaints_open": trend["complaints_open"],
     }

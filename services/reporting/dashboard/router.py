@@ -192,36 +192,35 @@ def dashboard_router(reports: Reports, clock: Clock, consumption: Consumption | 
     async def overview_page(request: Request) -> Response:
         return await show(request, lambda view: overview(reports, view))
 
+    async def looked_up(request: Request, typed: str) -> Response | list[dict[str, Any]]:
+        """The customers found by what the reader typed (an id, code or name); instead, the page to show
+        when nobody is signed in or what was typed cannot be read; when not exactly one customer is found,
+        the list to choose from (none: 404)."""
+        who = await reader(request)
+        if who is None:
+            return login_page(request)
+        try:
+            text = read_id(typed)
+        except BadView as bad:
+            return render(request, "problem.html", 422, viewer=who.user, problem=bad.problem)
+        found: list[dict[str, Any]] = (await reports.find_customers(q_find(text)))["customers"]
+        if len(found) == 1:
+            return found
+        return render(request, "found.html", 200 if found else 404, viewer=who.user, text=text, found=found)
+
     @router.get("/dashboard/customer", response_class=HTMLResponse)
     async def find(request: Request, q: str = "") -> Response:
         """A customer by id, code or name: one match opens its page, several are listed to choose from."""
-        who = await reader(request)
-        if who is None:
-            return login_page(request)
-        try:
-            text = read_id(q)
-        except BadView as bad:
-            return render(request, "problem.html", 422, viewer=who.user, problem=bad.problem)
-        found = (await reports.find_customers(q_find(text)))["customers"]
-        if len(found) == 1:
-            return RedirectResponse(f"/dashboard/customer/{found[0]['customer_id']}", 303)
-        status = 200 if found else 404
-        return render(request, "found.html", status, viewer=who.user, text=text, found=found)
+        found = await looked_up(request, q)
+        if isinstance(found, Response):
+            return found
+        return RedirectResponse(f"/dashboard/customer/{found[0]['customer_id']}", 303)
 
     @router.get("/dashboard/customer/{ref}", response_class=HTMLResponse)
     async def customer(request: Request, ref: str) -> Response:
-        who = await reader(request)
-        if who is None:
-            return login_page(request)
-        try:
-            text = read_id(ref)
-        except BadView as bad:
-            return render(request, "problem.html", 422, viewer=who.user, problem=bad.problem)
-        found = (await reports.find_customers(q_find(text)))["customers"]
-        if len(found) != 1:
-            return render(
-                request, "found.html", 404 if not found else 200, viewer=who.user, text=text, found=found
-            )
+        found = await looked_up(request, ref)
+        if isinstance(found, Response):
+            return found
         return await show(request, lambda view: customer_page(reports, view, found[0]))
 
     @router.get("/dashboard/audit", response_class=HTMLResponse)
