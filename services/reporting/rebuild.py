@@ -222,6 +222,12 @@ MERGE_PARTS = {
 }
 
 
+# Kept from the rows of ``PARTS`` (``bulk.UnpaidReceivables``, by order id): while the parts wait, the
+# chunks name no order to it; once they are merged it runs for every order, ``ORDER_PAGE`` ids at a time.
+FROM_PARTS = "unpaid_receivables"
+ORDER_PAGE = 20_000
+
+
 async def _merge_parts(conn: asyncpg.Connection, names: list[str]) -> None:
     """The parts into their build tables, which nothing wrote before, in one transaction that empties the
     parts (a resume after it merges nothing twice)."""
@@ -230,6 +236,15 @@ async def _merge_parts(conn: asyncpg.Connection, names: list[str]) -> None:
             if name in names:
                 await conn.execute(MERGE_PARTS[name])
                 await conn.execute(f"TRUNCATE {BUILD_SCHEMA}.{name}_parts")
+        if FROM_PARTS in names:
+            last = ""
+            while ids := await conn.fetch(
+                f"SELECT order_id FROM {BUILD_SCHEMA}.orders WHERE order_id > $1 ORDER BY order_id LIMIT $2",
+                last,
+                ORDER_PAGE,
+            ):
+                last = ids[-1]["order_id"]
+                await add_statements(conn, BUILD_SCHEMA, [(FROM_PARTS, [[r["order_id"] for r in ids]])])
 
 
 async def _drop_parts(conn: asyncpg.Connection, names: list[str]) -> None:
