@@ -47,6 +47,7 @@ class Sizes:
     distributors: int
     branches: int
     report_requests: int
+    history_rows: int = 0  # R14 lines imported before the rebuild (``--scale``: ten years of history)
 
 
 QUICK = Sizes(500, 3_000, 1_000, 5.0, 20_000, 200_000, 500, 20, 50)
@@ -90,8 +91,13 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def bench_settings(token: str, part: str) -> Settings:
+    """A part's own database and namespace; a service started in this process verifies the tokens of the
+    benchmark's own issuer (not whatever key the environment or ``.state`` holds)."""
     return Settings(
-        namespace=f"bench{token}{part}", postgres_db=f"salesops_bench_{token}_{part}", log_level="WARNING"
+        namespace=f"bench{token}{part}",
+        postgres_db=f"salesops_bench_{token}_{part}",
+        log_level="WARNING",
+        identity_public_key=public_pem(ISSUER.signing_key),
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +16,10 @@ from typing import Any
 import asyncpg
 import orjson
 
-from services.reporting.projections import ensure_schema
+from services.reporting.history import COLUMNS, import_history
+from services.reporting.projections import ensure_schema, init_connection
+from services.reporting.projector import Projector
+from services.reporting.rebuild import SELECT_LOG
 from services.reporting.tables import SCHEMA
 from shared.contracts import Actor, Envelope, Role
 from shared.envelope import event_id
@@ -444,5 +448,48 @@ async def load_year(
         await ensure_schema(conn)  # recreates the secondary indexes
         await conn.execute(f"ANALYZE {SCHEMA}.event_log")
         return loop.time() - started
+    finally:
+        await conn.close()
+
+
+def history_csv(codes: Sequence[str], first_year: int, lines: int, seed: int = 5) -> str:
+    """An R14 file of ``lines`` lines: each customer's months from ``first_year`` on, customer by customer
+    (``lines`` / len(``codes``) months each), as a company's old system would export them."""
+    rng = random.Random(seed)
+    months = -(-lines // max(len(codes), 1))
+    out = [",".join(COLUMNS)]
+    for code in codes:
+        for m in range(months):
+            if len(out) > lines:
+                break
+            ordered = rng.randint(10, 500) * 100
+            out.append(
+                f"{code},{first_year + m // 12}-{m % 12 + 1:02d},{ordered}.00,{ordered // 2}.00,"
+                f"{ordered // 4}.00,{rng.randint(1, 200)}"
+            )
+    return "\n".join(out) + "\n"
+
+
+async def load_history(settings: Settings, year: Year, lines: int) -> float:
+    """Import ``lines`` lines of the ten years before ``year`` through R14's import
+    (``services/reporting/history.py``), as finance would at adoption; returns its seconds. The import
+    finds customers by code in the customers projection, so that one is made first from the log's
+    customer events (the rebuild that follows makes every projection again)."""
+    conn = await asyncpg.connect(settings.postgres_dsn, command_timeout=3600)
+    try:
+        await init_connection(conn)
+        projector = Projector(settings.period_mode, only=frozenset({"customers"}))
+        projector.apply_rows(await conn.fetch(f"{SELECT_LOG} WHERE service = 'customers' ORDER BY seq"))
+        await projector.flush(conn, SCHEMA)
+        codes = [
+            r["code"]
+            for r in await conn.fetch(
+                f"SELECT code FROM {SCHEMA}.customers WHERE code IS NOT NULL ORDER BY code"
+            )
+        ]
+        content = history_csv(codes, year.year - 10, lines)
+        started = time.perf_counter()
+        await import_history(conn, content, "history.csv", FINANCE, datetime.now(UTC), settings.period_mode)
+        return time.perf_counter() - started
     finally:
         await conn.close()

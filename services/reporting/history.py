@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,15 +22,18 @@ from typing import Any
 import asyncpg
 
 from services.reporting import own, periods, placement
+from services.reporting.bulk import LOG_INSERT, LOG_LOCK, POSITIONS
 from services.reporting.periods import PeriodMode
 from services.reporting.projections import OWN
+from services.reporting.projector import Projector
 from services.reporting.tables import SCHEMA
 from shared.contracts import Actor, Role
+from shared.envelope import event_id
 from shared.errors import DomainError, Forbidden
 
 COLUMNS = ("customer_code", "period", "ordered_amount", "shipped_amount", "paid_amount", "quantity")
 MONEY_COLUMNS = ("ordered_amount", "shipped_amount", "paid_amount")
-CHUNK = 500  # lines logged per step of the progress bar (all in one transaction)
+CHUNK = 20_000  # lines logged and applied per statement and progress step (all in one transaction)
 Progress = Callable[[int, int, float], None]
 
 
@@ -158,23 +162,55 @@ async def import_history(
                 details={"problems": bad},
             )
         aggregate = f"history-{sha[:32]}"
-        started = datetime.now().timestamp()
-        for start in range(0, len(good), CHUNK):
-            lines = good[start : start + CHUNK]
-            await own.append(
-                conn,
-                [own.OwnEvent("HistoryFile", aggregate, "HistoryLineImported", d) for d in lines],
-                actor,
-                at,
-                mode,
-            )
-            if progress:
-                progress(start + len(lines), len(good), datetime.now().timestamp() - started)
+        await _log_lines(conn, aggregate, good, actor, at, mode, progress)
         file_event = {"sha256": sha, "file_name": file_name, "lines": len(good), "imported_by": actor.id}
         await own.append(
             conn, [own.OwnEvent("HistoryFile", aggregate, "HistoryFileImported", file_event)], actor, at, mode
         )
     return HistoryImport(sha, len(good), len(good))
+
+
+async def _log_lines(
+    conn: asyncpg.Connection,
+    aggregate: str,
+    lines: list[dict[str, Any]],
+    actor: Actor,
+    at: datetime,
+    mode: PeriodMode,
+    progress: Progress | None,
+) -> None:
+    """Log the lines as ``HistoryLineImported`` events numbered as ``own.append`` numbers them, and apply
+    them, ``CHUNK`` at a time with one statement each (the caller holds the transaction). Not through
+    ``own.append``: an envelope per line and a batch per 500 took minutes for ten years of a large
+    company's history (600,000 lines)."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", own.OWN_LOCK)
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", LOG_LOCK)  # as every batch (bulk.py)
+    position = await conn.fetchval(
+        f"SELECT coalesce(max(position), 0) FROM {SCHEMA}.event_log WHERE service = $1", OWN
+    )
+    version = await conn.fetchval(
+        f"SELECT coalesce(max(aggregate_version), 0) FROM {SCHEMA}.event_log "
+        "WHERE service = $1 AND aggregate_id = $2",
+        OWN,
+        aggregate,
+    )
+    correlation, moment = str(uuid.uuid4()), periods.micros(at)
+    started = datetime.now().timestamp()
+    for start in range(0, len(lines), CHUNK):
+        chunk = lines[start : start + CHUNK]
+        numbered = [(position + i, version + i, data) for i, data in enumerate(chunk, start=start + 1)]
+        who = (actor.id, actor.role.value, correlation, None)
+        kind = ("HistoryLineImported", 1, "HistoryFile", aggregate)
+        rows = [(OWN, p, event_id(aggregate, v), *kind, v, at, *who, data) for p, v, data in numbered]
+        await conn.execute(LOG_INSERT.sql(SCHEMA), *LOG_INSERT.arrays(rows))
+        projector = Projector(mode)
+        projector.apply_rows(
+            [(0, OWN, p, "HistoryLineImported", aggregate, v, moment, data) for p, v, data in numbered]
+        )
+        await projector.flush(conn, SCHEMA)
+        await conn.execute(POSITIONS.sql(SCHEMA), *POSITIONS.arrays([(OWN, numbered[-1][0], len(chunk))]))
+        if progress:
+            progress(start + len(chunk), len(lines), datetime.now().timestamp() - started)
 
 
 async def _imported_before(conn: asyncpg.Connection, good: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -6,12 +6,14 @@ Not a projection: nothing here comes from the event log, and a rebuild (R9) leav
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from services.reporting.tables import SCHEMA
-from shared.identity.scope import Acting
+
+if TYPE_CHECKING:  # an annotation only: the token library would weigh ~15 MB in every rebuild process
+    from shared.identity.scope import Acting
 
 DDL = f"""
 CREATE TABLE IF NOT EXISTS {SCHEMA}.personal_data_reads (

@@ -2,10 +2,14 @@
 
 A rebuild fills fresh tables in schema ``reporting_build`` from the log (in chunks, committed with its
 progress so an interrupted rebuild can resume from a position; ``Readers``, processes of their own, read
-and aggregate the chunks' slices on every core), then swaps them in with one
-transaction: it takes the log lock exclusively (consumers wait at the start of their next batch),
-applies what was logged meanwhile, drops the live tables and moves the fresh ones into ``reporting``.
-A reader sees the old tables or the new ones, never a half-built one.
+and aggregate the chunks' slices on every core), then swaps them in with one transaction: it takes the log
+lock exclusively (consumers wait at the start of their next batch), applies what was logged meanwhile,
+drops the live tables and moves the fresh ones into ``reporting``. A reader sees the old tables or the new
+ones, never a half-built one.
+
+The rows kept per order and per shipment (``PARTS``: most of what a rebuild writes, one for every two or
+three events) are not upserted chunk by chunk: each slice copies its own into a parts table, merged into
+the build table once at the end (``_merge_parts``), so that no process holds more than a slice of them.
 """
 
 from __future__ import annotations
@@ -25,17 +29,28 @@ from typing import Any
 
 import asyncpg
 
-from services.reporting.bulk import LOG_LOCK, add_statements
+from services.reporting.bulk import LOG_LOCK, UPSERTS, add_statements
 from services.reporting.periods import PeriodMode
 from services.reporting.projections import analyze, bump_version, create_projection, init_connection
 from services.reporting.projector import LOGGED_COLUMNS, Projector
-from services.reporting.tables import BUILD_SCHEMA, PROJECTIONS, SALES_TABLES, SCHEMA
+from services.reporting.tables import (
+    BUILD_SCHEMA,
+    ORDER_GROUPS,
+    ORDER_SUMS,
+    PROJECTIONS,
+    SALES_TABLES,
+    SCHEMA,
+)
 
-CHUNK = 250_000  # events per commit of the build tables with their progress (at most what a resume repeats)
+CHUNK = 10_000  # events per commit of the build tables with their progress (at most what a resume repeats)
 PAGE = 500  # rows per read of a rebuild (one page applied while the next is read; see build)
 AS_OF_PAGE = 5_000  # rows per read of an as-of snapshot
 Progress = Callable[[int, int, float], None]
 SELECT_LOG = f"SELECT {LOGGED_COLUMNS} FROM {SCHEMA}.event_log"
+# Projections kept per order or shipment, as ``Projector.rows`` gives them: copied per slice (its ``part``,
+# the log sequence it starts after, orders the slices as the log does), merged at the end as their upserts
+# would have added the slices in log order (``_merge_parts``).
+PARTS = ("orders", "receivables")
 
 
 @dataclass
@@ -81,6 +96,12 @@ async def _fresh_build_tables(conn: asyncpg.Connection, names: list[str]) -> Non
                 "ON CONFLICT (projection) DO UPDATE SET seq = 0",
                 name,
             )
+            if name in PARTS:  # no key, no index: a slice's rows are copied in as they are
+                await conn.execute(f"DROP TABLE IF EXISTS {BUILD_SCHEMA}.{name}_parts")
+                await conn.execute(
+                    f"CREATE TABLE {BUILD_SCHEMA}.{name}_parts "
+                    f"(part bigint NOT NULL, LIKE {BUILD_SCHEMA}.{name} INCLUDING DEFAULTS)"
+                )
 
 
 async def _resume_position(conn: asyncpg.Connection, names: list[str], start: int) -> None:
@@ -94,6 +115,8 @@ async def _resume_position(conn: asyncpg.Connection, names: list[str], start: in
             raise ValueError(
                 f"the interrupted rebuild of {name} stopped at log position {done}; resume from there"
             )
+        if name in PARTS:  # the parts of the chunks it had not committed
+            await conn.execute(f"DELETE FROM {BUILD_SCHEMA}.{name}_parts WHERE part >= $1", start)
 
 
 async def build(
@@ -144,8 +167,90 @@ async def build(
             stats.events += events
             if progress:
                 progress(stats.events, total, time.perf_counter() - started)
+    await _merge_parts(conn, names)
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+async def _copy_parts(conn: asyncpg.Connection, projector: Projector, part: int) -> None:
+    """Copy what ``projector`` kept per order and shipment into the parts tables, and forget it (its
+    ``upserts`` then carry the rest)."""
+    found = {name: projector.rows(name) for name in PARTS}
+    projector.orders.clear()  # the rows hold what is still needed of it
+    projector.receivables.clear()
+    for name, rows in found.items():
+        if rows:
+            await conn.copy_records_to_table(
+                f"{name}_parts",
+                schema_name=BUILD_SCHEMA,
+                columns=["part", *UPSERTS[name].columns],
+                records=((part, *row) for row in rows),
+            )
+
+
+def _newest(column: str, group: str) -> str:
+    """The value of the part whose ``group`` version is highest, the first such in log order: what upserts
+    of the parts in log order keep (a newer version replaces, a tie keeps the row's)."""
+    return f"(array_agg({column} ORDER BY {group}_version DESC, part))[1]"
+
+
+_ORDER_COLUMNS = [
+    "order_id",
+    *(c for cols in ORDER_GROUPS.values() for c in cols),
+    *(f"{g}_version" for g in ORDER_GROUPS),
+    *ORDER_SUMS,
+]
+MERGE_PARTS = {
+    # Nearly every order's events fall in one slice: its part is its row as it is; only the others are
+    # merged (an ordered aggregate per column and order cost twice as much as the insert itself).
+    "orders": (
+        f"INSERT INTO {BUILD_SCHEMA}.orders ({', '.join(_ORDER_COLUMNS)}) "
+        f"WITH counted AS (SELECT *, count(*) OVER (PARTITION BY order_id) AS parts "
+        f"FROM {BUILD_SCHEMA}.orders_parts) "
+        f"SELECT {', '.join(_ORDER_COLUMNS)} FROM counted WHERE parts = 1 UNION ALL SELECT order_id, "
+        + ", ".join(_newest(c, g) for g, cols in ORDER_GROUPS.items() for c in cols)
+        + ", "
+        + ", ".join([*(f"max({g}_version)" for g in ORDER_GROUPS), *(f"sum({c})" for c in ORDER_SUMS)])
+        + " FROM counted WHERE parts > 1 GROUP BY order_id"
+    ),
+    # A shipment's receivable is written once (its upsert does nothing to a row it finds): the first part's.
+    "receivables": (
+        f"INSERT INTO {BUILD_SCHEMA}.receivables ({', '.join(UPSERTS['receivables'].columns)}) "
+        f"SELECT DISTINCT ON (order_id, shipment_id) {', '.join(UPSERTS['receivables'].columns)} "
+        f"FROM {BUILD_SCHEMA}.receivables_parts ORDER BY order_id, shipment_id, part"
+    ),
+}
+
+
+# Kept from the rows of ``PARTS`` (``bulk.UnpaidReceivables``, by order id): while the parts wait, the
+# chunks name no order to it; once they are merged it runs for every order, ``ORDER_PAGE`` ids at a time.
+FROM_PARTS = "unpaid_receivables"
+ORDER_PAGE = 20_000
+
+
+async def _merge_parts(conn: asyncpg.Connection, names: list[str]) -> None:
+    """The parts into their build tables, which nothing wrote before, in one transaction that empties the
+    parts (a resume after it merges nothing twice)."""
+    async with conn.transaction():
+        for name in PARTS:
+            if name in names:
+                await conn.execute(MERGE_PARTS[name])
+                await conn.execute(f"TRUNCATE {BUILD_SCHEMA}.{name}_parts")
+        if FROM_PARTS in names:
+            last = ""
+            while ids := await conn.fetch(
+                f"SELECT order_id FROM {BUILD_SCHEMA}.orders WHERE order_id > $1 ORDER BY order_id LIMIT $2",
+                last,
+                ORDER_PAGE,
+            ):
+                last = ids[-1]["order_id"]
+                await add_statements(conn, BUILD_SCHEMA, [(FROM_PARTS, [[r["order_id"] for r in ids]])])
+
+
+async def _drop_parts(conn: asyncpg.Connection, names: list[str]) -> None:
+    for name in PARTS:
+        if name in names:
+            await conn.execute(f"DROP TABLE IF EXISTS {BUILD_SCHEMA}.{name}_parts")
 
 
 # Events counted, and ``Projector.upserts`` of what they aggregate to.
@@ -162,6 +267,7 @@ async def _aggregated_here(
 ) -> AsyncGenerator[tuple[int, Aggregated], None]:
     for after, up_to in chunks:
         events = await aggregate(conn, projector, after, up_to)
+        await _copy_parts(conn, projector, after)
         yield up_to, (events, projector.upserts())
 
 
@@ -242,20 +348,35 @@ async def _chunk_done(chunk_end: int, slices: list[asyncio.Future[Aggregated]]) 
     return chunk_end, (events, upserts)
 
 
+@dataclass
+class _Reader:
+    """A reader process's event loop and connection, kept from one slice to the next: a connection and
+    its codecs cost tens of milliseconds, and a large rebuild reads hundreds of slices."""
+
+    loop: asyncio.AbstractEventLoop
+    conn: asyncpg.Connection | None = None
+
+
+_reader: _Reader | None = None
+
+
 def _aggregate_slice(dsn: str, mode: PeriodMode, names: list[str], after: int, up_to: int) -> Aggregated:
-    """In a reader process: the log's (``after``, ``up_to``] aggregated, on a connection of its own."""
+    """In a reader process: the log's (``after``, ``up_to``] aggregated, on its connection."""
+    global _reader
+    if _reader is None:
+        _reader = _Reader(asyncio.new_event_loop())
+    reader = _reader
 
     async def run() -> Aggregated:
-        conn = await asyncpg.connect(dsn)
-        try:
-            await init_connection(conn)
-            projector = Projector(mode, only=frozenset(names))
-            events = await aggregate(conn, projector, after, up_to)
-            return events, projector.upserts()
-        finally:
-            await conn.close()
+        if reader.conn is None or reader.conn.is_closed():
+            reader.conn = await asyncpg.connect(dsn)
+            await init_connection(reader.conn)
+        projector = Projector(mode, only=frozenset(names))
+        events = await aggregate(reader.conn, projector, after, up_to)
+        await _copy_parts(reader.conn, projector, after)
+        return events, projector.upserts()
 
-    return asyncio.run(run())
+    return reader.loop.run_until_complete(run())
 
 
 @contextlib.contextmanager
@@ -323,6 +444,7 @@ async def _rebuild(
         for name in stats.projections:
             await conn.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{name}")
             await conn.execute(f"ALTER TABLE {BUILD_SCHEMA}.{name} SET SCHEMA {SCHEMA}")
+        await _drop_parts(conn, stats.projections)
         await bump_version(conn)
         await conn.execute(
             f"DELETE FROM {SCHEMA}.rebuild_progress WHERE projection = ANY($1::text[])", stats.projections
@@ -367,6 +489,7 @@ async def _verify(
                 ),
             }
     async with conn.transaction():
+        await _drop_parts(conn, stats.projections)
         for name in stats.projections:
             await conn.execute(f"DROP TABLE IF EXISTS {BUILD_SCHEMA}.{name}")
         await conn.execute(
