@@ -31,7 +31,10 @@ def main(argv: list[str]) -> int:
         topology = Topology(PROJECT, environment)
         topology.up()
         topology.wait_healthy(SERVICES, HEALTHY_WITHIN)
-        print(f"# healthy: {', '.join(SERVICES)}; NATS on :4222, reporting and the dashboard on :8080")
+        print(
+            f"# healthy: {', '.join(SERVICES)}; NATS on :4222, reporting and the dashboard on :8080, "
+            "Prometheus on :9090"
+        )
     return 0
 
 
