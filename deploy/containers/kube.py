@@ -17,7 +17,7 @@ what it runs, keeping their topology (the same containers, commands, settings, u
   which podman turns into a ``curl`` the images lack, becomes the same request made by the image's own
   program (as compose's health checks do).
 
-``prefix`` starts every pod's and volume's name, so runs side by side do not collide.
+A prefix of the run's own starts every pod's and volume's name, so runs side by side do not collide.
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ import copy
 import os
 import re
 import subprocess
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from deploy.containers.topology import wait_for_each
 from deploy.images import PODMAN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +56,18 @@ class KubeImages:
         return {"salesops": self.salesops, "nats": self.nats, "postgres": self.postgres}[repository]
 
 
+@dataclass(frozen=True)
+class Adjustments:
+    """What a run changes in the manifests: ``prefix`` starts every pod's and volume's name; ``secrets`` and
+    ``settings`` replace values of the Secret and of the ConfigMap ``salesops-settings``; ``max_replicas``
+    caps a Deployment's replicas (StatefulSets keep theirs: the NATS cluster needs 3)."""
+
+    prefix: str = ""
+    secrets: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)
+    max_replicas: int | None = None
+
+
 def manifests(directory: Path = K8S) -> list[dict[str, Any]]:
     """The documents of the kustomization's resources, in its order."""
     kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
@@ -68,22 +80,14 @@ def manifests(directory: Path = K8S) -> list[dict[str, Any]]:
 
 
 def kube_play_documents(
-    documents: list[dict[str, Any]],
-    images: KubeImages,
-    files: Path,
-    *,
-    prefix: str = "",
-    secrets: dict[str, str] | None = None,
-    settings: dict[str, str] | None = None,
-    max_replicas: int | None = None,
+    documents: list[dict[str, Any]], images: KubeImages, files: Path, adjust: Adjustments
 ) -> list[dict[str, Any]]:
-    """What ``podman kube play`` runs for ``documents`` (see the module's doc). ``secrets`` and
-    ``settings`` replace values of the Secrets and of the ConfigMap ``salesops-settings``;
-    ``max_replicas`` caps a Deployment's replicas (StatefulSets keep theirs: the NATS cluster needs 3)."""
+    """What ``podman kube play`` runs for ``documents`` (see the module's doc)."""
+    prefix, max_replicas = adjust.prefix, adjust.max_replicas
     config_maps = {d["metadata"]["name"]: dict(d["data"]) for d in documents if d["kind"] == "ConfigMap"}
-    config_maps["salesops-settings"].update(settings or {})
+    config_maps["salesops-settings"].update(adjust.settings)
     secret_values = {
-        d["metadata"]["name"]: {**d["stringData"], **(secrets or {})}
+        d["metadata"]["name"]: {**d["stringData"], **adjust.secrets}
         for d in documents
         if d["kind"] == "Secret"
     }
@@ -238,28 +242,12 @@ def exec_probe(probe: dict[str, Any], container: dict[str, Any]) -> dict[str, An
     return converted
 
 
-def kube_play_file(
-    path: Path,
-    images: KubeImages,
-    *,
-    prefix: str = "",
-    secrets: dict[str, str] | None = None,
-    settings: dict[str, str] | None = None,
-    max_replicas: int | None = None,
-) -> KubePlay:
+def kube_play_file(path: Path, images: KubeImages, adjust: Adjustments) -> KubePlay:
     """Write the kube-play file of deploy/k8s/ to ``path`` (ConfigMap files beside it), to be played on the
     network ``<prefix>salesops``."""
-    played = kube_play_documents(
-        manifests(),
-        images,
-        path.parent / f"{path.stem}-files",
-        prefix=prefix,
-        secrets=secrets,
-        settings=settings,
-        max_replicas=max_replicas,
-    )
+    played = kube_play_documents(manifests(), images, path.parent / f"{path.stem}-files", adjust)
     path.write_text(yaml.safe_dump_all(played, sort_keys=False))
-    return KubePlay(path, played, f"{prefix}salesops")
+    return KubePlay(path, played, f"{adjust.prefix}salesops")
 
 
 @dataclass
@@ -324,14 +312,7 @@ class KubePlay:
         return probed.returncode == 0
 
     def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        waiting = list(self.pods())
-        while waiting:
-            waiting = [pod for pod in waiting if not self.ready(pod)]
-            if waiting and time.monotonic() > deadline:
-                raise AssertionError(f"not ready after {timeout:.0f} s: {waiting}\n{self.logs(waiting[0])}")
-            if waiting:
-                time.sleep(2)
+        wait_for_each(self.pods(), self.ready, timeout, "ready", self.logs)
 
     def logs(self, pod: str) -> str:
         shown = self.podman("logs", self.container(pod), check=False)

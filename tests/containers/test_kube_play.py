@@ -15,7 +15,7 @@ import nats
 import pytest
 
 from deploy.containers.images import Images, ensure_images
-from deploy.containers.kube import KubeImages, KubePlay, kube_play_file, manifests
+from deploy.containers.kube import Adjustments, KubeImages, KubePlay, kube_play_file, manifests
 from deploy.local.demo import Client, application
 from deploy.ops.checks import until_reconciled
 from shared.settings import Settings
@@ -47,10 +47,7 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KubePlay,
     play = kube_play_file(
         tmp_path_factory.mktemp("kube") / "play.yml",
         KubeImages(images.salesops, images.nats, images.postgres),
-        prefix=f"k{uuid.uuid4().hex[:6]}-",
-        secrets=secrets,
-        settings=settings,
-        max_replicas=1,
+        Adjustments(prefix=f"k{uuid.uuid4().hex[:6]}-", secrets=secrets, settings=settings, max_replicas=1),
     )
     try:
         play.play()
