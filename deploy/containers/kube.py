@@ -60,12 +60,14 @@ class KubeImages:
 class Adjustments:
     """What a run changes in the manifests: ``prefix`` starts every pod's and volume's name; ``secrets`` and
     ``settings`` replace values of the Secret and of the ConfigMap ``salesops-settings``; ``max_replicas``
-    caps a Deployment's replicas (StatefulSets keep theirs: the NATS cluster needs 3)."""
+    caps a Deployment's replicas (StatefulSets keep theirs: the NATS cluster needs 3), ``deployments`` names
+    the Deployments played."""
 
     prefix: str = ""
     secrets: dict[str, str] = field(default_factory=dict)
     settings: dict[str, str] = field(default_factory=dict)
     max_replicas: int | None = None
+    deployments: frozenset[str] | None = None  # the Deployments to play (None: all)
 
 
 def manifests(directory: Path = K8S) -> list[dict[str, Any]]:
@@ -95,9 +97,11 @@ def kube_play_documents(
     played: list[dict[str, Any]] = []
     for document in documents:
         kind = document["kind"]
+        name = document["metadata"]["name"]
         if kind not in ("StatefulSet", "Deployment"):
             continue
-        name = document["metadata"]["name"]
+        if kind == "Deployment" and adjust.deployments is not None and name not in adjust.deployments:
+            continue
         replicas = document["spec"].get("replicas", 1)
         if kind == "Deployment" and max_replicas is not None:
             replicas = min(replicas, max_replicas)
@@ -286,12 +290,11 @@ class KubePlay:
         self.podman("kube", "play", "--network", self.network, str(self.file))
 
     def down(self) -> None:
-        """Pods, volumes and network of this play, each on its own (``podman kube down`` of podman 4.3
-        stops at the first pod missing)."""
-        for pod in self.pods():
-            self.podman("pod", "rm", "--force", "--ignore", pod, check=False)
-        for claim in (d["metadata"]["name"] for d in self.documents if d["kind"] == "PersistentVolumeClaim"):
-            self.podman("volume", "rm", "--force", claim, check=False)
+        """Pods, volumes and network of this play, killed at once (``podman kube down`` of podman 4.3 stops
+        at the first pod missing)."""
+        self.podman("pod", "rm", "--force", "--ignore", "--time", "0", *self.pods(), check=False)
+        claims = [d["metadata"]["name"] for d in self.documents if d["kind"] == "PersistentVolumeClaim"]
+        self.podman("volume", "rm", "--force", *claims, check=False)
         self.podman("network", "rm", "--force", self.network, check=False)
 
     def address(self, pod: str) -> str:

@@ -2,7 +2,8 @@
 kube-play file deploy/containers/kube.py makes of them (podman 4.3 runs no StatefulSet, Service or Secret):
 PostgreSQL, the 3-node JetStream cluster and every Deployment from the offline-built images, each pod's
 readiness probe passing, and a command driven through it to reporting. One replica per Deployment, to fit
-a loaded 2-core machine; the StatefulSets keep theirs."""
+a loaded 2-core machine; the StatefulSets keep theirs. The five services play, as in the compose test (the
+department feeds' Deployments are the same image and probes with another command)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 
 from deploy.containers.images import Images, ensure_images
 from deploy.containers.kube import Adjustments, KubeImages, KubePlay, kube_play_file, manifests
+from deploy.containers.topology import APP_SERVICES
 from deploy.local.demo import Client, application
 from deploy.ops.checks import until_reconciled
 from shared.settings import Settings
@@ -47,7 +49,13 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KubePlay,
     play = kube_play_file(
         tmp_path_factory.mktemp("kube") / "play.yml",
         KubeImages(images.salesops, images.nats, images.postgres),
-        Adjustments(prefix=f"k{uuid.uuid4().hex[:6]}-", secrets=secrets, settings=settings, max_replicas=1),
+        Adjustments(
+            prefix=f"k{uuid.uuid4().hex[:6]}-",
+            secrets=secrets,
+            settings=settings,
+            max_replicas=1,
+            deployments=frozenset(APP_SERVICES),
+        ),
     )
     try:
         play.play()
@@ -63,8 +71,7 @@ async def test_the_manifests_run_under_kube_play_and_a_command_reaches_reporting
     play, images, secrets = played
     pods = play.pods()
     names = {pod.split("-", 1)[1] for pod in pods}  # without the run's prefix
-    deployments = {d["metadata"]["name"] for d in manifests() if d["kind"] == "Deployment"}
-    assert names == {"postgres-0", "nats-0", "nats-1", "nats-2", *(f"{name}-0" for name in deployments)}
+    assert names == {"postgres-0", "nats-0", "nats-1", "nats-2", *(f"{name}-0" for name in APP_SERVICES)}
     for pod, document in pods.items():
         (container,) = document["spec"]["containers"]
         expected = (
