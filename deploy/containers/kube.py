@@ -122,8 +122,8 @@ def kube_play_documents(
             spec.pop("affinity", None)  # one host: nothing to spread over
             volumes = {v["name"]: v for v in spec.get("volumes", [])}
             volumes |= {
-                name: {"name": name, "persistentVolumeClaim": {"claimName": claim["metadata"]["name"]}}
-                for name, claim in claims.items()
+                volume: {"name": volume, "persistentVolumeClaim": {"claimName": claim["metadata"]["name"]}}
+                for volume, claim in claims.items()
             }
             spec["volumes"] = []
             for container in spec["containers"]:
