@@ -285,12 +285,11 @@ class ServiceApplication(Application[UUID]):
         before = freshness.stamp() if freshness is not None else None
         try:
             recordings = self._record(processing)
-        except IntegrityError:
-            raise
         except Exception:
-            # The connection was lost with COMMIT's answer (the server killed, the session ended) after the
-            # recorder's own retries: the events may be stored all the same, and "nothing was written"
-            # would then be false (seen in the 30-minute chaos soak: a refused command stored).
+            # The connection was lost with COMMIT's answer (the server killed, the session ended): the
+            # recorder's retries then run out (an error) or meet the events that COMMIT stored (a conflict
+            # with itself). Either way they may be stored, and "nothing was written" or "decide again" would
+            # be false (seen in the 30-minute chaos soak: commands refused as unavailable, yet stored).
             if not self._stored_after_all(events):
                 raise
             if freshness is not None:
@@ -304,22 +303,22 @@ class ServiceApplication(Application[UUID]):
         self._notify(recordings)
 
     def _stored_after_all(self, events: Sequence[Any]) -> bool:
-        """Whether a record that failed stored its events anyway: its first event is in the store (one
-        transaction: all are or none is), asked until the store answers, for ``IN_DOUBT_SECONDS`` at most."""
-        first = events[0]
+        """Whether a record that failed stored its events anyway: the store holds its first event as this
+        record made it (one transaction: all are or none is; another writer's event at that version is a
+        real conflict), asked until the store answers, for ``IN_DOUBT_SECONDS`` at most."""
+        first = self.mapper.to_stored_event(events[0])
 
         def stored() -> bool | None:
             try:
-                return bool(
-                    self.recorder.select_events(
-                        first.originator_id,
-                        gt=first.originator_version - 1,
-                        lte=first.originator_version,
-                        limit=1,
-                    )
+                found = self.recorder.select_events(
+                    first.originator_id,
+                    gt=first.originator_version - 1,
+                    lte=first.originator_version,
+                    limit=1,
                 )
             except Exception:  # the store still away: ask again
                 return None
+            return bool(found) and found[0].state == first.state
 
         return (
             poll_blocking(stored, lambda known: known is not None, timeout=IN_DOUBT_SECONDS, every=0.5)

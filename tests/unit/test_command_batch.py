@@ -270,24 +270,34 @@ def test_a_closed_worker_takes_no_more_commands() -> None:
         asyncio.run(worker.run(str, 0))
 
 
-def commit_answer_lost(app: TallyApp, stored: bool) -> None:
+def commit_answer_lost(app: TallyApp, stored: bool, error: Exception | None = None) -> None:
     """The next save of ``app`` raises as when the connection goes with COMMIT's answer, after storing
-    its events (``stored``) or before."""
-    record = app._record
+    its events (``stored``) or before: the recorder's retries run out (an OperationalError) or meet what
+    the lost COMMIT stored (an IntegrityError)."""
+    record, receipt = app._record, app._receipt
+
+    def store_away(key: str) -> Any:  # reads fail too until the store is back
+        app._receipt = receipt  # type: ignore[method-assign]
+        raise OperationalError("the connection is lost")
 
     def lost(processing: Any) -> Any:
         app._record = record  # type: ignore[method-assign]
         if stored:
             record(processing)
-        raise OperationalError("server closed the connection unexpectedly")
+        app._receipt = store_away  # type: ignore[method-assign]
+        raise error or OperationalError("server closed the connection unexpectedly")
 
     app._record = lost  # type: ignore[method-assign,assignment]
 
 
-def test_a_batch_stored_though_its_commit_went_unanswered_is_answered_as_stored() -> None:
+@pytest.mark.parametrize(
+    "error", [OperationalError("connection lost"), IntegrityError("duplicate key")], ids=["lost", "retried"]
+)
+def test_a_batch_stored_though_its_commit_went_unanswered_is_answered_as_stored(error: Exception) -> None:
     app = in_memory_app()
-    commit_answer_lost(app, stored=True)
+    commit_answer_lost(app, stored=True, error=error)
     answers = app.decide_batch([increase(app, "lost-answer", key=f"k{i}") for i in range(3)])
+    vars(app).pop("_receipt", None)  # the store is back
     assert results(answers) == [{"count": 1}, {"count": 2}, {"count": 3}]
     assert app.count("lost-answer") == 3
     # Sent again with the same keys, they get their first replies and store nothing more.
