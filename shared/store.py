@@ -30,11 +30,15 @@ from shared.clock import Clock
 from shared.contracts import Command
 from shared.errors import Conflict, DomainError
 from shared.recorder import SalesRecorder
+from shared.retry import poll_blocking
 from shared.settings import Settings
 from shared.worker import Answer, CommandWorker, answer_of
 
 RECEIPT_NAMESPACE = UUID("6f1d4c1e-8a53-4d0e-9b59-6b7c2f3a9e10")
 MAX_ATTEMPTS = 5
+# How long a save whose COMMIT went unanswered waits for the store to say whether it took effect (the soak
+# restarts PostgreSQL within seconds; a longer outage answers the command "unavailable" as before).
+IN_DOUBT_SECONDS = 30.0
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -279,13 +283,47 @@ class ServiceApplication(Application[UUID]):
             processing.saved_kwargs["checked"] = checked
         freshness = self.repository.freshness
         before = freshness.stamp() if freshness is not None else None
-        recordings = self._record(processing)
+        try:
+            recordings = self._record(processing)
+        except Exception:
+            # The connection was lost with COMMIT's answer (the server killed, the session ended): the
+            # recorder's retries then run out (an error) or meet the events that COMMIT stored (a conflict
+            # with itself). Either way they may be stored, and "nothing was written" or "decide again" would
+            # be false (seen in the 30-minute chaos soak: commands refused as unavailable, yet stored).
+            if not self._stored_after_all(events):
+                raise
+            if freshness is not None:
+                freshness.forget(aggregate.id for aggregate in aggregates)
+            return
         for aggregate in aggregates:
             cached = self.repository.saved(aggregate, only_replacing=True)
             if cached and freshness is not None and before is not None:
                 freshness.verified_own(aggregate.id, before)  # the latest as of its insert
         self._take_snapshots(processing)
         self._notify(recordings)
+
+    def _stored_after_all(self, events: Sequence[Any]) -> bool:
+        """Whether a record that failed stored its events anyway: the store holds its first event as this
+        record made it (one transaction: all are or none is; another writer's event at that version is a
+        real conflict), asked until the store answers, for ``IN_DOUBT_SECONDS`` at most."""
+        first = self.mapper.to_stored_event(events[0])
+
+        def stored() -> bool | None:
+            try:
+                found = self.recorder.select_events(
+                    first.originator_id,
+                    gt=first.originator_version - 1,
+                    lte=first.originator_version,
+                    limit=1,
+                )
+            except Exception:  # the store still away: ask again
+                return None
+            return bool(found) and found[0].state == first.state
+
+        return (
+            poll_blocking(stored, lambda known: known is not None, timeout=IN_DOUBT_SECONDS, every=0.5)
+            is True
+        )
 
     def _receipt(self, key: str) -> CommandReceipt | None:
         try:

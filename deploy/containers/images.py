@@ -1,6 +1,6 @@
-"""The three images the offline topology runs, each built once per content (deploy/images.ensure_built):
-salesops from deploy/Dockerfile on the debootstrapped Debian base, and the NATS and PostgreSQL stand-ins
-of docker-compose.offline.yml."""
+"""The four images the offline topology runs, each built once per content (deploy/images.ensure_built):
+salesops from deploy/Dockerfile on the debootstrapped Debian base, and the NATS, PostgreSQL and Prometheus
+stand-ins of docker-compose.offline.yml."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ class Images:
     salesops: str
     nats: str
     postgres: str
+    prometheus: str
     seconds: float  # how long making them took (0 s or so when all were built before)
 
     def compose_environment(self) -> dict[str, str]:
@@ -35,6 +36,7 @@ class Images:
             "SALESOPS_VERSION": self.salesops.rsplit(":", 1)[1],
             "SALESOPS_NATS_IMAGE": self.nats,
             "SALESOPS_POSTGRES_IMAGE": self.postgres,
+            "SALESOPS_PROMETHEUS_IMAGE": self.prometheus,
             "SALESOPS_BASE_IMAGE": BASE_IMAGE,
         }
 
@@ -64,4 +66,7 @@ def ensure_images() -> Images:
         ["deploy/containers/postgres-entrypoint.sh"],
         base,
     )
-    return Images(salesops, nats, postgres, time.monotonic() - started)
+    prometheus = ensure_built(
+        "localhost/salesops-prometheus", "deploy/containers/prometheus.Dockerfile", ROOT, [], base
+    )
+    return Images(salesops, nats, postgres, prometheus, time.monotonic() - started)

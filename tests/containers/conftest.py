@@ -79,7 +79,10 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     # The host's own NATS and other runs hold compose's published ports: this run publishes none and is
     # reached at its containers' addresses instead.
     unpublished = tmp_path_factory.mktemp("compose") / "unpublished.yml"
-    unpublished.write_text("services:\n  nats-1: {ports: !reset []}\n  reporting: {ports: !reset []}\n")
+    unpublished.write_text(
+        "services:\n"
+        + "".join(f"  {service}: {{ports: !reset []}}\n" for service in ("nats-1", "reporting", "prometheus"))
+    )
     environment = {
         **images.compose_environment(),
         **{f"NATS_{user.upper()}_PASSWORD": passwords[user] for user in PASSWORD_USERS},

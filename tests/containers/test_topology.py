@@ -1,7 +1,8 @@
 """Issue 29: the image built from deploy/Dockerfile with podman and the compose topology run as it ships
 (docker-compose.yml, offline through docker-compose.offline.yml): every service from that image with the
-compose file's commands, health checks and NATS users, the 3-node JetStream cluster, the e2e flow driven
-through it, and one NATS node killed mid-flow without losing an acknowledged command."""
+compose file's commands, health checks and NATS users, the 3-node JetStream cluster, Prometheus scraping
+every service with the alerting rules loaded, the e2e flow driven through it, and one NATS node killed
+mid-flow without losing an acknowledged command."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import nats.errors
 import pytest
 import yaml
 
-from deploy.containers.topology import COMPOSE_FILES, NATS_NODES, Topology
+from deploy.containers.topology import APP_SERVICES, COMPOSE_FILES, NATS_NODES, Topology
 from deploy.local.demo import Client, Demo, application, complain, has_rows, onboard, reporting_period, trade
 from deploy.ops.checks import until_reconciled
 from tests.conftest import made_stream
@@ -25,7 +26,6 @@ from tests.containers.conftest import HEALTHY_WITHIN, Running, needs_podman
 
 pytestmark = [pytest.mark.e2e, needs_podman]
 
-APP_SERVICES = ("customers", "orders", "complaints", "field", "reporting")
 WAVE = 15  # registrations before, during and after the NATS node is down
 
 
@@ -71,6 +71,30 @@ async def test_the_cluster_keeps_three_replicas_of_every_event_stream(running: R
             assert len(info.cluster.replicas or []) == 2, info.cluster  # the leader and two followers
     finally:
         await admin.close()
+
+
+async def test_prometheus_scrapes_every_service_and_loads_the_alerting_rules(running: Running) -> None:
+    prometheus = f"http://{running.topology.address('prometheus')}:9090"
+    config: Any = running.topology.inspect("prometheus")["Config"]
+    assert config["Image"] == running.images.prometheus
+
+    def targets_up() -> dict[str, str]:
+        targets = http_json(f"{prometheus}/api/v1/targets?state=active")["data"]["activeTargets"]
+        return {target["labels"]["component"]: target["health"] for target in targets}
+
+    # A target is "unknown" until its first scrape (the scrape interval is 15 s).
+    deadline = time.monotonic() + 90
+    while (health := await asyncio.to_thread(targets_up)) != dict.fromkeys(APP_SERVICES, "up"):
+        assert time.monotonic() < deadline, health
+        await asyncio.sleep(2)
+    # What it scraped is the services' own metrics, per service.
+    query = urlencode({"query": "count by (component) (salesops_commands_total)"})
+    series = (await asyncio.to_thread(http_json, f"{prometheus}/api/v1/query?{query}"))["data"]["result"]
+    assert {s["metric"]["component"] for s in series} <= set(APP_SERVICES)
+    rules = (await asyncio.to_thread(http_json, f"{prometheus}/api/v1/rules"))["data"]["groups"]
+    loaded = {rule["name"] for group in rules for rule in group["rules"]}
+    expected = yaml.safe_load((COMPOSE_FILES[0].parent / "deploy/prometheus/alerts.yml").read_text())
+    assert loaded == {rule["alert"] for group in expected["groups"] for rule in group["rules"]}
 
 
 async def test_the_flow_through_the_containers_reaches_reporting_and_its_http_api(

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, OperationalError
 
 from shared.aggregate import Meta
@@ -267,3 +268,48 @@ def test_a_closed_worker_takes_no_more_commands() -> None:
     worker.close()
     with pytest.raises(RuntimeError):
         asyncio.run(worker.run(str, 0))
+
+
+def commit_answer_lost(app: TallyApp, stored: bool, error: Exception | None = None) -> None:
+    """The next save of ``app`` raises as when the connection goes with COMMIT's answer, after storing
+    its events (``stored``) or before: the recorder's retries run out (an OperationalError) or meet what
+    the lost COMMIT stored (an IntegrityError)."""
+    record, receipt = app._record, app._receipt
+
+    def store_away(key: str) -> Any:  # reads fail too until the store is back
+        app._receipt = receipt  # type: ignore[method-assign]
+        raise OperationalError("the connection is lost")
+
+    def lost(processing: Any) -> Any:
+        app._record = record  # type: ignore[method-assign]
+        if stored:
+            record(processing)
+        app._receipt = store_away  # type: ignore[method-assign]
+        raise error or OperationalError("server closed the connection unexpectedly")
+
+    app._record = lost  # type: ignore[method-assign,assignment]
+
+
+@pytest.mark.parametrize(
+    "error", [OperationalError("connection lost"), IntegrityError("duplicate key")], ids=["lost", "retried"]
+)
+def test_a_batch_stored_though_its_commit_went_unanswered_is_answered_as_stored(error: Exception) -> None:
+    app = in_memory_app()
+    commit_answer_lost(app, stored=True, error=error)
+    answers = app.decide_batch([increase(app, "lost-answer", key=f"k{i}") for i in range(3)])
+    vars(app).pop("_receipt", None)  # the store is back
+    assert results(answers) == [{"count": 1}, {"count": 2}, {"count": 3}]
+    assert app.count("lost-answer") == 3
+    # Sent again with the same keys, they get their first replies and store nothing more.
+    again = app.decide_batch([increase(app, "lost-answer", key=f"k{i}") for i in range(3)])
+    assert results(again) == [{"count": 1}, {"count": 2}, {"count": 3}]
+    assert app.count("lost-answer") == 3
+
+
+def test_a_batch_not_stored_when_its_connection_was_lost_is_refused() -> None:
+    app = in_memory_app()
+    commit_answer_lost(app, stored=False)
+    answers = app.decide_batch([increase(app, "never-stored")])
+    assert isinstance(answers[0].error, OperationalError)
+    with pytest.raises(AggregateNotFoundError):
+        app.count("never-stored")

@@ -170,3 +170,32 @@ def test_compose_provisions_prometheus_and_grafana_with_these_files() -> None:
     assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana
     (provider,) = yaml_file(GRAFANA / "provisioning" / "dashboards" / "salesops.yml")["providers"]
     assert f"./deploy/grafana/dashboards:{provider['options']['path']}:ro" in grafana
+
+
+def dashboard_rules(exprs: list[str]) -> str:
+    """The dashboard's queries as recording rules: ``promtool check rules`` then parses each as PromQL (no
+    Grafana runs offline here to load the dashboard itself: docs/operations.md)."""
+    rules = [{"record": f"salesops:panel_query_{n}", "expr": expr} for n, expr in enumerate(exprs)]
+    return yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]})
+
+
+def test_every_dashboard_query_is_valid_promql(promtool: str, tmp_path: Path) -> None:
+    exprs = [expr for exprs in panel_exprs().values() for expr in exprs]
+    (tmp_path / "dashboard.yml").write_text(dashboard_rules(exprs))
+    result = run(promtool, "check", "rules", "dashboard.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(exprs)} rules found" in result.stdout
+    (tmp_path / "broken.yml").write_text(dashboard_rules(["sum(rate(salesops_commands_total[5m])"]))
+    assert run(promtool, "check", "rules", "broken.yml", cwd=tmp_path).returncode != 0
+
+
+def test_dashboard_panels_fit_the_grid_without_overlapping() -> None:
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    cells: dict[tuple[int, int], str] = {}
+    for panel in panels:
+        grid = panel["gridPos"]
+        assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24, panel["title"]  # Grafana's 24 columns
+        for x in range(grid["x"], grid["x"] + grid["w"]):
+            for y in range(grid["y"], grid["y"] + grid["h"]):
+                assert (x, y) not in cells, (panel["title"], cells.get((x, y)))
+                cells[x, y] = panel["title"]

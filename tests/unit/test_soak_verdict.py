@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from deploy.ops import reliability_doc
 from deploy.ops.checks import ACKNOWLEDGED_NOT_STORED, REFUSED_BUT_STORED, Figures, command_outcomes
-from deploy.ops.soak import Result
+from deploy.ops.soak import Result, write_figures
 
 
 def summary(*commands: tuple[str, str]) -> dict[str, Any]:
@@ -67,3 +72,15 @@ def test_unequal_reconciliation_a_rebuild_that_differs_or_a_dead_letter_fails_th
     assert not result(load, {"a"}, exact(1), reconciled=False).passed
     assert not result(load, {"a"}, exact(1), rebuild_equal=False).passed
     assert not result(load, {"a"}, exact(1), parked=1).passed
+
+
+def test_a_30_minute_soak_keeps_its_section_beside_the_3_minute_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reliability_doc, "DOC", tmp_path / "reliability.md")
+    clean = result(summary(("a", "ok")), {"a"}, exact(1))
+    write_figures(dataclasses.replace(clean, minutes=30), seed=1, rate=20)
+    write_figures(dataclasses.replace(clean, minutes=3), seed=2, rate=20)
+    text = (tmp_path / "reliability.md").read_text()
+    assert "soak --minutes 30 --seed 1" in text and "soak --minutes 3 --seed 2" in text
+    assert text.index("<!-- fault:soak-long -->") < text.index("<!-- fault:soak -->")
