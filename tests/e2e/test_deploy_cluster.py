@@ -11,6 +11,7 @@ the ``client`` user, and a correlation id sent with a command is followed into r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -151,8 +152,9 @@ def compose_environment(service: str) -> dict[str, str]:
     return {key: str(value) for key, value in env.items() if key in keep}
 
 
-@pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+@contextlib.contextmanager
+def the_system_deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """The 3-node cluster and every service process, on a database of its own; stopped and dropped after."""
     token = uuid.uuid4().hex[:10]
     settings = Settings(postgres_db=f"salesops_test_{token}")  # own servers: the default namespace
     ensure_database(settings, list(SERVICES))
@@ -183,9 +185,19 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
 
 
 @pytest.fixture(scope="module")
-async def client(deployed: Deployment) -> AsyncIterator[Client]:
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    with the_system_deployed(tmp_path_factory) as deployment:
+        yield deployment
+
+
+async def until_ready(deployment: Deployment) -> None:
     for service in PROCESSES:
-        await until_ok(f"http://127.0.0.1:{deployed.metrics_ports[service]}/readyz", f"{service} readiness")
+        await until_ok(f"http://127.0.0.1:{deployment.metrics_ports[service]}/readyz", f"{service} readiness")
+
+
+@pytest.fixture(scope="module")
+async def client(deployed: Deployment) -> AsyncIterator[Client]:
+    await until_ready(deployed)
     nc = await nats.connect(servers=deployed.nats_urls, user="client", password=PASSWORDS["client"])
     for service in SERVICES:  # answered through the node this client is on (interest crosses the routes)
         await wait_ready(nc, "salesops", service)
@@ -283,18 +295,22 @@ async def test_dead_letter_depth_counts_a_parked_message(deployed: Deployment, c
         await admin.close()
     url = f"http://127.0.0.1:{deployed.metrics_ports['reporting']}/metrics"
     parked = 'salesops_dead_letters{durable="reporting-orders",service="reporting"} 1.0'
-    # Generous: on a loaded 2-core machine the cluster's consumer may take a while to reach the message.
-    deadline = asyncio.get_running_loop().time() + 120
+    deadline = asyncio.get_running_loop().time() + 30
     while parked not in (await asyncio.to_thread(http_get, url))[1].decode():
         assert asyncio.get_running_loop().time() < deadline, "the parked message is not counted"
         await asyncio.sleep(0.3)
 
 
 def test_services_stop_cleanly_on_sigterm_and_log_only_json_lines(
-    deployed: Deployment, client: Client
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    codes = deployed.stop(PROCESSES)
-    assert codes == dict.fromkeys(PROCESSES, 0)
-    for service in PROCESSES:  # every line, the shutdown's included, is one JSON object naming the service
-        entries = [json.loads(line) for line in deployed.log(service)]
-        assert entries and all(e["service"] == service for e in entries)
+    # A deployment of its own: stopping the module's would leave the tests that run after it (in random
+    # order) without services.
+    with the_system_deployed(tmp_path_factory) as deployment:
+        asyncio.run(until_ready(deployment))
+        codes = deployment.stop(PROCESSES)
+        assert codes == dict.fromkeys(PROCESSES, 0)
+        # Every line, the shutdown's included, is one JSON object naming the service.
+        for service in PROCESSES:
+            entries = [json.loads(line) for line in deployment.log(service)]
+            assert entries and all(e["service"] == service for e in entries)
