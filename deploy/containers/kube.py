@@ -32,12 +32,10 @@ from typing import Any
 
 import yaml
 
-from deploy.containers.topology import wait_for_each
+from deploy.containers.topology import CONTAINERS_CONF, ROOT, wait_for_each
 from deploy.images import PODMAN
 
-ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
-CONTAINERS_CONF = ROOT / "deploy" / "containers" / "containers.conf"
 
 # How a probe's HTTP request is made inside each image (neither has curl).
 PYTHON_GET = "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=3)"
