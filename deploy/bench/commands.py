@@ -33,7 +33,7 @@ from deploy.bench.common import (
     process_env,
     wait_until,
 )
-from deploy.bench.cpu import add_cpu_figures, backends_query, cpu_during, cpu_seconds
+from deploy.bench.cpu import BACKENDS, CpuUse, add_cpu_figures, backends_query, cpu_during
 from deploy.bench.host import collector_paused, host_stalls, profiled
 from deploy.bench.load import Steady, place_orders, steady_orders
 from deploy.bench.seed import Customers, publish
@@ -164,7 +164,8 @@ def direct_baseline(settings: Settings, customers: Customers, count: int) -> Dir
         latencies = []
         with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
             pids = [pid for (pid,) in conn.execute(backends_query("%s"), [settings.postgres_db])]
-        backends_before = {pid: cpu_seconds(pid) or 0.0 for pid in pids}
+        backends = CpuUse({BACKENDS: pids})
+        backends.start()
         thread_before = time.thread_time()
         started = time.perf_counter()
         for cmd in commands[100:]:
@@ -173,7 +174,8 @@ def direct_baseline(settings: Settings, customers: Customers, count: int) -> Dir
             latencies.append((time.perf_counter() - before) * 1000)
         seconds = time.perf_counter() - started
         cpu = time.thread_time() - thread_before
-        cpu += sum((cpu_seconds(pid) or at) - at for pid, at in backends_before.items())
+        backends.stop(backends.parts)
+        cpu += backends.seconds[BACKENDS]
         return Direct((count - 100) / seconds, latencies, 1000 * cpu / (count - 100))
     finally:
         app.close()

@@ -109,6 +109,7 @@ class CpuUse:
 
 
 CLIENT = "the benchmark's client"
+BACKENDS = "PostgreSQL backends"
 
 
 async def run_parts(
@@ -124,7 +125,7 @@ async def run_parts(
             parts[f"{service} relay"] = kids
     nats_server = listening_pid(urlsplit(settings.nats_url.split(",")[0]).port or 4222)
     parts["NATS server"] = [nats_server] if nats_server is not None else []
-    parts["PostgreSQL backends"] = await backends(conn, settings.postgres_db)
+    parts[BACKENDS] = await backends(conn, settings.postgres_db)
     parts[CLIENT] = [os.getpid()]
     return parts
 
