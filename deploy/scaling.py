@@ -28,6 +28,7 @@ LOADS = (200.0, 1_000.0, 2_000.0, 5_000.0, 20_000.0)  # peak commands/s of the s
 HISTORY_EVENTS = 200_000_000  # ten years at ten times today's data (~20 M events a year, issue 30)
 # An illustration, not a measurement: five sales regions of unequal size, the largest with 30 % of the sales.
 REGION_SHARES = (0.30, 0.25, 0.20, 0.15, 0.10)
+SIMULATED_COMMANDS, SEED = 20_000, 1  # arrivals per simulated load, and their random seed
 
 
 @dataclass(frozen=True)
@@ -92,9 +93,10 @@ class Simulated:
     busy: float  # share of the time the worker was deciding and saving
 
 
-def simulate(rate: float, costs: Costs, commands: int = 20_000, seed: int = 1) -> Simulated:
+def simulate(rate: float, costs: Costs) -> Simulated:
     """One partition's command worker under ``rate`` commands/s (Poisson), in virtual time."""
-    rng = random.Random(seed)
+    rng = random.Random(SEED)
+    commands = SIMULATED_COMMANDS
     arrivals = []
     clock = 0.0
     for _ in range(commands):
@@ -146,10 +148,7 @@ class Plan:
     rebuild_minutes: float  # the history's share of the busiest partition, rebuilt on its own machine
 
 
-def plan(
-    load: float, costs: Costs, capacity: float, shares: tuple[float, ...] | None = None,
-    history_events: int = HISTORY_EVENTS,
-) -> Plan:  # fmt: skip
+def plan(load: float, costs: Costs, capacity: float, shares: tuple[float, ...] | None = None) -> Plan:
     """Partitions for ``load`` with at most ``capacity`` commands/s each (``partition_rate``): customers
     hashed over as many partitions as needed (``shares`` None), or whole regions (``shares``: each region's
     share of the load) packed onto partitions, the largest first."""
@@ -173,7 +172,7 @@ def plan(
         busiest=busiest,
         p99_ms=simulate(busiest, costs).p99_ms,
         relay_share=busiest / costs.relay,
-        rebuild_minutes=history_events * busiest / load / costs.rebuild / 60,
+        rebuild_minutes=HISTORY_EVENTS * busiest / load / costs.rebuild / 60,
     )
 
 

@@ -23,7 +23,6 @@ from deploy.bench.common import (
     PRODUCTION,
     SERVICES,
     STEADY_RATE,
-    STEADY_WARMUP,
     Client,
     Figure,
     Results,
@@ -34,9 +33,11 @@ from deploy.bench.common import (
     process_env,
     wait_until,
 )
-from deploy.bench.cpu import CLIENT, CpuUse, backends_query, cpu_during, cpu_seconds
+from deploy.bench.cpu import BACKENDS, CpuUse, add_cpu_figures, backends_query, cpu_during
 from deploy.bench.host import collector_paused, host_stalls, profiled
+from deploy.bench.load import Steady, place_orders, steady_orders
 from deploy.bench.seed import Customers, publish
+from deploy.bench.verification import verification_cost
 from deploy.local.processes import ServiceProcesses, wait_ready
 from services.orders import commands as c
 from services.orders.application import OrdersApplication
@@ -50,79 +51,6 @@ from shared.streams import delete_streams
 from shared.subjects import events_wildcard, stream_name
 
 # ------------------------------------------------------------------------------------ (1) and (2) commands
-
-
-async def place_orders(
-    client: Client, customers: list[str], count: int, in_flight: int, offset: int
-) -> tuple[float, list[float], list[str]]:
-    """``count`` place_order commands, ``in_flight`` at a time: (seconds, latencies ms, order ids)."""
-    latencies: list[float] = []
-    ids: list[str] = []
-    failures: list[dict[str, Any]] = []
-    next_index = 0
-
-    async def worker() -> None:
-        nonlocal next_index
-        while next_index < count:
-            i = offset + next_index
-            next_index += 1
-            started = time.perf_counter()
-            reply = await client.call(
-                "orders", "cmd", "place_order", order_body(customers[i % len(customers)], i)
-            )
-            latencies.append((time.perf_counter() - started) * 1000)
-            if reply.get("ok"):
-                ids.append(reply["result"]["id"])
-            else:
-                failures.append(reply)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(in_flight)))
-    seconds = time.perf_counter() - started
-    if failures:
-        raise RuntimeError(f"{len(failures)} commands refused, e.g. {failures[0]}")
-    return seconds, latencies, ids
-
-
-@dataclass(frozen=True)
-class Steady:
-    ids: list[str]
-    spans: list[tuple[float, float]]  # each command's scheduled start and its reply, time.monotonic()
-    wall: float  # add to a span's times for epoch seconds
-    sent: int  # commands sent, the warm-up's included
-
-    @property
-    def latencies(self) -> list[float]:
-        """ms, from each command's scheduled start."""
-        return [(done - scheduled) * 1000 for scheduled, done in self.spans]
-
-
-async def steady_orders(
-    client: Client, customers: list[str], rate: float, seconds: float, offset: int
-) -> Steady:
-    """Open loop at ``rate`` commands/s: latency counted from each command's scheduled start, so a stall
-    delays the ones behind it (no coordinated omission). The first ``STEADY_WARMUP`` seconds at the same
-    rate are not counted: the steady state, not the start of the run."""
-    warm = int(rate * STEADY_WARMUP)
-    count = warm + int(rate * seconds)
-    run = Steady([], [], time.time() - time.monotonic(), count)
-    loop = asyncio.get_running_loop()  # its clock is time.monotonic()
-    start = loop.time() + 0.05
-
-    async def one(i: int) -> None:
-        scheduled = start + i / rate
-        await asyncio.sleep(max(0.0, scheduled - loop.time()))
-        reply = await client.call(
-            "orders", "cmd", "place_order", order_body(customers[(offset + i) % len(customers)], offset + i)
-        )
-        if not reply.get("ok"):
-            raise RuntimeError(f"refused: {reply}")
-        if i >= warm:
-            run.ids.append(reply["result"]["id"])
-            run.spans.append((scheduled, loop.time()))
-
-    await asyncio.gather(*(one(i) for i in range(count)))
-    return run
 
 
 EVENTS_TABLE = f"orders.{OrdersApplication.name.lower()}_events"
@@ -236,7 +164,8 @@ def direct_baseline(settings: Settings, customers: Customers, count: int) -> Dir
         latencies = []
         with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
             pids = [pid for (pid,) in conn.execute(backends_query("%s"), [settings.postgres_db])]
-        backends_before = {pid: cpu_seconds(pid) or 0.0 for pid in pids}
+        backends = CpuUse({BACKENDS: pids})
+        backends.start()
         thread_before = time.thread_time()
         started = time.perf_counter()
         for cmd in commands[100:]:
@@ -245,7 +174,8 @@ def direct_baseline(settings: Settings, customers: Customers, count: int) -> Dir
             latencies.append((time.perf_counter() - before) * 1000)
         seconds = time.perf_counter() - started
         cpu = time.thread_time() - thread_before
-        cpu += sum((cpu_seconds(pid) or at) - at for pid, at in backends_before.items())
+        backends.stop(backends.parts)
+        cpu += backends.seconds[BACKENDS]
         return Direct((count - 100) / seconds, latencies, 1000 * cpu / (count - 100))
     finally:
         app.close()
@@ -504,122 +434,6 @@ def tail_note(steady: Steady, prop: Propagation) -> str:
         f"spent (medians, ms) {medians(tail)} from the scheduled start to the decision, from the decision to "
         f"the insert and from the insert to the reply; every command {medians(legs)}."
     )
-
-
-def add_cpu_figures(
-    results: Results,
-    saturation: CpuUse,
-    steady: CpuUse,
-    commands: int,
-    steady_commands: int,
-    direct_ms: float,
-) -> None:
-    """CPU per command across the processes a command crosses, not the client."""
-    for label, use, count in (("saturation", saturation, commands), ("200/s", steady, steady_commands)):
-        total = use.total_ms(count, leave_out=(CLIENT,))
-        at_saturation = label == "saturation"
-        results.add(
-            Figure(
-                "1 commands",
-                f"CPU per command at {label}, all processes",
-                total,
-                "ms",
-                direct_ms,
-                "CPU of one direct place_order (its thread and PostgreSQL backend)",
-                "≤ 0.6 ms" if at_saturation else "",
-                total <= 0.6 if at_saturation else None,
-            )
-        )
-        parts = ", ".join(f"{name} {ms:.3f}" for name, ms in use.per_command_ms(count).items())
-        results.notes.append(f"CPU per command at {label}, ms, by process (/proc/<pid>/stat): {parts}.")
-
-
-UNVERIFIED = {"SALESOPS_IDENTITY_UNVERIFIED_FOR_BENCHMARK": "true"}
-VERIFICATION_ROUNDS = 2
-# Commands per verification run at most (a CPU tick, 10 ms, is then 1 µs a command): the full run's 20,000
-# four times over would add more than a minute.
-VERIFICATION_COMMANDS = 10_000
-
-
-@dataclass
-class Verification:
-    """Saturation runs of a fresh orders process with every token verified and with none (each mode's best
-    of ``VERIFICATION_ROUNDS``, in the order off, on, on, off): commands/s, and the orders process's CPU per
-    command."""
-
-    rates: dict[bool, list[float]]
-    cpu_ms: dict[bool, list[float]]
-
-    def add_figures(self, results: Results) -> None:
-        rate_on, rate_off = max(self.rates[True]), max(self.rates[False])
-        cpu_on, cpu_off = min(self.cpu_ms[True]), min(self.cpu_ms[False])
-        without = "the same without verification (SALESOPS_IDENTITY_UNVERIFIED_FOR_BENCHMARK)"
-        results.add(
-            Figure(
-                "1 commands",
-                "place_order at 64 in flight, every token verified (a fresh orders process)",
-                rate_on,
-                "commands/s",
-                rate_off,
-                without,
-            )
-        )
-        cost = 1000 * (cpu_on - cpu_off)
-        results.add(
-            Figure(
-                "1 commands",
-                "verifying the token: the orders process's CPU per command, with minus without",
-                cost,
-                "µs",
-                1000 * cpu_off,
-                "its CPU per command without verification",
-                "≤ 50 µs",
-                cost <= 50,
-            )
-        )
-        results.notes.append(
-            "Verification at saturation (a fresh orders process per run, off, on, on, off; best of "
-            f"{VERIFICATION_ROUNDS}): commands/s with {', '.join(f'{r:,.0f}' for r in self.rates[True])}, "
-            f"without {', '.join(f'{r:,.0f}' for r in self.rates[False])} (wall time per command "
-            f"{1e6 / rate_on - 1e6 / rate_off:+,.0f} µs); the orders process's CPU per command with "
-            f"{', '.join(f'{1000 * ms:,.0f}' for ms in self.cpu_ms[True])} µs, without "
-            f"{', '.join(f'{1000 * ms:,.0f}' for ms in self.cpu_ms[False])} µs."
-        )
-
-
-async def verification_cost(
-    client: Client,
-    db: asyncpg.Connection,
-    settings: Settings,
-    customers: list[str],
-    sizes: Sizes,
-    offset: int,
-    log_dir: Path,
-) -> Verification:
-    """The identity row (issue 23): the same saturation run against an orders process that verifies every
-    request's token and one started with verification off, each fresh and warmed up alike."""
-    found = Verification({True: [], False: []}, {True: [], False: []})
-    count = min(sizes.saturation_commands, VERIFICATION_COMMANDS)
-    for round_ in range(VERIFICATION_ROUNDS):
-        # off, on, then on, off: a host slowing down (or speeding up) during the runs favours neither
-        for verified in (False, True) if round_ % 2 == 0 else (True, False):
-            print(f"(1) commands: saturation, verification {'on' if verified else 'off'}", flush=True)
-            env = process_env(settings) | ({} if verified else UNVERIFIED)
-            orders = ServiceProcesses(env, log_dir / f"verification-{round_}-{verified}")
-            try:
-                orders.start("orders")
-                await wait_ready(client.nc, settings.namespace, "orders")
-                await place_orders(client, customers, len(customers) + 100, 16, offset)  # warm-up
-                offset += len(customers) + 100
-                with collector_paused():
-                    async with cpu_during(db, settings, {"orders": orders.running["orders"].pid}) as cpu:
-                        seconds, _, _ = await place_orders(client, customers, count, IN_FLIGHT, offset)
-                offset += count
-            finally:
-                orders.stop_all()
-            found.rates[verified].append(count / seconds)
-            found.cpu_ms[verified].append(cpu.per_command_ms(count)["orders"])
-    return found
 
 
 async def raw_propagation(nc: NATS, settings: Settings, rate: float, seconds: float) -> list[float]:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
+from deploy.bench.common import Figure, Results
 from shared.settings import Settings
 
 TICK = 1 / os.sysconf("SC_CLK_TCK")  # seconds per tick of /proc's times
@@ -108,6 +109,7 @@ class CpuUse:
 
 
 CLIENT = "the benchmark's client"
+BACKENDS = "PostgreSQL backends"
 
 
 async def run_parts(
@@ -123,7 +125,7 @@ async def run_parts(
             parts[f"{service} relay"] = kids
     nats_server = listening_pid(urlsplit(settings.nats_url.split(",")[0]).port or 4222)
     parts["NATS server"] = [nats_server] if nats_server is not None else []
-    parts["PostgreSQL backends"] = await backends(conn, settings.postgres_db)
+    parts[BACKENDS] = await backends(conn, settings.postgres_db)
     parts[CLIENT] = [os.getpid()]
     return parts
 
@@ -137,3 +139,31 @@ async def cpu_during(
     use.start()
     yield use
     use.stop(await run_parts(conn, settings, services))
+
+
+def add_cpu_figures(
+    results: Results,
+    saturation: CpuUse,
+    steady: CpuUse,
+    commands: int,
+    steady_commands: int,
+    direct_ms: float,
+) -> None:
+    """CPU per command across the processes a command crosses, not the client."""
+    for label, use, count in (("saturation", saturation, commands), ("200/s", steady, steady_commands)):
+        total = use.total_ms(count, leave_out=(CLIENT,))
+        at_saturation = label == "saturation"
+        results.add(
+            Figure(
+                "1 commands",
+                f"CPU per command at {label}, all processes",
+                total,
+                "ms",
+                direct_ms,
+                "CPU of one direct place_order (its thread and PostgreSQL backend)",
+                "≤ 0.6 ms" if at_saturation else "",
+                total <= 0.6 if at_saturation else None,
+            )
+        )
+        parts = ", ".join(f"{name} {ms:.3f}" for name, ms in use.per_command_ms(count).items())
+        results.notes.append(f"CPU per command at {label}, ms, by process (/proc/<pid>/stat): {parts}.")

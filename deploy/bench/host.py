@@ -6,6 +6,7 @@ import contextlib
 import gc
 import os
 import platform
+import re
 import signal
 import subprocess
 import sys
@@ -157,13 +158,15 @@ def host_speed() -> float:
     return time.perf_counter() - started
 
 
-def machine() -> str:
-    model = ""
+def cpu_models(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
+    """The model name of each processor ``cpuinfo`` lists (none where it cannot be read)."""
     with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+        return [m.strip() for m in re.findall(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.M)]
+    return []
+
+
+def machine() -> str:
+    model = next(iter(cpu_models()), "")
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     mem = ""
     with contextlib.suppress(OSError):

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from deploy.bench.common import Results, fmt
-from deploy.bench.host import machine, versions
+from deploy.bench.host import cpu_models, machine, versions
 
 
 def table(results: Results) -> str:
@@ -49,8 +49,8 @@ EARLIER_RUNS = (
 
 
 def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
-    models = re.findall(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.M) if cpuinfo.exists() else []
-    return f"{len(models) or '?'} cores, {models[0].strip() if models else 'unknown CPU'}"
+    models = cpu_models(cpuinfo)
+    return f"{len(models) or '?'} cores, {models[0] if models else 'unknown CPU'}"
 
 
 def history_row(results: Results, host: str) -> str:

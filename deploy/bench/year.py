@@ -188,8 +188,9 @@ async def part_year(results: Results, sizes: Sizes, token: str, scale: int | Non
                     )
                     if not cached:
                         uncached_p99[name] = p99
-            for figure in await overview_figures(service.reports, year.year, sizes.report_requests):
-                figure.part = report_part
+            for figure in await overview_figures(
+                service.reports, year.year, sizes.report_requests, report_part
+            ):
                 if "uncached" in figure.name:
                     uncached_p99[OVERVIEW] = figure.value
                 results.add(figure)

@@ -14,10 +14,8 @@ import os
 import sys
 from pathlib import Path
 
-import yaml
-
 from deploy.containers.images import ensure_images
-from deploy.containers.kube import Adjustments, KubeImages, KubePlay, kube_play_file, manifests
+from deploy.containers.kube import Adjustments, KubeImages, kube_play_file, manifests, written_play
 from deploy.containers.topology import ROOT, SERVICES, Topology
 
 PROJECT = "salesops"
@@ -54,7 +52,7 @@ def main(argv: list[str]) -> int:
         kube_play(KUBE_FILE)
         return 0
     if command == "kube-down":
-        KubePlay(KUBE_FILE, list(yaml.safe_load_all(KUBE_FILE.read_text())), PROJECT).down()
+        written_play(KUBE_FILE).down()
         return 0
     if command not in ("images", "up"):
         print(__doc__, file=sys.stderr)

@@ -32,12 +32,11 @@ from typing import Any
 
 import yaml
 
-from deploy.containers.topology import wait_for_each
+from deploy.containers.topology import CONTAINERS_CONF, ROOT, wait_for_each
 from deploy.images import PODMAN
 
-ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
-CONTAINERS_CONF = ROOT / "deploy" / "containers" / "containers.conf"
+NETWORK = "salesops"  # a play's podman network, after the run's prefix
 
 # How a probe's HTTP request is made inside each image (neither has curl).
 PYTHON_GET = "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=3)"
@@ -248,10 +247,15 @@ def exec_probe(probe: dict[str, Any], container: dict[str, Any]) -> dict[str, An
 
 def kube_play_file(path: Path, images: KubeImages, adjust: Adjustments) -> KubePlay:
     """Write the kube-play file of deploy/k8s/ to ``path`` (ConfigMap files beside it), to be played on the
-    network ``<prefix>salesops``."""
+    network ``<prefix>salesops`` (``NETWORK``)."""
     played = kube_play_documents(manifests(), images, path.parent / f"{path.stem}-files", adjust)
     path.write_text(yaml.safe_dump_all(played, sort_keys=False))
-    return KubePlay(path, played, f"{adjust.prefix}salesops")
+    return KubePlay(path, played, f"{adjust.prefix}{NETWORK}")
+
+
+def written_play(path: Path) -> KubePlay:
+    """The play of a kube-play file ``kube_play_file`` wrote before without a prefix."""
+    return KubePlay(path, list(yaml.safe_load_all(path.read_text())), NETWORK)
 
 
 @dataclass
