@@ -273,11 +273,16 @@ def test_a_closed_worker_takes_no_more_commands() -> None:
 def commit_answer_lost(app: TallyApp, stored: bool, error: Exception | None = None) -> None:
     """The next save of ``app`` raises as when the connection goes with COMMIT's answer, after storing
     its events (``stored``) or before: the recorder's retries run out (an OperationalError) or meet what
-    the lost COMMIT stored (an IntegrityError)."""
+    the lost COMMIT stored (an IntegrityError). Reads fail too until the store is back: the save's first
+    question whether it took effect, and the next receipt read."""
     record, receipt = app._record, app._receipt
 
-    def store_away(key: str) -> Any:  # reads fail too until the store is back
+    def store_away(key: str) -> Any:
         app._receipt = receipt  # type: ignore[method-assign]
+        raise OperationalError("the connection is lost")
+
+    def still_away(*args: Any, **kwargs: Any) -> Any:
+        del app.recorder.select_events  # the store answers the next time
         raise OperationalError("the connection is lost")
 
     def lost(processing: Any) -> Any:
@@ -285,6 +290,7 @@ def commit_answer_lost(app: TallyApp, stored: bool, error: Exception | None = No
         if stored:
             record(processing)
         app._receipt = store_away  # type: ignore[method-assign]
+        app.recorder.select_events = still_away  # type: ignore[method-assign]
         raise error or OperationalError("server closed the connection unexpectedly")
 
     app._record = lost  # type: ignore[method-assign,assignment]
