@@ -312,6 +312,18 @@ def test_a_batch_stored_though_its_commit_went_unanswered_is_answered_as_stored(
     assert app.count("lost-answer") == 3
 
 
+@pytest.mark.parametrize(
+    "error", [OperationalError("connection lost"), IntegrityError("duplicate key")], ids=["lost", "retried"]
+)
+def test_a_command_outside_a_batch_stored_though_its_commit_went_unanswered_is_answered_once(
+    error: Exception,
+) -> None:
+    app = in_memory_app()
+    commit_answer_lost(app, stored=True, error=error)
+    assert app.increase("lost-answer-alone") == {"count": 1}  # not decided again: stored once
+    assert app.count("lost-answer-alone") == 1
+
+
 def test_a_batch_not_stored_when_its_connection_was_lost_is_refused() -> None:
     app = in_memory_app()
     commit_answer_lost(app, stored=False)
