@@ -273,11 +273,16 @@ def test_a_closed_worker_takes_no_more_commands() -> None:
 def commit_answer_lost(app: TallyApp, stored: bool, error: Exception | None = None) -> None:
     """The next save of ``app`` raises as when the connection goes with COMMIT's answer, after storing
     its events (``stored``) or before: the recorder's retries run out (an OperationalError) or meet what
-    the lost COMMIT stored (an IntegrityError)."""
+    the lost COMMIT stored (an IntegrityError). Reads fail too until the store is back: the save's first
+    question whether it took effect, and the next receipt read."""
     record, receipt = app._record, app._receipt
 
-    def store_away(key: str) -> Any:  # reads fail too until the store is back
+    def store_away(key: str) -> Any:
         app._receipt = receipt  # type: ignore[method-assign]
+        raise OperationalError("the connection is lost")
+
+    def still_away(*args: Any, **kwargs: Any) -> Any:
+        del app.recorder.select_events  # the store answers the next time
         raise OperationalError("the connection is lost")
 
     def lost(processing: Any) -> Any:
@@ -285,6 +290,7 @@ def commit_answer_lost(app: TallyApp, stored: bool, error: Exception | None = No
         if stored:
             record(processing)
         app._receipt = store_away  # type: ignore[method-assign]
+        app.recorder.select_events = still_away  # type: ignore[method-assign]
         raise error or OperationalError("server closed the connection unexpectedly")
 
     app._record = lost  # type: ignore[method-assign,assignment]
@@ -304,6 +310,18 @@ def test_a_batch_stored_though_its_commit_went_unanswered_is_answered_as_stored(
     again = app.decide_batch([increase(app, "lost-answer", key=f"k{i}") for i in range(3)])
     assert results(again) == [{"count": 1}, {"count": 2}, {"count": 3}]
     assert app.count("lost-answer") == 3
+
+
+@pytest.mark.parametrize(
+    "error", [OperationalError("connection lost"), IntegrityError("duplicate key")], ids=["lost", "retried"]
+)
+def test_a_command_outside_a_batch_stored_though_its_commit_went_unanswered_is_answered_once(
+    error: Exception,
+) -> None:
+    app = in_memory_app()
+    commit_answer_lost(app, stored=True, error=error)
+    assert app.increase("lost-answer-alone") == {"count": 1}  # not decided again: stored once
+    assert app.count("lost-answer-alone") == 1
 
 
 def test_a_batch_not_stored_when_its_connection_was_lost_is_refused() -> None:
