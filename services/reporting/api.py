@@ -150,8 +150,8 @@ class OverdueTotal(BaseModel):
     """R12's overdue receivables of every customer together on a day (the dashboard's overview; no bus
     query of its own: the receivables report has them per customer)."""
 
-    on: date | None = None
-    as_of: datetime | None = None
+    on: Day | None = None
+    as_of: AsOf | None = None
 
 
 class Alerts(Query):

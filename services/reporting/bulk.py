@@ -335,8 +335,10 @@ UPSERTS: dict[str, BulkInsert] = {
         JsonRows,  # rare (one row per imported file): one argument instead of five
     ),
 }
-# Statements that are no projection of their own, each after the projections in ``UPSERTS`` (and so after
-# ``orders``, which they read); then the field tables' one statement (R11, R13).
+# Statements that are no projection of their own, each after the projections in ``UPSERTS``: what leaves the
+# sales (it reads the log, which a batch fills first), then the field tables' one statement (R11, R13). Of all
+# statements only ``UnpaidReceivables`` reads projection tables (``orders``, ``receivables``): a rebuild runs
+# it once they are merged (``rebuild._merge_parts``).
 LEAVING = LeavingSales("orders", "o", {"leaving": "jsonb"})
 STATEMENTS: dict[str, BulkInsert | FieldStatement] = {**UPSERTS, "leaving": LEAVING, "field": FIELD_STATEMENT}
 

@@ -183,17 +183,8 @@ async def _log_lines(
     them, ``CHUNK`` at a time with one statement each (the caller holds the transaction). Not through
     ``own.append``: an envelope per line and a batch per 500 took minutes for ten years of a large
     company's history (600,000 lines)."""
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", own.OWN_LOCK)
+    position, version = await own.last_position(conn), await own.last_version(conn, aggregate)
     await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", LOG_LOCK)  # as every batch (bulk.py)
-    position = await conn.fetchval(
-        f"SELECT coalesce(max(position), 0) FROM {SCHEMA}.event_log WHERE service = $1", OWN
-    )
-    version = await conn.fetchval(
-        f"SELECT coalesce(max(aggregate_version), 0) FROM {SCHEMA}.event_log "
-        "WHERE service = $1 AND aggregate_id = $2",
-        OWN,
-        aggregate,
-    )
     correlation, moment = str(uuid.uuid4()), periods.micros(at)
     started = datetime.now().timestamp()
     for start in range(0, len(lines), CHUNK):

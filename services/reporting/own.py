@@ -34,10 +34,7 @@ async def append(
 ) -> int:
     """Log and apply ``events`` (the caller holds a transaction), numbered after reporting's last own
     position and each aggregate's last version. Returns how many were logged."""
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", OWN_LOCK)
-    position = await conn.fetchval(
-        f"SELECT coalesce(max(position), 0) FROM {SCHEMA}.event_log WHERE service = $1", OWN
-    )
+    position = await last_position(conn)
     versions: dict[str, int] = {}
     # What every event of the call shares: one correlation, one actor, one moment.
     shared: dict[str, Any] = {
@@ -51,12 +48,7 @@ async def append(
     envelopes = []
     for event in events:
         if event.aggregate_id not in versions:
-            versions[event.aggregate_id] = await conn.fetchval(
-                f"SELECT coalesce(max(aggregate_version), 0) FROM {SCHEMA}.event_log "
-                "WHERE service = $1 AND aggregate_id = $2",
-                OWN,
-                event.aggregate_id,
-            )
+            versions[event.aggregate_id] = await last_version(conn, event.aggregate_id)
         position += 1
         version = versions[event.aggregate_id] = versions[event.aggregate_id] + 1
         identity: dict[str, Any] = {
@@ -65,3 +57,24 @@ async def append(
         }
         envelopes.append(Envelope(**shared, **vars(event), **identity, position=position))
     return await record(conn, envelopes, mode)
+
+
+async def last_position(conn: asyncpg.Connection) -> int:
+    """Reporting's last own position, after taking ``OWN_LOCK`` until the transaction ends: the events
+    logged next are numbered after it, by one writer at a time."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", OWN_LOCK)
+    position: int = await conn.fetchval(
+        f"SELECT coalesce(max(position), 0) FROM {SCHEMA}.event_log WHERE service = $1", OWN
+    )
+    return position
+
+
+async def last_version(conn: asyncpg.Connection, aggregate_id: str) -> int:
+    """The last version of one of reporting's own aggregates (0: none logged yet)."""
+    version: int = await conn.fetchval(
+        f"SELECT coalesce(max(aggregate_version), 0) FROM {SCHEMA}.event_log "
+        "WHERE service = $1 AND aggregate_id = $2",
+        OWN,
+        aggregate_id,
+    )
+    return version

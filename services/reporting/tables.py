@@ -151,8 +151,9 @@ PROJECTIONS: dict[str, str] = {
     ),
     **FIELD_PROJECTIONS,  # R11, R13
 }
-# Rebuilt together: what leaves the sales (``bulk.LeavingSales``) reads ``orders`` and writes the other three;
-# what is unpaid of the receivables is kept from ``orders`` and ``receivables``.
+# Rebuilt together: what leaves the sales (``bulk.LeavingSales``, read from the log's ``OrderPlaced``) is
+# aggregated with ``orders`` and written to the other three; what is unpaid of the receivables is kept from
+# ``orders`` and ``receivables``.
 SALES_TABLES = (
     "orders",
     "customer_period",

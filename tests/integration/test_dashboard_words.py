@@ -24,8 +24,8 @@ from shared.contracts import Actor, Role
 from shared.customer_contract import Kind, Status
 from shared.identity.tokens import Grant
 from shared.settings import Settings
-from tests.conftest import CREDENTIALS, wait_for
-from tests.integration.reporting_kit import SYSTEM, Events, logged_all, publish, reporting_running
+from tests.conftest import CREDENTIALS
+from tests.integration.reporting_kit import Events, consumed, reporting_running
 
 pytestmark = pytest.mark.integration
 
@@ -72,17 +72,15 @@ def demo(ev: Events) -> list[str]:
     manager = Actor(id="mgr-1", role=Role.SALES_MANAGER)
     security = {"security_id": "sec-1", "security_kind": "collateral", "value": "9000.00", "holder": "王伟",
                 "expires_on": (NOW + timedelta(days=10)).date().isoformat()}  # fmt: skip
-    ev.make("customers", "Customer", dealer, "SecurityRecorded", when, security, manager)
+    ev.customer_event(dealer, "SecurityRecorded", when, security, manager)
     contract = {"contract_number": "HT-1", "valid_from": (NOW - timedelta(days=60)).date().isoformat(),
                 "valid_to": (NOW + timedelta(days=20)).date().isoformat()}  # fmt: skip
     rm = Actor(id="rm-1", role=Role.REGIONAL_MANAGER)
-    ev.make("customers", "Customer", dealer, "ContractSigned", when, contract, rm)
+    ev.customer_event(dealer, "ContractSigned", when, contract, rm)
     for complaint_type in ("quality", "service"):
         complaint = ev.complaint(dealer, when, complaint_type)
-        late = {"stage": "resolve", "deadline": (NOW - timedelta(days=1)).isoformat(), "customer_id": dealer}
-        ev.make(
-            "complaints", "Complaint", complaint, "ComplaintOverdue", NOW - timedelta(days=1), late, SYSTEM
-        )
+        day_ago = NOW - timedelta(days=1)
+        ev.overdue("Complaint", complaint, day_ago, "resolve", day_ago, customer_id=dealer)
     for feedback_kind in FeedbackKind:
         feedback = {"customer_id": dealer, "kind": feedback_kind.value, "assigned_to": "sp-1", "major": False}
         ev.make("complaints", "Feedback", str(uuid.uuid4()), "FeedbackLogged", when, feedback)
@@ -98,8 +96,7 @@ async def pages(nc: NATS, settings: Settings) -> AsyncIterator[dict[str, list[st
     ev = Events()
     customers = demo(ev)
     async with reporting_running(settings, http=True, http_port=0) as service:
-        await publish(nc.jetstream(), settings, ev.made)
-        await wait_for(lambda: logged_all(service, ev.made))
+        await consumed(nc, settings, service, ev)
         base = f"http://127.0.0.1:{service.http_port}"
         paths = ["/dashboard" if name == "overview" else f"/dashboard/{name}" for name in NAV] + [
             f"/dashboard/customer/{cid}" for cid in customers

@@ -159,20 +159,23 @@ async def test_r12_complaints_feedback_and_service_requests_past_their_deadline_
     ]
 
 
-def overdue(ev: Events, kind: str, subject: str, cid: str, stage: str, when: datetime) -> None:
-    """The complaints service's overdue event of a complaint or feedback missing its ``stage`` deadline."""
-    data = {"stage": stage, "deadline": when.isoformat(), "assigned_to": "sm-1", "customer_id": cid}
-    ev.make("complaints", kind, subject, f"{kind}Overdue", when, data, SYSTEM)
-
-
 async def test_p7_p8_a_missed_acknowledgement_is_an_alert_only_until_it_is_acknowledged(
     service: ReportingService, nc: NATS, settings: Settings, request_: Requester
 ) -> None:
     ev = Events()
     dealer = ev.customer(at(2034, 1, 2), region="R12A", code="R12A-D0001")
     waiting, handled, late_again = (ev.complaint(dealer, NOW - timedelta(days=9)) for _ in range(3))
+    eight_days_ago, two_days_ago, whose = NOW - timedelta(days=8), NOW - timedelta(days=2), "sm-1"
     for complaint in (waiting, handled, late_again):
-        overdue(ev, "Complaint", complaint, dealer, "acknowledge", NOW - timedelta(days=8))
+        ev.overdue(
+            "Complaint",
+            complaint,
+            eight_days_ago,
+            "acknowledge",
+            eight_days_ago,
+            assigned_to=whose,
+            customer_id=dealer,
+        )
     for complaint in (handled, late_again):  # P7: acknowledged late, neither resolved nor closed
         ev.make(
             "complaints",
@@ -182,10 +185,14 @@ async def test_p7_p8_a_missed_acknowledgement_is_an_alert_only_until_it_is_ackno
             NOW - timedelta(days=7),
             {"customer_id": dealer},
         )
-    overdue(ev, "Complaint", late_again, dealer, "resolve", NOW - timedelta(days=2))
+    ev.overdue(
+        "Complaint", late_again, two_days_ago, "resolve", two_days_ago, assigned_to=whose, customer_id=dealer
+    )
     unacknowledged, acknowledged = str(uuid.uuid4()), str(uuid.uuid4())
     for fid in (unacknowledged, acknowledged):  # P8: a major feedback the general manager saw late
-        overdue(ev, "Feedback", fid, dealer, "escalation", NOW - timedelta(days=2))
+        ev.overdue(
+            "Feedback", fid, two_days_ago, "escalation", two_days_ago, assigned_to=whose, customer_id=dealer
+        )
     gm, seen = Actor(id="gm-1", role=Role.GENERAL_MANAGER), {"customer_id": dealer, "notes": "seen"}
     ev.make("complaints", "Feedback", acknowledged, "FeedbackEscalationAcknowledged", NOW, seen, gm)
 
