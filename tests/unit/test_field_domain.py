@@ -12,10 +12,11 @@ import pytest
 from services.field import commands as c
 from services.field.application import FieldApplication
 from services.field.customer_view import InMemoryCustomerDirectory, fold
-from services.field.domain.expenses import ExpenseCategory, ExpenseClaim
-from services.field.domain.intelligence import IntelligenceKind, MarketReport
+from services.field.domain.expenses import ExpenseClaim
+from services.field.domain.intelligence import MarketReport
 from services.field.domain.targets import AnnualPlan, quarters_of
 from services.field.domain.visits import required_visits
+from services.field.events import ExpenseCategory, IntelligenceKind
 from shared.aggregate import Meta
 from shared.clock import FixedClock
 from shared.errors import DomainError, Forbidden, InvalidState
