@@ -40,7 +40,8 @@ class LogFollower:
     """The aggregates whose events of ``topics`` were stored since it last looked, in store order.
 
     A deadline scan's memory of what it must watch: it starts from the beginning of the log, so a
-    restarted process finds everything again."""
+    restarted process finds everything again. An aggregate counts as seen once the caller asks for the
+    next: one whose handling failed is handed out again the next time."""
 
     def __init__(self, recorder: ApplicationRecorder, topics: Sequence[str]) -> None:
         self.recorder = recorder
@@ -51,7 +52,7 @@ class LogFollower:
         while True:
             page = self.recorder.select_notifications(start=self.position + 1, limit=PAGE, topics=self.topics)
             for notification in page:
-                self.position = notification.id
                 yield UUID(str(notification.originator_id))
+                self.position = notification.id
             if len(page) < PAGE:
                 return

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from services.complaints import commands as c
-from services.complaints import scopes
+from services.complaints import events, scopes
 from services.complaints.domain import (
     Complaint,
     ComplaintType,
@@ -45,9 +45,9 @@ NAMES: dict[type, tuple[str, str]] = {
 
 # What the deadline scan follows: every aggregate with deadlines starts with one of these (P7, P8, P9).
 LOGGED_TOPICS = [
-    "complaints.Complaint.ComplaintLogged",
-    "complaints.Feedback.FeedbackLogged",
-    "complaints.ServiceRequest.ServiceRequestLogged",
+    events.ComplaintLogged.TOPIC,
+    events.FeedbackLogged.TOPIC,
+    events.ServiceRequestLogged.TOPIC,
 ]
 SYSTEM = Actor(id="complaints-deadlines", role=Role.SYSTEM)
 

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from services.field import commands as c
-from services.field import scopes
+from services.field import events, scopes
 from services.field.customer_view import CustomerDirectory
 from services.field.domain.expenses import ZERO, ExpenseBudget, ExpenseClaim, ExpenseLedger
 from services.field.domain.intelligence import MarketReport
@@ -25,7 +25,6 @@ from shared.results import result_of
 from shared.settings import Settings
 from shared.store import Outcome, ServiceApplication
 
-FILED_TOPIC = "field.MarketReport.MarketReportFiled"
 SYSTEM = Actor(id="field-deadlines", role=Role.SYSTEM)
 A = TypeVar("A", bound=SalesAggregate)
 
@@ -93,7 +92,7 @@ class FieldApplication(ServiceApplication):
         super().__init__(settings, clock, env)
         # The S4 scan's memory of filed reports, rebuilt from the store after a restart.
         self._scan_lock = threading.Lock()
-        self._filed = LogFollower(self.recorder, [FILED_TOPIC])
+        self._filed = LogFollower(self.recorder, [events.MarketReportFiled.TOPIC])
         self._open: set[UUID] = set()
         self._by_month: dict[str, list[UUID]] = {}
 

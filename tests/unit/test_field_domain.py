@@ -12,10 +12,11 @@ import pytest
 from services.field import commands as c
 from services.field.application import FieldApplication
 from services.field.customer_view import InMemoryCustomerDirectory, fold
-from services.field.domain.expenses import ExpenseCategory, ExpenseClaim
-from services.field.domain.intelligence import IntelligenceKind, MarketReport
+from services.field.domain.expenses import ExpenseClaim
+from services.field.domain.intelligence import MarketReport
 from services.field.domain.targets import AnnualPlan, quarters_of
 from services.field.domain.visits import required_visits
+from services.field.events import ExpenseCategory, IntelligenceKind
 from shared.aggregate import Meta
 from shared.clock import FixedClock
 from shared.errors import DomainError, Forbidden, InvalidState
@@ -253,3 +254,22 @@ def expense_claim(amount: str, category: str, spent_on: str, voucher: str) -> c.
     """A salesperson's expense claim (S3) in EAST with one voucher."""
     body = {"actor": SALES, "region": "EAST", "amount": amount, "category": category, "spent_on": spent_on}
     return c.SubmitExpenseClaim.model_validate(body | {"vouchers": [voucher]})
+
+
+def test_s4_a_report_the_scan_could_not_read_is_read_again_next_scan(
+    app: FieldApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = {"actor": SALES, "kind": "market_change", "region": "EAST", "subject": "s", "content": "c"}
+    app.report_market_intelligence(c.ReportMarketIntelligence.model_validate(report | {"urgent": True}))
+    stored = app.repository.get
+
+    def unreachable(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("the store is away")
+
+    monkeypatch.setattr(app.repository, "get", unreachable)
+    with pytest.raises(ConnectionError):
+        app.scan_overdue()
+    monkeypatch.setattr(app.repository, "get", stored)
+    assert isinstance(app.clock, FixedClock)
+    app.clock.advance(timedelta(days=2))
+    assert app.scan_overdue() == 1  # not lost: the scan still watches it, and raises it once due

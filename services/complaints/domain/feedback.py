@@ -86,8 +86,7 @@ class Feedback(SalesAggregate):
                 events.FeedbackEscalated,
                 escalated_to=ESCALATED_TO.value,
                 acknowledge_by=meta.at + timedelta(days=escalation_ack_days),
-                kind=feedback.kind.value,
-                customer_id=customer_id,
+                **feedback._refs(),
                 meta=meta,
             )
         return feedback
