@@ -12,17 +12,7 @@ from typing import Any
 import asyncpg
 
 from shared.contracts import Envelope
-from shared.customer_contract import SOURCE, CustomerEvent, decode_data
-
-__all__ = [
-    "SOURCE",
-    "KeptEvent",
-    "KeptEvents",
-    "customer_events_table",
-    "in_order",
-    "keep_events",
-    "kept_events",
-]
+from shared.customer_contract import CustomerEvent, decode_data
 
 KeptEvent = tuple[int, str, dict[str, Any]]  # (version, event type, data)
 

@@ -34,6 +34,7 @@ from services.orders.results import security_json
 from shared.consumer import DurableConsumer
 from shared.contracts import Envelope
 from shared.customer_contract import (
+    SOURCE,
     CapitalLimitSet,
     ContractChangeApproved,
     ContractSigned,
@@ -53,7 +54,6 @@ from shared.customer_contract import (
     decode,
 )
 from shared.customer_events import (
-    SOURCE,
     KeptEvent,
     KeptEvents,
     customer_events_table,
