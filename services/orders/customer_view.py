@@ -119,9 +119,11 @@ def fold(customer_id: str, events: Iterable[KeptEvent]) -> CustomerSnapshot | No
                 state["salesperson_id"] = salesperson_id
             case CustomerRegionMoved(region=region):
                 state["region"] = region
-            case CreditInvestigated(credit_limit=limit) | CreditRevised(credit_limit=limit):
-                state["credit_limit"] = limit
-            case CreditRaiseApproved(credit_limit=limit):
+            case (
+                CreditInvestigated(credit_limit=limit)
+                | CreditRevised(credit_limit=limit)
+                | CreditRaiseApproved(credit_limit=limit)
+            ):
                 state["credit_limit"] = limit
             case CustomerOrdersHeld() | CustomerOrdersReleased():
                 state["orders_held"] = isinstance(event, CustomerOrdersHeld)
