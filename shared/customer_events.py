@@ -34,7 +34,9 @@ def customer_events_table(schema: str) -> str:
 
 
 def _wanted(envelope: Envelope, folded: Collection[str] | None) -> bool:
-    return envelope.aggregate_type == "Customer" and (folded is None or envelope.event_type in folded)
+    return envelope.aggregate_type == CustomerEvent.AGGREGATE and (
+        folded is None or envelope.event_type in folded
+    )
 
 
 async def keep_events(

@@ -43,6 +43,7 @@ from shared.customer_contract import (
     CreditInvestigated,
     CreditRaiseApproved,
     CreditRevised,
+    CustomerEvent,
     CustomerOrdersHeld,
     CustomerOrdersReleased,
     CustomerRegionMoved,
@@ -350,7 +351,7 @@ class CustomerViewProjector:
 
     async def handle(self, envelopes: Sequence[Envelope]) -> None:
         assert self.pool is not None
-        customer_events = [e for e in envelopes if e.aggregate_type == "Customer"]
+        customer_events = [e for e in envelopes if e.aggregate_type == CustomerEvent.AGGREGATE]
         if customer_events:
             async with self.pool.acquire() as conn, conn.transaction():
                 changed = await keep_events(conn, SCHEMA, customer_events)
