@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Union
+from typing import Any, ClassVar
 
-from pydantic import Discriminator, Tag, TypeAdapter
 from typing_extensions import TypedDict  # pydantic reads it on Python 3.11
 
 from shared.contracts import DecimalText, Envelope, Money, Role
@@ -421,14 +420,6 @@ EVENTS: dict[str, type[CustomerEvent]] = {
         CustomerCodeIssued,
     )
 }
-EVENT_TYPE = "event_type"  # the key the union is told apart by (the envelope's, beside the data)
-
-# One union of every event, told apart by the envelope's event type (built from ``EVENTS``: typed Any).
-_UNION: Any = Annotated[
-    Union[tuple(Annotated[model, Tag(name)] for name, model in EVENTS.items())],  # noqa: UP007
-    Discriminator(lambda value: value.get(EVENT_TYPE)),
-]
-_ADAPTER: TypeAdapter[CustomerEvent] = TypeAdapter(_UNION)
 
 
 def decode_data(event_type: str, data: Mapping[str, Any], schema_version: int = 1) -> CustomerEvent | None:
@@ -438,7 +429,7 @@ def decode_data(event_type: str, data: Mapping[str, Any], schema_version: int = 
     model = EVENTS.get(event_type)
     if model is None:
         return None
-    return _ADAPTER.validate_python({**model.upcast(data, schema_version), EVENT_TYPE: event_type})
+    return model.model_validate(model.upcast(data, schema_version))
 
 
 def decode(envelope: Envelope) -> CustomerEvent | None:

@@ -27,6 +27,7 @@ from shared.consumer import DurableConsumer
 from shared.contracts import Envelope
 from shared.customer_contract import (
     EVENTS,
+    SOURCE,
     CustomerGraded,
     CustomerRegionMoved,
     CustomerRegistered,
@@ -202,6 +203,6 @@ async def run_customer_view(nc: NATS, settings: Settings, schema: str, stop: asy
     projector = CustomerViewProjector(settings, schema)
     await projector.open()
     try:
-        await DurableConsumer(nc, settings, schema, customer_events.SOURCE, projector.handle).run(stop)
+        await DurableConsumer(nc, settings, schema, SOURCE, projector.handle).run(stop)
     finally:
         await projector.close()

@@ -12,17 +12,7 @@ from typing import Any
 import asyncpg
 
 from shared.contracts import Envelope
-from shared.customer_contract import SOURCE, CustomerEvent, decode_data
-
-__all__ = [
-    "SOURCE",
-    "KeptEvent",
-    "KeptEvents",
-    "customer_events_table",
-    "in_order",
-    "keep_events",
-    "kept_events",
-]
+from shared.customer_contract import CustomerEvent, decode_data
 
 KeptEvent = tuple[int, str, dict[str, Any]]  # (version, event type, data)
 
@@ -44,7 +34,9 @@ def customer_events_table(schema: str) -> str:
 
 
 def _wanted(envelope: Envelope, folded: Collection[str] | None) -> bool:
-    return envelope.aggregate_type == "Customer" and (folded is None or envelope.event_type in folded)
+    return envelope.aggregate_type == CustomerEvent.AGGREGATE and (
+        folded is None or envelope.event_type in folded
+    )
 
 
 async def keep_events(

@@ -29,7 +29,7 @@ FORM_PERSONAL_FIELDS = ("legal_representative", "phone", "address")
 PERSONAL_FIELDS = (*FORM_PERSONAL_FIELDS, "contact_persons")
 SCAN_PAGE = 1000
 # What the reassignment of a leaving salesperson's customers reads from the log (C10).
-SALESPERSON_TOPICS = [Customer.CustomerRegistered.TOPIC, Customer.SalespersonReassigned.TOPIC]  # type: ignore[attr-defined]
+SALESPERSON_TOPICS = [published.CustomerRegistered.TOPIC, published.SalespersonReassigned.TOPIC]
 # Who may list the reads of personal data (the auditors: company-wide roles that answer for it)
 AUDITORS = frozenset({"general_manager", "finance"})
 

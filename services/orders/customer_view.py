@@ -34,6 +34,7 @@ from services.orders.results import security_json
 from shared.consumer import DurableConsumer
 from shared.contracts import Envelope
 from shared.customer_contract import (
+    SOURCE,
     CapitalLimitSet,
     ContractChangeApproved,
     ContractSigned,
@@ -42,6 +43,7 @@ from shared.customer_contract import (
     CreditInvestigated,
     CreditRaiseApproved,
     CreditRevised,
+    CustomerEvent,
     CustomerOrdersHeld,
     CustomerOrdersReleased,
     CustomerRegionMoved,
@@ -53,7 +55,6 @@ from shared.customer_contract import (
     decode,
 )
 from shared.customer_events import (
-    SOURCE,
     KeptEvent,
     KeptEvents,
     customer_events_table,
@@ -119,9 +120,11 @@ def fold(customer_id: str, events: Iterable[KeptEvent]) -> CustomerSnapshot | No
                 state["salesperson_id"] = salesperson_id
             case CustomerRegionMoved(region=region):
                 state["region"] = region
-            case CreditInvestigated(credit_limit=limit) | CreditRevised(credit_limit=limit):
-                state["credit_limit"] = limit
-            case CreditRaiseApproved(credit_limit=limit):
+            case (
+                CreditInvestigated(credit_limit=limit)
+                | CreditRevised(credit_limit=limit)
+                | CreditRaiseApproved(credit_limit=limit)
+            ):
                 state["credit_limit"] = limit
             case CustomerOrdersHeld() | CustomerOrdersReleased():
                 state["orders_held"] = isinstance(event, CustomerOrdersHeld)
@@ -348,7 +351,7 @@ class CustomerViewProjector:
 
     async def handle(self, envelopes: Sequence[Envelope]) -> None:
         assert self.pool is not None
-        customer_events = [e for e in envelopes if e.aggregate_type == "Customer"]
+        customer_events = [e for e in envelopes if e.aggregate_type == CustomerEvent.AGGREGATE]
         if customer_events:
             async with self.pool.acquire() as conn, conn.transaction():
                 changed = await keep_events(conn, SCHEMA, customer_events)

@@ -21,7 +21,7 @@ from services.orders import customer_view as orders_view
 from shared import customer_directory
 from shared.clock import FixedClock
 from shared.contracts import Envelope, Role
-from shared.customer_contract import EVENTS, CustomerGraded, CustomerRegistered, decode
+from shared.customer_contract import EVENTS, CustomerGraded, CustomerRegistered, Status, decode
 from shared.envelope import EnvelopeEncoder
 from shared.events import event_contract
 from shared.settings import Settings
@@ -142,6 +142,22 @@ def test_every_aggregate_event_class_is_made_from_its_contract_model() -> None:
         assert contract is EVENTS[name]
         made_as = (getattr(event_class, "TOPIC", None), getattr(event_class, "class_version", 1))
         assert made_as == (contract.TOPIC, contract.VERSION)
+
+
+def test_the_status_each_event_declares_is_the_aggregates_status_after_it() -> None:
+    """The views take a customer's status from the contract (``STATUS``), the aggregate sets its own in
+    each event's method: the two must agree, event by event."""
+    app = CustomersApplication(Settings(), FixedClock(NOW), env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    a_customers_whole_life(app)
+    declared = [
+        (envelope, event.STATUS)
+        for envelope in published(app)
+        if (event := decode(envelope)) is not None and event.STATUS is not None
+    ]
+    assert {status for _, status in declared} == set(Status)  # every status is declared by some event
+    for envelope, status in declared:
+        customer = app.repository.get(UUID(envelope.aggregate_id), version=envelope.aggregate_version)
+        assert customer.status is status, (envelope.event_type, customer.status)
 
 
 def test_c2_a_version_1_registration_decodes_upcast_to_version_2() -> None:
