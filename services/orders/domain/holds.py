@@ -100,7 +100,7 @@ class Reservation(ContractEvents, SalesAggregate):
         meta: Meta,
     ) -> Reservation:
         return cls._create(
-            cls.own(events.ReservationRequested),
+            events.ReservationRequested,
             customer_id=customer.customer_id,
             product_code=product.product_code,
             quantity=quantity,
