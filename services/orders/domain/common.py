@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
 
-from services.orders.domain import events
 from shared.aggregate import Meta, SalesAggregate
 from shared.clock import BUSINESS_TZ
 from shared.contracts import CENTS, Role
@@ -51,22 +50,13 @@ def refuse(rule: str, message: str, **details: Any) -> DomainError:
 
 
 class ContractEvents:
-    """Mixin of every orders aggregate. Its events are those of the event contract (``domain/events``) filed
-    under its topic (``orders.Product.*`` for ``orders.Product``): each is defined on it as if declared in its
-    body, so the library stores the aggregate's subclass of the declaration under the declared topic.
-    ``record`` triggers one by its declaration (``SalesAggregate.trigger_event`` stores the aggregate's own
-    class of it), naming the aggregate by ``KEY`` (if it has one) and adding the command's ``meta``."""
+    """Mixin of every orders aggregate. Its events are declared in the event contract (``domain/events``) and
+    named on the aggregate as in every service: by the ``@event(...)`` method that applies one (see
+    ``SalesAggregate``), or in its body where one changes none of its state; the library stores the
+    aggregate's subclass of the declaration under the declared topic. ``record`` triggers one by its
+    declaration, naming the aggregate by ``KEY`` (if it has one) and adding the command's ``meta``."""
 
-    TOPIC: ClassVar[str]
     KEY: ClassVar[str | None] = None  # the field every event of the aggregate names it by (customer, product)
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        for declared in events.EVENTS:
-            if getattr(declared, "TOPIC", "").rpartition(".")[
-                0
-            ] == cls.TOPIC and declared.__name__ not in vars(cls):
-                setattr(cls, declared.__name__, declared)
-        super().__init_subclass__(**kwargs)
 
     def record(self, declared: type, meta: Meta, **fields: Any) -> None:
         assert isinstance(self, SalesAggregate)

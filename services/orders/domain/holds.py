@@ -48,6 +48,8 @@ class Reservation(ContractEvents, SalesAggregate):
 
     TOPIC = "orders.Reservation"
     KEY = "customer_id"
+    # Events it stores that change none of its state (the others are named by their ``@event`` method):
+    GuaranteeApproved = events.GuaranteeApproved
 
     @classmethod
     def with_deposit(

@@ -23,6 +23,8 @@ class Product(ContractEvents, SalesAggregate):
 
     TOPIC = "orders.Product"
     KEY = "product_code"
+    # Events it stores that change none of its state (the others are named by their ``@event`` method):
+    ProductionRequested = events.ProductionRequested
 
     # Both listing events carry the whole listing (events.ProductListing): each applies it as a whole.
     class ProductListed(events.ProductListed):
