@@ -133,11 +133,23 @@ def described_broker(bus: ServiceBus) -> NatsBroker:
             subject,
             title=subject,
             schema=envelope_model(event_class),
-            description=inspect.cleandoc(
-                (event_contract(event_class) or event_class).__doc__ or event_class.__name__
-            ),
+            description=_description(event_class),
         )
     return broker
+
+
+def _description(event_class: type) -> str:
+    """The event's docstring where it was declared (the first class with a pinned topic of its own: the
+    aggregate's subclasses of it that the library makes have none), else its name. A class declared without
+    one has the signature its dataclass wrote there instead (``Name(self, originator_id: 'UUID', ...``):
+    never published."""
+    declared = event_contract(event_class) or next(
+        (cls for cls in event_class.__mro__ if "TOPIC" in vars(cls)), event_class
+    )
+    doc = declared.__doc__
+    if not doc or doc.startswith(f"{declared.__name__}("):
+        return event_class.__name__
+    return inspect.cleandoc(doc)
 
 
 def _described(route: Route) -> Any:

@@ -10,7 +10,6 @@ from services.orders import commands as c
 from services.orders import results as r
 from services.orders.application import OrdersApplication
 from services.orders.domain import (
-    AGGREGATES,
     CASHIERS,
     DEPARTMENT_HEADS,
     ORDER_TAKERS,
@@ -24,11 +23,11 @@ from services.orders.domain.returns import CREDITORS, RETURN_APPROVERS
 from shared.aggregate import at_least
 from shared.bus import ServiceBus, in_thread
 from shared.contracts import Role
-from shared.events import event_classes
+from shared.events import declared_events
 
-# The event classes as the aggregates store them: each subclasses its declaration in the event contract
-# (``services.orders.domain.events``), which is what the AsyncAPI document publishes.
-EVENTS = event_classes(*AGGREGATES)
+# The event classes as the aggregates store them, in the order the event contract
+# (``services.orders.domain.events``) declares them: each subclasses its declaration there.
+EVENTS = declared_events(events)
 
 HOLDERS = SALES_ROLES | {Role.BRANCH_MANAGER}  # O9
 
@@ -105,4 +104,4 @@ def register(bus: ServiceBus, app: OrdersApplication) -> None:
     for name, (model, result) in QUERIES.items():
         bus.query(name, model, in_thread(getattr(app, name)), result)
     bus.document_roles(ROLES)
-    bus.document_events(events.EVENTS)
+    bus.document_events(EVENTS)

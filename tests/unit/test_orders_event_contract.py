@@ -10,9 +10,13 @@ from typing import Any
 
 import pytest
 
-from services.orders.api import EVENTS as STORED
+from services.orders.domain import AGGREGATES
 from services.orders.domain.events import EVENTS as DECLARED
 from shared.envelope import BASE_FIELDS
+from shared.events import event_classes
+
+# Every event class an orders aggregate stores, found on the aggregates (not from the contract).
+STORED = event_classes(*AGGREGATES)
 
 ROOT = Path(__file__).resolve().parents[2]
 

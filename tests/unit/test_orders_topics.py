@@ -6,7 +6,10 @@ import pytest
 from eventsourcing.utils import get_topic, resolve_topic
 
 from services.orders import domain
-from services.orders.api import EVENTS
+from shared.events import event_classes
+
+# Every event class an orders aggregate stores, found on the aggregates.
+EVENTS = event_classes(*domain.AGGREGATES)
 
 
 @pytest.mark.parametrize("event_class", EVENTS, ids=lambda cls: cls.__qualname__)

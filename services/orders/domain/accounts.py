@@ -46,6 +46,11 @@ class CustomerAccount(ContractEvents, SalesAggregate):
 
     TOPIC = "orders.CustomerAccount"
     KEY = "customer_id"
+    # Events it stores that change none of its state (the others are named by their ``@event`` method):
+    AccountContractNoted = events.AccountContractNoted
+    ReceivableDueSoon = events.ReceivableDueSoon
+    ReceivableOverdue = events.ReceivableOverdue
+    ReorderAlertRaised = events.ReorderAlertRaised
     # Every command on a customer copies its account: its entries are replaced, never changed in place,
     # so that a copy shares them (one entry per order the customer ever placed). An entry holds only
     # immutable values (its receivables a tuple of pairs): the garbage collector then stops tracking it,

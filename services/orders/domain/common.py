@@ -7,16 +7,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 from uuid import UUID
 
-from services.orders.domain import events
 from shared.aggregate import Meta, SalesAggregate
 from shared.clock import BUSINESS_TZ
 from shared.contracts import CENTS, Role
 from shared.errors import DomainError, InvalidState
-
-E = TypeVar("E")
 
 ORDERS_NAMESPACE = UUID("5d0f8a3e-7c2b-4e61-9a4d-3b8e1f6c2a70")
 
@@ -53,34 +50,19 @@ def refuse(rule: str, message: str, **details: Any) -> DomainError:
 
 
 class ContractEvents:
-    """Mixin of every orders aggregate. Its events are those of the event contract (``domain/events``) filed
-    under its topic (``orders.Product.*`` for ``orders.Product``): each is defined on it as if declared in its
-    body, so the library stores the aggregate's subclass of the declaration under the declared topic.
-    ``record`` triggers one by its declaration, naming the aggregate by ``KEY`` (if it has one) and adding
-    the command's ``meta``."""
+    """Mixin of every orders aggregate. Its events are declared in the event contract (``domain/events``) and
+    named on the aggregate as in every service: by the ``@event(...)`` method that applies one (see
+    ``SalesAggregate``), or in its body where one changes none of its state; the library stores the
+    aggregate's subclass of the declaration under the declared topic. ``record`` triggers one by its
+    declaration, naming the aggregate by ``KEY`` (if it has one) and adding the command's ``meta``."""
 
-    TOPIC: ClassVar[str]
     KEY: ClassVar[str | None] = None  # the field every event of the aggregate names it by (customer, product)
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        for declared in events.EVENTS:
-            if getattr(declared, "TOPIC", "").rpartition(".")[
-                0
-            ] == cls.TOPIC and declared.__name__ not in vars(cls):
-                setattr(cls, declared.__name__, declared)
-        super().__init_subclass__(**kwargs)
-
-    @classmethod
-    def own(cls, declared: type[E]) -> type[E]:
-        """The aggregate's own class of a declared event: the one it triggers and stores."""
-        own: type[E] = getattr(cls, declared.__name__)
-        return own
 
     def record(self, declared: type, meta: Meta, **fields: Any) -> None:
         assert isinstance(self, SalesAggregate)
         if self.KEY is not None:
             fields[self.KEY] = getattr(self, self.KEY)
-        self.trigger_event(self.own(declared), **fields, meta=meta)
+        self.trigger_event(declared, **fields, meta=meta)
 
 
 # Customers as orders sees them (built from customer events; see customer_view.py) ------------------

@@ -48,6 +48,8 @@ class Reservation(ContractEvents, SalesAggregate):
 
     TOPIC = "orders.Reservation"
     KEY = "customer_id"
+    # Events it stores that change none of its state (the others are named by their ``@event`` method):
+    GuaranteeApproved = events.GuaranteeApproved
 
     @classmethod
     def with_deposit(
@@ -100,7 +102,7 @@ class Reservation(ContractEvents, SalesAggregate):
         meta: Meta,
     ) -> Reservation:
         return cls._create(
-            cls.own(events.ReservationRequested),
+            events.ReservationRequested,
             customer_id=customer.customer_id,
             product_code=product.product_code,
             quantity=quantity,

@@ -51,6 +51,8 @@ class LineRequest:
 class Order(ContractEvents, SalesAggregate):
     TOPIC = "orders.Order"
     KEY = "customer_id"
+    # Events it stores that change none of its state (the others are named by their ``@event`` method):
+    OverLimitApproved = events.OverLimitApproved
     # O15 returns and exchanges, O16 corrections and delivery: methods from returns.py, so that the
     # library sees their events.
     returnable = returns.returnable

@@ -40,7 +40,7 @@ class PriceException(ContractEvents, SalesAggregate):
             raise refuse("O2", "a price exception is a reduction below the list price", field="unit_price")
         reduction = (product.list_price - unit_price) / product.list_price
         return cls._create(
-            cls.own(events.PriceExceptionRequested),
+            events.PriceExceptionRequested,
             customer_id=customer_id,
             product_code=product.product_code,
             unit_price=unit_price,

@@ -23,6 +23,8 @@ class Product(ContractEvents, SalesAggregate):
 
     TOPIC = "orders.Product"
     KEY = "product_code"
+    # Events it stores that change none of its state (the others are named by their ``@event`` method):
+    ProductionRequested = events.ProductionRequested
 
     # Both listing events carry the whole listing (events.ProductListing): each applies it as a whole.
     class ProductListed(events.ProductListed):
@@ -50,7 +52,7 @@ class Product(ContractEvents, SalesAggregate):
     ) -> Product:
         require_role(meta, PRICE_SETTERS, "O2", "set a list price")
         listing = events.ProductListing(product_code, name, spec, list_price, standard_cost, in_production)
-        return cls._create(cls.own(events.ProductListed), **_priced(listing), meta=meta)
+        return cls._create(events.ProductListed, **_priced(listing), meta=meta)
 
     def __init__(self, product_code: str) -> None:
         self.product_code = product_code
