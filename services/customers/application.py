@@ -20,6 +20,7 @@ from shared.aggregate import Meta
 from shared.clock import Clock
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.identity.scope import acting, require_scope
+from shared.repository import existing
 from shared.settings import Settings
 from shared.store import Outcome, ServiceApplication
 
@@ -444,13 +445,7 @@ class CustomersApplication(ServiceApplication):
             return sorted(cid for cid, owner in self._salespeople.items() if owner == salesperson_id)
 
     def _customer(self, customer_id: str) -> Customer:
-        try:
-            customer: object = self.repository.get(UUID(customer_id))
-        except (ValueError, AggregateNotFoundError):
-            raise NotFound(f"no customer {customer_id}", details={"customer_id": customer_id}) from None
-        if not isinstance(customer, Customer):
-            raise NotFound(f"no customer {customer_id}", details={"customer_id": customer_id})
-        return customer
+        return existing(self.repository, Customer, customer_id, "customer", "customer_id")
 
     def _code_sequence(self, customer: Customer, meta: Meta) -> CodeSequence:
         try:

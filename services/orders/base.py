@@ -23,6 +23,7 @@ from shared.clock import Clock
 from shared.contracts import Actor, Command, Role
 from shared.errors import NotFound
 from shared.identity.scope import require_scope
+from shared.repository import find
 from shared.settings import Settings
 from shared.store import Outcome, ServiceApplication
 
@@ -93,12 +94,8 @@ class OrdersBase(ServiceApplication):
         return self.execute(cmd, decide)
 
     def _get(self, kind: type[A], aggregate_id: str, rule: str | None) -> A:
-        found: object
-        try:
-            found = self.repository.get(UUID(aggregate_id))
-        except (ValueError, AggregateNotFoundError):
-            found = None
-        if not isinstance(found, kind):
+        found = find(self.repository, kind, aggregate_id)
+        if found is None:
             raise NotFound(f"no {kind.__name__} {aggregate_id}", rule=rule, details={"id": aggregate_id})
         return found
 
