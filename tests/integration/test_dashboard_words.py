@@ -24,8 +24,8 @@ from shared.contracts import Actor, Role
 from shared.customer_contract import Kind, Status
 from shared.identity.tokens import Grant
 from shared.settings import Settings
-from tests.conftest import CREDENTIALS, wait_for
-from tests.integration.reporting_kit import SYSTEM, Events, logged_all, publish, reporting_running
+from tests.conftest import CREDENTIALS
+from tests.integration.reporting_kit import SYSTEM, Events, consumed, reporting_running
 
 pytestmark = pytest.mark.integration
 
@@ -98,8 +98,7 @@ async def pages(nc: NATS, settings: Settings) -> AsyncIterator[dict[str, list[st
     ev = Events()
     customers = demo(ev)
     async with reporting_running(settings, http=True, http_port=0) as service:
-        await publish(nc.jetstream(), settings, ev.made)
-        await wait_for(lambda: logged_all(service, ev.made))
+        await consumed(nc, settings, service, ev)
         base = f"http://127.0.0.1:{service.http_port}"
         paths = ["/dashboard" if name == "overview" else f"/dashboard/{name}" for name in NAV] + [
             f"/dashboard/customer/{cid}" for cid in customers
