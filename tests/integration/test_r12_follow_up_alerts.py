@@ -161,8 +161,7 @@ async def test_r12_complaints_feedback_and_service_requests_past_their_deadline_
 
 def overdue(ev: Events, kind: str, subject: str, cid: str, stage: str, when: datetime) -> None:
     """The complaints service's overdue event of a complaint or feedback missing its ``stage`` deadline."""
-    data = {"stage": stage, "deadline": when.isoformat(), "assigned_to": "sm-1", "customer_id": cid}
-    ev.make("complaints", kind, subject, f"{kind}Overdue", when, data, SYSTEM)
+    ev.overdue(kind, subject, when, stage, when, assigned_to="sm-1", customer_id=cid)
 
 
 async def test_p7_p8_a_missed_acknowledgement_is_an_alert_only_until_it_is_acknowledged(
