@@ -22,7 +22,7 @@ from deploy.local.demo import Client, application
 from deploy.ops.checks import until_reconciled
 from shared.settings import Settings
 from tests.conftest import made_stream
-from tests.containers.conftest import needs_podman, unavailable
+from tests.containers.conftest import needs_podman
 
 pytestmark = [pytest.mark.e2e, needs_podman]
 
@@ -37,8 +37,6 @@ def secret_values() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def played(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KubePlay, Images, dict[str, str]]]:
-    if unavailable is not None:
-        pytest.skip(f"no containers here: {unavailable}")
     images = ensure_images()
     secrets = secret_values()
     settings = {

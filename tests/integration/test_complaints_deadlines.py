@@ -11,9 +11,7 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from services.complaints import commands as c
-from services.complaints.api import register
 from services.complaints.application import SYSTEM, ComplaintsApplication
-from services.complaints.main import deadlines
 from services.complaints.scopes import SCHEMA as COMPLAINTS_VIEW
 from shared.clock import FixedClock
 from shared.customer_directory import PostgresCustomerDirectory
@@ -21,8 +19,8 @@ from shared.database import ensure_database
 from shared.errors import Forbidden, InvalidState
 from shared.settings import Settings
 from tests.builders import SALES_MANAGER, VP
-from tests.conftest import Requester, service_running
-from tests.integration.deadlines_kit import Events, Stream, nothing_raised, scanning_fast, settle_on
+from tests.conftest import Requester
+from tests.integration.deadlines_kit import Events, Stream, complaints_scanning, nothing_raised, settle_on
 from tests.integration.test_complaints import ok, quality_complaint, service_complaint, stream_events
 
 pytestmark = pytest.mark.integration
@@ -47,10 +45,8 @@ def overdue_of(among: set[str]) -> Callable[[Events], list[tuple[str, str]]]:
 async def test_p7_overdue_raised_by_itself_once_and_survives_restart(
     settings: Settings, events: Stream, request_: Requester
 ) -> None:
-    fast = scanning_fast(settings, "complaints", "complaint_deadline_check_seconds")
     clock = FixedClock(T0)
-    app = ComplaintsApplication(fast, clock, PostgresCustomerDirectory(fast, COMPLAINTS_VIEW))
-    async with service_running(app, register, fast, extra=deadlines):
+    async with complaints_scanning(settings, clock):
         late = (await ok(request_, "log_complaint", service_complaint("sp-late")))["complaint_id"]
         acked = (await ok(request_, "log_complaint", quality_complaint()))["complaint_id"]
         closed = (await ok(request_, "log_complaint", service_complaint("sp-fast")))["complaint_id"]
@@ -75,8 +71,8 @@ async def test_p7_overdue_raised_by_itself_once_and_survives_restart(
 
     # A new process on the same store, 8 days after logging: the resolve deadlines are due, once each.
     clock.set(T0 + timedelta(days=8))
-    again = ComplaintsApplication(fast, clock, PostgresCustomerDirectory(fast, COMPLAINTS_VIEW))
-    async with service_running(again, register, fast, extra=deadlines):
+    async with complaints_scanning(settings, clock) as running:
+        again: ComplaintsApplication = running.app
         expected = sorted([(late, "acknowledge"), (late, "resolve"), (acked, "resolve")])
         await settle_on(events, overdue, expected)
         form = await ok(request_, "get_handling_form", {"complaint_id": late}, kind="query")

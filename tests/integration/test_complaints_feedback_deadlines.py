@@ -3,25 +3,19 @@ each passed deadline of a feedback or an after-sales request by itself, once, al
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from nats.aio.client import Client as NATS
 
-from services.complaints.api import register
-from services.complaints.application import SYSTEM, ComplaintsApplication
-from services.complaints.main import deadlines
-from services.complaints.scopes import SCHEMA as COMPLAINTS_VIEW
+from services.complaints.application import SYSTEM
 from shared.clock import FixedClock
-from shared.customer_directory import PostgresCustomerDirectory
 from shared.settings import Settings
 from tests.builders import SALES_MANAGER
-from tests.conftest import Requester, service_running
-from tests.integration.deadlines_kit import Events, Stream, nothing_raised, scanning_fast, settle_on
+from tests.conftest import Requester
+from tests.integration.deadlines_kit import Events, Stream, complaints_scanning, nothing_raised, settle_on
 from tests.integration.test_complaints import ok, stream_events
 from tests.integration.test_complaints_after_sales import SUPERVISOR, TECH, service_request
 from tests.integration.test_complaints_feedback import feedback
@@ -43,15 +37,6 @@ def raised(event_type: str, ids: set[str]) -> Callable[[Events], list[tuple[str,
         for e in events
         if e["event_type"] == event_type and e["aggregate_id"] in ids
     )
-
-
-@contextlib.asynccontextmanager
-async def complaints_scanning(settings: Settings, clock: FixedClock) -> AsyncIterator[Any]:
-    """Complaints as its main.py runs it (the deadline scan too), every 0.2 s."""
-    fast = scanning_fast(settings, "complaints", "complaint_deadline_check_seconds")
-    app = ComplaintsApplication(fast, clock, PostgresCustomerDirectory(fast, COMPLAINTS_VIEW))
-    async with service_running(app, register, fast, extra=deadlines) as running:
-        yield running
 
 
 async def test_p8_overdue_answer_and_escalation_raised_once_across_a_restart(

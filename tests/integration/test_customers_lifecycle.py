@@ -35,10 +35,7 @@ async def ok(request_: Requester, name: str, body: dict[str, Any]) -> dict[str, 
 
 
 async def query(request_: Requester, name: str, body: dict[str, Any]) -> dict[str, Any]:
-    reply = await request_("customers", "query", name, body)
-    assert reply["ok"], (name, reply)
-    result: dict[str, Any] = reply["result"]
-    return result
+    return await succeeded(request_, "customers", "query", name, body)
 
 
 async def approved(request_: Requester, salesperson_id: str = "sp-1", kind: str = "dealer") -> str:

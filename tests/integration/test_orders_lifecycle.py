@@ -108,14 +108,7 @@ async def test_o11_the_contracts_payment_terms_set_the_due_date(orders: Orders) 
     product = await orders.product(quantity=10)
     dealer = await contracted(orders)  # 45 days
     order = await orders.order(dealer, product)
-    shipped = await orders.ok(
-        "ship_order",
-        {
-            "actor": {"id": "prod-1", "role": "production"},
-            "order_id": order["id"],
-            "lines": [{"product_code": product, "quantity": 1}],
-        },
-    )
+    shipped = await orders.ship(order["id"], product, 1)
     assert shipped["due_on"] == "2027-01-04"  # 20 Nov 2026 + 45 days
 
 

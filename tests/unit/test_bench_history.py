@@ -31,8 +31,9 @@ def test_a_full_run_appends_its_row_after_the_earlier_runs_and_keeps_them(tmp_pa
     report.write_doc(full_run(8, 1500), "0.5", doc)
     report.write_doc(full_run(9, 1400), "0.5", doc)
     rows = history_rows(doc.read_text())
-    assert rows[: len(report.EARLIER_RUNS)] == list(report.EARLIER_RUNS)
-    assert [row.split(" | ")[0] for row in rows[2:]] == ["| 2026-12-08", "| 2026-12-09"]
+    earlier = len(report.EARLIER_RUNS)
+    assert rows[:earlier] == list(report.EARLIER_RUNS)
+    assert [row.split(" | ")[0] for row in rows[earlier:]] == ["| 2026-12-08", "| 2026-12-09"]
     newest = rows[-1].split(" | ")
     assert newest[1] == report.cpu_model()
     assert newest[2:5] == ["1,400 commands/s", "900 commands/s", "–"]  # a figure the run lacks shows "–"
