@@ -17,7 +17,7 @@ import orjson
 import pytest
 from nats.aio.client import Client as NATS
 
-from deploy.bench.seed import at, registration
+from deploy.bench.seed import at, complaint_events, hold_events, listed, order_placed, registration
 from services.reporting.main import ReportingService, start_reporting, stopped
 from shared.clock import BUSINESS_TZ, FixedClock
 from shared.contracts import Actor, Envelope, Role
@@ -139,14 +139,7 @@ class Events:
             f"product-{code}",
             "ProductListed",
             when,
-            {
-                "product_code": code,
-                "name": code,
-                "spec": "std",
-                "list_price": list_price,
-                "standard_cost": standard_cost,
-                "in_production": True,
-            },
+            listed(code, list_price, standard_cost),
         )
 
     def order(
@@ -162,27 +155,19 @@ class Events:
     ) -> str:
         oid = str(uuid.uuid4())
         priced, total = _priced(lines)
-        self.make(
-            "orders",
-            "Order",
+        placed = order_placed(
             oid,
-            "OrderPlaced",
-            when,
-            {
-                "order_number": f"SO-{oid[:8]}",
-                "customer_id": cid,
-                "customer_kind": kind,
-                "region": region,
-                "salesperson_id": salesperson,
-                "channel": "phone",
-                "lines": priced,
-                "total_amount": f"{total:.2f}",
-                "status": status,
-                "holds": [],
-                "reservation_id": None,
-                "deposit_applied": deposit_applied,
-            },
+            cid,
+            kind,
+            region,
+            salesperson,
+            priced,
+            f"{total:.2f}",
+            status,
+            reservation_id=None,
+            deposit_applied=deposit_applied,
         )
+        self.make("orders", "Order", oid, "OrderPlaced", when, placed)
         return oid
 
     def shipped(
@@ -254,44 +239,8 @@ class Events:
 
     def hold(self, cid: str, when: datetime, amount: str, deposit: str | None, end: str | None = None) -> str:
         hid = str(uuid.uuid4())
-        self.make(
-            "orders",
-            "Reservation",
-            hid,
-            "OrderReserved",
-            when,
-            {
-                "customer_id": cid,
-                "product_code": "P-1",
-                "quantity": 10,
-                "amount": amount,
-                "expires_at": when.isoformat(),
-                "deposit_required": deposit or "0.00",
-            },
-        )
-        if deposit:
-            self.make(
-                "orders", "Reservation", hid, "DepositReceived", when, {"customer_id": cid, "amount": deposit}
-            )
-        if end == "converted":
-            self.make(
-                "orders",
-                "Reservation",
-                hid,
-                "ReservationConverted",
-                when,
-                {"customer_id": cid, "order_id": str(uuid.uuid4()), "deposit_applied": deposit or "0.00"},
-            )
-        elif end == "expired":
-            self.make(
-                "orders",
-                "Reservation",
-                hid,
-                "ReservationExpired",
-                when,
-                {"customer_id": cid, "deposit_credited": deposit or "0.00"},
-                SYSTEM,
-            )
+        for event_type, data, actor in hold_events(cid, when, amount, deposit, end, str(uuid.uuid4())):
+            self.make("orders", "Reservation", hid, event_type, when, data, actor)
         return hid
 
     # complaints
@@ -343,47 +292,8 @@ class Events:
         severity: str = "moderate",
     ) -> str:
         kid = str(uuid.uuid4())
-        self.make(
-            "complaints",
-            "Complaint",
-            kid,
-            "ComplaintLogged",
-            when,
-            {
-                "complaint_type": complaint_type,
-                "customer_id": cid,
-                "order_id": None,
-                "staff_id": staff,
-                "assigned_to": "vp-1",
-            },
-        )
-        if fine:
-            vp = Actor(id="vp-1", role=Role.SALES_VP)
-            self.make(
-                "complaints",
-                "Complaint",
-                kid,
-                "ComplaintVerified",
-                when,
-                {"valid": True, "severity": severity, "reason": "rude on the phone"},
-                vp,
-            )
-            self.make(
-                "complaints",
-                "Complaint",
-                kid,
-                "PenaltyIssued",
-                when,
-                {
-                    "complaint_id": kid,
-                    "customer_id": cid,
-                    "staff_id": staff,
-                    "severity": severity,
-                    "amount": fine,
-                    "public_criticism": True,
-                },
-                vp,
-            )
+        for event_type, data, actor in complaint_events(kid, cid, complaint_type, staff, fine, severity):
+            self.make("complaints", "Complaint", kid, event_type, when, data, actor)
         return kid
 
 
