@@ -36,6 +36,7 @@ VP = Actor(id="vp-1", role=Role.SALES_VP)
 SYSTEM = Actor(id="scheduler", role=Role.SYSTEM)
 REGIONS = ("EAST", "WEST", "NORTH", "SOUTH")
 PRODUCTS = (("P-1", "100.00", "60.00"), ("P-2", "250.00", "200.00"), ("P-3", "80.00", "30.00"))
+BRANCH_CAPITAL = {"branch": "50000.00"}  # a generated branch's capital limit (C7); distributors have none
 Fact = tuple[str, dict[str, Any], Actor]  # an event's type, data and actor
 
 
@@ -67,9 +68,15 @@ def registration(kind: str, region: str, salesperson: str, company_name: str) ->
 
 
 def customer_events(
-    cid: str, when: datetime, kind: str, region: str, salesperson: str, code: str, grade: str
+    cid: str,
+    kind: str,
+    region: str,
+    salesperson: str,
+    code: str,
+    grade: str | None,
+    capital_limit: str | None = None,
 ) -> list[Fact]:
-    """A customer's events up to approval and grading."""
+    """A customer's events up to approval, then its grade and (a branch's) capital limit where given."""
     events: list[Fact] = [
         (
             "CustomerRegistered",
@@ -78,10 +85,13 @@ def customer_events(
         ),
         ("CreditInvestigated", {"rating": "good", "credit_limit": "800000.00", "notes": "ok"}, FINANCE),
         ("CustomerApproved", {"code": code}, SUPERVISOR),
-        ("CustomerGraded", {"grade": grade, "previous": None, "reason": "annual review"}, MANAGER),
     ]
-    if kind == "branch":
-        events.append(("CapitalLimitSet", {"capital_limit": "50000.00"}, DIRECTOR))
+    if grade:
+        events.append(
+            ("CustomerGraded", {"grade": grade, "previous": None, "reason": "annual review"}, MANAGER)
+        )
+    if capital_limit:
+        events.append(("CapitalLimitSet", {"capital_limit": capital_limit}, DIRECTOR))
     return events
 
 
@@ -196,7 +206,9 @@ class Customers:
         for i in range(count):
             cid = str(uuid.UUID(int=rng.getrandbits(128)))
             region = REGIONS[i % 4]
-            events = customer_events(cid, when, kind, region, f"sp-{i % 7}", f"{region}-B{i:04d}", "B")
+            events = customer_events(
+                cid, kind, region, f"sp-{i % 7}", f"{region}-B{i:04d}", "B", BRANCH_CAPITAL.get(kind)
+            )
             for version, (event_type, data, actor) in enumerate(events, start=1):
                 made.envelopes.append(
                     Envelope(
@@ -336,7 +348,7 @@ def year_rows(
         salesperson = f"sp-{i % 7}"
         code = f"{region}-{kind[0].upper()}{i:04d}"
         for event_type, data, actor in customer_events(
-            cid, at(y - 1, 12, 1), kind, region, salesperson, code, rng.choice("ABCD")
+            cid, kind, region, salesperson, code, rng.choice("ABCD"), BRANCH_CAPITAL.get(kind)
         ):
             yield rows.row("customers", "Customer", cid, event_type, at(y - 1, 12, 1), data, actor)
         year.ids[kind].append(cid)

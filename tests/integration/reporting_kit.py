@@ -17,23 +17,27 @@ import orjson
 import pytest
 from nats.aio.client import Client as NATS
 
-from deploy.bench.seed import at, complaint_events, hold_events, listed, order_placed, registration
+from deploy.bench.seed import (
+    FINANCE,
+    MANAGER,
+    SALES,
+    SYSTEM,
+    at,
+    complaint_events,
+    customer_events,
+    hold_events,
+    listed,
+    order_placed,
+)
 from services.reporting.main import ReportingService, start_reporting, stopped
 from shared.clock import BUSINESS_TZ, FixedClock
-from shared.contracts import Actor, Envelope, Role
+from shared.contracts import Actor, Envelope
 from shared.envelope import event_id
 from shared.settings import Settings
 from shared.streams import ensure_event_stream
 from shared.subjects import event_subject
 from tests.builders import bus_event
 from tests.conftest import wait_for
-
-SALES = Actor(id="sp-1", role=Role.SALESPERSON)
-SUPERVISOR = Actor(id="sup-1", role=Role.SALES_SUPERVISOR)
-MANAGER = Actor(id="mgr-1", role=Role.SALES_MANAGER)
-SYSTEM = Actor(id="scheduler", role=Role.SYSTEM)
-FINANCE = Actor(id="fin-1", role=Role.FINANCE)
-
 
 # Positions are per source service and never reused, across every Events of a test run (like the relay's).
 POSITIONS: dict[str, int] = {}
@@ -93,37 +97,11 @@ class Events:
         customer_id: str | None = None,
     ) -> str:
         cid = customer_id or str(uuid.uuid4())
-        self.customer_event(
-            cid,
-            "CustomerRegistered",
-            when,
-            registration(kind, region, salesperson, f"{kind} {cid[:6]}"),
-            SALES,
-        )
-        self.customer_event(
-            cid,
-            "CreditInvestigated",
-            when,
-            {"rating": "good", "credit_limit": "800000.00", "notes": "ok"},
-            Actor(id="fin-1", role=Role.FINANCE),
-        )
-        self.customer_event(
-            cid,
-            "CustomerApproved",
-            when,
-            {"code": code or f"{region}-{kind[0].upper()}{len(self.versions):04d}"},
-            SUPERVISOR,
-        )
-        if grade:
-            self.grade(cid, when, grade)
-        if capital_limit:
-            self.customer_event(
-                cid,
-                "CapitalLimitSet",
-                when,
-                {"capital_limit": capital_limit},
-                Actor(id="md-1", role=Role.MARKETING_DIRECTOR),
-            )
+        code = code or f"{region}-{kind[0].upper()}{len({*self.versions, cid}):04d}"
+        for event_type, data, actor in customer_events(
+            cid, kind, region, salesperson, code, grade, capital_limit
+        ):
+            self.customer_event(cid, event_type, when, data, actor)
         return cid
 
     def grade(self, cid: str, when: datetime, grade: str, reason: str = "annual review") -> Envelope:
@@ -205,7 +183,7 @@ class Events:
             "PaymentReceived",
             when,
             {"customer_id": cid, "amount": amount, **({"status": status} if status else {})},
-            Actor(id="fin-1", role=Role.FINANCE),
+            FINANCE,
         )
 
     def credit_note(

@@ -16,20 +16,13 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NATS
 
+from deploy.bench.seed import SUPERVISOR
 from services.reporting.main import ReportingService
 from shared.clock import BUSINESS_TZ
 from shared.contracts import Actor, Role
 from shared.settings import Settings
 from tests.conftest import Requester
-from tests.integration.reporting_kit import (
-    MANAGER,
-    SUPERVISOR,
-    Events,
-    at,
-    consumed,
-    reporting_at,
-    rows,
-)
+from tests.integration.reporting_kit import MANAGER, Events, at, consumed, reporting_at, rows
 
 pytestmark = pytest.mark.integration
 
