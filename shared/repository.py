@@ -1,20 +1,30 @@
-"""Reading a write service's own aggregates: one by type and id, and the new ones a deadline scan follows.
+"""Reading a write service's own aggregates: one by type and id, and the new ones a deadline scan follows;
+and the one shape of a command that changes one of them (``OwnAggregates``).
 
 Service-free plumbing for an ``eventsourcing`` application's repository and notification log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any, TypeVar
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Repository
 from eventsourcing.persistence import ApplicationRecorder
 
+from shared.aggregate import Meta, SalesAggregate
+from shared.clock import Clock
+from shared.contracts import Command
 from shared.errors import NotFound
+from shared.settings import Settings
+from shared.store import Outcome, ServiceApplication
 
 A = TypeVar("A")
+S = TypeVar("S", bound=SalesAggregate)
+C = TypeVar("C")
 PAGE = 500
 
 
@@ -36,17 +46,71 @@ def existing(repository: Repository[Any], kind: type[A], aggregate_id: str, what
     return found
 
 
-class LogFollower:
-    """The aggregates whose events of ``topics`` were stored since it last looked, in store order.
+class OwnAggregates(ServiceApplication):
+    """A write service's application: a command that changes one of its aggregates is *get it, change it,
+    check the acting user may, reply with its result*, saved with the command's receipt."""
 
-    A deadline scan's memory of what it must watch: it starts from the beginning of the log, so a
-    restarted process finds everything again. An aggregate counts as seen once the caller asks for the
-    next: one whose handling failed is handed out again the next time."""
+    # How a missing aggregate is named in the refusal, by kind: (in words, the id's field); one not listed
+    # by its class's name in words and ``id``.
+    names: ClassVar[dict[type, tuple[str, str]]] = {}
+
+    def change(
+        self,
+        cmd: Command,
+        kind: type[S],
+        aggregate_id: str,
+        change: Callable[[S, Meta], None],
+        result: Callable[[S], dict[str, Any]],
+    ) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            aggregate = self.get(kind, aggregate_id)
+            change(aggregate, meta)  # the rule's role check first: a role not allowed at all hears its rule
+            self.in_scope(aggregate)
+            return Outcome(result(aggregate), [aggregate])
+
+        return self.execute(cmd, decide)
+
+    def get(self, kind: type[S], aggregate_id: str) -> S:
+        """The ``kind`` stored under ``aggregate_id``, or ``NotFound`` naming it as ``names`` does."""
+        return existing(self.repository, kind, aggregate_id, *self.name_of(kind))
+
+    def name_of(self, kind: type) -> tuple[str, str]:
+        return self.names.get(kind) or (re.sub(r"(?<!^)(?=[A-Z])", " ", kind.__name__).lower(), "id")
+
+    def in_scope(self, aggregate: SalesAggregate) -> None:
+        """Refuse a change the acting user's scope does not cover; a refused change is never saved."""
+
+
+class WithCustomers(OwnAggregates, Generic[C]):
+    """A write service that knows customers from a view of its own (``customers``): their regions and
+    salespeople, the scopes of its commands."""
+
+    def __init__(
+        self, settings: Settings, clock: Clock, customers: C, env: dict[str, str] | None = None
+    ) -> None:
+        self.customers = customers
+        super().__init__(settings, clock, env)
+        self.set_up()
+
+    def set_up(self) -> None:
+        """What the service keeps in memory beside its store, set up once the store is open."""
+
+
+class Watchlist:
+    """A deadline scan's memory: the aggregates whose events of ``topics`` were stored since it last looked
+    (``new``, in store order), and those of them that may still fall due (``open``, the scan's to keep);
+    ``lock``: one scan at a time.
+
+    It starts from the beginning of the log, so a restarted process finds everything again. An aggregate
+    counts as seen once the caller asks for the next: one whose handling failed is handed out again the
+    next time."""
 
     def __init__(self, recorder: ApplicationRecorder, topics: Sequence[str]) -> None:
         self.recorder = recorder
         self.topics = list(topics)
         self.position = 0
+        self.lock = threading.Lock()
+        self.open: set[UUID] = set()
 
     def new(self) -> Iterator[UUID]:
         while True:

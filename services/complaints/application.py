@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
-from uuid import UUID
+from typing import Any, ClassVar, TypeVar
 
 from services.complaints import commands as c
 from services.complaints import events, scopes
@@ -25,23 +23,15 @@ from services.complaints.domain import (
 )
 from services.complaints.forms import after_sales_form, handling_form, history_of, render_html
 from shared.aggregate import Meta
-from shared.clock import Clock
-from shared.contracts import Actor, Command, Role
+from shared.contracts import Actor, Role
 from shared.customer_directory import CustomerDirectory
 from shared.errors import DomainError, InvalidState, NotFound
-from shared.repository import LogFollower, existing, find
+from shared.repository import S, Watchlist, WithCustomers, find
 from shared.results import result_of
-from shared.settings import Settings
-from shared.store import Outcome, ServiceApplication
+from shared.store import Outcome
 
 log = logging.getLogger(__name__)
 Tracked = TypeVar("Tracked", Complaint, Feedback, ServiceRequest)
-# How a missing one is named in the refusal: (in words, the id's field).
-NAMES: dict[type, tuple[str, str]] = {
-    Complaint: ("complaint", "complaint_id"),
-    Feedback: ("feedback", "feedback_id"),
-    ServiceRequest: ("service request", "request_id"),
-}
 
 # What the deadline scan follows: every aggregate with deadlines starts with one of these (P7, P8, P9).
 LOGGED_TOPICS = [
@@ -81,22 +71,17 @@ def technician_of(cmd: c.AssignTechnician) -> Technician:
     return Technician(id=cmd.technician.id, region=cmd.technician.region)
 
 
-class ComplaintsApplication(ServiceApplication):
+class ComplaintsApplication(WithCustomers[CustomerDirectory]):
     service = "complaints"
+    names: ClassVar[dict[type, tuple[str, str]]] = {
+        Complaint: ("complaint", "complaint_id"),
+        Feedback: ("feedback", "feedback_id"),
+        ServiceRequest: ("service request", "request_id"),
+    }
 
-    def __init__(
-        self,
-        settings: Settings,
-        clock: Clock,
-        customers: CustomerDirectory,
-        env: dict[str, str] | None = None,
-    ) -> None:
-        self.customers = customers  # each customer's region and salesperson: the scopes
-        super().__init__(settings, clock, env)
+    def set_up(self) -> None:
         # The deadline scan's memory: rebuilt from the store after a restart (P7).
-        self._scan_lock = threading.Lock()
-        self._logged = LogFollower(self.recorder, LOGGED_TOPICS)
-        self._open: set[UUID] = set()
+        self._watch = Watchlist(self.recorder, LOGGED_TOPICS)
 
     # P1/P2 ------------------------------------------------------------------------------------
     def log_complaint(self, cmd: c.LogComplaint) -> dict[str, Any]:
@@ -231,11 +216,11 @@ class ComplaintsApplication(ServiceApplication):
         Safe to run again at any time, in any process: what is due is decided from stored state, and
         the aggregate refuses to raise the same deadline twice.
         """
-        with self._scan_lock:
-            self._open.update(self._logged.new())
+        with self._watch.lock:
+            self._watch.open.update(self._watch.new())
             now = self.clock.now()
             raised = 0
-            for aggregate_id in sorted(self._open):
+            for aggregate_id in sorted(self._watch.open):
                 tracked = self.repository.get(aggregate_id)
                 for stage in tracked.due(now):
                     try:
@@ -244,7 +229,7 @@ class ComplaintsApplication(ServiceApplication):
                     except InvalidState:  # another scanner (or an earlier run) got there first
                         pass
                 if self._settled(tracked):
-                    self._open.discard(aggregate_id)
+                    self._watch.open.discard(aggregate_id)
             return raised
 
     def _raise(self, tracked: Complaint | Feedback | ServiceRequest, aggregate_id: str, stage: str) -> None:
@@ -295,13 +280,13 @@ class ComplaintsApplication(ServiceApplication):
         ).model_dump(mode="json")
 
     def get_feedback(self, query: c.GetFeedback) -> dict[str, Any]:
-        return feedback_result(self._get(Feedback, query.feedback_id))
+        return feedback_result(self.get(Feedback, query.feedback_id))
 
     def get_service_request(self, query: c.GetServiceRequest) -> dict[str, Any]:
-        return service_request_result(self._get(ServiceRequest, query.request_id))
+        return service_request_result(self.get(ServiceRequest, query.request_id))
 
     def get_service_record(self, query: c.GetServiceRecord) -> dict[str, Any]:
-        request = self._get(ServiceRequest, query.request_id)
+        request = self.get(ServiceRequest, query.request_id)
         return after_sales_form(request, history_of(self.repository.event_store.get(request.id)))
 
     def export_service_record(self, query: c.ExportServiceRecord) -> dict[str, Any]:
@@ -334,32 +319,19 @@ class ComplaintsApplication(ServiceApplication):
     def _change_feedback(
         self, cmd: c.FeedbackCommand, change: Callable[[Feedback, Meta], None]
     ) -> dict[str, Any]:
-        return self._apply(cmd, Feedback, cmd.feedback_id, change, feedback_result)
+        return self.change(cmd, Feedback, cmd.feedback_id, change, feedback_result)
 
     def _change_request(
         self, cmd: c.ServiceRequestCommand, change: Callable[[ServiceRequest, Meta], None]
     ) -> dict[str, Any]:
-        return self._apply(cmd, ServiceRequest, cmd.request_id, change, service_request_result)
+        return self.change(cmd, ServiceRequest, cmd.request_id, change, service_request_result)
 
-    def _apply(
-        self,
-        cmd: Command,
-        kind: type[Tracked],
-        aggregate_id: str,
-        change: Callable[[Tracked, Meta], None],
-        result: Callable[[Tracked], dict[str, Any]],
-    ) -> dict[str, Any]:
-        def decide(meta: Meta) -> Outcome:
-            found = self._get(kind, aggregate_id)
-            change(found, meta)
-            return Outcome(result(found), [found])
-
-        return self.execute(cmd, decide)
-
-    def _get(self, kind: type[Tracked], aggregate_id: str) -> Tracked:
-        name, key = NAMES[kind]
-        found = existing(self.repository, kind, aggregate_id, name, key)
-        scopes.customer(self.customers, found.customer_id, f"{name} {aggregate_id}")
+    def get(self, kind: type[S], aggregate_id: str) -> S:
+        """A complaint, feedback or service request, read (and changed) only in its customer's scope: asked
+        before any rule."""
+        found = super().get(kind, aggregate_id)
+        assert isinstance(found, Complaint | Feedback | ServiceRequest)
+        scopes.customer(self.customers, found.customer_id, f"{self.name_of(kind)[0]} {aggregate_id}")
         return found
 
     def _require_quality_complaint(self, complaint_id: str) -> None:
@@ -376,10 +348,10 @@ class ComplaintsApplication(ServiceApplication):
             )
 
     def _change(self, cmd: c.ComplaintCommand, change: Callable[[Complaint, Meta], None]) -> dict[str, Any]:
-        return self._apply(cmd, Complaint, cmd.complaint_id, change, complaint_result)
+        return self.change(cmd, Complaint, cmd.complaint_id, change, complaint_result)
 
     def _complaint(self, complaint_id: str) -> Complaint:
-        return self._get(Complaint, complaint_id)
+        return self.get(Complaint, complaint_id)
 
     def _staff_record(self, staff_id: str, meta: Meta) -> StaffRecord:
         return self._existing_staff_record(staff_id) or StaffRecord(staff_id=staff_id, meta=meta)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -16,13 +17,14 @@ from services.customers.domain import FILE_FIELDS, CodeSequence, ContractTerms, 
 from services.customers.domain.values import CODE_LETTERS
 from services.customers.vault import PREFIX, InMemoryVault, PostgresVault
 from shared import customer_contract as published
-from shared.aggregate import Meta
+from shared.aggregate import Meta, SalesAggregate
 from shared.clock import Clock
+from shared.contracts import Command
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.identity.scope import acting, require_scope
-from shared.repository import existing
+from shared.repository import OwnAggregates
 from shared.settings import Settings
-from shared.store import Outcome, ServiceApplication
+from shared.store import Outcome
 
 # The form's personal data: stored only encrypted with the customer's own key (see vault.py); the
 # contact persons, added to the file later (C10), too, as one JSON list.
@@ -82,8 +84,9 @@ def in_scope(customer: Customer) -> Customer:
     return customer
 
 
-class CustomersApplication(ServiceApplication):
+class CustomersApplication(OwnAggregates):
     service = "customers"
+    names: ClassVar[dict[type, tuple[str, str]]] = {Customer: ("customer", "customer_id")}
 
     def __init__(self, settings: Settings, clock: Clock, env: dict[str, str] | None = None) -> None:
         super().__init__(settings, clock, env)
@@ -420,14 +423,14 @@ class CustomersApplication(ServiceApplication):
         return value
 
     # -------------------------------------------------------------------------------------------
-    def _change(self, cmd: Any, customer_id: str, change: Any) -> dict[str, Any]:
-        def decide(meta: Meta) -> Outcome:
-            customer = self._customer(customer_id)
-            change(customer, meta)
-            in_scope(customer)
-            return Outcome(customer_result(customer), [customer])
+    def _change(
+        self, cmd: Command, customer_id: str, change: Callable[[Customer, Meta], None]
+    ) -> dict[str, Any]:
+        return self.change(cmd, Customer, customer_id, change, customer_result)
 
-        return self.execute(cmd, decide)
+    def in_scope(self, aggregate: SalesAggregate) -> None:
+        assert isinstance(aggregate, Customer)
+        in_scope(aggregate)
 
     def _customers_of(self, salesperson_id: str) -> list[UUID]:
         """The customers whose latest registration or reassignment in the log names this salesperson."""
@@ -445,7 +448,7 @@ class CustomersApplication(ServiceApplication):
             return sorted(cid for cid, owner in self._salespeople.items() if owner == salesperson_id)
 
     def _customer(self, customer_id: str) -> Customer:
-        return existing(self.repository, Customer, customer_id, "customer", "customer_id")
+        return self.get(Customer, customer_id)
 
     def _code_sequence(self, customer: Customer, meta: Meta) -> CodeSequence:
         try:

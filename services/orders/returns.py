@@ -30,7 +30,7 @@ class Returns(Receivables):
         return self.execute(cmd, decide)
 
     def approve_return(self, cmd: c.ReturnStep) -> dict[str, Any]:
-        return self._change(
+        return self.change(
             cmd,
             Order,
             cmd.order_id,
@@ -39,7 +39,7 @@ class Returns(Receivables):
         )
 
     def reject_return(self, cmd: c.RejectReturn) -> dict[str, Any]:
-        return self._change(
+        return self.change(
             cmd,
             Order,
             cmd.order_id,
@@ -110,7 +110,7 @@ class Returns(Receivables):
         return self.execute(cmd, decide)
 
     def accept_delivery(self, cmd: c.AcceptDelivery) -> dict[str, Any]:
-        return self._change(
+        return self.change(
             cmd,
             Order,
             cmd.order_id,
