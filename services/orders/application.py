@@ -17,10 +17,8 @@ from services.orders.domain import (
     Product,
     Reservation,
     contract_holds,
-    local_date,
-    money,
-    refuse,
 )
+from services.orders.domain.common import local_date, money, refuse
 from services.orders.domain.events import ProductListing
 from services.orders.planning import Planning
 from services.orders.results import (

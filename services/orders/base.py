@@ -16,8 +16,8 @@ from services.orders.domain import (
     DueBook,
     HoldBook,
     Product,
-    refuse,
 )
+from services.orders.domain.common import refuse
 from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.contracts import Actor, Command, Role
 from shared.errors import NotFound

@@ -11,7 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from services.orders import commands as c
-from services.orders.domain import Order, refuse
+from services.orders.domain import Order
+from services.orders.domain.common import refuse
 from services.orders.receivables import Receivables
 from services.orders.results import order_result
 from shared.aggregate import Meta, SalesAggregate
