@@ -6,6 +6,7 @@ Service-free plumbing for an ``eventsourcing`` application's repository and noti
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +26,8 @@ from shared.store import Outcome, ServiceApplication
 A = TypeVar("A")
 S = TypeVar("S", bound=SalesAggregate)
 C = TypeVar("C")
+App = TypeVar("App", bound="OwnAggregates")
+Cmd = TypeVar("Cmd", bound=Command)
 PAGE = 500
 
 
@@ -94,6 +97,32 @@ class WithCustomers(OwnAggregates, Generic[C]):
 
     def set_up(self) -> None:
         """What the service keeps in memory beside its store, set up once the store is open."""
+
+
+class Changes(Generic[App, S]):
+    """A table of the commands that change one aggregate the same way: ``apply`` is the application's
+    method that finds the aggregate the command names, has it changed, checks the scope and replies; a row,
+    ``name = table(Model, lambda aggregate, cmd, meta: ...)``, says what the aggregate does with that
+    command and is the application's handler ``app.name(cmd)``."""
+
+    def __init__(self, apply: Callable[[App, Any, Callable[[S, Meta], None]], dict[str, Any]]) -> None:
+        self.apply = apply
+
+    def __call__(self, model: type[Cmd], change: Callable[[S, Cmd, Meta], None]) -> Change[App, Cmd]:
+        def handle(app: App, cmd: Cmd) -> dict[str, Any]:
+            return self.apply(app, cmd, lambda aggregate, meta: change(aggregate, cmd, meta))
+
+        return Change(handle)
+
+
+class Change(Generic[App, Cmd]):
+    """One row of a ``Changes`` table: read from the application, the handler of its command."""
+
+    def __init__(self, handle: Callable[[App, Cmd], dict[str, Any]]) -> None:
+        self.handle = handle
+
+    def __get__(self, app: App, owner: type | None = None) -> Callable[[Cmd], dict[str, Any]]:
+        return functools.partial(self.handle, app)
 
 
 class Watchlist:
