@@ -119,66 +119,64 @@ class CustomersApplication(OwnAggregates):
 
     # The commands that change one customer (C3–C13): what the customer decides with each command's fields;
     # the customer ``customer_id`` names, in the acting user's scope, answers its ``CustomerResult``.
-    _customer_changes = Changes(_change)
-    investigate_credit = _customer_changes(
+    customer_change = Changes(_change)
+    investigate_credit = customer_change(
         c.InvestigateCredit,
         lambda x, cmd, meta: x.investigate_credit(cmd.rating, cmd.credit_limit, cmd.notes, meta),
     )
-    reject_customer = _customer_changes(c.RejectCustomer, lambda x, cmd, meta: x.reject(cmd.reason, meta))
-    grade_customer = _customer_changes(
+    reject_customer = customer_change(c.RejectCustomer, lambda x, cmd, meta: x.reject(cmd.reason, meta))
+    grade_customer = customer_change(
         c.GradeCustomer, lambda x, cmd, meta: x.regrade(cmd.grade, cmd.reason, meta)
     )
-    sign_contract = _customer_changes(
-        c.SignContract, lambda x, cmd, meta: x.sign_contract(_signed(cmd), meta)
-    )
-    set_capital_limit = _customer_changes(
+    sign_contract = customer_change(c.SignContract, lambda x, cmd, meta: x.sign_contract(_signed(cmd), meta))
+    set_capital_limit = customer_change(
         c.SetCapitalLimit, lambda x, cmd, meta: x.set_capital_limit(cmd.capital_limit, meta)
     )
-    suspend_customer = _customer_changes(c.SuspendCustomer, lambda x, cmd, meta: x.suspend(cmd.reason, meta))
-    reinstate_customer = _customer_changes(
+    suspend_customer = customer_change(c.SuspendCustomer, lambda x, cmd, meta: x.suspend(cmd.reason, meta))
+    reinstate_customer = customer_change(
         c.ReinstateCustomer, lambda x, cmd, meta: x.reinstate(cmd.reason, meta)
     )
-    reassign_customer = _customer_changes(
+    reassign_customer = customer_change(
         c.ReassignCustomer, lambda x, cmd, meta: x.reassign(cmd.salesperson_id, cmd.reason, meta)
     )
-    move_customer_region = _customer_changes(
+    move_customer_region = customer_change(
         c.MoveCustomerRegion, lambda x, cmd, meta: x.move_region(cmd.region, cmd.reason, meta)
     )
-    revise_credit = _customer_changes(
+    revise_credit = customer_change(
         c.ReviseCredit, lambda x, cmd, meta: x.revise_credit(cmd.rating, cmd.credit_limit, cmd.notes, meta)
     )
-    approve_credit_raise = _customer_changes(
+    approve_credit_raise = customer_change(
         c.ApproveCreditRaise, lambda x, cmd, meta: x.approve_credit_raise(meta)
     )
-    lift_credit_hold = _customer_changes(
+    lift_credit_hold = customer_change(
         c.LiftCreditHold, lambda x, cmd, meta: x.lift_credit_hold(cmd.reason, meta)
     )
-    record_security = _customer_changes(
+    record_security = customer_change(
         c.RecordSecurity, lambda x, cmd, meta: x.record_security(_security(cmd), meta)
     )
-    release_security = _customer_changes(
+    release_security = customer_change(
         c.ReleaseSecurity, lambda x, cmd, meta: x.release_security(cmd.security_id, cmd.reason, meta)
     )
-    propose_contract_change = _customer_changes(
+    propose_contract_change = customer_change(
         c.ProposeContractChange,
         lambda x, cmd, meta: x.propose_contract_change(_terms_of(cmd.terms), cmd.reason, meta),
     )
-    review_contract_change = _customer_changes(
+    review_contract_change = customer_change(
         c.ReviewContractChange, lambda x, cmd, meta: x.review_contract_change(cmd.approve, cmd.note, meta)
     )
-    request_contract_termination = _customer_changes(
+    request_contract_termination = customer_change(
         c.RequestContractTermination, lambda x, cmd, meta: x.request_termination(cmd.reason, cmd.note, meta)
     )
-    approve_contract_termination = _customer_changes(
+    approve_contract_termination = customer_change(
         c.ApproveContractTermination, lambda x, cmd, meta: x.approve_termination(cmd.note, meta)
     )
-    write_key_account_plan = _customer_changes(
+    write_key_account_plan = customer_change(
         c.WriteKeyAccountPlan,
         lambda x, cmd, meta: x.write_key_account_plan(
             cmd.year, cmd.sales_target, cmd.why_key, list(cmd.actions), meta
         ),
     )
-    advise_key_account_plan = _customer_changes(
+    advise_key_account_plan = customer_change(
         c.AdviseKeyAccountPlan, lambda x, cmd, meta: x.advise_key_account_plan(cmd.advice, meta)
     )
 
