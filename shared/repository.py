@@ -65,13 +65,25 @@ class OwnAggregates(ServiceApplication):
         change: Callable[[S, Meta], None],
         result: Callable[[S], dict[str, Any]],
     ) -> dict[str, Any]:
-        def decide(meta: Meta) -> Outcome:
+        def changed(meta: Meta) -> S:
             aggregate = self.get(kind, aggregate_id)
-            change(aggregate, meta)  # the rule's role check first: a role not allowed at all hears its rule
+            change(aggregate, meta)
+            return aggregate
+
+        return self.decide_one(cmd, changed, result)
+
+    def decide_one(
+        self, cmd: Command, decide: Callable[[Meta], S], result: Callable[[S], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """A command that makes or changes one aggregate, the one ``decide`` returns: the acting user's
+        scope must cover it, asked after the rule's role check (a role not allowed at all hears its rule)."""
+
+        def outcome(meta: Meta) -> Outcome:
+            aggregate = decide(meta)
             self.in_scope(aggregate)
             return Outcome(result(aggregate), [aggregate])
 
-        return self.execute(cmd, decide)
+        return self.execute(cmd, outcome)
 
     def get(self, kind: type[S], aggregate_id: str) -> S:
         """The ``kind`` stored under ``aggregate_id``, or ``NotFound`` naming it as ``names`` does."""

@@ -16,10 +16,10 @@ from services.field.domain.targets import AnnualPlan, quarters_of
 from services.field.domain.visits import DevelopmentPlan, VisitMonth, month_of, required_visits
 from shared.aggregate import Meta, SalesAggregate
 from shared.clock import BUSINESS_TZ
-from shared.contracts import Actor, Command, Role
+from shared.contracts import Actor, Role
 from shared.errors import DomainError, InvalidState, NotFound
 from shared.identity.scope import require_scope
-from shared.repository import Watchlist, WithCustomers, find
+from shared.repository import Changes, Watchlist, WithCustomers, find
 from shared.results import result_of
 from shared.store import Outcome
 
@@ -84,48 +84,10 @@ class FieldApplication(WithCustomers[CustomerDirectory]):
         self._filed = Watchlist(self.recorder, [events.MarketReportFiled.TOPIC])
         self._by_month: dict[str, list[UUID]] = {}
 
-    # S1 ---------------------------------------------------------------------------------------
-    def propose_company_target(self, cmd: c.ProposeCompanyTarget) -> dict[str, Any]:
-        return self._plan(
-            cmd, cmd.year, lambda p, meta: p.propose_company_target(cmd.amount, cmd.months, meta)
-        )
-
-    def approve_company_target(self, cmd: c.ApproveCompanyTarget) -> dict[str, Any]:
-        return self._plan(cmd, cmd.year, lambda p, meta: p.approve_company_target(meta))
-
-    def propose_region_plan(self, cmd: c.ProposeRegionPlan) -> dict[str, Any]:
-        def change(plan: AnnualPlan, meta: Meta) -> None:
-            plan.propose_region_plan(
-                cmd.region, cmd.amount, cmd.months, cmd.channels, cmd.key_customers, meta
-            )
-
-        return self._plan(cmd, cmd.year, change)
-
-    def approve_region_plan(self, cmd: c.ApproveRegionPlan) -> dict[str, Any]:
-        return self._plan(cmd, cmd.year, lambda p, meta: p.approve_region_plan(cmd.region, meta))
-
-    def propose_salesperson_targets(self, cmd: c.ProposeSalespersonTargets) -> dict[str, Any]:
-        return self._plan(
-            cmd,
-            cmd.year,
-            lambda p, meta: p.propose_salesperson_targets(cmd.region, cmd.month, cmd.targets, meta),
-        )
-
-    def approve_salesperson_targets(self, cmd: c.ApproveSalespersonTargets) -> dict[str, Any]:
-        return self._plan(
-            cmd, cmd.year, lambda p, meta: p.approve_salesperson_targets(cmd.region, cmd.month, meta)
-        )
-
-    def get_targets(self, query: c.GetTargets) -> dict[str, Any]:
-        plan = self._find(AnnualPlan, AnnualPlan.create_id(query.year))
-        if plan is None:
-            raise NotFound(f"no targets for {query.year}", details={"year": query.year})
-        return targets_result(plan)
-
-    def _plan(self, cmd: Command, year: int, change: Callable[[AnnualPlan, Meta], None]) -> dict[str, Any]:
+    def _plan(self, cmd: Any, change: Callable[[AnnualPlan, Meta], None]) -> dict[str, Any]:
         """A change to the year's targets: a region's (``cmd.region``) by a user of that region, the
         company's by a company-wide one."""
-        region = getattr(cmd, "region", None)
+        year, region = cmd.year, getattr(cmd, "region", None)
 
         def decide(meta: Meta) -> Outcome:
             plan = self._find(AnnualPlan, AnnualPlan.create_id(year)) or AnnualPlan(year=year, meta=meta)
@@ -137,6 +99,74 @@ class FieldApplication(WithCustomers[CustomerDirectory]):
             return Outcome(targets_result(plan), [plan])
 
         return self.execute(cmd, decide)
+
+    def _budget(self, cmd: c.BudgetCommand, change: Callable[[ExpenseBudget, Meta], None]) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            budget = self._existing_budget(cmd.region, cmd.year)
+            change(budget, meta)
+            scopes.region(cmd.region, "the expense budget")
+            ledger = self._find(ExpenseLedger, ExpenseLedger.create_id(cmd.region, cmd.year))
+            return Outcome(budget_result(budget, ledger), [budget])
+
+        return self.execute(cmd, decide)
+
+    def _claim(self, cmd: c.ClaimCommand, change: Callable[[ExpenseClaim, Meta], None]) -> dict[str, Any]:
+        return self.change(cmd, ExpenseClaim, cmd.claim_id, change, claim_result)
+
+    def _report(
+        self,
+        cmd: c.AcknowledgeMarketReport | c.RaiseReportOverdue,
+        change: Callable[[MarketReport, Meta], None],
+    ) -> dict[str, Any]:
+        return self.change(cmd, MarketReport, cmd.report_id, change, report_result)
+
+    # The commands that change the year's targets (S1), a budget (S3), a claim (S3) or a report (S4): what it
+    # decides with each command's fields; checked against the acting user's scope, it answers its result.
+    plan_change = Changes(_plan)
+    propose_company_target = plan_change(
+        c.ProposeCompanyTarget, lambda x, cmd, meta: x.propose_company_target(cmd.amount, cmd.months, meta)
+    )
+    approve_company_target = plan_change(
+        c.ApproveCompanyTarget, lambda x, cmd, meta: x.approve_company_target(meta)
+    )
+    propose_region_plan = plan_change(
+        c.ProposeRegionPlan,
+        lambda x, cmd, meta: x.propose_region_plan(
+            cmd.region, cmd.amount, cmd.months, cmd.channels, cmd.key_customers, meta
+        ),
+    )
+    approve_region_plan = plan_change(
+        c.ApproveRegionPlan, lambda x, cmd, meta: x.approve_region_plan(cmd.region, meta)
+    )
+    propose_salesperson_targets = plan_change(
+        c.ProposeSalespersonTargets,
+        lambda x, cmd, meta: x.propose_salesperson_targets(cmd.region, cmd.month, cmd.targets, meta),
+    )
+    approve_salesperson_targets = plan_change(
+        c.ApproveSalespersonTargets,
+        lambda x, cmd, meta: x.approve_salesperson_targets(cmd.region, cmd.month, meta),
+    )
+    budget_change = Changes(_budget)
+    review_expense_budget = budget_change(c.ReviewExpenseBudget, lambda x, cmd, meta: x.review(meta))
+    approve_expense_budget = budget_change(c.ApproveExpenseBudget, lambda x, cmd, meta: x.approve(meta))
+    claim_change = Changes(_claim)
+    review_expense_claim = claim_change(c.ReviewExpenseClaim, lambda x, cmd, meta: x.review(meta))
+    approve_claim_over_budget = claim_change(
+        c.ApproveClaimOverBudget, lambda x, cmd, meta: x.approve_over_budget(meta)
+    )
+    reject_expense_claim = claim_change(c.RejectExpenseClaim, lambda x, cmd, meta: x.reject(cmd.reason, meta))
+    report_change = Changes(_report)
+    acknowledge_market_report = report_change(
+        c.AcknowledgeMarketReport, lambda x, cmd, meta: x.acknowledge(meta)
+    )
+    raise_report_overdue = report_change(c.RaiseReportOverdue, lambda x, cmd, meta: x.mark_overdue(meta))
+
+    # S1 ---------------------------------------------------------------------------------------
+    def get_targets(self, query: c.GetTargets) -> dict[str, Any]:
+        plan = self._find(AnnualPlan, AnnualPlan.create_id(query.year))
+        if plan is None:
+            raise NotFound(f"no targets for {query.year}", details={"year": query.year})
+        return targets_result(plan)
 
     # S2 ---------------------------------------------------------------------------------------
     def plan_month_visits(self, cmd: c.PlanMonthVisits) -> dict[str, Any]:
@@ -208,13 +238,9 @@ class FieldApplication(WithCustomers[CustomerDirectory]):
 
     def open_development_plan(self, cmd: c.OpenDevelopmentPlan) -> dict[str, Any]:
         fields = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
-
-        def decide(meta: Meta) -> Outcome:
-            plan = DevelopmentPlan.open(meta, **fields)
-            self.in_scope(plan)
-            return Outcome(development_plan_result(plan), [plan])
-
-        return self.execute(cmd, decide)
+        return self.decide_one(
+            cmd, lambda meta: DevelopmentPlan.open(meta, **fields), development_plan_result
+        )
 
     def close_development_plan(self, cmd: c.CloseDevelopmentPlan) -> dict[str, Any]:
         return self.change(
@@ -257,12 +283,6 @@ class FieldApplication(WithCustomers[CustomerDirectory]):
 
         return self.execute(cmd, decide)
 
-    def review_expense_budget(self, cmd: c.ReviewExpenseBudget) -> dict[str, Any]:
-        return self._budget(cmd, lambda budget, meta: budget.review(meta))
-
-    def approve_expense_budget(self, cmd: c.ApproveExpenseBudget) -> dict[str, Any]:
-        return self._budget(cmd, lambda budget, meta: budget.approve(meta))
-
     def get_expense_budget(self, query: c.GetExpenseBudget) -> dict[str, Any]:
         budget = self._existing_budget(query.region, query.year)
         scopes.region(query.region, "the expense budget")
@@ -272,22 +292,9 @@ class FieldApplication(WithCustomers[CustomerDirectory]):
 
     def submit_expense_claim(self, cmd: c.SubmitExpenseClaim) -> dict[str, Any]:
         fields = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id", "vouchers"})
-
-        def decide(meta: Meta) -> Outcome:
-            claim = ExpenseClaim.submit(meta, list(cmd.vouchers), **fields)
-            self.in_scope(claim)
-            return Outcome(claim_result(claim), [claim])
-
-        return self.execute(cmd, decide)
-
-    def review_expense_claim(self, cmd: c.ReviewExpenseClaim) -> dict[str, Any]:
-        return self._claim(cmd, lambda claim, meta: claim.review(meta))
-
-    def approve_claim_over_budget(self, cmd: c.ApproveClaimOverBudget) -> dict[str, Any]:
-        return self._claim(cmd, lambda claim, meta: claim.approve_over_budget(meta))
-
-    def reject_expense_claim(self, cmd: c.RejectExpenseClaim) -> dict[str, Any]:
-        return self._claim(cmd, lambda claim, meta: claim.reject(cmd.reason, meta))
+        return self.decide_one(
+            cmd, lambda meta: ExpenseClaim.submit(meta, list(cmd.vouchers), **fields), claim_result
+        )
 
     def approve_expense_claim(self, cmd: c.ApproveExpenseClaim) -> dict[str, Any]:
         """S3: finance approves; the claim is charged to its region's year in the same save, so two
@@ -311,16 +318,6 @@ class FieldApplication(WithCustomers[CustomerDirectory]):
         self.in_scope(claim)
         return claim_result(claim)
 
-    def _budget(self, cmd: c.BudgetCommand, change: Callable[[ExpenseBudget, Meta], None]) -> dict[str, Any]:
-        def decide(meta: Meta) -> Outcome:
-            budget = self._existing_budget(cmd.region, cmd.year)
-            change(budget, meta)
-            scopes.region(cmd.region, "the expense budget")
-            ledger = self._find(ExpenseLedger, ExpenseLedger.create_id(cmd.region, cmd.year))
-            return Outcome(budget_result(budget, ledger), [budget])
-
-        return self.execute(cmd, decide)
-
     def _existing_budget(self, region: str, year: int) -> ExpenseBudget:
         budget = self._find(ExpenseBudget, ExpenseBudget.create_id(region, year))
         if budget is None:
@@ -329,31 +326,17 @@ class FieldApplication(WithCustomers[CustomerDirectory]):
             )
         return budget
 
-    def _claim(self, cmd: c.ClaimCommand, change: Callable[[ExpenseClaim, Meta], None]) -> dict[str, Any]:
-        return self.change(cmd, ExpenseClaim, cmd.claim_id, change, claim_result)
-
     # S4 ---------------------------------------------------------------------------------------
     def report_market_intelligence(self, cmd: c.ReportMarketIntelligence) -> dict[str, Any]:
         fields = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
         ack_days = self.settings.intelligence_ack_days
 
-        def decide(meta: Meta) -> Outcome:
-            month = meta.at.astimezone(BUSINESS_TZ).strftime("%Y-%m")
-            report = MarketReport.file(meta, ack_days, month, **fields)
-            self.in_scope(report)
-            return Outcome(report_result(report), [report])
+        def filed(meta: Meta) -> MarketReport:
+            return MarketReport.file(
+                meta, ack_days, meta.at.astimezone(BUSINESS_TZ).strftime("%Y-%m"), **fields
+            )
 
-        return self.execute(cmd, decide)
-
-    def acknowledge_market_report(self, cmd: c.AcknowledgeMarketReport) -> dict[str, Any]:
-        return self.change(
-            cmd, MarketReport, cmd.report_id, lambda r, meta: r.acknowledge(meta), report_result
-        )
-
-    def raise_report_overdue(self, cmd: c.RaiseReportOverdue) -> dict[str, Any]:
-        return self.change(
-            cmd, MarketReport, cmd.report_id, lambda r, meta: r.mark_overdue(meta), report_result
-        )
+        return self.decide_one(cmd, filed, report_result)
 
     def scan_overdue(self) -> int:
         """Raise every urgent report past its deadline once; returns how many were raised. Safe to run
