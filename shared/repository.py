@@ -6,9 +6,9 @@ Service-free plumbing for an ``eventsourcing`` application's repository and noti
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
+import types
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
@@ -65,6 +65,8 @@ class OwnAggregates(ServiceApplication):
         change: Callable[[S, Meta], None],
         result: Callable[[S], dict[str, Any]],
     ) -> dict[str, Any]:
+        """A command that changes one aggregate: the ``kind`` stored under ``aggregate_id``."""
+
         def changed(meta: Meta) -> S:
             aggregate = self.get(kind, aggregate_id)
             change(aggregate, meta)
@@ -90,6 +92,7 @@ class OwnAggregates(ServiceApplication):
         return existing(self.repository, kind, aggregate_id, *self.name_of(kind))
 
     def name_of(self, kind: type) -> tuple[str, str]:
+        """How a ``kind`` is named in a refusal (``names``): in words, and its id's field."""
         return self.names.get(kind) or (re.sub(r"(?<!^)(?=[A-Z])", " ", kind.__name__).lower(), "id")
 
     def in_scope(self, aggregate: SalesAggregate) -> None:
@@ -113,9 +116,9 @@ class WithCustomers(OwnAggregates, Generic[C]):
 
 class Changes(Generic[App, S]):
     """A table of the commands that change one aggregate the same way: ``apply`` is the application's
-    method that finds the aggregate the command names, has it changed, checks the scope and replies; a row,
-    ``name = table(Model, lambda aggregate, cmd, meta: ...)``, says what the aggregate does with that
-    command and is the application's handler ``app.name(cmd)``."""
+    method that finds the aggregate the command names, has it changed, checks the scope and replies. A row,
+    ``name = table(Model, lambda aggregate, cmd, meta: ...)``, says what the aggregate does with a command
+    (``Model`` types the row's ``cmd``) and is the application's handler ``app.name(cmd)``."""
 
     def __init__(self, apply: Callable[[App, Any, Callable[[S, Meta], None]], dict[str, Any]]) -> None:
         self.apply = apply
@@ -128,13 +131,17 @@ class Changes(Generic[App, S]):
 
 
 class Change(Generic[App, Cmd]):
-    """One row of a ``Changes`` table: read from the application, the handler of its command."""
+    """One row of a ``Changes`` table: read from the application, the handler of its command, named as
+    the row (the bus and the logs name a handler so)."""
 
     def __init__(self, handle: Callable[[App, Cmd], dict[str, Any]]) -> None:
         self.handle = handle
 
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.handle.__name__ = self.handle.__qualname__ = name
+
     def __get__(self, app: App, owner: type | None = None) -> Callable[[Cmd], dict[str, Any]]:
-        return functools.partial(self.handle, app)
+        return types.MethodType(self.handle, app)
 
 
 class Watchlist:
