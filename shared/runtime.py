@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import nats.errors
+from nats.aio.client import Client as NATS
 
 from shared.bus import ServiceBus, connect_nats
 from shared.contract_docs import asyncapi_document
@@ -74,12 +75,7 @@ async def start_write_service(
 ) -> WriteService:
     """Start serving commands and (unless ``relay=False``) publishing the service's events from this
     process (the service process itself runs its relay in a child: ``run_write_service``)."""
-    metrics = ServiceMetrics(app.service)
-    bus = ServiceBus(settings, app.service, observe=metrics.observe)
-    register(bus, app)
-    routes = await connect_nats(settings, f"{app.service}-commands")
-    nc = await connect_nats(settings, f"{app.service}-relay")
-    await bus.serve(routes, unknown=nc)
+    metrics, bus, routes, nc = await serve_routes(settings, app.service, register, app, "commands", "relay")
     service = WriteService(app=app, settings=settings, bus=bus, metrics=metrics)
     if settings.persistence_module == "eventsourcing.postgres":  # commands fail fast during an outage
         service.background.append(asyncio.create_task(bus.gate.run(stop), name=f"{app.service}-store-gate"))
@@ -104,6 +100,27 @@ async def start_write_service(
         service.background.append(asyncio.create_task(extra(service, stop), name=f"{app.service}-extra"))
     service.background.append(asyncio.create_task(_close_on_stop(stop, bus, routes, nc)))
     return service
+
+
+async def serve_routes(
+    settings: Settings,
+    name: str,
+    register: Callable[[ServiceBus, Any], None],
+    app: Any,
+    routes_as: str,
+    other_as: str,
+) -> tuple[ServiceMetrics, ServiceBus, NATS, NATS]:
+    """A process's routes (``register`` of ``app``) served on a NATS connection of their own, named
+    ``<name>-<routes_as>``, and observed by its metrics; the names no route has are answered on its other
+    connection (``<name>-<other_as>``: its relay's or its consumer's). Returns the metrics, the bus and
+    the two connections."""
+    metrics = ServiceMetrics(name)
+    bus = ServiceBus(settings, name, observe=metrics.observe)
+    register(bus, app)
+    routes = await connect_nats(settings, f"{name}-{routes_as}")
+    other = await connect_nats(settings, f"{name}-{other_as}")
+    await bus.serve(routes, unknown=other)
+    return metrics, bus, routes, other
 
 
 async def _close_on_stop(stop: asyncio.Event, bus: ServiceBus, *connections: Any) -> None:

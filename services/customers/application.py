@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -16,13 +17,13 @@ from services.customers.domain import FILE_FIELDS, CodeSequence, ContractTerms, 
 from services.customers.domain.values import CODE_LETTERS
 from services.customers.vault import PREFIX, InMemoryVault, PostgresVault
 from shared import customer_contract as published
-from shared.aggregate import Meta
+from shared.aggregate import Meta, SalesAggregate
 from shared.clock import Clock
 from shared.errors import DomainError, Forbidden, NotFound
 from shared.identity.scope import acting, require_scope
-from shared.repository import existing
+from shared.repository import Changes, OwnAggregates
 from shared.settings import Settings
-from shared.store import Outcome, ServiceApplication
+from shared.store import Outcome
 
 # The form's personal data: stored only encrypted with the customer's own key (see vault.py); the
 # contact persons, added to the file later (C10), too, as one JSON list.
@@ -74,6 +75,18 @@ def _terms_of(model: c.ContractTermsModel) -> ContractTerms:
     )
 
 
+def _signed(cmd: c.SignContract) -> published.ContractSigned:
+    terms = None if cmd.terms is None else _terms_of(cmd.terms)
+    return published.ContractSigned(
+        contract_number=cmd.contract_number, valid_from=cmd.valid_from, valid_to=cmd.valid_to, terms=terms
+    )
+
+
+def _security(cmd: c.RecordSecurity) -> published.SecurityRecorded:
+    held = cmd.model_dump(include=set(published.SecurityRecorded.model_fields))  # what the event records
+    return published.SecurityRecorded(security_id=str(uuid.uuid4()), **held)
+
+
 def in_scope(customer: Customer) -> Customer:
     """Every command on and read of a customer: by a user whose role covers its region (a salesperson:
     their own customers). Asked after the rule's role check, so a role not allowed at all hears its rule;
@@ -82,8 +95,9 @@ def in_scope(customer: Customer) -> Customer:
     return customer
 
 
-class CustomersApplication(ServiceApplication):
+class CustomersApplication(OwnAggregates):
     service = "customers"
+    names: ClassVar[dict[type, tuple[str, str]]] = {Customer: ("customer", "customer_id")}
 
     def __init__(self, settings: Settings, clock: Clock, env: dict[str, str] | None = None) -> None:
         super().__init__(settings, clock, env)
@@ -99,6 +113,72 @@ class CustomersApplication(ServiceApplication):
         self._salespeople: dict[UUID, str] = {}
         self._scanned_to = 0
         self._scan_lock = threading.Lock()
+
+    def _change(self, cmd: Any, change: Callable[[Customer, Meta], None]) -> dict[str, Any]:
+        return self.change(cmd, Customer, cmd.customer_id, change, customer_result)
+
+    # The commands that change one customer (C3–C13): what the customer decides with each command's fields;
+    # the customer ``customer_id`` names, in the acting user's scope, answers its ``CustomerResult``.
+    customer_change = Changes(_change)
+    investigate_credit = customer_change(
+        c.InvestigateCredit,
+        lambda x, cmd, meta: x.investigate_credit(cmd.rating, cmd.credit_limit, cmd.notes, meta),
+    )
+    reject_customer = customer_change(c.RejectCustomer, lambda x, cmd, meta: x.reject(cmd.reason, meta))
+    grade_customer = customer_change(
+        c.GradeCustomer, lambda x, cmd, meta: x.regrade(cmd.grade, cmd.reason, meta)
+    )
+    sign_contract = customer_change(c.SignContract, lambda x, cmd, meta: x.sign_contract(_signed(cmd), meta))
+    set_capital_limit = customer_change(
+        c.SetCapitalLimit, lambda x, cmd, meta: x.set_capital_limit(cmd.capital_limit, meta)
+    )
+    suspend_customer = customer_change(c.SuspendCustomer, lambda x, cmd, meta: x.suspend(cmd.reason, meta))
+    reinstate_customer = customer_change(
+        c.ReinstateCustomer, lambda x, cmd, meta: x.reinstate(cmd.reason, meta)
+    )
+    reassign_customer = customer_change(
+        c.ReassignCustomer, lambda x, cmd, meta: x.reassign(cmd.salesperson_id, cmd.reason, meta)
+    )
+    move_customer_region = customer_change(
+        c.MoveCustomerRegion, lambda x, cmd, meta: x.move_region(cmd.region, cmd.reason, meta)
+    )
+    revise_credit = customer_change(
+        c.ReviseCredit, lambda x, cmd, meta: x.revise_credit(cmd.rating, cmd.credit_limit, cmd.notes, meta)
+    )
+    approve_credit_raise = customer_change(
+        c.ApproveCreditRaise, lambda x, cmd, meta: x.approve_credit_raise(meta)
+    )
+    lift_credit_hold = customer_change(
+        c.LiftCreditHold, lambda x, cmd, meta: x.lift_credit_hold(cmd.reason, meta)
+    )
+    record_security = customer_change(
+        c.RecordSecurity, lambda x, cmd, meta: x.record_security(_security(cmd), meta)
+    )
+    release_security = customer_change(
+        c.ReleaseSecurity, lambda x, cmd, meta: x.release_security(cmd.security_id, cmd.reason, meta)
+    )
+    propose_contract_change = customer_change(
+        c.ProposeContractChange,
+        lambda x, cmd, meta: x.propose_contract_change(_terms_of(cmd.terms), cmd.reason, meta),
+    )
+    review_contract_change = customer_change(
+        c.ReviewContractChange, lambda x, cmd, meta: x.review_contract_change(cmd.approve, cmd.note, meta)
+    )
+    request_contract_termination = customer_change(
+        c.RequestContractTermination, lambda x, cmd, meta: x.request_termination(cmd.reason, cmd.note, meta)
+    )
+    approve_contract_termination = customer_change(
+        c.ApproveContractTermination, lambda x, cmd, meta: x.approve_termination(cmd.note, meta)
+    )
+    write_key_account_plan = customer_change(
+        c.WriteKeyAccountPlan,
+        lambda x, cmd, meta: x.write_key_account_plan(
+            cmd.year, cmd.sales_target, cmd.why_key, list(cmd.actions), meta
+        ),
+    )
+    advise_key_account_plan = customer_change(
+        c.AdviseKeyAccountPlan, lambda x, cmd, meta: x.advise_key_account_plan(cmd.advice, meta)
+    )
 
     def register_prospect(self, cmd: c.RegisterProspect) -> dict[str, Any]:
         application = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
@@ -136,13 +216,6 @@ class CustomersApplication(ServiceApplication):
 
         return self.execute(cmd, decide)
 
-    def investigate_credit(self, cmd: c.InvestigateCredit) -> dict[str, Any]:
-        return self._change(
-            cmd,
-            cmd.customer_id,
-            lambda c, meta: c.investigate_credit(cmd.rating, cmd.credit_limit, cmd.notes, meta),
-        )
-
     def approve_customer(self, cmd: c.ApproveCustomer) -> dict[str, Any]:
         def decide(meta: Meta) -> Outcome:
             customer = self._customer(cmd.customer_id)
@@ -153,37 +226,11 @@ class CustomersApplication(ServiceApplication):
 
         return self.execute(cmd, decide)
 
-    def reject_customer(self, cmd: c.RejectCustomer) -> dict[str, Any]:
-        return self._change(cmd, cmd.customer_id, lambda c, meta: c.reject(cmd.reason, meta))
-
-    def grade_customer(self, cmd: c.GradeCustomer) -> dict[str, Any]:
-        return self._change(cmd, cmd.customer_id, lambda c, meta: c.regrade(cmd.grade, cmd.reason, meta))
-
-    def sign_contract(self, cmd: c.SignContract) -> dict[str, Any]:
-        signed = published.ContractSigned(
-            contract_number=cmd.contract_number,
-            valid_from=cmd.valid_from,
-            valid_to=cmd.valid_to,
-            terms=None if cmd.terms is None else _terms_of(cmd.terms),
-        )
-        return self._change(cmd, cmd.customer_id, lambda customer, meta: customer.sign_contract(signed, meta))
-
-    def set_capital_limit(self, cmd: c.SetCapitalLimit) -> dict[str, Any]:
-        return self._change(
-            cmd, cmd.customer_id, lambda c, meta: c.set_capital_limit(cmd.capital_limit, meta)
-        )
-
     def record_prepayment(self, cmd: c.RecordPrepayment) -> dict[str, Any]:
         pct = self.settings.prepayment_discount_pct
         return self._change(
-            cmd, cmd.customer_id, lambda c, meta: c.record_prepayment(cmd.year, cmd.amount, pct, meta)
+            cmd, lambda customer, meta: customer.record_prepayment(cmd.year, cmd.amount, pct, meta)
         )
-
-    def suspend_customer(self, cmd: c.SuspendCustomer) -> dict[str, Any]:
-        return self._change(cmd, cmd.customer_id, lambda c, meta: c.suspend(cmd.reason, meta))
-
-    def reinstate_customer(self, cmd: c.ReinstateCustomer) -> dict[str, Any]:
-        return self._change(cmd, cmd.customer_id, lambda c, meta: c.reinstate(cmd.reason, meta))
 
     # C10 ----------------------------------------------------------------------------------------
     def edit_customer_file(self, cmd: c.EditCustomerFile) -> dict[str, Any]:
@@ -212,13 +259,6 @@ class CustomersApplication(ServiceApplication):
             return Outcome(customer_result(customer), [customer])
 
         return self.execute(cmd, decide)
-
-    def reassign_customer(self, cmd: c.ReassignCustomer) -> dict[str, Any]:
-        return self._change(
-            cmd,
-            cmd.customer_id,
-            lambda customer, meta: customer.reassign(cmd.salesperson_id, cmd.reason, meta),
-        )
 
     def reassign_salesperson_customers(self, cmd: c.ReassignSalespersonCustomers) -> dict[str, Any]:
         """Every customer the leaving salesperson has now, each with its own event, saved together."""
@@ -249,11 +289,6 @@ class CustomersApplication(ServiceApplication):
 
         return self.execute(cmd, decide)
 
-    def move_customer_region(self, cmd: c.MoveCustomerRegion) -> dict[str, Any]:
-        return self._change(
-            cmd, cmd.customer_id, lambda customer, meta: customer.move_region(cmd.region, cmd.reason, meta)
-        )
-
     def customer_file_history(self, query: c.CustomerFileHistory) -> dict[str, Any]:
         customer = in_scope(self._customer(query.customer_id))
 
@@ -271,66 +306,6 @@ class CustomersApplication(ServiceApplication):
             {"customer_id": query.customer_id, "changes": changes}
         ).model_dump(mode="json")
 
-    # C11 ----------------------------------------------------------------------------------------
-    def revise_credit(self, cmd: c.ReviseCredit) -> dict[str, Any]:
-        return self._change(
-            cmd,
-            cmd.customer_id,
-            lambda customer, meta: customer.revise_credit(cmd.rating, cmd.credit_limit, cmd.notes, meta),
-        )
-
-    def approve_credit_raise(self, cmd: c.ApproveCreditRaise) -> dict[str, Any]:
-        return self._change(cmd, cmd.customer_id, lambda customer, meta: customer.approve_credit_raise(meta))
-
-    def lift_credit_hold(self, cmd: c.LiftCreditHold) -> dict[str, Any]:
-        return self._change(
-            cmd, cmd.customer_id, lambda customer, meta: customer.lift_credit_hold(cmd.reason, meta)
-        )
-
-    def record_security(self, cmd: c.RecordSecurity) -> dict[str, Any]:
-        held = cmd.model_dump(include=set(published.SecurityRecorded.model_fields))  # what the event records
-        security = published.SecurityRecorded(security_id=str(uuid.uuid4()), **held)
-        return self._change(
-            cmd,
-            cmd.customer_id,
-            lambda customer, meta: customer.record_security(security, meta),
-        )
-
-    def release_security(self, cmd: c.ReleaseSecurity) -> dict[str, Any]:
-        return self._change(
-            cmd,
-            cmd.customer_id,
-            lambda customer, meta: customer.release_security(cmd.security_id, cmd.reason, meta),
-        )
-
-    # C12 ----------------------------------------------------------------------------------------
-    def propose_contract_change(self, cmd: c.ProposeContractChange) -> dict[str, Any]:
-        terms = _terms_of(cmd.terms)
-        return self._change(
-            cmd,
-            cmd.customer_id,
-            lambda customer, meta: customer.propose_contract_change(terms, cmd.reason, meta),
-        )
-
-    def review_contract_change(self, cmd: c.ReviewContractChange) -> dict[str, Any]:
-        return self._change(
-            cmd,
-            cmd.customer_id,
-            lambda customer, meta: customer.review_contract_change(cmd.approve, cmd.note, meta),
-        )
-
-    def request_contract_termination(self, cmd: c.RequestContractTermination) -> dict[str, Any]:
-        return self._change(
-            cmd,
-            cmd.customer_id,
-            lambda customer, meta: customer.request_termination(cmd.reason, cmd.note, meta),
-        )
-
-    def approve_contract_termination(self, cmd: c.ApproveContractTermination) -> dict[str, Any]:
-        return self._change(
-            cmd, cmd.customer_id, lambda customer, meta: customer.approve_termination(cmd.note, meta)
-        )
-
     def get_contract(self, query: c.GetContract) -> dict[str, Any]:
         customer = self._customer(query.customer_id)
         signed = customer.contract or {}
@@ -346,21 +321,6 @@ class CustomersApplication(ServiceApplication):
                 "history": customer.contract_history,
             }
         ).model_dump(mode="json")
-
-    # C13 ----------------------------------------------------------------------------------------
-    def write_key_account_plan(self, cmd: c.WriteKeyAccountPlan) -> dict[str, Any]:
-        return self._change(
-            cmd,
-            cmd.customer_id,
-            lambda customer, meta: customer.write_key_account_plan(
-                cmd.year, cmd.sales_target, cmd.why_key, list(cmd.actions), meta
-            ),
-        )
-
-    def advise_key_account_plan(self, cmd: c.AdviseKeyAccountPlan) -> dict[str, Any]:
-        return self._change(
-            cmd, cmd.customer_id, lambda customer, meta: customer.advise_key_account_plan(cmd.advice, meta)
-        )
 
     def get_customer(self, query: c.GetCustomer) -> dict[str, Any]:
         if query.customer_id:
@@ -420,14 +380,9 @@ class CustomersApplication(ServiceApplication):
         return value
 
     # -------------------------------------------------------------------------------------------
-    def _change(self, cmd: Any, customer_id: str, change: Any) -> dict[str, Any]:
-        def decide(meta: Meta) -> Outcome:
-            customer = self._customer(customer_id)
-            change(customer, meta)
-            in_scope(customer)
-            return Outcome(customer_result(customer), [customer])
-
-        return self.execute(cmd, decide)
+    def in_scope(self, aggregate: SalesAggregate) -> None:
+        assert isinstance(aggregate, Customer)
+        in_scope(aggregate)
 
     def _customers_of(self, salesperson_id: str) -> list[UUID]:
         """The customers whose latest registration or reassignment in the log names this salesperson."""
@@ -445,7 +400,7 @@ class CustomersApplication(ServiceApplication):
             return sorted(cid for cid, owner in self._salespeople.items() if owner == salesperson_id)
 
     def _customer(self, customer_id: str) -> Customer:
-        return existing(self.repository, Customer, customer_id, "customer", "customer_id")
+        return self.get(Customer, customer_id)
 
     def _code_sequence(self, customer: Customer, meta: Meta) -> CodeSequence:
         try:

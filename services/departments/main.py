@@ -21,11 +21,11 @@ import nats.errors
 from services.departments.api import register
 from services.departments.application import FeedStore
 from services.departments.feeds import Department
-from shared.bus import ServiceBus, connect_nats
+from shared.bus import ServiceBus
 from shared.consumer import DurableConsumer
 from shared.database import DatabaseNotUtf8, ensure_database
-from shared.observability import ServiceMetrics, nats_connected, postgres_reachable, serve_observability
-from shared.runtime import configure_logging, print_contract
+from shared.observability import nats_connected, postgres_reachable, serve_observability
+from shared.runtime import configure_logging, print_contract, serve_routes
 from shared.settings import Settings
 
 SOURCE = "orders"  # O10: the copies are of an order's events
@@ -50,12 +50,9 @@ async def start_department(
     assert pool is not None
     feed = FeedStore(pool, department)
     await feed.ensure_schema()
-    metrics = ServiceMetrics(department.value)
-    bus = ServiceBus(settings, department.value, observe=metrics.observe)
-    register(bus, feed)
-    nc = await connect_nats(settings, f"{department}-consumer")
-    routes = await connect_nats(settings, f"{department}-queries")
-    await bus.serve(routes, unknown=nc)
+    metrics, bus, routes, nc = await serve_routes(
+        settings, department.value, register, feed, "queries", "consumer"
+    )
     consumer = DurableConsumer(nc, settings, department.value, SOURCE, feed.take_in)
     service = DepartmentService(feed, bus, consumer)
     metrics.checks["nats"] = nats_connected(nc)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -16,14 +15,13 @@ from services.field.domain.intelligence import MarketReport
 from services.field.domain.targets import AnnualPlan, quarters_of
 from services.field.domain.visits import DevelopmentPlan, VisitMonth, month_of, required_visits
 from shared.aggregate import Meta, SalesAggregate
-from shared.clock import BUSINESS_TZ, Clock
-from shared.contracts import Actor, Command, Role
+from shared.clock import BUSINESS_TZ
+from shared.contracts import Actor, Role
 from shared.errors import DomainError, InvalidState, NotFound
 from shared.identity.scope import require_scope
-from shared.repository import LogFollower, existing, find
+from shared.repository import Changes, Watchlist, WithCustomers, find
 from shared.results import result_of
-from shared.settings import Settings
-from shared.store import Outcome, ServiceApplication
+from shared.store import Outcome
 
 SYSTEM = Actor(id="field-deadlines", role=Role.SYSTEM)
 A = TypeVar("A", bound=SalesAggregate)
@@ -78,66 +76,18 @@ def report_result(report: MarketReport) -> dict[str, Any]:
     )
 
 
-class FieldApplication(ServiceApplication):
+class FieldApplication(WithCustomers[CustomerDirectory]):
     service = "field"
 
-    def __init__(
-        self,
-        settings: Settings,
-        clock: Clock,
-        customers: CustomerDirectory,
-        env: dict[str, str] | None = None,
-    ) -> None:
-        self.customers = customers
-        super().__init__(settings, clock, env)
+    def set_up(self) -> None:
         # The S4 scan's memory of filed reports, rebuilt from the store after a restart.
-        self._scan_lock = threading.Lock()
-        self._filed = LogFollower(self.recorder, [events.MarketReportFiled.TOPIC])
-        self._open: set[UUID] = set()
+        self._filed = Watchlist(self.recorder, [events.MarketReportFiled.TOPIC])
         self._by_month: dict[str, list[UUID]] = {}
 
-    # S1 ---------------------------------------------------------------------------------------
-    def propose_company_target(self, cmd: c.ProposeCompanyTarget) -> dict[str, Any]:
-        return self._plan(
-            cmd, cmd.year, lambda p, meta: p.propose_company_target(cmd.amount, cmd.months, meta)
-        )
-
-    def approve_company_target(self, cmd: c.ApproveCompanyTarget) -> dict[str, Any]:
-        return self._plan(cmd, cmd.year, lambda p, meta: p.approve_company_target(meta))
-
-    def propose_region_plan(self, cmd: c.ProposeRegionPlan) -> dict[str, Any]:
-        def change(plan: AnnualPlan, meta: Meta) -> None:
-            plan.propose_region_plan(
-                cmd.region, cmd.amount, cmd.months, cmd.channels, cmd.key_customers, meta
-            )
-
-        return self._plan(cmd, cmd.year, change)
-
-    def approve_region_plan(self, cmd: c.ApproveRegionPlan) -> dict[str, Any]:
-        return self._plan(cmd, cmd.year, lambda p, meta: p.approve_region_plan(cmd.region, meta))
-
-    def propose_salesperson_targets(self, cmd: c.ProposeSalespersonTargets) -> dict[str, Any]:
-        return self._plan(
-            cmd,
-            cmd.year,
-            lambda p, meta: p.propose_salesperson_targets(cmd.region, cmd.month, cmd.targets, meta),
-        )
-
-    def approve_salesperson_targets(self, cmd: c.ApproveSalespersonTargets) -> dict[str, Any]:
-        return self._plan(
-            cmd, cmd.year, lambda p, meta: p.approve_salesperson_targets(cmd.region, cmd.month, meta)
-        )
-
-    def get_targets(self, query: c.GetTargets) -> dict[str, Any]:
-        plan = self._find(AnnualPlan, AnnualPlan.create_id(query.year))
-        if plan is None:
-            raise NotFound(f"no targets for {query.year}", details={"year": query.year})
-        return targets_result(plan)
-
-    def _plan(self, cmd: Command, year: int, change: Callable[[AnnualPlan, Meta], None]) -> dict[str, Any]:
+    def _plan(self, cmd: Any, change: Callable[[AnnualPlan, Meta], None]) -> dict[str, Any]:
         """A change to the year's targets: a region's (``cmd.region``) by a user of that region, the
         company's by a company-wide one."""
-        region = getattr(cmd, "region", None)
+        year, region = cmd.year, getattr(cmd, "region", None)
 
         def decide(meta: Meta) -> Outcome:
             plan = self._find(AnnualPlan, AnnualPlan.create_id(year)) or AnnualPlan(year=year, meta=meta)
@@ -149,6 +99,74 @@ class FieldApplication(ServiceApplication):
             return Outcome(targets_result(plan), [plan])
 
         return self.execute(cmd, decide)
+
+    def _budget(self, cmd: c.BudgetCommand, change: Callable[[ExpenseBudget, Meta], None]) -> dict[str, Any]:
+        def decide(meta: Meta) -> Outcome:
+            budget = self._existing_budget(cmd.region, cmd.year)
+            change(budget, meta)
+            scopes.region(cmd.region, "the expense budget")
+            ledger = self._find(ExpenseLedger, ExpenseLedger.create_id(cmd.region, cmd.year))
+            return Outcome(budget_result(budget, ledger), [budget])
+
+        return self.execute(cmd, decide)
+
+    def _claim(self, cmd: c.ClaimCommand, change: Callable[[ExpenseClaim, Meta], None]) -> dict[str, Any]:
+        return self.change(cmd, ExpenseClaim, cmd.claim_id, change, claim_result)
+
+    def _report(
+        self,
+        cmd: c.AcknowledgeMarketReport | c.RaiseReportOverdue,
+        change: Callable[[MarketReport, Meta], None],
+    ) -> dict[str, Any]:
+        return self.change(cmd, MarketReport, cmd.report_id, change, report_result)
+
+    # The commands that change the year's targets (S1), a budget (S3), a claim (S3) or a report (S4): what it
+    # decides with each command's fields; checked against the acting user's scope, it answers its result.
+    plan_change = Changes(_plan)
+    propose_company_target = plan_change(
+        c.ProposeCompanyTarget, lambda x, cmd, meta: x.propose_company_target(cmd.amount, cmd.months, meta)
+    )
+    approve_company_target = plan_change(
+        c.ApproveCompanyTarget, lambda x, cmd, meta: x.approve_company_target(meta)
+    )
+    propose_region_plan = plan_change(
+        c.ProposeRegionPlan,
+        lambda x, cmd, meta: x.propose_region_plan(
+            cmd.region, cmd.amount, cmd.months, cmd.channels, cmd.key_customers, meta
+        ),
+    )
+    approve_region_plan = plan_change(
+        c.ApproveRegionPlan, lambda x, cmd, meta: x.approve_region_plan(cmd.region, meta)
+    )
+    propose_salesperson_targets = plan_change(
+        c.ProposeSalespersonTargets,
+        lambda x, cmd, meta: x.propose_salesperson_targets(cmd.region, cmd.month, cmd.targets, meta),
+    )
+    approve_salesperson_targets = plan_change(
+        c.ApproveSalespersonTargets,
+        lambda x, cmd, meta: x.approve_salesperson_targets(cmd.region, cmd.month, meta),
+    )
+    budget_change = Changes(_budget)
+    review_expense_budget = budget_change(c.ReviewExpenseBudget, lambda x, cmd, meta: x.review(meta))
+    approve_expense_budget = budget_change(c.ApproveExpenseBudget, lambda x, cmd, meta: x.approve(meta))
+    claim_change = Changes(_claim)
+    review_expense_claim = claim_change(c.ReviewExpenseClaim, lambda x, cmd, meta: x.review(meta))
+    approve_claim_over_budget = claim_change(
+        c.ApproveClaimOverBudget, lambda x, cmd, meta: x.approve_over_budget(meta)
+    )
+    reject_expense_claim = claim_change(c.RejectExpenseClaim, lambda x, cmd, meta: x.reject(cmd.reason, meta))
+    report_change = Changes(_report)
+    acknowledge_market_report = report_change(
+        c.AcknowledgeMarketReport, lambda x, cmd, meta: x.acknowledge(meta)
+    )
+    raise_report_overdue = report_change(c.RaiseReportOverdue, lambda x, cmd, meta: x.mark_overdue(meta))
+
+    # S1 ---------------------------------------------------------------------------------------
+    def get_targets(self, query: c.GetTargets) -> dict[str, Any]:
+        plan = self._find(AnnualPlan, AnnualPlan.create_id(query.year))
+        if plan is None:
+            raise NotFound(f"no targets for {query.year}", details={"year": query.year})
+        return targets_result(plan)
 
     # S2 ---------------------------------------------------------------------------------------
     def plan_month_visits(self, cmd: c.PlanMonthVisits) -> dict[str, Any]:
@@ -204,9 +222,9 @@ class FieldApplication(ServiceApplication):
             if cmd.customer_id is not None:
                 scopes.customers(self.customers, [cmd.customer_id])
             if cmd.development_plan_id is not None:
-                plan = self._get(DevelopmentPlan, cmd.development_plan_id, "development plan")
+                plan = self.get(DevelopmentPlan, cmd.development_plan_id)
                 plan.count_visit(visit_id, cmd.visited_on, meta)
-                self._plan_scope(plan)
+                self.in_scope(plan)
                 aggregates.append(plan)
             logged = c.LoggedVisit(
                 visit_id=visit_id,
@@ -220,22 +238,18 @@ class FieldApplication(ServiceApplication):
 
     def open_development_plan(self, cmd: c.OpenDevelopmentPlan) -> dict[str, Any]:
         fields = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
-
-        def decide(meta: Meta) -> Outcome:
-            plan = DevelopmentPlan.open(meta, **fields)
-            self._plan_scope(plan)
-            return Outcome(development_plan_result(plan), [plan])
-
-        return self.execute(cmd, decide)
+        return self.decide_one(
+            cmd, lambda meta: DevelopmentPlan.open(meta, **fields), development_plan_result
+        )
 
     def close_development_plan(self, cmd: c.CloseDevelopmentPlan) -> dict[str, Any]:
-        def decide(meta: Meta) -> Outcome:
-            plan = self._get(DevelopmentPlan, cmd.development_plan_id, "development plan")
-            plan.close(cmd.customer_id, cmd.outcome, meta)
-            self._plan_scope(plan)
-            return Outcome(development_plan_result(plan), [plan])
-
-        return self.execute(cmd, decide)
+        return self.change(
+            cmd,
+            DevelopmentPlan,
+            cmd.development_plan_id,
+            lambda plan, meta: plan.close(cmd.customer_id, cmd.outcome, meta),
+            development_plan_result,
+        )
 
     def get_visit_progress(self, query: c.GetVisitProgress) -> dict[str, Any]:
         scopes.salesperson_month(self.customers, query.salesperson_id, f"the visits of {query.month}")
@@ -248,13 +262,9 @@ class FieldApplication(ServiceApplication):
         return visit_month_result(month)
 
     def get_development_plan(self, query: c.GetDevelopmentPlan) -> dict[str, Any]:
-        plan = self._get(DevelopmentPlan, query.development_plan_id, "development plan")
-        self._plan_scope(plan)
+        plan = self.get(DevelopmentPlan, query.development_plan_id)
+        self.in_scope(plan)
         return development_plan_result(plan)
-
-    @staticmethod
-    def _plan_scope(plan: DevelopmentPlan) -> None:
-        require_scope(plan.region, plan.salesperson_id, f"development plan {plan.id}")
 
     def _visit_month(self, salesperson_id: str, month: str, meta: Meta) -> VisitMonth:
         found = self._find(VisitMonth, VisitMonth.create_id(salesperson_id, month))
@@ -273,12 +283,6 @@ class FieldApplication(ServiceApplication):
 
         return self.execute(cmd, decide)
 
-    def review_expense_budget(self, cmd: c.ReviewExpenseBudget) -> dict[str, Any]:
-        return self._budget(cmd, lambda budget, meta: budget.review(meta))
-
-    def approve_expense_budget(self, cmd: c.ApproveExpenseBudget) -> dict[str, Any]:
-        return self._budget(cmd, lambda budget, meta: budget.approve(meta))
-
     def get_expense_budget(self, query: c.GetExpenseBudget) -> dict[str, Any]:
         budget = self._existing_budget(query.region, query.year)
         scopes.region(query.region, "the expense budget")
@@ -288,58 +292,31 @@ class FieldApplication(ServiceApplication):
 
     def submit_expense_claim(self, cmd: c.SubmitExpenseClaim) -> dict[str, Any]:
         fields = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id", "vouchers"})
-
-        def decide(meta: Meta) -> Outcome:
-            claim = ExpenseClaim.submit(meta, list(cmd.vouchers), **fields)
-            self._claim_scope(claim)
-            return Outcome(claim_result(claim), [claim])
-
-        return self.execute(cmd, decide)
-
-    def review_expense_claim(self, cmd: c.ReviewExpenseClaim) -> dict[str, Any]:
-        return self._claim(cmd, lambda claim, meta: claim.review(meta))
-
-    def approve_claim_over_budget(self, cmd: c.ApproveClaimOverBudget) -> dict[str, Any]:
-        return self._claim(cmd, lambda claim, meta: claim.approve_over_budget(meta))
-
-    def reject_expense_claim(self, cmd: c.RejectExpenseClaim) -> dict[str, Any]:
-        return self._claim(cmd, lambda claim, meta: claim.reject(cmd.reason, meta))
+        return self.decide_one(
+            cmd, lambda meta: ExpenseClaim.submit(meta, list(cmd.vouchers), **fields), claim_result
+        )
 
     def approve_expense_claim(self, cmd: c.ApproveExpenseClaim) -> dict[str, Any]:
         """S3: finance approves; the claim is charged to its region's year in the same save, so two
         approvals never both spend the budget's remainder (the budget read is checked unchanged too)."""
 
         def decide(meta: Meta) -> Outcome:
-            claim = self._get(ExpenseClaim, cmd.claim_id, "expense claim")
+            claim = self.get(ExpenseClaim, cmd.claim_id)
             region, year = claim.region, claim.spent_on.year
             budget = self._find(ExpenseBudget, ExpenseBudget.create_id(region, year))
             ledger = self._find(ExpenseLedger, ExpenseLedger.create_id(region, year))
             ledger = ledger or ExpenseLedger(region=region, year=year, meta=meta)
             claim.approve(budget.approved_amount if budget else ZERO, ledger.spent, meta)
-            self._claim_scope(claim)
+            self.in_scope(claim)
             ledger.charge(str(claim.id), claim.amount, meta)
             return Outcome(claim_result(claim), [claim, ledger])
 
         return self.execute(cmd, decide)
 
     def get_expense_claim(self, query: c.GetExpenseClaim) -> dict[str, Any]:
-        claim = self._get(ExpenseClaim, query.claim_id, "expense claim")
-        self._claim_scope(claim)
+        claim = self.get(ExpenseClaim, query.claim_id)
+        self.in_scope(claim)
         return claim_result(claim)
-
-    @staticmethod
-    def _claim_scope(claim: ExpenseClaim) -> None:
-        require_scope(claim.region, claim.salesperson_id, f"expense claim {claim.id}")
-
-    def _budget(self, cmd: c.BudgetCommand, change: Callable[[ExpenseBudget, Meta], None]) -> dict[str, Any]:
-        def decide(meta: Meta) -> Outcome:
-            budget = self._existing_budget(cmd.region, cmd.year)
-            change(budget, meta)
-            scopes.region(cmd.region, "the expense budget")
-            ledger = self._find(ExpenseLedger, ExpenseLedger.create_id(cmd.region, cmd.year))
-            return Outcome(budget_result(budget, ledger), [budget])
-
-        return self.execute(cmd, decide)
 
     def _existing_budget(self, region: str, year: int) -> ExpenseBudget:
         budget = self._find(ExpenseBudget, ExpenseBudget.create_id(region, year))
@@ -349,44 +326,28 @@ class FieldApplication(ServiceApplication):
             )
         return budget
 
-    def _claim(self, cmd: c.ClaimCommand, change: Callable[[ExpenseClaim, Meta], None]) -> dict[str, Any]:
-        def decide(meta: Meta) -> Outcome:
-            claim = self._get(ExpenseClaim, cmd.claim_id, "expense claim")
-            change(claim, meta)
-            self._claim_scope(claim)
-            return Outcome(claim_result(claim), [claim])
-
-        return self.execute(cmd, decide)
-
     # S4 ---------------------------------------------------------------------------------------
     def report_market_intelligence(self, cmd: c.ReportMarketIntelligence) -> dict[str, Any]:
         fields = cmd.model_dump(exclude={"actor", "idempotency_key", "correlation_id"})
         ack_days = self.settings.intelligence_ack_days
 
-        def decide(meta: Meta) -> Outcome:
-            month = meta.at.astimezone(BUSINESS_TZ).strftime("%Y-%m")
-            report = MarketReport.file(meta, ack_days, month, **fields)
-            self._report_scope(report)
-            return Outcome(report_result(report), [report])
+        def filed(meta: Meta) -> MarketReport:
+            return MarketReport.file(
+                meta, ack_days, meta.at.astimezone(BUSINESS_TZ).strftime("%Y-%m"), **fields
+            )
 
-        return self.execute(cmd, decide)
-
-    def acknowledge_market_report(self, cmd: c.AcknowledgeMarketReport) -> dict[str, Any]:
-        return self._report(cmd.report_id, cmd, lambda report, meta: report.acknowledge(meta))
-
-    def raise_report_overdue(self, cmd: c.RaiseReportOverdue) -> dict[str, Any]:
-        return self._report(cmd.report_id, cmd, lambda report, meta: report.mark_overdue(meta))
+        return self.decide_one(cmd, filed, report_result)
 
     def scan_overdue(self) -> int:
         """Raise every urgent report past its deadline once; returns how many were raised. Safe to run
         again at any time, in any process: what is due is decided from stored state, and the report
         refuses to be raised twice (complaints P7 works the same way)."""
-        with self._scan_lock:
+        with self._filed.lock:
             self._follow_log()
             now = self.clock.now()
             raised = 0
-            for report_id in sorted(self._open):
-                report = self._get(MarketReport, str(report_id), "market report")
+            for report_id in sorted(self._filed.open):
+                report = self.get(MarketReport, str(report_id))
                 if report.due(now):
                     try:
                         self.raise_report_overdue(
@@ -395,16 +356,16 @@ class FieldApplication(ServiceApplication):
                         raised += 1
                     except InvalidState:  # another scanner got there first
                         pass
-                    report = self._get(MarketReport, str(report_id), "market report")
+                    report = self.get(MarketReport, str(report_id))
                 if report.settled:
-                    self._open.discard(report_id)
+                    self._filed.open.discard(report_id)
             return raised
 
     def list_market_reports(self, query: c.ListMarketReports) -> dict[str, Any]:
-        with self._scan_lock:
+        with self._filed.lock:
             self._follow_log()
             found = list(self._by_month.get(query.month, ()))
-        found_reports = [self._get(MarketReport, str(report_id), "market report") for report_id in found]
+        found_reports = [self.get(MarketReport, str(report_id)) for report_id in found]
         # the month's reports this user may read: their region's (a salesperson: their own)
         reports = [report_result(r) for r in found_reports if scopes.visible(r.region, r.reported_by)]
         return c.MarketReportList.model_validate({"month": query.month, "reports": reports}).model_dump(
@@ -412,35 +373,24 @@ class FieldApplication(ServiceApplication):
         )
 
     def get_market_report(self, query: c.GetMarketReport) -> dict[str, Any]:
-        report = self._get(MarketReport, query.report_id, "market report")
-        self._report_scope(report)
+        report = self.get(MarketReport, query.report_id)
+        self.in_scope(report)
         return report_result(report)
-
-    @staticmethod
-    def _report_scope(report: MarketReport) -> None:
-        require_scope(report.region, report.reported_by, f"market report {report.id}")
 
     def _follow_log(self) -> None:
         for report_id in self._filed.new():
-            report = self._get(MarketReport, str(report_id), "market report")
+            report = self.get(MarketReport, str(report_id))
             self._by_month.setdefault(report.month, []).append(report_id)
             if not report.settled:
-                self._open.add(report_id)
+                self._filed.open.add(report_id)
 
-    def _report(
-        self, report_id: str, cmd: Command, change: Callable[[MarketReport, Meta], None]
-    ) -> dict[str, Any]:
-        def decide(meta: Meta) -> Outcome:
-            report = self._get(MarketReport, report_id, "market report")
-            change(report, meta)
-            self._report_scope(report)
-            return Outcome(report_result(report), [report])
-
-        return self.execute(cmd, decide)
+    def in_scope(self, aggregate: SalesAggregate) -> None:
+        """A development plan, expense claim or market report: by a user whose role covers its region (a
+        salesperson: their own). Asked after the rule's role check."""
+        assert isinstance(aggregate, DevelopmentPlan | ExpenseClaim | MarketReport)
+        person = aggregate.reported_by if isinstance(aggregate, MarketReport) else aggregate.salesperson_id
+        require_scope(aggregate.region, person, f"{self.name_of(type(aggregate))[0]} {aggregate.id}")
 
     # ------------------------------------------------------------------------------------------
     def _find(self, kind: type[A], aggregate_id: UUID) -> A | None:
         return find(self.repository, kind, aggregate_id)
-
-    def _get(self, kind: type[A], aggregate_id: str, what: str) -> A:
-        return existing(self.repository, kind, aggregate_id, what)

@@ -17,10 +17,8 @@ from services.orders.domain import (
     Product,
     Reservation,
     contract_holds,
-    local_date,
-    money,
-    refuse,
 )
+from services.orders.domain.common import local_date, money, refuse
 from services.orders.domain.events import ProductListing
 from services.orders.planning import Planning
 from services.orders.results import (
@@ -81,12 +79,12 @@ class OrdersApplication(Planning):
         return self.execute(cmd, decide)
 
     def approve_price_exception(self, cmd: c.ApprovePriceException) -> dict[str, Any]:
-        return self._change(
+        return self.change(
             cmd, PriceException, cmd.exception_id, lambda e, meta: e.approve(meta), exception_result
         )
 
     def vote_price_exception(self, cmd: c.VotePriceException) -> dict[str, Any]:
-        return self._change(
+        return self.change(
             cmd,
             PriceException,
             cmd.exception_id,
@@ -141,7 +139,7 @@ class OrdersApplication(Planning):
             order = self._get(Order, cmd.order_id, "O1")
             customer = self._customer(order.customer_id)
             order.release(cmd.rule, meta, capital_limit=customer.capital_limit)
-            self._in_scope(order)
+            self.in_scope(order)
             account = self._account(order.customer_id, meta)
             order.hold_if_over_limit(customer, account, meta)
             account.note_order(order, meta)
@@ -223,7 +221,7 @@ class OrdersApplication(Planning):
         return self.execute(cmd, decide)
 
     def agree_guarantee(self, cmd: c.DecideGuarantee) -> dict[str, Any]:
-        return self._change(
+        return self.change(
             cmd, Reservation, cmd.reservation_id, lambda h, meta: h.agree_guarantee(meta), hold_result
         )
 
@@ -232,7 +230,7 @@ class OrdersApplication(Planning):
             hold = self._get(Reservation, cmd.reservation_id, "O9")
             product = self._product(hold.product_code)
             hold.approve_guarantee(product, self.settings.hold_hours, meta)
-            self._in_scope(hold)
+            self.in_scope(hold)
             book = self._hold_book(meta)
             book.add(hold, meta)
             return Outcome(hold_result(hold), [hold, product, book])

@@ -16,22 +16,20 @@ from services.orders.domain import (
     DueBook,
     HoldBook,
     Product,
-    refuse,
 )
+from services.orders.domain.common import refuse
 from shared.aggregate import Meta, SalesAggregate, require_role
-from shared.clock import Clock
 from shared.contracts import Actor, Command, Role
 from shared.errors import NotFound
 from shared.identity.scope import require_scope
-from shared.repository import find
-from shared.settings import Settings
-from shared.store import Outcome, ServiceApplication
+from shared.repository import WithCustomers, find
+from shared.store import Outcome
 
 SYSTEM = Actor(id="orders-service", role=Role.SYSTEM)
 A = TypeVar("A", bound=SalesAggregate)
 
 
-class OrdersBase(ServiceApplication):
+class OrdersBase(WithCustomers[CustomerDirectory]):
     service = "orders"
     # The hold and due books (every job run) and accounts (every order) keep growing: snapshots keep
     # loading short.
@@ -41,16 +39,6 @@ class OrdersBase(ServiceApplication):
         CustomerAccount: 100,
     }
     snapshot_class = Snapshot
-
-    def __init__(
-        self,
-        settings: Settings,
-        clock: Clock,
-        customers: CustomerDirectory,
-        env: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(settings, clock, env)
-        self.customers = customers
 
     def close(self) -> None:
         super().close()
@@ -77,21 +65,8 @@ class OrdersBase(ServiceApplication):
             Meta(cmd.actor.id, cmd.actor.role.value, "", "", self.clock.now()), allowed, rule, action
         )
 
-    def _change(
-        self,
-        cmd: Command,
-        kind: type[A],
-        aggregate_id: str,
-        change: Callable[[A, Meta], None],
-        result: Callable[[A], dict[str, Any]],
-    ) -> dict[str, Any]:
-        def decide(meta: Meta) -> Outcome:
-            aggregate = self._get(kind, aggregate_id, None)
-            change(aggregate, meta)
-            self._in_scope(aggregate)
-            return Outcome(result(aggregate), [aggregate])
-
-        return self.execute(cmd, decide)
+    def get(self, kind: type[A], aggregate_id: str) -> A:
+        return self._get(kind, aggregate_id, None)
 
     def _get(self, kind: type[A], aggregate_id: str, rule: str | None) -> A:
         found = find(self.repository, kind, aggregate_id)
@@ -111,7 +86,7 @@ class OrdersBase(ServiceApplication):
         assert isinstance(found, kind)
         return found
 
-    def _in_scope(self, subject: object) -> None:
+    def in_scope(self, subject: SalesAggregate) -> None:
         """A change to a customer's order, hold or price exception: by a user whose role covers the
         customer's region (a salesperson: their own customers), as orders' customer view knows it. Asked
         after the rule's role check; a refused command's changes to its copy are never saved."""

@@ -9,12 +9,8 @@ from typing import Any
 
 from services.orders import commands as c
 from services.orders.base import SYSTEM
-from services.orders.domain import (
-    CustomerAccount,
-    RequestList,
-    iso_week,
-    local_date,
-)
+from services.orders.domain import CustomerAccount, RequestList
+from services.orders.domain.common import iso_week, local_date
 from services.orders.returns import Returns
 from shared.aggregate import Meta
 from shared.contracts import Command

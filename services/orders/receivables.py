@@ -10,7 +10,8 @@ from typing import Any
 
 from services.orders import commands as c
 from services.orders.base import OrdersBase
-from services.orders.domain import CustomerAccount, Order, local_date, named_id, refuse
+from services.orders.domain import CustomerAccount, Order
+from services.orders.domain.common import local_date, named_id, refuse
 from services.orders.results import order_result
 from shared.aggregate import Meta
 from shared.contracts import Role

@@ -7,11 +7,13 @@ goods already paid becomes the customer's credit (as an expired hold's deposit d
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from services.orders import commands as c
-from services.orders.domain import Order, refuse
+from services.orders.domain import Order, Product
+from services.orders.domain.common import refuse
 from services.orders.receivables import Receivables
 from services.orders.results import order_result
 from shared.aggregate import Meta, SalesAggregate
@@ -30,7 +32,7 @@ class Returns(Receivables):
         return self.execute(cmd, decide)
 
     def approve_return(self, cmd: c.ReturnStep) -> dict[str, Any]:
-        return self._change(
+        return self.change(
             cmd,
             Order,
             cmd.order_id,
@@ -39,7 +41,7 @@ class Returns(Receivables):
         )
 
     def reject_return(self, cmd: c.RejectReturn) -> dict[str, Any]:
-        return self._change(
+        return self.change(
             cmd,
             Order,
             cmd.order_id,
@@ -51,10 +53,10 @@ class Returns(Receivables):
         def decide(meta: Meta) -> Outcome:
             order = self._get(Order, cmd.order_id, "O15")
             booked = order.book_return(cmd.return_id, meta)
-            products = [self._product(line["product_code"]) for line in booked["lines"]]
-            for product, line in zip(products, booked["lines"], strict=True):
-                product.take_back(str(order.id), order.customer_id, int(line["quantity"]), meta)
-            changed: list[SalesAggregate] = [order, *products]
+            changed: list[SalesAggregate] = [
+                order,
+                *self._move_stock(order, booked["lines"], meta, back=True),
+            ]
             if not booked["exchange"]:
                 changed += self._credit(order, "return", cmd.return_id, booked["lines"], meta)
             return Outcome(order_result(order), changed)
@@ -62,15 +64,7 @@ class Returns(Receivables):
         return self.execute(cmd, decide)
 
     def ship_replacement(self, cmd: c.ReturnStep) -> dict[str, Any]:
-        def decide(meta: Meta) -> Outcome:
-            order = self._get(Order, cmd.order_id, "O15")
-            replaced = order.ship_replacement(cmd.return_id, meta)
-            products = [self._product(line["product_code"]) for line in replaced["lines"]]
-            for product, line in zip(products, replaced["lines"], strict=True):
-                product.ship(str(order.id), order.customer_id, int(line["quantity"]), meta)
-            return Outcome(order_result(order), [order, *products])
-
-        return self.execute(cmd, decide)
+        return self._ship_again(cmd, "O15", lambda order, meta: order.ship_replacement(cmd.return_id, meta))
 
     def report_shipment_problem(self, cmd: c.ReportShipmentProblem) -> dict[str, Any]:
         def decide(meta: Meta) -> Outcome:
@@ -99,24 +93,41 @@ class Returns(Receivables):
         return self.execute(cmd, decide)
 
     def ship_correction(self, cmd: c.CorrectShipment) -> dict[str, Any]:
-        def decide(meta: Meta) -> Outcome:
-            order = self._get(Order, cmd.order_id, "O16")
-            corrected = order.ship_correction(cmd.correction_id, meta)
-            products = [self._product(line["product_code"]) for line in corrected["lines"]]
-            for product, line in zip(products, corrected["lines"], strict=True):
-                product.ship(str(order.id), order.customer_id, int(line["quantity"]), meta)
-            return Outcome(order_result(order), [order, *products])
-
-        return self.execute(cmd, decide)
+        return self._ship_again(
+            cmd, "O16", lambda order, meta: order.ship_correction(cmd.correction_id, meta)
+        )
 
     def accept_delivery(self, cmd: c.AcceptDelivery) -> dict[str, Any]:
-        return self._change(
+        return self.change(
             cmd,
             Order,
             cmd.order_id,
             lambda o, meta: o.accept_delivery(cmd.shipment_id, cmd.accepted_on, cmd.accepted_by, meta),
             order_result,
         )
+
+    def _ship_again(
+        self, cmd: c.ReturnStep | c.CorrectShipment, rule: str, ship: Callable[[Order, Meta], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """A replacement (O15) or a correction (O16) shipped: the lines ``ship`` has the order record leave
+        stock."""
+
+        def decide(meta: Meta) -> Outcome:
+            order = self._get(Order, cmd.order_id, rule)
+            products = self._move_stock(order, ship(order, meta)["lines"], meta)
+            return Outcome(order_result(order), [order, *products])
+
+        return self.execute(cmd, decide)
+
+    def _move_stock(
+        self, order: Order, lines: list[dict[str, Any]], meta: Meta, back: bool = False
+    ) -> list[Product]:
+        """Each line's quantity of its product leaves stock for the order (``back``: comes back into it)."""
+        products = [self._product(line["product_code"]) for line in lines]
+        for product, line in zip(products, lines, strict=True):
+            move = product.take_back if back else product.ship
+            move(str(order.id), order.customer_id, int(line["quantity"]), meta)
+        return products
 
     def _credit(
         self, order: Order, source: str, source_id: str, lines: list[dict[str, Any]], meta: Meta

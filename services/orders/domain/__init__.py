@@ -16,11 +16,6 @@ from services.orders.domain.common import (
     SALES_ROLES,
     SHIPPERS,
     CustomerSnapshot,
-    iso_week,
-    local_date,
-    money,
-    named_id,
-    refuse,
 )
 from services.orders.domain.holds import HoldBook, HoldStatus, Reservation, hold_expiry
 from services.orders.domain.order_status import RELEASERS, OrderStatus, contract_holds, status_for
@@ -57,11 +52,6 @@ __all__ = [
     "Reservation",
     "contract_holds",
     "hold_expiry",
-    "iso_week",
-    "local_date",
-    "money",
-    "named_id",
-    "refuse",
     "request_deadline",
     "status_for",
 ]
