@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any, ClassVar, Self
 from uuid import UUID, uuid4
 
@@ -20,7 +20,7 @@ from eventsourcing.domain import AggregateCreated, AggregateEvent, BaseAggregate
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from shared.contracts import Actor, Role
-from shared.errors import Forbidden
+from shared.errors import DomainError, Forbidden, InvalidState
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,22 @@ def require_role(meta: Meta, allowed: Iterable[Role], rule: str, action: str) ->
             f"{meta.actor_role} may not {action}",
             rule=rule,
             details={"role": meta.actor_role, "allowed": sorted(r.value for r in allowed)},
+        )
+
+
+def refuse(rule: str, message: str, **details: Any) -> DomainError:
+    """The refusal of bad input under ``rule`` (``details`` name the field and values concerned): raise it."""
+    return DomainError(message, rule=rule, details=details)
+
+
+def require_status(status: StrEnum, allowed: Iterable[StrEnum], rule: str, action: str, subject: str) -> None:
+    """Refuse (naming the rule) to ``action`` a ``subject`` ("a complaint") unless its status is allowed."""
+    allowed = frozenset(allowed)
+    if status not in allowed:
+        raise InvalidState(
+            f"cannot {action} {subject} that is {status.value}",
+            rule=rule,
+            details={"status": status.value, "allowed": sorted(s.value for s in allowed)},
         )
 
 

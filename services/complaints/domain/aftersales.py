@@ -14,9 +14,9 @@ from services.complaints import events
 from services.complaints.domain.deadlines import check_raisable, passed
 from services.complaints.domain.kinds import LOGGERS
 from services.complaints.events import Satisfaction, ServiceKind, ServiceStage
-from shared.aggregate import Meta, SalesAggregate, at_least, require_role
+from shared.aggregate import Meta, SalesAggregate, at_least, refuse, require_role, require_status
 from shared.contracts import Role
-from shared.errors import DomainError, Forbidden, InvalidState
+from shared.errors import Forbidden
 
 
 class ServiceStatus(StrEnum):
@@ -99,16 +99,12 @@ class ServiceRequest(SalesAggregate):
         kind = ServiceKind(kind)
         defect_repair = kind is ServiceKind.REPAIR and quality_defect
         if defect_repair and not complaint_id:
-            raise DomainError(
-                "a repair of a quality defect names its quality complaint (P3)",
-                rule="P9",
-                details={"field": "complaint_id"},
+            raise refuse(
+                "P9", "a repair of a quality defect names its quality complaint (P3)", field="complaint_id"
             )
         if complaint_id and not defect_repair:
-            raise DomainError(
-                "only a repair of a quality defect names a quality complaint",
-                rule="P9",
-                details={"field": "complaint_id"},
+            raise refuse(
+                "P9", "only a repair of a quality defect names a quality complaint", field="complaint_id"
             )
         return cls(
             kind=kind,
@@ -128,14 +124,12 @@ class ServiceRequest(SalesAggregate):
             {ServiceStatus.LOGGED, ServiceStatus.ASSIGNED, ServiceStatus.SCHEDULED}, "assign"
         )
         if technician.region != self.region:
-            raise DomainError(
+            raise refuse(
+                "P9",
                 f"a technician of {technician.region} does not serve a customer of region {self.region}",
-                rule="P9",
-                details={
-                    "field": "technician",
-                    "technician_region": technician.region,
-                    "region": self.region,
-                },
+                field="technician",
+                technician_region=technician.region,
+                region=self.region,
             )
         self.trigger_event(
             events.TechnicianAssigned,
@@ -156,11 +150,7 @@ class ServiceRequest(SalesAggregate):
         self._require_technician(meta, "schedule")
         self._require_status({ServiceStatus.ASSIGNED, ServiceStatus.SCHEDULED}, "schedule")
         if scheduled_for < self.logged_at:
-            raise DomainError(
-                "a visit is scheduled after the request was logged",
-                rule="P9",
-                details={"field": "scheduled_for"},
-            )
+            raise refuse("P9", "a visit is scheduled after the request was logged", field="scheduled_for")
         self.trigger_event(
             events.ServiceScheduled,
             scheduled_for=scheduled_for,
@@ -266,9 +256,4 @@ class ServiceRequest(SalesAggregate):
             )
 
     def _require_status(self, allowed: set[ServiceStatus], action: str) -> None:
-        if self.status not in allowed:
-            raise InvalidState(
-                f"cannot {action} a request that is {self.status.value}",
-                rule="P9",
-                details={"status": self.status.value, "allowed": sorted(s.value for s in allowed)},
-            )
+        require_status(self.status, allowed, "P9", action, "a request")

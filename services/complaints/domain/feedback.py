@@ -12,7 +12,7 @@ from services.complaints import events
 from services.complaints.domain.deadlines import check_raisable, passed
 from services.complaints.domain.kinds import LOGGERS
 from services.complaints.events import FeedbackKind, FeedbackStage
-from shared.aggregate import Meta, SalesAggregate, at_least, require_role
+from shared.aggregate import Meta, SalesAggregate, at_least, require_role, require_status
 from shared.contracts import Role
 from shared.errors import Forbidden, InvalidState
 
@@ -188,9 +188,4 @@ class Feedback(SalesAggregate):
         return {"kind": self.kind.value, "customer_id": self.customer_id}
 
     def _require_open(self, action: str) -> None:
-        if self.status is not FeedbackStatus.LOGGED:
-            raise InvalidState(
-                f"cannot {action} a feedback that is {self.status.value}",
-                rule="P8",
-                details={"status": self.status.value},
-            )
+        require_status(self.status, {FeedbackStatus.LOGGED}, "P8", action, "a feedback")

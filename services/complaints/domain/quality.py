@@ -13,8 +13,8 @@ from eventsourcing.domain import event
 from services.complaints import events
 from services.complaints.domain.kinds import Status
 from services.complaints.events import ComplaintType, Resolution
-from shared.aggregate import Meta
-from shared.errors import DomainError, InvalidState
+from shared.aggregate import Meta, refuse
+from shared.errors import InvalidState
 
 if TYPE_CHECKING:
     from services.complaints.domain.complaint import Complaint
@@ -25,10 +25,8 @@ def start_investigation(self: "Complaint", departments_notified: list[str], note
     self._require_handler(meta, "start the investigation")
     self._require_status({Status.LOGGED}, "P3", "start investigating")
     if not departments_notified:
-        raise DomainError(
-            "an investigation notifies the departments concerned",
-            rule="P3",
-            details={"field": "departments_notified"},
+        raise refuse(
+            "P3", "an investigation notifies the departments concerned", field="departments_notified"
         )
     self.trigger_event(
         events.ComplaintInvestigationStarted,
@@ -74,9 +72,7 @@ def resolve(
         raise InvalidState("validity is decided before the complaint is resolved", rule="P3")
     resolution = Resolution(resolution)
     if amount is not None and resolution not in (Resolution.REFUND, Resolution.CREDIT):
-        raise DomainError(
-            "only a refund or a credit carries an amount", rule="P3", details={"field": "amount"}
-        )
+        raise refuse("P3", "only a refund or a credit carries an amount", field="amount")
     self.trigger_event(
         events.ComplaintResolved, resolution=resolution, amount=amount, notes=notes, **self._refs(), meta=meta
     )

@@ -18,7 +18,7 @@ from services.customers.domain import contract, credit, key_account, upkeep
 from services.customers.domain.code_sequence import CodeSequence
 from services.customers.domain.values import CREDIT_INVESTIGATORS, SALES_STAFF
 from shared import customer_contract as published
-from shared.aggregate import Meta, SalesAggregate, at_least, require_role
+from shared.aggregate import Meta, SalesAggregate, at_least, require_role, require_status
 from shared.contracts import Role
 from shared.customer_contract import ContractTerms, Grade, Kind, LeadSource, Rating, Status
 from shared.errors import DomainError, InvalidState
@@ -245,12 +245,7 @@ class Customer(SalesAggregate):
         self.status = Status.APPROVED
 
     def _require_status(self, allowed: set[Status], rule: str, action: str) -> None:
-        if self.status not in allowed:
-            raise InvalidState(
-                f"cannot {action} a customer that is {self.status.value}",
-                rule=rule,
-                details={"status": self.status.value, "allowed": sorted(s.value for s in allowed)},
-            )
+        require_status(self.status, allowed, rule, action, "a customer")
 
     def _require_approved(self, rule: str, action: str) -> None:
         self._require_status({Status.APPROVED, Status.SUSPENDED}, rule, action)

@@ -13,7 +13,7 @@ from uuid import UUID
 from shared.aggregate import Meta, SalesAggregate
 from shared.clock import BUSINESS_TZ
 from shared.contracts import CENTS, Role
-from shared.errors import DomainError, InvalidState
+from shared.errors import InvalidState
 
 ORDERS_NAMESPACE = UUID("5d0f8a3e-7c2b-4e61-9a4d-3b8e1f6c2a70")
 
@@ -43,10 +43,6 @@ def local_date(moment: datetime) -> date:
 def iso_week(day: date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
-
-
-def refuse(rule: str, message: str, **details: Any) -> DomainError:
-    return DomainError(message, rule=rule, details=details)
 
 
 class ContractEvents:
