@@ -114,6 +114,15 @@ class SalesAggregate(BaseAggregate[UUID]):
         _stamp(kwargs)
         super().trigger_event(_own(type(self), event_class), **kwargs)
 
+    def record(self, declared: type, meta: Meta, **fields: Any) -> None:
+        """Trigger the event ``declared`` (by its contract class) with ``fields``, what every event of the
+        aggregate names it by (``_refs``) and the command's ``meta``."""
+        self.trigger_event(declared, **(fields | self._refs()), meta=meta)
+
+    def _refs(self) -> dict[str, Any]:
+        """The fields every event of the aggregate carries to name it (its customer, kind…): none here."""
+        return {}
+
     @classmethod
     def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Self:
         _stamp(kwargs)

@@ -131,13 +131,7 @@ class ServiceRequest(SalesAggregate):
                 technician_region=technician.region,
                 region=self.region,
             )
-        self.trigger_event(
-            events.TechnicianAssigned,
-            technician_id=technician.id,
-            previous=self.technician_id,
-            **self._refs(),
-            meta=meta,
-        )
+        self.record(events.TechnicianAssigned, meta, technician_id=technician.id, previous=self.technician_id)
 
     @event(events.TechnicianAssigned)
     def _assigned(self, technician_id: str, meta: Meta) -> None:
@@ -151,14 +145,13 @@ class ServiceRequest(SalesAggregate):
         self._require_status({ServiceStatus.ASSIGNED, ServiceStatus.SCHEDULED}, "schedule")
         if scheduled_for < self.logged_at:
             raise refuse("P9", "a visit is scheduled after the request was logged", field="scheduled_for")
-        self.trigger_event(
+        self.record(
             events.ServiceScheduled,
+            meta,
             scheduled_for=scheduled_for,
             notes=notes,
             technician_id=self.technician_id or "",
             within_deadline=meta.at <= self.schedule_by,
-            **self._refs(),
-            meta=meta,
         )
 
     @event(events.ServiceScheduled)
@@ -174,13 +167,12 @@ class ServiceRequest(SalesAggregate):
     def complete(self, report: str, meta: Meta) -> None:
         self._require_technician(meta, "complete")
         self._require_status({ServiceStatus.SCHEDULED}, "complete")
-        self.trigger_event(
+        self.record(
             events.ServiceCompleted,
+            meta,
             report=report,
             technician_id=self.technician_id or "",
             within_deadline=meta.at <= self.complete_by,
-            **self._refs(),
-            meta=meta,
         )
 
     @event(events.ServiceCompleted)
@@ -194,14 +186,13 @@ class ServiceRequest(SalesAggregate):
         if meta.actor_role not in ASSIGNERS:
             self._require_technician(meta, "record the sign-off of")
         self._require_status({ServiceStatus.COMPLETED}, "sign off")
-        self.trigger_event(
+        self.record(
             events.ServiceSignedOff,
+            meta,
             signed_by=signed_by,
             satisfaction=Satisfaction(satisfaction),
             notes=notes,
             technician_id=self.technician_id or "",
-            **self._refs(),
-            meta=meta,
         )
 
     @event(events.ServiceSignedOff)
@@ -228,13 +219,12 @@ class ServiceRequest(SalesAggregate):
     def mark_overdue(self, stage: ServiceStage, meta: Meta) -> None:
         stage = ServiceStage(stage)
         deadline = check_raisable(stage.value, self.pending_deadlines(), self.overdue, meta, "P9")
-        self.trigger_event(
+        self.record(
             events.ServiceRequestOverdue,
+            meta,
             stage=stage.value,
             deadline=deadline,
             technician_id=self.technician_id,
-            **self._refs(),
-            meta=meta,
         )
 
     @event(events.ServiceRequestOverdue)

@@ -181,7 +181,7 @@ class Complaint(SalesAggregate):
         self._require_handler(meta, "acknowledge")
         if self.acknowledged_at is not None:
             raise InvalidState("the complaint was already acknowledged", rule="P7")
-        self.trigger_event(events.ComplaintAcknowledged, **self._refs(), meta=meta)
+        self.record(events.ComplaintAcknowledged, meta)
 
     @event(events.ComplaintAcknowledged)
     def _acknowledged(self, meta: Meta) -> None:
@@ -216,14 +216,13 @@ class Complaint(SalesAggregate):
                 raise refuse("P5", "a valid service complaint states its severity", field="severity")
             if not valid and severity is not None:
                 raise refuse("P5", "an invalid complaint has no severity", field="severity")
-        self.trigger_event(
+        self.record(
             events.ComplaintVerified,
+            meta,
             valid=valid,
             severity=Severity(severity) if severity is not None else None,
             cause=cause,
             notes=notes,
-            **self._refs(),
-            meta=meta,
         )
 
     @event(events.ComplaintVerified)
@@ -247,13 +246,7 @@ class Complaint(SalesAggregate):
             allowed = {Status.DECIDED} if self.valid else {Status.VERIFIED}
             self._require_status(allowed, "P4", "inform the customer")
         satisfaction = Satisfaction(satisfaction)
-        self.trigger_event(
-            events.ComplaintCustomerInformed,
-            satisfaction=satisfaction,
-            notes=notes,
-            **self._refs(),
-            meta=meta,
-        )
+        self.record(events.ComplaintCustomerInformed, meta, satisfaction=satisfaction, notes=notes)
 
     @event(events.ComplaintCustomerInformed)
     def _customer_informed(self, satisfaction: Satisfaction, notes: str, meta: Meta) -> None:
@@ -271,15 +264,14 @@ class Complaint(SalesAggregate):
         else:
             require_role(meta, SERVICE_HANDLERS, "P4", "close a service complaint")
             self._require_status({Status.CUSTOMER_INFORMED}, "P4", "close")
-        self.trigger_event(
+        self.record(
             events.ComplaintClosed,
+            meta,
             valid=self.valid,
             severity=self.severity,
             resolution=self.resolution,
             satisfaction=self.satisfaction,
             fine=self.penalty["amount"] if self.penalty else None,
-            **self._refs(),
-            meta=meta,
         )
 
     @event(events.ComplaintClosed)

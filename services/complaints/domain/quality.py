@@ -28,12 +28,11 @@ def start_investigation(self: "Complaint", departments_notified: list[str], note
         raise refuse(
             "P3", "an investigation notifies the departments concerned", field="departments_notified"
         )
-    self.trigger_event(
+    self.record(
         events.ComplaintInvestigationStarted,
+        meta,
         departments_notified=list(departments_notified),
         notes=notes,
-        **self._refs(),
-        meta=meta,
     )
 
 
@@ -50,9 +49,7 @@ def record_site_visit(self: "Complaint", visited_on: date, findings: str, meta: 
     self._require_type(ComplaintType.QUALITY, "P3", "record a site visit for")
     self._require_handler(meta, "record a site visit")
     self._require_status({Status.INVESTIGATING}, "P3", "record a site visit")
-    self.trigger_event(
-        events.ComplaintSiteVisited, visited_on=visited_on, findings=findings, **self._refs(), meta=meta
-    )
+    self.record(events.ComplaintSiteVisited, meta, visited_on=visited_on, findings=findings)
 
 
 @event(events.ComplaintSiteVisited)
@@ -73,9 +70,7 @@ def resolve(
     resolution = Resolution(resolution)
     if amount is not None and resolution not in (Resolution.REFUND, Resolution.CREDIT):
         raise refuse("P3", "only a refund or a credit carries an amount", field="amount")
-    self.trigger_event(
-        events.ComplaintResolved, resolution=resolution, amount=amount, notes=notes, **self._refs(), meta=meta
-    )
+    self.record(events.ComplaintResolved, meta, resolution=resolution, amount=amount, notes=notes)
 
 
 @event(events.ComplaintResolved)
@@ -94,7 +89,7 @@ def follow_up(self: "Complaint", notes: str, meta: Meta) -> None:
     self._require_type(ComplaintType.QUALITY, "P3", "follow up")
     self._require_handler(meta, "follow up")
     self._require_status({Status.CUSTOMER_INFORMED}, "P3", "follow up")
-    self.trigger_event(events.ComplaintFollowedUp, notes=notes, **self._refs(), meta=meta)
+    self.record(events.ComplaintFollowedUp, meta, notes=notes)
 
 
 @event(events.ComplaintFollowedUp)
