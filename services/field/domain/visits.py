@@ -19,10 +19,10 @@ from eventsourcing.domain import event
 
 from services.field import events
 from services.field.events import VisitKind
-from shared.aggregate import Meta, SalesAggregate, at_least, require_role
+from shared.aggregate import Meta, SalesAggregate, at_least, refuse, require_role
 from shared.clock import BUSINESS_TZ
 from shared.contracts import Role
-from shared.errors import DomainError, Forbidden, InvalidState
+from shared.errors import Forbidden, InvalidState
 
 VISIT_NAMESPACE = UUID("a4c1e7d2-58b3-4f06-9d1e-6b2f0c8a3e57")
 SALES_STAFF = at_least(Role.SALESPERSON)
@@ -63,10 +63,10 @@ class VisitMonth(SalesAggregate):
         self._require_owner_or(PLANNERS, meta, "plan the month's visits")
         short = {c: n for c, n in required.items() if planned.get(c, 0) < n}
         if short:
-            raise DomainError(
+            raise refuse(
+                "S2",
                 "a visit plan gives every customer at least the visits its grade requires",
-                rule="S2",
-                details={"required": dict(sorted(short.items()))},
+                required=dict(sorted(short.items())),
             )
         self.trigger_event(
             events.VisitsPlanned,
@@ -97,7 +97,7 @@ class VisitMonth(SalesAggregate):
         if meta.actor_id != self.salesperson_id:
             raise Forbidden("visits are logged by whoever made them", rule="S2")
         if visited_on > meta.at.astimezone(BUSINESS_TZ).date():  # a business day, Shanghai time
-            raise DomainError("a visit is logged once made", rule="S2", details={"field": "visited_on"})
+            raise refuse("S2", "a visit is logged once made", field="visited_on")
         self.trigger_event(
             events.VisitLogged,
             visit_id=visit_id,
