@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -157,20 +158,21 @@ class VisitMonth(SalesAggregate):
             require_role(meta, roles, "S2", action)
 
 
+@dataclass
 class DevelopmentPlan(SalesAggregate):
     """A prospect's development plan: visits before (and until) it is registered as a customer."""
 
     TOPIC = "field.DevelopmentPlan"
+    # The event that creates it; of its fields, it keeps those below (the library's dataclass aggregate).
+    DevelopmentPlanOpened = events.DevelopmentPlanOpened
 
-    @event(events.DevelopmentPlanOpened)
-    def __init__(
-        self, salesperson_id: str, prospect_name: str, region: str, goal: str, planned_visits: int, meta: Meta
-    ) -> None:
-        self.salesperson_id = salesperson_id
-        self.prospect_name = prospect_name
-        self.region = region
-        self.goal = goal
-        self.planned_visits = planned_visits
+    salesperson_id: str
+    prospect_name: str
+    region: str
+    goal: str
+    planned_visits: int
+
+    def __post_init__(self) -> None:
         self.visits: list[str] = []
         self.customer_id: str | None = None
         self.closed = False
@@ -178,7 +180,7 @@ class DevelopmentPlan(SalesAggregate):
     @classmethod
     def open(cls, meta: Meta, **fields: Any) -> DevelopmentPlan:
         require_role(meta, SALES_STAFF, "S2", "open a development plan")
-        return cls(salesperson_id=meta.actor_id, meta=meta, **fields)
+        return cls._create(events.DevelopmentPlanOpened, salesperson_id=meta.actor_id, meta=meta, **fields)
 
     def count_visit(self, visit_id: str, visited_on: date, meta: Meta) -> None:
         if meta.actor_id != self.salesperson_id:
