@@ -84,6 +84,10 @@ class SalesAggregate(BaseAggregate[UUID]):
 
     Subclasses pin their topics (``TOPIC`` and ``@event(name, topic=...)``) so that moving or renaming
     a class never breaks loading stored events.
+
+    One that keeps its created event's fields as they are may be a dataclass, as in the library: it names
+    the created event in its body, declares the fields it keeps, sets the rest of its state in
+    ``__post_init__``, and is created with ``_create(created event, ...)`` (``Reservation``).
     """
 
     TOPIC: ClassVar[str]
