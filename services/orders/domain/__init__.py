@@ -20,6 +20,7 @@ from services.orders.domain.common import (
     local_date,
     money,
     named_id,
+    refuse,
 )
 from services.orders.domain.holds import HoldBook, HoldStatus, Reservation, hold_expiry
 from services.orders.domain.order_status import RELEASERS, OrderStatus, contract_holds, status_for
@@ -28,7 +29,6 @@ from services.orders.domain.prices import PriceException
 from services.orders.domain.products import Product
 from services.orders.domain.receivables import DueBook
 from services.orders.domain.request_lists import RequestList, request_deadline
-from shared.aggregate import refuse
 
 # Every orders aggregate, each stored under its pinned topic ``orders.<Aggregate>``.
 AGGREGATES = (Product, PriceException, Order, CustomerAccount, Reservation, HoldBook, DueBook, RequestList)

@@ -18,9 +18,10 @@ from services.orders.domain.common import (
     CustomerSnapshot,
     money,
     named_id,
+    refuse,
 )
 from services.orders.domain.products import Product
-from shared.aggregate import Meta, SalesAggregate, refuse, require_role
+from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.clock import BUSINESS_TZ
 from shared.contracts import Role
 from shared.errors import InvalidState
