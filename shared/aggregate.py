@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any, ClassVar, Self
 from uuid import UUID, uuid4
 
@@ -20,7 +20,7 @@ from eventsourcing.domain import AggregateCreated, AggregateEvent, BaseAggregate
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from shared.contracts import Actor, Role
-from shared.errors import Forbidden
+from shared.errors import DomainError, Forbidden, InvalidState
 
 
 @dataclass(frozen=True)
@@ -63,11 +63,31 @@ def require_role(meta: Meta, allowed: Iterable[Role], rule: str, action: str) ->
         )
 
 
+def refuse(rule: str, message: str, **details: Any) -> DomainError:
+    """The refusal of bad input under ``rule`` (``details`` name the field and values concerned): raise it."""
+    return DomainError(message, rule=rule, details=details)
+
+
+def require_status(status: StrEnum, allowed: Iterable[StrEnum], rule: str, action: str, subject: str) -> None:
+    """Refuse (naming the rule) to ``action`` a ``subject`` ("a complaint") unless its status is allowed."""
+    allowed = frozenset(allowed)
+    if status not in allowed:
+        raise InvalidState(
+            f"cannot {action} {subject} that is {status.value}",
+            rule=rule,
+            details={"status": status.value, "allowed": sorted(s.value for s in allowed)},
+        )
+
+
 class SalesAggregate(BaseAggregate[UUID]):
     """Takes each event's timestamp from the ``meta`` it carries (the injected clock), not the system.
 
     Subclasses pin their topics (``TOPIC`` and ``@event(name, topic=...)``) so that moving or renaming
     a class never breaks loading stored events.
+
+    One that keeps its created event's fields as they are may be a dataclass, as in the library: it names
+    the created event in its body, declares the fields it keeps, sets the rest of its state in
+    ``__post_init__``, and is created with ``_create(created event, ...)`` (``Reservation``).
     """
 
     TOPIC: ClassVar[str]
@@ -97,6 +117,15 @@ class SalesAggregate(BaseAggregate[UUID]):
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
         _stamp(kwargs)
         super().trigger_event(_own(type(self), event_class), **kwargs)
+
+    def record(self, declared: type, meta: Meta, **fields: Any) -> None:
+        """Trigger the event ``declared`` (by its contract class) with ``fields``, what every event of the
+        aggregate names it by (``_refs``) and the command's ``meta``."""
+        self.trigger_event(declared, **(fields | self._refs()), meta=meta)
+
+    def _refs(self) -> dict[str, Any]:
+        """The fields every event of the aggregate carries to name it (its customer, kind…): none here."""
+        return {}
 
     @classmethod
     def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Self:

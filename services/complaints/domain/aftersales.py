@@ -14,9 +14,9 @@ from services.complaints import events
 from services.complaints.domain.deadlines import check_raisable, passed
 from services.complaints.domain.kinds import LOGGERS
 from services.complaints.events import Satisfaction, ServiceKind, ServiceStage
-from shared.aggregate import Meta, SalesAggregate, at_least, require_role
+from shared.aggregate import Meta, SalesAggregate, at_least, refuse, require_role, require_status
 from shared.contracts import Role
-from shared.errors import DomainError, Forbidden, InvalidState
+from shared.errors import Forbidden
 
 
 class ServiceStatus(StrEnum):
@@ -99,16 +99,12 @@ class ServiceRequest(SalesAggregate):
         kind = ServiceKind(kind)
         defect_repair = kind is ServiceKind.REPAIR and quality_defect
         if defect_repair and not complaint_id:
-            raise DomainError(
-                "a repair of a quality defect names its quality complaint (P3)",
-                rule="P9",
-                details={"field": "complaint_id"},
+            raise refuse(
+                "P9", "a repair of a quality defect names its quality complaint (P3)", field="complaint_id"
             )
         if complaint_id and not defect_repair:
-            raise DomainError(
-                "only a repair of a quality defect names a quality complaint",
-                rule="P9",
-                details={"field": "complaint_id"},
+            raise refuse(
+                "P9", "only a repair of a quality defect names a quality complaint", field="complaint_id"
             )
         return cls(
             kind=kind,
@@ -128,22 +124,14 @@ class ServiceRequest(SalesAggregate):
             {ServiceStatus.LOGGED, ServiceStatus.ASSIGNED, ServiceStatus.SCHEDULED}, "assign"
         )
         if technician.region != self.region:
-            raise DomainError(
+            raise refuse(
+                "P9",
                 f"a technician of {technician.region} does not serve a customer of region {self.region}",
-                rule="P9",
-                details={
-                    "field": "technician",
-                    "technician_region": technician.region,
-                    "region": self.region,
-                },
+                field="technician",
+                technician_region=technician.region,
+                region=self.region,
             )
-        self.trigger_event(
-            events.TechnicianAssigned,
-            technician_id=technician.id,
-            previous=self.technician_id,
-            **self._refs(),
-            meta=meta,
-        )
+        self.record(events.TechnicianAssigned, meta, technician_id=technician.id, previous=self.technician_id)
 
     @event(events.TechnicianAssigned)
     def _assigned(self, technician_id: str, meta: Meta) -> None:
@@ -156,19 +144,14 @@ class ServiceRequest(SalesAggregate):
         self._require_technician(meta, "schedule")
         self._require_status({ServiceStatus.ASSIGNED, ServiceStatus.SCHEDULED}, "schedule")
         if scheduled_for < self.logged_at:
-            raise DomainError(
-                "a visit is scheduled after the request was logged",
-                rule="P9",
-                details={"field": "scheduled_for"},
-            )
-        self.trigger_event(
+            raise refuse("P9", "a visit is scheduled after the request was logged", field="scheduled_for")
+        self.record(
             events.ServiceScheduled,
+            meta,
             scheduled_for=scheduled_for,
             notes=notes,
             technician_id=self.technician_id or "",
             within_deadline=meta.at <= self.schedule_by,
-            **self._refs(),
-            meta=meta,
         )
 
     @event(events.ServiceScheduled)
@@ -184,13 +167,12 @@ class ServiceRequest(SalesAggregate):
     def complete(self, report: str, meta: Meta) -> None:
         self._require_technician(meta, "complete")
         self._require_status({ServiceStatus.SCHEDULED}, "complete")
-        self.trigger_event(
+        self.record(
             events.ServiceCompleted,
+            meta,
             report=report,
             technician_id=self.technician_id or "",
             within_deadline=meta.at <= self.complete_by,
-            **self._refs(),
-            meta=meta,
         )
 
     @event(events.ServiceCompleted)
@@ -204,14 +186,13 @@ class ServiceRequest(SalesAggregate):
         if meta.actor_role not in ASSIGNERS:
             self._require_technician(meta, "record the sign-off of")
         self._require_status({ServiceStatus.COMPLETED}, "sign off")
-        self.trigger_event(
+        self.record(
             events.ServiceSignedOff,
+            meta,
             signed_by=signed_by,
             satisfaction=Satisfaction(satisfaction),
             notes=notes,
             technician_id=self.technician_id or "",
-            **self._refs(),
-            meta=meta,
         )
 
     @event(events.ServiceSignedOff)
@@ -238,13 +219,12 @@ class ServiceRequest(SalesAggregate):
     def mark_overdue(self, stage: ServiceStage, meta: Meta) -> None:
         stage = ServiceStage(stage)
         deadline = check_raisable(stage.value, self.pending_deadlines(), self.overdue, meta, "P9")
-        self.trigger_event(
+        self.record(
             events.ServiceRequestOverdue,
+            meta,
             stage=stage.value,
             deadline=deadline,
             technician_id=self.technician_id,
-            **self._refs(),
-            meta=meta,
         )
 
     @event(events.ServiceRequestOverdue)
@@ -266,9 +246,4 @@ class ServiceRequest(SalesAggregate):
             )
 
     def _require_status(self, allowed: set[ServiceStatus], action: str) -> None:
-        if self.status not in allowed:
-            raise InvalidState(
-                f"cannot {action} a request that is {self.status.value}",
-                rule="P9",
-                details={"status": self.status.value, "allowed": sorted(s.value for s in allowed)},
-            )
+        require_status(self.status, allowed, "P9", action, "a request")

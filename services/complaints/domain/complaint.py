@@ -12,9 +12,9 @@ from services.complaints import events
 from services.complaints.domain import deadlines, quality, service
 from services.complaints.domain.kinds import LOGGERS, PROPOSERS, QUALITY_DECIDERS, SERVICE_HANDLERS, Status
 from services.complaints.events import ComplaintType, Resolution, Satisfaction, Severity
-from shared.aggregate import Meta, SalesAggregate, require_role
+from shared.aggregate import Meta, SalesAggregate, refuse, require_role, require_status
 from shared.contracts import Role
-from shared.errors import DomainError, Forbidden, InvalidState
+from shared.errors import Forbidden, InvalidState
 
 
 class Complaint(SalesAggregate):
@@ -136,31 +136,27 @@ class Complaint(SalesAggregate):
                 if value in (None, "")
             ]
             if missing:
-                raise DomainError(
-                    f"a quality complaint records {', '.join(missing)}",
-                    rule="P2",
-                    details={"missing": missing},
-                )
+                raise refuse("P2", f"a quality complaint records {', '.join(missing)}", missing=missing)
             role = Role(assigned_role or Role.SALES_MANAGER)
             if role is not Role.SALES_MANAGER:
-                raise DomainError(
+                raise refuse(
+                    "P2",
                     "a quality complaint is assigned to the sales manager in person, whatever its size",
-                    rule="P2",
-                    details={"field": "assigned_role", "allowed": [Role.SALES_MANAGER.value]},
+                    field="assigned_role",
+                    allowed=[Role.SALES_MANAGER.value],
                 )
         else:
             if not staff_id:
-                raise DomainError(
-                    "a service complaint names the staff member concerned",
-                    rule="P2",
-                    details={"missing": ["staff_id"]},
+                raise refuse(
+                    "P2", "a service complaint names the staff member concerned", missing=["staff_id"]
                 )
             role = Role(assigned_role or Role.SALES_VP)
             if role not in SERVICE_HANDLERS:
-                raise DomainError(
+                raise refuse(
+                    "P2",
                     "a service complaint goes to the sales VP or the general manager",
-                    rule="P2",
-                    details={"field": "assigned_role", "allowed": sorted(r.value for r in SERVICE_HANDLERS)},
+                    field="assigned_role",
+                    allowed=sorted(r.value for r in SERVICE_HANDLERS),
                 )
         return cls(
             complaint_type=kind,
@@ -185,7 +181,7 @@ class Complaint(SalesAggregate):
         self._require_handler(meta, "acknowledge")
         if self.acknowledged_at is not None:
             raise InvalidState("the complaint was already acknowledged", rule="P7")
-        self.trigger_event(events.ComplaintAcknowledged, **self._refs(), meta=meta)
+        self.record(events.ComplaintAcknowledged, meta)
 
     @event(events.ComplaintAcknowledged)
     def _acknowledged(self, meta: Meta) -> None:
@@ -206,34 +202,27 @@ class Complaint(SalesAggregate):
             if self.valid is not None:
                 raise InvalidState("validity was already decided", rule="P3")
             if severity is not None:
-                raise DomainError(
+                raise refuse(
+                    "P6",
                     "a quality complaint is not the salesperson's fault: no severity, no penalty",
-                    rule="P6",
-                    details={"field": "severity"},
+                    field="severity",
                 )
             if not cause.strip():
-                raise DomainError(
-                    "the investigation records the cause found", rule="P3", details={"field": "cause"}
-                )
+                raise refuse("P3", "the investigation records the cause found", field="cause")
         else:
             require_role(meta, SERVICE_HANDLERS, "P4", "verify a service complaint")
             self._require_status({Status.LOGGED}, "P4", "verify")
             if valid and severity is None:
-                raise DomainError(
-                    "a valid service complaint states its severity", rule="P5", details={"field": "severity"}
-                )
+                raise refuse("P5", "a valid service complaint states its severity", field="severity")
             if not valid and severity is not None:
-                raise DomainError(
-                    "an invalid complaint has no severity", rule="P5", details={"field": "severity"}
-                )
-        self.trigger_event(
+                raise refuse("P5", "an invalid complaint has no severity", field="severity")
+        self.record(
             events.ComplaintVerified,
+            meta,
             valid=valid,
             severity=Severity(severity) if severity is not None else None,
             cause=cause,
             notes=notes,
-            **self._refs(),
-            meta=meta,
         )
 
     @event(events.ComplaintVerified)
@@ -257,13 +246,7 @@ class Complaint(SalesAggregate):
             allowed = {Status.DECIDED} if self.valid else {Status.VERIFIED}
             self._require_status(allowed, "P4", "inform the customer")
         satisfaction = Satisfaction(satisfaction)
-        self.trigger_event(
-            events.ComplaintCustomerInformed,
-            satisfaction=satisfaction,
-            notes=notes,
-            **self._refs(),
-            meta=meta,
-        )
+        self.record(events.ComplaintCustomerInformed, meta, satisfaction=satisfaction, notes=notes)
 
     @event(events.ComplaintCustomerInformed)
     def _customer_informed(self, satisfaction: Satisfaction, notes: str, meta: Meta) -> None:
@@ -281,15 +264,14 @@ class Complaint(SalesAggregate):
         else:
             require_role(meta, SERVICE_HANDLERS, "P4", "close a service complaint")
             self._require_status({Status.CUSTOMER_INFORMED}, "P4", "close")
-        self.trigger_event(
+        self.record(
             events.ComplaintClosed,
+            meta,
             valid=self.valid,
             severity=self.severity,
             resolution=self.resolution,
             satisfaction=self.satisfaction,
             fine=self.penalty["amount"] if self.penalty else None,
-            **self._refs(),
-            meta=meta,
         )
 
     @event(events.ComplaintClosed)
@@ -344,9 +326,4 @@ class Complaint(SalesAggregate):
             )
 
     def _require_status(self, allowed: set[Status], rule: str, action: str) -> None:
-        if self.status not in allowed:
-            raise InvalidState(
-                f"cannot {action} a complaint that is {self.status.value}",
-                rule=rule,
-                details={"status": self.status.value, "allowed": sorted(s.value for s in allowed)},
-            )
+        require_status(self.status, allowed, rule, action, "a complaint")

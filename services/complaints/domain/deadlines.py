@@ -64,14 +64,7 @@ def mark_overdue(self: "Complaint", stage: Stage, meta: Meta) -> None:
     if stage not in self.due(meta.at):
         raise InvalidState(f"the {stage.value} deadline is not overdue", rule="P7")
     deadline = self.acknowledge_by if stage is Stage.ACKNOWLEDGE else self.resolve_by
-    self.trigger_event(
-        events.ComplaintOverdue,
-        stage=stage,
-        deadline=deadline,
-        assigned_to=self.assigned_to,
-        **self._refs(),
-        meta=meta,
-    )
+    self.record(events.ComplaintOverdue, meta, stage=stage, deadline=deadline, assigned_to=self.assigned_to)
 
 
 @event(events.ComplaintOverdue)

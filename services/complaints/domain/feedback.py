@@ -12,7 +12,7 @@ from services.complaints import events
 from services.complaints.domain.deadlines import check_raisable, passed
 from services.complaints.domain.kinds import LOGGERS
 from services.complaints.events import FeedbackKind, FeedbackStage
-from shared.aggregate import Meta, SalesAggregate, at_least, require_role
+from shared.aggregate import Meta, SalesAggregate, at_least, require_role, require_status
 from shared.contracts import Role
 from shared.errors import Forbidden, InvalidState
 
@@ -82,12 +82,11 @@ class Feedback(SalesAggregate):
             meta=meta,
         )
         if major:  # at once: in the same save as the logging
-            feedback.trigger_event(
+            feedback.record(
                 events.FeedbackEscalated,
+                meta,
                 escalated_to=ESCALATED_TO.value,
                 acknowledge_by=meta.at + timedelta(days=escalation_ack_days),
-                **feedback._refs(),
-                meta=meta,
             )
         return feedback
 
@@ -99,13 +98,7 @@ class Feedback(SalesAggregate):
     def assign(self, assigned_to: str, meta: Meta) -> None:
         require_role(meta, ASSIGNERS, "P8", "assign customer feedback")
         self._require_open("assign")
-        self.trigger_event(
-            events.FeedbackAssigned,
-            assigned_to=assigned_to,
-            previous=self.assigned_to,
-            **self._refs(),
-            meta=meta,
-        )
+        self.record(events.FeedbackAssigned, meta, assigned_to=assigned_to, previous=self.assigned_to)
 
     @event(events.FeedbackAssigned)
     def _assigned(self, assigned_to: str) -> None:
@@ -117,7 +110,7 @@ class Feedback(SalesAggregate):
             raise InvalidState("only a major feedback is escalated to the general manager", rule="P8")
         if self.escalation_acknowledged_at is not None:
             raise InvalidState("the escalation was already acknowledged", rule="P8")
-        self.trigger_event(events.FeedbackEscalationAcknowledged, notes=notes, **self._refs(), meta=meta)
+        self.record(events.FeedbackEscalationAcknowledged, meta, notes=notes)
 
     @event(events.FeedbackEscalationAcknowledged)
     def _escalation_acknowledged(self, meta: Meta) -> None:
@@ -131,13 +124,12 @@ class Feedback(SalesAggregate):
                 details={"assigned_to": self.assigned_to, "actor": meta.actor_id},
             )
         self._require_open("answer")
-        self.trigger_event(
+        self.record(
             events.FeedbackAnswered,
+            meta,
             answer=answer,
             assigned_to=self.assigned_to,
             within_deadline=meta.at <= self.answer_by,
-            **self._refs(),
-            meta=meta,
         )
 
     @event(events.FeedbackAnswered)
@@ -168,14 +160,13 @@ class Feedback(SalesAggregate):
         stage = FeedbackStage(stage)
         deadline = check_raisable(stage.value, self.pending_deadlines(), self.overdue, meta, "P8")
         responsible = self.escalated_to if stage is FeedbackStage.ESCALATION else self.assigned_to
-        self.trigger_event(
+        self.record(
             events.FeedbackOverdue,
+            meta,
             stage=stage.value,
             deadline=deadline,
             responsible=responsible or "",
             major=self.major,
-            **self._refs(),
-            meta=meta,
         )
 
     @event(events.FeedbackOverdue)
@@ -188,9 +179,4 @@ class Feedback(SalesAggregate):
         return {"kind": self.kind.value, "customer_id": self.customer_id}
 
     def _require_open(self, action: str) -> None:
-        if self.status is not FeedbackStatus.LOGGED:
-            raise InvalidState(
-                f"cannot {action} a feedback that is {self.status.value}",
-                rule="P8",
-                details={"status": self.status.value},
-            )
+        require_status(self.status, {FeedbackStatus.LOGGED}, "P8", action, "a feedback")

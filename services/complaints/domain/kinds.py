@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from shared.aggregate import at_least
 from shared.contracts import Role
 
 
@@ -28,13 +29,4 @@ class Status(StrEnum):
 LOGGERS = frozenset(Role) - {Role.SYSTEM}
 SERVICE_HANDLERS = frozenset({Role.SALES_VP, Role.GENERAL_MANAGER})  # P2, P4
 QUALITY_DECIDERS = frozenset({Role.GENERAL_MANAGER})  # P6
-PROPOSERS = frozenset(
-    {
-        Role.SALES_SUPERVISOR,
-        Role.SALES_MANAGER,
-        Role.REGIONAL_MANAGER,
-        Role.MARKETING_DIRECTOR,
-        Role.SALES_VP,
-        Role.GENERAL_MANAGER,
-    }
-)
+PROPOSERS = at_least(Role.SALES_SUPERVISOR)

@@ -13,8 +13,8 @@ from eventsourcing.domain import event
 from services.complaints import events
 from services.complaints.domain.kinds import Status
 from services.complaints.events import ComplaintType, Resolution
-from shared.aggregate import Meta
-from shared.errors import DomainError, InvalidState
+from shared.aggregate import Meta, refuse
+from shared.errors import InvalidState
 
 if TYPE_CHECKING:
     from services.complaints.domain.complaint import Complaint
@@ -25,17 +25,14 @@ def start_investigation(self: "Complaint", departments_notified: list[str], note
     self._require_handler(meta, "start the investigation")
     self._require_status({Status.LOGGED}, "P3", "start investigating")
     if not departments_notified:
-        raise DomainError(
-            "an investigation notifies the departments concerned",
-            rule="P3",
-            details={"field": "departments_notified"},
+        raise refuse(
+            "P3", "an investigation notifies the departments concerned", field="departments_notified"
         )
-    self.trigger_event(
+    self.record(
         events.ComplaintInvestigationStarted,
+        meta,
         departments_notified=list(departments_notified),
         notes=notes,
-        **self._refs(),
-        meta=meta,
     )
 
 
@@ -52,9 +49,7 @@ def record_site_visit(self: "Complaint", visited_on: date, findings: str, meta: 
     self._require_type(ComplaintType.QUALITY, "P3", "record a site visit for")
     self._require_handler(meta, "record a site visit")
     self._require_status({Status.INVESTIGATING}, "P3", "record a site visit")
-    self.trigger_event(
-        events.ComplaintSiteVisited, visited_on=visited_on, findings=findings, **self._refs(), meta=meta
-    )
+    self.record(events.ComplaintSiteVisited, meta, visited_on=visited_on, findings=findings)
 
 
 @event(events.ComplaintSiteVisited)
@@ -74,12 +69,8 @@ def resolve(
         raise InvalidState("validity is decided before the complaint is resolved", rule="P3")
     resolution = Resolution(resolution)
     if amount is not None and resolution not in (Resolution.REFUND, Resolution.CREDIT):
-        raise DomainError(
-            "only a refund or a credit carries an amount", rule="P3", details={"field": "amount"}
-        )
-    self.trigger_event(
-        events.ComplaintResolved, resolution=resolution, amount=amount, notes=notes, **self._refs(), meta=meta
-    )
+        raise refuse("P3", "only a refund or a credit carries an amount", field="amount")
+    self.record(events.ComplaintResolved, meta, resolution=resolution, amount=amount, notes=notes)
 
 
 @event(events.ComplaintResolved)
@@ -98,7 +89,7 @@ def follow_up(self: "Complaint", notes: str, meta: Meta) -> None:
     self._require_type(ComplaintType.QUALITY, "P3", "follow up")
     self._require_handler(meta, "follow up")
     self._require_status({Status.CUSTOMER_INFORMED}, "P3", "follow up")
-    self.trigger_event(events.ComplaintFollowedUp, notes=notes, **self._refs(), meta=meta)
+    self.record(events.ComplaintFollowedUp, meta, notes=notes)
 
 
 @event(events.ComplaintFollowedUp)

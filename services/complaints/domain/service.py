@@ -61,7 +61,7 @@ def propose(self: "Complaint", proposal: str, meta: Meta) -> None:
     self._require_status({Status.VERIFIED}, "P4", "propose handling")
     if self.valid is not True:
         raise InvalidState("an invalid complaint needs no handling proposal", rule="P4")
-    self.trigger_event(events.ComplaintProposalMade, proposal=proposal, **self._refs(), meta=meta)
+    self.record(events.ComplaintProposalMade, meta, proposal=proposal)
 
 
 @event(events.ComplaintProposalMade)
@@ -75,7 +75,7 @@ def decide(self: "Complaint", decision: str, meta: Meta) -> None:
     self._require_type(ComplaintType.SERVICE, "P4", "decide")
     require_role(meta, SERVICE_HANDLERS, "P4", "decide a service complaint")
     self._require_status({Status.PROPOSED}, "P4", "decide")
-    self.trigger_event(events.ComplaintDecided, decision=decision, **self._refs(), meta=meta)
+    self.record(events.ComplaintDecided, meta, decision=decision)
 
 
 @event(events.ComplaintDecided)

@@ -21,9 +21,9 @@ from eventsourcing.domain import event
 
 from services.field import events
 from services.field.events import ExpenseCategory
-from shared.aggregate import Meta, SalesAggregate, require_role
+from shared.aggregate import Meta, SalesAggregate, refuse, require_role
 from shared.contracts import Role
-from shared.errors import DomainError, Forbidden, InvalidState
+from shared.errors import Forbidden, InvalidState
 
 EXPENSE_NAMESPACE = UUID("c7e2a9f4-03d6-4b5a-8e1f-2d9c6b4a7f30")
 ZERO = Decimal("0.00")
@@ -172,10 +172,12 @@ class ExpenseClaim(SalesAggregate):
             raise InvalidState("a claim is approved by finance after both reviews", rule="S3")
         over = spent + self.amount > budget
         if over and not self.over_budget_approved_by:
-            raise DomainError(
+            raise refuse(
+                "S3",
                 "this claim takes the region over its approved budget: the general manager approves it first",
-                rule="S3",
-                details={"budget": str(budget), "spent": str(spent), "amount": str(self.amount)},
+                budget=str(budget),
+                spent=str(spent),
+                amount=str(self.amount),
             )
         self.trigger_event(
             events.ExpenseClaimApproved,

@@ -18,9 +18,9 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from services.field import events
-from shared.aggregate import Meta, SalesAggregate, require_role
+from shared.aggregate import Meta, SalesAggregate, refuse, require_role
 from shared.contracts import Role
-from shared.errors import DomainError, InvalidState
+from shared.errors import InvalidState
 
 PLAN_NAMESPACE = UUID("3b8f6c2a-1d47-4e90-a5c3-9e0d2f7b6a14")
 MONTHS = 12
@@ -36,17 +36,15 @@ def quarters_of(months: Sequence[Decimal]) -> list[Decimal]:
 def check_breakdown(amount: Decimal, months: Sequence[Decimal], whose: str) -> None:
     """S1: an annual target is broken down into twelve months that add up to it."""
     if len(months) != MONTHS:
-        raise DomainError(
-            f"the breakdown of {whose} has {len(months)} months, not 12",
-            rule="S1",
-            details={"field": "months"},
-        )
+        raise refuse("S1", f"the breakdown of {whose} has {len(months)} months, not 12", field="months")
     total = sum(months, Decimal("0.00"))
     if total != amount:
-        raise DomainError(
+        raise refuse(
+            "S1",
             f"the months of {whose} add up to {total}, not to its annual target {amount}",
-            rule="S1",
-            details={"field": "months", "sum": str(total), "target": str(amount)},
+            field="months",
+            sum=str(total),
+            target=str(amount),
         )
 
 
@@ -78,9 +76,7 @@ class AnnualPlan(SalesAggregate):
     def propose_company_target(self, amount: Decimal, months: list[Decimal], meta: Meta) -> None:
         require_role(meta, {Role.MARKETING_DIRECTOR}, "S1", "propose the company's annual target")
         check_breakdown(amount, months, "the company target")
-        self.trigger_event(
-            events.CompanyTargetProposed, year=self.year, amount=amount, months=list(months), meta=meta
-        )
+        self.record(events.CompanyTargetProposed, meta, amount=amount, months=list(months))
 
     @event(events.CompanyTargetProposed)
     def _company_proposed(self, amount: Decimal, months: list[Decimal], meta: Meta) -> None:
@@ -90,9 +86,7 @@ class AnnualPlan(SalesAggregate):
         require_role(meta, APPROVERS, "S1", "approve the company's annual target")
         figures = self._pending(COMPANY, "company target")
         previous = self.current.get(COMPANY, {}).get("amount")
-        self.trigger_event(
-            events.CompanyTargetApproved, **self._approval(figures), previous=previous, meta=meta
-        )
+        self.record(events.CompanyTargetApproved, meta, **self._approval(figures), previous=previous)
 
     @event(events.CompanyTargetApproved)
     def _company_approved(self, meta: Meta) -> None:
@@ -110,15 +104,14 @@ class AnnualPlan(SalesAggregate):
     ) -> None:
         require_role(meta, {Role.REGIONAL_MANAGER}, "S1", "propose a region's annual plan")
         check_breakdown(amount, months, f"region {region}")
-        self.trigger_event(
+        self.record(
             events.RegionPlanProposed,
-            year=self.year,
+            meta,
             region=region,
             amount=amount,
             months=list(months),
             channels=list(channels),
             key_customers=list(key_customers),
-            meta=meta,
         )
 
     class RegionPlanProposed(events.RegionPlanProposed):
@@ -141,21 +134,19 @@ class AnnualPlan(SalesAggregate):
         regions = self.region_targets()
         total = sum(regions.values(), Decimal("0.00"))
         if total != company["amount"]:
-            raise DomainError(
+            raise refuse(
+                "S1",
                 f"the region targets add up to {total}, not to the company target {company['amount']}",
-                rule="S1",
-                details={
-                    "sum": str(total),
-                    "company_target": str(company["amount"]),
-                    "regions": {r: str(a) for r, a in sorted(regions.items())},
-                },
+                sum=str(total),
+                company_target=str(company["amount"]),
+                regions={r: str(a) for r, a in sorted(regions.items())},
             )
-        self.trigger_event(
+        self.record(
             events.RegionPlanApproved,
+            meta,
             **self._approval(figures, region=region),
             channels=list(figures["channels"]),
             key_customers=list(figures["key_customers"]),
-            meta=meta,
         )
 
     @event(events.RegionPlanApproved)
@@ -176,13 +167,8 @@ class AnnualPlan(SalesAggregate):
     ) -> None:
         require_role(meta, {Role.REGIONAL_MANAGER}, "S1", "propose salesperson targets")
         self._check_salespeople(region, month, targets)
-        self.trigger_event(
-            events.SalespersonTargetsProposed,
-            year=self.year,
-            region=region,
-            month=month,
-            targets=dict(targets),
-            meta=meta,
+        self.record(
+            events.SalespersonTargetsProposed, meta, region=region, month=month, targets=dict(targets)
         )
 
     @event(events.SalespersonTargetsProposed)
@@ -195,13 +181,12 @@ class AnnualPlan(SalesAggregate):
             salespeople_key(region, month), f"salesperson targets of {region}, month {month}"
         )
         self._check_salespeople(region, month, figures["targets"])
-        self.trigger_event(
+        self.record(
             events.SalespersonTargetsApproved,
-            year=self.year,
+            meta,
             region=region,
             month=month,
             targets=dict(figures["targets"]),
-            meta=meta,
         )
 
     @event(events.SalespersonTargetsApproved)
@@ -216,21 +201,26 @@ class AnnualPlan(SalesAggregate):
         expected = plan["months"][month - 1]
         total = sum(targets.values(), Decimal("0.00"))
         if total != expected:
-            raise DomainError(
+            raise refuse(
+                "S1",
                 f"the salesperson targets add up to {total}, not to region {region}'s month {month} "
                 f"target {expected}",
-                rule="S1",
-                details={"field": "targets", "sum": str(total), "region_month_target": str(expected)},
+                field="targets",
+                sum=str(total),
+                region_month_target=str(expected),
             )
 
     # helpers -------------------------------------------------------------------------------------
+    def _refs(self) -> dict[str, Any]:
+        """Every event of the plan states its year."""
+        return {"year": self.year}
+
     def _approval(self, figures: dict[str, Any], **key: str) -> dict[str, Any]:
-        """What an approved annual target's event states: the year (a region's: its region), the amount
+        """What an approved annual target's event states besides its year: a region's region, the amount
         and its months and quarters."""
         months = figures["months"]
         amount = figures["amount"]
         return {
-            "year": self.year,
             **key,
             "amount": amount,
             "months": list(months),

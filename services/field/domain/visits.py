@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -19,10 +20,10 @@ from eventsourcing.domain import event
 
 from services.field import events
 from services.field.events import VisitKind
-from shared.aggregate import Meta, SalesAggregate, at_least, require_role
+from shared.aggregate import Meta, SalesAggregate, at_least, refuse, require_role
 from shared.clock import BUSINESS_TZ
 from shared.contracts import Role
-from shared.errors import DomainError, Forbidden, InvalidState
+from shared.errors import Forbidden, InvalidState
 
 VISIT_NAMESPACE = UUID("a4c1e7d2-58b3-4f06-9d1e-6b2f0c8a3e57")
 SALES_STAFF = at_least(Role.SALESPERSON)
@@ -63,10 +64,10 @@ class VisitMonth(SalesAggregate):
         self._require_owner_or(PLANNERS, meta, "plan the month's visits")
         short = {c: n for c, n in required.items() if planned.get(c, 0) < n}
         if short:
-            raise DomainError(
+            raise refuse(
+                "S2",
                 "a visit plan gives every customer at least the visits its grade requires",
-                rule="S2",
-                details={"required": dict(sorted(short.items()))},
+                required=dict(sorted(short.items())),
             )
         self.trigger_event(
             events.VisitsPlanned,
@@ -97,7 +98,7 @@ class VisitMonth(SalesAggregate):
         if meta.actor_id != self.salesperson_id:
             raise Forbidden("visits are logged by whoever made them", rule="S2")
         if visited_on > meta.at.astimezone(BUSINESS_TZ).date():  # a business day, Shanghai time
-            raise DomainError("a visit is logged once made", rule="S2", details={"field": "visited_on"})
+            raise refuse("S2", "a visit is logged once made", field="visited_on")
         self.trigger_event(
             events.VisitLogged,
             visit_id=visit_id,
@@ -157,20 +158,21 @@ class VisitMonth(SalesAggregate):
             require_role(meta, roles, "S2", action)
 
 
+@dataclass
 class DevelopmentPlan(SalesAggregate):
     """A prospect's development plan: visits before (and until) it is registered as a customer."""
 
     TOPIC = "field.DevelopmentPlan"
+    # The event that creates it; of its fields, it keeps those below (the library's dataclass aggregate).
+    DevelopmentPlanOpened = events.DevelopmentPlanOpened
 
-    @event(events.DevelopmentPlanOpened)
-    def __init__(
-        self, salesperson_id: str, prospect_name: str, region: str, goal: str, planned_visits: int, meta: Meta
-    ) -> None:
-        self.salesperson_id = salesperson_id
-        self.prospect_name = prospect_name
-        self.region = region
-        self.goal = goal
-        self.planned_visits = planned_visits
+    salesperson_id: str
+    prospect_name: str
+    region: str
+    goal: str
+    planned_visits: int
+
+    def __post_init__(self) -> None:
         self.visits: list[str] = []
         self.customer_id: str | None = None
         self.closed = False
@@ -178,7 +180,7 @@ class DevelopmentPlan(SalesAggregate):
     @classmethod
     def open(cls, meta: Meta, **fields: Any) -> DevelopmentPlan:
         require_role(meta, SALES_STAFF, "S2", "open a development plan")
-        return cls(salesperson_id=meta.actor_id, meta=meta, **fields)
+        return cls._create(events.DevelopmentPlanOpened, salesperson_id=meta.actor_id, meta=meta, **fields)
 
     def count_visit(self, visit_id: str, visited_on: date, meta: Meta) -> None:
         if meta.actor_id != self.salesperson_id:

@@ -10,10 +10,10 @@ from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
 
-from shared.aggregate import Meta, SalesAggregate
+from shared.aggregate import refuse as refuse  # the house's refusal; orders' modules take it from here
 from shared.clock import BUSINESS_TZ
 from shared.contracts import CENTS, Role
-from shared.errors import DomainError, InvalidState
+from shared.errors import InvalidState
 
 ORDERS_NAMESPACE = UUID("5d0f8a3e-7c2b-4e61-9a4d-3b8e1f6c2a70")
 
@@ -45,24 +45,17 @@ def iso_week(day: date) -> str:
     return f"{year}-W{week:02d}"
 
 
-def refuse(rule: str, message: str, **details: Any) -> DomainError:
-    return DomainError(message, rule=rule, details=details)
-
-
 class ContractEvents:
     """Mixin of every orders aggregate. Its events are declared in the event contract (``domain/events``) and
     named on the aggregate as in every service: by the ``@event(...)`` method that applies one (see
     ``SalesAggregate``), or in its body where one changes none of its state; the library stores the
-    aggregate's subclass of the declaration under the declared topic. ``record`` triggers one by its
-    declaration, naming the aggregate by ``KEY`` (if it has one) and adding the command's ``meta``."""
+    aggregate's subclass of the declaration under the declared topic. ``record`` (``SalesAggregate``)
+    triggers one by its declaration, naming the aggregate by ``KEY`` (if it has one)."""
 
     KEY: ClassVar[str | None] = None  # the field every event of the aggregate names it by (customer, product)
 
-    def record(self, declared: type, meta: Meta, **fields: Any) -> None:
-        assert isinstance(self, SalesAggregate)
-        if self.KEY is not None:
-            fields[self.KEY] = getattr(self, self.KEY)
-        self.trigger_event(declared, **fields, meta=meta)
+    def _refs(self) -> dict[str, Any]:
+        return {} if self.KEY is None else {self.KEY: getattr(self, self.KEY)}
 
 
 # Customers as orders sees them (built from customer events; see customer_view.py) ------------------

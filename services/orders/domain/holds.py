@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -43,6 +44,7 @@ class HoldStatus(StrEnum):
     EXPIRED = "expired"
 
 
+@dataclass
 class Reservation(ContractEvents, SalesAggregate):
     """O9: goods held for a customer against a deposit, or an economic guarantee approved in order."""
 
@@ -50,6 +52,19 @@ class Reservation(ContractEvents, SalesAggregate):
     KEY = "customer_id"
     # Events it stores that change none of its state (the others are named by their ``@event`` method):
     GuaranteeApproved = events.GuaranteeApproved
+    # The event that creates it; of its fields, it keeps those below (the library's dataclass aggregate).
+    ReservationRequested = events.ReservationRequested
+
+    customer_id: str
+    product_code: str
+    quantity: int
+    amount: Decimal
+    salesperson_id: str
+
+    def __post_init__(self) -> None:
+        self.status: HoldStatus | None = None
+        self.expires_at: datetime | None = None
+        self.deposit = Decimal("0.00")
 
     @classmethod
     def with_deposit(
@@ -110,19 +125,6 @@ class Reservation(ContractEvents, SalesAggregate):
             salesperson_id=salesperson_id,
             meta=meta,
         )
-
-    @event(events.ReservationRequested)
-    def __init__(
-        self, customer_id: str, product_code: str, quantity: int, amount: Decimal, salesperson_id: str
-    ) -> None:
-        self.customer_id = customer_id
-        self.product_code = product_code
-        self.quantity = quantity
-        self.amount = amount
-        self.salesperson_id = salesperson_id
-        self.status: HoldStatus | None = None
-        self.expires_at: datetime | None = None
-        self.deposit = Decimal("0.00")
 
     @event(events.GuaranteeFiled)
     def _guarantee_filed(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from eventsourcing.domain import event
@@ -14,6 +15,7 @@ from shared.contracts import Role
 from shared.errors import InvalidState
 
 
+@dataclass
 class PriceException(ContractEvents, SalesAggregate):
     """O2: a price off the list for one customer and product: requested, then approved.
 
@@ -23,6 +25,19 @@ class PriceException(ContractEvents, SalesAggregate):
 
     TOPIC = "orders.PriceException"
     KEY = "customer_id"
+    # The event that creates it; of its fields, it keeps those below (the library's dataclass aggregate).
+    PriceExceptionRequested = events.PriceExceptionRequested
+
+    customer_id: str
+    product_code: str
+    unit_price: Decimal
+    list_price: Decimal
+    major: bool
+
+    def __post_init__(self) -> None:
+        self.gm_approved = False
+        self.votes: dict[str, bool] = {}
+        self.granted = False
 
     @classmethod
     def request(
@@ -50,19 +65,6 @@ class PriceException(ContractEvents, SalesAggregate):
             reason=reason,
             meta=meta,
         )
-
-    @event(events.PriceExceptionRequested)
-    def __init__(
-        self, customer_id: str, product_code: str, unit_price: Decimal, list_price: Decimal, major: bool
-    ) -> None:
-        self.customer_id = customer_id
-        self.product_code = product_code
-        self.unit_price = unit_price
-        self.list_price = list_price
-        self.major = major
-        self.gm_approved = False
-        self.votes: dict[str, bool] = {}
-        self.granted = False
 
     def approve(self, meta: Meta) -> None:
         require_role(meta, {Role.GENERAL_MANAGER}, "O2", "approve a price reduction")
