@@ -50,8 +50,9 @@ def refuse(rule: str, message: str, **details: Any) -> DomainError:
 
 
 class ContractEvents:
-    """Mixin of every orders aggregate. Its events are declared in the event contract (``domain/events``) and
-    named on the aggregate as in every service: by the ``@event(...)`` method that applies one (see
+    """Mixin of every orders aggregate. Its events are declared in the event contract
+    (``shared/orders_contract``, their classes made in ``events``) and named on the aggregate as in every
+    service: by the ``@event(...)`` method that applies one (see
     ``SalesAggregate``), or in its body where one changes none of its state; the library stores the
     aggregate's subclass of the declaration under the declared topic. ``record`` triggers one by its
     declaration, naming the aggregate by ``KEY`` (if it has one) and adding the command's ``meta``."""
