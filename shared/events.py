@@ -124,7 +124,8 @@ def aggregate_event(contract: type[EventContract]) -> Any:
 def aggregate_events(contract: ModuleType) -> Callable[[str], Any]:
     """The ``__getattr__`` of a service's module of aggregate event classes (``services/<svc>/events.py``):
     ``events.OrderShipped`` is the class ``aggregate_event`` made of the contract's ``OrderShipped``, made
-    once for every event the contract declares, so the aggregates name each by its contract's name."""
+    once for every event the contract declares, so the aggregates name each by its contract's name. Typed
+    Any, as ``aggregate_event``'s classes are: an aggregate subclasses some and hands them to ``@event``."""
     made = {declared.__name__: aggregate_event(declared) for declared in contract_events(contract)}
 
     def event_class(name: str) -> Any:

@@ -2,12 +2,12 @@
 
 Each class is one event: its name (the envelope's ``event_type``, the last token of its subject), its
 pinned topic (``orders.<aggregate>.<event>``: how it is stored, so moving or renaming a class never breaks
-loading stored events) and its typed fields (the envelope's ``data``, in stored order; ``meta`` - who,
-when, why - becomes the envelope's actor, correlation and causation). The aggregates store the classes
-made from these models (``services/orders/domain/events.py``), the AsyncAPI document is derived from them
-(their fields are each event's ``data``, their docstrings its description), and the services that read
-the orders stream refer to them. A changed event gets a ``VERSION`` and what it ``ADDED`` here. One module
-per aggregate family, as in ``services/orders/domain/``.
+loading stored events) and its typed fields (the envelope's ``data``, in stored order; the stored event
+adds ``meta`` - who, when, why - which becomes the envelope's actor, correlation and causation). The
+aggregates store the classes made from these models (``services/orders/domain/events.py``), the AsyncAPI
+document is derived from them (their fields are each event's ``data``, their docstrings its
+description), and the services that read the orders stream refer to them. A changed event gets a
+``VERSION`` and what it ``ADDED`` here. One module per aggregate family, as in ``services/orders/domain/``.
 """
 
 from __future__ import annotations
