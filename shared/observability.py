@@ -26,10 +26,10 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from nats.js.errors import NotFoundError
@@ -40,6 +40,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from shared.context import holding
 from shared.settings import SalesopsSettings
 from shared.worker import CommandWorker
 
@@ -49,6 +50,7 @@ correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("cor
 
 Check = Callable[[], Awaitable[bool]]
 Probe = Callable[["ServiceMetrics"], Awaitable[None]]
+M = TypeVar("M", Counter, Gauge, Histogram)
 
 PROBE_TIMEOUT = 3.0
 
@@ -103,13 +105,8 @@ def _log_crash(kind: type[BaseException], error: BaseException, trace: Traceback
     logging.getLogger("crash").critical("unhandled %s: %s", kind.__name__, error, exc_info=details)
 
 
-@contextlib.contextmanager
-def correlated(value: str | None) -> Iterator[None]:
-    token = correlation_id.set(value)
-    try:
-        yield
-    finally:
-        correlation_id.reset(token)
+def correlated(value: str | None) -> contextlib.AbstractContextManager[None]:
+    return holding(correlation_id, value)
 
 
 # ---------------------------------------------------------------------------------------------- metrics
@@ -123,67 +120,71 @@ class ServiceMetrics:
         self.registry = CollectorRegistry()
         self.probes: list[Probe] = []
         self.checks: dict[str, Check] = {}
-        self.commands = Counter(
+        self.commands = self._metric(
+            Counter,
             "salesops_commands",
             "Commands and queries answered, by outcome (ok or the error code)",
-            ["service", "kind", "name", "outcome"],
-            registry=self.registry,
+            "kind",
+            "name",
+            "outcome",
         )
-        self.errors = Counter(
+        self.errors = self._metric(
+            Counter,
             "salesops_errors",
             "Refused or failed commands and queries, by error code and rule",
-            ["service", "kind", "name", "code", "rule"],
-            registry=self.registry,
+            "kind",
+            "name",
+            "code",
+            "rule",
         )
-        self.outbox_backlog = Gauge(
-            "salesops_outbox_backlog",
-            "Stored events not yet published by the outbox relay",
-            ["service"],
-            registry=self.registry,
+        self.outbox_backlog = self._metric(
+            Gauge, "salesops_outbox_backlog", "Stored events not yet published by the outbox relay"
         )
-        self.consumer_lag = Gauge(
+        self.consumer_lag = self._metric(
+            Gauge,
             "salesops_consumer_lag",
             "Messages of a durable consumer not yet delivered or not yet acknowledged",
-            ["service", "durable", "stream"],
-            registry=self.registry,
+            "durable",
+            "stream",
         )
-        self.dead_letters = Gauge(
+        self.dead_letters = self._metric(
+            Gauge,
             "salesops_dead_letters",
             "Messages parked on the dead-letter stream by this service's consumers",
-            ["service", "durable"],
-            registry=self.registry,
+            "durable",
         )
-        self.projection_position = Gauge(
+        self.projection_position = self._metric(
+            Gauge,
             "salesops_projection_position",
             "Highest event position of a source service applied to the projections",
-            ["service", "source"],
-            registry=self.registry,
+            "source",
         )
-        self.periods_unsigned = Gauge(
+        self.periods_unsigned = self._metric(
+            Gauge,
             "salesops_report_periods_unsigned",
             "Report periods closed whose sign-off day (the 29th, R1) has passed without a sign-off",
-            ["service"],
-            registry=self.registry,
         )
-        self.command_batch = Histogram(
+        self.command_batch = self._metric(
+            Histogram,
             "salesops_command_batch_size",
             "Commands decided in turn and saved together by the command worker, per batch",
-            ["service"],
             buckets=(1, 2, 4, 8, 16, 32, 64, 100),
-            registry=self.registry,
         )
-        self.commands_waiting = Gauge(
+        self.commands_waiting = self._metric(
+            Gauge,
             "salesops_commands_waiting",
             "Commands received and waiting for the command worker (it is busy when this stays up)",
-            ["service"],
-            registry=self.registry,
         )
-        self.probe_failures = Counter(
+        self.probe_failures = self._metric(
+            Counter,
             "salesops_metrics_probe_failures",
             "Scrape-time probes that failed (the gauges then keep their last value)",
-            ["service", "probe"],
-            registry=self.registry,
+            "probe",
         )
+
+    def _metric(self, kind: type[M], name: str, documentation: str, *labels: str, **options: Any) -> M:
+        """A metric of this process's registry, labelled by service first."""
+        return kind(name, documentation, ["service", *labels], registry=self.registry, **options)
 
     def watch_commands(self, worker: CommandWorker) -> None:
         """The command worker's batch sizes as they happen, and its queue at each scrape."""

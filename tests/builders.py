@@ -121,12 +121,23 @@ def order_event(
     occurred_at: datetime,
     version: int = 1,
     position: int = 1,
+    **envelope: Any,
 ) -> Envelope:
-    """An orders event as the bus carries it (the department feeds take these), with an id of its own."""
+    """An orders event as the bus carries it (the department feeds take these), with an id of its own;
+    ``envelope``: its other fields (``actor`` ...)."""
     event_id = str(uuid.uuid4())
     data = contract_data(getattr(orders_contract, event_type), data)
     return bus_event(
-        "orders", "Order", order_id, version, position, event_type, data, occurred_at, event_id=event_id
+        "orders",
+        "Order",
+        order_id,
+        version,
+        position,
+        event_type,
+        data,
+        occurred_at,
+        event_id=event_id,
+        **envelope,
     )
 
 

@@ -36,6 +36,8 @@ VP = Actor(id="vp-1", role=Role.SALES_VP)
 SYSTEM = Actor(id="scheduler", role=Role.SYSTEM)
 REGIONS = ("EAST", "WEST", "NORTH", "SOUTH")
 PRODUCTS = (("P-1", "100.00", "60.00"), ("P-2", "250.00", "200.00"), ("P-3", "80.00", "30.00"))
+BRANCH_CAPITAL = {"branch": "50000.00"}  # a generated branch's capital limit (C7); distributors have none
+Fact = tuple[str, dict[str, Any], Actor]  # an event's type, data and actor
 
 
 def at(year: int, month: int, day: int, hour: int = 4) -> datetime:
@@ -43,32 +45,39 @@ def at(year: int, month: int, day: int, hour: int = 4) -> datetime:
     return datetime(year, month, day, hour, tzinfo=UTC)
 
 
+# The rest of every generated customer's application (C2).
+APPLICATION = {
+    "founding_date": "2012-05-01",
+    "legal_representative": "王伟",
+    "registered_capital": "5000000.00",
+    "address": "杭州",
+    "phone": "0571-88000000",
+    "business_scale": "medium",
+    "staff_count": 10,
+    "annual_sales": "30000000.00",
+    "main_products": ["valves"],
+    "preferred_payment_terms": "30 days",
+    "bank": "ICBC",
+}
+
+
 def registration(kind: str, region: str, salesperson: str, company_name: str) -> dict[str, Any]:
     """The data of a ``CustomerRegistered`` event (the new-customer application, C2)."""
-    return {
-        "kind": kind,
-        "region": region,
-        "salesperson_id": salesperson,
-        "company_name": company_name,
-        "founding_date": "2012-05-01",
-        "legal_representative": "王伟",
-        "registered_capital": "5000000.00",
-        "address": "杭州",
-        "phone": "0571-88000000",
-        "business_scale": "medium",
-        "staff_count": 10,
-        "annual_sales": "30000000.00",
-        "main_products": ["valves"],
-        "preferred_payment_terms": "30 days",
-        "bank": "ICBC",
-    }
+    who = {"kind": kind, "region": region, "salesperson_id": salesperson, "company_name": company_name}
+    return who | APPLICATION
 
 
 def customer_events(
-    cid: str, when: datetime, kind: str, region: str, salesperson: str, code: str, grade: str
-) -> list[tuple[str, dict[str, Any], Actor]]:
-    """A customer's events up to approval and grading (event type, data, actor)."""
-    events: list[tuple[str, dict[str, Any], Actor]] = [
+    cid: str,
+    kind: str,
+    region: str,
+    salesperson: str,
+    code: str,
+    grade: str | None,
+    capital_limit: str | None = None,
+) -> list[Fact]:
+    """A customer's events up to approval, then its grade and (a branch's) capital limit where given."""
+    events: list[Fact] = [
         (
             "CustomerRegistered",
             registration(kind, region, salesperson, f"{kind} {cid[:6]}"),
@@ -76,10 +85,109 @@ def customer_events(
         ),
         ("CreditInvestigated", {"rating": "good", "credit_limit": "800000.00", "notes": "ok"}, FINANCE),
         ("CustomerApproved", {"code": code}, SUPERVISOR),
-        ("CustomerGraded", {"grade": grade, "previous": None, "reason": "annual review"}, MANAGER),
     ]
-    if kind == "branch":
-        events.append(("CapitalLimitSet", {"capital_limit": "50000.00"}, DIRECTOR))
+    if grade:
+        events.append(
+            ("CustomerGraded", {"grade": grade, "previous": None, "reason": "annual review"}, MANAGER)
+        )
+    if capital_limit:
+        events.append(("CapitalLimitSet", {"capital_limit": capital_limit}, DIRECTOR))
+    return events
+
+
+def listed(code: str, list_price: str, standard_cost: str) -> dict[str, Any]:
+    """The data of a ``ProductListed`` event, in production."""
+    return {
+        "product_code": code,
+        "name": code,
+        "spec": "std",
+        "list_price": list_price,
+        "standard_cost": standard_cost,
+        "in_production": True,
+    }
+
+
+def order_placed(
+    oid: str,
+    cid: str,
+    kind: str,
+    region: str,
+    salesperson: str,
+    lines: list[dict[str, Any]],
+    total_amount: str,
+    status: str = "accepted",
+    **more: Any,
+) -> dict[str, Any]:
+    """The data of an ``OrderPlaced`` event taken by phone, held by no rule; ``more``: the fields after."""
+    return {
+        "order_number": f"SO-{oid[:8]}",
+        "customer_id": cid,
+        "customer_kind": kind,
+        "region": region,
+        "salesperson_id": salesperson,
+        "channel": "phone",
+        "lines": lines,
+        "total_amount": total_amount,
+        "status": status,
+        "holds": [],
+        **more,
+    }
+
+
+def hold_events(
+    cid: str, when: datetime, amount: str, deposit: str | None, end: str | None = None, order_id: str = ""
+) -> list[Fact]:
+    """A hold (O9) of 10 × P-1 expiring at ``when``: reserved, its deposit received (if any), then as
+    ``end`` says converted (into ``order_id``), expired (its deposit credited) or still live."""
+    events: list[Fact] = [
+        (
+            "OrderReserved",
+            {
+                "customer_id": cid,
+                "product_code": "P-1",
+                "quantity": 10,
+                "amount": amount,
+                "expires_at": when.isoformat(),
+                "deposit_required": deposit or "0.00",
+            },
+            SALES,
+        )
+    ]
+    if deposit:
+        events.append(("DepositReceived", {"customer_id": cid, "amount": deposit}, SALES))
+    if end == "converted":
+        converted = {"customer_id": cid, "order_id": order_id, "deposit_applied": deposit or "0.00"}
+        events.append(("ReservationConverted", converted, SALES))
+    elif end == "expired":
+        events.append(
+            ("ReservationExpired", {"customer_id": cid, "deposit_credited": deposit or "0.00"}, SYSTEM)
+        )
+    return events
+
+
+def complaint_events(
+    kid: str, cid: str, complaint_type: str, staff: str, fine: str | None, severity: str = "moderate"
+) -> list[Fact]:
+    """A complaint against ``staff``, assigned to the VP; with a ``fine``, verified valid and fined."""
+    logged = {
+        "complaint_type": complaint_type,
+        "customer_id": cid,
+        "order_id": None,
+        "staff_id": staff,
+        "assigned_to": VP.id,
+    }
+    events: list[Fact] = [("ComplaintLogged", logged, SALES)]
+    if fine:
+        verified = {"valid": True, "severity": severity, "reason": "rude on the phone"}
+        penalty = {
+            "complaint_id": kid,
+            "customer_id": cid,
+            "staff_id": staff,
+            "severity": severity,
+            "amount": fine,
+            "public_criticism": True,
+        }
+        events += [("ComplaintVerified", verified, VP), ("PenaltyIssued", penalty, VP)]
     return events
 
 
@@ -98,7 +206,9 @@ class Customers:
         for i in range(count):
             cid = str(uuid.UUID(int=rng.getrandbits(128)))
             region = REGIONS[i % 4]
-            events = customer_events(cid, when, kind, region, f"sp-{i % 7}", f"{region}-B{i:04d}", "B")
+            events = customer_events(
+                cid, kind, region, f"sp-{i % 7}", f"{region}-B{i:04d}", "B", BRANCH_CAPITAL.get(kind)
+            )
             for version, (event_type, data, actor) in enumerate(events, start=1):
                 made.envelopes.append(
                     Envelope(
@@ -228,19 +338,7 @@ def year_rows(
     y = year.year
     for code, price, cost in PRODUCTS:
         yield rows.row(
-            "orders",
-            "Product",
-            f"product-{code}",
-            "ProductListed",
-            at(y, 1, 1, 0),
-            {
-                "product_code": code,
-                "name": code,
-                "spec": "std",
-                "list_price": price,
-                "standard_cost": cost,
-                "in_production": True,
-            },
+            "orders", "Product", f"product-{code}", "ProductListed", at(y, 1, 1, 0), listed(code, price, cost)
         )
     people: list[tuple[str, str, str, str]] = []
     for i in range(customers):
@@ -250,7 +348,7 @@ def year_rows(
         salesperson = f"sp-{i % 7}"
         code = f"{region}-{kind[0].upper()}{i:04d}"
         for event_type, data, actor in customer_events(
-            cid, at(y - 1, 12, 1), kind, region, salesperson, code, rng.choice("ABCD")
+            cid, kind, region, salesperson, code, rng.choice("ABCD"), BRANCH_CAPITAL.get(kind)
         ):
             yield rows.row("customers", "Customer", cid, event_type, at(y - 1, 12, 1), data, actor)
         year.ids[kind].append(cid)
@@ -274,25 +372,8 @@ def year_rows(
                             "amount": f"{quantity * 100}.00",
                         }
                     )
-                yield rows.row(
-                    "orders",
-                    "Order",
-                    oid,
-                    "OrderPlaced",
-                    day(),
-                    {
-                        "order_number": f"SO-{oid[:8]}",
-                        "customer_id": cid,
-                        "customer_kind": kind,
-                        "region": region,
-                        "salesperson_id": salesperson,
-                        "channel": "phone",
-                        "lines": lines,
-                        "total_amount": f"{total}.00",
-                        "status": "accepted",
-                        "holds": [],
-                    },
-                )
+                placed = order_placed(oid, cid, kind, region, salesperson, lines, f"{total}.00")
+                yield rows.row("orders", "Order", oid, "OrderPlaced", day(), placed)
                 if rng.random() < 0.7:
                     yield rows.row(
                         "orders",
@@ -319,90 +400,15 @@ def year_rows(
                     )
             if rng.random() < 0.3:
                 hid, when = rows.new_id(), day()
-                yield rows.row(
-                    "orders",
-                    "Reservation",
-                    hid,
-                    "OrderReserved",
-                    when,
-                    {
-                        "customer_id": cid,
-                        "product_code": "P-1",
-                        "quantity": 10,
-                        "amount": "1000.00",
-                        "expires_at": when.isoformat(),
-                        "deposit_required": "100.00",
-                    },
-                )
-                yield rows.row(
-                    "orders",
-                    "Reservation",
-                    hid,
-                    "DepositReceived",
-                    when,
-                    {"customer_id": cid, "amount": "100.00"},
-                )
                 end = rng.choice(["converted", "expired", None])
-                if end == "converted":
-                    yield rows.row(
-                        "orders",
-                        "Reservation",
-                        hid,
-                        "ReservationConverted",
-                        when,
-                        {"customer_id": cid, "order_id": rows.new_id(), "deposit_applied": "100.00"},
-                    )
-                elif end == "expired":
-                    yield rows.row(
-                        "orders",
-                        "Reservation",
-                        hid,
-                        "ReservationExpired",
-                        when,
-                        {"customer_id": cid, "deposit_credited": "100.00"},
-                        SYSTEM,
-                    )
+                order_id = rows.new_id() if end == "converted" else ""
+                for event_type, data, actor in hold_events(cid, when, "1000.00", "100.00", end, order_id):
+                    yield rows.row("orders", "Reservation", hid, event_type, when, data, actor)
             if rng.random() < 0.2:
                 kid, when = rows.new_id(), day()
-                yield rows.row(
-                    "complaints",
-                    "Complaint",
-                    kid,
-                    "ComplaintLogged",
-                    when,
-                    {
-                        "complaint_type": rng.choice(["quality", "service"]),
-                        "customer_id": cid,
-                        "order_id": None,
-                        "staff_id": salesperson,
-                        "assigned_to": "vp-1",
-                    },
-                )
-                yield rows.row(
-                    "complaints",
-                    "Complaint",
-                    kid,
-                    "ComplaintVerified",
-                    when,
-                    {"valid": True, "severity": "moderate", "reason": "rude on the phone"},
-                    VP,
-                )
-                yield rows.row(
-                    "complaints",
-                    "Complaint",
-                    kid,
-                    "PenaltyIssued",
-                    when,
-                    {
-                        "complaint_id": kid,
-                        "customer_id": cid,
-                        "staff_id": salesperson,
-                        "severity": "moderate",
-                        "amount": "150.00",
-                        "public_criticism": True,
-                    },
-                    VP,
-                )
+                facts = complaint_events(kid, cid, rng.choice(["quality", "service"]), salesperson, "150.00")
+                for event_type, data, actor in facts:
+                    yield rows.row("complaints", "Complaint", kid, event_type, when, data, actor)
             if kind == "branch":
                 yield rows.row(
                     "orders",

@@ -170,25 +170,12 @@ async def onboard(client: Client, demo: Demo, year: int) -> None:
         "orders", "receive_stock", {"actor": PRODUCTION, "product_code": PRODUCT, "quantity": 500}
     )
 
-    dealer = await client.cmd(
-        "customers", "register_prospect", application("dealer", "杭州华顺贸易有限公司", "EAST")
+    demo.dealer_id, demo.dealer_code = await approved_customer(
+        client,
+        application("dealer", "杭州华顺贸易有限公司", "EAST"),
+        "500000.00",
+        notes="bank references good, no overdue history",
     )
-    demo.dealer_id = dealer["customer_id"]
-    await client.cmd(
-        "customers",
-        "investigate_credit",
-        {
-            "actor": FINANCE,
-            "customer_id": demo.dealer_id,
-            "rating": "good",
-            "credit_limit": "500000.00",
-            "notes": "bank references good, no overdue history",
-        },
-    )
-    approved = await client.cmd(
-        "customers", "approve_customer", {"actor": SUPERVISOR, "customer_id": demo.dealer_id}
-    )
-    demo.dealer_code = approved["code"]
     await client.cmd(
         "customers",
         "sign_contract",
@@ -201,19 +188,36 @@ async def onboard(client: Client, demo: Demo, year: int) -> None:
         },
     )
 
-    branch = await client.cmd("customers", "register_prospect", application("branch", "宁波分公司", "EAST"))
-    demo.branch_id = branch["customer_id"]
-    await client.cmd(
-        "customers",
-        "investigate_credit",
-        {"actor": FINANCE, "customer_id": demo.branch_id, "rating": "good", "credit_limit": "2000000.00"},
+    demo.branch_id, _ = await approved_customer(
+        client, application("branch", "宁波分公司", "EAST"), "2000000.00"
     )
-    await client.cmd("customers", "approve_customer", {"actor": SUPERVISOR, "customer_id": demo.branch_id})
     await client.cmd(
         "customers",
         "set_capital_limit",
         {"actor": DIRECTOR, "customer_id": demo.branch_id, "capital_limit": "1000000.00"},
     )
+
+
+async def approved_customer(
+    client: Client, application: dict[str, Any], credit_limit: str, **investigation: str
+) -> tuple[str, str]:
+    """A prospect registered, its credit investigated (good, ``credit_limit``), approved: its id and code."""
+    customer_id = (await client.cmd("customers", "register_prospect", application))["customer_id"]
+    await client.cmd(
+        "customers",
+        "investigate_credit",
+        {
+            "actor": FINANCE,
+            "customer_id": customer_id,
+            "rating": "good",
+            "credit_limit": credit_limit,
+            **investigation,
+        },
+    )
+    approved = await client.cmd(
+        "customers", "approve_customer", {"actor": SUPERVISOR, "customer_id": customer_id}
+    )
+    return customer_id, approved["code"]
 
 
 def knows(customer_id: str, field_name: str) -> Any:
@@ -341,10 +345,16 @@ async def keep_file(client: Client, demo: Demo) -> None:
     )
 
 
-async def run_flow(client: Client, year: int) -> Demo:
+async def traded(client: Client, year: int) -> Demo:
+    """The demo's customers onboarded, the dealer's order and hold placed, the branch's order too."""
     demo = Demo()
     await onboard(client, demo, year)
     await trade(client, demo)
+    return demo
+
+
+async def run_flow(client: Client, year: int) -> Demo:
+    demo = await traded(client, year)
     await complain(client, demo)
     await keep_file(client, demo)
     from deploy.local.demo_field import field_work  # imports this module's actors

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from nats.aio.client import Client as NATS
 
@@ -48,6 +47,28 @@ def service_env(env: dict[str, str], service: str) -> dict[str, str]:
     return {**own, "SALESOPS_NATS_USER": service, "SALESOPS_NATS_PASSWORD": password}
 
 
+def killed(process: subprocess.Popen[Any]) -> None:
+    """kill -9: no clean shutdown, as in a crash."""
+    process.kill()
+    process.wait()
+
+
+def stopped(*processes: subprocess.Popen[Any], timeout: float) -> list[int | None]:
+    """A clean shutdown (SIGTERM to all, then each waited for): each one's exit code, or None where it was
+    still running ``timeout`` seconds later and was killed."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    codes: list[int | None] = []
+    for process in processes:
+        try:
+            codes.append(process.wait(timeout))
+        except subprocess.TimeoutExpired:
+            killed(process)
+            codes.append(None)
+    return codes
+
+
 class ServiceProcesses:
     def __init__(self, env: dict[str, str], log_dir: Path, root: Path = ROOT) -> None:
         """``root``: the source tree the processes run from (another release's, in the upgrade drill)."""
@@ -71,29 +92,14 @@ class ServiceProcesses:
 
     def kill(self, service: str) -> None:
         """kill -9: no clean shutdown, as in a crash."""
-        process = self.running.pop(service)
-        process.kill()
-        process.wait()
+        killed(self.running.pop(service))
 
     def stop(self, service: str, timeout: float = 15.0) -> None:
         """A clean shutdown (SIGTERM), as a rolling upgrade takes an instance out."""
-        process = self.running.pop(service)
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stopped(self.running.pop(service), timeout=timeout)
 
     def stop_all(self, timeout: float = 15.0) -> None:
-        for process in self.running.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.running.values():
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stopped(*self.running.values(), timeout=timeout)
         self.running.clear()
         for log in self._logs.values():
             log.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import json
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deploy.local.processes import killed, stopped
 from shared.retry import poll_blocking
 
 NATS_SERVER = Path(sys.executable).parent / "nats-server"
@@ -143,8 +143,7 @@ class NatsServers:
             pass
         except ValueError:  # an unhealthy node answers 503 with a JSON body: urllib raises
             pass
-        assert node.process is not None
-        if node.process.poll() is not None:
+        if node.process is None or node.process.poll() is not None:
             raise RuntimeError(f"nats-server {node.name} exited; see {self.base_dir}/{node.name}.log")
         return False
 
@@ -152,22 +151,13 @@ class NatsServers:
         """kill -9 one node: no clean shutdown, as in a crash."""
         process = self.nodes[index].process
         if process is not None:
-            process.kill()
-            process.wait()
+            killed(process)
             self.nodes[index].process = None
 
     def stop(self) -> None:
+        stopped(*(node.process for node in self.nodes if node.process is not None), timeout=10)
         for node in self.nodes:
-            if node.process is not None and node.process.poll() is None:
-                node.process.send_signal(signal.SIGTERM)
-        for node in self.nodes:
-            if node.process is not None:
-                try:
-                    node.process.wait(10)
-                except subprocess.TimeoutExpired:
-                    node.process.kill()
-                    node.process.wait()
-                node.process = None
+            node.process = None
 
     def __enter__(self) -> NatsServers:
         self.start()

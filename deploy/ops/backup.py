@@ -33,6 +33,7 @@ import asyncpg
 import nats
 from nats.js.errors import NotFoundError
 
+from deploy.local.processes import killed, stopped
 from deploy.ops.pgcluster import bindir, own, pg, run_as_owner
 from deploy.ops.reconcile import WRITE_SERVICES
 from shared.bus import nats_options
@@ -61,7 +62,7 @@ class WalArchive:
         self.directory = own(directory)
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self) -> subprocess.Popen[bytes]:
         pg(
             "pg_receivewal",
             *connection(self.settings),
@@ -87,21 +88,16 @@ class WalArchive:
             stderr=subprocess.STDOUT,
         )
         log.close()
+        return self.process
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stopped(self.process, timeout=10)
         self.process = None
 
     def kill(self) -> None:
         if self.process is not None:
-            self.process.kill()
-            self.process.wait()
+            killed(self.process)
             self.process = None
 
 
@@ -190,10 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings()
     if args.command == "archive":
         archive = WalArchive(settings, Path(args.wal).resolve())
-        archive.start()
-        assert archive.process is not None
+        process = archive.start()
         try:
-            return archive.process.wait()
+            return process.wait()
         except KeyboardInterrupt:
             archive.stop()
             return 0

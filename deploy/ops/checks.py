@@ -146,11 +146,17 @@ def run_drill(module: str, *args: str, timeout: float) -> tuple[subprocess.Compl
     return result, result.stdout.strip().splitlines()
 
 
+class DrillFailed(RuntimeError):
+    """A drill, or the load it runs, did not end as it must (raised, not asserted: ``-O`` strips asserts)."""
+
+
 def passed_drill(module: str, *args: str, timeout: float) -> str:
     """The last line of a drill that passed (exit 0, nothing lost or counted twice), for its test."""
     result, lines = run_drill(module, *args, timeout=timeout)
-    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
-    assert lines and lines[-1].endswith("lost 0, double-counted 0"), result.stdout
+    if result.returncode != 0:
+        raise DrillFailed(f"{module} exited {result.returncode}:\n{result.stdout}{result.stderr[-3000:]}")
+    if not (lines and lines[-1].endswith("lost 0, double-counted 0")):
+        raise DrillFailed(f"{module} did not end with 'lost 0, double-counted 0':\n{result.stdout}")
     return lines[-1]
 
 
@@ -189,7 +195,8 @@ class LoadProcess:
         self.stop_file.touch()
         await asyncio.to_thread(self.process.wait, timeout)
         self.log.close()
-        assert self.process.returncode == 0, f"load process failed ({self.process.returncode})"
+        if self.process.returncode != 0:
+            raise DrillFailed(f"load process failed (exit {self.process.returncode}), see {self.log.name}")
         summary: dict[str, Any] = json.loads(self.out.read_text())
         return summary
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass
 
+from shared.context import holding
 from shared.errors import Forbidden
 from shared.identity.tokens import Grant, Identity
 
@@ -60,13 +61,8 @@ def acting() -> Acting | None:
     return acting_now.get()
 
 
-@contextlib.contextmanager
-def acting_as(who: Acting | None) -> Iterator[None]:
-    token = acting_now.set(who)
-    try:
-        yield
-    finally:
-        acting_now.reset(token)
+def acting_as(who: Acting | None) -> contextlib.AbstractContextManager[None]:
+    return holding(acting_now, who)
 
 
 def require_scope(region: str, salesperson_id: str | None, subject: str) -> None:

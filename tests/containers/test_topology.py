@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from deploy.containers.topology import APP_SERVICES, COMPOSE_FILES, NATS_NODES, Topology
-from deploy.local.demo import Client, Demo, application, complain, has_rows, onboard, reporting_period, trade
+from deploy.local.demo import Client, application, complain, has_rows, reporting_period, traded
 from deploy.ops.checks import until_reconciled
 from tests.conftest import made_stream
 from tests.containers.conftest import HEALTHY_WITHIN, Running, needs_podman
@@ -101,9 +101,7 @@ async def test_prometheus_scrapes_every_service_and_loads_the_alerting_rules(run
 async def test_the_flow_through_the_containers_reaches_reporting_and_its_http_api(
     running: Running, client: Client
 ) -> None:
-    demo = Demo()
-    await onboard(client, demo, datetime.now(UTC).year)
-    await trade(client, demo)
+    demo = await traded(client, datetime.now(UTC).year)
     await complain(client, demo)
     expected = {"orders": 1, "ordered_amount": "12000.00", "service_complaints": 1, "fines": "150.00"}
 

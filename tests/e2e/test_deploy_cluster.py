@@ -31,8 +31,8 @@ import nats
 import pytest
 import yaml
 
-from deploy.local.demo import Client, Demo, has_rows, onboard, reporting_period, trade
-from deploy.local.processes import PROCESSES, ROOT, SERVICES, service_command, wait_ready
+from deploy.local.demo import Client, has_rows, reporting_period, traded
+from deploy.local.processes import PROCESSES, ROOT, SERVICES, service_command, stopped, wait_ready
 from shared.database import drop_database, ensure_database
 from shared.settings import Settings
 from tests.conftest import made_stream, wait_for
@@ -101,20 +101,11 @@ class Deployment:
 
     def stop(self, names: tuple[str, ...] | None = None) -> dict[str, int | None]:
         """SIGTERM (as docker stop / Kubernetes do), the services before the NATS nodes they use."""
-        chosen = [(n, p) for n, p in self.processes.items() if names is None or n in names]
+        chosen = {n: p for n, p in self.processes.items() if names is None or n in names}
         codes: dict[str, int | None] = {}
-        for group in (
-            [x for x in chosen if not x[0].startswith("nats")],
-            [x for x in chosen if x[0].startswith("nats")],
-        ):
-            for _, process in group:
-                process.terminate()
-            for name, process in group:
-                try:
-                    codes[name] = process.wait(15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    codes[name] = None
+        for nats_nodes in (False, True):
+            group = {n: p for n, p in chosen.items() if n.startswith("nats") == nats_nodes}
+            codes |= dict(zip(group, stopped(*group.values(), timeout=15), strict=True))
         return codes
 
     def close(self) -> None:
@@ -225,9 +216,7 @@ async def test_services_on_the_compose_cluster_are_ready_and_keep_three_replicas
 async def test_the_flow_runs_and_a_correlation_id_reaches_reporting_log_and_metrics(
     deployed: Deployment, client: Client
 ) -> None:
-    demo = Demo()
-    await onboard(client, demo, datetime.now(UTC).year)
-    await trade(client, demo)
+    demo = await traded(client, datetime.now(UTC).year)
     correlation = f"e2e-{uuid.uuid4().hex[:8]}"
     reply = await client.send(
         "customers",

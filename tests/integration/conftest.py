@@ -20,8 +20,8 @@ from shared.database import ensure_database
 from shared.runtime import WriteService
 from shared.settings import Settings
 from tests.conftest import Requester, service_running
+from tests.integration.complaints_kit import T0
 from tests.integration.orders_kit import START, Orders, customers_running, orders_running
-from tests.integration.test_complaints import T0
 
 
 @pytest.fixture(scope="module")

@@ -17,23 +17,27 @@ import orjson
 import pytest
 from nats.aio.client import Client as NATS
 
-from deploy.bench.seed import at, registration
+from deploy.bench.seed import (
+    FINANCE,
+    MANAGER,
+    SALES,
+    SYSTEM,
+    at,
+    complaint_events,
+    customer_events,
+    hold_events,
+    listed,
+    order_placed,
+)
 from services.reporting.main import ReportingService, start_reporting, stopped
 from shared.clock import BUSINESS_TZ, FixedClock
-from shared.contracts import Actor, Envelope, Role
+from shared.contracts import Actor, Envelope
 from shared.envelope import event_id
 from shared.settings import Settings
 from shared.streams import ensure_event_stream
 from shared.subjects import event_subject
 from tests.builders import bus_event
 from tests.conftest import wait_for
-
-SALES = Actor(id="sp-1", role=Role.SALESPERSON)
-SUPERVISOR = Actor(id="sup-1", role=Role.SALES_SUPERVISOR)
-MANAGER = Actor(id="mgr-1", role=Role.SALES_MANAGER)
-SYSTEM = Actor(id="scheduler", role=Role.SYSTEM)
-FINANCE = Actor(id="fin-1", role=Role.FINANCE)
-
 
 # Positions are per source service and never reused, across every Events of a test run (like the relay's).
 POSITIONS: dict[str, int] = {}
@@ -93,37 +97,11 @@ class Events:
         customer_id: str | None = None,
     ) -> str:
         cid = customer_id or str(uuid.uuid4())
-        self.customer_event(
-            cid,
-            "CustomerRegistered",
-            when,
-            registration(kind, region, salesperson, f"{kind} {cid[:6]}"),
-            SALES,
-        )
-        self.customer_event(
-            cid,
-            "CreditInvestigated",
-            when,
-            {"rating": "good", "credit_limit": "800000.00", "notes": "ok"},
-            Actor(id="fin-1", role=Role.FINANCE),
-        )
-        self.customer_event(
-            cid,
-            "CustomerApproved",
-            when,
-            {"code": code or f"{region}-{kind[0].upper()}{len(self.versions):04d}"},
-            SUPERVISOR,
-        )
-        if grade:
-            self.grade(cid, when, grade)
-        if capital_limit:
-            self.customer_event(
-                cid,
-                "CapitalLimitSet",
-                when,
-                {"capital_limit": capital_limit},
-                Actor(id="md-1", role=Role.MARKETING_DIRECTOR),
-            )
+        code = code or f"{region}-{kind[0].upper()}{len({*self.versions, cid}):04d}"
+        for event_type, data, actor in customer_events(
+            cid, kind, region, salesperson, code, grade, capital_limit
+        ):
+            self.customer_event(cid, event_type, when, data, actor)
         return cid
 
     def grade(self, cid: str, when: datetime, grade: str, reason: str = "annual review") -> Envelope:
@@ -139,14 +117,7 @@ class Events:
             f"product-{code}",
             "ProductListed",
             when,
-            {
-                "product_code": code,
-                "name": code,
-                "spec": "std",
-                "list_price": list_price,
-                "standard_cost": standard_cost,
-                "in_production": True,
-            },
+            listed(code, list_price, standard_cost),
         )
 
     def order(
@@ -162,27 +133,19 @@ class Events:
     ) -> str:
         oid = str(uuid.uuid4())
         priced, total = _priced(lines)
-        self.make(
-            "orders",
-            "Order",
+        placed = order_placed(
             oid,
-            "OrderPlaced",
-            when,
-            {
-                "order_number": f"SO-{oid[:8]}",
-                "customer_id": cid,
-                "customer_kind": kind,
-                "region": region,
-                "salesperson_id": salesperson,
-                "channel": "phone",
-                "lines": priced,
-                "total_amount": f"{total:.2f}",
-                "status": status,
-                "holds": [],
-                "reservation_id": None,
-                "deposit_applied": deposit_applied,
-            },
+            cid,
+            kind,
+            region,
+            salesperson,
+            priced,
+            f"{total:.2f}",
+            status,
+            reservation_id=None,
+            deposit_applied=deposit_applied,
         )
+        self.make("orders", "Order", oid, "OrderPlaced", when, placed)
         return oid
 
     def shipped(
@@ -220,7 +183,7 @@ class Events:
             "PaymentReceived",
             when,
             {"customer_id": cid, "amount": amount, **({"status": status} if status else {})},
-            Actor(id="fin-1", role=Role.FINANCE),
+            FINANCE,
         )
 
     def credit_note(
@@ -254,44 +217,8 @@ class Events:
 
     def hold(self, cid: str, when: datetime, amount: str, deposit: str | None, end: str | None = None) -> str:
         hid = str(uuid.uuid4())
-        self.make(
-            "orders",
-            "Reservation",
-            hid,
-            "OrderReserved",
-            when,
-            {
-                "customer_id": cid,
-                "product_code": "P-1",
-                "quantity": 10,
-                "amount": amount,
-                "expires_at": when.isoformat(),
-                "deposit_required": deposit or "0.00",
-            },
-        )
-        if deposit:
-            self.make(
-                "orders", "Reservation", hid, "DepositReceived", when, {"customer_id": cid, "amount": deposit}
-            )
-        if end == "converted":
-            self.make(
-                "orders",
-                "Reservation",
-                hid,
-                "ReservationConverted",
-                when,
-                {"customer_id": cid, "order_id": str(uuid.uuid4()), "deposit_applied": deposit or "0.00"},
-            )
-        elif end == "expired":
-            self.make(
-                "orders",
-                "Reservation",
-                hid,
-                "ReservationExpired",
-                when,
-                {"customer_id": cid, "deposit_credited": deposit or "0.00"},
-                SYSTEM,
-            )
+        for event_type, data, actor in hold_events(cid, when, amount, deposit, end, str(uuid.uuid4())):
+            self.make("orders", "Reservation", hid, event_type, when, data, actor)
         return hid
 
     # complaints
@@ -343,47 +270,8 @@ class Events:
         severity: str = "moderate",
     ) -> str:
         kid = str(uuid.uuid4())
-        self.make(
-            "complaints",
-            "Complaint",
-            kid,
-            "ComplaintLogged",
-            when,
-            {
-                "complaint_type": complaint_type,
-                "customer_id": cid,
-                "order_id": None,
-                "staff_id": staff,
-                "assigned_to": "vp-1",
-            },
-        )
-        if fine:
-            vp = Actor(id="vp-1", role=Role.SALES_VP)
-            self.make(
-                "complaints",
-                "Complaint",
-                kid,
-                "ComplaintVerified",
-                when,
-                {"valid": True, "severity": severity, "reason": "rude on the phone"},
-                vp,
-            )
-            self.make(
-                "complaints",
-                "Complaint",
-                kid,
-                "PenaltyIssued",
-                when,
-                {
-                    "complaint_id": kid,
-                    "customer_id": cid,
-                    "staff_id": staff,
-                    "severity": severity,
-                    "amount": fine,
-                    "public_criticism": True,
-                },
-                vp,
-            )
+        for event_type, data, actor in complaint_events(kid, cid, complaint_type, staff, fine, severity):
+            self.make("complaints", "Complaint", kid, event_type, when, data, actor)
         return kid
 
 

@@ -11,18 +11,10 @@ from services.complaints.domain.aftersales import ASSIGNERS
 from shared.contracts import Role
 from shared.runtime import WriteService
 from shared.settings import Settings
-from tests.builders import picked
+from tests.builders import CLERK, SUPERVISOR, picked
 from tests.conftest import Requester
-from tests.integration.test_complaints import (
-    CLERK,
-    SUPERVISOR,
-    events_of,
-    ok,
-    quality_complaint,
-    refused,
-    service_complaint,
-    stored,
-)
+from tests.integration.complaints_kit import events_of, ok, refused, stored
+from tests.integration.test_complaints import quality_complaint, service_complaint
 
 pytestmark = pytest.mark.integration
 

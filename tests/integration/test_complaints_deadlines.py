@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -20,12 +20,11 @@ from shared.errors import Forbidden, InvalidState
 from shared.settings import Settings
 from tests.builders import SALES_MANAGER, VP
 from tests.conftest import Requester
+from tests.integration.complaints_kit import T0, ok, stream_events
 from tests.integration.deadlines_kit import Events, Stream, complaints_scanning, nothing_raised, settle_on
-from tests.integration.test_complaints import ok, quality_complaint, service_complaint, stream_events
+from tests.integration.test_complaints import quality_complaint, service_complaint
 
 pytestmark = pytest.mark.integration
-
-T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -13,18 +13,9 @@ from shared.clock import FixedClock
 from shared.contracts import Role
 from shared.runtime import WriteService
 from shared.settings import Settings
+from tests.builders import CLERK, GM, SUPERVISOR, VP
 from tests.conftest import Requester
-from tests.integration.test_complaints import (
-    CLERK,
-    GM,
-    SUPERVISOR,
-    T0,
-    VP,
-    events_of,
-    ok,
-    refused,
-    stored,
-)
+from tests.integration.complaints_kit import T0, events_of, ok, refused, stored
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,8 @@ import pytest
 from shared.runtime import WriteService
 from tests.builders import GM, SALES_MANAGER, VP
 from tests.conftest import Requester
-from tests.integration.test_complaints import ok, quality_complaint, service_complaint
+from tests.integration.complaints_kit import ok
+from tests.integration.test_complaints import quality_complaint, service_complaint
 
 pytestmark = pytest.mark.integration
 

@@ -24,9 +24,10 @@ from shared.runtime import WriteService
 from shared.settings import Settings
 from tests.builders import actor, prospect
 from tests.conftest import Requester, service_running, wait_for
+from tests.integration.complaints_kit import T0, stored
 from tests.integration.orders_kit import customers_running
 from tests.integration.scopes_kit import refused_for_scope, send_as
-from tests.integration.test_complaints import T0, quality_complaint, stored
+from tests.integration.test_complaints import quality_complaint
 from tests.integration.test_complaints_after_sales import service_request
 from tests.integration.test_complaints_feedback import feedback
 

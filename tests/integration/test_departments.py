@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +22,7 @@ import nats.js.errors
 import pytest
 from nats.aio.client import Client as NATS
 
+from deploy.bench.seed import order_placed
 from deploy.local.processes import DEPARTMENTS, ServiceProcesses, wait_ready
 from deploy.nats.auth import USERS, authorization_block, password_variable
 from deploy.nats.servers import NatsServers
@@ -34,7 +34,7 @@ from shared.database import drop_database, ensure_database
 from shared.identity.tokens import Grant
 from shared.settings import Settings
 from shared.streams import delete_streams, ensure_event_stream
-from tests.builders import order_event
+from tests.builders import SALES, order_event
 from tests.conftest import CREDENTIALS, unique_settings, wait_for
 
 pytestmark = pytest.mark.integration
@@ -119,40 +119,18 @@ class OrderEvents:
     async def publish(self, event_type: str, aggregate_id: str, **data: Any) -> None:
         self.position += 1
         version = self.versions[aggregate_id] = self.versions.get(aggregate_id, 0) + 1
-        envelope = {
-            "event_id": str(uuid.uuid4()),
-            "event_type": event_type,
-            "schema_version": 1,
-            "service": "orders",
-            "aggregate_type": "Order",
-            "aggregate_id": aggregate_id,
-            "aggregate_version": version,
-            "position": self.position,
-            "occurred_at": (START + timedelta(minutes=self.position)).isoformat(),
-            "actor": {"id": "sp-1", "role": "salesperson"},
-            "data": data,
-        }
+        occurred_at = START + timedelta(minutes=self.position)
+        envelope = order_event(
+            aggregate_id, event_type, data, occurred_at, version, self.position, actor=SALES
+        )
         subject = f"{self.settings.namespace}.orders.events.{event_type}"
         headers = {"Nats-Msg-Id": f"orders-{self.position}"}
-        await self.nc.jetstream().publish(subject, json.dumps(envelope).encode(), headers=headers)
+        await self.nc.jetstream().publish(subject, envelope.model_dump_json().encode(), headers=headers)
 
     async def placed(self, order_id: str, status: str, total: str, *lines: tuple[str, int]) -> None:
-        await self.publish(
-            "OrderPlaced",
-            order_id,
-            order_number=f"SO-{order_id}",
-            customer_id=f"c-{order_id}",
-            customer_kind="dealer",
-            region="EAST",
-            salesperson_id="sp-1",
-            channel="phone",
-            lines=[{"product_code": code, "quantity": qty, "unit_price": "10.00"} for code, qty in lines],
-            total_amount=total,
-            status=status,
-            holds=[],
-            reservation_id=None,
-            deposit_applied="0.00",
-        )
+        priced = [{"product_code": code, "quantity": qty, "unit_price": "10.00"} for code, qty in lines]
+        placed = order_placed(order_id, f"c-{order_id}", "dealer", "EAST", "sp-1", priced, total, status)
+        await self.publish("OrderPlaced", order_id, **placed, reservation_id=None, deposit_applied="0.00")
 
     async def shipped(self, order_id: str, amount: str, status: str, *lines: tuple[str, int]) -> None:
         await self.publish(

@@ -261,18 +261,17 @@ async def test_s2_the_customer_view_ends_the_same_after_redelivered_or_reordered
         await projector.close()
 
 
-def visit(
-    customer_id: str, kind: str = "visit", day: str = "2027-01-08", actor: dict[str, str] = SALES
-) -> dict[str, Any]:
+def visit(customer_id: str, **overrides: Any) -> dict[str, Any]:
+    """A ``log_visit`` body (S2): ``SALES`` visited ``customer_id`` in person."""
     return {
-        "actor": actor,
+        "actor": SALES,
         "customer_id": customer_id,
-        "visited_on": day,
-        "kind": kind,
+        "visited_on": "2027-01-08",
+        "kind": "visit",
         "purpose": "介绍新产品 / present the new series",
         "outcome": "interested",
         "next_step": "send samples",
-    }
+    } | overrides
 
 
 async def test_s2_visit_plan_by_grade_and_plan_vs_actual(
@@ -295,7 +294,7 @@ async def test_s2_visit_plan_by_grade_and_plan_vs_actual(
     assert others not in {c["customer_id"] for c in planned["customers"]}
 
     for kind in ("visit", "return_visit", "phone"):
-        await ok(request_, "log_visit", visit(key, kind))
+        await ok(request_, "log_visit", visit(key, kind=kind))
     await ok(request_, "log_visit", visit(potential))
     progress = await ok(request_, "get_visit_progress", month, kind="query")
     assert {c["customer_id"]: (c["planned"], c["actual"]) for c in progress["customers"]} == {

@@ -16,20 +16,14 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NATS
 
+from deploy.bench.seed import SUPERVISOR
 from services.reporting.main import ReportingService
 from shared.clock import BUSINESS_TZ
 from shared.contracts import Actor, Role
 from shared.settings import Settings
+from tests.builders import picked
 from tests.conftest import Requester
-from tests.integration.reporting_kit import (
-    MANAGER,
-    SUPERVISOR,
-    Events,
-    at,
-    consumed,
-    reporting_at,
-    rows,
-)
+from tests.integration.reporting_kit import MANAGER, Events, at, consumed, reporting_at, rows
 
 pytestmark = pytest.mark.integration
 
@@ -106,24 +100,24 @@ async def test_c10_r5_r7_a_sale_before_and_after_a_reassignment_and_a_move_count
     staff_feb = rows(await request_("reporting", "query", "staff", {"period": "2032-02"}), "staff_id")
     staff_mar = rows(await request_("reporting", "query", "staff", {"period": "2032-03"}), "staff_id")
 
-    assert (feb["C10-OLD"]["sales_amount"], feb["C10-OLD"]["orders"]) == ("1600.00", 3)
+    assert picked(feb["C10-OLD"], "sales_amount", "orders") == ("1600.00", 3)
     assert feb["C10-OLD"]["customers_by_kind"] == {"dealer": 1}  # it was there at February's end
     assert "C10-NEW" not in feb
     # March: the new region has the sale made in it; the old one loses what left it (100 + 200).
-    assert (mar["C10-NEW"]["sales_amount"], mar["C10-NEW"]["orders"]) == ("400.00", 1)
+    assert picked(mar["C10-NEW"], "sales_amount", "orders") == ("400.00", 1)
     assert [(p["product_code"], p["quantity"], p["amount"]) for p in mar["C10-NEW"]["products"]] == [
         ("P-1", "4", "400.00")
     ]
     assert mar["C10-NEW"]["customers_by_kind"] == {"dealer": 1}
-    assert (mar["C10-OLD"]["sales_amount"], mar["C10-OLD"]["orders"]) == ("-300.00", 0)
+    assert picked(mar["C10-OLD"], "sales_amount", "orders") == ("-300.00", 0)
     assert sorted((p["product_code"], p["quantity"]) for p in mar["C10-OLD"]["products"]) == [
         ("P-1", "-2"),
         ("P-2", "-2"),
     ]
     assert mar["C10-OLD"]["customers_by_kind"] == {}
-    assert (staff_feb["sp-c10a"]["orders"], staff_feb["sp-c10a"]["amount"]) == (3, "1600.00")
-    assert (staff_mar["sp-c10b"]["orders"], staff_mar["sp-c10b"]["amount"]) == (1, "400.00")
-    assert (staff_mar["sp-c10a"]["orders"], staff_mar["sp-c10a"]["amount"]) == (0, "-300.00")
+    assert picked(staff_feb["sp-c10a"], "orders", "amount") == (3, "1600.00")
+    assert picked(staff_mar["sp-c10b"], "orders", "amount") == (1, "400.00")
+    assert picked(staff_mar["sp-c10a"], "orders", "amount") == (0, "-300.00")
 
 
 # ---------------------------------------------------------------- C11, C12: alerts (R12)
@@ -159,11 +153,7 @@ async def test_c11_a_security_expiring_within_30_days_is_on_the_alerts_list_unti
     assert [(a["alert"], a["rule"], a["security_id"], a["days_left"], a["amount"]) for a in found] == [
         ("security_expiring", "C11", "soon", 20, "50000.00")
     ]
-    assert (found[0]["security_kind"], found[0]["holder"], found[0]["code"]) == (
-        "mortgage",
-        "王伟",
-        "C11S-D0001",
-    )
+    assert picked(found[0], "security_kind", "holder", "code") == ("mortgage", "王伟", "C11S-D0001")
 
 
 async def test_c12_a_contract_expiring_within_30_days_is_on_the_alerts_list_unless_renewed_or_ended(
@@ -252,7 +242,7 @@ async def test_c13_r4_key_customers_show_the_key_account_plan_with_the_advice_gi
     assert reply["ok"], reply
     by_sales = {e["customer_id"]: e for e in reply["result"]["by_sales"]}
     shown = by_sales[key]["key_account_plan"]
-    assert (shown["sales_target"], shown["why_key"], shown["actions"]) == (
+    assert picked(shown, "sales_target", "why_key", "actions") == (
         "1200000.00",
         "largest dealer in the east",
         ["quarterly visit"],
@@ -386,18 +376,12 @@ async def test_p8_p9_feedback_and_after_sales_counted_per_region_and_staff_with_
         "feedback_by_kind": {"suggestion": 1, "inquiry": 1},
         "service_requests_by_kind": {"repair": 1, "training": 1},
     }
-    assert (regions["P89-WEST"]["feedback"], regions["P89-WEST"]["service_requests"]) == (2, 1)
+    assert picked(regions["P89-WEST"], "feedback", "service_requests") == (2, 1)
     assert regions["P89-WEST"]["feedback_by_kind"] == {"praise": 1, "other": 1}
-    assert (regions["P89-WEST"]["feedback_overdue"], regions["P89-WEST"]["service_requests_overdue"]) == (
-        0,
-        0,
-    )
-    assert (staff["cs-p89a"]["feedback_assigned"], staff["cs-p89a"]["feedback_overdue"]) == (2, 1)
-    assert (staff["cs-p89b"]["feedback_assigned"], staff["cs-p89b"]["feedback_overdue"]) == (2, 0)
-    assert (
-        staff["tech-p89a"]["service_requests_assigned"],
-        staff["tech-p89a"]["service_requests_overdue"],
-    ) == (1, 1)
+    assert picked(regions["P89-WEST"], "feedback_overdue", "service_requests_overdue") == (0, 0)
+    assert picked(staff["cs-p89a"], "feedback_assigned", "feedback_overdue") == (2, 1)
+    assert picked(staff["cs-p89b"], "feedback_assigned", "feedback_overdue") == (2, 0)
+    assert picked(staff["tech-p89a"], "service_requests_assigned", "service_requests_overdue") == (1, 1)
     assert staff["tech-p89b"]["service_requests_overdue"] == 0
     # As of before the misses, none is counted.
     before = await request_(

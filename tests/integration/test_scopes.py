@@ -5,55 +5,30 @@ the customers and orders services is sent by a user of the right role holding it
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from nats.aio.client import Client as NATS
 
+from shared.contracts import Role
 from shared.identity.tokens import Grant
 from shared.settings import Settings
 from tests.builders import SALES
 from tests.integration.scopes_kit import send_as
-from tests.integration.test_role_gates import (
-    World,
-    approved,
-    c4_approve,
-    c4_reject,
-    c5_grade,
-    c6_contract,
-    c7_capital_limit,
-    o2_approve,
-    o2_vote,
-    o6_release,
-    o7_release,
-    o8_release,
-    o9_agree,
-    o9_approve,
-    world,
-)
+from tests.integration.test_role_gates import GATES, Gate, World, approved, c7_capital_limit, world
 
 pytestmark = pytest.mark.integration
 
 __all__ = ["world"]  # the fixture, shared with the role gates' module
 
-Due = Callable[[World], Awaitable[dict[str, Any]]]
+# The approvals of these rules, each sent by the lowest role its gate allows; the customers of the role
+# gates' helpers are in EAST (``prospect``).
+SCOPED_RULES = ("C4", "C5", "C6", "C7", "O2", "O6", "O7", "O8", "O9")
+APPROVALS = [gate for gate in GATES if gate.rule in SCOPED_RULES]
 
-# The customers of the role gates' helpers are in EAST (``prospect``).
-APPROVALS: list[tuple[str, str, str, str, Due]] = [
-    ("customers", "approve_customer", "C4", "sales_supervisor", c4_approve),
-    ("customers", "reject_customer", "C4", "sales_supervisor", c4_reject),
-    ("customers", "grade_customer", "C5", "sales_manager", c5_grade),
-    ("customers", "sign_contract", "C6", "regional_manager", c6_contract),
-    ("customers", "set_capital_limit", "C7", "marketing_director", c7_capital_limit),
-    ("orders", "approve_price_exception", "O2", "general_manager", o2_approve),
-    ("orders", "vote_price_exception", "O2", "sales_manager", o2_vote),
-    ("orders", "release_order", "O6", "sales_manager", o6_release),
-    ("orders", "release_order", "O7", "marketing_director", o7_release),
-    ("orders", "release_order", "O8", "general_manager", o8_release),
-    ("orders", "agree_guarantee", "O9", "sales_manager", o9_agree),
-    ("orders", "approve_guarantee", "O9", "general_manager", o9_approve),
-]
+
+def lowest_role(gate: Gate) -> str:
+    return min(gate.allowed, key=list(Role).index).value
 
 
 async def as_user(
@@ -69,20 +44,19 @@ async def as_user(
     return await send_as(nc, settings, service, grant, name, body, kind)
 
 
-@pytest.mark.parametrize(
-    ("service", "command", "rule", "role", "due"), APPROVALS, ids=[f"{a[2]}-{a[1]}" for a in APPROVALS]
-)
+@pytest.mark.parametrize("gate", APPROVALS, ids=[f"{g.rule}-{g.command}" for g in APPROVALS])
 async def test_scope_an_approval_by_the_right_role_in_the_wrong_region_is_refused(
-    world: World, nc: NATS, settings: Settings, service: str, command: str, rule: str, role: str, due: Due
+    world: World, nc: NATS, settings: Settings, gate: Gate
 ) -> None:
-    body = await due(world) | {"actor": {"id": f"{role}-user", "role": role}}
-    before = world.stored(service)
-    refused = await as_user(nc, settings, "cmd", command, body, Grant(role, "WEST"), service)
+    role = lowest_role(gate)
+    body = await gate.due(world) | {"actor": {"id": f"{role}-user", "role": role}}
+    before = world.stored(gate.service)
+    refused = await as_user(nc, settings, "cmd", gate.command, body, Grant(role, "WEST"), gate.service)
     assert refused["error"]["code"] == "forbidden", refused
     assert refused["error"]["rule"] == "scope"
-    assert world.stored(service) == before
-    accepted = await as_user(nc, settings, "cmd", command, body, Grant(role, "EAST"), service)
-    assert accepted["ok"], (rule, accepted)
+    assert world.stored(gate.service) == before
+    accepted = await as_user(nc, settings, "cmd", gate.command, body, Grant(role, "EAST"), gate.service)
+    assert accepted["ok"], (gate.rule, accepted)
 
 
 async def test_scope_a_salesperson_reads_and_acts_only_on_their_own_customers(
