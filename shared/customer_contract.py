@@ -11,15 +11,14 @@ passes over it (a newer release's event during a rolling upgrade).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from typing import Any, ClassVar
 
 from typing_extensions import TypedDict  # pydantic reads it on Python 3.11
 
-from shared.contracts import DecimalText, Envelope, Money, Role
-from shared.events import Added, EventContract
+from shared.contracts import DecimalText, Money, Role
+from shared.events import Added, Decoder, EventContract
 
 SOURCE = "customers"  # the service whose stream carries these events
 
@@ -108,16 +107,13 @@ class ContractTerms(TypedDict):
     annual_volume: Money | None  # the year's committed amount; None: no commitment
 
 
-class CustomerEvent(EventContract):
+class CustomerEvent(EventContract, family=True):
     """An event of the customers stream: of the ``Customer`` aggregate unless its class says otherwise."""
 
+    SERVICE: ClassVar[str] = SOURCE
     AGGREGATE: ClassVar[str] = "Customer"
     # The customer's status once the event happened (None: it leaves the status as it was).
     STATUS: ClassVar[Status | None] = None
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls.TOPIC = f"{SOURCE}.{cls.AGGREGATE}.{cls.__name__}"
 
 
 # C2 and C4: onboarding -------------------------------------------------------------------------------
@@ -126,6 +122,7 @@ class CustomerRegistered(CustomerEvent):
 
     VERSION = 2
     ADDED: ClassVar[Added] = {2: {"lead_source": None}}  # version 1 did not ask for it
+    CREATED = True
     STATUS = Status.PROSPECT
     kind: Kind
     region: str
@@ -365,14 +362,14 @@ class KeyAccountAdviceGiven(CustomerEvent):
 
 
 # C4 code sequences -----------------------------------------------------------------------------------
-class CodeSequenceEvent(CustomerEvent):
+class CodeSequenceEvent(CustomerEvent, aggregate="CodeSequence"):
     """An event of a customer code sequence (one per region and kind), not of a customer."""
-
-    AGGREGATE = "CodeSequence"
 
 
 class CodeSequenceStarted(CodeSequenceEvent):
     """C4: the code sequence of a region and kind."""
+
+    CREATED = True
 
     region: str
     kind: Kind
@@ -422,18 +419,6 @@ EVENTS: dict[str, type[CustomerEvent]] = {
 }
 
 
-def decode_data(event_type: str, data: Mapping[str, Any], schema_version: int = 1) -> CustomerEvent | None:
-    """The event of that type, version and data, upcast to this release's version (None: a type this
-    release does not know). Data kept without its version is read as of the first: the upcasts then fill
-    only the fields it lacks (an event of a later version has them already)."""
-    model = EVENTS.get(event_type)
-    if model is None:
-        return None
-    return model.model_validate(model.upcast(data, schema_version))
-
-
-def decode(envelope: Envelope) -> CustomerEvent | None:
-    """The envelope's event (None: not a customers event this release knows)."""
-    if envelope.service != SOURCE:
-        return None
-    return decode_data(envelope.event_type, envelope.data, envelope.schema_version)
+DECODER = Decoder(SOURCE, EVENTS.values())
+decode_data = DECODER.data
+decode = DECODER

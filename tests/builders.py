@@ -16,8 +16,10 @@ from enum import Enum
 from typing import Any
 
 from services.customers.commands import RegisterProspect
+from shared import orders_contract
 from shared.contracts import Actor, Envelope, Role
 from shared.customer_contract import EVENTS
+from shared.events import EventContract
 
 Who = dict[str, str]
 
@@ -79,18 +81,22 @@ def _neutral(hint: Any) -> Any:
     origin = typing.get_origin(hint) or hint
     if isinstance(origin, type) and issubclass(origin, Enum):
         return next(iter(origin)).value
-    neutral = {str: "", int: 0, Decimal: "0", date: "2026-01-01", list: [], dict: {}}
+    neutral = {str: "", int: 0, bool: False, Decimal: "0", date: "2026-01-01", list: [], dict: {}}
     return neutral[origin]
 
 
-def customer_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
-    """A customers event's whole data as the contract has it: ``data``, and every other field the event
-    requires with a neutral value (a test names only the fields its rule reads)."""
-    fields = EVENTS[event_type].model_fields
+def contract_data(declared: type[EventContract], data: dict[str, Any]) -> dict[str, Any]:
+    """An event's whole data as its contract has it: ``data``, and every other field the event requires
+    with a neutral value (a test names only the fields its rule reads)."""
+    fields = declared.model_fields
     missing = {
         name: _neutral(f.annotation) for name, f in fields.items() if f.is_required() and name not in data
     }
     return missing | data
+
+
+def customer_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    return contract_data(EVENTS[event_type], data)
 
 
 def kept_event(version: int, event_type: str, data: dict[str, Any]) -> tuple[int, str, dict[str, Any]]:
@@ -120,6 +126,7 @@ def order_event(
     """An orders event as the bus carries it (the department feeds take these), with an id of its own;
     ``envelope``: its other fields (``actor`` ...)."""
     event_id = str(uuid.uuid4())
+    data = contract_data(getattr(orders_contract, event_type), data)
     return bus_event(
         "orders",
         "Order",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from services.complaints import commands as c
-from services.complaints import events
 from services.complaints.application import ComplaintsApplication
 from services.complaints.domain import (
     LOGGERS,
@@ -14,12 +13,13 @@ from services.complaints.domain import (
 from services.complaints.domain.aftersales import ASSIGNERS as SERVICE_ASSIGNERS
 from services.complaints.domain.feedback import ASSIGNERS as FEEDBACK_ASSIGNERS
 from services.complaints.domain.feedback import ESCALATED_TO
+from shared import complaints_contract
 from shared.bus import ServiceBus
 from shared.contracts import Role
 from shared.events import declared_events
 from shared.routes import Table, register_routes
 
-EVENTS = declared_events(events)
+EVENTS = declared_events(complaints_contract)
 
 # A quality complaint is handled by its sales_manager (P2), a service complaint by the sales_vp or the
 # general_manager (P4): the table lists both, the complaint's type narrows it.

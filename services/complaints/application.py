@@ -271,9 +271,9 @@ class ComplaintsApplication(WithCustomers[CustomerDirectory]):
     @staticmethod
     def _settled(tracked: Complaint | Feedback | ServiceRequest) -> bool:
         """Nothing of it can fall due any more: the scan stops looking at it."""
-        if isinstance(tracked, Complaint):
-            return tracked.status is Status.CLOSED or len(tracked.overdue) == len(Stage)
-        return not tracked.pending_deadlines()
+        if isinstance(tracked, Feedback | ServiceRequest):
+            return not tracked.pending_deadlines()
+        return tracked.status is Status.CLOSED or len(tracked.overdue) == len(Stage)
 
     # queries ----------------------------------------------------------------------------------
     def get_complaint(self, query: c.GetComplaint) -> dict[str, Any]:

@@ -20,6 +20,17 @@ from enum import StrEnum
 from typing import Any
 
 from shared.contracts import Envelope, Role
+from shared.orders_contract import (
+    OrderCancelled,
+    OrderHeld,
+    OrderPlaced,
+    OrderReleased,
+    OrderShipped,
+    PaymentReceived,
+    ProductionRequested,
+    ReceivableOverdue,
+    decode,
+)
 
 
 class Department(StrEnum):
@@ -37,16 +48,17 @@ READERS: dict[Department, frozenset[Role]] = {
 
 # The order events a feed is built from (the rest of the stream is acknowledged and skipped).
 ORDER_EVENTS = frozenset(
-    {
-        "OrderPlaced",
-        "OrderReleased",
-        "OrderHeld",
-        "OrderShipped",
-        "OrderCancelled",
-        "PaymentReceived",
-        "ProductionRequested",
-        "ReceivableOverdue",
-    }
+    declared.__name__
+    for declared in (
+        OrderPlaced,
+        OrderReleased,
+        OrderHeld,
+        OrderShipped,
+        OrderCancelled,
+        PaymentReceived,
+        ProductionRequested,
+        ReceivableOverdue,
+    )
 )
 ACCEPTED = frozenset({"accepted", "shipped"})  # the statuses an order is made and shipped in
 
@@ -82,45 +94,49 @@ def _quantities(lines: list[dict[str, Any]], into: dict[str, int] | None = None)
 def order_of(event: Envelope) -> str:
     """The order an event is about: an order's own events, or one naming it (a product's production
     request, an account's overdue receivable)."""
-    return str(event.data.get("order_id") or event.aggregate_id)
+    match decode(event):
+        case ProductionRequested(order_id=order_id) | ReceivableOverdue(order_id=order_id):
+            return order_id
+    return event.aggregate_id
 
 
 def apply(facts: OrderFacts | None, event: Envelope) -> OrderFacts | None:
     """The order after ``event`` (None: an event of an order placed before the feed knew of it)."""
-    data, at = event.data, event.occurred_at
-    if event.event_type == "OrderPlaced":
+    at, decoded = event.occurred_at, decode(event)
+    if isinstance(decoded, OrderPlaced):
         return OrderFacts(
             order_id=event.aggregate_id,
-            customer_id=data["customer_id"],
+            customer_id=decoded.customer_id,
             placed_at=at,
             updated_at=at,
-            status=data["status"],
-            order_number=data["order_number"],
-            region=data["region"],
-            channel=data["channel"],
-            total_amount=Decimal(str(data["total_amount"])),
-            ordered=_quantities(data["lines"]),
+            status=decoded.status,
+            order_number=decoded.order_number,
+            region=decoded.region,
+            channel=decoded.channel,
+            total_amount=decoded.total_amount,
+            ordered=_quantities(decoded.lines),
         )
     if facts is None:
         return None
-    if event.event_type in ("OrderReleased", "OrderHeld", "PaymentReceived"):
-        facts = replace(facts, status=data["status"])
-    if event.event_type == "OrderShipped":
-        facts = replace(
-            facts,
-            status=data["status"],
-            shipped_amount=facts.shipped_amount + Decimal(str(data["amount"])),
-            shipped=_quantities(data["lines"], facts.shipped),
-            to_make=0,  # made: it went out
-        )
-    elif event.event_type == "OrderCancelled":
-        facts = replace(facts, status="cancelled")
-    elif event.event_type == "PaymentReceived":
-        facts = replace(facts, paid_amount=facts.paid_amount + Decimal(str(data["amount"])))
-    elif event.event_type == "ProductionRequested":
-        facts = replace(facts, to_make=facts.to_make + int(data["quantity"]))
-    elif event.event_type == "ReceivableOverdue":
-        facts = replace(facts, overdue=True)
+    match decoded:
+        case OrderReleased(status=status) | OrderHeld(status=status):
+            facts = replace(facts, status=status)
+        case OrderShipped():
+            facts = replace(
+                facts,
+                status=decoded.status,
+                shipped_amount=facts.shipped_amount + decoded.amount,
+                shipped=_quantities(decoded.lines, facts.shipped),
+                to_make=0,  # made: it went out
+            )
+        case OrderCancelled():
+            facts = replace(facts, status="cancelled")
+        case PaymentReceived():
+            facts = replace(facts, status=decoded.status, paid_amount=facts.paid_amount + decoded.amount)
+        case ProductionRequested():
+            facts = replace(facts, to_make=facts.to_make + decoded.quantity)
+        case ReceivableOverdue():
+            facts = replace(facts, overdue=True)
     return replace(facts, updated_at=at)
 
 

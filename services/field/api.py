@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from services.field import commands as c
-from services.field import events
 from services.field.application import FieldApplication
 from services.field.domain.expenses import CHAIN
 from services.field.domain.intelligence import READERS, REPORTERS
 from services.field.domain.targets import APPROVERS
 from services.field.domain.visits import PLANNERS, SALES_STAFF
+from shared import field_contract
 from shared.bus import ServiceBus
 from shared.contracts import Role
 from shared.events import declared_events
 from shared.routes import Table, register_routes
 
-EVENTS = declared_events(events)
+EVENTS = declared_events(field_contract)
 
 # Who may send each command, published in the contract (x-roles); the domain's checks decide.
 ROLES: dict[str, frozenset[Role]] = {

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from services.field.events import ExpenseCategory, IntelligenceKind, VisitKind
 from shared.contracts import Command, Identifier, Money, Query
+from shared.field_contract import ExpenseCategory, IntelligenceKind, VisitKind
 
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 Notes = Annotated[str, Field(max_length=2000)]

@@ -17,17 +17,17 @@ from services.orders.domain import (
     RELEASERS,
     SALES_ROLES,
     SHIPPERS,
-    events,
 )
 from services.orders.domain.returns import CREDITORS, RETURN_APPROVERS
+from shared import orders_contract
 from shared.aggregate import at_least
 from shared.bus import ServiceBus, in_thread
 from shared.contracts import Role
 from shared.events import declared_events
 
-# The event classes as the aggregates store them, in the order the event contract
-# (``services.orders.domain.events``) declares them: each subclasses its declaration there.
-EVENTS = declared_events(events)
+# The event classes as the aggregates store them, in the order the event contract (``shared.orders_contract``)
+# declares them: each is made from its declaration there.
+EVENTS = declared_events(orders_contract)
 
 HOLDERS = SALES_ROLES | {Role.BRANCH_MANAGER}  # O9
 

@@ -19,7 +19,6 @@ from services.orders.domain import (
     contract_holds,
 )
 from services.orders.domain.common import local_date, money, refuse
-from services.orders.domain.events import ProductListing
 from services.orders.planning import Planning
 from services.orders.results import (
     account_result,
@@ -33,6 +32,7 @@ from services.orders.results import (
 from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.contracts import Command, Role
 from shared.errors import NotFound
+from shared.orders_contract import ProductListing
 from shared.store import Outcome
 
 

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from services.reporting.periods import PeriodMode, label, period_of_day
+from shared import field_contract
 
 # (aggregate id, version, position, occurred at in microseconds, data), as ``Projector`` calls handlers.
 Handler = Callable[[str, int, int, int, dict[str, Any]], None]
@@ -43,13 +44,13 @@ class FieldFigures:
 
     def handlers(self) -> dict[tuple[str, str], Handler]:
         return {
-            ("field", "CompanyTargetApproved"): self._company_target,
-            ("field", "RegionPlanApproved"): self._region_plan,
-            ("field", "SalespersonTargetsApproved"): self._salesperson_targets,
-            ("field", "VisitsPlanned"): self._visits_planned,
-            ("field", "VisitLogged"): self._visit_logged,
-            ("field", "ExpenseBudgetApproved"): self._budget_approved,
-            ("field", "ExpenseClaimApproved"): self._claim_approved,
+            field_contract.CompanyTargetApproved.key(): self._company_target,
+            field_contract.RegionPlanApproved.key(): self._region_plan,
+            field_contract.SalespersonTargetsApproved.key(): self._salesperson_targets,
+            field_contract.VisitsPlanned.key(): self._visits_planned,
+            field_contract.VisitLogged.key(): self._visit_logged,
+            field_contract.ExpenseBudgetApproved.key(): self._budget_approved,
+            field_contract.ExpenseClaimApproved.key(): self._claim_approved,
         }
 
     @staticmethod

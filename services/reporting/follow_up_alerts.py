@@ -12,9 +12,23 @@ from typing import Any
 
 import asyncpg
 
-from services.reporting.lifecycle import customer_join, customer_of
+from services.reporting.lifecycle import customer_join, customer_of, named
 from services.reporting.queries import amount
 from services.reporting.tables import SCHEMA
+from shared.complaints_contract import (
+    ComplaintClosed,
+    ComplaintLogged,
+    ComplaintOverdue,
+    ComplaintsEvent,
+    FeedbackAnswered,
+    FeedbackEscalationAcknowledged,
+    FeedbackOverdue,
+    PenaltyIssued,
+    ServiceRequestOverdue,
+    ServiceSignedOff,
+)
+from shared.events import EventContract
+from shared.orders_contract import OrderReserved, ReservationConverted, ReservationExpired
 
 # R12: a live hold expiring within this window is on the alerts list (it lapses by itself, O9).
 HOLD_ALERT_WINDOW = timedelta(hours=24)
@@ -24,33 +38,35 @@ HOLDS_LIVE = f"""
 SELECT r.aggregate_id AS hold_id, r.data->>'customer_id' AS customer_id,
        (r.data->>'amount')::numeric AS amount, (r.data->>'expires_at')::timestamptz AS expires_at
 FROM {SCHEMA}.event_log r
-WHERE r.service = 'orders' AND r.event_type = 'OrderReserved'
+WHERE r.service = '{OrderReserved.SERVICE}' AND r.event_type = {named(OrderReserved)}
   AND NOT EXISTS (
       SELECT FROM {SCHEMA}.event_log x
-      WHERE x.service = 'orders' AND x.aggregate_id = r.aggregate_id
-        AND x.event_type IN ('ReservationConverted', 'ReservationExpired'))
+      WHERE x.service = '{OrderReserved.SERVICE}' AND x.aggregate_id = r.aggregate_id
+        AND x.event_type IN ({named(ReservationConverted)}, {named(ReservationExpired)}))
 """
+COMPLAINTS = f"'{ComplaintsEvent.SERVICE}'"
 
 # Per late subject: (overdue event, the event that finishes the subject, the alert, the rule, the id's key).
-LATE_SUBJECTS: tuple[tuple[str, str, str, str, str], ...] = (
-    ("ComplaintOverdue", "ComplaintClosed", "complaint_overdue", "P7", "complaint_id"),
-    ("FeedbackOverdue", "FeedbackAnswered", "feedback_overdue", "P8", "feedback_id"),
-    ("ServiceRequestOverdue", "ServiceSignedOff", "service_request_overdue", "P9", "service_request_id"),
+Event = type[EventContract]
+LATE_SUBJECTS: tuple[tuple[Event, Event, str, str, str], ...] = (
+    (ComplaintOverdue, ComplaintClosed, "complaint_overdue", "P7", "complaint_id"),
+    (FeedbackOverdue, FeedbackAnswered, "feedback_overdue", "P8", "feedback_id"),
+    (ServiceRequestOverdue, ServiceSignedOff, "service_request_overdue", "P9", "service_request_id"),
 )
 # A missed acknowledgement is no longer late once the subject is acknowledged, finished or not: per overdue
 # event, (its stage, SQL on a later event ``x`` of the subject that acknowledges it). P7: any handling step
 # acknowledges a complaint (as the complaints service counts it); P8: the general manager acknowledges a
 # major feedback.
-ACKNOWLEDGED: dict[str, tuple[str, str]] = {
-    "ComplaintOverdue": (
+ACKNOWLEDGED: dict[Event, tuple[str, str]] = {
+    ComplaintOverdue: (
         "acknowledge",
-        "x.event_type NOT IN ('ComplaintLogged', 'ComplaintOverdue', 'PenaltyIssued')",
+        f"x.event_type NOT IN ({named(ComplaintLogged)}, {named(ComplaintOverdue)}, {named(PenaltyIssued)})",
     ),
-    "FeedbackOverdue": ("escalation", "x.event_type = 'FeedbackEscalationAcknowledged'"),
+    FeedbackOverdue: ("escalation", f"x.event_type = {named(FeedbackEscalationAcknowledged)}"),
 }
 
 
-def _late(overdue: str, finished: str) -> str:
+def _late(overdue: Event, finished: Event) -> str:
     """SQL: per subject with an ``overdue`` event and no ``finished`` one, its latest deadline missed and
     not acknowledged since (``ACKNOWLEDGED``)."""
     stage, acknowledging = ACKNOWLEDGED.get(overdue, ("", "false"))
@@ -59,13 +75,14 @@ def _late(overdue: str, finished: str) -> str:
            o.data->>'stage' AS stage, (o.data->>'deadline')::timestamptz AS deadline,
            coalesce(o.data->>'assigned_to', o.data->>'responsible', o.data->>'technician_id') AS responsible
     FROM {SCHEMA}.event_log o
-    WHERE o.service = 'complaints' AND o.event_type = '{overdue}'
+    WHERE o.service = {COMPLAINTS} AND o.event_type = {named(overdue)}
       AND NOT EXISTS (
           SELECT FROM {SCHEMA}.event_log x
-          WHERE x.service = 'complaints' AND x.aggregate_id = o.aggregate_id AND x.event_type = '{finished}')
+          WHERE x.service = {COMPLAINTS} AND x.aggregate_id = o.aggregate_id
+            AND x.event_type = {named(finished)})
       AND NOT (o.data->>'stage' IS NOT DISTINCT FROM '{stage}' AND EXISTS (
           SELECT FROM {SCHEMA}.event_log x
-          WHERE x.service = 'complaints' AND x.aggregate_id = o.aggregate_id
+          WHERE x.service = {COMPLAINTS} AND x.aggregate_id = o.aggregate_id
             AND x.aggregate_version > o.aggregate_version AND {acknowledging}))
     ORDER BY o.aggregate_id, o.aggregate_version DESC
     """

@@ -28,13 +28,15 @@ from shared.customer_contract import (
     SecurityRecorded,
     SecurityReleased,
 )
+from shared.events import EventContract
 
 # C11/C12 (rev 2): a security or a contract expiring within this many days is on the alerts list.
 EXPIRY_ALERT_DAYS = 30
 
 
-def _named(event: type[CustomerEvent]) -> str:
-    """SQL: the event's type, as the log keeps it (the contract's name for it)."""
+def named(event: type[EventContract]) -> str:
+    """SQL: the event's type, as the log keeps it (the contract's name for it; written into the SQL, as a
+    contract's names are identifiers, never input)."""
     return f"'{event.__name__}'"
 
 
@@ -46,7 +48,7 @@ def _latest(*events: type[CustomerEvent]) -> str:
     return (
         f"SELECT DISTINCT ON (aggregate_id) aggregate_id AS customer_id, event_type, data "
         f"FROM {SCHEMA}.event_log WHERE service = {CUSTOMERS} "
-        f"AND event_type IN ({', '.join(_named(event) for event in events)}) "
+        f"AND event_type IN ({', '.join(named(event) for event in events)}) "
         "ORDER BY aggregate_id, aggregate_version DESC"
     )
 
@@ -57,23 +59,23 @@ SELECT r.aggregate_id AS customer_id, r.data->>'security_id' AS security_id,
        r.data->>'security_kind' AS security_kind, (r.data->>'value')::numeric AS value,
        r.data->>'holder' AS holder, (r.data->>'expires_on')::date AS expires_on
 FROM {SCHEMA}.event_log r
-WHERE r.service = {CUSTOMERS} AND r.event_type = {_named(SecurityRecorded)}
+WHERE r.service = {CUSTOMERS} AND r.event_type = {named(SecurityRecorded)}
   AND NOT EXISTS (
       SELECT FROM {SCHEMA}.event_log x
-      WHERE x.service = {CUSTOMERS} AND x.event_type = {_named(SecurityReleased)}
+      WHERE x.service = {CUSTOMERS} AND x.event_type = {named(SecurityReleased)}
         AND x.aggregate_id = r.aggregate_id AND x.data->>'security_id' = r.data->>'security_id'
         AND x.aggregate_version > r.aggregate_version)
 """
 # The contract in force: the newest signing, unless a termination came after it (C6, C12).
 CONTRACTS_IN_FORCE = f"""
 SELECT customer_id, data->>'contract_number' AS contract_number, (data->>'valid_to')::date AS valid_to
-FROM ({_latest(ContractSigned, ContractTerminated)}) c WHERE event_type = {_named(ContractSigned)}
+FROM ({_latest(ContractSigned, ContractTerminated)}) c WHERE event_type = {named(ContractSigned)}
 """
 # Orders held after a poor rating until the sales manager lifts the hold (C11).
 ORDERS_HELD = f"""
 SELECT customer_id, data->>'reason' AS reason, data->>'rule' AS rule
 FROM ({_latest(CustomerOrdersHeld, CustomerOrdersReleased)}) h
-WHERE event_type = {_named(CustomerOrdersHeld)}
+WHERE event_type = {named(CustomerOrdersHeld)}
 """
 
 
@@ -147,7 +149,7 @@ async def key_account_plans(
             SELECT DISTINCT ON (aggregate_id) aggregate_id AS customer_id, aggregate_version, data,
                    occurred_at, actor_id
             FROM {SCHEMA}.event_log
-            WHERE service = {CUSTOMERS} AND event_type = {_named(KeyAccountPlanWritten)}
+            WHERE service = {CUSTOMERS} AND event_type = {named(KeyAccountPlanWritten)}
               AND aggregate_id = ANY($1::text[]) AND ($2::timestamptz IS NULL OR occurred_at <= $2)
             ORDER BY aggregate_id, aggregate_version DESC
         )
@@ -157,7 +159,7 @@ async def key_account_plans(
                    FILTER (WHERE a.aggregate_id IS NOT NULL), '{{}}'::jsonb) AS advice
         FROM plan p
         LEFT JOIN {SCHEMA}.event_log a
-             ON a.service = {CUSTOMERS} AND a.event_type = {_named(KeyAccountAdviceGiven)}
+             ON a.service = {CUSTOMERS} AND a.event_type = {named(KeyAccountAdviceGiven)}
              AND a.aggregate_id = p.customer_id AND a.aggregate_version > p.aggregate_version
              AND ($2::timestamptz IS NULL OR a.occurred_at <= $2)
         GROUP BY p.customer_id, p.data, p.occurred_at, p.actor_id

@@ -10,9 +10,11 @@ import asyncpg
 from asyncpg import Connection
 
 from services.reporting import periods
+from services.reporting.lifecycle import named
 from services.reporting.periods import PeriodMode
 from services.reporting.queries import amount, count, period_info
 from services.reporting.tables import SCHEMA
+from shared.complaints_contract import ComplaintClosed, ComplaintLogged
 
 TREND_PERIODS = 13
 FOUND_AT_MOST = 20
@@ -69,10 +71,11 @@ async def live_counts(conn: asyncpg.Connection, at: datetime | None, schema: str
     holds = await conn.fetchval(
         f"SELECT sum(holds_made - holds_converted - holds_expired) FROM {schema}.customer_period"
     )
+    logged, closed = named(ComplaintLogged), named(ComplaintClosed)
     complaints = await conn.fetchval(
-        f"SELECT count(*) FILTER (WHERE event_type = 'ComplaintLogged')"
-        f" - count(*) FILTER (WHERE event_type = 'ComplaintClosed') FROM {SCHEMA}.event_log"
-        " WHERE event_type IN ('ComplaintLogged', 'ComplaintClosed')"
+        f"SELECT count(*) FILTER (WHERE event_type = {logged})"
+        f" - count(*) FILTER (WHERE event_type = {closed}) FROM {SCHEMA}.event_log"
+        f" WHERE event_type IN ({logged}, {closed})"
         " AND ($1::timestamptz IS NULL OR occurred_at <= $1)",
         at,
     )

@@ -6,6 +6,11 @@ key starts with the service: only the customers' events are scanned)."""
 from __future__ import annotations
 
 from services.reporting.tables import SCHEMA
+from shared.customer_contract import CustomerRegionMoved
+
+# Written into the SQL, not bound: its callers number their own parameters around it (a contract's names
+# are identifiers, never input).
+SERVICE, EVENT_TYPE = CustomerRegionMoved.key()
 
 
 def regions_at(schema: str, until: str) -> str:
@@ -17,7 +22,7 @@ def regions_at(schema: str, until: str) -> str:
     LEFT JOIN (
         SELECT DISTINCT ON (aggregate_id) aggregate_id AS customer_id, data->>'region' AS region
         FROM {SCHEMA}.event_log
-        WHERE service = 'customers' AND event_type = 'CustomerRegionMoved'
+        WHERE service = '{SERVICE}' AND event_type = '{EVENT_TYPE}'
           AND ({until}::timestamptz IS NULL OR occurred_at < {until}::timestamptz)
         ORDER BY aggregate_id, aggregate_version DESC
     ) m USING (customer_id)

@@ -23,7 +23,7 @@ from services.reporting.tables import (
     STAFF_COUNTERS,
     WHOLE_ORDERS,
 )
-from shared.customer_contract import SOURCE as CUSTOMERS
+from shared import complaints_contract, orders_contract
 from shared.customer_contract import (
     CapitalLimitSet,
     CreditInvestigated,
@@ -114,12 +114,12 @@ CANCELLED = "cancelled"
 OPENING = "opening"
 # Events that add to one counter of their (customer, period): 1, or the money in a field of their data.
 COUNTED: dict[tuple[str, str], tuple[str, str | None]] = {
-    ("orders", "OverLimitApproved"): ("over_limit_approvals", None),
-    ("orders", "OrderReserved"): ("holds_made", None),
-    ("orders", "DepositReceived"): ("deposits", "amount"),
-    ("orders", "ReservationConverted"): ("holds_converted", None),
-    ("orders", "ReservationExpired"): ("holds_expired", None),
-    ("orders", "ReorderAlertRaised"): ("reorder_alerts", None),
+    orders_contract.OverLimitApproved.key(): ("over_limit_approvals", None),
+    orders_contract.OrderReserved.key(): ("holds_made", None),
+    orders_contract.DepositReceived.key(): ("deposits", "amount"),
+    orders_contract.ReservationConverted.key(): ("holds_converted", None),
+    orders_contract.ReservationExpired.key(): ("holds_expired", None),
+    orders_contract.ReorderAlertRaised.key(): ("reorder_alerts", None),
 }
 # The customer events the dimension follows (the contract's typed events, ``Projector._customer``).
 CUSTOMER_EVENTS = (
@@ -176,30 +176,30 @@ class Projector:
     def __post_init__(self) -> None:
         self.period = PeriodFinder(self.mode)
         self.handlers = {
-            ("orders", "ProductListed"): self._product,
-            ("orders", "ProductRelisted"): self._product,
-            ("orders", "OrderPlaced"): self._order_placed,
-            ("orders", "OrderReleased"): self._order_status,
-            ("orders", "OrderHeld"): self._order_status,
-            ("orders", "CreditNoteIssued"): self._credit_note,
-            ("orders", "OpeningReceivableRecorded"): self._opening_recorded,
-            ("orders", "OpeningReceivablePaid"): self._opening_paid,
-            ("orders", "OrderShipped"): self._order_shipped,
-            ("orders", "PaymentReceived"): self._order_paid,
-            ("orders", "CreditApplied"): self._credit_applied,
-            ("orders", "OrderCancelled"): self._order_cancelled,
+            orders_contract.ProductListed.key(): self._product,
+            orders_contract.ProductRelisted.key(): self._product,
+            orders_contract.OrderPlaced.key(): self._order_placed,
+            orders_contract.OrderReleased.key(): self._order_status,
+            orders_contract.OrderHeld.key(): self._order_status,
+            orders_contract.CreditNoteIssued.key(): self._credit_note,
+            orders_contract.OpeningReceivableRecorded.key(): self._opening_recorded,
+            orders_contract.OpeningReceivablePaid.key(): self._opening_paid,
+            orders_contract.OrderShipped.key(): self._order_shipped,
+            orders_contract.PaymentReceived.key(): self._order_paid,
+            orders_contract.CreditApplied.key(): self._credit_applied,
+            orders_contract.OrderCancelled.key(): self._order_cancelled,
             ("reporting", "HistoryLineImported"): self._history_line,
             ("reporting", "HistoryFileImported"): self._history_file,
             ("reporting", "PeriodSignedOff"): self._signed_off,
-            ("orders", "RequestListMatched"): self._matched,
-            ("complaints", "ComplaintLogged"): self._complaint,
-            ("complaints", "PenaltyIssued"): self._penalty,
-            ("complaints", "DismissalRecommended"): self._dismissal,
+            orders_contract.RequestListMatched.key(): self._matched,
+            complaints_contract.ComplaintLogged.key(): self._complaint,
+            complaints_contract.PenaltyIssued.key(): self._penalty,
+            complaints_contract.DismissalRecommended.key(): self._dismissal,
         }
         self.field_figures = FieldFigures(self.mode)
         self.handlers.update(self.field_figures.handlers())
         for model in CUSTOMER_EVENTS:
-            self.handlers[CUSTOMERS, model.__name__] = functools.partial(self._customer, model.__name__)
+            self.handlers[model.key()] = functools.partial(self._customer, model.__name__)
         for key, (counter, amount_field) in COUNTED.items():
             self.handlers[key] = functools.partial(self._counted, PERIOD_INDEX[counter], amount_field)
 

@@ -19,6 +19,17 @@ from services.reporting import periods
 from services.reporting.periods import PeriodMode
 from services.reporting.queries import period_info
 from services.reporting.tables import SCHEMA
+from shared.complaints_contract import (
+    ComplaintsEvent,
+    FeedbackAssigned,
+    FeedbackEscalated,
+    FeedbackLogged,
+    FeedbackOverdue,
+    ServiceRequestLogged,
+    ServiceRequestOverdue,
+    TechnicianAssigned,
+)
+from shared.customer_contract import CustomerRegionMoved
 
 REGION_COUNTS = (
     "feedback",
@@ -35,16 +46,19 @@ STAFF_COUNTS = (
 )
 # What each event adds: (region counter, staff counter, the data field naming the staff member).
 COUNTS: dict[str, tuple[str | None, str | None, str | None]] = {
-    "FeedbackLogged": ("feedback", "feedback_assigned", "assigned_to"),
-    "FeedbackAssigned": (None, "feedback_assigned", "assigned_to"),
-    "FeedbackEscalated": ("feedback_major", None, None),
-    "FeedbackOverdue": ("feedback_overdue", "feedback_overdue", "responsible"),
-    "ServiceRequestLogged": ("service_requests", None, None),
-    "TechnicianAssigned": (None, "service_requests_assigned", "technician_id"),
-    "ServiceRequestOverdue": ("service_requests_overdue", "service_requests_overdue", "technician_id"),
+    FeedbackLogged.__name__: ("feedback", "feedback_assigned", "assigned_to"),
+    FeedbackAssigned.__name__: (None, "feedback_assigned", "assigned_to"),
+    FeedbackEscalated.__name__: ("feedback_major", None, None),
+    FeedbackOverdue.__name__: ("feedback_overdue", "feedback_overdue", "responsible"),
+    ServiceRequestLogged.__name__: ("service_requests", None, None),
+    TechnicianAssigned.__name__: (None, "service_requests_assigned", "technician_id"),
+    ServiceRequestOverdue.__name__: ("service_requests_overdue", "service_requests_overdue", "technician_id"),
 }
 # The events that carry a kind worth counting per region (P8 feedback kinds, P9 service kinds).
-BY_KIND = {"FeedbackLogged": "feedback_by_kind", "ServiceRequestLogged": "service_requests_by_kind"}
+BY_KIND = {
+    FeedbackLogged.__name__: "feedback_by_kind",
+    ServiceRequestLogged.__name__: "service_requests_by_kind",
+}
 UNKNOWN_REGION = "unknown"
 
 
@@ -60,11 +74,11 @@ async def service_figures(
         LEFT JOIN {schema}.customers d ON d.customer_id = e.data->>'customer_id'
         LEFT JOIN LATERAL (
             SELECT x.data->>'region' AS region FROM {SCHEMA}.event_log x
-            WHERE x.aggregate_id = e.data->>'customer_id' AND x.service = 'customers'
-              AND x.event_type = 'CustomerRegionMoved' AND x.occurred_at <= e.occurred_at
+            WHERE x.aggregate_id = e.data->>'customer_id' AND x.service = $5 AND x.event_type = $6
+              AND x.occurred_at <= e.occurred_at
             ORDER BY x.aggregate_version DESC LIMIT 1
         ) m ON true
-        WHERE e.service = 'complaints' AND e.event_type = ANY($1::text[])
+        WHERE e.service = $7 AND e.event_type = ANY($1::text[])
           AND e.occurred_at >= $2 AND e.occurred_at < $3
           AND ($4::timestamptz IS NULL OR e.occurred_at <= $4)
         """,
@@ -72,6 +86,8 @@ async def service_figures(
         start,
         end,
         as_of,
+        *CustomerRegionMoved.key(),
+        ComplaintsEvent.SERVICE,
     )
     regions: dict[str, dict[str, Any]] = {}
     staff: dict[str, dict[str, Any]] = {}

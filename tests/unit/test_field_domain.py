@@ -16,10 +16,10 @@ from services.field.domain.expenses import ExpenseClaim
 from services.field.domain.intelligence import MarketReport
 from services.field.domain.targets import AnnualPlan, quarters_of
 from services.field.domain.visits import required_visits
-from services.field.events import ExpenseCategory, IntelligenceKind
 from shared.aggregate import Meta
 from shared.clock import FixedClock
 from shared.errors import DomainError, Forbidden, InvalidState
+from shared.field_contract import ExpenseCategory, IntelligenceKind
 from shared.settings import Settings
 from tests.builders import FINANCE, GM, MARKETING, REGIONAL, SALES, SUPERVISOR, kept_event
 

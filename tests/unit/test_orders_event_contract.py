@@ -1,5 +1,5 @@
-"""Orders' events are declared once, in the event contract (``services.orders.domain.events``): the
-aggregates store subclasses of those declarations, and the published AsyncAPI document describes them."""
+"""Orders' events are declared once, in the event contract (``shared.orders_contract``): the aggregates
+store classes made from those declarations, and the published AsyncAPI document describes them."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 
 from services.orders.domain import AGGREGATES
-from services.orders.domain.events import EVENTS as DECLARED
+from shared import orders_contract
 from shared.envelope import BASE_FIELDS
-from shared.events import event_classes
+from shared.events import contract_events, event_classes, event_contract
 
 # Every event class an orders aggregate stores, found on the aggregates (not from the contract).
 STORED = event_classes(*AGGREGATES)
+DECLARED = contract_events(orders_contract)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,21 +33,18 @@ def published_schemas() -> dict[str, Any]:
     return schemas
 
 
-def test_every_stored_orders_event_is_its_one_declaration_in_the_contract() -> None:
-    declared_in = {
-        stored: [declared for declared in DECLARED if issubclass(stored, declared)] for stored in STORED
-    }
-    assert all(len(found) == 1 for found in declared_in.values()), declared_in
-    assert sorted(found[0].__name__ for found in declared_in.values()) == sorted(c.__name__ for c in DECLARED)
-    for stored, (declared,) in declared_in.items():
-        assert stored.__name__ == declared.__name__
-        assert getattr(stored, "TOPIC", None) == getattr(declared, "TOPIC", None)
-        assert data_fields(stored) == data_fields(declared)  # the aggregate adds no field of its own
+def test_every_stored_orders_event_is_made_from_its_one_declaration_in_the_contract() -> None:
+    assert sorted(c.__name__ for c in STORED) == sorted(c.__name__ for c in DECLARED)
+    for stored in STORED:
+        declared = event_contract(stored)
+        assert declared is getattr(orders_contract, stored.__name__)
+        assert getattr(stored, "TOPIC", None) == declared.TOPIC
+        assert data_fields(stored) == list(declared.model_fields)  # the aggregate adds no field of its own
 
 
-@pytest.mark.parametrize("event_class", DECLARED, ids=lambda cls: cls.__name__)
-def test_every_orders_event_class_s_fields_equal_its_contract_schema_s_properties(event_class: type) -> None:
-    schema = published_schemas()[f"{event_class.__name__}Data"]
-    assert set(schema["properties"]) == set(data_fields(event_class))
-    defaulted = {f.name for f in dataclasses.fields(event_class) if f.default is not dataclasses.MISSING}
-    assert schema.get("required", []) == [name for name in data_fields(event_class) if name not in defaulted]
+@pytest.mark.parametrize("declared", DECLARED, ids=lambda cls: cls.__name__)
+def test_every_orders_event_s_fields_equal_its_contract_schema_s_properties(declared: Any) -> None:
+    schema = published_schemas()[f"{declared.__name__}Data"]
+    assert set(schema["properties"]) == set(declared.model_fields)
+    required = [name for name, field in declared.model_fields.items() if field.is_required()]
+    assert schema.get("required", []) == required

@@ -8,8 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 from services.reporting.bulk import BATCH_TYPES
-from services.reporting.projector import LoggedEvent, Projector
+from services.reporting.projector import COUNTED, LoggedEvent, Projector
 from services.reporting.tables import PERIOD_COUNTERS
+from shared import complaints_contract, customer_contract, field_contract, orders_contract
+from shared.events import contract_events
 from tests.builders import customer_data
 
 WHEN = datetime(2026, 11, 10, 4, tzinfo=UTC)
@@ -241,3 +243,17 @@ def test_r12_a_batch_names_each_order_whose_unpaid_receivables_it_may_change() -
     customers_only = Projector("close_28th", only=frozenset({"customers"}))
     customers_only.apply_all(batch)
     assert customers_only.rows("unpaid_receivables") == []
+
+
+def test_every_event_of_another_service_the_projector_handles_is_one_its_contract_declares() -> None:
+    declared = {
+        event.key(): event
+        for contract in (customer_contract, orders_contract, complaints_contract, field_contract)
+        for event in contract_events(contract)
+    }
+    handled = {key for key in Projector("close_28th").handlers if key[0] != "reporting"}
+    assert handled - set(declared) == set()
+    counted_fields = {
+        field for key, (_, field) in COUNTED.items() if field and field not in declared[key].model_fields
+    }
+    assert counted_fields == set()

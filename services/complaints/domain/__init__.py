@@ -4,7 +4,7 @@ Pure: no I/O. Each command method checks its rule and raises ``DomainError`` bef
 Aggregates: ``Complaint`` (one per complaint, its whole handling form), ``StaffRecord`` (one per staff
 member, id derived from the staff id) which counts valid service complaints for P5, ``Feedback`` (P8)
 and ``ServiceRequest`` (P9).
-Their events are declared in ``services/complaints/events.py`` (the published contract), each topic pinned.
+Their events are declared in ``shared/complaints_contract.py`` (the published contract), each topic pinned.
 """
 
 from services.complaints.domain.aftersales import ServiceRequest, ServiceStatus, Technician
@@ -12,7 +12,7 @@ from services.complaints.domain.complaint import Complaint
 from services.complaints.domain.feedback import Feedback, FeedbackStatus
 from services.complaints.domain.kinds import LOGGERS, PROPOSERS, QUALITY_DECIDERS, SERVICE_HANDLERS, Status
 from services.complaints.domain.penalties import STAFF_NAMESPACE, StaffRecord, fine_for, months_before
-from services.complaints.events import (
+from shared.complaints_contract import (
     ComplaintType,
     FeedbackKind,
     FeedbackStage,

@@ -13,8 +13,8 @@ from eventsourcing.domain import event
 from services.complaints import events
 from services.complaints.domain.deadlines import check_raisable, passed
 from services.complaints.domain.kinds import LOGGERS
-from services.complaints.events import Satisfaction, ServiceKind, ServiceStage
 from shared.aggregate import Meta, SalesAggregate, at_least, refuse, require_role, require_status
+from shared.complaints_contract import Satisfaction, ServiceKind, ServiceStage
 from shared.contracts import Role
 from shared.errors import Forbidden
 

@@ -11,8 +11,8 @@ from eventsourcing.domain import event
 from services.complaints import events
 from services.complaints.domain import deadlines, quality, service
 from services.complaints.domain.kinds import LOGGERS, PROPOSERS, QUALITY_DECIDERS, SERVICE_HANDLERS, Status
-from services.complaints.events import ComplaintType, Resolution, Satisfaction, Severity
 from shared.aggregate import Meta, SalesAggregate, refuse, require_role, require_status
+from shared.complaints_contract import ComplaintType, Resolution, Satisfaction, Severity
 from shared.contracts import Role
 from shared.errors import Forbidden, InvalidState
 

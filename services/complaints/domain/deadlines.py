@@ -16,8 +16,8 @@ from eventsourcing.domain import event
 
 from services.complaints import events
 from services.complaints.domain.kinds import Status
-from services.complaints.events import Stage
 from shared.aggregate import Meta, require_role
+from shared.complaints_contract import Stage
 from shared.contracts import Role
 from shared.errors import InvalidState
 

@@ -11,8 +11,8 @@ from eventsourcing.domain import event
 from services.complaints import events
 from services.complaints.domain.deadlines import check_raisable, passed
 from services.complaints.domain.kinds import LOGGERS
-from services.complaints.events import FeedbackKind, FeedbackStage
 from shared.aggregate import Meta, SalesAggregate, at_least, require_role, require_status
+from shared.complaints_contract import FeedbackKind, FeedbackStage
 from shared.contracts import Role
 from shared.errors import Forbidden, InvalidState
 

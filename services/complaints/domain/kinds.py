@@ -1,5 +1,5 @@
 """Complaint states and who may act on them (P1–P4, P6, P7); the kinds an event carries are in
-``services/complaints/events.py``."""
+``shared/complaints_contract.py``."""
 
 from __future__ import annotations
 

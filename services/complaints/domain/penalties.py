@@ -12,8 +12,8 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from services.complaints import events
-from services.complaints.events import Severity
 from shared.aggregate import Meta, SalesAggregate
+from shared.complaints_contract import Severity
 from shared.contracts import CENTS
 from shared.errors import DomainError, InvalidState
 

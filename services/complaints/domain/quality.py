@@ -1,7 +1,7 @@
 """P3 quality workflow steps of a ``Complaint``: investigation, on-site visit, resolution, follow-up.
 
 Each function is a method of ``Complaint`` (assigned in its class body, so the library sees its events);
-kept here beside the rule it serves. The events' fields are declared in ``services/complaints/events.py``.
+kept here beside the rule it serves. The events' fields are declared in ``shared/complaints_contract.py``.
 """
 
 from datetime import date
@@ -12,8 +12,8 @@ from eventsourcing.domain import event
 
 from services.complaints import events
 from services.complaints.domain.kinds import Status
-from services.complaints.events import ComplaintType, Resolution
 from shared.aggregate import Meta, refuse
+from shared.complaints_contract import ComplaintType, Resolution
 from shared.errors import InvalidState
 
 if TYPE_CHECKING:

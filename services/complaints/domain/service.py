@@ -1,7 +1,7 @@
 """P4 service workflow steps of a ``Complaint`` (proposal, decision) and its P5 penalty.
 
 Each function is a method of ``Complaint`` (assigned in its class body, so the library sees its events);
-kept here beside the rule it serves. The events' fields are declared in ``services/complaints/events.py``.
+kept here beside the rule it serves. The events' fields are declared in ``shared/complaints_contract.py``.
 """
 
 from decimal import Decimal
@@ -11,8 +11,8 @@ from eventsourcing.domain import event
 
 from services.complaints import events
 from services.complaints.domain.kinds import PROPOSERS, SERVICE_HANDLERS, Status
-from services.complaints.events import ComplaintType, Severity
 from shared.aggregate import Meta, require_role
+from shared.complaints_contract import ComplaintType, Severity
 from shared.errors import DomainError, InvalidState
 
 if TYPE_CHECKING:

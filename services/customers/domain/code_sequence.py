@@ -25,7 +25,7 @@ class CodeSequence(SalesAggregate):
     def create_id(region: str, kind: Kind) -> UUID:
         return uuid.uuid5(CODE_NAMESPACE, f"{region}:{Kind(kind).value}")
 
-    CodeSequenceStarted = aggregate_event(published.CodeSequenceStarted, created=True)
+    CodeSequenceStarted = aggregate_event(published.CodeSequenceStarted)
 
     @event(CodeSequenceStarted)
     def __init__(self, region: str, kind: Kind, meta: Meta) -> None:

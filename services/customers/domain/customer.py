@@ -29,7 +29,7 @@ from shared.events import aggregate_event
 class Customer(SalesAggregate):
     TOPIC = "customers.Customer"
 
-    CustomerRegistered = aggregate_event(published.CustomerRegistered, created=True)
+    CustomerRegistered = aggregate_event(published.CustomerRegistered)
 
     @event(CustomerRegistered)
     def __init__(

@@ -1,5 +1,5 @@
 """The field service's domain (S1–S4): pure aggregates, one module per rule family; their events are
-declared in ``services/field/events.py`` (the published contract)."""
+declared in ``shared/field_contract.py`` (the published contract)."""
 
 from services.field.domain.expenses import ExpenseBudget, ExpenseClaim, ExpenseLedger
 from services.field.domain.intelligence import MarketReport

@@ -20,10 +20,10 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from services.field import events
-from services.field.events import ExpenseCategory
 from shared.aggregate import Meta, SalesAggregate, refuse, require_role
 from shared.contracts import Role
 from shared.errors import Forbidden, InvalidState
+from shared.field_contract import ExpenseCategory
 
 EXPENSE_NAMESPACE = UUID("c7e2a9f4-03d6-4b5a-8e1f-2d9c6b4a7f30")
 ZERO = Decimal("0.00")

@@ -9,10 +9,10 @@ from typing import Any
 from eventsourcing.domain import event
 
 from services.field import events
-from services.field.events import IntelligenceKind
 from shared.aggregate import Meta, SalesAggregate, at_least, require_role
 from shared.contracts import Role
 from shared.errors import InvalidState
+from shared.field_contract import IntelligenceKind
 
 REPORTERS = at_least(Role.SALESPERSON)
 READERS = frozenset({Role.SALES_MANAGER})

@@ -19,11 +19,11 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from services.field import events
-from services.field.events import VisitKind
 from shared.aggregate import Meta, SalesAggregate, at_least, refuse, require_role
 from shared.clock import BUSINESS_TZ
 from shared.contracts import Role
 from shared.errors import Forbidden, InvalidState
+from shared.field_contract import VisitKind
 
 VISIT_NAMESPACE = UUID("a4c1e7d2-58b3-4f06-9d1e-6b2f0c8a3e57")
 SALES_STAFF = at_least(Role.SALESPERSON)

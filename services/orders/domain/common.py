@@ -46,8 +46,9 @@ def iso_week(day: date) -> str:
 
 
 class ContractEvents:
-    """Mixin of every orders aggregate. Its events are declared in the event contract (``domain/events``) and
-    named on the aggregate as in every service: by the ``@event(...)`` method that applies one (see
+    """Mixin of every orders aggregate. Its events are declared in the event contract
+    (``shared/orders_contract``, their classes made in ``events``) and named on the aggregate as in every
+    service: by the ``@event(...)`` method that applies one (see
     ``SalesAggregate``), or in its body where one changes none of its state; the library stores the
     aggregate's subclass of the declaration under the declared topic. ``record`` (``SalesAggregate``)
     triggers one by its declaration, naming the aggregate by ``KEY`` (if it has one)."""

@@ -12,6 +12,7 @@ from services.orders.domain.common import PRICE_SETTERS, ContractEvents, money, 
 from shared.aggregate import Meta, SalesAggregate, require_role
 from shared.contracts import Role
 from shared.errors import InvalidState
+from shared.orders_contract import ProductListing
 
 
 class Product(ContractEvents, SalesAggregate):
@@ -26,7 +27,7 @@ class Product(ContractEvents, SalesAggregate):
     # Events it stores that change none of its state (the others are named by their ``@event`` method):
     ProductionRequested = events.ProductionRequested
 
-    # Both listing events carry the whole listing (events.ProductListing): each applies it as a whole.
+    # Both listing events carry the whole listing (ProductListing): each applies it as a whole.
     class ProductListed(events.ProductListed):
         def apply(self, aggregate: Product) -> None:
             aggregate.take_listing(self)
@@ -51,7 +52,14 @@ class Product(ContractEvents, SalesAggregate):
         meta: Meta,
     ) -> Product:
         require_role(meta, PRICE_SETTERS, "O2", "set a list price")
-        listing = events.ProductListing(product_code, name, spec, list_price, standard_cost, in_production)
+        listing = ProductListing(
+            product_code=product_code,
+            name=name,
+            spec=spec,
+            list_price=list_price,
+            standard_cost=standard_cost,
+            in_production=in_production,
+        )
         return cls._create(events.ProductListed, **_priced(listing), meta=meta)
 
     def __init__(self, product_code: str) -> None:
@@ -59,13 +67,13 @@ class Product(ContractEvents, SalesAggregate):
         self.on_hand = 0
         self.allocations: dict[str, int] = {}  # holder (hold or order id) → units set aside
 
-    def relist(self, listing: events.ProductListing, meta: Meta) -> None:
+    def relist(self, listing: ProductListing, meta: Meta) -> None:
         """O2: the product listed again, on new terms."""
         require_role(meta, PRICE_SETTERS, "O2", "set a list price")
         assert listing.product_code == self.product_code
         self.record(events.ProductRelisted, meta, **_priced(listing))
 
-    def take_listing(self, listing: events.ProductListing) -> None:
+    def take_listing(self, listing: ProductListing) -> None:
         self.name, self.spec, self.list_price = listing.name, listing.spec, listing.list_price
         self.standard_cost, self.in_production = listing.standard_cost, listing.in_production
 
@@ -162,7 +170,7 @@ class Product(ContractEvents, SalesAggregate):
         )
 
 
-def _priced(listing: events.ProductListing) -> dict[str, object]:
+def _priced(listing: ProductListing) -> dict[str, object]:
     """The listing's fields, its prices to the cent (O2)."""
     return {
         **vars(listing),

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
-from eventsourcing.domain import AggregateCreated
-
-from services.orders.domain.events.customer import CustomerEvent
-from shared.aggregate import Meta
+from shared.contracts import DecimalText
+from shared.orders_contract.families import OfCustomer, OrdersEvent
 
 
-class OrderPlaced(AggregateCreated):
+class OrderEvent(OfCustomer, aggregate="Order"):
+    """An event of an order, after the one that places it."""
+
+
+class OrderPlaced(OrdersEvent):
     """O1: an order taken, priced, with the holds that keep it back (O4–O8)."""
 
-    TOPIC = "orders.Order.OrderPlaced"
+    AGGREGATE = "Order"
+    CREATED = True
     order_number: str
     customer_id: str
     customer_kind: str
@@ -23,75 +25,60 @@ class OrderPlaced(AggregateCreated):
     salesperson_id: str
     channel: str
     lines: list[dict[str, Any]]
-    total_amount: Decimal
+    total_amount: DecimalText
     status: str
     holds: list[dict[str, str]]
     reservation_id: str | None
-    deposit_applied: Decimal
-    meta: Meta
+    deposit_applied: DecimalText
 
 
-class OverLimitApproved(CustomerEvent):
+class OverLimitApproved(OrderEvent):
     """O7: a branch's order over its capital limit approved."""
 
-    TOPIC = "orders.Order.OverLimitApproved"
-    amount: Decimal
-    capital_limit: Decimal | None
-    meta: Meta
+    amount: DecimalText
+    capital_limit: DecimalText | None
 
 
-class OrderReleased(CustomerEvent):
+class OrderReleased(OrderEvent):
     """A hold on an order lifted (by its releaser, or by the event that fixes it)."""
 
-    TOPIC = "orders.Order.OrderReleased"
     rule: str
     by: str
     status: str
-    meta: Meta
 
 
-class OrderHeld(CustomerEvent):
+class OrderHeld(OrderEvent):
     """O6/O7 rev 2: an order freed of its other holds held again over the limit."""
 
-    TOPIC = "orders.Order.OrderHeld"
     rule: str
     message: str
     status: str
-    meta: Meta
 
 
-class OrderShipped(CustomerEvent):
+class OrderShipped(OrderEvent):
     """O11: a shipment of an order (partial or complete), raising a receivable."""
 
-    TOPIC = "orders.Order.OrderShipped"
     shipment_id: str
     lines: list[dict[str, Any]]
-    amount: Decimal
+    amount: DecimalText
     due_on: date
     status: str
-    meta: Meta
 
 
-class CreditApplied(CustomerEvent):
+class CreditApplied(OrderEvent):
     """O9: the customer's credit paid toward the order."""
 
-    TOPIC = "orders.Order.CreditApplied"
-    amount: Decimal
-    meta: Meta
+    amount: DecimalText
 
 
-class PaymentReceived(CustomerEvent):
+class PaymentReceived(OrderEvent):
     """O11: a payment on an order."""
 
-    TOPIC = "orders.Order.PaymentReceived"
-    amount: Decimal
+    amount: DecimalText
     status: str
-    meta: Meta
 
 
-class OrderCancelled(CustomerEvent):
+class OrderCancelled(OrderEvent):
     """O1: an order cancelled before it shipped."""
 
-    TOPIC = "orders.Order.OrderCancelled"
     reason: str
-    meta: Meta

@@ -1,21 +1,21 @@
 """The orders service's published event contract: every event it stores and publishes, declared once.
 
 Each class is one event: its name (the envelope's ``event_type``, the last token of its subject), its
-pinned topic (how it is stored: moving or renaming a class never breaks loading stored events) and its
-typed fields (the envelope's ``data``, in stored order; ``meta`` - who, when, why - becomes the
-envelope's actor, correlation and causation). The aggregates name these classes (``@event(ProductRelisted)``
-on the method that applies it) and trigger them; the AsyncAPI document is derived from them (``EVENTS``:
-their fields are each event's ``data``, their docstrings its description). A changed event gets a
-``class_version`` and an upcaster here. One module per aggregate family, as in ``domain/``.
+pinned topic (``orders.<aggregate>.<event>``: how it is stored, so moving or renaming a class never breaks
+loading stored events) and its typed fields (the envelope's ``data``, in stored order; the stored event
+adds ``meta`` - who, when, why - which becomes the envelope's actor, correlation and causation). The
+aggregates store the classes made from these models (``services/orders/domain/events.py``), the AsyncAPI
+document is derived from them (their fields are each event's ``data``, their docstrings its
+description), and the services that read the orders stream refer to them. A changed event gets a
+``VERSION`` and what it ``ADDED`` here. One module per aggregate family, as in ``services/orders/domain/``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import sys
 
-from eventsourcing.domain import CanMutateAggregate
-
-from services.orders.domain.events.accounts import (
+from shared.events import Decoder, contract_events
+from shared.orders_contract.accounts import (
     AccountContractNoted,
     AccountOrderNoted,
     CustomerAccountOpened,
@@ -32,7 +32,8 @@ from services.orders.domain.events.accounts import (
     ReorderAlertRaised,
     ReorderPointsComputed,
 )
-from services.orders.domain.events.holds import (
+from shared.orders_contract.families import OrdersEvent
+from shared.orders_contract.holds import (
     DepositReceived,
     GuaranteeAgreed,
     GuaranteeApproved,
@@ -45,7 +46,7 @@ from services.orders.domain.events.holds import (
     ReservationExpired,
     ReservationRequested,
 )
-from services.orders.domain.events.orders import (
+from shared.orders_contract.orders import (
     CreditApplied,
     OrderCancelled,
     OrderHeld,
@@ -55,13 +56,13 @@ from services.orders.domain.events.orders import (
     OverLimitApproved,
     PaymentReceived,
 )
-from services.orders.domain.events.prices import (
+from shared.orders_contract.prices import (
     PriceExceptionApproved,
     PriceExceptionGranted,
     PriceExceptionRequested,
     PriceExceptionVoted,
 )
-from services.orders.domain.events.products import (
+from shared.orders_contract.products import (
     ProductionRequested,
     ProductListed,
     ProductListing,
@@ -73,17 +74,17 @@ from services.orders.domain.events.products import (
     StockShipped,
     StockTransferred,
 )
-from services.orders.domain.events.receivables import (
+from shared.orders_contract.receivables import (
     DueBookEntered,
     DueBookLeft,
     DueBookOpened,
     DueBookReminded,
 )
-from services.orders.domain.events.request_lists import (
+from shared.orders_contract.request_lists import (
     RequestListMatched,
     RequestListSubmitted,
 )
-from services.orders.domain.events.returns import (
+from shared.orders_contract.returns import (
     CorrectionShipped,
     CreditNoteIssued,
     DeliveryAccepted,
@@ -96,13 +97,10 @@ from services.orders.domain.events.returns import (
     ShipmentProblemReported,
 )
 
-# Every event of the contract: the classes above with a pinned topic (not the bases whose fields they share).
-EVENTS: list[type[CanMutateAggregate[Any]]] = [
-    value for value in list(globals().values()) if isinstance(value, type) and "TOPIC" in vars(value)
-]
+# For the services that follow the orders stream and handle few of its events (the department feeds).
+decode = Decoder(OrdersEvent.SERVICE, contract_events(sys.modules[__name__]))
 
 __all__ = [
-    "EVENTS",
     "AccountContractNoted",
     "AccountOrderNoted",
     "CorrectionShipped",
@@ -167,4 +165,5 @@ __all__ = [
     "StockReturned",
     "StockShipped",
     "StockTransferred",
+    "decode",
 ]
