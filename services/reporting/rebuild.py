@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -167,7 +168,7 @@ async def build(
             stats.events += events
             if progress:
                 progress(stats.events, total, time.perf_counter() - started)
-    await _merge_parts(conn, names)
+    await _merge_parts(conn, names, readers)
     stats.seconds = time.perf_counter() - started
     return stats
 
@@ -223,21 +224,73 @@ MERGE_PARTS = {
 
 
 # Kept from the rows of ``PARTS`` (``bulk.UnpaidReceivables``): while the parts wait, the chunks name no
-# order to it; once they are merged it runs once, for every order.
+# order to it; once they are merged it runs for every order, a range of order ids on each connection.
 FROM_PARTS = "unpaid_receivables"
+Job = Callable[[asyncpg.Connection], Awaitable[None]]
 
 
-async def _merge_parts(conn: asyncpg.Connection, names: list[str]) -> None:
-    """The parts into their build tables, which nothing wrote before, in one transaction that empties the
-    parts (a resume after it merges nothing twice, and keeps the same unpaid receivables)."""
-    async with conn.transaction():
-        for name in PARTS:
-            if name in names:
-                async with _indexed_after(conn, f"{BUILD_SCHEMA}.{name}"):
-                    await conn.execute(MERGE_PARTS[name])
-                await conn.execute(f"TRUNCATE {BUILD_SCHEMA}.{name}_parts")
+async def _merge_parts(conn: asyncpg.Connection, names: list[str], readers: Readers | None) -> None:
+    """The parts into their build tables, which nothing wrote before, each in a transaction of its own that
+    empties its parts (a resume after it merges nothing twice), then what is unpaid of every receivable (a
+    resume keeps the same). The server's work, one core per statement: with ``readers``, as many
+    statements at once as they are processes."""
+    async with _connections(conn, readers) as connections:
+        await _at_once(connections, [functools.partial(_merge_part, name) for name in PARTS if name in names])
         if FROM_PARTS in names:
-            await conn.execute(UNPAID_RECEIVABLES.every_order_sql(BUILD_SCHEMA))
+            ranges = await _order_ranges(conn, len(connections))
+            await _at_once(connections, [functools.partial(_keep_unpaid, *bounds) for bounds in ranges])
+
+
+async def _merge_part(name: str, conn: asyncpg.Connection) -> None:
+    async with conn.transaction():
+        async with _indexed_after(conn, f"{BUILD_SCHEMA}.{name}"):
+            await conn.execute(MERGE_PARTS[name])
+        await conn.execute(f"TRUNCATE {BUILD_SCHEMA}.{name}_parts")
+
+
+async def _keep_unpaid(first: str, end: str | None, conn: asyncpg.Connection) -> None:
+    await conn.execute(UNPAID_RECEIVABLES.orders_from_sql(BUILD_SCHEMA), first, end)
+
+
+async def _order_ranges(conn: asyncpg.Connection, count: int) -> list[tuple[str, str | None]]:
+    """``count`` ranges of the built orders' ids (from the first on, before the next's first), about as
+    many orders in each."""
+    orders = await conn.fetchval(f"SELECT count(*) FROM {BUILD_SCHEMA}.orders")
+    starts = [""]
+    for k in range(1, count):
+        start = await conn.fetchval(
+            f"SELECT order_id FROM {BUILD_SCHEMA}.orders ORDER BY order_id OFFSET $1 LIMIT 1",
+            orders * k // count,
+        )
+        if start is not None and start > starts[-1]:
+            starts.append(start)
+    return list(zip(starts, [*starts[1:], None], strict=True))
+
+
+@contextlib.asynccontextmanager
+async def _connections(
+    conn: asyncpg.Connection, readers: Readers | None
+) -> AsyncIterator[list[asyncpg.Connection]]:
+    """``conn`` and, with ``readers``, one more connection for each of their processes but one."""
+    more = [await asyncpg.connect(readers.dsn) for _ in range(readers.count - 1)] if readers else []
+    try:
+        yield [conn, *more]
+    finally:
+        for other in more:
+            await other.close()
+
+
+async def _at_once(connections: list[asyncpg.Connection], jobs: list[Job]) -> None:
+    """``jobs``, each on one of ``connections`` as it becomes free; the first that fails stops the others."""
+    waiting = deque(jobs)
+
+    async def work(conn: asyncpg.Connection) -> None:
+        while waiting:
+            await waiting.popleft()(conn)
+
+    async with asyncio.TaskGroup() as group:
+        for conn in connections:
+            group.create_task(work(conn))
 
 
 @contextlib.asynccontextmanager
@@ -323,12 +376,13 @@ async def aggregate(conn: asyncpg.Connection, projector: Projector, after: int, 
 
 @dataclass(frozen=True)
 class Readers:
-    """Processes (``count``, connecting with ``dsn``) that read and aggregate slices of a rebuild's chunks,
-    several at once. Reading and applying the log is one core's work; the upserts of a chunk's slices,
-    added in log order, give what one projector of the whole chunk would (``add_statements``)."""
+    """Slices of a rebuild's chunks read and aggregated several at once (``count`` slices a chunk): one by
+    this process, the others by processes of their own, each on a connection made with ``dsn``. Reading
+    and applying the log is one core's work; the upserts of a chunk's slices, added in log order, give what
+    one projector of the whole chunk would (``add_statements``)."""
 
     dsn: str
-    # One per core, at least two; at most eight, each with a connection and ~40 MB of its own.
+    # One per core, at least two; at most eight, each process but this one ~45 MB of its own.
     count: int = min(8, max(2, os.cpu_count() or 1))
 
     async def aggregated(
@@ -336,17 +390,29 @@ class Readers:
     ) -> AsyncGenerator[tuple[int, Aggregated], None]:
         """Each chunk's last sequence and what its events aggregate to, chunk after chunk; each chunk in
         ``count`` slices, and up to two chunks' slices at work at a time, so that no reader waits for the
-        commit of a chunk."""
+        commit of a chunk. This process aggregates the first slice of each (between commits: its own
+        work is mostly the server's) rather than leave a core to one more process and its memory."""
         loop = asyncio.get_running_loop()
+        here, turn = _Reader(self.dsn), asyncio.Lock()  # this process's slices, one at a time
+
+        async def here_slice(after: int, up_to: int) -> Aggregated:
+            async with turn:
+                return await here.slice(mode, names, after, up_to)
+
         # Spawned, not forked: a fork would carry this process's running event loop and connections.
-        with ProcessPoolExecutor(self.count, mp_context=multiprocessing.get_context("spawn")) as pool:
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max(1, self.count - 1), mp_context=spawn) as pool:
             started: deque[tuple[int, list[asyncio.Future[Aggregated]]]] = deque()
             try:
                 for after, chunk_end in chunks:
                     size = -(-(chunk_end - after) // self.count)
+                    first, *others = _ranges(after, chunk_end, size)
                     slices = [
-                        loop.run_in_executor(pool, _aggregate_slice, self.dsn, mode, names, *part)
-                        for part in _ranges(after, chunk_end, size)
+                        asyncio.ensure_future(here_slice(*first)),
+                        *(
+                            loop.run_in_executor(pool, _aggregate_slice, self.dsn, mode, names, *part)
+                            for part in others
+                        ),
                     ]
                     started.append((chunk_end, slices))
                     if len(started) == 2:
@@ -357,6 +423,8 @@ class Readers:
                 for _, pending in started:
                     for work in pending:
                         work.cancel()
+                async with turn:  # a cancelled slice of this process has let its connection go
+                    await here.close()
 
 
 async def _chunk_done(chunk_end: int, slices: list[asyncio.Future[Aggregated]]) -> tuple[int, Aggregated]:
@@ -369,33 +437,37 @@ async def _chunk_done(chunk_end: int, slices: list[asyncio.Future[Aggregated]]) 
 
 @dataclass
 class _Reader:
-    """A reader process's event loop and connection, kept from one slice to the next: a connection and
-    its codecs cost tens of milliseconds, and a large rebuild reads hundreds of slices."""
+    """A reader's connection, kept from one slice to the next: a connection and its codecs cost tens of
+    milliseconds, and a large rebuild reads hundreds of slices."""
 
-    loop: asyncio.AbstractEventLoop
+    dsn: str
     conn: asyncpg.Connection | None = None
 
+    async def slice(self, mode: PeriodMode, names: list[str], after: int, up_to: int) -> Aggregated:
+        """The log's (``after``, ``up_to``] aggregated."""
+        if self.conn is None or self.conn.is_closed():
+            self.conn = await asyncpg.connect(self.dsn)
+            await init_connection(self.conn)
+        projector = Projector(mode, only=frozenset(names))
+        events = await aggregate(self.conn, projector, after, up_to)
+        await _copy_parts(self.conn, projector, after)
+        return events, projector.upserts()
 
-_reader: _Reader | None = None
+    async def close(self) -> None:
+        if self.conn is not None:
+            await self.conn.close()
+
+
+_process_reader: tuple[asyncio.AbstractEventLoop, _Reader] | None = None
 
 
 def _aggregate_slice(dsn: str, mode: PeriodMode, names: list[str], after: int, up_to: int) -> Aggregated:
-    """In a reader process: the log's (``after``, ``up_to``] aggregated, on its connection."""
-    global _reader
-    if _reader is None:
-        _reader = _Reader(asyncio.new_event_loop())
-    reader = _reader
-
-    async def run() -> Aggregated:
-        if reader.conn is None or reader.conn.is_closed():
-            reader.conn = await asyncpg.connect(dsn)
-            await init_connection(reader.conn)
-        projector = Projector(mode, only=frozenset(names))
-        events = await aggregate(reader.conn, projector, after, up_to)
-        await _copy_parts(reader.conn, projector, after)
-        return events, projector.upserts()
-
-    return reader.loop.run_until_complete(run())
+    """In a reader process: a slice aggregated on its event loop and connection."""
+    global _process_reader
+    if _process_reader is None:
+        _process_reader = (asyncio.new_event_loop(), _Reader(dsn))
+    loop, reader = _process_reader
+    return loop.run_until_complete(reader.slice(mode, names, after, up_to))
 
 
 @contextlib.contextmanager
