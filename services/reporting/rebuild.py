@@ -99,9 +99,9 @@ async def _fresh_build_tables(conn: asyncpg.Connection, names: list[str]) -> Non
             )
             if name in PARTS:  # no key, no index: a slice's rows are copied in as they are
                 await conn.execute(f"DROP TABLE IF EXISTS {BUILD_SCHEMA}.{name}_parts")
+                columns = ", ".join(f"{c} {_as_copied(kind)}" for c, kind in UPSERTS[name].columns.items())
                 await conn.execute(
-                    f"CREATE TABLE {BUILD_SCHEMA}.{name}_parts "
-                    f"(part bigint NOT NULL, LIKE {BUILD_SCHEMA}.{name} INCLUDING DEFAULTS)"
+                    f"CREATE TABLE {BUILD_SCHEMA}.{name}_parts (part bigint NOT NULL, {columns})"
                 )
 
 
@@ -185,8 +185,38 @@ async def _copy_parts(conn: asyncpg.Connection, projector: Projector, part: int)
                 f"{name}_parts",
                 schema_name=BUILD_SCHEMA,
                 columns=["part", *UPSERTS[name].columns],
-                records=((part, *row) for row in rows),
+                records=_records(part, rows, MONEY_AT[name]),
             )
+
+
+def _as_copied(kind: str) -> str:
+    """A parts column's type: money as its text, which asyncpg copies ~3 times quicker than it encodes a
+    Decimal (a third of a reader's copying); the merge makes it the build table's type, as the live
+    upserts do with the text they send (``bulk.BulkInsert``)."""
+    return "text" if kind.startswith("numeric") else kind
+
+
+# Where the money is in a parts record (after its part).
+MONEY_AT = {
+    name: [i for i, kind in enumerate(UPSERTS[name].columns.values(), 1) if _as_copied(kind) != kind]
+    for name in PARTS
+}
+
+
+def _records(part: int, rows: list[tuple[Any, ...]], money_at: list[int]) -> Iterator[list[Any]]:
+    for row in rows:
+        record = [part, *row]
+        for i in money_at:
+            if record[i] is not None:
+                record[i] = str(record[i])
+        yield record
+
+
+def _typed(name: str, column: str, value: str | None = None) -> str:
+    """``value`` (the column itself by default) of a parts table's ``column`` as its build table's type."""
+    kind = UPSERTS[name].columns[column]
+    value = value or column
+    return f"({value})::{kind}" if _as_copied(kind) != kind else value
 
 
 def _newest(column: str, group: str) -> str:
@@ -208,16 +238,23 @@ MERGE_PARTS = {
         f"INSERT INTO {BUILD_SCHEMA}.orders ({', '.join(_ORDER_COLUMNS)}) "
         f"WITH counted AS (SELECT *, count(*) OVER (PARTITION BY order_id) AS parts "
         f"FROM {BUILD_SCHEMA}.orders_parts) "
-        f"SELECT {', '.join(_ORDER_COLUMNS)} FROM counted WHERE parts = 1 UNION ALL SELECT order_id, "
-        + ", ".join(_newest(c, g) for g, cols in ORDER_GROUPS.items() for c in cols)
+        f"SELECT {', '.join(_typed('orders', c) for c in _ORDER_COLUMNS)} FROM counted WHERE parts = 1 "
+        "UNION ALL SELECT order_id, "
+        + ", ".join(_typed("orders", c, _newest(c, g)) for g, cols in ORDER_GROUPS.items() for c in cols)
         + ", "
-        + ", ".join([*(f"max({g}_version)" for g in ORDER_GROUPS), *(f"sum({c})" for c in ORDER_SUMS)])
+        + ", ".join(
+            [
+                *(f"max({g}_version)" for g in ORDER_GROUPS),
+                *(f"sum({_typed('orders', c)})" for c in ORDER_SUMS),
+            ]
+        )
         + " FROM counted WHERE parts > 1 GROUP BY order_id"
     ),
     # A shipment's receivable is written once (its upsert does nothing to a row it finds): the first part's.
     "receivables": (
         f"INSERT INTO {BUILD_SCHEMA}.receivables ({', '.join(UPSERTS['receivables'].columns)}) "
-        f"SELECT DISTINCT ON (order_id, shipment_id) {', '.join(UPSERTS['receivables'].columns)} "
+        "SELECT DISTINCT ON (order_id, shipment_id) "
+        f"{', '.join(_typed('receivables', c) for c in UPSERTS['receivables'].columns)} "
         f"FROM {BUILD_SCHEMA}.receivables_parts ORDER BY order_id, shipment_id, part"
     ),
 }
