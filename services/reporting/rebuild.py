@@ -54,6 +54,11 @@ SELECT_LOG = f"SELECT {LOGGED_COLUMNS} FROM {SCHEMA}.event_log"
 PARTS = ("orders", "receivables")
 
 
+# A rebuild's phases: reading, aggregating and adding the chunks; merging their parts (and keeping the unpaid
+# receivables); catching up and swapping the tables in; analyzing them. The benchmark shows their seconds.
+PHASES = ("chunks", "merge", "swap", "analyze")
+
+
 @dataclass
 class RebuildStats:
     projections: list[str]
@@ -62,6 +67,7 @@ class RebuildStats:
     high_water: int = 0
     caught_up: int = 0
     differences: dict[str, dict[str, int]] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds of each of ``PHASES`` it went through
 
     @property
     def rate(self) -> float:
@@ -168,8 +174,10 @@ async def build(
             stats.events += events
             if progress:
                 progress(stats.events, total, time.perf_counter() - started)
+    stats.phases["chunks"] = time.perf_counter() - started
     await _merge_parts(conn, names, readers)
     stats.seconds = time.perf_counter() - started
+    stats.phases["merge"] = stats.seconds - stats.phases["chunks"]
     return stats
 
 
@@ -566,6 +574,7 @@ async def _rebuild(
     readers: Readers | None,
 ) -> RebuildStats:
     stats = await build(conn, mode, only, from_position, progress, readers=readers)
+    started = time.perf_counter()
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", LOG_LOCK)
         await _catch_up(conn, stats, mode)
@@ -577,7 +586,9 @@ async def _rebuild(
         await conn.execute(
             f"DELETE FROM {SCHEMA}.rebuild_progress WHERE projection = ANY($1::text[])", stats.projections
         )
+    swapped = time.perf_counter()
     await analyze(conn)  # the swapped-in tables come without planner statistics
+    stats.phases["swap"], stats.phases["analyze"] = swapped - started, time.perf_counter() - swapped
     return stats
 
 
