@@ -27,7 +27,9 @@ async def run_rebuild(dsn: str) -> dict[str, float]:
     try:
         started = time.perf_counter()
         stats = await rebuild(conn, "close_28th", readers=Readers(dsn))
-        return {"events": stats.events, "seconds": time.perf_counter() - started, "rate": stats.rate}
+        seconds = time.perf_counter() - started
+        phases = {f"{phase}_seconds": value for phase, value in stats.phases.items()}
+        return {"events": stats.events, "seconds": seconds, "rate": stats.rate, **phases}
     finally:
         await conn.close()
 

@@ -21,11 +21,19 @@ from deploy.bench.common import QUERIES, SERVICES, Client, Figure, Results, Size
 from deploy.bench.scale import OVERVIEW, ScalePoint
 from deploy.bench.seed import Year, load_history, load_year
 from deploy.local.processes import ROOT, wait_ready
+from services.reporting.rebuild import PHASES
 from shared.database import drop_database, ensure_database
 from shared.settings import Settings
 from shared.streams import delete_streams
 
 # ------------------------------------------------------------------------------ (3) rebuild, (5) reports
+
+REBUILD_PHASES = (
+    "chunks",
+    "merge",
+    "swap",
+    "analyze",
+)  # RebuildStats.phases, as the rebuild child reports them
 
 
 def run_child(what: str, settings: Settings, timeout: float | None = 900) -> dict[str, float]:
@@ -138,6 +146,11 @@ async def part_year(results: Results, sizes: Sizes, token: str, scale: int | Non
                 f"≤ {wall_limit:.1f} s (15 s per 2 M)",
                 built["seconds"] <= wall_limit,
             )
+        )
+        results.notes.append(
+            f"The rebuild{'' if scale is None else f' at {scale}×'} by phase (`RebuildStats.phases`): "
+            + ", ".join(f"{phase} {built[f'{phase}_seconds']:.1f} s" for phase in PHASES)
+            + "."
         )
         results.add(
             Figure(

@@ -104,6 +104,7 @@ PERIOD_INDEX = {name: i for i, name in enumerate(PERIOD_COUNTERS)}
 STAFF_INDEX = {name: i for i, name in enumerate(STAFF_COUNTERS)}
 ORDERS, ORDERED, QUANTITY = PERIOD_INDEX["orders"], PERIOD_INDEX["ordered_amount"], PERIOD_INDEX["quantity"]
 CREDIT_NOTES, RETURNED = PERIOD_INDEX["credit_notes"], PERIOD_INDEX["returned_amount"]
+STAFF_ORDERS, STAFF_AMOUNT = STAFF_INDEX["orders"], STAFF_INDEX["amount"]
 # Imported history (R14): the counters a line of the file adds to, by the field of its event's data.
 HISTORY_FIELDS = {
     name: PERIOD_INDEX[name] for name in ("ordered_amount", "shipped_amount", "paid_amount", "quantity")
@@ -308,13 +309,15 @@ class Projector:
         self._region(region, p, WHOLE_ORDERS, ONE, amount, ZERO)  # C10: the region at the time of the sale
         staff = self._row(self.staff, salesperson, p, len(STAFF_COUNTERS))
         if staff is not None:
-            staff[STAFF_INDEX["orders"]] += ONE
-            staff[STAFF_INDEX["amount"]] += amount
+            staff[STAFF_ORDERS] += ONE
+            staff[STAFF_AMOUNT] += amount
         # The exposure's order (a cancellation reads the rest from the log's OrderPlaced: bulk.LeavingSales)
         order = self._order(aggregate_id)
         order[0] = (version, (cid, amount))
         self._order_status(aggregate_id, version, position, at, d)
-        order[2] += money(d.get("deposit_applied"))  # a converted hold's deposit pays toward it (O9)
+        deposit = d.get("deposit_applied")
+        if deposit is not None:  # a converted hold's deposit pays toward it (O9)
+            order[2] += money(deposit)
         if not cid:
             return
         # Version 0: a hint until the customer's own registration (version >= 1) arrives. What _dim
@@ -323,19 +326,20 @@ class Projector:
         info = groups.get("info") if groups else None
         if info is None or info[0] < 0:
             self._dim(cid, "info", 0, (d.get("customer_kind"), region, salesperson, None, None))
+        products_sold = self.products_sold
         for line in lines:
             code = line.get("product_code")
             if code:
-                quantity = money(line.get("quantity"))
-                self._region(region, p, code, ZERO, money(line.get("amount")), quantity)
+                quantity, line_amount = money(line.get("quantity")), money(line.get("amount"))
+                self._region(region, p, code, ZERO, line_amount, quantity)
                 if row is not None:
                     row[QUANTITY] += quantity
                 key = (cid, p, code)
-                sold = self.products_sold.get(key)
+                sold = products_sold.get(key)
                 if sold is None:
-                    sold = self.products_sold[key] = [ZERO, ZERO]
+                    sold = products_sold[key] = [ZERO, ZERO]
                 sold[0] += quantity
-                sold[1] += money(line.get("amount"))
+                sold[1] += line_amount
 
     def _order(self, order_id: str) -> list[Any]:
         order = self.orders.get(order_id)

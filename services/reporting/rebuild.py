@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,7 +30,7 @@ from typing import Any
 
 import asyncpg
 
-from services.reporting.bulk import LOG_LOCK, UPSERTS, add_statements
+from services.reporting.bulk import LOG_LOCK, UNPAID_RECEIVABLES, UPSERTS, add_statements
 from services.reporting.periods import PeriodMode
 from services.reporting.projections import analyze, bump_version, create_projection, init_connection
 from services.reporting.projector import LOGGED_COLUMNS, Projector
@@ -53,6 +54,11 @@ SELECT_LOG = f"SELECT {LOGGED_COLUMNS} FROM {SCHEMA}.event_log"
 PARTS = ("orders", "receivables")
 
 
+# A rebuild's phases: reading, aggregating and adding the chunks; merging their parts (and keeping the unpaid
+# receivables); catching up and swapping the tables in; analyzing them. The benchmark shows their seconds.
+PHASES = ("chunks", "merge", "swap", "analyze")
+
+
 @dataclass
 class RebuildStats:
     projections: list[str]
@@ -61,6 +67,7 @@ class RebuildStats:
     high_water: int = 0
     caught_up: int = 0
     differences: dict[str, dict[str, int]] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds of each of ``PHASES`` it went through
 
     @property
     def rate(self) -> float:
@@ -98,9 +105,9 @@ async def _fresh_build_tables(conn: asyncpg.Connection, names: list[str]) -> Non
             )
             if name in PARTS:  # no key, no index: a slice's rows are copied in as they are
                 await conn.execute(f"DROP TABLE IF EXISTS {BUILD_SCHEMA}.{name}_parts")
+                columns = ", ".join(f"{c} {_as_copied(kind)}" for c, kind in UPSERTS[name].columns.items())
                 await conn.execute(
-                    f"CREATE TABLE {BUILD_SCHEMA}.{name}_parts "
-                    f"(part bigint NOT NULL, LIKE {BUILD_SCHEMA}.{name} INCLUDING DEFAULTS)"
+                    f"CREATE TABLE {BUILD_SCHEMA}.{name}_parts (part bigint NOT NULL, {columns})"
                 )
 
 
@@ -167,8 +174,10 @@ async def build(
             stats.events += events
             if progress:
                 progress(stats.events, total, time.perf_counter() - started)
-    await _merge_parts(conn, names)
+    stats.phases["chunks"] = time.perf_counter() - started
+    await _merge_parts(conn, names, readers)
     stats.seconds = time.perf_counter() - started
+    stats.phases["merge"] = stats.seconds - stats.phases["chunks"]
     return stats
 
 
@@ -184,8 +193,38 @@ async def _copy_parts(conn: asyncpg.Connection, projector: Projector, part: int)
                 f"{name}_parts",
                 schema_name=BUILD_SCHEMA,
                 columns=["part", *UPSERTS[name].columns],
-                records=((part, *row) for row in rows),
+                records=_records(part, rows, MONEY_AT[name]),
             )
+
+
+def _as_copied(kind: str) -> str:
+    """A parts column's type: money as its text, which asyncpg copies ~3 times quicker than it encodes a
+    Decimal (a third of a reader's copying); the merge makes it the build table's type, as the live
+    upserts do with the text they send (``bulk.BulkInsert``)."""
+    return "text" if kind.startswith("numeric") else kind
+
+
+# Where the money is in a parts record (after its part).
+MONEY_AT = {
+    name: [i for i, kind in enumerate(UPSERTS[name].columns.values(), 1) if _as_copied(kind) != kind]
+    for name in PARTS
+}
+
+
+def _records(part: int, rows: list[tuple[Any, ...]], money_at: list[int]) -> Iterator[list[Any]]:
+    for row in rows:
+        record = [part, *row]
+        for i in money_at:
+            if record[i] is not None:
+                record[i] = str(record[i])
+        yield record
+
+
+def _typed(name: str, column: str, value: str | None = None) -> str:
+    """``value`` (the column itself by default) of a parts table's ``column`` as its build table's type."""
+    kind = UPSERTS[name].columns[column]
+    value = value or column
+    return f"({value})::{kind}" if _as_copied(kind) != kind else value
 
 
 def _newest(column: str, group: str) -> str:
@@ -207,44 +246,122 @@ MERGE_PARTS = {
         f"INSERT INTO {BUILD_SCHEMA}.orders ({', '.join(_ORDER_COLUMNS)}) "
         f"WITH counted AS (SELECT *, count(*) OVER (PARTITION BY order_id) AS parts "
         f"FROM {BUILD_SCHEMA}.orders_parts) "
-        f"SELECT {', '.join(_ORDER_COLUMNS)} FROM counted WHERE parts = 1 UNION ALL SELECT order_id, "
-        + ", ".join(_newest(c, g) for g, cols in ORDER_GROUPS.items() for c in cols)
+        f"SELECT {', '.join(_typed('orders', c) for c in _ORDER_COLUMNS)} FROM counted WHERE parts = 1 "
+        "UNION ALL SELECT order_id, "
+        + ", ".join(_typed("orders", c, _newest(c, g)) for g, cols in ORDER_GROUPS.items() for c in cols)
         + ", "
-        + ", ".join([*(f"max({g}_version)" for g in ORDER_GROUPS), *(f"sum({c})" for c in ORDER_SUMS)])
+        + ", ".join(
+            [
+                *(f"max({g}_version)" for g in ORDER_GROUPS),
+                *(f"sum({_typed('orders', c)})" for c in ORDER_SUMS),
+            ]
+        )
         + " FROM counted WHERE parts > 1 GROUP BY order_id"
     ),
     # A shipment's receivable is written once (its upsert does nothing to a row it finds): the first part's.
     "receivables": (
         f"INSERT INTO {BUILD_SCHEMA}.receivables ({', '.join(UPSERTS['receivables'].columns)}) "
-        f"SELECT DISTINCT ON (order_id, shipment_id) {', '.join(UPSERTS['receivables'].columns)} "
+        "SELECT DISTINCT ON (order_id, shipment_id) "
+        f"{', '.join(_typed('receivables', c) for c in UPSERTS['receivables'].columns)} "
         f"FROM {BUILD_SCHEMA}.receivables_parts ORDER BY order_id, shipment_id, part"
     ),
 }
 
 
-# Kept from the rows of ``PARTS`` (``bulk.UnpaidReceivables``, by order id): while the parts wait, the
-# chunks name no order to it; once they are merged it runs for every order, ``ORDER_PAGE`` ids at a time.
+# Kept from the rows of ``PARTS`` (``bulk.UnpaidReceivables``): while the parts wait, the chunks name no
+# order to it; once they are merged it runs for every order, a range of order ids on each connection.
 FROM_PARTS = "unpaid_receivables"
-ORDER_PAGE = 20_000
+Job = Callable[[asyncpg.Connection], Awaitable[None]]
 
 
-async def _merge_parts(conn: asyncpg.Connection, names: list[str]) -> None:
-    """The parts into their build tables, which nothing wrote before, in one transaction that empties the
-    parts (a resume after it merges nothing twice)."""
-    async with conn.transaction():
-        for name in PARTS:
-            if name in names:
-                await conn.execute(MERGE_PARTS[name])
-                await conn.execute(f"TRUNCATE {BUILD_SCHEMA}.{name}_parts")
+async def _merge_parts(conn: asyncpg.Connection, names: list[str], readers: Readers | None) -> None:
+    """The parts into their build tables, which nothing wrote before, each in a transaction of its own that
+    empties its parts (a resume after it merges nothing twice), then what is unpaid of every receivable (a
+    resume keeps the same). The server's work, one core per statement: with ``readers``, as many
+    statements at once as they are processes."""
+    async with _connections(conn, readers) as connections:
+        await _at_once(connections, [functools.partial(_merge_part, name) for name in PARTS if name in names])
         if FROM_PARTS in names:
-            last = ""
-            while ids := await conn.fetch(
-                f"SELECT order_id FROM {BUILD_SCHEMA}.orders WHERE order_id > $1 ORDER BY order_id LIMIT $2",
-                last,
-                ORDER_PAGE,
-            ):
-                last = ids[-1]["order_id"]
-                await add_statements(conn, BUILD_SCHEMA, [(FROM_PARTS, [[r["order_id"] for r in ids]])])
+            ranges = await _order_ranges(conn, len(connections))
+            await _at_once(connections, [functools.partial(_keep_unpaid, *bounds) for bounds in ranges])
+
+
+async def _merge_part(name: str, conn: asyncpg.Connection) -> None:
+    async with conn.transaction():
+        async with _indexed_after(conn, f"{BUILD_SCHEMA}.{name}"):
+            await conn.execute(MERGE_PARTS[name])
+        await conn.execute(f"TRUNCATE {BUILD_SCHEMA}.{name}_parts")
+
+
+async def _keep_unpaid(first: str, end: str | None, conn: asyncpg.Connection) -> None:
+    await conn.execute(UNPAID_RECEIVABLES.orders_from_sql(BUILD_SCHEMA), first, end)
+
+
+async def _order_ranges(conn: asyncpg.Connection, count: int) -> list[tuple[str, str | None]]:
+    """``count`` ranges of the built orders' ids (from the first on, before the next's first), about as
+    many orders in each."""
+    orders = await conn.fetchval(f"SELECT count(*) FROM {BUILD_SCHEMA}.orders")
+    starts = [""]
+    for k in range(1, count):
+        start = await conn.fetchval(
+            f"SELECT order_id FROM {BUILD_SCHEMA}.orders ORDER BY order_id OFFSET $1 LIMIT 1",
+            orders * k // count,
+        )
+        if start is not None and start > starts[-1]:
+            starts.append(start)
+    return list(zip(starts, [*starts[1:], None], strict=True))
+
+
+@contextlib.asynccontextmanager
+async def _connections(
+    conn: asyncpg.Connection, readers: Readers | None
+) -> AsyncIterator[list[asyncpg.Connection]]:
+    """``conn`` and, with ``readers``, one more connection for each of their processes but one."""
+    more = [await asyncpg.connect(readers.dsn) for _ in range(readers.count - 1)] if readers else []
+    try:
+        yield [conn, *more]
+    finally:
+        for other in more:
+            await other.close()
+
+
+async def _at_once(connections: list[asyncpg.Connection], jobs: list[Job]) -> None:
+    """``jobs``, each on one of ``connections`` as it becomes free; the first that fails stops the others."""
+    waiting = deque(jobs)
+
+    async def work(conn: asyncpg.Connection) -> None:
+        while waiting:
+            await waiting.popleft()(conn)
+
+    async with asyncio.TaskGroup() as group:
+        for conn in connections:
+            group.create_task(work(conn))
+
+
+@contextlib.asynccontextmanager
+async def _indexed_after(conn: asyncpg.Connection, table: str) -> AsyncIterator[None]:
+    """``table``'s key and indexes dropped while it is filled and made again after, as they were: building
+    an index from the filled table sorts it once, where keeping it row by row cost a third of the merge."""
+    keys = await conn.fetch(
+        "SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint "
+        "WHERE conrelid = $1::regclass AND contype IN ('p', 'u')",
+        table,
+    )
+    indexes = await conn.fetch(
+        "SELECT indexrelid::regclass::text AS name, pg_get_indexdef(indexrelid) AS definition "
+        "FROM pg_index WHERE indrelid = $1::regclass "
+        "AND NOT EXISTS (SELECT FROM pg_constraint WHERE conindid = indexrelid)",
+        table,
+    )
+    for key in keys:
+        await conn.execute(f"ALTER TABLE {table} DROP CONSTRAINT {key['conname']}")
+    for index in indexes:
+        await conn.execute(f"DROP INDEX {index['name']}")
+    yield
+    for key in keys:
+        await conn.execute(f"ALTER TABLE {table} ADD CONSTRAINT {key['conname']} {key['definition']}")
+    for index in indexes:
+        await conn.execute(index["definition"])
 
 
 async def _drop_parts(conn: asyncpg.Connection, names: list[str]) -> None:
@@ -304,12 +421,13 @@ async def aggregate(conn: asyncpg.Connection, projector: Projector, after: int, 
 
 @dataclass(frozen=True)
 class Readers:
-    """Processes (``count``, connecting with ``dsn``) that read and aggregate slices of a rebuild's chunks,
-    several at once. Reading and applying the log is one core's work; the upserts of a chunk's slices,
-    added in log order, give what one projector of the whole chunk would (``add_statements``)."""
+    """Slices of a rebuild's chunks read and aggregated several at once (``count`` slices a chunk): one by
+    this process, the others by processes of their own, each on a connection made with ``dsn``. Reading
+    and applying the log is one core's work; the upserts of a chunk's slices, added in log order, give what
+    one projector of the whole chunk would (``add_statements``)."""
 
     dsn: str
-    # One per core, at least two; at most eight, each with a connection and ~40 MB of its own.
+    # One per core, at least two; at most eight, each process but this one ~45 MB of its own.
     count: int = min(8, max(2, os.cpu_count() or 1))
 
     async def aggregated(
@@ -317,17 +435,29 @@ class Readers:
     ) -> AsyncGenerator[tuple[int, Aggregated], None]:
         """Each chunk's last sequence and what its events aggregate to, chunk after chunk; each chunk in
         ``count`` slices, and up to two chunks' slices at work at a time, so that no reader waits for the
-        commit of a chunk."""
+        commit of a chunk. This process aggregates the first slice of each (between commits: its own
+        work is mostly the server's) rather than leave a core to one more process and its memory."""
         loop = asyncio.get_running_loop()
+        here, turn = _Reader(self.dsn), asyncio.Lock()  # this process's slices, one at a time
+
+        async def here_slice(after: int, up_to: int) -> Aggregated:
+            async with turn:
+                return await here.slice(mode, names, after, up_to)
+
         # Spawned, not forked: a fork would carry this process's running event loop and connections.
-        with ProcessPoolExecutor(self.count, mp_context=multiprocessing.get_context("spawn")) as pool:
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max(1, self.count - 1), mp_context=spawn) as pool:
             started: deque[tuple[int, list[asyncio.Future[Aggregated]]]] = deque()
             try:
                 for after, chunk_end in chunks:
                     size = -(-(chunk_end - after) // self.count)
+                    first, *others = _ranges(after, chunk_end, size)
                     slices = [
-                        loop.run_in_executor(pool, _aggregate_slice, self.dsn, mode, names, *part)
-                        for part in _ranges(after, chunk_end, size)
+                        asyncio.ensure_future(here_slice(*first)),
+                        *(
+                            loop.run_in_executor(pool, _aggregate_slice, self.dsn, mode, names, *part)
+                            for part in others
+                        ),
                     ]
                     started.append((chunk_end, slices))
                     if len(started) == 2:
@@ -338,6 +468,8 @@ class Readers:
                 for _, pending in started:
                     for work in pending:
                         work.cancel()
+                async with turn:  # a cancelled slice of this process has let its connection go
+                    await here.close()
 
 
 async def _chunk_done(chunk_end: int, slices: list[asyncio.Future[Aggregated]]) -> tuple[int, Aggregated]:
@@ -350,33 +482,37 @@ async def _chunk_done(chunk_end: int, slices: list[asyncio.Future[Aggregated]]) 
 
 @dataclass
 class _Reader:
-    """A reader process's event loop and connection, kept from one slice to the next: a connection and
-    its codecs cost tens of milliseconds, and a large rebuild reads hundreds of slices."""
+    """A reader's connection, kept from one slice to the next: a connection and its codecs cost tens of
+    milliseconds, and a large rebuild reads hundreds of slices."""
 
-    loop: asyncio.AbstractEventLoop
+    dsn: str
     conn: asyncpg.Connection | None = None
 
+    async def slice(self, mode: PeriodMode, names: list[str], after: int, up_to: int) -> Aggregated:
+        """The log's (``after``, ``up_to``] aggregated."""
+        if self.conn is None or self.conn.is_closed():
+            self.conn = await asyncpg.connect(self.dsn)
+            await init_connection(self.conn)
+        projector = Projector(mode, only=frozenset(names))
+        events = await aggregate(self.conn, projector, after, up_to)
+        await _copy_parts(self.conn, projector, after)
+        return events, projector.upserts()
 
-_reader: _Reader | None = None
+    async def close(self) -> None:
+        if self.conn is not None:
+            await self.conn.close()
+
+
+_process_reader: tuple[asyncio.AbstractEventLoop, _Reader] | None = None
 
 
 def _aggregate_slice(dsn: str, mode: PeriodMode, names: list[str], after: int, up_to: int) -> Aggregated:
-    """In a reader process: the log's (``after``, ``up_to``] aggregated, on its connection."""
-    global _reader
-    if _reader is None:
-        _reader = _Reader(asyncio.new_event_loop())
-    reader = _reader
-
-    async def run() -> Aggregated:
-        if reader.conn is None or reader.conn.is_closed():
-            reader.conn = await asyncpg.connect(dsn)
-            await init_connection(reader.conn)
-        projector = Projector(mode, only=frozenset(names))
-        events = await aggregate(reader.conn, projector, after, up_to)
-        await _copy_parts(reader.conn, projector, after)
-        return events, projector.upserts()
-
-    return reader.loop.run_until_complete(run())
+    """In a reader process: a slice aggregated on its event loop and connection."""
+    global _process_reader
+    if _process_reader is None:
+        _process_reader = (asyncio.new_event_loop(), _Reader(dsn))
+    loop, reader = _process_reader
+    return loop.run_until_complete(reader.slice(mode, names, after, up_to))
 
 
 @contextlib.contextmanager
@@ -438,6 +574,7 @@ async def _rebuild(
     readers: Readers | None,
 ) -> RebuildStats:
     stats = await build(conn, mode, only, from_position, progress, readers=readers)
+    started = time.perf_counter()
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", LOG_LOCK)
         await _catch_up(conn, stats, mode)
@@ -449,7 +586,9 @@ async def _rebuild(
         await conn.execute(
             f"DELETE FROM {SCHEMA}.rebuild_progress WHERE projection = ANY($1::text[])", stats.projections
         )
+    swapped = time.perf_counter()
     await analyze(conn)  # the swapped-in tables come without planner statistics
+    stats.phases["swap"], stats.phases["analyze"] = swapped - started, time.perf_counter() - swapped
     return stats
 
 
