@@ -49,6 +49,10 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
     asyncpg.InterfaceError,
+    # A connection in a state no statement can run in ("cannot switch to state 12; another operation is in
+    # progress": a server's farewell message met a batch starting): the handler drops it, the retry runs on
+    # another connection.
+    asyncpg.InternalClientError,
     asyncpg.PostgresConnectionError,
     asyncpg.OperatorInterventionError,  # admin shutdown, cannot connect now (server starting)
     psycopg.OperationalError,

@@ -27,6 +27,10 @@ DURABLE_PREFIX = "reporting"
 # reports then pick nested loops over hundreds of rows. Refresh the statistics every so many events.
 ANALYZE_EVERY = 1000
 RELEASE_TIMEOUT = 5.0
+# A batch (taking a connection, the statement) that has not ended in this long is given up and tried again
+# on another connection: a statement can wait on a connection whose server will never answer, and meanwhile
+# JetStream redelivers the batch until its deliveries run out. A batch takes milliseconds.
+BATCH_TIMEOUT = 60.0
 
 
 class Statistics:
@@ -60,8 +64,10 @@ class BatchRecorder:
 
     It keeps one pooled connection from batch to batch: taking one from the pool for each batch cost a
     statement more per batch (the pool resets a connection's session when it gets it back), besides the
-    pool's own work, most of a small batch's cost. After a failed batch the connection goes back to the
-    pool (reset, or dropped when broken) and the next batch takes another; ``close`` gives it back."""
+    pool's own work, most of a small batch's cost. A batch that fails, runs out of time or is cancelled may
+    leave its connection mid-statement (a server gone, a cancel in flight): that connection is terminated,
+    never given back to the pool to be reset and reused, and the next batch takes another; ``close`` gives
+    a sound one back."""
 
     def __init__(self, pool: asyncpg.Pool, settings: Settings, statistics: Statistics | None = None) -> None:
         self.pool = pool
@@ -71,12 +77,13 @@ class BatchRecorder:
         self.connection: asyncpg.Connection | None = None
 
     async def __call__(self, envelopes: Sequence[Envelope]) -> None:
-        if self.connection is None:
-            self.connection = await self.pool.acquire()
         try:
-            applied = await record(self.connection, envelopes, self.settings.period_mode)
-        except Exception:
-            await self.close()
+            async with asyncio.timeout(BATCH_TIMEOUT):
+                if self.connection is None:
+                    self.connection = await self.pool.acquire()
+                applied = await record(self.connection, envelopes, self.settings.period_mode)
+        except BaseException:
+            self._discard()
             raise
         if log.isEnabledFor(logging.DEBUG):  # follows a command from its events into the projections
             correlations = sorted({e.correlation_id for e in envelopes if e.correlation_id})
@@ -85,10 +92,17 @@ class BatchRecorder:
         self.applied += applied
         self.statistics.applied(applied)
 
+    def _discard(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            # Already released when the server dropped it (the pool took its holder back): nothing left.
+            with contextlib.suppress(asyncpg.InterfaceError):
+                connection.terminate()
+
     async def close(self) -> None:
         connection, self.connection = self.connection, None
         if connection is not None:
-            # A broken connection fails its reset: the pool drops it, which is all that is left to do.
+            # One lost while idle fails its reset: the pool drops it, which is all that is left to do.
             with contextlib.suppress(OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 await self.pool.release(connection, timeout=RELEASE_TIMEOUT)
 

@@ -497,7 +497,7 @@ async def test_a_recorder_keeps_its_connection_and_gives_it_back_after_a_failed_
         unstorable = batch[2].model_copy(update={"aggregate_version": 2**40})  # the log's column is int
         with pytest.raises(asyncpg.DataError):
             await recorder([unstorable])
-        assert recorder.connection is None  # back in the pool, its session reset
+        assert recorder.connection is None  # terminated: the pool opens another for the next batch
         await recorder(batch[2:])
         await recorder.close()
         async with pool.acquire() as conn:
