@@ -12,7 +12,7 @@ import pytest
 
 from services.customers import commands as c
 from services.customers.application import CustomersApplication
-from services.customers.domain import Customer, Grade, Rating, TerminationReason
+from services.customers.domain import Customer, Grade, Rating, SecurityKind, TerminationReason
 from shared.contracts import Role
 from shared.errors import DomainError, Forbidden, InvalidState
 from tests.unit import test_customers_domain
@@ -491,3 +491,24 @@ def test_c13_customer_service_and_general_manager_add_their_own_advice(app: Cust
         "customer_service_manager": "a service hotline of its own",
         "general_manager": "visit in March",
     }
+
+
+def test_c11_a_redelivered_security_keeps_its_first_id_and_is_stored_once(app: CustomersApplication) -> None:
+    # The security's id is drawn inside the decision (a retry after a write conflict draws a fresh one, as
+    # nothing was stored); a redelivery of the same command must answer the first reply, not a second id.
+    customer_id = approved(app)
+    record = c.RecordSecurity(
+        actor=actor(Role.SALES_MANAGER),
+        idempotency_key="security-1",
+        customer_id=customer_id,
+        security_kind=SecurityKind.MORTGAGE,
+        value=Decimal("300000"),
+        holder="Hangzhou warehouse deed",
+        expires_on=date(2027, 6, 30),
+    )
+    first = app.record_security(record)
+    before = stored_events(app)
+    assert app.record_security(record) == first
+    assert stored_events(app) == before
+    recorded = [e for e in events_of(app, customer_id) if type(e).__name__ == "SecurityRecorded"]
+    assert [e.security_id for e in recorded] == [s["security_id"] for s in first["securities"]]
