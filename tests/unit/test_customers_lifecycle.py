@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 
 from services.customers import commands as c
 from services.customers.application import CustomersApplication
@@ -512,3 +513,32 @@ def test_c11_a_redelivered_security_keeps_its_first_id_and_is_stored_once(app: C
     assert stored_events(app) == before
     recorded = [e for e in events_of(app, customer_id) if type(e).__name__ == "SecurityRecorded"]
     assert [e.security_id for e in recorded] == [s["security_id"] for s in first["securities"]]
+
+
+def test_c11_a_security_decided_again_after_a_write_conflict_is_stored_once_with_the_id_it_answers(
+    app: CustomersApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer_id = approved(app)
+    saves: list[int] = []
+    save = app.record
+
+    def conflicting_once(*args: Any, **kwargs: Any) -> Any:
+        saves.append(1)
+        if len(saves) == 1:
+            raise IntegrityError("another writer saved the customer first")
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(app, "record", conflicting_once)
+    reply = app.record_security(
+        c.RecordSecurity(
+            actor=actor(Role.SALES_MANAGER),
+            customer_id=customer_id,
+            security_kind=SecurityKind.MORTGAGE,
+            value=Decimal("300000"),
+            holder="Hangzhou warehouse deed",
+            expires_on=date(2027, 6, 30),
+        )
+    )
+    assert len(saves) == 2
+    [recorded] = [e for e in events_of(app, customer_id) if type(e).__name__ == "SecurityRecorded"]
+    assert [s["security_id"] for s in reply["securities"]] == [recorded.security_id]
