@@ -419,6 +419,5 @@ EVENTS: dict[str, type[CustomerEvent]] = {
 }
 
 
-DECODER = Decoder(SOURCE, EVENTS.values())
-decode_data = DECODER.data
-decode = DECODER
+decode = Decoder(SOURCE, EVENTS.values())
+decode_data = decode.data

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from services.complaints import commands as c
 from services.complaints import events, scopes
@@ -31,7 +31,6 @@ from shared.results import result_of
 from shared.store import Outcome
 
 log = logging.getLogger(__name__)
-Tracked = TypeVar("Tracked", Complaint, Feedback, ServiceRequest)
 
 # What the deadline scan follows: every aggregate with deadlines starts with one of these (P7, P8, P9).
 LOGGED_TOPICS = [

@@ -9,10 +9,11 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 
 from services.customers import commands as c
 from services.customers.application import CustomersApplication
-from services.customers.domain import Customer, Grade, Rating, TerminationReason
+from services.customers.domain import Customer, Grade, Rating, SecurityKind, TerminationReason
 from shared.contracts import Role
 from shared.errors import DomainError, Forbidden, InvalidState
 from tests.unit import test_customers_domain
@@ -491,3 +492,53 @@ def test_c13_customer_service_and_general_manager_add_their_own_advice(app: Cust
         "customer_service_manager": "a service hotline of its own",
         "general_manager": "visit in March",
     }
+
+
+def test_c11_a_redelivered_security_keeps_its_first_id_and_is_stored_once(app: CustomersApplication) -> None:
+    # The security's id is drawn inside the decision (a retry after a write conflict draws a fresh one, as
+    # nothing was stored); a redelivery of the same command must answer the first reply, not a second id.
+    customer_id = approved(app)
+    record = c.RecordSecurity(
+        actor=actor(Role.SALES_MANAGER),
+        idempotency_key="security-1",
+        customer_id=customer_id,
+        security_kind=SecurityKind.MORTGAGE,
+        value=Decimal("300000"),
+        holder="Hangzhou warehouse deed",
+        expires_on=date(2027, 6, 30),
+    )
+    first = app.record_security(record)
+    before = stored_events(app)
+    assert app.record_security(record) == first
+    assert stored_events(app) == before
+    recorded = [e for e in events_of(app, customer_id) if type(e).__name__ == "SecurityRecorded"]
+    assert [e.security_id for e in recorded] == [s["security_id"] for s in first["securities"]]
+
+
+def test_c11_a_security_decided_again_after_a_write_conflict_is_stored_once_with_the_id_it_answers(
+    app: CustomersApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer_id = approved(app)
+    saves: list[int] = []
+    save = app.record
+
+    def conflicting_once(*args: Any, **kwargs: Any) -> Any:
+        saves.append(1)
+        if len(saves) == 1:
+            raise IntegrityError("another writer saved the customer first")
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(app, "record", conflicting_once)
+    reply = app.record_security(
+        c.RecordSecurity(
+            actor=actor(Role.SALES_MANAGER),
+            customer_id=customer_id,
+            security_kind=SecurityKind.MORTGAGE,
+            value=Decimal("300000"),
+            holder="Hangzhou warehouse deed",
+            expires_on=date(2027, 6, 30),
+        )
+    )
+    assert len(saves) == 2
+    [recorded] = [e for e in events_of(app, customer_id) if type(e).__name__ == "SecurityRecorded"]
+    assert [s["security_id"] for s in reply["securities"]] == [recorded.security_id]

@@ -49,9 +49,9 @@ class ContractEvents:
     """Mixin of every orders aggregate. Its events are declared in the event contract
     (``shared/orders_contract``, their classes made in ``events``) and named on the aggregate as in every
     service: by the ``@event(...)`` method that applies one (see
-    ``SalesAggregate``), or in its body where one changes none of its state; the library stores the
-    aggregate's subclass of the declaration under the declared topic. ``record`` (``SalesAggregate``)
-    triggers one by its declaration, naming the aggregate by ``KEY`` (if it has one)."""
+    ``SalesAggregate``), or in its body where one changes none of its state; the library stores it under
+    the declared topic. ``record`` (``SalesAggregate``) triggers one by its class, naming the aggregate by
+    ``KEY`` (if it has one)."""
 
     KEY: ClassVar[str | None] = None  # the field every event of the aggregate names it by (customer, product)
 
