@@ -151,8 +151,11 @@ class LeavingSales(BulkInsert):
                    l.data->'lines' AS lines, x.period, x.credited, x.returned
             FROM jsonb_to_recordset(${first}::jsonb) x(order_id text, period text, credited numeric,
                                                         returned jsonb)
-            JOIN {SCHEMA}.event_log l ON l.aggregate_id = x.order_id AND l.service = 'orders'
-                                      AND l.event_type = 'OrderPlaced'
+            -- Looked up order by order (OFFSET 0 keeps it a lookup): joined, the planner scanned the
+            -- log's every orders event for each batch, none leaving included, a cost growing with the log.
+            CROSS JOIN LATERAL (SELECT data FROM {SCHEMA}.event_log
+                                WHERE aggregate_id = x.order_id AND service = 'orders'
+                                AND event_type = 'OrderPlaced' OFFSET 0) l
         ), cancelled AS (
             SELECT * FROM c WHERE c.credited IS NULL
         ), sold AS (
