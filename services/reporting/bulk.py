@@ -151,11 +151,12 @@ class LeavingSales(BulkInsert):
                    l.data->'lines' AS lines, x.period, x.credited, x.returned
             FROM jsonb_to_recordset(${first}::jsonb) x(order_id text, period text, credited numeric,
                                                         returned jsonb)
-            -- Looked up order by order (OFFSET 0 keeps it a lookup): joined, the planner scanned the
-            -- log's every orders event for each batch, none leaving included, a cost growing with the log.
-            CROSS JOIN LATERAL (SELECT data FROM {SCHEMA}.event_log
-                                WHERE aggregate_id = x.order_id AND service = 'orders'
-                                AND event_type = 'OrderPlaced' OFFSET 0) l
+            -- Each order's events by its id, then its OrderPlaced: joined (or looked up with the log's key
+            -- on service), the planner scanned every orders event of the log for every batch, one with
+            -- nothing leaving too. OFFSET 0 keeps the lookup to the id whatever the statistics say.
+            CROSS JOIN LATERAL (SELECT data FROM (SELECT service, event_type, data FROM {SCHEMA}.event_log
+                                                  WHERE aggregate_id = x.order_id OFFSET 0) e
+                                WHERE service = 'orders' AND event_type = 'OrderPlaced') l
         ), cancelled AS (
             SELECT * FROM c WHERE c.credited IS NULL
         ), sold AS (
