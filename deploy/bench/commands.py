@@ -33,7 +33,7 @@ from deploy.bench.common import (
     process_env,
     wait_until,
 )
-from deploy.bench.cpu import BACKENDS, CpuUse, add_cpu_figures, backends_query, cpu_during
+from deploy.bench.cpu import BACKENDS, CpuUse, add_cpu_figures, backends_query, cpu_during, idle_note
 from deploy.bench.host import collector_paused, host_stalls, profiled
 from deploy.bench.load import Steady, place_orders, steady_orders
 from deploy.bench.seed import Customers, publish
@@ -54,6 +54,7 @@ from shared.subjects import events_wildcard, stream_name
 
 
 EVENTS_TABLE = f"orders.{OrdersApplication.name.lower()}_events"
+IDLE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -228,13 +229,19 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
                 return False
 
             await wait_until(view_complete, 60, "orders' customer view")
-            await place_orders(client, customers.ids, 300, 16, offset=0)  # warm-up
+            _, _, warm_ids = await place_orders(client, customers.ids, 300, 16, offset=0)  # warm-up
             offset = 300
+            await all_logged(db, warm_ids)
+            services = {name: processes.running[name].pid for name in ("orders", "reporting")}
+
+            # What the processes burn with nothing to do: a loop polling instead of waiting shows here.
+            print(f"(1) commands: idle for {IDLE_SECONDS:.0f} s", flush=True)
+            async with cpu_during(db, settings, services) as idle_cpu:
+                await asyncio.sleep(IDLE_SECONDS)
 
             # The steady run first: the steady state of a service, not of one still busy with the overload
             # of the saturation run (right after 20,000 commands at saturation, its p50 was 2-3x higher).
             print("(1) commands: steady 200/s", flush=True)
-            services = {name: processes.running[name].pid for name in ("orders", "reporting")}
             with (
                 profiled(processes, ("orders", "reporting"), "steady"),
                 collector_paused(),
@@ -328,6 +335,7 @@ async def part_commands(results: Results, sizes: Sizes, token: str, log_dir: Pat
             )
         )
         add_cpu_figures(results, saturation_cpu, steady_cpu, len(sat_ids), steady.sent, direct_run.cpu_ms)
+        results.notes.append(idle_note(idle_cpu, IDLE_SECONDS))
         verification.add_figures(results)
         direct_name = "one direct place_order"
         for label, values in (("64 in flight", latencies), ("200/s", steady.latencies)):

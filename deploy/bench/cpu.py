@@ -167,3 +167,10 @@ def add_cpu_figures(
         )
         parts = ", ".join(f"{name} {ms:.3f}" for name, ms in use.per_command_ms(count).items())
         results.notes.append(f"CPU per command at {label}, ms, by process (/proc/<pid>/stat): {parts}.")
+
+
+def idle_note(use: CpuUse, seconds: float) -> str:
+    """The CPU each process took while no command came (ms per second: 10 is 1 % of a core)."""
+    parts = ", ".join(f"{name} {1000 * s / seconds:.1f}" for name, s in use.seconds.items())
+    idle = f"CPU at idle ({seconds:.0f} s with no command after the warm-up)"
+    return f"{idle}, ms a second, by process: {parts}."
