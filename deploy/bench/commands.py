@@ -45,6 +45,7 @@ from services.orders.customer_view import InMemoryCustomerDirectory
 from shared.clock import SystemClock
 from shared.contracts import Actor, Role
 from shared.database import drop_database, ensure_database
+from shared.orders_contract import OrderPlaced
 from shared.outbox import MSG_ID
 from shared.settings import Settings
 from shared.streams import delete_streams
@@ -91,9 +92,10 @@ async def all_logged(conn: asyncpg.Connection, ids: list[str], timeout: float = 
 
     async def logged() -> bool:
         found = await conn.fetchval(
-            "SELECT count(*) FROM reporting.event_log WHERE event_type = 'OrderPlaced' "
+            "SELECT count(*) FROM reporting.event_log WHERE service = $2 AND event_type = $3 "
             "AND aggregate_id = ANY($1::text[])",
             ids,
+            *OrderPlaced.key(),
         )
         return bool(found >= len(ids))
 
@@ -106,9 +108,9 @@ async def propagation(conn: asyncpg.Connection, nc: NATS, settings: Settings, id
         "SELECT log.position, log.aggregate_id, extract(epoch FROM stored.recorded_at) AS committed, "
         "extract(epoch FROM log.occurred_at) AS decided, extract(epoch FROM log.consumed_at) AS consumed "
         f"FROM reporting.event_log log JOIN {EVENTS_TABLE} stored ON stored.notification_id = log.position "
-        "WHERE log.service = 'orders' AND log.event_type = 'OrderPlaced' "
-        "AND aggregate_id = ANY($1::text[])",
+        "WHERE log.service = $2 AND log.event_type = $3 AND aggregate_id = ANY($1::text[])",
         ids,
+        *OrderPlaced.key(),
     )
     on_stream = await stream_times(nc, settings)
     ms = [

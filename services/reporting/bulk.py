@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from services.reporting.field_tables import FIELD_STATEMENT, FieldStatement
+from services.reporting.lifecycle import named
 from services.reporting.tables import (
     DIM_GROUPS,
     DIM_TYPES,
@@ -23,6 +24,10 @@ from services.reporting.tables import (
     STAFF_COUNTERS,
     WHOLE_ORDERS,
 )
+from shared.orders_contract import OrderPlaced
+
+# SQL: an order's OrderPlaced among the log's events
+PLACED = f"service = '{OrderPlaced.SERVICE}' AND event_type = {named(OrderPlaced)}"
 
 # Consumers hold it shared for each batch; a rebuild's swap holds it exclusively (see rebuild.py).
 LOG_LOCK = zlib.crc32(b"reporting:event_log")
@@ -156,7 +161,7 @@ class LeavingSales(BulkInsert):
             -- nothing leaving too. OFFSET 0 keeps the lookup to the id whatever the statistics say.
             CROSS JOIN LATERAL (SELECT data FROM (SELECT service, event_type, data FROM {SCHEMA}.event_log
                                                   WHERE aggregate_id = x.order_id OFFSET 0) e
-                                WHERE service = 'orders' AND event_type = 'OrderPlaced') l
+                                WHERE {PLACED}) l
         ), cancelled AS (
             SELECT * FROM c WHERE c.credited IS NULL
         ), sold AS (

@@ -30,9 +30,11 @@ from services.reporting.bulk import (
     batch_function_ddl,
 )
 from services.reporting.field_tables import FIELD_COLUMNS
+from services.reporting.lifecycle import named
 from services.reporting.periods import PeriodMode
 from services.reporting.projector import LoggedEvent, Projector, from_envelope
 from services.reporting.tables import BUILD_SCHEMA, EXTRA_INDEXES, PROJECTIONS, SCHEMA
+from shared.complaints_contract import ComplaintClosed, ComplaintLogged
 
 if TYPE_CHECKING:  # only annotations: importing it would load pydantic into a rebuild
     from shared.contracts import Envelope
@@ -68,7 +70,7 @@ CREATE INDEX IF NOT EXISTS event_log_aggregate ON {SCHEMA}.event_log (aggregate_
 CREATE INDEX IF NOT EXISTS event_log_customer ON {SCHEMA}.event_log ((data->>'customer_id'));
 CREATE INDEX IF NOT EXISTS event_log_occurred ON {SCHEMA}.event_log (occurred_at);
 CREATE INDEX IF NOT EXISTS event_log_complaint_ends ON {SCHEMA}.event_log (occurred_at)
-    WHERE event_type IN ('ComplaintLogged', 'ComplaintClosed');
+    WHERE event_type IN ({named(ComplaintLogged)}, {named(ComplaintClosed)});
 CREATE TABLE IF NOT EXISTS {SCHEMA}.source_position (
     service text PRIMARY KEY,
     position bigint NOT NULL,
