@@ -239,20 +239,35 @@ class UnpaidReceivables(BulkInsert):
     unpaid has no row. Runs after ``orders`` and ``receivables``; its rows go as ONE argument."""
 
     def sql(self, schema: str, first: int = 1) -> str:
-        return self._kept(schema, f"{{id}} = ANY(${first}::text[])")
+        ids = f"= ANY(${first}::text[])"
+        return f"""
+        WITH {self._owed(schema, f"order_id {ids}")}, settled AS (
+            DELETE FROM {schema}.unpaid_receivables u WHERE u.order_id {ids}
+              AND NOT EXISTS (SELECT FROM owed o WHERE o.order_id = u.order_id
+                              AND o.shipment_id = u.shipment_id AND o.unpaid > 0)
+            RETURNING 1
+        )
+        INSERT INTO {schema}.unpaid_receivables AS u (order_id, shipment_id, customer_id, due_on, unpaid)
+        SELECT order_id, shipment_id, customer_id, due_on, unpaid FROM owed WHERE unpaid > 0
+        ORDER BY order_id, shipment_id
+        ON CONFLICT (order_id, shipment_id) DO UPDATE SET unpaid = EXCLUDED.unpaid
+            WHERE u.unpaid <> EXCLUDED.unpaid"""
 
     def orders_from_sql(self, schema: str) -> str:
-        """For the orders whose id is from $1 on and before $2 (NULL: to the last) at once: what a rebuild
-        runs once its orders and receivables are in (a pass over both tables, several times quicker than
-        naming every id), a range of ids on each of its connections."""
-        return self._kept(schema, "{id} >= $1::text AND ($2::text IS NULL OR {id} < $2::text)")
+        """For the orders whose id is from $1 on and before $2 (NULL: to the last) at once, into a table
+        that holds none of them: what a rebuild runs once its orders and receivables are in (a pass over
+        both tables, several times quicker than naming every id), a range of ids on each of its
+        connections. A plain insert: with nothing to delete or update there is no conflict to check and
+        no lock order to sort for (a third of the upsert's time)."""
+        return f"""
+        WITH {self._owed(schema, "order_id >= $1::text AND ($2::text IS NULL OR order_id < $2::text)")}
+        INSERT INTO {schema}.unpaid_receivables (order_id, shipment_id, customer_id, due_on, unpaid)
+        SELECT order_id, shipment_id, customer_id, due_on, unpaid FROM owed WHERE unpaid > 0"""
 
     @staticmethod
-    def _kept(s: str, orders: str) -> str:
-        """The statement for the orders whose id passes the test ``orders`` (``{id}``: the id's column)."""
-        touched, settled = orders.format(id="order_id"), orders.format(id="u.order_id")
-        return f"""
-        WITH touched AS (
+    def _owed(s: str, touched: str) -> str:
+        """``owed``: what is unpaid of each receivable of the orders that pass the test ``touched``."""
+        return f"""touched AS (
             SELECT order_id, CASE WHEN status IS DISTINCT FROM 'cancelled'
                                   THEN greatest(shipped - paid, 0) ELSE 0 END AS unpaid
             FROM {s}.orders WHERE {touched}
@@ -265,17 +280,7 @@ class UnpaidReceivables(BulkInsert):
             SELECT order_id, shipment_id, customer_id, due_on,
                    least(amount, greatest(unpaid - (newer - amount), 0)) AS unpaid
             FROM parts
-        ), settled AS (
-            DELETE FROM {s}.unpaid_receivables u WHERE {settled}
-              AND NOT EXISTS (SELECT FROM owed o WHERE o.order_id = u.order_id
-                              AND o.shipment_id = u.shipment_id AND o.unpaid > 0)
-            RETURNING 1
-        )
-        INSERT INTO {s}.unpaid_receivables AS u (order_id, shipment_id, customer_id, due_on, unpaid)
-        SELECT order_id, shipment_id, customer_id, due_on, unpaid FROM owed WHERE unpaid > 0
-        ORDER BY order_id, shipment_id
-        ON CONFLICT (order_id, shipment_id) DO UPDATE SET unpaid = EXCLUDED.unpaid
-            WHERE u.unpaid <> EXCLUDED.unpaid"""
+        )"""
 
     def parameter_types(self) -> list[str]:
         return ["text[]"]

@@ -276,12 +276,13 @@ Job = Callable[[asyncpg.Connection], Awaitable[None]]
 
 async def _merge_parts(conn: asyncpg.Connection, names: list[str], readers: Readers | None) -> None:
     """The parts into their build tables, which nothing wrote before, each in a transaction of its own that
-    empties its parts (a resume after it merges nothing twice), then what is unpaid of every receivable (a
-    resume keeps the same). The server's work, one core per statement: with ``readers``, as many
-    statements at once as they are processes."""
+    empties its parts (a resume after it merges nothing twice), then what is unpaid of every receivable
+    (inserted into the emptied table: a resume makes it again). The server's work, one core per statement:
+    with ``readers``, as many statements at once as they are processes."""
     async with _connections(conn, readers) as connections:
         await _at_once(connections, [functools.partial(_merge_part, name) for name in PARTS if name in names])
         if FROM_PARTS in names:
+            await conn.execute(f"TRUNCATE {BUILD_SCHEMA}.{FROM_PARTS}")  # what an interrupted merge inserted
             ranges = await _order_ranges(conn, len(connections))
             await _at_once(connections, [functools.partial(_keep_unpaid, *bounds) for bounds in ranges])
 
