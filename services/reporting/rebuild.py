@@ -240,13 +240,15 @@ _ORDER_COLUMNS = [
     *ORDER_SUMS,
 ]
 MERGE_PARTS = {
-    # Nearly every order's events fall in one slice: its part is its row as it is; only the others are
-    # merged (an ordered aggregate per column and order cost twice as much as the insert itself).
+    # Nearly every order's events fall in one slice: its part is its row as it is; only the orders found in
+    # several parts are merged (an ordered aggregate per column and order cost twice as much as the insert
+    # itself). Those are found by a hash of the ids (``MERGE_WORK_MEM``), not by sorting every part.
     "orders": (
         f"INSERT INTO {BUILD_SCHEMA}.orders ({', '.join(_ORDER_COLUMNS)}) "
-        f"WITH counted AS (SELECT *, count(*) OVER (PARTITION BY order_id) AS parts "
-        f"FROM {BUILD_SCHEMA}.orders_parts) "
-        f"SELECT {', '.join(_typed('orders', c) for c in _ORDER_COLUMNS)} FROM counted WHERE parts = 1 "
+        f"WITH split AS (SELECT order_id FROM {BUILD_SCHEMA}.orders_parts "
+        "GROUP BY order_id HAVING count(*) > 1) "
+        f"SELECT {', '.join(_typed('orders', c) for c in _ORDER_COLUMNS)} FROM {BUILD_SCHEMA}.orders_parts p "
+        "WHERE NOT EXISTS (SELECT FROM split s WHERE s.order_id = p.order_id) "
         "UNION ALL SELECT order_id, "
         + ", ".join(_typed("orders", c, _newest(c, g)) for g, cols in ORDER_GROUPS.items() for c in cols)
         + ", "
@@ -256,7 +258,7 @@ MERGE_PARTS = {
                 *(f"sum({_typed('orders', c)})" for c in ORDER_SUMS),
             ]
         )
-        + " FROM counted WHERE parts > 1 GROUP BY order_id"
+        + f" FROM {BUILD_SCHEMA}.orders_parts JOIN split USING (order_id) GROUP BY order_id"
     ),
     # A shipment's receivable is written once (its upsert does nothing to a row it finds): the first part's.
     "receivables": (
@@ -267,6 +269,10 @@ MERGE_PARTS = {
     ),
 }
 
+
+# A merge's memory for hashing and sorting: the orders' ids of a year (~1 M) hashed at once, where the
+# server's default (4 MB) spilled them to disk in batches.
+MERGE_WORK_MEM = "256MB"
 
 # Kept from the rows of ``PARTS`` (``bulk.UnpaidReceivables``): while the parts wait, the chunks name no
 # order to it; once they are merged it runs for every order, a range of order ids on each connection.
@@ -289,6 +295,7 @@ async def _merge_parts(conn: asyncpg.Connection, names: list[str], readers: Read
 
 async def _merge_part(name: str, conn: asyncpg.Connection) -> None:
     async with conn.transaction():
+        await conn.execute(f"SET LOCAL work_mem = '{MERGE_WORK_MEM}'")
         async with _indexed_after(conn, f"{BUILD_SCHEMA}.{name}"):
             await conn.execute(MERGE_PARTS[name])
         await conn.execute(f"TRUNCATE {BUILD_SCHEMA}.{name}_parts")
