@@ -365,7 +365,7 @@ UPSERTS: dict[str, BulkInsert] = {
 # Statements that are no projection of their own, each after the projections in ``UPSERTS``: what leaves the
 # sales (it reads the log, which a batch fills first), then the field tables' one statement (R11, R13). Of all
 # statements only ``UnpaidReceivables`` reads projection tables (``orders``, ``receivables``): a rebuild runs
-# it once they are merged (``rebuild._merge_parts``).
+# it once they are merged (``parts.merge_parts``).
 LEAVING = LeavingSales("orders", "o", {"leaving": "jsonb"})
 STATEMENTS: dict[str, BulkInsert | FieldStatement] = {**UPSERTS, "leaving": LEAVING, "field": FIELD_STATEMENT}
 
