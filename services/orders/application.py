@@ -18,7 +18,7 @@ from services.orders.domain import (
     Reservation,
     contract_holds,
 )
-from services.orders.domain.common import local_date, money, refuse
+from services.orders.domain.common import local_date, money
 from services.orders.planning import Planning
 from services.orders.results import (
     account_result,
@@ -29,7 +29,7 @@ from services.orders.results import (
     product_result,
     security_json,
 )
-from shared.aggregate import Meta, SalesAggregate, require_role
+from shared.aggregate import Meta, SalesAggregate, refuse, require_role
 from shared.contracts import Command, Role
 from shared.errors import NotFound
 from shared.orders_contract import ProductListing

@@ -17,8 +17,7 @@ from services.orders.domain import (
     HoldBook,
     Product,
 )
-from services.orders.domain.common import refuse
-from shared.aggregate import Meta, SalesAggregate, require_role
+from shared.aggregate import Meta, SalesAggregate, refuse, require_role
 from shared.contracts import Actor, Command, Role
 from shared.errors import NotFound
 from shared.identity.scope import require_scope

@@ -11,9 +11,9 @@ from typing import Any
 from services.orders import commands as c
 from services.orders.base import OrdersBase
 from services.orders.domain import CustomerAccount, Order
-from services.orders.domain.common import local_date, named_id, refuse
+from services.orders.domain.common import local_date, named_id
 from services.orders.results import order_result
-from shared.aggregate import Meta
+from shared.aggregate import Meta, refuse
 from shared.contracts import Role
 from shared.store import Outcome
 

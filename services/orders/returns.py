@@ -13,10 +13,9 @@ from typing import Any
 
 from services.orders import commands as c
 from services.orders.domain import Order, Product
-from services.orders.domain.common import refuse
 from services.orders.receivables import Receivables
 from services.orders.results import order_result
-from shared.aggregate import Meta, SalesAggregate
+from shared.aggregate import Meta, SalesAggregate, refuse
 from shared.store import Outcome
 
 

@@ -20,9 +20,8 @@ from services.orders.domain.common import (
     local_date,
     money,
     named_id,
-    refuse,
 )
-from shared.aggregate import Meta, SalesAggregate, require_role
+from shared.aggregate import Meta, SalesAggregate, refuse, require_role
 from shared.contracts import Role
 from shared.errors import InvalidState, NotFound
 

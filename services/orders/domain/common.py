@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
 
-from shared.aggregate import refuse as refuse  # the house's refusal; orders' modules take it from here
 from shared.clock import BUSINESS_TZ
 from shared.contracts import CENTS, Role
 from shared.errors import InvalidState

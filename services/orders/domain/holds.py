@@ -12,16 +12,9 @@ from eventsourcing.domain import event
 
 from services.orders.domain import events
 from services.orders.domain.accounts import CustomerAccount
-from services.orders.domain.common import (
-    SALES_ROLES,
-    ContractEvents,
-    CustomerSnapshot,
-    money,
-    named_id,
-    refuse,
-)
+from services.orders.domain.common import SALES_ROLES, ContractEvents, CustomerSnapshot, money, named_id
 from services.orders.domain.products import Product
-from shared.aggregate import Meta, SalesAggregate, require_role
+from shared.aggregate import Meta, SalesAggregate, refuse, require_role
 from shared.clock import BUSINESS_TZ
 from shared.contracts import Role
 from shared.errors import InvalidState

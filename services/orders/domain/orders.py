@@ -20,7 +20,6 @@ from services.orders.domain.common import (
     CustomerSnapshot,
     local_date,
     money,
-    refuse,
 )
 from services.orders.domain.order_status import (
     LIMIT_RULES,
@@ -32,7 +31,7 @@ from services.orders.domain.order_status import (
 )
 from services.orders.domain.prices import PriceException
 from services.orders.domain.products import Product
-from shared.aggregate import Meta, SalesAggregate, at_least, require_role
+from shared.aggregate import Meta, SalesAggregate, at_least, refuse, require_role
 from shared.contracts import Role
 from shared.errors import InvalidState
 

@@ -8,9 +8,9 @@ from decimal import Decimal
 from eventsourcing.domain import event
 
 from services.orders.domain import events
-from services.orders.domain.common import DEPARTMENT_HEADS, SALES_ROLES, ContractEvents, money, refuse
+from services.orders.domain.common import DEPARTMENT_HEADS, SALES_ROLES, ContractEvents, money
 from services.orders.domain.products import Product
-from shared.aggregate import Meta, SalesAggregate, require_role
+from shared.aggregate import Meta, SalesAggregate, refuse, require_role
 from shared.contracts import Role
 from shared.errors import InvalidState
 

@@ -8,8 +8,8 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from services.orders.domain import events
-from services.orders.domain.common import PRICE_SETTERS, ContractEvents, money, named_id, refuse
-from shared.aggregate import Meta, SalesAggregate, require_role
+from services.orders.domain.common import PRICE_SETTERS, ContractEvents, money, named_id
+from shared.aggregate import Meta, SalesAggregate, refuse, require_role
 from shared.contracts import Role
 from shared.errors import InvalidState
 from shared.orders_contract import ProductListing

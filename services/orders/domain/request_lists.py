@@ -11,8 +11,8 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from services.orders.domain import events
-from services.orders.domain.common import ContractEvents, CustomerSnapshot, named_id, refuse
-from shared.aggregate import Meta, SalesAggregate, at_least, require_role
+from services.orders.domain.common import ContractEvents, CustomerSnapshot, named_id
+from shared.aggregate import Meta, SalesAggregate, at_least, refuse, require_role
 from shared.clock import BUSINESS_TZ
 from shared.contracts import Role
 from shared.errors import InvalidState

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.domain import event
 
 from services.orders.domain import events
-from services.orders.domain.common import SALES_ROLES, SHIPPERS, local_date, money, refuse
-from shared.aggregate import Meta, at_least, require_role
+from services.orders.domain.common import SALES_ROLES, SHIPPERS, local_date, money
+from shared.aggregate import Meta, at_least, refuse, require_role
 from shared.contracts import Role
 from shared.errors import InvalidState, NotFound
 
